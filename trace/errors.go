@@ -1,0 +1,74 @@
+package trace
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrIPv6 reports an IPv6 address where netshare expects IPv4.
+var ErrIPv6 = errors.New("IPv6 address where IPv4 is expected")
+
+// ErrUnknownFormat is returned when a file's content matches no supported
+// trace format.
+var ErrUnknownFormat = errors.New("unknown trace format")
+
+// ErrEmpty is returned for a file that holds no bytes at all.
+var ErrEmpty = errors.New("empty file")
+
+// PosError is an error at a position in an input file. Exactly one of
+// Offset (bytes, for binary formats) and Line (1-based, for text formats) is
+// meaningful; Record is the 1-based record number when known.
+type PosError struct {
+	File   string
+	Offset int64 // byte offset, -1 when not applicable
+	Line   int   // 1-based line number, 0 when not applicable
+	Record int64 // 1-based record number, 0 when unknown
+	Err    error
+}
+
+func (e *PosError) Error() string {
+	var pos string
+	switch {
+	case e.Line > 0:
+		pos = fmt.Sprintf("line %d", e.Line)
+	case e.Offset >= 0:
+		pos = fmt.Sprintf("byte offset %d", e.Offset)
+	}
+	if e.Record > 0 {
+		if pos != "" {
+			pos += ", "
+		}
+		pos += fmt.Sprintf("record %d", e.Record)
+	}
+	if pos == "" {
+		return fmt.Sprintf("%s: %v", e.File, e.Err)
+	}
+	return fmt.Sprintf("%s: %s: %v", e.File, pos, e.Err)
+}
+
+func (e *PosError) Unwrap() error { return e.Err }
+
+// Stats counts what a reader has read and skipped. Skipped records are
+// counted by reason ("ipv6", "arp", "non-ip", "bad-row", ...); a reader never
+// drops a record without counting it here.
+type Stats struct {
+	Read    int64            // records returned to the caller
+	Skipped map[string]int64 // records skipped, by reason
+}
+
+// Skip counts one skipped record under reason.
+func (s *Stats) Skip(reason string) {
+	if s.Skipped == nil {
+		s.Skipped = make(map[string]int64)
+	}
+	s.Skipped[reason]++
+}
+
+// TotalSkipped returns the number of skipped records over all reasons.
+func (s *Stats) TotalSkipped() int64 {
+	var n int64
+	for _, v := range s.Skipped {
+		n += v
+	}
+	return n
+}
