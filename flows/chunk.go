@@ -1,0 +1,205 @@
+package flows
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/netshare-go/netshare/trace"
+)
+
+// Options controls Split.
+type Options struct {
+	// Chunks is the number of equal-time chunks N (at least 1).
+	Chunks int
+	// MaxFlowLen, when positive, keeps only the first MaxFlowLen records of
+	// each flow within a chunk; the rest are dropped and counted.
+	MaxFlowLen int
+	// Start and End, when End > Start, fix the time range [Start, End] in
+	// microseconds instead of taking it from the data (needed under
+	// differential privacy, where chunk edges must not depend on the private
+	// trace). Records outside the range are dropped and counted.
+	Start, End int64
+}
+
+// ChunkFlow is a flow's part inside one chunk, with NetShare's
+// multichunk_dep_v2 tags.
+type ChunkFlow[R any] struct {
+	Flow[R]
+	// StartsHere is true in the first chunk where the 5-tuple appears.
+	StartsHere bool
+	// Present[i] is true when the 5-tuple has records in chunk i.
+	Present []bool
+	// Truncated counts this flow's records dropped by Options.MaxFlowLen.
+	Truncated int
+}
+
+// Chunk is one time interval [Start, End) of the trace (the last chunk's
+// End is one past the trace's last timestamp).
+type Chunk[R any] struct {
+	Index      int
+	Start, End int64
+	Flows      []ChunkFlow[R]
+	Records    int // records kept in this chunk
+}
+
+// SplitStats reports what Split saw and dropped.
+type SplitStats struct {
+	Records          int // input records
+	Flows            int // distinct 5-tuples over the whole trace
+	MultiChunkFlows  int // 5-tuples present in more than one chunk
+	NonContiguous    int // 5-tuples whose chunks are not consecutive
+	EmptyChunks      int
+	TruncatedFlows   int // chunk flows cut to MaxFlowLen
+	TruncatedRecords int // records dropped by the cut
+	OutOfRange       int // records outside a fixed [Start, End]
+	MaxFlowLen       int // longest chunk flow after truncation
+}
+
+// Split is a trace cut into time chunks.
+type Split[R any] struct {
+	Chunks []Chunk[R]
+	Stats  SplitStats
+}
+
+// ErrNoRecords is returned when there is nothing to split.
+var ErrNoRecords = errors.New("no records")
+
+// Bounds returns the chunk edges for n equal-time chunks over [lo, hi]:
+// chunk i covers [edges[i], edges[i+1]), and edges[n] = hi+1 so the last
+// record falls in the last chunk.
+func Bounds(lo, hi int64, n int) []int64 {
+	span := hi - lo + 1
+	edges := make([]int64, n+1)
+	for i := 0; i <= n; i++ {
+		edges[i] = lo + ceilDiv(span*int64(i), int64(n))
+	}
+	return edges
+}
+
+func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
+
+// chunkOf returns the chunk index of time t for n chunks over [lo, lo+span).
+func chunkOf(t, lo, span int64, n int) int {
+	// floor((t-lo)*n/span), computed without overflow for long spans.
+	d := t - lo
+	if d > math.MaxInt64/int64(n) {
+		return int(float64(d) * float64(n) / float64(span))
+	}
+	return int(d * int64(n) / span)
+}
+
+// SplitByTime cuts time-ordered records into opt.Chunks equal-time chunks
+// and groups each chunk's records into flows with their cross-chunk tags.
+// Records must be sorted by time (see SortByTime).
+func SplitByTime[R any, P Record[R]](recs []R, opt Options) (*Split[R], error) {
+	n := opt.Chunks
+	if n < 1 {
+		return nil, fmt.Errorf("chunks must be at least 1, got %d", n)
+	}
+	if opt.MaxFlowLen < 0 {
+		return nil, fmt.Errorf("max flow length must not be negative, got %d", opt.MaxFlowLen)
+	}
+	if !IsSorted[R, P](recs) {
+		return nil, errors.New("records are not sorted by time")
+	}
+	st := SplitStats{Records: len(recs)}
+	lo, hi := opt.Start, opt.End
+	fixed := opt.End > opt.Start
+	if !fixed {
+		if len(recs) == 0 {
+			return nil, ErrNoRecords
+		}
+		lo, hi = P(&recs[0]).Time(), P(&recs[len(recs)-1]).Time()
+	}
+	edges := Bounds(lo, hi, n)
+	span := hi - lo + 1
+
+	// Presence of every 5-tuple in every chunk, as a sorted chunk list.
+	type keyInfo struct {
+		chunks []int // chunks where the key appears, increasing
+	}
+	keys := make(map[trace.Key]*keyInfo)
+	chunkIdx := make([]int, len(recs))
+	for i := range recs {
+		t := P(&recs[i]).Time()
+		if t < lo || t > hi {
+			chunkIdx[i] = -1
+			st.OutOfRange++
+			continue
+		}
+		c := chunkOf(t, lo, span, n)
+		chunkIdx[i] = c
+		k := P(&recs[i]).Key()
+		ki := keys[k]
+		if ki == nil {
+			ki = &keyInfo{}
+			keys[k] = ki
+		}
+		if l := len(ki.chunks); l == 0 || ki.chunks[l-1] != c {
+			ki.chunks = append(ki.chunks, c)
+		}
+	}
+	st.Flows = len(keys)
+	for _, ki := range keys {
+		if len(ki.chunks) > 1 {
+			st.MultiChunkFlows++
+		}
+		for j := 1; j < len(ki.chunks); j++ {
+			if ki.chunks[j] != ki.chunks[j-1]+1 {
+				st.NonContiguous++
+				break
+			}
+		}
+	}
+
+	chunks := make([]Chunk[R], n)
+	index := make([]map[trace.Key]int, n)
+	for c := range chunks {
+		chunks[c] = Chunk[R]{Index: c, Start: edges[c], End: edges[c+1]}
+		index[c] = make(map[trace.Key]int)
+	}
+	for i := range recs {
+		c := chunkIdx[i]
+		if c < 0 {
+			continue
+		}
+		k := P(&recs[i]).Key()
+		ch := &chunks[c]
+		j, ok := index[c][k]
+		if !ok {
+			ki := keys[k]
+			present := make([]bool, n)
+			for _, pc := range ki.chunks {
+				present[pc] = true
+			}
+			j = len(ch.Flows)
+			index[c][k] = j
+			ch.Flows = append(ch.Flows, ChunkFlow[R]{
+				Flow:       Flow[R]{Key: k},
+				StartsHere: ki.chunks[0] == c,
+				Present:    present,
+			})
+		}
+		f := &ch.Flows[j]
+		if opt.MaxFlowLen > 0 && len(f.Records) >= opt.MaxFlowLen {
+			if f.Truncated == 0 {
+				st.TruncatedFlows++
+			}
+			f.Truncated++
+			st.TruncatedRecords++
+			continue
+		}
+		f.Records = append(f.Records, recs[i])
+		ch.Records++
+	}
+	for c := range chunks {
+		if len(chunks[c].Flows) == 0 {
+			st.EmptyChunks++
+		}
+		for _, f := range chunks[c].Flows {
+			st.MaxFlowLen = max(st.MaxFlowLen, len(f.Records))
+		}
+	}
+	return &Split[R]{Chunks: chunks, Stats: st}, nil
+}
