@@ -1,0 +1,209 @@
+package eval
+
+import (
+	"math"
+	"slices"
+
+	"github.com/netshare-go/netshare/trace"
+)
+
+// CDFPoints is the number of quantiles kept per CDF.
+const CDFPoints = 201
+
+// Distributions summarises both traces for plotting: the report draws its
+// figures from these, so a metrics.json file is enough to redraw them.
+type Distributions struct {
+	CDFs      []CDF       `json:"cdfs"`
+	Protocols []Share     `json:"protocols"`
+	TopPorts  []Share     `json:"top_ports"` // top-5 service dst ports (0-1023) by real frequency
+	RankFreq  []RankCurve `json:"rank_frequency"`
+}
+
+// CDF holds the quantiles of one field on both sides: element i is the
+// value at cumulative probability i/(len−1).
+type CDF struct {
+	Name      string    `json:"name"`
+	Label     string    `json:"label"`
+	LogX      bool      `json:"log_x"`
+	Real      []float64 `json:"real"`
+	Synthetic []float64 `json:"synthetic"`
+}
+
+// Share is one bar of a bar chart: the fraction of records with a value.
+type Share struct {
+	Name      string  `json:"name"`
+	Real      float64 `json:"real"`
+	Synthetic float64 `json:"synthetic"`
+}
+
+// RankCurve is a popularity-rank curve: pairs (rank, relative frequency)
+// sampled at roughly log-spaced ranks, for both sides.
+type RankCurve struct {
+	Name      string       `json:"name"`
+	Real      [][2]float64 `json:"real"`
+	Synthetic [][2]float64 `json:"synthetic"`
+}
+
+// quantiles returns CDFPoints quantiles of an ascending sample, each
+// multiplied by sc.
+func quantiles(a []uint64, sc float64) []float64 {
+	if len(a) == 0 {
+		return nil
+	}
+	q := make([]float64, CDFPoints)
+	for i := range q {
+		j := int(math.Round(float64(i) / float64(CDFPoints-1) * float64(len(a)-1)))
+		q[i] = float64(a[j]) * sc
+	}
+	return q
+}
+
+func diffs(sorted []uint64) []uint64 {
+	if len(sorted) < 2 {
+		return []uint64{0}
+	}
+	d := make([]uint64, len(sorted)-1)
+	for i := 1; i < len(sorted); i++ {
+		d[i-1] = sorted[i] - sorted[i-1]
+	}
+	radixSort(d, make([]uint64, len(d)))
+	return d
+}
+
+func rankCurve(counts []uint64) [][2]float64 {
+	var tot float64
+	for _, c := range counts {
+		tot += float64(c)
+	}
+	var out [][2]float64
+	last := -1
+	for x := 1.0; ; x *= 1.08 {
+		r := int(math.Round(x))
+		if r > len(counts) {
+			break
+		}
+		if r != last {
+			out = append(out, [2]float64{float64(r), float64(counts[r-1]) / tot})
+			last = r
+		}
+	}
+	if n := len(counts); n > 0 && last != n {
+		out = append(out, [2]float64{float64(n), float64(counts[n-1]) / tot})
+	}
+	return out
+}
+
+func protocolShares(r, s *profile) []Share {
+	var out []Share
+	var otherR, otherS float64
+	for p := 0; p < 256; p++ {
+		fr := float64(r.proto[p]) / float64(r.n)
+		fs := float64(s.proto[p]) / float64(s.n)
+		if fr == 0 && fs == 0 {
+			continue
+		}
+		if fr >= 0.001 || fs >= 0.001 {
+			out = append(out, Share{Name: trace.ProtoName(uint8(p)), Real: fr, Synthetic: fs})
+		} else {
+			otherR += fr
+			otherS += fs
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Share) int {
+		switch {
+		case a.Real > b.Real:
+			return -1
+		case a.Real < b.Real:
+			return 1
+		}
+		return 0
+	})
+	if otherR > 0 || otherS > 0 {
+		out = append(out, Share{Name: "Other", Real: otherR, Synthetic: otherS})
+	}
+	return out
+}
+
+func topServicePorts(r, s *profile, k int) []Share {
+	ports := make([]int, 1024)
+	for i := range ports {
+		ports[i] = i
+	}
+	slices.SortStableFunc(ports, func(a, b int) int {
+		switch {
+		case r.dport[a] > r.dport[b]:
+			return -1
+		case r.dport[a] < r.dport[b]:
+			return 1
+		}
+		return 0
+	})
+	var out []Share
+	for _, p := range ports[:k] {
+		if r.dport[p] == 0 {
+			break
+		}
+		out = append(out, Share{
+			Name:      itoa(p),
+			Real:      float64(r.dport[p]) / float64(r.n),
+			Synthetic: float64(s.dport[p]) / float64(s.n),
+		})
+	}
+	return out
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b [20]byte
+	n := len(b)
+	for i > 0 {
+		n--
+		b[n] = byte('0' + i%10)
+		i /= 10
+	}
+	return string(b[n:])
+}
+
+// flowSizes returns the sorted number of records per 5-tuple.
+func flowSizes(fs []trace.Flow) []uint64 {
+	m := make(map[trace.Key]uint64, len(fs)/2+16)
+	for i := range fs {
+		m[fs[i].Key()]++
+	}
+	out := make([]uint64, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	radixSort(out, make([]uint64, len(out)))
+	return out
+}
+
+func distributions(r, s *profile, real, syn []trace.Flow) *Distributions {
+	d := &Distributions{
+		Protocols: protocolShares(r, s),
+		TopPorts:  topServicePorts(r, s, 5),
+		RankFreq: []RankCurve{
+			{Name: "srcip", Real: rankCurve(r.srcRank), Synthetic: rankCurve(s.srcRank)},
+			{Name: "dstip", Real: rankCurve(r.dstRank), Synthetic: rankCurve(s.dstRank)},
+		},
+	}
+	cdf := func(name, label string, logx bool, a, b []uint64, sc float64) {
+		d.CDFs = append(d.CDFs, CDF{Name: name, Label: label, LogX: logx, Real: quantiles(a, sc), Synthetic: quantiles(b, sc)})
+	}
+	if r.kind == trace.KindFlows {
+		cdf("byt", "bytes per flow record", true, r.num["byt"], s.num["byt"], 1)
+		cdf("pkt", "packets per flow record", true, r.num["pkt"], s.num["pkt"], 1)
+		cdf("td", "flow duration (s)", true, r.num["td"], s.num["td"], 1e-6)
+		if real != nil && syn != nil {
+			cdf("flow_size", "records per 5-tuple", true, flowSizes(real), flowSizes(syn), 1)
+		}
+		cdf("iat", "inter-arrival of flow starts (s)", true, diffs(r.num["ts"]), diffs(s.num["ts"]), 1e-6)
+	} else {
+		cdf("pkt_len", "packet length (bytes)", false, r.num["pkt_len"], s.num["pkt_len"], 1)
+		cdf("flow_size", "packets per 5-tuple", true, r.num["flow_size"], s.num["flow_size"], 1)
+		cdf("iat", "packet inter-arrival (s)", true, diffs(r.num["ts"]), diffs(s.num["ts"]), 1e-6)
+	}
+	return d
+}

@@ -1,0 +1,115 @@
+package eval
+
+import (
+	"errors"
+	"runtime"
+	"sync"
+
+	"github.com/netshare-go/netshare/eval/reference"
+	"github.com/netshare-go/netshare/trace"
+)
+
+// Options controls an evaluation. The zero value computes everything with
+// seed 0.
+type Options struct {
+	// Seed drives every random choice (reference generators, subsamples,
+	// model initialisation in the downstream tasks).
+	Seed int64
+	// NoBaselines skips the reference generators.
+	NoBaselines bool
+	// NoDistributions skips the plotting summaries.
+	NoDistributions bool
+	// Privacy, when set, is copied into the result.
+	Privacy *PrivacyInfo
+}
+
+// ErrEmpty is returned when either trace has no records.
+var ErrEmpty = errors.New("trace has no records")
+
+// parallel runs the functions with at most GOMAXPROCS at a time.
+func parallel(fns ...func()) {
+	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	var wg sync.WaitGroup
+	for _, f := range fns {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			f()
+		}()
+	}
+	wg.Wait()
+}
+
+func checkSizes(nr, ns int) error {
+	switch {
+	case nr == 0:
+		return &SideError{Side: "real", Err: ErrEmpty}
+	case ns == 0:
+		return &SideError{Side: "synthetic", Err: ErrEmpty}
+	}
+	return nil
+}
+
+// SideError names the side of the comparison an error is about.
+type SideError struct {
+	Side string // "real", "synthetic" or "holdout"
+	Err  error
+}
+
+func (e *SideError) Error() string { return e.Side + " " + e.Err.Error() }
+func (e *SideError) Unwrap() error { return e.Err }
+
+// Flows evaluates a synthetic flow trace against the real one.
+func Flows(real, syn []trace.Flow, opt Options) (*Result, error) {
+	if err := checkSizes(len(real), len(syn)); err != nil {
+		return nil, err
+	}
+	var rp, sp, bp, mp *profile
+	jobs := []func(){
+		func() { rp = flowProfile(real) },
+		func() { sp = flowProfile(syn) },
+	}
+	if !opt.NoBaselines {
+		jobs = append(jobs,
+			func() { bp = flowProfile(reference.BootstrapFlows(real, len(syn), opt.Seed)) },
+			func() { mp = flowProfile(reference.MarginalFlows(real, len(syn), opt.Seed)) },
+		)
+	}
+	parallel(jobs...)
+	res := &Result{Fidelity: *compare(rp, sp), Privacy: opt.Privacy}
+	if bp != nil {
+		res.Baselines = &Baselines{Bootstrap: compare(rp, bp), Marginal: compare(rp, mp)}
+	}
+	if !opt.NoDistributions {
+		res.Distributions = distributions(rp, sp, real, syn)
+	}
+	return res, nil
+}
+
+// Packets evaluates a synthetic packet trace against the real one.
+func Packets(real, syn []trace.Packet, opt Options) (*Result, error) {
+	if err := checkSizes(len(real), len(syn)); err != nil {
+		return nil, err
+	}
+	var rp, sp, bp, mp *profile
+	jobs := []func(){
+		func() { rp = packetProfile(real) },
+		func() { sp = packetProfile(syn) },
+	}
+	if !opt.NoBaselines {
+		jobs = append(jobs,
+			func() { bp = packetProfile(reference.BootstrapPackets(real, len(syn), opt.Seed)) },
+			func() { mp = packetProfile(reference.MarginalPackets(real, len(syn), opt.Seed)) },
+		)
+	}
+	parallel(jobs...)
+	res := &Result{Fidelity: *compare(rp, sp), Privacy: opt.Privacy}
+	if bp != nil {
+		res.Baselines = &Baselines{Bootstrap: compare(rp, bp), Marginal: compare(rp, mp)}
+	}
+	if !opt.NoDistributions {
+		res.Distributions = distributions(rp, sp, nil, nil)
+	}
+	return res, nil
+}

@@ -1,0 +1,204 @@
+package eval
+
+import (
+	"math"
+
+	"github.com/netshare-go/netshare/trace"
+)
+
+// A profile holds everything one side of a comparison contributes to the
+// fidelity metrics, computed once so that the real side can be compared
+// with the synthetic trace and with both reference generators.
+type profile struct {
+	kind             trace.Kind
+	n                int
+	srcRank, dstRank []uint64 // popularity-rank counts, descending
+	sport, dport     []uint64 // 65,536 counts
+	proto            []uint64 // 256 counts
+	// Sorted numeric samples, in the record model's integer units (µs for
+	// times). Flows: ts, td, pkt, byt. Packets: ts, pkt_len, flow_size.
+	num map[string][]uint64
+	// Sorted keys of the 2-way histograms, by joint-metric name.
+	joint map[string][]uint64
+}
+
+// Field lists, in report order.
+var (
+	jsdFields        = []string{"srcip", "dstip", "srcport", "dstport", "proto"}
+	flowEMDFields    = []string{"ts", "td", "pkt", "byt"}
+	packetEMDFields  = []string{"ts", "pkt_len", "flow_size"}
+	flowJointNames   = []string{"dstport_proto", "pkt_byt", "td_pkt"}
+	packetJointNames = []string{"pkt_len_proto", "flow_size_dstport"}
+)
+
+// scale converts a numeric field from its integer unit to the unit its EMD
+// is reported in (seconds for times).
+func scale(field string) float64 {
+	switch field {
+	case "ts", "td":
+		return 1e-6
+	}
+	return 1
+}
+
+func portCounts(n int, f func(i int) uint16) []uint64 {
+	c := make([]uint64, 65536)
+	for i := 0; i < n; i++ {
+		c[f(i)]++
+	}
+	return c
+}
+
+func protoCounts(n int, f func(i int) uint8) []uint64 {
+	c := make([]uint64, 256)
+	for i := 0; i < n; i++ {
+		c[f(i)]++
+	}
+	return c
+}
+
+func flowProfile(fs []trace.Flow) *profile {
+	n := len(fs)
+	p := &profile{kind: trace.KindFlows, n: n, num: map[string][]uint64{}, joint: map[string][]uint64{}}
+	if n == 0 {
+		return p
+	}
+	t0 := fs[0].Start
+	for i := range fs {
+		t0 = min(t0, fs[i].Start)
+	}
+	p.srcRank = rankFrequency(n, func(i int) uint64 { return uint64(fs[i].Src) })
+	p.dstRank = rankFrequency(n, func(i int) uint64 { return uint64(fs[i].Dst) })
+	p.sport = portCounts(n, func(i int) uint16 { return fs[i].SrcPort })
+	p.dport = portCounts(n, func(i int) uint16 { return fs[i].DstPort })
+	p.proto = protoCounts(n, func(i int) uint8 { return fs[i].Proto })
+	p.num["ts"] = sortedU64(n, func(i int) uint64 { return uint64(fs[i].Start - t0) })
+	p.num["td"] = sortedU64(n, func(i int) uint64 { return uint64(max(fs[i].Dur, 0)) })
+	p.num["pkt"] = sortedU64(n, func(i int) uint64 { return fs[i].Packets })
+	p.num["byt"] = sortedU64(n, func(i int) uint64 { return fs[i].Bytes })
+	p.joint["dstport_proto"] = sortedU64(n, func(i int) uint64 {
+		return uint64(fs[i].DstPort)<<8 | uint64(fs[i].Proto)
+	})
+	p.joint["pkt_byt"] = sortedU64(n, func(i int) uint64 {
+		return log2Bin(float64(fs[i].Packets))<<8 | log2Bin(float64(fs[i].Bytes))
+	})
+	p.joint["td_pkt"] = sortedU64(n, func(i int) uint64 {
+		return log2Bin(durMillis(fs[i].Dur))<<8 | log2Bin(float64(fs[i].Packets))
+	})
+	return p
+}
+
+// durMillis converts a duration in µs to milliseconds.
+func durMillis(us int64) float64 { return float64(max(us, 0)) / 1000 }
+
+// packetFlows groups packets by 5-tuple and returns the number of packets
+// of each group, in no particular order, with each group's key.
+func packetFlows(ps []trace.Packet) (keys []trace.Key, sizes []uint64) {
+	idx := make(map[trace.Key]int, len(ps)/4+16)
+	for i := range ps {
+		k := ps[i].Key()
+		j, ok := idx[k]
+		if !ok {
+			j = len(keys)
+			idx[k] = j
+			keys = append(keys, k)
+			sizes = append(sizes, 0)
+		}
+		sizes[j]++
+	}
+	return keys, sizes
+}
+
+func packetProfile(ps []trace.Packet) *profile {
+	n := len(ps)
+	p := &profile{kind: trace.KindPackets, n: n, num: map[string][]uint64{}, joint: map[string][]uint64{}}
+	if n == 0 {
+		return p
+	}
+	t0 := ps[0].TS
+	for i := range ps {
+		t0 = min(t0, ps[i].TS)
+	}
+	p.srcRank = rankFrequency(n, func(i int) uint64 { return uint64(ps[i].Src) })
+	p.dstRank = rankFrequency(n, func(i int) uint64 { return uint64(ps[i].Dst) })
+	p.sport = portCounts(n, func(i int) uint16 { return ps[i].SrcPort })
+	p.dport = portCounts(n, func(i int) uint16 { return ps[i].DstPort })
+	p.proto = protoCounts(n, func(i int) uint8 { return ps[i].Proto })
+	p.num["ts"] = sortedU64(n, func(i int) uint64 { return uint64(ps[i].TS - t0) })
+	p.num["pkt_len"] = sortedU64(n, func(i int) uint64 { return uint64(ps[i].Len) })
+	keys, sizes := packetFlows(ps)
+	p.num["flow_size"] = sortedU64(len(sizes), func(i int) uint64 { return sizes[i] })
+	p.joint["pkt_len_proto"] = sortedU64(n, func(i int) uint64 {
+		return log2Bin(float64(ps[i].Len))<<8 | uint64(ps[i].Proto)
+	})
+	p.joint["flow_size_dstport"] = sortedU64(len(keys), func(i int) uint64 {
+		return log2Bin(float64(sizes[i]))<<16 | uint64(keys[i].DstPort)
+	})
+	return p
+}
+
+// compare computes the fidelity metrics of syn against real.
+func compare(real, syn *profile) *Fidelity {
+	f := &Fidelity{
+		Kind:             real.kind.String(),
+		RealRecords:      real.n,
+		SyntheticRecords: syn.n,
+		JSD:              map[string]float64{},
+		EMD:              map[string]float64{},
+		EMDNormalized:    map[string]float64{},
+		Joint:            map[string]float64{},
+	}
+	f.JSD["srcip"] = RankJSD(real.srcRank, syn.srcRank)
+	f.JSD["dstip"] = RankJSD(real.dstRank, syn.dstRank)
+	f.JSD["srcport"] = jsdCounts(real.sport, syn.sport)
+	f.JSD["dstport"] = jsdCounts(real.dport, syn.dport)
+	f.JSD["proto"] = jsdCounts(real.proto, syn.proto)
+	var js []float64
+	for _, k := range jsdFields {
+		js = append(js, f.JSD[k])
+	}
+	f.MeanJSD = mean(js...)
+
+	var ens []float64
+	for _, field := range emdFields(real.kind) {
+		sc := scale(field)
+		lin := func(v uint64) float64 { return float64(v) * sc }
+		r, s := real.num[field], syn.num[field]
+		f.EMD[field] = EMD(mapSorted(r, lin), mapSorted(s, lin))
+		tr := lin
+		if field != "ts" {
+			tr = func(v uint64) float64 { return math.Log1p(float64(v) * sc) }
+		}
+		rt, st := mapSorted(r, tr), mapSorted(s, tr)
+		var en float64
+		if lo, hi := rt[0], rt[len(rt)-1]; hi > lo {
+			en = EMD(rt, st) / (hi - lo)
+		}
+		f.EMDNormalized[field] = en
+		ens = append(ens, en)
+	}
+	f.MeanEMDNormalized = mean(ens...)
+
+	var jt []float64
+	for _, name := range jointNames(real.kind) {
+		v := TVD(real.joint[name], syn.joint[name])
+		f.Joint[name] = v
+		jt = append(jt, v)
+	}
+	f.Joint[MeanJointKey] = mean(jt...)
+	return f
+}
+
+func emdFields(k trace.Kind) []string {
+	if k == trace.KindPackets {
+		return packetEMDFields
+	}
+	return flowEMDFields
+}
+
+func jointNames(k trace.Kind) []string {
+	if k == trace.KindPackets {
+		return packetJointNames
+	}
+	return flowJointNames
+}

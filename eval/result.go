@@ -1,0 +1,103 @@
+package eval
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+)
+
+// MeanJointKey is the key of the mean total variation distance in
+// [Fidelity.Joint].
+const MeanJointKey = "mean_joint_tvd"
+
+// Fidelity holds the distributional metrics of one trace against the real
+// one. Its JSON form is the core of metrics.json.
+type Fidelity struct {
+	Kind             string `json:"kind"` // "flows" or "packets"
+	RealRecords      int    `json:"real_records"`
+	SyntheticRecords int    `json:"synthetic_records"`
+	// JSD per field: srcip, dstip (popularity rank), srcport, dstport, proto.
+	JSD map[string]float64 `json:"jsd"`
+	// EMD per numeric field in its natural unit (seconds for ts and td).
+	EMD map[string]float64 `json:"emd"`
+	// EMDNormalized per numeric field: log1p (except ts), then scaled by
+	// the real sample's range.
+	EMDNormalized     map[string]float64 `json:"emd_normalized"`
+	MeanJSD           float64            `json:"mean_jsd"`
+	MeanEMDNormalized float64            `json:"mean_emd_normalized"`
+	// Joint holds the total variation distance of each 2-way histogram and
+	// their mean under MeanJointKey.
+	Joint map[string]float64 `json:"joint"`
+}
+
+// MeanJointTVD returns the mean total variation distance of the joint
+// histograms.
+func (f *Fidelity) MeanJointTVD() float64 { return f.Joint[MeanJointKey] }
+
+// JSDFields, EMDFields and JointNames list the metric keys for a kind
+// ("flows" or "packets"), in report order.
+func JSDFields() []string { return append([]string(nil), jsdFields...) }
+
+// EMDFields lists the EMD fields of a kind ("flows" or "packets").
+func EMDFields(kind string) []string {
+	if kind == "packets" {
+		return append([]string(nil), packetEMDFields...)
+	}
+	return append([]string(nil), flowEMDFields...)
+}
+
+// JointNames lists the joint-histogram metrics of a kind.
+func JointNames(kind string) []string {
+	if kind == "packets" {
+		return append([]string(nil), packetJointNames...)
+	}
+	return append([]string(nil), flowJointNames...)
+}
+
+// Baselines holds the metrics of the two reference generators against the
+// real trace.
+type Baselines struct {
+	Bootstrap *Fidelity `json:"bootstrap"`
+	Marginal  *Fidelity `json:"marginal"`
+}
+
+// PrivacyInfo describes the differential-privacy guarantee of the training
+// run that produced the synthetic trace.
+type PrivacyInfo struct {
+	Epsilon float64 `json:"epsilon"`
+	Delta   float64 `json:"delta"`
+	Noise   float64 `json:"noise"` // noise multiplier σ
+	Clip    float64 `json:"clip"`  // per-example clipping norm C
+	Steps   int64   `json:"steps"` // discriminator steps accounted
+}
+
+// Result is the outcome of one evaluation: the synthetic trace's fidelity
+// (embedded, so its fields are at the top level of the JSON object) and
+// everything around it.
+type Result struct {
+	Fidelity
+	Baselines     *Baselines     `json:"baselines,omitempty"`
+	Privacy       *PrivacyInfo   `json:"privacy,omitempty"`
+	Distributions *Distributions `json:"distributions,omitempty"`
+}
+
+// JSON returns the result as an indented JSON object.
+func (r *Result) JSON() ([]byte, error) {
+	return json.MarshalIndent(r, "", "  ")
+}
+
+// ReadResult reads a Result from a metrics.json file.
+func ReadResult(path string) (*Result, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if r.Kind != "flows" && r.Kind != "packets" {
+		return nil, fmt.Errorf("%s: not a metrics file (kind %q)", path, r.Kind)
+	}
+	return &r, nil
+}
