@@ -1,0 +1,397 @@
+package config
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the effective configuration of a run.
+type Config struct {
+	// Chunks is the number of equal-time chunks the trace is cut into; one
+	// model is trained per chunk.
+	Chunks int `yaml:"n_chunks"`
+	// MaxFlowLen caps the records per flow and chunk; 0 takes the longest
+	// flow seen (capped by MaxFlowLenCap).
+	MaxFlowLen int `yaml:"max_flow_len"`
+	// MaxFlowLenCap bounds the observed maximum when MaxFlowLen is 0.
+	MaxFlowLenCap int `yaml:"max_flow_len_cap"`
+	// Seed makes a run reproducible.
+	Seed uint64 `yaml:"seed"`
+
+	Word2Vec Word2Vec `yaml:"word2vec"`
+	Model    Model    `yaml:"model"`
+	Train    Train    `yaml:"train"`
+	Generate Generate `yaml:"generate"`
+	DP       DP       `yaml:"dp"`
+}
+
+// Word2Vec configures the IP2Vec embedding of ports and protocol.
+type Word2Vec struct {
+	VecSize int `yaml:"vec_size"`
+	Window  int `yaml:"window"`
+	Epochs  int `yaml:"epochs"`
+	// Pretrained is the path of a model trained on public data; empty trains
+	// one on the input (not allowed under DP).
+	Pretrained string `yaml:"pretrained"`
+}
+
+// Model holds the DoppelGANger hyper-parameters.
+type Model struct {
+	BatchSize     int     `yaml:"batch_size"`
+	SampleLen     int     `yaml:"sample_len"`
+	AttrNoiseDim  int     `yaml:"attr_noise_dim"`
+	FeatNoiseDim  int     `yaml:"feat_noise_dim"`
+	AttrGenLayers int     `yaml:"attr_gen_layers"`
+	AttrGenUnits  int     `yaml:"attr_gen_units"`
+	LSTMUnits     int     `yaml:"lstm_units"`
+	DiscLayers    int     `yaml:"disc_layers"`
+	DiscUnits     int     `yaml:"disc_units"`
+	AuxDisc       bool    `yaml:"aux_disc"`
+	AuxDiscLayers int     `yaml:"aux_disc_layers"`
+	AuxDiscUnits  int     `yaml:"aux_disc_units"`
+	DRounds       int     `yaml:"d_rounds"`
+	GRounds       int     `yaml:"g_rounds"`
+	GPCoef        float64 `yaml:"gp_coef"`
+	AuxGPCoef     float64 `yaml:"aux_gp_coef"`
+	GAuxCoef      float64 `yaml:"g_aux_coef"`
+	GLR           float64 `yaml:"g_lr"`
+	DLR           float64 `yaml:"d_lr"`
+	AuxDLR        float64 `yaml:"aux_d_lr"`
+	Beta1         float64 `yaml:"beta1"`
+	Beta2         float64 `yaml:"beta2"`
+	AdamEps       float64 `yaml:"adam_eps"`
+	InitialState  string  `yaml:"initial_state"`
+	LeakyReLU     bool    `yaml:"leaky_relu"`
+}
+
+// Train holds the training schedule.
+type Train struct {
+	// Iterations trains chunk 0 (and every chunk when FineTune is off).
+	Iterations int `yaml:"iterations"`
+	// FineTune starts chunks 1..N-1 from chunk 0's model and trains them
+	// for Iterations/FineTuneReduce iterations, as NetShare does.
+	FineTune       bool    `yaml:"fine_tune"`
+	FineTuneReduce float64 `yaml:"fine_tune_reduce"`
+	// CheckpointEvery saves a resumable checkpoint every so many iterations.
+	CheckpointEvery int `yaml:"checkpoint_every"`
+	// SelectBest keeps the checkpoints of the last Candidates saves and
+	// picks, per chunk, the one whose generated chunk scores best on the
+	// fidelity metrics (NetShare's rank-sum selection).
+	SelectBest bool `yaml:"select_best"`
+	Candidates int  `yaml:"candidates"`
+	// Workers is the number of chunks trained at once; 0 sizes the pool to
+	// the cores.
+	Workers int `yaml:"workers"`
+	// Threads is the number of BLAS threads per worker; 0 divides the cores
+	// among the workers.
+	Threads int `yaml:"threads"`
+}
+
+// Generate controls the size of the synthetic trace.
+type Generate struct {
+	// Scale multiplies the number of flows generated per chunk (1 = as
+	// many as the real chunk has).
+	Scale float64 `yaml:"scale"`
+}
+
+// DP configures differentially private training of the discriminators.
+type DP struct {
+	Enabled bool `yaml:"enabled"`
+	// Epsilon is the target privacy budget; the noise multiplier is derived
+	// from it unless Noise is given.
+	Epsilon float64 `yaml:"epsilon"`
+	// Delta defaults to 1e-5 (and must stay below 1/flows).
+	Delta float64 `yaml:"delta"`
+	// Clip is the per-example gradient norm bound C.
+	Clip float64 `yaml:"clip"`
+	// Noise is the noise multiplier σ (0: derived from Epsilon).
+	Noise float64 `yaml:"noise"`
+	// Pretrained is a run directory whose chunk-0 model, trained without DP
+	// on public data, initialises every chunk.
+	Pretrained string `yaml:"pretrained"`
+	// CountNoise is σ of the Gaussian noise on each chunk's flow count.
+	CountNoise float64 `yaml:"count_noise"`
+}
+
+//go:embed presets/*.yaml
+var presetFS embed.FS
+
+// Presets lists the embedded presets.
+func Presets() []string {
+	ents, _ := presetFS.ReadDir("presets")
+	var out []string
+	for _, e := range ents {
+		out = append(out, strings.TrimSuffix(e.Name(), ".yaml"))
+	}
+	return out
+}
+
+// DefaultPreset is the preset used when none is named.
+const DefaultPreset = "default"
+
+// Load builds the effective configuration: the named preset (DefaultPreset
+// when empty), overridden by the file at path when path is non-empty (its
+// own `extends:` chain replaces the preset as its base when present).
+func Load(path, preset string) (*Config, error) {
+	if preset == "" {
+		preset = DefaultPreset
+	}
+	base, err := loadPreset(preset, nil)
+	if err != nil {
+		return nil, err
+	}
+	tree := base
+	if path != "" {
+		user, err := loadFile(path, nil)
+		if err != nil {
+			return nil, err
+		}
+		if _, hasBase := readExtends(path); hasBase {
+			tree = user
+		} else {
+			tree = merge(base, user)
+		}
+	}
+	return decode(tree, describe(path, preset))
+}
+
+// Parse builds a configuration from YAML text over the named preset, for
+// tests and embedding.
+func Parse(text []byte, preset string) (*Config, error) {
+	if preset == "" {
+		preset = DefaultPreset
+	}
+	base, err := loadPreset(preset, nil)
+	if err != nil {
+		return nil, err
+	}
+	m, err := parseMap(text, "config text")
+	if err != nil {
+		return nil, err
+	}
+	if ext, ok := m["extends"]; ok {
+		delete(m, "extends")
+		name, _ := ext.(string)
+		if base, err = loadPreset(name, nil); err != nil {
+			return nil, err
+		}
+	}
+	return decode(merge(base, m), "config text")
+}
+
+func describe(path, preset string) string {
+	if path == "" {
+		return "preset " + preset
+	}
+	return path
+}
+
+func readExtends(path string) (string, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", false
+	}
+	m, err := parseMap(b, path)
+	if err != nil {
+		return "", false
+	}
+	s, ok := m["extends"].(string)
+	return s, ok
+}
+
+func loadPreset(name string, chain []string) (map[string]any, error) {
+	b, err := presetFS.ReadFile("presets/" + name + ".yaml")
+	if err != nil {
+		return nil, fmt.Errorf("unknown preset %q (have %s)", name, strings.Join(Presets(), ", "))
+	}
+	return resolve(b, "preset "+name, "", append(chain, "preset:"+name))
+}
+
+func loadFile(path string, chain []string) (map[string]any, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	abs, _ := filepath.Abs(path)
+	return resolve(b, path, filepath.Dir(path), append(chain, abs))
+}
+
+// resolve parses a config document and, when it extends a base, merges it
+// over the base. A base is looked up as a file relative to dir first, then
+// as a preset name.
+func resolve(b []byte, name, dir string, chain []string) (map[string]any, error) {
+	m, err := parseMap(b, name)
+	if err != nil {
+		return nil, err
+	}
+	ext, ok := m["extends"]
+	if !ok {
+		return m, nil
+	}
+	delete(m, "extends")
+	base, isStr := ext.(string)
+	if !isStr || base == "" {
+		return nil, fmt.Errorf("%s: extends must name a preset or a file", name)
+	}
+	var parent map[string]any
+	cand := base
+	if dir != "" && !filepath.IsAbs(cand) {
+		cand = filepath.Join(dir, base)
+	}
+	// Presets extend presets only; a user's file may extend a file or a preset.
+	if st, err := os.Stat(cand); dir != "" && err == nil && !st.IsDir() {
+		abs, _ := filepath.Abs(cand)
+		if slices.Contains(chain, abs) {
+			return nil, fmt.Errorf("%s: extends %s makes a cycle", name, base)
+		}
+		parent, err = loadFile(cand, chain)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		if slices.Contains(chain, "preset:"+base) {
+			return nil, fmt.Errorf("%s: extends %s makes a cycle", name, base)
+		}
+		parent, err = loadPreset(base, chain)
+		if err != nil {
+			return nil, fmt.Errorf("%s: extends: %w", name, err)
+		}
+	}
+	return merge(parent, m), nil
+}
+
+func parseMap(b []byte, name string) (map[string]any, error) {
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m, nil
+}
+
+// merge returns base with over merged on top: maps merge key by key,
+// everything else is replaced.
+func merge(base, over map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(over))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		bm, bok := out[k].(map[string]any)
+		om, ook := v.(map[string]any)
+		if bok && ook {
+			out[k] = merge(bm, om)
+		} else {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func decode(tree map[string]any, name string) (*Config, error) {
+	if err := checkKeys(tree, reflect.TypeOf(Config{}), ""); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	b, err := yaml.Marshal(tree)
+	if err != nil {
+		return nil, err
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &c, nil
+}
+
+// checkKeys reports the first key of m that t has no field for, with the
+// closest known key as a hint.
+func checkKeys(m map[string]any, t reflect.Type, prefix string) error {
+	known := map[string]reflect.Type{}
+	var names []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		known[tag] = f.Type
+		names = append(names, tag)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		ft, ok := known[k]
+		if !ok {
+			msg := fmt.Sprintf("unknown key %q", prefix+k)
+			if s := closest(k, names); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", prefix+s)
+			}
+			return errors.New(msg)
+		}
+		if ft.Kind() == reflect.Struct {
+			sub, isMap := m[k].(map[string]any)
+			if !isMap {
+				if m[k] == nil {
+					continue
+				}
+				return fmt.Errorf("key %q must be a mapping", prefix+k)
+			}
+			if err := checkKeys(sub, ft, prefix+k+"."); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func closest(s string, names []string) string {
+	best, bestD := "", 4
+	for _, n := range names {
+		if d := editDistance(s, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// YAML renders the configuration as YAML.
+func (c *Config) YAML() ([]byte, error) { return yaml.Marshal(c) }

@@ -1,0 +1,124 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestPresetsLoadAndInherit(t *testing.T) {
+	paper, err := Load("", "paper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if paper.Model.DiscUnits != 512 || paper.Model.DRounds != 5 || paper.Model.GLR != 1e-4 || paper.Train.Iterations != 200000 || paper.Chunks != 10 {
+		t.Errorf("paper preset does not hold NetShare's values: %+v", paper)
+	}
+	quick, err := Load("", "quick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := Load("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// quick extends default, which extends paper: untouched keys come through.
+	if quick.Model.Beta1 != paper.Model.Beta1 || quick.Train.FineTuneReduce != def.Train.FineTuneReduce {
+		t.Error("inherited keys lost")
+	}
+	if quick.Model.DiscUnits >= def.Model.DiscUnits || quick.Train.Iterations >= def.Train.Iterations {
+		t.Error("quick preset should be smaller than default")
+	}
+	for _, p := range Presets() {
+		if _, err := Load("", p); err != nil {
+			t.Errorf("preset %s: %v", p, err)
+		}
+	}
+}
+
+func write(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestUserFileDeepMerge(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "base.yaml", "extends: quick\nn_chunks: 3\nmodel:\n  disc_units: 48\n  lstm_units: 20\n")
+	p := write(t, dir, "run.yaml", "extends: base.yaml\nmodel:\n  lstm_units: 24\ntrain:\n  iterations: 7\n")
+	c, err := Load(p, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _ := Load("", "quick")
+	if c.Chunks != 3 || c.Model.DiscUnits != 48 || c.Model.LSTMUnits != 24 || c.Train.Iterations != 7 {
+		t.Errorf("merged config wrong: chunks %d disc %d lstm %d iters %d", c.Chunks, c.Model.DiscUnits, c.Model.LSTMUnits, c.Train.Iterations)
+	}
+	if c.Model.BatchSize != q.Model.BatchSize {
+		t.Errorf("batch size %d not inherited from quick (%d)", c.Model.BatchSize, q.Model.BatchSize)
+	}
+	// A file without extends overrides the preset given on the command line.
+	p2 := write(t, dir, "plain.yaml", "train:\n  iterations: 9\n")
+	c2, err := Load(p2, "quick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2.Train.Iterations != 9 || c2.Model.DiscUnits != q.Model.DiscUnits {
+		t.Errorf("override of preset wrong: %+v", c2.Train)
+	}
+}
+
+func TestErrorsNameKeyAndFile(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]string{
+		"model:\n  disc_unit: 5\n":           `unknown key "model.disc_unit" (did you mean "model.disc_units"?)`,
+		"bogus: 1\n":                         `unknown key "bogus"`,
+		"n_chunks: 0\n":                      "n_chunks: must be at least 1",
+		"model:\n  beta1: 1.5\n":             "model.beta1: must be in [0, 1)",
+		"model:\n  initial_state: warm\n":    "model.initial_state",
+		"dp:\n  enabled: true\n":             "set a target epsilon or a noise multiplier",
+		"extends: nosuch\n":                  `unknown preset "nosuch"`,
+		"model: 3\n":                         `key "model" must be a mapping`,
+		"train:\n  iterations: many\n":       "cannot unmarshal",
+		"dp:\n  enabled: true\n  epsilon: 1": "max_flow_len: must be fixed",
+	}
+	for text, want := range cases {
+		p := write(t, dir, "bad.yaml", text)
+		_, err := Load(p, "")
+		if err == nil {
+			t.Errorf("%q: no error", text)
+			continue
+		}
+		if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "bad.yaml") {
+			t.Errorf("%q: error %q does not mention %q and the file", text, err, want)
+		}
+	}
+}
+
+func TestExtendsCycle(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "a.yaml", "extends: b.yaml\n")
+	p := write(t, dir, "b.yaml", "extends: a.yaml\n")
+	if _, err := Load(p, ""); err == nil || !strings.Contains(err.Error(), "cycle") {
+		t.Errorf("cycle not reported: %v", err)
+	}
+}
+
+func TestYAMLRoundTrip(t *testing.T) {
+	c, _ := Load("", "default")
+	b, err := c.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := Parse(b, "quick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *c2 != *c {
+		t.Errorf("rendered config does not parse back to itself:\n%s", b)
+	}
+}

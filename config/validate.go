@@ -1,0 +1,101 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Validate checks every value's range and the settings' consistency.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+	atLeast := func(key string, v, lo int) {
+		if v < lo {
+			bad(key, "must be at least %d, got %d", lo, v)
+		}
+	}
+	positive := func(key string, v float64) {
+		if !(v > 0) {
+			bad(key, "must be positive, got %g", v)
+		}
+	}
+	nonNeg := func(key string, v float64) {
+		if !(v >= 0) {
+			bad(key, "must not be negative, got %g", v)
+		}
+	}
+	atLeast("n_chunks", c.Chunks, 1)
+	if c.Chunks > 1000 {
+		bad("n_chunks", "must be at most 1000, got %d", c.Chunks)
+	}
+	atLeast("max_flow_len", c.MaxFlowLen, 0)
+	atLeast("max_flow_len_cap", c.MaxFlowLenCap, 1)
+
+	atLeast("word2vec.vec_size", c.Word2Vec.VecSize, 1)
+	atLeast("word2vec.window", c.Word2Vec.Window, 1)
+	atLeast("word2vec.epochs", c.Word2Vec.Epochs, 1)
+
+	m := c.Model
+	atLeast("model.batch_size", m.BatchSize, 1)
+	atLeast("model.sample_len", m.SampleLen, 1)
+	atLeast("model.attr_noise_dim", m.AttrNoiseDim, 1)
+	atLeast("model.feat_noise_dim", m.FeatNoiseDim, 1)
+	atLeast("model.attr_gen_layers", m.AttrGenLayers, 1)
+	atLeast("model.attr_gen_units", m.AttrGenUnits, 1)
+	atLeast("model.lstm_units", m.LSTMUnits, 1)
+	atLeast("model.disc_layers", m.DiscLayers, 1)
+	atLeast("model.disc_units", m.DiscUnits, 1)
+	if m.AuxDisc {
+		atLeast("model.aux_disc_layers", m.AuxDiscLayers, 1)
+		atLeast("model.aux_disc_units", m.AuxDiscUnits, 1)
+	}
+	atLeast("model.d_rounds", m.DRounds, 1)
+	atLeast("model.g_rounds", m.GRounds, 1)
+	nonNeg("model.gp_coef", m.GPCoef)
+	nonNeg("model.aux_gp_coef", m.AuxGPCoef)
+	nonNeg("model.g_aux_coef", m.GAuxCoef)
+	positive("model.g_lr", m.GLR)
+	positive("model.d_lr", m.DLR)
+	positive("model.aux_d_lr", m.AuxDLR)
+	for key, b := range map[string]float64{"model.beta1": m.Beta1, "model.beta2": m.Beta2} {
+		if !(b >= 0 && b < 1) {
+			bad(key, "must be in [0, 1), got %g", b)
+		}
+	}
+	positive("model.adam_eps", m.AdamEps)
+	if m.InitialState != "random" && m.InitialState != "zero" {
+		bad("model.initial_state", "must be random or zero, got %q", m.InitialState)
+	}
+
+	t := c.Train
+	atLeast("train.iterations", t.Iterations, 1)
+	if t.FineTune && !(t.FineTuneReduce >= 1) {
+		bad("train.fine_tune_reduce", "must be at least 1, got %g", t.FineTuneReduce)
+	}
+	atLeast("train.checkpoint_every", t.CheckpointEvery, 1)
+	if t.SelectBest {
+		atLeast("train.candidates", t.Candidates, 1)
+	}
+	atLeast("train.workers", t.Workers, 0)
+	atLeast("train.threads", t.Threads, 0)
+
+	positive("generate.scale", c.Generate.Scale)
+
+	d := c.DP
+	if d.Enabled {
+		positive("dp.clip", d.Clip)
+		if !(d.Delta > 0 && d.Delta < 1) {
+			bad("dp.delta", "must be in (0, 1), got %g", d.Delta)
+		}
+		if d.Epsilon <= 0 && d.Noise <= 0 {
+			bad("dp", "set a target epsilon or a noise multiplier")
+		}
+		nonNeg("dp.count_noise", d.CountNoise)
+		if c.MaxFlowLen == 0 {
+			bad("max_flow_len", "must be fixed (not 0) under DP: the observed maximum depends on the private data")
+		}
+	}
+	return errors.Join(errs...)
+}
