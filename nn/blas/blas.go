@@ -1,0 +1,236 @@
+package blas
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+
+	gblas "gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// EnvVar names the environment variable that selects the BLAS library: a path
+// to an OpenBLAS shared library, or "gonum" to use the pure-Go implementation.
+const EnvVar = "NETSHARE_BLAS"
+
+// Backend identifies the implementation behind Sgemm and Dgemm.
+type Backend int
+
+const (
+	// Gonum is gonum's pure-Go BLAS (gonum.org/v1/gonum/blas/gonum).
+	Gonum Backend = iota
+	// OpenBLAS is a run-time loaded OpenBLAS shared library.
+	OpenBLAS
+)
+
+func (b Backend) String() string {
+	if b == OpenBLAS {
+		return "openblas"
+	}
+	return "gonum"
+}
+
+// Description says which BLAS is in use.
+type Description struct {
+	Backend Backend
+	// Library is the shared library's path as opened (OpenBLAS only).
+	Library string
+	// Core is OpenBLAS's kernel name (e.g. "Haswell", "SkylakeX"); empty for gonum.
+	Core string
+	// Threads is OpenBLAS's thread count, or GOMAXPROCS for gonum, which
+	// parallelises large products over goroutines.
+	Threads int
+	// LoadError says why OpenBLAS was not used, when it was looked for and
+	// not found; empty otherwise.
+	LoadError string
+}
+
+func (d Description) String() string {
+	if d.Backend == OpenBLAS {
+		return fmt.Sprintf("openblas (%s, core %s, %d threads)", d.Library, d.Core, d.Threads)
+	}
+	s := fmt.Sprintf("gonum pure Go (%d goroutines)", d.Threads)
+	if d.LoadError != "" {
+		s += "; openblas not used: " + d.LoadError
+	}
+	return s
+}
+
+var (
+	initOnce sync.Once
+	backend  Backend
+	ob       *openblas
+	loadErr  error
+	forced   Backend = -1
+	mu       sync.RWMutex
+)
+
+func load() {
+	initOnce.Do(func() {
+		env := strings.TrimSpace(os.Getenv(EnvVar))
+		switch strings.ToLower(env) {
+		case "gonum", "go", "purego", "none", "off":
+			loadErr = fmt.Errorf("%s=%s", EnvVar, env)
+			return
+		}
+		var paths []string
+		if env != "" {
+			paths = []string{env}
+		} else {
+			paths = []string{"libopenblas.so.0", "libopenblas.so", "/usr/lib/x86_64-linux-gnu/libopenblas.so.0", "/usr/lib64/libopenblas.so.0"}
+		}
+		ob, loadErr = openOpenBLAS(paths)
+		if loadErr == nil {
+			backend = OpenBLAS
+		}
+	})
+}
+
+func current() Backend {
+	load()
+	mu.RLock()
+	f := forced
+	mu.RUnlock()
+	if f >= 0 {
+		return f
+	}
+	return backend
+}
+
+// Info describes the BLAS in use.
+func Info() Description {
+	b := current()
+	d := Description{Backend: b}
+	if b == OpenBLAS {
+		d.Library = ob.path
+		d.Core = ob.coreName()
+		d.Threads = ob.getThreads()
+		return d
+	}
+	d.Threads = runtime.GOMAXPROCS(0)
+	if loadErr != nil {
+		d.LoadError = loadErr.Error()
+	}
+	return d
+}
+
+// Available reports whether OpenBLAS was loaded (whether or not it is
+// currently forced off with Use).
+func Available() bool {
+	load()
+	return backend == OpenBLAS
+}
+
+// Use forces a backend (for tests and comparisons) and returns the previous
+// one. Asking for OpenBLAS when it is not available is an error.
+func Use(b Backend) (Backend, error) {
+	load()
+	if b == OpenBLAS && backend != OpenBLAS {
+		return current(), fmt.Errorf("openblas is not available: %v", loadErr)
+	}
+	prev := current()
+	mu.Lock()
+	forced = b
+	mu.Unlock()
+	return prev, nil
+}
+
+// SetThreads sets the number of threads OpenBLAS uses inside one call (n < 1
+// means 1). It has no effect on the gonum backend, whose parallelism follows
+// GOMAXPROCS.
+func SetThreads(n int) {
+	if n < 1 {
+		n = 1
+	}
+	load()
+	if backend == OpenBLAS {
+		ob.setThreads(n)
+	}
+}
+
+func trans(t bool) gblas.Transpose {
+	if t {
+		return gblas.Trans
+	}
+	return gblas.NoTrans
+}
+
+var impl gonum.Implementation
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32
+// matrices, where op(X) is X or Xᵀ as tA, tB say, op(A) is m×k, op(B) is k×n
+// and C is m×n.
+func Sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		scaleC32(m, n, beta, c, ldc)
+		return
+	}
+	checkDims("Sgemm", tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+	if current() == OpenBLAS {
+		ob.sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	impl.Sgemm(trans(tA), trans(tB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// Dgemm is Sgemm for float64.
+func Dgemm(tA, tB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			for j := range row {
+				if beta == 0 {
+					row[j] = 0
+				} else {
+					row[j] *= beta
+				}
+			}
+		}
+		return
+	}
+	checkDims("Dgemm", tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+	if current() == OpenBLAS {
+		ob.dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	impl.Dgemm(trans(tA), trans(tB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func scaleC32(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		for j := range row {
+			if beta == 0 {
+				row[j] = 0
+			} else {
+				row[j] *= beta
+			}
+		}
+	}
+}
+
+// checkDims panics with a clear message when a matrix argument is too short
+// for its shape: the C library would otherwise read or write out of bounds.
+func checkDims(name string, tA, tB bool, m, n, k, la, lda, lb, ldb, lc, ldc int) {
+	ar, ac := m, k
+	if tA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if tB {
+		br, bc = n, k
+	}
+	if lda < max(1, ac) || ldb < max(1, bc) || ldc < max(1, n) ||
+		la < (ar-1)*lda+ac || lb < (br-1)*ldb+bc || lc < (m-1)*ldc+n || m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("blas.%s: bad dimensions m=%d n=%d k=%d tA=%v tB=%v len(a)=%d lda=%d len(b)=%d ldb=%d len(c)=%d ldc=%d",
+			name, m, n, k, tA, tB, la, lda, lb, ldb, lc, ldc))
+	}
+}
