@@ -1,0 +1,232 @@
+package encoding
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/netshare-go/netshare/flows"
+	"github.com/netshare-go/netshare/trace"
+)
+
+// BuildOptions controls how a Spec is derived from a trace.
+type BuildOptions struct {
+	// MaxLen is the longest flow (records per chunk flow) the model holds.
+	MaxLen int
+	// CategoricalMax is the most distinct values a small integer field
+	// (TOS, TTL, IP flags, fragment offset, TCP flags) may have to be
+	// encoded one-hot; beyond it the field is continuous. Default 64.
+	CategoricalMax int
+	// Fixed replaces the data-derived range of the named continuous fields
+	// (needed under differential privacy).
+	Fixed map[string][2]float64
+	// Labels fixes the label dictionary of flow traces instead of taking
+	// the labels seen.
+	Labels []string
+	// PortCandidates and ProtoCandidates restrict decoding of ports and
+	// protocols (all values known to the embedding when empty).
+	PortCandidates, ProtoCandidates []int
+}
+
+// attrSpecs returns the attribute fields shared by both kinds.
+func attrSpecs(chunks int, opt BuildOptions) []FieldSpec {
+	a := []FieldSpec{
+		{Name: "srcip", Type: TypeBits, Width: 32},
+		{Name: "dstip", Type: TypeBits, Width: 32},
+		{Name: "srcport", Type: TypePort, Candidates: opt.PortCandidates},
+		{Name: "dstport", Type: TypePort, Candidates: opt.PortCandidates},
+		{Name: "proto", Type: TypeProto, Candidates: opt.ProtoCandidates},
+		{Name: "flow_start", Type: TypeContinuous, Lo: 0, Hi: 1},
+	}
+	if chunks > 1 {
+		a = append(a, FieldSpec{Name: "starts_here", Type: TypeCategorical, Choices: []float64{0, 1}})
+		for i := range chunks {
+			a = append(a, FieldSpec{Name: presentName(i), Type: TypeCategorical, Choices: []float64{0, 1}})
+		}
+	}
+	return a
+}
+
+// column gathers one feature's values over a trace.
+type column struct {
+	name   string
+	vals   map[float64]struct{}
+	lo, hi float64
+	n      int
+}
+
+func newColumn(name string) *column {
+	return &column{name: name, vals: map[float64]struct{}{}, lo: math.Inf(1), hi: math.Inf(-1)}
+}
+
+func (c *column) add(v float64) {
+	c.n++
+	c.lo, c.hi = math.Min(c.lo, v), math.Max(c.hi, v)
+	if len(c.vals) <= 4096 {
+		c.vals[v] = struct{}{}
+	}
+}
+
+// continuous returns a continuous spec over the observed (or fixed) range.
+func (c *column) continuous(log, round bool, opt BuildOptions) FieldSpec {
+	lo, hi := c.lo, c.hi
+	if r, ok := opt.Fixed[c.name]; ok {
+		lo, hi = r[0], r[1]
+	}
+	if c.n == 0 {
+		lo, hi = 0, 0
+	}
+	return FieldSpec{Name: c.name, Type: TypeContinuous, Lo: lo, Hi: hi, Log: log, Round: round}
+}
+
+// auto returns a const spec for a single value, a categorical spec for few
+// distinct values, and a continuous one otherwise.
+func (c *column) auto(opt BuildOptions) FieldSpec {
+	if _, fixed := opt.Fixed[c.name]; fixed {
+		return c.continuous(false, true, opt)
+	}
+	switch {
+	case len(c.vals) <= 1:
+		v := 0.0
+		for x := range c.vals {
+			v = x
+		}
+		return FieldSpec{Name: c.name, Type: TypeConst, Value: v}
+	case len(c.vals) <= opt.CategoricalMax:
+		ch := make([]float64, 0, len(c.vals))
+		for v := range c.vals {
+			ch = append(ch, v)
+		}
+		slices.Sort(ch)
+		return FieldSpec{Name: c.name, Type: TypeCategorical, Choices: ch}
+	default:
+		return c.continuous(false, true, opt)
+	}
+}
+
+func (o BuildOptions) withDefaults() BuildOptions {
+	if o.CategoricalMax <= 0 {
+		o.CategoricalMax = 64
+	}
+	return o
+}
+
+// BuildFlowSpec derives the encoding of a flow-record trace from its split.
+func BuildFlowSpec(sp *flows.Split[trace.Flow], opt BuildOptions) (Spec, error) {
+	opt = opt.withDefaults()
+	if opt.MaxLen < 1 {
+		return Spec{}, fmt.Errorf("max flow length must be positive, got %d", opt.MaxLen)
+	}
+	gap, td, pkt, byt, flg, tos := newColumn("gap"), newColumn("td"), newColumn("pkt"), newColumn("byt"), newColumn("tcp_flags"), newColumn("tos")
+	labels := map[string]struct{}{}
+	for _, ch := range sp.Chunks {
+		for _, f := range ch.Flows {
+			for i, r := range f.Records {
+				if i > 0 {
+					gap.add(float64(r.Start - f.Records[i-1].Start))
+				} else {
+					gap.add(0)
+				}
+				td.add(float64(r.Dur))
+				pkt.add(float64(r.Packets))
+				byt.add(float64(r.Bytes))
+				flg.add(float64(r.TCPFlags))
+				tos.add(float64(r.TOS))
+				labels[r.Label] = struct{}{}
+			}
+		}
+	}
+	spec := Spec{Kind: trace.KindFlows.String(), Chunks: len(sp.Chunks), MaxLen: opt.MaxLen}
+	spec.Attr = attrSpecs(len(sp.Chunks), opt)
+	spec.Feat = []FieldSpec{
+		gap.continuous(true, true, opt),
+		td.continuous(true, true, opt),
+		pkt.continuous(true, true, opt),
+		byt.continuous(true, true, opt),
+		flg.auto(opt),
+		tos.auto(opt),
+	}
+	spec.Labels = opt.Labels
+	if spec.Labels == nil {
+		for l := range labels {
+			spec.Labels = append(spec.Labels, l)
+		}
+		slices.Sort(spec.Labels)
+	}
+	switch len(spec.Labels) {
+	case 0:
+		spec.Labels = []string{""}
+		fallthrough
+	case 1:
+		spec.Feat = append(spec.Feat, FieldSpec{Name: "label", Type: TypeConst, Value: 0})
+	default:
+		ch := make([]float64, len(spec.Labels))
+		for i := range ch {
+			ch[i] = float64(i)
+		}
+		spec.Feat = append(spec.Feat, FieldSpec{Name: "label", Type: TypeCategorical, Choices: ch})
+	}
+	return spec, nil
+}
+
+// BuildPacketSpec derives the encoding of a packet trace from its split.
+func BuildPacketSpec(sp *flows.Split[trace.Packet], opt BuildOptions) (Spec, error) {
+	opt = opt.withDefaults()
+	if opt.MaxLen < 1 {
+		return Spec{}, fmt.Errorf("max flow length must be positive, got %d", opt.MaxLen)
+	}
+	cols := map[string]*column{}
+	names := []string{"gap", "pkt_len", "tos", "id", "ip_flags", "frag_off", "ttl", "tcp_flags"}
+	for _, n := range names {
+		cols[n] = newColumn(n)
+	}
+	for _, ch := range sp.Chunks {
+		for _, f := range ch.Flows {
+			for i := range f.Records {
+				r := &f.Records[i]
+				g := 0.0
+				if i > 0 {
+					g = float64(r.TS - f.Records[i-1].TS)
+				}
+				for _, n := range names {
+					cols[n].add(packetValue(n, r, g))
+				}
+			}
+		}
+	}
+	spec := Spec{Kind: trace.KindPackets.String(), Chunks: len(sp.Chunks), MaxLen: opt.MaxLen}
+	spec.Attr = attrSpecs(len(sp.Chunks), opt)
+	spec.Feat = []FieldSpec{
+		cols["gap"].continuous(true, true, opt),
+		cols["pkt_len"].continuous(false, true, opt),
+		cols["tos"].auto(opt),
+		cols["id"].continuous(false, true, opt),
+		cols["ip_flags"].auto(opt),
+		cols["frag_off"].auto(opt),
+		cols["ttl"].auto(opt),
+		cols["tcp_flags"].auto(opt),
+	}
+	return spec, nil
+}
+
+func packetValue(name string, r *trace.Packet, gap float64) float64 {
+	switch name {
+	case "gap":
+		return gap
+	case "pkt_len":
+		return float64(r.Len)
+	case "tos":
+		return float64(r.TOS)
+	case "id":
+		return float64(r.ID)
+	case "ip_flags":
+		return float64(r.Flags)
+	case "frag_off":
+		return float64(r.FragOff)
+	case "ttl":
+		return float64(r.TTL)
+	case "tcp_flags":
+		return float64(r.TCPFlags)
+	}
+	return 0
+}

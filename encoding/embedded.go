@@ -1,0 +1,84 @@
+package encoding
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Embedding maps ports and protocols to unit vectors and generated vectors
+// back to the nearest known value (implemented by ip2vec.Model).
+type Embedding interface {
+	Dim() int
+	EncodePort(p uint16) (vec []float32, inVocab bool)
+	EncodeProto(p uint8) (vec []float32, inVocab bool)
+	DecodePorts(vecs []float32, candidates []uint16) []uint16
+	DecodeProtos(vecs []float32, candidates []uint8) []uint8
+}
+
+// Embedded encodes a port or a protocol number as its embedding vector (a
+// tanh output). Decoding returns the candidate whose vector is nearest by
+// cosine, so generated values are always values that were seen.
+type Embedded struct {
+	Field string
+	// IsProto selects protocol tokens; otherwise ports.
+	IsProto bool
+	E       Embedding
+	// Candidates are the values decoding may return (all known values of
+	// the kind when empty).
+	Candidates []int
+}
+
+func (c *Embedded) Name() string { return c.Field }
+func (c *Embedded) Dim() int     { return c.E.Dim() }
+func (c *Embedded) Outputs() []Output {
+	return []Output{{Name: c.Field, Dim: c.E.Dim(), Act: Tanh}}
+}
+
+func (c *Embedded) Encode(v float64, dst []float32) bool {
+	var vec []float32
+	var ok bool
+	if c.IsProto {
+		vec, ok = c.E.EncodeProto(uint8(v))
+	} else {
+		vec, ok = c.E.EncodePort(uint16(v))
+	}
+	copy(dst[:c.Dim()], vec)
+	return !ok || v != float64(int(v))
+}
+
+func (c *Embedded) Decode(src []float32, stride, offset int, out []float64) {
+	d := c.Dim()
+	vecs := make([]float32, len(out)*d)
+	for r := range out {
+		copy(vecs[r*d:(r+1)*d], src[r*stride+offset:r*stride+offset+d])
+	}
+	if c.IsProto {
+		var cand []uint8
+		for _, v := range c.Candidates {
+			cand = append(cand, uint8(v))
+		}
+		for i, p := range c.E.DecodeProtos(vecs, cand) {
+			out[i] = float64(p)
+		}
+		return
+	}
+	var cand []uint16
+	for _, v := range c.Candidates {
+		cand = append(cand, uint16(v))
+	}
+	for i, p := range c.E.DecodePorts(vecs, cand) {
+		out[i] = float64(p)
+	}
+}
+
+func checkCandidates(field string, cand []int, max int) error {
+	if !slices.IsSorted(cand) {
+		return fmt.Errorf("field %s: candidates not sorted", field)
+	}
+	for _, v := range cand {
+		if v < 0 || v > max {
+			return fmt.Errorf("field %s: candidate %d out of range", field, v)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,221 @@
+package encoding
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/netshare-go/netshare/internal/atomicfile"
+	"github.com/netshare-go/netshare/trace"
+)
+
+// Field types of a FieldSpec.
+const (
+	TypeBits        = "bits"
+	TypeContinuous  = "continuous"
+	TypeCategorical = "categorical"
+	TypeConst       = "const"
+	TypePort        = "port"
+	TypeProto       = "proto"
+)
+
+// FieldSpec is the persisted description of one field's codec.
+type FieldSpec struct {
+	Name       string    `json:"name"`
+	Type       string    `json:"type"`
+	Width      int       `json:"width,omitempty"`
+	Lo         float64   `json:"lo,omitempty"`
+	Hi         float64   `json:"hi,omitempty"`
+	Log        bool      `json:"log,omitempty"`
+	Round      bool      `json:"round,omitempty"`
+	Choices    []float64 `json:"choices,omitempty"`
+	Value      float64   `json:"value,omitempty"`
+	Candidates []int     `json:"candidates,omitempty"`
+}
+
+// Spec is the persisted description of a dataset's encoding: enough, with
+// the embedding model, to rebuild the Schema that encoded the training data.
+type Spec struct {
+	Kind   string      `json:"kind"` // "flows" or "packets"
+	Chunks int         `json:"chunks"`
+	MaxLen int         `json:"max_len"`
+	Labels []string    `json:"labels,omitempty"`
+	Attr   []FieldSpec `json:"attributes"`
+	Feat   []FieldSpec `json:"features"`
+}
+
+// Schema encodes flows of one dataset kind into model tensors and decodes
+// generated tensors back into records.
+type Schema struct {
+	Spec
+	attr, feat       []Codec
+	attrOff, featOff []int
+	attrDim, featDim int
+	kind             trace.Kind
+	labelIndex       map[string]int
+}
+
+// NewSchema builds the codecs of spec; emb provides the port and protocol
+// embeddings (it may be nil when spec has no port or protocol field).
+func NewSchema(spec Spec, emb Embedding) (*Schema, error) {
+	s := &Schema{Spec: spec}
+	switch spec.Kind {
+	case trace.KindFlows.String():
+		s.kind = trace.KindFlows
+	case trace.KindPackets.String():
+		s.kind = trace.KindPackets
+	default:
+		return nil, fmt.Errorf("schema: unknown kind %q", spec.Kind)
+	}
+	if spec.Chunks < 1 || spec.MaxLen < 1 {
+		return nil, fmt.Errorf("schema: chunks %d and max_len %d must be positive", spec.Chunks, spec.MaxLen)
+	}
+	s.labelIndex = make(map[string]int, len(spec.Labels))
+	for i, l := range spec.Labels {
+		s.labelIndex[l] = i
+	}
+	var err error
+	if s.attr, s.attrOff, s.attrDim, err = buildCodecs(spec.Attr, emb); err != nil {
+		return nil, fmt.Errorf("schema attributes: %w", err)
+	}
+	if s.feat, s.featOff, s.featDim, err = buildCodecs(spec.Feat, emb); err != nil {
+		return nil, fmt.Errorf("schema features: %w", err)
+	}
+	for _, need := range []string{"srcip", "dstip", "srcport", "dstport", "proto", "flow_start"} {
+		if s.attrIndex(need) < 0 {
+			return nil, fmt.Errorf("schema: attribute %s missing", need)
+		}
+	}
+	if s.featIndex("gap") < 0 {
+		return nil, errors.New("schema: feature gap missing")
+	}
+	return s, nil
+}
+
+func buildCodecs(fields []FieldSpec, emb Embedding) ([]Codec, []int, int, error) {
+	var codecs []Codec
+	var offs []int
+	off := 0
+	seen := map[string]bool{}
+	for _, f := range fields {
+		if seen[f.Name] {
+			return nil, nil, 0, fmt.Errorf("field %s listed twice", f.Name)
+		}
+		seen[f.Name] = true
+		var c Codec
+		switch f.Type {
+		case TypeBits:
+			if f.Width < 1 || f.Width > 32 {
+				return nil, nil, 0, fmt.Errorf("field %s: bit width %d", f.Name, f.Width)
+			}
+			c = Bits{Field: f.Name, Width: f.Width}
+		case TypeContinuous:
+			if !(f.Hi >= f.Lo) || (f.Log && f.Lo < 0) || math.IsInf(f.Hi, 0) || math.IsInf(f.Lo, 0) {
+				return nil, nil, 0, fmt.Errorf("field %s: invalid range [%g, %g] (log %v)", f.Name, f.Lo, f.Hi, f.Log)
+			}
+			c = Continuous{Field: f.Name, Lo: f.Lo, Hi: f.Hi, Log: f.Log, Round: f.Round}
+		case TypeCategorical:
+			if len(f.Choices) == 0 || !slices.IsSorted(f.Choices) {
+				return nil, nil, 0, fmt.Errorf("field %s: choices must be non-empty and sorted", f.Name)
+			}
+			c = Categorical{Field: f.Name, Choices: f.Choices}
+		case TypeConst:
+			c = Const{Field: f.Name, Value: f.Value}
+		case TypePort, TypeProto:
+			if emb == nil {
+				return nil, nil, 0, fmt.Errorf("field %s needs an embedding model", f.Name)
+			}
+			maxV := 65535
+			if f.Type == TypeProto {
+				maxV = 255
+			}
+			if err := checkCandidates(f.Name, f.Candidates, maxV); err != nil {
+				return nil, nil, 0, err
+			}
+			c = &Embedded{Field: f.Name, IsProto: f.Type == TypeProto, E: emb, Candidates: f.Candidates}
+		default:
+			return nil, nil, 0, fmt.Errorf("field %s: unknown type %q", f.Name, f.Type)
+		}
+		codecs = append(codecs, c)
+		offs = append(offs, off)
+		off += c.Dim()
+	}
+	return codecs, offs, off, nil
+}
+
+// Kind is the dataset kind the schema encodes.
+func (s *Schema) Kind() trace.Kind { return s.kind }
+
+// AttrDim and FeatDim are the widths of one flow's attribute vector and of
+// one time step's feature vector.
+func (s *Schema) AttrDim() int { return s.attrDim }
+func (s *Schema) FeatDim() int { return s.featDim }
+
+// AttrOutputs and FeatOutputs list the model output blocks, in order.
+func (s *Schema) AttrOutputs() []Output { return outputsOf(s.attr) }
+func (s *Schema) FeatOutputs() []Output { return outputsOf(s.feat) }
+
+func outputsOf(cs []Codec) []Output {
+	var out []Output
+	for _, c := range cs {
+		out = append(out, c.Outputs()...)
+	}
+	return out
+}
+
+func (s *Schema) attrIndex(name string) int {
+	return slices.IndexFunc(s.attr, func(c Codec) bool { return c.Name() == name })
+}
+
+func (s *Schema) featIndex(name string) int {
+	return slices.IndexFunc(s.feat, func(c Codec) bool { return c.Name() == name })
+}
+
+// AttrSlice returns the offset and width of attribute name in an attribute
+// vector, or -1 when the schema has no such attribute.
+func (s *Schema) AttrSlice(name string) (off, dim int) {
+	i := s.attrIndex(name)
+	if i < 0 {
+		return -1, 0
+	}
+	return s.attrOff[i], s.attr[i].Dim()
+}
+
+// Save writes the spec as JSON, atomically.
+func (s *Spec) Save(path string) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// LoadSpec reads a spec written by Save.
+func LoadSpec(path string) (Spec, error) {
+	var s Spec
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// presentName is the attribute name of chunk i's presence tag.
+func presentName(i int) string { return "present_" + strconv.Itoa(i) }
+
+func isPresentName(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, "present_")
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.Atoi(rest)
+	return i, err == nil
+}
