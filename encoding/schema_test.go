@@ -234,7 +234,9 @@ func TestNewSchemaRejectsBadSpecs(t *testing.T) {
 		func(s *Spec) { s.MaxLen = 0 },
 		func(s *Spec) { s.Feat = nil },
 		func(s *Spec) { s.Attr = s.Attr[1:] },
-		func(s *Spec) { s.Feat = append(s.Feat, FieldSpec{Name: "x", Type: TypeContinuous, Lo: -1, Hi: 1, Log: true}) },
+		func(s *Spec) {
+			s.Feat = append(s.Feat, FieldSpec{Name: "x", Type: TypeContinuous, Lo: -1, Hi: 1, Log: true})
+		},
 		func(s *Spec) { s.Feat = append(s.Feat, FieldSpec{Name: "x", Type: "wavelet"}) },
 		func(s *Spec) { s.Feat = append(s.Feat, FieldSpec{Name: "x", Type: TypeCategorical}) },
 		func(s *Spec) { s.Feat = append(s.Feat, FieldSpec{Name: "gap", Type: TypeContinuous}) },
