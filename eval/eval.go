@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/netshare-go/netshare/eval/downstream"
 	"github.com/netshare-go/netshare/eval/reference"
 	"github.com/netshare-go/netshare/trace"
 )
@@ -19,6 +20,11 @@ type Options struct {
 	NoBaselines bool
 	// NoDistributions skips the plotting summaries.
 	NoDistributions bool
+	// NoDownstream skips the downstream tasks.
+	NoDownstream bool
+	// Downstream tunes the downstream tasks (caps, sketch widths); its
+	// Seed is replaced by Seed.
+	Downstream downstream.Options
 	// Privacy, when set, is copied into the result.
 	Privacy *PrivacyInfo
 }
@@ -76,8 +82,14 @@ func Flows(real, syn []trace.Flow, opt Options) (*Result, error) {
 			func() { mp = flowProfile(reference.MarginalFlows(real, len(syn), opt.Seed)) },
 		)
 	}
+	var ds *downstream.Report
+	if !opt.NoDownstream {
+		do := opt.Downstream
+		do.Seed = opt.Seed
+		jobs = append(jobs, func() { ds = downstream.Flows(real, syn, do) })
+	}
 	parallel(jobs...)
-	res := &Result{Fidelity: *compare(rp, sp), Privacy: opt.Privacy}
+	res := &Result{Fidelity: *compare(rp, sp), Privacy: opt.Privacy, Downstream: ds}
 	if bp != nil {
 		res.Baselines = &Baselines{Bootstrap: compare(rp, bp), Marginal: compare(rp, mp)}
 	}
@@ -103,8 +115,14 @@ func Packets(real, syn []trace.Packet, opt Options) (*Result, error) {
 			func() { mp = packetProfile(reference.MarginalPackets(real, len(syn), opt.Seed)) },
 		)
 	}
+	var ds *downstream.Report
+	if !opt.NoDownstream {
+		do := opt.Downstream
+		do.Seed = opt.Seed
+		jobs = append(jobs, func() { ds = downstream.Packets(real, syn, do) })
+	}
 	parallel(jobs...)
-	res := &Result{Fidelity: *compare(rp, sp), Privacy: opt.Privacy}
+	res := &Result{Fidelity: *compare(rp, sp), Privacy: opt.Privacy, Downstream: ds}
 	if bp != nil {
 		res.Baselines = &Baselines{Bootstrap: compare(rp, bp), Marginal: compare(rp, mp)}
 	}

@@ -204,7 +204,7 @@ func TestJSONShape(t *testing.T) {
 	if err := json.Unmarshal(js, &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"kind", "real_records", "synthetic_records", "jsd", "emd", "emd_normalized", "mean_jsd", "mean_emd_normalized", "joint", "baselines", "privacy"} {
+	for _, k := range []string{"kind", "real_records", "synthetic_records", "jsd", "emd", "emd_normalized", "mean_jsd", "mean_emd_normalized", "joint", "downstream", "baselines", "privacy"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON lacks %q", k)
 		}
@@ -227,7 +227,7 @@ func TestJSONShape(t *testing.T) {
 	if err := res.WriteText(&sb); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"JSD srcip", "normalised EMD byt", "joint TVD pkt_byt", "bootstrap", "epsilon 2"} {
+	for _, s := range []string{"JSD srcip", "normalised EMD byt", "joint TVD pkt_byt", "bootstrap", "epsilon 2", "Count-Min Sketch", "traffic-type prediction: skipped"} {
 		if !strings.Contains(sb.String(), s) {
 			t.Errorf("text output lacks %q:\n%s", s, sb.String())
 		}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+
+	"github.com/netshare-go/netshare/eval/downstream"
 )
 
 // MeanJointKey is the key of the mean total variation distance in
@@ -76,9 +78,10 @@ type PrivacyInfo struct {
 // everything around it.
 type Result struct {
 	Fidelity
-	Baselines     *Baselines     `json:"baselines,omitempty"`
-	Privacy       *PrivacyInfo   `json:"privacy,omitempty"`
-	Distributions *Distributions `json:"distributions,omitempty"`
+	Downstream    *downstream.Report `json:"downstream"`
+	Baselines     *Baselines         `json:"baselines,omitempty"`
+	Privacy       *PrivacyInfo       `json:"privacy,omitempty"`
+	Distributions *Distributions     `json:"distributions,omitempty"`
 }
 
 // JSON returns the result as an indented JSON object.

@@ -1,10 +1,13 @@
 package eval
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/netshare-go/netshare/eval/downstream"
 )
 
 // fmtNum formats a metric for the text table.
@@ -72,9 +75,67 @@ func unit(field string) string {
 // textSections renders the optional parts of the result.
 func (r *Result) textSections() []string {
 	var out []string
+	if d := r.Downstream; d != nil {
+		out = append(out, downstreamText(d))
+	}
 	if p := r.Privacy; p != nil {
 		out = append(out, fmt.Sprintf("differential privacy: epsilon %.4g, delta %.3g, noise multiplier %.4g, clip %.4g, %d steps\n",
 			p.Epsilon, p.Delta, p.Noise, p.Clip, p.Steps))
 	}
 	return out
+}
+
+func fmtRho(rho *float64, note string) string {
+	if rho == nil {
+		return "undefined (" + note + ")"
+	}
+	return fmt.Sprintf("%.3f", *rho)
+}
+
+func downstreamText(d *downstream.Report) string {
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	if c := d.TrafficType; c != nil {
+		if c.Skipped != "" {
+			fmt.Fprintf(tw, "traffic-type prediction: skipped: %s\n", c.Skipped)
+		} else {
+			fmt.Fprintf(tw, "traffic-type prediction (accuracy on %d real test records; classes %s)\n", c.Test, strings.Join(c.Classes, ", "))
+			fmt.Fprintln(tw, "classifier\ttrained on real\ttrained on synthetic")
+			for _, m := range append(c.Models, *c.Majority) {
+				fmt.Fprintf(tw, "%s\t%.3f\t%.3f\n", m.Name, m.Real, m.Synthetic)
+			}
+			fmt.Fprintf(tw, "Spearman rank correlation: %s\n", fmtRho(c.Spearman, c.SpearmanNote))
+		}
+		for _, n := range c.Notes {
+			fmt.Fprintf(tw, "  note: %s\n", n)
+		}
+		fmt.Fprintln(tw)
+	}
+	if tm := d.Telemetry; tm != nil && tm.Skipped == "" {
+		fmt.Fprintf(tw, "Count-Min Sketch heavy hitters (depth %d, top %.0f%% of keys): mean relative error\n", tm.Depth, tm.TopFraction*100)
+		fmt.Fprintln(tw, "task\twidth/keys\treal\tsynthetic")
+		for _, t := range tm.Tasks {
+			for _, w := range t.Widths {
+				fmt.Fprintf(tw, "%s\t%.2f\t%.4g\t%.4g\n", t.Name, w.Fraction, w.Real, w.Synthetic)
+			}
+		}
+		fmt.Fprintln(tw)
+	}
+	if a := d.Anomaly; a != nil {
+		if a.Skipped != "" {
+			fmt.Fprintf(tw, "anomaly detection: skipped: %s\n", a.Skipped)
+		} else {
+			fmt.Fprintf(tw, "anomaly detection (AUC on %d real test records, %d anomalous)\n", a.Test, a.TestAnomalous)
+			fmt.Fprintln(tw, "detector\tfitted on real\tfitted on synthetic")
+			for _, m := range a.Detectors {
+				fmt.Fprintf(tw, "%s\t%.3f\t%.3f\n", m.Name, m.Real, m.Synthetic)
+			}
+			fmt.Fprintf(tw, "Spearman rank correlation: %s\n", fmtRho(a.Spearman, a.SpearmanNote))
+		}
+		for _, n := range a.Notes {
+			fmt.Fprintf(tw, "  note: %s\n", n)
+		}
+	}
+	tw.Flush()
+	return b.String()
 }

@@ -1,0 +1,225 @@
+package downstream
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/netshare-go/netshare/trace"
+)
+
+func TestCountMinNeverUnderestimates(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	truth := map[uint64]uint64{}
+	cms := NewCountMin(5, 50, 7)
+	for i := 0; i < 5000; i++ {
+		k := uint64(r.IntN(400))
+		n := uint64(1 + r.IntN(3))
+		truth[k] += n
+		cms.Add(k, n)
+	}
+	for k, v := range truth {
+		if e := cms.Estimate(k); e < v {
+			t.Fatalf("key %d: estimate %d below true count %d", k, e, v)
+		}
+	}
+	wide := NewCountMin(5, 1<<20, 7)
+	for k, v := range truth {
+		wide.Add(k, v)
+	}
+	exact := 0
+	for k, v := range truth {
+		if wide.Estimate(k) == v {
+			exact++
+		}
+	}
+	if exact != len(truth) {
+		t.Errorf("a very wide sketch estimated %d of %d keys exactly", exact, len(truth))
+	}
+}
+
+func TestHeavyHitterErrorShrinksWithWidth(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 2))
+	counts := map[uint64]uint64{}
+	for k := uint64(0); k < 2000; k++ {
+		counts[k] = uint64(1 + r.ExpFloat64()*r.ExpFloat64()*50)
+	}
+	errs, keys, k := heavyHitterError(counts, 5, []float64{0.05, 0.2, 1, 20}, 0.1, 1)
+	if keys != 2000 || k != 200 {
+		t.Fatalf("keys %d top %d", keys, k)
+	}
+	for i := 1; i < len(errs); i++ {
+		if errs[i] > errs[i-1] {
+			t.Errorf("error grew with width: %v", errs)
+		}
+	}
+	if errs[0] <= 0 || errs[len(errs)-1] > 0.01 {
+		t.Errorf("errors %v: want positive at small width, ≈0 at width 20×keys", errs)
+	}
+	// One key alone in a sketch is estimated exactly.
+	if e, _, _ := heavyHitterError(map[uint64]uint64{9: 5}, 5, []float64{0.5}, 0.1, 1); e[0] != 0 {
+		t.Errorf("single key error %v", e)
+	}
+}
+
+// labelled returns flows whose class is determined by dstport and size,
+// with anomalous flows (blacklist) being large and on unusual ports.
+func labelled(r *rand.Rand, n int) []trace.Flow {
+	fs := make([]trace.Flow, n)
+	for i := range fs {
+		f := trace.Flow{Start: int64(i) * 1000, Src: uint32(r.IntN(100)), Dst: uint32(r.IntN(30)), SrcPort: uint16(1024 + r.IntN(30000)), Proto: 6}
+		switch c := r.IntN(10); {
+		case c < 5:
+			f.DstPort, f.Packets, f.Dur, f.Label = 443, uint64(5+r.IntN(20)), int64(r.IntN(2e6)), "background"
+		case c < 8:
+			f.DstPort, f.Proto, f.Packets, f.Dur, f.Label = 53, 17, 1, 0, "background"
+		default:
+			f.DstPort, f.Packets, f.Dur, f.Label = uint16(6000+r.IntN(10)), uint64(2000+r.IntN(5000)), int64(5e7+r.IntN(5e7)), "blacklist"
+		}
+		if r.IntN(10) == 0 { // some noise, so that models differ
+			f.Label = []string{"background", "blacklist"}[r.IntN(2)]
+		}
+		f.Bytes = f.Packets * uint64(60+r.IntN(1000))
+		fs[i] = f
+	}
+	return fs
+}
+
+func TestFlowsOnLabelledTraces(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	real, syn := labelled(r, 1500), labelled(r, 1500)
+	rep := Flows(real, syn, Options{Seed: 1})
+	tt := rep.TrafficType
+	if tt.Skipped != "" {
+		t.Fatalf("traffic type skipped: %s", tt.Skipped)
+	}
+	if len(tt.Models) < 5 || tt.Spearman == nil {
+		t.Fatalf("traffic type: %d models, spearman %v", len(tt.Models), tt.Spearman)
+	}
+	for _, m := range tt.Models {
+		t.Logf("%s: real %.3f synthetic %.3f", m.Name, m.Real, m.Synthetic)
+		if m.Real < 0.85 || m.Synthetic < 0.85 {
+			t.Errorf("%s: accuracy real %.3f synthetic %.3f on an easy task", m.Name, m.Real, m.Synthetic)
+		}
+	}
+	an := rep.Anomaly
+	if an.Skipped != "" || len(an.Detectors) != 4 {
+		t.Fatalf("anomaly: %+v", an)
+	}
+	good := 0
+	for _, d := range an.Detectors {
+		if d.Real < 0 || d.Real > 1 || d.Synthetic < 0 || d.Synthetic > 1 {
+			t.Errorf("%s: AUC out of [0,1]: %+v", d.Name, d)
+		}
+		if d.Real > 0.6 {
+			good++
+		}
+	}
+	// PCA reconstruction may miss anomalies that dominate a principal
+	// direction (20% of these records are anomalous); the others must not.
+	if good < 3 {
+		t.Errorf("only %d detectors beat AUC 0.6 on blatant anomalies: %+v", good, an.Detectors)
+	}
+	if len(rep.Telemetry.Tasks) != 2 || len(rep.Telemetry.Tasks[0].Widths) != 6 {
+		t.Fatalf("telemetry %+v", rep.Telemetry)
+	}
+	a, _ := json.Marshal(rep)
+	b, _ := json.Marshal(Flows(real, syn, Options{Seed: 1}))
+	if string(a) != string(b) {
+		t.Error("two runs with one seed differ")
+	}
+}
+
+// A generator that scrambles labels should rank below a faithful one on
+// the traffic-type task.
+func TestScrambledLabelsHurtSyntheticAccuracy(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	real, syn := labelled(r, 1500), labelled(r, 1500)
+	for i := range syn {
+		syn[i].Label = []string{"background", "blacklist"}[r.IntN(2)]
+	}
+	tt := Flows(real, syn, Options{Seed: 1}).TrafficType
+	if tt.Skipped != "" {
+		t.Fatal(tt.Skipped)
+	}
+	var better int
+	for _, m := range tt.Models {
+		if m.Real > m.Synthetic+0.1 {
+			better++
+		}
+	}
+	if better < len(tt.Models)-1 {
+		t.Errorf("only %d of %d models did clearly better trained on real data: %+v", better, len(tt.Models), tt.Models)
+	}
+}
+
+func TestDegenerateLabelsAreSkipped(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	base := labelled(r, 600)
+	set := func(fs []trace.Flow, f func(i int) string) []trace.Flow {
+		out := append([]trace.Flow(nil), fs...)
+		for i := range out {
+			out[i].Label = f(i)
+		}
+		return out
+	}
+	cases := []struct {
+		name      string
+		real, syn []trace.Flow
+		want      string
+	}{
+		{"no real labels", set(base, func(int) string { return "" }), base, "no labels"},
+		{"one real class", set(base, func(int) string { return "background" }), base, "1 class"},
+		{"tiny second class", set(base, func(i int) string {
+			if i < 3 {
+				return "blacklist"
+			}
+			return "background"
+		}), base, "1 class"},
+		{"unlabelled synthetic", base, set(base, func(int) string { return "" }), "no records labelled"},
+		{"one synthetic class", base, set(base, func(int) string { return "blacklist" }), "only one"},
+	}
+	for _, c := range cases {
+		rep := Flows(c.real, c.syn, Options{Seed: 1})
+		if !strings.Contains(rep.TrafficType.Skipped, c.want) {
+			t.Errorf("%s: skipped = %q, want it to mention %q", c.name, rep.TrafficType.Skipped, c.want)
+		}
+	}
+	rep := Flows(cases[1].real, base, Options{Seed: 1})
+	if !strings.Contains(rep.Anomaly.Skipped, "0 anomalous") {
+		t.Errorf("anomaly without anomalous labels: %q", rep.Anomaly.Skipped)
+	}
+	if rep.Telemetry == nil || len(rep.Telemetry.Tasks) != 2 {
+		t.Error("telemetry should run without labels")
+	}
+}
+
+func TestPacketsSkipLabelTasks(t *testing.T) {
+	ps := []trace.Packet{
+		{TS: 1, Src: 1, Dst: 2, SrcPort: 3, DstPort: 80, Proto: 6, Len: 60},
+		{TS: 2, Src: 1, Dst: 2, SrcPort: 3, DstPort: 80, Proto: 6, Len: 60},
+		{TS: 3, Src: 4, Dst: 5, SrcPort: 3, DstPort: 53, Proto: 17, Len: 80},
+	}
+	rep := Packets(ps, ps, Options{})
+	if rep.TrafficType.Skipped == "" || rep.Anomaly.Skipped == "" {
+		t.Error("label tasks should be skipped for packets")
+	}
+	tasks := rep.Telemetry.Tasks
+	if len(tasks) != 2 || tasks[0].KeysReal != 2 || tasks[1].KeysReal != 2 {
+		t.Fatalf("telemetry %+v", tasks)
+	}
+	for _, w := range tasks[0].Widths {
+		if w.Real != w.Synthetic {
+			t.Errorf("same trace gives different sketch errors: %+v", w)
+		}
+	}
+}
+
+func TestLabelClass(t *testing.T) {
+	for l, want := range map[string]int{"blacklist": 1, "Malicious": 1, "anomaly-spam": 1, "Background": -1, "benign": -1, "normal": -1, "unlabeled": 0, "": 0, "victim": 0} {
+		if got := LabelClass(l); got != want {
+			t.Errorf("LabelClass(%q) = %d, want %d", l, got, want)
+		}
+	}
+}

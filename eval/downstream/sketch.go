@@ -1,0 +1,215 @@
+package downstream
+
+import (
+	"math"
+	"slices"
+
+	"github.com/netshare-go/netshare/trace"
+)
+
+// CountMin is a Count-Min Sketch of uint64 keys with 64-bit counters.
+type CountMin struct {
+	depth, width int
+	seeds        []uint64
+	cells        []uint64
+}
+
+// NewCountMin returns a sketch of depth rows and width columns whose row
+// hashes derive from seed.
+func NewCountMin(depth, width int, seed uint64) *CountMin {
+	c := &CountMin{depth: depth, width: max(width, 1), cells: make([]uint64, depth*max(width, 1))}
+	s := seed
+	for i := 0; i < depth; i++ {
+		s = mix64(s + 0x9e3779b97f4a7c15)
+		c.seeds = append(c.seeds, s)
+	}
+	return c
+}
+
+// mix64 is the SplitMix64 finaliser.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+func (c *CountMin) col(row int, key uint64) int {
+	h := mix64(key ^ c.seeds[row])
+	hi, _ := mulHi(h, uint64(c.width))
+	return int(hi)
+}
+
+// mulHi returns the high word of a·b: ⌊a·b/2^64⌋, an unbiased map of a
+// hash onto [0, b).
+func mulHi(a, b uint64) (uint64, uint64) {
+	const mask = 1<<32 - 1
+	a0, a1 := a&mask, a>>32
+	b0, b1 := b&mask, b>>32
+	w0 := a0 * b0
+	t := a1*b0 + w0>>32
+	w1 := t&mask + a0*b1
+	return a1*b1 + t>>32 + w1>>32, a * b
+}
+
+// Add adds n to key's count.
+func (c *CountMin) Add(key, n uint64) {
+	for r := 0; r < c.depth; r++ {
+		c.cells[r*c.width+c.col(r, key)] += n
+	}
+}
+
+// Estimate returns key's estimated count (never below the true count).
+func (c *CountMin) Estimate(key uint64) uint64 {
+	est := uint64(math.MaxUint64)
+	for r := 0; r < c.depth; r++ {
+		est = min(est, c.cells[r*c.width+c.col(r, key)])
+	}
+	return est
+}
+
+// Telemetry is heavy-hitter count estimation with a Count-Min Sketch: for
+// each keying, the mean relative error of the sketch's estimates of the
+// true top keys, at several sketch widths, on each trace.
+type Telemetry struct {
+	Skipped     string       `json:"skipped,omitempty"`
+	Depth       int          `json:"depth,omitempty"`
+	TopFraction float64      `json:"top_fraction,omitempty"`
+	Tasks       []SketchTask `json:"tasks,omitempty"`
+}
+
+// SketchTask is one keying (e.g. destination IP by packets).
+type SketchTask struct {
+	Name              string        `json:"name"`
+	KeysReal          int           `json:"keys_real"`
+	KeysSynthetic     int           `json:"keys_synthetic"`
+	TopReal           int           `json:"top_real"`
+	TopSynthetic      int           `json:"top_synthetic"`
+	Widths            []SketchWidth `json:"widths"`
+	MeanAbsDifference float64       `json:"mean_abs_difference"`
+}
+
+// SketchWidth gives the relative error on both traces for one width
+// (a fraction of each trace's number of distinct keys).
+type SketchWidth struct {
+	Fraction  float64 `json:"fraction"`
+	Real      float64 `json:"real"`
+	Synthetic float64 `json:"synthetic"`
+}
+
+// sketchTrials is how many independently seeded sketches each error is
+// averaged over.
+const sketchTrials = 3
+
+// heavyHitterError returns, for each width fraction, the mean relative
+// error (est − true)/true of a depth-row sketch over the true top
+// ⌈top·distinct⌉ keys, averaged over sketchTrials seeds; and the number of
+// distinct keys and of top keys.
+func heavyHitterError(counts map[uint64]uint64, depth int, fracs []float64, top float64, seed int64) (errs []float64, keys, k int) {
+	type kv struct{ k, v uint64 }
+	all := make([]kv, 0, len(counts))
+	for key, v := range counts {
+		all = append(all, kv{key, v})
+	}
+	slices.SortFunc(all, func(a, b kv) int {
+		switch {
+		case a.v != b.v:
+			if a.v > b.v {
+				return -1
+			}
+			return 1
+		case a.k < b.k:
+			return -1
+		case a.k > b.k:
+			return 1
+		}
+		return 0
+	})
+	keys = len(all)
+	if keys == 0 {
+		return nil, 0, 0
+	}
+	k = max(1, int(math.Ceil(top*float64(keys))))
+	for _, f := range fracs {
+		w := max(1, int(math.Round(f*float64(keys))))
+		var tot float64
+		for t := 0; t < sketchTrials; t++ {
+			cms := NewCountMin(depth, w, uint64(seed)*31+uint64(t)+1)
+			for _, e := range all {
+				cms.Add(e.k, e.v)
+			}
+			var s float64
+			for _, e := range all[:k] {
+				s += float64(cms.Estimate(e.k)-e.v) / float64(e.v)
+			}
+			tot += s / float64(k)
+		}
+		errs = append(errs, tot/sketchTrials)
+	}
+	return errs, keys, k
+}
+
+func sketchTask(name string, real, syn map[uint64]uint64, opt Options) SketchTask {
+	re, rk, rt := heavyHitterError(real, opt.SketchDepth, opt.SketchWidths, opt.TopFraction, opt.Seed)
+	se, sk, st := heavyHitterError(syn, opt.SketchDepth, opt.SketchWidths, opt.TopFraction, opt.Seed)
+	t := SketchTask{Name: name, KeysReal: rk, KeysSynthetic: sk, TopReal: rt, TopSynthetic: st}
+	for i, f := range opt.SketchWidths {
+		t.Widths = append(t.Widths, SketchWidth{Fraction: f, Real: re[i], Synthetic: se[i]})
+		t.MeanAbsDifference += math.Abs(re[i]-se[i]) / float64(len(opt.SketchWidths))
+	}
+	return t
+}
+
+func flowTelemetry(real, syn []trace.Flow, opt Options) *Telemetry {
+	tm := &Telemetry{Depth: opt.SketchDepth, TopFraction: opt.TopFraction}
+	agg := func(fs []trace.Flow) (pk, fl map[uint64]uint64) {
+		pk, fl = map[uint64]uint64{}, map[uint64]uint64{}
+		for i := range fs {
+			pk[uint64(fs[i].Dst)] += fs[i].Packets
+			fl[uint64(fs[i].Dst)]++
+		}
+		return
+	}
+	rp, rf := agg(real)
+	sp, sf := agg(syn)
+	tm.Tasks = []SketchTask{
+		sketchTask("dstip_packets", dropZero(rp), dropZero(sp), opt),
+		sketchTask("dstip_flows", rf, sf, opt),
+	}
+	return tm
+}
+
+func dropZero(m map[uint64]uint64) map[uint64]uint64 {
+	for k, v := range m {
+		if v == 0 {
+			delete(m, k)
+		}
+	}
+	return m
+}
+
+func packetTelemetry(real, syn []trace.Packet, opt Options) *Telemetry {
+	tm := &Telemetry{Depth: opt.SketchDepth, TopFraction: opt.TopFraction}
+	agg := func(ps []trace.Packet) (pk, fl map[uint64]uint64) {
+		pk, fl = map[uint64]uint64{}, map[uint64]uint64{}
+		seen := map[trace.Key]struct{}{}
+		for i := range ps {
+			pk[uint64(ps[i].Dst)]++
+			k := ps[i].Key()
+			if _, ok := seen[k]; !ok {
+				seen[k] = struct{}{}
+				fl[uint64(ps[i].Dst)]++
+			}
+		}
+		return
+	}
+	rp, rf := agg(real)
+	sp, sf := agg(syn)
+	tm.Tasks = []SketchTask{
+		sketchTask("dstip_packets", rp, sp, opt),
+		sketchTask("dstip_flows", rf, sf, opt),
+	}
+	return tm
+}
