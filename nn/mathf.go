@@ -1,0 +1,108 @@
+package nn
+
+import "math"
+
+// expf is a float32 exponential (Cody–Waite range reduction and a degree-5
+// minimax polynomial, relative error about 2e-7), several times cheaper than
+// converting to float64 for math.Exp; the LSTM and the output heads evaluate
+// millions of them per training iteration.
+func expf(x float32) float32 {
+	if x > 88.72283 {
+		return float32(math.Inf(1))
+	}
+	if x < -87.33654 {
+		return 0
+	}
+	n := float32(math.Floor(float64(x*1.44269504088896341 + 0.5)))
+	r := x - n*0.693359375 + n*2.12194440e-4
+	p := float32(1.9875691500e-4)
+	p = p*r + 1.3981999507e-3
+	p = p*r + 8.3334519073e-3
+	p = p*r + 4.1665795894e-2
+	p = p*r + 1.6666665459e-1
+	p = p*r + 5.0000001201e-1
+	y := p*r*r + r + 1
+	k := int32(n)
+	if k > 127 { // 2^128 is not a float32: scale in two steps
+		return y * 2 * math.Float32frombits(uint32(k-1+127)<<23)
+	}
+	return y * math.Float32frombits(uint32(k+127)<<23)
+}
+
+// sigmoidSlice sets y[i] = 1/(1+exp(-x[i])); y and x may alias.
+func sigmoidSlice[F Float](y, x []F) {
+	switch yy := any(y).(type) {
+	case []float32:
+		xx := any(x).([]float32)
+		xx = xx[:len(yy)]
+		for i, v := range xx {
+			yy[i] = 1 / (1 + expf(-v))
+		}
+	case []float64:
+		xx := any(x).([]float64)
+		xx = xx[:len(yy)]
+		for i, v := range xx {
+			yy[i] = 1 / (1 + math.Exp(-v))
+		}
+	}
+}
+
+// tanhSlice sets y[i] = tanh(x[i]); y and x may alias.
+func tanhSlice[F Float](y, x []F) {
+	switch yy := any(y).(type) {
+	case []float32:
+		xx := any(x).([]float32)
+		xx = xx[:len(yy)]
+		for i, v := range xx {
+			yy[i] = 2/(1+expf(-2*v)) - 1
+		}
+	case []float64:
+		xx := any(x).([]float64)
+		xx = xx[:len(yy)]
+		for i, v := range xx {
+			yy[i] = math.Tanh(v)
+		}
+	}
+}
+
+// softmaxSlice replaces x by softmax(x) (max-shifted for stability).
+func softmaxSlice[F Float](x []F) {
+	if len(x) == 0 {
+		return
+	}
+	m := x[0]
+	for _, v := range x[1:] {
+		if v > m {
+			m = v
+		}
+	}
+	var s F
+	switch xx := any(x).(type) {
+	case []float32:
+		m32 := any(m).(float32)
+		var s32 float32
+		for i, v := range xx {
+			e := expf(v - m32)
+			xx[i] = e
+			s32 += e
+		}
+		s = any(s32).(F)
+	case []float64:
+		m64 := any(m).(float64)
+		var s64 float64
+		for i, v := range xx {
+			e := math.Exp(v - m64)
+			xx[i] = e
+			s64 += e
+		}
+		s = any(s64).(F)
+	}
+	inv := 1 / s
+	for i := range x {
+		x[i] *= inv
+	}
+}
+
+func sqrtF[F Float](x F) F { return F(math.Sqrt(float64(x))) }
+
+func sqrt64(x float64) float64 { return math.Sqrt(x) }

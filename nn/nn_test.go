@@ -1,0 +1,329 @@
+package nn
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/netshare-go/netshare/nn/blas"
+)
+
+func TestExpf(t *testing.T) {
+	var worst float64
+	for x := -87.0; x < 88.5; x += 0.01237 {
+		got := float64(expf(float32(x)))
+		want := math.Exp(float64(float32(x)))
+		if r := math.Abs(got-want) / want; r > worst {
+			worst = r
+		}
+	}
+	if worst > 5e-7 {
+		t.Fatalf("expf worst relative error %g", worst)
+	}
+	if !math.IsInf(float64(expf(100)), 1) || expf(-100) != 0 {
+		t.Fatal("expf out-of-range handling")
+	}
+}
+
+// perExampleSqNorms materialises each example's gradient by running the
+// step on that example alone, and returns the squared norms.
+func perExampleSqNorms[F Float](c *Critic[F], real, fake *Mat[F], alpha []F, lambda F) []float64 {
+	out := make([]float64, real.R)
+	for i := 0; i < real.R; i++ {
+		ZeroGrad(c.Params())
+		c.Prepare(real.Rows(i, i+1), fake.Rows(i, i+1), alpha[i:i+1], lambda, 1)
+		c.Accumulate(nil)
+		for _, p := range c.Params() {
+			out[i] += dot64(p.G, p.G)
+		}
+	}
+	return out
+}
+
+func TestCriticSqNormsMatchMaterialised(t *testing.T) {
+	for _, leaky := range []bool{false, true} {
+		g := NewRNG(21)
+		const B, In = 6, 10
+		c := newTestCritic(g, In, leaky)
+		real, fake := randMat(g, B, In), randMat(g, B, In)
+		alpha := make([]float64, B)
+		FillUniform(g, alpha, 0, 1)
+		want := perExampleSqNorms(c, real, fake, alpha, 10)
+		got := make([]float64, B)
+		c.Prepare(real, fake, alpha, 10, 1)
+		c.SqNorms(got)
+		for i := range want {
+			if math.Abs(got[i]-want[i]) > 1e-10*want[i] {
+				t.Fatalf("leaky=%v example %d: efficient %v, materialised %v", leaky, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// TestFloat32MatchesFloat64 runs the float32 critic step and LSTM, which use
+// the fast float32 exponential and sgemm, against the float64 ones.
+func TestFloat32MatchesFloat64(t *testing.T) {
+	g := NewRNG(22)
+	const B, In = 8, 12
+	c64 := newTestCritic(g, In, false)
+	c32 := NewCritic[float32]("critic", In, 4, 9, false, nil)
+	for i, l := range c64.Layers {
+		for j, v := range l.W.W {
+			c32.Layers[i].W.W[j] = float32(v)
+		}
+		for j, v := range l.B.W {
+			c32.Layers[i].B.W[j] = float32(v)
+		}
+	}
+	real, fake := randMat(g, B, In), randMat(g, B, In)
+	alpha := make([]float64, B)
+	FillUniform(g, alpha, 0, 1)
+	conv := func(m *Mat[float64]) *Mat[float32] {
+		o := NewMat[float32](m.R, m.C)
+		for i, v := range m.D {
+			o.D[i] = float32(v)
+		}
+		return o
+	}
+	a32 := make([]float32, B)
+	for i, v := range alpha {
+		a32[i] = float32(v)
+	}
+	l64 := c64.Prepare(real, fake, alpha, 10, B)
+	n64 := make([]float64, B)
+	c64.SqNorms(n64)
+	c64.Accumulate(nil)
+	l32 := c32.Prepare(conv(real), conv(fake), a32, 10, B)
+	n32 := make([]float64, B)
+	c32.SqNorms(n32)
+	c32.Accumulate(nil)
+	if math.Abs(l32.Loss-l64.Loss) > 1e-4*(1+math.Abs(l64.Loss)) {
+		t.Fatalf("loss float32 %v, float64 %v", l32.Loss, l64.Loss)
+	}
+	for i := range n64 {
+		if math.Abs(n32[i]-n64[i]) > 1e-4*n64[i] {
+			t.Fatalf("norm %d: float32 %v, float64 %v", i, n32[i], n64[i])
+		}
+	}
+	for i, l := range c64.Layers {
+		for j, v := range l.W.G {
+			if math.Abs(float64(c32.Layers[i].W.G[j])-v) > 1e-4*(1+math.Abs(v)) {
+				t.Fatalf("layer %d weight grad %d: float32 %v, float64 %v", i, j, c32.Layers[i].W.G[j], v)
+			}
+		}
+	}
+
+	const T, H = 6, 5
+	lstm64 := NewLSTM[float64]("l", 3, 2, H)
+	lstm64.Init(g)
+	lstm32 := NewLSTM[float32]("l", 3, 2, H)
+	for i, p := range lstm64.Params() {
+		for j, v := range p.W {
+			lstm32.Params()[i].W[j] = float32(v)
+		}
+	}
+	st, sq := randMat(g, B, 3), randMat(g, T*B, 2)
+	h64 := lstm64.Forward(st, sq, T, B, nil, nil)
+	h32 := lstm32.Forward(conv(st), conv(sq), T, B, nil, nil)
+	for i, v := range h64.D {
+		if math.Abs(float64(h32.D[i])-v) > 1e-5 {
+			t.Fatalf("lstm h[%d]: float32 %v, float64 %v", i, h32.D[i], v)
+		}
+	}
+}
+
+func TestAdamStep(t *testing.T) {
+	p := NewParam[float64]("p", 2)
+	p.W[0], p.W[1] = 1, -2
+	a := NewAdam([]*Param[float64]{p}, 0.1, 0.5, 0.999, 1e-8)
+	p.G[0], p.G[1] = 0.5, -3
+	a.Step()
+	// First step: m̂ = g, v̂ = g², so w moves by lr·g/(|g|+ε) = ±lr.
+	if math.Abs(p.W[0]-(1-0.1)) > 1e-7 || math.Abs(p.W[1]-(-2+0.1)) > 1e-7 {
+		t.Fatalf("after one step %v", p.W)
+	}
+	p.G[0], p.G[1] = 1, 1
+	a.Step()
+	m := 0.5*(0.5*0.5) + 0.5*1
+	v := 0.999*(0.001*0.25) + 0.001*1
+	mh, vh := m/(1-0.25), v/(1-0.999*0.999)
+	want := 0.9 - 0.1*mh/(math.Sqrt(vh)+1e-8)
+	if math.Abs(p.W[0]-want) > 1e-7 {
+		t.Fatalf("second step %v, want %v", p.W[0], want)
+	}
+	a.Reset()
+	if a.T != 0 || a.M[0][0] != 0 {
+		t.Fatal("Reset kept state")
+	}
+}
+
+func TestRNGReproducibleAndRestorable(t *testing.T) {
+	a, b := NewRNG(7), NewRNG(7)
+	for i := 0; i < 100; i++ {
+		if a.Normal() != b.Normal() {
+			t.Fatal("same seed, different draws")
+		}
+	}
+	st, err := a.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := []float64{a.Normal(), a.Float64(), float64(a.IntN(1000))}
+	c := NewRNG(99)
+	if err := c.UnmarshalBinary(st); err != nil {
+		t.Fatal(err)
+	}
+	y := []float64{c.Normal(), c.Float64(), float64(c.IntN(1000))}
+	for i := range x {
+		if x[i] != y[i] {
+			t.Fatalf("restored state diverges: %v vs %v", x, y)
+		}
+	}
+	if NewRNG(8).Normal() == NewRNG(7).Normal() {
+		t.Fatal("different seeds, same first draw")
+	}
+	if err := c.UnmarshalBinary([]byte("garbage")); err == nil {
+		t.Fatal("garbage state accepted")
+	}
+}
+
+func TestOrthogonal(t *testing.T) {
+	g := NewRNG(3)
+	for _, sh := range [][2]int{{4, 12}, {12, 4}, {5, 5}} {
+		r, c := sh[0], sh[1]
+		w := make([]float64, r*c)
+		Orthogonal(g, w, r, c)
+		// The smaller dimension's vectors must be orthonormal.
+		n, m := r, c
+		get := func(i, j int) float64 { return w[i*c+j] }
+		if r > c {
+			n, m = c, r
+			get = func(i, j int) float64 { return w[j*c+i] }
+		}
+		for i := 0; i < n; i++ {
+			for k := 0; k < n; k++ {
+				var d float64
+				for j := 0; j < m; j++ {
+					d += get(i, j) * get(k, j)
+				}
+				want := 0.0
+				if i == k {
+					want = 1
+				}
+				if math.Abs(d-want) > 1e-9 {
+					t.Fatalf("%dx%d: <v%d,v%d> = %v", r, c, i, k, d)
+				}
+			}
+		}
+	}
+}
+
+func TestSafetensorsRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "m.safetensors")
+	in := []Tensor{
+		{Name: "b", Shape: []int{2, 3}, Data: []float32{1, 2, 3, 4, 5, float32(math.Inf(-1))}},
+		{Name: "a", Shape: []int{1}, Data: []float32{-0.5}},
+		{Name: "scalar", Shape: []int{}, Data: []float32{42}},
+	}
+	if err := WriteSafetensors(p, in, map[string]string{"step": "12"}); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(p)
+	if hl := int(raw[0]) | int(raw[1])<<8; (8+hl)%8 != 0 {
+		t.Fatalf("data not 8-byte aligned: header %d", hl)
+	}
+	out, meta, err := ReadSafetensors(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta["step"] != "12" || len(out) != 3 {
+		t.Fatalf("meta %v, %d tensors", meta, len(out))
+	}
+	for _, w := range in {
+		g := out[w.Name]
+		if len(g.Data) != len(w.Data) || len(g.Shape) != len(w.Shape) {
+			t.Fatalf("%s: got %+v", w.Name, g)
+		}
+		for i := range w.Data {
+			if g.Data[i] != w.Data[i] {
+				t.Fatalf("%s[%d] = %v, want %v", w.Name, i, g.Data[i], w.Data[i])
+			}
+		}
+	}
+	// Damaged files give errors naming the file.
+	for name, data := range map[string][]byte{
+		"short":     raw[:5],
+		"truncated": raw[:len(raw)-4],
+		"badjson":   append(append([]byte{}, raw[:8]...), []byte("{not json at all........")...),
+	} {
+		q := filepath.Join(dir, name)
+		os.WriteFile(q, data, 0o644)
+		if _, _, err := ReadSafetensors(q); err == nil {
+			t.Errorf("%s: no error", name)
+		} else if !contains(err.Error(), q) {
+			t.Errorf("%s: error %q does not name the file", name, err)
+		}
+	}
+	if err := WriteSafetensors(p, []Tensor{{Name: "x", Shape: []int{2}, Data: []float32{1}}}, nil); err == nil {
+		t.Fatal("shape mismatch accepted")
+	}
+	if err := WriteSafetensors(p, []Tensor{{Name: "x", Shape: []int{1}, Data: []float32{1}}, {Name: "x", Shape: []int{1}, Data: []float32{1}}}, nil); err == nil {
+		t.Fatal("duplicate name accepted")
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+// TestGonumAndOpenBLASAgree runs a critic step with each BLAS backend.
+func TestGonumAndOpenBLASAgree(t *testing.T) {
+	if !blas.Available() {
+		t.Skip("openblas not installed")
+	}
+	g := NewRNG(5)
+	const B, In = 16, 40
+	c := NewCritic[float32]("c", In, 3, 32, false, g)
+	real, fake := NewMat[float32](B, In), NewMat[float32](B, In)
+	FillNormal(g, real.D, 1)
+	FillNormal(g, fake.D, 1)
+	alpha := make([]float32, B)
+	FillUniform(g, alpha, 0, 1)
+	run := func(be blas.Backend) ([]float32, float64) {
+		prev, _ := blas.Use(be)
+		defer blas.Use(prev)
+		ZeroGrad(c.Params())
+		l := c.Prepare(real, fake, alpha, 10, B)
+		c.Accumulate(nil)
+		return append([]float32(nil), c.Layers[0].W.G...), l.Loss
+	}
+	g1, l1 := run(blas.Gonum)
+	g2, l2 := run(blas.OpenBLAS)
+	if math.Abs(l1-l2) > 1e-4*(1+math.Abs(l1)) {
+		t.Fatalf("loss gonum %v, openblas %v", l1, l2)
+	}
+	for i := range g1 {
+		if math.Abs(float64(g1[i]-g2[i])) > 1e-4*(1+math.Abs(float64(g1[i]))) {
+			t.Fatalf("grad %d: gonum %v, openblas %v", i, g1[i], g2[i])
+		}
+	}
+}
+
+func TestHeadsValidation(t *testing.T) {
+	if _, err := NewHeads[float32]([]Slice{{0, 2, Softmax}, {3, 1, Sigmoid}}); err == nil {
+		t.Fatal("gap accepted")
+	}
+	if _, err := NewHeads[float32]([]Slice{{0, 0, Softmax}}); err == nil {
+		t.Fatal("empty slice accepted")
+	}
+	if _, err := NewHeads[float32]([]Slice{{0, 1, Activation(9)}}); err == nil {
+		t.Fatal("bad activation accepted")
+	}
+}
