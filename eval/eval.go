@@ -89,10 +89,8 @@ func Flows(real, syn []trace.Flow, opt Options) (*Result, error) {
 		jobs = append(jobs, func() { ds = downstream.Flows(real, syn, do) })
 	}
 	parallel(jobs...)
-	res := &Result{Fidelity: *compare(rp, sp), Privacy: opt.Privacy, Downstream: ds}
-	if bp != nil {
-		res.Baselines = &Baselines{Bootstrap: compare(rp, bp), Marginal: compare(rp, mp)}
-	}
+	res := &Result{Privacy: opt.Privacy, Downstream: ds}
+	res.Baselines = compareAll(&res.Fidelity, rp, sp, bp, mp)
 	if !opt.NoDistributions {
 		res.Distributions = distributions(rp, sp, real, syn)
 	}
@@ -122,12 +120,26 @@ func Packets(real, syn []trace.Packet, opt Options) (*Result, error) {
 		jobs = append(jobs, func() { ds = downstream.Packets(real, syn, do) })
 	}
 	parallel(jobs...)
-	res := &Result{Fidelity: *compare(rp, sp), Privacy: opt.Privacy, Downstream: ds}
-	if bp != nil {
-		res.Baselines = &Baselines{Bootstrap: compare(rp, bp), Marginal: compare(rp, mp)}
-	}
+	res := &Result{Privacy: opt.Privacy, Downstream: ds}
+	res.Baselines = compareAll(&res.Fidelity, rp, sp, bp, mp)
 	if !opt.NoDistributions {
 		res.Distributions = distributions(rp, sp, nil, nil)
 	}
 	return res, nil
+}
+
+// compareAll fills f with syn's metrics and returns the baselines' (nil
+// when they were not computed), computing the three in parallel.
+func compareAll(f *Fidelity, rp, sp, bp, mp *profile) *Baselines {
+	if bp == nil {
+		*f = *compare(rp, sp)
+		return nil
+	}
+	b := &Baselines{}
+	parallel(
+		func() { *f = *compare(rp, sp) },
+		func() { b.Bootstrap = compare(rp, bp) },
+		func() { b.Marginal = compare(rp, mp) },
+	)
+	return b
 }

@@ -147,10 +147,16 @@ func log2Bin(x float64) uint64 {
 
 // mapSorted returns f applied to each element of the ascending slice a;
 // f must be non-decreasing so the result stays ascending.
+// Runs of equal values (common in counts) are mapped once.
 func mapSorted(a []uint64, f func(uint64) float64) []float64 {
 	out := make([]float64, len(a))
+	var last uint64
+	var fl float64
 	for i, v := range a {
-		out[i] = f(v)
+		if i == 0 || v != last {
+			last, fl = v, f(v)
+		}
+		out[i] = fl
 	}
 	return out
 }

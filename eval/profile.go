@@ -18,8 +18,26 @@ type profile struct {
 	// Sorted numeric samples, in the record model's integer units (µs for
 	// times). Flows: ts, td, pkt, byt. Packets: ts, pkt_len, flow_size.
 	num map[string][]uint64
+	// The numeric samples in their reporting unit (lin) and after log1p
+	// (log; ts stays linear), computed once by finish.
+	lin, log map[string][]float64
 	// Sorted keys of the 2-way histograms, by joint-metric name.
 	joint map[string][]uint64
+}
+
+// finish computes the float views of the numeric samples.
+func (p *profile) finish() *profile {
+	p.lin, p.log = map[string][]float64{}, map[string][]float64{}
+	for field, a := range p.num {
+		sc := scale(field)
+		p.lin[field] = mapSorted(a, func(v uint64) float64 { return float64(v) * sc })
+		if field == "ts" {
+			p.log[field] = p.lin[field]
+		} else {
+			p.log[field] = mapSorted(a, func(v uint64) float64 { return math.Log1p(float64(v) * sc) })
+		}
+	}
+	return p
 }
 
 // Field lists, in report order.
@@ -85,7 +103,7 @@ func flowProfile(fs []trace.Flow) *profile {
 	p.joint["td_pkt"] = sortedU64(n, func(i int) uint64 {
 		return log2Bin(durMillis(fs[i].Dur))<<8 | log2Bin(float64(fs[i].Packets))
 	})
-	return p
+	return p.finish()
 }
 
 // durMillis converts a duration in µs to milliseconds.
@@ -134,7 +152,7 @@ func packetProfile(ps []trace.Packet) *profile {
 	p.joint["flow_size_dstport"] = sortedU64(len(keys), func(i int) uint64 {
 		return log2Bin(float64(sizes[i]))<<16 | uint64(keys[i].DstPort)
 	})
-	return p
+	return p.finish()
 }
 
 // compare computes the fidelity metrics of syn against real.
@@ -161,15 +179,8 @@ func compare(real, syn *profile) *Fidelity {
 
 	var ens []float64
 	for _, field := range emdFields(real.kind) {
-		sc := scale(field)
-		lin := func(v uint64) float64 { return float64(v) * sc }
-		r, s := real.num[field], syn.num[field]
-		f.EMD[field] = EMD(mapSorted(r, lin), mapSorted(s, lin))
-		tr := lin
-		if field != "ts" {
-			tr = func(v uint64) float64 { return math.Log1p(float64(v) * sc) }
-		}
-		rt, st := mapSorted(r, tr), mapSorted(s, tr)
+		f.EMD[field] = EMD(real.lin[field], syn.lin[field])
+		rt, st := real.log[field], syn.log[field]
 		var en float64
 		if lo, hi := rt[0], rt[len(rt)-1]; hi > lo {
 			en = EMD(rt, st) / (hi - lo)

@@ -69,7 +69,13 @@ func sortedU64(n int, f func(i int) uint64) []uint64 {
 
 // runCounts returns the lengths of the runs of equal values in sorted a.
 func runCounts(a []uint64) []uint64 {
-	var out []uint64
+	d := 0
+	for i := range a {
+		if i == 0 || a[i] != a[i-1] {
+			d++
+		}
+	}
+	out := make([]uint64, 0, d)
 	for i := 0; i < len(a); {
 		j := i + 1
 		for j < len(a) && a[j] == a[i] {

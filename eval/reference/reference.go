@@ -36,6 +36,24 @@ func BootstrapFlows(real []trace.Flow, n int, seed int64) []trace.Flow {
 	return out
 }
 
+// column copies one field of every record, so that random draws from it
+// stay in cache.
+func column[R, T any](rs []R, get func(*R) T) []T {
+	c := make([]T, len(rs))
+	for i := range rs {
+		c[i] = get(&rs[i])
+	}
+	return c
+}
+
+// pick fills one field of every output record with independent draws.
+func pick[R, T any](r *rand.Rand, out, real []R, get func(*R) T, set func(*R, T)) {
+	c := column(real, get)
+	for i := range out {
+		set(&out[i], c[r.IntN(len(c))])
+	}
+}
+
 // MarginalFlows returns n records whose every field is drawn independently
 // from that field's values in real (an independent-marginal sampler). The
 // start times are drawn in ascending index order, so the output is in time
@@ -45,26 +63,23 @@ func MarginalFlows(real []trace.Flow, n int, seed int64) []trace.Flow {
 		return nil
 	}
 	r := newRand(seed, 2)
-	m := len(real)
 	out := make([]trace.Flow, n)
-	for i, j := range draw(r, n, m) {
+	for i, j := range draw(r, n, len(real)) {
 		out[i].Start = real[j].Start
 	}
-	for i := range out {
-		f := &out[i]
-		f.Dur = real[r.IntN(m)].Dur
-		f.Src = real[r.IntN(m)].Src
-		f.Dst = real[r.IntN(m)].Dst
-		f.SrcPort = real[r.IntN(m)].SrcPort
-		f.DstPort = real[r.IntN(m)].DstPort
-		f.Proto = real[r.IntN(m)].Proto
-		f.Packets = real[r.IntN(m)].Packets
-		f.Bytes = real[r.IntN(m)].Bytes
-		f.TCPFlags = real[r.IntN(m)].TCPFlags
-		f.TOS = real[r.IntN(m)].TOS
-		f.Fwd = real[r.IntN(m)].Fwd
-		f.Label = real[r.IntN(m)].Label
-	}
+	type F = trace.Flow
+	pick(r, out, real, func(f *F) int64 { return f.Dur }, func(f *F, v int64) { f.Dur = v })
+	pick(r, out, real, func(f *F) uint32 { return f.Src }, func(f *F, v uint32) { f.Src = v })
+	pick(r, out, real, func(f *F) uint32 { return f.Dst }, func(f *F, v uint32) { f.Dst = v })
+	pick(r, out, real, func(f *F) uint16 { return f.SrcPort }, func(f *F, v uint16) { f.SrcPort = v })
+	pick(r, out, real, func(f *F) uint16 { return f.DstPort }, func(f *F, v uint16) { f.DstPort = v })
+	pick(r, out, real, func(f *F) uint8 { return f.Proto }, func(f *F, v uint8) { f.Proto = v })
+	pick(r, out, real, func(f *F) uint64 { return f.Packets }, func(f *F, v uint64) { f.Packets = v })
+	pick(r, out, real, func(f *F) uint64 { return f.Bytes }, func(f *F, v uint64) { f.Bytes = v })
+	pick(r, out, real, func(f *F) uint8 { return f.TCPFlags }, func(f *F, v uint8) { f.TCPFlags = v })
+	pick(r, out, real, func(f *F) uint8 { return f.TOS }, func(f *F, v uint8) { f.TOS = v })
+	pick(r, out, real, func(f *F) uint8 { return f.Fwd }, func(f *F, v uint8) { f.Fwd = v })
+	pick(r, out, real, func(f *F) string { return f.Label }, func(f *F, v string) { f.Label = v })
 	return out
 }
 
@@ -90,25 +105,22 @@ func MarginalPackets(real []trace.Packet, n int, seed int64) []trace.Packet {
 		return nil
 	}
 	r := newRand(seed, 4)
-	m := len(real)
 	out := make([]trace.Packet, n)
-	for i, j := range draw(r, n, m) {
+	for i, j := range draw(r, n, len(real)) {
 		out[i].TS = real[j].TS
 	}
-	for i := range out {
-		p := &out[i]
-		p.Src = real[r.IntN(m)].Src
-		p.Dst = real[r.IntN(m)].Dst
-		p.SrcPort = real[r.IntN(m)].SrcPort
-		p.DstPort = real[r.IntN(m)].DstPort
-		p.Proto = real[r.IntN(m)].Proto
-		p.Len = real[r.IntN(m)].Len
-		p.TOS = real[r.IntN(m)].TOS
-		p.ID = real[r.IntN(m)].ID
-		p.Flags = real[r.IntN(m)].Flags
-		p.FragOff = real[r.IntN(m)].FragOff
-		p.TTL = real[r.IntN(m)].TTL
-		p.TCPFlags = real[r.IntN(m)].TCPFlags
-	}
+	type P = trace.Packet
+	pick(r, out, real, func(p *P) uint32 { return p.Src }, func(p *P, v uint32) { p.Src = v })
+	pick(r, out, real, func(p *P) uint32 { return p.Dst }, func(p *P, v uint32) { p.Dst = v })
+	pick(r, out, real, func(p *P) uint16 { return p.SrcPort }, func(p *P, v uint16) { p.SrcPort = v })
+	pick(r, out, real, func(p *P) uint16 { return p.DstPort }, func(p *P, v uint16) { p.DstPort = v })
+	pick(r, out, real, func(p *P) uint8 { return p.Proto }, func(p *P, v uint8) { p.Proto = v })
+	pick(r, out, real, func(p *P) uint16 { return p.Len }, func(p *P, v uint16) { p.Len = v })
+	pick(r, out, real, func(p *P) uint8 { return p.TOS }, func(p *P, v uint8) { p.TOS = v })
+	pick(r, out, real, func(p *P) uint16 { return p.ID }, func(p *P, v uint16) { p.ID = v })
+	pick(r, out, real, func(p *P) uint8 { return p.Flags }, func(p *P, v uint8) { p.Flags = v })
+	pick(r, out, real, func(p *P) uint16 { return p.FragOff }, func(p *P, v uint16) { p.FragOff = v })
+	pick(r, out, real, func(p *P) uint8 { return p.TTL }, func(p *P, v uint8) { p.TTL = v })
+	pick(r, out, real, func(p *P) uint8 { return p.TCPFlags }, func(p *P, v uint8) { p.TCPFlags = v })
 	return out
 }
