@@ -15,14 +15,23 @@ var ErrUnknownFormat = errors.New("unknown trace format")
 // ErrEmpty is returned for a file that holds no bytes at all.
 var ErrEmpty = errors.New("empty file")
 
+// ErrTruncated is wrapped by the [PosError] reported when a file ends in the
+// middle of a record or block.
+var ErrTruncated = errors.New("file ends in the middle of a record")
+
+// ErrWrongKind is returned when packets are asked of a flow trace or flow
+// records of a packet trace.
+var ErrWrongKind = errors.New("trace holds the other kind of record")
+
 // PosError is an error at a position in an input file. Exactly one of
 // Offset (bytes, for binary formats) and Line (1-based, for text formats) is
 // meaningful; Record is the 1-based record number when known.
 type PosError struct {
 	File   string
-	Offset int64 // byte offset, -1 when not applicable
-	Line   int   // 1-based line number, 0 when not applicable
-	Record int64 // 1-based record number, 0 when unknown
+	Offset int64  // byte offset, -1 when not applicable
+	Line   int    // 1-based line number, 0 when not applicable
+	Record int64  // 1-based record number, 0 when unknown
+	Column string // column name for text formats, "" when not applicable
 	Err    error
 }
 
@@ -40,6 +49,12 @@ func (e *PosError) Error() string {
 		}
 		pos += fmt.Sprintf("record %d", e.Record)
 	}
+	if e.Column != "" {
+		if pos != "" {
+			pos += ", "
+		}
+		pos += fmt.Sprintf("column %q", e.Column)
+	}
 	if pos == "" {
 		return fmt.Sprintf("%s: %v", e.File, e.Err)
 	}
@@ -54,6 +69,39 @@ func (e *PosError) Unwrap() error { return e.Err }
 type Stats struct {
 	Read    int64            // records returned to the caller
 	Skipped map[string]int64 // records skipped, by reason
+	// Notes counts records that were returned but carry a caveat, by note:
+	// "fragment" (a non-first IPv4 fragment, returned with ports 0),
+	// "no-timestamp" (a pcapng simple packet block, given the previous
+	// packet's time), "one-direction" (a Zeek connection that gave one record
+	// because the other direction had no packets).
+	Notes map[string]int64
+}
+
+// Note counts one returned record under note.
+func (s *Stats) Note(note string) {
+	if s.Notes == nil {
+		s.Notes = make(map[string]int64)
+	}
+	s.Notes[note]++
+}
+
+// Clone returns a deep copy of s, so a caller can keep it while the reader
+// goes on counting.
+func (s Stats) Clone() Stats {
+	c := Stats{Read: s.Read}
+	if s.Skipped != nil {
+		c.Skipped = make(map[string]int64, len(s.Skipped))
+		for k, v := range s.Skipped {
+			c.Skipped[k] = v
+		}
+	}
+	if s.Notes != nil {
+		c.Notes = make(map[string]int64, len(s.Notes))
+		for k, v := range s.Notes {
+			c.Notes[k] = v
+		}
+	}
+	return c
 }
 
 // Skip counts one skipped record under reason.
