@@ -1,0 +1,125 @@
+package report
+
+import (
+	"context"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+func chromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "/usr/bin/chromium"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("no chromium binary installed")
+	return ""
+}
+
+// TestBrowserLoadsServedReport opens the served comparison page and a
+// run's report in headless Chromium and checks what a person would see:
+// the plots and the metric table, and no error in the page's console.
+func TestBrowserLoadsServedReport(t *testing.T) {
+	bin := chromium(t)
+	root := twoRuns(t)
+	s, err := NewServer(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s) // listens on 127.0.0.1
+	defer srv.Close()
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1200, 900),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	defer acancel()
+	var mu sync.Mutex
+	var problems []string
+	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, "exception: "+e.ExceptionDetails.Text)
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeWarning {
+				problems = append(problems, "console."+string(e.Type))
+			}
+		case *log.EventEntryAdded:
+			if e.Entry.Level == log.EntryLevelError || e.Entry.Level == log.EntryLevelWarning {
+				problems = append(problems, "log: "+e.Entry.Text+" "+e.Entry.URL)
+			}
+		}
+	}))
+	defer bcancel()
+
+	eval := func(expr string) int {
+		t.Helper()
+		n, err := chromedp.Run(bctx, chromedp.Evaluate[int](expr))
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", expr, err)
+		}
+		return n
+	}
+	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.ID("compare"))); err != nil {
+		t.Fatalf("comparison page: %v", err)
+	}
+	ncompare := eval(`document.querySelectorAll("#compare tbody tr").length`)
+	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/run/a/"), chromedp.WaitVisible(chromedp.ID("metrics"))); err != nil {
+		t.Fatalf("run page: %v", err)
+	}
+	title, err := chromedp.Run(bctx, chromedp.Title())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nsvg := eval(`Array.from(document.querySelectorAll("figure.plot svg")).filter(s => s.getBoundingClientRect().width > 100 && s.querySelectorAll("path").length > 0).length`)
+	nrows := eval(`document.querySelectorAll("#metrics tbody tr").length`)
+	firstMetric, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("#metrics tbody tr:first-child td:nth-child(2)")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A run without report.html is rendered from metrics.json.
+	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/run/b/"), chromedp.WaitVisible(chromedp.ID("metrics")), chromedp.Sleep(200*time.Millisecond)); err != nil {
+		t.Fatalf("run b: %v", err)
+	}
+	if title != "run a" {
+		t.Errorf("title %q", title)
+	}
+	if nsvg < 9 {
+		t.Errorf("%d visible plots with drawn paths, want at least 9", nsvg)
+	}
+	want := len(Rows(sampleResult(t)))
+	if nrows != want || ncompare != want {
+		t.Errorf("metric table has %d rows, comparison %d, want %d", nrows, ncompare, want)
+	}
+	if strings.TrimSpace(firstMetric) != "mean JSD" {
+		t.Errorf("first metric %q", firstMetric)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(problems) > 0 {
+		t.Errorf("the page logged problems:\n%s", strings.Join(problems, "\n"))
+	}
+}

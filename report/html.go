@@ -1,0 +1,104 @@
+package report
+
+const pageHTML = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",sans-serif;margin:0 auto;max-width:1100px;padding:1.5em;color:#222;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.8em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
+th,td{border:1px solid #d5d5d5;padding:.25em .6em;text-align:right}
+th{background:#f1f3f6}td.l,th.l{text-align:left}
+tr.primary td{font-weight:600;background:#fafbfc}
+.meta{color:#555}.note{color:#666;font-size:.9em}
+.skip{color:#8a5a00}
+.pos{display:inline-block;width:110px;height:10px;background:linear-gradient(90deg,#f4c7a7,#b9d7f0);position:relative;vertical-align:middle;border-radius:2px}
+.pos i{position:absolute;top:-3px;width:3px;height:16px;background:#222}
+.figs{display:flex;flex-wrap:wrap;gap:1em}
+figure.plot{margin:0;flex:1 1 480px;max-width:520px;border:1px solid #e3e3e3;padding:.4em;border-radius:4px}
+figure.plot svg{width:100%;height:auto}
+figcaption{font-size:.85em;color:#444}
+.pass{color:#0a7a28;font-weight:600}.fail{color:#b00020;font-weight:600}
+.cards{display:flex;gap:1em;flex-wrap:wrap}
+.card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:200px}
+.card b{font-size:1.4em;display:block}
+</style>
+</head>
+<body>
+<h1>{{.Title}}</h1>
+<p class="meta">{{.R.Kind}} trace: {{.R.RealRecords}} real records{{if .RealName}} ({{.RealName}}){{end}}, {{.R.SyntheticRecords}} synthetic records{{if .SyntheticName}} ({{.SyntheticName}}){{end}}.</p>
+
+<div class="cards" id="summary">
+{{range .Rows}}{{if .Primary}}<div class="card">{{.Name}}<b>{{f .Synthetic}}</b>{{if .HasBaselines}}<span class="note">bootstrap floor {{f .Bootstrap}} · marginal sampler {{f .Marginal}}</span>{{end}}</div>{{end}}{{end}}
+</div>
+
+<h2 id="fidelity">Fidelity metrics</h2>
+<p class="note">JSD: Jensen–Shannon divergence (natural log, 0 to ln 2; IP addresses by popularity rank). EMD: 1-D Wasserstein distance in the field's unit (seconds for ts and td); normalised EMD after log1p (except ts) and scaling by the real range. Joint TVD: total variation distance of 2-way histograms. Lower is better everywhere.
+{{if .R.Baselines}} The references are drawn from the real trace: a <em>bootstrap resample</em> (a perfect copy: the sampling-noise floor) and an <em>independent-marginal sampler</em> (every field drawn on its own). "Position" says where the synthetic trace lies from the marginal sampler (0%) to the bootstrap floor (100%); it is shown only where the two references differ clearly.{{end}}</p>
+<table id="metrics">
+<thead><tr><th class="l">group</th><th class="l">metric</th><th>synthetic</th>{{if .R.Baselines}}<th>bootstrap (floor)</th><th>marginal sampler</th><th class="l">position</th>{{end}}</tr></thead>
+<tbody>
+{{range .Rows}}<tr{{if .Primary}} class="primary"{{end}}><td class="l">{{.Group}}</td><td class="l">{{.Name}}</td><td>{{f .Synthetic}}</td>{{if .HasBaselines}}<td>{{f .Bootstrap}}</td><td>{{f .Marginal}}</td><td class="l">{{if .PositionKnown}}<span class="pos"><i style="left:{{barpct .Position}}%"></i></span> {{pct .Position}}{{else}}<span class="note">references alike</span>{{end}}</td>{{end}}</tr>
+{{end}}</tbody>
+</table>
+
+<h2 id="joint">Joint fidelity</h2>
+<table id="joint-table">
+<thead><tr><th class="l">2-way histogram</th><th>synthetic TVD</th>{{if .R.Baselines}}<th>bootstrap</th><th>marginal sampler</th>{{end}}</tr></thead>
+<tbody>
+{{range .Rows}}{{if eq .Group "joint TVD"}}<tr><td class="l">{{.Name}}</td><td>{{f .Synthetic}}</td>{{if .HasBaselines}}<td>{{f .Bootstrap}}</td><td>{{f .Marginal}}</td>{{end}}</tr>{{end}}{{end}}
+</tbody>
+</table>
+<p class="note">Ports and protocol are binned by value, other fields by ⌊log2(1+x)⌋ (duration in milliseconds). A sampler that draws each field independently matches every marginal but not these.</p>
+
+<h2 id="plots">Distributions</h2>
+<div class="figs">
+{{range .Figures}}<figure class="plot" id="fig-{{.Name}}">{{.SVG}}<figcaption>{{.Caption}} <a href="plots/{{.Name}}.png">PNG</a></figcaption></figure>
+{{else}}<p class="note">No distribution summaries in this result.</p>{{end}}
+</div>
+
+{{with .R.Downstream}}
+<h2 id="downstream">Downstream tasks</h2>
+{{with .TrafficType}}<h3>Traffic-type prediction</h3>
+{{if .Skipped}}<p class="skip">Skipped: {{.Skipped}}</p>{{else}}
+<p class="note">Accuracy on {{.Test}} held-out real records (classes: {{range $i, $c := .Classes}}{{if $i}}, {{end}}{{$c}}{{end}}), training on {{.TrainReal}} real or {{.TrainSynthetic}} synthetic records.</p>
+<table id="traffic-type"><thead><tr><th class="l">classifier</th><th>trained on real</th><th>trained on synthetic</th></tr></thead><tbody>
+{{range .Models}}<tr><td class="l">{{.Name}}</td><td>{{f3 .Real}}</td><td>{{f3 .Synthetic}}</td></tr>{{end}}
+{{with .Majority}}<tr><td class="l note">{{.Name}} (reference)</td><td>{{f3 .Real}}</td><td>{{f3 .Synthetic}}</td></tr>{{end}}
+</tbody></table>
+<p>Spearman rank correlation of the classifiers' order: <b>{{rho .Spearman}}</b>{{if .SpearmanNote}} <span class="note">({{.SpearmanNote}})</span>{{end}}</p>{{end}}
+{{range .Notes}}<p class="note">Note: {{.}}</p>{{end}}{{end}}
+{{with .Telemetry}}<h3>Heavy hitters with a Count-Min Sketch</h3>
+{{if .Skipped}}<p class="skip">Skipped: {{.Skipped}}</p>{{else}}
+<p class="note">Mean relative error of the sketch's count estimates for the true top {{pct .TopFraction}} of keys; depth {{.Depth}}, width as a fraction of the number of distinct keys.</p>
+<table id="telemetry"><thead><tr><th class="l">task</th><th>width / keys</th><th>real</th><th>synthetic</th></tr></thead><tbody>
+{{range .Tasks}}{{$t := .}}{{range .Widths}}<tr><td class="l">{{$t.Name}}</td><td>{{.Fraction}}</td><td>{{f .Real}}</td><td>{{f .Synthetic}}</td></tr>{{end}}{{end}}
+</tbody></table>{{end}}{{end}}
+{{with .Anomaly}}<h3>Anomaly detection</h3>
+{{if .Skipped}}<p class="skip">Skipped: {{.Skipped}}</p>{{else}}
+<p class="note">AUC on {{.Test}} held-out labelled real records ({{.TestAnomalous}} anomalous), detectors fitted on {{.FitReal}} real or {{.FitSynthetic}} synthetic records.</p>
+<table id="anomaly"><thead><tr><th class="l">detector</th><th>fitted on real</th><th>fitted on synthetic</th></tr></thead><tbody>
+{{range .Detectors}}<tr><td class="l">{{.Name}}</td><td>{{f3 .Real}}</td><td>{{f3 .Synthetic}}</td></tr>{{end}}
+</tbody></table>
+<p>Spearman rank correlation of the detectors' order: <b>{{rho .Spearman}}</b>{{if .SpearmanNote}} <span class="note">({{.SpearmanNote}})</span>{{end}}</p>{{end}}
+{{range .Notes}}<p class="note">Note: {{.}}</p>{{end}}{{end}}
+{{end}}
+
+{{with .R.Privacy}}
+<h2 id="privacy">Differential privacy</h2>
+<table id="privacy-table"><tbody>
+<tr><td class="l">ε</td><td>{{f .Epsilon}}</td></tr>
+<tr><td class="l">δ</td><td>{{f .Delta}}</td></tr>
+<tr><td class="l">noise multiplier σ</td><td>{{f .Noise}}</td></tr>
+<tr><td class="l">clipping norm C</td><td>{{f .Clip}}</td></tr>
+<tr><td class="l">discriminator steps</td><td>{{.Steps}}</td></tr>
+</tbody></table>
+{{end}}
+
+<p class="note" id="footer">Generated by netshare. Definitions: docs/metrics.md. The raw figures are in metrics.json beside this page.</p>
+</body>
+</html>
+`

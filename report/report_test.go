@@ -1,0 +1,139 @@
+package report
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/netshare-go/netshare/eval"
+	"github.com/netshare-go/netshare/trace"
+)
+
+func genFlows(seed uint64, n int) []trace.Flow {
+	r := rand.New(rand.NewPCG(seed, 1))
+	fs := make([]trace.Flow, n)
+	for i := range fs {
+		pkt := 1 + uint64(r.ExpFloat64()*r.ExpFloat64()*20)
+		lab := "background"
+		if r.IntN(8) == 0 {
+			lab = "blacklist"
+		}
+		fs[i] = trace.Flow{
+			Start: 1_458_298_072_000_000 + int64(i)*1500, Dur: int64(r.ExpFloat64() * 2e6),
+			Src: uint32(r.IntN(300)) * 7919, Dst: uint32(r.IntN(60)) * 104729,
+			SrcPort: uint16(1024 + r.IntN(60000)), DstPort: []uint16{80, 443, 53, 22, 25, 8080}[r.IntN(6)],
+			Proto: []uint8{6, 6, 17, 1}[r.IntN(4)], Packets: pkt, Bytes: pkt * uint64(40+r.IntN(1400)), Label: lab,
+		}
+	}
+	return fs
+}
+
+func sampleResult(t testing.TB) *eval.Result {
+	res, err := eval.Flows(genFlows(1, 2000), genFlows(2, 1800), eval.Options{Seed: 1,
+		Privacy: &eval.PrivacyInfo{Epsilon: 3.5, Delta: 1e-5, Noise: 1.2, Clip: 1, Steps: 4000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// external matches anything that would make a browser fetch a resource;
+// XML namespace names (http://www.w3.org/...) are identifiers, not fetched.
+var external = regexp.MustCompile(`(?i)<script|<link|<img|<iframe|@import|url\(|src=|https?://[^"' ]*`)
+
+func externalRef(s string) string {
+	for _, m := range external.FindAllString(s, -1) {
+		if !strings.HasPrefix(m, "http://www.w3.org/") {
+			return m
+		}
+	}
+	return ""
+}
+
+func TestWriteIsSelfContained(t *testing.T) {
+	dir := t.TempDir()
+	res := sampleResult(t)
+	if err := Write(dir, Input{Result: res, RealName: "real.csv", SyntheticName: "syn.csv"}); err != nil {
+		t.Fatal(err)
+	}
+	html, err := os.ReadFile(filepath.Join(dir, ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(html)
+	if m := externalRef(s); m != "" {
+		t.Errorf("report references an external resource: %q", m)
+	}
+	for _, want := range []string{`id="metrics"`, "mean joint TVD", "bootstrap (floor)", "Spearman", "Count-Min", "popularity", "Differential privacy", "3.5000", "real.csv"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	nsvg := strings.Count(s, "<svg")
+	figs, _ := Figures(res)
+	if nsvg != len(figs) || nsvg < 9 {
+		t.Errorf("%d inline SVGs, %d figures; want one per figure, at least 9 (5 CDFs, 2 bars, 2 rank curves)", nsvg, len(figs))
+	}
+	for _, f := range figs {
+		b, err := os.ReadFile(filepath.Join(dir, PlotsDir, f.Name+".png"))
+		if err != nil || !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
+			t.Errorf("plots/%s.png missing or not a PNG (%v)", f.Name, err)
+		}
+		if !strings.Contains(s, `href="plots/`+f.Name+`.png"`) {
+			t.Errorf("report does not link plots/%s.png", f.Name)
+		}
+	}
+	back, err := eval.ReadResult(filepath.Join(dir, MetricsFile))
+	if err != nil || back.MeanJSD != res.MeanJSD {
+		t.Fatalf("metrics.json round trip: %v", err)
+	}
+	// Atomic writes leave no temporary files behind.
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if strings.Contains(d.Name(), ".tmp-") {
+			t.Errorf("temporary file left: %s", p)
+		}
+		return nil
+	})
+}
+
+func TestRenderMinimalResult(t *testing.T) {
+	res, err := eval.Packets(
+		[]trace.Packet{{TS: 0, Src: 1, Dst: 2, SrcPort: 3, DstPort: 80, Proto: 6, Len: 60}, {TS: 5, Src: 1, Dst: 2, SrcPort: 3, DstPort: 80, Proto: 6, Len: 1500}},
+		[]trace.Packet{{TS: 0, Src: 4, Dst: 2, SrcPort: 3, DstPort: 80, Proto: 6, Len: 60}},
+		eval.Options{NoBaselines: true, NoDistributions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := Render(&b, Input{Result: res}); err != nil {
+		t.Fatal(err)
+	}
+	s := b.String()
+	if !strings.Contains(s, "pkt_len_proto") || strings.Contains(s, "bootstrap (floor)") || !strings.Contains(s, "Skipped: packet traces") {
+		t.Errorf("unexpected packet report:\n%s", s)
+	}
+	if err := Write(t.TempDir(), Input{}); err == nil {
+		t.Error("Write without a result should fail")
+	}
+}
+
+func TestPositionBetweenReferences(t *testing.T) {
+	for _, c := range []struct {
+		syn, boot, marg, want float64
+		known               bool
+	}{
+		{0.4, 0.1, 0.7, 0.5, true},
+		{0.1, 0.1, 0.7, 1, true},
+		{0.9, 0.1, 0.7, -1.0 / 3, true},
+		{0.03, 0.035, 0.036, 0, false},
+	} {
+		got, ok := positionOf(c.syn, c.boot, c.marg)
+		if ok != c.known || (ok && (got-c.want > 1e-12 || c.want-got > 1e-12)) {
+			t.Errorf("positionOf(%v, %v, %v) = %v, %v; want %v, %v", c.syn, c.boot, c.marg, got, ok, c.want, c.known)
+		}
+	}
+}
