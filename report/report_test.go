@@ -124,7 +124,7 @@ func TestRenderMinimalResult(t *testing.T) {
 func TestPositionBetweenReferences(t *testing.T) {
 	for _, c := range []struct {
 		syn, boot, marg, want float64
-		known               bool
+		known                 bool
 	}{
 		{0.4, 0.1, 0.7, 0.5, true},
 		{0.1, 0.1, 0.7, 1, true},
