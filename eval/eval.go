@@ -27,6 +27,11 @@ type Options struct {
 	Downstream downstream.Options
 	// Privacy, when set, is copied into the result.
 	Privacy *PrivacyInfo
+	// HoldoutFlows or HoldoutPackets are real records kept out of training;
+	// when given, the real trace passed to Flows or Packets is taken to be
+	// the training set, and the memorisation audit compares against both.
+	HoldoutFlows   []trace.Flow
+	HoldoutPackets []trace.Packet
 }
 
 // ErrEmpty is returned when either trace has no records.

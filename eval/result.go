@@ -82,6 +82,8 @@ type Result struct {
 	Baselines     *Baselines         `json:"baselines,omitempty"`
 	Privacy       *PrivacyInfo       `json:"privacy,omitempty"`
 	Distributions *Distributions     `json:"distributions,omitempty"`
+	// Notes are remarks on the inputs, e.g. records a reader skipped.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // JSON returns the result as an indented JSON object.

@@ -75,6 +75,9 @@ func unit(field string) string {
 // textSections renders the optional parts of the result.
 func (r *Result) textSections() []string {
 	var out []string
+	for _, n := range r.Notes {
+		out = append(out, "note: "+n+"\n")
+	}
 	if d := r.Downstream; d != nil {
 		out = append(out, downstreamText(d))
 	}
@@ -137,5 +140,9 @@ func downstreamText(d *downstream.Report) string {
 		}
 	}
 	tw.Flush()
-	return b.String()
+	s := b.String()
+	if !strings.HasSuffix(s, "\n") {
+		s += "\n"
+	}
+	return s
 }
