@@ -42,8 +42,7 @@ func (a *Adam[F]) Step() {
 	// w −= lr/c1 · m / (sqrt(v/c2) + eps) = step · m / (sqrt(v) + eps·sqrt(c2))
 	step := F(a.LR / c1 * math.Sqrt(c2))
 	eps := F(a.Eps * math.Sqrt(c2))
-	for pi, p := range a.Params {
-		m, v, g, w := a.M[pi], a.V[pi], p.G, p.W
+	update := func(m, v, g, w []F) {
 		m = m[:len(w)]
 		v = v[:len(w)]
 		g = g[:len(w)]
@@ -54,5 +53,10 @@ func (a *Adam[F]) Step() {
 			m[i], v[i] = mi, vi
 			w[i] -= step * mi / (sqrtF(vi) + eps)
 		}
+	}
+	for pi, p := range a.Params {
+		parallelRange(len(p.W), 1<<16, func(lo, hi int) {
+			update(a.M[pi][lo:hi], a.V[pi][lo:hi], p.G[lo:hi], p.W[lo:hi])
+		})
 	}
 }

@@ -13,7 +13,11 @@ func expf(x float32) float32 {
 	if x < -87.33654 {
 		return 0
 	}
-	n := float32(math.Floor(float64(x*1.44269504088896341 + 0.5)))
+	// Round x·log2(e) to the nearest integer by adding and subtracting
+	// 1.5·2²³ (exact for |x·log2 e| < 2²²), avoiding a call to Floor.
+	const magic = 12582912
+	t := x*1.44269504088896341 + magic
+	n := t - magic
 	r := x - n*0.693359375 + n*2.12194440e-4
 	p := float32(1.9875691500e-4)
 	p = p*r + 1.3981999507e-3

@@ -25,20 +25,25 @@ func BenchmarkSgemm(b *testing.B) {
 		{"square_1024", false, false, 1024, 1024, 1024},
 	}
 	r := rand.New(rand.NewPCG(1, 1))
-	for _, be := range []Backend{OpenBLAS, Gonum} {
-		for _, threads := range []int{1, 2} {
-			if be == Gonum && threads == 2 {
-				continue
-			}
-			for _, s := range shapes {
-				b.Run(fmt.Sprintf("%v/t%d/%s", be, threads, s.name), func(b *testing.B) {
-					prev, err := Use(be)
-					if err != nil {
-						b.Skip(err)
-					}
-					defer Use(prev)
-					SetThreads(threads)
-					defer SetThreads(1)
+	type mode struct {
+		be      Backend
+		thr     Threading
+		threads int
+	}
+	modes := []mode{{OpenBLAS, Split, 1}, {OpenBLAS, Split, 2}, {OpenBLAS, Internal, 2}, {Gonum, Split, 1}}
+	for _, md := range modes {
+		for _, s := range shapes {
+			b.Run(fmt.Sprintf("%v/%v/t%d/%s", md.be, md.thr, md.threads, s.name), func(b *testing.B) {
+				prev, err := Use(md.be)
+				if err != nil {
+					b.Skip(err)
+				}
+				defer Use(prev)
+				SetThreading(md.thr)
+				defer SetThreading(Split)
+				SetThreads(md.threads)
+				defer SetThreads(1)
+				{
 					ar, ac := s.m, s.k
 					if s.tA {
 						ar, ac = s.k, s.m
@@ -53,8 +58,8 @@ func BenchmarkSgemm(b *testing.B) {
 						Sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, ac, bm, bc, 0, c, s.n)
 					}
 					b.ReportMetric(2*float64(s.m)*float64(s.n)*float64(s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-				})
-			}
+				}
+			})
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	gblas "gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
@@ -39,9 +40,12 @@ type Description struct {
 	Library string
 	// Core is OpenBLAS's kernel name (e.g. "Haswell", "SkylakeX"); empty for gonum.
 	Core string
-	// Threads is OpenBLAS's thread count, or GOMAXPROCS for gonum, which
-	// parallelises large products over goroutines.
-	Threads int
+	// Threads is how many cores one product may use: OpenBLAS's thread
+	// count or the number of blocks a product is split into (see
+	// Threading), or GOMAXPROCS for gonum, which parallelises large
+	// products over goroutines.
+	Threads   int
+	Threading Threading
 	// LoadError says why OpenBLAS was not used, when it was looked for and
 	// not found; empty otherwise.
 	LoadError string
@@ -49,7 +53,7 @@ type Description struct {
 
 func (d Description) String() string {
 	if d.Backend == OpenBLAS {
-		return fmt.Sprintf("openblas (%s, core %s, %d threads)", d.Library, d.Core, d.Threads)
+		return fmt.Sprintf("openblas (%s, core %s, %d threads, %v)", d.Library, d.Core, d.Threads, d.Threading)
 	}
 	s := fmt.Sprintf("gonum pure Go (%d goroutines)", d.Threads)
 	if d.LoadError != "" {
@@ -84,6 +88,10 @@ func load() {
 		ob, loadErr = openOpenBLAS(paths)
 		if loadErr == nil {
 			backend = OpenBLAS
+			// Start single-threaded: callers choose with SetThreads.
+			ob.setThreads(1)
+			threads.Store(1)
+			splitWays.Store(1)
 		}
 	})
 }
@@ -106,7 +114,11 @@ func Info() Description {
 	if b == OpenBLAS {
 		d.Library = ob.path
 		d.Core = ob.coreName()
+		d.Threading = Threading(threading.Load())
 		d.Threads = ob.getThreads()
+		if d.Threading == Split {
+			d.Threads = int(splitWays.Load())
+		}
 		return d
 	}
 	d.Threads = runtime.GOMAXPROCS(0)
@@ -137,17 +149,61 @@ func Use(b Backend) (Backend, error) {
 	return prev, nil
 }
 
-// SetThreads sets the number of threads OpenBLAS uses inside one call (n < 1
-// means 1). It has no effect on the gonum backend, whose parallelism follows
-// GOMAXPROCS.
+// Threading selects how an OpenBLAS product uses several cores.
+type Threading int
+
+const (
+	// Split runs a large product as several single-threaded OpenBLAS calls
+	// on goroutines, each computing a block of the result (the default: on
+	// a machine shared with other work it degrades more gracefully than
+	// OpenBLAS's own spinning worker threads).
+	Split Threading = iota
+	// Internal lets OpenBLAS parallelise each call with its own threads.
+	Internal
+)
+
+func (t Threading) String() string {
+	if t == Internal {
+		return "openblas-threads"
+	}
+	return "split"
+}
+
+var (
+	threads   atomic.Int32
+	splitWays atomic.Int32
+	threading atomic.Int32
+)
+
+// SetThreads sets how many cores one product may use (n < 1 means 1), with
+// the current Threading. It has no effect on the gonum backend, whose
+// parallelism follows GOMAXPROCS.
 func SetThreads(n int) {
 	if n < 1 {
 		n = 1
 	}
 	load()
-	if backend == OpenBLAS {
-		ob.setThreads(n)
+	threads.Store(int32(n))
+	if backend != OpenBLAS {
+		return
 	}
+	if Threading(threading.Load()) == Internal {
+		ob.setThreads(n)
+		splitWays.Store(1)
+		return
+	}
+	ob.setThreads(1)
+	splitWays.Store(int32(n))
+}
+
+// SetThreading selects the threading mode and reapplies the thread count.
+func SetThreading(t Threading) {
+	threading.Store(int32(t))
+	n := int(threads.Load())
+	if n < 1 {
+		n = 1
+	}
+	SetThreads(n)
 }
 
 func trans(t bool) gblas.Transpose {
@@ -171,11 +227,64 @@ func Sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []fl
 		return
 	}
 	checkDims("Sgemm", tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
-	if current() == OpenBLAS {
+	if current() != OpenBLAS {
+		impl.Sgemm(trans(tA), trans(tB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	w := int(splitWays.Load())
+	if w < 2 || float64(m)*float64(n)*float64(k) < minSplitMACs {
 		ob.sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	impl.Sgemm(trans(tA), trans(tB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	splitSgemm(w, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// minSplitMACs is the smallest product split across goroutines: below it
+// the goroutine hand-off costs more than it saves.
+const minSplitMACs = 1 << 23
+
+// splitSgemm computes the product as w independent single-threaded OpenBLAS
+// calls on goroutines, each on a block of C's rows (or columns, when C is
+// wider than tall), which need only pointer offsets into A, B and C.
+func splitSgemm(w int, tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	var wg sync.WaitGroup
+	byRows := m >= n
+	total := n
+	if byRows {
+		total = m
+	}
+	w = min(w, total)
+	for p := 0; p < w; p++ {
+		lo, hi := total*p/w, total*(p+1)/w
+		if lo == hi {
+			continue
+		}
+		run := func(lo, hi int) {
+			if byRows {
+				aOff := lo * lda // rows of op(A) are rows of A
+				if tA {
+					aOff = lo // ... or columns of A
+				}
+				ob.sgemm(tA, tB, hi-lo, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+				return
+			}
+			bOff := lo // columns of op(B) are columns of B
+			if tB {
+				bOff = lo * ldb // ... or rows of B
+			}
+			ob.sgemm(tA, tB, m, hi-lo, k, alpha, a, lda, b[bOff:], ldb, beta, c[lo:], ldc)
+		}
+		if p == w-1 {
+			run(lo, hi)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(lo, hi)
+		}()
+	}
+	wg.Wait()
 }
 
 // Dgemm is Sgemm for float64.

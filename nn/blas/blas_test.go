@@ -58,6 +58,9 @@ func cases() []gemmCase {
 				gemmCase{tA, tB, 33, 17, 65, 3, 0.5, -1.25},
 				gemmCase{tA, tB, 1, 129, 40, 1, -2, 0.75},
 				gemmCase{tA, tB, 64, 1, 300, 0, 1, 1},
+				// large enough to be split across goroutines, tall and wide
+				gemmCase{tA, tB, 301, 97, 120, 2, 0.5, 0.25},
+				gemmCase{tA, tB, 90, 257, 131, 1, 1, -1},
 			)
 		}
 	}
@@ -123,13 +126,21 @@ func TestSgemmOpenBLAS(t *testing.T) {
 		t.Skipf("openblas not installed: %v", Info())
 	}
 	withBackend(t, OpenBLAS)
-	d := Info()
-	if d.Backend != OpenBLAS || d.Threads < 1 || d.Library == "" {
-		t.Fatalf("Info = %+v", d)
-	}
-	r := rand.New(rand.NewPCG(3, 4))
-	for _, c := range cases() {
-		runCase(t, r, c)
+	defer SetThreading(Split)
+	defer SetThreads(1)
+	for _, mode := range []Threading{Split, Internal} {
+		for _, n := range []int{1, 2, 3} {
+			SetThreading(mode)
+			SetThreads(n)
+			d := Info()
+			if d.Backend != OpenBLAS || d.Threads != n || d.Threading != mode || d.Library == "" {
+				t.Fatalf("after SetThreads(%d) in %v: Info = %+v", n, mode, d)
+			}
+			r := rand.New(rand.NewPCG(3, 4))
+			for _, c := range cases() {
+				runCase(t, r, c)
+			}
+		}
 	}
 }
 
@@ -164,6 +175,8 @@ func TestConcurrentCalls(t *testing.T) {
 		t.Run(fmt.Sprint(threads), func(t *testing.T) {
 			SetThreads(threads)
 			defer SetThreads(1)
+			// Sizes above the split threshold run split products from
+			// several goroutines at once.
 			var wg sync.WaitGroup
 			errs := make(chan error, 8)
 			for g := 0; g < 6; g++ {
@@ -171,7 +184,7 @@ func TestConcurrentCalls(t *testing.T) {
 				go func(g int) {
 					defer wg.Done()
 					r := rand.New(rand.NewPCG(uint64(g), 9))
-					m, n, k := 40+g*13, 120-g*7, 200+g*31
+					m, n, k := 40+g*53, 120-g*7, 200+g*131
 					a, b := randSlice(r, m*k), randSlice(r, k*n)
 					for it := 0; it < 20; it++ {
 						c := make([]float32, m*n)

@@ -1,0 +1,166 @@
+package dg
+
+import (
+	"os"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/netshare-go/netshare/nn/blas"
+)
+
+// paperOutputs are outputs of the shape NetShare trains on PCAP data: 159
+// attribute dims (two IPv4 addresses as 32 two-way bits each, three 10-d
+// word2vec fields, flow start) and 9 feature dims per packet.
+func paperOutputs() (attr, feat []Output) {
+	for i := 0; i < 64; i++ {
+		attr = append(attr, Output{Name: fmt.Sprintf("ipbit%d", i), Dim: 2, Act: Softmax})
+	}
+	attr = append(attr, Output{Name: "srcport", Dim: 10, Act: Tanh}, Output{Name: "dstport", Dim: 10, Act: Tanh},
+		Output{Name: "proto", Dim: 10, Act: Tanh}, Output{Name: "flow_start", Dim: 1, Act: Sigmoid})
+	feat = []Output{{"interarrival", 1, Sigmoid}, {"pkt_len", 1, Sigmoid}, {"tos", 1, Sigmoid}, {"id", 1, Sigmoid},
+		{"flag", 3, Softmax}, {"off", 1, Sigmoid}, {"ttl", 1, Sigmoid}}
+	return attr, feat
+}
+
+// synthData makes n random flows shaped for the given outputs.
+func synthData(attrOut, featOut []Output, maxLen, n int, seed uint64) *Data {
+	r := rand.New(rand.NewPCG(seed, 1))
+	A, F := 0, 0
+	for _, o := range attrOut {
+		A += o.Dim
+	}
+	for _, o := range featOut {
+		F += o.Dim
+	}
+	d := &Data{N: n, Attr: make([]float32, n*A), Feat: make([]float32, n*maxLen*F), Len: make([]int, n)}
+	fill := func(dst []float32, outs []Output) {
+		off := 0
+		for _, o := range outs {
+			seg := dst[off : off+o.Dim]
+			switch o.Act {
+			case Softmax:
+				seg[r.IntN(o.Dim)] = 1
+			case Sigmoid:
+				for k := range seg {
+					seg[k] = r.Float32()
+				}
+			case Tanh:
+				for k := range seg {
+					seg[k] = 2*r.Float32() - 1
+				}
+			}
+			off += o.Dim
+		}
+	}
+	for i := 0; i < n; i++ {
+		fill(d.Attr[i*A:(i+1)*A], attrOut)
+		d.Len[i] = 1 + r.IntN(maxLen)
+		for k := 0; k < d.Len[i]; k++ {
+			fill(d.Feat[(i*maxLen+k)*F:(i*maxLen+k+1)*F], featOut)
+		}
+	}
+	return d
+}
+
+// gemmFLOPs counts the matrix-product FLOPs of one iteration at cfg (2 per
+// multiply-add), as implemented: per critic round a forward pass over 3b
+// rows, backward signals over 3b rows (input gradient only for the b
+// interpolates), the penalty's tangent pass over b rows and one
+// weight-gradient product over 3b rows, for D and D_a; the generator's
+// passes; per generator round the critics' input gradients.
+func gemmFLOPs(cfg Config, A, Fp, T int) float64 {
+	b := float64(cfg.BatchSize)
+	S := float64(cfg.SampleLen)
+	mlp := func(in, layers, units int) (first, rest float64) {
+		first = float64(in) * float64(units)
+		rest = float64(layers-2)*float64(units)*float64(units) + float64(units)
+		return
+	}
+	critic := func(in, layers, units int) (round, ginput float64) {
+		f, r := mlp(in, layers, units)
+		all := f + r
+		round = 3*b*all + 3*b*r + b*f + b*all + 3*b*all
+		ginput = 2 * b * all
+		return
+	}
+	dr, dg := critic(int(S)*T*Fp+A, cfg.DiscLayers, cfg.DiscUnits)
+	ar, ag := critic(A, cfg.AuxDiscLayers, cfg.AuxDiscUnits)
+	H := float64(cfg.LSTMUnits)
+	U := float64(cfg.AttrGenUnits)
+	attrGen := float64(cfg.AttrNoiseDim)*U + float64(cfg.AttrGenLayers-2)*U*U + U*float64(A)
+	lstm := float64(A)*4*H + float64(T)*(float64(cfg.FeatNoiseDim)*4*H+H*4*H+H*S*float64(Fp))
+	gen := b * (attrGen + lstm)
+	macs := float64(cfg.DRounds)*(dr+ar+gen) + float64(cfg.GRounds)*(dg+ag+3*gen)
+	return 2 * macs
+}
+
+func benchIteration(b *testing.B, cfg Config, threads int) {
+	attrOut, featOut := paperOutputs()
+	const maxLen = 270
+	m, err := New(cfg, attrOut, featOut, maxLen)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := synthData(attrOut, featOut, maxLen, 2000, 1)
+	blas.SetThreads(threads)
+	defer blas.SetThreads(1)
+	if os.Getenv("NETSHARE_BLAS_THREADING") == "openblas" {
+		blas.SetThreading(blas.Internal)
+		defer blas.SetThreading(blas.Split)
+	}
+	if _, err := m.Step(d); err != nil { // warm-up: buffers grow
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := m.Step(d); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sec := b.Elapsed().Seconds() / float64(b.N)
+	b.ReportMetric(sec*1e3, "ms/iter")
+	b.ReportMetric(gemmFLOPs(cfg, m.n.A, m.n.Fp, m.n.T)/sec/1e9, "GFLOP/s")
+}
+
+// BenchmarkDGIteration is one training iteration at NetShare's default
+// configuration (batch 100, 159 attribute dims, 9+2 feature dims, 270 steps
+// at sample_len 10, 5×512 attribute generator with BatchNorm, LSTM 100,
+// 5×512 D and D_a, d_rounds 5, g_rounds 1) with 1 and 2 BLAS threads.
+// GFLOP/s counts the matrix products only.
+func BenchmarkDGIteration(b *testing.B) {
+	b.Logf("BLAS: %v", blas.Info())
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) { benchIteration(b, DefaultConfig(), threads) })
+	}
+}
+
+// BenchmarkDGIterationDP is the same iteration with DP-SGD on the critics.
+func BenchmarkDGIterationDP(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.DP = DP{Enabled: true, Clip: 1, Noise: 1}
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) { benchIteration(b, cfg, threads) })
+	}
+}
+
+// BenchmarkGenerate measures generation at the default configuration.
+func BenchmarkGenerate(b *testing.B) {
+	attrOut, featOut := paperOutputs()
+	m, err := New(DefaultConfig(), attrOut, featOut, 270)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+			blas.SetThreads(threads)
+			defer blas.SetThreads(1)
+			const n = 1000
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				m.Generate(n)
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "flows/s")
+		})
+	}
+}

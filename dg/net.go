@@ -1,0 +1,521 @@
+package dg
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/netshare-go/netshare/nn"
+)
+
+// net is DoppelGANger's networks, optimisers and training step, generic over
+// the element type (float32 in Model, float64 in gradient checks).
+type net[F nn.Float] struct {
+	cfg      Config
+	attrOut  []Output
+	featOut  []Output // the caller's outputs plus the generation flag, last
+	A        int      // attribute width
+	Fd       int      // feature width without the flag
+	Fp       int      // feature width with the flag
+	maxLen   int      // the caller's maximum flow length
+	T        int      // LSTM steps
+	L        int      // padded length T·SampleLen
+	featSize int      // L·Fp: the flattened features in D's input
+
+	attrDense []*nn.Dense[F]
+	attrBN    []*nn.BatchNorm[F]
+	attrHead  *nn.Dense[F]
+	attrHeads *nn.Heads[F]
+	lstm      *nn.LSTM[F]
+	featHead  *nn.Dense[F]
+	featHeads *nn.Heads[F]
+	disc, aux *nn.Critic[F]
+
+	optG, optD, optA *nn.Adam[F]
+	rng              *nn.RNG // training draws (batches, noise, α, DP noise)
+	step             int
+
+	// buffers
+	za, zf, h0, c0 nn.Mat[F]
+	attrDisc       nn.Mat[F]
+	attr           *nn.Mat[F] // soft attributes of the last generator pass
+	hsOut          *nn.Mat[F] // LSTM hidden states of the last pass
+	featOutM       *nn.Mat[F] // activated per-step outputs (T·b × S·Fp)
+	feat           nn.Mat[F]  // b × L·Fp, masked
+	mask           []bool     // b × L
+	lengths        []int
+	reluOut        []*nn.Mat[F]
+	fakeX, realX   nn.Mat[F]
+	fakeA, realA   nn.Mat[F]
+	dOut, dAttr    nn.Mat[F]
+	alpha, alphaA  []F
+	dy, dyA        []F
+	idx            []int
+	sqn            []float64
+	wts            []F
+}
+
+func newNet[F nn.Float](cfg Config, attrOut, featOut []Output, maxLen int) (*net[F], error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	A, err := validateOutputs("attribute", attrOut)
+	if err != nil {
+		return nil, err
+	}
+	Fd, err := validateOutputs("feature", featOut)
+	if err != nil {
+		return nil, err
+	}
+	if maxLen < 1 {
+		return nil, fmt.Errorf("dg: maximum flow length must be at least 1, got %d", maxLen)
+	}
+	S := cfg.SampleLen
+	n := &net[F]{cfg: cfg, attrOut: append([]Output(nil), attrOut...), A: A, Fd: Fd, Fp: Fd + 2, maxLen: maxLen}
+	n.featOut = append(append([]Output(nil), featOut...), Output{Name: GenFlagName, Dim: 2, Act: Softmax})
+	n.T = (maxLen + S - 1) / S
+	n.L = n.T * S
+	n.featSize = n.L * n.Fp
+	n.rng = nn.NewRNG(cfg.Seed)
+	g := n.rng
+
+	in := cfg.AttrNoiseDim
+	for i := 0; i < cfg.AttrGenLayers-1; i++ {
+		d := nn.NewDense[F](fmt.Sprintf("gen.attr.%d", i), in, cfg.AttrGenUnits)
+		nn.TorchDefault(g, d.W.W, d.B.W, in)
+		n.attrDense = append(n.attrDense, d)
+		n.attrBN = append(n.attrBN, nn.NewBatchNorm[F](fmt.Sprintf("gen.attr.bn%d", i), cfg.AttrGenUnits))
+		in = cfg.AttrGenUnits
+	}
+	n.reluOut = make([]*nn.Mat[F], len(n.attrDense))
+	n.attrHead = nn.NewDense[F]("gen.attr.head", in, A)
+	nn.TorchDefault(g, n.attrHead.W.W, n.attrHead.B.W, in)
+	if n.attrHeads, err = nn.NewHeads[F](slices(n.attrOut, 1)); err != nil {
+		return nil, err
+	}
+	n.lstm = nn.NewLSTM[F]("gen.lstm", A, cfg.FeatNoiseDim, cfg.LSTMUnits)
+	n.lstm.Init(g)
+	n.featHead = nn.NewDense[F]("gen.feat.head", cfg.LSTMUnits, S*n.Fp)
+	nn.TorchDefault(g, n.featHead.W.W, n.featHead.B.W, cfg.LSTMUnits)
+	if n.featHeads, err = nn.NewHeads[F](slices(n.featOut, S)); err != nil {
+		return nil, err
+	}
+	n.disc = nn.NewCritic[F]("disc", n.featSize+A, cfg.DiscLayers, cfg.DiscUnits, cfg.LeakyReLU, g)
+	if cfg.UseAuxDisc {
+		n.aux = nn.NewCritic[F]("aux_disc", A, cfg.AuxDiscLayers, cfg.AuxDiscUnits, cfg.LeakyReLU, g)
+	}
+	n.optG = nn.NewAdam(n.genParams(), cfg.GLR, cfg.Beta1, cfg.Beta2, cfg.AdamEps)
+	n.optD = nn.NewAdam(n.disc.Params(), cfg.DLR, cfg.Beta1, cfg.Beta2, cfg.AdamEps)
+	if n.aux != nil {
+		n.optA = nn.NewAdam(n.aux.Params(), cfg.AuxDLR, cfg.Beta1, cfg.Beta2, cfg.AdamEps)
+	}
+	return n, nil
+}
+
+func (n *net[F]) genParams() []*nn.Param[F] {
+	var ps []*nn.Param[F]
+	for i, d := range n.attrDense {
+		ps = append(ps, d.W, d.B, n.attrBN[i].Gamma, n.attrBN[i].Beta)
+	}
+	ps = append(ps, n.attrHead.W, n.attrHead.B)
+	ps = append(ps, n.lstm.Params()...)
+	ps = append(ps, n.featHead.W, n.featHead.B)
+	return ps
+}
+
+func (n *net[F]) allParams() []*nn.Param[F] {
+	ps := append(n.genParams(), n.disc.Params()...)
+	if n.aux != nil {
+		ps = append(ps, n.aux.Params()...)
+	}
+	return ps
+}
+
+// genAttr runs the attribute generator on fresh noise.
+func (n *net[F]) genAttr(b int, train bool, g *nn.RNG) *nn.Mat[F] {
+	za := n.za.Resize(b, n.cfg.AttrNoiseDim)
+	nn.FillNormal(g, za.D, 1)
+	h := za
+	for i, d := range n.attrDense {
+		r := d.Forward(h)
+		nn.ReLUInPlace(r, false)
+		n.reluOut[i] = r
+		h = n.attrBN[i].Forward(r, train)
+	}
+	n.attr = n.attrHeads.Forward(n.attrHead.Forward(h))
+	return n.attr
+}
+
+// discretise writes the LSTM's conditioning: argmax one-hot for discrete
+// attribute fields, the value for continuous ones.
+func (n *net[F]) discretise(attr *nn.Mat[F]) *nn.Mat[F] {
+	ad := n.attrDisc.Resize(attr.R, n.A)
+	for i := 0; i < attr.R; i++ {
+		src, dst := attr.Row(i), ad.Row(i)
+		for _, s := range n.attrHeads.Slices {
+			seg, out := src[s.Off:s.Off+s.Dim], dst[s.Off:s.Off+s.Dim]
+			if s.Act != nn.Softmax {
+				copy(out, seg)
+				continue
+			}
+			best := 0
+			for k := 1; k < len(seg); k++ {
+				if seg[k] > seg[best] {
+					best = k
+				}
+			}
+			clear(out)
+			out[best] = 1
+		}
+	}
+	return ad
+}
+
+// genFeat runs the feature generator conditioned on attr and returns the
+// masked features (b × L·Fp); n.mask and n.lengths describe the flows.
+func (n *net[F]) genFeat(attr *nn.Mat[F], g *nn.RNG) *nn.Mat[F] {
+	b, T, S, Fp, L := attr.R, n.T, n.cfg.SampleLen, n.Fp, n.L
+	ad := n.discretise(attr)
+	zf := n.zf.Resize(T*b, n.cfg.FeatNoiseDim)
+	nn.FillNormal(g, zf.D, 1)
+	var h0, c0 *nn.Mat[F]
+	if n.cfg.InitialState == "random" {
+		h0 = n.h0.Resize(b, n.cfg.LSTMUnits)
+		c0 = n.c0.Resize(b, n.cfg.LSTMUnits)
+		nn.FillNormal(g, h0.D, 1)
+		nn.FillNormal(g, c0.D, 1)
+	}
+	n.hsOut = n.lstm.Forward(ad, zf, T, b, h0, c0)
+	n.featOutM = n.featHeads.Forward(n.featHead.Forward(n.hsOut))
+	out := n.featOutM
+	feat := n.feat.Resize(b, L*Fp)
+	blk := S * Fp
+	for t := 0; t < T; t++ {
+		for i := 0; i < b; i++ {
+			copy(feat.D[i*L*Fp+t*blk:i*L*Fp+(t+1)*blk], out.D[(t*b+i)*blk:(t*b+i+1)*blk])
+		}
+	}
+	if cap(n.mask) < b*L {
+		n.mask = make([]bool, b*L)
+	}
+	n.mask = n.mask[:b*L]
+	if cap(n.lengths) < b {
+		n.lengths = make([]int, b)
+	}
+	n.lengths = n.lengths[:b]
+	for i := 0; i < b; i++ {
+		active := true
+		length := 0
+		row := feat.Row(i)
+		for k := 0; k < L; k++ {
+			n.mask[i*L+k] = active
+			st := row[k*Fp : (k+1)*Fp]
+			if !active {
+				clear(st)
+				continue
+			}
+			length++
+			if st[Fp-1] > st[Fp-2] { // the flag's argmax is "end"
+				active = false
+			}
+		}
+		n.lengths[i] = length
+	}
+	return feat
+}
+
+// assemble writes D's input rows [features | attributes] and D_a's rows.
+func (n *net[F]) assemble(x, xa *nn.Mat[F], feat, attr *nn.Mat[F]) {
+	b := attr.R
+	x.Resize(b, n.featSize+n.A)
+	xa.Resize(b, n.A)
+	for i := 0; i < b; i++ {
+		row := x.Row(i)
+		copy(row[:n.featSize], feat.Row(i))
+		copy(row[n.featSize:], attr.Row(i))
+	}
+	copy(xa.D, attr.D)
+}
+
+// genBackward backpropagates dFeat (b × L·Fp, before masking) and dAttr
+// (b × A) into the generator's parameters, for the last genAttr/genFeat.
+func (n *net[F]) genBackward(dFeat []F, featStride int, dAttr *nn.Mat[F]) {
+	b, T, S, Fp, L := dAttr.R, n.T, n.cfg.SampleLen, n.Fp, n.L
+	blk := S * Fp
+	dOut := n.dOut.Resize(T*b, blk)
+	for t := 0; t < T; t++ {
+		for i := 0; i < b; i++ {
+			src := dFeat[i*featStride+t*blk : i*featStride+(t+1)*blk]
+			dst := dOut.D[(t*b+i)*blk : (t*b+i+1)*blk]
+			for s := 0; s < S; s++ {
+				k := t*S + s
+				if n.mask[i*L+k] {
+					copy(dst[s*Fp:(s+1)*Fp], src[s*Fp:(s+1)*Fp])
+				} else {
+					clear(dst[s*Fp : (s+1)*Fp])
+				}
+			}
+		}
+	}
+	dz := n.featHeads.Backward(dOut, n.featOutM)
+	dh := n.featHead.Backward(dz, true)
+	n.lstm.Backward(dh, false)
+
+	da := n.attrHeads.Backward(dAttr, n.attr)
+	d := n.attrHead.Backward(da, len(n.attrDense) > 0)
+	for i := len(n.attrDense) - 1; i >= 0; i-- {
+		d = n.attrBN[i].Backward(d)
+		nn.ReLUBackInPlace(d, n.reluOut[i], false)
+		d = n.attrDense[i].Backward(d, i > 0)
+	}
+}
+
+// realBatch writes D's and D_a's input rows for flows idx of d.
+func (n *net[F]) realBatch(d *Data, idx []int) {
+	b := len(idx)
+	x := n.realX.Resize(b, n.featSize+n.A)
+	xa := n.realA.Resize(b, n.A)
+	S, Fp, Fd, L := n.cfg.SampleLen, n.Fp, n.Fd, n.L
+	stride := d.stride(Fd)
+	for r, fi := range idx {
+		row := x.Row(r)
+		ln := d.Len[fi]
+		src := d.Feat[fi*stride*Fd:]
+		lastBlk := (ln - 1) / S
+		for k := 0; k < L; k++ {
+			st := row[k*Fp : (k+1)*Fp]
+			switch {
+			case k < ln:
+				for j := 0; j < Fd; j++ {
+					st[j] = F(src[k*Fd+j])
+				}
+				if k < ln-1 {
+					st[Fd], st[Fd+1] = 1, 0
+				} else {
+					st[Fd], st[Fd+1] = 0, 1
+				}
+			case k/S == lastBlk:
+				clear(st[:Fd])
+				st[Fd], st[Fd+1] = 0, 1
+			default:
+				clear(st)
+			}
+		}
+		ar := d.Attr[fi*n.A : (fi+1)*n.A]
+		dst := row[n.featSize:]
+		ad := xa.Row(r)
+		for j, v := range ar {
+			dst[j] = F(v)
+			ad[j] = F(v)
+		}
+	}
+}
+
+// Losses reports one training iteration (the last critic round and the last
+// generator round).
+type Losses struct {
+	D, DA         float64 // critic losses: Wasserstein term + λ·penalty
+	WassersteinD  float64 // mean D(fake) − mean D(real)
+	WassersteinDA float64
+	GP, GPA       float64 // mean penalties before λ
+	G             float64 // −mean D(fake) − β·mean D_a(fake attributes)
+	BatchSize     int     // real flows in the last critic round (varies under DP)
+}
+
+func (l Losses) finite() bool {
+	for _, v := range []float64{l.D, l.DA, l.G, l.GP, l.GPA} {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// sampleBatch draws a batch: B flows uniformly with replacement, or under DP
+// each flow independently with probability B/N (Poisson sampling, by
+// geometric skips so that the cost is proportional to the batch).
+func (n *net[F]) sampleBatch(N int) []int {
+	idx := n.idx[:0]
+	B := n.cfg.BatchSize
+	if !n.cfg.DP.Enabled {
+		for i := 0; i < B; i++ {
+			idx = append(idx, n.rng.IntN(N))
+		}
+		n.idx = idx
+		return idx
+	}
+	q := float64(B) / float64(N)
+	if q >= 1 {
+		for i := 0; i < N; i++ {
+			idx = append(idx, i)
+		}
+		n.idx = idx
+		return idx
+	}
+	lq := math.Log1p(-q)
+	i := -1
+	for {
+		u := n.rng.Float64()
+		i += 1 + int(math.Floor(math.Log(1-u)/lq))
+		if i >= N || i < 0 {
+			break
+		}
+		idx = append(idx, i)
+	}
+	n.idx = idx
+	return idx
+}
+
+func resizeF[F nn.Float](s []F, n int) []F {
+	if cap(s) < n {
+		return make([]F, n)
+	}
+	return s[:n]
+}
+
+// criticRound runs one update of D and D_a on a fresh real batch and fresh
+// fakes.
+func (n *net[F]) criticRound(d *Data, l *Losses) {
+	idx := n.sampleBatch(d.N)
+	b := len(idx)
+	l.BatchSize = b
+	dp := n.cfg.DP.Enabled
+	nn.ZeroGrad(n.disc.Params())
+	if n.aux != nil {
+		nn.ZeroGrad(n.aux.Params())
+	}
+	if b > 0 {
+		n.realBatch(d, idx)
+		attr := n.genAttr(b, true, n.rng)
+		feat := n.genFeat(attr, n.rng)
+		n.assemble(&n.fakeX, &n.fakeA, feat, attr)
+		n.alpha = resizeF(n.alpha, b)
+		nn.FillUniform(n.rng, n.alpha, 0, 1)
+		n.alphaA = resizeF(n.alphaA, b)
+		nn.FillUniform(n.rng, n.alphaA, 0, 1)
+		div := F(b)
+		if dp {
+			div = 1
+		}
+		ld := n.disc.Prepare(&n.realX, &n.fakeX, n.alpha, F(n.cfg.GPCoef), div)
+		l.D, l.WassersteinD, l.GP = ld.Loss, ld.Wasserstein, ld.GP
+		if n.aux != nil {
+			la := n.aux.Prepare(&n.realA, &n.fakeA, n.alphaA, F(n.cfg.AuxGPCoef), div)
+			l.DA, l.WassersteinDA, l.GPA = la.Loss, la.Wasserstein, la.GP
+		}
+		var w []F
+		if dp {
+			w = n.clipWeights(b)
+		}
+		n.disc.Accumulate(w)
+		if n.aux != nil {
+			n.aux.Accumulate(w)
+		}
+	}
+	if dp {
+		n.addDPNoise()
+	}
+	n.optD.Step()
+	if n.aux != nil {
+		n.optA.Step()
+	}
+}
+
+// clipWeights computes each example's joint (D, D_a) gradient norm and
+// returns the weights min(1, C/‖g_i‖)/B that clip and average.
+func (n *net[F]) clipWeights(b int) []F {
+	if cap(n.sqn) < b {
+		n.sqn = make([]float64, b)
+	}
+	sq := n.sqn[:b]
+	clear(sq)
+	n.disc.SqNorms(sq)
+	if n.aux != nil {
+		n.aux.SqNorms(sq)
+	}
+	n.wts = resizeF(n.wts, b)
+	C := n.cfg.DP.Clip
+	invB := 1 / float64(n.cfg.BatchSize)
+	for i, s := range sq {
+		c := 1.0
+		if nrm := math.Sqrt(s); nrm > C {
+			c = C / nrm
+		}
+		n.wts[i] = F(c * invB)
+	}
+	return n.wts
+}
+
+// addDPNoise adds N(0, (σC)²)/B to every critic gradient coordinate.
+func (n *net[F]) addDPNoise() {
+	std := n.cfg.DP.Noise * n.cfg.DP.Clip / float64(n.cfg.BatchSize)
+	if std == 0 {
+		return
+	}
+	ps := n.disc.Params()
+	if n.aux != nil {
+		ps = append(ps, n.aux.Params()...)
+	}
+	for _, p := range ps {
+		for i := range p.G {
+			p.G[i] += F(n.rng.Normal() * std)
+		}
+	}
+}
+
+// genLoss runs the generator on fresh noise and the critics on its output,
+// returns L_G and leaves dL_G/d(generator output) in the generator's
+// backward buffers when backward is set (accumulating generator gradients).
+func (n *net[F]) genLoss(b int, g *nn.RNG, backward bool) float64 {
+	attr := n.genAttr(b, true, g)
+	feat := n.genFeat(attr, g)
+	n.assemble(&n.fakeX, &n.fakeA, feat, attr)
+	beta := F(n.cfg.GAuxCoef)
+	n.dy = resizeF(n.dy, b)
+	for i := range n.dy {
+		n.dy[i] = -1 / F(b)
+	}
+	score, dx := n.disc.InputGrad(&n.fakeX, n.dy)
+	var loss float64
+	for _, v := range score.D {
+		loss -= float64(v)
+	}
+	loss /= float64(b)
+	dAttr := n.dAttr.Resize(b, n.A)
+	for i := 0; i < b; i++ {
+		copy(dAttr.Row(i), dx.Row(i)[n.featSize:])
+	}
+	if n.aux != nil {
+		n.dyA = resizeF(n.dyA, b)
+		for i := range n.dyA {
+			n.dyA[i] = -beta / F(b)
+		}
+		sa, dxa := n.aux.InputGrad(&n.fakeA, n.dyA)
+		var la float64
+		for _, v := range sa.D {
+			la += float64(v)
+		}
+		loss -= float64(beta) * la / float64(b)
+		for i, v := range dxa.D {
+			dAttr.D[i] += v
+		}
+	}
+	if backward {
+		n.genBackward(dx.D, dx.C, dAttr)
+	}
+	return loss
+}
+
+// iteration runs DRounds critic rounds and GRounds generator rounds.
+func (n *net[F]) iteration(d *Data) Losses {
+	var l Losses
+	for r := 0; r < n.cfg.DRounds; r++ {
+		n.criticRound(d, &l)
+	}
+	for r := 0; r < n.cfg.GRounds; r++ {
+		nn.ZeroGrad(n.optG.Params)
+		l.G = n.genLoss(n.cfg.BatchSize, n.rng, true)
+		n.optG.Step()
+	}
+	n.step++
+	return l
+}
