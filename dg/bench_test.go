@@ -1,9 +1,9 @@
 package dg
 
 import (
-	"os"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/netshare-go/netshare/nn/blas"

@@ -75,7 +75,7 @@ func (m *Model) validate(d *Data) error {
 // Step validates d and runs one training iteration: DRounds updates of D and
 // D_a, each on a fresh batch and fresh noise, then GRounds generator updates.
 func (m *Model) Step(d *Data) (Losses, error) {
-	if m.valid != d {
+	if d == nil || m.valid != d {
 		if err := m.validate(d); err != nil {
 			return Losses{}, err
 		}

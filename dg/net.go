@@ -50,8 +50,11 @@ type net[F nn.Float] struct {
 	alpha, alphaA  []F
 	dy, dyA        []F
 	idx            []int
-	sqn            []float64
-	wts            []F
+	// condOverride, when set, replaces the LSTM\'s conditioning: the
+	// gradient checks hold it fixed, as the detached conditioning is.
+	condOverride *nn.Mat[F]
+	sqn          []float64
+	wts          []F
 }
 
 func newNet[F nn.Float](cfg Config, attrOut, featOut []Output, maxLen int) (*net[F], error) {
@@ -175,6 +178,9 @@ func (n *net[F]) discretise(attr *nn.Mat[F]) *nn.Mat[F] {
 func (n *net[F]) genFeat(attr *nn.Mat[F], g *nn.RNG) *nn.Mat[F] {
 	b, T, S, Fp, L := attr.R, n.T, n.cfg.SampleLen, n.Fp, n.L
 	ad := n.discretise(attr)
+	if n.condOverride != nil {
+		ad = n.condOverride
+	}
 	zf := n.zf.Resize(T*b, n.cfg.FeatNoiseDim)
 	nn.FillNormal(g, zf.D, 1)
 	var h0, c0 *nn.Mat[F]

@@ -1,0 +1,506 @@
+package dg
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/netshare-go/netshare/nn"
+)
+
+func tinyOutputs() (attr, feat []Output) {
+	attr = []Output{{"kind", 3, Softmax}, {"level", 1, Sigmoid}, {"vec", 2, Tanh}}
+	feat = []Output{{"size", 1, Sigmoid}, {"flag", 2, Softmax}}
+	return
+}
+
+func tinyConfig() Config {
+	c := QuickConfig()
+	c.BatchSize = 6
+	c.SampleLen = 2
+	c.AttrGenLayers, c.AttrGenUnits = 3, 7
+	c.LSTMUnits = 5
+	c.DiscLayers, c.DiscUnits = 3, 8
+	c.AuxDiscLayers, c.AuxDiscUnits = 3, 6
+	c.DRounds = 2
+	return c
+}
+
+// --- gradient check of the generator loss through D and D_a -----------
+
+const (
+	fdStep   = 1e-6
+	relL2Tol = 1e-6
+)
+
+// TestGradGeneratorLoss checks dL_G/dθ_G for L_G = −mean D(fake) −
+// β·mean D_a(fake attributes), through the critics, the end-flag masking,
+// the output heads, the LSTM and the attribute MLP with BatchNorm, against
+// float64 finite differences (relative L2 error per tensor < 1e-6).
+func TestGradGeneratorLoss(t *testing.T) {
+	for _, initial := range []string{"random", "zero"} {
+		cfg := tinyConfig()
+		cfg.InitialState = initial
+		cfg.GAuxCoef = 0.7
+		attrOut, featOut := tinyOutputs()
+		n, err := newNet[float64](cfg, attrOut, featOut, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const b = 6
+		loss := func() float64 { return n.genLoss(b, nn.NewRNG(77), false) }
+		nn.ZeroGrad(n.allParams())
+		loss0 := n.genLoss(b, nn.NewRNG(77), true)
+		// The LSTM is conditioned on the attributes through a stop-gradient:
+		// hold that conditioning fixed for the finite differences too.
+		n.condOverride = n.attrDisc.Clone()
+		short := 0
+		for _, l := range n.lengths {
+			if l < n.L {
+				short++
+			}
+		}
+		if short == 0 {
+			t.Fatal("no generated flow ended early: masking is not exercised")
+		}
+		for _, p := range n.disc.Params() {
+			for _, v := range p.G {
+				if v != 0 {
+					t.Fatal("the generator step touched the critic's gradients")
+				}
+			}
+		}
+		if math.Abs(loss0-loss()) > 1e-12 {
+			t.Fatal("generator loss not reproducible with the same noise")
+		}
+		for _, p := range n.genParams() {
+			g := append([]float64(nil), p.G...)
+			var dn, nn2 float64
+			for i := range p.W {
+				old := p.W[i]
+				p.W[i] = old + fdStep
+				lp := loss()
+				p.W[i] = old - fdStep
+				lm := loss()
+				p.W[i] = old
+				num := (lp - lm) / (2 * fdStep)
+				dn += (g[i] - num) * (g[i] - num)
+				nn2 += num * num
+			}
+			if nn2 == 0 {
+				t.Errorf("%s: zero numeric gradient", p.Name)
+				continue
+			}
+			if r := math.Sqrt(dn / nn2); r > relL2Tol {
+				t.Errorf("initial=%s %s: relative L2 error %.3g", initial, p.Name, r)
+			}
+		}
+	}
+}
+
+// TestGradCriticLossAssembled checks the critic step on DoppelGANger's
+// assembled inputs (flattened features with flags | attributes), for D and
+// D_a, against finite differences of the prepared loss.
+func TestGradCriticLossAssembled(t *testing.T) {
+	cfg := tinyConfig()
+	attrOut, featOut := tinyOutputs()
+	n, err := newNet[float64](cfg, attrOut, featOut, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := synthData(attrOut, featOut, 5, 20, 3)
+	if err := d.validate(n.A, n.Fd, n.maxLen, n.L); err != nil {
+		t.Fatal(err)
+	}
+	n.realBatch(d, []int{0, 3, 5, 7, 11, 19})
+	attr := n.genAttr(6, true, nn.NewRNG(1))
+	feat := n.genFeat(attr, nn.NewRNG(2))
+	n.assemble(&n.fakeX, &n.fakeA, feat, attr)
+	alpha := []float64{0.1, 0.5, 0.9, 0.3, 0.7, 0.2}
+	for _, c := range []struct {
+		crit       *nn.Critic[float64]
+		real, fake *nn.Mat[float64]
+	}{{n.disc, &n.realX, &n.fakeX}, {n.aux, &n.realA, &n.fakeA}} {
+		nn.ZeroGrad(c.crit.Params())
+		c.crit.Prepare(c.real, c.fake, alpha, 10, 6)
+		c.crit.Accumulate(nil)
+		for _, p := range c.crit.Params()[:len(c.crit.Params())-1] { // the output bias cancels
+			g := append([]float64(nil), p.G...)
+			var dn, nn2 float64
+			for i := range p.W {
+				old := p.W[i]
+				p.W[i] = old + fdStep
+				lp := c.crit.Prepare(c.real, c.fake, alpha, 10, 6).Loss
+				p.W[i] = old - fdStep
+				lm := c.crit.Prepare(c.real, c.fake, alpha, 10, 6).Loss
+				p.W[i] = old
+				num := (lp - lm) / (2 * fdStep)
+				dn += (g[i] - num) * (g[i] - num)
+				nn2 += num * num
+			}
+			if r := math.Sqrt(dn / nn2); !(r < relL2Tol) {
+				t.Errorf("%s: relative L2 error %.3g", p.Name, r)
+			}
+		}
+	}
+}
+
+// --- data layout and masking ----------------------------------------------
+
+// TestRealFlags checks the generation flags added to real flows (spec
+// §2.7): active non-final steps [1,0], the last active step [0,1], padded
+// steps in the last active block [0,1], later blocks [0,0], features zero
+// after the end.
+func TestRealFlags(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.SampleLen = 3
+	attrOut, featOut := tinyOutputs()
+	n, err := newNet[float32](cfg, attrOut, featOut, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := synthData(attrOut, featOut, 9, 3, 5)
+	d.Len = []int{4, 9, 1}
+	for k := 4; k < 9; k++ { // garbage in the padding must not leak through
+		d.Feat[(0*9+k)*n.Fd] = 0.5
+	}
+	if err := d.validate(n.A, n.Fd, n.maxLen, n.L); err != nil {
+		t.Fatal(err)
+	}
+	n.realBatch(d, []int{0, 1, 2})
+	want := map[int][]([2]float32){
+		0: {{1, 0}, {1, 0}, {1, 0}, {0, 1}, {0, 1}, {0, 1}, {0, 0}, {0, 0}, {0, 0}},
+		1: {{1, 0}, {1, 0}, {1, 0}, {1, 0}, {1, 0}, {1, 0}, {1, 0}, {1, 0}, {0, 1}},
+		2: {{0, 1}, {0, 1}, {0, 1}, {0, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 0}},
+	}
+	for r := 0; r < 3; r++ {
+		row := n.realX.Row(r)
+		for k := 0; k < 9; k++ {
+			st := row[k*n.Fp : (k+1)*n.Fp]
+			if st[n.Fd] != want[r][k][0] || st[n.Fd+1] != want[r][k][1] {
+				t.Fatalf("flow %d step %d: flags %v, want %v", r, k, st[n.Fd:], want[r][k])
+			}
+			if k >= d.Len[r] {
+				for _, v := range st[:n.Fd] {
+					if v != 0 {
+						t.Fatalf("flow %d step %d: padding feature %v", r, k, v)
+					}
+				}
+			}
+		}
+		for j := 0; j < n.A; j++ {
+			if row[n.featSize+j] != d.Attr[r*n.A+j] || n.realA.Row(r)[j] != d.Attr[r*n.A+j] {
+				t.Fatalf("flow %d attribute %d not copied", r, j)
+			}
+		}
+	}
+}
+
+// TestGenerationMasking checks generated flows: each active step before the
+// last says "continue", the last says "end" (unless the flow runs to the
+// padded length), everything after is zero, and the lengths agree.
+func TestGenerationMasking(t *testing.T) {
+	cfg := tinyConfig()
+	attrOut, featOut := tinyOutputs()
+	n, err := newNet[float32](cfg, attrOut, featOut, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attr := n.genAttr(200, false, nn.NewRNG(4))
+	feat := n.genFeat(attr, nn.NewRNG(5))
+	ended, full := 0, 0
+	for i := 0; i < 200; i++ {
+		row := feat.Row(i)
+		ln := n.lengths[i]
+		if ln < 1 || ln > n.L {
+			t.Fatalf("flow %d: length %d", i, ln)
+		}
+		for k := 0; k < n.L; k++ {
+			st := row[k*n.Fp : (k+1)*n.Fp]
+			switch {
+			case k < ln-1:
+				if !(st[n.Fd] >= st[n.Fd+1]) {
+					t.Fatalf("flow %d step %d is active but its flag says end: %v", i, k, st[n.Fd:])
+				}
+			case k == ln-1:
+				if ln < n.L && !(st[n.Fd+1] > st[n.Fd]) {
+					t.Fatalf("flow %d: last active step %d says continue: %v", i, k, st[n.Fd:])
+				}
+			default:
+				for _, v := range st {
+					if v != 0 {
+						t.Fatalf("flow %d step %d after the end is not zero: %v", i, k, st)
+					}
+				}
+			}
+		}
+		if ln < n.L {
+			ended++
+		} else {
+			full++
+		}
+	}
+	if ended == 0 {
+		t.Fatal("no flow ended early: the test does not exercise masking")
+	}
+	// Public API: features without flags, truncated to MaxLen.
+	m := &Model{n: n, genRNG: nn.NewRNG(9)}
+	a, f, lens := m.Generate(50)
+	if len(a) != 50*n.A || len(f) != 50*7*n.Fd || len(lens) != 50 {
+		t.Fatalf("Generate sizes %d %d %d", len(a), len(f), len(lens))
+	}
+	for i, l := range lens {
+		if l < 1 || l > 7 {
+			t.Fatalf("length %d out of 1..7", l)
+		}
+		for k := l; k < 7; k++ {
+			for j := 0; j < n.Fd; j++ {
+				if f[(i*7+k)*n.Fd+j] != 0 {
+					t.Fatalf("flow %d step %d ≥ length %d has feature %v", i, k, l, f[(i*7+k)*n.Fd+j])
+				}
+			}
+		}
+	}
+}
+
+func TestDiscretise(t *testing.T) {
+	attrOut, featOut := tinyOutputs()
+	n, err := newNet[float32](tinyConfig(), attrOut, featOut, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attr := nn.MatFrom(1, 6, []float32{0.2, 0.5, 0.3, 0.42, -0.3, 0.9})
+	got := n.discretise(attr).D
+	want := []float32{0, 1, 0, 0.42, -0.3, 0.9}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("discretised %v, want %v", got, want)
+		}
+	}
+}
+
+// --- validation -------------------------------------------------------------
+
+func TestValidation(t *testing.T) {
+	attrOut, featOut := tinyOutputs()
+	cfg := tinyConfig()
+	if _, err := New(cfg, nil, featOut, 4); err == nil {
+		t.Error("no attribute outputs accepted")
+	}
+	if _, err := New(cfg, attrOut, []Output{{"x", 1, Softmax}}, 4); err == nil {
+		t.Error("one-category discrete output accepted")
+	}
+	if _, err := New(cfg, attrOut, []Output{{GenFlagName, 2, Softmax}}, 4); err == nil {
+		t.Error("reserved name accepted")
+	}
+	if _, err := New(cfg, attrOut, featOut, 0); err == nil {
+		t.Error("max length 0 accepted")
+	}
+	bad := cfg
+	bad.BatchSize = 0
+	if _, err := New(bad, attrOut, featOut, 4); err == nil {
+		t.Error("batch 0 accepted")
+	}
+	bad = cfg
+	bad.InitialState = "warm"
+	if _, err := New(bad, attrOut, featOut, 4); err == nil {
+		t.Error("bad initial state accepted")
+	}
+	bad = cfg
+	bad.DP = DP{Enabled: true, Clip: 0, Noise: 1}
+	if _, err := New(bad, attrOut, featOut, 4); err == nil {
+		t.Error("DP with clip 0 accepted")
+	}
+	m, err := New(cfg, attrOut, featOut, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := func() *Data { return synthData(attrOut, featOut, 4, 10, 1) }
+	cases := map[string]func(d *Data){
+		"attr size":   func(d *Data) { d.Attr = d.Attr[1:] },
+		"feat size":   func(d *Data) { d.Feat = d.Feat[3:] },
+		"len count":   func(d *Data) { d.Len = d.Len[1:] },
+		"len zero":    func(d *Data) { d.Len[3] = 0 },
+		"len too big": func(d *Data) { d.Len[3] = 5 },
+		"nan attr":    func(d *Data) { d.Attr[7] = float32(math.NaN()) },
+		"inf feat":    func(d *Data) { d.Feat[13] = float32(math.Inf(1)) },
+		"no flows":    func(d *Data) { d.N = 0 },
+	}
+	for name, breakIt := range cases {
+		d := good()
+		breakIt(d)
+		if _, err := m.Step(d); err == nil {
+			t.Errorf("%s: Step accepted bad data", name)
+		} else if !strings.HasPrefix(err.Error(), "dg: ") {
+			t.Errorf("%s: unclear error %q", name, err)
+		}
+	}
+	if _, err := m.Step(nil); err == nil {
+		t.Error("nil data accepted")
+	}
+	// Padded feature layout is accepted too.
+	d := good()
+	pd := &Data{N: d.N, Attr: d.Attr, Len: d.Len, Feat: make([]float32, d.N*m.PaddedLen()*m.FeatDim())}
+	if _, err := m.Step(pd); err != nil {
+		t.Errorf("padded layout: %v", err)
+	}
+	if _, _, err := m.GenerateFeatures(make([]float32, 5), 1); err == nil {
+		t.Error("GenerateFeatures accepted a short attribute array")
+	}
+	nanAttr := make([]float32, m.AttrDim())
+	nanAttr[0] = float32(math.NaN())
+	if _, _, err := m.GenerateFeatures(nanAttr, 1); err == nil {
+		t.Error("GenerateFeatures accepted NaN")
+	}
+}
+
+func TestDivergenceIsReported(t *testing.T) {
+	attrOut, featOut := tinyOutputs()
+	m, err := New(tinyConfig(), attrOut, featOut, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.n.disc.Layers[0].W.W[0] = float32(math.NaN())
+	err = m.Train(context.Background(), synthData(attrOut, featOut, 4, 10, 1), 3, TrainOptions{})
+	if !errors.Is(err, ErrDiverged) {
+		t.Fatalf("got %v, want ErrDiverged", err)
+	}
+}
+
+// --- reproducibility and checkpoints --------------------------------------
+
+func weightsOf(m *Model) [][]float32 {
+	var out [][]float32
+	for _, p := range m.n.allParams() {
+		out = append(out, append([]float32(nil), p.W...))
+	}
+	for _, bn := range m.n.attrBN {
+		out = append(out, append([]float32(nil), bn.RunMean...), append([]float32(nil), bn.RunVar...))
+	}
+	return out
+}
+
+func sameWeights(t *testing.T, what string, a, b *Model) {
+	t.Helper()
+	wa, wb := weightsOf(a), weightsOf(b)
+	for i := range wa {
+		for j := range wa[i] {
+			if math.Float32bits(wa[i][j]) != math.Float32bits(wb[i][j]) {
+				t.Fatalf("%s: tensor %d element %d: %v vs %v", what, i, j, wa[i][j], wb[i][j])
+			}
+		}
+	}
+}
+
+func TestReproducibleAndResumable(t *testing.T) {
+	attrOut, featOut := tinyOutputs()
+	d := synthData(attrOut, featOut, 5, 40, 2)
+	cfg := tinyConfig()
+	cfg.Seed = 42
+	ctx := context.Background()
+
+	a, _ := New(cfg, attrOut, featOut, 5)
+	if err := a.Train(ctx, d, 4, TrainOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := New(cfg, attrOut, featOut, 5)
+	if err := b.Train(ctx, d, 4, TrainOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sameWeights(t, "same seed", a, b)
+
+	// Two iterations, checkpoint, resume in a new model for two more.
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	c, _ := New(cfg, attrOut, featOut, 5)
+	var seen []int
+	if err := c.Train(ctx, d, 2, TrainOptions{CheckpointDir: dir, Progress: func(p Progress) { seen = append(seen, p.Iteration) }}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 2 || seen[1] != 2 {
+		t.Fatalf("progress calls %v", seen)
+	}
+	for _, f := range []string{ManifestFile, WeightsFile, OptimFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Iteration() != 2 {
+		t.Fatalf("loaded iteration %d", r.Iteration())
+	}
+	if err := r.Train(ctx, d, 4, TrainOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sameWeights(t, "resumed via Load", a, r)
+
+	// Resume through Train's option, from a fresh model.
+	e, _ := New(cfg, attrOut, featOut, 5)
+	if err := e.Train(ctx, d, 4, TrainOptions{CheckpointDir: dir, Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	sameWeights(t, "resumed via TrainOptions", a, e)
+
+	// Fine-tuning: weights only, fresh optimiser.
+	f, _ := New(cfg, attrOut, featOut, 5)
+	if err := f.LoadWeights(dir); err != nil {
+		t.Fatal(err)
+	}
+	sameWeights(t, "LoadWeights", e, f)
+	if f.Iteration() != 0 || f.n.optD.T != 0 || f.n.optD.M[0][0] != 0 {
+		t.Fatal("LoadWeights kept optimiser state")
+	}
+
+	// A different configuration cannot resume; other outputs cannot load.
+	other := cfg
+	other.DLR = 0.5
+	g, _ := New(other, attrOut, featOut, 5)
+	if err := g.Train(ctx, d, 4, TrainOptions{CheckpointDir: dir, Resume: true}); err == nil {
+		t.Fatal("resumed with a different configuration")
+	}
+	h, _ := New(cfg, attrOut, featOut[:1], 5)
+	if err := h.LoadWeights(dir); err == nil {
+		t.Fatal("loaded weights into a model with other outputs")
+	}
+	// Damaged weights: an error, and the model is untouched.
+	raw, _ := os.ReadFile(filepath.Join(dir, WeightsFile))
+	os.WriteFile(filepath.Join(dir, WeightsFile), raw[:len(raw)/2], 0o644)
+	before := weightsOf(f)
+	if err := f.LoadWeights(dir); err == nil || !strings.Contains(err.Error(), WeightsFile) {
+		t.Fatalf("damaged checkpoint: %v", err)
+	}
+	after := weightsOf(f)
+	for i := range before {
+		for j := range before[i] {
+			if before[i][j] != after[i][j] {
+				t.Fatal("failed load modified the model")
+			}
+		}
+	}
+}
+
+func TestTrainCancel(t *testing.T) {
+	attrOut, featOut := tinyOutputs()
+	m, _ := New(tinyConfig(), attrOut, featOut, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	err := m.Train(ctx, synthData(attrOut, featOut, 4, 10, 1), 100, TrainOptions{CheckpointDir: dir,
+		Progress: func(p Progress) {
+			if p.Iteration == 3 {
+				cancel()
+			}
+		}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v", err)
+	}
+	l, err := Load(dir)
+	if err != nil || l.Iteration() != 3 {
+		t.Fatalf("checkpoint at cancel: %v, iteration %d", err, l.Iteration())
+	}
+}
