@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/netshare-go/netshare/eval/audit"
 	"github.com/netshare-go/netshare/eval/downstream"
 	"github.com/netshare-go/netshare/eval/reference"
 	"github.com/netshare-go/netshare/trace"
@@ -32,6 +33,11 @@ type Options struct {
 	// the training set, and the memorisation audit compares against both.
 	HoldoutFlows   []trace.Flow
 	HoldoutPackets []trace.Packet
+	// NoAudit skips the memorisation audit (which otherwise always reports
+	// exact copies, and everything else when held-out records are given).
+	NoAudit bool
+	// Audit tunes the audit's caps; its Seed is replaced by Seed.
+	Audit audit.Options
 }
 
 // ErrEmpty is returned when either trace has no records.
@@ -71,21 +77,27 @@ type SideError struct {
 func (e *SideError) Error() string { return e.Side + " " + e.Err.Error() }
 func (e *SideError) Unwrap() error { return e.Err }
 
-// Flows evaluates a synthetic flow trace against the real one.
+// Flows evaluates a synthetic flow trace against the real one. With
+// opt.HoldoutFlows, real is taken to be the training set of the generator.
 func Flows(real, syn []trace.Flow, opt Options) (*Result, error) {
 	if err := checkSizes(len(real), len(syn)); err != nil {
 		return nil, err
 	}
 	var rp, sp, bp, mp *profile
+	var boot, marg []trace.Flow
+	var idx *audit.CopyIndex
 	jobs := []func(){
 		func() { rp = flowProfile(real) },
 		func() { sp = flowProfile(syn) },
 	}
 	if !opt.NoBaselines {
 		jobs = append(jobs,
-			func() { bp = flowProfile(reference.BootstrapFlows(real, len(syn), opt.Seed)) },
-			func() { mp = flowProfile(reference.MarginalFlows(real, len(syn), opt.Seed)) },
+			func() { boot = reference.BootstrapFlows(real, len(syn), opt.Seed); bp = flowProfile(boot) },
+			func() { marg = reference.MarginalFlows(real, len(syn), opt.Seed); mp = flowProfile(marg) },
 		)
+	}
+	if !opt.NoAudit {
+		jobs = append(jobs, func() { idx = audit.NewFlowCopyIndex(real) })
 	}
 	var ds *downstream.Report
 	if !opt.NoDownstream {
@@ -95,28 +107,48 @@ func Flows(real, syn []trace.Flow, opt Options) (*Result, error) {
 	}
 	parallel(jobs...)
 	res := &Result{Privacy: opt.Privacy, Downstream: ds}
-	res.Baselines = compareAll(&res.Fidelity, rp, sp, bp, mp)
+	var ar *audit.Report
+	stage := []func(){func() { res.Baselines = compareAll(&res.Fidelity, rp, sp, bp, mp) }}
+	if idx != nil {
+		ao := opt.Audit
+		ao.Seed = opt.Seed
+		stage = append(stage, func() { ar = audit.RunWithIndex(idx, real, opt.HoldoutFlows, syn, ao) })
+	}
+	parallel(stage...)
+	if ar != nil && boot != nil {
+		_, b := idx.FlowCopies(boot)
+		_, m := idx.FlowCopies(marg)
+		ar.ExactCopy.BootstrapRate, ar.ExactCopy.MarginalRate = &b, &m
+	}
+	res.PrivacyAudit = ar
+	res.Targets = targets(res)
 	if !opt.NoDistributions {
 		res.Distributions = distributions(rp, sp, real, syn)
 	}
 	return res, nil
 }
 
-// Packets evaluates a synthetic packet trace against the real one.
+// Packets evaluates a synthetic packet trace against the real one. With
+// opt.HoldoutPackets, real is taken to be the training set.
 func Packets(real, syn []trace.Packet, opt Options) (*Result, error) {
 	if err := checkSizes(len(real), len(syn)); err != nil {
 		return nil, err
 	}
 	var rp, sp, bp, mp *profile
+	var boot, marg []trace.Packet
+	var idx *audit.CopyIndex
 	jobs := []func(){
 		func() { rp = packetProfile(real) },
 		func() { sp = packetProfile(syn) },
 	}
 	if !opt.NoBaselines {
 		jobs = append(jobs,
-			func() { bp = packetProfile(reference.BootstrapPackets(real, len(syn), opt.Seed)) },
-			func() { mp = packetProfile(reference.MarginalPackets(real, len(syn), opt.Seed)) },
+			func() { boot = reference.BootstrapPackets(real, len(syn), opt.Seed); bp = packetProfile(boot) },
+			func() { marg = reference.MarginalPackets(real, len(syn), opt.Seed); mp = packetProfile(marg) },
 		)
+	}
+	if !opt.NoAudit {
+		jobs = append(jobs, func() { idx = audit.NewPacketCopyIndex(real) })
 	}
 	var ds *downstream.Report
 	if !opt.NoDownstream {
@@ -126,7 +158,21 @@ func Packets(real, syn []trace.Packet, opt Options) (*Result, error) {
 	}
 	parallel(jobs...)
 	res := &Result{Privacy: opt.Privacy, Downstream: ds}
-	res.Baselines = compareAll(&res.Fidelity, rp, sp, bp, mp)
+	var ar *audit.Report
+	stage := []func(){func() { res.Baselines = compareAll(&res.Fidelity, rp, sp, bp, mp) }}
+	if idx != nil {
+		ao := opt.Audit
+		ao.Seed = opt.Seed
+		stage = append(stage, func() { ar = audit.RunPacketsWithIndex(idx, real, opt.HoldoutPackets, syn, ao) })
+	}
+	parallel(stage...)
+	if ar != nil && boot != nil {
+		_, b := idx.PacketCopies(boot)
+		_, m := idx.PacketCopies(marg)
+		ar.ExactCopy.BootstrapRate, ar.ExactCopy.MarginalRate = &b, &m
+	}
+	res.PrivacyAudit = ar
+	res.Targets = targets(res)
 	if !opt.NoDistributions {
 		res.Distributions = distributions(rp, sp, nil, nil)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/netshare-go/netshare/eval/audit"
 	"github.com/netshare-go/netshare/eval/downstream"
 )
 
@@ -80,6 +81,8 @@ type Result struct {
 	Fidelity
 	Downstream    *downstream.Report `json:"downstream"`
 	Baselines     *Baselines         `json:"baselines,omitempty"`
+	PrivacyAudit  *audit.Report      `json:"privacy_audit,omitempty"`
+	Targets       []Target           `json:"targets,omitempty"`
 	Privacy       *PrivacyInfo       `json:"privacy,omitempty"`
 	Distributions *Distributions     `json:"distributions,omitempty"`
 	// Notes are remarks on the inputs, e.g. records a reader skipped.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/netshare-go/netshare/eval/audit"
 	"github.com/netshare-go/netshare/eval/downstream"
 )
 
@@ -81,6 +82,12 @@ func (r *Result) textSections() []string {
 	if d := r.Downstream; d != nil {
 		out = append(out, downstreamText(d))
 	}
+	if a := r.PrivacyAudit; a != nil {
+		out = append(out, auditText(a))
+	}
+	if len(r.Targets) > 0 {
+		out = append(out, targetsText(r.Targets))
+	}
 	if p := r.Privacy; p != nil {
 		out = append(out, fmt.Sprintf("differential privacy: epsilon %.4g, delta %.3g, noise multiplier %.4g, clip %.4g, %d steps\n",
 			p.Epsilon, p.Delta, p.Noise, p.Clip, p.Steps))
@@ -145,4 +152,62 @@ func downstreamText(d *downstream.Report) string {
 		s += "\n"
 	}
 	return s
+}
+
+func optPct(p *float64) string {
+	if p == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f%%", 100**p)
+}
+
+func auditText(a *audit.Report) string {
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "memorisation audit (unit: %s)\n", a.Unit)
+	e := a.ExactCopy
+	fmt.Fprintf(tw, "exact copies of training %s\t%d of %d (%.2f%%)\n", a.Unit, e.SyntheticCopy, e.Synthetic, 100*e.Rate)
+	if e.HoldoutRate != nil {
+		fmt.Fprintf(tw, "held-out real %s matching training\t%s of %d\n", a.Unit, optPct(e.HoldoutRate), e.Holdout)
+	}
+	if e.BootstrapRate != nil {
+		fmt.Fprintf(tw, "reference: bootstrap / marginal sampler\t%s / %s\n", optPct(e.BootstrapRate), optPct(e.MarginalRate))
+	}
+	if d := a.DCR; d != nil {
+		fmt.Fprintf(tw, "distance to closest training record, median (5th pct)\tsynthetic %.4g (%.4g), held-out %.4g (%.4g)\n",
+			d.SyntheticMedian, d.SyntheticP5, d.HoldoutMedian, d.HoldoutP5)
+	}
+	if m := a.Membership; m != nil {
+		fmt.Fprintf(tw, "membership-inference AUC (0.5 = no signal)\t%.3f (%d members, %d non-members)\n", m.AUC, m.Members, m.NonMembers)
+	}
+	for _, n := range a.NotComputed {
+		fmt.Fprintf(tw, "  not computed: %s\n", n)
+	}
+	tw.Flush()
+	return b.String()
+}
+
+func targetsText(ts []Target) string {
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "targets")
+	for _, t := range ts {
+		mark := "n/a"
+		if t.Pass != nil {
+			mark = map[bool]string{true: "PASS", false: "FAIL"}[*t.Pass]
+		}
+		val := ""
+		if t.Value != nil {
+			val = fmt.Sprintf("%.4g", *t.Value)
+			if t.Limit != nil {
+				val += fmt.Sprintf(" (limit %.4g)", *t.Limit)
+			}
+		}
+		if t.Reason != "" {
+			val += " " + t.Reason
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", mark, t.Name, t.Description, strings.TrimSpace(val))
+	}
+	tw.Flush()
+	return b.String()
 }

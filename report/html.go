@@ -87,6 +87,31 @@ figcaption{font-size:.85em;color:#444}
 {{range .Notes}}<p class="note">Note: {{.}}</p>{{end}}{{end}}
 {{end}}
 
+{{if .R.Targets}}
+<h2 id="targets">Targets</h2>
+<p class="note">Goals a useful synthetic trace should meet: faithful (joint fidelity well beyond the independent-marginal sampler) and not a copy of its training data. Shown for information; the tool does not fail on them.</p>
+<table id="targets-table"><thead><tr><th class="l">target</th><th>value</th><th>limit</th><th class="l">result</th></tr></thead><tbody>
+{{range .R.Targets}}<tr><td class="l">{{.Description}}</td><td>{{with .Value}}{{f .}}{{else}}–{{end}}</td><td>{{with .Limit}}{{f .}}{{else}}–{{end}}</td><td class="l">{{with .Pass}}{{if .}}<span class="pass">✔ pass</span>{{else}}<span class="fail">✘ fail</span>{{end}}{{else}}<span class="note">not judged: {{.Reason}}</span>{{end}}</td></tr>
+{{end}}</tbody></table>
+{{end}}
+
+{{with .R.PrivacyAudit}}
+<h2 id="audit">Memorisation audit</h2>
+<p class="note">Does the synthetic trace copy the real records the generator was trained on? Unit compared: {{.Unit}}{{if eq .Unit "flows"}} (5-tuple and the whole sequence of packet lengths){{else}} (5-tuple, packets, bytes and duration in ms){{end}}.</p>
+<table id="audit-table"><tbody>
+{{with .ExactCopy}}<tr><td class="l">synthetic {{$.R.PrivacyAudit.Unit}} identical to a training one</td><td>{{.SyntheticCopy}} of {{.Synthetic}} ({{pct .Rate}})</td></tr>
+{{with .HoldoutRate}}<tr><td class="l">held-out real {{$.R.PrivacyAudit.Unit}} identical to a training one</td><td>{{pct .}}</td></tr>{{end}}
+{{with .BootstrapRate}}<tr><td class="l">reference: bootstrap resample</td><td>{{pct .}}</td></tr>{{end}}
+{{with .MarginalRate}}<tr><td class="l">reference: independent-marginal sampler</td><td>{{pct .}}</td></tr>{{end}}{{end}}
+{{with .DCR}}<tr><td class="l">distance to closest training record, synthetic: median (5th percentile)</td><td>{{f .SyntheticMedian}} ({{f .SyntheticP5}})</td></tr>
+<tr><td class="l">distance to closest training record, held-out real: median (5th percentile)</td><td>{{f .HoldoutMedian}} ({{f .HoldoutP5}})</td></tr>{{end}}
+{{with .Membership}}<tr><td class="l">membership-inference AUC ({{.Members}} training vs {{.NonMembers}} held-out records; 0.5 = no signal)</td><td>{{f3 .AUC}}</td></tr>{{end}}
+</tbody></table>
+{{range .NotComputed}}<p class="note">Not computed: {{.}}</p>{{end}}
+{{end}}
+
+{{with .R.Notes}}<h2 id="notes">Notes</h2>{{range .}}<p class="note">{{.}}</p>{{end}}{{end}}
+
 {{with .R.Privacy}}
 <h2 id="privacy">Differential privacy</h2>
 <table id="privacy-table"><tbody>

@@ -33,7 +33,7 @@ func genFlows(seed uint64, n int) []trace.Flow {
 }
 
 func sampleResult(t testing.TB) *eval.Result {
-	res, err := eval.Flows(genFlows(1, 2000), genFlows(2, 1800), eval.Options{Seed: 1,
+	res, err := eval.Flows(genFlows(1, 2000), genFlows(2, 1800), eval.Options{Seed: 1, HoldoutFlows: genFlows(3, 500),
 		Privacy: &eval.PrivacyInfo{Epsilon: 3.5, Delta: 1e-5, Noise: 1.2, Clip: 1, Steps: 4000}})
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func TestWriteIsSelfContained(t *testing.T) {
 	if m := externalRef(s); m != "" {
 		t.Errorf("report references an external resource: %q", m)
 	}
-	for _, want := range []string{`id="metrics"`, "mean joint TVD", "bootstrap (floor)", "Spearman", "Count-Min", "popularity", "Differential privacy", "3.5000", "real.csv"} {
+	for _, want := range []string{`id="metrics"`, "mean joint TVD", "bootstrap (floor)", "Spearman", "Count-Min", "popularity", "Differential privacy", "3.5000", "real.csv", `id="targets-table"`, "Memorisation audit", "membership-inference AUC", "✔ pass"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("report lacks %q", want)
 		}
