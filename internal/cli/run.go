@@ -1,0 +1,155 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/netshare-go/netshare/config"
+	"github.com/netshare-go/netshare/nn/blas"
+	"github.com/netshare-go/netshare/pipeline"
+)
+
+func init() {
+	register(newRunCmd)
+	register(func() *cobra.Command {
+		return newStageCmd("preprocess", "Read the trace, cut it into chunks, learn the embedding and encode the training sets", true,
+			func(r *pipeline.Run, ctx context.Context) error { return r.Preprocess(ctx) })
+	})
+	register(func() *cobra.Command {
+		return newStageCmd("train", "Train every chunk's model (chunk 0, then the others fine-tuned from it)", false,
+			func(r *pipeline.Run, ctx context.Context) error { return r.Train(ctx) })
+	})
+	register(func() *cobra.Command {
+		return newStageCmd("generate", "Generate the synthetic trace from the trained models", false,
+			func(r *pipeline.Run, ctx context.Context) error { return r.Generate(ctx) })
+	})
+	register(func() *cobra.Command {
+		return newStageCmd("evaluate", "Compare the synthetic trace with the real one: metrics.json and report.html", false,
+			func(r *pipeline.Run, ctx context.Context) error { return r.Evaluate(ctx) })
+	})
+}
+
+// runFlags are the flags shared by run and the stage commands.
+type runFlags struct {
+	input, out, cfgFile, preset string
+	audit                      bool
+}
+
+func (f *runFlags) add(cmd *cobra.Command, withInput bool) {
+	if withInput {
+		cmd.Flags().StringVar(&f.input, "input", "", "trace to learn (pcap, pcapng, flow CSV, Zeek conn log); default: the sample embedded in the binary")
+		cmd.Flags().StringVar(&f.cfgFile, "config", "", "configuration file (YAML; may `extends:` a preset or another file)")
+		cmd.Flags().StringVar(&f.preset, "preset", "", "preset: "+strings.Join(config.Presets(), ", ")+" (default "+config.DefaultPreset+")")
+		cmd.Flags().BoolVar(&f.audit, "audit", false, "train on 80% of the flows and audit the synthetic trace for memorisation against the other 20%")
+	}
+	cmd.Flags().StringVar(&f.out, "out", "", "run directory (required)")
+	cmd.MarkFlagRequired("out")
+}
+
+// open opens the run directory with a progress display.
+func (f *runFlags) open(cmd *cobra.Command, withConfig bool) (*pipeline.Run, func(), error) {
+	var cfg *config.Config
+	if withConfig {
+		var err error
+		if cfg, err = config.Load(f.cfgFile, f.preset); err != nil {
+			return nil, nil, err
+		}
+	}
+	stderr := cmd.ErrOrStderr()
+	tty := false
+	if file, ok := stderr.(*os.File); ok {
+		tty = term.IsTerminal(int(file.Fd()))
+	}
+	rep := pipeline.NewReporter(stderr, tty, slog.Default())
+	if tty {
+		slog.SetDefault(slog.New(breakHandler{slog.Default().Handler(), rep}))
+	}
+	slog.Info("BLAS", "backend", blas.Info().String())
+	r, err := pipeline.Open(pipeline.Options{Dir: f.out, Input: f.input, Config: cfg, Audit: f.audit, Progress: rep.Update})
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, rep.Close, nil
+}
+
+func newRunCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Learn a trace and generate a synthetic one, with its fidelity report (all stages)",
+		Long: `run pre-processes the input, trains one model per time chunk (chunk 0 first,
+the others fine-tuned from it in parallel), generates the synthetic trace
+(DIR/synthetic.csv for flow input, DIR/synthetic.pcap for packet input) and
+evaluates it (DIR/metrics.json, DIR/report.html).
+
+Re-running with the same directory skips completed stages and resumes an
+interrupted training from its last checkpoint. Without --input, run learns the
+small UGR'16 NetFlow sample embedded in the binary.`,
+		Example: `  netshare run --out runs/demo --preset quick
+  netshare run --input capture.pcap --out runs/cap1
+  netshare run --input flows.csv --out runs/f1 --config my.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, done, err := f.open(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer done()
+			if err := r.RunAll(cmd.Context()); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "synthetic trace, metrics and report written to %s\n", r.Dir)
+			return nil
+		},
+	}
+	f.add(cmd, true)
+	return cmd
+}
+
+func newStageCmd(name, short string, first bool, stage func(*pipeline.Run, context.Context) error) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   name,
+		Short: short,
+		Long: short + `.
+
+The stage works on a run directory; later stages use the input and the
+configuration saved there by the first.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, done, err := f.open(cmd, first)
+			if err != nil {
+				return err
+			}
+			defer done()
+			return stage(r, cmd.Context())
+		},
+	}
+	f.add(cmd, first)
+	return cmd
+}
+
+// breakHandler lets log records through a live progress display.
+type breakHandler struct {
+	slog.Handler
+	rep *pipeline.Reporter
+}
+
+func (h breakHandler) Handle(ctx context.Context, r slog.Record) error {
+	h.rep.Break()
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h breakHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return breakHandler{h.Handler.WithAttrs(a), h.rep}
+}
+
+func (h breakHandler) WithGroup(g string) slog.Handler {
+	return breakHandler{h.Handler.WithGroup(g), h.rep}
+}

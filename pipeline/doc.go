@@ -1,0 +1,13 @@
+// Package pipeline runs netshare end to end over a run directory:
+// pre-process (read the trace, cut it into time chunks, learn the port and
+// protocol embedding, encode each chunk), train one DoppelGANger model per
+// chunk (chunk 0 first, then the others fine-tuned from it, in parallel,
+// through an [Executor]), generate (attributes per chunk, flows that span
+// chunks stitched together by their tags, then features), and evaluate
+// (metrics.json and the HTML report).
+//
+// Every stage records in the run's manifest a key hashing its inputs and
+// configuration; a re-run skips stages whose key is unchanged, and a
+// training job killed at any point resumes from its last checkpoint. Every
+// file is written atomically.
+package pipeline

@@ -1,0 +1,196 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+
+	"github.com/netshare-go/netshare/dg"
+	"github.com/netshare-go/netshare/encoding"
+	"github.com/netshare-go/netshare/flows"
+	"github.com/netshare-go/netshare/trace"
+)
+
+// GenStats counts what generation produced and dropped.
+type GenStats struct {
+	Flows         int   `json:"flows"`
+	Records       int   `json:"records"`
+	Continuations int   `json:"continued_flows"`
+	DroppedTags   int   `json:"dropped_inconsistent_tags"`
+	DroppedEmpty  int   `json:"dropped_in_empty_chunks"`
+	OutOfRange    int   `json:"records_outside_chunk"`
+	PerChunkFlows []int `json:"per_chunk_flows"`
+}
+
+// genRow is one generated attribute vector and its decoding.
+type genRow struct {
+	vec  []float32
+	attr encoding.FlowAttr
+}
+
+// flowCount is how many flows chunk c's model generates: as many as the
+// real chunk has, times the scale factor.
+func (r *Run) flowCount(ci ChunkInfo) int {
+	return int(math.Round(float64(ci.Flows) * r.Cfg.Generate.Scale))
+}
+
+// generate produces the synthetic trace: attributes from every chunk's
+// model, flows that span chunks copied into the later chunks their tags
+// name, features from each chunk's model given the merged attributes,
+// records cut to their chunk's time range, and the whole written in the
+// input's kind and layout.
+func (r *Run) generate(ctx context.Context) (*GenStats, error) {
+	s, err := LoadSchema(r.Dir)
+	if err != nil {
+		return nil, err
+	}
+	split, err := LoadSplit(r.Dir)
+	if err != nil {
+		return nil, err
+	}
+	n := len(split.Chunks)
+	st := &GenStats{PerChunkFlows: make([]int, n)}
+	models := make([]*dg.Model, n)
+	for c, ci := range split.Chunks {
+		if ci.Flows == 0 {
+			continue
+		}
+		m, err := dg.Load(ModelDir(r.Dir, c))
+		if err != nil {
+			return nil, fmt.Errorf("chunk %d: %w (has it been trained?)", c, err)
+		}
+		m.SetGenerationSeed(chunkSeed(r.Cfg.Seed, c) ^ 0x67656e)
+		models[c] = m
+	}
+	startOff, _ := s.AttrSlice("flow_start")
+	hereOff, hereDim := s.AttrSlice("starts_here")
+	own := make([][]genRow, n)
+	cont := make([][]genRow, n)
+	contStarts := make([][]float32, n)
+	for c, m := range models {
+		if m == nil {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		cnt := r.flowCount(split.Chunks[c])
+		A := m.GenerateAttributes(cnt)
+		attrs, err := s.DecodeAttributes(A, cnt)
+		if err != nil {
+			return nil, err
+		}
+		d := s.AttrDim()
+		for k, a := range attrs {
+			row := genRow{vec: A[k*d : (k+1)*d : (k+1)*d], attr: a}
+			switch {
+			case n == 1:
+				own[c] = append(own[c], row)
+			case !a.StartsHere:
+				// Continuations come from the chunk where the flow starts;
+				// this row only lends its start position to them.
+				contStarts[c] = append(contStarts[c], row.vec[startOff])
+			case !a.Present[c]:
+				st.DroppedTags++
+			default:
+				own[c] = append(own[c], row)
+				for j := c + 1; j < n; j++ {
+					if a.Present[j] {
+						cont[j] = append(cont[j], row)
+					}
+				}
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(r.Cfg.Seed, 0xc0de))
+	var outFlows []trace.Flow
+	var outPackets []trace.Packet
+	for c, m := range models {
+		if m == nil {
+			st.DroppedEmpty += len(cont[c])
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		rows := own[c]
+		for _, row := range cont[c] {
+			v := slices.Clone(row.vec)
+			if hereOff >= 0 && hereDim == 2 {
+				v[hereOff], v[hereOff+1] = 1, 0
+			}
+			if ps := contStarts[c]; len(ps) > 0 {
+				v[startOff] = ps[rng.IntN(len(ps))]
+			}
+			a := row.attr
+			a.StartsHere = false
+			rows = append(rows, genRow{vec: v, attr: a})
+			st.Continuations++
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		d := s.AttrDim()
+		A := make([]float32, 0, len(rows)*d)
+		attrs := make([]encoding.FlowAttr, len(rows))
+		for i, row := range rows {
+			A = append(A, row.vec...)
+			attrs[i] = row.attr
+			attrs[i].Start = float64(row.vec[startOff])
+		}
+		feat, lens, err := m.GenerateFeatures(A, len(rows))
+		if err != nil {
+			return nil, err
+		}
+		ci := split.Chunks[c]
+		st.PerChunkFlows[c] = len(rows)
+		st.Flows += len(rows)
+		if s.Kind() == trace.KindPackets {
+			ps, err := s.DecodePackets(attrs, feat, lens, ci.Start, ci.End)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range ps {
+				if p.TS < ci.Start || p.TS >= ci.End {
+					st.OutOfRange++
+					continue
+				}
+				outPackets = append(outPackets, p)
+			}
+		} else {
+			fs, err := s.DecodeFlows(attrs, feat, lens, ci.Start, ci.End)
+			if err != nil {
+				return nil, err
+			}
+			for _, f := range fs {
+				if f.Start < ci.Start || f.Start >= ci.End {
+					st.OutOfRange++
+					continue
+				}
+				outFlows = append(outFlows, f)
+			}
+		}
+	}
+	out := &Trace{Kind: s.Kind(), Flows: outFlows, Packets: outPackets}
+	flows.SortByTime(out.Flows)
+	flows.SortByTime(out.Packets)
+	st.Records = out.Len()
+	if st.Records == 0 {
+		return nil, fmt.Errorf("generation produced no records (flows %d, dropped %d with inconsistent tags, %d outside their chunk)", st.Flows, st.DroppedTags, st.OutOfRange)
+	}
+	path := r.SyntheticPath(s.Kind())
+	if err := writeTrace(path, out, layoutFor(trace.Format(split.Format))); err != nil {
+		return nil, err
+	}
+	r.log.Info("generated", "path", path, "flows", st.Flows, "records", st.Records, "continued_flows", st.Continuations,
+		"dropped_inconsistent_tags", st.DroppedTags, "records_outside_chunk", st.OutOfRange)
+	return st, nil
+}
+
+// SyntheticPath is where the synthetic trace of the given kind is written.
+func (r *Run) SyntheticPath(k trace.Kind) string {
+	return filepath.Join(r.Dir, SyntheticBase+traceExt(k == trace.KindPackets))
+}
