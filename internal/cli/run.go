@@ -38,7 +38,7 @@ func init() {
 // runFlags are the flags shared by run and the stage commands.
 type runFlags struct {
 	input, out, cfgFile, preset string
-	audit                      bool
+	audit                       bool
 }
 
 func (f *runFlags) add(cmd *cobra.Command, withInput bool) {
