@@ -144,3 +144,57 @@ func TestServeCommand(t *testing.T) {
 		t.Errorf("serve of an empty directory: %v", err)
 	}
 }
+
+func TestEvalHoldoutAudit(t *testing.T) {
+	b, err := os.ReadFile(testutil.Testdata("netshare", "ugr16-small.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	dir := t.TempDir()
+	train, hold := filepath.Join(dir, "train.csv"), filepath.Join(dir, "holdout.csv")
+	os.WriteFile(train, []byte(strings.Join(lines[:801], "\n")+"\n"), 0o644)
+	os.WriteFile(hold, []byte(lines[0]+"\n"+strings.Join(lines[801:], "\n")+"\n"), 0o644)
+	// The "synthetic" trace is the training file itself: a pure copy.
+	out, err := runNetshare(t, context.Background(), "eval", "--real", train, "--synthetic", train, "--holdout", hold, "--no-downstream", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Audit struct {
+			ExactCopy struct {
+				Rate        float64  `json:"rate"`
+				HoldoutRate *float64 `json:"holdout_rate"`
+			} `json:"exact_copy"`
+			Membership *struct {
+				AUC float64 `json:"auc"`
+			} `json:"membership_inference"`
+			DCR *struct {
+				SyntheticMedian float64 `json:"synthetic_median"`
+			} `json:"distance_to_closest_record"`
+		} `json:"privacy_audit"`
+		Targets []struct {
+			Name string `json:"name"`
+			Pass *bool  `json:"pass"`
+		} `json:"targets"`
+	}
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatal(err)
+	}
+	a := m.Audit
+	if a.ExactCopy.Rate != 1 || a.ExactCopy.HoldoutRate == nil || a.Membership == nil || a.Membership.AUC < 0.9 || a.DCR == nil {
+		t.Errorf("audit of a copy: %s", out)
+	}
+	failed := map[string]bool{}
+	for _, tg := range m.Targets {
+		if tg.Pass != nil && !*tg.Pass {
+			failed[tg.Name] = true
+		}
+	}
+	if !failed["exact_copy_rate"] || !failed["membership_auc"] {
+		t.Errorf("a copy should fail the privacy targets: %+v", m.Targets)
+	}
+	if _, err := runNetshare(t, context.Background(), "eval", "--real", train, "--synthetic", train, "--holdout", testutil.Testdata("netshare", "caida-small.pcapng")); err == nil {
+		t.Error("a packet holdout for a flow trace should be refused")
+	}
+}
