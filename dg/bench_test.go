@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/netshare-go/netshare/nn"
 	"github.com/netshare-go/netshare/nn/blas"
 )
 
@@ -103,12 +104,12 @@ func benchIteration(b *testing.B, cfg Config, threads int) {
 		b.Fatal(err)
 	}
 	d := synthData(attrOut, featOut, maxLen, 2000, 1)
-	blas.SetThreads(threads)
-	defer blas.SetThreads(1)
 	if os.Getenv("NETSHARE_BLAS_THREADING") == "openblas" {
 		blas.SetThreading(blas.Internal)
 		defer blas.SetThreading(blas.Split)
 	}
+	nn.SetThreads(threads)
+	defer nn.SetThreads(1)
 	if _, err := m.Step(d); err != nil { // warm-up: buffers grow
 		b.Fatal(err)
 	}
@@ -153,8 +154,8 @@ func BenchmarkGenerate(b *testing.B) {
 	}
 	for _, threads := range []int{1, 2} {
 		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
-			blas.SetThreads(threads)
-			defer blas.SetThreads(1)
+			nn.SetThreads(threads)
+			defer nn.SetThreads(1)
 			const n = 1000
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

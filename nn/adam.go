@@ -42,6 +42,10 @@ func (a *Adam[F]) Step() {
 	// w −= lr/c1 · m / (sqrt(v/c2) + eps) = step · m / (sqrt(v) + eps·sqrt(c2))
 	step := F(a.LR / c1 * math.Sqrt(c2))
 	eps := F(a.Eps * math.Sqrt(c2))
+	if a32, ok := any(a).(*Adam[float32]); ok {
+		adamStep32(a32, any(b1).(float32), any(b2).(float32), any(step).(float32), any(eps).(float32))
+		return
+	}
 	update := func(m, v, g, w []F) {
 		m = m[:len(w)]
 		v = v[:len(w)]
@@ -57,6 +61,27 @@ func (a *Adam[F]) Step() {
 	for pi, p := range a.Params {
 		parallelRange(len(p.W), 1<<16, func(lo, hi int) {
 			update(a.M[pi][lo:hi], a.V[pi][lo:hi], p.G[lo:hi], p.W[lo:hi])
+		})
+	}
+}
+
+// adamStep32 is Step's float32 loop, written without generic conversions so
+// that the square root compiles to a single float32 instruction.
+func adamStep32(a *Adam[float32], b1, b2, step, eps float32) {
+	for pi, p := range a.Params {
+		parallelRange(len(p.W), 1<<16, func(lo, hi int) {
+			w := p.W[lo:hi]
+			m, v, g := a.M[pi][lo:hi], a.V[pi][lo:hi], p.G[lo:hi]
+			m = m[:len(w)]
+			v = v[:len(w)]
+			g = g[:len(w)]
+			for i := range w {
+				gi := g[i]
+				mi := b1*m[i] + (1-b1)*gi
+				vi := b2*v[i] + (1-b2)*gi*gi
+				m[i], v[i] = mi, vi
+				w[i] -= step * mi / (float32(math.Sqrt(float64(vi))) + eps)
+			}
 		})
 	}
 }

@@ -67,7 +67,11 @@ func (h *Heads[F]) Forward(z *Mat[F]) *Mat[F] {
 
 // Apply activates m in place.
 func (h *Heads[F]) Apply(m *Mat[F]) {
-	for i := 0; i < m.R; i++ {
+	parallelRange(m.R, 64, func(lo, hi int) { h.apply(m, lo, hi) })
+}
+
+func (h *Heads[F]) apply(m *Mat[F], lo, hi int) {
+	for i := lo; i < hi; i++ {
 		row := m.Row(i)
 		for _, s := range h.Slices {
 			seg := row[s.Off : s.Off+s.Dim]

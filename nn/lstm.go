@@ -100,22 +100,24 @@ func (l *LSTM[F]) Forward(static, seq *Mat[F], T, B int, h0, c0 *Mat[F]) *Mat[F]
 		ct := c.D[t*B*H : (t+1)*B*H]
 		tct := tc.D[t*B*H : (t+1)*B*H]
 		ht := h.D[(t+1)*B*H : (t+2)*B*H]
-		for j := 0; j < B; j++ {
-			row := gt[j*G : (j+1)*G]
-			sigmoidSlice(row[:2*H], row[:2*H])
-			tanhSlice(row[2*H:3*H], row[2*H:3*H])
-			sigmoidSlice(row[3*H:], row[3*H:])
-			cp, cr, tr, hr := cPrev[j*H:(j+1)*H], ct[j*H:(j+1)*H], tct[j*H:(j+1)*H], ht[j*H:(j+1)*H]
-			ig, fg, gg := row[:H], row[H:2*H], row[2*H:3*H]
-			for k := range cr {
-				cr[k] = fg[k]*cp[k] + ig[k]*gg[k]
+		parallelRange(B, 32, func(lo, hi int) {
+			for j := lo; j < hi; j++ {
+				row := gt[j*G : (j+1)*G]
+				sigmoidSlice(row[:2*H], row[:2*H])
+				tanhSlice(row[2*H:3*H], row[2*H:3*H])
+				sigmoidSlice(row[3*H:], row[3*H:])
+				cp, cr, tr, hr := cPrev[j*H:(j+1)*H], ct[j*H:(j+1)*H], tct[j*H:(j+1)*H], ht[j*H:(j+1)*H]
+				ig, fg, gg := row[:H], row[H:2*H], row[2*H:3*H]
+				for k := range cr {
+					cr[k] = fg[k]*cp[k] + ig[k]*gg[k]
+				}
+				tanhSlice(tr, cr)
+				og := row[3*H:]
+				for k := range hr {
+					hr[k] = og[k] * tr[k]
+				}
 			}
-			tanhSlice(tr, cr)
-			og := row[3*H:]
-			for k := range hr {
-				hr[k] = og[k] * tr[k]
-			}
-		}
+		})
 	}
 	return h.Rows(B, (T+1)*B)
 }
@@ -141,24 +143,26 @@ func (l *LSTM[F]) Backward(dOut *Mat[F], needInputGrad bool) (dStatic, dSeq *Mat
 		}
 		tct := l.tc.D[t*B*H : (t+1)*B*H]
 		dOt := dOut.D[t*B*H : (t+1)*B*H]
-		for j := 0; j < B; j++ {
-			row, drow := gt[j*G:(j+1)*G], dgt[j*G:(j+1)*G]
-			ig, fg, gg, og := row[:H], row[H:2*H], row[2*H:3*H], row[3*H:]
-			di, df, dgg, do := drow[:H], drow[H:2*H], drow[2*H:3*H], drow[3*H:]
-			tr, cp := tct[j*H:(j+1)*H], cPrev[j*H:(j+1)*H]
-			dhr, dcr, dor := dh.D[j*H:(j+1)*H], dc.D[j*H:(j+1)*H], dOt[j*H:(j+1)*H]
-			for k := 0; k < H; k++ {
-				dhk := dor[k] + dhr[k]
-				o, tck := og[k], tr[k]
-				dck := dhk*o*(1-tck*tck) + dcr[k]
-				i, f, g := ig[k], fg[k], gg[k]
-				di[k] = dck * g * i * (1 - i)
-				df[k] = dck * cp[k] * f * (1 - f)
-				dgg[k] = dck * i * (1 - g*g)
-				do[k] = dhk * tck * o * (1 - o)
-				dcr[k] = dck * f
+		parallelRange(B, 32, func(lo, hi int) {
+			for j := lo; j < hi; j++ {
+				row, drow := gt[j*G:(j+1)*G], dgt[j*G:(j+1)*G]
+				ig, fg, gg, og := row[:H], row[H:2*H], row[2*H:3*H], row[3*H:]
+				di, df, dgg, do := drow[:H], drow[H:2*H], drow[2*H:3*H], drow[3*H:]
+				tr, cp := tct[j*H:(j+1)*H], cPrev[j*H:(j+1)*H]
+				dhr, dcr, dor := dh.D[j*H:(j+1)*H], dc.D[j*H:(j+1)*H], dOt[j*H:(j+1)*H]
+				for k := 0; k < H; k++ {
+					dhk := dor[k] + dhr[k]
+					o, tck := og[k], tr[k]
+					dck := dhk*o*(1-tck*tck) + dcr[k]
+					i, f, g := ig[k], fg[k], gg[k]
+					di[k] = dck * g * i * (1 - i)
+					df[k] = dck * cp[k] * f * (1 - f)
+					dgg[k] = dck * i * (1 - g*g)
+					do[k] = dhk * tck * o * (1 - o)
+					dcr[k] = dck * f
+				}
 			}
-		}
+		})
 		// dh_{t−1} = dG_t · Whᵀ
 		Gemm(false, true, B, H, G, 1, dgt, G, l.Wh.W, G, 0, dh.D, H)
 	}

@@ -26,6 +26,33 @@ func TestExpf(t *testing.T) {
 	}
 }
 
+func TestTanhfSigmoid(t *testing.T) {
+	var worstT, worstS float64
+	xs := []float32{}
+	for x := -20.0; x <= 20; x += 0.000731 {
+		xs = append(xs, float32(x))
+	}
+	ys := make([]float32, len(xs))
+	tanhSlice(ys, xs)
+	for i, x := range xs {
+		if d := math.Abs(float64(ys[i]) - math.Tanh(float64(x))); d > worstT {
+			worstT = d
+		}
+	}
+	sigmoidSlice(ys, xs)
+	for i, x := range xs {
+		if d := math.Abs(float64(ys[i]) - 1/(1+math.Exp(-float64(x)))); d > worstS {
+			worstS = d
+		}
+	}
+	if worstT > 5e-7 || worstS > 5e-7 {
+		t.Fatalf("worst absolute error: tanh %g, sigmoid %g", worstT, worstS)
+	}
+	if tanhf(100) != 1 || tanhf(-100) != -1 {
+		t.Fatal("tanhf saturation")
+	}
+}
+
 // perExampleSqNorms materialises each example's gradient by running the
 // step on that example alone, and returns the squared norms.
 func perExampleSqNorms[F Float](c *Critic[F], real, fake *Mat[F], alpha []F, lambda F) []float64 {
@@ -325,5 +352,44 @@ func TestHeadsValidation(t *testing.T) {
 	}
 	if _, err := NewHeads[float32]([]Slice{{0, 1, Activation(9)}}); err == nil {
 		t.Fatal("bad activation accepted")
+	}
+}
+
+// TestThreadsDoNotChangeResults runs the LSTM and heads with one and two
+// threads: nn's own loops split rows into disjoint blocks, so the results
+// are identical.
+func TestThreadsDoNotChangeResults(t *testing.T) {
+	run := func(threads int) ([]float32, []float32) {
+		SetThreads(threads)
+		defer SetThreads(1)
+		g := NewRNG(31)
+		const T, B, H = 4, 130, 16
+		l := NewLSTM[float32]("l", 5, 3, H)
+		l.Init(g)
+		st, sq := NewMat[float32](B, 5), NewMat[float32](T*B, 3)
+		FillNormal(g, st.D, 1)
+		FillNormal(g, sq.D, 1)
+		h := l.Forward(st, sq, T, B, nil, nil)
+		dh := NewMat[float32](T*B, H)
+		FillNormal(g, dh.D, 1)
+		l.Backward(dh, false)
+		hd, _ := NewHeads[float32]([]Slice{{0, 6, Softmax}, {6, 10, Sigmoid}})
+		y := hd.Forward(h)
+		return append([]float32(nil), y.D...), append([]float32(nil), l.Wh.G...)
+	}
+	y1, g1 := run(1)
+	y2, g2 := run(2)
+	for i := range y1 {
+		if y1[i] != y2[i] {
+			t.Fatalf("output %d differs: %v vs %v", i, y1[i], y2[i])
+		}
+	}
+	for i := range g1 {
+		if g1[i] != g2[i] {
+			t.Fatalf("gradient %d differs: %v vs %v", i, g1[i], g2[i])
+		}
+	}
+	if Threads() != 1 {
+		t.Fatal("SetThreads not restored")
 	}
 }

@@ -3,15 +3,35 @@ package nn
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
+
+	"github.com/netshare-go/netshare/nn/blas"
 )
 
-// parallelRange calls f on blocks of [0, n) on up to GOMAXPROCS goroutines
-// (the calling one included) when n is at least minPer per goroutine, and
-// on the whole range otherwise. Blocks are disjoint, so f may write to its
-// own block without synchronisation; the result does not depend on the
-// number of goroutines.
+var workers atomic.Int32
+
+func init() { workers.Store(1) }
+
+// SetThreads sets how many cores training and generation may use (n < 1
+// means 1): the block count of large matrix products (blas.SetThreads) and
+// the goroutines of nn's own element-wise loops (LSTM gates, heads, Adam).
+// The default is 1. Results do not depend on n for nn's own loops, whose
+// blocks are disjoint; BLAS products may differ in the last bits.
+func SetThreads(n int) {
+	n = max(n, 1)
+	workers.Store(int32(n))
+	blas.SetThreads(n)
+}
+
+// Threads returns the value set by SetThreads.
+func Threads() int { return int(workers.Load()) }
+
+// parallelRange calls f on blocks of [0, n) on up to Threads() goroutines
+// (the calling one included, never more than GOMAXPROCS) when n is at least
+// minPer per goroutine, and on the whole range otherwise. Blocks are
+// disjoint, so f may write to its own block without synchronisation.
 func parallelRange(n, minPer int, f func(lo, hi int)) {
-	w := min(runtime.GOMAXPROCS(0), n/max(minPer, 1))
+	w := min(int(workers.Load()), runtime.GOMAXPROCS(0), n/max(minPer, 1))
 	if w < 2 {
 		f(0, n)
 		return
