@@ -12,10 +12,14 @@ import (
 // lanes is the number of candidates a panel holds side by side.
 const lanes = 16
 
-// blockPanels is how many panels (lanes candidates each) one pass over the
-// queries covers: 4,096 candidates, 160 KiB at 10 dimensions, which stays in
-// a core's L2 cache while a block of queries is scanned against it.
-const blockPanels = 256
+// blockBytes is the size of the candidate block that one pass over a chunk
+// of queries scans: small enough to stay in a core's L1 data cache, so
+// each candidate value loaded is read from L1 (the kernel makes one FMA per
+// 64-byte load and would otherwise wait on L2).
+const blockBytes = 32 << 10
+
+// queryChunk is how many queries a worker decodes together.
+const queryChunk = 256
 
 // Decoder maps generated vectors to the nearest of a fixed set of candidate
 // values by cosine similarity (exact search). Make one with
@@ -153,29 +157,39 @@ func (dec *Decoder) DecodeIndex(vecs []float32, out []int32) error {
 		return fmt.Errorf("ip2vec: decoder has no candidates")
 	}
 	nq := len(out)
-	const chunk = 512
-	work := nq * len(dec.values)
-	workers := min(runtime.GOMAXPROCS(0), (nq+chunk-1)/chunk)
-	if workers <= 1 || work < 1<<21 {
-		dec.decodeRange(vecs, out)
+	chunks := (nq + queryChunk - 1) / queryChunk
+	workers := min(runtime.GOMAXPROCS(0), chunks)
+	if workers <= 1 || nq*len(dec.values) < 1<<21 {
+		var sc scratch
+		for s := 0; s < nq; s += queryChunk {
+			e := min(s+queryChunk, nq)
+			dec.decodeRange(vecs[s*dec.dim:e*dec.dim], out[s:e], &sc)
+		}
 		return nil
 	}
 	var wg sync.WaitGroup
-	next := make(chan int, (nq+chunk-1)/chunk)
-	for s := 0; s < nq; s += chunk {
+	next := make(chan int, chunks)
+	for s := 0; s < nq; s += queryChunk {
 		next <- s
 	}
 	close(next)
 	for range workers {
 		wg.Go(func() {
+			var sc scratch
 			for s := range next {
-				e := min(s+chunk, nq)
-				dec.decodeRange(vecs[s*dec.dim:e*dec.dim], out[s:e])
+				e := min(s+queryChunk, nq)
+				dec.decodeRange(vecs[s*dec.dim:e*dec.dim], out[s:e], &sc)
 			}
 		})
 	}
 	wg.Wait()
 	return nil
+}
+
+// scratch is a worker's per-lane running maxima.
+type scratch struct {
+	best []float32
+	idx  []int32
 }
 
 // Decode is [Decoder.DecodeIndex] returning candidate values.
@@ -190,26 +204,52 @@ func (dec *Decoder) Decode(vecs []float32, out []uint16) error {
 	return nil
 }
 
-// decodeRange decodes sequentially.
-func (dec *Decoder) decodeRange(vecs []float32, out []int32) {
+// decodeRange decodes a chunk of queries sequentially.
+func (dec *Decoder) decodeRange(vecs []float32, out []int32, sc *scratch) {
 	if dec.panels != nil && useKernel {
-		dec.decodeKernel(vecs, out)
+		dec.decodeKernel(vecs, out, sc)
 		return
 	}
 	dec.decodeGeneric(vecs, out)
 }
 
 // decodeGeneric is the portable exact search: a dot product with every
-// candidate, keeping the first maximum.
+// candidate, four candidates at a time (four independent sums), keeping the
+// first maximum.
 func (dec *Decoder) decodeGeneric(vecs []float32, out []int32) {
 	d := dec.dim
 	n := len(dec.values)
+	rows := dec.rows
 	for i := range out {
 		q := vecs[i*d : (i+1)*d : (i+1)*d]
 		best := float32(math.Inf(-1))
 		bi := int32(0)
-		for c := 0; c < n; c++ {
-			r := dec.rows[c*d : (c+1)*d : (c+1)*d]
+		c := 0
+		for ; c+4 <= n; c += 4 {
+			r := rows[c*d : (c+4)*d : (c+4)*d]
+			r0, r1, r2, r3 := r[:len(q)], r[d:][:len(q)], r[2*d:][:len(q)], r[3*d:][:len(q)]
+			var s0, s1, s2, s3 float32
+			for k, x := range q {
+				s0 += x * r0[k]
+				s1 += x * r1[k]
+				s2 += x * r2[k]
+				s3 += x * r3[k]
+			}
+			if s0 > best {
+				best, bi = s0, int32(c)
+			}
+			if s1 > best {
+				best, bi = s1, int32(c+1)
+			}
+			if s2 > best {
+				best, bi = s2, int32(c+2)
+			}
+			if s3 > best {
+				best, bi = s3, int32(c+3)
+			}
+		}
+		for ; c < n; c++ {
+			r := rows[c*d : (c+1)*d : (c+1)*d]
 			var s float32
 			for k, x := range q {
 				s += x * r[k]
@@ -223,37 +263,39 @@ func (dec *Decoder) decodeGeneric(vecs []float32, out []int32) {
 }
 
 // decodeKernel is the blocked, vectorised exact search: the candidates are
-// scanned in blocks that stay in cache while every query of the range is
-// matched against them.
-func (dec *Decoder) decodeKernel(vecs []float32, out []int32) {
+// scanned in L1-sized blocks, each matched against every query of the
+// chunk, with per-lane running maxima carried across blocks.
+func (dec *Decoder) decodeKernel(vecs []float32, out []int32, sc *scratch) {
 	d := dec.dim
-	n := int32(len(dec.values))
 	nq := len(out)
-	best := make([]float32, nq)
-	for i := range best {
-		best[i] = float32(math.Inf(-1))
-		out[i] = 0
+	if cap(sc.best) < nq*lanes {
+		sc.best = make([]float32, nq*lanes)
+		sc.idx = make([]int32, nq*lanes)
 	}
-	var q, lb [lanes]float32
-	var li [lanes]int32
-	for cb := 0; cb < dec.npanels; cb += blockPanels {
-		np := min(blockPanels, dec.npanels-cb)
-		block := &dec.panels[cb*d*lanes]
-		for i := 0; i < nq; i++ {
-			copy(q[:d], vecs[i*d:(i+1)*d])
-			argmaxPanels(block, np, d, &q, &lb, &li)
-			bv, bi := best[i], out[i]
-			for l := 0; l < lanes; l++ {
-				idx := int32((cb+int(li[l]))*lanes + l)
-				if idx >= n {
-					continue // padding: a copy of the last candidate
-				}
-				if v := lb[l]; v > bv || (v == bv && idx < bi) {
-					bv, bi = v, idx
-				}
+	best, idx := sc.best[:nq*lanes], sc.idx[:nq*lanes]
+	negInf := float32(math.Inf(-1))
+	for i := range best {
+		best[i] = negInf
+		idx[i] = 0
+	}
+	bp := max(1, blockBytes/(d*lanes*4))
+	for cb := 0; cb < dec.npanels; cb += bp {
+		np := min(bp, dec.npanels-cb)
+		argmaxBlock(dec.panels[cb*d*lanes:], np, d, cb, vecs, nq, best, idx)
+	}
+	n := int32(len(dec.values))
+	for i := range out {
+		bv, bi := negInf, int32(0)
+		for l := int32(0); l < lanes; l++ {
+			c := idx[int32(i)*lanes+l]*lanes + l
+			if c >= n {
+				continue // padding: a copy of the last candidate
 			}
-			best[i], out[i] = bv, bi
+			if v := best[int32(i)*lanes+l]; v > bv || (v == bv && c < bi) {
+				bv, bi = v, c
+			}
 		}
+		out[i] = bi
 	}
 }
 
@@ -261,17 +303,21 @@ func (dec *Decoder) decodeKernel(vecs []float32, out []int32) {
 // ports: for each, the candidate port with the highest cosine similarity.
 // With no candidates every known port is a candidate. Candidates the
 // vocabulary lacks have no vector and are not considered (use
-// [Model.NewPortDecoder] to have them reported, and to reuse a candidate set
-// across batches); if none is known, every known port is a candidate. A
-// trailing partial vector is ignored.
+// [Model.NewPortDecoder] to have them reported); if none is known, every
+// known port is a candidate. A trailing partial vector is ignored. The
+// decoder of the last candidate set used is kept, so repeated calls with
+// the same candidates do not rebuild it.
 func (m *Model) DecodePorts(vecs []float32, candidates []uint16) []uint16 {
-	var known []uint16
+	known := make([]uint16, 0, len(candidates))
 	for _, p := range candidates {
 		if m.portIdx[p] >= 0 {
 			known = append(known, p)
 		}
 	}
-	dec, _ := m.NewPortDecoder(known)
+	dec := m.cachedDecoder(KindPort, known, func() *Decoder {
+		d, _ := m.NewPortDecoder(known)
+		return d
+	})
 	out := make([]uint16, len(vecs)/m.dim)
 	_ = dec.Decode(vecs[:len(out)*m.dim], out)
 	return out
@@ -279,13 +325,20 @@ func (m *Model) DecodePorts(vecs []float32, candidates []uint16) []uint16 {
 
 // DecodeProtos is [Model.DecodePorts] for protocols.
 func (m *Model) DecodeProtos(vecs []float32, candidates []uint8) []uint8 {
-	var known []uint8
+	known := make([]uint16, 0, len(candidates))
 	for _, p := range candidates {
 		if m.protoIdx[p] >= 0 {
-			known = append(known, p)
+			known = append(known, uint16(p))
 		}
 	}
-	dec, _ := m.NewProtoDecoder(known)
+	dec := m.cachedDecoder(KindProto, known, func() *Decoder {
+		c := make([]uint8, len(known))
+		for i, p := range known {
+			c[i] = uint8(p)
+		}
+		d, _ := m.NewProtoDecoder(c)
+		return d
+	})
 	n := len(vecs) / m.dim
 	idx := make([]int32, n)
 	_ = dec.DecodeIndex(vecs[:n*m.dim], idx)
@@ -294,4 +347,26 @@ func (m *Model) DecodeProtos(vecs []float32, candidates []uint8) []uint8 {
 		out[i] = uint8(dec.values[j])
 	}
 	return out
+}
+
+// decoderCache keeps, per kind, the decoder of the last candidate list.
+type decoderCache struct {
+	mu  sync.Mutex
+	key [2][]uint16
+	dec [2]*Decoder
+}
+
+func (m *Model) cachedDecoder(kind Kind, candidates []uint16, build func() *Decoder) *Decoder {
+	c := &m.decoders
+	c.mu.Lock()
+	if d := c.dec[kind]; d != nil && slices.Equal(c.key[kind], candidates) {
+		c.mu.Unlock()
+		return d
+	}
+	c.mu.Unlock()
+	d := build()
+	c.mu.Lock()
+	c.key[kind], c.dec[kind] = slices.Clone(candidates), d
+	c.mu.Unlock()
+	return d
 }

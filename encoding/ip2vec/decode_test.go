@@ -1,8 +1,10 @@
 package ip2vec
 
 import (
+	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"testing"
 )
 
@@ -94,8 +96,9 @@ func countDiff[T comparable](a, b []T) int {
 	return n
 }
 
-// Every vocabulary value of a large random model (many more candidates than
-// a block) decodes to itself, also when it has a near twin.
+// Every vocabulary value of a large random model (more candidates than a
+// block of the kernel) decodes to itself. Random unit vectors in 5 or more
+// dimensions are far enough apart for float32 scores to tell them apart.
 func TestRoundTripLargeVocabulary(t *testing.T) {
 	withKernel(t, func(t *testing.T) {
 		for _, dim := range []int{10, 5, 16, 17} {
@@ -258,5 +261,59 @@ func TestEncodeOutOfVocabulary(t *testing.T) {
 	}
 	if !math.IsNaN(m.Similarity(Port(20), Port(21))) {
 		t.Error("similarity with an unknown token is not NaN")
+	}
+}
+
+// DecodePorts keeps the last candidate set's decoder; switching sets, and
+// calls from several goroutines, must still decode against the right set.
+func TestDecodeCacheAndConcurrency(t *testing.T) {
+	m := randomModel(10, portRange(1000, 300), []uint8{6, 17}, 11)
+	vecs := make([]float32, 300*10)
+	if _, err := m.EncodePorts(m.ports, vecs); err != nil {
+		t.Fatal(err)
+	}
+	setA := portRange(1000, 100)
+	setB := portRange(1100, 200)
+	check := func(cands []uint16) error {
+		got := m.DecodePorts(vecs, cands)
+		for i, p := range got {
+			if !slices.Contains(cands, p) {
+				return fmt.Errorf("vector %d decoded to %d, outside the candidates", i, p)
+			}
+			if slices.Contains(cands, m.ports[i]) && p != m.ports[i] {
+				return fmt.Errorf("port %d decoded to %d", m.ports[i], p)
+			}
+		}
+		return nil
+	}
+	for _, c := range [][]uint16{setA, setB, setA, nil} {
+		all := c
+		if all == nil {
+			all = m.ports
+		}
+		if err := check(all); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			set := setA
+			if g%2 == 1 {
+				set = setB
+			}
+			for range 5 {
+				if err := check(set); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -7,6 +7,6 @@ var useKernel = false
 
 func kernelOK(dim int) bool { return false }
 
-func argmaxPanels(panels *float32, npanels int, dim int, q *[lanes]float32, best *[lanes]float32, idx *[lanes]int32) {
+func argmaxBlock(panels []float32, npanels, dim, base int, q []float32, nq int, best []float32, idx []int32) {
 	panic("ip2vec: no vectorised decoding kernel on this platform")
 }

@@ -57,8 +57,9 @@ func SentenceOf(k trace.Key) Sentence {
 }
 
 // Model is a trained IP2Vec embedding: a unit vector of Dim() components
-// for every known port and protocol. A Model is immutable and safe for
-// concurrent use.
+// for every known port and protocol. A Model's embedding never changes
+// after training or loading, and all its methods are safe for concurrent
+// use. A Model must not be copied.
 type Model struct {
 	cfg       Config
 	sentences int64 // sentences trained on
@@ -73,6 +74,8 @@ type Model struct {
 
 	portIdx  []int32 // 65536 entries: row of each port, −1 if unknown
 	protoIdx [256]int32
+
+	decoders decoderCache // for DecodePorts and DecodeProtos
 }
 
 // Dim returns the vector size.

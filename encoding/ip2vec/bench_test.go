@@ -1,0 +1,96 @@
+package ip2vec
+
+import (
+	"fmt"
+	"math"
+	"testing"
+)
+
+// traceLikeCorpus is n sentences shaped like a NetFlow trace: service ports
+// with a Zipf-like popularity, ephemeral client ports, mostly TCP.
+func traceLikeCorpus(n int, seed uint64) []Sentence {
+	r := rng{seed}
+	services := []uint16{80, 443, 53, 22, 25, 123, 8080, 3389, 445, 139, 161, 993, 587, 3306, 5060}
+	s := make([]Sentence, n)
+	for i := range s {
+		// Zipf-like choice of a service, or a random high port.
+		var svc uint16
+		if u := r.float(); u < 0.9 {
+			svc = services[int(math.Floor(math.Pow(float64(len(services)), u*u)))-1]
+		} else {
+			svc = uint16(1024 + r.below(64512))
+		}
+		eph := uint16(1024 + r.below(64512))
+		proto := uint8(6)
+		switch u := r.below(100); {
+		case svc == 53 || svc == 123 || svc == 161 || u < 15:
+			proto = 17
+		case u < 17:
+			proto = 1
+		}
+		if r.below(2) == 0 {
+			s[i] = Sentence{eph, svc, proto}
+		} else {
+			s[i] = Sentence{svc, eph, proto}
+		}
+	}
+	return s
+}
+
+func BenchmarkTrain(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		sents := traceLikeCorpus(n, 1)
+		b.Run(fmt.Sprintf("sentences=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Train(sents, DefaultConfig()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "sentences/s")
+		})
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	for _, c := range []struct {
+		cands, queries int
+		kernel         bool
+	}{
+		{3, 1 << 20, true},
+		{1024, 1 << 20, true},
+		{8192, 1 << 20, true},
+		{65536, 1 << 20, true},
+		{1024, 1 << 16, false},
+		{65536, 1 << 12, false},
+	} {
+		name := fmt.Sprintf("candidates=%d/vectors=%d", c.cands, c.queries)
+		if !c.kernel {
+			name += "/generic"
+		}
+		b.Run(name, func(b *testing.B) {
+			saved := useKernel
+			defer func() { useKernel = saved }()
+			if c.kernel && !useKernel {
+				b.Skip("no vectorised kernel on this machine")
+			}
+			useKernel = c.kernel
+			m := randomModel(10, portRange(0, c.cands), []uint8{6}, 1)
+			dec, err := m.NewPortDecoder(nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := rng{2}
+			vecs := make([]float32, c.queries*10)
+			for i := range vecs {
+				vecs[i] = float32(r.float()*2 - 1)
+			}
+			out := make([]int32, c.queries)
+			for b.Loop() {
+				if err := dec.DecodeIndex(vecs, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(c.queries)*float64(b.N)/b.Elapsed().Seconds(), "vectors/s")
+		})
+	}
+}
