@@ -125,6 +125,9 @@ func downstreamText(d *downstream.Report) string {
 		fmt.Fprintf(tw, "Count-Min Sketch heavy hitters (depth %d, top %.0f%% of keys): mean relative error\n", tm.Depth, tm.TopFraction*100)
 		fmt.Fprintln(tw, "task\twidth/keys\treal\tsynthetic")
 		for _, t := range tm.Tasks {
+			if t.Skipped != "" {
+				fmt.Fprintf(tw, "%s\tskipped: %s\n", t.Name, t.Skipped)
+			}
 			for _, w := range t.Widths {
 				fmt.Fprintf(tw, "%s\t%.2f\t%.4g\t%.4g\n", t.Name, w.Fraction, w.Real, w.Synthetic)
 			}

@@ -75,7 +75,7 @@ figcaption{font-size:.85em;color:#444}
 {{if .Skipped}}<p class="skip">Skipped: {{.Skipped}}</p>{{else}}
 <p class="note">Mean relative error of the sketch's count estimates for the true top {{pct .TopFraction}} of keys; depth {{.Depth}}, width as a fraction of the number of distinct keys.</p>
 <table id="telemetry"><thead><tr><th class="l">task</th><th>width / keys</th><th>real</th><th>synthetic</th></tr></thead><tbody>
-{{range .Tasks}}{{$t := .}}{{range .Widths}}<tr><td class="l">{{$t.Name}}</td><td>{{.Fraction}}</td><td>{{f .Real}}</td><td>{{f .Synthetic}}</td></tr>{{end}}{{end}}
+{{range .Tasks}}{{$t := .}}{{if .Skipped}}<tr><td class="l">{{.Name}}</td><td colspan="3" class="l skip">skipped: {{.Skipped}}</td></tr>{{end}}{{range .Widths}}<tr><td class="l">{{$t.Name}}</td><td>{{.Fraction}}</td><td>{{f .Real}}</td><td>{{f .Synthetic}}</td></tr>{{end}}{{end}}
 </tbody></table>{{end}}{{end}}
 {{with .Anomaly}}<h3>Anomaly detection</h3>
 {{if .Skipped}}<p class="skip">Skipped: {{.Skipped}}</p>{{else}}

@@ -223,3 +223,18 @@ func TestLabelClass(t *testing.T) {
 		}
 	}
 }
+
+func TestSketchWithoutCounts(t *testing.T) {
+	real := []trace.Flow{{Dst: 1, Packets: 3}, {Dst: 2, Packets: 1}}
+	syn := []trace.Flow{{Dst: 1}, {Dst: 2}} // no packets at all
+	tm := Flows(real, syn, Options{}).Telemetry
+	if tm.Tasks[0].Skipped == "" || len(tm.Tasks[0].Widths) != 0 {
+		t.Errorf("packet counting on a trace without packets: %+v", tm.Tasks[0])
+	}
+	if tm.Tasks[1].Skipped != "" || len(tm.Tasks[1].Widths) != 6 {
+		t.Errorf("flow counting: %+v", tm.Tasks[1])
+	}
+	if _, err := json.Marshal(tm); err != nil {
+		t.Error(err)
+	}
+}

@@ -83,6 +83,7 @@ type Telemetry struct {
 // SketchTask is one keying (e.g. destination IP by packets).
 type SketchTask struct {
 	Name              string        `json:"name"`
+	Skipped           string        `json:"skipped,omitempty"`
 	KeysReal          int           `json:"keys_real"`
 	KeysSynthetic     int           `json:"keys_synthetic"`
 	TopReal           int           `json:"top_real"`
@@ -155,6 +156,14 @@ func sketchTask(name string, real, syn map[uint64]uint64, opt Options) SketchTas
 	re, rk, rt := heavyHitterError(real, opt.SketchDepth, opt.SketchWidths, opt.TopFraction, opt.Seed)
 	se, sk, st := heavyHitterError(syn, opt.SketchDepth, opt.SketchWidths, opt.TopFraction, opt.Seed)
 	t := SketchTask{Name: name, KeysReal: rk, KeysSynthetic: sk, TopReal: rt, TopSynthetic: st}
+	switch {
+	case rk == 0:
+		t.Skipped = "no key has a non-zero count in the real trace"
+		return t
+	case sk == 0:
+		t.Skipped = "no key has a non-zero count in the synthetic trace"
+		return t
+	}
 	for i, f := range opt.SketchWidths {
 		t.Widths = append(t.Widths, SketchWidth{Fraction: f, Real: re[i], Synthetic: se[i]})
 		t.MeanAbsDifference += math.Abs(re[i]-se[i]) / float64(len(opt.SketchWidths))
