@@ -451,7 +451,11 @@ func (n *net[F]) clipWeights(b int) []F {
 	return n.wts
 }
 
-// addDPNoise adds N(0, (σC)²)/B to every critic gradient coordinate.
+// addDPNoise adds N(0, (σC)²)/B to every critic gradient coordinate. The
+// draws come from per-block PCG streams seeded from one training draw, so
+// that blocks can be filled in parallel with a result that does not depend
+// on the thread count. (PCG is not a cryptographic generator: fine for
+// research use of DP-SGD, as in most DP libraries' default mode.)
 func (n *net[F]) addDPNoise() {
 	std := n.cfg.DP.Noise * n.cfg.DP.Clip / float64(n.cfg.BatchSize)
 	if std == 0 {
@@ -461,10 +465,19 @@ func (n *net[F]) addDPNoise() {
 	if n.aux != nil {
 		ps = append(ps, n.aux.Params()...)
 	}
-	for _, p := range ps {
-		for i := range p.G {
-			p.G[i] += F(n.rng.Normal() * std)
-		}
+	seed := n.rng.Uint64()
+	const block = 1 << 15
+	for pi, p := range ps {
+		nb := (len(p.G) + block - 1) / block
+		nn.ParallelRange(nb, 1, func(lo, hi int) {
+			for bi := lo; bi < hi; bi++ {
+				g := nn.NewRNG(seed ^ (uint64(pi)<<32 | uint64(bi)))
+				seg := p.G[bi*block : min((bi+1)*block, len(p.G))]
+				for i := range seg {
+					seg[i] += F(g.Normal() * std)
+				}
+			}
+		})
 	}
 }
 

@@ -26,6 +26,9 @@ func SetThreads(n int) {
 // Threads returns the value set by SetThreads.
 func Threads() int { return int(workers.Load()) }
 
+// ParallelRange is parallelRange for other packages.
+func ParallelRange(n, minPer int, f func(lo, hi int)) { parallelRange(n, minPer, f) }
+
 // parallelRange calls f on blocks of [0, n) on up to Threads() goroutines
 // (the calling one included, never more than GOMAXPROCS) when n is at least
 // minPer per goroutine, and on the whole range otherwise. Blocks are
