@@ -33,6 +33,13 @@
 // multiplier Noise; an iteration has DRounds of them. The generator never
 // sees real data, so it inherits the guarantee.
 //
+// Speed: the networks run on package nn's explicit passes and nn/blas's
+// sgemm. Call nn.SetThreads(n) to let training and generation use n cores
+// (large products split into blocks, element-wise loops in parallel); the
+// default is one. With one thread a given seed reproduces a run bit for bit
+// on the same machine; checkpoints (Save, Load) carry the random state so a
+// resumed run continues the same sequence.
+//
 // The float32 Model is the public type; the network code is generic so that
 // tests can run it in float64 against finite differences.
 package dg

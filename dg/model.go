@@ -72,8 +72,10 @@ func (m *Model) validate(d *Data) error {
 	return d.validate(m.n.A, m.n.Fd, m.n.maxLen, m.n.L)
 }
 
-// Step validates d and runs one training iteration: DRounds updates of D and
-// D_a, each on a fresh batch and fresh noise, then GRounds generator updates.
+// Step runs one training iteration: DRounds updates of D and D_a, each on a
+// fresh batch and fresh noise, then GRounds generator updates. d is
+// validated the first time Step or Train sees it (the check scans every
+// value, so it is done once per *Data; do not modify d between steps).
 func (m *Model) Step(d *Data) (Losses, error) {
 	if d == nil || m.valid != d {
 		if err := m.validate(d); err != nil {
