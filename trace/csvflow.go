@@ -14,6 +14,7 @@ const (
 	ReasonWrongColumns = "wrong-columns" // a row with a different number of fields than the header
 	ReasonBadField     = "bad-field"     // a field that cannot be parsed
 	ReasonNoPackets    = "no-packets"    // a Zeek connection with no packets in either direction
+	ReasonLongLine     = "long-line"     // a Zeek log line longer than 1 MiB
 	ReasonUnknownProto = "unknown-transport"
 	NoteOneDirection   = "one-direction"
 )

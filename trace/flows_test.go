@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/netshare-go/netshare/internal/testutil"
 	"github.com/netshare-go/netshare/trace"
@@ -373,4 +374,61 @@ func lines(b []byte) []string {
 		l = append(l, sc.Text())
 	}
 	return l
+}
+
+// TestSkipBadStopsOnReadError: SkipBad skips bad rows, never a failing
+// input stream (a corrupt gzip stream here), which would loop forever.
+func TestSkipBadStopsOnReadError(t *testing.T) {
+	for _, name := range []string{"zeek/conn.log", "zeek/conn.csv", "flows/ugr16-header.csv"} {
+		data, err := os.ReadFile(testutil.Testdata(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Make it longer than what opening the file reads ahead, so the
+		// stream fails while rows are read.
+		body := data[bytes.IndexByte(data, '\n')+1:]
+		if name == "zeek/conn.log" {
+			body = []byte(strings.Join(lines(data)[8:16], "\n") + "\n")
+		}
+		for len(data) < 1<<20 {
+			data = append(data, body...)
+		}
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.NoCompression)
+		zw.Write(data)
+		zw.Close()
+		cut := buf.Bytes()[:buf.Len()/2]
+		done := make(chan error, 1)
+		go func() {
+			_, _, _, err := trace.ReadAllFlows(writeTemp(t, "cut.gz", string(cut)), trace.Options{SkipBad: true})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, trace.ErrTruncated) {
+				t.Errorf("%s cut: %v, want ErrTruncated", name, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: reading a cut gzip stream with SkipBad does not end", name)
+		}
+	}
+}
+
+func TestZeekLongLine(t *testing.T) {
+	data, err := os.ReadFile(testutil.Testdata("zeek", "conn.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := lines(data)
+	l[9] = l[9] + strings.Repeat("x", 2<<20) // the second connection's label
+	path := writeTemp(t, "conn.log", strings.Join(l, "\n")+"\n")
+	_, _, _, err = trace.ReadAllFlows(path, trace.Options{})
+	var pe *trace.PosError
+	if !errors.As(err, &pe) || pe.Line != 10 || !strings.Contains(err.Error(), "longer than") {
+		t.Errorf("long line: %v, want a *PosError at line 10", err)
+	}
+	flows, st, _, err := trace.ReadAllFlows(path, trace.Options{SkipBad: true})
+	if err != nil || len(flows) != 7 || st.Skipped[trace.ReasonLongLine] != 1 {
+		t.Errorf("long line with SkipBad: %d records, %v, %+v", len(flows), err, st)
+	}
 }

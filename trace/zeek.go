@@ -206,16 +206,23 @@ func (r *zeekReader) Next(f *Flow) error {
 				return io.EOF
 			}
 			r.rec++
-			var pe *PosError
-			if errors.As(err, &pe) && pe.Line > 0 && r.skipBad {
-				if errors.Is(err, errWrongColumns) {
+			// Only a malformed row can be skipped; a failing input stream
+			// cannot (reading on would fail again).
+			if r.skipBad {
+				switch {
+				case errors.Is(err, errWrongColumns):
 					r.stats.Skip(ReasonWrongColumns)
-				} else {
+					continue
+				case errors.Is(err, errLongLine):
+					r.stats.Skip(ReasonLongLine)
+					continue
+				case errors.Is(err, csv.ErrQuote), errors.Is(err, csv.ErrBareQuote):
 					r.stats.Skip(ReasonBadCSV)
+					continue
 				}
-				continue
 			}
-			if pe != nil {
+			var pe *PosError
+			if errors.As(err, &pe) {
 				pe.Record = r.rec
 			}
 			r.err = err
@@ -253,7 +260,10 @@ func (r *zeekReader) Close() error {
 	return nil
 }
 
-var errWrongColumns = errors.New("wrong number of fields")
+var (
+	errWrongColumns = errors.New("wrong number of fields")
+	errLongLine     = fmt.Errorf("line longer than %d bytes", maxLineBytes)
+)
 
 // zeekUnescape decodes the \xNN escapes Zeek uses in header values.
 func zeekUnescape(s string) string {
@@ -291,8 +301,16 @@ func newZeekTSVReader(name string, br *bufio.Reader, opt Options, closer io.Clos
 				b = append(b, s...)
 				for err == bufio.ErrBufferFull {
 					if len(b) > maxLineBytes {
+						// Drop the rest of the line, so reading can go on
+						// with the next one.
+						for err == bufio.ErrBufferFull {
+							_, err = br.ReadSlice('\n')
+						}
 						line++
-						return "", &PosError{File: name, Offset: -1, Line: line, Err: fmt.Errorf("line longer than %d bytes", maxLineBytes)}
+						if err != nil && err != io.EOF {
+							return "", &PosError{File: name, Offset: -1, Line: line, Err: err}
+						}
+						return "", &PosError{File: name, Offset: -1, Line: line, Err: errLongLine}
 					}
 					s, err = br.ReadSlice('\n')
 					b = append(b, s...)
