@@ -12,9 +12,11 @@ import (
 type Options struct {
 	// Chunks is the number of equal-time chunks N (at least 1).
 	Chunks int
-	// MaxFlowLen, when positive, keeps only the first MaxFlowLen records of
-	// each flow within a chunk; the rest are dropped and counted.
+	// MaxFlowLen, when positive, bounds the records of each flow within a
+	// chunk: the rest are dropped and counted, or, with SplitLong, start a
+	// new flow of the same 5-tuple (so no record is lost).
 	MaxFlowLen int
+	SplitLong  bool
 	// Start and End, when End > Start, fix the time range [Start, End] in
 	// microseconds instead of taking it from the data (needed under
 	// differential privacy, where chunk edges must not depend on the private
@@ -52,6 +54,7 @@ type SplitStats struct {
 	EmptyChunks      int
 	TruncatedFlows   int // chunk flows cut to MaxFlowLen
 	TruncatedRecords int // records dropped by the cut
+	SplitFlows       int // extra chunk flows made by SplitLong
 	OutOfRange       int // records outside a fixed [Start, End]
 	MaxFlowLen       int // longest chunk flow after truncation
 }
@@ -182,6 +185,15 @@ func SplitByTime[R any, P Record[R]](recs []R, opt Options) (*Split[R], error) {
 			})
 		}
 		f := &ch.Flows[j]
+		if opt.SplitLong && opt.MaxFlowLen > 0 && len(f.Records) >= opt.MaxFlowLen {
+			// Start another segment with the same key and tags.
+			seg := ChunkFlow[R]{Flow: Flow[R]{Key: k}, StartsHere: f.StartsHere, Present: f.Present}
+			j = len(ch.Flows)
+			index[c][k] = j
+			ch.Flows = append(ch.Flows, seg)
+			f = &ch.Flows[j]
+			st.SplitFlows++
+		}
 		if opt.MaxFlowLen > 0 && len(f.Records) >= opt.MaxFlowLen {
 			if f.Truncated == 0 {
 				st.TruncatedFlows++

@@ -200,3 +200,31 @@ func TestSplitPartitionProperty(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitLongFlowsKeepsEveryRecord(t *testing.T) {
+	var recs []trace.Flow
+	for i := range 10 {
+		recs = append(recs, rec(int64(i), 1, 10))
+	}
+	recs = append(recs, rec(10, 2, 20))
+	sp, err := SplitByTime(recs, Options{Chunks: 1, MaxFlowLen: 4, SplitLong: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := sp.Chunks[0].Flows
+	var lens []int
+	for _, f := range fl {
+		lens = append(lens, len(f.Records))
+	}
+	// Flow 1 becomes segments of 4, 4 and 2 records; flow 2 stays whole.
+	if !slices.Equal(lens, []int{4, 4, 2, 1}) {
+		t.Fatalf("segment lengths %v", lens)
+	}
+	if fl[1].Key != fl[0].Key || fl[1].Records[0].Start != 4 || fl[2].Records[0].Start != 8 || fl[3].Key == fl[0].Key {
+		t.Errorf("segments out of order: %+v", fl)
+	}
+	st := sp.Stats
+	if st.SplitFlows != 2 || st.TruncatedRecords != 0 || st.MaxFlowLen != 4 || sp.Chunks[0].Records != 11 {
+		t.Errorf("stats %+v, records %d", st, sp.Chunks[0].Records)
+	}
+}
