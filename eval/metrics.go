@@ -2,6 +2,7 @@ package eval
 
 import (
 	"math"
+	"math/bits"
 )
 
 // JSD returns the Jensen–Shannon divergence, natural log, between the
@@ -67,7 +68,10 @@ func RankJSD(countsP, countsQ []uint64) float64 {
 // EMD returns the 1-D Wasserstein-1 distance between the empirical
 // distributions of two samples given in ascending order: the integral of
 // |F_u(x) − F_v(x)| over x. Either sample empty gives NaN.
-func EMD(u, v []float64) float64 {
+func EMD(u, v []float64) float64 { return emd(u, v) }
+
+// emd is EMD for any ascending numeric samples.
+func emd[T uint64 | float64](u, v []T) float64 {
 	n, m := len(u), len(v)
 	if n == 0 || m == 0 {
 		return math.NaN()
@@ -75,7 +79,7 @@ func EMD(u, v []float64) float64 {
 	fn, fm := float64(n), float64(m)
 	i, j := 0, 0
 	var s float64
-	x := math.Min(u[0], v[0])
+	x := min(u[0], v[0])
 	for i < n || j < m {
 		// Advance past every value equal to x on both sides.
 		for i < n && u[i] <= x {
@@ -87,16 +91,16 @@ func EMD(u, v []float64) float64 {
 		if i == n && j == m {
 			break
 		}
-		var next float64
+		var next T
 		switch {
 		case i == n:
 			next = v[j]
 		case j == m:
 			next = u[i]
 		default:
-			next = math.Min(u[i], v[j])
+			next = min(u[i], v[j])
 		}
-		s += math.Abs(float64(i)/fn-float64(j)/fm) * (next - x)
+		s += math.Abs(float64(i)/fn-float64(j)/fm) * float64(next-x)
 		x = next
 	}
 	return s
@@ -143,6 +147,34 @@ func log2Bin(x float64) uint64 {
 		return 0
 	}
 	return uint64(math.Floor(math.Log2(1 + x)))
+}
+
+// log2BinU is log2Bin for an integer: floor(log2(1+x)), exactly.
+func log2BinU(x uint64) uint64 {
+	if x == math.MaxUint64 {
+		return 64
+	}
+	return uint64(bits.Len64(x+1) - 1)
+}
+
+// durBin is log2Bin of a duration of us microseconds taken in
+// milliseconds: floor(log2(1 + us/1000)) = floor(log2(floor((1000+us)/1000))),
+// since 2^k ≤ y ⇔ 2^k ≤ floor(y) for y ≥ 1.
+func durBin(us int64) uint64 {
+	if us <= 0 {
+		return 0
+	}
+	return uint64(bits.Len64((1000+uint64(us))/1000) - 1)
+}
+
+// tvdDense is the total variation distance between two histograms over
+// the same dense bins, with na and nb observations.
+func tvdDense(a, b []uint64, na, nb int) float64 {
+	var s float64
+	for i := range a {
+		s += math.Abs(float64(a[i])/float64(na) - float64(b[i])/float64(nb))
+	}
+	return s / 2
 }
 
 // mapSorted returns f applied to each element of the ascending slice a;

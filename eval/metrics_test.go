@@ -154,3 +154,29 @@ func TestRankFrequency(t *testing.T) {
 		t.Fatalf("rank frequency %v, want [3 2 1]", got)
 	}
 }
+
+// The integer bins used by the profiles equal the floating-point
+// definition floor(log2(1+x)), with durations in milliseconds.
+func TestIntegerBinsMatchDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	vals := []uint64{0, 1, 2, 3, 4, 7, 8, 1023, 1024, 1 << 40, 1<<40 - 1}
+	for i := 0; i < 2000; i++ {
+		vals = append(vals, uint64(r.ExpFloat64()*1e6))
+	}
+	for _, v := range vals {
+		if got, want := log2BinU(v), log2Bin(float64(v)); got != want {
+			t.Errorf("log2BinU(%d) = %d, want %d", v, got, want)
+		}
+	}
+	for _, us := range []int64{0, 1, 999, 1000, 1999, 2000, 2999, 3000, 7000, 1023000, 1024000, -5} {
+		if got, want := durBin(us), log2Bin(durMillis(us)); got != want {
+			t.Errorf("durBin(%d µs) = %d, want %d", us, got, want)
+		}
+	}
+	for i := 0; i < 5000; i++ {
+		us := int64(r.ExpFloat64() * 1e7)
+		if got, want := durBin(us), log2Bin(durMillis(us)); got != want {
+			t.Fatalf("durBin(%d µs) = %d, want %d", us, got, want)
+		}
+	}
+}

@@ -18,21 +18,71 @@ type profile struct {
 	// Sorted numeric samples, in the record model's integer units (µs for
 	// times). Flows: ts, td, pkt, byt. Packets: ts, pkt_len, flow_size.
 	num map[string][]uint64
-	// The numeric samples in their reporting unit (lin) and after log1p
-	// (log; ts stays linear), computed once by finish.
-	lin, log map[string][]float64
-	// Sorted keys of the 2-way histograms, by joint-metric name.
-	joint map[string][]uint64
+	// The numeric samples after log1p (ts: in seconds, not transformed),
+	// computed once by finish.
+	log map[string][]float64
+	// The 2-way histograms, by joint-metric name.
+	joint map[string]*jointHist
 }
 
-// finish computes the float views of the numeric samples.
+// jointHist is a 2-way histogram: dense counts over small keys, or the
+// sorted keys of every observation.
+type jointHist struct {
+	n      int
+	dense  []uint64
+	sorted []uint64
+}
+
+// denseKeys is the size of a dense joint histogram: two bins of at most 7
+// bits (log2 bins are at most 64) or a log2 bin and a protocol number.
+const denseKeys = 1 << 15
+
+func denseHist(n int, key func(i int) uint64) *jointHist {
+	h := &jointHist{n: n, dense: make([]uint64, denseKeys)}
+	for i := 0; i < n; i++ {
+		h.dense[key(i)]++
+	}
+	return h
+}
+
+func tvdHist(a, b *jointHist) float64 {
+	if a.dense != nil {
+		return tvdDense(a.dense, b.dense, a.n, b.n)
+	}
+	return TVD(a.sorted, b.sorted)
+}
+
+// sorter sorts integer samples of one trace, reusing its scratch space.
+type sorter struct{ tmp []uint64 }
+
+func (s *sorter) sorted(n int, f func(i int) uint64) []uint64 {
+	a := make([]uint64, n)
+	for i := range a {
+		a[i] = f(i)
+	}
+	if len(s.tmp) < n {
+		s.tmp = make([]uint64, n)
+	}
+	radixSort(a, s.tmp[:n])
+	return a
+}
+
+func (s *sorter) rankFrequency(n int, f func(i int) uint64) []uint64 {
+	c := runCounts(s.sorted(n, f))
+	radixSort(c, s.tmp[:len(c)])
+	for i, j := 0, len(c)-1; i < j; i, j = i+1, j-1 {
+		c[i], c[j] = c[j], c[i]
+	}
+	return c
+}
+
+// finish computes the log views of the numeric samples.
 func (p *profile) finish() *profile {
-	p.lin, p.log = map[string][]float64{}, map[string][]float64{}
+	p.log = map[string][]float64{}
 	for field, a := range p.num {
 		sc := scale(field)
-		p.lin[field] = mapSorted(a, func(v uint64) float64 { return float64(v) * sc })
 		if field == "ts" {
-			p.log[field] = p.lin[field]
+			p.log[field] = mapSorted(a, func(v uint64) float64 { return float64(v) * sc })
 		} else {
 			p.log[field] = mapSorted(a, func(v uint64) float64 { return math.Log1p(float64(v) * sc) })
 		}
@@ -77,7 +127,7 @@ func protoCounts(n int, f func(i int) uint8) []uint64 {
 
 func flowProfile(fs []trace.Flow) *profile {
 	n := len(fs)
-	p := &profile{kind: trace.KindFlows, n: n, num: map[string][]uint64{}, joint: map[string][]uint64{}}
+	p := &profile{kind: trace.KindFlows, n: n, num: map[string][]uint64{}, joint: map[string]*jointHist{}}
 	if n == 0 {
 		return p
 	}
@@ -85,23 +135,28 @@ func flowProfile(fs []trace.Flow) *profile {
 	for i := range fs {
 		t0 = min(t0, fs[i].Start)
 	}
-	p.srcRank = rankFrequency(n, func(i int) uint64 { return uint64(fs[i].Src) })
-	p.dstRank = rankFrequency(n, func(i int) uint64 { return uint64(fs[i].Dst) })
+	var so sorter
+	p.srcRank = so.rankFrequency(n, func(i int) uint64 { return uint64(fs[i].Src) })
+	p.dstRank = so.rankFrequency(n, func(i int) uint64 { return uint64(fs[i].Dst) })
 	p.sport = portCounts(n, func(i int) uint16 { return fs[i].SrcPort })
 	p.dport = portCounts(n, func(i int) uint16 { return fs[i].DstPort })
 	p.proto = protoCounts(n, func(i int) uint8 { return fs[i].Proto })
-	p.num["ts"] = sortedU64(n, func(i int) uint64 { return uint64(fs[i].Start - t0) })
-	p.num["td"] = sortedU64(n, func(i int) uint64 { return uint64(max(fs[i].Dur, 0)) })
-	p.num["pkt"] = sortedU64(n, func(i int) uint64 { return fs[i].Packets })
-	p.num["byt"] = sortedU64(n, func(i int) uint64 { return fs[i].Bytes })
-	p.joint["dstport_proto"] = sortedU64(n, func(i int) uint64 {
+	p.num["ts"] = so.sorted(n, func(i int) uint64 { return uint64(fs[i].Start - t0) })
+	p.num["td"] = so.sorted(n, func(i int) uint64 { return uint64(max(fs[i].Dur, 0)) })
+	p.num["pkt"] = so.sorted(n, func(i int) uint64 { return fs[i].Packets })
+	p.num["byt"] = so.sorted(n, func(i int) uint64 { return fs[i].Bytes })
+	p.joint["dstport_proto"] = &jointHist{n: n, sorted: so.sorted(n, func(i int) uint64 {
 		return uint64(fs[i].DstPort)<<8 | uint64(fs[i].Proto)
+	})}
+	pktBin := make([]uint8, n)
+	for i := range fs {
+		pktBin[i] = uint8(log2BinU(fs[i].Packets))
+	}
+	p.joint["pkt_byt"] = denseHist(n, func(i int) uint64 {
+		return uint64(pktBin[i])<<8 | log2BinU(fs[i].Bytes)
 	})
-	p.joint["pkt_byt"] = sortedU64(n, func(i int) uint64 {
-		return log2Bin(float64(fs[i].Packets))<<8 | log2Bin(float64(fs[i].Bytes))
-	})
-	p.joint["td_pkt"] = sortedU64(n, func(i int) uint64 {
-		return log2Bin(durMillis(fs[i].Dur))<<8 | log2Bin(float64(fs[i].Packets))
+	p.joint["td_pkt"] = denseHist(n, func(i int) uint64 {
+		return durBin(fs[i].Dur)<<8 | uint64(pktBin[i])
 	})
 	return p.finish()
 }
@@ -129,7 +184,7 @@ func packetFlows(ps []trace.Packet) (keys []trace.Key, sizes []uint64) {
 
 func packetProfile(ps []trace.Packet) *profile {
 	n := len(ps)
-	p := &profile{kind: trace.KindPackets, n: n, num: map[string][]uint64{}, joint: map[string][]uint64{}}
+	p := &profile{kind: trace.KindPackets, n: n, num: map[string][]uint64{}, joint: map[string]*jointHist{}}
 	if n == 0 {
 		return p
 	}
@@ -137,21 +192,22 @@ func packetProfile(ps []trace.Packet) *profile {
 	for i := range ps {
 		t0 = min(t0, ps[i].TS)
 	}
-	p.srcRank = rankFrequency(n, func(i int) uint64 { return uint64(ps[i].Src) })
-	p.dstRank = rankFrequency(n, func(i int) uint64 { return uint64(ps[i].Dst) })
+	var so sorter
+	p.srcRank = so.rankFrequency(n, func(i int) uint64 { return uint64(ps[i].Src) })
+	p.dstRank = so.rankFrequency(n, func(i int) uint64 { return uint64(ps[i].Dst) })
 	p.sport = portCounts(n, func(i int) uint16 { return ps[i].SrcPort })
 	p.dport = portCounts(n, func(i int) uint16 { return ps[i].DstPort })
 	p.proto = protoCounts(n, func(i int) uint8 { return ps[i].Proto })
-	p.num["ts"] = sortedU64(n, func(i int) uint64 { return uint64(ps[i].TS - t0) })
-	p.num["pkt_len"] = sortedU64(n, func(i int) uint64 { return uint64(ps[i].Len) })
+	p.num["ts"] = so.sorted(n, func(i int) uint64 { return uint64(ps[i].TS - t0) })
+	p.num["pkt_len"] = so.sorted(n, func(i int) uint64 { return uint64(ps[i].Len) })
 	keys, sizes := packetFlows(ps)
-	p.num["flow_size"] = sortedU64(len(sizes), func(i int) uint64 { return sizes[i] })
-	p.joint["pkt_len_proto"] = sortedU64(n, func(i int) uint64 {
-		return log2Bin(float64(ps[i].Len))<<8 | uint64(ps[i].Proto)
+	p.num["flow_size"] = so.sorted(len(sizes), func(i int) uint64 { return sizes[i] })
+	p.joint["pkt_len_proto"] = denseHist(n, func(i int) uint64 {
+		return log2BinU(uint64(ps[i].Len))<<8 | uint64(ps[i].Proto)
 	})
-	p.joint["flow_size_dstport"] = sortedU64(len(keys), func(i int) uint64 {
-		return log2Bin(float64(sizes[i]))<<16 | uint64(keys[i].DstPort)
-	})
+	p.joint["flow_size_dstport"] = &jointHist{n: len(keys), sorted: so.sorted(len(keys), func(i int) uint64 {
+		return log2BinU(sizes[i])<<16 | uint64(keys[i].DstPort)
+	})}
 	return p.finish()
 }
 
@@ -179,7 +235,7 @@ func compare(real, syn *profile) *Fidelity {
 
 	var ens []float64
 	for _, field := range emdFields(real.kind) {
-		f.EMD[field] = EMD(real.lin[field], syn.lin[field])
+		f.EMD[field] = emd(real.num[field], syn.num[field]) * scale(field)
 		rt, st := real.log[field], syn.log[field]
 		var en float64
 		if lo, hi := rt[0], rt[len(rt)-1]; hi > lo {
@@ -192,7 +248,7 @@ func compare(real, syn *profile) *Fidelity {
 
 	var jt []float64
 	for _, name := range jointNames(real.kind) {
-		v := TVD(real.joint[name], syn.joint[name])
+		v := tvdHist(real.joint[name], syn.joint[name])
 		f.Joint[name] = v
 		jt = append(jt, v)
 	}

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/netshare-go/netshare/eval/internal/radix"
 	"github.com/netshare-go/netshare/trace"
 )
 
@@ -147,7 +148,7 @@ func packetFlowHashes(ps []trace.Packet) []uint64 {
 // NewFlowCopyIndex indexes training flow records.
 func NewFlowCopyIndex(train []trace.Flow) *CopyIndex {
 	h := flowHashes(train)
-	slices.Sort(h)
+	radix.Sort(h, make([]uint64, len(h)))
 	return &CopyIndex{hashes: h, unit: "flow records", flows: true}
 }
 
@@ -155,19 +156,25 @@ func NewFlowCopyIndex(train []trace.Flow) *CopyIndex {
 // sequence) of training packets.
 func NewPacketCopyIndex(train []trace.Packet) *CopyIndex {
 	h := packetFlowHashes(train)
-	slices.Sort(h)
+	radix.Sort(h, make([]uint64, len(h)))
 	return &CopyIndex{hashes: h, unit: "flows"}
 }
 
+// count sorts hs and counts its elements present in the index (a merge of
+// two sorted lists).
 func (c *CopyIndex) count(hs []uint64) (int, float64) {
-	n := 0
-	for _, h := range hs {
-		if _, ok := slices.BinarySearch(c.hashes, h); ok {
-			n++
-		}
-	}
 	if len(hs) == 0 {
 		return 0, 0
+	}
+	radix.Sort(hs, make([]uint64, len(hs)))
+	n, j := 0, 0
+	for _, h := range hs {
+		for j < len(c.hashes) && c.hashes[j] < h {
+			j++
+		}
+		if j < len(c.hashes) && c.hashes[j] == h {
+			n++
+		}
 	}
 	return n, float64(n) / float64(len(hs))
 }

@@ -11,7 +11,7 @@ import (
 // given in their comments.
 type Options struct {
 	Seed int64
-	// MaxTrain caps the training rows of each classifier side (10,000).
+	// MaxTrain caps the training rows of each classifier side (5,000).
 	MaxTrain int
 	// MaxTest caps the real test rows of the classifiers and detectors (5,000).
 	MaxTest int
@@ -30,7 +30,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.MaxTrain <= 0 {
-		o.MaxTrain = 10000
+		o.MaxTrain = 5000
 	}
 	if o.MaxTest <= 0 {
 		o.MaxTest = 5000

@@ -175,7 +175,8 @@ type MLP struct {
 	d, k                  int
 }
 
-// NewMLP returns a 32-unit perceptron trained for up to 30 epochs.
+// NewMLP returns a 32-unit perceptron trained for up to 30 epochs (and
+// at most 4,000 mini-batch updates).
 func NewMLP(seed int64) *MLP {
 	return &MLP{Hidden: 32, Epochs: 30, Batch: 64, Rate: 0.01, Seed: seed}
 }
@@ -234,8 +235,8 @@ func (m *MLP) Fit(X [][]float64, y []int, k int) error {
 	}
 	// Cap the number of updates on large inputs.
 	epochs := m.Epochs
-	if steps := len(Z) / m.Batch; steps > 0 && steps*epochs > 6000 {
-		epochs = max(3, 6000/steps)
+	if steps := len(Z) / m.Batch; steps > 0 && steps*epochs > 4000 {
+		epochs = max(3, 4000/steps)
 	}
 	for ep := 0; ep < epochs; ep++ {
 		r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
