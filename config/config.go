@@ -24,6 +24,10 @@ type Config struct {
 	MaxFlowLen int `yaml:"max_flow_len"`
 	// MaxFlowLenCap bounds the observed maximum when MaxFlowLen is 0.
 	MaxFlowLenCap int `yaml:"max_flow_len_cap"`
+	// LongFlows says what happens to a flow longer than the maximum within
+	// a chunk: "split" into segments of the same 5-tuple (no record lost) or
+	// "truncate" (NetShare's choice: later records are dropped, counted).
+	LongFlows string `yaml:"long_flows"`
 	// Seed makes a run reproducible.
 	Seed uint64 `yaml:"seed"`
 
@@ -42,6 +46,12 @@ type Word2Vec struct {
 	// Pretrained is the path of a model trained on public data; empty trains
 	// one on the input (not allowed under DP).
 	Pretrained string `yaml:"pretrained"`
+	// Decode maps generated vectors back to values: "nearest" (NetShare's
+	// nearest neighbour) or "posterior" (a draw among the TopK nearest
+	// values weighted by their frequency and exp(Kappa·cosine)).
+	Decode string  `yaml:"decode"`
+	Kappa  float64 `yaml:"kappa"`
+	TopK   int     `yaml:"top_k"`
 }
 
 // Model holds the DoppelGANger hyper-parameters.

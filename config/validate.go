@@ -32,10 +32,21 @@ func (c *Config) Validate() error {
 	}
 	atLeast("max_flow_len", c.MaxFlowLen, 0)
 	atLeast("max_flow_len_cap", c.MaxFlowLenCap, 1)
+	if c.LongFlows != "split" && c.LongFlows != "truncate" {
+		bad("long_flows", "must be split or truncate, got %q", c.LongFlows)
+	}
 
 	atLeast("word2vec.vec_size", c.Word2Vec.VecSize, 1)
 	atLeast("word2vec.window", c.Word2Vec.Window, 1)
 	atLeast("word2vec.epochs", c.Word2Vec.Epochs, 1)
+	switch c.Word2Vec.Decode {
+	case "nearest":
+	case "posterior":
+		positive("word2vec.kappa", c.Word2Vec.Kappa)
+		atLeast("word2vec.top_k", c.Word2Vec.TopK, 1)
+	default:
+		bad("word2vec.decode", "must be nearest or posterior, got %q", c.Word2Vec.Decode)
+	}
 
 	m := c.Model
 	atLeast("model.batch_size", m.BatchSize, 1)

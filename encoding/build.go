@@ -26,22 +26,62 @@ type BuildOptions struct {
 	// PortCandidates and ProtoCandidates restrict decoding of ports and
 	// protocols (all values known to the embedding when empty).
 	PortCandidates, ProtoCandidates []int
+	// PosteriorKappa, when positive, selects posterior decoding of ports
+	// and protocols with this concentration over the PosteriorTopK nearest
+	// values, the prior being each value's frequency among the flows of the
+	// trace in that field (see Posterior).
+	PosteriorKappa float64
+	PosteriorTopK  int
+}
+
+// keyCounts counts, per 5-tuple field, how many chunk flows take each value.
+type keyCounts struct{ sport, dport, proto map[int]float64 }
+
+func countKeys[R any](sp *flows.Split[R]) keyCounts {
+	kc := keyCounts{map[int]float64{}, map[int]float64{}, map[int]float64{}}
+	for _, ch := range sp.Chunks {
+		for _, f := range ch.Flows {
+			kc.sport[int(f.Key.SrcPort)]++
+			kc.dport[int(f.Key.DstPort)]++
+			kc.proto[int(f.Key.Proto)]++
+		}
+	}
+	return kc
+}
+
+// embeddedSpec is a port or protocol field, with posterior decoding over
+// the values seen in the field when opt asks for it.
+func embeddedSpec(name, typ string, cand []int, counts map[int]float64, opt BuildOptions) FieldSpec {
+	f := FieldSpec{Name: name, Type: typ, Candidates: cand}
+	if opt.PosteriorKappa > 0 && len(cand) == 0 && len(counts) > 0 {
+		for v := range counts {
+			f.Candidates = append(f.Candidates, v)
+		}
+		slices.Sort(f.Candidates)
+		f.Prior = make([]float64, len(f.Candidates))
+		for i, v := range f.Candidates {
+			f.Prior[i] = counts[v]
+		}
+		f.Kappa = opt.PosteriorKappa
+		f.TopK = max(1, opt.PosteriorTopK)
+	}
+	return f
 }
 
 // attrSpecs returns the attribute fields shared by both kinds.
-func attrSpecs(chunks int, opt BuildOptions) []FieldSpec {
+func attrSpecs(chunks int, opt BuildOptions, kc keyCounts) []FieldSpec {
 	a := []FieldSpec{
 		{Name: "srcip", Type: TypeBits, Width: 32},
 		{Name: "dstip", Type: TypeBits, Width: 32},
-		{Name: "srcport", Type: TypePort, Candidates: opt.PortCandidates},
-		{Name: "dstport", Type: TypePort, Candidates: opt.PortCandidates},
-		{Name: "proto", Type: TypeProto, Candidates: opt.ProtoCandidates},
+		embeddedSpec("srcport", TypePort, opt.PortCandidates, kc.sport, opt),
+		embeddedSpec("dstport", TypePort, opt.PortCandidates, kc.dport, opt),
+		embeddedSpec("proto", TypeProto, opt.ProtoCandidates, kc.proto, opt),
 		{Name: "flow_start", Type: TypeContinuous, Lo: 0, Hi: 1},
 	}
 	if chunks > 1 {
 		a = append(a, FieldSpec{Name: "starts_here", Type: TypeCategorical, Choices: []float64{0, 1}})
 		for i := range chunks {
-			a = append(a, FieldSpec{Name: presentName(i), Type: TypeCategorical, Choices: []float64{0, 1}})
+			a = append(a, FieldSpec{Name: PresentName(i), Type: TypeCategorical, Choices: []float64{0, 1}})
 		}
 	}
 	return a
@@ -137,7 +177,7 @@ func BuildFlowSpec(sp *flows.Split[trace.Flow], opt BuildOptions) (Spec, error) 
 		}
 	}
 	spec := Spec{Kind: trace.KindFlows.String(), Chunks: len(sp.Chunks), MaxLen: opt.MaxLen}
-	spec.Attr = attrSpecs(len(sp.Chunks), opt)
+	spec.Attr = attrSpecs(len(sp.Chunks), opt, countKeys(sp))
 	spec.Feat = []FieldSpec{
 		gap.continuous(true, true, opt),
 		td.continuous(true, true, opt),
@@ -195,7 +235,7 @@ func BuildPacketSpec(sp *flows.Split[trace.Packet], opt BuildOptions) (Spec, err
 		}
 	}
 	spec := Spec{Kind: trace.KindPackets.String(), Chunks: len(sp.Chunks), MaxLen: opt.MaxLen}
-	spec.Attr = attrSpecs(len(sp.Chunks), opt)
+	spec.Attr = attrSpecs(len(sp.Chunks), opt, countKeys(sp))
 	spec.Feat = []FieldSpec{
 		cols["gap"].continuous(true, true, opt),
 		cols["pkt_len"].continuous(false, true, opt),

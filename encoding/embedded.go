@@ -2,6 +2,7 @@ package encoding
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 )
 
@@ -26,6 +27,32 @@ type Embedded struct {
 	// Candidates are the values decoding may return (all known values of
 	// the kind when empty).
 	Candidates []int
+	// Post, when set, selects posterior decoding over Candidates (see
+	// Posterior); otherwise decoding returns the nearest candidate.
+	Post *Posterior
+
+	rng      *rand.Rand
+	candVecs []float32
+}
+
+// seed restarts the random stream of posterior decoding.
+func (c *Embedded) seed(s uint64) { c.rng = rand.New(rand.NewPCG(s, 0x706f7374)) }
+
+func (c *Embedded) candidateVectors() []float32 {
+	if c.candVecs == nil {
+		d := c.Dim()
+		c.candVecs = make([]float32, 0, len(c.Candidates)*d)
+		for _, v := range c.Candidates {
+			var vec []float32
+			if c.IsProto {
+				vec, _ = c.E.EncodeProto(uint8(v))
+			} else {
+				vec, _ = c.E.EncodePort(uint16(v))
+			}
+			c.candVecs = append(c.candVecs, vec...)
+		}
+	}
+	return c.candVecs
 }
 
 func (c *Embedded) Name() string { return c.Field }
@@ -51,6 +78,17 @@ func (c *Embedded) Decode(src []float32, stride, offset int, out []float64) {
 	vecs := make([]float32, len(out)*d)
 	for r := range out {
 		copy(vecs[r*d:(r+1)*d], src[r*stride+offset:r*stride+offset+d])
+	}
+	if c.Post != nil && len(c.Candidates) > 0 {
+		if c.rng == nil {
+			c.seed(0)
+		}
+		idx := make([]int, len(out))
+		decodePosterior(vecs, len(out), d, c.candidateVectors(), len(c.Candidates), c.Post, c.rng, idx)
+		for i, j := range idx {
+			out[i] = float64(c.Candidates[j])
+		}
+		return
 	}
 	if c.IsProto {
 		var cand []uint8

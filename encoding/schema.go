@@ -36,6 +36,11 @@ type FieldSpec struct {
 	Choices    []float64 `json:"choices,omitempty"`
 	Value      float64   `json:"value,omitempty"`
 	Candidates []int     `json:"candidates,omitempty"`
+	// Prior, Kappa and TopK select posterior decoding of a port or
+	// protocol field (Prior aligned with Candidates; see Posterior).
+	Prior []float64 `json:"prior,omitempty"`
+	Kappa float64   `json:"kappa,omitempty"`
+	TopK  int       `json:"top_k,omitempty"`
 }
 
 // Spec is the persisted description of a dataset's encoding: enough, with
@@ -137,7 +142,19 @@ func buildCodecs(fields []FieldSpec, emb Embedding) ([]Codec, []int, int, error)
 			if err := checkCandidates(f.Name, f.Candidates, maxV); err != nil {
 				return nil, nil, 0, err
 			}
-			c = &Embedded{Field: f.Name, IsProto: f.Type == TypeProto, E: emb, Candidates: f.Candidates}
+			e := &Embedded{Field: f.Name, IsProto: f.Type == TypeProto, E: emb, Candidates: f.Candidates}
+			if len(f.Prior) > 0 {
+				if len(f.Prior) != len(f.Candidates) || !(f.Kappa > 0) || f.TopK < 1 {
+					return nil, nil, 0, fmt.Errorf("field %s: posterior decoding needs a prior per candidate, kappa > 0 and top_k ≥ 1", f.Name)
+				}
+				for _, w := range f.Prior {
+					if !(w >= 0) || math.IsInf(w, 0) {
+						return nil, nil, 0, fmt.Errorf("field %s: invalid prior weight %v", f.Name, w)
+					}
+				}
+				e.Post = &Posterior{Prior: f.Prior, Kappa: f.Kappa, TopK: f.TopK}
+			}
+			c = e
 		default:
 			return nil, nil, 0, fmt.Errorf("field %s: unknown type %q", f.Name, f.Type)
 		}
@@ -146,6 +163,16 @@ func buildCodecs(fields []FieldSpec, emb Embedding) ([]Codec, []int, int, error)
 		off += c.Dim()
 	}
 	return codecs, offs, off, nil
+}
+
+// SeedDecoding restarts the random streams of posterior decoding, so that
+// decoding the same tensors with the same seed gives the same records.
+func (s *Schema) SeedDecoding(seed uint64) {
+	for i, c := range s.attr {
+		if e, ok := c.(*Embedded); ok {
+			e.seed(seed + uint64(i)*0x9e3779b97f4a7c15)
+		}
+	}
 }
 
 // Kind is the dataset kind the schema encodes.
@@ -208,8 +235,8 @@ func LoadSpec(path string) (Spec, error) {
 	return s, nil
 }
 
-// presentName is the attribute name of chunk i's presence tag.
-func presentName(i int) string { return "present_" + strconv.Itoa(i) }
+// PresentName is the attribute name of chunk i's presence tag.
+func PresentName(i int) string { return "present_" + strconv.Itoa(i) }
 
 func isPresentName(name string) (int, bool) {
 	rest, ok := strings.CutPrefix(name, "present_")

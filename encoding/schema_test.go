@@ -225,7 +225,7 @@ func TestEncodeCountsClampedValues(t *testing.T) {
 }
 
 func TestNewSchemaRejectsBadSpecs(t *testing.T) {
-	good := Spec{Kind: "flows", Chunks: 1, MaxLen: 1, Attr: attrSpecs(1, BuildOptions{}), Feat: []FieldSpec{{Name: "gap", Type: TypeContinuous, Hi: 1}}}
+	good := Spec{Kind: "flows", Chunks: 1, MaxLen: 1, Attr: attrSpecs(1, BuildOptions{}, keyCounts{}), Feat: []FieldSpec{{Name: "gap", Type: TypeContinuous, Hi: 1}}}
 	emb := newStub([]uint16{1}, []uint8{6})
 	if _, err := NewSchema(good, emb); err != nil {
 		t.Fatalf("good spec rejected: %v", err)

@@ -19,7 +19,7 @@ type GenStats struct {
 	Flows         int   `json:"flows"`
 	Records       int   `json:"records"`
 	Continuations int   `json:"continued_flows"`
-	DroppedTags   int   `json:"dropped_inconsistent_tags"`
+	FixedTags     int   `json:"fixed_inconsistent_tags"`
 	DroppedEmpty  int   `json:"dropped_in_empty_chunks"`
 	OutOfRange    int   `json:"records_outside_chunk"`
 	PerChunkFlows []int `json:"per_chunk_flows"`
@@ -51,6 +51,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.SeedDecoding(r.Cfg.Seed)
 	n := len(split.Chunks)
 	st := &GenStats{PerChunkFlows: make([]int, n)}
 	models := make([]*dg.Model, n)
@@ -66,7 +67,6 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		models[c] = m
 	}
 	startOff, _ := s.AttrSlice("flow_start")
-	hereOff, hereDim := s.AttrSlice("starts_here")
 	own := make([][]genRow, n)
 	cont := make([][]genRow, n)
 	contStarts := make([][]float32, n)
@@ -93,9 +93,13 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 				// Continuations come from the chunk where the flow starts;
 				// this row only lends its start position to them.
 				contStarts[c] = append(contStarts[c], row.vec[startOff])
-			case !a.Present[c]:
-				st.DroppedTags++
 			default:
+				if !a.Present[c] {
+					// A flow that starts in a chunk is present in it.
+					setTag(s, row.vec, encoding.PresentName(c), true)
+					row.attr.Present[c] = true
+					st.FixedTags++
+				}
 				own[c] = append(own[c], row)
 				for j := c + 1; j < n; j++ {
 					if a.Present[j] {
@@ -119,9 +123,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		rows := own[c]
 		for _, row := range cont[c] {
 			v := slices.Clone(row.vec)
-			if hereOff >= 0 && hereDim == 2 {
-				v[hereOff], v[hereOff+1] = 1, 0
-			}
+			setTag(s, v, "starts_here", false)
 			if ps := contStarts[c]; len(ps) > 0 {
 				v[startOff] = ps[rng.IntN(len(ps))]
 			}
@@ -179,18 +181,32 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	flows.SortByTime(out.Packets)
 	st.Records = out.Len()
 	if st.Records == 0 {
-		return nil, fmt.Errorf("generation produced no records (flows %d, dropped %d with inconsistent tags, %d outside their chunk)", st.Flows, st.DroppedTags, st.OutOfRange)
+		return nil, fmt.Errorf("generation produced no records (flows %d, %d records outside their chunk)", st.Flows, st.OutOfRange)
 	}
 	path := r.SyntheticPath(s.Kind())
 	if err := writeTrace(path, out, layoutFor(trace.Format(split.Format))); err != nil {
 		return nil, err
 	}
 	r.log.Info("generated", "path", path, "flows", st.Flows, "records", st.Records, "continued_flows", st.Continuations,
-		"dropped_inconsistent_tags", st.DroppedTags, "records_outside_chunk", st.OutOfRange)
+		"fixed_inconsistent_tags", st.FixedTags, "records_outside_chunk", st.OutOfRange)
 	return st, nil
 }
 
 // SyntheticPath is where the synthetic trace of the given kind is written.
 func (r *Run) SyntheticPath(k trace.Kind) string {
 	return filepath.Join(r.Dir, SyntheticBase+traceExt(k == trace.KindPackets))
+}
+
+// setTag sets a 2-way tag attribute (starts_here, present_i) in an encoded
+// attribute vector to a hard 0 or 1.
+func setTag(s *encoding.Schema, vec []float32, name string, on bool) {
+	off, dim := s.AttrSlice(name)
+	if off < 0 || dim != 2 {
+		return
+	}
+	if on {
+		vec[off], vec[off+1] = 0, 1
+	} else {
+		vec[off], vec[off+1] = 1, 0
+	}
 }

@@ -62,7 +62,7 @@ func writeJSON(path string, v any) error {
 
 // preprocessKey hashes what pre-processing depends on.
 func preprocessKey(inputSHA string, c *config.Config, audit bool) string {
-	return hashKey("preprocess/v1", inputSHA, c.Chunks, c.MaxFlowLen, c.MaxFlowLenCap, c.Word2Vec, c.DP.Enabled, c.Seed, audit)
+	return hashKey("preprocess/v1", inputSHA, c.Chunks, c.MaxFlowLen, c.MaxFlowLenCap, c.LongFlows, c.Word2Vec, c.DP.Enabled, c.Seed, audit)
 }
 
 // splitAudit keeps a random 20% of the 5-tuples aside (seeded): the audit
@@ -142,7 +142,7 @@ func (r *Run) preprocess(ctx context.Context) error {
 	if maxLen == 0 {
 		maxLen = r.Cfg.MaxFlowLenCap
 	}
-	opt := flows.Options{Chunks: r.Cfg.Chunks, MaxFlowLen: maxLen}
+	opt := flows.Options{Chunks: r.Cfg.Chunks, MaxFlowLen: maxLen, SplitLong: r.Cfg.LongFlows == "split"}
 	var spec encoding.Spec
 	var datas []*encoding.Data
 	changed := map[string]int{}
@@ -194,6 +194,9 @@ func (r *Run) preprocess(ctx context.Context) error {
 	}
 	info.MaxLen = spec.MaxLen
 	info.Encode = changed
+	if st := info.Stats; st.SplitFlows > 0 {
+		r.log.Info("flows longer than the maximum flow length were split into segments", "max_flow_len", maxLen, "extra_segments", st.SplitFlows)
+	}
 	if st := info.Stats; st.TruncatedRecords > 0 {
 		r.log.Warn("flows longer than the maximum flow length were truncated", "max_flow_len", maxLen, "flows", st.TruncatedFlows, "records_dropped", st.TruncatedRecords)
 	}
@@ -242,7 +245,11 @@ func chunkInfos[R any](sp *flows.Split[R]) []ChunkInfo {
 }
 
 func (r *Run) buildOptions(maxLen int) encoding.BuildOptions {
-	return encoding.BuildOptions{MaxLen: max(1, maxLen)}
+	o := encoding.BuildOptions{MaxLen: max(1, maxLen)}
+	if w := r.Cfg.Word2Vec; w.Decode == "posterior" {
+		o.PosteriorKappa, o.PosteriorTopK = w.Kappa, w.TopK
+	}
+	return o
 }
 
 // embedding trains the IP2Vec model on the input's 5-tuples (one sentence

@@ -1,0 +1,116 @@
+package encoding
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"testing"
+)
+
+func TestTopOfMatchesSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	for trial := range 200 {
+		m := 1 + r.IntN(300)
+		k := 1 + r.IntN(m+5)
+		row := make([]float32, m)
+		for i := range row {
+			row[i] = float32(r.IntN(20)) // many ties
+		}
+		got := topOf(row, k, nil)
+		idx := make([]int, m)
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return row[idx[a]] > row[idx[b]] })
+		want := idx[:min(k, m)]
+		var gj []int
+		for _, e := range got {
+			gj = append(gj, e.j)
+		}
+		slices.Sort(gj)
+		slices.Sort(want)
+		if !slices.Equal(gj, want) {
+			t.Fatalf("trial %d: top %d of %v = %v, want %v", trial, k, row, gj, want)
+		}
+	}
+}
+
+func unit(v ...float32) []float32 {
+	var n float64
+	for _, x := range v {
+		n += float64(x * x)
+	}
+	for i := range v {
+		v[i] /= float32(math.Sqrt(n))
+	}
+	return v
+}
+
+// A posterior decoder with a huge concentration is the nearest-neighbour
+// decoder.
+func TestPosteriorSharpEqualsNearest(t *testing.T) {
+	ports := []uint16{22, 53, 80, 443, 8080, 50000, 50001, 50002}
+	emb := newStub(ports, []uint8{6, 17})
+	var cand []int
+	var prior []float64
+	for i, p := range ports {
+		cand = append(cand, int(p))
+		prior = append(prior, float64(1+i))
+	}
+	near := &Embedded{Field: "dstport", E: emb, Candidates: cand}
+	post := &Embedded{Field: "dstport", E: emb, Candidates: cand, Post: &Posterior{Prior: prior, Kappa: 1e5, TopK: 4}}
+	r := rand.New(rand.NewPCG(1, 2))
+	n := 500
+	vecs := make([]float32, n*4)
+	for i := range vecs {
+		vecs[i] = float32(r.NormFloat64())
+	}
+	a, b := make([]float64, n), make([]float64, n)
+	near.Decode(vecs, 4, 0, a)
+	post.Decode(vecs, 4, 0, b)
+	if !slices.Equal(a, b) {
+		t.Error("sharp posterior decoding differs from nearest decoding")
+	}
+}
+
+// Values sharing one direction are drawn in proportion to their prior, and
+// values elsewhere are never drawn.
+func TestPosteriorFollowsPrior(t *testing.T) {
+	vec := map[uint16][]float32{
+		50000: unit(1, 0.001, 0, 0), 50001: unit(1, 0, 0.001, 0), 50002: unit(1, 0, 0, 0.001),
+		443: unit(0, 1, 0, 0), 80: unit(0, 0, 1, 0),
+	}
+	emb := &stubEmbedding{ports: vec, protos: map[uint8][]float32{6: unit(0, 0, 0, 1)}}
+	cand := []int{80, 443, 50000, 50001, 50002}
+	prior := []float64{100, 100, 1, 2, 7}
+	c := &Embedded{Field: "srcport", E: emb, Candidates: cand, Post: &Posterior{Prior: prior, Kappa: 30, TopK: 5}}
+	c.seed(7)
+	n := 20000
+	vecs := make([]float32, 0, n*4)
+	for range n {
+		vecs = append(vecs, 0.9, 0.01, -0.01, 0.02) // near the ephemeral direction
+	}
+	out := make([]float64, n)
+	c.Decode(vecs, 4, 0, out)
+	count := map[float64]int{}
+	for _, v := range out {
+		count[v]++
+	}
+	if count[80]+count[443] > n/1000 {
+		t.Errorf("far values drawn: %v", count)
+	}
+	for i, v := range []float64{50000, 50001, 50002} {
+		want := float64(n) * prior[2+i] / 10
+		if got := float64(count[v]); math.Abs(got-want) > 4*math.Sqrt(want) {
+			t.Errorf("value %v drawn %v times, want about %v", v, got, want)
+		}
+	}
+	// Reseeding reproduces the draws.
+	c.seed(7)
+	again := make([]float64, n)
+	c.Decode(vecs, 4, 0, again)
+	if !slices.Equal(out, again) {
+		t.Error("posterior decoding not reproducible after reseeding")
+	}
+}
