@@ -19,6 +19,25 @@ const (
 	NoteOneDirection   = "one-direction"
 )
 
+// interner keeps one copy of each label, so records do not pin the lines
+// they were read from (labels take few distinct values). Past 4,096
+// distinct labels it copies instead.
+type interner map[string]string
+
+func (in *interner) get(s string) string {
+	if v, ok := (*in)[s]; ok {
+		return v
+	}
+	c := strings.Clone(s)
+	if *in == nil {
+		*in = make(interner)
+	}
+	if len(*in) < 4096 {
+		(*in)[c] = c
+	}
+	return c
+}
+
 // rowParser turns one data row into a flow record; it returns the column at
 // fault with an error.
 type rowParser func(row []string, f *Flow) (col string, err error)
@@ -199,6 +218,7 @@ func newNetShareReader(name string, r io.Reader, opt Options, closer io.Closer) 
 	}
 	src, dst, sp, dp, pr, ts, td, pkt, byt := idx[0], idx[1], idx[2], idx[3], idx[4], idx[5], idx[6], idx[7], idx[8]
 	lbl := cols.index("type", "label")
+	var labels interner
 	parse := func(row []string, f *Flow) (string, error) {
 		var err error
 		var v uint64
@@ -232,7 +252,7 @@ func newNetShareReader(name string, r io.Reader, opt Options, closer io.Closer) 
 			return "byt", err
 		}
 		if lbl >= 0 {
-			f.Label = row[lbl]
+			f.Label = labels.get(row[lbl])
 		}
 		return "", nil
 	}
@@ -293,6 +313,7 @@ func newUGR16Reader(name string, r io.Reader, opt Options, closer io.Closer) (*c
 		return nil, &PosError{File: name, Offset: -1, Line: 1, Err: errors.New(`missing column "td"`)}
 	}
 	flg, fwd, stos, lbl := cols.index("flg"), cols.index("fwd"), cols.index("stos"), cols.index("label", "type")
+	var labels interner
 	parse := func(row []string, f *Flow) (string, error) {
 		var err error
 		var v uint64
@@ -360,7 +381,7 @@ func newUGR16Reader(name string, r io.Reader, opt Options, closer io.Closer) (*c
 			return header[byt], err
 		}
 		if lbl >= 0 {
-			f.Label = row[lbl]
+			f.Label = labels.get(row[lbl])
 		}
 		return "", nil
 	}

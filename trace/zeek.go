@@ -22,6 +22,7 @@ type zeekCols struct {
 	opk, oby, rpk, rby        int
 	dur, hist, label          int
 	unset, empty              string
+	labels                    interner
 }
 
 func newZeekCols(header []string, unset, empty string) (*zeekCols, error) {
@@ -115,7 +116,7 @@ func (z *zeekCols) conn(row []string, out *[2]Flow) (n int, reason, col string, 
 	}
 	label := ""
 	if z.label >= 0 && !z.isUnset(row[z.label]) && row[z.label] != z.empty {
-		label = row[z.label]
+		label = z.labels.get(row[z.label])
 	}
 	sp, dp := uint16(op), uint16(rp)
 	if p == ProtoICMP {
