@@ -41,7 +41,7 @@ figcaption{font-size:.85em;color:#444}
 <table id="metrics">
 <thead><tr><th class="l">group</th><th class="l">metric</th><th>synthetic</th>{{if .R.Baselines}}<th>bootstrap (floor)</th><th>marginal sampler</th><th class="l">position</th>{{end}}</tr></thead>
 <tbody>
-{{range .Rows}}<tr{{if .Primary}} class="primary"{{end}}><td class="l">{{.Group}}</td><td class="l">{{.Name}}</td><td>{{f .Synthetic}}</td>{{if .HasBaselines}}<td>{{f .Bootstrap}}</td><td>{{f .Marginal}}</td><td class="l">{{if .PositionKnown}}<span class="pos"><i style="left:{{barpct .Position}}%"></i></span> {{pct .Position}}{{else}}<span class="note">references alike</span>{{end}}</td>{{end}}</tr>
+{{range .Rows}}<tr{{if .Primary}} class="primary"{{end}}><td class="l">{{.Group}}</td><td class="l">{{.Name}}</td><td>{{f .Synthetic}}</td>{{if .HasBaselines}}<td>{{f .Bootstrap}}</td><td>{{f .Marginal}}</td><td class="l">{{if .PositionKnown}}<span class="pos"><i style="left:{{barpct .Position}}%"></i></span> {{pos .Position}}{{else}}<span class="note">references alike</span>{{end}}</td>{{end}}</tr>
 {{end}}</tbody>
 </table>
 

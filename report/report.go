@@ -175,6 +175,16 @@ var funcs = template.FuncMap{
 	"f":   fmtF,
 	"f3":  func(v float64) string { return fmt.Sprintf("%.3f", v) },
 	"pct": pct,
+	// pos shows a position between the references, saturating far outside.
+	"pos": func(v float64) string {
+		switch {
+		case v > 2:
+			return "> 200%"
+		case v < -1:
+			return "< −100%"
+		}
+		return pct(v)
+	},
 	"barpct": func(v float64) string {
 		return fmt.Sprintf("%.1f", 100*clamp01(v))
 	},

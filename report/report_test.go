@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/netshare-go/netshare/eval"
@@ -32,13 +33,25 @@ func genFlows(seed uint64, n int) []trace.Flow {
 	return fs
 }
 
+var (
+	sampleOnce sync.Once
+	sampleRes  *eval.Result
+	sampleErr  error
+)
+
+// sampleResult evaluates two generated traces once per test binary; the
+// result is shared read-only.
 func sampleResult(t testing.TB) *eval.Result {
-	res, err := eval.Flows(genFlows(1, 2000), genFlows(2, 1800), eval.Options{Seed: 1, HoldoutFlows: genFlows(3, 500),
-		Privacy: &eval.PrivacyInfo{Epsilon: 3.5, Delta: 1e-5, Noise: 1.2, Clip: 1, Steps: 4000}})
-	if err != nil {
-		t.Fatal(err)
+	sampleOnce.Do(func() { sampleRes, sampleErr = makeSample() })
+	if sampleErr != nil {
+		t.Fatal(sampleErr)
 	}
-	return res
+	return sampleRes
+}
+
+func makeSample() (*eval.Result, error) {
+	return eval.Flows(genFlows(1, 2000), genFlows(2, 1800), eval.Options{Seed: 1, HoldoutFlows: genFlows(3, 500),
+		Privacy: &eval.PrivacyInfo{Epsilon: 3.5, Delta: 1e-5, Noise: 1.2, Clip: 1, Steps: 4000}})
 }
 
 // external matches anything that would make a browser fetch a resource;
