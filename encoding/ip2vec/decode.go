@@ -106,7 +106,7 @@ func (m *Model) newDecoder(kind Kind, values []uint16) *Decoder {
 		vec, _ := m.Vector(tok)
 		copy(dec.rows[i*d:], vec)
 	}
-	if kernelOK(d) {
+	if kernelOK(d) && n >= lanes { // fewer candidates: the plain loop is faster
 		dec.npanels = (n + lanes - 1) / lanes
 		dec.panels = alignedFloats(dec.npanels * d * lanes)
 		for p := 0; p < dec.npanels; p++ {
