@@ -91,7 +91,7 @@ figcaption{font-size:.85em;color:#444}
 <h2 id="targets">Targets</h2>
 <p class="note">Goals a useful synthetic trace should meet: faithful (joint fidelity well beyond the independent-marginal sampler) and not a copy of its training data. Shown for information; the tool does not fail on them.</p>
 <table id="targets-table"><thead><tr><th class="l">target</th><th>value</th><th>limit</th><th class="l">result</th></tr></thead><tbody>
-{{range .R.Targets}}<tr><td class="l">{{.Description}}</td><td>{{with .Value}}{{f .}}{{else}}–{{end}}</td><td>{{with .Limit}}{{f .}}{{else}}–{{end}}</td><td class="l">{{with .Pass}}{{if .}}<span class="pass">✔ pass</span>{{else}}<span class="fail">✘ fail</span>{{end}}{{else}}<span class="note">not judged: {{.Reason}}</span>{{end}}</td></tr>
+{{range .R.Targets}}<tr><td class="l">{{.Description}}</td><td>{{with .Value}}{{f .}}{{else}}–{{end}}</td><td>{{with .Limit}}{{f .}}{{else}}–{{end}}</td><td class="l">{{if .Pass}}{{if deref .Pass}}<span class="pass">✔ pass</span>{{else}}<span class="fail">✘ fail</span>{{end}}{{else}}<span class="note">not judged: {{.Reason}}</span>{{end}}</td></tr>
 {{end}}</tbody></table>
 {{end}}
 

@@ -167,7 +167,12 @@ func fmtF(v float64) string {
 	return fmt.Sprintf("%.4f", v)
 }
 
-func pct(v float64) string { return fmt.Sprintf("%.0f%%", 100*v) }
+func pct(v float64) string {
+	if a := math.Abs(v); a != 0 && a < 0.1 {
+		return fmt.Sprintf("%.2f%%", 100*v)
+	}
+	return fmt.Sprintf("%.0f%%", 100*v)
+}
 
 func clamp01(v float64) float64 { return math.Max(0, math.Min(1, v)) }
 
@@ -175,6 +180,7 @@ var funcs = template.FuncMap{
 	"f":   fmtF,
 	"f3":  func(v float64) string { return fmt.Sprintf("%.3f", v) },
 	"pct": pct,
+	"deref": func(b *bool) bool { return b != nil && *b },
 	// pos shows a position between the references, saturating far outside.
 	"pos": func(v float64) string {
 		switch {

@@ -150,3 +150,37 @@ func TestPositionBetweenReferences(t *testing.T) {
 		}
 	}
 }
+
+// Each target is rendered with its own mark: a failed target must not show
+// as passed.
+func TestTargetMarks(t *testing.T) {
+	res := *sampleResult(t)
+	yes, no := true, false
+	v := 0.1
+	res.Targets = []eval.Target{
+		{Name: "a", Description: "target A", Value: &v, Pass: &yes},
+		{Name: "b", Description: "target B", Value: &v, Pass: &no},
+		{Name: "c", Description: "target C", Reason: "cannot tell"},
+	}
+	var b bytes.Buffer
+	if err := Render(&b, Input{Result: &res}); err != nil {
+		t.Fatal(err)
+	}
+	s := b.String()
+	i := strings.Index(s, `id="targets-table"`)
+	rows := strings.Split(s[i:strings.Index(s[i:], "</table>")+i], "<tr>")
+	var got []string
+	for _, r := range rows[2:] { // skip the text before the first row and the header
+		switch {
+		case strings.Contains(r, "✔ pass"):
+			got = append(got, "pass")
+		case strings.Contains(r, "✘ fail"):
+			got = append(got, "fail")
+		case strings.Contains(r, "not judged: cannot tell"):
+			got = append(got, "n/a")
+		}
+	}
+	if strings.Join(got, ",") != "pass,fail,n/a" {
+		t.Errorf("marks %v, want pass,fail,n/a", got)
+	}
+}
