@@ -177,9 +177,9 @@ func pct(v float64) string {
 func clamp01(v float64) float64 { return math.Max(0, math.Min(1, v)) }
 
 var funcs = template.FuncMap{
-	"f":   fmtF,
-	"f3":  func(v float64) string { return fmt.Sprintf("%.3f", v) },
-	"pct": pct,
+	"f":     fmtF,
+	"f3":    func(v float64) string { return fmt.Sprintf("%.3f", v) },
+	"pct":   pct,
 	"deref": func(b *bool) bool { return b != nil && *b },
 	// pos shows a position between the references, saturating far outside.
 	"pos": func(v float64) string {
