@@ -39,9 +39,12 @@ func (c AggregateConfig) withDefaults() AggregateConfig {
 // Dur = last - first. Memory is proportional to the open flows (plus the
 // closed ones waiting to be emitted in order), not to the packets.
 //
-// Records come out in order of Start (ties by 5-tuple), as soon as no open
-// flow can precede them. Time is the largest packet timestamp seen; packets
-// a little out of order are tolerated (a flow's end is its latest packet).
+// For input in time order, records come out in order of Start (ties by
+// 5-tuple), each as soon as no open or later flow can precede it. Time is
+// the largest packet timestamp seen; packets a little out of order are
+// tolerated (a flow's start is its earliest packet, its end its latest),
+// though they may then come out slightly out of order. TCP FIN and RST do
+// not close a flow; only the timeouts and Flush do.
 type FlowAggregator struct {
 	cfg      AggregateConfig
 	active   int64

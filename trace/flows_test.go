@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -430,5 +431,42 @@ func TestZeekLongLine(t *testing.T) {
 	flows, st, _, err := trace.ReadAllFlows(path, trace.Options{SkipBad: true})
 	if err != nil || len(flows) != 7 || st.Skipped[trace.ReasonLongLine] != 1 {
 		t.Errorf("long line with SkipBad: %d records, %v, %+v", len(flows), err, st)
+	}
+}
+
+// TestSharedFlowFiles reads the optional UGR'16-layout and IoT-23 files:
+// every line is a record, nothing is skipped but IPv6 and packet-less
+// connections.
+func TestSharedFlowFiles(t *testing.T) {
+	dir := testutil.SharedData(t, ".")
+	files, _ := filepath.Glob(filepath.Join(dir, "*", "*.flows.ugr16.csv"))
+	iot, _ := filepath.Glob(filepath.Join(dir, "iot23-zeek-csv", "*.csv"))
+	if len(files) == 0 || len(iot) == 0 {
+		t.Skip("no flow files in the optional data")
+	}
+	for _, path := range files {
+		// Some hold IPv6 flows: an error, or skipped and counted.
+		flows, st, f, err := trace.ReadAllFlows(path, trace.Options{SkipBad: true})
+		data, _ := os.ReadFile(path)
+		var v6 int64
+		for _, l := range lines(data)[1:] {
+			if f := strings.Split(l, ","); strings.Contains(f[3]+f[4], ":") {
+				v6++
+			}
+		}
+		if err != nil || f != trace.FormatUGR16CSV || len(flows)+int(st.TotalSkipped()) != len(lines(data))-1 ||
+			st.TotalSkipped() != v6 || st.Skipped[trace.ReasonIPv6] != v6 {
+			t.Errorf("%s: %d records of %d lines, %s, %v, %+v", filepath.Base(path), len(flows), len(lines(data))-1, f, err, st)
+		}
+	}
+	for _, path := range iot {
+		flows, st, f, err := trace.ReadAllFlows(path, trace.Options{})
+		data, _ := os.ReadFile(path)
+		conns := int64(len(lines(data)) - 1)
+		// Each connection gives two records, one (noted), or none (skipped).
+		if err != nil || f != trace.FormatZeekCSV || len(flows) == 0 ||
+			int64(len(flows)) != 2*(conns-st.TotalSkipped())-st.Notes[trace.NoteOneDirection] {
+			t.Errorf("%s: %d records from %d connections, %s, %v, %+v", filepath.Base(path), len(flows), conns, f, err, st)
+		}
 	}
 }

@@ -286,6 +286,8 @@ func TestLinkTypes(t *testing.T) {
 	}{
 		{"ethernet", trace.LinkEthernet, frameFor(trace.LinkEthernet, ipPkt), ""},
 		{"ethernet 802.1Q+802.1ad", trace.LinkEthernet, append(append([]byte{}, vlan...), ipPkt...), ""},
+		{"ethernet mpls", trace.LinkEthernet, append(append(make([]byte, 12), 0x88, 0x47, 0, 1, 0, 64, 0, 2, 1, 64), ipPkt...), ""},
+		{"ethernet mpls pseudowire", trace.LinkEthernet, append(append(make([]byte, 12), 0x88, 0x47, 0, 2, 1, 64, 0, 0, 0, 0), make([]byte, 60)...), "non-ip"},
 		{"raw 101", trace.LinkRaw, ipPkt, ""},
 		{"raw 228", 228, ipPkt, ""},
 		{"raw 12", 12, ipPkt, ""},

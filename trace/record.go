@@ -161,8 +161,12 @@ func ProtoName(p uint8) string {
 // number (0-255).
 func ParseProto(s string) (uint8, error) {
 	s = strings.TrimSpace(s)
-	if n, err := strconv.ParseUint(s, 10, 8); err == nil {
-		return uint8(n), nil
+	if s != "" && s[0] >= '0' && s[0] <= '9' {
+		if n, err := strconv.ParseUint(s, 10, 8); err == nil {
+			return uint8(n), nil
+		}
+	} else if p, ok := protoNumbers[s]; ok {
+		return p, nil
 	}
 	if p, ok := protoNumbers[strings.ToUpper(s)]; ok {
 		return p, nil

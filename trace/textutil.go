@@ -262,8 +262,10 @@ func parseTCPFlags(s string) (uint8, error) {
 		}
 		return uint8(v), nil
 	}
-	if v, err := strconv.ParseUint(s, 10, 8); err == nil {
-		return uint8(v), nil
+	if s[0] >= '0' && s[0] <= '9' {
+		if v, err := strconv.ParseUint(s, 10, 8); err == nil {
+			return uint8(v), nil
+		}
 	}
 	const all = "CEUAPRSF"
 	if len(s) != 6 && len(s) != 8 {
