@@ -229,7 +229,7 @@ func TestNoiseForEpsilonUnreachable(t *testing.T) {
 	if !errors.Is(err, privacy.ErrUnreachable) {
 		t.Errorf("releases above target: err = %v, want ErrUnreachable", err)
 	}
-	// Below what the orders up to 512 can certify.
+	// Below what the orders up to 1024 can certify.
 	_, err = privacy.NoiseForEpsilon(0.01, 1000, 1e-5, 1e-4)
 	if !errors.Is(err, privacy.ErrUnreachable) {
 		t.Errorf("tiny target: err = %v, want ErrUnreachable", err)

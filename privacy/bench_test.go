@@ -6,7 +6,7 @@ import (
 	"github.com/netshare-go/netshare/privacy"
 )
 
-// BenchmarkEpsilon accounts for one DP-SGD run (RDP at the 158 default
+// BenchmarkEpsilon accounts for one DP-SGD run (RDP at the 159 default
 // orders, then the conversion).
 func BenchmarkEpsilon(b *testing.B) {
 	for b.Loop() {

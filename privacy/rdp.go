@@ -10,9 +10,11 @@ import (
 // DefaultOrders returns the Rényi orders the accountant evaluates unless
 // told otherwise: 1.1, 1.2, …, 10.9 (steps of 0.1), 1.25, 1.75 and 2.25 (so
 // that every order of the list NetShare used is included), the integers
-// 11, …, 63, and 128, 256, 512. There are 158 orders, sorted ascending.
+// 11, …, 63, and 128, 256, 512, 1024. There are 159 orders, sorted
+// ascending: a superset of the grids of NetShare, TensorFlow Privacy and
+// Opacus.
 func DefaultOrders() []float64 {
-	orders := make([]float64, 0, 158)
+	orders := make([]float64, 0, 159)
 	for x := 1; x < 100; x++ {
 		orders = append(orders, 1+float64(x)/10)
 	}
@@ -20,7 +22,7 @@ func DefaultOrders() []float64 {
 	for a := 11; a <= 63; a++ {
 		orders = append(orders, float64(a))
 	}
-	orders = append(orders, 128, 256, 512)
+	orders = append(orders, 128, 256, 512, 1024)
 	slices.Sort(orders)
 	return orders
 }
