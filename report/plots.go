@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"image/color"
+	"log/slog"
 	"math"
 	"strings"
 
@@ -32,8 +33,29 @@ var (
 	figH      = 3.2 * vg.Inch
 )
 
-// render draws p as SVG and PNG.
-func renderFigure(name, caption string, p *plot.Plot) (Figure, error) {
+// widenLog gives a log-scaled axis a positive, non-empty range.
+func widenLog(a *plot.Axis) {
+	if _, ok := a.Scale.(plot.LogScale); !ok {
+		return
+	}
+	if a.Min <= 0 {
+		a.Min = math.SmallestNonzeroFloat64
+	}
+	if a.Max <= a.Min {
+		a.Min, a.Max = a.Max/2, a.Max*2
+	}
+}
+
+// renderFigure draws p as SVG and PNG. A plot that gonum/plot cannot draw
+// is an error, not a panic.
+func renderFigure(name, caption string, p *plot.Plot) (fig Figure, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("figure %s: %v", name, r)
+		}
+	}()
+	widenLog(&p.X)
+	widenLog(&p.Y)
 	sc := vgsvg.New(figW, figH)
 	p.Draw(draw.New(sc))
 	var sb bytes.Buffer
@@ -188,7 +210,9 @@ func rankFigure(rc eval.RankCurve) (Figure, error) {
 	return renderFigure("rank_"+rc.Name, label+" popularity-rank curves on log–log axes (identities ignored, as in the rank JSD).", p)
 }
 
-// Figures renders every figure the result's summaries allow.
+// Figures renders every figure the result's summaries allow. A figure that
+// cannot be drawn (say, a curve of a single point on log axes) is left out
+// and logged; the other figures are still returned.
 func Figures(res *eval.Result) ([]Figure, error) {
 	d := res.Distributions
 	if d == nil {
@@ -201,27 +225,31 @@ func Figures(res *eval.Result) ([]Figure, error) {
 		}
 		f, err := cdfFigure(c)
 		if err != nil {
-			return nil, err
+			slog.Warn("figure left out", "err", err)
+			continue
 		}
 		out = append(out, f)
 	}
 	if len(d.Protocols) > 0 {
 		f, err := barFigure("protocols", "IP protocols", "protocol", "Share of records by IP protocol.", d.Protocols)
 		if err != nil {
-			return nil, err
+			slog.Warn("figure left out", "err", err)
+		} else {
+			out = append(out, f)
 		}
-		out = append(out, f)
 	}
 	if len(d.TopPorts) > 0 {
 		f, err := barFigure("top_ports", "Top service ports", "destination port", "Share of records on the real trace's five most used destination ports below 1024.", d.TopPorts)
 		if err != nil {
-			return nil, err
+			slog.Warn("figure left out", "err", err)
+		} else {
+			out = append(out, f)
 		}
-		out = append(out, f)
 	}
 	for _, rc := range d.RankFreq {
 		f, err := rankFigure(rc)
 		if err != nil {
+			slog.Warn("figure left out", "err", err)
 			continue
 		}
 		out = append(out, f)

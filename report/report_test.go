@@ -184,3 +184,32 @@ func TestTargetMarks(t *testing.T) {
 		t.Errorf("marks %v, want pass,fail,n/a", got)
 	}
 }
+
+// Degenerate traces (one record; every value equal; zeros on log axes)
+// still give every figure.
+func TestTinyTraceReport(t *testing.T) {
+	one := []trace.Flow{{Start: 5, Src: 1, Dst: 2, DstPort: 80, Proto: 6}}
+	res, err := eval.Flows(one, one, eval.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	figs, err := Figures(res)
+	if err != nil || len(figs) != 9 {
+		t.Errorf("one flow record: %d figures (%v), want 9", len(figs), err)
+	}
+	if err := Write(t.TempDir(), Input{Result: res}); err != nil {
+		t.Fatal(err)
+	}
+	ps := []trace.Packet{{TS: 1, Len: 40}}
+	res, err = eval.Packets(ps, ps, eval.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	figs, err = Figures(res)
+	if err != nil || len(figs) != 7 {
+		t.Errorf("one packet: %d figures (%v), want 7", len(figs), err)
+	}
+	if err := Write(t.TempDir(), Input{Result: res}); err != nil {
+		t.Fatal(err)
+	}
+}
