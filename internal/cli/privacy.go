@@ -71,7 +71,7 @@ of privacy is one flow.
 With --noise it prints ε for --delta and the Rényi order that attains it; with
 --epsilon it finds the smallest noise multiplier that meets that ε.`,
 		Example: `  netshare privacy --records 60000 --batch 256 --noise 1.1 --epochs 60 --count-noise 0
-  netshare privacy --records 50000 --batch 100 --epsilon 10 --steps 2000 --d-rounds 5 --chunks 10 --json`,
+  netshare privacy --records 50000 --batch 100 --epsilon 10 --steps 2000 --d-rounds 5 --chunks 10 --count-noise 10 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := cmd.Flags()
