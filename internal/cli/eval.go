@@ -96,6 +96,12 @@ metrics for two references drawn from the real trace: a bootstrap resample
 (the sampling-noise floor of a perfect copy) and an independent-marginal
 sampler. docs/metrics.md defines every figure.
 
+A memorisation audit reports the share of synthetic records that are exact
+copies of real ones. With --holdout FILE (real records kept out of the
+generator's training; --real is then the training set) it also compares
+distances to the closest training record and runs a membership-inference
+attack, and judges the privacy targets.
+
 --json prints one JSON object (the content of a run's metrics.json); --report
 DIR writes metrics.json, report.html and plots/*.png into DIR.`,
 		Args: cobra.NoArgs,
