@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/netshare-go/netshare/eval/internal/hash"
 	"github.com/netshare-go/netshare/trace"
 )
 
@@ -166,28 +167,14 @@ func itoa(i int) string {
 	return string(b[n:])
 }
 
-// flowSizes returns the sorted number of records per 5-tuple.
-// 5-tuples are told apart by a 64-bit hash (a collision, which would merge
-// two groups, has probability about n²/2^65: negligible for plotting).
+// flowSizes returns the sorted number of records per 5-tuple. 5-tuples
+// are told apart by a 64-bit hash (a collision, which would merge two
+// groups, has probability about n²/2^65: negligible for plotting).
 func flowSizes(fs []trace.Flow) []uint64 {
-	out := runCounts(sortedU64(len(fs), func(i int) uint64 { return KeyHash(fs[i].Key()) }))
-	radixSort(out, make([]uint64, len(out)))
+	var so sorter
+	out := runCounts(so.sorted(len(fs), func(i int) uint64 { return hash.Key(fs[i].Key()) }))
+	radixSort(out, so.tmp[:len(out)])
 	return out
-}
-
-// KeyHash returns a 64-bit hash of a 5-tuple.
-func KeyHash(k trace.Key) uint64 {
-	h := mix(uint64(k.Src)<<32 | uint64(k.Dst))
-	return mix(h ^ (uint64(k.SrcPort)<<24 | uint64(k.DstPort)<<8 | uint64(k.Proto)) + 0x9e3779b97f4a7c15)
-}
-
-func mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
 }
 
 func distributions(r, s *profile, real, syn []trace.Flow) *Distributions {

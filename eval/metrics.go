@@ -140,16 +140,8 @@ func TVD(a, b []uint64) float64 {
 	return s / 2
 }
 
-// log2Bin is the joint-histogram bin of a non-negative quantity:
-// floor(log2(1+x)).
-func log2Bin(x float64) uint64 {
-	if !(x > 0) {
-		return 0
-	}
-	return uint64(math.Floor(math.Log2(1 + x)))
-}
-
-// log2BinU is log2Bin for an integer: floor(log2(1+x)), exactly.
+// log2BinU is the joint-histogram bin of a count: floor(log2(1+x)),
+// exactly.
 func log2BinU(x uint64) uint64 {
 	if x == math.MaxUint64 {
 		return 64
@@ -157,8 +149,8 @@ func log2BinU(x uint64) uint64 {
 	return uint64(bits.Len64(x+1) - 1)
 }
 
-// durBin is log2Bin of a duration of us microseconds taken in
-// milliseconds: floor(log2(1 + us/1000)) = floor(log2(floor((1000+us)/1000))),
+// durBin is the joint-histogram bin of a duration of us microseconds taken
+// in milliseconds: floor(log2(1 + us/1000)) = floor(log2(floor((1000+us)/1000))),
 // since 2^k ≤ y ⇔ 2^k ≤ floor(y) for y ≥ 1.
 func durBin(us int64) uint64 {
 	if us <= 0 {

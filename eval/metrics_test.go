@@ -56,6 +56,17 @@ func TestLog2Bin(t *testing.T) {
 	}
 }
 
+// log2Bin is the definition of a joint-histogram bin, in floating point:
+// floor(log2(1+x)); the profiles compute it in integers.
+func log2Bin(x float64) uint64 {
+	if !(x > 0) {
+		return 0
+	}
+	return uint64(math.Floor(math.Log2(1 + x)))
+}
+
+func durMillis(us int64) float64 { return float64(max(us, 0)) / 1000 }
+
 // emdBrute integrates |F_u − F_v| on a fine grid of all sample points.
 func emdBrute(u, v []float64) float64 {
 	pts := slices.Concat(u, v)
@@ -129,27 +140,10 @@ func TestMetricProperties(t *testing.T) {
 	}
 }
 
-func TestRadixSortMatchesSort(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	for _, n := range []int{0, 1, 5, 255, 256, 1000, 70000} {
-		for _, mask := range []uint64{0xff, 0xffff00, ^uint64(0)} {
-			a := make([]uint64, n)
-			for i := range a {
-				a[i] = r.Uint64() & mask
-			}
-			want := slices.Clone(a)
-			slices.Sort(want)
-			radixSort(a, make([]uint64, n))
-			if !slices.Equal(a, want) {
-				t.Fatalf("n=%d mask=%x: radix sort differs", n, mask)
-			}
-		}
-	}
-}
-
 func TestRankFrequency(t *testing.T) {
 	vals := []uint64{7, 3, 7, 9, 7, 3}
-	got := rankFrequency(len(vals), func(i int) uint64 { return vals[i] })
+	var so sorter
+	got := so.rankFrequency(len(vals), func(i int) uint64 { return vals[i] })
 	if !slices.Equal(got, []uint64{3, 2, 1}) {
 		t.Fatalf("rank frequency %v, want [3 2 1]", got)
 	}

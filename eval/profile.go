@@ -161,9 +161,6 @@ func flowProfile(fs []trace.Flow) *profile {
 	return p.finish()
 }
 
-// durMillis converts a duration in µs to milliseconds.
-func durMillis(us int64) float64 { return float64(max(us, 0)) / 1000 }
-
 // packetFlows groups packets by 5-tuple and returns the number of packets
 // of each group, in no particular order, with each group's key.
 func packetFlows(ps []trace.Packet) (keys []trace.Key, sizes []uint64) {

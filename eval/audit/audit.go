@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/netshare-go/netshare/eval/downstream/ml"
+	"github.com/netshare-go/netshare/eval/internal/hash"
 	"github.com/netshare-go/netshare/eval/internal/radix"
 	"github.com/netshare-go/netshare/trace"
 )
@@ -85,20 +87,6 @@ type CopyIndex struct {
 	flows  bool
 }
 
-func mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
-
-func keyHash(k trace.Key) uint64 {
-	h := mix(uint64(k.Src)<<32 | uint64(k.Dst))
-	return mix(h ^ (uint64(k.SrcPort)<<24 | uint64(k.DstPort)<<8 | uint64(k.Proto)) + 0x9e3779b97f4a7c15)
-}
-
 // DurationMillis is a flow's duration rounded to whole milliseconds, as the
 // exact-copy comparison uses it.
 func DurationMillis(f *trace.Flow) int64 { return (max(f.Dur, 0) + 500) / 1000 }
@@ -107,10 +95,10 @@ func DurationMillis(f *trace.Flow) int64 { return (max(f.Dur, 0) + 500) / 1000 }
 // bytes and duration in ms. Distinct records collide with probability about
 // 2^-64 per pair.
 func flowHash(f *trace.Flow) uint64 {
-	h := keyHash(f.Key())
-	h = mix(h ^ f.Packets)
-	h = mix(h ^ f.Bytes + 0x632be59bd9b4e019)
-	return mix(h ^ uint64(DurationMillis(f)) + 0x85157af5)
+	h := hash.Key(f.Key())
+	h = hash.Mix(h ^ f.Packets)
+	h = hash.Mix(h ^ f.Bytes + 0x632be59bd9b4e019)
+	return hash.Mix(h ^ uint64(DurationMillis(f)) + 0x85157af5)
 }
 
 func flowHashes(fs []trace.Flow) []uint64 {
@@ -133,14 +121,14 @@ func packetFlowHashes(ps []trace.Packet) []uint64 {
 		if !ok {
 			j = len(hs)
 			idx[k] = j
-			hs = append(hs, keyHash(k))
+			hs = append(hs, hash.Key(k))
 			ns = append(ns, 0)
 		}
-		hs[j] = mix(hs[j] ^ (uint64(ps[i].Len) + 0x9e3779b97f4a7c15))
+		hs[j] = hash.Mix(hs[j] ^ (uint64(ps[i].Len) + 0x9e3779b97f4a7c15))
 		ns[j]++
 	}
 	for j := range hs {
-		hs[j] = mix(hs[j] ^ ns[j]<<20)
+		hs[j] = hash.Mix(hs[j] ^ ns[j]<<20)
 	}
 	return hs
 }
@@ -287,44 +275,14 @@ func packetFlowRaws(ps []trace.Packet) [][]float64 {
 	return out
 }
 
-// auc is the Mann–Whitney AUC of scores for positives versus negatives.
+// auc is the AUC of scores for telling positives from negatives.
 func auc(pos, neg []float64) float64 {
-	type sv struct {
-		s float64
-		p bool
+	scores := append(append([]float64(nil), pos...), neg...)
+	truth := make([]bool, len(scores))
+	for i := range pos {
+		truth[i] = true
 	}
-	all := make([]sv, 0, len(pos)+len(neg))
-	for _, s := range pos {
-		all = append(all, sv{s, true})
-	}
-	for _, s := range neg {
-		all = append(all, sv{s, false})
-	}
-	slices.SortFunc(all, func(a, b sv) int {
-		switch {
-		case a.s < b.s:
-			return -1
-		case a.s > b.s:
-			return 1
-		}
-		return 0
-	})
-	var rankSum float64
-	for i := 0; i < len(all); {
-		j := i + 1
-		for j < len(all) && all[j].s == all[i].s {
-			j++
-		}
-		r := float64(i+j+1) / 2
-		for t := i; t < j; t++ {
-			if all[t].p {
-				rankSum += r
-			}
-		}
-		i = j
-	}
-	np, nn := float64(len(pos)), float64(len(neg))
-	return (rankSum - np*(np+1)/2) / (np * nn)
+	return ml.AUC(scores, truth)
 }
 
 // rowSet gives the raw feature rows of one set of units on demand, so that

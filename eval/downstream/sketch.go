@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/netshare-go/netshare/eval/internal/hash"
 	"github.com/netshare-go/netshare/trace"
 )
 
@@ -20,24 +21,14 @@ func NewCountMin(depth, width int, seed uint64) *CountMin {
 	c := &CountMin{depth: depth, width: max(width, 1), cells: make([]uint64, depth*max(width, 1))}
 	s := seed
 	for i := 0; i < depth; i++ {
-		s = mix64(s + 0x9e3779b97f4a7c15)
+		s = hash.Mix(s + 0x9e3779b97f4a7c15)
 		c.seeds = append(c.seeds, s)
 	}
 	return c
 }
 
-// mix64 is the SplitMix64 finaliser.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
-
 func (c *CountMin) col(row int, key uint64) int {
-	h := mix64(key ^ c.seeds[row])
+	h := hash.Mix(key ^ c.seeds[row])
 	hi, _ := mulHi(h, uint64(c.width))
 	return int(hi)
 }
