@@ -28,6 +28,12 @@ type Config struct {
 	// a chunk: "split" into segments of the same 5-tuple (no record lost) or
 	// "truncate" (NetShare's choice: later records are dropped, counted).
 	LongFlows string `yaml:"long_flows"`
+	// Continuous selects how gaps, durations, counts and sizes are
+	// normalised: "minmax" (NetShare: log1p for counts, then min-max) or
+	// "quantile" (position among QuantileKnots quantiles of the data, which
+	// keeps point masses such as one-packet flows exact).
+	Continuous    string `yaml:"continuous"`
+	QuantileKnots int    `yaml:"quantile_knots"`
 	// Seed makes a run reproducible.
 	Seed uint64 `yaml:"seed"`
 

@@ -32,6 +32,13 @@ func (c *Config) Validate() error {
 	}
 	atLeast("max_flow_len", c.MaxFlowLen, 0)
 	atLeast("max_flow_len_cap", c.MaxFlowLenCap, 1)
+	switch c.Continuous {
+	case "minmax":
+	case "quantile":
+		atLeast("quantile_knots", c.QuantileKnots, 2)
+	default:
+		bad("continuous", "must be minmax or quantile, got %q", c.Continuous)
+	}
 	if c.LongFlows != "split" && c.LongFlows != "truncate" {
 		bad("long_flows", "must be split or truncate, got %q", c.LongFlows)
 	}
@@ -104,6 +111,9 @@ func (c *Config) Validate() error {
 			bad("dp", "set a target epsilon or a noise multiplier")
 		}
 		nonNeg("dp.count_noise", d.CountNoise)
+		if c.Continuous == "quantile" {
+			bad("continuous", "must be minmax under DP: quantiles of the private data would leak")
+		}
 		if c.MaxFlowLen == 0 {
 			bad("max_flow_len", "must be fixed (not 0) under DP: the observed maximum depends on the private data")
 		}

@@ -32,6 +32,10 @@ type BuildOptions struct {
 	// trace in that field (see Posterior).
 	PosteriorKappa float64
 	PosteriorTopK  int
+	// QuantileKnots, when positive, encodes continuous features (gaps,
+	// durations, counts, sizes) by their position among this many quantile
+	// knots of the data (see Quantile) instead of log1p and min-max.
+	QuantileKnots int
 }
 
 // keyCounts counts, per 5-tuple field, how many chunk flows take each value.
@@ -91,6 +95,7 @@ func attrSpecs(chunks int, opt BuildOptions, kc keyCounts) []FieldSpec {
 type column struct {
 	name   string
 	vals   map[float64]struct{}
+	all    []float64
 	lo, hi float64
 	n      int
 }
@@ -101,6 +106,7 @@ func newColumn(name string) *column {
 
 func (c *column) add(v float64) {
 	c.n++
+	c.all = append(c.all, v)
 	c.lo, c.hi = math.Min(c.lo, v), math.Max(c.hi, v)
 	if len(c.vals) <= 4096 {
 		c.vals[v] = struct{}{}
@@ -112,6 +118,8 @@ func (c *column) continuous(log, round bool, opt BuildOptions) FieldSpec {
 	lo, hi := c.lo, c.hi
 	if r, ok := opt.Fixed[c.name]; ok {
 		lo, hi = r[0], r[1]
+	} else if opt.QuantileKnots > 0 && c.n > 0 {
+		return FieldSpec{Name: c.name, Type: TypeQuantile, Knots: QuantileKnots(c.all, opt.QuantileKnots, log), Log: log, Round: round}
 	}
 	if c.n == 0 {
 		lo, hi = 0, 0

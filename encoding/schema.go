@@ -20,6 +20,7 @@ const (
 	TypeContinuous  = "continuous"
 	TypeCategorical = "categorical"
 	TypeConst       = "const"
+	TypeQuantile    = "quantile"
 	TypePort        = "port"
 	TypeProto       = "proto"
 )
@@ -34,6 +35,7 @@ type FieldSpec struct {
 	Log        bool      `json:"log,omitempty"`
 	Round      bool      `json:"round,omitempty"`
 	Choices    []float64 `json:"choices,omitempty"`
+	Knots      []float64 `json:"knots,omitempty"`
 	Value      float64   `json:"value,omitempty"`
 	Candidates []int     `json:"candidates,omitempty"`
 	// Prior, Kappa and TopK select posterior decoding of a port or
@@ -131,6 +133,18 @@ func buildCodecs(fields []FieldSpec, emb Embedding) ([]Codec, []int, int, error)
 			c = Categorical{Field: f.Name, Choices: f.Choices}
 		case TypeConst:
 			c = Const{Field: f.Name, Value: f.Value}
+		case TypeQuantile:
+			if len(f.Knots) < 2 || !slices.IsSorted(f.Knots) {
+				return nil, nil, 0, fmt.Errorf("field %s: quantile knots must be at least two, non-decreasing", f.Name)
+			}
+			for _, k := range f.Knots {
+				if math.IsNaN(k) || math.IsInf(k, 0) {
+					return nil, nil, 0, fmt.Errorf("field %s: invalid quantile knot %v", f.Name, k)
+				}
+			}
+			q := &Quantile{Field: f.Name, Knots: f.Knots, Log: f.Log, Round: f.Round}
+			q.seed(uint64(len(codecs)) + 1)
+			c = q
 		case TypePort, TypeProto:
 			if emb == nil {
 				return nil, nil, 0, fmt.Errorf("field %s needs an embedding model", f.Name)

@@ -62,7 +62,7 @@ func writeJSON(path string, v any) error {
 
 // preprocessKey hashes what pre-processing depends on.
 func preprocessKey(inputSHA string, c *config.Config, audit bool) string {
-	return hashKey("preprocess/v1", inputSHA, c.Chunks, c.MaxFlowLen, c.MaxFlowLenCap, c.LongFlows, c.Word2Vec, c.DP.Enabled, c.Seed, audit)
+	return hashKey("preprocess/v1", inputSHA, c.Chunks, c.MaxFlowLen, c.MaxFlowLenCap, c.LongFlows, c.Continuous, c.QuantileKnots, c.Word2Vec, c.DP.Enabled, c.Seed, audit)
 }
 
 // splitAudit keeps a random 20% of the 5-tuples aside (seeded): the audit
@@ -246,6 +246,9 @@ func chunkInfos[R any](sp *flows.Split[R]) []ChunkInfo {
 
 func (r *Run) buildOptions(maxLen int) encoding.BuildOptions {
 	o := encoding.BuildOptions{MaxLen: max(1, maxLen)}
+	if r.Cfg.Continuous == "quantile" {
+		o.QuantileKnots = r.Cfg.QuantileKnots
+	}
 	if w := r.Cfg.Word2Vec; w.Decode == "posterior" {
 		o.PosteriorKappa, o.PosteriorTopK = w.Kappa, w.TopK
 	}
