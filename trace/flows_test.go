@@ -470,3 +470,24 @@ func TestSharedFlowFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestNetShareVariants reads the CIDDS/TON variant of NetShare's layout
+// (an extra label column, columns in another order).
+func TestNetShareVariants(t *testing.T) {
+	body := "proto,srcip,dstip,srcport,dstport,ts,td,pkt,byt,label,type\n" +
+		"UDP,3232235777,134744072,5353,53,1489500000123456,0.25,2,130,normal,---\n" +
+		"tcp,10.0.0.1,10.0.0.2,1024,80,1489500001000000.0,1e-3,15.0,4.2e3,attacker,portScan\n"
+	flows, st, f, err := trace.ReadAllFlows(writeTemp(t, "cidds.csv", body), trace.Options{})
+	if err != nil || f != trace.FormatNetShareCSV || st.Read != 2 {
+		t.Fatalf("%v, %s, %+v", err, f, st)
+	}
+	want := []trace.Flow{
+		{Start: 1489500000123456, Dur: 250000, Src: ip(t, "192.168.1.1"), Dst: ip(t, "8.8.8.8"), SrcPort: 5353, DstPort: 53,
+			Proto: trace.ProtoUDP, Packets: 2, Bytes: 130, Label: "---"},
+		{Start: 1489500001000000, Dur: 1000, Src: ip(t, "10.0.0.1"), Dst: ip(t, "10.0.0.2"), SrcPort: 1024, DstPort: 80,
+			Proto: trace.ProtoTCP, Packets: 15, Bytes: 4200, Label: "portScan"},
+	}
+	if !reflect.DeepEqual(flows, want) {
+		t.Errorf("got  %+v\nwant %+v", flows, want)
+	}
+}

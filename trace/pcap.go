@@ -30,8 +30,7 @@ type pcapReader struct {
 
 func newPcapReader(name string, br *bufio.Reader, closer io.Closer) (*pcapReader, error) {
 	// pcapgo (v1.1.19) keeps the link type as a uint8, which turns e.g.
-	// LINKTYPE_LINUX_SLL2 (276) into 20; read it from the header here. The
-	// upper bits of the field may hold FCS information.
+	// LINKTYPE_LINUX_SLL2 (276) into 20; read it from the header here.
 	var lt uint32
 	if hdr, _ := br.Peek(24); len(hdr) == 24 {
 		if binary.LittleEndian.Uint32(hdr) == pcapMagicMicroLE || binary.LittleEndian.Uint32(hdr) == pcapMagicNanoLE {
@@ -39,7 +38,7 @@ func newPcapReader(name string, br *bufio.Reader, closer io.Closer) (*pcapReader
 		} else {
 			lt = binary.BigEndian.Uint32(hdr[20:])
 		}
-		lt &= 0x0fffffff
+		lt &= 0xffff // the upper bits may say whether frames end in an FCS
 	}
 	pr, err := pcapgo.NewReader(br)
 	if err != nil {
