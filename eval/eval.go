@@ -77,104 +77,101 @@ type SideError struct {
 func (e *SideError) Error() string { return e.Side + " " + e.Err.Error() }
 func (e *SideError) Unwrap() error { return e.Err }
 
+// kindOps holds what differs between evaluating flows and packets.
+type kindOps[R any] struct {
+	profile    func([]R) *profile
+	bootstrap  func(real []R, n int, seed int64) []R
+	marginal   func(real []R, n int, seed int64) []R
+	index      func(train []R) *audit.CopyIndex
+	copies     func(idx *audit.CopyIndex, rs []R) (int, float64)
+	audit      func(idx *audit.CopyIndex, train, holdout, syn []R, o audit.Options) *audit.Report
+	downstream func(real, syn []R, o downstream.Options) *downstream.Report
+	dist       func(rp, sp *profile, real, syn []R) *Distributions
+}
+
+var flowOps = kindOps[trace.Flow]{
+	profile:    flowProfile,
+	bootstrap:  reference.BootstrapFlows,
+	marginal:   reference.MarginalFlows,
+	index:      audit.NewFlowCopyIndex,
+	copies:     (*audit.CopyIndex).FlowCopies,
+	audit:      audit.RunWithIndex,
+	downstream: downstream.Flows,
+	dist:       distributions,
+}
+
+var packetOps = kindOps[trace.Packet]{
+	profile:    packetProfile,
+	bootstrap:  reference.BootstrapPackets,
+	marginal:   reference.MarginalPackets,
+	index:      audit.NewPacketCopyIndex,
+	copies:     (*audit.CopyIndex).PacketCopies,
+	audit:      audit.RunPacketsWithIndex,
+	downstream: downstream.Packets,
+	dist:       func(rp, sp *profile, _, _ []trace.Packet) *Distributions { return distributions(rp, sp, nil, nil) },
+}
+
 // Flows evaluates a synthetic flow trace against the real one. With
 // opt.HoldoutFlows, real is taken to be the training set of the generator.
 func Flows(real, syn []trace.Flow, opt Options) (*Result, error) {
-	if err := checkSizes(len(real), len(syn)); err != nil {
-		return nil, err
-	}
-	var rp, sp, bp, mp *profile
-	var boot, marg []trace.Flow
-	var idx *audit.CopyIndex
-	jobs := []func(){
-		func() { rp = flowProfile(real) },
-		func() { sp = flowProfile(syn) },
-	}
-	if !opt.NoBaselines {
-		jobs = append(jobs,
-			func() { boot = reference.BootstrapFlows(real, len(syn), opt.Seed); bp = flowProfile(boot) },
-			func() { marg = reference.MarginalFlows(real, len(syn), opt.Seed); mp = flowProfile(marg) },
-		)
-	}
-	if !opt.NoAudit {
-		jobs = append(jobs, func() { idx = audit.NewFlowCopyIndex(real) })
-	}
-	var ds *downstream.Report
-	if !opt.NoDownstream {
-		do := opt.Downstream
-		do.Seed = opt.Seed
-		jobs = append(jobs, func() { ds = downstream.Flows(real, syn, do) })
-	}
-	parallel(jobs...)
-	res := &Result{Privacy: opt.Privacy, Downstream: ds}
-	var ar *audit.Report
-	stage := []func(){func() { res.Baselines = compareAll(&res.Fidelity, rp, sp, bp, mp) }}
-	if idx != nil {
-		ao := opt.Audit
-		ao.Seed = opt.Seed
-		stage = append(stage, func() { ar = audit.RunWithIndex(idx, real, opt.HoldoutFlows, syn, ao) })
-	}
-	parallel(stage...)
-	if ar != nil && boot != nil {
-		_, b := idx.FlowCopies(boot)
-		_, m := idx.FlowCopies(marg)
-		ar.ExactCopy.BootstrapRate, ar.ExactCopy.MarginalRate = &b, &m
-	}
-	res.PrivacyAudit = ar
-	res.Targets = targets(res)
-	if !opt.NoDistributions {
-		res.Distributions = distributions(rp, sp, real, syn)
-	}
-	return res, nil
+	return evaluate(flowOps, real, syn, opt.HoldoutFlows, opt)
 }
 
 // Packets evaluates a synthetic packet trace against the real one. With
 // opt.HoldoutPackets, real is taken to be the training set.
 func Packets(real, syn []trace.Packet, opt Options) (*Result, error) {
+	return evaluate(packetOps, real, syn, opt.HoldoutPackets, opt)
+}
+
+func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Result, error) {
 	if err := checkSizes(len(real), len(syn)); err != nil {
 		return nil, err
 	}
+	// Stage 1: everything that depends on one trace only, and the
+	// downstream tasks.
 	var rp, sp, bp, mp *profile
-	var boot, marg []trace.Packet
+	var boot, marg []R
 	var idx *audit.CopyIndex
 	jobs := []func(){
-		func() { rp = packetProfile(real) },
-		func() { sp = packetProfile(syn) },
+		func() { rp = ops.profile(real) },
+		func() { sp = ops.profile(syn) },
 	}
 	if !opt.NoBaselines {
 		jobs = append(jobs,
-			func() { boot = reference.BootstrapPackets(real, len(syn), opt.Seed); bp = packetProfile(boot) },
-			func() { marg = reference.MarginalPackets(real, len(syn), opt.Seed); mp = packetProfile(marg) },
+			func() { boot = ops.bootstrap(real, len(syn), opt.Seed); bp = ops.profile(boot) },
+			func() { marg = ops.marginal(real, len(syn), opt.Seed); mp = ops.profile(marg) },
 		)
 	}
 	if !opt.NoAudit {
-		jobs = append(jobs, func() { idx = audit.NewPacketCopyIndex(real) })
+		jobs = append(jobs, func() { idx = ops.index(real) })
 	}
 	var ds *downstream.Report
 	if !opt.NoDownstream {
 		do := opt.Downstream
 		do.Seed = opt.Seed
-		jobs = append(jobs, func() { ds = downstream.Packets(real, syn, do) })
+		jobs = append(jobs, func() { ds = ops.downstream(real, syn, do) })
 	}
 	parallel(jobs...)
+
+	// Stage 2: comparisons and the audit.
 	res := &Result{Privacy: opt.Privacy, Downstream: ds}
 	var ar *audit.Report
 	stage := []func(){func() { res.Baselines = compareAll(&res.Fidelity, rp, sp, bp, mp) }}
 	if idx != nil {
 		ao := opt.Audit
 		ao.Seed = opt.Seed
-		stage = append(stage, func() { ar = audit.RunPacketsWithIndex(idx, real, opt.HoldoutPackets, syn, ao) })
+		stage = append(stage, func() { ar = ops.audit(idx, real, holdout, syn, ao) })
 	}
 	parallel(stage...)
 	if ar != nil && boot != nil {
-		_, b := idx.PacketCopies(boot)
-		_, m := idx.PacketCopies(marg)
+		_, b := ops.copies(idx, boot)
+		_, m := ops.copies(idx, marg)
 		ar.ExactCopy.BootstrapRate, ar.ExactCopy.MarginalRate = &b, &m
 	}
 	res.PrivacyAudit = ar
 	res.Targets = targets(res)
 	if !opt.NoDistributions {
-		res.Distributions = distributions(rp, sp, nil, nil)
+		res.Distributions = ops.dist(rp, sp, real, syn)
 	}
 	return res, nil
 }
