@@ -2,8 +2,8 @@ package downstream
 
 import (
 	"fmt"
+	"slices"
 	"strings"
-	"sync"
 
 	"github.com/netshare-go/netshare/eval/downstream/ml"
 	"github.com/netshare-go/netshare/trace"
@@ -116,29 +116,17 @@ func anomaly(real, syn []trace.Flow, opt Options) *Anomaly {
 
 	dr, ds := Detectors(opt.Seed), Detectors(opt.Seed)
 	aucR, aucS := make([]float64, len(dr)), make([]float64, len(dr))
-	errs := make([]error, 2*len(dr))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 2)
-	for i := range dr {
-		for side := 0; side < 2; side++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				d, X, auc := dr[i], Xr, aucR
-				if side == 1 {
-					d, X, auc = ds[i], Xs, aucS
-				}
-				if err := d.Fit(X); err != nil {
-					errs[2*i+side] = err
-					return
-				}
-				auc[i] = ml.AUC(d.Score(Xt), truth)
-			}()
+	errs := bothSides(len(dr), func(i, side int) error {
+		d, X, auc := dr[i], Xr, aucR
+		if side == 1 {
+			d, X, auc = ds[i], Xs, aucS
 		}
-	}
-	wg.Wait()
+		if err := d.Fit(X); err != nil {
+			return err
+		}
+		auc[i] = ml.AUC(d.Score(Xt), truth)
+		return nil
+	})
 	var ra, sa []float64
 	for i, d := range dr {
 		if err := firstErr(errs[2*i], errs[2*i+1]); err != nil {
@@ -157,6 +145,6 @@ func sortedKeys(m map[string]bool) []string {
 	for k := range m {
 		out = append(out, k)
 	}
-	slicesSort(out)
+	slices.Sort(out)
 	return out
 }

@@ -140,29 +140,17 @@ func trafficType(real, syn []trace.Flow, opt Options) *Classification {
 	realModels, synModels := Classifiers(opt.Seed), Classifiers(opt.Seed)
 	accR := make([]float64, len(realModels))
 	accS := make([]float64, len(realModels))
-	errs := make([]error, 2*len(realModels))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 2)
-	for i := range realModels {
-		for side := 0; side < 2; side++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				m, X, y, acc := realModels[i], Xr, yr, accR
-				if side == 1 {
-					m, X, y, acc = synModels[i], Xs, ys, accS
-				}
-				if err := m.Fit(X, y, k); err != nil {
-					errs[2*i+side] = err
-					return
-				}
-				acc[i] = ml.Accuracy(m.Predict(Xt), yt)
-			}()
+	errs := bothSides(len(realModels), func(i, side int) error {
+		m, X, y, acc := realModels[i], Xr, yr, accR
+		if side == 1 {
+			m, X, y, acc = synModels[i], Xs, ys, accS
 		}
-	}
-	wg.Wait()
+		if err := m.Fit(X, y, k); err != nil {
+			return err
+		}
+		acc[i] = ml.Accuracy(m.Predict(Xt), yt)
+		return nil
+	})
 	var ra, sa []float64
 	for i, m := range realModels {
 		if errs[2*i] != nil || errs[2*i+1] != nil {
@@ -174,6 +162,27 @@ func trafficType(real, syn []trace.Flow, opt Options) *Classification {
 	}
 	out.Spearman, out.SpearmanNote = spearmanPtr(ml.Spearman(ra, sa))
 	return out
+}
+
+// bothSides runs fn for each of n methods on each side (0 = real,
+// 1 = synthetic), two at a time, and returns the errors indexed 2·i+side.
+func bothSides(n int, fn func(i, side int) error) []error {
+	errs := make([]error, 2*n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 2)
+	for i := 0; i < n; i++ {
+		for side := 0; side < 2; side++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				errs[2*i+side] = fn(i, side)
+			}()
+		}
+	}
+	wg.Wait()
+	return errs
 }
 
 func firstErr(a, b error) error {
@@ -206,5 +215,3 @@ func majorityAcc(train, test []int, k int) float64 {
 	}
 	return ml.Accuracy(pred, test)
 }
-
-func slicesSort(s []string) { slices.Sort(s) }
