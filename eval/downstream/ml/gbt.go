@@ -78,15 +78,7 @@ func (b *regTreeBuilder) grow(idx []int32, depth int) int32 {
 		return leaf()
 	}
 	col := b.bins[bestFeat]
-	l, r := 0, len(idx)-1
-	for l <= r {
-		if col[idx[l]] <= bestThr {
-			l++
-		} else {
-			idx[l], idx[r] = idx[r], idx[l]
-			r--
-		}
-	}
+	l := partition(idx, col, bestThr)
 	li := b.grow(idx[:l], depth+1)
 	ri := b.grow(idx[l:], depth+1)
 	b.t.nodes[id] = treeNode{feat: bestFeat, thr: bestThr, left: li, right: ri}

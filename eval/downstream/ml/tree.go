@@ -16,6 +16,21 @@ type treeNode struct {
 
 type tree struct{ nodes []treeNode }
 
+// partition reorders idx so that the rows whose bin in col is at most thr
+// come first, and returns how many they are.
+func partition(idx []int32, col []uint8, thr uint8) int {
+	l, r := 0, len(idx)-1
+	for l <= r {
+		if col[idx[l]] <= thr {
+			l++
+		} else {
+			idx[l], idx[r] = idx[r], idx[l]
+			r--
+		}
+	}
+	return l
+}
+
 func (t *tree) leafOf(bins [][]uint8, i int) []float64 {
 	n := &t.nodes[0]
 	for !n.leaf {
@@ -123,15 +138,7 @@ func (b *classTreeBuilder) grow(idx []int32, depth int) int32 {
 		return makeLeaf()
 	}
 	col := b.bins[bestFeat]
-	l, r := 0, len(idx)-1
-	for l <= r {
-		if col[idx[l]] <= bestThr {
-			l++
-		} else {
-			idx[l], idx[r] = idx[r], idx[l]
-			r--
-		}
-	}
+	l := partition(idx, col, bestThr)
 	li := b.grow(idx[:l], depth+1)
 	ri := b.grow(idx[l:], depth+1)
 	b.t.nodes[id] = treeNode{feat: bestFeat, thr: bestThr, left: li, right: ri}
