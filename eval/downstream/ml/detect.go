@@ -181,7 +181,8 @@ func (m *KNNDistance) Score(X [][]float64) []float64 {
 	return out
 }
 
-// gaussianFit holds the mean and covariance of standardised rows.
+// covariance returns the second-moment matrix of standardised (hence
+// centred) rows: their covariance.
 func covariance(Z [][]float64) *mat.SymDense {
 	d := len(Z[0])
 	c := mat.NewSymDense(d, nil)
