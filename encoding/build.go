@@ -186,6 +186,7 @@ func BuildFlowSpec(sp *flows.Split[trace.Flow], opt BuildOptions) (Spec, error) 
 	}
 	spec := Spec{Kind: trace.KindFlows.String(), Chunks: len(sp.Chunks), MaxLen: opt.MaxLen}
 	spec.Attr = attrSpecs(len(sp.Chunks), opt, countKeys(sp))
+	spec.StartKnots = startKnots(sp, opt)
 	spec.Feat = []FieldSpec{
 		gap.continuous(true, true, opt),
 		td.continuous(true, true, opt),
@@ -244,6 +245,7 @@ func BuildPacketSpec(sp *flows.Split[trace.Packet], opt BuildOptions) (Spec, err
 	}
 	spec := Spec{Kind: trace.KindPackets.String(), Chunks: len(sp.Chunks), MaxLen: opt.MaxLen}
 	spec.Attr = attrSpecs(len(sp.Chunks), opt, countKeys(sp))
+	spec.StartKnots = startKnots(sp, opt)
 	spec.Feat = []FieldSpec{
 		cols["gap"].continuous(true, true, opt),
 		cols["pkt_len"].continuous(false, true, opt),
@@ -277,4 +279,24 @@ func packetValue(name string, r *trace.Packet, gap float64) float64 {
 		return float64(r.TCPFlags)
 	}
 	return 0
+}
+
+// startKnots returns per chunk the quantile knots of its flows' start
+// positions, when quantile encoding is on.
+func startKnots[R any, P flows.Record[R]](sp *flows.Split[R], opt BuildOptions) [][]float64 {
+	if opt.QuantileKnots <= 0 {
+		return nil
+	}
+	out := make([][]float64, len(sp.Chunks))
+	for c, ch := range sp.Chunks {
+		var rel []float64
+		for _, f := range ch.Flows {
+			rel = append(rel, chunkRel(P(&f.Records[0]).Time(), ch.Start, ch.End))
+		}
+		if len(rel) == 0 {
+			rel = []float64{0, 1}
+		}
+		out[c] = QuantileKnots(rel, opt.QuantileKnots, false)
+	}
+	return out
 }

@@ -94,8 +94,11 @@ func encodeChunk[R any, P flows.Record[R]](s *Schema, ch *flows.Chunk[R], val fu
 			st.Truncated += len(recs) - s.MaxLen
 			recs = recs[:s.MaxLen]
 		}
-		t0 := P(&recs[0]).Time()
-		s.encodeAttr(d.Attr[fi*s.attrDim:(fi+1)*s.attrDim], f.Key, chunkRel(t0, ch.Start, ch.End), f.StartsHere, f.Present, &st)
+		start := chunkRel(P(&recs[0]).Time(), ch.Start, ch.End)
+		if ch.Index < len(s.startQ) {
+			start, _ = s.startQ[ch.Index].position(start)
+		}
+		s.encodeAttr(d.Attr[fi*s.attrDim:(fi+1)*s.attrDim], f.Key, start, f.StartsHere, f.Present, &st)
 		d.Len[fi] = len(recs)
 		st.Records += len(recs)
 		for k := range recs {
@@ -158,7 +161,9 @@ func (s *Schema) EncodePackets(ch *flows.Chunk[trace.Packet]) (*Data, EncodeStat
 // FlowAttr is a decoded attribute vector.
 type FlowAttr struct {
 	Key trace.Key
-	// Start is the flow's first record's position in its chunk, in [0, 1].
+	// Start is the flow's encoded start: its first record's position in
+	// its chunk, in [0, 1] (a quantile position when the spec has start
+	// knots; see ChunkRange).
 	Start      float64
 	StartsHere bool
 	Present    []bool
@@ -241,11 +246,22 @@ func (s *Schema) decodeFeatures(feat []float32, lengths []int, n int) ([][][]flo
 	return cols, nil
 }
 
+// ChunkRange identifies the chunk generated flows belong to: its index and
+// its time range [Start, End) in microseconds.
+type ChunkRange struct {
+	Index      int
+	Start, End int64
+}
+
 // times reconstructs each step's timestamp: the flow starts at its
-// relative position in [start, end) and each later step adds its gap.
-func times(a FlowAttr, gaps []float64, start, end int64) []int64 {
+// position in the chunk and each later step adds its gap.
+func (s *Schema) times(a FlowAttr, gaps []float64, ch ChunkRange) []int64 {
 	ts := make([]int64, len(gaps))
-	t := start + int64(math.Round(math.Max(0, math.Min(1, a.Start))*float64(end-start)))
+	rel := a.Start
+	if ch.Index >= 0 && ch.Index < len(s.startQ) {
+		rel = s.startQ[ch.Index].value(rel)
+	}
+	t := ch.Start + int64(math.Round(math.Max(0, math.Min(1, rel))*float64(ch.End-ch.Start)))
 	for k := range gaps {
 		if k > 0 {
 			t += int64(math.Max(0, gaps[k]))
@@ -255,9 +271,9 @@ func times(a FlowAttr, gaps []float64, start, end int64) []int64 {
 	return ts
 }
 
-// DecodeFlows turns generated flows of a chunk [start, end) into flow
-// records, in time order.
-func (s *Schema) DecodeFlows(attrs []FlowAttr, feat []float32, lengths []int, start, end int64) ([]trace.Flow, error) {
+// DecodeFlows turns generated flows of a chunk into flow records, in time
+// order.
+func (s *Schema) DecodeFlows(attrs []FlowAttr, feat []float32, lengths []int, ch ChunkRange) ([]trace.Flow, error) {
 	if s.kind != trace.KindFlows {
 		return nil, fmt.Errorf("schema decodes %s, not flows", s.kind)
 	}
@@ -277,7 +293,7 @@ func (s *Schema) DecodeFlows(attrs []FlowAttr, feat []float32, lengths []int, st
 	}
 	var out []trace.Flow
 	for i, a := range attrs {
-		ts := times(a, cols[idx["gap"]][i], start, end)
+		ts := s.times(a, cols[idx["gap"]][i], ch)
 		for k, t := range ts {
 			f := trace.Flow{Start: t, Src: a.Key.Src, Dst: a.Key.Dst, SrcPort: a.Key.SrcPort, DstPort: a.Key.DstPort, Proto: a.Key.Proto,
 				Dur: int64(get("td", i, k)), Packets: uint64(get("pkt", i, k)), Bytes: uint64(get("byt", i, k)),
@@ -292,9 +308,9 @@ func (s *Schema) DecodeFlows(attrs []FlowAttr, feat []float32, lengths []int, st
 	return out, nil
 }
 
-// DecodePackets turns generated flows of a chunk [start, end) into
-// packets, in time order.
-func (s *Schema) DecodePackets(attrs []FlowAttr, feat []float32, lengths []int, start, end int64) ([]trace.Packet, error) {
+// DecodePackets turns generated flows of a chunk into packets, in time
+// order.
+func (s *Schema) DecodePackets(attrs []FlowAttr, feat []float32, lengths []int, ch ChunkRange) ([]trace.Packet, error) {
 	if s.kind != trace.KindPackets {
 		return nil, fmt.Errorf("schema decodes %s, not packets", s.kind)
 	}
@@ -314,7 +330,7 @@ func (s *Schema) DecodePackets(attrs []FlowAttr, feat []float32, lengths []int, 
 	}
 	var out []trace.Packet
 	for i, a := range attrs {
-		ts := times(a, cols[idx["gap"]][i], start, end)
+		ts := s.times(a, cols[idx["gap"]][i], ch)
 		for k, t := range ts {
 			out = append(out, trace.Packet{TS: t, Src: a.Key.Src, Dst: a.Key.Dst, SrcPort: a.Key.SrcPort, DstPort: a.Key.DstPort, Proto: a.Key.Proto,
 				Len: uint16(get("pkt_len", i, k)), TOS: uint8(get("tos", i, k)), ID: uint16(get("id", i, k)),

@@ -71,6 +71,13 @@ func (q *Quantile) Outputs() []Output { return []Output{{Name: q.Field, Dim: 1, 
 func (q *Quantile) seed(s uint64) { q.rng = rand.New(rand.NewPCG(s, 0x7175616e74)) }
 
 func (q *Quantile) Encode(v float64, dst []float32) bool {
+	pos, changed := q.position(v)
+	dst[0] = float32(pos)
+	return changed
+}
+
+// position returns v's position in [0, 1] and whether v was clamped.
+func (q *Quantile) position(v float64) (float64, bool) {
 	if q.rng == nil {
 		q.seed(0)
 	}
@@ -98,35 +105,35 @@ func (q *Quantile) Encode(v float64, dst []float32) bool {
 	default: // knots[hi] < t < knots[lo], lo = hi+1
 		pos = float64(hi) + (t-q.Knots[hi])/(q.Knots[lo]-q.Knots[hi])
 	}
-	dst[0] = float32(pos / float64(k))
-	return changed
+	return pos / float64(k), changed
 }
 
 func (q *Quantile) Decode(src []float32, stride, offset int, out []float64) {
-	k := len(q.Knots) - 1
 	for r := range out {
-		u := math.Max(0, math.Min(1, float64(src[r*stride+offset])))
-		x := u * float64(k)
-		i := min(int(x), k-1)
-		f := x - float64(i)
-		a, b := q.Knots[i], q.Knots[i+1]
-		var t float64
-		switch {
-		case a == b:
-			t = a
-		case f <= 0:
-			t = a
-		case f >= 1:
-			t = b
-		default:
-			t = a + f*(b-a)
-		}
-		if q.Log {
-			t = math.Expm1(t)
-		}
-		if q.Round {
-			t = math.Round(t)
-		}
-		out[r] = t
+		out[r] = q.value(float64(src[r*stride+offset]))
 	}
+}
+
+// value maps a position in [0, 1] back to a value.
+func (q *Quantile) value(u float64) float64 {
+	k := len(q.Knots) - 1
+	x := math.Max(0, math.Min(1, u)) * float64(k)
+	i := min(int(x), k-1)
+	f := x - float64(i)
+	a, b := q.Knots[i], q.Knots[i+1]
+	t := a
+	switch {
+	case a == b || f <= 0:
+	case f >= 1:
+		t = b
+	default:
+		t = a + f*(b-a)
+	}
+	if q.Log {
+		t = math.Expm1(t)
+	}
+	if q.Round {
+		t = math.Round(t)
+	}
+	return t
 }

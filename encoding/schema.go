@@ -54,6 +54,10 @@ type Spec struct {
 	Labels []string    `json:"labels,omitempty"`
 	Attr   []FieldSpec `json:"attributes"`
 	Feat   []FieldSpec `json:"features"`
+	// StartKnots, when set, holds per chunk the quantile knots of the flows'
+	// start positions in the chunk: flow_start then encodes a flow's
+	// quantile position in its own chunk's distribution of starts.
+	StartKnots [][]float64 `json:"start_knots,omitempty"`
 }
 
 // Schema encodes flows of one dataset kind into model tensors and decodes
@@ -65,6 +69,7 @@ type Schema struct {
 	attrDim, featDim int
 	kind             trace.Kind
 	labelIndex       map[string]int
+	startQ           []*Quantile
 }
 
 // NewSchema builds the codecs of spec; emb provides the port and protocol
@@ -100,6 +105,19 @@ func NewSchema(spec Spec, emb Embedding) (*Schema, error) {
 	}
 	if s.featIndex("gap") < 0 {
 		return nil, errors.New("schema: feature gap missing")
+	}
+	if len(spec.StartKnots) > 0 {
+		if len(spec.StartKnots) != spec.Chunks {
+			return nil, fmt.Errorf("schema: %d start-knot sets for %d chunks", len(spec.StartKnots), spec.Chunks)
+		}
+		for c, k := range spec.StartKnots {
+			if len(k) < 2 || !slices.IsSorted(k) || k[0] < 0 || k[len(k)-1] > 1 {
+				return nil, fmt.Errorf("schema: chunk %d start knots must be ≥ 2 non-decreasing values in [0, 1]", c)
+			}
+			q := &Quantile{Field: "flow_start", Knots: k}
+			q.seed(0x5747 + uint64(c))
+			s.startQ = append(s.startQ, q)
+		}
 	}
 	return s, nil
 }

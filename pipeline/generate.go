@@ -151,7 +151,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		st.PerChunkFlows[c] = len(rows)
 		st.Flows += len(rows)
 		if s.Kind() == trace.KindPackets {
-			ps, err := s.DecodePackets(attrs, feat, lens, ci.Start, ci.End)
+			ps, err := s.DecodePackets(attrs, feat, lens, encoding.ChunkRange{Index: c, Start: ci.Start, End: ci.End})
 			if err != nil {
 				return nil, err
 			}
@@ -163,7 +163,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 				outPackets = append(outPackets, p)
 			}
 		} else {
-			fs, err := s.DecodeFlows(attrs, feat, lens, ci.Start, ci.End)
+			fs, err := s.DecodeFlows(attrs, feat, lens, encoding.ChunkRange{Index: c, Start: ci.Start, End: ci.End})
 			if err != nil {
 				return nil, err
 			}
