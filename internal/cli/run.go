@@ -30,7 +30,7 @@ func init() {
 			func(r *pipeline.Run, ctx context.Context) error { return r.Generate(ctx) })
 	})
 	register(func() *cobra.Command {
-		return newStageCmd("evaluate", "Compare the synthetic trace with the real one: metrics.json and report.html", false,
+		return newStageCmd("report", "Evaluate the run's synthetic trace against the real one: metrics.json and report.html", false,
 			func(r *pipeline.Run, ctx context.Context) error { return r.Evaluate(ctx) })
 	})
 }
