@@ -66,10 +66,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		m.SetGenerationSeed(chunkSeed(r.Cfg.Seed, c) ^ 0x67656e)
 		models[c] = m
 	}
-	startOff, _ := s.AttrSlice("flow_start")
-	own := make([][]genRow, n)
-	cont := make([][]genRow, n)
-	contStarts := make([][]float32, n)
+	gen := make([][]genRow, n)
 	for c, m := range models {
 		if m == nil {
 			continue
@@ -84,54 +81,22 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 			return nil, err
 		}
 		d := s.AttrDim()
+		gen[c] = make([]genRow, 0, cnt) // non-nil: the chunk has a model
 		for k, a := range attrs {
-			row := genRow{vec: A[k*d : (k+1)*d : (k+1)*d], attr: a}
-			switch {
-			case n == 1:
-				own[c] = append(own[c], row)
-			case !a.StartsHere:
-				// Continuations come from the chunk where the flow starts;
-				// this row only lends its start position to them.
-				contStarts[c] = append(contStarts[c], row.vec[startOff])
-			default:
-				if !a.Present[c] {
-					// A flow that starts in a chunk is present in it.
-					setTag(s, row.vec, encoding.PresentName(c), true)
-					row.attr.Present[c] = true
-					st.FixedTags++
-				}
-				own[c] = append(own[c], row)
-				for j := c + 1; j < n; j++ {
-					if a.Present[j] {
-						cont[j] = append(cont[j], row)
-					}
-				}
-			}
+			gen[c] = append(gen[c], genRow{vec: A[k*d : (k+1)*d : (k+1)*d], attr: a})
 		}
 	}
-	rng := rand.New(rand.NewPCG(r.Cfg.Seed, 0xc0de))
+	merged := mergeChunks(s, gen, rand.New(rand.NewPCG(r.Cfg.Seed, 0xc0de)), st)
 	var outFlows []trace.Flow
 	var outPackets []trace.Packet
 	for c, m := range models {
 		if m == nil {
-			st.DroppedEmpty += len(cont[c])
 			continue
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		rows := own[c]
-		for _, row := range cont[c] {
-			v := slices.Clone(row.vec)
-			setTag(s, v, "starts_here", false)
-			if ps := contStarts[c]; len(ps) > 0 {
-				v[startOff] = ps[rng.IntN(len(ps))]
-			}
-			a := row.attr
-			a.StartsHere = false
-			rows = append(rows, genRow{vec: v, attr: a})
-			st.Continuations++
-		}
+		rows := merged[c]
 		if len(rows) == 0 {
 			continue
 		}
@@ -141,7 +106,6 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		for i, row := range rows {
 			A = append(A, row.vec...)
 			attrs[i] = row.attr
-			attrs[i].Start = float64(row.vec[startOff])
 		}
 		feat, lens, err := m.GenerateFeatures(A, len(rows))
 		if err != nil {
@@ -190,6 +154,70 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	r.log.Info("generated", "path", path, "flows", st.Flows, "records", st.Records, "continued_flows", st.Continuations,
 		"fixed_inconsistent_tags", st.FixedTags, "records_outside_chunk", st.OutOfRange)
 	return st, nil
+}
+
+// mergeChunks stitches flows across chunks, as NetShare's attribute merge
+// does. gen[c] holds the attribute rows chunk c's model generated (nil for
+// a chunk without a model). A row that starts in its chunk is kept there
+// (its own presence tag forced on) and copied, as a continuation, into
+// every later chunk its tags name; a row that does not start in its chunk
+// is dropped, since continuations come from the chunk where the flow
+// starts, but its start position is kept: a continuation copied into chunk
+// j starts where chunk j's model places its own continuations. Rows copied
+// into a chunk without a model are dropped and counted.
+func mergeChunks(s *encoding.Schema, gen [][]genRow, rng *rand.Rand, st *GenStats) [][]genRow {
+	n := len(gen)
+	startOff, _ := s.AttrSlice("flow_start")
+	own := make([][]genRow, n)
+	cont := make([][]genRow, n)
+	contStarts := make([][]float32, n)
+	for c, rows := range gen {
+		for _, row := range rows {
+			a := row.attr
+			switch {
+			case n == 1:
+				own[c] = append(own[c], row)
+			case !a.StartsHere:
+				contStarts[c] = append(contStarts[c], row.vec[startOff])
+			default:
+				if !a.Present[c] {
+					// A flow that starts in a chunk is present in it.
+					row.vec = slices.Clone(row.vec)
+					setTag(s, row.vec, encoding.PresentName(c), true)
+					row.attr.Present = slices.Clone(a.Present)
+					row.attr.Present[c] = true
+					st.FixedTags++
+				}
+				own[c] = append(own[c], row)
+				for j := c + 1; j < n; j++ {
+					if a.Present[j] {
+						cont[j] = append(cont[j], row)
+					}
+				}
+			}
+		}
+	}
+	out := make([][]genRow, n)
+	for c := range gen {
+		if gen[c] == nil {
+			st.DroppedEmpty += len(cont[c])
+			continue
+		}
+		out[c] = own[c]
+		for _, row := range cont[c] {
+			v := slices.Clone(row.vec)
+			setTag(s, v, "starts_here", false)
+			if ps := contStarts[c]; len(ps) > 0 {
+				v[startOff] = ps[rng.IntN(len(ps))]
+			}
+			a := row.attr
+			a.StartsHere = false
+			a.Start = float64(v[startOff])
+			out[c] = append(out[c], genRow{vec: v, attr: a})
+			st.Continuations++
+		}
+	}
+	return out
 }
 
 // SyntheticPath is where the synthetic trace of the given kind is written.

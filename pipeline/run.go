@@ -100,7 +100,11 @@ func Open(opt Options) (*Run, error) {
 	if input == "" {
 		name = EmbeddedSampleName
 	}
-	man.Input = InputInfo{Path: name, SHA256: sum, Bytes: size}
+	in := InputInfo{Path: name, SHA256: sum, Bytes: size}
+	if man.Input.SHA256 == sum {
+		in.Format, in.Kind = man.Input.Format, man.Input.Kind // learned by pre-processing
+	}
+	man.Input = in
 	if r.Exec == nil {
 		r.Exec = &Local{N: r.Cfg.Train.Workers}
 	}

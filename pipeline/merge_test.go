@@ -1,0 +1,134 @@
+package pipeline
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/netshare-go/netshare/encoding"
+	"github.com/netshare-go/netshare/encoding/ip2vec"
+	"github.com/netshare-go/netshare/flows"
+	"github.com/netshare-go/netshare/trace"
+)
+
+// tagSchema builds a flow schema with n chunks (and so tags) from a few
+// records.
+func tagSchema(t *testing.T, n int) *encoding.Schema {
+	t.Helper()
+	var recs []trace.Flow
+	for i := range 40 {
+		recs = append(recs, trace.Flow{Start: int64(i) * 1000, Src: uint32(i % 7), Dst: 9, SrcPort: uint16(1000 + i%5), DstPort: 80, Proto: 6, Packets: 1, Bytes: 40})
+	}
+	sp, err := flows.SplitByTime(recs, flows.Options{Chunks: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := encoding.BuildFlowSpec(sp, encoding.BuildOptions{MaxLen: sp.Stats.MaxFlowLen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sents []ip2vec.Sentence
+	for _, r := range recs {
+		sents = append(sents, ip2vec.SentenceOf(r.Key()))
+	}
+	emb, err := ip2vec.Train(sents, ip2vec.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := encoding.NewSchema(spec, emb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// row makes an encoded attribute row with the given tags and start value.
+func row(t *testing.T, s *encoding.Schema, src uint32, here bool, present []bool, start float32) genRow {
+	t.Helper()
+	v := make([]float32, s.AttrDim())
+	setTag(s, v, "starts_here", here)
+	for i, p := range present {
+		setTag(s, v, encoding.PresentName(i), p)
+	}
+	off, _ := s.AttrSlice("flow_start")
+	v[off] = start
+	ipOff, _ := s.AttrSlice("srcip")
+	for b := range 32 {
+		bit := src >> (31 - b) & 1
+		v[ipOff+2*b], v[ipOff+2*b+1] = float32(1-bit), float32(bit)
+	}
+	attrs, err := s.DecodeAttributes(v, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return genRow{vec: v, attr: attrs[0]}
+}
+
+func TestMergeChunksStitchesFlows(t *testing.T) {
+	s := tagSchema(t, 3)
+	T, F := true, false
+	gen := [][]genRow{
+		{
+			row(t, s, 1, T, []bool{T, F, T}, 0.1), // continues into chunk 2
+			row(t, s, 2, T, []bool{F, T, F}, 0.2), // inconsistent: starts here but not present; continues into 1
+			row(t, s, 3, F, []bool{T, F, F}, 0.3), // does not start here: dropped
+		},
+		nil, // chunk 1 has no model
+		{
+			row(t, s, 4, T, []bool{F, F, T}, 0.4),
+			row(t, s, 5, F, []bool{T, T, T}, 0.9), // lends its start to continuations
+		},
+	}
+	st := &GenStats{}
+	out := mergeChunks(s, gen, rand.New(rand.NewPCG(1, 1)), st)
+	srcs := func(rows []genRow) []uint32 {
+		var o []uint32
+		for _, r := range rows {
+			o = append(o, r.attr.Key.Src)
+		}
+		return o
+	}
+	if got := srcs(out[0]); !slices.Equal(got, []uint32{1, 2}) {
+		t.Errorf("chunk 0 keeps %v, want [1 2]", got)
+	}
+	if out[1] != nil {
+		t.Errorf("chunk without a model got rows %v", srcs(out[1]))
+	}
+	if got := srcs(out[2]); !slices.Equal(got, []uint32{4, 1}) {
+		t.Errorf("chunk 2 holds %v, want [4 1] (its own flow, then the continuation)", got)
+	}
+	if st.FixedTags != 1 || st.Continuations != 1 || st.DroppedEmpty != 1 {
+		t.Errorf("stats %+v, want 1 fixed tag, 1 continuation, 1 dropped into an empty chunk", st)
+	}
+	// The fixed row is present in its chunk; the continuation does not
+	// start in chunk 2, keeps its other tags, and starts where chunk 2's
+	// own continuations do.
+	fixed := out[0][1]
+	if !fixed.attr.Present[0] {
+		t.Error("inconsistent row not fixed")
+	}
+	if a, _ := s.DecodeAttributes(fixed.vec, 1); !a[0].Present[0] {
+		t.Error("fixed tag not written into the vector")
+	}
+	c := out[2][1]
+	dec, _ := s.DecodeAttributes(c.vec, 1)
+	if c.attr.StartsHere || dec[0].StartsHere || !dec[0].Present[2] || !dec[0].Present[0] {
+		t.Errorf("continuation tags wrong: %+v", dec[0])
+	}
+	if c.attr.Start != float64(float32(0.9)) || dec[0].Start != c.attr.Start {
+		t.Errorf("continuation starts at %v, want 0.9", c.attr.Start)
+	}
+	// The source row is untouched.
+	if a, _ := s.DecodeAttributes(gen[0][0].vec, 1); !a[0].StartsHere {
+		t.Error("merge modified the generated row it copied")
+	}
+}
+
+func TestMergeSingleChunkPassesThrough(t *testing.T) {
+	s := tagSchema(t, 1)
+	gen := [][]genRow{{row(t, s, 1, false, nil, 0.5), row(t, s, 2, true, nil, 0.5)}}
+	out := mergeChunks(s, gen, rand.New(rand.NewPCG(1, 1)), &GenStats{})
+	if len(out[0]) != 2 {
+		t.Errorf("one chunk: %d rows kept, want 2", len(out[0]))
+	}
+}

@@ -1,0 +1,242 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/netshare-go/netshare/config"
+	"github.com/netshare-go/netshare/dg"
+	"github.com/netshare-go/netshare/internal/testutil"
+	"github.com/netshare-go/netshare/trace"
+)
+
+// tinyConfig is the quick preset shrunk to train in a second or two.
+func tinyConfig(t testing.TB, iterations int) *config.Config {
+	t.Helper()
+	c, err := config.Parse([]byte(fmt.Sprintf(`
+extends: quick
+n_chunks: 2
+model:
+  batch_size: 32
+  attr_gen_layers: 2
+  attr_gen_units: 16
+  lstm_units: 8
+  disc_layers: 2
+  disc_units: 16
+  aux_disc_layers: 2
+  aux_disc_units: 16
+  d_rounds: 1
+train:
+  iterations: %d
+  checkpoint_every: 10
+  workers: 2
+`, iterations)), "quick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(devNull(), nil)) }
+
+func devNull() *os.File {
+	f, _ := os.Open(os.DevNull)
+	return f
+}
+
+func runAll(t *testing.T, opt Options) *Run {
+	t.Helper()
+	if opt.Logger == nil {
+		opt.Logger = quietLogger()
+	}
+	r, err := Open(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RunAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func timeRange[R any](recs []R, ts func(*R) int64) (lo, hi int64) {
+	lo, hi = ts(&recs[0]), ts(&recs[0])
+	for i := range recs {
+		lo, hi = min(lo, ts(&recs[i])), max(hi, ts(&recs[i]))
+	}
+	return lo, hi
+}
+
+func checkReport(t *testing.T, dir, kind string) {
+	t.Helper()
+	var m struct {
+		Kind    string  `json:"kind"`
+		MeanJSD float64 `json:"mean_jsd"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil || m.Kind != kind || !(m.MeanJSD >= 0) {
+		t.Errorf("metrics.json: kind %q mean_jsd %v (%v)", m.Kind, m.MeanJSD, err)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "report.html")); err != nil || st.Size() == 0 {
+		t.Errorf("report.html missing: %v", err)
+	}
+}
+
+func TestRunFlowsEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	r := runAll(t, Options{Dir: dir, Config: tinyConfig(t, 30)})
+	real, err := ReadTrace(r.InputPath, trace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syn, err := ReadTrace(filepath.Join(dir, "synthetic.csv"), trace.Options{})
+	if err != nil {
+		t.Fatalf("synthetic trace unreadable: %v", err)
+	}
+	if syn.Format != trace.FormatNetShareCSV {
+		t.Errorf("synthetic trace written as %s, want the input's layout", syn.Format)
+	}
+	if n, want := syn.Len(), real.Len(); n < want/2 || n > want*2 {
+		t.Errorf("%d synthetic records for %d real ones", n, want)
+	}
+	rlo, rhi := timeRange(real.Flows, func(f *trace.Flow) int64 { return f.Start })
+	slo, shi := timeRange(syn.Flows, func(f *trace.Flow) int64 { return f.Start })
+	if slo < rlo || shi > rhi {
+		t.Errorf("synthetic time range [%d, %d] outside the real one [%d, %d]", slo, shi, rlo, rhi)
+	}
+	checkReport(t, dir, "flows")
+
+	// A second run finds every stage done and changes nothing.
+	before, _ := os.ReadFile(filepath.Join(dir, ManifestName))
+	runAll(t, Options{Dir: dir, Config: tinyConfig(t, 30)})
+	after, _ := os.ReadFile(filepath.Join(dir, ManifestName))
+	if string(before) != string(after) {
+		t.Error("re-running a finished run redid stages")
+	}
+	// More iterations retrain (resuming) and regenerate.
+	runAll(t, Options{Dir: dir, Config: tinyConfig(t, 40)})
+	m, err := dg.Load(ModelDir(dir, 0))
+	if err != nil || m.Iteration() != 40 {
+		t.Errorf("after raising iterations the model is at %v (%v), want 40", m.Iteration(), err)
+	}
+}
+
+func TestRunPacketsEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	in := testutil.Testdata("netshare", "caida-small.pcapng")
+	runAll(t, Options{Dir: dir, Input: in, Config: tinyConfig(t, 200)})
+	real, _ := ReadTrace(in, trace.Options{})
+	out := filepath.Join(dir, "synthetic.pcap")
+	syn, err := ReadTrace(out, trace.Options{})
+	if err != nil {
+		t.Fatalf("synthetic capture unreadable: %v", err)
+	}
+	if n, want := syn.Len(), real.Len(); n < want/3 || n > want*3 {
+		t.Errorf("%d synthetic packets for %d real ones", n, want)
+	}
+	rlo, rhi := timeRange(real.Packets, func(p *trace.Packet) int64 { return p.TS })
+	slo, shi := timeRange(syn.Packets, func(p *trace.Packet) int64 { return p.TS })
+	if slo < rlo || shi > rhi {
+		t.Errorf("synthetic time range [%d, %d] outside the real one [%d, %d]", slo, shi, rlo, rhi)
+	}
+	checkReport(t, dir, "packets")
+	if _, err := exec.LookPath("tshark"); err == nil {
+		cmd := exec.Command("tshark", "-r", out, "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-T", "fields", "-e", "_ws.expert.message")
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("tshark: %v\n%s", err, b)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			l := strings.ToLower(line)
+			if strings.Contains(l, "malformed") || strings.Contains(l, "bad checksum") || strings.Contains(l, "incorrect") {
+				t.Errorf("tshark: %s", line)
+				break
+			}
+		}
+	}
+}
+
+// The child process of TestKilledRunResumes: it runs the pipeline until the
+// parent kills it.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("NETSHARE_TEST_CHILD_RUN"); dir != "" {
+		c, err := config.Parse([]byte(os.Getenv("NETSHARE_TEST_CHILD_CONFIG")), "quick")
+		if err == nil {
+			var r *Run
+			if r, err = Open(Options{Dir: dir, Config: c, Logger: quietLogger()}); err == nil {
+				err = r.RunAll(context.Background())
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// A run killed (SIGKILL) in the middle of training resumes from its last
+// checkpoint when run again, and finishes with readable outputs.
+func TestKilledRunResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	dir := t.TempDir()
+	cfg := tinyConfig(t, 5000)
+	text, _ := cfg.YAML()
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), "NETSHARE_TEST_CHILD_RUN="+dir, "NETSHARE_TEST_CHILD_CONFIG="+string(text))
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for a checkpoint of chunk 0 past iteration 20, then kill.
+	deadline := time.Now().Add(60 * time.Second)
+	var at int
+	for time.Now().Before(deadline) {
+		if m, err := dg.Load(ModelDir(dir, 0)); err == nil && m.Iteration() >= 20 {
+			at = m.Iteration()
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	child.Process.Kill()
+	child.Wait()
+	if at == 0 {
+		t.Fatal("no checkpoint written within a minute")
+	}
+	var mu sync.Mutex
+	first := -1
+	r, err := Open(Options{Dir: dir, Config: cfg, Logger: quietLogger(), Progress: func(p Progress) {
+		mu.Lock()
+		if p.Chunk == 0 && first < 0 {
+			first = p.First
+		}
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RunAll(context.Background()); err != nil {
+		t.Fatalf("resumed run failed: %v", err)
+	}
+	if first < at {
+		t.Errorf("chunk 0 resumed at iteration %d, before the checkpoint at %d (or trained from scratch)", first, at)
+	}
+	if _, err := ReadTrace(filepath.Join(dir, "synthetic.csv"), trace.Options{}); err != nil {
+		t.Errorf("synthetic trace after resume: %v", err)
+	}
+	checkReport(t, dir, "flows")
+}
