@@ -208,7 +208,14 @@ func (n *net[F]) genFeat(attr *nn.Mat[F], g *nn.RNG) *nn.Mat[F] {
 		n.lengths = make([]int, b)
 	}
 	n.lengths = n.lengths[:b]
-	for i := 0; i < b; i++ {
+	nn.ParallelRange(b, 16, func(lo, hi int) { n.maskRows(feat, lo, hi) })
+	return feat
+}
+
+// maskRows applies the end-flag masking to rows [lo, hi) of feat.
+func (n *net[F]) maskRows(feat *nn.Mat[F], lo, hi int) {
+	Fp, L := n.Fp, n.L
+	for i := lo; i < hi; i++ {
 		active := true
 		length := 0
 		row := feat.Row(i)
@@ -226,7 +233,6 @@ func (n *net[F]) genFeat(attr *nn.Mat[F], g *nn.RNG) *nn.Mat[F] {
 		}
 		n.lengths[i] = length
 	}
-	return feat
 }
 
 // assemble writes D's input rows [features | attributes] and D_a's rows.
@@ -234,11 +240,13 @@ func (n *net[F]) assemble(x, xa *nn.Mat[F], feat, attr *nn.Mat[F]) {
 	b := attr.R
 	x.Resize(b, n.featSize+n.A)
 	xa.Resize(b, n.A)
-	for i := 0; i < b; i++ {
-		row := x.Row(i)
-		copy(row[:n.featSize], feat.Row(i))
-		copy(row[n.featSize:], attr.Row(i))
-	}
+	nn.ParallelRange(b, 16, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := x.Row(i)
+			copy(row[:n.featSize], feat.Row(i))
+			copy(row[n.featSize:], attr.Row(i))
+		}
+	})
 	copy(xa.D, attr.D)
 }
 
@@ -280,9 +288,16 @@ func (n *net[F]) realBatch(d *Data, idx []int) {
 	b := len(idx)
 	x := n.realX.Resize(b, n.featSize+n.A)
 	xa := n.realA.Resize(b, n.A)
+	nn.ParallelRange(b, 16, func(lo, hi int) {
+		n.realRows(d, idx, x, xa, lo, hi)
+	})
+}
+
+func (n *net[F]) realRows(d *Data, idx []int, x, xa *nn.Mat[F], lo, hi int) {
 	S, Fp, Fd, L := n.cfg.SampleLen, n.Fp, n.Fd, n.L
 	stride := d.stride(Fd)
-	for r, fi := range idx {
+	for r := lo; r < hi; r++ {
+		fi := idx[r]
 		row := x.Row(r)
 		ln := d.Len[fi]
 		src := d.Feat[fi*stride*Fd:]

@@ -13,7 +13,11 @@ const LeakySlope = 0.2
 
 // ReLUInPlace applies ReLU (or LeakyReLU when leaky) to m in place.
 func ReLUInPlace[F Float](m *Mat[F], leaky bool) {
-	switch d := any(m.D).(type) {
+	parallelRange(len(m.D), 1<<15, func(lo, hi int) { reluRange(m.D[lo:hi], leaky) })
+}
+
+func reluRange[F Float](md []F, leaky bool) {
+	switch d := any(md).(type) {
 	case []float32:
 		if leaky {
 			for i, v := range d {
@@ -43,9 +47,13 @@ func ReLUInPlace[F Float](m *Mat[F], leaky bool) {
 // output y (y > 0 exactly where the input was positive; the derivative at 0
 // is taken as the negative side's).
 func ReLUBackInPlace[F Float](dy, y *Mat[F], leaky bool) {
-	switch d := any(dy.D).(type) {
+	parallelRange(len(dy.D), 1<<15, func(lo, hi int) { reluBackRange(dy.D[lo:hi], y.D[lo:hi], leaky) })
+}
+
+func reluBackRange[F Float](dyd, ydd []F, leaky bool) {
+	switch d := any(dyd).(type) {
 	case []float32:
-		yd := any(y.D).([]float32)
+		yd := any(ydd).([]float32)
 		yd = yd[:len(d)]
 		if leaky {
 			for i, v := range yd {
@@ -64,7 +72,7 @@ func ReLUBackInPlace[F Float](dy, y *Mat[F], leaky bool) {
 			d[i] = math.Float32frombits(math.Float32bits(d[i]) & keep)
 		}
 	case []float64:
-		yd := any(y.D).([]float64)
+		yd := any(ydd).([]float64)
 		yd = yd[:len(d)]
 		for i, v := range yd {
 			if v <= 0 {

@@ -165,13 +165,15 @@ func (c *Critic[F]) Prepare(real, fake *Mat[F], alpha []F, lambda, div F) Critic
 	x := c.x.Resize(3*b, n0)
 	copy(x.D[:b*n0], real.D)
 	copy(x.D[b*n0:2*b*n0], fake.D)
-	for i := 0; i < b; i++ {
-		r, f, p := real.Row(i), fake.Row(i), x.Row(2*b+i)
-		a := alpha[i]
-		for j := range p {
-			p[j] = r[j] + a*(f[j]-r[j])
+	parallelRange(b, 16, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			r, f, p := real.Row(i), fake.Row(i), x.Row(2*b+i)
+			a := alpha[i]
+			for j := range p {
+				p[j] = r[j] + a*(f[j]-r[j])
+			}
 		}
-	}
+	})
 	c.forward()
 	L := len(c.Layers)
 	y := &c.h[L-1]
