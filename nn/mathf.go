@@ -55,6 +55,29 @@ func tanhf(x float32) float32 {
 	return p / q
 }
 
+// tanhLoop sets y[i] = a·tanh(s·x[i]) + c with tanhf's formula written
+// inline (tanhf itself is too large for the inliner).
+func tanhLoop(y, x []float32, s, a, c float32) {
+	const clamp = 7.90531110763549805
+	x = x[:len(y)]
+	for i, v := range x {
+		v = min(max(s*v, -clamp), clamp)
+		x2 := v * v
+		p := float32(-2.76076847742355e-16)
+		p = p*x2 + 2.00018790482477e-13
+		p = p*x2 - 8.60467152213735e-11
+		p = p*x2 + 5.12229709037114e-08
+		p = p*x2 + 1.48572235717979e-05
+		p = p*x2 + 6.37261928875436e-04
+		p = p*x2 + 4.89352455891786e-03
+		q := float32(1.19825839466702e-06)
+		q = q*x2 + 1.18534705686654e-04
+		q = q*x2 + 2.26843463243900e-03
+		q = q*x2 + 4.89352518554385e-03
+		y[i] = a*(p*v/q) + c
+	}
+}
+
 // sigmoidSlice sets y[i] = 1/(1+exp(-x[i])); y and x may alias. In float32
 // it is computed as (1 + tanh(x/2))/2.
 func sigmoidSlice[F Float](y, x []F) {
@@ -62,9 +85,7 @@ func sigmoidSlice[F Float](y, x []F) {
 	case []float32:
 		xx := any(x).([]float32)
 		xx = xx[:len(yy)]
-		for i, v := range xx {
-			yy[i] = 0.5 + 0.5*tanhf(0.5*v)
-		}
+		tanhLoop(yy, xx, 0.5, 0.5, 0.5)
 	case []float64:
 		xx := any(x).([]float64)
 		xx = xx[:len(yy)]
@@ -80,9 +101,7 @@ func tanhSlice[F Float](y, x []F) {
 	case []float32:
 		xx := any(x).([]float32)
 		xx = xx[:len(yy)]
-		for i, v := range xx {
-			yy[i] = tanhf(v)
-		}
+		tanhLoop(yy, xx, 1, 1, 0)
 	case []float64:
 		xx := any(x).([]float64)
 		xx = xx[:len(yy)]
