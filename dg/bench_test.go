@@ -159,7 +159,9 @@ func BenchmarkGenerate(b *testing.B) {
 			const n = 1000
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				m.Generate(n)
+				if _, _, _, err := m.Generate(n); err != nil {
+					b.Fatal(err)
+				}
 			}
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "flows/s")
 		})

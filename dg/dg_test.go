@@ -249,7 +249,10 @@ func TestGenerationMasking(t *testing.T) {
 	}
 	// Public API: features without flags, truncated to MaxLen.
 	m := &Model{n: n, genRNG: nn.NewRNG(9)}
-	a, f, lens := m.Generate(50)
+	a, f, lens, err := m.Generate(50)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(a) != 50*n.A || len(f) != 50*7*n.Fd || len(lens) != 50 {
 		t.Fatalf("Generate sizes %d %d %d", len(a), len(f), len(lens))
 	}

@@ -102,12 +102,18 @@ func TestLearnsTwoPopulations(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 2000
-	a, f, l := m.Generate(n)
+	a, f, l, err := m.Generate(n)
+	if err != nil {
+		t.Fatal(err)
+	}
 	before := distance(summarise(a, f, l, n), real)
 	if err := m.Train(context.Background(), d, learnIters, TrainOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	a, f, l = m.Generate(n)
+	a, f, l, err = m.Generate(n)
+	if err != nil {
+		t.Fatal(err)
+	}
 	gen := summarise(a, f, l, n)
 	after := distance(gen, real)
 	t.Logf("real %+v", real)

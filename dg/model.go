@@ -213,9 +213,10 @@ func (m *Model) GenerateFeatures(attr []float32, n int) (feat []float32, lengths
 }
 
 // Generate returns n flows: attributes, features and lengths as
-// GenerateAttributes and GenerateFeatures give them.
-func (m *Model) Generate(n int) (attr, feat []float32, lengths []int) {
+// GenerateAttributes and GenerateFeatures give them. The error is non-nil
+// only when the model produces non-finite attributes (a diverged model).
+func (m *Model) Generate(n int) (attr, feat []float32, lengths []int, err error) {
 	attr = m.GenerateAttributes(n)
-	feat, lengths, _ = m.GenerateFeatures(attr, n)
-	return attr, feat, lengths
+	feat, lengths, err = m.GenerateFeatures(attr, n)
+	return attr, feat, lengths, err
 }
