@@ -67,6 +67,9 @@ func TestGradGeneratorLoss(t *testing.T) {
 		if short == 0 {
 			t.Fatal("no generated flow ended early: masking is not exercised")
 		}
+		if n.teff < 2 {
+			t.Fatalf("the LSTM ran %d step(s): backpropagation through time is not exercised", n.teff)
+		}
 		for _, p := range n.disc.Params() {
 			for _, v := range p.G {
 				if v != 0 {
@@ -266,6 +269,50 @@ func TestGenerationMasking(t *testing.T) {
 					t.Fatalf("flow %d step %d ≥ length %d has feature %v", i, k, l, f[(i*7+k)*n.Fd+j])
 				}
 			}
+		}
+	}
+}
+
+// TestEarlyStopIsExact: stopping the LSTM once every flow has ended gives
+// the same features, lengths and generator gradients as running every step.
+func TestEarlyStopIsExact(t *testing.T) {
+	cfg := tinyConfig()
+	attrOut, featOut := tinyOutputs()
+	run := func(noStop bool) (*net[float64], []float64, []int, []float64) {
+		n, err := newNet[float64](cfg, attrOut, featOut, 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.noEarlyStop = noStop
+		for s := 0; s < cfg.SampleLen; s++ { // lean towards "end"
+			n.featHead.B.W[s*n.Fp+n.Fp-1] += 1
+		}
+		nn.ZeroGrad(n.genParams())
+		n.genLoss(20, nn.NewRNG(5), true)
+		var g []float64
+		for _, p := range n.genParams() {
+			g = append(g, p.G...)
+		}
+		return n, append([]float64(nil), n.feat.D...), append([]int(nil), n.lengths...), g
+	}
+	ns, fs, ls, gs := run(false)
+	nf, ff, lf, gf := run(true)
+	if ns.teff >= ns.T || nf.teff != nf.T {
+		t.Fatalf("early stop not exercised: %d of %d steps, and %d without", ns.teff, ns.T, nf.teff)
+	}
+	for i := range fs {
+		if math.Abs(fs[i]-ff[i]) > 1e-12 {
+			t.Fatalf("feature %d: %v with early stop, %v without", i, fs[i], ff[i])
+		}
+	}
+	for i := range ls {
+		if ls[i] != lf[i] {
+			t.Fatalf("length %d: %d vs %d", i, ls[i], lf[i])
+		}
+	}
+	for i := range gs {
+		if math.Abs(gs[i]-gf[i]) > 1e-12*(1+math.Abs(gf[i])) {
+			t.Fatalf("gradient %d: %v vs %v", i, gs[i], gf[i])
 		}
 	}
 }

@@ -39,17 +39,22 @@ type net[F nn.Float] struct {
 	attrDisc       nn.Mat[F]
 	attr           *nn.Mat[F] // soft attributes of the last generator pass
 	hsOut          *nn.Mat[F] // LSTM hidden states of the last pass
-	featOutM       *nn.Mat[F] // activated per-step outputs (T·b × S·Fp)
-	feat           nn.Mat[F]  // b × L·Fp, masked
-	mask           []bool     // b × L
-	lengths        []int
-	reluOut        []*nn.Mat[F]
-	fakeX, realX   nn.Mat[F]
-	fakeA, realA   nn.Mat[F]
-	dOut, dAttr    nn.Mat[F]
-	alpha, alphaA  []F
-	dy, dyA        []F
-	idx            []int
+	featOutM       *nn.Mat[F] // activated per-step outputs (T'·b × S·Fp)
+	outBuf         nn.Mat[F]
+	teff           int // LSTM steps run in the last pass (≤ T)
+	active         []bool
+	// noEarlyStop runs every LSTM step (tests compare the two).
+	noEarlyStop   bool
+	feat          nn.Mat[F] // b × L·Fp, masked
+	mask          []bool    // b × L
+	lengths       []int
+	reluOut       []*nn.Mat[F]
+	fakeX, realX  nn.Mat[F]
+	fakeA, realA  nn.Mat[F]
+	dOut, dAttr   nn.Mat[F]
+	alpha, alphaA []F
+	dy, dyA       []F
+	idx           []int
 	// condOverride, when set, replaces the LSTM\'s conditioning: the
 	// gradient checks hold it fixed, as the detached conditioning is.
 	condOverride *nn.Mat[F]
@@ -174,7 +179,11 @@ func (n *net[F]) discretise(attr *nn.Mat[F]) *nn.Mat[F] {
 }
 
 // genFeat runs the feature generator conditioned on attr and returns the
-// masked features (b × L·Fp); n.mask and n.lengths describe the flows.
+// masked features (b × L·Fp); n.mask and n.lengths describe the flows. The
+// heads and the end-flag masking run after each LSTM step, and the LSTM
+// stops as soon as every flow in the batch has ended (everything after is
+// zero, as it would be after masking; the noise for all steps is drawn
+// anyway, so the random stream does not depend on where it stops).
 func (n *net[F]) genFeat(attr *nn.Mat[F], g *nn.RNG) *nn.Mat[F] {
 	b, T, S, Fp, L := attr.R, n.T, n.cfg.SampleLen, n.Fp, n.L
 	ad := n.discretise(attr)
@@ -190,49 +199,79 @@ func (n *net[F]) genFeat(attr *nn.Mat[F], g *nn.RNG) *nn.Mat[F] {
 		nn.FillNormal(g, h0.D, 1)
 		nn.FillNormal(g, c0.D, 1)
 	}
-	n.hsOut = n.lstm.Forward(ad, zf, T, b, h0, c0)
-	n.featOutM = n.featHeads.Forward(n.featHead.Forward(n.hsOut))
-	out := n.featOutM
-	feat := n.feat.Resize(b, L*Fp)
 	blk := S * Fp
-	for t := 0; t < T; t++ {
-		for i := 0; i < b; i++ {
-			copy(feat.D[i*L*Fp+t*blk:i*L*Fp+(t+1)*blk], out.D[(t*b+i)*blk:(t*b+i+1)*blk])
-		}
-	}
+	out := n.outBuf.Resize(T*b, blk)
 	if cap(n.mask) < b*L {
 		n.mask = make([]bool, b*L)
 	}
 	n.mask = n.mask[:b*L]
-	if cap(n.lengths) < b {
-		n.lengths = make([]int, b)
+	clear(n.mask)
+	n.lengths = resizeInts(n.lengths, b)
+	clear(n.lengths)
+	n.active = resizeBools(n.active, b)
+	for i := range n.active {
+		n.active[i] = true
 	}
-	n.lengths = n.lengths[:b]
-	nn.ParallelRange(b, 16, func(lo, hi int) { n.maskRows(feat, lo, hi) })
+	stop := func(t int, ht *nn.Mat[F]) bool {
+		ot := out.Rows(t*b, (t+1)*b)
+		n.featHead.Apply(ht, ot)
+		n.featHeads.Apply(ot)
+		nn.ParallelRange(b, 16, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				row := ot.Row(i)
+				for s := 0; s < S && n.active[i]; s++ {
+					n.mask[i*L+t*S+s] = true
+					n.lengths[i]++
+					if row[s*Fp+Fp-1] > row[s*Fp+Fp-2] { // the flag's argmax is "end"
+						n.active[i] = false
+					}
+				}
+			}
+		})
+		if n.noEarlyStop {
+			return false
+		}
+		for _, a := range n.active {
+			if a {
+				return false
+			}
+		}
+		return true
+	}
+	hs, teff := n.lstm.ForwardUntil(ad, zf, T, b, h0, c0, stop)
+	n.hsOut, n.teff = hs, teff
+	n.featOutM = out.Rows(0, teff*b)
+	n.featHead.SetInput(hs)
+	feat := n.feat.Resize(b, L*Fp)
+	nn.ParallelRange(b, 16, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := feat.Row(i)
+			for t := 0; t < teff; t++ {
+				copy(row[t*blk:(t+1)*blk], out.D[(t*b+i)*blk:(t*b+i+1)*blk])
+			}
+			clear(row[teff*blk:])
+			for k := 0; k < teff*S; k++ {
+				if !n.mask[i*L+k] {
+					clear(row[k*Fp : (k+1)*Fp])
+				}
+			}
+		}
+	})
 	return feat
 }
 
-// maskRows applies the end-flag masking to rows [lo, hi) of feat.
-func (n *net[F]) maskRows(feat *nn.Mat[F], lo, hi int) {
-	Fp, L := n.Fp, n.L
-	for i := lo; i < hi; i++ {
-		active := true
-		length := 0
-		row := feat.Row(i)
-		for k := 0; k < L; k++ {
-			n.mask[i*L+k] = active
-			st := row[k*Fp : (k+1)*Fp]
-			if !active {
-				clear(st)
-				continue
-			}
-			length++
-			if st[Fp-1] > st[Fp-2] { // the flag's argmax is "end"
-				active = false
-			}
-		}
-		n.lengths[i] = length
+func resizeInts(s []int, n int) []int {
+	if cap(s) < n {
+		return make([]int, n)
 	}
+	return s[:n]
+}
+
+func resizeBools(s []bool, n int) []bool {
+	if cap(s) < n {
+		return make([]bool, n)
+	}
+	return s[:n]
 }
 
 // assemble writes D's input rows [features | attributes] and D_a's rows.
@@ -253,7 +292,7 @@ func (n *net[F]) assemble(x, xa *nn.Mat[F], feat, attr *nn.Mat[F]) {
 // genBackward backpropagates dFeat (b × L·Fp, before masking) and dAttr
 // (b × A) into the generator's parameters, for the last genAttr/genFeat.
 func (n *net[F]) genBackward(dFeat []F, featStride int, dAttr *nn.Mat[F]) {
-	b, T, S, Fp, L := dAttr.R, n.T, n.cfg.SampleLen, n.Fp, n.L
+	b, T, S, Fp, L := dAttr.R, n.teff, n.cfg.SampleLen, n.Fp, n.L
 	blk := S * Fp
 	dOut := n.dOut.Resize(T*b, blk)
 	for t := 0; t < T; t++ {

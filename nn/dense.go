@@ -42,3 +42,16 @@ func (d *Dense[F]) Backward(dy *Mat[F], needDX bool) *Mat[F] {
 	Gemm(false, true, x.R, d.In, d.Out, 1, dy.D, d.Out, d.W.W, d.Out, 0, dx.D, d.In)
 	return dx
 }
+
+// Apply computes y = x·W + b into y (x.R×Out) without remembering x; with
+// SetInput it lets a caller compute the forward product in pieces.
+func (d *Dense[F]) Apply(x, y *Mat[F]) {
+	for i := 0; i < x.R; i++ {
+		copy(y.D[i*d.Out:(i+1)*d.Out], d.B.W)
+	}
+	Gemm(false, false, x.R, d.Out, d.In, 1, x.D, d.In, d.W.W, d.Out, 1, y.D, d.Out)
+}
+
+// SetInput sets the input that Backward differentiates at (as Forward
+// would have remembered it).
+func (d *Dense[F]) SetInput(x *Mat[F]) { d.x = x }

@@ -57,6 +57,15 @@ func (l *LSTM[F]) Init(g *RNG) {
 // T·B×SeqIn (nil when SeqIn is 0), h0 and c0 are B×H (nil: zero). It returns
 // the T·B×H hidden states h_1..h_T, valid until the next call.
 func (l *LSTM[F]) Forward(static, seq *Mat[F], T, B int, h0, c0 *Mat[F]) *Mat[F] {
+	hs, _ := l.ForwardUntil(static, seq, T, B, h0, c0, nil)
+	return hs
+}
+
+// ForwardUntil is Forward with an early exit: after each step t it calls
+// stop(t, h_t) (h_t is B×H) and, when that returns true, ends the sequence
+// there. It returns the hidden states of the steps run (T'·B×H) and T'.
+// Backward then covers those T' steps.
+func (l *LSTM[F]) ForwardUntil(static, seq *Mat[F], T, B int, h0, c0 *Mat[F], stop func(t int, ht *Mat[F]) bool) (*Mat[F], int) {
 	H, G := l.H, 4*l.H
 	l.t, l.b, l.static, l.seq = T, B, static, seq
 	gates := l.gates.Resize(T*B, G)
@@ -118,8 +127,15 @@ func (l *LSTM[F]) Forward(static, seq *Mat[F], T, B int, h0, c0 *Mat[F]) *Mat[F]
 				}
 			}
 		})
+		if stop != nil && t < T-1 && stop(t, h.Rows((t+1)*B, (t+2)*B)) {
+			l.t = t + 1
+			return h.Rows(B, (t+2)*B), t + 1
+		}
 	}
-	return h.Rows(B, (T+1)*B)
+	if stop != nil {
+		stop(T-1, h.Rows(T*B, (T+1)*B))
+	}
+	return h.Rows(B, (T+1)*B), T
 }
 
 // Backward takes dL/dh_t for every step (T·B×H, time-major), accumulates the

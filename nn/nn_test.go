@@ -393,3 +393,44 @@ func TestThreadsDoNotChangeResults(t *testing.T) {
 		t.Fatal("SetThreads not restored")
 	}
 }
+
+// TestLSTMForwardUntil: stopping after step 2 of 5 gives the same states and
+// gradients as a 3-step sequence.
+func TestLSTMForwardUntil(t *testing.T) {
+	g := NewRNG(41)
+	const T, B, H = 5, 4, 6
+	a := NewLSTM[float64]("l", 3, 2, H)
+	a.Init(g)
+	b := NewLSTM[float64]("l", 3, 2, H)
+	for i, p := range a.Params() {
+		copy(b.Params()[i].W, p.W)
+	}
+	st, sq := randMat(g, B, 3), randMat(g, T*B, 2)
+	calls := 0
+	ha, ta := a.ForwardUntil(st, sq, T, B, nil, nil, func(t int, ht *Mat[float64]) bool {
+		calls++
+		if ht.R != B || ht.C != H {
+			t = -1
+		}
+		return t == 2
+	})
+	hb := b.Forward(st, sq.Rows(0, 3*B), 3, B, nil, nil)
+	if ta != 3 || calls != 3 || ha.R != 3*B {
+		t.Fatalf("stopped after %d steps, %d calls, %d rows", ta, calls, ha.R)
+	}
+	for i := range hb.D {
+		if ha.D[i] != hb.D[i] {
+			t.Fatalf("state %d: %v vs %v", i, ha.D[i], hb.D[i])
+		}
+	}
+	dh := randMat(g, 3*B, H)
+	a.Backward(dh, false)
+	b.Backward(dh, false)
+	for i, p := range a.Params() {
+		for j, v := range p.G {
+			if math.Abs(v-b.Params()[i].G[j]) > 1e-12 {
+				t.Fatalf("%s[%d]: %v vs %v", p.Name, j, v, b.Params()[i].G[j])
+			}
+		}
+	}
+}
