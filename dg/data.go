@@ -21,7 +21,8 @@ type Data struct {
 	maxLen int // steps per flow in Feat, set by validate
 }
 
-func (d *Data) stride(int) int { return d.maxLen }
+// steps is the number of time steps per flow in d.Feat (set by validate).
+func (d *Data) steps() int { return d.maxLen }
 
 // validate checks d against the model's shapes and scans it for NaN, Inf and
 // out-of-range lengths. Errors name the flow and field.

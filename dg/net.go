@@ -334,7 +334,7 @@ func (n *net[F]) realBatch(d *Data, idx []int) {
 
 func (n *net[F]) realRows(d *Data, idx []int, x, xa *nn.Mat[F], lo, hi int) {
 	S, Fp, Fd, L := n.cfg.SampleLen, n.Fp, n.Fd, n.L
-	stride := d.stride(Fd)
+	stride := d.steps()
 	for r := lo; r < hi; r++ {
 		fi := idx[r]
 		row := x.Row(r)
