@@ -3,28 +3,20 @@ package nn
 import (
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"github.com/netshare-go/netshare/nn/blas"
 )
-
-var workers atomic.Int32
-
-func init() { workers.Store(1) }
 
 // SetThreads sets how many cores training and generation may use (n < 1
 // means 1): the block count of large matrix products (blas.SetThreads) and
 // the goroutines of nn's own element-wise loops (LSTM gates, heads, Adam).
 // The default is 1. Results do not depend on n for nn's own loops, whose
 // blocks are disjoint; BLAS products may differ in the last bits.
-func SetThreads(n int) {
-	n = max(n, 1)
-	workers.Store(int32(n))
-	blas.SetThreads(n)
-}
+// It is the same setting as blas.SetThreads.
+func SetThreads(n int) { blas.SetThreads(max(n, 1)) }
 
-// Threads returns the value set by SetThreads.
-func Threads() int { return int(workers.Load()) }
+// Threads returns the value set by SetThreads (or blas.SetThreads).
+func Threads() int { return blas.Threads() }
 
 // ParallelRange is parallelRange for other packages.
 func ParallelRange(n, minPer int, f func(lo, hi int)) { parallelRange(n, minPer, f) }
@@ -34,7 +26,7 @@ func ParallelRange(n, minPer int, f func(lo, hi int)) { parallelRange(n, minPer,
 // minPer per goroutine, and on the whole range otherwise. Blocks are
 // disjoint, so f may write to its own block without synchronisation.
 func parallelRange(n, minPer int, f func(lo, hi int)) {
-	w := min(int(workers.Load()), runtime.GOMAXPROCS(0), n/max(minPer, 1))
+	w := min(blas.Threads(), runtime.GOMAXPROCS(0), n/max(minPer, 1))
 	if w < 2 {
 		f(0, n)
 		return

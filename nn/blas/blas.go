@@ -196,6 +196,11 @@ func SetThreads(n int) {
 	splitWays.Store(int32(n))
 }
 
+// Threads returns the core count set by SetThreads (1 by default). Package
+// nn uses the same count for its element-wise loops, so SetThreads is the
+// one setting for training speed.
+func Threads() int { return max(int(threads.Load()), 1) }
+
 // SetThreading selects the threading mode and reapplies the thread count.
 func SetThreading(t Threading) {
 	threading.Store(int32(t))
