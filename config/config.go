@@ -117,6 +117,12 @@ type Generate struct {
 	// Scale multiplies the number of flows generated per chunk (1 = as
 	// many as the real chunk has).
 	Scale float64 `yaml:"scale"`
+	// Calibrate maps the generated values of every quantile-encoded field
+	// (flow starts, gaps, durations, counts, sizes) to uniform ranks before
+	// decoding, so that each field's marginal is the real one while the
+	// model decides which flows get which values. Needs continuous:
+	// quantile; not allowed under DP.
+	Calibrate bool `yaml:"calibrate"`
 }
 
 // DP configures differentially private training of the discriminators.

@@ -100,6 +100,9 @@ func (c *Config) Validate() error {
 	atLeast("train.threads", t.Threads, 0)
 
 	positive("generate.scale", c.Generate.Scale)
+	if c.Generate.Calibrate && c.Continuous != "quantile" {
+		bad("generate.calibrate", "needs continuous: quantile")
+	}
 
 	d := c.DP
 	if d.Enabled {

@@ -207,6 +207,21 @@ func (s *Schema) SeedDecoding(seed uint64) {
 	}
 }
 
+// HasStartKnots reports whether flow starts are quantile-encoded per chunk.
+func (s *Schema) HasStartKnots() bool { return len(s.startQ) > 0 }
+
+// QuantileFeatureOffsets returns the offsets, in a feature vector, of the
+// quantile-encoded features.
+func (s *Schema) QuantileFeatureOffsets() []int {
+	var offs []int
+	for i, c := range s.feat {
+		if _, ok := c.(*Quantile); ok {
+			offs = append(offs, s.featOff[i])
+		}
+	}
+	return offs
+}
+
 // Kind is the dataset kind the schema encodes.
 func (s *Schema) Kind() trace.Kind { return s.kind }
 

@@ -87,35 +87,42 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		}
 	}
 	merged := mergeChunks(s, gen, rand.New(rand.NewPCG(r.Cfg.Seed, 0xc0de)), st)
-	var outFlows []trace.Flow
-	var outPackets []trace.Packet
+	outs := make([]*chunkOut, n)
 	for c, m := range models {
-		if m == nil {
+		rows := merged[c]
+		if m == nil || len(rows) == 0 {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		rows := merged[c]
-		if len(rows) == 0 {
-			continue
-		}
-		d := s.AttrDim()
-		A := make([]float32, 0, len(rows)*d)
-		attrs := make([]encoding.FlowAttr, len(rows))
+		o := &chunkOut{attrs: make([]encoding.FlowAttr, len(rows))}
+		A := make([]float32, 0, len(rows)*s.AttrDim())
 		for i, row := range rows {
 			A = append(A, row.vec...)
-			attrs[i] = row.attr
+			o.attrs[i] = row.attr
 		}
-		feat, lens, err := m.GenerateFeatures(A, len(rows))
-		if err != nil {
+		var err error
+		if o.feat, o.lens, err = m.GenerateFeatures(A, len(rows)); err != nil {
 			return nil, err
 		}
-		ci := split.Chunks[c]
+		outs[c] = o
 		st.PerChunkFlows[c] = len(rows)
 		st.Flows += len(rows)
+	}
+	if r.Cfg.Generate.Calibrate {
+		calibrate(s, outs, rand.New(rand.NewPCG(r.Cfg.Seed, 0xca11)))
+	}
+	var outFlows []trace.Flow
+	var outPackets []trace.Packet
+	for c, o := range outs {
+		if o == nil {
+			continue
+		}
+		ci := split.Chunks[c]
+		rng := encoding.ChunkRange{Index: c, Start: ci.Start, End: ci.End}
 		if s.Kind() == trace.KindPackets {
-			ps, err := s.DecodePackets(attrs, feat, lens, encoding.ChunkRange{Index: c, Start: ci.Start, End: ci.End})
+			ps, err := s.DecodePackets(o.attrs, o.feat, o.lens, rng)
 			if err != nil {
 				return nil, err
 			}
@@ -127,7 +134,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 				outPackets = append(outPackets, p)
 			}
 		} else {
-			fs, err := s.DecodeFlows(attrs, feat, lens, encoding.ChunkRange{Index: c, Start: ci.Start, End: ci.End})
+			fs, err := s.DecodeFlows(o.attrs, o.feat, o.lens, rng)
 			if err != nil {
 				return nil, err
 			}

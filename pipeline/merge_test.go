@@ -14,16 +14,21 @@ import (
 // tagSchema builds a flow schema with n chunks (and so tags) from a few
 // records.
 func tagSchema(t *testing.T, n int) *encoding.Schema {
+	return schemaWith(t, n, encoding.BuildOptions{})
+}
+
+func schemaWith(t *testing.T, n int, opt encoding.BuildOptions) *encoding.Schema {
 	t.Helper()
 	var recs []trace.Flow
 	for i := range 40 {
-		recs = append(recs, trace.Flow{Start: int64(i) * 1000, Src: uint32(i % 7), Dst: 9, SrcPort: uint16(1000 + i%5), DstPort: 80, Proto: 6, Packets: 1, Bytes: 40})
+		recs = append(recs, trace.Flow{Start: int64(i) * 1000, Src: uint32(i % 7), Dst: 9, SrcPort: uint16(1000 + i%5), DstPort: 80, Proto: 6, Packets: uint64(1 + i%3), Bytes: uint64(40 * (1 + i%5)), Dur: int64(i * i)})
 	}
 	sp, err := flows.SplitByTime(recs, flows.Options{Chunks: n})
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec, err := encoding.BuildFlowSpec(sp, encoding.BuildOptions{MaxLen: sp.Stats.MaxFlowLen})
+	opt.MaxLen = sp.Stats.MaxFlowLen
+	spec, err := encoding.BuildFlowSpec(sp, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

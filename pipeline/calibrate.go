@@ -1,0 +1,81 @@
+package pipeline
+
+import (
+	"cmp"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/netshare-go/netshare/encoding"
+)
+
+// chunkOut is one chunk's generated flows before decoding.
+type chunkOut struct {
+	attrs []encoding.FlowAttr
+	feat  []float32 // n × MaxLen × FeatDim
+	lens  []int
+}
+
+// calibrate makes the generated quantile positions of every
+// quantile-encoded field uniform, keeping their order: each value is
+// replaced by its rank among the generated values of the field (ties broken
+// at random), plus a uniform jitter, over their number. Decoding then
+// reproduces the field's real marginal through its quantile knots, while
+// which flows get the small and the large values, and so how the fields
+// depend on each other, stays the model's. Flow starts are calibrated per
+// chunk (each chunk has its own knots); features over the whole trace (they
+// share one set of knots), so that chunks keep their differences.
+func calibrate(s *encoding.Schema, outs []*chunkOut, rng *rand.Rand) {
+	if s.HasStartKnots() {
+		for _, o := range outs {
+			if o == nil {
+				continue
+			}
+			ps := make([]*float64, len(o.attrs))
+			for i := range o.attrs {
+				ps[i] = &o.attrs[i].Start
+			}
+			uniformRanks(ps, rng)
+		}
+	}
+	fd := s.FeatDim()
+	for _, off := range s.QuantileFeatureOffsets() {
+		var vals []*float32
+		for _, o := range outs {
+			if o == nil {
+				continue
+			}
+			for i, l := range o.lens {
+				for k := range l {
+					vals = append(vals, &o.feat[(i*s.MaxLen+k)*fd+off])
+				}
+			}
+		}
+		uniformRanks(vals, rng)
+	}
+}
+
+// uniformRanks replaces each value by (rank + U(0,1)) / n.
+func uniformRanks[F float32 | float64](vals []*F, rng *rand.Rand) {
+	n := len(vals)
+	if n == 0 {
+		return
+	}
+	type kv struct {
+		v   F
+		tie uint64
+		i   int
+	}
+	keys := make([]kv, n)
+	for i, p := range vals {
+		keys[i] = kv{*p, rng.Uint64(), i}
+	}
+	slices.SortFunc(keys, func(a, b kv) int {
+		if c := cmp.Compare(a.v, b.v); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.tie, b.tie)
+	})
+	for rank, k := range keys {
+		*vals[k.i] = F((float64(rank) + rng.Float64()) / float64(n))
+	}
+}

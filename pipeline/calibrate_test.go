@@ -1,0 +1,110 @@
+package pipeline
+
+import (
+	"math"
+
+	"github.com/netshare-go/netshare/encoding"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"testing"
+)
+
+func TestUniformRanksKeepOrderAndSpread(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	n := 5000
+	vals := make([]float64, n)
+	ptrs := make([]*float64, n)
+	for i := range vals {
+		// A peaked, saturated generator output: many exact ties at 1.
+		vals[i] = math.Min(1, 0.5+0.05*r.NormFloat64()+0.3*float64(i%4/3))
+		ptrs[i] = &vals[i]
+	}
+	orig := slices.Clone(vals)
+	uniformRanks(ptrs, rand.New(rand.NewPCG(2, 2)))
+	for i := range vals {
+		for j := range 20 {
+			k := (i*7 + j*131) % n
+			if orig[i] < orig[k] && !(vals[i] < vals[k]) {
+				t.Fatalf("order of %v < %v lost: %v, %v", orig[i], orig[k], vals[i], vals[k])
+			}
+		}
+	}
+	s := slices.Clone(vals)
+	sort.Float64s(s)
+	ks := 0.0
+	for i, u := range s {
+		ks = math.Max(ks, math.Abs(u-(float64(i)+0.5)/float64(n)))
+	}
+	if ks > 1.0/float64(n)+1e-9 {
+		t.Errorf("calibrated values not uniform: max deviation %v", ks)
+	}
+}
+
+func TestCalibrateTouchesOnlyActiveQuantileFeatures(t *testing.T) {
+	if s := tagSchema(t, 1); len(s.QuantileFeatureOffsets()) != 0 || s.HasStartKnots() {
+		t.Fatal("a min-max schema reports quantile fields")
+	}
+	s := schemaWith(t, 2, encoding.BuildOptions{QuantileKnots: 16})
+	offs := s.QuantileFeatureOffsets()
+	if len(offs) < 4 || !s.HasStartKnots() {
+		t.Fatalf("quantile schema: %d quantile features, start knots %v", len(offs), s.HasStartKnots())
+	}
+	fd, L := s.FeatDim(), s.MaxLen
+	r := rand.New(rand.NewPCG(4, 4))
+	var outs []*chunkOut
+	for c := range 2 {
+		n := 300 + 100*c
+		o := &chunkOut{attrs: make([]encoding.FlowAttr, n), feat: make([]float32, n*L*fd), lens: make([]int, n)}
+		for i := range n {
+			o.attrs[i].Start = 0.5 + 0.01*r.NormFloat64()
+			o.lens[i] = 1 + r.IntN(L)
+			for k := range L {
+				for f := range fd {
+					v := float32(7) // padding sentinel
+					if k < o.lens[i] {
+						v = float32(0.4 + 0.01*r.NormFloat64())
+					}
+					o.feat[(i*L+k)*fd+f] = v
+				}
+			}
+		}
+		outs = append(outs, o)
+	}
+	calibrate(s, outs, rand.New(rand.NewPCG(5, 5)))
+	for c, o := range outs {
+		var starts []float64
+		for _, a := range o.attrs {
+			starts = append(starts, a.Start)
+		}
+		if spread(starts) < 0.9 {
+			t.Errorf("chunk %d: flow starts not spread over [0,1] (range %v)", c, spread(starts))
+		}
+	}
+	isQ := map[int]bool{}
+	for _, off := range offs {
+		isQ[off] = true
+	}
+	for f := range fd {
+		var active []float64
+		for _, o := range outs {
+			for i, l := range o.lens {
+				for k := range L {
+					v := o.feat[(i*L+k)*fd+f]
+					if k >= l {
+						if v != 7 {
+							t.Fatalf("padding step changed to %v", v)
+						}
+						continue
+					}
+					active = append(active, float64(v))
+				}
+			}
+		}
+		if got := spread(active); isQ[f] != (got > 0.9) {
+			t.Errorf("feature column %d (quantile %v): range after calibration %v", f, isQ[f], got)
+		}
+	}
+}
+
+func spread(v []float64) float64 { return slices.Max(v) - slices.Min(v) }

@@ -1,0 +1,78 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+)
+
+// This file exposes what an executor that drives the stages itself (a
+// cluster workflow whose steps run on different machines) needs beyond the
+// stage methods: reopening a prepared run directory cheaply, the training
+// plan, and recording a chunk's completion.
+
+// Reopen opens a run directory that Open has already prepared (its
+// configuration, input and manifest saved), without re-hashing the input or
+// rewriting anything: each step of a cluster run opens the run afresh on
+// whichever machine runs it. audit must be what the run was opened with.
+func Reopen(dir string, audit bool, log *slog.Logger) (*Run, error) {
+	if !filepath.IsAbs(dir) {
+		return nil, fmt.Errorf("run directory %q is not an absolute path", dir)
+	}
+	man, err := LoadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	if man.Input.SHA256 == "" {
+		return nil, fmt.Errorf("%s has not been prepared (no input recorded in its manifest)", dir)
+	}
+	cfg, err := loadRunConfig(dir)
+	if err != nil {
+		return nil, fmt.Errorf("no configuration saved in %s: %w", dir, err)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	r := &Run{Dir: dir, Cfg: cfg, Man: man, Audit: audit, Exec: &Local{N: cfg.Train.Workers}, log: log}
+	if man.Input.Path == EmbeddedSampleName {
+		if r.InputPath, err = materialiseInput(dir, ""); err != nil {
+			return nil, err
+		}
+	} else {
+		r.InputPath = man.Input.Path
+		if _, err := os.Stat(r.InputPath); err != nil {
+			return nil, fmt.Errorf("input: %w (is it on storage this machine sees?)", err)
+		}
+	}
+	return r, nil
+}
+
+// ChunkJobs returns the training plan of a pre-processed run: the base
+// chunk's job (trained first) and the others' (trained after it, in
+// parallel), whether done already or not. Threads is left at zero for the
+// executor to set.
+func (r *Run) ChunkJobs() (base ChunkJob, rest []ChunkJob, err error) {
+	if err := r.requireDone("preprocess", r.preKey(), "pre-process"); err != nil {
+		return ChunkJob{}, nil, err
+	}
+	split, err := LoadSplit(r.Dir)
+	if err != nil {
+		return ChunkJob{}, nil, err
+	}
+	b, rest := r.trainPlan(split)
+	if b == nil {
+		return ChunkJob{}, nil, errors.New("train: every chunk is empty")
+	}
+	return *b, rest, nil
+}
+
+// ChunkTrained reports whether the manifest records j as trained.
+func (r *Run) ChunkTrained(j ChunkJob) bool { return r.Man.Done(stageOf(j), jobStageKey(j)) }
+
+// RecordChunk records j's completion in the manifest, as Train does after
+// its executor returns. The manifest must have a single writer at a time.
+func (r *Run) RecordChunk(j ChunkJob) error {
+	return r.Man.Complete(stageOf(j), jobStageKey(j), []string{ModelDir(r.Dir, j.Chunk)}, map[string]any{"iterations": j.Iterations, "init_from": j.InitFrom})
+}
