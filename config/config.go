@@ -123,6 +123,16 @@ type Generate struct {
 	// model decides which flows get which values. Needs continuous:
 	// quantile; not allowed under DP.
 	Calibrate bool `yaml:"calibrate"`
+	// IPSnapTop, when positive, decodes each generated address jointly:
+	// it may move to one of the IPSnapTop addresses generated most often
+	// when the bits where they differ are ones the model was unsure of
+	// (0: bit-by-bit decoding, as NetShare).
+	IPSnapTop int `yaml:"ip_snap_top"`
+	// MatchPorts decodes the ports and protocol of all generated flows at
+	// once, so that each takes a value near what the model generated while
+	// the values keep their real proportions (needs word2vec.decode:
+	// posterior).
+	MatchPorts bool `yaml:"match_ports"`
 }
 
 // DP configures differentially private training of the discriminators.

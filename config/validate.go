@@ -100,6 +100,10 @@ func (c *Config) Validate() error {
 	atLeast("train.threads", t.Threads, 0)
 
 	positive("generate.scale", c.Generate.Scale)
+	atLeast("generate.ip_snap_top", c.Generate.IPSnapTop, 0)
+	if c.Generate.MatchPorts && c.Word2Vec.Decode != "posterior" {
+		bad("generate.match_ports", "needs word2vec.decode: posterior")
+	}
 	if c.Generate.Calibrate && c.Continuous != "quantile" {
 		bad("generate.calibrate", "needs continuous: quantile")
 	}

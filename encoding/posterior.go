@@ -139,3 +139,155 @@ func topOf(row []float32, k int, h []cw) []cw {
 	}
 	return h
 }
+
+// Matched decoding. Posterior decoding draws each value from p(v | x) ∝
+// w_v·exp(κ·cos(x, e_v)) with w_v the value's frequency; but a generator
+// that over-produces the vectors of popular values still over-produces
+// those values. Matched decoding fits the weights w_v instead (iterative
+// proportional fitting, i.e. Sinkhorn scaling of the kernel's columns) so
+// that the expected number of rows decoded to each value, Σ_i p(v | x_i),
+// is the value's share of the prior times the number of rows, and then
+// draws each row from its fitted posterior. The field's marginal then
+// follows the prior (up to sampling noise and values no generated vector
+// is near), while each row still gets a value near what the model
+// generated: the model decides which rows get which values.
+
+// decodeMatched draws one candidate index per row like decodePosterior,
+// with the column weights fitted so that the decoded marginal matches
+// p.Prior. It runs at most iters fitting rounds.
+func decodeMatched(vecs []float32, n, d int, cand []float32, m int, p *Posterior, rng *rand.Rand, iters int, out []int) {
+	if n == 0 {
+		return
+	}
+	topK := max(1, min(p.TopK, m))
+	// Sparse kernel: for each row its topK candidates and exp(κ(cos−max)).
+	idx := make([]int32, n*topK)
+	ker := make([]float64, n*topK)
+	const block = 512
+	sims := make([]float32, block*m)
+	top := make([]cw, 0, topK)
+	for b0 := 0; b0 < n; b0 += block {
+		b := min(block, n-b0)
+		q := vecs[b0*d : (b0+b)*d]
+		blas.Sgemm(false, true, b, m, d, 1, q, d, cand, d, 0, sims[:b*m], m)
+		for i := 0; i < b; i++ {
+			var nq float64
+			for _, v := range q[i*d : (i+1)*d] {
+				nq += float64(v) * float64(v)
+			}
+			inv := 1.0
+			if nq > 0 {
+				inv = 1 / math.Sqrt(nq)
+			}
+			top = topOf(sims[i*m:(i+1)*m], topK, top)
+			best := math.Inf(-1)
+			for _, t := range top {
+				best = math.Max(best, float64(t.sim)*inv)
+			}
+			r := b0 + i
+			for k := 0; k < topK; k++ {
+				if k < len(top) {
+					idx[r*topK+k] = int32(top[k].j)
+					ker[r*topK+k] = math.Exp(p.Kappa * (float64(top[k].sim)*inv - best))
+				} else {
+					idx[r*topK+k] = -1
+				}
+			}
+		}
+	}
+	var total float64
+	for _, w := range p.Prior {
+		total += w
+	}
+	target := make([]float64, m)
+	w := make([]float64, m)
+	for j, pr := range p.Prior {
+		target[j] = pr / total * float64(n)
+		w[j] = pr / total
+	}
+	col := make([]float64, m)
+	for it := 0; it < iters; it++ {
+		clear(col)
+		for r := 0; r < n; r++ {
+			var z float64
+			for k := 0; k < topK; k++ {
+				if j := idx[r*topK+k]; j >= 0 {
+					z += ker[r*topK+k] * w[j]
+				}
+			}
+			if !(z > 0) {
+				continue
+			}
+			for k := 0; k < topK; k++ {
+				if j := idx[r*topK+k]; j >= 0 {
+					col[j] += ker[r*topK+k] * w[j] / z
+				}
+			}
+		}
+		maxErr := 0.0
+		for j := range w {
+			if col[j] > 0 && target[j] > 0 {
+				maxErr = math.Max(maxErr, math.Abs(col[j]-target[j])/math.Max(1, target[j]))
+				w[j] *= target[j] / col[j]
+				w[j] = math.Min(math.Max(w[j], 1e-300), 1e300)
+			} else if target[j] == 0 {
+				w[j] = 0
+			}
+		}
+		if maxErr < 0.01 {
+			break
+		}
+	}
+	probs := make([]float64, topK)
+	for r := 0; r < n; r++ {
+		var z float64
+		for k := 0; k < topK; k++ {
+			probs[k] = 0
+			if j := idx[r*topK+k]; j >= 0 {
+				probs[k] = ker[r*topK+k] * w[j]
+				z += probs[k]
+			}
+		}
+		if !(z > 0) {
+			// No weight near the row: its nearest candidate.
+			bk, bs := 0, -1.0
+			for k := 0; k < topK; k++ {
+				if idx[r*topK+k] >= 0 && ker[r*topK+k] > bs {
+					bk, bs = k, ker[r*topK+k]
+				}
+			}
+			out[r] = int(idx[r*topK+bk])
+			continue
+		}
+		u := rng.Float64() * z
+		pick := -1
+		for k := 0; k < topK; k++ {
+			if idx[r*topK+k] < 0 || probs[k] == 0 {
+				continue
+			}
+			pick = k
+			if u -= probs[k]; u < 0 {
+				break
+			}
+		}
+		out[r] = int(idx[r*topK+pick])
+	}
+}
+
+// DecodeMatched decodes n generated vectors (n×Dim, rows of stride
+// values, the field's slice at offset) of a port or protocol field with
+// posterior decoding, the candidates' weights fitted so that the decoded
+// values follow the field's prior (see decodeMatched). The field must have
+// posterior decoding configured.
+func (c *Embedded) DecodeMatched(src []float32, stride, offset int, out []float64, rng *rand.Rand) {
+	d := c.Dim()
+	vecs := make([]float32, len(out)*d)
+	for r := range out {
+		copy(vecs[r*d:(r+1)*d], src[r*stride+offset:r*stride+offset+d])
+	}
+	idx := make([]int, len(out))
+	decodeMatched(vecs, len(out), d, c.candidateVectors(), len(c.Candidates), c.Post, rng, 200, idx)
+	for i, j := range idx {
+		out[i] = float64(c.Candidates[j])
+	}
+}

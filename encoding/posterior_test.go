@@ -114,3 +114,46 @@ func TestPosteriorFollowsPrior(t *testing.T) {
 		t.Error("posterior decoding not reproducible after reseeding")
 	}
 }
+
+// Matched decoding reproduces the prior's marginal even when the generated
+// vectors all sit near one value.
+func TestMatchedDecodingFollowsPrior(t *testing.T) {
+	vec := map[uint16][]float32{
+		80: unit(1, 0.2, 0, 0), 443: unit(1, -0.2, 0, 0), 8080: unit(0.8, 0, 0.6, 0),
+		50000: unit(0, 1, 0, 0.1), 50001: unit(0, 1, 0.1, 0),
+	}
+	emb := &stubEmbedding{ports: vec, protos: map[uint8][]float32{6: unit(0, 0, 0, 1)}}
+	cand := []int{80, 443, 8080, 50000, 50001}
+	prior := []float64{40, 30, 10, 10, 10}
+	c := &Embedded{Field: "dstport", E: emb, Candidates: cand, Post: &Posterior{Prior: prior, Kappa: 5, TopK: 5}}
+	r := rand.New(rand.NewPCG(8, 8))
+	n := 20000
+	vecs := make([]float32, 0, n*4)
+	for range n {
+		// A generator that over-produces port 80's direction.
+		vecs = append(vecs, 1, 0.25+0.3*float32(r.NormFloat64()), 0.1*float32(r.NormFloat64()), 0)
+	}
+	plain := make([]float64, n)
+	c.seed(1)
+	c.Decode(vecs, 4, 0, plain)
+	matched := make([]float64, n)
+	c.DecodeMatched(vecs, 4, 0, matched, rand.New(rand.NewPCG(9, 9)))
+	share := func(out []float64, v float64) float64 {
+		k := 0
+		for _, x := range out {
+			if x == v {
+				k++
+			}
+		}
+		return float64(k) / float64(len(out))
+	}
+	if share(plain, 80) < 0.6 {
+		t.Fatalf("test setup: plain posterior decoding gives port 80 only %.2f", share(plain, 80))
+	}
+	for i, v := range cand {
+		want := prior[i] / 100
+		if got := share(matched, float64(v)); math.Abs(got-want) > 0.02 {
+			t.Errorf("matched decoding: port %d share %.3f, want %.2f", v, got, want)
+		}
+	}
+}

@@ -207,6 +207,15 @@ func (s *Schema) SeedDecoding(seed uint64) {
 	}
 }
 
+// Embedded returns the port or protocol codec of attribute name, or nil.
+func (s *Schema) Embedded(name string) *Embedded {
+	if i := s.attrIndex(name); i >= 0 {
+		e, _ := s.attr[i].(*Embedded)
+		return e
+	}
+	return nil
+}
+
 // HasStartKnots reports whether flow starts are quantile-encoded per chunk.
 func (s *Schema) HasStartKnots() bool { return len(s.startQ) > 0 }
 

@@ -20,6 +20,7 @@ type GenStats struct {
 	Records       int   `json:"records"`
 	Continuations int   `json:"continued_flows"`
 	FixedTags     int   `json:"fixed_inconsistent_tags"`
+	SnappedIPs    int   `json:"snapped_ips"`
 	DroppedEmpty  int   `json:"dropped_in_empty_chunks"`
 	OutOfRange    int   `json:"records_outside_chunk"`
 	PerChunkFlows []int `json:"per_chunk_flows"`
@@ -85,6 +86,12 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		for k, a := range attrs {
 			gen[c] = append(gen[c], genRow{vec: A[k*d : (k+1)*d : (k+1)*d], attr: a})
 		}
+	}
+	if r.Cfg.Generate.MatchPorts {
+		matchKeys(s, gen, rand.New(rand.NewPCG(r.Cfg.Seed, 0x6d61)))
+	}
+	if k := r.Cfg.Generate.IPSnapTop; k > 0 {
+		st.SnappedIPs = snapIPs(s, gen, k)
 	}
 	merged := mergeChunks(s, gen, rand.New(rand.NewPCG(r.Cfg.Seed, 0xc0de)), st)
 	outs := make([]*chunkOut, n)
@@ -159,7 +166,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		return nil, err
 	}
 	r.log.Info("generated", "path", path, "flows", st.Flows, "records", st.Records, "continued_flows", st.Continuations,
-		"fixed_inconsistent_tags", st.FixedTags, "records_outside_chunk", st.OutOfRange)
+		"fixed_inconsistent_tags", st.FixedTags, "snapped_ips", st.SnappedIPs, "records_outside_chunk", st.OutOfRange)
 	return st, nil
 }
 
