@@ -1,0 +1,63 @@
+package pipeline
+
+import (
+	"testing"
+)
+
+// softRow makes a row whose srcip bits are ip, with the listed bits given
+// probability p (instead of 1) for their value.
+func softRow(t *testing.T, s interface {
+	AttrSlice(string) (int, int)
+	AttrDim() int
+}, ip uint32, unsure []int, p float32) genRow {
+	t.Helper()
+	v := make([]float32, s.AttrDim())
+	off, _ := s.AttrSlice("srcip")
+	for b := range 32 {
+		bit := ip >> (31 - b) & 1
+		hi, lo := float32(1), float32(0)
+		for _, u := range unsure {
+			if u == b {
+				hi, lo = p, 1-p
+			}
+		}
+		if bit == 1 {
+			v[off+2*b], v[off+2*b+1] = lo, hi
+		} else {
+			v[off+2*b], v[off+2*b+1] = hi, lo
+		}
+	}
+	r := genRow{vec: v}
+	r.attr.Key.Src = ip
+	return r
+}
+
+func TestSnapIPsMovesOnlyUnsureVariants(t *testing.T) {
+	s := tagSchema(t, 1)
+	const pop = 0x93205167 // a popular address
+	var rows []genRow
+	for range 20 {
+		rows = append(rows, softRow(t, s, pop, nil, 1))
+	}
+	unsure := softRow(t, s, pop^1<<3, []int{28}, 0.6)     // bit 28 flipped, and the model was unsure of it
+	sure := softRow(t, s, pop^1<<3, nil, 1)              // the same address, generated with confidence
+	far := softRow(t, s, pop^0xff, []int{24, 25, 26}, 0.6) // eight bits away, three of them unsure
+	rows = append(rows, unsure, sure, far)
+	gen := [][]genRow{rows}
+	n := snapIPs(s, gen, 16)
+	got := gen[0]
+	if got[20].attr.Key.Src != pop {
+		t.Errorf("unsure variant kept %x, want it moved to %x", got[20].attr.Key.Src, pop)
+	}
+	if got[21].attr.Key.Src != pop^1<<3 || got[22].attr.Key.Src != pop^0xff {
+		t.Errorf("confident or distant addresses moved: %x %x", got[21].attr.Key.Src, got[22].attr.Key.Src)
+	}
+	if n != 1 {
+		t.Errorf("%d addresses changed, want 1", n)
+	}
+	// The moved row's bits now encode the popular address.
+	a, _ := s.DecodeAttributes(got[20].vec, 1)
+	if a[0].Key.Src != pop {
+		t.Errorf("vector of the moved row decodes to %x", a[0].Key.Src)
+	}
+}
