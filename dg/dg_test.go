@@ -554,3 +554,24 @@ func TestTrainCancel(t *testing.T) {
 		t.Fatalf("checkpoint at cancel: %v, iteration %d", err, l.Iteration())
 	}
 }
+
+// TestThreadsGiveSameResult trains with one and two threads: nn's parallel
+// loops work on disjoint blocks and the tiny products are not split, so the
+// weights agree bit for bit (this also runs the parallel paths under -race).
+func TestThreadsGiveSameResult(t *testing.T) {
+	attrOut, featOut := tinyOutputs()
+	cfg := tinyConfig()
+	cfg.BatchSize = 64
+	cfg.DP = DP{Enabled: true, Clip: 1, Noise: 0.5}
+	d := synthData(attrOut, featOut, 5, 200, 6)
+	train := func(threads int) *Model {
+		nn.SetThreads(threads)
+		defer nn.SetThreads(1)
+		m, _ := New(cfg, attrOut, featOut, 5)
+		if err := m.Train(context.Background(), d, 3, TrainOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	sameWeights(t, "1 vs 2 threads", train(1), train(2))
+}
