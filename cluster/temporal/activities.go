@@ -1,0 +1,371 @@
+package temporal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	sdktemporal "go.temporal.io/sdk/temporal"
+
+	"github.com/netshare-go/netshare/config"
+	"github.com/netshare-go/netshare/dg"
+	"github.com/netshare-go/netshare/internal/atomicfile"
+	"github.com/netshare-go/netshare/pipeline"
+	"github.com/netshare-go/netshare/report"
+	"github.com/netshare-go/netshare/trace"
+)
+
+// AttemptsFile is the journal each chunk's model folder keeps of the
+// training attempts made on it by the cluster executor: which worker ran
+// each, the iteration it started at (0 for a start from scratch, the
+// checkpoint's otherwise) and the iteration it reached.
+const AttemptsFile = "attempts.json"
+
+// Attempt is one entry of a chunk's attempt journal.
+type Attempt struct {
+	Attempt  int32     `json:"attempt"`
+	Worker   string    `json:"worker"`
+	Workflow string    `json:"workflow_run"`
+	First    int       `json:"first_iteration"`
+	Reached  int       `json:"reached_iteration,omitempty"`
+	Started  time.Time `json:"started"`
+	Ended    time.Time `json:"ended,omitzero"`
+	Outcome  string    `json:"outcome,omitempty"`
+}
+
+// ReadAttempts reads the attempt journal of a chunk's model folder (nil
+// when there is none).
+func ReadAttempts(modelDir string) ([]Attempt, error) {
+	b, err := os.ReadFile(filepath.Join(modelDir, AttemptsFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var a []Attempt
+	if err := json.Unmarshal(b, &a); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(modelDir, AttemptsFile), err)
+	}
+	return a, nil
+}
+
+func appendAttempt(modelDir string, a Attempt) error {
+	all, err := ReadAttempts(modelDir)
+	if err != nil {
+		all = nil // a damaged journal is replaced, not fatal
+	}
+	replaced := false
+	for i := range all {
+		if all[i].Attempt == a.Attempt && all[i].Workflow == a.Workflow && all[i].Worker == a.Worker {
+			all[i], replaced = a, true
+		}
+	}
+	if !replaced {
+		all = append(all, a)
+	}
+	b, err := json.MarshalIndent(all, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(modelDir, AttemptsFile), append(b, '\n'), 0o644)
+}
+
+// Activities holds the activities of a run. A worker registers the stage
+// activities (Preprocess, RecordChunks, Generate, Evaluate) on its task
+// queue and TrainChunk on its training queue.
+type Activities struct {
+	// Train trains one chunk; nil uses pipeline.TrainChunk.
+	Train pipeline.TrainFunc
+	// Threads is the number of BLAS threads a training activity uses when
+	// the run's configuration does not set train.threads (0: all cores).
+	Threads int
+	// Worker names this worker in heartbeats, logs and attempt journals.
+	Worker string
+	// Log receives the activities' logs; nil uses slog.Default().
+	Log *slog.Logger
+}
+
+func (a *Activities) log() *slog.Logger {
+	if a.Log != nil {
+		return a.Log
+	}
+	return slog.Default()
+}
+
+func invalid(format string, args ...any) error {
+	return sdktemporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeInvalid, nil)
+}
+
+// checkRunDir verifies that dir is an absolute path this worker sees.
+func (a *Activities) checkRunDir(dir string) error {
+	if !filepath.IsAbs(dir) {
+		return invalid("run directory %q is not an absolute path", dir)
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		// Retryable: another worker may see it.
+		return fmt.Errorf("run directory %s is not visible on worker %s (is the shared storage mounted at the same path on every worker?)", dir, a.Worker)
+	}
+	return nil
+}
+
+// keepAlive heartbeats every quarter of the heartbeat timeout with the
+// latest details until stop is called, so that a slow step (a long
+// iteration, pre-processing a large trace) does not look like a dead
+// worker.
+type keepAlive struct {
+	mu      sync.Mutex
+	details any
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func startKeepAlive(ctx context.Context, details any) *keepAlive {
+	k := &keepAlive{details: details, stop: make(chan struct{}), done: make(chan struct{})}
+	every := activity.GetInfo(ctx).HeartbeatTimeout / 4
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	every = min(max(every, 100*time.Millisecond), 30*time.Second)
+	activity.RecordHeartbeat(ctx, details)
+	go func() {
+		defer close(k.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				k.mu.Lock()
+				d := k.details
+				k.mu.Unlock()
+				activity.RecordHeartbeat(ctx, d)
+			case <-k.stop:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return k
+}
+
+// set replaces the details and sends them (the SDK batches heartbeats, so
+// frequent calls are cheap).
+func (k *keepAlive) set(ctx context.Context, details any) {
+	k.mu.Lock()
+	k.details = details
+	k.mu.Unlock()
+	activity.RecordHeartbeat(ctx, details)
+}
+
+func (k *keepAlive) close() {
+	close(k.stop)
+	<-k.done
+}
+
+// withStopCancel returns a context cancelled when the worker starts
+// stopping, so that training saves a checkpoint at once and the activity
+// is retried on another worker.
+func withStopCancel(ctx context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := activity.GetWorkerStopChannel(ctx)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-stop:
+			cancel(errWorkerStopping)
+		case <-done:
+		}
+	}()
+	return ctx, func() { close(done); cancel(nil) }
+}
+
+var errWorkerStopping = errors.New("worker stopping")
+
+// Preprocess prepares the run directory (configuration, input, manifest)
+// and pre-processes the trace unless that is done, then returns the
+// training plan.
+func (a *Activities) Preprocess(ctx context.Context, in RunInput) (*Plan, error) {
+	if !filepath.IsAbs(in.RunDir) {
+		return nil, invalid("run directory %q is not an absolute path", in.RunDir)
+	}
+	if in.Input != "" && !filepath.IsAbs(in.Input) {
+		return nil, invalid("input %q is not an absolute path", in.Input)
+	}
+	var cfg *config.Config
+	if in.Config != "" {
+		var err error
+		if cfg, err = config.Parse([]byte(in.Config), ""); err != nil {
+			return nil, invalid("configuration: %v", err)
+		}
+	}
+	k := startKeepAlive(ctx, nil)
+	defer k.close()
+	ctx, stop := withStopCancel(ctx)
+	defer stop()
+	r, err := pipeline.Open(pipeline.Options{Dir: in.RunDir, Input: in.Input, Config: cfg, Audit: in.Audit, Logger: a.log()})
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Preprocess(ctx); err != nil {
+		return nil, err
+	}
+	base, rest, err := r.ChunkJobs()
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	// BLAS threads: the configuration's when it sets them, else each
+	// worker's own (Activities.Threads).
+	base.Threads = r.Cfg.Train.Threads
+	p := &Plan{Base: base, Rest: rest, BaseDone: r.ChunkTrained(base), RestDone: make([]bool, len(rest))}
+	for i, j := range rest {
+		p.Rest[i].Threads = r.Cfg.Train.Threads
+		p.RestDone[i] = r.ChunkTrained(j)
+	}
+	return p, nil
+}
+
+// TrainChunk trains one chunk, resuming from its last checkpoint, and
+// heartbeats its progress. It writes only the chunk's model folder.
+func (a *Activities) TrainChunk(ctx context.Context, job pipeline.ChunkJob) (*ChunkResult, error) {
+	if err := a.checkRunDir(job.RunDir); err != nil {
+		return nil, err
+	}
+	info := activity.GetInfo(ctx)
+	hb := Heartbeat{Chunk: job.Chunk, Iterations: job.Iterations, First: -1, Attempt: info.Attempt, Worker: a.Worker}
+	if activity.HasHeartbeatDetails(ctx) {
+		var prev Heartbeat
+		if err := activity.GetHeartbeatDetails(ctx, &prev); err == nil {
+			hb.Previous = prev.Iteration
+		}
+	}
+	if job.Threads == 0 {
+		job.Threads = a.Threads
+	}
+	log := a.log().With("chunk", job.Chunk, "attempt", info.Attempt, "worker", a.Worker)
+	k := startKeepAlive(ctx, hb)
+	defer k.close()
+	tctx, stop := withStopCancel(ctx)
+	defer stop()
+	dir := pipeline.ModelDir(job.RunDir, job.Chunk)
+	entry := Attempt{Attempt: info.Attempt, Worker: a.Worker, Workflow: info.WorkflowExecution.RunID, Started: time.Now().UTC()}
+	started := false
+	var journalErr error
+	progress := func(p pipeline.Progress) {
+		hb.Iteration, hb.First, hb.Elapsed, hb.Losses, hb.Done = p.Iteration, p.First, p.Elapsed, p.Losses, p.Done
+		k.set(ctx, hb)
+		if !started {
+			// The first report comes once the model folder holds this
+			// job's key: the journal belongs to it from then on.
+			started = true
+			entry.First = p.First
+			journalErr = appendAttempt(dir, entry)
+			if p.First > 0 {
+				log.Info("chunk training resumed", "from_iteration", p.First, "of", job.Iterations, "previous_attempt_reached", hb.Previous)
+			} else {
+				log.Info("chunk training started", "iterations", job.Iterations)
+			}
+		}
+	}
+	train := a.Train
+	if train == nil {
+		train = pipeline.TrainChunk
+	}
+	err := train(tctx, job, progress)
+	if started {
+		entry.Reached, entry.Ended = hb.Iteration, time.Now().UTC()
+		switch {
+		case err == nil:
+			entry.Outcome = "done"
+		case errors.Is(context.Cause(tctx), errWorkerStopping):
+			entry.Outcome = "worker stopped"
+		default:
+			entry.Outcome = err.Error()
+		}
+		if jerr := appendAttempt(dir, entry); jerr != nil && journalErr == nil {
+			journalErr = jerr
+		}
+	}
+	if journalErr != nil {
+		log.Warn("could not write the attempt journal", "err", journalErr)
+	}
+	if err != nil {
+		switch {
+		case errors.Is(err, dg.ErrDiverged):
+			return nil, sdktemporal.NewNonRetryableApplicationError(fmt.Sprintf("chunk %d: %v", job.Chunk, err), ErrTypeDiverged, err)
+		case errors.Is(context.Cause(tctx), errWorkerStopping):
+			log.Info("worker stopping: chunk checkpointed for a retry elsewhere", "iteration", hb.Iteration)
+			return nil, fmt.Errorf("chunk %d: worker %s stopped at iteration %d (checkpointed; retried elsewhere)", job.Chunk, a.Worker, hb.Iteration)
+		}
+		log.Warn("chunk training failed", "iteration", hb.Iteration, "err", err)
+		return nil, fmt.Errorf("chunk %d: %w", job.Chunk, err)
+	}
+	log.Info("chunk trained", "iterations", job.Iterations)
+	return &ChunkResult{Chunk: job.Chunk, First: max(hb.First, 0), Iteration: job.Iterations, Attempt: info.Attempt, Worker: a.Worker}, nil
+}
+
+// RecordChunks records chunk completions in the run's manifest. The
+// workflow runs it for one run at a time, so the manifest has one writer.
+func (a *Activities) RecordChunks(ctx context.Context, in RecordInput) error {
+	r, err := pipeline.Reopen(in.RunDir, in.Audit, a.log())
+	if err != nil {
+		return err
+	}
+	for _, j := range in.Jobs {
+		if !dg.HasCheckpoint(pipeline.ModelDir(in.RunDir, j.Chunk)) {
+			return fmt.Errorf("chunk %d: no model in %s", j.Chunk, pipeline.ModelDir(in.RunDir, j.Chunk))
+		}
+		if err := r.RecordChunk(j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Generate writes the synthetic trace unless that is done.
+func (a *Activities) Generate(ctx context.Context, in StageInput) error {
+	return a.stage(ctx, in, func(ctx context.Context, r *pipeline.Run) error { return r.Generate(ctx) })
+}
+
+// Evaluate writes metrics.json and the report unless that is done, and
+// returns where the outputs are.
+func (a *Activities) Evaluate(ctx context.Context, in StageInput) (*RunResult, error) {
+	var res RunResult
+	err := a.stage(ctx, in, func(ctx context.Context, r *pipeline.Run) error {
+		if err := r.Evaluate(ctx); err != nil {
+			return err
+		}
+		kind := trace.KindFlows
+		if r.Man.Input.Kind == trace.KindPackets.String() {
+			kind = trace.KindPackets
+		}
+		res = RunResult{RunDir: r.Dir, Synthetic: r.SyntheticPath(kind), Metrics: filepath.Join(r.Dir, report.MetricsFile), Report: filepath.Join(r.Dir, report.ReportFile)}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+func (a *Activities) stage(ctx context.Context, in StageInput, f func(context.Context, *pipeline.Run) error) error {
+	if err := a.checkRunDir(in.RunDir); err != nil {
+		return err
+	}
+	k := startKeepAlive(ctx, nil)
+	defer k.close()
+	ctx, stop := withStopCancel(ctx)
+	defer stop()
+	r, err := pipeline.Reopen(in.RunDir, in.Audit, a.log())
+	if err != nil {
+		return err
+	}
+	return f(ctx, r)
+}
