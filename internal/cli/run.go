@@ -80,6 +80,7 @@ func (f *runFlags) open(cmd *cobra.Command, withConfig bool) (*pipeline.Run, fun
 
 func newRunCmd() *cobra.Command {
 	var f runFlags
+	var cf clusterFlags
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Learn a trace and generate a synthetic one, with its fidelity report (all stages)",
@@ -96,6 +97,9 @@ small UGR'16 NetFlow sample embedded in the binary.`,
   netshare run --input flows.csv --out runs/f1 --config my.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cf.executor != executorLocal {
+				return cf.run(cmd, &f)
+			}
 			r, done, err := f.open(cmd, true)
 			if err != nil {
 				return err
@@ -109,6 +113,7 @@ small UGR'16 NetFlow sample embedded in the binary.`,
 		},
 	}
 	f.add(cmd, true)
+	cf.add(cmd)
 	return cmd
 }
 
