@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -136,22 +137,37 @@ type Generate struct {
 }
 
 // DP configures differentially private training of the discriminators.
+//
+// Under DP every data-dependent choice comes from a public run (Pretrained):
+// its schema (field ranges, quantile knots, categories, maximum flow length,
+// number of chunks), its port/protocol embedding and, unless Init is
+// "random", its chunk-0 weights, which start every private chunk. Only the
+// discriminators see the private flows, through DP-SGD; the number of flows
+// generated per chunk is released with Gaussian noise. See docs/privacy.md.
 type DP struct {
 	Enabled bool `yaml:"enabled"`
 	// Epsilon is the target privacy budget; the noise multiplier is derived
 	// from it unless Noise is given.
 	Epsilon float64 `yaml:"epsilon"`
-	// Delta defaults to 1e-5 (and must stay below 1/flows).
+	// Delta defaults to 1e-5, or less when the trace has more than 10^4
+	// flows (δ < 1/flows).
 	Delta float64 `yaml:"delta"`
 	// Clip is the per-example gradient norm bound C.
 	Clip float64 `yaml:"clip"`
 	// Noise is the noise multiplier σ (0: derived from Epsilon).
 	Noise float64 `yaml:"noise"`
-	// Pretrained is a run directory whose chunk-0 model, trained without DP
-	// on public data, initialises every chunk.
+	// Pretrained is the directory of a run on a public trace (trained
+	// without DP).
 	Pretrained string `yaml:"pretrained"`
+	// Init is "public" (every chunk starts from the public chunk-0 model,
+	// NetShare's scheme) or "random" (naive DP: from scratch).
+	Init string `yaml:"init"`
 	// CountNoise is σ of the Gaussian noise on each chunk's flow count.
 	CountNoise float64 `yaml:"count_noise"`
+	// Start and End (RFC 3339), when set, fix the trace's time range so
+	// that the chunk edges do not depend on the private trace.
+	Start string `yaml:"start"`
+	End   string `yaml:"end"`
 }
 
 //go:embed presets/*.yaml
@@ -427,3 +443,23 @@ func editDistance(a, b string) int {
 
 // YAML renders the configuration as YAML.
 func (c *Config) YAML() ([]byte, error) { return yaml.Marshal(c) }
+
+// TimeRange returns dp.start and dp.end in microseconds since the epoch,
+// or zeros when they are not set.
+func (d DP) TimeRange() (start, end int64, err error) {
+	if d.Start == "" && d.End == "" {
+		return 0, 0, nil
+	}
+	s, err := time.Parse(time.RFC3339Nano, d.Start)
+	if err != nil {
+		return 0, 0, fmt.Errorf("dp.start: %w", err)
+	}
+	e, err := time.Parse(time.RFC3339Nano, d.End)
+	if err != nil {
+		return 0, 0, fmt.Errorf("dp.end: %w", err)
+	}
+	if !e.After(s) {
+		return 0, 0, fmt.Errorf("dp.end %s is not after dp.start %s", d.End, d.Start)
+	}
+	return s.UnixMicro(), e.UnixMicro(), nil
+}

@@ -84,7 +84,7 @@ func TestErrorsNameKeyAndFile(t *testing.T) {
 		"extends: nosuch\n":                  `unknown preset "nosuch"`,
 		"model: 3\n":                         `key "model" must be a mapping`,
 		"train:\n  iterations: many\n":       "cannot unmarshal",
-		"dp:\n  enabled: true\n  epsilon: 1": "max_flow_len: must be fixed",
+		"dp:\n  enabled: true\n  epsilon: 1": "dp.pretrained: must name a run on public data",
 	}
 	for text, want := range cases {
 		p := write(t, dir, "bad.yaml", text)

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Validate checks every value's range and the settings' consistency.
@@ -111,18 +112,31 @@ func (c *Config) Validate() error {
 	d := c.DP
 	if d.Enabled {
 		positive("dp.clip", d.Clip)
-		if !(d.Delta > 0 && d.Delta < 1) {
-			bad("dp.delta", "must be in (0, 1), got %g", d.Delta)
+		if !(d.Delta >= 0 && d.Delta < 1) {
+			bad("dp.delta", "must be in [0, 1) (0: the default), got %g", d.Delta)
 		}
-		if d.Epsilon <= 0 && d.Noise <= 0 {
+		if !(d.Epsilon > 0) && !(d.Noise > 0) {
 			bad("dp", "set a target epsilon or a noise multiplier")
 		}
-		nonNeg("dp.count_noise", d.CountNoise)
-		if c.Continuous == "quantile" {
-			bad("continuous", "must be minmax under DP: quantiles of the private data would leak")
+		positive("dp.count_noise", d.CountNoise)
+		if d.Pretrained == "" {
+			bad("dp.pretrained", "must name a run on public data: under DP the schema, embedding and initial weights come from it")
 		}
-		if c.MaxFlowLen == 0 {
-			bad("max_flow_len", "must be fixed (not 0) under DP: the observed maximum depends on the private data")
+		if d.Init != "public" && d.Init != "random" {
+			bad("dp.init", "must be public or random, got %q", d.Init)
+		}
+		if c.Word2Vec.Pretrained != "" {
+			bad("word2vec.pretrained", "is taken from dp.pretrained under DP")
+		}
+		for key, v := range map[string]string{"dp.start": d.Start, "dp.end": d.End} {
+			if v != "" {
+				if _, err := time.Parse(time.RFC3339Nano, v); err != nil {
+					bad(key, "must be an RFC 3339 time: %v", err)
+				}
+			}
+		}
+		if (d.Start == "") != (d.End == "") {
+			bad("dp", "set both start and end, or neither")
 		}
 	}
 	return errors.Join(errs...)

@@ -28,6 +28,11 @@ type ChunkJob struct {
 	Seed uint64 `json:"seed"`
 	// Threads is the number of BLAS threads the job may use (0: all).
 	Threads int `json:"threads"`
+	// DPNoise and DPClip, when DPNoise is positive, train the critics with
+	// DP-SGD: per-example gradients clipped to DPClip, Gaussian noise of
+	// multiplier DPNoise.
+	DPNoise float64 `json:"dp_noise,omitempty"`
+	DPClip  float64 `json:"dp_clip,omitempty"`
 	// Key identifies everything the job's checkpoints depend on (data,
 	// settings, the model it starts from); a model folder holding
 	// checkpoints of another key is cleared before training.

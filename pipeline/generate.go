@@ -33,9 +33,13 @@ type genRow struct {
 }
 
 // flowCount is how many flows chunk c's model generates: as many as the
-// real chunk has, times the scale factor.
-func (r *Run) flowCount(ci ChunkInfo) int {
-	return int(math.Round(float64(ci.Flows) * r.Cfg.Generate.Scale))
+// real chunk has (under DP, its noisy count), times the scale factor.
+func (r *Run) flowCount(split *SplitInfo, c int) int {
+	n := split.Chunks[c].Flows
+	if split.NoisyFlows != nil {
+		n = split.NoisyFlows[c]
+	}
+	return int(math.Round(float64(n) * r.Cfg.Generate.Scale))
 }
 
 // generate produces the synthetic trace: attributes from every chunk's
@@ -75,7 +79,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		cnt := r.flowCount(split.Chunks[c])
+		cnt := r.flowCount(split, c)
 		A := m.GenerateAttributes(cnt)
 		attrs, err := s.DecodeAttributes(A, cnt)
 		if err != nil {

@@ -29,16 +29,19 @@ type ChunkInfo struct {
 
 // SplitInfo is what pre-processing learned about the trace's chunks.
 type SplitInfo struct {
-	Kind       string             `json:"kind"`
-	Format     string             `json:"format"`
-	Records    int                `json:"records"`
-	MaxLen     int                `json:"max_flow_len"`
-	Chunks     []ChunkInfo        `json:"chunks"`
-	Stats      flows.SplitStats   `json:"split_stats"`
-	Encode     map[string]int     `json:"encode_changed,omitempty"`
-	Skipped    map[string]int64   `json:"input_skipped,omitempty"`
-	Holdout    int                `json:"holdout_records,omitempty"`
-	Embedding  string             `json:"embedding"`
+	Kind      string           `json:"kind"`
+	Format    string           `json:"format"`
+	Records   int              `json:"records"`
+	MaxLen    int              `json:"max_flow_len"`
+	Chunks    []ChunkInfo      `json:"chunks"`
+	Stats     flows.SplitStats `json:"split_stats"`
+	Encode    map[string]int   `json:"encode_changed,omitempty"`
+	Skipped   map[string]int64 `json:"input_skipped,omitempty"`
+	Holdout   int              `json:"holdout_records,omitempty"`
+	Embedding string           `json:"embedding"`
+	// NoisyFlows, under DP, is each chunk's flow count released with
+	// Gaussian noise: the number of flows generated for it.
+	NoisyFlows []int              `json:"noisy_flows,omitempty"`
 	EmbedStats map[string]float64 `json:"embedding_stats,omitempty"`
 }
 
@@ -131,8 +134,24 @@ func (r *Run) preprocess(ctx context.Context) error {
 	}
 	info.Records = in.Len()
 
-	emb, err := r.embedding(in, info)
-	if err != nil {
+	// The schema and embedding: learned from the trace, or, under DP, taken
+	// from the public run so that nothing in them comes from the private
+	// trace.
+	var pub *publicRun
+	var emb *ip2vec.Model
+	if r.Cfg.DP.Enabled {
+		if pub, err = loadPublicRun(r.Cfg.DP.Pretrained); err != nil {
+			return err
+		}
+		if pub.spec.Kind != in.Kind.String() {
+			return fmt.Errorf("dp.pretrained %s models %s, but the input holds %s", pub.dir, pub.spec.Kind, in.Kind)
+		}
+		emb = pub.emb
+		info.Embedding = "public run " + pub.dir
+		if err := emb.Save(preFile(r.Dir, EmbeddingFile)); err != nil {
+			return err
+		}
+	} else if emb, err = r.embedding(in, info); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -143,65 +162,45 @@ func (r *Run) preprocess(ctx context.Context) error {
 		maxLen = r.Cfg.MaxFlowLenCap
 	}
 	opt := flows.Options{Chunks: r.Cfg.Chunks, MaxFlowLen: maxLen, SplitLong: r.Cfg.LongFlows == "split"}
+	if pub != nil {
+		opt.Chunks, opt.MaxFlowLen = pub.spec.Chunks, pub.spec.MaxLen
+		if opt.Start, opt.End, err = r.Cfg.DP.TimeRange(); err != nil {
+			return err
+		}
+	}
 	var spec encoding.Spec
 	var datas []*encoding.Data
-	changed := map[string]int{}
-	switch in.Kind {
-	case trace.KindPackets:
-		flows.SortByTime(in.Packets)
-		sp, err := flows.SplitByTime(in.Packets, opt)
-		if err != nil {
-			return err
-		}
-		info.fill(sp.Stats, chunkInfos(sp))
-		if spec, err = encoding.BuildPacketSpec(sp, r.buildOptions(sp.Stats.MaxFlowLen)); err != nil {
-			return err
-		}
-		s, err := encoding.NewSchema(spec, emb)
-		if err != nil {
-			return err
-		}
-		for c := range sp.Chunks {
-			d, st, err := s.EncodePackets(&sp.Chunks[c])
-			if err != nil {
-				return err
-			}
-			addCounts(changed, st.Changed)
-			datas = append(datas, d)
-		}
-	default:
-		flows.SortByTime(in.Flows)
-		sp, err := flows.SplitByTime(in.Flows, opt)
-		if err != nil {
-			return err
-		}
-		info.fill(sp.Stats, chunkInfos(sp))
-		if spec, err = encoding.BuildFlowSpec(sp, r.buildOptions(sp.Stats.MaxFlowLen)); err != nil {
-			return err
-		}
-		s, err := encoding.NewSchema(spec, emb)
-		if err != nil {
-			return err
-		}
-		for c := range sp.Chunks {
-			d, st, err := s.EncodeFlows(&sp.Chunks[c])
-			if err != nil {
-				return err
-			}
-			addCounts(changed, st.Changed)
-			datas = append(datas, d)
-		}
+	var changed map[string]int
+	if in.Kind == trace.KindPackets {
+		spec, datas, changed, err = splitEncode(in.Packets, opt, info, pub,
+			func(sp *flows.Split[trace.Packet]) (encoding.Spec, error) {
+				return encoding.BuildPacketSpec(sp, r.buildOptions(sp.Stats.MaxFlowLen))
+			}, (*encoding.Schema).EncodePackets, emb)
+	} else {
+		spec, datas, changed, err = splitEncode(in.Flows, opt, info, pub,
+			func(sp *flows.Split[trace.Flow]) (encoding.Spec, error) {
+				return encoding.BuildFlowSpec(sp, r.buildOptions(sp.Stats.MaxFlowLen))
+			}, (*encoding.Schema).EncodeFlows, emb)
+	}
+	if err != nil {
+		return err
 	}
 	info.MaxLen = spec.MaxLen
 	info.Encode = changed
 	if st := info.Stats; st.SplitFlows > 0 {
-		r.log.Info("flows longer than the maximum flow length were split into segments", "max_flow_len", maxLen, "extra_segments", st.SplitFlows)
+		r.log.Info("flows longer than the maximum flow length were split into segments", "max_flow_len", opt.MaxFlowLen, "extra_segments", st.SplitFlows)
 	}
 	if st := info.Stats; st.TruncatedRecords > 0 {
-		r.log.Warn("flows longer than the maximum flow length were truncated", "max_flow_len", maxLen, "flows", st.TruncatedFlows, "records_dropped", st.TruncatedRecords)
+		r.log.Warn("flows longer than the maximum flow length were truncated", "max_flow_len", opt.MaxFlowLen, "flows", st.TruncatedFlows, "records_dropped", st.TruncatedRecords)
+	}
+	if n := info.Stats.OutOfRange; n > 0 {
+		r.log.Warn("records outside dp.start..dp.end were dropped", "records", n)
 	}
 	if len(changed) > 0 {
 		r.log.Warn("values clamped or mapped to the nearest known value while encoding", "by_field", changed)
+	}
+	if pub != nil {
+		r.noisyCounts(info)
 	}
 	for c, d := range datas {
 		if d.N == 0 {
@@ -217,6 +216,44 @@ func (r *Run) preprocess(ctx context.Context) error {
 	r.log.Info("pre-processed", "chunks", len(info.Chunks), "flows", info.Stats.Flows, "max_flow_len", info.MaxLen,
 		"multichunk_flows", info.Stats.MultiChunkFlows, "empty_chunks", info.Stats.EmptyChunks)
 	return writeJSON(preFile(r.Dir, SplitFile), info)
+}
+
+// splitEncode sorts and splits the records into chunks, builds the schema
+// (or takes the public run's) and encodes every chunk.
+func splitEncode[R any, P flows.Record[R]](recs []R, opt flows.Options, info *SplitInfo, pub *publicRun,
+	build func(*flows.Split[R]) (encoding.Spec, error),
+	encode func(*encoding.Schema, *flows.Chunk[R]) (*encoding.Data, encoding.EncodeStats, error),
+	emb encoding.Embedding) (encoding.Spec, []*encoding.Data, map[string]int, error) {
+	flows.SortByTime[R, P](recs)
+	sp, err := flows.SplitByTime[R, P](recs, opt)
+	if err != nil {
+		return encoding.Spec{}, nil, nil, err
+	}
+	info.fill(sp.Stats, chunkInfos(sp))
+	var spec encoding.Spec
+	if pub != nil {
+		spec = pub.spec
+	} else if spec, err = build(sp); err != nil {
+		return spec, nil, nil, err
+	}
+	s, err := encoding.NewSchema(spec, emb)
+	if err != nil {
+		return spec, nil, nil, err
+	}
+	changed := map[string]int{}
+	var datas []*encoding.Data
+	for c := range sp.Chunks {
+		d, st, err := encode(s, &sp.Chunks[c])
+		if err != nil {
+			return spec, nil, nil, err
+		}
+		addCounts(changed, st.Changed)
+		if st.Truncated > 0 {
+			changed["truncated_records"] += st.Truncated
+		}
+		datas = append(datas, d)
+	}
+	return spec, datas, changed, nil
 }
 
 func (s *SplitInfo) fill(st flows.SplitStats, ch []ChunkInfo) {

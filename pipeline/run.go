@@ -46,6 +46,7 @@ type Run struct {
 	Exec      Executor
 	Progress  func(Progress)
 	log       *slog.Logger
+	privacy   *eval.PrivacyInfo // set by trainPlan under DP
 }
 
 // Open opens (or creates) a run directory.
@@ -153,35 +154,71 @@ func (r *Run) requireDone(stage, key, what string) error {
 
 // trainPlan returns the chunk jobs: the base chunk (trained from scratch
 // for the full budget) and the others (fine-tuned from it for a reduced
-// budget, or from scratch when fine-tuning is off).
-func (r *Run) trainPlan(split *SplitInfo) (base *ChunkJob, rest []ChunkJob) {
+// budget, or from scratch when fine-tuning is off). Under DP there is no
+// base: every chunk starts from the public run's model (or from scratch)
+// and trains with DP-SGD for the full budget.
+func (r *Run) trainPlan(split *SplitInfo) (base *ChunkJob, rest []ChunkJob, err error) {
 	preKey := r.preKey()
 	trainCfg := struct {
 		M  config.Model
 		DP config.DP
 		S  uint64
 	}{r.Cfg.Model, r.Cfg.DP, r.Cfg.Seed}
+	var pub *publicRun
+	if r.Cfg.DP.Enabled {
+		if pub, err = loadPublicRun(r.Cfg.DP.Pretrained); err != nil {
+			return nil, nil, err
+		}
+	}
 	for c, ci := range split.Chunks {
 		if ci.Flows == 0 {
 			continue
 		}
 		j := ChunkJob{RunDir: r.Dir, Chunk: c, Iterations: r.Cfg.Train.Iterations, Seed: chunkSeed(r.Cfg.Seed, c)}
-		if base == nil {
+		switch {
+		case pub != nil:
+			if r.Cfg.DP.Init == "public" {
+				j.InitFrom = ModelDir(pub.dir, pub.base)
+			}
+			j.DPClip = r.Cfg.DP.Clip
+			j.Key = hashKey("train-dp/v1", preKey, trainCfg, c, j.Seed, j.InitFrom)
+			rest = append(rest, j)
+		case base == nil:
 			j.Key = hashKey("train/v1", preKey, trainCfg, c, j.Seed)
 			base = &j
-			continue
-		}
-		if r.Cfg.Train.FineTune {
+		case r.Cfg.Train.FineTune:
 			j.InitFrom = ModelDir(r.Dir, base.Chunk)
 			j.Iterations = max(1, int(float64(r.Cfg.Train.Iterations)/r.Cfg.Train.FineTuneReduce))
 			// Fine-tuned chunks start over when their base changes.
 			j.Key = hashKey("train/v1", preKey, trainCfg, c, j.Seed, base.Key, base.Iterations)
-		} else {
+			rest = append(rest, j)
+		default:
 			j.Key = hashKey("train/v1", preKey, trainCfg, c, j.Seed)
+			rest = append(rest, j)
 		}
-		rest = append(rest, j)
 	}
-	return base, rest
+	if base == nil && len(rest) == 0 {
+		return nil, nil, errors.New("every chunk is empty")
+	}
+	if pub != nil {
+		p, err := r.dpNoise(split, rest)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range rest {
+			rest[i].DPNoise = p.Noise
+		}
+		r.privacy = p
+	}
+	return base, rest, nil
+}
+
+// planJobs lists every chunk job, the base (if any) first.
+func planJobs(base *ChunkJob, rest []ChunkJob) []ChunkJob {
+	if base == nil {
+		return rest
+	}
+	return append([]ChunkJob{*base}, rest...)
 }
 
 func stageOf(j ChunkJob) string { return fmt.Sprintf("train/chunk-%03d", j.Chunk) }
@@ -198,9 +235,16 @@ func (r *Run) Train(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	base, rest := r.trainPlan(split)
-	if base == nil {
-		return errors.New("train: every chunk is empty")
+	base, rest, err := r.trainPlan(split)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if p := r.privacy; p != nil {
+		r.log.Info("differential privacy", "epsilon", p.Epsilon, "delta", p.Delta, "noise_multiplier", p.Noise, "clip", p.Clip, "steps", p.Steps)
+		r.Man.Privacy = map[string]any{"epsilon": p.Epsilon, "delta": p.Delta, "noise": p.Noise, "clip": p.Clip, "steps": p.Steps}
+		if err := r.Man.Save(); err != nil {
+			return err
+		}
 	}
 	cores := runtime.NumCPU()
 	run := func(jobs []ChunkJob) error {
@@ -232,8 +276,10 @@ func (r *Run) Train(ctx context.Context) error {
 		}
 		return nil
 	}
-	if err := run([]ChunkJob{*base}); err != nil {
-		return err
+	if base != nil {
+		if err := run([]ChunkJob{*base}); err != nil {
+			return err
+		}
 	}
 	return run(rest)
 }
@@ -244,18 +290,16 @@ func (r *Run) trainKey() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	base, rest := r.trainPlan(split)
-	if base == nil {
-		return "", errors.New("every chunk is empty")
+	base, rest, err := r.trainPlan(split)
+	if err != nil {
+		return "", err
 	}
-	keys := []string{jobStageKey(*base)}
-	for _, j := range rest {
-		keys = append(keys, jobStageKey(j))
-	}
-	for _, j := range append([]ChunkJob{*base}, rest...) {
+	var keys []string
+	for _, j := range planJobs(base, rest) {
 		if !r.Man.Done(stageOf(j), jobStageKey(j)) {
 			return "", fmt.Errorf("train first (chunk %d is not trained with the current settings)", j.Chunk)
 		}
+		keys = append(keys, jobStageKey(j))
 	}
 	return hashKey(keys), nil
 }
@@ -324,7 +368,7 @@ func (r *Run) evaluate(ctx context.Context) (*eval.Result, error) {
 		kind = trace.KindPackets
 	}
 	realPath := r.InputPath
-	opt := eval.Options{Seed: int64(r.Cfg.Seed)}
+	opt := eval.Options{Seed: int64(r.Cfg.Seed), Privacy: r.privacy}
 	var hold *Trace
 	if r.Audit {
 		realPath = preFile(r.Dir, TrainBase+traceExt(kind == trace.KindPackets))

@@ -240,3 +240,57 @@ func TestKilledRunResumes(t *testing.T) {
 	}
 	checkReport(t, dir, "flows")
 }
+
+// A DP run takes its schema and embedding from the public run, trains with
+// DP-SGD from the public weights, and reports the ε it spent.
+func TestRunDifferentiallyPrivate(t *testing.T) {
+	pub := t.TempDir()
+	runAll(t, Options{Dir: pub, Config: tinyConfig(t, 20)})
+	priv := t.TempDir()
+	cfg := tinyConfig(t, 20)
+	cfg.DP = config.DP{Enabled: true, Epsilon: 5, Clip: 1, Pretrained: pub, Init: "public", CountNoise: 20}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	in := testutil.Testdata("netshare", "ugr16-small.csv")
+	r := runAll(t, Options{Dir: priv, Input: in, Config: cfg})
+	pubSpec, _ := os.ReadFile(filepath.Join(pub, PreDir, SchemaFile))
+	privSpec, _ := os.ReadFile(filepath.Join(priv, PreDir, SchemaFile))
+	if string(pubSpec) != string(privSpec) {
+		t.Error("the private run's schema differs from the public run's: it was derived from private data")
+	}
+	split, _ := LoadSplit(priv)
+	if len(split.NoisyFlows) != len(split.Chunks) {
+		t.Fatalf("noisy flow counts %v", split.NoisyFlows)
+	}
+	var m struct {
+		Privacy *struct {
+			Epsilon, Delta, Noise, Clip float64
+			Steps                       int64
+		} `json:"privacy"`
+	}
+	b, _ := os.ReadFile(filepath.Join(priv, "metrics.json"))
+	if err := json.Unmarshal(b, &m); err != nil || m.Privacy == nil {
+		t.Fatalf("metrics.json has no privacy section: %v", err)
+	}
+	p := m.Privacy
+	if p.Epsilon > 5+1e-6 || p.Epsilon < 4.9 || p.Noise <= 0 || p.Clip != 1 || p.Delta != 1e-5 {
+		t.Errorf("privacy %+v: want ε just under 5 with δ 1e-5", *p)
+	}
+	// Every chunk, each of its iterations with d_rounds critic steps.
+	var want int64
+	for _, ci := range split.Chunks {
+		if ci.Flows > 0 {
+			want += int64(cfg.Train.Iterations * cfg.Model.DRounds)
+		}
+	}
+	if p.Steps != want {
+		t.Errorf("accounted steps %d, want %d", p.Steps, want)
+	}
+	if r.Man.Privacy["epsilon"] != p.Epsilon {
+		t.Errorf("manifest ε %v, metrics ε %v", r.Man.Privacy["epsilon"], p.Epsilon)
+	}
+	if _, err := ReadTrace(filepath.Join(priv, "synthetic.csv"), trace.Options{}); err != nil {
+		t.Error(err)
+	}
+}

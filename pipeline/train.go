@@ -76,8 +76,12 @@ func toDGOutputs(outs []encoding.Output) []dg.Output {
 }
 
 // newChunkModel builds an untrained model for a run's schema.
-func newChunkModel(cfg *config.Config, s *encoding.Schema, seed uint64) (*dg.Model, error) {
-	return dg.New(DGConfig(cfg, seed), toDGOutputs(s.AttrOutputs()), toDGOutputs(s.FeatOutputs()), s.MaxLen)
+func newChunkModel(cfg *config.Config, s *encoding.Schema, job ChunkJob) (*dg.Model, error) {
+	c := DGConfig(cfg, job.Seed)
+	if job.DPNoise > 0 {
+		c.DP = dg.DP{Enabled: true, Clip: job.DPClip, Noise: job.DPNoise}
+	}
+	return dg.New(c, toDGOutputs(s.AttrOutputs()), toDGOutputs(s.FeatOutputs()), s.MaxLen)
 }
 
 // TrainChunk runs one chunk job: it is what every executor calls. It reads
@@ -126,7 +130,7 @@ func TrainChunk(ctx context.Context, job ChunkJob, progress func(Progress)) erro
 			return fmt.Errorf("resume chunk %d: %w", job.Chunk, err)
 		}
 	} else {
-		if m, err = newChunkModel(cfg, s, job.Seed); err != nil {
+		if m, err = newChunkModel(cfg, s, job); err != nil {
 			return err
 		}
 		if job.InitFrom != "" {

@@ -39,6 +39,8 @@ func init() {
 type runFlags struct {
 	input, out, cfgFile, preset string
 	audit                       bool
+	dpEpsilon, dpDelta          float64
+	pretrained                  string
 }
 
 func (f *runFlags) add(cmd *cobra.Command, withInput bool) {
@@ -47,6 +49,9 @@ func (f *runFlags) add(cmd *cobra.Command, withInput bool) {
 		cmd.Flags().StringVar(&f.cfgFile, "config", "", "configuration file (YAML; may `extends:` a preset or another file)")
 		cmd.Flags().StringVar(&f.preset, "preset", "", "preset: "+strings.Join(config.Presets(), ", ")+" (default "+config.DefaultPreset+")")
 		cmd.Flags().BoolVar(&f.audit, "audit", false, "train on 80% of the flows and audit the synthetic trace for memorisation against the other 20%")
+		cmd.Flags().Float64Var(&f.dpEpsilon, "dp-epsilon", 0, "train with differential privacy (DP-SGD on the discriminators) for this target ε; needs --pretrained")
+		cmd.Flags().Float64Var(&f.dpDelta, "dp-delta", 0, "δ of the DP guarantee (default 1e-5, or less than 1/flows)")
+		cmd.Flags().StringVar(&f.pretrained, "pretrained", "", "run directory of a model trained on public data: under DP its schema, embedding and weights start every chunk")
 	}
 	cmd.Flags().StringVar(&f.out, "out", "", "run directory (required)")
 	cmd.MarkFlagRequired("out")
@@ -59,6 +64,20 @@ func (f *runFlags) open(cmd *cobra.Command, withConfig bool) (*pipeline.Run, fun
 		var err error
 		if cfg, err = config.Load(f.cfgFile, f.preset); err != nil {
 			return nil, nil, err
+		}
+		if f.dpEpsilon > 0 || f.dpDelta > 0 || f.pretrained != "" {
+			if f.dpEpsilon > 0 {
+				cfg.DP.Enabled, cfg.DP.Epsilon, cfg.DP.Noise = true, f.dpEpsilon, 0
+			}
+			if f.dpDelta > 0 {
+				cfg.DP.Delta = f.dpDelta
+			}
+			if f.pretrained != "" {
+				cfg.DP.Pretrained = f.pretrained
+			}
+			if err := cfg.Validate(); err != nil {
+				return nil, nil, fmt.Errorf("command-line settings: %w", err)
+			}
 		}
 	}
 	stderr := cmd.ErrOrStderr()
