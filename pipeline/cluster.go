@@ -1,11 +1,15 @@
 package pipeline
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/netshare-go/netshare/dg"
 )
 
 // This file exposes what an executor that drives the stages itself (a
@@ -61,9 +65,17 @@ func (r *Run) ChunkJobs() (base ChunkJob, rest []ChunkJob, err error) {
 	if err != nil {
 		return ChunkJob{}, nil, err
 	}
-	b, rest := r.trainPlan(split)
+	b, rest, err := r.trainPlan(split)
+	if err != nil {
+		return ChunkJob{}, nil, err
+	}
 	if b == nil {
-		return ChunkJob{}, nil, errors.New("train: every chunk is empty")
+		// Under DP no chunk is a base: all start from the public model. The
+		// first one running alone is only slower, not different.
+		if len(rest) == 0 {
+			return ChunkJob{}, nil, errors.New("train: every chunk is empty")
+		}
+		return rest[0], rest[1:], nil
 	}
 	return *b, rest, nil
 }
@@ -75,4 +87,26 @@ func (r *Run) ChunkTrained(j ChunkJob) bool { return r.Man.Done(stageOf(j), jobS
 // its executor returns. The manifest must have a single writer at a time.
 func (r *Run) RecordChunk(j ChunkJob) error {
 	return r.Man.Complete(stageOf(j), jobStageKey(j), []string{ModelDir(r.Dir, j.Chunk)}, map[string]any{"iterations": j.Iterations, "init_from": j.InitFrom})
+}
+
+// ResumePoint is the iteration TrainChunk will start job at: that of the
+// checkpoint in the chunk's model folder when the folder holds checkpoints
+// of job's key, else 0.
+func ResumePoint(job ChunkJob) int {
+	dir := ModelDir(job.RunDir, job.Chunk)
+	key, err := os.ReadFile(filepath.Join(dir, jobKeyFile))
+	if err != nil || strings.TrimSpace(string(key)) != job.Key || job.Key == "" {
+		return 0
+	}
+	b, err := os.ReadFile(filepath.Join(dir, dg.ManifestFile))
+	if err != nil {
+		return 0
+	}
+	var m struct {
+		Iteration int `json:"iteration"`
+	}
+	if json.Unmarshal(b, &m) != nil {
+		return 0
+	}
+	return m.Iteration
 }
