@@ -39,8 +39,8 @@ func TestSnapIPsMovesOnlyUnsureVariants(t *testing.T) {
 	for range 20 {
 		rows = append(rows, softRow(t, s, pop, nil, 1))
 	}
-	unsure := softRow(t, s, pop^1<<3, []int{28}, 0.6)     // bit 28 flipped, and the model was unsure of it
-	sure := softRow(t, s, pop^1<<3, nil, 1)              // the same address, generated with confidence
+	unsure := softRow(t, s, pop^1<<3, []int{28}, 0.6)      // bit 28 flipped, and the model was unsure of it
+	sure := softRow(t, s, pop^1<<3, nil, 1)                // the same address, generated with confidence
 	far := softRow(t, s, pop^0xff, []int{24, 25, 26}, 0.6) // eight bits away, three of them unsure
 	rows = append(rows, unsure, sure, far)
 	gen := [][]genRow{rows}
