@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -224,9 +225,19 @@ func (a *Activities) Preprocess(ctx context.Context, in RunInput) (*Plan, error)
 	// BLAS threads: the configuration's when it sets them, else each
 	// worker's own (Activities.Threads).
 	base.Threads = r.Cfg.Train.Threads
-	p := &Plan{Base: base, Rest: rest, BaseDone: r.ChunkTrained(base), RestDone: make([]bool, len(rest))}
+	for i := range rest {
+		rest[i].Threads = r.Cfg.Train.Threads
+	}
+	p := &Plan{}
+	baseDir := pipeline.ModelDir(base.RunDir, base.Chunk)
+	if slices.ContainsFunc(rest, func(j pipeline.ChunkJob) bool { return j.InitFrom == baseDir }) {
+		p.Base, p.BaseDone = &base, r.ChunkTrained(base)
+	} else {
+		// No chunk starts from another: all train at once.
+		rest = append([]pipeline.ChunkJob{base}, rest...)
+	}
+	p.Rest, p.RestDone = rest, make([]bool, len(rest))
 	for i, j := range rest {
-		p.Rest[i].Threads = r.Cfg.Train.Threads
 		p.RestDone[i] = r.ChunkTrained(j)
 	}
 	return p, nil
@@ -239,7 +250,10 @@ func (a *Activities) TrainChunk(ctx context.Context, job pipeline.ChunkJob) (*Ch
 		return nil, err
 	}
 	info := activity.GetInfo(ctx)
-	hb := Heartbeat{Chunk: job.Chunk, Iterations: job.Iterations, First: -1, Attempt: info.Attempt, Worker: a.Worker}
+	// The first heartbeat says where this attempt resumes (TrainChunk's
+	// own report, with the same figure, comes after the first iterations).
+	resume := pipeline.ResumePoint(job)
+	hb := Heartbeat{Chunk: job.Chunk, Iteration: resume, Iterations: job.Iterations, First: resume, Attempt: info.Attempt, Worker: a.Worker}
 	if activity.HasHeartbeatDetails(ctx) {
 		var prev Heartbeat
 		if err := activity.GetHeartbeatDetails(ctx, &prev); err == nil {

@@ -146,9 +146,13 @@ func WorkflowID(runDir string) string {
 // Plan is what pre-processing returns to the workflow: the chunk jobs and
 // which of them the manifest already records as trained.
 type Plan struct {
-	Base     pipeline.ChunkJob   `json:"base"`
+	// Base is the chunk the others are fine-tuned from, trained first; nil
+	// when no chunk starts from another's weights (fine-tuning off, or
+	// DP, where every chunk starts from the public model): then every
+	// chunk trains in parallel.
+	Base     *pipeline.ChunkJob  `json:"base,omitempty"`
 	Rest     []pipeline.ChunkJob `json:"rest"`
-	BaseDone bool                `json:"base_done"`
+	BaseDone bool                `json:"base_done,omitempty"`
 	RestDone []bool              `json:"rest_done"`
 }
 
@@ -174,7 +178,7 @@ type Heartbeat struct {
 	Iteration  int `json:"iteration"`
 	Iterations int `json:"iterations"`
 	// First is the iteration this attempt started at: its checkpoint's,
-	// or 0 for a chunk trained from the start. -1 until known.
+	// or 0 for a chunk trained from the start.
 	First   int                `json:"first"`
 	Elapsed time.Duration      `json:"elapsed"`
 	Losses  map[string]float64 `json:"losses,omitempty"`

@@ -41,7 +41,8 @@ func ChunkActivityID(c int) string { return fmt.Sprintf("train-chunk-%03d", c) }
 
 // RunWorkflow takes one run directory through every stage: pre-processing,
 // the base chunk's training, the other chunks' training in parallel
-// (fine-tuned from the base), then generation and evaluation. Stages the
+// (fine-tuned from the base; all chunks in parallel when none starts from
+// another), then generation and evaluation. Stages the
 // run's manifest records as done with the same settings are skipped, so
 // re-running the workflow on a run directory continues it.
 func RunWorkflow(ctx workflow.Context, in RunInput) (*RunResult, error) {
@@ -93,22 +94,24 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*RunResult, error) {
 	if err := workflow.ExecuteActivity(stageCtx, ActPreprocess, in).Get(ctx, &plan); err != nil {
 		return nil, fmt.Errorf("pre-process: %w", err)
 	}
-	st.Chunks = []int{plan.Base.Chunk}
+	if b := plan.Base; b != nil {
+		st.Chunks = append(st.Chunks, b.Chunk)
+		if plan.BaseDone {
+			st.Trained = append(st.Trained, b.Chunk)
+			st.Iterations[b.Chunk] = b.Iterations
+		} else {
+			// The base chunk first: the others start from its weights.
+			st.Stage = StageTrainBase
+			if err := train(ctx, *b).Get(ctx, nil); err != nil {
+				return nil, fmt.Errorf("train chunk %d: %w", b.Chunk, err)
+			}
+			if err := record(*b); err != nil {
+				return nil, err
+			}
+		}
+	}
 	for _, j := range plan.Rest {
 		st.Chunks = append(st.Chunks, j.Chunk)
-	}
-	if plan.BaseDone {
-		st.Trained = append(st.Trained, plan.Base.Chunk)
-		st.Iterations[plan.Base.Chunk] = plan.Base.Iterations
-	} else {
-		// The base chunk first: the others start from its weights.
-		st.Stage = StageTrainBase
-		if err := train(ctx, plan.Base).Get(ctx, nil); err != nil {
-			return nil, fmt.Errorf("train chunk %d: %w", plan.Base.Chunk, err)
-		}
-		if err := record(plan.Base); err != nil {
-			return nil, err
-		}
 	}
 
 	// The other chunks in parallel. Completions are recorded one batch at
