@@ -69,13 +69,22 @@ func (a *Adam[F]) Step() {
 // that the square root compiles to a single float32 instruction.
 func adamStep32(a *Adam[float32], b1, b2, step, eps float32) {
 	for pi, p := range a.Params {
-		parallelRange(len(p.W), 1<<16, func(lo, hi int) {
+		// Blocks of whole 8-element groups, so that the vector loop covers
+		// the same elements whatever the thread count.
+		n := len(p.W)
+		parallelRange((n+7)/8, 1<<13, func(lo, hi int) {
+			lo, hi = 8*lo, min(8*hi, n)
 			w := p.W[lo:hi]
 			m, v, g := a.M[pi][lo:hi], a.V[pi][lo:hi], p.G[lo:hi]
 			m = m[:len(w)]
 			v = v[:len(w)]
 			g = g[:len(w)]
-			for i := range w {
+			start := 0
+			if useAVX2 && len(w) >= 8 {
+				adamAVX2(w, m, v, g, b1, 1-b1, b2, 1-b2, step, eps)
+				start = len(w) &^ 7
+			}
+			for i := start; i < len(w); i++ {
 				gi := g[i]
 				mi := b1*m[i] + (1-b1)*gi
 				vi := b2*v[i] + (1-b2)*gi*gi

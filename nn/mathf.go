@@ -60,7 +60,13 @@ func tanhf(x float32) float32 {
 func tanhLoop(y, x []float32, s, a, c float32) {
 	const clamp = 7.90531110763549805
 	x = x[:len(y)]
-	for i, v := range x {
+	start := 0
+	if useAVX2 && len(y) >= 8 {
+		start = len(y) &^ 7
+		tanhAVX2(y, x, s, a, c)
+	}
+	for i := start; i < len(x); i++ {
+		v := x[i]
 		v = min(max(s*v, -clamp), clamp)
 		x2 := v * v
 		p := float32(-2.76076847742355e-16)

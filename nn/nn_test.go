@@ -434,3 +434,49 @@ func TestLSTMForwardUntil(t *testing.T) {
 		}
 	}
 }
+
+// TestTanhVectorMatchesScalar compares the vector loop (where the CPU has
+// it) with the scalar formula on slices of every length up to 40.
+func TestTanhVectorMatchesScalar(t *testing.T) {
+	g := NewRNG(51)
+	for n := 0; n <= 40; n++ {
+		x := make([]float32, n)
+		FillNormal(g, x, 4)
+		y := make([]float32, n)
+		tanhLoop(y, x, 0.5, 0.5, 0.5)
+		for i, v := range x {
+			want := 0.5 + 0.5*tanhf(0.5*v)
+			if math.Abs(float64(y[i]-want)) > 2e-7 {
+				t.Fatalf("n=%d i=%d: %v, scalar %v", n, i, y[i], want)
+			}
+		}
+	}
+	t.Logf("vector loop in use: %v", useAVX2)
+}
+
+// TestAdamFloat32MatchesFloat64 steps float32 Adam (the vector loop where
+// the CPU has it, with a scalar tail) next to float64 Adam.
+func TestAdamFloat32MatchesFloat64(t *testing.T) {
+	g := NewRNG(61)
+	const n = 37
+	p32, p64 := NewParam[float32]("p", n), NewParam[float64]("p", n)
+	FillNormal(g, p64.W, 1)
+	for i, v := range p64.W {
+		p32.W[i] = float32(v)
+	}
+	a32 := NewAdam([]*Param[float32]{p32}, 1e-2, 0.5, 0.999, 1e-8)
+	a64 := NewAdam([]*Param[float64]{p64}, 1e-2, 0.5, 0.999, 1e-8)
+	for step := 0; step < 5; step++ {
+		FillNormal(g, p64.G, 1)
+		for i, v := range p64.G {
+			p32.G[i] = float32(v)
+		}
+		a32.Step()
+		a64.Step()
+	}
+	for i := range p64.W {
+		if d := math.Abs(float64(p32.W[i]) - p64.W[i]); d > 1e-6 {
+			t.Fatalf("w[%d]: float32 %v, float64 %v", i, p32.W[i], p64.W[i])
+		}
+	}
+}

@@ -1,0 +1,20 @@
+//go:build !purego
+
+package nn
+
+import "golang.org/x/sys/cpu"
+
+// useAVX2 selects the vector tanh loop (AVX2 and FMA3).
+var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// tanhAVX2 sets y[i] = a·tanh(s·x[i]) + c for the first len(y)&^7
+// elements, eight at a time, with the same rational approximation as tanhf.
+//
+//go:noescape
+func tanhAVX2(y, x []float32, s, a, c float32)
+
+// adamAVX2 is the float32 Adam update for the first len(w)&^7 elements
+// (c1 = 1−b1, c2 = 1−b2).
+//
+//go:noescape
+func adamAVX2(w, m, v, g []float32, b1, c1, b2, c2, step, eps float32)
