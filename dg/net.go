@@ -439,11 +439,12 @@ func (n *net[F]) criticRound(d *Data, l *Losses) {
 	b := len(idx)
 	l.BatchSize = b
 	dp := n.cfg.DP.Enabled
-	nn.ZeroGrad(n.disc.Params())
-	if n.aux != nil {
-		nn.ZeroGrad(n.aux.Params())
-	}
-	if b > 0 {
+	if b == 0 {
+		nn.ZeroGrad(n.disc.Params())
+		if n.aux != nil {
+			nn.ZeroGrad(n.aux.Params())
+		}
+	} else {
 		n.realBatch(d, idx)
 		attr := n.genAttr(b, true, n.rng)
 		feat := n.genFeat(attr, n.rng)
@@ -466,9 +467,9 @@ func (n *net[F]) criticRound(d *Data, l *Losses) {
 		if dp {
 			w = n.clipWeights(b)
 		}
-		n.disc.Accumulate(w)
+		n.disc.SetGrads(w)
 		if n.aux != nil {
-			n.aux.Accumulate(w)
+			n.aux.SetGrads(w)
 		}
 	}
 	if dp {

@@ -264,7 +264,13 @@ func (c *Critic[F]) SqNorms(out []float64) {
 // Accumulate adds the parameter gradients of the prepared loss to the
 // parameters' G, with example i's term weighted by w[i] (nil: all 1). It
 // consumes the prepared state.
-func (c *Critic[F]) Accumulate(w []F) {
+func (c *Critic[F]) Accumulate(w []F) { c.accumulate(w, 1) }
+
+// SetGrads is Accumulate but overwrites the parameters' G instead of adding
+// to it (saving a pass that clears them).
+func (c *Critic[F]) SetGrads(w []F) { c.accumulate(w, 0) }
+
+func (c *Critic[F]) accumulate(w []F, beta F) {
 	if !c.prepped {
 		panic("nn.Critic.Accumulate before Prepare")
 	}
@@ -282,7 +288,10 @@ func (c *Critic[F]) Accumulate(w []F) {
 				}
 			}
 		}
-		Gemm(true, false, d.In, d.Out, 3*b, 1, a.D, d.In, s.D, d.Out, 1, d.W.G, d.Out)
+		Gemm(true, false, d.In, d.Out, 3*b, 1, a.D, d.In, s.D, d.Out, beta, d.W.G, d.Out)
+		if beta == 0 {
+			clear(d.B.G)
+		}
 		colSumAdd(d.B.G, s.Rows(0, 2*b), nil)
 	}
 }

@@ -480,3 +480,29 @@ func TestAdamFloat32MatchesFloat64(t *testing.T) {
 		}
 	}
 }
+
+func TestCriticSetGradsOverwrites(t *testing.T) {
+	g := NewRNG(71)
+	c := newTestCritic(g, 6, false)
+	real, fake := randMat(g, 3, 6), randMat(g, 3, 6)
+	alpha := []float64{0.2, 0.5, 0.8}
+	ZeroGrad(c.Params())
+	c.Prepare(real, fake, alpha, 10, 3)
+	c.Accumulate(nil)
+	var want [][]float64
+	for _, p := range c.Params() {
+		want = append(want, append([]float64(nil), p.G...))
+		for i := range p.G {
+			p.G[i] = 123 // stale values SetGrads must replace
+		}
+	}
+	c.Prepare(real, fake, alpha, 10, 3)
+	c.SetGrads(nil)
+	for k, p := range c.Params() {
+		for i, v := range p.G {
+			if math.Abs(v-want[k][i]) > 1e-12 {
+				t.Fatalf("%s[%d] = %v, want %v", p.Name, i, v, want[k][i])
+			}
+		}
+	}
+}
