@@ -575,3 +575,47 @@ func TestThreadsGiveSameResult(t *testing.T) {
 	}
 	sameWeights(t, "1 vs 2 threads", train(1), train(2))
 }
+
+// GenerateFeaturesLen generates exactly the given lengths, whatever the
+// generation flags say: the given steps are non-zero (the untrained model's
+// outputs), the rest zero.
+func TestGenerateFeaturesWithLengths(t *testing.T) {
+	cfg := tinyConfig()
+	attrOut, featOut := tinyOutputs()
+	m, err := New(cfg, attrOut, featOut, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 300
+	attr := m.GenerateAttributes(n)
+	want := make([]int, n)
+	for i := range want {
+		want[i] = 1 + i%7
+	}
+	feat, err := m.GenerateFeaturesLen(attr, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := m.FeatDim()
+	for i, l := range want {
+		for k := 0; k < 7; k++ {
+			step := feat[(i*7+k)*fd : (i*7+k+1)*fd]
+			zero := true
+			for _, v := range step {
+				if v != 0 {
+					zero = false
+				}
+			}
+			if (k < l) == zero {
+				t.Fatalf("flow %d (length %d): step %d zero = %v", i, l, k, zero)
+			}
+		}
+	}
+	// The flag-driven path is unaffected afterwards.
+	if _, lens, err := m.GenerateFeatures(attr, n); err != nil || len(lens) != n || lens[0] < 1 {
+		t.Fatalf("GenerateFeatures after GenerateFeaturesLen: %v %v", lens, err)
+	}
+	if _, err := m.GenerateFeaturesLen(attr[:m.AttrDim()], []int{8}); err == nil {
+		t.Error("length beyond MaxLen accepted")
+	}
+}

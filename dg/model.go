@@ -185,6 +185,23 @@ func (m *Model) GenerateAttributes(n int) []float32 {
 // vectors (n×A, e.g. from GenerateAttributes, possibly merged across
 // chunks). Discrete attribute fields are conditioned on their argmax.
 func (m *Model) GenerateFeatures(attr []float32, n int) (feat []float32, lengths []int, err error) {
+	return m.generateFeatures(attr, n, nil)
+}
+
+// GenerateFeaturesLen is GenerateFeatures with each flow's length given
+// (1..MaxLen) instead of read from the generation flags: the first
+// lengths[i] steps of flow i are generated and the rest are zero.
+func (m *Model) GenerateFeaturesLen(attr []float32, lengths []int) (feat []float32, err error) {
+	for i, l := range lengths {
+		if l < 1 || l > m.n.maxLen {
+			return nil, fmt.Errorf("dg: GenerateFeaturesLen: flow %d has length %d, want 1..%d", i, l, m.n.maxLen)
+		}
+	}
+	feat, _, err = m.generateFeatures(attr, len(lengths), lengths)
+	return feat, err
+}
+
+func (m *Model) generateFeatures(attr []float32, n int, force []int) (feat []float32, lengths []int, err error) {
 	A, Fd, Fp, ml := m.n.A, m.n.Fd, m.n.Fp, m.n.maxLen
 	if n < 0 || len(attr) != n*A {
 		return nil, nil, fmt.Errorf("dg: GenerateFeatures: %d attribute values for %d flows × %d dims", len(attr), n, A)
@@ -196,8 +213,12 @@ func (m *Model) GenerateFeatures(attr []float32, n int) (feat []float32, lengths
 	}
 	feat = make([]float32, n*ml*Fd)
 	lengths = make([]int, n)
+	defer func() { m.n.forceLen = nil }()
 	for done := 0; done < n; done += chunk {
 		b := min(chunk, n-done)
+		if force != nil {
+			m.n.forceLen = force[done : done+b]
+		}
 		am := nn.MatFrom(b, A, attr[done*A:(done+b)*A])
 		f := m.n.genFeat(am, m.genRNG)
 		for i := 0; i < b; i++ {

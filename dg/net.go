@@ -44,7 +44,10 @@ type net[F nn.Float] struct {
 	teff           int // LSTM steps run in the last pass (≤ T)
 	active         []bool
 	// noEarlyStop runs every LSTM step (tests compare the two).
-	noEarlyStop   bool
+	noEarlyStop bool
+	// forceLen, when set, gives each generated flow's length: steps are
+	// active up to it whatever the generation flags say.
+	forceLen      []int
 	feat          nn.Mat[F] // b × L·Fp, masked
 	mask          []bool    // b × L
 	lengths       []int
@@ -222,7 +225,11 @@ func (n *net[F]) genFeat(attr *nn.Mat[F], g *nn.RNG) *nn.Mat[F] {
 				for s := 0; s < S && n.active[i]; s++ {
 					n.mask[i*L+t*S+s] = true
 					n.lengths[i]++
-					if row[s*Fp+Fp-1] > row[s*Fp+Fp-2] { // the flag's argmax is "end"
+					if n.forceLen != nil {
+						if n.lengths[i] >= n.forceLen[i] {
+							n.active[i] = false
+						}
+					} else if row[s*Fp+Fp-1] > row[s*Fp+Fp-2] { // the flag's argmax is "end"
 						n.active[i] = false
 					}
 				}
