@@ -35,6 +35,10 @@ type Config struct {
 	// keeps point masses such as one-packet flows exact).
 	Continuous    string `yaml:"continuous"`
 	QuantileKnots int    `yaml:"quantile_knots"`
+	// LengthAttribute models each flow's length as an attribute and
+	// generates flows of that length, instead of reading lengths from the
+	// generation flags (NetShare's way).
+	LengthAttribute bool `yaml:"length_attribute"`
 	// Seed makes a run reproducible.
 	Seed uint64 `yaml:"seed"`
 

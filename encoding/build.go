@@ -36,18 +36,28 @@ type BuildOptions struct {
 	// durations, counts, sizes) by their position among this many quantile
 	// knots of the data (see Quantile) instead of log1p and min-max.
 	QuantileKnots int
+	// LengthAttr adds each flow's length (records in the chunk) as an
+	// attribute, so that generation can take lengths from the attribute
+	// generator (and its calibrated marginal) rather than from the
+	// generation flags.
+	LengthAttr bool
 }
 
-// keyCounts counts, per 5-tuple field, how many chunk flows take each value.
-type keyCounts struct{ sport, dport, proto map[int]float64 }
+// keyCounts counts, per 5-tuple field, how many chunk flows take each
+// value, and lists the chunk flows' lengths.
+type keyCounts struct {
+	sport, dport, proto map[int]float64
+	lengths             []float64
+}
 
 func countKeys[R any](sp *flows.Split[R]) keyCounts {
-	kc := keyCounts{map[int]float64{}, map[int]float64{}, map[int]float64{}}
+	kc := keyCounts{sport: map[int]float64{}, dport: map[int]float64{}, proto: map[int]float64{}}
 	for _, ch := range sp.Chunks {
 		for _, f := range ch.Flows {
 			kc.sport[int(f.Key.SrcPort)]++
 			kc.dport[int(f.Key.DstPort)]++
 			kc.proto[int(f.Key.Proto)]++
+			kc.lengths = append(kc.lengths, float64(len(f.Records)))
 		}
 	}
 	return kc
@@ -81,6 +91,13 @@ func attrSpecs(chunks int, opt BuildOptions, kc keyCounts) []FieldSpec {
 		embeddedSpec("dstport", TypePort, opt.PortCandidates, kc.dport, opt),
 		embeddedSpec("proto", TypeProto, opt.ProtoCandidates, kc.proto, opt),
 		{Name: "flow_start", Type: TypeContinuous, Lo: 0, Hi: 1},
+	}
+	if opt.LengthAttr {
+		l := FieldSpec{Name: "length", Type: TypeContinuous, Lo: 1, Hi: float64(max(1, opt.MaxLen)), Log: true, Round: true}
+		if opt.QuantileKnots > 0 && len(kc.lengths) > 0 {
+			l = FieldSpec{Name: "length", Type: TypeQuantile, Knots: QuantileKnots(kc.lengths, opt.QuantileKnots, true), Log: true, Round: true}
+		}
+		a = append(a, l)
 	}
 	if chunks > 1 {
 		a = append(a, FieldSpec{Name: "starts_here", Type: TypeCategorical, Choices: []float64{0, 1}})

@@ -43,7 +43,7 @@ func chunkRel(t, start, end int64) float64 {
 	return float64(t-start) / float64(end-start)
 }
 
-func (s *Schema) encodeAttr(dst []float32, key trace.Key, start float64, startsHere bool, present []bool, st *EncodeStats) {
+func (s *Schema) encodeAttr(dst []float32, key trace.Key, start float64, length int, startsHere bool, present []bool, st *EncodeStats) {
 	for i, c := range s.attr {
 		name := c.Name()
 		var v float64
@@ -60,6 +60,8 @@ func (s *Schema) encodeAttr(dst []float32, key trace.Key, start float64, startsH
 			v = float64(key.Proto)
 		case "flow_start":
 			v = start
+		case "length":
+			v = float64(length)
 		case "starts_here":
 			v = b2f(startsHere)
 		default:
@@ -98,7 +100,7 @@ func encodeChunk[R any, P flows.Record[R]](s *Schema, ch *flows.Chunk[R], val fu
 		if ch.Index < len(s.startQ) {
 			start, _ = s.startQ[ch.Index].position(start)
 		}
-		s.encodeAttr(d.Attr[fi*s.attrDim:(fi+1)*s.attrDim], f.Key, start, f.StartsHere, f.Present, &st)
+		s.encodeAttr(d.Attr[fi*s.attrDim:(fi+1)*s.attrDim], f.Key, start, len(recs), f.StartsHere, f.Present, &st)
 		d.Len[fi] = len(recs)
 		st.Records += len(recs)
 		for k := range recs {
@@ -167,6 +169,9 @@ type FlowAttr struct {
 	Start      float64
 	StartsHere bool
 	Present    []bool
+	// Len is the flow's length from its length attribute (0 when the
+	// schema has none).
+	Len int
 }
 
 // DecodeAttributes decodes n attribute vectors.
@@ -200,6 +205,8 @@ func (s *Schema) DecodeAttributes(attr []float32, n int) ([]FlowAttr, error) {
 				a.Key.Proto = uint8(v)
 			case "flow_start":
 				a.Start = v
+			case "length":
+				a.Len = min(max(1, int(v)), s.MaxLen)
 			case "starts_here":
 				a.StartsHere = v != 0
 			default:

@@ -216,6 +216,31 @@ func (s *Schema) Embedded(name string) *Embedded {
 	return nil
 }
 
+// HasLength reports whether the schema has a length attribute.
+func (s *Schema) HasLength() bool { return s.attrIndex("length") >= 0 }
+
+// DecodeLength decodes the length attribute of one attribute vector.
+func (s *Schema) DecodeLength(vec []float32) int {
+	i := s.attrIndex("length")
+	if i < 0 {
+		return 0
+	}
+	out := make([]float64, 1)
+	s.attr[i].Decode(vec, s.attrDim, s.attrOff[i], out)
+	return min(max(1, int(out[0])), s.MaxLen)
+}
+
+// QuantileAttr returns the offset of attribute name in an attribute vector
+// when it is quantile-encoded, or -1.
+func (s *Schema) QuantileAttr(name string) int {
+	if i := s.attrIndex(name); i >= 0 {
+		if _, ok := s.attr[i].(*Quantile); ok {
+			return s.attrOff[i]
+		}
+	}
+	return -1
+}
+
 // HasStartKnots reports whether flow starts are quantile-encoded per chunk.
 func (s *Schema) HasStartKnots() bool { return len(s.startQ) > 0 }
 

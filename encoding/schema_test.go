@@ -119,6 +119,8 @@ func portsProtos(recs []trace.Flow) ([]uint16, []uint8) {
 func TestFlowSchemaRoundTrip(t *testing.T) {
 	t.Run("minmax", func(t *testing.T) { testFlowSchemaRoundTrip(t, BuildOptions{}) })
 	t.Run("quantile", func(t *testing.T) { testFlowSchemaRoundTrip(t, BuildOptions{QuantileKnots: 64}) })
+	t.Run("length", func(t *testing.T) { testFlowSchemaRoundTrip(t, BuildOptions{QuantileKnots: 64, LengthAttr: true}) })
+	t.Run("length-minmax", func(t *testing.T) { testFlowSchemaRoundTrip(t, BuildOptions{LengthAttr: true}) })
 }
 
 func testFlowSchemaRoundTrip(t *testing.T, opt BuildOptions) {
@@ -151,7 +153,11 @@ func testFlowSchemaRoundTrip(t *testing.T, opt BuildOptions) {
 		t.Fatal(err)
 	}
 	// 64+64 IP bits, 3×4 embedding dims, flow_start, starts_here, 3 presence tags.
-	if want := 128 + 12 + 1 + 2 + 6; s.AttrDim() != want {
+	want := 128 + 12 + 1 + 2 + 6
+	if opt.LengthAttr {
+		want++
+	}
+	if s.AttrDim() != want {
 		t.Errorf("attribute dim %d, want %d", s.AttrDim(), want)
 	}
 	var got []trace.Flow
@@ -170,6 +176,13 @@ func testFlowSchemaRoundTrip(t *testing.T, opt BuildOptions) {
 		}
 		for i, a := range attrs {
 			f := ch.Flows[i]
+			wantLen := 0
+			if opt.LengthAttr {
+				wantLen = len(f.Records)
+			}
+			if a.Len != wantLen || s.HasLength() != opt.LengthAttr {
+				t.Fatalf("chunk %d flow %d: length attribute %d, want %d", ci, i, a.Len, wantLen)
+			}
 			if a.Key != f.Key || a.StartsHere != f.StartsHere || !slices.Equal(a.Present, f.Present) {
 				t.Fatalf("chunk %d flow %d: attributes %+v, want key %v starts %v present %v", ci, i, a, f.Key, f.StartsHere, f.Present)
 			}

@@ -54,6 +54,24 @@ func calibrate(s *encoding.Schema, outs []*chunkOut, rng *rand.Rand) {
 	}
 }
 
+// calibrateAttr calibrates a quantile-encoded attribute (such as the
+// length) over every row about to be generated, in place in the rows'
+// vectors.
+func calibrateAttr(s *encoding.Schema, rows [][]genRow, name string, rng *rand.Rand) {
+	off := s.QuantileAttr(name)
+	if off < 0 {
+		return
+	}
+	var vals []*float32
+	for c := range rows {
+		for i := range rows[c] {
+			rows[c][i].vec = slices.Clone(rows[c][i].vec) // rows may share vectors with copies
+			vals = append(vals, &rows[c][i].vec[off])
+		}
+	}
+	uniformRanks(vals, rng)
+}
+
 // uniformRanks replaces each value by (rank + U(0,1)) / n.
 func uniformRanks[F float32 | float64](vals []*F, rng *rand.Rand) {
 	n := len(vals)

@@ -98,6 +98,9 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		st.SnappedIPs = snapIPs(s, gen, k)
 	}
 	merged := mergeChunks(s, gen, rand.New(rand.NewPCG(r.Cfg.Seed, 0xc0de)), st)
+	if r.Cfg.Generate.Calibrate {
+		calibrateAttr(s, merged, "length", rand.New(rand.NewPCG(r.Cfg.Seed, 0x1e9)))
+	}
 	outs := make([]*chunkOut, n)
 	for c, m := range models {
 		rows := merged[c]
@@ -114,7 +117,18 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 			o.attrs[i] = row.attr
 		}
 		var err error
-		if o.feat, o.lens, err = m.GenerateFeatures(A, len(rows)); err != nil {
+		if s.HasLength() {
+			// Lengths from the length attribute (calibrated below with the
+			// other quantile fields when configured).
+			o.lens = make([]int, len(rows))
+			for i, row := range rows {
+				o.lens[i] = s.DecodeLength(row.vec)
+			}
+			o.feat, err = m.GenerateFeaturesLen(A, o.lens)
+		} else {
+			o.feat, o.lens, err = m.GenerateFeatures(A, len(rows))
+		}
+		if err != nil {
 			return nil, err
 		}
 		outs[c] = o

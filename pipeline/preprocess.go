@@ -65,7 +65,7 @@ func writeJSON(path string, v any) error {
 
 // preprocessKey hashes what pre-processing depends on.
 func preprocessKey(inputSHA string, c *config.Config, audit bool) string {
-	return hashKey("preprocess/v1", inputSHA, c.Chunks, c.MaxFlowLen, c.MaxFlowLenCap, c.LongFlows, c.Continuous, c.QuantileKnots, c.Word2Vec, c.DP.Enabled, c.Seed, audit)
+	return hashKey("preprocess/v1", inputSHA, c.Chunks, c.MaxFlowLen, c.MaxFlowLenCap, c.LongFlows, c.Continuous, c.QuantileKnots, c.LengthAttribute, c.Word2Vec, c.DP.Enabled, c.Seed, audit)
 }
 
 // splitAudit keeps a random 20% of the 5-tuples aside (seeded): the audit
@@ -282,7 +282,7 @@ func chunkInfos[R any](sp *flows.Split[R]) []ChunkInfo {
 }
 
 func (r *Run) buildOptions(maxLen int) encoding.BuildOptions {
-	o := encoding.BuildOptions{MaxLen: max(1, maxLen)}
+	o := encoding.BuildOptions{MaxLen: max(1, maxLen), LengthAttr: r.Cfg.LengthAttribute}
 	if r.Cfg.Continuous == "quantile" {
 		o.QuantileKnots = r.Cfg.QuantileKnots
 	}
