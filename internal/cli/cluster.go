@@ -39,10 +39,12 @@ type temporalFlags struct {
 	hostPort, namespace, taskQueue string
 }
 
-func (t *temporalFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&t.hostPort, "temporal", "", "Temporal frontend address, HOST:PORT")
-	cmd.Flags().StringVar(&t.namespace, "namespace", "default", "Temporal namespace")
-	cmd.Flags().StringVar(&t.taskQueue, "task-queue", nstemporal.DefaultTaskQueue, "task queue of the run's workflow and stage activities")
+// add adds the flags; note prefixes their help (e.g. "with --executor
+// temporal: ").
+func (t *temporalFlags) add(cmd *cobra.Command, note string) {
+	cmd.Flags().StringVar(&t.hostPort, "temporal", "", note+"Temporal frontend address, HOST:PORT")
+	cmd.Flags().StringVar(&t.namespace, "namespace", "default", note+"Temporal namespace")
+	cmd.Flags().StringVar(&t.taskQueue, "task-queue", nstemporal.DefaultTaskQueue, note+"task queue of the run's workflow and stage activities")
 }
 
 // dial connects to the Temporal service; quiet keeps the SDK's own
@@ -79,8 +81,8 @@ func (h minLevel) WithGroup(g string) slog.Handler { return minLevel{h.Handler.W
 
 func (c *clusterFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&c.executor, "executor", executorLocal, "where chunks train: local (this process) or temporal (a Temporal cluster's workers; see docs/cluster.md)")
-	c.temporalFlags.add(cmd)
-	cmd.Flags().StringVar(&c.trainQueue, "train-queue", "", "task queue of chunk training (default: the task queue's name + \""+nstemporal.TrainQueueSuffix+"\")")
+	c.temporalFlags.add(cmd, "with --executor temporal: ")
+	cmd.Flags().StringVar(&c.trainQueue, "train-queue", "", "with --executor temporal: task queue of chunk training (default: the task queue's name + \""+nstemporal.TrainQueueSuffix+"\")")
 	cmd.Flags().DurationVar(&c.heartbeat, "heartbeat-timeout", nstemporal.DefaultHeartbeatTimeout, "with --executor temporal: how long an activity may go without a heartbeat before it is retried on another worker")
 	cmd.Flags().DurationVar(&c.trainTimeout, "train-timeout", nstemporal.DefaultTrainTimeout, "with --executor temporal: the longest one attempt at training one chunk may take")
 }
@@ -90,16 +92,21 @@ func (c *clusterFlags) run(cmd *cobra.Command, f *runFlags) error {
 	if c.executor != executorTemporal {
 		return fmt.Errorf("--executor: want %s or %s, got %q", executorLocal, executorTemporal, c.executor)
 	}
-	cfg, err := config.Load(f.cfgFile, f.preset)
-	if err != nil {
-		return err
-	}
-	text, err := cfg.YAML()
+	cfg, err := f.settings()
 	if err != nil {
 		return err
 	}
 	// Paths are resolved here and must name the same files on every
 	// worker: shared storage mounted at the same place.
+	if cfg.DP.Pretrained != "" {
+		if cfg.DP.Pretrained, err = filepath.Abs(cfg.DP.Pretrained); err != nil {
+			return err
+		}
+	}
+	text, err := cfg.YAML()
+	if err != nil {
+		return err
+	}
 	dir, err := filepath.Abs(f.out)
 	if err != nil {
 		return err
@@ -144,4 +151,29 @@ func (c *clusterFlags) run(cmd *cobra.Command, f *runFlags) error {
 	fmt.Fprintf(cmd.OutOrStdout(), "synthetic trace, metrics and report written to %s\n  synthetic: %s\n  metrics:   %s\n  report:    %s\n",
 		res.RunDir, res.Synthetic, res.Metrics, res.Report)
 	return nil
+}
+
+// settings is the configuration the flags ask for: the file or preset,
+// with the command line's DP settings over it (as a local run applies
+// them).
+func (f *runFlags) settings() (*config.Config, error) {
+	cfg, err := config.Load(f.cfgFile, f.preset)
+	if err != nil {
+		return nil, err
+	}
+	if f.dpEpsilon > 0 || f.dpDelta > 0 || f.pretrained != "" {
+		if f.dpEpsilon > 0 {
+			cfg.DP.Enabled, cfg.DP.Epsilon, cfg.DP.Noise = true, f.dpEpsilon, 0
+		}
+		if f.dpDelta > 0 {
+			cfg.DP.Delta = f.dpDelta
+		}
+		if f.pretrained != "" {
+			cfg.DP.Pretrained = f.pretrained
+		}
+		if err := cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("command-line settings: %w", err)
+		}
+	}
+	return cfg, nil
 }

@@ -94,7 +94,7 @@ on every core, or as many chunks as --threads leaves cores for.`,
 			return nstemporal.RunWorkers(ctx, c, o)
 		},
 	}
-	t.add(cmd)
+	t.add(cmd, "")
 	cmd.Flags().StringVar(&trainQueue, "train-queue", "", "task queue of chunk training (default: the task queue's name + \""+nstemporal.TrainQueueSuffix+"\")")
 	cmd.Flags().StringVar(&poll, "poll", pollAll, "what to take: all, stages (the workflow and its stage activities) or train (chunk training)")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 0, "chunks trained at once (default: 1, or cores / --threads)")
