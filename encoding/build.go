@@ -46,18 +46,24 @@ type BuildOptions struct {
 // keyCounts counts, per 5-tuple field, how many chunk flows take each
 // value, and lists the chunk flows' lengths.
 type keyCounts struct {
-	sport, dport, proto map[int]float64
-	lengths             []float64
+	sport, dport, proto          map[int]float64 // chunk flows
+	sportRec, dportRec, protoRec map[int]float64 // records
+	lengths                      []float64
 }
 
 func countKeys[R any](sp *flows.Split[R]) keyCounts {
-	kc := keyCounts{sport: map[int]float64{}, dport: map[int]float64{}, proto: map[int]float64{}}
+	kc := keyCounts{sport: map[int]float64{}, dport: map[int]float64{}, proto: map[int]float64{},
+		sportRec: map[int]float64{}, dportRec: map[int]float64{}, protoRec: map[int]float64{}}
 	for _, ch := range sp.Chunks {
 		for _, f := range ch.Flows {
+			n := float64(len(f.Records))
 			kc.sport[int(f.Key.SrcPort)]++
 			kc.dport[int(f.Key.DstPort)]++
 			kc.proto[int(f.Key.Proto)]++
-			kc.lengths = append(kc.lengths, float64(len(f.Records)))
+			kc.sportRec[int(f.Key.SrcPort)] += n
+			kc.dportRec[int(f.Key.DstPort)] += n
+			kc.protoRec[int(f.Key.Proto)] += n
+			kc.lengths = append(kc.lengths, n)
 		}
 	}
 	return kc
@@ -65,7 +71,7 @@ func countKeys[R any](sp *flows.Split[R]) keyCounts {
 
 // embeddedSpec is a port or protocol field, with posterior decoding over
 // the values seen in the field when opt asks for it.
-func embeddedSpec(name, typ string, cand []int, counts map[int]float64, opt BuildOptions) FieldSpec {
+func embeddedSpec(name, typ string, cand []int, counts, recCounts map[int]float64, opt BuildOptions) FieldSpec {
 	f := FieldSpec{Name: name, Type: typ, Candidates: cand}
 	if opt.PosteriorKappa > 0 && len(cand) == 0 && len(counts) > 0 {
 		for v := range counts {
@@ -73,8 +79,10 @@ func embeddedSpec(name, typ string, cand []int, counts map[int]float64, opt Buil
 		}
 		slices.Sort(f.Candidates)
 		f.Prior = make([]float64, len(f.Candidates))
+		f.RecordPrior = make([]float64, len(f.Candidates))
 		for i, v := range f.Candidates {
 			f.Prior[i] = counts[v]
+			f.RecordPrior[i] = recCounts[v]
 		}
 		f.Kappa = opt.PosteriorKappa
 		f.TopK = max(1, opt.PosteriorTopK)
@@ -87,9 +95,9 @@ func attrSpecs(chunks int, opt BuildOptions, kc keyCounts) []FieldSpec {
 	a := []FieldSpec{
 		{Name: "srcip", Type: TypeBits, Width: 32},
 		{Name: "dstip", Type: TypeBits, Width: 32},
-		embeddedSpec("srcport", TypePort, opt.PortCandidates, kc.sport, opt),
-		embeddedSpec("dstport", TypePort, opt.PortCandidates, kc.dport, opt),
-		embeddedSpec("proto", TypeProto, opt.ProtoCandidates, kc.proto, opt),
+		embeddedSpec("srcport", TypePort, opt.PortCandidates, kc.sport, kc.sportRec, opt),
+		embeddedSpec("dstport", TypePort, opt.PortCandidates, kc.dport, kc.dportRec, opt),
+		embeddedSpec("proto", TypeProto, opt.ProtoCandidates, kc.proto, kc.protoRec, opt),
 		{Name: "flow_start", Type: TypeContinuous, Lo: 0, Hi: 1},
 	}
 	if opt.LengthAttr {

@@ -27,6 +27,9 @@ import (
 type Posterior struct {
 	// Prior[i] is the weight of Candidates[i] (a count or a probability).
 	Prior []float64
+	// RecordPrior, when set, is the target of matched decoding with row
+	// weights (flow lengths): each candidate's share of records.
+	RecordPrior []float64
 	// Kappa is the concentration κ of the likelihood.
 	Kappa float64
 	// TopK bounds the values considered per generated vector.
@@ -155,7 +158,11 @@ func topOf(row []float32, k int, h []cw) []cw {
 // decodeMatched draws one candidate index per row like decodePosterior,
 // with the column weights fitted so that the decoded marginal matches
 // p.Prior. It runs at most iters fitting rounds.
-func decodeMatched(vecs []float32, n, d int, cand []float32, m int, p *Posterior, rng *rand.Rand, iters int, out []int) {
+//
+// With weights (one per row, e.g. the flows' lengths), the fitted marginal
+// counts each row weights[i] times, and the target is p.RecordPrior when
+// set: the values keep their real share of records.
+func decodeMatched(vecs []float32, n, d int, cand []float32, m int, p *Posterior, weights []float64, rng *rand.Rand, iters int, out []int) {
 	if n == 0 {
 		return
 	}
@@ -195,15 +202,32 @@ func decodeMatched(vecs []float32, n, d int, cand []float32, m int, p *Posterior
 			}
 		}
 	}
+	prior := p.Prior
+	mass := float64(n)
+	if weights != nil {
+		if p.RecordPrior != nil {
+			prior = p.RecordPrior
+		}
+		mass = 0
+		for _, x := range weights {
+			mass += x
+		}
+	}
+	rowW := func(r int) float64 {
+		if weights == nil {
+			return 1
+		}
+		return weights[r]
+	}
 	var total float64
-	for _, w := range p.Prior {
+	for _, w := range prior {
 		total += w
 	}
 	target := make([]float64, m)
 	w := make([]float64, m)
-	for j, pr := range p.Prior {
-		target[j] = pr / total * float64(n)
-		w[j] = pr / total
+	for j, pr := range prior {
+		target[j] = pr / total * mass
+		w[j] = p.Prior[j] / total
 	}
 	col := make([]float64, m)
 	for it := 0; it < iters; it++ {
@@ -218,9 +242,10 @@ func decodeMatched(vecs []float32, n, d int, cand []float32, m int, p *Posterior
 			if !(z > 0) {
 				continue
 			}
+			rw := rowW(r)
 			for k := 0; k < topK; k++ {
 				if j := idx[r*topK+k]; j >= 0 {
-					col[j] += ker[r*topK+k] * w[j] / z
+					col[j] += rw * ker[r*topK+k] * w[j] / z
 				}
 			}
 		}
@@ -279,14 +304,17 @@ func decodeMatched(vecs []float32, n, d int, cand []float32, m int, p *Posterior
 // posterior decoding, the candidates' weights fitted so that the decoded
 // values follow the field's prior (see decodeMatched). The field must have
 // posterior decoding configured.
-func (c *Embedded) DecodeMatched(src []float32, stride, offset int, out []float64, rng *rand.Rand) {
+//
+// weights, when not nil, gives each row's weight (its flow's length): the
+// values then keep their real share of records rather than of flows.
+func (c *Embedded) DecodeMatched(src []float32, stride, offset int, out []float64, weights []float64, rng *rand.Rand) {
 	d := c.Dim()
 	vecs := make([]float32, len(out)*d)
 	for r := range out {
 		copy(vecs[r*d:(r+1)*d], src[r*stride+offset:r*stride+offset+d])
 	}
 	idx := make([]int, len(out))
-	decodeMatched(vecs, len(out), d, c.candidateVectors(), len(c.Candidates), c.Post, rng, 200, idx)
+	decodeMatched(vecs, len(out), d, c.candidateVectors(), len(c.Candidates), c.Post, weights, rng, 200, idx)
 	for i, j := range idx {
 		out[i] = float64(c.Candidates[j])
 	}

@@ -137,7 +137,7 @@ func TestMatchedDecodingFollowsPrior(t *testing.T) {
 	c.seed(1)
 	c.Decode(vecs, 4, 0, plain)
 	matched := make([]float64, n)
-	c.DecodeMatched(vecs, 4, 0, matched, rand.New(rand.NewPCG(9, 9)))
+	c.DecodeMatched(vecs, 4, 0, matched, nil, rand.New(rand.NewPCG(9, 9)))
 	share := func(out []float64, v float64) float64 {
 		k := 0
 		for _, x := range out {
@@ -155,5 +155,34 @@ func TestMatchedDecodingFollowsPrior(t *testing.T) {
 		if got := share(matched, float64(v)); math.Abs(got-want) > 0.02 {
 			t.Errorf("matched decoding: port %d share %.3f, want %.2f", v, got, want)
 		}
+	}
+}
+
+// Weighted matching counts each row as many times as its weight: the
+// values keep their share of records, not of rows.
+func TestMatchedDecodingWeighted(t *testing.T) {
+	vec := map[uint16][]float32{80: unit(1, 0, 0, 0), 443: unit(0, 1, 0, 0)}
+	emb := &stubEmbedding{ports: vec, protos: map[uint8][]float32{6: unit(0, 0, 0, 1)}}
+	c := &Embedded{Field: "dstport", E: emb, Candidates: []int{80, 443},
+		Post: &Posterior{Prior: []float64{10, 10}, RecordPrior: []float64{30, 10}, Kappa: 2, TopK: 2}}
+	r := rand.New(rand.NewPCG(3, 4))
+	n := 20000
+	vecs := make([]float32, 0, n*4)
+	weights := make([]float64, n)
+	for i := range n {
+		vecs = append(vecs, float32(r.Float64()), float32(r.Float64()), 0, 0)
+		weights[i] = float64(1 + i%3)
+	}
+	out := make([]float64, n)
+	c.DecodeMatched(vecs, 4, 0, out, weights, rand.New(rand.NewPCG(5, 6)))
+	var w80, total float64
+	for i, v := range out {
+		total += weights[i]
+		if v == 80 {
+			w80 += weights[i]
+		}
+	}
+	if got := w80 / total; math.Abs(got-0.75) > 0.02 {
+		t.Errorf("weighted share of port 80 %.3f, want 0.75 (its share of records)", got)
 	}
 }

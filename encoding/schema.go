@@ -41,8 +41,11 @@ type FieldSpec struct {
 	// Prior, Kappa and TopK select posterior decoding of a port or
 	// protocol field (Prior aligned with Candidates; see Posterior).
 	Prior []float64 `json:"prior,omitempty"`
-	Kappa float64   `json:"kappa,omitempty"`
-	TopK  int       `json:"top_k,omitempty"`
+	// RecordPrior counts each candidate's records rather than flows: the
+	// target of matched decoding weighted by flow length.
+	RecordPrior []float64 `json:"record_prior,omitempty"`
+	Kappa       float64   `json:"kappa,omitempty"`
+	TopK        int       `json:"top_k,omitempty"`
 }
 
 // Spec is the persisted description of a dataset's encoding: enough, with
@@ -184,7 +187,10 @@ func buildCodecs(fields []FieldSpec, emb Embedding) ([]Codec, []int, int, error)
 						return nil, nil, 0, fmt.Errorf("field %s: invalid prior weight %v", f.Name, w)
 					}
 				}
-				e.Post = &Posterior{Prior: f.Prior, Kappa: f.Kappa, TopK: f.TopK}
+				if len(f.RecordPrior) != 0 && len(f.RecordPrior) != len(f.Prior) {
+					return nil, nil, 0, fmt.Errorf("field %s: record prior has %d weights for %d candidates", f.Name, len(f.RecordPrior), len(f.Prior))
+				}
+				e.Post = &Posterior{Prior: f.Prior, RecordPrior: f.RecordPrior, Kappa: f.Kappa, TopK: f.TopK}
 			}
 			c = e
 		default:

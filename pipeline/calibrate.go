@@ -34,7 +34,9 @@ func calibrate(s *encoding.Schema, outs []*chunkOut, rng *rand.Rand) {
 			for i := range o.attrs {
 				ps[i] = &o.attrs[i].Start
 			}
-			uniformRanks(ps, rng)
+			// The first and last flows land on the chunk's first and last
+			// real flow starts, so the trace spans the real time range.
+			spanRanks(ps, rng)
 		}
 	}
 	fd := s.FeatDim()
@@ -55,9 +57,10 @@ func calibrate(s *encoding.Schema, outs []*chunkOut, rng *rand.Rand) {
 }
 
 // calibrateAttr calibrates a quantile-encoded attribute (such as the
-// length) over every row about to be generated, in place in the rows'
-// vectors.
-func calibrateAttr(s *encoding.Schema, rows [][]genRow, name string, rng *rand.Rand) {
+// length) over the rows that keep says will be generated, in place in the
+// rows' vectors, and decodes the calibrated length into the rows'
+// attributes.
+func calibrateAttr(s *encoding.Schema, rows [][]genRow, name string, keep func(genRow) bool, rng *rand.Rand) {
 	off := s.QuantileAttr(name)
 	if off < 0 {
 		return
@@ -65,15 +68,38 @@ func calibrateAttr(s *encoding.Schema, rows [][]genRow, name string, rng *rand.R
 	var vals []*float32
 	for c := range rows {
 		for i := range rows[c] {
-			rows[c][i].vec = slices.Clone(rows[c][i].vec) // rows may share vectors with copies
-			vals = append(vals, &rows[c][i].vec[off])
+			if keep(rows[c][i]) {
+				vals = append(vals, &rows[c][i].vec[off])
+			}
 		}
 	}
 	uniformRanks(vals, rng)
+	if name == "length" {
+		for c := range rows {
+			for i := range rows[c] {
+				rows[c][i].attr.Len = s.DecodeLength(rows[c][i].vec)
+			}
+		}
+	}
 }
 
 // uniformRanks replaces each value by (rank + U(0,1)) / n.
 func uniformRanks[F float32 | float64](vals []*F, rng *rand.Rand) {
+	rankWith(vals, rng, func(rank, n int) float64 { return (float64(rank) + rng.Float64()) / float64(n) })
+}
+
+// spanRanks replaces each value by rank / (n−1): evenly spaced from 0 to 1.
+func spanRanks[F float32 | float64](vals []*F, rng *rand.Rand) {
+	rankWith(vals, rng, func(rank, n int) float64 {
+		if n == 1 {
+			return 0.5
+		}
+		return float64(rank) / float64(n-1)
+	})
+}
+
+// rankWith replaces each value by pos(its rank, n), ties broken at random.
+func rankWith[F float32 | float64](vals []*F, rng *rand.Rand, pos func(rank, n int) float64) {
 	n := len(vals)
 	if n == 0 {
 		return
@@ -94,6 +120,6 @@ func uniformRanks[F float32 | float64](vals []*F, rng *rand.Rand) {
 		return cmp.Compare(a.tie, b.tie)
 	})
 	for rank, k := range keys {
-		*vals[k.i] = F((float64(rank) + rng.Float64()) / float64(n))
+		*vals[k.i] = F(pos(rank, n))
 	}
 }

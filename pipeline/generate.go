@@ -91,16 +91,18 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 			gen[c] = append(gen[c], genRow{vec: A[k*d : (k+1)*d : (k+1)*d], attr: a})
 		}
 	}
+	// Rows that survive the merge: those that start in their chunk.
+	kept := func(row genRow) bool { return n == 1 || row.attr.StartsHere }
+	if r.Cfg.Generate.Calibrate {
+		calibrateAttr(s, gen, "length", kept, rand.New(rand.NewPCG(r.Cfg.Seed, 0x1e9)))
+	}
 	if r.Cfg.Generate.MatchPorts {
-		matchKeys(s, gen, rand.New(rand.NewPCG(r.Cfg.Seed, 0x6d61)))
+		matchKeys(s, gen, kept, rand.New(rand.NewPCG(r.Cfg.Seed, 0x6d61)))
 	}
 	if k := r.Cfg.Generate.IPSnapTop; k > 0 {
 		st.SnappedIPs = snapIPs(s, gen, k)
 	}
 	merged := mergeChunks(s, gen, rand.New(rand.NewPCG(r.Cfg.Seed, 0xc0de)), st)
-	if r.Cfg.Generate.Calibrate {
-		calibrateAttr(s, merged, "length", rand.New(rand.NewPCG(r.Cfg.Seed, 0x1e9)))
-	}
 	outs := make([]*chunkOut, n)
 	for c, m := range models {
 		rows := merged[c]

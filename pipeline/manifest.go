@@ -36,6 +36,7 @@ type Manifest struct {
 	Version    int                     `json:"version"`
 	Input      InputInfo               `json:"input"`
 	ConfigHash string                  `json:"config_sha256"`
+	Audit      bool                    `json:"audit,omitempty"`
 	Stages     map[string]*StageRecord `json:"stages"`
 	Privacy    map[string]any          `json:"privacy,omitempty"`
 
@@ -97,7 +98,7 @@ func (m *Manifest) Complete(stage, key string, outputs []string, info map[string
 	return m.Save()
 }
 
-// Invalidate forgets stage (and so every stage that hashes it).
+// Invalidate forgets stage.
 func (m *Manifest) Invalidate(stage string) {
 	m.mu.Lock()
 	delete(m.Stages, stage)

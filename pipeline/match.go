@@ -12,16 +12,25 @@ import (
 // drawn in their real proportions. The row's vector slice is replaced by
 // the chosen value's embedding so that features are generated for the
 // value the row now holds. It changes nothing for fields without posterior
-// decoding.
-func matchKeys(s *encoding.Schema, gen [][]genRow, rng *rand.Rand) {
+// decoding. Only the rows keep accepts (those that will be generated) are
+// matched; with a length attribute each counts as many times as its flow
+// has records, so that values keep their real share of records.
+func matchKeys(s *encoding.Schema, gen [][]genRow, keep func(genRow) bool, rng *rand.Rand) {
 	var rows []*genRow
+	var weights []float64
 	for c := range gen {
 		for i := range gen[c] {
-			rows = append(rows, &gen[c][i])
+			if keep(gen[c][i]) {
+				rows = append(rows, &gen[c][i])
+				weights = append(weights, float64(max(1, gen[c][i].attr.Len)))
+			}
 		}
 	}
 	if len(rows) == 0 {
 		return
+	}
+	if !s.HasLength() {
+		weights = nil
 	}
 	d := s.AttrDim()
 	for _, field := range []string{"srcport", "dstport", "proto"} {
@@ -35,7 +44,7 @@ func matchKeys(s *encoding.Schema, gen [][]genRow, rng *rand.Rand) {
 			copy(src[i*d:(i+1)*d], r.vec)
 		}
 		vals := make([]float64, len(rows))
-		e.DecodeMatched(src, d, off, vals, rng)
+		e.DecodeMatched(src, d, off, vals, weights, rng)
 		for i, r := range rows {
 			v := vals[i]
 			var vec []float32

@@ -63,9 +63,17 @@ func writeJSON(path string, v any) error {
 	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
 }
 
+// Stage versions: bumped when a stage's output format or meaning changes,
+// so that runs made by an older netshare redo the stage.
+const (
+	preprocessVersion = "preprocess/v2"
+	generateVersion   = "generate/v2"
+	evaluateVersion   = "evaluate/v2"
+)
+
 // preprocessKey hashes what pre-processing depends on.
 func preprocessKey(inputSHA string, c *config.Config, audit bool) string {
-	return hashKey("preprocess/v1", inputSHA, c.Chunks, c.MaxFlowLen, c.MaxFlowLenCap, c.LongFlows, c.Continuous, c.QuantileKnots, c.LengthAttribute, c.Word2Vec, c.DP.Enabled, c.Seed, audit)
+	return hashKey(preprocessVersion, inputSHA, c.Chunks, c.MaxFlowLen, c.MaxFlowLenCap, c.LongFlows, c.Continuous, c.QuantileKnots, c.LengthAttribute, c.Word2Vec, c.DP, c.Seed, audit)
 }
 
 // splitAudit keeps a random 20% of the 5-tuples aside (seeded): the audit

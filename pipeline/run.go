@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 
 	"github.com/netshare-go/netshare/config"
 	"github.com/netshare-go/netshare/eval"
@@ -66,6 +68,10 @@ func Open(opt Options) (*Run, error) {
 		return nil, err
 	}
 	r := &Run{Dir: dir, Man: man, Audit: opt.Audit, Exec: opt.Executor, Progress: opt.Progress, log: opt.Logger}
+	if opt.Config == nil && man.Audit {
+		r.Audit = true // a later stage of an audited run
+	}
+	man.Audit = r.Audit
 	if r.log == nil {
 		r.log = slog.Default()
 	}
@@ -110,6 +116,35 @@ func Open(opt Options) (*Run, error) {
 		r.Exec = &Local{N: r.Cfg.Train.Workers}
 	}
 	return r, man.Save()
+}
+
+// Force forgets that stage (one of preprocess, train, generate, report)
+// and every later one were done, so that the next calls run them again
+// (training from scratch).
+func (r *Run) Force(stage string) error {
+	order := []string{"preprocess", "train", "generate", "report"}
+	i := slices.Index(order, stage)
+	if i < 0 {
+		return fmt.Errorf("unknown stage %q (want one of %s)", stage, strings.Join(order, ", "))
+	}
+	for _, st := range order[i:] {
+		switch st {
+		case "train":
+			for name := range r.Man.Stages {
+				if strings.HasPrefix(name, "train/") {
+					r.Man.Invalidate(name)
+				}
+			}
+			if err := os.RemoveAll(filepath.Join(r.Dir, ModelsDir)); err != nil {
+				return err
+			}
+		case "report":
+			r.Man.Invalidate("evaluate")
+		default:
+			r.Man.Invalidate(st)
+		}
+	}
+	return r.Man.Save()
 }
 
 // RunAll runs every stage, skipping those already done with the same key.
@@ -309,7 +344,7 @@ func (r *Run) genKey() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return hashKey("generate/v1", tk, r.Cfg.Generate, r.Cfg.Seed), nil
+	return hashKey(generateVersion, tk, r.Cfg.Generate, r.Cfg.Seed), nil
 }
 
 // Generate writes the synthetic trace unless it is done.
@@ -343,7 +378,13 @@ func (r *Run) Evaluate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	key := hashKey("evaluate/v1", gk)
+	// The synthetic trace's content is part of the key: a forced
+	// regeneration is evaluated again.
+	syn := ""
+	if g := r.Man.Stage("generate"); g != nil {
+		syn = fmt.Sprint(g.Finished.UnixNano())
+	}
+	key := hashKey(evaluateVersion, gk, syn)
 	if r.Man.Done("evaluate", key) {
 		r.log.Info("evaluation already done")
 		return nil

@@ -294,3 +294,51 @@ func TestRunDifferentiallyPrivate(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Stage by stage over one directory, as the stage commands do: later
+// stages find the configuration and the audit split saved by the first, and
+// a forced stage runs again with the stages after it.
+func TestStagesSeparatelyWithAudit(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	r, err := Open(Options{Dir: dir, Config: tinyConfig(t, 20), Audit: true, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Preprocess(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, stage := range []func(*Run, context.Context) error{(*Run).Train, (*Run).Generate, (*Run).Evaluate} {
+		r, err := Open(Options{Dir: dir, Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Audit {
+			t.Fatal("a later stage lost the run's audit setting")
+		}
+		if err := stage(r, ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var m struct {
+		Audit map[string]any `json:"privacy_audit"`
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "metrics.json"))
+	if err := json.Unmarshal(b, &m); err != nil || len(m.Audit) == 0 {
+		t.Fatalf("metrics.json has no audit: %v", err)
+	}
+	r, _ = Open(Options{Dir: dir, Logger: quietLogger()})
+	before := r.Man.Stage("generate").Finished
+	if err := r.Force("generate"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RunAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Man.Stage("generate").Finished.After(before) || r.Man.Stage("evaluate").Finished.Before(r.Man.Stage("generate").Finished) {
+		t.Error("forced generation did not run again, or its evaluation was not redone")
+	}
+	if err := r.Force("bogus"); err == nil {
+		t.Error("unknown stage accepted")
+	}
+}

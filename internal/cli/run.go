@@ -38,7 +38,7 @@ func init() {
 // runFlags are the flags shared by run and the stage commands.
 type runFlags struct {
 	input, out, cfgFile, preset string
-	audit                       bool
+	audit, force                bool
 	dpEpsilon, dpDelta          float64
 	pretrained                  string
 }
@@ -54,6 +54,9 @@ func (f *runFlags) add(cmd *cobra.Command, withInput bool) {
 		cmd.Flags().StringVar(&f.pretrained, "pretrained", "", "run directory of a model trained on public data: under DP its schema, embedding and weights start every chunk")
 	}
 	cmd.Flags().StringVar(&f.out, "out", "", "run directory (required)")
+	if !withInput || cmd.Name() != "run" {
+		cmd.Flags().BoolVar(&f.force, "force", false, "run the stage again (and the later ones) even if it is done")
+	}
 	cmd.MarkFlagRequired("out")
 }
 
@@ -152,6 +155,11 @@ configuration saved there by the first.`,
 				return err
 			}
 			defer done()
+			if f.force {
+				if err := r.Force(name); err != nil {
+					return err
+				}
+			}
 			return stage(r, cmd.Context())
 		},
 	}
