@@ -128,6 +128,9 @@ func (c *Config) Validate() error {
 		if c.Word2Vec.Pretrained != "" {
 			bad("word2vec.pretrained", "is taken from dp.pretrained under DP")
 		}
+		if c.LongFlows != "truncate" {
+			bad("long_flows", "must be truncate under DP: split segments would make one flow several training examples")
+		}
 		for key, v := range map[string]string{"dp.start": d.Start, "dp.end": d.End} {
 			if v != "" {
 				if _, err := time.Parse(time.RFC3339Nano, v); err != nil {

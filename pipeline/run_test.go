@@ -249,6 +249,7 @@ func TestRunDifferentiallyPrivate(t *testing.T) {
 	priv := t.TempDir()
 	cfg := tinyConfig(t, 20)
 	cfg.DP = config.DP{Enabled: true, Epsilon: 5, Clip: 1, Pretrained: pub, Init: "public", CountNoise: 20}
+	cfg.LongFlows = "truncate"
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

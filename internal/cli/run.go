@@ -71,6 +71,7 @@ func (f *runFlags) open(cmd *cobra.Command, withConfig bool) (*pipeline.Run, fun
 		if f.dpEpsilon > 0 || f.dpDelta > 0 || f.pretrained != "" {
 			if f.dpEpsilon > 0 {
 				cfg.DP.Enabled, cfg.DP.Epsilon, cfg.DP.Noise = true, f.dpEpsilon, 0
+				cfg.LongFlows = "truncate" // one flow, one training example
 			}
 			if f.dpDelta > 0 {
 				cfg.DP.Delta = f.dpDelta
