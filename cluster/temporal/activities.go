@@ -293,8 +293,11 @@ func (a *Activities) TrainChunk(ctx context.Context, job pipeline.ChunkJob) (*Ch
 		train = pipeline.TrainChunk
 	}
 	err := train(tctx, job, progress)
+	// The checkpoint holds where training stopped (it saves on
+	// cancellation too).
+	entry.Reached = max(hb.Iteration, pipeline.ResumePoint(job))
 	if started {
-		entry.Reached, entry.Ended = hb.Iteration, time.Now().UTC()
+		entry.Ended = time.Now().UTC()
 		switch {
 		case err == nil:
 			entry.Outcome = "done"
@@ -315,10 +318,10 @@ func (a *Activities) TrainChunk(ctx context.Context, job pipeline.ChunkJob) (*Ch
 		case errors.Is(err, dg.ErrDiverged):
 			return nil, sdktemporal.NewNonRetryableApplicationError(fmt.Sprintf("chunk %d: %v", job.Chunk, err), ErrTypeDiverged, err)
 		case errors.Is(context.Cause(tctx), errWorkerStopping):
-			log.Info("worker stopping: chunk checkpointed for a retry elsewhere", "iteration", hb.Iteration)
-			return nil, fmt.Errorf("chunk %d: worker %s stopped at iteration %d (checkpointed; retried elsewhere)", job.Chunk, a.Worker, hb.Iteration)
+			log.Info("worker stopping: chunk checkpointed for a retry elsewhere", "iteration", entry.Reached)
+			return nil, fmt.Errorf("chunk %d: worker %s stopped at iteration %d (checkpointed; retried elsewhere)", job.Chunk, a.Worker, entry.Reached)
 		}
-		log.Warn("chunk training failed", "iteration", hb.Iteration, "err", err)
+		log.Warn("chunk training failed", "iteration", entry.Reached, "err", err)
 		return nil, fmt.Errorf("chunk %d: %w", job.Chunk, err)
 	}
 	log.Info("chunk trained", "iterations", job.Iterations)
