@@ -66,7 +66,7 @@ func writeJSON(path string, v any) error {
 // Stage versions: bumped when a stage's output format or meaning changes,
 // so that runs made by an older netshare redo the stage.
 const (
-	preprocessVersion = "preprocess/v2"
+	preprocessVersion = "preprocess/v3"
 	generateVersion   = "generate/v2"
 	evaluateVersion   = "evaluate/v2"
 )
@@ -76,31 +76,33 @@ func preprocessKey(inputSHA string, c *config.Config, audit bool) string {
 	return hashKey(preprocessVersion, inputSHA, c.Chunks, c.MaxFlowLen, c.MaxFlowLenCap, c.LongFlows, c.Continuous, c.QuantileKnots, c.LengthAttribute, c.Word2Vec, c.DP, c.Seed, audit)
 }
 
-// splitAudit keeps a random 20% of the 5-tuples aside (seeded): the audit
+// splitAudit keeps a random 20% of the trace aside (seeded): the audit
 // measures how close the synthetic trace is to the training records
-// compared with records the model never saw.
+// compared with records the model never saw. Flow traces are split by
+// record (NetFlow records of one 5-tuple can then fall on both sides, which
+// is what makes "a held-out record equals a training record" a meaningful
+// baseline for the exact-copy rate); packet traces by 5-tuple, since a
+// packet trace's records only make sense as whole flows.
 func splitAudit(t *Trace, seed uint64) (train, hold *Trace) {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
-	held := map[trace.Key]bool{}
-	isHeld := func(k trace.Key) bool {
-		h, ok := held[k]
-		if !ok {
-			h = r.Float64() < 0.2
-			held[k] = h
-		}
-		return h
-	}
 	train = &Trace{Name: t.Name, Format: t.Format, Kind: t.Kind, Stats: t.Stats}
 	hold = &Trace{Name: t.Name + " (held out)", Format: t.Format, Kind: t.Kind}
 	for i := range t.Flows {
-		if isHeld(t.Flows[i].Key()) {
+		if r.Float64() < 0.2 {
 			hold.Flows = append(hold.Flows, t.Flows[i])
 		} else {
 			train.Flows = append(train.Flows, t.Flows[i])
 		}
 	}
+	held := map[trace.Key]bool{}
 	for i := range t.Packets {
-		if isHeld(t.Packets[i].Key()) {
+		k := t.Packets[i].Key()
+		h, ok := held[k]
+		if !ok {
+			h = r.Float64() < 0.2
+			held[k] = h
+		}
+		if h {
 			hold.Packets = append(hold.Packets, t.Packets[i])
 		} else {
 			train.Packets = append(train.Packets, t.Packets[i])
