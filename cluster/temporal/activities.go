@@ -9,10 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	sdktemporal "go.temporal.io/sdk/temporal"
 
 	"github.com/netshare-go/netshare/config"
@@ -90,6 +90,11 @@ type Activities struct {
 	Threads int
 	// Worker names this worker in heartbeats, logs and attempt journals.
 	Worker string
+	// Client, when set, is the worker's connection: activities then send
+	// their periodic heartbeats through it and stop (checkpointing) when
+	// the service has been unreachable for half the heartbeat timeout,
+	// before another worker can take over the same chunk.
+	Client client.Client
 	// Log receives the activities' logs; nil uses slog.Default().
 	Log *slog.Logger
 }
@@ -117,79 +122,6 @@ func (a *Activities) checkRunDir(dir string) error {
 	return nil
 }
 
-// keepAlive heartbeats every quarter of the heartbeat timeout with the
-// latest details until stop is called, so that a slow step (a long
-// iteration, pre-processing a large trace) does not look like a dead
-// worker.
-type keepAlive struct {
-	mu      sync.Mutex
-	details any
-	stop    chan struct{}
-	done    chan struct{}
-}
-
-func startKeepAlive(ctx context.Context, details any) *keepAlive {
-	k := &keepAlive{details: details, stop: make(chan struct{}), done: make(chan struct{})}
-	every := activity.GetInfo(ctx).HeartbeatTimeout / 4
-	if every <= 0 {
-		every = 30 * time.Second
-	}
-	every = min(max(every, 100*time.Millisecond), 30*time.Second)
-	activity.RecordHeartbeat(ctx, details)
-	go func() {
-		defer close(k.done)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				k.mu.Lock()
-				d := k.details
-				k.mu.Unlock()
-				activity.RecordHeartbeat(ctx, d)
-			case <-k.stop:
-				return
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return k
-}
-
-// set replaces the details and sends them (the SDK batches heartbeats, so
-// frequent calls are cheap).
-func (k *keepAlive) set(ctx context.Context, details any) {
-	k.mu.Lock()
-	k.details = details
-	k.mu.Unlock()
-	activity.RecordHeartbeat(ctx, details)
-}
-
-func (k *keepAlive) close() {
-	close(k.stop)
-	<-k.done
-}
-
-// withStopCancel returns a context cancelled when the worker starts
-// stopping, so that training saves a checkpoint at once and the activity
-// is retried on another worker.
-func withStopCancel(ctx context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	stop := activity.GetWorkerStopChannel(ctx)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-stop:
-			cancel(errWorkerStopping)
-		case <-done:
-		}
-	}()
-	return ctx, func() { close(done); cancel(nil) }
-}
-
-var errWorkerStopping = errors.New("worker stopping")
-
 // Preprocess prepares the run directory (configuration, input, manifest)
 // and pre-processes the trace unless that is done, then returns the
 // training plan.
@@ -207,10 +139,8 @@ func (a *Activities) Preprocess(ctx context.Context, in RunInput) (*Plan, error)
 			return nil, invalid("configuration: %v", err)
 		}
 	}
-	k := startKeepAlive(ctx, nil)
-	defer k.close()
-	ctx, stop := withStopCancel(ctx)
-	defer stop()
+	ctx, g := a.guard(ctx, nil)
+	defer g.close()
 	r, err := pipeline.Open(pipeline.Options{Dir: in.RunDir, Input: in.Input, Config: cfg, Audit: in.Audit, Logger: a.log()})
 	if err != nil {
 		return nil, err
@@ -264,17 +194,15 @@ func (a *Activities) TrainChunk(ctx context.Context, job pipeline.ChunkJob) (*Ch
 		job.Threads = a.Threads
 	}
 	log := a.log().With("chunk", job.Chunk, "attempt", info.Attempt, "worker", a.Worker)
-	k := startKeepAlive(ctx, hb)
-	defer k.close()
-	tctx, stop := withStopCancel(ctx)
-	defer stop()
+	tctx, g := a.guard(ctx, hb)
+	defer g.close()
 	dir := pipeline.ModelDir(job.RunDir, job.Chunk)
 	entry := Attempt{Attempt: info.Attempt, Worker: a.Worker, Workflow: info.WorkflowExecution.RunID, Started: time.Now().UTC()}
 	started := false
 	var journalErr error
 	progress := func(p pipeline.Progress) {
 		hb.Iteration, hb.First, hb.Elapsed, hb.Losses, hb.Done = p.Iteration, p.First, p.Elapsed, p.Losses, p.Done
-		k.set(ctx, hb)
+		g.set(hb)
 		if !started {
 			// The first report comes once the model folder holds this
 			// job's key: the journal belongs to it from then on.
@@ -298,11 +226,11 @@ func (a *Activities) TrainChunk(ctx context.Context, job pipeline.ChunkJob) (*Ch
 	entry.Reached = max(hb.Iteration, pipeline.ResumePoint(job))
 	if started {
 		entry.Ended = time.Now().UTC()
-		switch {
+		switch cause := context.Cause(tctx); {
 		case err == nil:
 			entry.Outcome = "done"
-		case errors.Is(context.Cause(tctx), errWorkerStopping):
-			entry.Outcome = "worker stopped"
+		case errors.Is(cause, errWorkerStopping), errors.Is(cause, errLostContact), errors.Is(cause, errTimedOut):
+			entry.Outcome = cause.Error()
 		default:
 			entry.Outcome = err.Error()
 		}
@@ -320,6 +248,9 @@ func (a *Activities) TrainChunk(ctx context.Context, job pipeline.ChunkJob) (*Ch
 		case errors.Is(context.Cause(tctx), errWorkerStopping):
 			log.Info("worker stopping: chunk checkpointed for a retry elsewhere", "iteration", entry.Reached)
 			return nil, fmt.Errorf("chunk %d: worker %s stopped at iteration %d (checkpointed; retried elsewhere)", job.Chunk, a.Worker, entry.Reached)
+		case errors.Is(context.Cause(tctx), errLostContact), errors.Is(context.Cause(tctx), errTimedOut):
+			log.Warn("chunk checkpointed and left to a retry", "reason", context.Cause(tctx), "iteration", entry.Reached)
+			return nil, fmt.Errorf("chunk %d: %w at iteration %d (checkpointed)", job.Chunk, context.Cause(tctx), entry.Reached)
 		}
 		log.Warn("chunk training failed", "iteration", entry.Reached, "err", err)
 		return nil, fmt.Errorf("chunk %d: %w", job.Chunk, err)
@@ -376,10 +307,8 @@ func (a *Activities) stage(ctx context.Context, in StageInput, f func(context.Co
 	if err := a.checkRunDir(in.RunDir); err != nil {
 		return err
 	}
-	k := startKeepAlive(ctx, nil)
-	defer k.close()
-	ctx, stop := withStopCancel(ctx)
-	defer stop()
+	ctx, g := a.guard(ctx, nil)
+	defer g.close()
 	r, err := pipeline.Reopen(in.RunDir, in.Audit, a.log())
 	if err != nil {
 		return err

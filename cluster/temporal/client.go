@@ -172,7 +172,11 @@ func (f *follower) poll(ctx context.Context) {
 			f.attempts[aid] = pa.GetAttempt()
 			f.o.Log.Warn("activity retried", "activity", aid, "attempt", pa.GetAttempt(), "previous_failure", pa.GetLastFailure().GetMessage())
 		}
-		if pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED {
+		backoff := false
+		if nt := pa.GetNextAttemptScheduleTime(); nt != nil && nt.AsTime().After(time.Now()) {
+			backoff = true // waiting to retry, not for a worker
+		}
+		if pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED && !backoff {
 			if _, ok := f.since[aid]; !ok {
 				f.since[aid] = time.Now()
 			}

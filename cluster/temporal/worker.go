@@ -99,7 +99,7 @@ func NewWorkers(c client.Client, o WorkerOptions) ([]worker.Worker, error) {
 	if o.Identity == "" {
 		o.Identity = DefaultIdentity()
 	}
-	a := &Activities{Train: o.Train, Threads: o.Threads, Worker: o.Identity, Log: o.Log}
+	a := &Activities{Train: o.Train, Threads: o.Threads, Worker: o.Identity, Log: o.Log, Client: c}
 	var ws []worker.Worker
 	if o.Stages {
 		w := worker.New(c, o.TaskQueue, worker.Options{
