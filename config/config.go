@@ -47,6 +47,12 @@ type Config struct {
 	Train    Train    `yaml:"train"`
 	Generate Generate `yaml:"generate"`
 	DP       DP       `yaml:"dp"`
+
+	// Packets and Flows override keys for packet captures and for flow
+	// records (NetShare too had separate defaults for the two): a run
+	// applies the one matching its input (see ForKind).
+	Packets map[string]any `yaml:"packets,omitempty"`
+	Flows   map[string]any `yaml:"flows,omitempty"`
 }
 
 // Word2Vec configures the IP2Vec embedding of ports and protocol.
@@ -399,6 +405,22 @@ func checkKeys(m map[string]any, t reflect.Type, prefix string) error {
 			}
 			return errors.New(msg)
 		}
+		if k == "packets" || k == "flows" {
+			sub, isMap := m[k].(map[string]any)
+			if m[k] != nil && !isMap {
+				return fmt.Errorf("key %q must be a mapping", prefix+k)
+			}
+			if _, nested := sub["packets"]; nested {
+				return fmt.Errorf("key %q cannot hold another packets section", prefix+k)
+			}
+			if _, nested := sub["flows"]; nested {
+				return fmt.Errorf("key %q cannot hold another flows section", prefix+k)
+			}
+			if err := checkKeys(sub, reflect.TypeOf(Config{}), prefix+k+"."); err != nil {
+				return err
+			}
+			continue
+		}
 		if ft.Kind() == reflect.Struct {
 			sub, isMap := m[k].(map[string]any)
 			if !isMap {
@@ -466,4 +488,33 @@ func (d DP) TimeRange() (start, end int64, err error) {
 		return 0, 0, fmt.Errorf("dp.end %s is not after dp.start %s", d.End, d.Start)
 	}
 	return s.UnixMicro(), e.UnixMicro(), nil
+}
+
+// ForKind returns the configuration for an input of the given kind
+// ("packets" or "flows"): the matching override section merged over the
+// rest, validated, with both sections cleared.
+func (c *Config) ForKind(kind string) (*Config, error) {
+	var over map[string]any
+	switch kind {
+	case "packets":
+		over = c.Packets
+	case "flows":
+		over = c.Flows
+	default:
+		return nil, fmt.Errorf("unknown trace kind %q", kind)
+	}
+	base := *c
+	base.Packets, base.Flows = nil, nil
+	if len(over) == 0 {
+		return &base, nil
+	}
+	b, err := yaml.Marshal(&base)
+	if err != nil {
+		return nil, err
+	}
+	tree, err := parseMap(b, "configuration")
+	if err != nil {
+		return nil, err
+	}
+	return decode(merge(tree, over), "configuration for "+kind)
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"reflect"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -118,7 +119,7 @@ func TestYAMLRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *c2 != *c {
+	if !reflect.DeepEqual(c2, c) {
 		t.Errorf("rendered config does not parse back to itself:\n%s", b)
 	}
 }

@@ -75,20 +75,6 @@ func Open(opt Options) (*Run, error) {
 	if r.log == nil {
 		r.log = slog.Default()
 	}
-	r.Cfg = opt.Config
-	if r.Cfg == nil {
-		if r.Cfg, err = loadRunConfig(dir); err != nil {
-			return nil, fmt.Errorf("no configuration given and none saved in %s: %w", dir, err)
-		}
-	}
-	cfgText, err := r.Cfg.YAML()
-	if err != nil {
-		return nil, err
-	}
-	if err := writeBytesAtomic(filepath.Join(dir, ConfigFile), cfgText); err != nil {
-		return nil, err
-	}
-	man.ConfigHash = hashBytes(cfgText)
 	input := opt.Input
 	if input == "" && man.Input.Path != "" {
 		input = man.Input.Path
@@ -112,6 +98,31 @@ func Open(opt Options) (*Run, error) {
 		in.Format, in.Kind = man.Input.Format, man.Input.Kind // learned by pre-processing
 	}
 	man.Input = in
+
+	r.Cfg = opt.Config
+	if r.Cfg == nil {
+		if r.Cfg, err = loadRunConfig(dir); err != nil {
+			return nil, fmt.Errorf("no configuration given and none saved in %s: %w", dir, err)
+		}
+	}
+	// The configuration's packets: or flows: section applies to this input.
+	src, err := trace.Open(r.InputPath, trace.Options{})
+	if err != nil {
+		return nil, err
+	}
+	kind := src.Kind()
+	src.Close()
+	if r.Cfg, err = r.Cfg.ForKind(kind.String()); err != nil {
+		return nil, err
+	}
+	cfgText, err := r.Cfg.YAML()
+	if err != nil {
+		return nil, err
+	}
+	if err := writeBytesAtomic(filepath.Join(dir, ConfigFile), cfgText); err != nil {
+		return nil, err
+	}
+	man.ConfigHash = hashBytes(cfgText)
 	if r.Exec == nil {
 		r.Exec = &Local{N: r.Cfg.Train.Workers}
 	}

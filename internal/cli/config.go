@@ -15,7 +15,7 @@ func newConfigCmd() *cobra.Command {
 		Use:   "config",
 		Short: "Show the effective configuration or the presets",
 	}
-	var file, preset string
+	var file, preset, kind string
 	show := &cobra.Command{
 		Use:   "show",
 		Short: "Print the effective configuration (preset, then --config overrides)",
@@ -24,6 +24,11 @@ func newConfigCmd() *cobra.Command {
 			c, err := config.Load(file, preset)
 			if err != nil {
 				return err
+			}
+			if kind != "" {
+				if c, err = c.ForKind(kind); err != nil {
+					return err
+				}
 			}
 			b, err := c.YAML()
 			if err != nil {
@@ -35,6 +40,7 @@ func newConfigCmd() *cobra.Command {
 	}
 	show.Flags().StringVar(&file, "config", "", "configuration file (YAML; may `extends:` a preset or another file)")
 	show.Flags().StringVar(&preset, "preset", config.DefaultPreset, "preset: "+strings.Join(config.Presets(), ", "))
+	show.Flags().StringVar(&kind, "for", "", "apply the configuration's section for this kind of input: packets or flows")
 	presets := &cobra.Command{
 		Use:   "presets",
 		Short: "List the embedded presets",
