@@ -12,17 +12,16 @@ import (
 	"github.com/netshare-go/netshare/nn"
 )
 
-// Checkpoint files inside a checkpoint directory.
-const (
-	ManifestFile = "manifest.json"
-	WeightsFile  = "model.safetensors"
-	OptimFile    = "optim.safetensors"
-)
+// ManifestFile is the checkpoint manifest inside a checkpoint directory; it
+// names the checkpoint's tensor files.
+const ManifestFile = "manifest.json"
 
-const checkpointFormat = 1
+const checkpointFormat = 2
 
 type manifest struct {
 	Format      int            `json:"format"`
+	Weights     string         `json:"weights"` // file names of this checkpoint's tensors
+	Optim       string         `json:"optim"`
 	Config      Config         `json:"config"`
 	AttrOutputs []Output       `json:"attr_outputs"`
 	FeatOutputs []Output       `json:"feat_outputs"` // without the generation flag
@@ -47,10 +46,13 @@ func (m *Model) optimizers() map[string]*nn.Adam[float32] {
 }
 
 // Save writes a checkpoint into dir (created if needed): the weights and
-// BatchNorm statistics (model.safetensors), the Adam moments
-// (optim.safetensors) and a manifest with the configuration, outputs,
-// iteration count and random state (manifest.json). Each file is written
-// atomically, the manifest last.
+// BatchNorm statistics (model-NNNNNN.safetensors), the Adam moments
+// (optim-NNNNNN.safetensors, NNNNNN the iteration) and a manifest with the
+// configuration, outputs, iteration count, random state and the two file
+// names (manifest.json). Each file is written atomically, the manifest last,
+// and the previous checkpoint's files are removed only after it: a process
+// killed at any point leaves a manifest that names a complete, consistent
+// checkpoint.
 func (m *Model) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("dg: save checkpoint: %w", err)
@@ -65,7 +67,9 @@ func (m *Model) Save(dir string) error {
 			nn.Tensor{Name: name + ".running_var", Shape: []int{bn.Dim}, Data: bn.RunVar})
 	}
 	meta := map[string]string{"format": "netshare-dg", "iteration": fmt.Sprint(m.n.step)}
-	if err := nn.WriteSafetensors(filepath.Join(dir, WeightsFile), ws, meta); err != nil {
+	wname := fmt.Sprintf("model-%06d.safetensors", m.n.step)
+	oname := fmt.Sprintf("optim-%06d.safetensors", m.n.step)
+	if err := nn.WriteSafetensors(filepath.Join(dir, wname), ws, meta); err != nil {
 		return fmt.Errorf("dg: save checkpoint: %w", err)
 	}
 	var os_ []nn.Tensor
@@ -77,14 +81,14 @@ func (m *Model) Save(dir string) error {
 				nn.Tensor{Name: key + ".v/" + p.Name, Shape: p.Shape, Data: a.V[i]})
 		}
 	}
-	if err := nn.WriteSafetensors(filepath.Join(dir, OptimFile), os_, meta); err != nil {
+	if err := nn.WriteSafetensors(filepath.Join(dir, oname), os_, meta); err != nil {
 		return fmt.Errorf("dg: save checkpoint: %w", err)
 	}
 	st, err := m.n.rng.MarshalBinary()
 	if err != nil {
 		return fmt.Errorf("dg: save checkpoint: %w", err)
 	}
-	man := manifest{Format: checkpointFormat, Config: m.n.cfg, AttrOutputs: m.AttrOutputs(), FeatOutputs: m.FeatOutputs(),
+	man := manifest{Format: checkpointFormat, Weights: wname, Optim: oname, Config: m.n.cfg, AttrOutputs: m.AttrOutputs(), FeatOutputs: m.FeatOutputs(),
 		MaxLen: m.n.maxLen, Iteration: m.n.step, AdamSteps: steps, RNGState: st}
 	js, err := json.MarshalIndent(man, "", "  ")
 	if err != nil {
@@ -93,8 +97,20 @@ func (m *Model) Save(dir string) error {
 	if err := atomicfile.WriteFile(filepath.Join(dir, ManifestFile), append(js, '\n'), 0o644); err != nil {
 		return fmt.Errorf("dg: save checkpoint: %w", err)
 	}
+	// The manifest now names the new files; the old ones can go.
+	for _, pat := range []string{"model-*.safetensors", "optim-*.safetensors"} {
+		old, _ := filepath.Glob(filepath.Join(dir, pat))
+		for _, f := range old {
+			if b := filepath.Base(f); b != wname && b != oname {
+				os.Remove(f)
+			}
+		}
+	}
 	return nil
 }
+
+// files returns the checkpoint's weight and optimiser file names.
+func (man *manifest) files() (weights, optim string) { return man.Weights, man.Optim }
 
 func readManifest(dir string) (*manifest, error) {
 	p := filepath.Join(dir, ManifestFile)
@@ -108,6 +124,11 @@ func readManifest(dir string) (*manifest, error) {
 	}
 	if man.Format != checkpointFormat {
 		return nil, fmt.Errorf("dg: load checkpoint: %s: format %d, want %d", p, man.Format, checkpointFormat)
+	}
+	for _, f := range []string{man.Weights, man.Optim} {
+		if f == "" || f != filepath.Base(f) {
+			return nil, fmt.Errorf("dg: load checkpoint: %s: invalid file name %q", p, f)
+		}
 	}
 	return &man, nil
 }
@@ -149,7 +170,8 @@ func (m *Model) restore(dir string, full bool) error {
 	if full && man.Config != m.n.cfg {
 		return fmt.Errorf("dg: resume from %s: its configuration differs from the model's (checkpoint %+v)", dir, man.Config)
 	}
-	ws, _, err := nn.ReadSafetensors(filepath.Join(dir, WeightsFile))
+	wfile, ofile := man.files()
+	ws, _, err := nn.ReadSafetensors(filepath.Join(dir, wfile))
 	if err != nil {
 		return fmt.Errorf("dg: load checkpoint: %w", err)
 	}
@@ -179,22 +201,22 @@ func (m *Model) restore(dir string, full bool) error {
 		return nil
 	}
 	for _, p := range m.n.allParams() {
-		if err := stage(ws, p.Name, p.W, WeightsFile); err != nil {
+		if err := stage(ws, p.Name, p.W, wfile); err != nil {
 			return err
 		}
 	}
 	for _, bn := range m.n.attrBN {
 		name := bn.Gamma.Name[:len(bn.Gamma.Name)-len(".weight")]
-		if err := stage(ws, name+".running_mean", bn.RunMean, WeightsFile); err != nil {
+		if err := stage(ws, name+".running_mean", bn.RunMean, wfile); err != nil {
 			return err
 		}
-		if err := stage(ws, name+".running_var", bn.RunVar, WeightsFile); err != nil {
+		if err := stage(ws, name+".running_var", bn.RunVar, wfile); err != nil {
 			return err
 		}
 	}
 	var steps map[string]int
 	if full {
-		os_, _, err := nn.ReadSafetensors(filepath.Join(dir, OptimFile))
+		os_, _, err := nn.ReadSafetensors(filepath.Join(dir, ofile))
 		if err != nil {
 			return fmt.Errorf("dg: load checkpoint: %w", err)
 		}
@@ -203,10 +225,10 @@ func (m *Model) restore(dir string, full bool) error {
 				return fmt.Errorf("dg: load checkpoint: %s: no optimiser step count for %q", filepath.Join(dir, ManifestFile), key)
 			}
 			for i, p := range a.Params {
-				if err := stage(os_, key+".m/"+p.Name, a.M[i], OptimFile); err != nil {
+				if err := stage(os_, key+".m/"+p.Name, a.M[i], ofile); err != nil {
 					return err
 				}
-				if err := stage(os_, key+".v/"+p.Name, a.V[i], OptimFile); err != nil {
+				if err := stage(os_, key+".v/"+p.Name, a.V[i], ofile); err != nil {
 					return err
 				}
 			}

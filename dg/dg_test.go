@@ -473,7 +473,12 @@ func TestReproducibleAndResumable(t *testing.T) {
 	if len(seen) != 2 || seen[1] != 2 {
 		t.Fatalf("progress calls %v", seen)
 	}
-	for _, f := range []string{ManifestFile, WeightsFile, OptimFile} {
+	man, err := readManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weightsFile, optimFile := man.files()
+	for _, f := range []string{ManifestFile, weightsFile, optimFile} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Fatal(err)
 		}
@@ -519,10 +524,12 @@ func TestReproducibleAndResumable(t *testing.T) {
 		t.Fatal("loaded weights into a model with other outputs")
 	}
 	// Damaged weights: an error, and the model is untouched.
-	raw, _ := os.ReadFile(filepath.Join(dir, WeightsFile))
-	os.WriteFile(filepath.Join(dir, WeightsFile), raw[:len(raw)/2], 0o644)
+	man, _ = readManifest(dir)
+	weightsFile, _ = man.files()
+	raw, _ := os.ReadFile(filepath.Join(dir, weightsFile))
+	os.WriteFile(filepath.Join(dir, weightsFile), raw[:len(raw)/2], 0o644)
 	before := weightsOf(f)
-	if err := f.LoadWeights(dir); err == nil || !strings.Contains(err.Error(), WeightsFile) {
+	if err := f.LoadWeights(dir); err == nil || !strings.Contains(err.Error(), weightsFile) {
 		t.Fatalf("damaged checkpoint: %v", err)
 	}
 	after := weightsOf(f)
@@ -618,4 +625,37 @@ func TestGenerateFeaturesWithLengths(t *testing.T) {
 	if _, err := m.GenerateFeaturesLen(attr[:m.AttrDim()], []int{8}); err == nil {
 		t.Error("length beyond MaxLen accepted")
 	}
+}
+
+// A checkpoint is replaced as a whole: the old files go only after the new
+// manifest names the new ones, and a half-written newer checkpoint (files
+// but no manifest, as a kill between the writes leaves) does not disturb
+// loading the complete one.
+func TestCheckpointReplacedAsAWhole(t *testing.T) {
+	attrOut, featOut := tinyOutputs()
+	d := synthData(attrOut, featOut, 5, 40, 2)
+	dir := t.TempDir()
+	m, _ := New(tinyConfig(), attrOut, featOut, 5)
+	if err := m.Train(context.Background(), d, 3, TrainOptions{CheckpointDir: dir, CheckpointEvery: 1}); err != nil {
+		t.Fatal(err)
+	}
+	tensors, _ := filepath.Glob(filepath.Join(dir, "*.safetensors"))
+	if len(tensors) != 2 {
+		t.Fatalf("checkpoint folder holds %v, want one weights and one optimiser file", tensors)
+	}
+	// A later save interrupted before its manifest.
+	later, _ := New(tinyConfig(), attrOut, featOut, 5)
+	later.Train(context.Background(), d, 5, TrainOptions{})
+	junk := filepath.Join(dir, "model-000005.safetensors")
+	if err := os.WriteFile(junk, []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Load(dir)
+	if err != nil {
+		t.Fatalf("complete checkpoint not loadable beside a partial one: %v", err)
+	}
+	if r.Iteration() != 3 {
+		t.Errorf("loaded iteration %d, want 3", r.Iteration())
+	}
+	sameWeights(t, "checkpoint", m, r)
 }
