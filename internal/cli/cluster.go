@@ -15,7 +15,6 @@ import (
 	"golang.org/x/term"
 
 	nstemporal "github.com/netshare-go/netshare/cluster/temporal"
-	"github.com/netshare-go/netshare/config"
 	"github.com/netshare-go/netshare/pipeline"
 )
 
@@ -151,29 +150,4 @@ func (c *clusterFlags) run(cmd *cobra.Command, f *runFlags) error {
 	fmt.Fprintf(cmd.OutOrStdout(), "synthetic trace, metrics and report written to %s\n  synthetic: %s\n  metrics:   %s\n  report:    %s\n",
 		res.RunDir, res.Synthetic, res.Metrics, res.Report)
 	return nil
-}
-
-// settings is the configuration the flags ask for: the file or preset,
-// with the command line's DP settings over it (as a local run applies
-// them).
-func (f *runFlags) settings() (*config.Config, error) {
-	cfg, err := config.Load(f.cfgFile, f.preset)
-	if err != nil {
-		return nil, err
-	}
-	if f.dpEpsilon > 0 || f.dpDelta > 0 || f.pretrained != "" {
-		if f.dpEpsilon > 0 {
-			cfg.DP.Enabled, cfg.DP.Epsilon, cfg.DP.Noise = true, f.dpEpsilon, 0
-		}
-		if f.dpDelta > 0 {
-			cfg.DP.Delta = f.dpDelta
-		}
-		if f.pretrained != "" {
-			cfg.DP.Pretrained = f.pretrained
-		}
-		if err := cfg.Validate(); err != nil {
-			return nil, fmt.Errorf("command-line settings: %w", err)
-		}
-	}
-	return cfg, nil
 }

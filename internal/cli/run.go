@@ -60,28 +60,38 @@ func (f *runFlags) add(cmd *cobra.Command, withInput bool) {
 	cmd.MarkFlagRequired("out")
 }
 
+// settings is the configuration the flags ask for: the file or preset,
+// with the command line's DP settings over it.
+func (f *runFlags) settings() (*config.Config, error) {
+	cfg, err := config.Load(f.cfgFile, f.preset)
+	if err != nil {
+		return nil, err
+	}
+	if f.dpEpsilon > 0 || f.dpDelta > 0 || f.pretrained != "" {
+		if f.dpEpsilon > 0 {
+			cfg.DP.Enabled, cfg.DP.Epsilon, cfg.DP.Noise = true, f.dpEpsilon, 0
+			cfg.LongFlows = "truncate" // one flow, one training example
+		}
+		if f.dpDelta > 0 {
+			cfg.DP.Delta = f.dpDelta
+		}
+		if f.pretrained != "" {
+			cfg.DP.Pretrained = f.pretrained
+		}
+		if err := cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("command-line settings: %w", err)
+		}
+	}
+	return cfg, nil
+}
+
 // open opens the run directory with a progress display.
 func (f *runFlags) open(cmd *cobra.Command, withConfig bool) (*pipeline.Run, func(), error) {
 	var cfg *config.Config
 	if withConfig {
 		var err error
-		if cfg, err = config.Load(f.cfgFile, f.preset); err != nil {
+		if cfg, err = f.settings(); err != nil {
 			return nil, nil, err
-		}
-		if f.dpEpsilon > 0 || f.dpDelta > 0 || f.pretrained != "" {
-			if f.dpEpsilon > 0 {
-				cfg.DP.Enabled, cfg.DP.Epsilon, cfg.DP.Noise = true, f.dpEpsilon, 0
-				cfg.LongFlows = "truncate" // one flow, one training example
-			}
-			if f.dpDelta > 0 {
-				cfg.DP.Delta = f.dpDelta
-			}
-			if f.pretrained != "" {
-				cfg.DP.Pretrained = f.pretrained
-			}
-			if err := cfg.Validate(); err != nil {
-				return nil, nil, fmt.Errorf("command-line settings: %w", err)
-			}
 		}
 	}
 	stderr := cmd.ErrOrStderr()
