@@ -72,7 +72,7 @@ func readSource(src *trace.Source) (*Trace, error) {
 		t.Stats = r.Stats()
 	}
 	if t.Len() == 0 {
-		return nil, fmt.Errorf("%s: no usable records (skipped: %v)", src.Name, t.Stats.Skipped)
+		return nil, fmt.Errorf("%s: no usable records (%s)", src.Name, t.Stats.SkippedText())
 	}
 	return t, nil
 }

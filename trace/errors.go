@@ -3,6 +3,8 @@ package trace
 import (
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 )
 
 // ErrIPv6 reports an IPv6 address where netshare expects IPv4.
@@ -119,4 +121,18 @@ func (s *Stats) TotalSkipped() int64 {
 		n += v
 	}
 	return n
+}
+
+// SkippedText describes the skipped records for a message: "none skipped",
+// or their number and reasons ("3 skipped: arp 1, ipv6 2").
+func (s Stats) SkippedText() string {
+	if s.TotalSkipped() == 0 {
+		return "none skipped"
+	}
+	var parts []string
+	for r, n := range s.Skipped {
+		parts = append(parts, fmt.Sprintf("%s %d", r, n))
+	}
+	sort.Strings(parts)
+	return fmt.Sprintf("%d skipped: %s", s.TotalSkipped(), strings.Join(parts, ", "))
 }

@@ -4,76 +4,24 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/netshare-go/netshare/eval"
+	"github.com/netshare-go/netshare/pipeline"
 	"github.com/netshare-go/netshare/report"
 	"github.com/netshare-go/netshare/trace"
 )
 
 func init() { register(newEvalCmd) }
 
-// loadedTrace is a whole trace read into memory.
-type loadedTrace struct {
-	path    string
-	kind    trace.Kind
-	format  trace.Format
-	flows   []trace.Flow
-	packets []trace.Packet
-	stats   trace.Stats
-}
-
-func (t *loadedTrace) records() int { return len(t.flows) + len(t.packets) }
-
-// loadTrace reads every record of the trace at path, of whichever kind it
-// holds.
-func loadTrace(path string, opt trace.Options) (*loadedTrace, error) {
-	src, err := trace.Open(path, opt)
-	if err != nil {
-		return nil, err
-	}
-	kind := src.Format.Kind()
-	src.Close()
-	t := &loadedTrace{path: path, kind: kind}
-	switch kind {
-	case trace.KindFlows:
-		t.flows, t.stats, t.format, err = trace.ReadAllFlows(path, opt)
-	case trace.KindPackets:
-		t.packets, t.stats, t.format, err = trace.ReadAllPackets(path, opt)
-	default:
-		return nil, fmt.Errorf("%s: %w", path, trace.ErrUnknownFormat)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if t.records() == 0 {
-		return nil, fmt.Errorf("%s: no usable records (%s)", path, skippedText(t.stats))
-	}
-	return t, nil
-}
-
-func skippedText(s trace.Stats) string {
-	if s.TotalSkipped() == 0 {
-		return "none skipped"
-	}
-	var parts []string
-	for r, n := range s.Skipped {
-		parts = append(parts, fmt.Sprintf("%s %d", r, n))
-	}
-	sort.Strings(parts)
-	return fmt.Sprintf("%d skipped: %s", s.TotalSkipped(), strings.Join(parts, ", "))
-}
-
 // skipNote reports the records a reader skipped, if any.
-func skipNote(role string, t *loadedTrace) string {
-	if t.stats.TotalSkipped() == 0 {
+func skipNote(role string, t *pipeline.Trace) string {
+	if t.Stats.TotalSkipped() == 0 {
 		return ""
 	}
-	n := fmt.Sprintf("%s trace %s: read %d records, %s", role, t.path, t.records(), skippedText(t.stats))
-	slog.Warn("records skipped", "trace", role, "file", t.path, "skipped", t.stats.TotalSkipped())
+	n := fmt.Sprintf("%s trace %s: read %d records, %s", role, t.Name, t.Len(), t.Stats.SkippedText())
+	slog.Warn("records skipped", "trace", role, "file", t.Name, "skipped", t.Stats.TotalSkipped())
 	return n
 }
 
@@ -117,25 +65,25 @@ DIR writes metrics.json, report.html and plots/*.png into DIR.`,
 				}
 				opt.Format = f
 			}
-			real, err := loadTrace(realPath, opt)
+			real, err := pipeline.ReadTrace(realPath, opt)
 			if err != nil {
 				return fmt.Errorf("--real: %w", err)
 			}
-			syn, err := loadTrace(synPath, trace.Options{SkipBad: skipBad})
+			syn, err := pipeline.ReadTrace(synPath, trace.Options{SkipBad: skipBad})
 			if err != nil {
 				return fmt.Errorf("--synthetic: %w", err)
 			}
-			if real.kind != syn.kind {
+			if real.Kind != syn.Kind {
 				return fmt.Errorf("the real trace %s holds %s (%s) but the synthetic trace %s holds %s (%s): both must be the same kind",
-					realPath, real.kind, real.format, synPath, syn.kind, syn.format)
+					realPath, real.Kind, real.Format, synPath, syn.Kind, syn.Format)
 			}
-			var holdout *loadedTrace
+			var holdout *pipeline.Trace
 			if holdoutPath != "" {
-				if holdout, err = loadTrace(holdoutPath, opt); err != nil {
+				if holdout, err = pipeline.ReadTrace(holdoutPath, opt); err != nil {
 					return fmt.Errorf("--holdout: %w", err)
 				}
-				if holdout.kind != real.kind {
-					return fmt.Errorf("the held-out trace %s holds %s, the real trace %s", holdoutPath, holdout.kind, real.kind)
+				if holdout.Kind != real.Kind {
+					return fmt.Errorf("the held-out trace %s holds %s, the real trace %s", holdoutPath, holdout.Kind, real.Kind)
 				}
 			}
 			eo := eval.Options{Seed: seed, NoDownstream: noDownstream, NoBaselines: noBaselines}
@@ -149,13 +97,13 @@ DIR writes metrics.json, report.html and plots/*.png into DIR.`,
 				if n := skipNote("held-out", holdout); n != "" {
 					notes = append(notes, n)
 				}
-				eo.HoldoutFlows, eo.HoldoutPackets = holdout.flows, holdout.packets
+				eo.HoldoutFlows, eo.HoldoutPackets = holdout.Flows, holdout.Packets
 			}
 			var res *eval.Result
-			if real.kind == trace.KindFlows {
-				res, err = eval.Flows(real.flows, syn.flows, eo)
+			if real.Kind == trace.KindFlows {
+				res, err = eval.Flows(real.Flows, syn.Flows, eo)
 			} else {
-				res, err = eval.Packets(real.packets, syn.packets, eo)
+				res, err = eval.Packets(real.Packets, syn.Packets, eo)
 			}
 			if err != nil {
 				return err
