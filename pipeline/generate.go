@@ -103,6 +103,10 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		st.SnappedIPs = snapIPs(s, gen, k)
 	}
 	merged := mergeChunks(s, gen, rand.New(rand.NewPCG(r.Cfg.Seed, 0xc0de)), st)
+	if r.Cfg.Generate.Calibrate {
+		// Again over every row now generated, continuations included.
+		calibrateAttr(s, merged, "length", func(genRow) bool { return true }, rand.New(rand.NewPCG(r.Cfg.Seed, 0x1ea)))
+	}
 	outs := make([]*chunkOut, n)
 	for c, m := range models {
 		rows := merged[c]
@@ -196,15 +200,17 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 // (its own presence tag forced on) and copied, as a continuation, into
 // every later chunk its tags name; a row that does not start in its chunk
 // is dropped, since continuations come from the chunk where the flow
-// starts, but its start position is kept: a continuation copied into chunk
-// j starts where chunk j's model places its own continuations. Rows copied
-// into a chunk without a model are dropped and counted.
+// starts, but its start position and length are kept: a continuation
+// copied into chunk j starts, and lasts, as chunk j's model has its own
+// continuations do. Rows copied into a chunk without a model are dropped
+// and counted.
 func mergeChunks(s *encoding.Schema, gen [][]genRow, rng *rand.Rand, st *GenStats) [][]genRow {
 	n := len(gen)
 	startOff, _ := s.AttrSlice("flow_start")
+	lenOff, lenDim := s.AttrSlice("length")
 	own := make([][]genRow, n)
 	cont := make([][]genRow, n)
-	contStarts := make([][]float32, n)
+	lenders := make([][]genRow, n) // rows not starting in their chunk
 	for c, rows := range gen {
 		for _, row := range rows {
 			a := row.attr
@@ -212,7 +218,7 @@ func mergeChunks(s *encoding.Schema, gen [][]genRow, rng *rand.Rand, st *GenStat
 			case n == 1:
 				own[c] = append(own[c], row)
 			case !a.StartsHere:
-				contStarts[c] = append(contStarts[c], row.vec[startOff])
+				lenders[c] = append(lenders[c], row)
 			default:
 				if !a.Present[c] {
 					// A flow that starts in a chunk is present in it.
@@ -241,10 +247,15 @@ func mergeChunks(s *encoding.Schema, gen [][]genRow, rng *rand.Rand, st *GenStat
 		for _, row := range cont[c] {
 			v := slices.Clone(row.vec)
 			setTag(s, v, "starts_here", false)
-			if ps := contStarts[c]; len(ps) > 0 {
-				v[startOff] = ps[rng.IntN(len(ps))]
-			}
 			a := row.attr
+			if ls := lenders[c]; len(ls) > 0 {
+				l := ls[rng.IntN(len(ls))]
+				v[startOff] = l.vec[startOff]
+				if lenOff >= 0 {
+					copy(v[lenOff:lenOff+lenDim], l.vec[lenOff:lenOff+lenDim])
+					a.Len = l.attr.Len
+				}
+			}
 			a.StartsHere = false
 			a.Start = float64(v[startOff])
 			out[c] = append(out[c], genRow{vec: v, attr: a})
