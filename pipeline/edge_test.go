@@ -1,0 +1,64 @@
+package pipeline
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/netshare-go/netshare/trace"
+)
+
+// A trace of one flow record still runs end to end (most chunks empty),
+// and one long flow is split, not lost.
+func TestRunTinyTraces(t *testing.T) {
+	one := []trace.Flow{{Start: 1_700_000_000_000_000, Src: 1, Dst: 2, SrcPort: 3, DstPort: 80, Proto: trace.ProtoTCP, Packets: 3, Bytes: 180}}
+	var long []trace.Flow
+	for i := range 70 {
+		long = append(long, trace.Flow{Start: 1_700_000_000_000_000 + int64(i)*1_000_000, Src: 1, Dst: 2, SrcPort: 3, DstPort: 80, Proto: trace.ProtoTCP, Packets: uint64(1 + i), Bytes: uint64(40 * (1 + i))})
+	}
+	for name, fs := range map[string][]trace.Flow{"one-record": one, "one-long-flow": long} {
+		t.Run(name, func(t *testing.T) {
+			in := filepath.Join(t.TempDir(), "in.csv")
+			if err := trace.WriteFlowsFile(in, trace.LayoutUGR16, fs); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			r := runAll(t, Options{Dir: dir, Input: in, Config: tinyConfig(t, 10)})
+			split, _ := LoadSplit(dir)
+			kept := 0
+			for _, c := range split.Chunks {
+				kept += c.Records
+			}
+			if kept != len(fs) {
+				t.Errorf("chunks hold %d records of %d", kept, len(fs))
+			}
+			if _, err := ReadTrace(r.SyntheticPath(trace.KindFlows), trace.Options{}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// Inputs that cannot be learned give errors that name the file.
+func TestRunBadInputs(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]string{
+		"empty.csv":   "",
+		"garbage.bin": "\x00\x01\x02 not a trace",
+		"ipv6.csv":    "ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,pkt,byt,label\n2022-06-12 17:53:36.228,2022-06-12 17:53:36.228,0.000,2001:db8::1,2001:db8::2,1,2,TCP,......,0,0,1,40,x\n",
+		"badrow.csv":  "ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,pkt,byt,label\n2022-06-12 17:53:36.228,2022-06-12 17:53:36.228,0.000,1.2.3.4,5.6.7.8,1,2,TCP,......,0,0,many,40,x\n",
+	}
+	for name, content := range cases {
+		in := filepath.Join(dir, name)
+		os.WriteFile(in, []byte(content), 0o644)
+		r, err := Open(Options{Dir: filepath.Join(dir, "run-"+name), Input: in, Config: tinyConfig(t, 5), Logger: quietLogger()})
+		if err == nil {
+			err = r.RunAll(context.Background())
+		}
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: error %v, want one naming the file", name, err)
+		}
+	}
+}
