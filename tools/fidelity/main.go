@@ -54,6 +54,10 @@ type fidelity struct {
 	Joint        map[string]float64  `json:"joint"`
 	Baselines    map[string]fidelity `json:"baselines"`
 	PrivacyAudit *audit              `json:"privacy_audit"`
+	Privacy      *struct {
+		Epsilon float64 `json:"epsilon"`
+		Noise   float64 `json:"noise"`
+	} `json:"privacy"`
 }
 
 type audit struct {
@@ -73,6 +77,7 @@ func main() {
 	doAudit := flag.Bool("audit", false, "run with --audit (hold 20% out) and report the memorisation audit")
 	out := flag.String("out", "", "where the runs go (default: a temporary directory)")
 	bin := flag.String("netshare", "", "netshare binary (default: built from this module)")
+	extra := flag.String("args", "", "more arguments for netshare run, space-separated (e.g. \"--dp-epsilon 4 --pretrained DIR\")")
 	flag.Parse()
 	traces := flag.Args()
 	if len(traces) == 0 {
@@ -105,6 +110,7 @@ func main() {
 		if *doAudit {
 			args = append(args, "--audit")
 		}
+		args = append(args, strings.Fields(*extra)...)
 		cmd := exec.Command(*bin, args...)
 		cmd.Stderr = os.Stderr
 		start := time.Now()
@@ -119,7 +125,11 @@ func main() {
 		check(err)
 		check(json.Unmarshal(b, &f))
 		bs, mg := f.Baselines["bootstrap"], f.Baselines["marginal"]
-		fmt.Printf("| %s | %s | %d | %d | %.3f | %.4f | %.3f (%.3f / %.3f) | %s | %d MiB |%s\n", tr, f.Kind, f.Real, f.Synthetic,
+		name := tr
+		if f.Privacy != nil {
+			name += fmt.Sprintf(" (ε = %.3g, σ = %.3g)", f.Privacy.Epsilon, f.Privacy.Noise)
+		}
+		fmt.Printf("| %s | %s | %d | %d | %.3f | %.4f | %.3f (%.3f / %.3f) | %s | %d MiB |%s\n", name, f.Kind, f.Real, f.Synthetic,
 			f.MeanJSD, f.MeanEMDNorm, f.Joint["mean_joint_tvd"], bs.Joint["mean_joint_tvd"], mg.Joint["mean_joint_tvd"],
 			wall.Round(time.Second), rss/1024, auditCells(*doAudit, f.PrivacyAudit))
 	}
