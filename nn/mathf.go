@@ -84,6 +84,33 @@ func tanhLoop(y, x []float32, s, a, c float32) {
 	}
 }
 
+// tanhVecLoop is tanhLoop with per-element parameters: y[i] =
+// a[i]·tanh(s[i]·x[i]) + c[i] (x, s, a and c at least as long as y).
+func tanhVecLoop(y, x, s, a, c []float32) {
+	x, s, a, c = x[:len(y)], s[:len(y)], a[:len(y)], c[:len(y)]
+	start := 0
+	if useAVX2 && len(y) >= 8 {
+		start = len(y) &^ 7
+		tanhVecAVX2(y, x, s, a, c)
+	}
+	for i := start; i < len(x); i++ {
+		y[i] = a[i]*tanhf(s[i]*x[i]) + c[i]
+	}
+}
+
+// expNegLoop sets y[i] = expf(x[i]) for x[i] ≤ 0 (y and x may alias).
+func expNegLoop(y, x []float32) {
+	x = x[:len(y)]
+	start := 0
+	if useAVX2 && len(y) >= 8 {
+		start = len(y) &^ 7
+		expNegAVX2(y, x)
+	}
+	for i := start; i < len(x); i++ {
+		y[i] = expf(x[i])
+	}
+}
+
 // sigmoidSlice sets y[i] = 1/(1+exp(-x[i])); y and x may alias. In float32
 // it is computed as (1 + tanh(x/2))/2.
 func sigmoidSlice[F Float](y, x []F) {

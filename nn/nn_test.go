@@ -506,3 +506,51 @@ func TestCriticSetGradsOverwrites(t *testing.T) {
 		}
 	}
 }
+
+// TestHeadsFloat32MatchesFloat64 compares the float32 heads (whole-row
+// vector loops) with the float64 ones, forward and backward, for fields of
+// every kind and width (vector bodies and scalar tails), on one and two
+// threads.
+func TestHeadsFloat32MatchesFloat64(t *testing.T) {
+	slices := []Slice{{0, 1, Sigmoid}, {1, 3, Softmax}, {4, 10, Tanh}, {14, 2, Softmax}, {16, 9, Sigmoid}, {25, 1, Tanh}, {26, 12, Softmax}}
+	h64, err := NewHeads[float64](slices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h32, _ := NewHeads[float32](slices)
+	for _, threads := range []int{1, 2} {
+		SetThreads(threads)
+		g := NewRNG(81)
+		const B = 70
+		z := randMat(g, B, h64.Width)
+		for i := range z.D {
+			z.D[i] *= 6
+		}
+		dy := randMat(g, B, h64.Width)
+		z32, dy32 := NewMat[float32](B, h64.Width), NewMat[float32](B, h64.Width)
+		for i := range z.D {
+			z32.D[i], dy32.D[i] = float32(z.D[i]), float32(dy.D[i])
+		}
+		y64 := h64.Forward(z)
+		y32 := h32.Forward(z32)
+		for i, v := range y64.D {
+			if math.Abs(float64(y32.D[i])-v) > 1e-6 {
+				t.Fatalf("threads=%d y[%d]: float32 %v, float64 %v", threads, i, y32.D[i], v)
+			}
+		}
+		d64 := h64.Backward(dy, y64)
+		d32 := h32.Backward(dy32, y32)
+		for i, v := range d64.D {
+			if math.Abs(float64(d32.D[i])-v) > 1e-5 {
+				t.Fatalf("threads=%d dz[%d]: float32 %v, float64 %v", threads, i, d32.D[i], v)
+			}
+		}
+	}
+	SetThreads(1)
+	nan := NewMat[float32](1, h32.Width)
+	nan.D[2], nan.D[5] = float32(math.NaN()), float32(math.NaN())
+	h32.Apply(nan)
+	if !math.IsNaN(float64(nan.D[2])) || !math.IsNaN(float64(nan.D[5])) {
+		t.Fatalf("NaN logits gave %v, %v", nan.D[2], nan.D[5])
+	}
+}

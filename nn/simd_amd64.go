@@ -18,3 +18,15 @@ func tanhAVX2(y, x []float32, s, a, c float32)
 //
 //go:noescape
 func adamAVX2(w, m, v, g []float32, b1, c1, b2, c2, step, eps float32)
+
+// expNegAVX2 sets y[i] = expf(x[i]) for the first len(y)&^7 elements, for
+// x[i] ≤ 0 (softmax's shifted logits).
+//
+//go:noescape
+func expNegAVX2(y, x []float32)
+
+// tanhVecAVX2 sets y[i] = a[i]·tanh(s[i]·x[i]) + c[i] for the first
+// len(y)&^7 elements (x, s, a and c at least as long as y).
+//
+//go:noescape
+func tanhVecAVX2(y, x, s, a, c []float32)
