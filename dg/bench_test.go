@@ -66,8 +66,9 @@ func synthData(attrOut, featOut []Output, maxLen, n int, seed uint64) *Data {
 
 // gemmFLOPs counts the matrix-product FLOPs of one iteration at cfg (2 per
 // multiply-add), as implemented: per critic round a forward pass over 3b
-// rows, backward signals over 3b rows (input gradient only for the b
-// interpolates), the penalty's tangent pass over b rows and one
+// rows (2b for the first layer, whose output at the interpolates is
+// interpolated), backward signals over 3b rows (input gradient only for the
+// b interpolates), the penalty's tangent pass over b rows and one
 // weight-gradient product over 3b rows, for D and D_a; the generator's
 // passes; per generator round the critics' input gradients.
 func gemmFLOPs(cfg Config, A, Fp, T int) float64 {
@@ -81,7 +82,7 @@ func gemmFLOPs(cfg Config, A, Fp, T int) float64 {
 	critic := func(in, layers, units int) (round, ginput float64) {
 		f, r := mlp(in, layers, units)
 		all := f + r
-		round = 3*b*all + 3*b*r + b*f + b*all + 3*b*all
+		round = (2*b*f + 3*b*r) + 3*b*r + b*f + b*all + 3*b*all
 		ginput = 2 * b * all
 		return
 	}

@@ -27,7 +27,10 @@ import (
 // nothing for the biases. The rows for real, fake and interpolated examples
 // are stacked so that each layer's forward, backward and weight-gradient
 // products are single large matrix products: the weight gradient is
-// [h_real; h_fake; ā]ᵀ·[δ_real; δ_fake; g], one product of 3b rows.
+// [h_real; h_fake; ā]ᵀ·[δ_real; δ_fake; g], one product of 3b rows. The
+// first layer's forward product covers only the real and fake rows: being
+// linear in its input, its pre-activation at x̂_i is z_real + α_i(z_fake −
+// z_real).
 type Critic[F Float] struct {
 	Layers []*Dense[F]
 	Leaky  bool
@@ -81,9 +84,13 @@ func (c *Critic[F]) input(li int) *Mat[F] {
 }
 
 // forward runs the rows of c.x through the network.
-func (c *Critic[F]) forward() {
+func (c *Critic[F]) forward() { c.forwardFrom(0) }
+
+// forwardFrom runs layers from, from+1, ... on the rows of their inputs.
+func (c *Critic[F]) forwardFrom(from int) {
 	L := len(c.Layers)
-	for li, d := range c.Layers {
+	for li := from; li < L; li++ {
+		d := c.Layers[li]
 		in := c.input(li)
 		out := c.h[li].Resize(in.R, d.Out)
 		for i := 0; i < in.R; i++ {
@@ -165,17 +172,29 @@ func (c *Critic[F]) Prepare(real, fake *Mat[F], alpha []F, lambda, div F) Critic
 	x := c.x.Resize(3*b, n0)
 	copy(x.D[:b*n0], real.D)
 	copy(x.D[b*n0:2*b*n0], fake.D)
+	// The first layer is linear in its input, so its pre-activation at the
+	// interpolates is z_r + α(z_f − z_r): only the real and fake rows need
+	// the product (x̂ itself is never formed; its rows of x hold ā₁ below).
+	d0 := c.Layers[0]
+	z := c.h[0].Resize(3*b, d0.Out)
+	for i := 0; i < 2*b; i++ {
+		copy(z.Row(i), d0.B.W)
+	}
+	Gemm(false, false, 2*b, d0.Out, n0, 1, x.D, n0, d0.W.W, d0.Out, 1, z.D, d0.Out)
 	parallelRange(b, 16, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			r, f, p := real.Row(i), fake.Row(i), x.Row(2*b+i)
+			zr, zf, zp := z.Row(i), z.Row(b+i), z.Row(2*b+i)
 			a := alpha[i]
-			for j := range p {
-				p[j] = r[j] + a*(f[j]-r[j])
+			for j := range zp {
+				zp[j] = zr[j] + a*(zf[j]-zr[j])
 			}
 		}
 	})
-	c.forward()
 	L := len(c.Layers)
+	if L > 1 {
+		ReLUInPlace(z, c.Leaky)
+	}
+	c.forwardFrom(1)
 	y := &c.h[L-1]
 	var loss CriticLoss
 	for i := 0; i < b; i++ {
@@ -190,7 +209,6 @@ func (c *Critic[F]) Prepare(real, fake *Mat[F], alpha []F, lambda, div F) Critic
 	}
 	c.backSignals()
 	// u = g₁·W₁ᵀ for the interpolates.
-	d0 := c.Layers[0]
 	u := c.u.Resize(b, n0)
 	g1 := c.s[0].D[2*b*d0.Out:]
 	Gemm(false, true, b, n0, d0.Out, 1, g1, d0.Out, d0.W.W, d0.Out, 0, u.D, n0)
