@@ -110,11 +110,6 @@ type Train struct {
 	FineTuneReduce float64 `yaml:"fine_tune_reduce"`
 	// CheckpointEvery saves a resumable checkpoint every so many iterations.
 	CheckpointEvery int `yaml:"checkpoint_every"`
-	// SelectBest keeps the checkpoints of the last Candidates saves and
-	// picks, per chunk, the one whose generated chunk scores best on the
-	// fidelity metrics (NetShare's rank-sum selection).
-	SelectBest bool `yaml:"select_best"`
-	Candidates int  `yaml:"candidates"`
 	// Workers is the number of chunks trained at once; 0 sizes the pool to
 	// the cores.
 	Workers int `yaml:"workers"`

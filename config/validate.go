@@ -94,9 +94,6 @@ func (c *Config) Validate() error {
 		bad("train.fine_tune_reduce", "must be at least 1, got %g", t.FineTuneReduce)
 	}
 	atLeast("train.checkpoint_every", t.CheckpointEvery, 1)
-	if t.SelectBest {
-		atLeast("train.candidates", t.Candidates, 1)
-	}
 	atLeast("train.workers", t.Workers, 0)
 	atLeast("train.threads", t.Threads, 0)
 
