@@ -190,21 +190,22 @@ func BuildFlowSpec(sp *flows.Split[trace.Flow], opt BuildOptions) (Spec, error) 
 	if opt.MaxLen < 1 {
 		return Spec{}, fmt.Errorf("max flow length must be positive, got %d", opt.MaxLen)
 	}
-	gap, td, pkt, byt, flg, tos := newColumn("gap"), newColumn("td"), newColumn("pkt"), newColumn("byt"), newColumn("tcp_flags"), newColumn("tos")
+	cols := map[string]*column{}
+	for _, n := range flowFeatures {
+		cols[n] = newColumn(n)
+	}
 	labels := map[string]struct{}{}
 	for _, ch := range sp.Chunks {
 		for _, f := range ch.Flows {
-			for i, r := range f.Records {
+			for i := range f.Records {
+				r := &f.Records[i]
+				g := 0.0
 				if i > 0 {
-					gap.add(float64(r.Start - f.Records[i-1].Start))
-				} else {
-					gap.add(0)
+					g = float64(r.Start - f.Records[i-1].Start)
 				}
-				td.add(float64(r.Dur))
-				pkt.add(float64(r.Packets))
-				byt.add(float64(r.Bytes))
-				flg.add(float64(r.TCPFlags))
-				tos.add(float64(r.TOS))
+				for _, n := range flowFeatures {
+					cols[n].add(flowValue(n, r, g))
+				}
 				labels[r.Label] = struct{}{}
 			}
 		}
@@ -213,12 +214,12 @@ func BuildFlowSpec(sp *flows.Split[trace.Flow], opt BuildOptions) (Spec, error) 
 	spec.Attr = attrSpecs(len(sp.Chunks), opt, countKeys(sp))
 	spec.StartKnots = startKnots(sp, opt)
 	spec.Feat = []FieldSpec{
-		gap.continuous(true, true, opt),
-		td.continuous(true, true, opt),
-		pkt.continuous(true, true, opt),
-		byt.continuous(true, true, opt),
-		flg.auto(opt),
-		tos.auto(opt),
+		cols["gap"].continuous(true, true, opt),
+		cols["td"].continuous(true, true, opt),
+		cols["pkt"].continuous(true, true, opt),
+		cols["byt"].continuous(true, true, opt),
+		cols["tcp_flags"].auto(opt),
+		cols["tos"].auto(opt),
 	}
 	spec.Labels = opt.Labels
 	if spec.Labels == nil {
@@ -250,8 +251,7 @@ func BuildPacketSpec(sp *flows.Split[trace.Packet], opt BuildOptions) (Spec, err
 		return Spec{}, fmt.Errorf("max flow length must be positive, got %d", opt.MaxLen)
 	}
 	cols := map[string]*column{}
-	names := []string{"gap", "pkt_len", "tos", "id", "ip_flags", "frag_off", "ttl", "tcp_flags"}
-	for _, n := range names {
+	for _, n := range packetFeatures {
 		cols[n] = newColumn(n)
 	}
 	for _, ch := range sp.Chunks {
@@ -262,7 +262,7 @@ func BuildPacketSpec(sp *flows.Split[trace.Packet], opt BuildOptions) (Spec, err
 				if i > 0 {
 					g = float64(r.TS - f.Records[i-1].TS)
 				}
-				for _, n := range names {
+				for _, n := range packetFeatures {
 					cols[n].add(packetValue(n, r, g))
 				}
 			}
@@ -284,6 +284,35 @@ func BuildPacketSpec(sp *flows.Split[trace.Packet], opt BuildOptions) (Spec, err
 	return spec, nil
 }
 
+// The numeric features of each kind, in schema order (flow traces add the
+// label, a dictionary index).
+var (
+	flowFeatures   = []string{"gap", "td", "pkt", "byt", "tcp_flags", "tos"}
+	packetFeatures = []string{"gap", "pkt_len", "tos", "id", "ip_flags", "frag_off", "ttl", "tcp_flags"}
+)
+
+// flowValue is flow record r's value of a numeric feature, gap being the
+// time since the flow's previous record.
+func flowValue(name string, r *trace.Flow, gap float64) float64 {
+	switch name {
+	case "gap":
+		return gap
+	case "td":
+		return float64(r.Dur)
+	case "pkt":
+		return float64(r.Packets)
+	case "byt":
+		return float64(r.Bytes)
+	case "tcp_flags":
+		return float64(r.TCPFlags)
+	case "tos":
+		return float64(r.TOS)
+	}
+	return 0
+}
+
+// packetValue is packet r's value of a feature, gap being the time since
+// the flow's previous packet.
 func packetValue(name string, r *trace.Packet, gap float64) float64 {
 	switch name {
 	case "gap":

@@ -126,27 +126,13 @@ func (s *Schema) EncodeFlows(ch *flows.Chunk[trace.Flow]) (*Data, EncodeStats, e
 		return nil, EncodeStats{}, fmt.Errorf("schema encodes %s, not flows", s.kind)
 	}
 	d, st := encodeChunk(s, ch, func(name string, r *trace.Flow, gap float64) float64 {
-		switch name {
-		case "gap":
-			return gap
-		case "td":
-			return float64(r.Dur)
-		case "pkt":
-			return float64(r.Packets)
-		case "byt":
-			return float64(r.Bytes)
-		case "tcp_flags":
-			return float64(r.TCPFlags)
-		case "tos":
-			return float64(r.TOS)
-		case "label":
-			i, ok := s.labelIndex[r.Label]
-			if !ok {
-				return -1 // unknown label: nearest choice, counted as changed
-			}
+		if name != "label" {
+			return flowValue(name, r, gap)
+		}
+		if i, ok := s.labelIndex[r.Label]; ok {
 			return float64(i)
 		}
-		return 0
+		return -1 // unknown label: nearest choice, counted as changed
 	})
 	return d, st, nil
 }
@@ -219,9 +205,27 @@ func (s *Schema) DecodeAttributes(attr []float32, n int) ([]FlowAttr, error) {
 	return out, nil
 }
 
-// decodeFeatures decodes the active steps of n generated sequences into a
-// column per feature: cols[f][i][k] is flow i's step k.
-func (s *Schema) decodeFeatures(feat []float32, lengths []int, n int) ([][][]float64, error) {
+// featCols are decoded features: cols[f][i][k] is feature f of flow i's
+// step k.
+type featCols struct {
+	cols [][][]float64
+	idx  map[string]int
+}
+
+// get returns feature name of flow i's step k (0 for a feature the schema
+// lacks).
+func (c *featCols) get(name string, i, k int) float64 {
+	if f, ok := c.idx[name]; ok {
+		return c.cols[f][i][k]
+	}
+	return 0
+}
+
+// gaps returns flow i's decoded gaps.
+func (c *featCols) gaps(i int) []float64 { return c.cols[c.idx["gap"]][i] }
+
+// decodeFeatures decodes the active steps of n generated sequences.
+func (s *Schema) decodeFeatures(feat []float32, lengths []int, n int) (*featCols, error) {
 	if len(feat) != n*s.MaxLen*s.featDim || len(lengths) != n {
 		return nil, fmt.Errorf("features: got %d values and %d lengths, want %d×%d×%d", len(feat), len(lengths), n, s.MaxLen, s.featDim)
 	}
@@ -250,7 +254,11 @@ func (s *Schema) decodeFeatures(feat []float32, lengths []int, n int) ([][][]flo
 		}
 		cols[ci] = per
 	}
-	return cols, nil
+	idx := make(map[string]int, len(s.feat))
+	for ci, c := range s.feat {
+		idx[c.Name()] = ci
+	}
+	return &featCols{cols: cols, idx: idx}, nil
 }
 
 // ChunkRange identifies the chunk generated flows belong to: its index and
@@ -284,23 +292,14 @@ func (s *Schema) DecodeFlows(attrs []FlowAttr, feat []float32, lengths []int, ch
 	if s.kind != trace.KindFlows {
 		return nil, fmt.Errorf("schema decodes %s, not flows", s.kind)
 	}
-	cols, err := s.decodeFeatures(feat, lengths, len(attrs))
+	c, err := s.decodeFeatures(feat, lengths, len(attrs))
 	if err != nil {
 		return nil, err
 	}
-	idx := map[string]int{}
-	for ci, c := range s.feat {
-		idx[c.Name()] = ci
-	}
-	get := func(name string, i, k int) float64 {
-		if ci, ok := idx[name]; ok {
-			return cols[ci][i][k]
-		}
-		return 0
-	}
+	get := c.get
 	var out []trace.Flow
 	for i, a := range attrs {
-		ts := s.times(a, cols[idx["gap"]][i], ch)
+		ts := s.times(a, c.gaps(i), ch)
 		for k, t := range ts {
 			f := trace.Flow{Start: t, Src: a.Key.Src, Dst: a.Key.Dst, SrcPort: a.Key.SrcPort, DstPort: a.Key.DstPort, Proto: a.Key.Proto,
 				Dur: int64(get("td", i, k)), Packets: uint64(get("pkt", i, k)), Bytes: uint64(get("byt", i, k)),
@@ -321,23 +320,14 @@ func (s *Schema) DecodePackets(attrs []FlowAttr, feat []float32, lengths []int, 
 	if s.kind != trace.KindPackets {
 		return nil, fmt.Errorf("schema decodes %s, not packets", s.kind)
 	}
-	cols, err := s.decodeFeatures(feat, lengths, len(attrs))
+	c, err := s.decodeFeatures(feat, lengths, len(attrs))
 	if err != nil {
 		return nil, err
 	}
-	idx := map[string]int{}
-	for ci, c := range s.feat {
-		idx[c.Name()] = ci
-	}
-	get := func(name string, i, k int) float64 {
-		if ci, ok := idx[name]; ok {
-			return cols[ci][i][k]
-		}
-		return 0
-	}
+	get := c.get
 	var out []trace.Packet
 	for i, a := range attrs {
-		ts := s.times(a, cols[idx["gap"]][i], ch)
+		ts := s.times(a, c.gaps(i), ch)
 		for k, t := range ts {
 			out = append(out, trace.Packet{TS: t, Src: a.Key.Src, Dst: a.Key.Dst, SrcPort: a.Key.SrcPort, DstPort: a.Key.DstPort, Proto: a.Key.Proto,
 				Len: uint16(get("pkt_len", i, k)), TOS: uint8(get("tos", i, k)), ID: uint16(get("id", i, k)),
