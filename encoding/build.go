@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 
 	"github.com/netshare-go/netshare/flows"
 	"github.com/netshare-go/netshare/trace"
@@ -48,12 +49,23 @@ type BuildOptions struct {
 type keyCounts struct {
 	sport, dport, proto          map[int]float64 // chunk flows
 	sportRec, dportRec, protoRec map[int]float64 // records
-	lengths                      []float64
+	// Per protocol: [proto][port] → flows, records.
+	sportBy, dportBy, sportRecBy, dportRecBy map[uint8]map[int]float64
+	lengths                                  []float64
+}
+
+func addTo(m map[uint8]map[int]float64, p uint8, v int, w float64) {
+	if m[p] == nil {
+		m[p] = map[int]float64{}
+	}
+	m[p][v] += w
 }
 
 func countKeys[R any](sp *flows.Split[R]) keyCounts {
 	kc := keyCounts{sport: map[int]float64{}, dport: map[int]float64{}, proto: map[int]float64{},
-		sportRec: map[int]float64{}, dportRec: map[int]float64{}, protoRec: map[int]float64{}}
+		sportRec: map[int]float64{}, dportRec: map[int]float64{}, protoRec: map[int]float64{},
+		sportBy: map[uint8]map[int]float64{}, dportBy: map[uint8]map[int]float64{},
+		sportRecBy: map[uint8]map[int]float64{}, dportRecBy: map[uint8]map[int]float64{}}
 	for _, ch := range sp.Chunks {
 		for _, f := range ch.Flows {
 			n := float64(len(f.Records))
@@ -63,6 +75,10 @@ func countKeys[R any](sp *flows.Split[R]) keyCounts {
 			kc.sportRec[int(f.Key.SrcPort)] += n
 			kc.dportRec[int(f.Key.DstPort)] += n
 			kc.protoRec[int(f.Key.Proto)] += n
+			addTo(kc.sportBy, f.Key.Proto, int(f.Key.SrcPort), 1)
+			addTo(kc.dportBy, f.Key.Proto, int(f.Key.DstPort), 1)
+			addTo(kc.sportRecBy, f.Key.Proto, int(f.Key.SrcPort), n)
+			addTo(kc.dportRecBy, f.Key.Proto, int(f.Key.DstPort), n)
 			kc.lengths = append(kc.lengths, n)
 		}
 	}
@@ -90,13 +106,30 @@ func embeddedSpec(name, typ string, cand []int, counts, recCounts map[int]float6
 	return f
 }
 
+// byProto adds per-protocol priors to a port field with posterior decoding.
+func byProto(f FieldSpec, flows, recs map[uint8]map[int]float64) FieldSpec {
+	if len(f.Prior) == 0 || len(flows) < 2 {
+		return f
+	}
+	f.ByProto = map[string]ProtoPrior{}
+	for p, counts := range flows {
+		pp := ProtoPrior{Prior: make([]float64, len(f.Candidates)), RecordPrior: make([]float64, len(f.Candidates))}
+		for i, v := range f.Candidates {
+			pp.Prior[i] = counts[v]
+			pp.RecordPrior[i] = recs[p][v]
+		}
+		f.ByProto[strconv.Itoa(int(p))] = pp
+	}
+	return f
+}
+
 // attrSpecs returns the attribute fields shared by both kinds.
 func attrSpecs(chunks int, opt BuildOptions, kc keyCounts) []FieldSpec {
 	a := []FieldSpec{
 		{Name: "srcip", Type: TypeBits, Width: 32},
 		{Name: "dstip", Type: TypeBits, Width: 32},
-		embeddedSpec("srcport", TypePort, opt.PortCandidates, kc.sport, kc.sportRec, opt),
-		embeddedSpec("dstport", TypePort, opt.PortCandidates, kc.dport, kc.dportRec, opt),
+		byProto(embeddedSpec("srcport", TypePort, opt.PortCandidates, kc.sport, kc.sportRec, opt), kc.sportBy, kc.sportRecBy),
+		byProto(embeddedSpec("dstport", TypePort, opt.PortCandidates, kc.dport, kc.dportRec, opt), kc.dportBy, kc.dportRecBy),
 		embeddedSpec("proto", TypeProto, opt.ProtoCandidates, kc.proto, kc.protoRec, opt),
 		{Name: "flow_start", Type: TypeContinuous, Lo: 0, Hi: 1},
 	}

@@ -30,6 +30,10 @@ type Embedded struct {
 	// Post, when set, selects posterior decoding over Candidates (see
 	// Posterior); otherwise decoding returns the nearest candidate.
 	Post *Posterior
+	// ByProto holds, for a port field, the priors of the values seen with
+	// each protocol (aligned with Candidates; see ForProto).
+	ByProto map[uint8]*Posterior
+	sub     map[uint8]*Embedded
 
 	rng      *rand.Rand
 	candVecs []float32

@@ -186,3 +186,36 @@ func TestMatchedDecodingWeighted(t *testing.T) {
 		t.Errorf("weighted share of port 80 %.3f, want 0.75 (its share of records)", got)
 	}
 }
+
+// A port codec restricted to one protocol keeps only the values seen with
+// it, weighted by their frequency with it.
+func TestForProtoRestrictsCandidates(t *testing.T) {
+	emb := newStub([]uint16{53, 80, 443, 5353}, []uint8{6, 17})
+	c := &Embedded{Field: "dstport", E: emb, Candidates: []int{53, 80, 443, 5353},
+		Post: &Posterior{Prior: []float64{5, 3, 4, 1}, Kappa: 5, TopK: 4},
+		ByProto: map[uint8]*Posterior{
+			17: {Prior: []float64{5, 0, 0, 1}, RecordPrior: []float64{6, 0, 0, 2}},
+			6:  {Prior: []float64{0, 3, 4, 0}},
+		}}
+	udp := c.ForProto(17)
+	if udp == nil || !slices.Equal(udp.Candidates, []int{53, 5353}) || !slices.Equal(udp.Post.Prior, []float64{5, 1}) || !slices.Equal(udp.Post.RecordPrior, []float64{6, 2}) {
+		t.Fatalf("UDP codec %+v", udp)
+	}
+	if c.ForProto(17) != udp {
+		t.Error("restricted codec not reused")
+	}
+	if c.ForProto(1) != nil || (&Embedded{Post: c.Post}).ForProto(17) != nil {
+		t.Error("a protocol without prior, or a codec without per-protocol priors, gave a codec")
+	}
+	out := make([]float64, 200)
+	vecs := make([]float32, 200*4)
+	for i := range vecs {
+		vecs[i] = float32(i%7) - 3
+	}
+	udp.DecodeMatched(vecs, 4, 0, out, nil, rand.New(rand.NewPCG(1, 1)))
+	for _, v := range out {
+		if v != 53 && v != 5353 {
+			t.Fatalf("UDP port decoded as %v", v)
+		}
+	}
+}

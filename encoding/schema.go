@@ -44,8 +44,18 @@ type FieldSpec struct {
 	// RecordPrior counts each candidate's records rather than flows: the
 	// target of matched decoding weighted by flow length.
 	RecordPrior []float64 `json:"record_prior,omitempty"`
-	Kappa       float64   `json:"kappa,omitempty"`
-	TopK        int       `json:"top_k,omitempty"`
+	// ByProto holds a port field's priors per protocol (keyed by the
+	// protocol number), for decoding ports given the generated protocol.
+	ByProto map[string]ProtoPrior `json:"by_proto,omitempty"`
+	Kappa   float64               `json:"kappa,omitempty"`
+	TopK    int                   `json:"top_k,omitempty"`
+}
+
+// ProtoPrior is a port field's prior among the flows (and records) of one
+// protocol, aligned with the field's candidates.
+type ProtoPrior struct {
+	Prior       []float64 `json:"prior"`
+	RecordPrior []float64 `json:"record_prior,omitempty"`
 }
 
 // Spec is the persisted description of a dataset's encoding: enough, with
@@ -191,6 +201,16 @@ func buildCodecs(fields []FieldSpec, emb Embedding) ([]Codec, []int, int, error)
 					return nil, nil, 0, fmt.Errorf("field %s: record prior has %d weights for %d candidates", f.Name, len(f.RecordPrior), len(f.Prior))
 				}
 				e.Post = &Posterior{Prior: f.Prior, RecordPrior: f.RecordPrior, Kappa: f.Kappa, TopK: f.TopK}
+				for key, pp := range f.ByProto {
+					p, err := strconv.ParseUint(key, 10, 8)
+					if err != nil || len(pp.Prior) != len(f.Candidates) || (pp.RecordPrior != nil && len(pp.RecordPrior) != len(f.Candidates)) {
+						return nil, nil, 0, fmt.Errorf("field %s: invalid per-protocol prior %q", f.Name, key)
+					}
+					if e.ByProto == nil {
+						e.ByProto = map[uint8]*Posterior{}
+					}
+					e.ByProto[uint8(p)] = &Posterior{Prior: pp.Prior, RecordPrior: pp.RecordPrior}
+				}
 			}
 			c = e
 		default:

@@ -2,12 +2,13 @@ package pipeline
 
 import (
 	"math/rand/v2"
+	"slices"
 
 	"github.com/netshare-go/netshare/encoding"
 )
 
-// matchKeys decodes the ports and protocol of every generated row at once
-// with matched decoding (encoding.Embedded.DecodeMatched): each row gets a
+// matchKeys decodes the protocol, then the ports, of every generated row
+// at once with matched decoding (encoding.Embedded.DecodeMatched): each row gets a
 // value near the vector the model generated, with the field's values
 // drawn in their real proportions. The row's vector slice is replaced by
 // the chosen value's embedding so that features are generated for the
@@ -32,35 +33,68 @@ func matchKeys(s *encoding.Schema, gen [][]genRow, keep func(genRow) bool, rng *
 	if !s.HasLength() {
 		weights = nil
 	}
-	d := s.AttrDim()
-	for _, field := range []string{"srcport", "dstport", "proto"} {
+	// The protocol first: ports are then drawn among those seen with the
+	// flow's protocol, so (port, protocol) pairs are ones the data holds.
+	for _, field := range []string{"proto", "srcport", "dstport"} {
 		e := s.Embedded(field)
 		if e == nil || e.Post == nil {
 			continue
 		}
-		off, dim := s.AttrSlice(field)
-		src := make([]float32, len(rows)*d)
+		const all = -1 // the group decoded with the field's own prior
+		groups := map[int][]int{}
 		for i, r := range rows {
-			copy(src[i*d:(i+1)*d], r.vec)
-		}
-		vals := make([]float64, len(rows))
-		e.DecodeMatched(src, d, off, vals, weights, rng)
-		for i, r := range rows {
-			v := vals[i]
-			var vec []float32
-			switch field {
-			case "srcport":
-				r.attr.Key.SrcPort = uint16(v)
-				vec, _ = e.E.EncodePort(uint16(v))
-			case "dstport":
-				r.attr.Key.DstPort = uint16(v)
-				vec, _ = e.E.EncodePort(uint16(v))
-			default:
-				r.attr.Key.Proto = uint8(v)
-				vec, _ = e.E.EncodeProto(uint8(v))
+			g := int(r.attr.Key.Proto)
+			if field == "proto" || e.ForProto(r.attr.Key.Proto) == nil {
+				g = all
 			}
-			r.vec = append([]float32(nil), r.vec...)
-			copy(r.vec[off:off+dim], vec)
+			groups[g] = append(groups[g], i)
 		}
+		keys := make([]int, 0, len(groups))
+		for g := range groups {
+			keys = append(keys, g)
+		}
+		slices.Sort(keys) // a fixed order keeps the draws reproducible
+		for _, g := range keys {
+			codec := e
+			if g != all {
+				codec = e.ForProto(uint8(g))
+			}
+			matchField(s, field, codec, rows, groups[g], weights, rng)
+		}
+	}
+}
+
+// matchField decodes field for the rows listed in idx with codec's matched
+// decoding, and writes the values into the rows' keys and vectors.
+func matchField(s *encoding.Schema, field string, codec *encoding.Embedded, rows []*genRow, idx []int, weights []float64, rng *rand.Rand) {
+	d := s.AttrDim()
+	off, dim := s.AttrSlice(field)
+	src := make([]float32, len(idx)*d)
+	var w []float64
+	for j, i := range idx {
+		copy(src[j*d:(j+1)*d], rows[i].vec)
+		if weights != nil {
+			w = append(w, weights[i])
+		}
+	}
+	vals := make([]float64, len(idx))
+	codec.DecodeMatched(src, d, off, vals, w, rng)
+	for j, i := range idx {
+		r := rows[i]
+		v := vals[j]
+		var vec []float32
+		switch field {
+		case "srcport":
+			r.attr.Key.SrcPort = uint16(v)
+			vec, _ = codec.E.EncodePort(uint16(v))
+		case "dstport":
+			r.attr.Key.DstPort = uint16(v)
+			vec, _ = codec.E.EncodePort(uint16(v))
+		default:
+			r.attr.Key.Proto = uint8(v)
+			vec, _ = codec.E.EncodeProto(uint8(v))
+		}
+		r.vec = append([]float32(nil), r.vec...)
+		copy(r.vec[off:off+dim], vec)
 	}
 }

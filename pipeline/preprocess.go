@@ -66,8 +66,8 @@ func writeJSON(path string, v any) error {
 // Stage versions: bumped when a stage's output format or meaning changes,
 // so that runs made by an older netshare redo the stage.
 const (
-	preprocessVersion = "preprocess/v3"
-	generateVersion   = "generate/v2"
+	preprocessVersion = "preprocess/v4"
+	generateVersion   = "generate/v3"
 	evaluateVersion   = "evaluate/v2"
 )
 
