@@ -21,6 +21,7 @@ type Reporter struct {
 	lastLog  map[int]time.Time
 	lastDraw time.Time
 	lines    int
+	dirty    bool // an update not drawn yet
 }
 
 // NewReporter returns a reporter writing to w; tty selects live bars.
@@ -36,8 +37,12 @@ func (r *Reporter) Update(p Progress) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	prev, seen := r.state[p.Chunk]
+	if p.Losses == nil && seen {
+		p.Losses = prev.Losses // the final report carries no losses: show the last ones
+	}
 	r.state[p.Chunk] = p
 	if r.tty {
+		r.dirty = true
 		if p.Done || time.Since(r.lastDraw) > 150*time.Millisecond {
 			r.draw()
 		}
@@ -74,6 +79,7 @@ func sortedKeys(m map[string]float64) []string {
 // draw redraws one line per chunk in place.
 func (r *Reporter) draw() {
 	r.lastDraw = time.Now()
+	r.dirty = false
 	var b strings.Builder
 	if r.lines > 0 {
 		fmt.Fprintf(&b, "\x1b[%dA", r.lines)
@@ -106,7 +112,7 @@ func (r *Reporter) draw() {
 func (r *Reporter) Close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.tty && len(r.state) > 0 {
+	if r.tty && r.dirty {
 		r.draw()
 	}
 }

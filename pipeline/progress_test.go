@@ -29,7 +29,12 @@ func TestReporterTerminalRedrawsBars(t *testing.T) {
 	r := NewReporter(&out, true, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
 	r.Update(Progress{Chunk: 1, Iteration: 5, Iterations: 10, First: 0, Elapsed: time.Second})
 	r.Update(Progress{Chunk: 2, Iteration: 10, Iterations: 10, Done: true})
+	r.Update(Progress{Chunk: 1, Iteration: 10, Iterations: 10, Done: true})
+	drawn := out.Len()
 	r.Close()
+	if out.Len() != drawn {
+		t.Error("Close drew again although nothing changed")
+	}
 	s := out.String()
 	if !strings.Contains(s, "chunk   1 [") || !strings.Contains(s, "chunk   2 [") || !strings.Contains(s, "done") {
 		t.Errorf("bars missing:\n%q", s)
