@@ -139,7 +139,7 @@ func TestDPNoiseScale(t *testing.T) {
 	var xs []float64
 	for len(xs) < 200000 {
 		nn.ZeroGrad(ps)
-		n.addDPNoise()
+		n.addDPNoise(n.rng.Uint64(), ps, 0)
 		for _, p := range ps {
 			for _, v := range p.G {
 				xs = append(xs, float64(v))

@@ -58,6 +58,9 @@ type net[F nn.Float] struct {
 	alpha, alphaA []F
 	dy, dyA       []F
 	idx           []int
+	rounds        [2]round[F]
+	// the generator round's noise (drawGen)
+	zfG, h0G, c0G *nn.Mat[F]
 	// condOverride, when set, replaces the LSTM\'s conditioning: the
 	// gradient checks hold it fixed, as the detached conditioning is.
 	condOverride *nn.Mat[F]
@@ -145,6 +148,11 @@ func (n *net[F]) allParams() []*nn.Param[F] {
 func (n *net[F]) genAttr(b int, train bool, g *nn.RNG) *nn.Mat[F] {
 	za := n.za.Resize(b, n.cfg.AttrNoiseDim)
 	nn.FillNormal(g, za.D, 1)
+	return n.genAttrFrom(za, train)
+}
+
+// genAttrFrom runs the attribute generator on the noise za (b × noise dim).
+func (n *net[F]) genAttrFrom(za *nn.Mat[F], train bool) *nn.Mat[F] {
 	h := za
 	for i, d := range n.attrDense {
 		r := d.Forward(h)
@@ -188,19 +196,31 @@ func (n *net[F]) discretise(attr *nn.Mat[F]) *nn.Mat[F] {
 // zero, as it would be after masking; the noise for all steps is drawn
 // anyway, so the random stream does not depend on where it stops).
 func (n *net[F]) genFeat(attr *nn.Mat[F], g *nn.RNG) *nn.Mat[F] {
+	zf, h0, c0 := n.drawFeatNoise(attr.R, g, &n.zf, &n.h0, &n.c0)
+	return n.genFeatFrom(attr, zf, h0, c0)
+}
+
+// drawFeatNoise draws the feature generator's noise for b flows into zf,
+// h0 and c0 (the initial state only when it is random; nil otherwise).
+func (n *net[F]) drawFeatNoise(b int, g *nn.RNG, zf, h0, c0 *nn.Mat[F]) (*nn.Mat[F], *nn.Mat[F], *nn.Mat[F]) {
+	zf.Resize(n.T*b, n.cfg.FeatNoiseDim)
+	nn.FillNormal(g, zf.D, 1)
+	if n.cfg.InitialState != "random" {
+		return zf, nil, nil
+	}
+	h0.Resize(b, n.cfg.LSTMUnits)
+	c0.Resize(b, n.cfg.LSTMUnits)
+	nn.FillNormal(g, h0.D, 1)
+	nn.FillNormal(g, c0.D, 1)
+	return zf, h0, c0
+}
+
+// genFeatFrom is genFeat on drawn noise (drawFeatNoise).
+func (n *net[F]) genFeatFrom(attr, zf, h0, c0 *nn.Mat[F]) *nn.Mat[F] {
 	b, T, S, Fp, L := attr.R, n.T, n.cfg.SampleLen, n.Fp, n.L
 	ad := n.discretise(attr)
 	if n.condOverride != nil {
 		ad = n.condOverride
-	}
-	zf := n.zf.Resize(T*b, n.cfg.FeatNoiseDim)
-	nn.FillNormal(g, zf.D, 1)
-	var h0, c0 *nn.Mat[F]
-	if n.cfg.InitialState == "random" {
-		h0 = n.h0.Resize(b, n.cfg.LSTMUnits)
-		c0 = n.c0.Resize(b, n.cfg.LSTMUnits)
-		nn.FillNormal(g, h0.D, 1)
-		nn.FillNormal(g, c0.D, 1)
 	}
 	blk := S * Fp
 	out := n.outBuf.Resize(T*b, blk)
@@ -401,13 +421,17 @@ func (l Losses) finite() bool {
 // each flow independently with probability B/N (Poisson sampling, by
 // geometric skips so that the cost is proportional to the batch).
 func (n *net[F]) sampleBatch(N int) []int {
-	idx := n.idx[:0]
+	n.idx = n.sampleInto(n.idx[:0], N)
+	return n.idx
+}
+
+// sampleInto is sampleBatch appending to idx.
+func (n *net[F]) sampleInto(idx []int, N int) []int {
 	B := n.cfg.BatchSize
 	if !n.cfg.DP.Enabled {
 		for i := 0; i < B; i++ {
 			idx = append(idx, n.rng.IntN(N))
 		}
-		n.idx = idx
 		return idx
 	}
 	q := float64(B) / float64(N)
@@ -415,7 +439,6 @@ func (n *net[F]) sampleBatch(N int) []int {
 		for i := 0; i < N; i++ {
 			idx = append(idx, i)
 		}
-		n.idx = idx
 		return idx
 	}
 	lq := math.Log1p(-q)
@@ -428,7 +451,6 @@ func (n *net[F]) sampleBatch(N int) []int {
 		}
 		idx = append(idx, i)
 	}
-	n.idx = idx
 	return idx
 }
 
@@ -439,73 +461,145 @@ func resizeF[F nn.Float](s []F, n int) []F {
 	return s[:n]
 }
 
+// round is one critic round's random draws, made in the training stream's
+// order before any of the round's computation (so that the next round's
+// fakes can be generated while this round's critics train), and the fakes.
+type round[F nn.Float] struct {
+	idx           []int
+	za, zf        nn.Mat[F]
+	h0, c0        nn.Mat[F]
+	h0p, c0p      *nn.Mat[F] // h0, c0 when the initial state is random
+	alpha, alphaA []F
+	seed          uint64 // DP noise
+	fakeX, fakeA  nn.Mat[F]
+}
+
+// drawRound makes round p's draws: the batch, the generator's noise, the
+// penalties' α and, under DP, the noise seed (the order in which a round
+// done from start to end would draw them).
+func (n *net[F]) drawRound(N int, p *round[F]) {
+	p.idx = n.sampleInto(p.idx[:0], N)
+	if b := len(p.idx); b > 0 {
+		p.za.Resize(b, n.cfg.AttrNoiseDim)
+		nn.FillNormal(n.rng, p.za.D, 1)
+		_, p.h0p, p.c0p = n.drawFeatNoise(b, n.rng, &p.zf, &p.h0, &p.c0)
+		p.alpha = resizeF(p.alpha, b)
+		nn.FillUniform(n.rng, p.alpha, 0, 1)
+		p.alphaA = resizeF(p.alphaA, b)
+		nn.FillUniform(n.rng, p.alphaA, 0, 1)
+	}
+	if n.cfg.DP.Enabled {
+		p.seed = n.rng.Uint64()
+	}
+}
+
+// genRound generates round p's fakes.
+func (n *net[F]) genRound(p *round[F]) {
+	if len(p.idx) == 0 {
+		return
+	}
+	attr := n.genAttrFrom(&p.za, true)
+	feat := n.genFeatFrom(attr, &p.zf, p.h0p, p.c0p)
+	n.assemble(&p.fakeX, &p.fakeA, feat, attr)
+}
+
 // criticRound runs one update of D and D_a on a fresh real batch and fresh
 // fakes.
 func (n *net[F]) criticRound(d *Data, l *Losses) {
-	idx := n.sampleBatch(d.N)
-	b := len(idx)
+	p := &n.rounds[0]
+	n.drawRound(d.N, p)
+	n.genRound(p)
+	n.runRound(d, p, nil, l)
+}
+
+// runRound runs the critic update of round p (drawn, fakes generated) and,
+// on a second core when there is one, next (the generator's next pass,
+// which needs none of this round's results; nil: none).
+func (n *net[F]) runRound(d *Data, p *round[F], next func(), l *Losses) {
+	b := len(p.idx)
 	l.BatchSize = b
 	dp := n.cfg.DP.Enabled
-	if b == 0 {
-		nn.ZeroGrad(n.disc.Params())
-		if n.aux != nil {
-			nn.ZeroGrad(n.aux.Params())
-		}
-	} else {
-		n.realBatch(d, idx)
-		attr := n.genAttr(b, true, n.rng)
-		feat := n.genFeat(attr, n.rng)
-		n.assemble(&n.fakeX, &n.fakeA, feat, attr)
-		n.alpha = resizeF(n.alpha, b)
-		nn.FillUniform(n.rng, n.alpha, 0, 1)
-		n.alphaA = resizeF(n.alphaA, b)
-		nn.FillUniform(n.rng, n.alphaA, 0, 1)
-		div := F(b)
-		if dp {
-			div = 1
-		}
-		ld := n.disc.Prepare(&n.realX, &n.fakeX, n.alpha, F(n.cfg.GPCoef), div)
-		l.D, l.WassersteinD, l.GP = ld.Loss, ld.Wasserstein, ld.GP
-		if n.aux != nil {
-			la := n.aux.Prepare(&n.realA, &n.fakeA, n.alphaA, F(n.cfg.AuxGPCoef), div)
-			l.DA, l.WassersteinDA, l.GPA = la.Loss, la.Wasserstein, la.GP
-		}
-		var w []F
-		if dp {
-			w = n.clipWeights(b)
-		}
-		n.disc.SetGrads(w)
-		if n.aux != nil {
-			n.aux.SetGrads(w)
-		}
-	}
-	if dp {
-		n.addDPNoise()
-	}
-	n.optD.Step()
+	dps := n.disc.Params()
+	var aps []*nn.Param[F]
 	if n.aux != nil {
+		aps = n.aux.Params()
+	}
+	if next == nil {
+		next = func() {}
+	}
+	if b == 0 {
+		nn.ZeroGrad(dps)
+		nn.ZeroGrad(aps)
+		next()
+		if dp {
+			n.addDPNoise(p.seed, dps, 0)
+			n.addDPNoise(p.seed, aps, len(dps))
+		}
+		n.optD.Step()
+		if n.aux != nil {
+			n.optA.Step()
+		}
+		return
+	}
+	n.realBatch(d, p.idx)
+	div := F(b)
+	if dp {
+		div = 1
+	}
+	var ld, la nn.CriticLoss
+	prepD := func() { ld = n.disc.Prepare(&n.realX, &p.fakeX, p.alpha, F(n.cfg.GPCoef), div) }
+	prepA := func() {
+		if n.aux != nil {
+			la = n.aux.Prepare(&n.realA, &p.fakeA, p.alphaA, F(n.cfg.AuxGPCoef), div)
+		}
+	}
+	var w []F
+	stepD := func() {
+		n.disc.SetGrads(w)
+		if dp {
+			n.addDPNoise(p.seed, dps, 0)
+		}
+		n.optD.Step()
+	}
+	stepA := func() {
+		if n.aux == nil {
+			return
+		}
+		n.aux.SetGrads(w)
+		if dp {
+			n.addDPNoise(p.seed, aps, len(dps))
+		}
 		n.optA.Step()
 	}
+	if !dp {
+		nn.Lanes(func() { prepD(); stepD() }, func() { next(); prepA(); stepA() })
+	} else {
+		// The clipping weights need both critics' per-example norms.
+		nn.Lanes(prepD, func() { next(); prepA() })
+		w = n.clipWeights(b)
+		nn.Lanes(stepD, stepA)
+	}
+	l.D, l.WassersteinD, l.GP = ld.Loss, ld.Wasserstein, ld.GP
+	l.DA, l.WassersteinDA, l.GPA = la.Loss, la.Wasserstein, la.GP
 }
 
 // clipWeights computes each example's joint (D, D_a) gradient norm and
 // returns the weights min(1, C/‖g_i‖)/B that clip and average.
 func (n *net[F]) clipWeights(b int) []F {
-	if cap(n.sqn) < b {
-		n.sqn = make([]float64, b)
-	}
-	sq := n.sqn[:b]
-	clear(sq)
-	n.disc.SqNorms(sq)
-	if n.aux != nil {
-		n.aux.SqNorms(sq)
-	}
+	n.sqn = resizeF(n.sqn, 2*b)
+	sq, sqA := n.sqn[:b], n.sqn[b:]
+	clear(n.sqn)
+	nn.Lanes(func() { n.disc.SqNorms(sq) }, func() {
+		if n.aux != nil {
+			n.aux.SqNorms(sqA)
+		}
+	})
 	n.wts = resizeF(n.wts, b)
 	C := n.cfg.DP.Clip
 	invB := 1 / float64(n.cfg.BatchSize)
 	for i, s := range sq {
 		c := 1.0
-		if nrm := math.Sqrt(s); nrm > C {
+		if nrm := math.Sqrt(s + sqA[i]); nrm > C {
 			c = C / nrm
 		}
 		n.wts[i] = F(c * invB)
@@ -513,23 +607,21 @@ func (n *net[F]) clipWeights(b int) []F {
 	return n.wts
 }
 
-// addDPNoise adds N(0, (σC)²)/B to every critic gradient coordinate. The
-// draws come from per-block PCG streams seeded from one training draw, so
-// that blocks can be filled in parallel with a result that does not depend
-// on the thread count. (PCG is not a cryptographic generator: fine for
-// research use of DP-SGD, as in most DP libraries' default mode.)
-func (n *net[F]) addDPNoise() {
+// addDPNoise adds N(0, (σC)²)/B to every coordinate of the gradients of ps,
+// numbered from first among the critics' parameters (D's, then D_a's). The
+// draws come from per-block PCG streams seeded from seed (one training draw
+// per round) and the block's parameter number and index, so that blocks
+// can be filled in parallel with a result that does not depend on the
+// thread count. (PCG is not a cryptographic generator: fine for research
+// use of DP-SGD, as in most DP libraries' default mode.)
+func (n *net[F]) addDPNoise(seed uint64, ps []*nn.Param[F], first int) {
 	std := n.cfg.DP.Noise * n.cfg.DP.Clip / float64(n.cfg.BatchSize)
 	if std == 0 {
 		return
 	}
-	ps := n.disc.Params()
-	if n.aux != nil {
-		ps = append(ps, n.aux.Params()...)
-	}
-	seed := n.rng.Uint64()
 	const block = 1 << 15
-	for pi, p := range ps {
+	for k, p := range ps {
+		pi := first + k
 		nb := (len(p.G) + block - 1) / block
 		nn.ParallelRange(nb, 1, func(lo, hi int) {
 			for bi := lo; bi < hi; bi++ {
@@ -547,15 +639,43 @@ func (n *net[F]) addDPNoise() {
 // returns L_G and leaves dL_G/d(generator output) in the generator's
 // backward buffers when backward is set (accumulating generator gradients).
 func (n *net[F]) genLoss(b int, g *nn.RNG, backward bool) float64 {
-	attr := n.genAttr(b, true, g)
-	feat := n.genFeat(attr, g)
+	n.drawGen(b, g)
+	n.genFake()
+	return n.genLossFrom(b, backward)
+}
+
+// drawGen draws the noise of a generator round of b flows.
+func (n *net[F]) drawGen(b int, g *nn.RNG) {
+	za := n.za.Resize(b, n.cfg.AttrNoiseDim)
+	nn.FillNormal(g, za.D, 1)
+	n.zfG, n.h0G, n.c0G = n.drawFeatNoise(b, g, &n.zf, &n.h0, &n.c0)
+}
+
+// genFake runs the generator on drawGen's noise into n.fakeX and n.fakeA.
+func (n *net[F]) genFake() {
+	attr := n.genAttrFrom(&n.za, true)
+	feat := n.genFeatFrom(attr, n.zfG, n.h0G, n.c0G)
 	n.assemble(&n.fakeX, &n.fakeA, feat, attr)
+}
+
+// genLossFrom computes L_G for genFake's flows and, when backward is set,
+// accumulates the generator's gradients.
+func (n *net[F]) genLossFrom(b int, backward bool) float64 {
 	beta := F(n.cfg.GAuxCoef)
 	n.dy = resizeF(n.dy, b)
 	for i := range n.dy {
 		n.dy[i] = -1 / F(b)
 	}
-	score, dx := n.disc.InputGrad(&n.fakeX, n.dy)
+	var score, dx, sa, dxa *nn.Mat[F]
+	nn.Lanes(func() { score, dx = n.disc.InputGrad(&n.fakeX, n.dy) }, func() {
+		if n.aux != nil {
+			n.dyA = resizeF(n.dyA, b)
+			for i := range n.dyA {
+				n.dyA[i] = -beta / F(b)
+			}
+			sa, dxa = n.aux.InputGrad(&n.fakeA, n.dyA)
+		}
+	})
 	var loss float64
 	for _, v := range score.D {
 		loss -= float64(v)
@@ -566,11 +686,6 @@ func (n *net[F]) genLoss(b int, g *nn.RNG, backward bool) float64 {
 		copy(dAttr.Row(i), dx.Row(i)[n.featSize:])
 	}
 	if n.aux != nil {
-		n.dyA = resizeF(n.dyA, b)
-		for i := range n.dyA {
-			n.dyA[i] = -beta / F(b)
-		}
-		sa, dxa := n.aux.InputGrad(&n.fakeA, n.dyA)
 		var la float64
 		for _, v := range sa.D {
 			la += float64(v)
@@ -586,15 +701,39 @@ func (n *net[F]) genLoss(b int, g *nn.RNG, backward bool) float64 {
 	return loss
 }
 
-// iteration runs DRounds critic rounds and GRounds generator rounds.
+// iteration runs DRounds critic rounds and GRounds generator rounds. The
+// generator's weights do not change during the critic rounds, so each of
+// its passes (the next round's fakes, or the first generator round's) runs
+// beside the critics' update of the round before; the random draws keep
+// their order, so the result is the same as one step after the other.
 func (n *net[F]) iteration(d *Data) Losses {
 	var l Losses
-	for r := 0; r < n.cfg.DRounds; r++ {
-		n.criticRound(d, &l)
+	B := n.cfg.BatchSize
+	D, G := n.cfg.DRounds, n.cfg.GRounds
+	if D > 0 {
+		n.drawRound(d.N, &n.rounds[0])
+		n.genRound(&n.rounds[0])
 	}
-	for r := 0; r < n.cfg.GRounds; r++ {
+	for r := 0; r < D; r++ {
+		var next func()
+		switch {
+		case r+1 < D:
+			p := &n.rounds[(r+1)%2]
+			n.drawRound(d.N, p)
+			next = func() { n.genRound(p) }
+		case G > 0:
+			n.drawGen(B, n.rng)
+			next = n.genFake
+		}
+		n.runRound(d, &n.rounds[r%2], next, &l)
+	}
+	for r := 0; r < G; r++ {
+		if r > 0 || D == 0 {
+			n.drawGen(B, n.rng)
+			n.genFake()
+		}
 		nn.ZeroGrad(n.optG.Params)
-		l.G = n.genLoss(n.cfg.BatchSize, n.rng, true)
+		l.G = n.genLossFrom(B, true)
 		n.optG.Step()
 	}
 	n.step++

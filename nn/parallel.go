@@ -2,7 +2,6 @@ package nn
 
 import (
 	"runtime"
-	"sync"
 
 	"github.com/netshare-go/netshare/nn/blas"
 )
@@ -24,21 +23,18 @@ func ParallelRange(n, minPer int, f func(lo, hi int)) { parallelRange(n, minPer,
 // parallelRange calls f on blocks of [0, n) on up to Threads() goroutines
 // (the calling one included, never more than GOMAXPROCS) when n is at least
 // minPer per goroutine, and on the whole range otherwise. Blocks are
-// disjoint, so f may write to its own block without synchronisation.
+// disjoint, so f may write to its own block without synchronisation; they
+// depend only on n, minPer and the thread count. Inside Lanes the blocks are
+// offered to idle lanes (blas.Parts).
 func parallelRange(n, minPer int, f func(lo, hi int)) {
 	w := min(blas.Threads(), runtime.GOMAXPROCS(0), n/max(minPer, 1))
 	if w < 2 {
 		f(0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	for p := 1; p < w; p++ {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			f(lo, hi)
-		}(n*p/w, n*(p+1)/w)
-	}
-	f(0, n/w)
-	wg.Wait()
+	blas.Parts(w, func(p int) { f(n*p/w, n*(p+1)/w) })
 }
+
+// Lanes runs independent functions side by side, one per core (blas.Lanes):
+// with one thread, one after the other in order.
+func Lanes(fs ...func()) { blas.Lanes(fs...) }

@@ -249,47 +249,34 @@ func Sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []fl
 const minSplitMACs = 1 << 23
 
 // splitSgemm computes the product as w independent single-threaded OpenBLAS
-// calls on goroutines, each on a block of C's rows (or columns, when C is
+// calls (see Parts), each on a block of C's rows (or columns, when C is
 // wider than tall), which need only pointer offsets into A, B and C.
 func splitSgemm(w int, tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	var wg sync.WaitGroup
 	byRows := m >= n
 	total := n
 	if byRows {
 		total = m
 	}
 	w = min(w, total)
-	for p := 0; p < w; p++ {
+	Parts(w, func(p int) {
 		lo, hi := total*p/w, total*(p+1)/w
 		if lo == hi {
-			continue
+			return
 		}
-		run := func(lo, hi int) {
-			if byRows {
-				aOff := lo * lda // rows of op(A) are rows of A
-				if tA {
-					aOff = lo // ... or columns of A
-				}
-				ob.sgemm(tA, tB, hi-lo, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[lo*ldc:], ldc)
-				return
+		if byRows {
+			aOff := lo * lda // rows of op(A) are rows of A
+			if tA {
+				aOff = lo // ... or columns of A
 			}
-			bOff := lo // columns of op(B) are columns of B
-			if tB {
-				bOff = lo * ldb // ... or rows of B
-			}
-			ob.sgemm(tA, tB, m, hi-lo, k, alpha, a, lda, b[bOff:], ldb, beta, c[lo:], ldc)
+			ob.sgemm(tA, tB, hi-lo, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+			return
 		}
-		if p == w-1 {
-			run(lo, hi)
-			continue
+		bOff := lo // columns of op(B) are columns of B
+		if tB {
+			bOff = lo * ldb // ... or rows of B
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			run(lo, hi)
-		}()
-	}
-	wg.Wait()
+		ob.sgemm(tA, tB, m, hi-lo, k, alpha, a, lda, b[bOff:], ldb, beta, c[lo:], ldc)
+	})
 }
 
 // Dgemm is Sgemm for float64.
