@@ -28,8 +28,8 @@ const queryChunk = 256
 type Decoder struct {
 	kind   Kind
 	dim    int
-	values []uint16  // candidate values, ascending and distinct
-	rows   []float32 // len(values) × dim, row-major unit vectors
+	values []uint16  // candidate values (ascending and distinct, but for NewDecoder)
+	rows   []float32 // len(values) × dim, row-major (unit vectors, but for NewDecoder)
 	// panels holds the candidates for the vectorised kernel: panel p is dim
 	// rows of lanes floats, row k holding component k of candidates
 	// p·lanes … p·lanes+lanes−1. The last panel is padded with copies of the
@@ -98,14 +98,35 @@ func listValues[T uint8 | uint16](v []T) string {
 // newDecoder builds a decoder over known, ascending, distinct values.
 func (m *Model) newDecoder(kind Kind, values []uint16) *Decoder {
 	d := m.dim
-	dec := &Decoder{kind: kind, dim: d, values: slices.Clone(values)}
-	n := len(values)
-	dec.rows = make([]float32, n*d)
+	rows := make([]float32, len(values)*d)
 	for i, v := range values {
-		tok := Token{kind, v}
-		vec, _ := m.Vector(tok)
-		copy(dec.rows[i*d:], vec)
+		vec, _ := m.Vector(Token{kind, v})
+		copy(rows[i*d:], vec)
 	}
+	return buildDecoder(kind, d, slices.Clone(values), rows)
+}
+
+// NewDecoder returns a decoder over arbitrary candidates: candidate i is
+// values[i] (in the order given, repeats kept) with the vector
+// vecs[i·dim:(i+1)·dim], dim = len(vecs)/len(values). Candidates are
+// ranked by the dot product with their vector, which is the cosine
+// similarity times the query's norm when the vectors are unit vectors, as
+// a model's are. The vectors are copied.
+func NewDecoder(kind Kind, values []uint16, vecs []float32) (*Decoder, error) {
+	if len(values) == 0 {
+		return nil, fmt.Errorf("ip2vec: decoder without candidates")
+	}
+	if len(vecs) == 0 || len(vecs)%len(values) != 0 {
+		return nil, fmt.Errorf("ip2vec: %d values are not the vectors of %d candidates", len(vecs), len(values))
+	}
+	return buildDecoder(kind, len(vecs)/len(values), slices.Clone(values), slices.Clone(vecs)), nil
+}
+
+// buildDecoder makes a decoder over rows (len(values) × d, row-major),
+// laying out the kernel's panels when it applies.
+func buildDecoder(kind Kind, d int, values []uint16, rows []float32) *Decoder {
+	dec := &Decoder{kind: kind, dim: d, values: values, rows: rows}
+	n := len(values)
 	if kernelOK(d) && n >= lanes { // fewer candidates: the plain loop is faster
 		dec.npanels = (n + lanes - 1) / lanes
 		dec.panels = alignedFloats(dec.npanels * d * lanes)
@@ -138,10 +159,12 @@ func (dec *Decoder) Kind() Kind { return dec.kind }
 // Len returns the number of candidates.
 func (dec *Decoder) Len() int { return len(dec.values) }
 
-// Value returns candidate i; candidates are in ascending order.
+// Value returns candidate i; candidates are in ascending order (in the
+// order given for [NewDecoder]).
 func (dec *Decoder) Value(i int) uint16 { return dec.values[i] }
 
-// Values returns the candidates, ascending.
+// Values returns the candidates, ascending (in the order given for
+// [NewDecoder]).
 func (dec *Decoder) Values() []uint16 { return slices.Clone(dec.values) }
 
 // DecodeIndex finds, for each of the len(out) vectors in vecs (row-major,
