@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/netshare-go/netshare/encoding/ip2vec"
 )
 
 // Embedding maps ports and protocols to unit vectors and generated vectors
@@ -37,6 +39,7 @@ type Embedded struct {
 
 	rng      *rand.Rand
 	candVecs []float32
+	candDec  *ip2vec.Decoder // top-K search over candVecs
 }
 
 // seed restarts the random stream of posterior decoding.
@@ -57,6 +60,27 @@ func (c *Embedded) candidateVectors() []float32 {
 		}
 	}
 	return c.candVecs
+}
+
+// search returns the top-K search over the candidates' vectors (whatever
+// the embedding), built on first use.
+func (c *Embedded) search() topKFunc {
+	if c.candDec == nil {
+		kind := ip2vec.KindPort
+		if c.IsProto {
+			kind = ip2vec.KindProto
+		}
+		vals := make([]uint16, len(c.Candidates))
+		for i, v := range c.Candidates {
+			vals[i] = uint16(v)
+		}
+		dec, err := ip2vec.NewDecoder(kind, vals, c.candidateVectors())
+		if err != nil {
+			panic(fmt.Sprintf("field %s: %v", c.Field, err)) // no candidates, or vectors of size 0
+		}
+		c.candDec = dec
+	}
+	return searchOf(c.candDec)
 }
 
 func (c *Embedded) Name() string { return c.Field }
@@ -88,7 +112,7 @@ func (c *Embedded) Decode(src []float32, stride, offset int, out []float64) {
 			c.seed(0)
 		}
 		idx := make([]int, len(out))
-		decodePosterior(vecs, len(out), d, c.candidateVectors(), len(c.Candidates), c.Post, c.rng, idx)
+		decodePosterior(vecs, len(out), d, len(c.Candidates), c.search(), c.Post, c.rng, idx)
 		for i, j := range idx {
 			out[i] = float64(c.Candidates[j])
 		}

@@ -4,7 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/netshare-go/netshare/nn/blas"
+	"github.com/netshare-go/netshare/encoding/ip2vec"
 )
 
 // Posterior decoding. Nearest-neighbour decoding maps every generated
@@ -36,49 +36,48 @@ type Posterior struct {
 	TopK int
 }
 
-// decodePosterior draws a candidate index per row of vecs (n×d) given the
-// candidates' unit vectors cand (m×d).
-func decodePosterior(vecs []float32, n, d int, cand []float32, m int, p *Posterior, rng *rand.Rand, out []int) {
-	const block = 512
-	sims := make([]float32, block*m)
+// topKFunc finds, for each of the vectors in vecs, its k nearest candidates
+// by cosine (k at most the number of candidates), most similar first, ties
+// to the lower index, as [ip2vec.Decoder.TopK] does: their indices in idx
+// and their cosines in sims, k per vector.
+type topKFunc func(vecs []float32, k int, idx []int32, sims []float32)
+
+// searchOf is dec's top-K search.
+func searchOf(dec *ip2vec.Decoder) topKFunc {
+	return func(vecs []float32, k int, idx []int32, sims []float32) {
+		if err := dec.TopK(vecs, k, idx, sims); err != nil {
+			panic(err) // the callers size every slice
+		}
+	}
+}
+
+// searchRows is how many rows are searched at once: k·searchRows entries
+// (8 bytes each) at most about 8 MiB, and at least 256 rows.
+func searchRows(k int) int { return max(256, (1<<20)/k) }
+
+// decodePosterior draws a candidate index per row of vecs (n×d) among m
+// candidates, the TopK nearest to the row found by search.
+func decodePosterior(vecs []float32, n, d, m int, search topKFunc, p *Posterior, rng *rand.Rand, out []int) {
 	topK := max(1, min(p.TopK, m))
-	top := make([]cw, 0, topK)
+	block := searchRows(topK)
+	idx := make([]int32, min(block, n)*topK)
+	sims := make([]float32, min(block, n)*topK)
 	w := make([]float64, topK)
 	for b0 := 0; b0 < n; b0 += block {
 		b := min(block, n-b0)
-		q := vecs[b0*d : (b0+b)*d]
-		blas.Sgemm(false, true, b, m, d, 1, q, d, cand, d, 0, sims[:b*m], m)
-		for i := 0; i < b; i++ {
-			row := sims[i*m : (i+1)*m]
-			// The query's norm scales every similarity alike: divide it out
-			// so that κ applies to cosines.
-			var nq float64
-			for _, v := range q[i*d : (i+1)*d] {
-				nq += float64(v) * float64(v)
-			}
-			inv := 1.0
-			if nq > 0 {
-				inv = 1 / math.Sqrt(nq)
-			}
-			top = topOf(row, topK, top)
-			best := math.Inf(-1)
-			for _, t := range top {
-				best = math.Max(best, float64(t.sim)*inv)
-			}
-			var sum float64
-			for k, t := range top {
-				w[k] = p.Prior[t.j] * math.Exp(p.Kappa*(float64(t.sim)*inv-best))
-				sum += w[k]
-			}
+		search(vecs[b0*d:(b0+b)*d], topK, idx[:b*topK], sims[:b*topK])
+		for i := range b {
+			top, cos := idx[i*topK:(i+1)*topK], sims[i*topK:(i+1)*topK]
+			sum := posteriorWeights(top, cos, p, w)
 			if !(sum > 0) {
 				// No prior mass near x: fall back to the nearest value.
-				bj, bs := top[0].j, top[0].sim
-				for _, t := range top {
-					if t.sim > bs {
-						bj, bs = t.j, t.sim
+				bj, bs := top[0], cos[0]
+				for k, s := range cos {
+					if s > bs {
+						bj, bs = top[k], s
 					}
 				}
-				out[b0+i] = bj
+				out[b0+i] = int(bj)
 				continue
 			}
 			u := rng.Float64() * sum
@@ -89,58 +88,24 @@ func decodePosterior(vecs []float32, n, d int, cand []float32, m int, p *Posteri
 					break
 				}
 			}
-			out[b0+i] = top[k].j
+			out[b0+i] = int(top[k])
 		}
 	}
 }
 
-type cw struct {
-	j   int
-	sim float32
-}
-
-// topOf returns the k entries of row with the largest values (ties to the
-// lower index), in no particular order, using a min-heap of size k.
-func topOf(row []float32, k int, h []cw) []cw {
-	h = h[:0]
-	less := func(a, b cw) bool { return a.sim < b.sim || (a.sim == b.sim && a.j > b.j) }
-	down := func(i int) {
-		for {
-			l := 2*i + 1
-			if l >= len(h) {
-				return
-			}
-			m := l
-			if r := l + 1; r < len(h) && less(h[r], h[l]) {
-				m = r
-			}
-			if !less(h[m], h[i]) {
-				return
-			}
-			h[i], h[m] = h[m], h[i]
-			i = m
-		}
+// posteriorWeights sets w[k] to the unnormalised posterior of candidate
+// top[k], whose cosine with the row is cos[k], and returns their sum.
+func posteriorWeights(top []int32, cos []float32, p *Posterior, w []float64) float64 {
+	best := math.Inf(-1)
+	for _, s := range cos {
+		best = math.Max(best, float64(s))
 	}
-	for j, s := range row {
-		e := cw{j, s}
-		if len(h) < k {
-			h = append(h, e)
-			for i := len(h) - 1; i > 0; {
-				p := (i - 1) / 2
-				if !less(h[i], h[p]) {
-					break
-				}
-				h[i], h[p] = h[p], h[i]
-				i = p
-			}
-			continue
-		}
-		if less(h[0], e) {
-			h[0] = e
-			down(0)
-		}
+	var sum float64
+	for k, j := range top {
+		w[k] = p.Prior[j] * math.Exp(p.Kappa*(float64(cos[k])-best))
+		sum += w[k]
 	}
-	return h
+	return sum
 }
 
 // Matched decoding. Posterior decoding draws each value from p(v | x) ∝
@@ -162,7 +127,7 @@ func topOf(row []float32, k int, h []cw) []cw {
 // With weights (one per row, e.g. the flows' lengths), the fitted marginal
 // counts each row weights[i] times, and the target is p.RecordPrior when
 // set: the values keep their real share of records.
-func decodeMatched(vecs []float32, n, d int, cand []float32, m int, p *Posterior, weights []float64, rng *rand.Rand, iters int, out []int) {
+func decodeMatched(vecs []float32, n, d, m int, search topKFunc, p *Posterior, weights []float64, rng *rand.Rand, iters int, out []int) {
 	if n == 0 {
 		return
 	}
@@ -170,35 +135,19 @@ func decodeMatched(vecs []float32, n, d int, cand []float32, m int, p *Posterior
 	// Sparse kernel: for each row its topK candidates and exp(κ(cos−max)).
 	idx := make([]int32, n*topK)
 	ker := make([]float64, n*topK)
-	const block = 512
-	sims := make([]float32, block*m)
-	top := make([]cw, 0, topK)
+	block := searchRows(topK)
+	sims := make([]float32, min(block, n)*topK)
 	for b0 := 0; b0 < n; b0 += block {
 		b := min(block, n-b0)
-		q := vecs[b0*d : (b0+b)*d]
-		blas.Sgemm(false, true, b, m, d, 1, q, d, cand, d, 0, sims[:b*m], m)
-		for i := 0; i < b; i++ {
-			var nq float64
-			for _, v := range q[i*d : (i+1)*d] {
-				nq += float64(v) * float64(v)
-			}
-			inv := 1.0
-			if nq > 0 {
-				inv = 1 / math.Sqrt(nq)
-			}
-			top = topOf(sims[i*m:(i+1)*m], topK, top)
+		search(vecs[b0*d:(b0+b)*d], topK, idx[b0*topK:(b0+b)*topK], sims[:b*topK])
+		for i := range b {
+			cos := sims[i*topK : (i+1)*topK]
 			best := math.Inf(-1)
-			for _, t := range top {
-				best = math.Max(best, float64(t.sim)*inv)
+			for _, s := range cos {
+				best = math.Max(best, float64(s))
 			}
-			r := b0 + i
-			for k := 0; k < topK; k++ {
-				if k < len(top) {
-					idx[r*topK+k] = int32(top[k].j)
-					ker[r*topK+k] = math.Exp(p.Kappa * (float64(top[k].sim)*inv - best))
-				} else {
-					idx[r*topK+k] = -1
-				}
+			for k, s := range cos {
+				ker[(b0+i)*topK+k] = math.Exp(p.Kappa * (float64(s) - best))
 			}
 		}
 	}
@@ -314,7 +263,7 @@ func (c *Embedded) DecodeMatched(src []float32, stride, offset int, out []float6
 		copy(vecs[r*d:(r+1)*d], src[r*stride+offset:r*stride+offset+d])
 	}
 	idx := make([]int, len(out))
-	decodeMatched(vecs, len(out), d, c.candidateVectors(), len(c.Candidates), c.Post, weights, rng, 200, idx)
+	decodeMatched(vecs, len(out), d, len(c.Candidates), c.search(), c.Post, weights, rng, 200, idx)
 	for i, j := range idx {
 		out[i] = float64(c.Candidates[j])
 	}

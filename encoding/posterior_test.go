@@ -1,12 +1,98 @@
 package encoding
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
 	"testing"
+
+	"github.com/netshare-go/netshare/nn/blas"
 )
+
+type cw struct {
+	j   int
+	sim float32
+}
+
+// topOf returns the k entries of row with the largest values (ties to the
+// lower index), in no particular order, using a min-heap of size k.
+func topOf(row []float32, k int, h []cw) []cw {
+	h = h[:0]
+	less := func(a, b cw) bool { return a.sim < b.sim || (a.sim == b.sim && a.j > b.j) }
+	down := func(i int) {
+		for {
+			l := 2*i + 1
+			if l >= len(h) {
+				return
+			}
+			m := l
+			if r := l + 1; r < len(h) && less(h[r], h[l]) {
+				m = r
+			}
+			if !less(h[m], h[i]) {
+				return
+			}
+			h[i], h[m] = h[m], h[i]
+			i = m
+		}
+	}
+	for j, s := range row {
+		e := cw{j, s}
+		if len(h) < k {
+			h = append(h, e)
+			for i := len(h) - 1; i > 0; {
+				p := (i - 1) / 2
+				if !less(h[i], h[p]) {
+					break
+				}
+				h[i], h[p] = h[p], h[i]
+				i = p
+			}
+			continue
+		}
+		if less(h[0], e) {
+			h[0] = e
+			down(0)
+		}
+	}
+	return h
+}
+
+// denseSearch is the search posterior decoding made before the top-K
+// search: the full similarity matrix (one product) and a heap selection
+// per row, here ordered as the top-K search orders (most similar first,
+// ties to the lower index).
+func denseSearch(cand []float32, d int) topKFunc {
+	m := len(cand) / d
+	return func(vecs []float32, k int, idx []int32, sims []float32) {
+		n := len(vecs) / d
+		all := make([]float32, n*m)
+		blas.Sgemm(false, true, n, m, d, 1, vecs, d, cand, d, 0, all, m)
+		for i := range n {
+			top := topOf(all[i*m:(i+1)*m], k, nil)
+			slices.SortFunc(top, func(a, b cw) int {
+				if c := cmp.Compare(b.sim, a.sim); c != 0 {
+					return c
+				}
+				return cmp.Compare(a.j, b.j)
+			})
+			var nq float64
+			for _, v := range vecs[i*d : (i+1)*d] {
+				nq += float64(v) * float64(v)
+			}
+			inv := 1.0
+			if nq > 0 {
+				inv = 1 / math.Sqrt(nq)
+			}
+			for t, e := range top {
+				idx[i*k+t] = int32(e.j)
+				sims[i*k+t] = float32(float64(e.sim) * inv)
+			}
+		}
+	}
+}
 
 func TestTopOfMatchesSort(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 5))
@@ -216,6 +302,107 @@ func TestForProtoRestrictsCandidates(t *testing.T) {
 	for _, v := range out {
 		if v != 53 && v != 5353 {
 			t.Fatalf("UDP port decoded as %v", v)
+		}
+	}
+}
+
+// With small-integer vectors every dot product is exact in float32, so the
+// top-K search and the dense search find the same candidates, in the same
+// order, with the same similarities, ties (plentiful here) included; and
+// posterior and matched decoding, which use the codec's top-K search, draw
+// exactly what they draw with the dense search.
+func TestTopKSearchMatchesDense(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	small := func() float32 { return float32(r.IntN(5) - 2) }
+	const m, n = 300, 3000
+	vec := map[uint16][]float32{}
+	var cand []int
+	var prior []float64
+	for i := range m {
+		p := uint16(1000 + 7*i)
+		vec[p] = []float32{small(), small(), small(), small()}
+		cand = append(cand, int(p))
+		prior = append(prior, float64(1+r.IntN(50)))
+	}
+	emb := &stubEmbedding{ports: vec, protos: map[uint8][]float32{6: {0, 0, 0, 1}}}
+	vecs := make([]float32, n*4)
+	for i := range vecs {
+		vecs[i] = small()
+	}
+	for _, k := range []int{1, 17, 64, m, m + 50} {
+		c := &Embedded{Field: "srcport", E: emb, Candidates: cand, Post: &Posterior{Prior: prior, Kappa: 3, TopK: k}}
+		dense := denseSearch(c.candidateVectors(), 4)
+		kk := min(k, m)
+		i1, s1 := make([]int32, n*kk), make([]float32, n*kk)
+		i2, s2 := make([]int32, n*kk), make([]float32, n*kk)
+		c.search()(vecs, kk, i1, s1)
+		dense(vecs, kk, i2, s2)
+		if !slices.Equal(i1, i2) || !slices.Equal(s1, s2) {
+			t.Fatalf("k %d: top-K search differs from the dense search", k)
+		}
+		c.seed(5)
+		got := make([]float64, n)
+		c.Decode(vecs, 4, 0, got)
+		idx := make([]int, n)
+		decodePosterior(vecs, n, 4, m, dense, c.Post, rand.New(rand.NewPCG(5, 0x706f7374)), idx)
+		for i, j := range idx {
+			if got[i] != float64(cand[j]) {
+				t.Fatalf("k %d: posterior decoding of row %d: %v, dense search %v", k, i, got[i], cand[j])
+			}
+		}
+		c.DecodeMatched(vecs, 4, 0, got, nil, rand.New(rand.NewPCG(6, 6)))
+		decodeMatched(vecs, n, 4, m, dense, c.Post, nil, rand.New(rand.NewPCG(6, 6)), 200, idx)
+		for i, j := range idx {
+			if got[i] != float64(cand[j]) {
+				t.Fatalf("k %d: matched decoding of row %d: %v, dense search %v", k, i, got[i], cand[j])
+			}
+		}
+	}
+}
+
+// With random unit vectors (rounding differs between the two searches) and
+// every candidate in the posterior, each row's posterior is the dense
+// search's.
+func TestTopKPosteriorMatchesDense(t *testing.T) {
+	ports := make([]uint16, 500)
+	for i := range ports {
+		ports[i] = uint16(2000 + i)
+	}
+	emb := newStub(ports, []uint8{6})
+	r := rand.New(rand.NewPCG(3, 3))
+	var cand []int
+	var prior []float64
+	for _, p := range ports {
+		cand = append(cand, int(p))
+		prior = append(prior, r.ExpFloat64())
+	}
+	const n = 400
+	m := len(cand)
+	vecs := make([]float32, n*4)
+	for i := range vecs {
+		vecs[i] = float32(r.NormFloat64())
+	}
+	c := &Embedded{Field: "dstport", E: emb, Candidates: cand, Post: &Posterior{Prior: prior, Kappa: 20, TopK: m}}
+	i1, s1 := make([]int32, n*m), make([]float32, n*m)
+	i2, s2 := make([]int32, n*m), make([]float32, n*m)
+	c.search()(vecs, m, i1, s1)
+	denseSearch(c.candidateVectors(), 4)(vecs, m, i2, s2)
+	post := func(idx []int32, sims []float32) []float64 {
+		w := make([]float64, m)
+		sum := posteriorWeights(idx, sims, c.Post, w)
+		p := make([]float64, m)
+		for k, j := range idx {
+			p[j] = w[k] / sum
+		}
+		return p
+	}
+	for i := range n {
+		a := post(i1[i*m:(i+1)*m], s1[i*m:(i+1)*m])
+		b := post(i2[i*m:(i+1)*m], s2[i*m:(i+1)*m])
+		for j := range a {
+			if math.Abs(a[j]-b[j]) > 1e-5 {
+				t.Fatalf("row %d: posterior of candidate %d is %.7f, dense search %.7f", i, j, a[j], b[j])
+			}
 		}
 	}
 }
