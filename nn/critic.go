@@ -261,21 +261,25 @@ func (c *Critic[F]) SqNorms(out []float64) {
 		panic("nn.Critic.SqNorms before Prepare")
 	}
 	b := c.b
-	for li, d := range c.Layers {
+	parallelRange(b, 8, func(lo, hi int) { c.sqNorms(out, lo, hi) })
+}
+
+// sqNorms is SqNorms for examples [lo, hi).
+func (c *Critic[F]) sqNorms(out []float64, lo, hi int) {
+	b := c.b
+	for li := range c.Layers {
 		a := c.input(li)
 		s := &c.s[li]
-		for i := 0; i < b; i++ {
+		for i := lo; i < hi; i++ {
 			ar, af, ap := a.Row(i), a.Row(b+i), a.Row(2*b+i)
 			sr, sf, sp := s.Row(i), s.Row(b+i), s.Row(2*b+i)
-			arr, aff, app := dot64(ar, ar), dot64(af, af), dot64(ap, ap)
-			arf, arp, afp := dot64(ar, af), dot64(ar, ap), dot64(af, ap)
-			srr, sff, spp := dot64(sr, sr), dot64(sf, sf), dot64(sp, sp)
-			srf, srp, sfp := dot64(sr, sf), dot64(sr, sp), dot64(sf, sp)
+			ga, gs := gram3(ar, af, ap), gram3(sr, sf, sp)
+			arr, aff, app, arf, arp, afp := ga[0], ga[1], ga[2], ga[3], ga[4], ga[5]
+			srr, sff, spp, srf, srp, sfp := gs[0], gs[1], gs[2], gs[3], gs[4], gs[5]
 			w := arr*srr + aff*sff + app*spp + 2*(arf*srf+arp*srp+afp*sfp)
 			bias := srr + sff + 2*srf
 			out[i] += w + bias
 		}
-		_ = d
 	}
 }
 

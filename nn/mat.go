@@ -125,3 +125,24 @@ func dot64[F Float](a, b []F) float64 {
 	}
 	return s
 }
+
+// gram3 returns the dot products a·a, b·b, c·c, a·b, a·c and b·c,
+// accumulated in float64 (b and c at least as long as a).
+func gram3[F Float](a, b, c []F) (g [6]float64) {
+	start := 0
+	if a32, ok := any(a).([]float32); ok && useAVX2 && len(a) >= 4 {
+		start = len(a) &^ 3
+		gram3AVX2(a32, any(b).([]float32), any(c).([]float32), &g)
+	}
+	b, c = b[:len(a)], c[:len(a)]
+	for i := start; i < len(a); i++ {
+		x, y, z := float64(a[i]), float64(b[i]), float64(c[i])
+		g[0] += x * x
+		g[1] += y * y
+		g[2] += z * z
+		g[3] += x * y
+		g[4] += x * z
+		g[5] += y * z
+	}
+	return g
+}

@@ -554,3 +554,26 @@ func TestHeadsFloat32MatchesFloat64(t *testing.T) {
 		t.Fatalf("NaN logits gave %v, %v", nan.D[2], nan.D[5])
 	}
 }
+
+// TestGram3 compares the one-pass float64 dot products of three float32
+// rows (a vector loop where the CPU has it) with separate dot64 sums, for
+// every length up to 40 and a long row.
+func TestGram3(t *testing.T) {
+	g := NewRNG(91)
+	for n := 0; n <= 41; n++ {
+		if n == 41 {
+			n = 3129
+		}
+		a, b, c := make([]float32, n), make([]float32, n), make([]float32, n)
+		FillNormal(g, a, 1)
+		FillNormal(g, b, 3)
+		FillNormal(g, c, 0.1)
+		got := gram3(a, b, c)
+		want := [6]float64{dot64(a, a), dot64(b, b), dot64(c, c), dot64(a, b), dot64(a, c), dot64(b, c)}
+		for k := range want {
+			if math.Abs(got[k]-want[k]) > 1e-12*(1+math.Abs(want[k])) {
+				t.Fatalf("n=%d product %d: %v, dot64 %v", n, k, got[k], want[k])
+			}
+		}
+	}
+}

@@ -30,3 +30,9 @@ func expNegAVX2(y, x []float32)
 //
 //go:noescape
 func tanhVecAVX2(y, x, s, a, c []float32)
+
+// gram3AVX2 adds to out the float64 dot products a·a, b·b, c·c, a·b, a·c
+// and b·c over the first len(a)&^3 elements.
+//
+//go:noescape
+func gram3AVX2(a, b, c []float32, out *[6]float64)
