@@ -609,8 +609,9 @@ func (n *net[F]) clipWeights(b int) []F {
 
 // addDPNoise adds N(0, (σC)²)/B to every coordinate of the gradients of ps,
 // numbered from first among the critics' parameters (D's, then D_a's). The
-// draws come from per-block PCG streams seeded from seed (one training draw
-// per round) and the block's parameter number and index, so that blocks
+// draws come from per-block PCG streams (nn.AddNormal, NewRNG's stream)
+// seeded from seed (one training draw per round) and the block's parameter
+// number and index, so that blocks
 // can be filled in parallel with a result that does not depend on the
 // thread count. (PCG is not a cryptographic generator: fine for research
 // use of DP-SGD, as in most DP libraries' default mode.)
@@ -625,11 +626,8 @@ func (n *net[F]) addDPNoise(seed uint64, ps []*nn.Param[F], first int) {
 		nb := (len(p.G) + block - 1) / block
 		nn.ParallelRange(nb, 1, func(lo, hi int) {
 			for bi := lo; bi < hi; bi++ {
-				g := nn.NewRNG(seed ^ (uint64(pi)<<32 | uint64(bi)))
 				seg := p.G[bi*block : min((bi+1)*block, len(p.G))]
-				for i := range seg {
-					seg[i] += F(g.Normal() * std)
-				}
+				nn.AddNormal(seg, seed^(uint64(pi)<<32|uint64(bi)), std)
 			}
 		})
 	}

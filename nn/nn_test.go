@@ -577,3 +577,31 @@ func TestGram3(t *testing.T) {
 		}
 	}
 }
+
+// TestAddNormalMatchesRNG: AddNormal's draws are NewRNG(seed).Normal()'s,
+// bit for bit, over enough draws to take the ziggurat's rare branches
+// (wedges and the tail) many times.
+func TestAddNormalMatchesRNG(t *testing.T) {
+	for _, seed := range []uint64{0, 1, 0xdeadbeef, 1 << 63} {
+		const n = 1 << 20
+		got := make([]float64, n)
+		for i := range got {
+			got[i] = 0.25
+		}
+		AddNormal(got, seed, 1.5)
+		g := NewRNG(seed)
+		for i, v := range got {
+			if want := 0.25 + g.Normal()*1.5; math.Float64bits(v) != math.Float64bits(want) {
+				t.Fatalf("seed %x draw %d: %v, want %v", seed, i, v, want)
+			}
+		}
+		g32 := NewRNG(seed)
+		f := make([]float32, 1000)
+		AddNormal(f, seed, 0.5)
+		for i, v := range f {
+			if want := float32(g32.Normal() * 0.5); v != want {
+				t.Fatalf("float32 seed %x draw %d: %v, want %v", seed, i, v, want)
+			}
+		}
+	}
+}

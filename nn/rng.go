@@ -16,7 +16,7 @@ type RNG struct {
 
 // NewRNG returns a source seeded with seed.
 func NewRNG(seed uint64) *RNG {
-	src := rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)
+	src := rand.NewPCG(seed, seed^rngSeedMix)
 	return &RNG{src: src, r: rand.New(src)}
 }
 
