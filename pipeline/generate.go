@@ -20,6 +20,7 @@ type GenStats struct {
 	Records       int   `json:"records"`
 	Continuations int   `json:"continued_flows"`
 	FixedTags     int   `json:"fixed_inconsistent_tags"`
+	DroppedCopies int   `json:"dropped_continuations"`
 	SnappedIPs    int   `json:"snapped_ips"`
 	DroppedEmpty  int   `json:"dropped_in_empty_chunks"`
 	OutOfRange    int   `json:"records_outside_chunk"`
@@ -203,7 +204,8 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 // starts, but its start position and length are kept: a continuation
 // copied into chunk j starts, and lasts, as chunk j's model has its own
 // continuations do. Rows copied into a chunk without a model are dropped
-// and counted.
+// and counted, as are copies beyond the number of continuations the
+// later chunk's own model generated.
 func mergeChunks(s *encoding.Schema, gen [][]genRow, rng *rand.Rand, st *GenStats) [][]genRow {
 	n := len(gen)
 	startOff, _ := s.AttrSlice("flow_start")
@@ -244,7 +246,18 @@ func mergeChunks(s *encoding.Schema, gen [][]genRow, rng *rand.Rand, st *GenStat
 			continue
 		}
 		out[c] = own[c]
-		for _, row := range cont[c] {
+		// Chunk c's own model says how many of its flows continue earlier
+		// ones (the rows it generated that do not start in it): at most
+		// that many copies come in, chosen at random. A model whose tags
+		// are poor (little training, DP noise) would otherwise copy flows
+		// into every later chunk and inflate the trace.
+		copies := cont[c]
+		if len(copies) > len(lenders[c]) {
+			rng.Shuffle(len(copies), func(a, b int) { copies[a], copies[b] = copies[b], copies[a] })
+			st.DroppedCopies += len(copies) - len(lenders[c])
+			copies = copies[:len(lenders[c])]
+		}
+		for _, row := range copies {
 			v := slices.Clone(row.vec)
 			setTag(s, v, "starts_here", false)
 			a := row.attr

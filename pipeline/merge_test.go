@@ -137,3 +137,19 @@ func TestMergeSingleChunkPassesThrough(t *testing.T) {
 		t.Errorf("one chunk: %d rows kept, want 2", len(out[0]))
 	}
 }
+
+// Copies into a chunk are capped at the number of continuations the
+// chunk's own model generated.
+func TestMergeCapsContinuations(t *testing.T) {
+	s := tagSchema(t, 2)
+	T, F := true, false
+	gen := [][]genRow{
+		{row(t, s, 1, T, []bool{T, T}, 0.1), row(t, s, 2, T, []bool{T, T}, 0.1), row(t, s, 3, T, []bool{T, T}, 0.1)},
+		{row(t, s, 4, T, []bool{F, T}, 0.5), row(t, s, 5, F, []bool{T, T}, 0.7)},
+	}
+	st := &GenStats{}
+	out := mergeChunks(s, gen, rand.New(rand.NewPCG(2, 2)), st)
+	if len(out[1]) != 2 || st.Continuations != 1 || st.DroppedCopies != 2 {
+		t.Errorf("chunk 1 holds %d rows, %d continuations, %d dropped; want 2, 1, 2", len(out[1]), st.Continuations, st.DroppedCopies)
+	}
+}

@@ -378,7 +378,7 @@ func (r *Run) Generate(ctx context.Context) error {
 	}
 	return r.Man.Complete("generate", key, []string{filepath.Base(r.SyntheticPath(kind))}, map[string]any{
 		"flows": st.Flows, "records": st.Records, "continued_flows": st.Continuations,
-		"fixed_inconsistent_tags": st.FixedTags, "records_outside_chunk": st.OutOfRange,
+		"fixed_inconsistent_tags": st.FixedTags, "dropped_continuations": st.DroppedCopies, "records_outside_chunk": st.OutOfRange,
 	})
 }
 
