@@ -26,6 +26,7 @@ type LSTM[F Float] struct {
 	dG, dGsum   Mat[F]
 	dh, dc      Mat[F]
 	dSeq, dStat Mat[F]
+	gp          []float32 // gateParams
 }
 
 // NewLSTM returns a zero LSTM; InitTorch sets NetShare's initialisation.
@@ -90,16 +91,16 @@ func (l *LSTM[F]) ForwardUntil(static, seq *Mat[F], T, B int, h0, c0 *Mat[F], st
 	if l.StaticIn > 0 {
 		Gemm(false, false, B, G, l.StaticIn, 1, static.D, l.StaticIn, l.Ws.W, G, 1, sp.D, G)
 	}
+	// Every step's gates start from the static projection, then add the
+	// per-step input's (one product for all steps) and the recurrent one.
+	for t := 0; t < T; t++ {
+		copy(gates.D[t*B*G:(t+1)*B*G], sp.D)
+	}
 	if l.SeqIn > 0 {
-		Gemm(false, false, T*B, G, l.SeqIn, 1, seq.D, l.SeqIn, l.Wq.W, G, 0, gates.D, G)
-	} else {
-		gates.Zero()
+		Gemm(false, false, T*B, G, l.SeqIn, 1, seq.D, l.SeqIn, l.Wq.W, G, 1, gates.D, G)
 	}
 	for t := 0; t < T; t++ {
 		gt := gates.D[t*B*G : (t+1)*B*G]
-		for k := range gt {
-			gt[k] += sp.D[k]
-		}
 		hPrev := h.D[t*B*H : (t+1)*B*H]
 		Gemm(false, false, B, G, H, 1, hPrev, H, l.Wh.W, G, 1, gt, G)
 		cPrev := cz.D
@@ -109,24 +110,30 @@ func (l *LSTM[F]) ForwardUntil(static, seq *Mat[F], T, B int, h0, c0 *Mat[F], st
 		ct := c.D[t*B*H : (t+1)*B*H]
 		tct := tc.D[t*B*H : (t+1)*B*H]
 		ht := h.D[(t+1)*B*H : (t+2)*B*H]
-		parallelRange(B, 32, func(lo, hi int) {
-			for j := lo; j < hi; j++ {
-				row := gt[j*G : (j+1)*G]
-				sigmoidSlice(row[:2*H], row[:2*H])
-				tanhSlice(row[2*H:3*H], row[2*H:3*H])
-				sigmoidSlice(row[3*H:], row[3*H:])
-				cp, cr, tr, hr := cPrev[j*H:(j+1)*H], ct[j*H:(j+1)*H], tct[j*H:(j+1)*H], ht[j*H:(j+1)*H]
-				ig, fg, gg := row[:H], row[H:2*H], row[2*H:3*H]
-				for k := range cr {
-					cr[k] = fg[k]*cp[k] + ig[k]*gg[k]
+		if g32, ok := any(gt).([]float32); ok {
+			ps, pa, pc := l.gateParams()
+			c32, cp32, tc32, h32 := any(ct).([]float32), any(cPrev).([]float32), any(tct).([]float32), any(ht).([]float32)
+			parallelRange(B, 32, func(lo, hi int) { cellRows32(g32, cp32, c32, tc32, h32, ps, pa, pc, H, lo, hi) })
+		} else {
+			parallelRange(B, 32, func(lo, hi int) {
+				for j := lo; j < hi; j++ {
+					row := gt[j*G : (j+1)*G]
+					sigmoidSlice(row[:2*H], row[:2*H])
+					tanhSlice(row[2*H:3*H], row[2*H:3*H])
+					sigmoidSlice(row[3*H:], row[3*H:])
+					cp, cr, tr, hr := cPrev[j*H:(j+1)*H], ct[j*H:(j+1)*H], tct[j*H:(j+1)*H], ht[j*H:(j+1)*H]
+					ig, fg, gg := row[:H], row[H:2*H], row[2*H:3*H]
+					for k := range cr {
+						cr[k] = fg[k]*cp[k] + ig[k]*gg[k]
+					}
+					tanhSlice(tr, cr)
+					og := row[3*H:]
+					for k := range hr {
+						hr[k] = og[k] * tr[k]
+					}
 				}
-				tanhSlice(tr, cr)
-				og := row[3*H:]
-				for k := range hr {
-					hr[k] = og[k] * tr[k]
-				}
-			}
-		})
+			})
+		}
 		if stop != nil && t < T-1 && stop(t, h.Rows((t+1)*B, (t+2)*B)) {
 			l.t = t + 1
 			return h.Rows(B, (t+2)*B), t + 1
@@ -136,6 +143,48 @@ func (l *LSTM[F]) ForwardUntil(static, seq *Mat[F], T, B int, h0, c0 *Mat[F], st
 		stop(T-1, h.Rows(T*B, (T+1)*B))
 	}
 	return h.Rows(B, (T+1)*B), T
+}
+
+// gateParams returns the per-column parameters that activate a float32
+// gate row [i f g o] in one tanhVecLoop: sigmoid for i, f and o (as
+// (1 + tanh(x/2))/2), tanh for g.
+func (l *LSTM[F]) gateParams() (s, a, c []float32) {
+	H := l.H
+	if len(l.gp) != 3*4*H {
+		l.gp = make([]float32, 3*4*H)
+		s, a, c = l.gp[:4*H], l.gp[4*H:8*H], l.gp[8*H:]
+		for k := 0; k < 4*H; k++ {
+			if k >= 2*H && k < 3*H {
+				s[k], a[k], c[k] = 1, 1, 0
+			} else {
+				s[k], a[k], c[k] = 0.5, 0.5, 0.5
+			}
+		}
+	}
+	return l.gp[:4*H], l.gp[4*H : 8*H], l.gp[8*H:]
+}
+
+// cellRows32 is one float32 step's cell update for rows [lo, hi): gate
+// activations, c = f⊙c_prev + i⊙g, tanh(c) over the rows' contiguous block,
+// h = o⊙tanh(c).
+func cellRows32(gt, cPrev, ct, tct, ht, ps, pa, pc []float32, H, lo, hi int) {
+	G := 4 * H
+	for j := lo; j < hi; j++ {
+		row := gt[j*G : (j+1)*G]
+		tanhVecLoop(row, row, ps, pa, pc)
+		cp, cr := cPrev[j*H:(j+1)*H], ct[j*H:(j+1)*H]
+		ig, fg, gg := row[:H], row[H:2*H], row[2*H:3*H]
+		for k := range cr {
+			cr[k] = fg[k]*cp[k] + ig[k]*gg[k]
+		}
+	}
+	tanhLoop(tct[lo*H:hi*H], ct[lo*H:hi*H], 1, 1, 0)
+	for j := lo; j < hi; j++ {
+		og, tr, hr := gt[j*G+3*H:(j+1)*G], tct[j*H:(j+1)*H], ht[j*H:(j+1)*H]
+		for k := range hr {
+			hr[k] = og[k] * tr[k]
+		}
+	}
 }
 
 // Backward takes dL/dh_t for every step (T·B×H, time-major), accumulates the
