@@ -3,20 +3,21 @@ package ip2vec
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
 )
 
-// Top-K search. For each query the decoder keeps its K best candidates so
-// far in a min-heap (the root is the K-th best) and scans the candidates in
-// ascending order. A candidate joins only if its score is strictly above
-// the root's: on a tie the listed candidate has the lower index and stays.
-// The vectorised kernel computes a whole panel's scores in registers and
-// compares them, 16 at a time, with the query's current K-th score; only
-// those above it are written out (rare once the heap is full: about
-// K·ln(m/K) of m candidates in random order) and inserted into the heap
-// between kernel calls.
+// Top-K search. For each query the decoder keeps a list of candidates that
+// holds its K best so far, with a threshold: the K-th best listed score.
+// The candidates are scanned in ascending order, and one is listed only if
+// its score is strictly above the threshold (on a tie the listed one has
+// the lower index and ranks higher). The vectorised kernel computes a
+// whole panel's scores in registers and compares them, 16 at a time, with
+// the query's threshold; only those above it are written out (rare once
+// the threshold is set: about K·ln(m/K) of m candidates in random order)
+// and then listed, between kernel calls.
 
 // topkCap is how many candidates one call of the top-K kernel may report:
 // a block of panels holds at most blockBytes/4 candidates (dim ≥ 1).
@@ -57,68 +58,94 @@ func unkey(k uint64) (float32, int32) {
 	return math.Float32frombits(b), int32(^uint32(k))
 }
 
-// A query's list is a min-heap of keys, its root the lowest-ranked listed
-// candidate, stored in kk+1 words: the last holds a sentinel (the highest
-// key, never listed), so that a node's right child can always be read.
-const sentinel = math.MaxUint64
-
-func siftUp(h []uint64, i int) {
-	x := h[i]
-	for i > 0 {
-		p := (i - 1) / 2
-		if h[p] <= x {
-			break
+// offer appends candidate (s, i), whose index is above every listed
+// candidate's, to the list h[:n] of a query whose kk best are sought; the
+// list holds up to len(h) = 2·kk keys, in no order. thr is the score a
+// candidate must exceed to be offered: −Inf until kk candidates are
+// listed, then the kk-th best score of the list when it first held kk
+// candidates or was last cut. When the list is full it is cut back to its
+// kk best (a selection in O(kk), so each offer costs O(1) amortised: the
+// inserts of a heap cost O(log kk) each, mostly in mispredicted branches
+// and cache misses; the threshold lags, so about 1/ln 2 times as many
+// candidates are offered). offer returns the new size and threshold.
+//
+// A candidate not listed, or cut, ranks below kk listed candidates (its
+// score is at most the threshold, and on a tie its index is higher), so
+// the list always holds the kk best so far.
+func offer(h []uint64, n, kk int, s float32, i int32, thr float32) (int, float32) {
+	h[n] = key(s, i)
+	n++
+	switch {
+	case n == len(h):
+		selectTop(h, kk)
+		thr, _ = unkey(h[kk-1])
+		n = kk
+	case n == kk && thr == float32(math.Inf(-1)):
+		lo := h[0]
+		for _, k := range h[1:kk] {
+			lo = min(lo, k)
 		}
-		h[i] = h[p]
-		i = p
+		thr, _ = unkey(lo)
 	}
-	h[i] = x
-}
-
-// replaceRoot replaces the root of the full heap h[:len(h)−1] by x. The
-// hole left by the root goes down to a leaf along the lower children (no
-// data-dependent branch: a new entry's rank is random, so the usual early
-// stop is mispredicted), then x rises from there, rarely far.
-func replaceRoot(h []uint64, x uint64) {
-	n := len(h) - 1
-	i := 0
-	for l := 1; l < n; l = 2*i + 1 {
-		c, r := h[l], h[l+1]
-		if r < c {
-			c, l = r, l+1
-		}
-		h[i] = c
-		i = l
-	}
-	h[i] = x
-	siftUp(h, i)
-}
-
-// offer adds candidate (s, i), whose index is above every listed
-// candidate's, to the heap h[:n] of capacity len(h)−1. It returns the new
-// size and the score a later candidate must exceed to join: −Inf while the
-// heap is not full.
-func offer(h []uint64, n int, s float32, i int32) (int, float32) {
-	k := key(s, i)
-	if n < len(h)-1 {
-		h[n] = k
-		siftUp(h, n)
-		n++
-		if n < len(h)-1 {
-			return n, float32(math.Inf(-1))
-		}
-	} else if k > h[0] {
-		replaceRoot(h, k)
-	}
-	thr, _ := unkey(h[0])
 	return n, thr
 }
 
+// selectTop reorders the distinct keys h so that h[:k] holds the k
+// largest and h[k−1] is the k-th largest: quickselect, its pivot the
+// median of three, with a branch-free partition (the comparisons go either
+// way at random, so branches on them are mispredicted half the time).
+func selectTop(h []uint64, k int) {
+	lo, hi := 0, len(h)
+	for hi-lo > 16 {
+		// The median of the first, middle and last keys to h[hi−1], the
+		// pivot.
+		m := lo + (hi-lo)/2
+		if h[m] > h[lo] {
+			h[m], h[lo] = h[lo], h[m]
+		}
+		if h[hi-1] > h[lo] {
+			h[hi-1], h[lo] = h[lo], h[hi-1]
+		}
+		if h[m] > h[hi-1] {
+			h[m], h[hi-1] = h[hi-1], h[m]
+		}
+		pivot := h[hi-1]
+		// h[lo:w] > pivot > h[w:i].
+		w := lo
+		for i := lo; i < hi-1; i++ {
+			x := h[i]
+			h[i] = h[w]
+			h[w] = x
+			_, above := bits.Sub64(pivot, x, 0)
+			w += int(above)
+		}
+		h[hi-1] = h[w]
+		h[w] = pivot
+		switch {
+		case k-1 < w:
+			hi = w
+		case k-1 > w:
+			lo = w + 1
+		default:
+			return
+		}
+	}
+	// Insertion sort, larger keys first.
+	for i := lo + 1; i < hi; i++ {
+		x := h[i]
+		j := i
+		for ; j > lo && h[j-1] < x; j-- {
+			h[j] = h[j-1]
+		}
+		h[j] = x
+	}
+}
+
 // topkScratch is a worker's state for a chunk of queries: each query's
-// heap (kk+1 words), its size, its current threshold, and the kernel's
+// list (2·kk keys), its size, its current threshold, and the kernel's
 // report buffer with each query's end in it.
 type topkScratch struct {
-	heap []uint64
+	list []uint64
 	size []int32
 	thr  []float32
 	ends []int32
@@ -126,20 +153,19 @@ type topkScratch struct {
 }
 
 func (sc *topkScratch) prepare(nq, kk int) {
-	if cap(sc.heap) < nq*(kk+1) {
-		sc.heap = make([]uint64, nq*(kk+1))
+	if cap(sc.list) < nq*2*kk {
+		sc.list = make([]uint64, nq*2*kk)
 	}
 	if cap(sc.size) < nq {
 		sc.size = make([]int32, nq)
 		sc.thr = make([]float32, nq)
 		sc.ends = make([]int32, nq)
 	}
-	sc.heap, sc.size, sc.thr, sc.ends = sc.heap[:nq*(kk+1)], sc.size[:nq], sc.thr[:nq], sc.ends[:nq]
+	sc.list, sc.size, sc.thr, sc.ends = sc.list[:nq*2*kk], sc.size[:nq], sc.thr[:nq], sc.ends[:nq]
 	negInf := float32(math.Inf(-1))
 	for i := range sc.size {
 		sc.size[i] = 0
 		sc.thr[i] = negInf
-		sc.heap[(i+1)*(kk+1)-1] = sentinel
 	}
 }
 
@@ -175,8 +201,8 @@ func (dec *Decoder) TopK(vecs []float32, k int, idx []int32, sims []float32) err
 	if len(idx) != nq*kk || len(sims) != nq*kk {
 		return fmt.Errorf("ip2vec: top-%d search of %d vectors among %d candidates: %d indices and %d similarities, want %d each", k, nq, m, len(idx), len(sims), nq*kk)
 	}
-	// A chunk's heaps take at most about 256 KiB, so they stay in L2.
-	qc := max(16, min(queryChunk, (32<<10)/kk))
+	// A chunk's lists take at most about 256 KiB, so they stay in L2.
+	qc := max(16, min(queryChunk, (16<<10)/kk))
 	run := func(s int, sc *topkScratch) {
 		e := min(s+qc, nq)
 		dec.topkRange(vecs[s*d:e*d], kk, idx[s*kk:e*kk], sims[s*kk:e*kk], sc)
@@ -219,7 +245,7 @@ func (dec *Decoder) topkRange(vecs []float32, kk int, idx []int32, sims []float3
 		dec.topkGeneric(vecs, nq, kk, sc)
 	}
 	for i := range nq {
-		dec.finish(vecs[i*d:(i+1)*d], sc.heap[i*(kk+1):(i+1)*(kk+1)-1], int(sc.size[i]), idx[i*kk:(i+1)*kk], sims[i*kk:(i+1)*kk])
+		dec.finish(vecs[i*d:(i+1)*d], sc.list[2*i*kk:2*(i+1)*kk], kk, int(sc.size[i]), idx[i*kk:(i+1)*kk], sims[i*kk:(i+1)*kk])
 	}
 }
 
@@ -231,7 +257,7 @@ func (dec *Decoder) topkGeneric(vecs []float32, nq, kk int, sc *topkScratch) {
 	rows := dec.rows
 	for i := range nq {
 		q := vecs[i*d : (i+1)*d : (i+1)*d]
-		h := sc.heap[i*(kk+1) : (i+1)*(kk+1)]
+		h := sc.list[2*i*kk : 2*(i+1)*kk]
 		size, thr := 0, sc.thr[i]
 		c := 0
 		for ; c+4 <= n; c += 4 {
@@ -245,21 +271,21 @@ func (dec *Decoder) topkGeneric(vecs []float32, nq, kk int, sc *topkScratch) {
 				s3 += x * r3[k]
 			}
 			if s0 > thr {
-				size, thr = offer(h, size, s0, int32(c))
+				size, thr = offer(h, size, kk, s0, int32(c), thr)
 			}
 			if s1 > thr {
-				size, thr = offer(h, size, s1, int32(c+1))
+				size, thr = offer(h, size, kk, s1, int32(c+1), thr)
 			}
 			if s2 > thr {
-				size, thr = offer(h, size, s2, int32(c+2))
+				size, thr = offer(h, size, kk, s2, int32(c+2), thr)
 			}
 			if s3 > thr {
-				size, thr = offer(h, size, s3, int32(c+3))
+				size, thr = offer(h, size, kk, s3, int32(c+3), thr)
 			}
 		}
 		for ; c < n; c++ {
 			if s := dot32(q, rows[c*d:(c+1)*d:(c+1)*d]); s > thr {
-				size, thr = offer(h, size, s, int32(c))
+				size, thr = offer(h, size, kk, s, int32(c), thr)
 			}
 		}
 		sc.size[i], sc.thr[i] = int32(size), thr
@@ -279,7 +305,7 @@ func dot32(q, r []float32) float32 {
 // topkKernel is the blocked, vectorised search: the candidates are scanned
 // in L1-sized blocks, each matched against every query of the chunk; the
 // kernel reports the candidates above each query's threshold, which are
-// then offered to the query's heap.
+// then offered to the query's list.
 func (dec *Decoder) topkKernel(vecs []float32, nq, kk int, sc *topkScratch) {
 	if sc.buf == nil {
 		sc.buf = new(topkBuf)
@@ -288,7 +314,7 @@ func (dec *Decoder) topkKernel(vecs []float32, nq, kk int, sc *topkScratch) {
 	n := int32(len(dec.values))
 	buf := sc.buf
 	bp := max(1, blockBytes/(d*lanes*4))
-	// The first block just fills the heaps; the next ones grow with the
+	// The first block just fills the lists; the next ones grow with the
 	// candidates seen, up to the L1 size, so that the thresholds (which
 	// stay put within a block) tighten early: a block of b candidates
 	// after s reports about kk·b/s per query.
@@ -306,13 +332,13 @@ func (dec *Decoder) topkKernel(vecs []float32, nq, kk int, sc *topkScratch) {
 			start := int32(0)
 			for j := i; j < i+done; j++ {
 				end := sc.ends[j]
-				h := sc.heap[j*(kk+1) : (j+1)*(kk+1)]
+				h := sc.list[2*j*kk : 2*(j+1)*kk]
 				size, thr := int(sc.size[j]), sc.thr[j]
 				for t := start; t < end; t++ {
 					// Padding lanes (copies of the last candidate) are
 					// never listed.
 					if c := buf.i[t]; c < n && buf.s[t] > thr {
-						size, thr = offer(h, size, buf.s[t], c)
+						size, thr = offer(h, size, kk, buf.s[t], c, thr)
 					}
 				}
 				sc.size[j], sc.thr[j] = int32(size), thr
@@ -323,11 +349,16 @@ func (dec *Decoder) topkKernel(vecs []float32, nq, kk int, sc *topkScratch) {
 	}
 }
 
-// finish orders a query's heap h[:size] best first, completes it when
-// fewer than len(h) candidates scored above −Inf (with the lowest-indexed
-// others: their scores are −Inf or NaN, which rank alike) and writes the
-// indices and similarities.
-func (dec *Decoder) finish(q []float32, h []uint64, size int, idx []int32, sims []float32) {
+// finish orders a query's list h[:size] and keeps its kk best, best
+// first; it completes it when fewer than kk candidates scored above −Inf
+// (with the lowest-indexed others: their scores are −Inf or NaN, which
+// rank alike) and writes the indices and similarities.
+func (dec *Decoder) finish(q []float32, h []uint64, kk, size int, idx []int32, sims []float32) {
+	if size > kk {
+		selectTop(h[:size], kk)
+		size = kk
+	}
+	h = h[:kk]
 	slices.Sort(h[:size])
 	slices.Reverse(h[:size])
 	for t, k := range h[:size] {
