@@ -114,6 +114,7 @@ func newNet[F nn.Float](cfg Config, attrOut, featOut []Output, maxLen int) (*net
 		return nil, err
 	}
 	n.disc = nn.NewCritic[F]("disc", n.featSize+A, cfg.DiscLayers, cfg.DiscUnits, cfg.LeakyReLU, g)
+	n.disc.ShareGrads = true // D's update is the longer lane of a critic round
 	if cfg.UseAuxDisc {
 		n.aux = nn.NewCritic[F]("aux_disc", A, cfg.AuxDiscLayers, cfg.AuxDiscUnits, cfg.LeakyReLU, g)
 	}
@@ -664,16 +665,7 @@ func (n *net[F]) genLossFrom(b int, backward bool) float64 {
 	for i := range n.dy {
 		n.dy[i] = -1 / F(b)
 	}
-	var score, dx, sa, dxa *nn.Mat[F]
-	nn.Lanes(func() { score, dx = n.disc.InputGrad(&n.fakeX, n.dy) }, func() {
-		if n.aux != nil {
-			n.dyA = resizeF(n.dyA, b)
-			for i := range n.dyA {
-				n.dyA[i] = -beta / F(b)
-			}
-			sa, dxa = n.aux.InputGrad(&n.fakeA, n.dyA)
-		}
-	})
+	score, dx := n.disc.InputGrad(&n.fakeX, n.dy)
 	var loss float64
 	for _, v := range score.D {
 		loss -= float64(v)
@@ -684,6 +676,11 @@ func (n *net[F]) genLossFrom(b int, backward bool) float64 {
 		copy(dAttr.Row(i), dx.Row(i)[n.featSize:])
 	}
 	if n.aux != nil {
+		n.dyA = resizeF(n.dyA, b)
+		for i := range n.dyA {
+			n.dyA[i] = -beta / F(b)
+		}
+		sa, dxa := n.aux.InputGrad(&n.fakeA, n.dyA)
 		var la float64
 		for _, v := range sa.D {
 			la += float64(v)

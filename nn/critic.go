@@ -35,6 +35,11 @@ type Critic[F Float] struct {
 	Layers []*Dense[F]
 	Leaky  bool
 	In     int
+	// ShareGrads makes SetGrads and Accumulate split their products even
+	// inside nn.Lanes, offering parts to a lane that has finished its own
+	// work: for the larger of two critics updated side by side, whose
+	// gradients come last.
+	ShareGrads bool
 
 	b, rows int
 	x       Mat[F]   // input rows (3b for a training step); interpolate rows hold ā₁ after Prepare
@@ -310,7 +315,11 @@ func (c *Critic[F]) accumulate(w []F, beta F) {
 				}
 			}
 		}
-		Gemm(true, false, d.In, d.Out, 3*b, 1, a.D, d.In, s.D, d.Out, beta, d.W.G, d.Out)
+		if c.ShareGrads {
+			gemmShared(true, false, d.In, d.Out, 3*b, 1, a.D, d.In, s.D, d.Out, beta, d.W.G, d.Out)
+		} else {
+			Gemm(true, false, d.In, d.Out, 3*b, 1, a.D, d.In, s.D, d.Out, beta, d.W.G, d.Out)
+		}
 		if beta == 0 {
 			clear(d.B.G)
 		}

@@ -62,6 +62,16 @@ func Gemm[F Float](tA, tB bool, m, n, k int, alpha F, a []F, lda int, b []F, ldb
 	}
 }
 
+// gemmShared is Gemm through blas.SgemmShared: inside Lanes its parts are
+// offered to an idle lane.
+func gemmShared[F Float](tA, tB bool, m, n, k int, alpha F, a []F, lda int, b []F, ldb int, beta F, c []F, ldc int) {
+	if aa, ok := any(a).([]float32); ok {
+		blas.SgemmShared(tA, tB, m, n, k, float32(alpha), aa, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+		return
+	}
+	Gemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
 // MatMul computes dst = alpha·op(a)·op(b) + beta·dst, where op transposes
 // when tA or tB is set. dst must already have the right shape.
 func MatMul[F Float](dst, a *Mat[F], tA bool, b *Mat[F], tB bool, alpha, beta F) {

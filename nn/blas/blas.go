@@ -222,8 +222,23 @@ var impl gonum.Implementation
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32
 // matrices, where op(X) is X or Xᵀ as tA, tB say, op(A) is m×k, op(B) is k×n
-// and C is m×n.
+// and C is m×n. Large products are split across the SetThreads cores,
+// except inside Lanes (where each core has a lane to run: see SgemmShared).
 func Sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(false, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SgemmShared is Sgemm, but inside Lanes it still splits a large product,
+// offering its parts to a lane that has finished its own work. Outside
+// Lanes the two are the same. A product split into parts that one lane
+// then runs alone costs more than the whole product (each part packs the
+// same operand), so the lanes' early work is better left whole and their
+// late work shared.
+func SgemmShared(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(true, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func sgemm(shared, tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -237,7 +252,7 @@ func Sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []fl
 		return
 	}
 	w := int(splitWays.Load())
-	if w < 2 || float64(m)*float64(n)*float64(k) < minSplitMACs {
+	if w < 2 || float64(m)*float64(n)*float64(k) < minSplitMACs || (!shared && lanesOn.Load() != 0) {
 		ob.sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}

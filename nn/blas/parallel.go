@@ -21,7 +21,8 @@ import (
 // offers parts 1..w−1 to whichever lane is idle (one that has finished its
 // own work and is waiting for the others), runs part 0, then runs itself any
 // part no one has taken: a lane that finishes early helps the others with
-// their remaining products instead of waiting.
+// their remaining work instead of waiting. Inside Lanes products are split
+// only when asked for (SgemmShared); element-wise loops always are.
 
 // part is one offered part of a Parts call.
 type part struct {

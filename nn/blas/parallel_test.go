@@ -58,9 +58,9 @@ func TestLanesRunAllOnce(t *testing.T) {
 	SetThreads(1)
 }
 
-// TestSplitProductsSameInLanes: a product large enough to be split gives
-// the same bits inside a lane (where its halves may run on either core) as
-// outside, with the same thread count, whichever lane is faster.
+// TestSplitProductsSameInLanes: a shared product large enough to be split
+// gives the same bits inside a lane (where its halves may run on either
+// core) as outside, with the same thread count, whichever lane is faster.
 func TestSplitProductsSameInLanes(t *testing.T) {
 	if !Available() {
 		t.Skip("openblas not available")
@@ -79,7 +79,7 @@ func TestSplitProductsSameInLanes(t *testing.T) {
 		got := make([]float32, m*n)
 		busy := make([]float32, 64*64)
 		Lanes(func() {
-			Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, got, n)
+			SgemmShared(false, false, m, n, k, 1, a, k, b, n, 0, got, n)
 		}, func() {
 			// A short lane on the other core, so that it is idle (and
 			// takes the other half) in some repetitions and not others.
@@ -92,5 +92,37 @@ func TestSplitProductsSameInLanes(t *testing.T) {
 				t.Fatalf("rep %d: element %d is %v in a lane, %v outside", rep, i, got[i], want[i])
 			}
 		}
+	}
+}
+
+// TestLanesSplitOnlySharedProducts: inside Lanes a large Sgemm runs as one
+// call and a large SgemmShared as parts; outside, both are split.
+func TestLanesSplitOnlySharedProducts(t *testing.T) {
+	if !Available() {
+		t.Skip("openblas not available")
+	}
+	prev, _ := Use(OpenBLAS)
+	defer Use(prev)
+	SetThreads(2)
+	defer SetThreads(1)
+	r := rand.New(rand.NewPCG(8, 8))
+	const m, n, k = 300, 512, 100
+	a, b, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
+	parts := func(f func()) int {
+		// Parts offered while lanes run are left in the queue when the
+		// other lane is busy: count them.
+		before := len(offered)
+		f()
+		return len(offered) - before
+	}
+	var plain, shared int
+	block := make(chan struct{})
+	Lanes(func() {
+		plain = parts(func() { Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n) })
+		shared = parts(func() { SgemmShared(false, false, m, n, k, 1, a, k, b, n, 0, c, n) })
+		close(block)
+	}, func() { <-block })
+	if plain != 0 || shared != 1 {
+		t.Fatalf("inside lanes: Sgemm offered %d parts, SgemmShared %d; want 0 and 1", plain, shared)
 	}
 }
