@@ -20,7 +20,9 @@
 // kind, or a caller-given subset), so decoded ports and protocols are always
 // real values. Batched decoding is a blocked product of the batch against
 // the candidate matrix fused with the arg-max, vectorised with AVX-512 where
-// the CPU has it.
+// the CPU has it. [Decoder.TopK] finds each vector's K most similar
+// candidates the same way (exact, for posterior decoding), writing out of
+// the kernel only the candidates above the vector's running K-th score.
 //
 // A model is saved to and loaded from a small binary file (see [Model.Save]
 // for the format), so a model trained on public data can be reused, as
