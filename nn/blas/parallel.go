@@ -41,7 +41,7 @@ func (p *part) tryRun() {
 
 var (
 	lanesOn atomic.Int32 // 1 while Lanes runs its lanes concurrently
-	offered = make(chan *part, 256)
+	offered = make(chan *part, 4096)
 )
 
 // Parts calls f(0), ..., f(w−1), possibly concurrently (see above), and
