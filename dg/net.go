@@ -320,7 +320,15 @@ func (n *net[F]) assemble(x, xa *nn.Mat[F], feat, attr *nn.Mat[F]) {
 // genBackward backpropagates dFeat (b × L·Fp, before masking) and dAttr
 // (b × A) into the generator's parameters, for the last genAttr/genFeat.
 func (n *net[F]) genBackward(dFeat []F, featStride int, dAttr *nn.Mat[F]) {
-	b, T, S, Fp, L := dAttr.R, n.teff, n.cfg.SampleLen, n.Fp, n.L
+	// The feature and attribute generators' parameters are disjoint: their
+	// backward passes run side by side.
+	nn.Lanes(func() { n.featBackward(dFeat, featStride, dAttr.R) }, func() { n.attrBackward(dAttr) })
+}
+
+// featBackward backpropagates dFeat through the feature generator (heads,
+// output layer, LSTM) for b flows.
+func (n *net[F]) featBackward(dFeat []F, featStride, b int) {
+	T, S, Fp, L := n.teff, n.cfg.SampleLen, n.Fp, n.L
 	blk := S * Fp
 	dOut := n.dOut.Resize(T*b, blk)
 	for t := 0; t < T; t++ {
@@ -340,7 +348,10 @@ func (n *net[F]) genBackward(dFeat []F, featStride int, dAttr *nn.Mat[F]) {
 	dz := n.featHeads.Backward(dOut, n.featOutM)
 	dh := n.featHead.Backward(dz, true)
 	n.lstm.Backward(dh, false)
+}
 
+// attrBackward backpropagates dAttr through the attribute generator.
+func (n *net[F]) attrBackward(dAttr *nn.Mat[F]) {
 	da := n.attrHeads.Backward(dAttr, n.attr)
 	d := n.attrHead.Backward(da, len(n.attrDense) > 0)
 	for i := len(n.attrDense) - 1; i >= 0; i-- {
