@@ -41,6 +41,10 @@ type Config struct {
 	LengthAttribute bool `yaml:"length_attribute"`
 	// Seed makes a run reproducible.
 	Seed uint64 `yaml:"seed"`
+	// SkipBad skips malformed rows of a text input (a bad CSV row, a wrong
+	// number of columns, an IPv6 address), counting them by reason in the
+	// manifest and the log, instead of failing at the first one.
+	SkipBad bool `yaml:"skip_bad"`
 
 	Word2Vec Word2Vec `yaml:"word2vec"`
 	Model    Model    `yaml:"model"`

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,5 +61,48 @@ func TestRunBadInputs(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: error %v, want one naming the file", name, err)
 		}
+	}
+}
+
+// With skip_bad, malformed rows are skipped and counted by reason instead of
+// failing the run; the records around them are all learned.
+func TestRunSkipBadCountsRows(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,pkt,byt,label\n")
+	for i := range 30 {
+		fmt.Fprintf(&b, "2022-06-12 17:53:%02d.000,2022-06-12 17:53:%02d.100,0.100,10.0.0.%d,10.0.1.1,%d,443,TCP,.A....,0,0,%d,%d,background\n", i, i, i%5+1, 40000+i, i%4+1, 60*(i%4+1))
+		if i%10 == 3 {
+			b.WriteString("2022-06-12 17:53:40.000,2022-06-12 17:53:40.000,0.000,2001:db8::1,2001:db8::2,1,2,TCP,......,0,0,1,40,x\n")
+		}
+	}
+	b.WriteString("2022-06-12 17:53:41.000,2022-06-12 17:53:41.000,0.000,1.2.3.4,5.6.7.8,1,2,TCP,......,0,0,many,40,x\n")
+	in := filepath.Join(t.TempDir(), "mixed.csv")
+	if err := os.WriteFile(in, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := tinyConfig(t, 5)
+	r, err := Open(Options{Dir: t.TempDir(), Input: in, Config: cfg, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RunAll(context.Background()); err == nil || !strings.Contains(err.Error(), "mixed.csv") {
+		t.Fatalf("without skip_bad: error %v, want one naming the file", err)
+	}
+	cfg.SkipBad = true
+	dir := t.TempDir()
+	runAll(t, Options{Dir: dir, Input: in, Config: cfg})
+	split, err := LoadSplit(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if split.Skipped[trace.ReasonIPv6] != 3 || split.Skipped[trace.ReasonBadField] != 1 {
+		t.Errorf("skipped %v, want 3 %s and 1 %s", split.Skipped, trace.ReasonIPv6, trace.ReasonBadField)
+	}
+	kept := 0
+	for _, c := range split.Chunks {
+		kept += c.Records
+	}
+	if kept != 30 {
+		t.Errorf("chunks hold %d records, want 30", kept)
 	}
 }

@@ -73,7 +73,7 @@ const (
 
 // preprocessKey hashes what pre-processing depends on.
 func preprocessKey(inputSHA string, c *config.Config, audit bool) string {
-	return hashKey(preprocessVersion, inputSHA, c.Chunks, c.MaxFlowLen, c.MaxFlowLenCap, c.LongFlows, c.Continuous, c.QuantileKnots, c.LengthAttribute, c.Word2Vec, c.DP, c.Seed, audit)
+	return hashKey(preprocessVersion, inputSHA, c.Chunks, c.MaxFlowLen, c.MaxFlowLenCap, c.LongFlows, c.Continuous, c.QuantileKnots, c.LengthAttribute, c.Word2Vec, c.DP, c.Seed, c.SkipBad, audit)
 }
 
 // splitAudit keeps a random 20% of the trace aside (seeded): the audit
@@ -114,7 +114,7 @@ func splitAudit(t *Trace, seed uint64) (train, hold *Trace) {
 // preprocess reads the input, splits it into chunks, trains (or loads) the
 // embedding, and writes the schema and one training set per chunk.
 func (r *Run) preprocess(ctx context.Context) error {
-	in, err := ReadTrace(r.InputPath, trace.Options{})
+	in, err := ReadTrace(r.InputPath, trace.Options{SkipBad: r.Cfg.SkipBad})
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func init() {
 // runFlags are the flags shared by run and the stage commands.
 type runFlags struct {
 	input, out, cfgFile, preset string
-	audit, force                bool
+	audit, force, skipBad       bool
 	dpEpsilon, dpDelta          float64
 	pretrained                  string
 }
@@ -49,6 +49,7 @@ func (f *runFlags) add(cmd *cobra.Command, withInput bool) {
 		cmd.Flags().StringVar(&f.cfgFile, "config", "", "configuration file (YAML; may `extends:` a preset or another file)")
 		cmd.Flags().StringVar(&f.preset, "preset", "", "preset: "+strings.Join(config.Presets(), ", ")+" (default "+config.DefaultPreset+")")
 		cmd.Flags().BoolVar(&f.audit, "audit", false, "train on 80% of the records (flow records one by one, packets by 5-tuple) and audit the synthetic trace for memorisation against the other 20%")
+		cmd.Flags().BoolVar(&f.skipBad, "skip-bad", false, "skip malformed rows of a text input (bad CSV rows, IPv6 addresses), counted in the manifest, instead of failing (config key skip_bad)")
 		cmd.Flags().Float64Var(&f.dpEpsilon, "dp-epsilon", 0, "train with differential privacy (DP-SGD on the discriminators) for this target ε; needs --pretrained")
 		cmd.Flags().Float64Var(&f.dpDelta, "dp-delta", 0, "δ of the DP guarantee (default 1e-5, or less than 1/flows)")
 		cmd.Flags().StringVar(&f.pretrained, "pretrained", "", "run directory of a model trained on public data: under DP its schema, embedding and weights start every chunk")
@@ -66,6 +67,9 @@ func (f *runFlags) settings() (*config.Config, error) {
 	cfg, err := config.Load(f.cfgFile, f.preset)
 	if err != nil {
 		return nil, err
+	}
+	if f.skipBad {
+		cfg.SkipBad = true
 	}
 	if f.dpEpsilon > 0 || f.dpDelta > 0 || f.pretrained != "" {
 		if f.dpEpsilon > 0 {
