@@ -115,10 +115,7 @@ func writeTrace(path string, t *Trace, layout trace.Layout) error {
 }
 
 // layoutFor is the flow CSV layout synthetic flows are written in: the
-// input's own for flow CSVs, UGR16's otherwise.
-func layoutFor(f trace.Format) trace.Layout {
-	if f == trace.FormatNetShareCSV {
-		return trace.LayoutNetShare
-	}
-	return trace.LayoutUGR16
-}
+// input's own for flow CSVs, UGR'16 at microsecond precision otherwise
+// (rounding Zeek's durations to the millisecond would move sub-millisecond
+// flows between duration bins).
+func layoutFor(f trace.Format) trace.Layout { return trace.DefaultLayout(f) }

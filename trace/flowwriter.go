@@ -24,17 +24,36 @@ const (
 	// (ts+td, truncated), td in seconds with 3 decimals (rounded), flags as
 	// nfdump's "UAPRSF" and proto by name.
 	LayoutUGR16 Layout = "ugr16"
+	// LayoutUGR16Micro is the UGR'16 layout at microsecond precision:
+	// times "YYYY-MM-DD hh:mm:ss.ffffff" and td with 6 decimals, exact. It
+	// reads back as UGR'16 CSV; netshare writes it for inputs whose times
+	// have microseconds (Zeek logs, captures), whose sub-millisecond
+	// durations the millisecond layout would round away.
+	LayoutUGR16Micro Layout = "ugr16-us"
 )
 
-// ParseLayout returns the layout named s ("netshare" or "ugr16").
+// ParseLayout returns the layout named s ("netshare", "ugr16" or
+// "ugr16-us").
 func ParseLayout(s string) (Layout, error) {
-	switch Layout(strings.ToLower(strings.TrimSpace(s))) {
-	case LayoutNetShare:
-		return LayoutNetShare, nil
-	case LayoutUGR16:
-		return LayoutUGR16, nil
+	switch l := Layout(strings.ToLower(strings.TrimSpace(s))); l {
+	case LayoutNetShare, LayoutUGR16, LayoutUGR16Micro:
+		return l, nil
 	}
-	return "", fmt.Errorf("unknown flow layout %q (want netshare or ugr16)", s)
+	return "", fmt.Errorf("unknown flow layout %q (want netshare, ugr16 or ugr16-us)", s)
+}
+
+// DefaultLayout is the layout flow records read from a trace of format f
+// are written in: NetShare's for NetShare CSV, UGR'16 for UGR'16 CSV (both
+// keep the input's precision), and UGR'16 at microsecond precision for
+// Zeek logs and packet captures.
+func DefaultLayout(f Format) Layout {
+	switch f {
+	case FormatNetShareCSV:
+		return LayoutNetShare
+	case FormatUGR16CSV:
+		return LayoutUGR16
+	}
+	return LayoutUGR16Micro
 }
 
 // Format returns the input format a file in this layout is read as.
@@ -67,7 +86,7 @@ func NewFlowWriter(w io.Writer, layout Layout) (*FlowWriter, error) {
 	switch layout {
 	case LayoutNetShare:
 		h = headerNetShare
-	case LayoutUGR16:
+	case LayoutUGR16, LayoutUGR16Micro:
 		h = headerUGR16
 	default:
 		return nil, fmt.Errorf("unknown flow layout %q", string(layout))
@@ -87,10 +106,13 @@ func (w *FlowWriter) Write(f *Flow) error {
 		return fmt.Errorf("flow %s: negative duration %d µs", f.Key(), f.Dur)
 	}
 	b := w.buf[:0]
-	if w.layout == LayoutNetShare {
+	switch w.layout {
+	case LayoutNetShare:
 		b = AppendNetShareRow(b, f)
-	} else {
-		b = AppendUGR16Row(b, f)
+	case LayoutUGR16Micro:
+		b = appendUGR16Row(b, f, true)
+	default:
+		b = appendUGR16Row(b, f, false)
 	}
 	w.buf = b
 	if _, err := w.w.Write(b); err != nil {
@@ -124,6 +146,13 @@ func AppendNetShareRow(b []byte, f *Flow) []byte {
 	return append(b, '\n')
 }
 
+// appendMicrosFixed appends us/1e6 (us ≥ 0) with exactly 6 decimals.
+func appendMicrosFixed(b []byte, us int64) []byte {
+	b = strconv.AppendInt(b, us/1_000_000, 10)
+	b = append(b, '.')
+	return appendPad(b, int(us%1_000_000), 6)
+}
+
 // appendMicrosAsSeconds appends us/1e6 as the shortest exact decimal.
 func appendMicrosAsSeconds(b []byte, us int64) []byte {
 	if us < 0 {
@@ -149,15 +178,27 @@ func appendMicrosAsSeconds(b []byte, us int64) []byte {
 }
 
 // AppendUGR16Row appends f as one UGR'16 CSV row (with its newline).
-func AppendUGR16Row(b []byte, f *Flow) []byte {
-	startMs, _ := floorDiv(f.Start, 1000)
-	endMs, _ := floorDiv(f.Start+f.Dur, 1000)
-	b = appendDateTimeMs(b, startMs)
-	b = append(b, ',')
-	b = appendDateTimeMs(b, endMs)
-	b = append(b, ',')
-	// Formatting the float rounds exactly as nfdump and Python's "%.3f" do.
-	b = strconv.AppendFloat(b, float64(f.Dur)/1e6, 'f', 3, 64)
+func AppendUGR16Row(b []byte, f *Flow) []byte { return appendUGR16Row(b, f, false) }
+
+// appendUGR16Row appends f as one UGR'16 CSV row, its times to the
+// millisecond or, when micro, to the microsecond.
+func appendUGR16Row(b []byte, f *Flow, micro bool) []byte {
+	if micro {
+		b = appendDateTimeUs(b, f.Start)
+		b = append(b, ',')
+		b = appendDateTimeUs(b, f.Start+f.Dur)
+		b = append(b, ',')
+		b = appendMicrosFixed(b, f.Dur)
+	} else {
+		startMs, _ := floorDiv(f.Start, 1000)
+		endMs, _ := floorDiv(f.Start+f.Dur, 1000)
+		b = appendDateTimeMs(b, startMs)
+		b = append(b, ',')
+		b = appendDateTimeMs(b, endMs)
+		b = append(b, ',')
+		// Formatting the float rounds exactly as nfdump and Python's "%.3f" do.
+		b = strconv.AppendFloat(b, float64(f.Dur)/1e6, 'f', 3, 64)
+	}
 	b = append(b, ',')
 	b = appendIP(b, f.Src)
 	b = append(b, ',')

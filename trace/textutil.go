@@ -167,6 +167,13 @@ func parseDateTime(s string) (int64, error) {
 	return t.Unix()*1_000_000 + us, nil
 }
 
+// appendDateTimeUs appends the UTC time of us (microseconds since the
+// epoch) as "YYYY-MM-DD hh:mm:ss.ffffff".
+func appendDateTimeUs(b []byte, us int64) []byte {
+	ms, rest := floorDiv(us, 1000)
+	return appendPad(appendDateTimeMs(b, ms), int(rest), 3)
+}
+
 // appendDateTimeMs appends the UTC time of ms (milliseconds since the epoch)
 // as "YYYY-MM-DD hh:mm:ss.fff".
 func appendDateTimeMs(b []byte, ms int64) []byte {

@@ -88,12 +88,47 @@ func TestFlowRoundTripUGR16(t *testing.T) {
 	}
 }
 
+// The microsecond UGR'16 layout keeps start and duration exactly.
+func TestFlowRoundTripUGR16Micro(t *testing.T) {
+	flows := randomFlows(2000, 3)
+	flows[0].Start, flows[0].Dur = -1, 999 // before the epoch; under a millisecond
+	path := filepath.Join(t.TempDir(), "flows.csv")
+	if err := trace.WriteFlowsFile(path, trace.LayoutUGR16Micro, flows); err != nil {
+		t.Fatal(err)
+	}
+	got, st, f, err := trace.ReadAllFlows(path, trace.Options{})
+	if err != nil || f != trace.FormatUGR16CSV || st.Read != int64(len(flows)) {
+		t.Fatalf("read back: %v, format %s, %+v", err, f, st)
+	}
+	for i := range flows {
+		w := flows[i]
+		w.TCPFlags &= 0x3f
+		if got[i] != w {
+			t.Fatalf("record %d:\n got %+v\nwant %+v", i, got[i], w)
+		}
+	}
+}
+
+func TestDefaultLayout(t *testing.T) {
+	for f, want := range map[trace.Format]trace.Layout{
+		trace.FormatNetShareCSV: trace.LayoutNetShare, trace.FormatUGR16CSV: trace.LayoutUGR16,
+		trace.FormatZeekConn: trace.LayoutUGR16Micro, trace.FormatZeekCSV: trace.LayoutUGR16Micro, trace.FormatPcap: trace.LayoutUGR16Micro,
+	} {
+		if got := trace.DefaultLayout(f); got != want {
+			t.Errorf("DefaultLayout(%s) = %s, want %s", f, got, want)
+		}
+		if l, err := trace.ParseLayout(string(want)); err != nil || l != want {
+			t.Errorf("ParseLayout(%s) = %s, %v", want, l, err)
+		}
+	}
+}
+
 func TestFlowWriterRows(t *testing.T) {
 	f := trace.Flow{Start: 1458298072364999, Dur: 305635600, Src: ip(t, "192.0.2.10"), Dst: ip(t, "198.51.100.7"),
 		SrcPort: 0, DstPort: 771, Proto: trace.ProtoICMP, Packets: 62, Bytes: 1736, TCPFlags: trace.TCPAck | trace.TCPSyn,
 		TOS: 4, Fwd: 1, Label: "background"}
 	var b bytes.Buffer
-	for _, l := range []trace.Layout{trace.LayoutNetShare, trace.LayoutUGR16} {
+	for _, l := range []trace.Layout{trace.LayoutNetShare, trace.LayoutUGR16, trace.LayoutUGR16Micro} {
 		w, err := trace.NewFlowWriter(&b, l)
 		if err != nil {
 			t.Fatal(err)
@@ -105,7 +140,9 @@ func TestFlowWriterRows(t *testing.T) {
 	want := "srcip,dstip,srcport,dstport,proto,ts,td,pkt,byt,type\n" +
 		"3221225994,3325256711,0,771,ICMP,1458298072364999,305.6356,62,1736,background\n" +
 		"ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,pkt,byt,label\n" +
-		"2016-03-18 10:47:52.364,2016-03-18 10:52:58.000,305.636,192.0.2.10,198.51.100.7,0,771,ICMP,.A..S.,1,4,62,1736,background\n"
+		"2016-03-18 10:47:52.364,2016-03-18 10:52:58.000,305.636,192.0.2.10,198.51.100.7,0,771,ICMP,.A..S.,1,4,62,1736,background\n" +
+		"ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,pkt,byt,label\n" +
+		"2016-03-18 10:47:52.364999,2016-03-18 10:52:58.000599,305.635600,192.0.2.10,198.51.100.7,0,771,ICMP,.A..S.,1,4,62,1736,background\n"
 	if b.String() != want {
 		t.Errorf("rows:\n%s\nwant:\n%s", b.String(), want)
 	}

@@ -28,7 +28,8 @@ func newConvertCmd() *cobra.Command {
 extension:
 
   .csv   flow records in the layout given by --layout (default: netshare when
-         IN is a NetShare CSV, ugr16 otherwise). Packets are aggregated into
+         IN is a NetShare CSV, ugr16 when it is a UGR'16 CSV, else ugr16-us,
+         UGR'16 with microsecond times and durations). Packets are aggregated into
          unidirectional flow records by 5-tuple with NetFlow-style active and
          inactive timeouts.
   .pcap  packets (IN must be a capture) as raw-IPv4 pcap with full IPv4 and
@@ -81,10 +82,7 @@ records are reported on stderr.`,
 				})
 				st = pr.Stats()
 			case ".csv":
-				layout := trace.LayoutUGR16
-				if src.Format == trace.FormatNetShareCSV {
-					layout = trace.LayoutNetShare
-				}
+				layout := trace.DefaultLayout(src.Format)
 				if layoutName != "" {
 					if layout, err = trace.ParseLayout(layoutName); err != nil {
 						return fmt.Errorf("--layout: %w", err)
@@ -131,7 +129,7 @@ records are reported on stderr.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&layoutName, "layout", "", "flow CSV layout: netshare or ugr16 (default: netshare for NetShare input, else ugr16)")
+	cmd.Flags().StringVar(&layoutName, "layout", "", "flow CSV layout: netshare, ugr16 or ugr16-us (UGR'16 with microseconds); default: netshare for NetShare input, ugr16 for UGR'16 input, else ugr16-us")
 	cmd.Flags().BoolVar(&skipBad, "skip-bad", false, "skip malformed rows of text formats (counted by reason) instead of failing")
 	cmd.Flags().StringVar(&format, "format", "", "force the input format; default: detect from the content")
 	cmd.Flags().DurationVar(&active, "active-timeout", trace.DefaultActiveTimeout, "packets to flows: close a flow this long after its first packet")
