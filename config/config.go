@@ -43,7 +43,7 @@ type Config struct {
 	Seed uint64 `yaml:"seed"`
 	// SkipBad skips malformed rows of a text input (a bad CSV row, a wrong
 	// number of columns, an IPv6 address), counting them by reason in the
-	// manifest and the log, instead of failing at the first one.
+	// log and in preprocess/split.json, instead of failing at the first one.
 	SkipBad bool `yaml:"skip_bad"`
 
 	Word2Vec Word2Vec `yaml:"word2vec"`
