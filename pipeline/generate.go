@@ -22,6 +22,7 @@ type GenStats struct {
 	FixedTags     int   `json:"fixed_inconsistent_tags"`
 	DroppedCopies int   `json:"dropped_continuations"`
 	SnappedIPs    int   `json:"snapped_ips"`
+	SeparatedKeys int   `json:"separated_keys"`
 	DroppedEmpty  int   `json:"dropped_in_empty_chunks"`
 	OutOfRange    int   `json:"records_outside_chunk"`
 	PerChunkFlows []int `json:"per_chunk_flows"`
@@ -102,6 +103,9 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	}
 	if k := r.Cfg.Generate.IPSnapTop; k > 0 {
 		st.SnappedIPs = snapIPs(s, gen, k)
+	}
+	if s.Kind() == trace.KindPackets {
+		st.SeparatedKeys = separateKeys(s, gen, kept, rand.New(rand.NewPCG(r.Cfg.Seed, 0x5e9)))
 	}
 	merged := mergeChunks(s, gen, rand.New(rand.NewPCG(r.Cfg.Seed, 0xc0de)), st)
 	if r.Cfg.Generate.Calibrate {
@@ -191,7 +195,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		return nil, err
 	}
 	r.log.Info("generated", "path", path, "flows", st.Flows, "records", st.Records, "continued_flows", st.Continuations,
-		"fixed_inconsistent_tags", st.FixedTags, "snapped_ips", st.SnappedIPs, "records_outside_chunk", st.OutOfRange)
+		"fixed_inconsistent_tags", st.FixedTags, "snapped_ips", st.SnappedIPs, "separated_keys", st.SeparatedKeys, "records_outside_chunk", st.OutOfRange)
 	return st, nil
 }
 

@@ -67,7 +67,7 @@ func writeJSON(path string, v any) error {
 // so that runs made by an older netshare redo the stage.
 const (
 	preprocessVersion = "preprocess/v4"
-	generateVersion   = "generate/v3"
+	generateVersion   = "generate/v4"
 	evaluateVersion   = "evaluate/v2"
 )
 

@@ -1,0 +1,100 @@
+package pipeline
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/netshare-go/netshare/trace"
+)
+
+// Flows that share a 5-tuple get distinct ones by exchanging source ports
+// within a protocol: every port keeps its count, every row's vector encodes
+// its new port, and collisions that no exchange can fix stay.
+func TestSeparateKeys(t *testing.T) {
+	s := tagSchema(t, 1)
+	e := s.Embedded("srcport")
+	if e == nil {
+		t.Fatal("schema has no embedded srcport")
+	}
+	off, dim := s.AttrSlice("srcport")
+	row := func(src uint32, sport uint16, proto uint8) genRow {
+		v := make([]float32, s.AttrDim())
+		enc, known := e.E.EncodePort(sport)
+		if !known && proto == trace.ProtoTCP {
+			t.Fatalf("port %d not in the embedding's vocabulary", sport)
+		}
+		copy(v[off:off+dim], enc)
+		r := genRow{vec: v}
+		r.attr.Key = trace.Key{Src: src, Dst: 9, SrcPort: sport, DstPort: 80, Proto: proto}
+		if sport == 80 { // a server's flow: the ephemeral port is the destination
+			r.attr.Key.Src, r.attr.Key.Dst, r.attr.Key.DstPort = 9, src, 1000
+		}
+		r.attr.StartsHere = true
+		return r
+	}
+	var rows []genRow
+	// Three TCP flows on one 5-tuple, next to TCP flows of other hosts and
+	// ports; two ICMP flows that cannot be told apart by ports.
+	for range 3 {
+		rows = append(rows, row(1, 1000, trace.ProtoTCP))
+	}
+	for i := range 6 {
+		rows = append(rows, row(uint32(2+i%2), uint16(1001+i%3), trace.ProtoTCP))
+	}
+	rows = append(rows, row(5, 0, trace.ProtoICMP), row(5, 0, trace.ProtoICMP))
+	ports := func(rs []genRow) []uint16 {
+		var p []uint16
+		for _, r := range rs {
+			p = append(p, r.attr.Key.SrcPort)
+		}
+		slices.Sort(p)
+		return p
+	}
+	before := ports(rows)
+	gen := [][]genRow{rows}
+	moved := separateKeys(s, gen, func(genRow) bool { return true }, rand.New(rand.NewPCG(1, 2)))
+	got := gen[0]
+	if moved < 2 {
+		t.Errorf("moved %d flows, want at least 2", moved)
+	}
+	if !slices.Equal(ports(got), before) {
+		t.Errorf("source ports %v, want the same multiset as %v", ports(got), before)
+	}
+	seen := map[trace.Key]int{}
+	for _, r := range got {
+		seen[r.attr.Key]++
+	}
+	for k, n := range seen {
+		if n > 1 && k.Proto != trace.ProtoICMP {
+			t.Errorf("5-tuple %v still held by %d flows", k, n)
+		}
+	}
+	if seen[got[9].attr.Key] != 2 {
+		t.Errorf("the ICMP pair changed: %v", got[9:])
+	}
+
+	// Server flows (source port 80 throughout) are told apart by their
+	// destination ports.
+	srv := [][]genRow{{row(1, 80, trace.ProtoTCP), row(1, 80, trace.ProtoTCP), row(2, 80, trace.ProtoTCP), row(2, 80, trace.ProtoTCP)}}
+	srv[0][2].attr.Key.DstPort, srv[0][3].attr.Key.DstPort = 1002, 1001
+	if moved := separateKeys(s, srv, func(genRow) bool { return true }, rand.New(rand.NewPCG(3, 4))); moved != 1 {
+		t.Errorf("server flows: moved %d, want 1", moved)
+	}
+	srvKeys := map[trace.Key]bool{}
+	for _, r := range srv[0] {
+		srvKeys[r.attr.Key] = true
+	}
+	if len(srvKeys) != 4 {
+		t.Errorf("server flows still share 5-tuples: %v", srv[0])
+	}
+	for i, r := range got {
+		a, err := s.DecodeAttributes(r.vec, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.attr.Key.Proto == trace.ProtoTCP && a[0].Key.SrcPort != r.attr.Key.SrcPort {
+			t.Errorf("row %d: vector decodes to port %d, row holds %d", i, a[0].Key.SrcPort, r.attr.Key.SrcPort)
+		}
+	}
+}
