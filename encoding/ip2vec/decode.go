@@ -179,34 +179,41 @@ func (dec *Decoder) DecodeIndex(vecs []float32, out []int32) error {
 	if len(dec.values) == 0 {
 		return fmt.Errorf("ip2vec: decoder has no candidates")
 	}
-	nq := len(out)
-	chunks := (nq + queryChunk - 1) / queryChunk
+	inChunks(len(out), queryChunk, len(dec.values), func(s, e int, sc *scratch) {
+		dec.decodeRange(vecs[s*dec.dim:e*dec.dim], out[s:e], sc)
+	})
+	return nil
+}
+
+// inChunks calls f over [0, nq) in consecutive chunks [s, e) of at most qc
+// queries, each worker with a scratch of its own: on all CPUs when there
+// are several chunks and the work (nq queries against m candidates) is
+// large enough to pay for the goroutines, else in order on the caller's.
+func inChunks[S any](nq, qc, m int, f func(s, e int, sc *S)) {
+	chunks := (nq + qc - 1) / qc
 	workers := min(runtime.GOMAXPROCS(0), chunks)
-	if workers <= 1 || nq*len(dec.values) < 1<<21 {
-		var sc scratch
-		for s := 0; s < nq; s += queryChunk {
-			e := min(s+queryChunk, nq)
-			dec.decodeRange(vecs[s*dec.dim:e*dec.dim], out[s:e], &sc)
+	if workers <= 1 || nq*m < 1<<21 {
+		var sc S
+		for s := 0; s < nq; s += qc {
+			f(s, min(s+qc, nq), &sc)
 		}
-		return nil
+		return
 	}
 	var wg sync.WaitGroup
 	next := make(chan int, chunks)
-	for s := 0; s < nq; s += queryChunk {
+	for s := 0; s < nq; s += qc {
 		next <- s
 	}
 	close(next)
 	for range workers {
 		wg.Go(func() {
-			var sc scratch
+			var sc S
 			for s := range next {
-				e := min(s+queryChunk, nq)
-				dec.decodeRange(vecs[s*dec.dim:e*dec.dim], out[s:e], &sc)
+				f(s, min(s+qc, nq), &sc)
 			}
 		})
 	}
 	wg.Wait()
-	return nil
 }
 
 // scratch is a worker's per-lane running maxima.

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"runtime"
 	"slices"
-	"sync"
 )
 
 // Top-K search. For each query the decoder keeps a list of candidates that
@@ -203,34 +201,9 @@ func (dec *Decoder) TopK(vecs []float32, k int, idx []int32, sims []float32) err
 	}
 	// A chunk's lists take at most about 256 KiB, so they stay in L2.
 	qc := max(16, min(queryChunk, (16<<10)/kk))
-	run := func(s int, sc *topkScratch) {
-		e := min(s+qc, nq)
+	inChunks(nq, qc, m, func(s, e int, sc *topkScratch) {
 		dec.topkRange(vecs[s*d:e*d], kk, idx[s*kk:e*kk], sims[s*kk:e*kk], sc)
-	}
-	chunks := (nq + qc - 1) / qc
-	workers := min(runtime.GOMAXPROCS(0), chunks)
-	if workers <= 1 || nq*m < 1<<21 {
-		var sc topkScratch
-		for s := 0; s < nq; s += qc {
-			run(s, &sc)
-		}
-		return nil
-	}
-	var wg sync.WaitGroup
-	next := make(chan int, chunks)
-	for s := 0; s < nq; s += qc {
-		next <- s
-	}
-	close(next)
-	for range workers {
-		wg.Go(func() {
-			var sc topkScratch
-			for s := range next {
-				run(s, &sc)
-			}
-		})
-	}
-	wg.Wait()
+	})
 	return nil
 }
 
