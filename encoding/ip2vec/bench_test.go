@@ -51,6 +51,27 @@ func BenchmarkTrain(b *testing.B) {
 	}
 }
 
+// searchBench returns a decoder over cands random unit candidates and
+// queries random 10-d vectors, with the portable path forced while the
+// benchmark runs when generic.
+func searchBench(b *testing.B, cands, queries int, generic bool) (*Decoder, []float32) {
+	b.Helper()
+	saved := useKernel
+	b.Cleanup(func() { useKernel = saved })
+	useKernel = useKernel && !generic
+	m := randomModel(10, portRange(0, cands), []uint8{6}, 1)
+	dec, err := m.NewPortDecoder(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rng{2}
+	vecs := make([]float32, queries*10)
+	for i := range vecs {
+		vecs[i] = float32(r.float()*2 - 1)
+	}
+	return dec, vecs
+}
+
 // BenchmarkDecode decodes random vectors against random unit candidates
 // with the default path (the AVX-512 kernel where available, for 16
 // candidates or more) and with the portable path forced ("generic").
@@ -73,19 +94,7 @@ func BenchmarkDecode(b *testing.B) {
 			name += "/generic"
 		}
 		b.Run(name, func(b *testing.B) {
-			saved := useKernel
-			defer func() { useKernel = saved }()
-			useKernel = useKernel && !c.generic
-			m := randomModel(10, portRange(0, c.cands), []uint8{6}, 1)
-			dec, err := m.NewPortDecoder(nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			r := rng{2}
-			vecs := make([]float32, c.queries*10)
-			for i := range vecs {
-				vecs[i] = float32(r.float()*2 - 1)
-			}
+			dec, vecs := searchBench(b, c.cands, c.queries, c.generic)
 			out := make([]int32, c.queries)
 			for b.Loop() {
 				if err := dec.DecodeIndex(vecs, out); err != nil {

@@ -359,19 +359,7 @@ func BenchmarkTopK(b *testing.B) {
 			name += "/generic"
 		}
 		b.Run(name, func(b *testing.B) {
-			saved := useKernel
-			defer func() { useKernel = saved }()
-			useKernel = useKernel && !c.generic
-			m := randomModel(10, portRange(0, c.cands), []uint8{6}, 1)
-			dec, err := m.NewPortDecoder(nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			r := rng{2}
-			vecs := make([]float32, c.queries*10)
-			for i := range vecs {
-				vecs[i] = float32(r.float()*2 - 1)
-			}
+			dec, vecs := searchBench(b, c.cands, c.queries, c.generic)
 			idx := make([]int32, c.queries*c.k)
 			sims := make([]float32, c.queries*c.k)
 			for b.Loop() {
