@@ -64,11 +64,7 @@ func searchBench(b *testing.B, cands, queries int, generic bool) (*Decoder, []fl
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := rng{2}
-	vecs := make([]float32, queries*10)
-	for i := range vecs {
-		vecs[i] = float32(r.float()*2 - 1)
-	}
+	vecs := randomVecs(queries*10, 2)
 	return dec, vecs
 }
 

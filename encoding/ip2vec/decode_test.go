@@ -8,6 +8,17 @@ import (
 	"testing"
 )
 
+// randomVecs returns n values uniform in [-1, 1) from a generator seeded
+// with seed: random query vectors.
+func randomVecs(n int, seed uint64) []float32 {
+	r := rng{seed}
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.float()*2 - 1)
+	}
+	return v
+}
+
 // randomModel builds a model with random unit vectors over the given
 // ports and protocols, for decoding tests that need no training.
 func randomModel(dim int, ports []uint16, protos []uint8, seed uint64) *Model {
@@ -129,11 +140,7 @@ func TestDecodeMatchesExhaustiveSearch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := rng{uint64(c.queries)}
-			vecs := make([]float32, c.queries*c.dim)
-			for i := range vecs {
-				vecs[i] = float32(r.float()*2 - 1)
-			}
+			vecs := randomVecs(c.queries*c.dim, uint64(c.queries))
 			idx := make([]int32, c.queries)
 			if err := dec.DecodeIndex(vecs, idx); err != nil {
 				t.Fatal(err)

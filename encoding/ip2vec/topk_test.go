@@ -124,11 +124,7 @@ func TestTopKMatchesExhaustiveSearch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := rng{uint64(c.queries)}
-			vecs := make([]float32, c.queries*c.dim)
-			for i := range vecs {
-				vecs[i] = float32(r.float()*2 - 1)
-			}
+			vecs := randomVecs(c.queries*c.dim, uint64(c.queries))
 			idx, sims, kk := topK(t, dec, vecs, c.k)
 			for q := range c.queries {
 				qv := vecs[q*c.dim : (q+1)*c.dim]
@@ -167,11 +163,7 @@ func TestTopKOneIsDecodeIndex(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := rng{uint64(c.cands)}
-			vecs := make([]float32, c.queries*c.dim)
-			for i := range vecs {
-				vecs[i] = float32(r.float()*2 - 1)
-			}
+			vecs := randomVecs(c.queries*c.dim, uint64(c.cands))
 			want := make([]int32, c.queries)
 			if err := dec.DecodeIndex(vecs, want); err != nil {
 				t.Fatal(err)
@@ -258,11 +250,7 @@ func TestTopKDuplicateCandidates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := rng{4}
-		vecs := make([]float32, 200*dim)
-		for i := range vecs {
-			vecs[i] = float32(r.float()*2 - 1)
-		}
+		vecs := randomVecs(200*dim, 4)
 		for _, k := range []int{1, 100, 1000} {
 			idx, sims, kk := topK(t, dec, vecs, k)
 			for q := range 200 {
