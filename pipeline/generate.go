@@ -191,7 +191,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		return nil, fmt.Errorf("generation produced no records (flows %d, %d records outside their chunk)", st.Flows, st.OutOfRange)
 	}
 	path := r.SyntheticPath(s.Kind())
-	if err := writeTrace(path, out, layoutFor(trace.Format(split.Format))); err != nil {
+	if err := writeTrace(path, out, trace.Format(split.Format)); err != nil {
 		return nil, err
 	}
 	r.log.Info("generated", "path", path, "flows", st.Flows, "records", st.Records, "continued_flows", st.Continuations,

@@ -105,17 +105,14 @@ func materialiseInput(dir, path string) (string, error) {
 	return p, atomicfile.WriteFile(p, sampledata.UGR16Small, 0o644)
 }
 
-// writeTrace writes synthetic records in the input's kind: a pcap for
-// packets, a flow CSV in the input's layout for flows.
-func writeTrace(path string, t *Trace, layout trace.Layout) error {
+// writeTrace writes records in the input's kind: a pcap for packets, a flow
+// CSV for flows in the layout of an input of format f (its own for flow
+// CSVs; UGR'16 at microsecond precision otherwise, since rounding Zeek's
+// durations to the millisecond would move sub-millisecond flows between
+// duration bins).
+func writeTrace(path string, t *Trace, f trace.Format) error {
 	if t.Kind == trace.KindPackets {
 		return trace.WritePcapFile(path, t.Packets, trace.PcapOptions{})
 	}
-	return trace.WriteFlowsFile(path, layout, t.Flows)
+	return trace.WriteFlowsFile(path, trace.DefaultLayout(f), t.Flows)
 }
-
-// layoutFor is the flow CSV layout synthetic flows are written in: the
-// input's own for flow CSVs, UGR'16 at microsecond precision otherwise
-// (rounding Zeek's durations to the millisecond would move sub-millisecond
-// flows between duration bins).
-func layoutFor(f trace.Format) trace.Layout { return trace.DefaultLayout(f) }

@@ -134,10 +134,10 @@ func (r *Run) preprocess(ctx context.Context) error {
 		}
 		info.Holdout = hold.Len()
 		ext := traceExt(in.Kind == trace.KindPackets)
-		if err := writeTrace(preFile(r.Dir, HoldoutBase+ext), hold, layoutFor(in.Format)); err != nil {
+		if err := writeTrace(preFile(r.Dir, HoldoutBase+ext), hold, in.Format); err != nil {
 			return err
 		}
-		if err := writeTrace(preFile(r.Dir, TrainBase+ext), in, layoutFor(in.Format)); err != nil {
+		if err := writeTrace(preFile(r.Dir, TrainBase+ext), in, in.Format); err != nil {
 			return err
 		}
 		r.log.Info("audit split", "train_records", in.Len(), "holdout_records", hold.Len())
