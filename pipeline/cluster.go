@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,10 +11,10 @@ import (
 	"github.com/netshare-go/netshare/dg"
 )
 
-// This file exposes what an executor that drives the stages itself (a
-// cluster workflow whose steps run on different machines) needs beyond the
-// stage methods: reopening a prepared run directory cheaply, the training
-// plan, and recording a chunk's completion.
+// This file exposes what a driver that runs the stages itself (a cluster
+// workflow whose steps run on different machines) needs beyond the stage
+// methods: reopening a prepared run directory cheaply, and where a chunk's
+// training will resume.
 
 // Reopen opens a run directory that Open has already prepared (its
 // configuration, input and manifest saved), without re-hashing the input or
@@ -39,7 +38,7 @@ func Reopen(dir string, audit bool, log *slog.Logger) (*Run, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	r := &Run{Dir: dir, Cfg: cfg, Man: man, Audit: audit, Exec: &Local{N: cfg.Train.Workers}, log: log}
+	r := &Run{Dir: dir, Cfg: cfg, Man: man, Audit: audit, log: log}
 	if man.Input.Path == EmbeddedSampleName {
 		if r.InputPath, err = materialiseInput(dir, ""); err != nil {
 			return nil, err
@@ -51,42 +50,6 @@ func Reopen(dir string, audit bool, log *slog.Logger) (*Run, error) {
 		}
 	}
 	return r, nil
-}
-
-// ChunkJobs returns the training plan of a pre-processed run: the base
-// chunk's job (trained first) and the others' (trained after it, in
-// parallel), whether done already or not. Threads is left at zero for the
-// executor to set.
-func (r *Run) ChunkJobs() (base ChunkJob, rest []ChunkJob, err error) {
-	if err := r.requireDone("preprocess", r.preKey(), "pre-process"); err != nil {
-		return ChunkJob{}, nil, err
-	}
-	split, err := LoadSplit(r.Dir)
-	if err != nil {
-		return ChunkJob{}, nil, err
-	}
-	b, rest, err := r.trainPlan(split)
-	if err != nil {
-		return ChunkJob{}, nil, err
-	}
-	if b == nil {
-		// Under DP no chunk is a base: all start from the public model. The
-		// first one running alone is only slower, not different.
-		if len(rest) == 0 {
-			return ChunkJob{}, nil, errors.New("train: every chunk is empty")
-		}
-		return rest[0], rest[1:], nil
-	}
-	return *b, rest, nil
-}
-
-// ChunkTrained reports whether the manifest records j as trained.
-func (r *Run) ChunkTrained(j ChunkJob) bool { return r.Man.Done(stageOf(j), jobStageKey(j)) }
-
-// RecordChunk records j's completion in the manifest, as Train does after
-// its executor returns. The manifest must have a single writer at a time.
-func (r *Run) RecordChunk(j ChunkJob) error {
-	return r.Man.Complete(stageOf(j), jobStageKey(j), []string{ModelDir(r.Dir, j.Chunk)}, map[string]any{"iterations": j.Iterations, "init_from": j.InitFrom})
 }
 
 // ResumePoint is the iteration TrainChunk will start job at: that of the

@@ -1,8 +1,8 @@
 // Package pipeline runs netshare end to end over a run directory:
 // pre-process (read the trace, cut it into time chunks, learn the port and
 // protocol embedding, encode each chunk), train one DoppelGANger model per
-// chunk (chunk 0 first, then the others fine-tuned from it, in parallel,
-// through an [Executor]), generate (attributes per chunk, flows that span
+// chunk as the run's [Plan] orders (chunk 0 first, then the others
+// fine-tuned from it, in parallel), through a [Driver], generate (attributes per chunk, flows that span
 // chunks stitched together by their tags, then features), and evaluate
 // (metrics.json and the HTML report).
 //

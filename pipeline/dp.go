@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 
+	"github.com/netshare-go/netshare/config"
+
 	"github.com/netshare-go/netshare/dg"
 	"github.com/netshare-go/netshare/encoding"
 	"github.com/netshare-go/netshare/encoding/ip2vec"
@@ -56,19 +58,19 @@ func loadPublicRun(dir string) (*publicRun, error) {
 // noisyCounts releases each chunk's flow count with Gaussian noise
 // (σ = dp.count_noise, sensitivity 1: a flow adds at most one to a chunk's
 // count); generation uses these counts, never the true ones.
-func (r *Run) noisyCounts(info *SplitInfo) {
-	rng := rand.New(rand.NewPCG(r.Cfg.Seed, 0xc0c0))
+func noisyCounts(cfg *config.Config, info *SplitInfo) {
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0xc0c0))
 	info.NoisyFlows = make([]int, len(info.Chunks))
 	for c, ci := range info.Chunks {
-		n := float64(ci.Flows) + r.Cfg.DP.CountNoise*rng.NormFloat64()
+		n := float64(ci.Flows) + cfg.DP.CountNoise*rng.NormFloat64()
 		info.NoisyFlows[c] = max(0, int(math.Round(n)))
 	}
 }
 
 // dpDelta is δ: the configured one, or 1e-5 and below one tenth of
 // 1/flows.
-func (r *Run) dpDelta(flows int) float64 {
-	if d := r.Cfg.DP.Delta; d > 0 {
+func dpDelta(cfg *config.Config, flows int) float64 {
+	if d := cfg.DP.Delta; d > 0 {
 		return d
 	}
 	return math.Min(1e-5, 0.1/float64(max(1, flows)))
@@ -78,12 +80,12 @@ func (r *Run) dpDelta(flows int) float64 {
 // for every trained chunk, iterations × d_rounds steps of the sampled
 // Gaussian mechanism at rate batch/flows, and one Gaussian release of its
 // flow count; all summed, since a flow may appear in several chunks.
-func (r *Run) dpAccount(split *SplitInfo, jobs []ChunkJob, sigma float64) (*privacy.Accountant, int64, error) {
+func dpAccount(cfg *config.Config, split *SplitInfo, jobs []ChunkJob, sigma float64) (*privacy.Accountant, int64, error) {
 	acct := privacy.NewAccountant()
 	var steps int64
 	for _, j := range jobs {
-		mech, err := privacy.DPSGD{Records: int64(split.Chunks[j.Chunk].Flows), Batch: int64(r.Cfg.Model.BatchSize),
-			Noise: sigma, Iterations: int64(j.Iterations), DRounds: int64(r.Cfg.Model.DRounds)}.Mechanism()
+		mech, err := privacy.DPSGD{Records: int64(split.Chunks[j.Chunk].Flows), Batch: int64(cfg.Model.BatchSize),
+			Noise: sigma, Iterations: int64(j.Iterations), DRounds: int64(cfg.Model.DRounds)}.Mechanism()
 		if err != nil {
 			return nil, 0, err
 		}
@@ -92,7 +94,7 @@ func (r *Run) dpAccount(split *SplitInfo, jobs []ChunkJob, sigma float64) (*priv
 		}
 		steps += mech.Count
 	}
-	if err := acct.Add(privacy.Gaussian(r.Cfg.DP.CountNoise, int64(len(split.Chunks)))); err != nil {
+	if err := acct.Add(privacy.Gaussian(cfg.DP.CountNoise, int64(len(split.Chunks)))); err != nil {
 		return nil, 0, err
 	}
 	return acct, steps, nil
@@ -100,19 +102,19 @@ func (r *Run) dpAccount(split *SplitInfo, jobs []ChunkJob, sigma float64) (*priv
 
 // dpNoise returns the noise multiplier of a DP run (the configured one, or
 // the smallest that keeps ε within the target) and the guarantee it gives.
-func (r *Run) dpNoise(split *SplitInfo, jobs []ChunkJob) (*eval.PrivacyInfo, error) {
-	delta := r.dpDelta(split.Stats.Flows)
+func dpNoise(cfg *config.Config, split *SplitInfo, jobs []ChunkJob) (*eval.PrivacyInfo, error) {
+	delta := dpDelta(cfg, split.Stats.Flows)
 	epsAt := func(sigma float64) (float64, int64, error) {
-		acct, steps, err := r.dpAccount(split, jobs, sigma)
+		acct, steps, err := dpAccount(cfg, split, jobs, sigma)
 		if err != nil {
 			return 0, 0, err
 		}
 		g, err := acct.Epsilon(delta)
 		return g.Epsilon, steps, err
 	}
-	sigma := r.Cfg.DP.Noise
+	sigma := cfg.DP.Noise
 	if sigma <= 0 {
-		target := r.Cfg.DP.Epsilon
+		target := cfg.DP.Epsilon
 		lo, hi := 0.0, 1.0
 		for {
 			e, _, err := epsAt(hi)
@@ -148,5 +150,5 @@ func (r *Run) dpNoise(split *SplitInfo, jobs []ChunkJob) (*eval.PrivacyInfo, err
 		}
 		return nil, err
 	}
-	return &eval.PrivacyInfo{Epsilon: eps, Delta: delta, Noise: sigma, Clip: r.Cfg.DP.Clip, Steps: steps}, nil
+	return &eval.PrivacyInfo{Epsilon: eps, Delta: delta, Noise: sigma, Clip: cfg.DP.Clip, Steps: steps}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/netshare-go/netshare/eval"
 	"github.com/netshare-go/netshare/internal/atomicfile"
 )
 
@@ -38,7 +39,8 @@ type Manifest struct {
 	ConfigHash string                  `json:"config_sha256"`
 	Audit      bool                    `json:"audit,omitempty"`
 	Stages     map[string]*StageRecord `json:"stages"`
-	Privacy    map[string]any          `json:"privacy,omitempty"`
+	// Privacy is the guarantee of a DP run's training plan.
+	Privacy *eval.PrivacyInfo `json:"privacy,omitempty"`
 
 	mu   sync.Mutex
 	path string

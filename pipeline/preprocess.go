@@ -210,7 +210,7 @@ func (r *Run) preprocess(ctx context.Context) error {
 		r.log.Warn("values clamped or mapped to the nearest known value while encoding", "by_field", changed)
 	}
 	if pub != nil {
-		r.noisyCounts(info)
+		noisyCounts(r.Cfg, info)
 	}
 	for c, d := range datas {
 		if d.N == 0 {

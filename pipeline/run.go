@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 
@@ -30,8 +29,6 @@ type Options struct {
 	// Audit keeps 20% of the flows aside and audits the synthetic trace
 	// for memorisation against them.
 	Audit bool
-	// Executor runs chunk jobs; nil uses a local pool.
-	Executor Executor
 	// Progress receives training progress (may be nil).
 	Progress func(Progress)
 	// Logger defaults to slog.Default().
@@ -45,10 +42,9 @@ type Run struct {
 	Cfg       *config.Config
 	Man       *Manifest
 	Audit     bool
-	Exec      Executor
 	Progress  func(Progress)
 	log       *slog.Logger
-	privacy   *eval.PrivacyInfo // set by trainPlan under DP
+	plan      *Plan // built by Plan on its first call
 }
 
 // Open opens (or creates) a run directory.
@@ -67,7 +63,7 @@ func Open(opt Options) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Run{Dir: dir, Man: man, Audit: opt.Audit, Exec: opt.Executor, Progress: opt.Progress, log: opt.Logger}
+	r := &Run{Dir: dir, Man: man, Audit: opt.Audit, Progress: opt.Progress, log: opt.Logger}
 	if opt.Config == nil && man.Audit {
 		r.Audit = true // a later stage of an audited run
 	}
@@ -123,9 +119,6 @@ func Open(opt Options) (*Run, error) {
 		return nil, err
 	}
 	man.ConfigHash = hashBytes(cfgText)
-	if r.Exec == nil {
-		r.Exec = &Local{N: r.Cfg.Train.Workers}
-	}
 	return r, man.Save()
 }
 
@@ -138,6 +131,7 @@ func (r *Run) Force(stage string) error {
 	if i < 0 {
 		return fmt.Errorf("unknown stage %q (want one of %s)", stage, strings.Join(order, ", "))
 	}
+	r.plan = nil
 	for _, st := range order[i:] {
 		switch st {
 		case "train":
@@ -177,6 +171,7 @@ func (r *Run) Preprocess(ctx context.Context) error {
 		r.log.Info("pre-processing already done", "dir", r.Dir)
 		return nil
 	}
+	r.plan = nil // the plan follows from what pre-processing writes
 	if err := r.preprocess(ctx); err != nil {
 		return fmt.Errorf("pre-process: %w", err)
 	}
@@ -198,150 +193,24 @@ func (r *Run) requireDone(stage, key, what string) error {
 	return nil
 }
 
-// trainPlan returns the chunk jobs: the base chunk (trained from scratch
-// for the full budget) and the others (fine-tuned from it for a reduced
-// budget, or from scratch when fine-tuning is off). Under DP there is no
-// base: every chunk starts from the public run's model (or from scratch)
-// and trains with DP-SGD for the full budget.
-func (r *Run) trainPlan(split *SplitInfo) (base *ChunkJob, rest []ChunkJob, err error) {
-	preKey := r.preKey()
-	trainCfg := struct {
-		M  config.Model
-		DP config.DP
-		S  uint64
-	}{r.Cfg.Model, r.Cfg.DP, r.Cfg.Seed}
-	var pub *publicRun
-	if r.Cfg.DP.Enabled {
-		if pub, err = loadPublicRun(r.Cfg.DP.Pretrained); err != nil {
-			return nil, nil, err
-		}
-	}
-	for c, ci := range split.Chunks {
-		if ci.Flows == 0 {
-			continue
-		}
-		j := ChunkJob{RunDir: r.Dir, Chunk: c, Iterations: r.Cfg.Train.Iterations, Seed: chunkSeed(r.Cfg.Seed, c)}
-		switch {
-		case pub != nil:
-			if r.Cfg.DP.Init == "public" {
-				j.InitFrom = ModelDir(pub.dir, pub.base)
-			}
-			j.DPClip = r.Cfg.DP.Clip
-			j.Key = hashKey("train-dp/v1", preKey, trainCfg, c, j.Seed, j.InitFrom)
-			rest = append(rest, j)
-		case base == nil:
-			j.Key = hashKey("train/v1", preKey, trainCfg, c, j.Seed)
-			base = &j
-		case r.Cfg.Train.FineTune:
-			j.InitFrom = ModelDir(r.Dir, base.Chunk)
-			j.Iterations = max(1, int(float64(r.Cfg.Train.Iterations)/r.Cfg.Train.FineTuneReduce))
-			// Fine-tuned chunks start over when their base changes.
-			j.Key = hashKey("train/v1", preKey, trainCfg, c, j.Seed, base.Key, base.Iterations)
-			rest = append(rest, j)
-		default:
-			j.Key = hashKey("train/v1", preKey, trainCfg, c, j.Seed)
-			rest = append(rest, j)
-		}
-	}
-	if base == nil && len(rest) == 0 {
-		return nil, nil, errors.New("every chunk is empty")
-	}
-	if pub != nil {
-		p, err := r.dpNoise(split, rest)
-		if err != nil {
-			return nil, nil, err
-		}
-		for i := range rest {
-			rest[i].DPNoise = p.Noise
-		}
-		r.privacy = p
-	}
-	return base, rest, nil
-}
-
-// planJobs lists every chunk job, the base (if any) first.
-func planJobs(base *ChunkJob, rest []ChunkJob) []ChunkJob {
-	if base == nil {
-		return rest
-	}
-	return append([]ChunkJob{*base}, rest...)
-}
-
-func stageOf(j ChunkJob) string { return fmt.Sprintf("train/chunk-%03d", j.Chunk) }
-
-func jobStageKey(j ChunkJob) string { return hashKey(j.Key, j.Iterations) }
-
-// Train trains every chunk's model: the base chunk first, then the rest in
-// parallel through the executor.
+// Train trains every chunk's model, step by step as the plan orders them,
+// on a pool of goroutines.
 func (r *Run) Train(ctx context.Context) error {
-	if err := r.requireDone("preprocess", r.preKey(), "pre-process"); err != nil {
-		return err
-	}
-	split, err := LoadSplit(r.Dir)
+	p, err := r.PlanTraining()
 	if err != nil {
 		return err
 	}
-	base, rest, err := r.trainPlan(split)
-	if err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	if p := r.privacy; p != nil {
-		r.log.Info("differential privacy", "epsilon", p.Epsilon, "delta", p.Delta, "noise_multiplier", p.Noise, "clip", p.Clip, "steps", p.Steps)
-		r.Man.Privacy = map[string]any{"epsilon": p.Epsilon, "delta": p.Delta, "noise": p.Noise, "clip": p.Clip, "steps": p.Steps}
-		if err := r.Man.Save(); err != nil {
-			return err
-		}
-	}
-	cores := runtime.NumCPU()
-	run := func(jobs []ChunkJob) error {
-		var todo []ChunkJob
-		for _, j := range jobs {
-			if !r.Man.Done(stageOf(j), jobStageKey(j)) {
-				todo = append(todo, j)
-			}
-		}
-		if len(todo) == 0 {
-			return nil
-		}
-		workers := max(1, min(r.Exec.Workers(), len(todo)))
-		threads := r.Cfg.Train.Threads
-		if threads == 0 {
-			threads = max(1, cores/workers)
-		}
-		for i := range todo {
-			todo[i].Threads = threads
-		}
-		r.log.Info("training", "chunks", len(todo), "workers", workers, "blas_threads", threads, "iterations", todo[0].Iterations)
-		if err := r.Exec.RunChunks(ctx, todo, r.Progress); err != nil {
-			return fmt.Errorf("train: %w", err)
-		}
-		for _, j := range todo {
-			if err := r.Man.Complete(stageOf(j), jobStageKey(j), []string{ModelDir(r.Dir, j.Chunk)}, map[string]any{"iterations": j.Iterations, "init_from": j.InitFrom}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if base != nil {
-		if err := run([]ChunkJob{*base}); err != nil {
-			return err
-		}
-	}
-	return run(rest)
+	return p.Execute(&localDriver{ctx: ctx, r: r, workers: r.Cfg.Train.Workers}, r.ChunkTrained)
 }
 
 // trainKey summarises every chunk's training stage.
 func (r *Run) trainKey() (string, error) {
-	split, err := LoadSplit(r.Dir)
-	if err != nil {
-		return "", err
-	}
-	base, rest, err := r.trainPlan(split)
+	p, err := r.Plan()
 	if err != nil {
 		return "", err
 	}
 	var keys []string
-	for _, j := range planJobs(base, rest) {
+	for _, j := range p.Jobs() {
 		if !r.Man.Done(stageOf(j), jobStageKey(j)) {
 			return "", fmt.Errorf("train first (chunk %d is not trained with the current settings)", j.Chunk)
 		}
@@ -419,12 +288,15 @@ func (r *Run) evaluate(ctx context.Context) (*eval.Result, error) {
 	if r.Man.Input.Kind == trace.KindPackets.String() {
 		kind = trace.KindPackets
 	}
+	plan, err := r.Plan()
+	if err != nil {
+		return nil, err
+	}
 	realPath := r.InputPath
-	opt := eval.Options{Seed: int64(r.Cfg.Seed), Privacy: r.privacy}
+	opt := eval.Options{Seed: int64(r.Cfg.Seed), Privacy: plan.Privacy}
 	var hold *Trace
 	if r.Audit {
 		realPath = preFile(r.Dir, TrainBase+traceExt(kind == trace.KindPackets))
-		var err error
 		if hold, err = ReadTrace(preFile(r.Dir, HoldoutBase+traceExt(kind == trace.KindPackets)), trace.Options{}); err != nil {
 			return nil, err
 		}

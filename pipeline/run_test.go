@@ -22,24 +22,7 @@ import (
 // tinyConfig is the quick preset shrunk to train in a second or two.
 func tinyConfig(t testing.TB, iterations int) *config.Config {
 	t.Helper()
-	c, err := config.Parse([]byte(fmt.Sprintf(`
-extends: quick
-n_chunks: 2
-model:
-  batch_size: 32
-  attr_gen_layers: 2
-  attr_gen_units: 16
-  lstm_units: 8
-  disc_layers: 2
-  disc_units: 16
-  aux_disc_layers: 2
-  aux_disc_units: 16
-  d_rounds: 1
-train:
-  iterations: %d
-  checkpoint_every: 10
-  workers: 2
-`, iterations)), "quick")
+	c, err := config.Parse([]byte(testutil.TinyConfig(2, iterations, 10, "workers: 2")), "quick")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,8 +271,8 @@ func TestRunDifferentiallyPrivate(t *testing.T) {
 	if p.Steps != want {
 		t.Errorf("accounted steps %d, want %d", p.Steps, want)
 	}
-	if r.Man.Privacy["epsilon"] != p.Epsilon {
-		t.Errorf("manifest ε %v, metrics ε %v", r.Man.Privacy["epsilon"], p.Epsilon)
+	if r.Man.Privacy == nil || r.Man.Privacy.Epsilon != p.Epsilon {
+		t.Errorf("manifest privacy %+v, metrics ε %v", r.Man.Privacy, p.Epsilon)
 	}
 	if _, err := ReadTrace(filepath.Join(priv, "synthetic.csv"), trace.Options{}); err != nil {
 		t.Error(err)

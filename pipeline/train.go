@@ -84,7 +84,7 @@ func newChunkModel(cfg *config.Config, s *encoding.Schema, job ChunkJob) (*dg.Mo
 	return dg.New(c, toDGOutputs(s.AttrOutputs()), toDGOutputs(s.FeatOutputs()), s.MaxLen)
 }
 
-// TrainChunk runs one chunk job: it is what every executor calls. It reads
+// TrainChunk runs one chunk job: it is what every driver calls. It reads
 // the run's configuration, schema and the chunk's training set from
 // job.RunDir, resumes from the chunk's last checkpoint when the folder
 // holds one written by the same job, or else starts from job.InitFrom's

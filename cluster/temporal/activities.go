@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -24,7 +23,7 @@ import (
 )
 
 // AttemptsFile is the journal each chunk's model folder keeps of the
-// training attempts made on it by the cluster executor: which worker ran
+// training attempts made on it by the cluster workflow: which worker ran
 // each, the iteration it started at (0 for a start from scratch, the
 // checkpoint's otherwise) and the iteration it reached.
 const AttemptsFile = "attempts.json"
@@ -124,8 +123,9 @@ func (a *Activities) checkRunDir(dir string) error {
 
 // Preprocess prepares the run directory (configuration, input, manifest)
 // and pre-processes the trace unless that is done, then returns the
-// training plan.
-func (a *Activities) Preprocess(ctx context.Context, in RunInput) (*Plan, error) {
+// training plan (its privacy guarantee recorded in the manifest) and the
+// chunks already trained.
+func (a *Activities) Preprocess(ctx context.Context, in RunInput) (*PlanResult, error) {
 	if !filepath.IsAbs(in.RunDir) {
 		return nil, invalid("run directory %q is not an absolute path", in.RunDir)
 	}
@@ -148,29 +148,17 @@ func (a *Activities) Preprocess(ctx context.Context, in RunInput) (*Plan, error)
 	if err := r.Preprocess(ctx); err != nil {
 		return nil, err
 	}
-	base, rest, err := r.ChunkJobs()
+	p, err := r.PlanTraining()
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
-	// BLAS threads: the configuration's when it sets them, else each
-	// worker's own (Activities.Threads).
-	base.Threads = r.Cfg.Train.Threads
-	for i := range rest {
-		rest[i].Threads = r.Cfg.Train.Threads
+	res := &PlanResult{Plan: *p}
+	for _, j := range p.Jobs() {
+		if r.ChunkTrained(j) {
+			res.Trained = append(res.Trained, j.Chunk)
+		}
 	}
-	p := &Plan{}
-	baseDir := pipeline.ModelDir(base.RunDir, base.Chunk)
-	if slices.ContainsFunc(rest, func(j pipeline.ChunkJob) bool { return j.InitFrom == baseDir }) {
-		p.Base, p.BaseDone = &base, r.ChunkTrained(base)
-	} else {
-		// No chunk starts from another: all train at once.
-		rest = append([]pipeline.ChunkJob{base}, rest...)
-	}
-	p.Rest, p.RestDone = rest, make([]bool, len(rest))
-	for i, j := range rest {
-		p.RestDone[i] = r.ChunkTrained(j)
-	}
-	return p, nil
+	return res, nil
 }
 
 // TrainChunk trains one chunk, resuming from its last checkpoint, and

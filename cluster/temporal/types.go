@@ -143,17 +143,11 @@ func WorkflowID(runDir string) string {
 	return "netshare-run-" + filepath.Base(dir) + "-" + hex.EncodeToString(h[:6])
 }
 
-// Plan is what pre-processing returns to the workflow: the chunk jobs and
-// which of them the manifest already records as trained.
-type Plan struct {
-	// Base is the chunk the others are fine-tuned from, trained first; nil
-	// when no chunk starts from another's weights (fine-tuning off, or
-	// DP, where every chunk starts from the public model): then every
-	// chunk trains in parallel.
-	Base     *pipeline.ChunkJob  `json:"base,omitempty"`
-	Rest     []pipeline.ChunkJob `json:"rest"`
-	BaseDone bool                `json:"base_done,omitempty"`
-	RestDone []bool              `json:"rest_done"`
+// PlanResult is what pre-processing returns to the workflow: the run's
+// training plan and the chunks its manifest already records as trained.
+type PlanResult struct {
+	Plan    pipeline.Plan `json:"plan"`
+	Trained []int         `json:"trained,omitempty"`
 }
 
 // RecordInput asks for chunk completions to be recorded in a run's

@@ -40,11 +40,11 @@ func (s Status) clone() Status {
 func ChunkActivityID(c int) string { return fmt.Sprintf("train-chunk-%03d", c) }
 
 // RunWorkflow takes one run directory through every stage: pre-processing,
-// the base chunk's training, the other chunks' training in parallel
-// (fine-tuned from the base; all chunks in parallel when none starts from
-// another), then generation and evaluation. Stages the
-// run's manifest records as done with the same settings are skipped, so
-// re-running the workflow on a run directory continues it.
+// the training plan's steps (the base chunk, then the chunks fine-tuned
+// from it in parallel; all chunks in parallel when none starts from
+// another), then generation and evaluation. Stages the run's manifest
+// records as done with the same settings are skipped, so re-running the
+// workflow on a run directory continues it.
 func RunWorkflow(ctx workflow.Context, in RunInput) (*RunResult, error) {
 	pol := in.Policy.WithDefaults()
 	st := Status{RunDir: in.RunDir, Fingerprint: in.Fingerprint(), Stage: StagePreprocess, Iterations: map[int]int{}}
@@ -57,120 +57,45 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*RunResult, error) {
 		RetryPolicy:         pol.retry(),
 		WaitForCancellation: true,
 	})
-	recordCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: recordTimeout,
-		RetryPolicy:         pol.retry(),
-	})
 	trainQueue := in.TrainQueue
 	if trainQueue == "" {
 		trainQueue = TrainQueueFor(workflow.GetInfo(ctx).TaskQueueName)
 	}
-	trainOpts := workflow.ActivityOptions{
-		TaskQueue:           trainQueue,
-		StartToCloseTimeout: pol.TrainTimeout,
-		HeartbeatTimeout:    pol.HeartbeatTimeout,
-		RetryPolicy:         pol.retry(),
-		WaitForCancellation: true,
-	}
-	train := func(ctx workflow.Context, j pipeline.ChunkJob) workflow.Future {
-		o := trainOpts
-		o.ActivityID = ChunkActivityID(j.Chunk)
-		return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, o), ActTrainChunk, j)
-	}
-	stageIn := StageInput{RunDir: in.RunDir, Audit: in.Audit}
-	record := func(jobs ...pipeline.ChunkJob) error {
-		err := workflow.ExecuteActivity(recordCtx, ActRecordChunks, RecordInput{RunDir: in.RunDir, Audit: in.Audit, Jobs: jobs}).Get(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("record trained chunks: %w", err)
-		}
-		for _, j := range jobs {
-			st.Trained = append(st.Trained, j.Chunk)
-			st.Iterations[j.Chunk] = j.Iterations
-		}
-		return nil
+	d := &workflowDriver{
+		ctx: ctx,
+		in:  in,
+		st:  &st,
+		trainOpts: workflow.ActivityOptions{
+			TaskQueue:           trainQueue,
+			StartToCloseTimeout: pol.TrainTimeout,
+			HeartbeatTimeout:    pol.HeartbeatTimeout,
+			RetryPolicy:         pol.retry(),
+			WaitForCancellation: true,
+		},
+		recordCtx: workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: recordTimeout,
+			RetryPolicy:         pol.retry(),
+		}),
 	}
 
-	var plan Plan
-	if err := workflow.ExecuteActivity(stageCtx, ActPreprocess, in).Get(ctx, &plan); err != nil {
+	var pr PlanResult
+	if err := workflow.ExecuteActivity(stageCtx, ActPreprocess, in).Get(ctx, &pr); err != nil {
 		return nil, fmt.Errorf("pre-process: %w", err)
 	}
-	if b := plan.Base; b != nil {
-		st.Chunks = append(st.Chunks, b.Chunk)
-		if plan.BaseDone {
-			st.Trained = append(st.Trained, b.Chunk)
-			st.Iterations[b.Chunk] = b.Iterations
-		} else {
-			// The base chunk first: the others start from its weights.
-			st.Stage = StageTrainBase
-			if err := train(ctx, *b).Get(ctx, nil); err != nil {
-				return nil, fmt.Errorf("train chunk %d: %w", b.Chunk, err)
-			}
-			if err := record(*b); err != nil {
-				return nil, err
-			}
-		}
-	}
-	for _, j := range plan.Rest {
+	d.steps = len(pr.Plan.Steps)
+	for _, j := range pr.Plan.Jobs() {
 		st.Chunks = append(st.Chunks, j.Chunk)
-	}
-
-	// The other chunks in parallel. Completions are recorded one batch at
-	// a time, as they come; the first failure cancels the chunks still
-	// training (they checkpoint, and a new run of the workflow resumes
-	// them) and fails the run once they have stopped.
-	var todo []pipeline.ChunkJob
-	for i, j := range plan.Rest {
-		if len(plan.RestDone) > i && plan.RestDone[i] {
+		if slices.Contains(pr.Trained, j.Chunk) {
 			st.Trained = append(st.Trained, j.Chunk)
 			st.Iterations[j.Chunk] = j.Iterations
-		} else {
-			todo = append(todo, j)
 		}
 	}
-	if len(todo) > 0 {
-		st.Stage = StageTrain
-		tctx, cancel := workflow.WithCancel(ctx)
-		defer cancel()
-		sel := workflow.NewSelector(ctx)
-		var (
-			failed   error
-			finished []pipeline.ChunkJob
-		)
-		for _, j := range todo {
-			sel.AddFuture(train(tctx, j), func(f workflow.Future) {
-				if err := f.Get(ctx, nil); err != nil {
-					if failed == nil {
-						failed = fmt.Errorf("train chunk %d: %w", j.Chunk, err)
-						cancel()
-					}
-					return
-				}
-				finished = append(finished, j)
-			})
-		}
-		recordFailed := false
-		for range todo {
-			sel.Select(ctx)
-			if len(finished) > 0 && !recordFailed && ctx.Err() == nil {
-				batch := finished
-				finished = nil
-				if err := record(batch...); err != nil {
-					recordFailed = true
-					if failed == nil {
-						failed = err
-						cancel()
-					}
-				}
-			}
-		}
-		if failed != nil {
-			return nil, failed
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+	trained := func(j pipeline.ChunkJob) bool { return slices.Contains(pr.Trained, j.Chunk) }
+	if err := pr.Plan.Execute(d, trained); err != nil {
+		return nil, err
 	}
 
+	stageIn := StageInput{RunDir: in.RunDir, Audit: in.Audit}
 	st.Stage = StageGenerate
 	if err := workflow.ExecuteActivity(stageCtx, ActGenerate, stageIn).Get(ctx, nil); err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
@@ -182,4 +107,84 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*RunResult, error) {
 	}
 	st.Stage = StageDone
 	return &res, nil
+}
+
+// workflowDriver is the pipeline.Driver of a workflow: it trains each job
+// of a plan step as an activity on the training queue and records
+// completions in the manifest through the recording activity.
+type workflowDriver struct {
+	ctx       workflow.Context
+	in        RunInput
+	st        *Status
+	steps     int // steps in the plan
+	trainOpts workflow.ActivityOptions
+	recordCtx workflow.Context
+}
+
+func (d *workflowDriver) train(ctx workflow.Context, j pipeline.ChunkJob) workflow.Future {
+	o := d.trainOpts
+	o.ActivityID = ChunkActivityID(j.Chunk)
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, o), ActTrainChunk, j)
+}
+
+func (d *workflowDriver) record(jobs ...pipeline.ChunkJob) error {
+	err := workflow.ExecuteActivity(d.recordCtx, ActRecordChunks, RecordInput{RunDir: d.in.RunDir, Audit: d.in.Audit, Jobs: jobs}).Get(d.ctx, nil)
+	if err != nil {
+		return fmt.Errorf("record trained chunks: %w", err)
+	}
+	for _, j := range jobs {
+		d.st.Trained = append(d.st.Trained, j.Chunk)
+		d.st.Iterations[j.Chunk] = j.Iterations
+	}
+	return nil
+}
+
+// TrainStep trains the step's chunks in parallel. Completions are recorded
+// one batch at a time, as they come; the first failure cancels the chunks
+// still training (they checkpoint, and a new run of the workflow resumes
+// them) and fails the run once they have stopped.
+func (d *workflowDriver) TrainStep(step int, jobs []pipeline.ChunkJob) error {
+	ctx := d.ctx
+	d.st.Stage = StageTrain
+	if step < d.steps-1 {
+		d.st.Stage = StageTrainBase // the chunks of later steps start from its weights
+	}
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	sel := workflow.NewSelector(ctx)
+	var (
+		failed   error
+		finished []pipeline.ChunkJob
+	)
+	for _, j := range jobs {
+		sel.AddFuture(d.train(tctx, j), func(f workflow.Future) {
+			if err := f.Get(ctx, nil); err != nil {
+				if failed == nil {
+					failed = fmt.Errorf("train chunk %d: %w", j.Chunk, err)
+					cancel()
+				}
+				return
+			}
+			finished = append(finished, j)
+		})
+	}
+	recordFailed := false
+	for range jobs {
+		sel.Select(ctx)
+		if len(finished) > 0 && !recordFailed && ctx.Err() == nil {
+			batch := finished
+			finished = nil
+			if err := d.record(batch...); err != nil {
+				recordFailed = true
+				if failed == nil {
+					failed = err
+					cancel()
+				}
+			}
+		}
+	}
+	if failed != nil {
+		return failed
+	}
+	return ctx.Err()
 }

@@ -22,32 +22,14 @@ import (
 
 	"github.com/netshare-go/netshare/config"
 	"github.com/netshare-go/netshare/dg"
+	"github.com/netshare-go/netshare/internal/testutil"
 	"github.com/netshare-go/netshare/pipeline"
 )
 
-// tinyConfigText trains three chunks in a second or two.
-const tinyConfigText = `
-extends: quick
-n_chunks: 3
-model:
-  batch_size: 32
-  attr_gen_layers: 2
-  attr_gen_units: 16
-  lstm_units: 8
-  disc_layers: 2
-  disc_units: 16
-  aux_disc_layers: 2
-  aux_disc_units: 16
-  d_rounds: 1
-train:
-  iterations: 60
-  checkpoint_every: 20
-  threads: 1
-`
-
+// tinyConfig trains three chunks in a second or two.
 func tinyConfig(t testing.TB) (*config.Config, string) {
 	t.Helper()
-	c, err := config.Parse([]byte(tinyConfigText), "quick")
+	c, err := config.Parse([]byte(testutil.TinyConfig(3, 60, 20, "threads: 1")), "quick")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,11 +159,11 @@ func TestWorkflowResumesFailedChunkFromCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, rest, err := r.ChunkJobs()
+	plan, err := r.Plan()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, j := range append([]pipeline.ChunkJob{base}, rest...) {
+	for _, j := range plan.Jobs() {
 		if !r.ChunkTrained(j) {
 			t.Errorf("chunk %d not recorded as trained", j.Chunk)
 		}
@@ -224,14 +206,16 @@ func TestWorkflowResumesFailedChunkFromCheckpoint(t *testing.T) {
 }
 
 // fakePlan makes a run directory with a model folder per chunk, and a
-// plan of n chunks (chunk 0 the base) for a mocked pre-processing.
-func fakePlan(t *testing.T, n int) (string, Plan) {
+// plan of n chunks (chunk 0 the base, trained first) for a mocked
+// pre-processing.
+func fakePlan(t *testing.T, n int) (string, PlanResult) {
 	dir := t.TempDir()
-	p := Plan{Base: &pipeline.ChunkJob{RunDir: dir, Chunk: 0, Iterations: 8, Key: "k0"}}
+	base := pipeline.ChunkJob{RunDir: dir, Chunk: 0, Iterations: 8, Key: "k0"}
+	var rest []pipeline.ChunkJob
 	for c := 1; c < n; c++ {
-		p.Rest = append(p.Rest, pipeline.ChunkJob{RunDir: dir, Chunk: c, Iterations: 2, InitFrom: pipeline.ModelDir(dir, 0), Key: fmt.Sprintf("k%d", c)})
-		p.RestDone = append(p.RestDone, false)
+		rest = append(rest, pipeline.ChunkJob{RunDir: dir, Chunk: c, Iterations: 2, InitFrom: pipeline.ModelDir(dir, 0), Key: fmt.Sprintf("k%d", c)})
 	}
+	p := PlanResult{Plan: pipeline.Plan{Steps: [][]pipeline.ChunkJob{{base}, rest}}}
 	for c := range n {
 		if err := os.MkdirAll(pipeline.ModelDir(dir, c), 0o755); err != nil {
 			t.Fatal(err)
@@ -251,7 +235,7 @@ type mockStages struct {
 	generated bool
 }
 
-func (m *mockStages) install(env *testsuite.TestWorkflowEnvironment, plan Plan) {
+func (m *mockStages) install(env *testsuite.TestWorkflowEnvironment, plan PlanResult) {
 	env.OnActivity(ActPreprocess, mockAny, mockAny).Return(&plan, nil)
 	env.OnActivity(ActRecordChunks, mockAny, mockAny).Return(func(ctx context.Context, in RecordInput) error {
 		m.mu.Lock()
@@ -277,7 +261,7 @@ func (m *mockStages) install(env *testsuite.TestWorkflowEnvironment, plan Plan) 
 		m.mu.Unlock()
 		return nil
 	})
-	env.OnActivity(ActEvaluate, mockAny, mockAny).Return(&RunResult{RunDir: plan.Rest[0].RunDir}, nil)
+	env.OnActivity(ActEvaluate, mockAny, mockAny).Return(&RunResult{RunDir: plan.Plan.Steps[0][0].RunDir}, nil)
 }
 
 func (m *mockStages) recordedChunks() map[int]int {
@@ -380,9 +364,7 @@ func TestWorkflowOrdersBaseThenParallel(t *testing.T) {
 func TestWorkflowIndependentChunksInParallel(t *testing.T) {
 	const n = 3
 	dir, plan := fakePlan(t, n)
-	plan.Rest = append([]pipeline.ChunkJob{*plan.Base}, plan.Rest...)
-	plan.RestDone = make([]bool, n)
-	plan.Base = nil
+	plan.Plan.Steps = [][]pipeline.ChunkJob{plan.Plan.Jobs()}
 	var m mockStages
 	var (
 		mu      sync.Mutex

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 )
@@ -13,7 +14,7 @@ import (
 // its fields: it reads its training set and configuration from the run
 // directory, writes only under its own model folder, and resumes from that
 // folder's latest checkpoint when one exists. This is what lets any
-// executor (a local worker pool, a cluster engine) run it, retry it, or
+// Driver (a local worker pool, a cluster workflow) run it, retry it, or
 // run it on another machine that sees the same directory.
 type ChunkJob struct {
 	// RunDir is the run directory (on storage every worker sees).
@@ -59,42 +60,40 @@ func (p Progress) ETA() time.Duration {
 	return time.Duration(float64(p.Elapsed) / float64(done) * float64(p.Iterations-p.Iteration))
 }
 
-// Executor runs chunk jobs.
-type Executor interface {
-	// RunChunks runs independent jobs, possibly in parallel, calling
-	// progress from any goroutine, and returns when all have finished or
-	// one has failed.
-	RunChunks(ctx context.Context, jobs []ChunkJob, progress func(Progress)) error
-	// Workers is how many jobs run at once (for sizing BLAS threads).
-	Workers() int
-}
-
 // TrainFunc trains one chunk job; TrainChunk is the real one.
 type TrainFunc func(ctx context.Context, job ChunkJob, progress func(Progress)) error
 
-// Local runs chunk jobs on a pool of goroutines in this process.
-type Local struct {
-	// N is the pool size; 0 means the number of CPUs.
-	N int
-	// Train runs one job (TrainChunk when nil).
-	Train TrainFunc
+// localDriver trains a plan's steps in this process, on a pool of
+// goroutines, and records each job in the manifest as it finishes.
+type localDriver struct {
+	ctx context.Context
+	r   *Run
+	// workers is the pool size; 0 means the number of CPUs.
+	workers int
+	// train runs one job (TrainChunk when nil).
+	train TrainFunc
 }
 
-// Workers returns the pool size.
-func (l *Local) Workers() int {
-	if l.N > 0 {
-		return l.N
-	}
-	return runtime.NumCPU()
-}
-
-// RunChunks runs the jobs on the pool; the first failure cancels the rest.
-func (l *Local) RunChunks(ctx context.Context, jobs []ChunkJob, progress func(Progress)) error {
-	train := l.Train
+// TrainStep trains the jobs on the pool, BLAS threads shared out between
+// the jobs that run at once; the first failure cancels the rest.
+func (d *localDriver) TrainStep(_ int, jobs []ChunkJob) error {
+	train := d.train
 	if train == nil {
 		train = TrainChunk
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	workers := d.workers
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	workers = max(1, min(workers, len(jobs)))
+	jobs = slices.Clone(jobs)
+	for i := range jobs {
+		if jobs[i].Threads == 0 {
+			jobs[i].Threads = max(1, runtime.NumCPU()/workers)
+		}
+	}
+	d.r.log.Info("training", "chunks", len(jobs), "workers", workers, "blas_threads", jobs[0].Threads, "iterations", jobs[0].Iterations)
+	ctx, cancel := context.WithCancel(d.ctx)
 	defer cancel()
 	work := make(chan ChunkJob)
 	var (
@@ -102,16 +101,27 @@ func (l *Local) RunChunks(ctx context.Context, jobs []ChunkJob, progress func(Pr
 		mu   sync.Mutex
 		errs []error
 	)
-	for range min(l.Workers(), max(1, len(jobs))) {
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+		cancel()
+	}
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := range work {
-				if err := train(ctx, j, progress); err != nil {
-					mu.Lock()
-					errs = append(errs, fmt.Errorf("chunk %d: %w", j.Chunk, err))
-					mu.Unlock()
-					cancel()
+				if err := train(ctx, j, d.r.Progress); err != nil {
+					fail(fmt.Errorf("chunk %d: %w", j.Chunk, err))
+					continue
+				}
+				// One manifest write at a time: each saves the whole file.
+				mu.Lock()
+				err := d.r.RecordChunk(j)
+				mu.Unlock()
+				if err != nil {
+					fail(err)
 				}
 			}
 		}()
@@ -127,7 +137,10 @@ feed:
 	close(work)
 	wg.Wait()
 	if len(errs) > 0 {
-		return errors.Join(errs...)
+		return fmt.Errorf("train: %w", errors.Join(errs...))
 	}
-	return ctx.Err()
+	if err := d.ctx.Err(); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	return nil
 }

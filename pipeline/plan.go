@@ -1,0 +1,184 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/netshare-go/netshare/config"
+	"github.com/netshare-go/netshare/eval"
+)
+
+// Plan is a run's training plan: every chunk job, in the order the jobs
+// train, and under DP the guarantee the whole training gives. It follows
+// from the pre-processed run directory and the configuration alone;
+// Run.Plan builds it once per opened run, and a local run and a cluster
+// workflow execute the same plan, each through its own Driver.
+type Plan struct {
+	// Steps lists the jobs in training order. The jobs of one step are
+	// independent and may train at the same time; a step starts once every
+	// job of the steps before it has finished (a fine-tuned chunk starts
+	// from the weights of the chunk trained in the first step).
+	Steps [][]ChunkJob `json:"steps"`
+	// Privacy is the (ε, δ) guarantee of a DP run's training and flow-count
+	// releases, with the noise multiplier that gives it; nil without DP.
+	Privacy *eval.PrivacyInfo `json:"privacy,omitempty"`
+}
+
+// Driver trains the jobs of a plan's steps: the local driver on a pool of
+// goroutines in this process, or a cluster workflow's training activities
+// on its workers (cluster/temporal).
+type Driver interface {
+	// TrainStep trains the jobs of step (an index into Plan.Steps), which
+	// are independent of each other, records each job's completion in the
+	// run's manifest (Run.RecordChunk), and returns once all have finished
+	// or, after a failure, once the others have stopped.
+	TrainStep(step int, jobs []ChunkJob) error
+}
+
+// Jobs lists every job of the plan in training order.
+func (p *Plan) Jobs() []ChunkJob {
+	var all []ChunkJob
+	for _, s := range p.Steps {
+		all = append(all, s...)
+	}
+	return all
+}
+
+// Execute trains, step by step through d, the jobs that trained does not
+// report as done already; a step whose jobs are all done is skipped.
+func (p *Plan) Execute(d Driver, trained func(ChunkJob) bool) error {
+	for i, step := range p.Steps {
+		var todo []ChunkJob
+		for _, j := range step {
+			if !trained(j) {
+				todo = append(todo, j)
+			}
+		}
+		if len(todo) == 0 {
+			continue
+		}
+		if err := d.TrainStep(i, todo); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buildPlan makes the training plan of the run in dir, pre-processed with
+// key preKey into split. Without DP, the first chunk with flows is trained
+// from scratch for the full budget; with fine-tuning on, it is trained
+// alone first and the others are fine-tuned from it for a reduced budget,
+// else all are trained from scratch at once. Under DP every chunk starts
+// from the public run's model (or from scratch) and trains with DP-SGD for
+// the full budget, all at once, at the noise multiplier that keeps ε
+// within the target.
+func buildPlan(dir string, cfg *config.Config, preKey string, split *SplitInfo) (*Plan, error) {
+	trainCfg := struct {
+		M  config.Model
+		DP config.DP
+		S  uint64
+	}{cfg.Model, cfg.DP, cfg.Seed}
+	var pub *publicRun
+	if cfg.DP.Enabled {
+		var err error
+		if pub, err = loadPublicRun(cfg.DP.Pretrained); err != nil {
+			return nil, err
+		}
+	}
+	var jobs []ChunkJob
+	for c, ci := range split.Chunks {
+		if ci.Flows == 0 {
+			continue
+		}
+		j := ChunkJob{RunDir: dir, Chunk: c, Iterations: cfg.Train.Iterations, Seed: chunkSeed(cfg.Seed, c), Threads: cfg.Train.Threads}
+		switch {
+		case pub != nil:
+			if cfg.DP.Init == "public" {
+				j.InitFrom = ModelDir(pub.dir, pub.base)
+			}
+			j.DPClip = cfg.DP.Clip
+			j.Key = hashKey("train-dp/v1", preKey, trainCfg, c, j.Seed, j.InitFrom)
+		case len(jobs) > 0 && cfg.Train.FineTune:
+			base := jobs[0]
+			j.InitFrom = ModelDir(dir, base.Chunk)
+			j.Iterations = max(1, int(float64(cfg.Train.Iterations)/cfg.Train.FineTuneReduce))
+			// Fine-tuned chunks start over when their base changes.
+			j.Key = hashKey("train/v1", preKey, trainCfg, c, j.Seed, base.Key, base.Iterations)
+		default:
+			j.Key = hashKey("train/v1", preKey, trainCfg, c, j.Seed)
+		}
+		jobs = append(jobs, j)
+	}
+	if len(jobs) == 0 {
+		return nil, errors.New("every chunk is empty")
+	}
+	p := &Plan{Steps: [][]ChunkJob{jobs}}
+	if pub == nil && cfg.Train.FineTune && len(jobs) > 1 {
+		p.Steps = [][]ChunkJob{jobs[:1], jobs[1:]}
+	}
+	if pub != nil {
+		priv, err := dpNoise(cfg, split, jobs)
+		if err != nil {
+			return nil, err
+		}
+		for s := range p.Steps {
+			for i := range p.Steps[s] {
+				p.Steps[s][i].DPNoise = priv.Noise
+			}
+		}
+		p.Privacy = priv
+	}
+	return p, nil
+}
+
+// Plan returns the run's training plan, built on the first call from the
+// pre-processed run directory and the configuration.
+func (r *Run) Plan() (*Plan, error) {
+	if r.plan != nil {
+		return r.plan, nil
+	}
+	if err := r.requireDone("preprocess", r.preKey(), "pre-process"); err != nil {
+		return nil, err
+	}
+	split, err := LoadSplit(r.Dir)
+	if err != nil {
+		return nil, err
+	}
+	p, err := buildPlan(r.Dir, r.Cfg, r.preKey(), split)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	r.plan = p
+	return p, nil
+}
+
+// PlanTraining returns the run's training plan, as Plan does, and records
+// its privacy guarantee (if any) in the manifest: what a run or a cluster
+// workflow calls before executing it.
+func (r *Run) PlanTraining() (*Plan, error) {
+	p, err := r.Plan()
+	if err != nil {
+		return nil, err
+	}
+	if v := p.Privacy; v != nil {
+		r.log.Info("differential privacy", "epsilon", v.Epsilon, "delta", v.Delta, "noise_multiplier", v.Noise, "clip", v.Clip, "steps", v.Steps)
+		r.Man.Privacy = v
+		if err := r.Man.Save(); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func stageOf(j ChunkJob) string { return fmt.Sprintf("train/chunk-%03d", j.Chunk) }
+
+func jobStageKey(j ChunkJob) string { return hashKey(j.Key, j.Iterations) }
+
+// ChunkTrained reports whether the manifest records j as trained.
+func (r *Run) ChunkTrained(j ChunkJob) bool { return r.Man.Done(stageOf(j), jobStageKey(j)) }
+
+// RecordChunk records j's completion in the manifest. The manifest must
+// have a single writer at a time.
+func (r *Run) RecordChunk(j ChunkJob) error {
+	return r.Man.Complete(stageOf(j), jobStageKey(j), []string{ModelDir(r.Dir, j.Chunk)}, map[string]any{"iterations": j.Iterations, "init_from": j.InitFrom})
+}
