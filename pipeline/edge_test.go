@@ -35,7 +35,7 @@ func TestRunTinyTraces(t *testing.T) {
 			if kept != len(fs) {
 				t.Errorf("chunks hold %d records of %d", kept, len(fs))
 			}
-			if _, err := ReadTrace(r.SyntheticPath(trace.KindFlows), trace.Options{}); err != nil {
+			if _, err := trace.ReadAll(r.SyntheticPath(trace.KindFlows), trace.Options{}); err != nil {
 				t.Error(err)
 			}
 		})

@@ -92,7 +92,7 @@ model:
 				t.Fatal(err)
 			}
 		}
-		syn, err := ReadTrace(r.SyntheticPath(trace.KindFlows), trace.Options{})
+		syn, err := trace.ReadAll(r.SyntheticPath(trace.KindFlows), trace.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

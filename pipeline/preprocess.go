@@ -83,10 +83,10 @@ func preprocessKey(inputSHA string, c *config.Config, audit bool) string {
 // is what makes "a held-out record equals a training record" a meaningful
 // baseline for the exact-copy rate); packet traces by 5-tuple, since a
 // packet trace's records only make sense as whole flows.
-func splitAudit(t *Trace, seed uint64) (train, hold *Trace) {
+func splitAudit(t *trace.Trace, seed uint64) (train, hold *trace.Trace) {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
-	train = &Trace{Name: t.Name, Format: t.Format, Kind: t.Kind, Stats: t.Stats}
-	hold = &Trace{Name: t.Name + " (held out)", Format: t.Format, Kind: t.Kind}
+	train = &trace.Trace{Name: t.Name, Format: t.Format, Kind: t.Kind, Stats: t.Stats}
+	hold = &trace.Trace{Name: t.Name + " (held out)", Format: t.Format, Kind: t.Kind}
 	for i := range t.Flows {
 		if r.Float64() < 0.2 {
 			hold.Flows = append(hold.Flows, t.Flows[i])
@@ -111,62 +111,101 @@ func splitAudit(t *Trace, seed uint64) (train, hold *Trace) {
 	return train, hold
 }
 
-// preprocess reads the input, splits it into chunks, trains (or loads) the
-// embedding, and writes the schema and one training set per chunk.
+// preprocess reads the input, keeps the audit's share aside, trains (or
+// loads) the embedding, splits the trace into chunks and encodes them, and
+// writes the schema, one training set per chunk and split.json.
 func (r *Run) preprocess(ctx context.Context) error {
-	in, err := ReadTrace(r.InputPath, trace.Options{SkipBad: r.Cfg.SkipBad})
+	in, err := r.readInput()
 	if err != nil {
 		return err
-	}
-	r.log.Info("read input", "path", r.InputPath, "format", in.Format, "kind", in.Kind, "records", in.Len(), "skipped", in.Stats.TotalSkipped())
-	if n := in.Stats.TotalSkipped(); n > 0 {
-		r.log.Warn("input records skipped", "count", n, "reasons", in.Stats.Skipped)
 	}
 	if err := os.MkdirAll(filepath.Join(r.Dir, PreDir), 0o755); err != nil {
 		return err
 	}
 	info := &SplitInfo{Kind: in.Kind.String(), Format: string(in.Format), Skipped: in.Stats.Skipped}
 	if r.Audit {
-		var hold *Trace
-		in, hold = splitAudit(in, r.Cfg.Seed)
-		if in.Len() == 0 || hold.Len() == 0 {
-			return fmt.Errorf("audit: the trace has too few flows to keep 20%% aside")
-		}
-		info.Holdout = hold.Len()
-		ext := traceExt(in.Kind == trace.KindPackets)
-		if err := writeTrace(preFile(r.Dir, HoldoutBase+ext), hold, in.Format); err != nil {
+		if in, err = r.holdOut(in, info); err != nil {
 			return err
 		}
-		if err := writeTrace(preFile(r.Dir, TrainBase+ext), in, in.Format); err != nil {
-			return err
-		}
-		r.log.Info("audit split", "train_records", in.Len(), "holdout_records", hold.Len())
 	}
 	info.Records = in.Len()
-
-	// The schema and embedding: learned from the trace, or, under DP, taken
-	// from the public run so that nothing in them comes from the private
-	// trace.
-	var pub *publicRun
-	var emb *ip2vec.Model
-	if r.Cfg.DP.Enabled {
-		if pub, err = loadPublicRun(r.Cfg.DP.Pretrained); err != nil {
-			return err
-		}
-		if pub.spec.Kind != in.Kind.String() {
-			return fmt.Errorf("dp.pretrained %s models %s, but the input holds %s", pub.dir, pub.spec.Kind, in.Kind)
-		}
-		emb = pub.emb
-		info.Embedding = "public run " + pub.dir
-		if err := emb.Save(preFile(r.Dir, EmbeddingFile)); err != nil {
-			return err
-		}
-	} else if emb, err = r.embedding(in, info); err != nil {
+	pub, emb, err := r.schemaBasis(in, info)
+	if err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	spec, datas, err := r.encodeChunks(in, info, pub, emb)
+	if err != nil {
+		return err
+	}
+	if pub != nil {
+		noisyCounts(r.Cfg, info)
+	}
+	return r.savePreprocessed(spec, datas, info)
+}
+
+// readInput reads the whole input trace and logs what was skipped.
+func (r *Run) readInput() (*trace.Trace, error) {
+	in, err := trace.ReadAll(r.InputPath, trace.Options{SkipBad: r.Cfg.SkipBad})
+	if err != nil {
+		return nil, err
+	}
+	r.log.Info("read input", "path", r.InputPath, "format", in.Format, "kind", in.Kind, "records", in.Len(), "skipped", in.Stats.TotalSkipped())
+	if n := in.Stats.TotalSkipped(); n > 0 {
+		r.log.Warn("input records skipped", "count", n, "reasons", in.Stats.Skipped)
+	}
+	return in, nil
+}
+
+// holdOut keeps the audit's 20% of the trace aside: it writes both parts
+// into the pre-processing folder and returns the part to train on.
+func (r *Run) holdOut(in *trace.Trace, info *SplitInfo) (*trace.Trace, error) {
+	train, hold := splitAudit(in, r.Cfg.Seed)
+	if train.Len() == 0 || hold.Len() == 0 {
+		return nil, fmt.Errorf("audit: the trace has too few flows to keep 20%% aside")
+	}
+	info.Holdout = hold.Len()
+	ext := traceExt(train.Kind == trace.KindPackets)
+	if err := writeTrace(preFile(r.Dir, HoldoutBase+ext), hold, train.Format); err != nil {
+		return nil, err
+	}
+	if err := writeTrace(preFile(r.Dir, TrainBase+ext), train, train.Format); err != nil {
+		return nil, err
+	}
+	r.log.Info("audit split", "train_records", train.Len(), "holdout_records", hold.Len())
+	return train, nil
+}
+
+// schemaBasis returns what the schema and the embedding come from: under
+// DP, the public run (whose schema and embedding hold nothing of the
+// private trace); otherwise no public run, and the embedding trained on the
+// trace or the configured pre-trained one. The embedding is saved with the
+// run either way.
+func (r *Run) schemaBasis(in *trace.Trace, info *SplitInfo) (*publicRun, *ip2vec.Model, error) {
+	if !r.Cfg.DP.Enabled {
+		emb, err := r.embedding(in, info)
+		return nil, emb, err
+	}
+	pub, err := loadPublicRun(r.Cfg.DP.Pretrained)
+	if err != nil {
+		return nil, nil, err
+	}
+	if pub.spec.Kind != in.Kind.String() {
+		return nil, nil, fmt.Errorf("dp.pretrained %s models %s, but the input holds %s", pub.dir, pub.spec.Kind, in.Kind)
+	}
+	info.Embedding = "public run " + pub.dir
+	if err := pub.emb.Save(preFile(r.Dir, EmbeddingFile)); err != nil {
+		return nil, nil, err
+	}
+	return pub, pub.emb, nil
+}
+
+// splitOptions are the options of the split into chunks: the configured
+// ones, or under DP the public run's chunks and flow length over the
+// configured time range.
+func (r *Run) splitOptions(pub *publicRun) (flows.Options, error) {
 	maxLen := r.Cfg.MaxFlowLen
 	if maxLen == 0 {
 		maxLen = r.Cfg.MaxFlowLenCap
@@ -174,9 +213,21 @@ func (r *Run) preprocess(ctx context.Context) error {
 	opt := flows.Options{Chunks: r.Cfg.Chunks, MaxFlowLen: maxLen, SplitLong: r.Cfg.LongFlows == "split"}
 	if pub != nil {
 		opt.Chunks, opt.MaxFlowLen = pub.spec.Chunks, pub.spec.MaxLen
+		var err error
 		if opt.Start, opt.End, err = r.Cfg.DP.TimeRange(); err != nil {
-			return err
+			return opt, err
 		}
+	}
+	return opt, nil
+}
+
+// encodeChunks splits the trace into chunks, builds the schema (or takes
+// the public run's) and encodes every chunk, and logs what the split and
+// the encoding changed.
+func (r *Run) encodeChunks(in *trace.Trace, info *SplitInfo, pub *publicRun, emb *ip2vec.Model) (encoding.Spec, []*encoding.Data, error) {
+	opt, err := r.splitOptions(pub)
+	if err != nil {
+		return encoding.Spec{}, nil, err
 	}
 	var spec encoding.Spec
 	var datas []*encoding.Data
@@ -193,7 +244,7 @@ func (r *Run) preprocess(ctx context.Context) error {
 			}, (*encoding.Schema).EncodeFlows, emb)
 	}
 	if err != nil {
-		return err
+		return spec, nil, err
 	}
 	info.MaxLen = spec.MaxLen
 	info.Encode = changed
@@ -209,9 +260,12 @@ func (r *Run) preprocess(ctx context.Context) error {
 	if len(changed) > 0 {
 		r.log.Warn("values clamped or mapped to the nearest known value while encoding", "by_field", changed)
 	}
-	if pub != nil {
-		noisyCounts(r.Cfg, info)
-	}
+	return spec, datas, nil
+}
+
+// savePreprocessed writes the training sets of the chunks with flows, the
+// schema, and split.json.
+func (r *Run) savePreprocessed(spec encoding.Spec, datas []*encoding.Data, info *SplitInfo) error {
 	for c, d := range datas {
 		if d.N == 0 {
 			continue
@@ -305,7 +359,7 @@ func (r *Run) buildOptions(maxLen int) encoding.BuildOptions {
 // embedding trains the IP2Vec model on the input's 5-tuples (one sentence
 // per record), or loads the configured pre-trained one, and saves it with
 // the run.
-func (r *Run) embedding(in *Trace, info *SplitInfo) (*ip2vec.Model, error) {
+func (r *Run) embedding(in *trace.Trace, info *SplitInfo) (*ip2vec.Model, error) {
 	path := preFile(r.Dir, EmbeddingFile)
 	if p := r.Cfg.Word2Vec.Pretrained; p != "" {
 		m, err := ip2vec.Load(p)

@@ -294,19 +294,19 @@ func (r *Run) evaluate(ctx context.Context) (*eval.Result, error) {
 	}
 	realPath := r.InputPath
 	opt := eval.Options{Seed: int64(r.Cfg.Seed), Privacy: plan.Privacy}
-	var hold *Trace
+	var hold *trace.Trace
 	if r.Audit {
 		realPath = preFile(r.Dir, TrainBase+traceExt(kind == trace.KindPackets))
-		if hold, err = ReadTrace(preFile(r.Dir, HoldoutBase+traceExt(kind == trace.KindPackets)), trace.Options{}); err != nil {
+		if hold, err = trace.ReadAll(preFile(r.Dir, HoldoutBase+traceExt(kind == trace.KindPackets)), trace.Options{}); err != nil {
 			return nil, err
 		}
 		opt.HoldoutFlows, opt.HoldoutPackets = hold.Flows, hold.Packets
 	}
-	real, err := ReadTrace(realPath, trace.Options{SkipBad: r.Cfg.SkipBad})
+	real, err := trace.ReadAll(realPath, trace.Options{SkipBad: r.Cfg.SkipBad})
 	if err != nil {
 		return nil, err
 	}
-	syn, err := ReadTrace(r.SyntheticPath(kind), trace.Options{})
+	syn, err := trace.ReadAll(r.SyntheticPath(kind), trace.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -80,11 +80,11 @@ func checkReport(t *testing.T, dir, kind string) {
 func TestRunFlowsEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	r := runAll(t, Options{Dir: dir, Config: tinyConfig(t, 30)})
-	real, err := ReadTrace(r.InputPath, trace.Options{})
+	real, err := trace.ReadAll(r.InputPath, trace.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	syn, err := ReadTrace(filepath.Join(dir, "synthetic.csv"), trace.Options{})
+	syn, err := trace.ReadAll(filepath.Join(dir, "synthetic.csv"), trace.Options{})
 	if err != nil {
 		t.Fatalf("synthetic trace unreadable: %v", err)
 	}
@@ -120,9 +120,9 @@ func TestRunPacketsEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	in := testutil.Testdata("netshare", "caida-small.pcapng")
 	runAll(t, Options{Dir: dir, Input: in, Config: tinyConfig(t, 200)})
-	real, _ := ReadTrace(in, trace.Options{})
+	real, _ := trace.ReadAll(in, trace.Options{})
 	out := filepath.Join(dir, "synthetic.pcap")
-	syn, err := ReadTrace(out, trace.Options{})
+	syn, err := trace.ReadAll(out, trace.Options{})
 	if err != nil {
 		t.Fatalf("synthetic capture unreadable: %v", err)
 	}
@@ -218,7 +218,7 @@ func TestKilledRunResumes(t *testing.T) {
 	if first < at {
 		t.Errorf("chunk 0 resumed at iteration %d, before the checkpoint at %d (or trained from scratch)", first, at)
 	}
-	if _, err := ReadTrace(filepath.Join(dir, "synthetic.csv"), trace.Options{}); err != nil {
+	if _, err := trace.ReadAll(filepath.Join(dir, "synthetic.csv"), trace.Options{}); err != nil {
 		t.Errorf("synthetic trace after resume: %v", err)
 	}
 	checkReport(t, dir, "flows")
@@ -274,7 +274,7 @@ func TestRunDifferentiallyPrivate(t *testing.T) {
 	if r.Man.Privacy == nil || r.Man.Privacy.Epsilon != p.Epsilon {
 		t.Errorf("manifest privacy %+v, metrics ε %v", r.Man.Privacy, p.Epsilon)
 	}
-	if _, err := ReadTrace(filepath.Join(priv, "synthetic.csv"), trace.Options{}); err != nil {
+	if _, err := trace.ReadAll(filepath.Join(priv, "synthetic.csv"), trace.Options{}); err != nil {
 		t.Error(err)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"golang.org/x/term"
 
 	nstemporal "github.com/netshare-go/netshare/cluster/temporal"
-	"github.com/netshare-go/netshare/pipeline"
 )
 
 // Executors of the run command.
@@ -124,7 +123,7 @@ func (c *clusterFlags) run(cmd *cobra.Command, f *runFlags) error {
 	if file, ok := stderr.(*os.File); ok {
 		tty = term.IsTerminal(int(file.Fd()))
 	}
-	rep := pipeline.NewReporter(stderr, tty, slog.Default())
+	rep := newReporter(stderr, tty, slog.Default())
 	defer rep.Close()
 	if tty {
 		slog.SetDefault(slog.New(breakHandler{slog.Default().Handler(), rep}))

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netshare-go/netshare/eval"
-	"github.com/netshare-go/netshare/pipeline"
 	"github.com/netshare-go/netshare/report"
 	"github.com/netshare-go/netshare/trace"
 )
@@ -16,7 +15,7 @@ import (
 func init() { register(newEvalCmd) }
 
 // skipNote reports the records a reader skipped, if any.
-func skipNote(role string, t *pipeline.Trace) string {
+func skipNote(role string, t *trace.Trace) string {
 	if t.Stats.TotalSkipped() == 0 {
 		return ""
 	}
@@ -65,11 +64,11 @@ DIR writes metrics.json, report.html and plots/*.png into DIR.`,
 				}
 				opt.Format = f
 			}
-			real, err := pipeline.ReadTrace(realPath, opt)
+			real, err := trace.ReadAll(realPath, opt)
 			if err != nil {
 				return fmt.Errorf("--real: %w", err)
 			}
-			syn, err := pipeline.ReadTrace(synPath, trace.Options{SkipBad: skipBad})
+			syn, err := trace.ReadAll(synPath, trace.Options{SkipBad: skipBad})
 			if err != nil {
 				return fmt.Errorf("--synthetic: %w", err)
 			}
@@ -77,9 +76,9 @@ DIR writes metrics.json, report.html and plots/*.png into DIR.`,
 				return fmt.Errorf("the real trace %s holds %s (%s) but the synthetic trace %s holds %s (%s): both must be the same kind",
 					realPath, real.Kind, real.Format, synPath, syn.Kind, syn.Format)
 			}
-			var holdout *pipeline.Trace
+			var holdout *trace.Trace
 			if holdoutPath != "" {
-				if holdout, err = pipeline.ReadTrace(holdoutPath, opt); err != nil {
+				if holdout, err = trace.ReadAll(holdoutPath, opt); err != nil {
 					return fmt.Errorf("--holdout: %w", err)
 				}
 				if holdout.Kind != real.Kind {

@@ -103,7 +103,7 @@ func (f *runFlags) open(cmd *cobra.Command, withConfig bool) (*pipeline.Run, fun
 	if file, ok := stderr.(*os.File); ok {
 		tty = term.IsTerminal(int(file.Fd()))
 	}
-	rep := pipeline.NewReporter(stderr, tty, slog.Default())
+	rep := newReporter(stderr, tty, slog.Default())
 	if tty {
 		slog.SetDefault(slog.New(breakHandler{slog.Default().Handler(), rep}))
 	}
@@ -185,7 +185,7 @@ configuration saved there by the first.`,
 // breakHandler lets log records through a live progress display.
 type breakHandler struct {
 	slog.Handler
-	rep *pipeline.Reporter
+	rep *reporter
 }
 
 func (h breakHandler) Handle(ctx context.Context, r slog.Record) error {

@@ -1,4 +1,4 @@
-package pipeline
+package postgen
 
 import (
 	"math/rand/v2"
@@ -16,14 +16,14 @@ import (
 // decoding. Only the rows keep accepts (those that will be generated) are
 // matched; with a length attribute each counts as many times as its flow
 // has records, so that values keep their real share of records.
-func matchKeys(s *encoding.Schema, gen [][]genRow, keep func(genRow) bool, rng *rand.Rand) {
-	var rows []*genRow
+func matchKeys(s *encoding.Schema, gen [][]Row, keep func(Row) bool, rng *rand.Rand) {
+	var rows []*Row
 	var weights []float64
 	for c := range gen {
 		for i := range gen[c] {
 			if keep(gen[c][i]) {
 				rows = append(rows, &gen[c][i])
-				weights = append(weights, float64(max(1, gen[c][i].attr.Len)))
+				weights = append(weights, float64(max(1, gen[c][i].Attr.Len)))
 			}
 		}
 	}
@@ -43,8 +43,8 @@ func matchKeys(s *encoding.Schema, gen [][]genRow, keep func(genRow) bool, rng *
 		const all = -1 // the group decoded with the field's own prior
 		groups := map[int][]int{}
 		for i, r := range rows {
-			g := int(r.attr.Key.Proto)
-			if field == "proto" || e.ForProto(r.attr.Key.Proto) == nil {
+			g := int(r.Attr.Key.Proto)
+			if field == "proto" || e.ForProto(r.Attr.Key.Proto) == nil {
 				g = all
 			}
 			groups[g] = append(groups[g], i)
@@ -66,13 +66,13 @@ func matchKeys(s *encoding.Schema, gen [][]genRow, keep func(genRow) bool, rng *
 
 // matchField decodes field for the rows listed in idx with codec's matched
 // decoding, and writes the values into the rows' keys and vectors.
-func matchField(s *encoding.Schema, field string, codec *encoding.Embedded, rows []*genRow, idx []int, weights []float64, rng *rand.Rand) {
+func matchField(s *encoding.Schema, field string, codec *encoding.Embedded, rows []*Row, idx []int, weights []float64, rng *rand.Rand) {
 	d := s.AttrDim()
 	off, dim := s.AttrSlice(field)
 	src := make([]float32, len(idx)*d)
 	var w []float64
 	for j, i := range idx {
-		copy(src[j*d:(j+1)*d], rows[i].vec)
+		copy(src[j*d:(j+1)*d], rows[i].Vec)
 		if weights != nil {
 			w = append(w, weights[i])
 		}
@@ -85,16 +85,16 @@ func matchField(s *encoding.Schema, field string, codec *encoding.Embedded, rows
 		var vec []float32
 		switch field {
 		case "srcport":
-			r.attr.Key.SrcPort = uint16(v)
+			r.Attr.Key.SrcPort = uint16(v)
 			vec, _ = codec.E.EncodePort(uint16(v))
 		case "dstport":
-			r.attr.Key.DstPort = uint16(v)
+			r.Attr.Key.DstPort = uint16(v)
 			vec, _ = codec.E.EncodePort(uint16(v))
 		default:
-			r.attr.Key.Proto = uint8(v)
+			r.Attr.Key.Proto = uint8(v)
 			vec, _ = codec.E.EncodeProto(uint8(v))
 		}
-		r.vec = append([]float32(nil), r.vec...)
-		copy(r.vec[off:off+dim], vec)
+		r.Vec = append([]float32(nil), r.Vec...)
+		copy(r.Vec[off:off+dim], vec)
 	}
 }

@@ -1,4 +1,4 @@
-package pipeline
+package postgen
 
 import (
 	"math/rand/v2"
@@ -48,7 +48,7 @@ func schemaWith(t *testing.T, n int, opt encoding.BuildOptions) *encoding.Schema
 }
 
 // row makes an encoded attribute row with the given tags and start value.
-func row(t *testing.T, s *encoding.Schema, src uint32, here bool, present []bool, start float32) genRow {
+func row(t *testing.T, s *encoding.Schema, src uint32, here bool, present []bool, start float32) Row {
 	t.Helper()
 	v := make([]float32, s.AttrDim())
 	setTag(s, v, "starts_here", here)
@@ -66,13 +66,13 @@ func row(t *testing.T, s *encoding.Schema, src uint32, here bool, present []bool
 	if err != nil {
 		t.Fatal(err)
 	}
-	return genRow{vec: v, attr: attrs[0]}
+	return Row{Vec: v, Attr: attrs[0]}
 }
 
 func TestMergeChunksStitchesFlows(t *testing.T) {
 	s := tagSchema(t, 3)
 	T, F := true, false
-	gen := [][]genRow{
+	gen := [][]Row{
 		{
 			row(t, s, 1, T, []bool{T, F, T}, 0.1), // continues into chunk 2
 			row(t, s, 2, T, []bool{F, T, F}, 0.2), // inconsistent: starts here but not present; continues into 1
@@ -84,12 +84,12 @@ func TestMergeChunksStitchesFlows(t *testing.T) {
 			row(t, s, 5, F, []bool{T, T, T}, 0.9), // lends its start to continuations
 		},
 	}
-	st := &GenStats{}
+	st := &Stats{}
 	out := mergeChunks(s, gen, rand.New(rand.NewPCG(1, 1)), st)
-	srcs := func(rows []genRow) []uint32 {
+	srcs := func(rows []Row) []uint32 {
 		var o []uint32
 		for _, r := range rows {
-			o = append(o, r.attr.Key.Src)
+			o = append(o, r.Attr.Key.Src)
 		}
 		return o
 	}
@@ -109,30 +109,30 @@ func TestMergeChunksStitchesFlows(t *testing.T) {
 	// start in chunk 2, keeps its other tags, and starts where chunk 2's
 	// own continuations do.
 	fixed := out[0][1]
-	if !fixed.attr.Present[0] {
+	if !fixed.Attr.Present[0] {
 		t.Error("inconsistent row not fixed")
 	}
-	if a, _ := s.DecodeAttributes(fixed.vec, 1); !a[0].Present[0] {
+	if a, _ := s.DecodeAttributes(fixed.Vec, 1); !a[0].Present[0] {
 		t.Error("fixed tag not written into the vector")
 	}
 	c := out[2][1]
-	dec, _ := s.DecodeAttributes(c.vec, 1)
-	if c.attr.StartsHere || dec[0].StartsHere || !dec[0].Present[2] || !dec[0].Present[0] {
+	dec, _ := s.DecodeAttributes(c.Vec, 1)
+	if c.Attr.StartsHere || dec[0].StartsHere || !dec[0].Present[2] || !dec[0].Present[0] {
 		t.Errorf("continuation tags wrong: %+v", dec[0])
 	}
-	if c.attr.Start != float64(float32(0.9)) || dec[0].Start != c.attr.Start {
-		t.Errorf("continuation starts at %v, want 0.9", c.attr.Start)
+	if c.Attr.Start != float64(float32(0.9)) || dec[0].Start != c.Attr.Start {
+		t.Errorf("continuation starts at %v, want 0.9", c.Attr.Start)
 	}
 	// The source row is untouched.
-	if a, _ := s.DecodeAttributes(gen[0][0].vec, 1); !a[0].StartsHere {
+	if a, _ := s.DecodeAttributes(gen[0][0].Vec, 1); !a[0].StartsHere {
 		t.Error("merge modified the generated row it copied")
 	}
 }
 
 func TestMergeSingleChunkPassesThrough(t *testing.T) {
 	s := tagSchema(t, 1)
-	gen := [][]genRow{{row(t, s, 1, false, nil, 0.5), row(t, s, 2, true, nil, 0.5)}}
-	out := mergeChunks(s, gen, rand.New(rand.NewPCG(1, 1)), &GenStats{})
+	gen := [][]Row{{row(t, s, 1, false, nil, 0.5), row(t, s, 2, true, nil, 0.5)}}
+	out := mergeChunks(s, gen, rand.New(rand.NewPCG(1, 1)), &Stats{})
 	if len(out[0]) != 2 {
 		t.Errorf("one chunk: %d rows kept, want 2", len(out[0]))
 	}
@@ -143,11 +143,11 @@ func TestMergeSingleChunkPassesThrough(t *testing.T) {
 func TestMergeCapsContinuations(t *testing.T) {
 	s := tagSchema(t, 2)
 	T, F := true, false
-	gen := [][]genRow{
+	gen := [][]Row{
 		{row(t, s, 1, T, []bool{T, T}, 0.1), row(t, s, 2, T, []bool{T, T}, 0.1), row(t, s, 3, T, []bool{T, T}, 0.1)},
 		{row(t, s, 4, T, []bool{F, T}, 0.5), row(t, s, 5, F, []bool{T, T}, 0.7)},
 	}
-	st := &GenStats{}
+	st := &Stats{}
 	out := mergeChunks(s, gen, rand.New(rand.NewPCG(2, 2)), st)
 	if len(out[1]) != 2 || st.Continuations != 1 || st.DroppedCopies != 2 {
 		t.Errorf("chunk 1 holds %d rows, %d continuations, %d dropped; want 2, 1, 2", len(out[1]), st.Continuations, st.DroppedCopies)

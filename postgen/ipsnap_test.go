@@ -1,4 +1,4 @@
-package pipeline
+package postgen
 
 import (
 	"testing"
@@ -9,7 +9,7 @@ import (
 func softRow(t *testing.T, s interface {
 	AttrSlice(string) (int, int)
 	AttrDim() int
-}, ip uint32, unsure []int, p float32) genRow {
+}, ip uint32, unsure []int, p float32) Row {
 	t.Helper()
 	v := make([]float32, s.AttrDim())
 	off, _ := s.AttrSlice("srcip")
@@ -27,15 +27,15 @@ func softRow(t *testing.T, s interface {
 			v[off+2*b], v[off+2*b+1] = hi, lo
 		}
 	}
-	r := genRow{vec: v}
-	r.attr.Key.Src = ip
+	r := Row{Vec: v}
+	r.Attr.Key.Src = ip
 	return r
 }
 
 func TestSnapIPsMovesOnlyUnsureVariants(t *testing.T) {
 	s := tagSchema(t, 1)
 	const pop = 0x93205167 // a popular address
-	var rows []genRow
+	var rows []Row
 	for range 20 {
 		rows = append(rows, softRow(t, s, pop, nil, 1))
 	}
@@ -43,20 +43,20 @@ func TestSnapIPsMovesOnlyUnsureVariants(t *testing.T) {
 	sure := softRow(t, s, pop^1<<3, nil, 1)                // the same address, generated with confidence
 	far := softRow(t, s, pop^0xff, []int{24, 25, 26}, 0.6) // eight bits away, three of them unsure
 	rows = append(rows, unsure, sure, far)
-	gen := [][]genRow{rows}
+	gen := [][]Row{rows}
 	n := snapIPs(s, gen, 16)
 	got := gen[0]
-	if got[20].attr.Key.Src != pop {
-		t.Errorf("unsure variant kept %x, want it moved to %x", got[20].attr.Key.Src, pop)
+	if got[20].Attr.Key.Src != pop {
+		t.Errorf("unsure variant kept %x, want it moved to %x", got[20].Attr.Key.Src, pop)
 	}
-	if got[21].attr.Key.Src != pop^1<<3 || got[22].attr.Key.Src != pop^0xff {
-		t.Errorf("confident or distant addresses moved: %x %x", got[21].attr.Key.Src, got[22].attr.Key.Src)
+	if got[21].Attr.Key.Src != pop^1<<3 || got[22].Attr.Key.Src != pop^0xff {
+		t.Errorf("confident or distant addresses moved: %x %x", got[21].Attr.Key.Src, got[22].Attr.Key.Src)
 	}
 	if n != 1 {
 		t.Errorf("%d addresses changed, want 1", n)
 	}
 	// The moved row's bits now encode the popular address.
-	a, _ := s.DecodeAttributes(got[20].vec, 1)
+	a, _ := s.DecodeAttributes(got[20].Vec, 1)
 	if a[0].Key.Src != pop {
 		t.Errorf("vector of the moved row decodes to %x", a[0].Key.Src)
 	}

@@ -1,39 +1,42 @@
-package pipeline
+package cli
 
 import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/netshare-go/netshare/pipeline"
 )
 
-// Reporter shows training progress: a live bar per running chunk on a
+// reporter shows training progress: a live bar per running chunk on a
 // terminal, or a log line per chunk every few percent otherwise (CI, pipes).
-type Reporter struct {
+type reporter struct {
 	mu       sync.Mutex
 	w        io.Writer
 	tty      bool
 	log      *slog.Logger
-	state    map[int]Progress
+	state    map[int]pipeline.Progress
 	lastLog  map[int]time.Time
 	lastDraw time.Time
 	lines    int
 	dirty    bool // an update not drawn yet
 }
 
-// NewReporter returns a reporter writing to w; tty selects live bars.
-func NewReporter(w io.Writer, tty bool, log *slog.Logger) *Reporter {
+// newReporter returns a reporter writing to w; tty selects live bars.
+func newReporter(w io.Writer, tty bool, log *slog.Logger) *reporter {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Reporter{w: w, tty: tty, log: log, state: map[int]Progress{}, lastLog: map[int]time.Time{}}
+	return &reporter{w: w, tty: tty, log: log, state: map[int]pipeline.Progress{}, lastLog: map[int]time.Time{}}
 }
 
 // Update records a progress report; it is safe for concurrent use.
-func (r *Reporter) Update(p Progress) {
+func (r *reporter) Update(p pipeline.Progress) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	prev, seen := r.state[p.Chunk]
@@ -53,7 +56,7 @@ func (r *Reporter) Update(p Progress) {
 	if !seen || p.Done || p.Iteration/step != prev.Iteration/step || time.Since(r.lastLog[p.Chunk]) > 30*time.Second {
 		r.lastLog[p.Chunk] = time.Now()
 		args := []any{"chunk", p.Chunk, "iteration", p.Iteration, "of", p.Iterations}
-		for _, k := range sortedKeys(p.Losses) {
+		for _, k := range slices.Sorted(maps.Keys(p.Losses)) {
 			args = append(args, "loss_"+k, fmt.Sprintf("%.4g", p.Losses[k]))
 		}
 		if eta := p.ETA(); eta > 0 {
@@ -67,17 +70,8 @@ func (r *Reporter) Update(p Progress) {
 	}
 }
 
-func sortedKeys(m map[string]float64) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
-
 // draw redraws one line per chunk in place.
-func (r *Reporter) draw() {
+func (r *reporter) draw() {
 	r.lastDraw = time.Now()
 	r.dirty = false
 	var b strings.Builder
@@ -109,7 +103,7 @@ func (r *Reporter) draw() {
 }
 
 // Close finishes the display.
-func (r *Reporter) Close() {
+func (r *reporter) Close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.tty && r.dirty {
@@ -119,7 +113,7 @@ func (r *Reporter) Close() {
 
 // Break lets other output (a log line) through: the bars drawn so far stay
 // where they are and the next update draws them afresh below that output.
-func (r *Reporter) Break() {
+func (r *reporter) Break() {
 	r.mu.Lock()
 	r.lines = 0
 	r.mu.Unlock()

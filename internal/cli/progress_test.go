@@ -1,4 +1,4 @@
-package pipeline
+package cli
 
 import (
 	"bytes"
@@ -6,15 +6,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/netshare-go/netshare/pipeline"
 )
 
 func TestReporterPlainLogsEveryTenPercent(t *testing.T) {
 	var logs bytes.Buffer
-	r := NewReporter(&bytes.Buffer{}, false, slog.New(slog.NewTextHandler(&logs, nil)))
+	r := newReporter(&bytes.Buffer{}, false, slog.New(slog.NewTextHandler(&logs, nil)))
 	for it := 1; it <= 100; it++ {
-		r.Update(Progress{Chunk: 0, Iteration: it, Iterations: 100, Elapsed: time.Duration(it) * time.Millisecond, Losses: map[string]float64{"d": -1}})
+		r.Update(pipeline.Progress{Chunk: 0, Iteration: it, Iterations: 100, Elapsed: time.Duration(it) * time.Millisecond, Losses: map[string]float64{"d": -1}})
 	}
-	r.Update(Progress{Chunk: 0, Iteration: 100, Iterations: 100, Done: true})
+	r.Update(pipeline.Progress{Chunk: 0, Iteration: 100, Iterations: 100, Done: true})
 	lines := strings.Count(logs.String(), "msg=training")
 	if lines < 10 || lines > 12 {
 		t.Errorf("%d progress lines for 100 iterations, want about 11:\n%s", lines, logs.String())
@@ -26,10 +28,10 @@ func TestReporterPlainLogsEveryTenPercent(t *testing.T) {
 
 func TestReporterTerminalRedrawsBars(t *testing.T) {
 	var out bytes.Buffer
-	r := NewReporter(&out, true, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
-	r.Update(Progress{Chunk: 1, Iteration: 5, Iterations: 10, First: 0, Elapsed: time.Second})
-	r.Update(Progress{Chunk: 2, Iteration: 10, Iterations: 10, Done: true})
-	r.Update(Progress{Chunk: 1, Iteration: 10, Iterations: 10, Done: true})
+	r := newReporter(&out, true, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
+	r.Update(pipeline.Progress{Chunk: 1, Iteration: 5, Iterations: 10, First: 0, Elapsed: time.Second})
+	r.Update(pipeline.Progress{Chunk: 2, Iteration: 10, Iterations: 10, Done: true})
+	r.Update(pipeline.Progress{Chunk: 1, Iteration: 10, Iterations: 10, Done: true})
 	drawn := out.Len()
 	r.Close()
 	if out.Len() != drawn {
@@ -42,7 +44,7 @@ func TestReporterTerminalRedrawsBars(t *testing.T) {
 	if !strings.Contains(s, "\x1b[2A") {
 		t.Errorf("second draw does not move back over the two bars:\n%q", s)
 	}
-	if p := (Progress{Iteration: 5, Iterations: 10, First: 0, Elapsed: 10 * time.Second}); p.ETA() != 10*time.Second {
+	if p := (pipeline.Progress{Iteration: 5, Iterations: 10, First: 0, Elapsed: 10 * time.Second}); p.ETA() != 10*time.Second {
 		t.Errorf("ETA %v, want 10s", p.ETA())
 	}
 }

@@ -1,4 +1,4 @@
-package pipeline
+package postgen
 
 import (
 	"math"
@@ -20,7 +20,7 @@ import (
 // generated trace holds y: an address moves to a popular one only when the
 // bits where they differ are ones the model was unsure of. It uses nothing
 // but the generated rows. It returns how many addresses changed.
-func snapIPs(s *encoding.Schema, gen [][]genRow, topK int) int {
+func snapIPs(s *encoding.Schema, gen [][]Row, topK int) int {
 	changed := 0
 	for _, field := range []string{"srcip", "dstip"} {
 		off, dim := s.AttrSlice(field)
@@ -30,7 +30,7 @@ func snapIPs(s *encoding.Schema, gen [][]genRow, topK int) int {
 		counts := map[uint32]int{}
 		for _, rows := range gen {
 			for _, r := range rows {
-				counts[ipOf(r.attr, field)]++
+				counts[ipOf(r.Attr, field)]++
 			}
 		}
 		type ipc struct {
@@ -60,7 +60,7 @@ func snapIPs(s *encoding.Schema, gen [][]genRow, topK int) int {
 			for i := range rows {
 				r := &rows[i]
 				for b := 0; b < 32; b++ {
-					p0, p1 := float64(r.vec[off+2*b]), float64(r.vec[off+2*b+1])
+					p0, p1 := float64(r.Vec[off+2*b]), float64(r.Vec[off+2*b+1])
 					sum := p0 + p1
 					if !(sum > 0) {
 						p0, p1, sum = 1, 1, 2
@@ -79,7 +79,7 @@ func snapIPs(s *encoding.Schema, gen [][]genRow, topK int) int {
 					}
 					return sc
 				}
-				own := ipOf(r.attr, field)
+				own := ipOf(r.Attr, field)
 				best, bestScore := own, score(own, counts[own])
 				for _, c := range pop {
 					if sc := score(c.ip, c.n); sc > bestScore {
@@ -90,15 +90,15 @@ func snapIPs(s *encoding.Schema, gen [][]genRow, topK int) int {
 					continue
 				}
 				changed++
-				r.vec = slices.Clone(r.vec)
+				r.Vec = slices.Clone(r.Vec)
 				for b := 0; b < 32; b++ {
 					bit := best >> (31 - b) & 1
-					r.vec[off+2*b], r.vec[off+2*b+1] = float32(1-bit), float32(bit)
+					r.Vec[off+2*b], r.Vec[off+2*b+1] = float32(1-bit), float32(bit)
 				}
 				if field == "srcip" {
-					r.attr.Key.Src = best
+					r.Attr.Key.Src = best
 				} else {
-					r.attr.Key.Dst = best
+					r.Attr.Key.Dst = best
 				}
 			}
 		}

@@ -1,4 +1,4 @@
-package pipeline
+package postgen
 
 import (
 	"math/rand/v2"
@@ -18,22 +18,22 @@ func TestSeparateKeys(t *testing.T) {
 		t.Fatal("schema has no embedded srcport")
 	}
 	off, dim := s.AttrSlice("srcport")
-	row := func(src uint32, sport uint16, proto uint8) genRow {
+	row := func(src uint32, sport uint16, proto uint8) Row {
 		v := make([]float32, s.AttrDim())
 		enc, known := e.E.EncodePort(sport)
 		if !known && proto == trace.ProtoTCP {
 			t.Fatalf("port %d not in the embedding's vocabulary", sport)
 		}
 		copy(v[off:off+dim], enc)
-		r := genRow{vec: v}
-		r.attr.Key = trace.Key{Src: src, Dst: 9, SrcPort: sport, DstPort: 80, Proto: proto}
+		r := Row{Vec: v}
+		r.Attr.Key = trace.Key{Src: src, Dst: 9, SrcPort: sport, DstPort: 80, Proto: proto}
 		if sport == 80 { // a server's flow: the ephemeral port is the destination
-			r.attr.Key.Src, r.attr.Key.Dst, r.attr.Key.DstPort = 9, src, 1000
+			r.Attr.Key.Src, r.Attr.Key.Dst, r.Attr.Key.DstPort = 9, src, 1000
 		}
-		r.attr.StartsHere = true
+		r.Attr.StartsHere = true
 		return r
 	}
-	var rows []genRow
+	var rows []Row
 	// Three TCP flows on one 5-tuple, next to TCP flows of other hosts and
 	// ports; two ICMP flows that cannot be told apart by ports.
 	for range 3 {
@@ -43,17 +43,17 @@ func TestSeparateKeys(t *testing.T) {
 		rows = append(rows, row(uint32(2+i%2), uint16(1001+i%3), trace.ProtoTCP))
 	}
 	rows = append(rows, row(5, 0, trace.ProtoICMP), row(5, 0, trace.ProtoICMP))
-	ports := func(rs []genRow) []uint16 {
+	ports := func(rs []Row) []uint16 {
 		var p []uint16
 		for _, r := range rs {
-			p = append(p, r.attr.Key.SrcPort)
+			p = append(p, r.Attr.Key.SrcPort)
 		}
 		slices.Sort(p)
 		return p
 	}
 	before := ports(rows)
-	gen := [][]genRow{rows}
-	moved := separateKeys(s, gen, func(genRow) bool { return true }, rand.New(rand.NewPCG(1, 2)))
+	gen := [][]Row{rows}
+	moved := separateKeys(s, gen, func(Row) bool { return true }, rand.New(rand.NewPCG(1, 2)))
 	got := gen[0]
 	if moved < 2 {
 		t.Errorf("moved %d flows, want at least 2", moved)
@@ -63,38 +63,38 @@ func TestSeparateKeys(t *testing.T) {
 	}
 	seen := map[trace.Key]int{}
 	for _, r := range got {
-		seen[r.attr.Key]++
+		seen[r.Attr.Key]++
 	}
 	for k, n := range seen {
 		if n > 1 && k.Proto != trace.ProtoICMP {
 			t.Errorf("5-tuple %v still held by %d flows", k, n)
 		}
 	}
-	if seen[got[9].attr.Key] != 2 {
+	if seen[got[9].Attr.Key] != 2 {
 		t.Errorf("the ICMP pair changed: %v", got[9:])
 	}
 
 	// Server flows (source port 80 throughout) are told apart by their
 	// destination ports.
-	srv := [][]genRow{{row(1, 80, trace.ProtoTCP), row(1, 80, trace.ProtoTCP), row(2, 80, trace.ProtoTCP), row(2, 80, trace.ProtoTCP)}}
-	srv[0][2].attr.Key.DstPort, srv[0][3].attr.Key.DstPort = 1002, 1001
-	if moved := separateKeys(s, srv, func(genRow) bool { return true }, rand.New(rand.NewPCG(3, 4))); moved != 1 {
+	srv := [][]Row{{row(1, 80, trace.ProtoTCP), row(1, 80, trace.ProtoTCP), row(2, 80, trace.ProtoTCP), row(2, 80, trace.ProtoTCP)}}
+	srv[0][2].Attr.Key.DstPort, srv[0][3].Attr.Key.DstPort = 1002, 1001
+	if moved := separateKeys(s, srv, func(Row) bool { return true }, rand.New(rand.NewPCG(3, 4))); moved != 1 {
 		t.Errorf("server flows: moved %d, want 1", moved)
 	}
 	srvKeys := map[trace.Key]bool{}
 	for _, r := range srv[0] {
-		srvKeys[r.attr.Key] = true
+		srvKeys[r.Attr.Key] = true
 	}
 	if len(srvKeys) != 4 {
 		t.Errorf("server flows still share 5-tuples: %v", srv[0])
 	}
 	for i, r := range got {
-		a, err := s.DecodeAttributes(r.vec, 1)
+		a, err := s.DecodeAttributes(r.Vec, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.attr.Key.Proto == trace.ProtoTCP && a[0].Key.SrcPort != r.attr.Key.SrcPort {
-			t.Errorf("row %d: vector decodes to port %d, row holds %d", i, a[0].Key.SrcPort, r.attr.Key.SrcPort)
+		if r.Attr.Key.Proto == trace.ProtoTCP && a[0].Key.SrcPort != r.Attr.Key.SrcPort {
+			t.Errorf("row %d: vector decodes to port %d, row holds %d", i, a[0].Key.SrcPort, r.Attr.Key.SrcPort)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package pipeline
+package postgen
 
 import (
 	"math"
@@ -52,20 +52,20 @@ func TestCalibrateTouchesOnlyActiveQuantileFeatures(t *testing.T) {
 	}
 	fd, L := s.FeatDim(), s.MaxLen
 	r := rand.New(rand.NewPCG(4, 4))
-	var outs []*chunkOut
+	var outs []*Generated
 	for c := range 2 {
 		n := 300 + 100*c
-		o := &chunkOut{attrs: make([]encoding.FlowAttr, n), feat: make([]float32, n*L*fd), lens: make([]int, n)}
+		o := &Generated{Attrs: make([]encoding.FlowAttr, n), Feat: make([]float32, n*L*fd), Lens: make([]int, n)}
 		for i := range n {
-			o.attrs[i].Start = 0.5 + 0.01*r.NormFloat64()
-			o.lens[i] = 1 + r.IntN(L)
+			o.Attrs[i].Start = 0.5 + 0.01*r.NormFloat64()
+			o.Lens[i] = 1 + r.IntN(L)
 			for k := range L {
 				for f := range fd {
 					v := float32(7) // padding sentinel
-					if k < o.lens[i] {
+					if k < o.Lens[i] {
 						v = float32(0.4 + 0.01*r.NormFloat64())
 					}
-					o.feat[(i*L+k)*fd+f] = v
+					o.Feat[(i*L+k)*fd+f] = v
 				}
 			}
 		}
@@ -74,7 +74,7 @@ func TestCalibrateTouchesOnlyActiveQuantileFeatures(t *testing.T) {
 	calibrate(s, outs, rand.New(rand.NewPCG(5, 5)))
 	for c, o := range outs {
 		var starts []float64
-		for _, a := range o.attrs {
+		for _, a := range o.Attrs {
 			starts = append(starts, a.Start)
 		}
 		if spread(starts) < 0.9 {
@@ -88,9 +88,9 @@ func TestCalibrateTouchesOnlyActiveQuantileFeatures(t *testing.T) {
 	for f := range fd {
 		var active []float64
 		for _, o := range outs {
-			for i, l := range o.lens {
+			for i, l := range o.Lens {
 				for k := range L {
-					v := o.feat[(i*L+k)*fd+f]
+					v := o.Feat[(i*L+k)*fd+f]
 					if k >= l {
 						if v != 7 {
 							t.Fatalf("padding step changed to %v", v)

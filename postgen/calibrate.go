@@ -1,4 +1,4 @@
-package pipeline
+package postgen
 
 import (
 	"cmp"
@@ -7,13 +7,6 @@ import (
 
 	"github.com/netshare-go/netshare/encoding"
 )
-
-// chunkOut is one chunk's generated flows before decoding.
-type chunkOut struct {
-	attrs []encoding.FlowAttr
-	feat  []float32 // n × MaxLen × FeatDim
-	lens  []int
-}
 
 // calibrate makes the generated quantile positions of every
 // quantile-encoded field uniform, keeping their order: each value is
@@ -24,15 +17,15 @@ type chunkOut struct {
 // depend on each other, stays the model's. Flow starts are calibrated per
 // chunk (each chunk has its own knots); features over the whole trace (they
 // share one set of knots), so that chunks keep their differences.
-func calibrate(s *encoding.Schema, outs []*chunkOut, rng *rand.Rand) {
+func calibrate(s *encoding.Schema, outs []*Generated, rng *rand.Rand) {
 	if s.HasStartKnots() {
 		for _, o := range outs {
 			if o == nil {
 				continue
 			}
-			ps := make([]*float64, len(o.attrs))
-			for i := range o.attrs {
-				ps[i] = &o.attrs[i].Start
+			ps := make([]*float64, len(o.Attrs))
+			for i := range o.Attrs {
+				ps[i] = &o.Attrs[i].Start
 			}
 			// The first and last flows land on the chunk's first and last
 			// real flow starts, so the trace spans the real time range.
@@ -46,9 +39,9 @@ func calibrate(s *encoding.Schema, outs []*chunkOut, rng *rand.Rand) {
 			if o == nil {
 				continue
 			}
-			for i, l := range o.lens {
+			for i, l := range o.Lens {
 				for k := range l {
-					vals = append(vals, &o.feat[(i*s.MaxLen+k)*fd+off])
+					vals = append(vals, &o.Feat[(i*s.MaxLen+k)*fd+off])
 				}
 			}
 		}
@@ -60,7 +53,7 @@ func calibrate(s *encoding.Schema, outs []*chunkOut, rng *rand.Rand) {
 // length) over the rows that keep says will be generated, in place in the
 // rows' vectors, and decodes the calibrated length into the rows'
 // attributes.
-func calibrateAttr(s *encoding.Schema, rows [][]genRow, name string, keep func(genRow) bool, rng *rand.Rand) {
+func calibrateAttr(s *encoding.Schema, rows [][]Row, name string, keep func(Row) bool, rng *rand.Rand) {
 	off := s.QuantileAttr(name)
 	if off < 0 {
 		return
@@ -69,7 +62,7 @@ func calibrateAttr(s *encoding.Schema, rows [][]genRow, name string, keep func(g
 	for c := range rows {
 		for i := range rows[c] {
 			if keep(rows[c][i]) {
-				vals = append(vals, &rows[c][i].vec[off])
+				vals = append(vals, &rows[c][i].Vec[off])
 			}
 		}
 	}
@@ -77,7 +70,7 @@ func calibrateAttr(s *encoding.Schema, rows [][]genRow, name string, keep func(g
 	if name == "length" {
 		for c := range rows {
 			for i := range rows[c] {
-				rows[c][i].attr.Len = s.DecodeLength(rows[c][i].vec)
+				rows[c][i].Attr.Len = s.DecodeLength(rows[c][i].Vec)
 			}
 		}
 	}

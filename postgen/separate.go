@@ -1,4 +1,4 @@
-package pipeline
+package postgen
 
 import (
 	"math/rand/v2"
@@ -19,8 +19,8 @@ import (
 // pair the rows hold. Only rows that keep accepts take part; a collision
 // that no exchange resolves (ICMP, say, whose source port is always 0)
 // stays.
-func separateKeys(s *encoding.Schema, gen [][]genRow, keep func(genRow) bool, rng *rand.Rand) int {
-	var rows []*genRow
+func separateKeys(s *encoding.Schema, gen [][]Row, keep func(Row) bool, rng *rand.Rand) int {
+	var rows []*Row
 	for c := range gen {
 		for i := range gen[c] {
 			if keep(gen[c][i]) {
@@ -31,8 +31,8 @@ func separateKeys(s *encoding.Schema, gen [][]genRow, keep func(genRow) bool, rn
 	count := make(map[trace.Key]int, len(rows))
 	byProto := map[uint8][]int{}
 	for i, r := range rows {
-		count[r.attr.Key]++
-		byProto[r.attr.Key.Proto] = append(byProto[r.attr.Key.Proto], i)
+		count[r.Attr.Key]++
+		byProto[r.Attr.Key.Proto] = append(byProto[r.Attr.Key.Proto], i)
 	}
 	port := func(k *trace.Key, field string) *uint16 {
 		if field == "srcport" {
@@ -43,15 +43,15 @@ func separateKeys(s *encoding.Schema, gen [][]genRow, keep func(genRow) bool, rn
 	const tries = 32
 	moved := 0
 	for _, r := range rows {
-		if count[r.attr.Key] < 2 {
+		if count[r.Attr.Key] < 2 {
 			continue
 		}
-		same := byProto[r.attr.Key.Proto]
+		same := byProto[r.Attr.Key.Proto]
 	fields:
 		for _, field := range []string{"srcport", "dstport"} {
 			for range tries {
 				o := rows[same[rng.IntN(len(same))]]
-				ki, ko := r.attr.Key, o.attr.Key
+				ki, ko := r.Attr.Key, o.Attr.Key
 				pi, po := port(&ki, field), port(&ko, field)
 				if o == r || *pi == *po {
 					continue
@@ -60,19 +60,19 @@ func separateKeys(s *encoding.Schema, gen [][]genRow, keep func(genRow) bool, rn
 				if count[ki] > 0 || count[ko] > 0 {
 					continue
 				}
-				count[r.attr.Key]--
-				count[o.attr.Key]--
+				count[r.Attr.Key]--
+				count[o.Attr.Key]--
 				count[ki]++
 				count[ko]++
-				r.attr.Key, o.attr.Key = ki, ko
+				r.Attr.Key, o.Attr.Key = ki, ko
 				if off, dim := s.AttrSlice(field); off >= 0 {
 					// Each row owns its vector: exchange the port's encoding
 					// too, so features are generated for the port the row
 					// now holds.
-					r.vec = append([]float32(nil), r.vec...)
-					o.vec = append([]float32(nil), o.vec...)
+					r.Vec = append([]float32(nil), r.Vec...)
+					o.Vec = append([]float32(nil), o.Vec...)
 					for k := off; k < off+dim; k++ {
-						r.vec[k], o.vec[k] = o.vec[k], r.vec[k]
+						r.Vec[k], o.Vec[k] = o.Vec[k], r.Vec[k]
 					}
 				}
 				moved++
