@@ -243,7 +243,7 @@ func BuildFlowSpec(sp *flows.Split[trace.Flow], opt BuildOptions) (Spec, error) 
 			}
 		}
 	}
-	spec := Spec{Kind: trace.KindFlows.String(), Chunks: len(sp.Chunks), MaxLen: opt.MaxLen}
+	spec := Spec{Kind: trace.KindFlows, Chunks: len(sp.Chunks), MaxLen: opt.MaxLen}
 	spec.Attr = attrSpecs(len(sp.Chunks), opt, countKeys(sp))
 	spec.StartKnots = startKnots(sp, opt)
 	spec.Feat = []FieldSpec{
@@ -301,7 +301,7 @@ func BuildPacketSpec(sp *flows.Split[trace.Packet], opt BuildOptions) (Spec, err
 			}
 		}
 	}
-	spec := Spec{Kind: trace.KindPackets.String(), Chunks: len(sp.Chunks), MaxLen: opt.MaxLen}
+	spec := Spec{Kind: trace.KindPackets, Chunks: len(sp.Chunks), MaxLen: opt.MaxLen}
 	spec.Attr = attrSpecs(len(sp.Chunks), opt, countKeys(sp))
 	spec.StartKnots = startKnots(sp, opt)
 	spec.Feat = []FieldSpec{

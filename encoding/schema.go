@@ -61,7 +61,7 @@ type ProtoPrior struct {
 // Spec is the persisted description of a dataset's encoding: enough, with
 // the embedding model, to rebuild the Schema that encoded the training data.
 type Spec struct {
-	Kind   string      `json:"kind"` // "flows" or "packets"
+	Kind   trace.Kind  `json:"kind"` // "flows" or "packets"
 	Chunks int         `json:"chunks"`
 	MaxLen int         `json:"max_len"`
 	Labels []string    `json:"labels,omitempty"`
@@ -89,14 +89,10 @@ type Schema struct {
 // embeddings (it may be nil when spec has no port or protocol field).
 func NewSchema(spec Spec, emb Embedding) (*Schema, error) {
 	s := &Schema{Spec: spec}
-	switch spec.Kind {
-	case trace.KindFlows.String():
-		s.kind = trace.KindFlows
-	case trace.KindPackets.String():
-		s.kind = trace.KindPackets
-	default:
+	if spec.Kind != trace.KindFlows && spec.Kind != trace.KindPackets {
 		return nil, fmt.Errorf("schema: unknown kind %q", spec.Kind)
 	}
+	s.kind = spec.Kind
 	if spec.Chunks < 1 || spec.MaxLen < 1 {
 		return nil, fmt.Errorf("schema: chunks %d and max_len %d must be positive", spec.Chunks, spec.MaxLen)
 	}

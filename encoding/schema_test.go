@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/netshare-go/netshare/flows"
@@ -248,14 +249,27 @@ func TestEncodeCountsClampedValues(t *testing.T) {
 	}
 }
 
+// A schema file naming an unknown kind is refused with an error naming the
+// file and the kind.
+func TestLoadSpecUnknownKind(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "schema.json")
+	if err := os.WriteFile(path, []byte(`{"kind": "frames", "chunks": 1, "max_len": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadSpec(path)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), `"frames"`) {
+		t.Errorf("LoadSpec: %v", err)
+	}
+}
+
 func TestNewSchemaRejectsBadSpecs(t *testing.T) {
-	good := Spec{Kind: "flows", Chunks: 1, MaxLen: 1, Attr: attrSpecs(1, BuildOptions{}, keyCounts{}), Feat: []FieldSpec{{Name: "gap", Type: TypeContinuous, Hi: 1}}}
+	good := Spec{Kind: trace.KindFlows, Chunks: 1, MaxLen: 1, Attr: attrSpecs(1, BuildOptions{}, keyCounts{}), Feat: []FieldSpec{{Name: "gap", Type: TypeContinuous, Hi: 1}}}
 	emb := newStub([]uint16{1}, []uint8{6})
 	if _, err := NewSchema(good, emb); err != nil {
 		t.Fatalf("good spec rejected: %v", err)
 	}
 	bad := []func(s *Spec){
-		func(s *Spec) { s.Kind = "frames" },
+		func(s *Spec) { s.Kind = 0 },
 		func(s *Spec) { s.MaxLen = 0 },
 		func(s *Spec) { s.Feat = nil },
 		func(s *Spec) { s.Attr = s.Attr[1:] },

@@ -210,3 +210,7 @@ func decodeChunks(s *encoding.Schema, split *SplitInfo, outs []*postgen.Generate
 func (r *Run) SyntheticPath(k trace.Kind) string {
 	return filepath.Join(r.Dir, SyntheticBase+traceExt(k == trace.KindPackets))
 }
+
+// Synthetic is where the synthetic trace of the run's input kind (known
+// once pre-processed) is written.
+func (r *Run) Synthetic() string { return r.SyntheticPath(r.Man.Input.Kind) }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/netshare-go/netshare/eval"
 	"github.com/netshare-go/netshare/internal/atomicfile"
+	"github.com/netshare-go/netshare/trace"
 )
 
 // ManifestName is the manifest's file name inside a run directory.
@@ -28,8 +29,35 @@ type StageRecord struct {
 	Key      string    `json:"key"`
 	Outputs  []string  `json:"outputs,omitempty"`
 	Finished time.Time `json:"finished"`
-	// Info holds stage-specific figures (counts, losses, ε, ...).
-	Info map[string]any `json:"info,omitempty"`
+	// Info holds the stage's figures: a PreprocessInfo, TrainInfo,
+	// GenStats or EvaluateInfo (DecodeInfo reads it back).
+	Info json.RawMessage `json:"info,omitempty"`
+}
+
+// DecodeInfo decodes the stage's figures into v.
+func (s *StageRecord) DecodeInfo(v any) error { return json.Unmarshal(s.Info, v) }
+
+// PreprocessInfo is what the manifest records of pre-processing.
+type PreprocessInfo struct {
+	Records          int `json:"records"`
+	Flows            int `json:"flows"`
+	Chunks           int `json:"chunks"`
+	MaxFlowLen       int `json:"max_flow_len"`
+	TruncatedRecords int `json:"truncated_records"`
+	HoldoutRecords   int `json:"holdout_records"`
+}
+
+// TrainInfo is what the manifest records of a chunk's training.
+type TrainInfo struct {
+	Iterations int    `json:"iterations"`
+	InitFrom   string `json:"init_from"`
+}
+
+// EvaluateInfo is what the manifest records of the evaluation.
+type EvaluateInfo struct {
+	MeanJSD           float64 `json:"mean_jsd"`
+	MeanEMDNormalized float64 `json:"mean_emd_normalized"`
+	MeanJointTVD      float64 `json:"mean_joint_tvd"`
 }
 
 // Manifest records a run's input, configuration and completed stages.
@@ -48,11 +76,11 @@ type Manifest struct {
 
 // InputInfo identifies the trace a run learns.
 type InputInfo struct {
-	Path   string `json:"path"`
-	SHA256 string `json:"sha256"`
-	Format string `json:"format"`
-	Kind   string `json:"kind"`
-	Bytes  int64  `json:"bytes"`
+	Path   string     `json:"path"`
+	SHA256 string     `json:"sha256"`
+	Format string     `json:"format"`
+	Kind   trace.Kind `json:"kind"`
+	Bytes  int64      `json:"bytes"`
 }
 
 // LoadManifest reads dir's manifest, or returns an empty one when there is
@@ -93,9 +121,13 @@ func (m *Manifest) Stage(stage string) *StageRecord {
 }
 
 // Complete records stage as done and saves the manifest atomically.
-func (m *Manifest) Complete(stage, key string, outputs []string, info map[string]any) error {
+func (m *Manifest) Complete(stage, key string, outputs []string, info any) error {
+	b, err := json.Marshal(info)
+	if err != nil {
+		return err
+	}
 	m.mu.Lock()
-	m.Stages[stage] = &StageRecord{Key: key, Outputs: outputs, Finished: time.Now().UTC(), Info: info}
+	m.Stages[stage] = &StageRecord{Key: key, Outputs: outputs, Finished: time.Now().UTC(), Info: b}
 	m.mu.Unlock()
 	return m.Save()
 }

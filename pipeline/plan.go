@@ -180,5 +180,5 @@ func (r *Run) ChunkTrained(j ChunkJob) bool { return r.Man.Done(stageOf(j), jobS
 // RecordChunk records j's completion in the manifest. The manifest must
 // have a single writer at a time.
 func (r *Run) RecordChunk(j ChunkJob) error {
-	return r.Man.Complete(stageOf(j), jobStageKey(j), []string{ModelDir(r.Dir, j.Chunk)}, map[string]any{"iterations": j.Iterations, "init_from": j.InitFrom})
+	return r.Man.Complete(stageOf(j), jobStageKey(j), []string{ModelDir(r.Dir, j.Chunk)}, TrainInfo{Iterations: j.Iterations, InitFrom: j.InitFrom})
 }

@@ -29,7 +29,7 @@ type ChunkInfo struct {
 
 // SplitInfo is what pre-processing learned about the trace's chunks.
 type SplitInfo struct {
-	Kind      string           `json:"kind"`
+	Kind      trace.Kind       `json:"kind"`
 	Format    string           `json:"format"`
 	Records   int              `json:"records"`
 	MaxLen    int              `json:"max_flow_len"`
@@ -122,7 +122,7 @@ func (r *Run) preprocess(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Join(r.Dir, PreDir), 0o755); err != nil {
 		return err
 	}
-	info := &SplitInfo{Kind: in.Kind.String(), Format: string(in.Format), Skipped: in.Stats.Skipped}
+	info := &SplitInfo{Kind: in.Kind, Format: string(in.Format), Skipped: in.Stats.Skipped}
 	if r.Audit {
 		if in, err = r.holdOut(in, info); err != nil {
 			return err
@@ -192,7 +192,7 @@ func (r *Run) schemaBasis(in *trace.Trace, info *SplitInfo) (*publicRun, *ip2vec
 	if err != nil {
 		return nil, nil, err
 	}
-	if pub.spec.Kind != in.Kind.String() {
+	if pub.spec.Kind != in.Kind {
 		return nil, nil, fmt.Errorf("dp.pretrained %s models %s, but the input holds %s", pub.dir, pub.spec.Kind, in.Kind)
 	}
 	info.Embedding = "public run " + pub.dir

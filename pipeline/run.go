@@ -180,9 +180,9 @@ func (r *Run) Preprocess(ctx context.Context) error {
 		return err
 	}
 	r.Man.Input.Format, r.Man.Input.Kind = split.Format, split.Kind
-	return r.Man.Complete("preprocess", key, []string{PreDir}, map[string]any{
-		"records": split.Records, "flows": split.Stats.Flows, "chunks": len(split.Chunks), "max_flow_len": split.MaxLen,
-		"truncated_records": split.Stats.TruncatedRecords, "holdout_records": split.Holdout,
+	return r.Man.Complete("preprocess", key, []string{PreDir}, PreprocessInfo{
+		Records: split.Records, Flows: split.Stats.Flows, Chunks: len(split.Chunks), MaxFlowLen: split.MaxLen,
+		TruncatedRecords: split.Stats.TruncatedRecords, HoldoutRecords: split.Holdout,
 	})
 }
 
@@ -241,14 +241,7 @@ func (r *Run) Generate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}
-	kind := trace.KindFlows
-	if r.Man.Input.Kind == trace.KindPackets.String() {
-		kind = trace.KindPackets
-	}
-	return r.Man.Complete("generate", key, []string{filepath.Base(r.SyntheticPath(kind))}, map[string]any{
-		"flows": st.Flows, "records": st.Records, "continued_flows": st.Continuations,
-		"fixed_inconsistent_tags": st.FixedTags, "dropped_continuations": st.DroppedCopies, "records_outside_chunk": st.OutOfRange,
-	})
+	return r.Man.Complete("generate", key, []string{filepath.Base(r.Synthetic())}, st)
 }
 
 // Evaluate compares the synthetic trace with the real one and writes
@@ -258,8 +251,8 @@ func (r *Run) Evaluate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The synthetic trace's content is part of the key: a forced
-	// regeneration is evaluated again.
+	// When the generation finished is part of the key: a forced
+	// regeneration (with the same generation key) is evaluated again.
 	syn := ""
 	if g := r.Man.Stage("generate"); g != nil {
 		syn = fmt.Sprint(g.Finished.UnixNano())
@@ -278,16 +271,13 @@ func (r *Run) Evaluate(ctx context.Context) error {
 	}
 	r.log.Info("evaluated", "mean_jsd", res.MeanJSD, "mean_emd_normalized", res.MeanEMDNormalized, "mean_joint_tvd", res.Joint["mean_joint_tvd"],
 		"report", filepath.Join(r.Dir, report.ReportFile))
-	return r.Man.Complete("evaluate", key, []string{report.MetricsFile, report.ReportFile}, map[string]any{
-		"mean_jsd": res.MeanJSD, "mean_emd_normalized": res.MeanEMDNormalized, "mean_joint_tvd": res.Joint["mean_joint_tvd"],
+	return r.Man.Complete("evaluate", key, []string{report.MetricsFile, report.ReportFile}, EvaluateInfo{
+		MeanJSD: res.MeanJSD, MeanEMDNormalized: res.MeanEMDNormalized, MeanJointTVD: res.Joint["mean_joint_tvd"],
 	})
 }
 
 func (r *Run) evaluate(ctx context.Context) (*eval.Result, error) {
-	kind := trace.KindFlows
-	if r.Man.Input.Kind == trace.KindPackets.String() {
-		kind = trace.KindPackets
-	}
+	kind := r.Man.Input.Kind
 	plan, err := r.Plan()
 	if err != nil {
 		return nil, err
@@ -306,7 +296,7 @@ func (r *Run) evaluate(ctx context.Context) (*eval.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	syn, err := trace.ReadAll(r.SyntheticPath(kind), trace.Options{})
+	syn, err := trace.ReadAll(r.Synthetic(), trace.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -100,6 +100,18 @@ func TestRunFlowsEndToEnd(t *testing.T) {
 		t.Errorf("synthetic time range [%d, %d] outside the real one [%d, %d]", slo, shi, rlo, rhi)
 	}
 	checkReport(t, dir, "flows")
+	// The manifest keeps every figure of the generation.
+	var st GenStats
+	if err := r.Man.Stage("generate").DecodeInfo(&st); err != nil {
+		t.Fatal(err)
+	}
+	perChunk := 0
+	for _, n := range st.PerChunkFlows {
+		perChunk += n
+	}
+	if st.Records != syn.Len() || len(st.PerChunkFlows) != 2 || perChunk != st.Flows || st.Flows == 0 {
+		t.Errorf("generation figures %+v for %d synthetic records", st, syn.Len())
+	}
 
 	// A second run finds every stage done and changes nothing.
 	before, _ := os.ReadFile(filepath.Join(dir, ManifestName))

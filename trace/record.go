@@ -113,6 +113,43 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
+// ParseKind parses a kind's name: "packets" or "flows".
+func ParseKind(s string) (Kind, error) {
+	switch s {
+	case "packets":
+		return KindPackets, nil
+	case "flows":
+		return KindFlows, nil
+	}
+	return 0, fmt.Errorf("unknown trace kind %q (want packets or flows)", s)
+}
+
+// MarshalText writes the kind's name; the zero Kind (not known yet) is
+// written as the empty string.
+func (k Kind) MarshalText() ([]byte, error) {
+	switch k {
+	case 0:
+		return nil, nil
+	case KindPackets, KindFlows:
+		return []byte(k.String()), nil
+	}
+	return nil, fmt.Errorf("unknown trace kind %d", int(k))
+}
+
+// UnmarshalText reads a kind's name, or the empty string as the zero Kind.
+func (k *Kind) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*k = 0
+		return nil
+	}
+	v, err := ParseKind(string(b))
+	if err != nil {
+		return err
+	}
+	*k = v
+	return nil
+}
+
 // IPString formats a uint32 IPv4 address as dotted quad.
 func IPString(a uint32) string {
 	return netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}).String()

@@ -19,7 +19,6 @@ import (
 	"github.com/netshare-go/netshare/internal/atomicfile"
 	"github.com/netshare-go/netshare/pipeline"
 	"github.com/netshare-go/netshare/report"
-	"github.com/netshare-go/netshare/trace"
 )
 
 // AttemptsFile is the journal each chunk's model folder keeps of the
@@ -278,11 +277,7 @@ func (a *Activities) Evaluate(ctx context.Context, in StageInput) (*RunResult, e
 		if err := r.Evaluate(ctx); err != nil {
 			return err
 		}
-		kind := trace.KindFlows
-		if r.Man.Input.Kind == trace.KindPackets.String() {
-			kind = trace.KindPackets
-		}
-		res = RunResult{RunDir: r.Dir, Synthetic: r.SyntheticPath(kind), Metrics: filepath.Join(r.Dir, report.MetricsFile), Report: filepath.Join(r.Dir, report.ReportFile)}
+		res = RunResult{RunDir: r.Dir, Synthetic: r.Synthetic(), Metrics: filepath.Join(r.Dir, report.MetricsFile), Report: filepath.Join(r.Dir, report.ReportFile)}
 		return nil
 	})
 	if err != nil {
