@@ -20,10 +20,23 @@ import (
 // configuration, input and manifest saved), without re-hashing the input or
 // rewriting anything: each step of a cluster run opens the run afresh on
 // whichever machine runs it. audit must be what the run was opened with.
-func Reopen(dir string, audit bool, log *slog.Logger) (*Run, error) {
+// Like Open, it holds the run directory until Close.
+func Reopen(dir string, audit bool, log *slog.Logger) (_ *Run, err error) {
 	if !filepath.IsAbs(dir) {
 		return nil, fmt.Errorf("run directory %q is not an absolute path", dir)
 	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, err
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			lock.release()
+		}
+	}()
 	man, err := LoadManifest(dir)
 	if err != nil {
 		return nil, err
@@ -38,7 +51,7 @@ func Reopen(dir string, audit bool, log *slog.Logger) (*Run, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	r := &Run{Dir: dir, Cfg: cfg, Man: man, Audit: audit, log: log}
+	r := &Run{Dir: dir, Cfg: cfg, Man: man, Audit: audit, log: log, lock: lock}
 	if man.Input.Path == EmbeddedSampleName {
 		if r.InputPath, err = materialiseInput(dir, ""); err != nil {
 			return nil, err

@@ -57,6 +57,7 @@ func TestRunBadInputs(t *testing.T) {
 		r, err := Open(Options{Dir: filepath.Join(dir, "run-"+name), Input: in, Config: tinyConfig(t, 5), Logger: quietLogger()})
 		if err == nil {
 			err = r.RunAll(context.Background())
+			r.Close()
 		}
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: error %v, want one naming the file", name, err)
@@ -88,6 +89,7 @@ func TestRunSkipBadCountsRows(t *testing.T) {
 	if err := r.RunAll(context.Background()); err == nil || !strings.Contains(err.Error(), "mixed.csv") {
 		t.Fatalf("without skip_bad: error %v, want one naming the file", err)
 	}
+	r.Close()
 	cfg.SkipBad = true
 	dir := t.TempDir()
 	runAll(t, Options{Dir: dir, Input: in, Config: cfg})

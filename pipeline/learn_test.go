@@ -86,6 +86,7 @@ model:
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer r.Close()
 		ctx := context.Background()
 		for _, stage := range []func(context.Context) error{r.Preprocess, r.Train, r.Generate} {
 			if err := stage(ctx); err != nil {

@@ -45,10 +45,15 @@ type Run struct {
 	Progress  func(Progress)
 	log       *slog.Logger
 	plan      *Plan // built by Plan on its first call
+	lock      *dirLock
 }
 
-// Open opens (or creates) a run directory.
-func Open(opt Options) (*Run, error) {
+// Close releases the run directory for other processes.
+func (r *Run) Close() error { return r.lock.release() }
+
+// Open opens (or creates) a run directory, and holds it, against other
+// processes, until Close.
+func Open(opt Options) (_ *Run, err error) {
 	if opt.Dir == "" {
 		return nil, errors.New("run directory not set")
 	}
@@ -59,11 +64,20 @@ func Open(opt Options) (*Run, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			lock.release()
+		}
+	}()
 	man, err := LoadManifest(dir)
 	if err != nil {
 		return nil, err
 	}
-	r := &Run{Dir: dir, Man: man, Audit: opt.Audit, Progress: opt.Progress, log: opt.Logger}
+	r := &Run{Dir: dir, Man: man, Audit: opt.Audit, Progress: opt.Progress, log: opt.Logger, lock: lock}
 	if opt.Config == nil && man.Audit {
 		r.Audit = true // a later stage of an audited run
 	}

@@ -45,6 +45,7 @@ func runAll(t *testing.T, opt Options) *Run {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer r.Close()
 	if err := r.RunAll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -224,6 +225,7 @@ func TestKilledRunResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer r.Close()
 	if err := r.RunAll(context.Background()); err != nil {
 		t.Fatalf("resumed run failed: %v", err)
 	}
@@ -304,6 +306,7 @@ func TestStagesSeparatelyWithAudit(t *testing.T) {
 	if err := r.Preprocess(ctx); err != nil {
 		t.Fatal(err)
 	}
+	r.Close()
 	for _, stage := range []func(*Run, context.Context) error{(*Run).Train, (*Run).Generate, (*Run).Evaluate} {
 		r, err := Open(Options{Dir: dir, Logger: quietLogger()})
 		if err != nil {
@@ -315,6 +318,7 @@ func TestStagesSeparatelyWithAudit(t *testing.T) {
 		if err := stage(r, ctx); err != nil {
 			t.Fatal(err)
 		}
+		r.Close()
 	}
 	var m struct {
 		Audit map[string]any `json:"privacy_audit"`
@@ -323,7 +327,10 @@ func TestStagesSeparatelyWithAudit(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil || len(m.Audit) == 0 {
 		t.Fatalf("metrics.json has no audit: %v", err)
 	}
-	r, _ = Open(Options{Dir: dir, Logger: quietLogger()})
+	if r, err = Open(Options{Dir: dir, Logger: quietLogger()}); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
 	before := r.Man.Stage("generate").Finished
 	if err := r.Force("generate"); err != nil {
 		t.Fatal(err)

@@ -144,6 +144,7 @@ func (a *Activities) Preprocess(ctx context.Context, in RunInput) (*PlanResult, 
 	if err != nil {
 		return nil, err
 	}
+	defer r.Close()
 	if err := r.Preprocess(ctx); err != nil {
 		return nil, err
 	}
@@ -253,6 +254,7 @@ func (a *Activities) RecordChunks(ctx context.Context, in RecordInput) error {
 	if err != nil {
 		return err
 	}
+	defer r.Close()
 	for _, j := range in.Jobs {
 		if !dg.HasCheckpoint(pipeline.ModelDir(in.RunDir, j.Chunk)) {
 			return fmt.Errorf("chunk %d: no model in %s", j.Chunk, pipeline.ModelDir(in.RunDir, j.Chunk))
@@ -296,5 +298,6 @@ func (a *Activities) stage(ctx context.Context, in StageInput, f func(context.Co
 	if err != nil {
 		return err
 	}
+	defer r.Close()
 	return f(ctx, r)
 }

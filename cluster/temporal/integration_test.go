@@ -369,6 +369,7 @@ func TestClusterRunSurvivesKilledWorker(t *testing.T) {
 			t.Errorf("manifest lacks stage %s", s)
 		}
 	}
+	r.Close()
 
 	// Submitting the finished run again attaches to nothing running: it
 	// starts a workflow that skips every stage.

@@ -173,6 +173,7 @@ func TestWorkflowResumesFailedChunkFromCheckpoint(t *testing.T) {
 			t.Errorf("stage %s not recorded", s)
 		}
 	}
+	r.Close()
 
 	// The same configuration run locally gives the same synthetic trace.
 	local := t.TempDir()
@@ -180,6 +181,7 @@ func TestWorkflowResumesFailedChunkFromCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer lr.Close()
 	if err := lr.RunAll(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -112,7 +112,7 @@ func (f *runFlags) open(cmd *cobra.Command, withConfig bool) (*pipeline.Run, fun
 	if err != nil {
 		return nil, nil, err
 	}
-	return r, rep.Close, nil
+	return r, func() { rep.Close(); r.Close() }, nil
 }
 
 func newRunCmd() *cobra.Command {
