@@ -26,12 +26,23 @@ type StageRecord struct {
 	// Key hashes everything the stage's result depends on: its inputs'
 	// hashes and the configuration it used. A stage whose key is unchanged
 	// is skipped on a re-run.
-	Key      string    `json:"key"`
+	Key string `json:"key"`
+	// Outputs are the files and folders the stage wrote (relative to the
+	// run directory), and Files every file among them with its size and
+	// SHA-256: a stage whose files are missing or changed runs again.
 	Outputs  []string  `json:"outputs,omitempty"`
+	Files    []FileSum `json:"files,omitempty"`
 	Finished time.Time `json:"finished"`
 	// Info holds the stage's figures: a PreprocessInfo, TrainInfo,
 	// GenStats or EvaluateInfo (DecodeInfo reads it back).
 	Info json.RawMessage `json:"info,omitempty"`
+}
+
+// FileSum identifies the content of one output file.
+type FileSum struct {
+	Path   string `json:"path"` // relative to the run directory
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
 }
 
 // DecodeInfo decodes the stage's figures into v.
@@ -70,8 +81,9 @@ type Manifest struct {
 	// Privacy is the guarantee of a DP run's training plan.
 	Privacy *eval.PrivacyInfo `json:"privacy,omitempty"`
 
-	mu   sync.Mutex
-	path string
+	mu       sync.Mutex
+	path     string
+	verified map[string]string // stage → key whose files were found intact
 }
 
 // InputInfo identifies the trace a run learns.
@@ -87,7 +99,7 @@ type InputInfo struct {
 // none yet.
 func LoadManifest(dir string) (*Manifest, error) {
 	p := filepath.Join(dir, ManifestName)
-	m := &Manifest{Version: 1, Stages: map[string]*StageRecord{}, path: p}
+	m := &Manifest{Version: 1, Stages: map[string]*StageRecord{}, path: p, verified: map[string]string{}}
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return m, nil
@@ -105,12 +117,105 @@ func LoadManifest(dir string) (*Manifest, error) {
 	return m, nil
 }
 
-// Done reports whether stage completed with the given key.
-func (m *Manifest) Done(stage, key string) bool {
+// errNotDone is Verify's answer for a stage not recorded with the key.
+var errNotDone = errors.New("not done")
+
+// Done reports whether stage completed with the given key and its output
+// files are intact.
+func (m *Manifest) Done(stage, key string) bool { return m.Verify(stage, key) == nil }
+
+// Verify returns nil when stage completed with the given key and every
+// file it recorded is still there with the same size and SHA-256,
+// errNotDone when the stage is not recorded with that key, and otherwise
+// an error naming the file that is missing or changed. (A stage recorded
+// before files were, by an older netshare, needs its outputs to exist.)
+// A stage found intact is not checked again in this process until it is
+// recorded again.
+func (m *Manifest) Verify(stage, key string) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	r, ok := m.Stages[stage]
-	return ok && r.Key == key
+	if !ok || r.Key != key {
+		m.mu.Unlock()
+		return errNotDone
+	}
+	if m.verified[stage] == key {
+		m.mu.Unlock()
+		return nil
+	}
+	files, outputs := r.Files, r.Outputs
+	m.mu.Unlock()
+	dir := filepath.Dir(m.path)
+	abs := func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	if len(files) == 0 {
+		for _, o := range outputs {
+			if _, err := os.Stat(abs(o)); err != nil {
+				return fmt.Errorf("output %s is missing", abs(o))
+			}
+		}
+	}
+	for _, f := range files {
+		p := abs(f.Path)
+		st, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("output %s is missing", p)
+		}
+		if st.Size() != f.Bytes {
+			return fmt.Errorf("output %s has changed (%d bytes, %d recorded)", p, st.Size(), f.Bytes)
+		}
+		sum, _, err := hashFile(p)
+		if err != nil {
+			return err
+		}
+		if sum != f.SHA256 {
+			return fmt.Errorf("output %s has changed (SHA-256 %.12s, %.12s recorded)", p, sum, f.SHA256)
+		}
+	}
+	m.mu.Lock()
+	if m.verified == nil {
+		m.verified = map[string]string{}
+	}
+	if r := m.Stages[stage]; r != nil && r.Key == key {
+		m.verified[stage] = key
+	}
+	m.mu.Unlock()
+	return nil
+}
+
+// sumOutputs lists every file of outputs (files, or folders walked) with
+// its size and SHA-256, paths relative to the run directory.
+func (m *Manifest) sumOutputs(outputs []string) ([]FileSum, error) {
+	dir := filepath.Dir(m.path)
+	var sums []FileSum
+	for _, o := range outputs {
+		p := o
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		err := filepath.WalkDir(p, func(f string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			sum, n, err := hashFile(f)
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(dir, f)
+			if err != nil {
+				return err
+			}
+			sums = append(sums, FileSum{Path: filepath.ToSlash(rel), Bytes: n, SHA256: sum})
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("record the outputs: %w", err)
+		}
+	}
+	return sums, nil
 }
 
 // Stage returns the record of a completed stage, or nil.
@@ -120,14 +225,20 @@ func (m *Manifest) Stage(stage string) *StageRecord {
 	return m.Stages[stage]
 }
 
-// Complete records stage as done and saves the manifest atomically.
+// Complete records stage as done, with its outputs (paths relative to the
+// run directory) and their content, and saves the manifest atomically.
 func (m *Manifest) Complete(stage, key string, outputs []string, info any) error {
 	b, err := json.Marshal(info)
 	if err != nil {
 		return err
 	}
+	files, err := m.sumOutputs(outputs)
+	if err != nil {
+		return err
+	}
 	m.mu.Lock()
-	m.Stages[stage] = &StageRecord{Key: key, Outputs: outputs, Finished: time.Now().UTC(), Info: b}
+	m.Stages[stage] = &StageRecord{Key: key, Outputs: outputs, Files: files, Finished: time.Now().UTC(), Info: b}
+	m.verified[stage] = key
 	m.mu.Unlock()
 	return m.Save()
 }
@@ -136,6 +247,7 @@ func (m *Manifest) Complete(stage, key string, outputs []string, info any) error
 func (m *Manifest) Invalidate(stage string) {
 	m.mu.Lock()
 	delete(m.Stages, stage)
+	delete(m.verified, stage)
 	m.mu.Unlock()
 }
 

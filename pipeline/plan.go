@@ -1,10 +1,14 @@
 package pipeline
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/netshare-go/netshare/config"
+	"github.com/netshare-go/netshare/dg"
 	"github.com/netshare-go/netshare/eval"
 )
 
@@ -175,10 +179,41 @@ func stageOf(j ChunkJob) string { return fmt.Sprintf("train/chunk-%03d", j.Chunk
 func jobStageKey(j ChunkJob) string { return hashKey(j.Key, j.Iterations) }
 
 // ChunkTrained reports whether the manifest records j as trained.
-func (r *Run) ChunkTrained(j ChunkJob) bool { return r.Man.Done(stageOf(j), jobStageKey(j)) }
+func (r *Run) ChunkTrained(j ChunkJob) bool { return r.done(stageOf(j), jobStageKey(j)) }
 
 // RecordChunk records j's completion in the manifest. The manifest must
 // have a single writer at a time.
 func (r *Run) RecordChunk(j ChunkJob) error {
-	return r.Man.Complete(stageOf(j), jobStageKey(j), []string{ModelDir(r.Dir, j.Chunk)}, TrainInfo{Iterations: j.Iterations, InitFrom: j.InitFrom})
+	files, err := checkpointFiles(ModelDir(r.Dir, j.Chunk))
+	if err != nil {
+		return fmt.Errorf("chunk %d: %w", j.Chunk, err)
+	}
+	var outputs []string
+	for _, f := range files {
+		rel, err := filepath.Rel(r.Dir, f)
+		if err != nil {
+			return err
+		}
+		outputs = append(outputs, rel)
+	}
+	return r.Man.Complete(stageOf(j), jobStageKey(j), outputs, TrainInfo{Iterations: j.Iterations, InitFrom: j.InitFrom})
+}
+
+// checkpointFiles lists the files of the checkpoint in a chunk's model
+// folder: its job key, the checkpoint manifest and the weight and
+// optimiser files it names.
+func checkpointFiles(dir string) ([]string, error) {
+	p := filepath.Join(dir, dg.ManifestFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("no model: %w", err)
+	}
+	var m struct {
+		Weights string `json:"weights"`
+		Optim   string `json:"optim"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil || m.Weights == "" || m.Optim == "" {
+		return nil, fmt.Errorf("%s: not a checkpoint manifest (%v)", p, err)
+	}
+	return []string{filepath.Join(dir, jobKeyFile), p, filepath.Join(dir, filepath.Base(m.Weights)), filepath.Join(dir, filepath.Base(m.Optim))}, nil
 }

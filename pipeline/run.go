@@ -181,7 +181,7 @@ func (r *Run) preKey() string { return preprocessKey(r.Man.Input.SHA256, r.Cfg, 
 // Preprocess runs the pre-processing stage unless it is done.
 func (r *Run) Preprocess(ctx context.Context) error {
 	key := r.preKey()
-	if r.Man.Done("preprocess", key) {
+	if r.done("preprocess", key) {
 		r.log.Info("pre-processing already done", "dir", r.Dir)
 		return nil
 	}
@@ -200,8 +200,19 @@ func (r *Run) Preprocess(ctx context.Context) error {
 	})
 }
 
+// done reports whether stage completed with key and its outputs are
+// intact; outputs found missing or changed are logged, and the stage is
+// not done.
+func (r *Run) done(stage, key string) bool {
+	err := r.Man.Verify(stage, key)
+	if err != nil && !errors.Is(err, errNotDone) {
+		r.log.Warn("the stage's outputs are missing or changed: it runs again", "stage", stage, "err", err)
+	}
+	return err == nil
+}
+
 func (r *Run) requireDone(stage, key, what string) error {
-	if !r.Man.Done(stage, key) {
+	if !r.done(stage, key) {
 		return fmt.Errorf("%s first (stage %s is not done with the current settings)", what, stage)
 	}
 	return nil
@@ -225,7 +236,7 @@ func (r *Run) trainKey() (string, error) {
 	}
 	var keys []string
 	for _, j := range p.Jobs() {
-		if !r.Man.Done(stageOf(j), jobStageKey(j)) {
+		if !r.done(stageOf(j), jobStageKey(j)) {
 			return "", fmt.Errorf("train first (chunk %d is not trained with the current settings)", j.Chunk)
 		}
 		keys = append(keys, jobStageKey(j))
@@ -247,7 +258,7 @@ func (r *Run) Generate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.Man.Done("generate", key) {
+	if r.done("generate", key) {
 		r.log.Info("generation already done")
 		return nil
 	}
@@ -272,7 +283,7 @@ func (r *Run) Evaluate(ctx context.Context) error {
 		syn = fmt.Sprint(g.Finished.UnixNano())
 	}
 	key := hashKey(evaluateVersion, gk, syn)
-	if r.Man.Done("evaluate", key) {
+	if r.done("evaluate", key) {
 		r.log.Info("evaluation already done")
 		return nil
 	}
