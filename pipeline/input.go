@@ -11,6 +11,10 @@ import (
 	"github.com/netshare-go/netshare/trace"
 )
 
+// sampleFolder holds, in a run directory, the copy of the embedded sample
+// the run learns.
+const sampleFolder = "input"
+
 // EmbeddedSampleName is the input name recorded for runs on the sample
 // embedded in the binary.
 const EmbeddedSampleName = "embedded:" + sampledata.Name
@@ -29,7 +33,7 @@ func materialiseInput(dir, path string) (string, error) {
 		}
 		return abs, nil
 	}
-	p := filepath.Join(dir, "input", sampledata.Name)
+	p := filepath.Join(dir, sampleFolder, sampledata.Name)
 	if b, err := os.ReadFile(p); err == nil && bytes.Equal(b, sampledata.UGR16Small) {
 		return p, nil
 	}

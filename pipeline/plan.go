@@ -164,6 +164,20 @@ func (r *Run) PlanTraining() (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Model folders of chunks the plan does not train (an earlier split's)
+	// go.
+	keep := map[string]bool{}
+	for _, j := range p.Jobs() {
+		keep[ModelDir(r.Dir, j.Chunk)] = true
+	}
+	old, _ := filepath.Glob(filepath.Join(r.Dir, ModelsDir, "chunk-*"))
+	for _, d := range old {
+		if !keep[d] {
+			if err := os.RemoveAll(d); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if v := p.Privacy; v != nil {
 		r.log.Info("differential privacy", "epsilon", v.Epsilon, "delta", v.Delta, "noise_multiplier", v.Noise, "clip", v.Clip, "steps", v.Steps)
 		r.Man.Privacy = v

@@ -29,11 +29,19 @@ type Options struct {
 	// Audit keeps 20% of the flows aside and audits the synthetic trace
 	// for memorisation against them.
 	Audit bool
+	// Force accepts an input or a configuration other than the one a run
+	// directory with results was made with: the stages they change run
+	// again, and their old outputs go. Without it, Open refuses.
+	Force bool
 	// Progress receives training progress (may be nil).
 	Progress func(Progress)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
+
+// ErrOtherRun is the error of an Open that would re-use a run directory
+// holding results for another input or configuration without Force.
+var ErrOtherRun = errors.New("refused")
 
 // Run is an open run directory.
 type Run struct {
@@ -81,7 +89,6 @@ func Open(opt Options) (_ *Run, err error) {
 	if opt.Config == nil && man.Audit {
 		r.Audit = true // a later stage of an audited run
 	}
-	man.Audit = r.Audit
 	if r.log == nil {
 		r.log = slog.Default()
 	}
@@ -92,9 +99,17 @@ func Open(opt Options) (_ *Run, err error) {
 			input = ""
 		}
 	}
+	sampleDir := filepath.Join(dir, sampleFolder)
+	_, statErr := os.Stat(sampleDir)
+	hadSample := statErr == nil
 	if r.InputPath, err = materialiseInput(dir, input); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil && !hadSample {
+			os.RemoveAll(sampleDir) // written for a run that did not open
+		}
+	}()
 	sum, size, err := hashFile(r.InputPath)
 	if err != nil {
 		return nil, err
@@ -107,7 +122,11 @@ func Open(opt Options) (_ *Run, err error) {
 	if man.Input.SHA256 == sum {
 		in.Format, in.Kind = man.Input.Format, man.Input.Kind // learned by pre-processing
 	}
-	man.Input = in
+	if len(man.Stages) > 0 && man.Input.SHA256 != "" && man.Input.SHA256 != sum && !opt.Force {
+		return nil, fmt.Errorf("%w: %s holds a run of another input (%s, SHA-256 %.12s), not of %s (SHA-256 %.12s): pass --force to start it over with this input, or choose another directory",
+			ErrOtherRun, dir, man.Input.Path, man.Input.SHA256, name, sum)
+	}
+	oldInput := man.Input
 
 	r.Cfg = opt.Config
 	if r.Cfg == nil {
@@ -129,10 +148,25 @@ func Open(opt Options) (_ *Run, err error) {
 	if err != nil {
 		return nil, err
 	}
+	cfgHash := hashBytes(cfgText)
+	if opt.Config != nil && len(man.Stages) > 0 && !opt.Force && (cfgHash != man.ConfigHash || man.Audit != r.Audit) {
+		return nil, fmt.Errorf("%w: %s holds a run made with another configuration (or --audit setting): pass --force to run the stages it changes again, or choose another directory", ErrOtherRun, dir)
+	}
+	if input != "" && hadSample {
+		// The embedded sample is no longer this run's input.
+		if err := os.RemoveAll(sampleDir); err != nil {
+			return nil, err
+		}
+	}
 	if err := writeBytesAtomic(filepath.Join(dir, ConfigFile), cfgText); err != nil {
 		return nil, err
 	}
-	man.ConfigHash = hashBytes(cfgText)
+	if oldInput.SHA256 != "" && oldInput.SHA256 != sum {
+		r.log.Info("the run's input has changed: every stage runs again", "was", oldInput.Path, "now", name)
+	}
+	man.Input = in
+	man.Audit = r.Audit
+	man.ConfigHash = cfgHash
 	return r, man.Save()
 }
 
@@ -186,6 +220,10 @@ func (r *Run) Preprocess(ctx context.Context) error {
 		return nil
 	}
 	r.plan = nil // the plan follows from what pre-processing writes
+	// What an earlier pre-processing wrote goes: chunks, audit split.
+	if err := os.RemoveAll(filepath.Join(r.Dir, PreDir)); err != nil {
+		return err
+	}
 	if err := r.preprocess(ctx); err != nil {
 		return fmt.Errorf("pre-process: %w", err)
 	}
@@ -262,6 +300,12 @@ func (r *Run) Generate(ctx context.Context) error {
 		r.log.Info("generation already done")
 		return nil
 	}
+	// An earlier synthetic trace goes, whichever kind it was.
+	for _, k := range []trace.Kind{trace.KindFlows, trace.KindPackets} {
+		if err := removeIfExists(r.SyntheticPath(k)); err != nil {
+			return err
+		}
+	}
 	st, err := r.generate(ctx)
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
@@ -289,6 +333,11 @@ func (r *Run) Evaluate(ctx context.Context) error {
 	}
 	if err := r.requireDone("generate", gk, "generate"); err != nil {
 		return err
+	}
+	for _, p := range []string{report.MetricsFile, report.ReportFile, report.PlotsDir} {
+		if err := os.RemoveAll(filepath.Join(r.Dir, p)); err != nil {
+			return err
+		}
 	}
 	res, err := r.evaluate(ctx)
 	if err != nil {

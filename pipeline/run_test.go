@@ -121,8 +121,8 @@ func TestRunFlowsEndToEnd(t *testing.T) {
 	if string(before) != string(after) {
 		t.Error("re-running a finished run redid stages")
 	}
-	// More iterations retrain (resuming) and regenerate.
-	runAll(t, Options{Dir: dir, Config: tinyConfig(t, 40)})
+	// More iterations retrain (resuming) and regenerate, once asked to.
+	runAll(t, Options{Dir: dir, Config: tinyConfig(t, 40), Force: true})
 	m, err := dg.Load(ModelDir(dir, 0))
 	if err != nil || m.Iteration() != 40 {
 		t.Errorf("after raising iterations the model is at %v (%v), want 40", m.Iteration(), err)

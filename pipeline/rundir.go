@@ -1,7 +1,10 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 
 	"github.com/netshare-go/netshare/internal/atomicfile"
@@ -37,6 +40,14 @@ func traceExt(packets bool) string {
 		return ".pcap"
 	}
 	return ".csv"
+}
+
+// removeIfExists removes a file, if there is one.
+func removeIfExists(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 func writeBytesAtomic(path string, b []byte) error {

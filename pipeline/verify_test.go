@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/netshare-go/netshare/internal/testutil"
 )
 
 // A finished stage whose recorded outputs are missing or changed is not
@@ -63,5 +66,48 @@ func TestChangedOutputsAreRedone(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(syn); !bytes.Equal(got, want) {
 		t.Error("after retraining, the synthetic trace differs")
+	}
+}
+
+// A run directory with results is not silently re-used for another input
+// or configuration: Open refuses, and leaves it as it was; with Force the
+// stages run again and the outputs of the old input (its synthetic trace
+// and the copy of the embedded sample) go.
+func TestChangedInputOrConfigRefused(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, 10)
+	runAll(t, Options{Dir: dir, Config: cfg})
+	before, _ := os.ReadFile(filepath.Join(dir, ManifestName))
+	capture := testutil.Testdata("netshare", "caida-small.pcapng")
+	for name, opt := range map[string]Options{
+		"input":  {Dir: dir, Input: capture, Config: cfg},
+		"config": {Dir: dir, Config: tinyConfig(t, 20)},
+		"audit":  {Dir: dir, Config: cfg, Audit: true},
+	} {
+		opt.Logger = quietLogger()
+		r, err := Open(opt)
+		if err == nil {
+			r.Close()
+			t.Errorf("changed %s accepted", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), "--force") || !strings.Contains(err.Error(), dir) {
+			t.Errorf("changed %s: error %q does not name the directory and --force", name, err)
+		}
+		if after, _ := os.ReadFile(filepath.Join(dir, ManifestName)); !bytes.Equal(after, before) {
+			t.Errorf("changed %s: the refused Open changed the manifest", name)
+		}
+	}
+	// The same input and configuration open as before.
+	runAll(t, Options{Dir: dir, Config: cfg})
+
+	runAll(t, Options{Dir: dir, Input: capture, Config: cfg, Force: true})
+	if _, err := os.Stat(filepath.Join(dir, "synthetic.pcap")); err != nil {
+		t.Error(err)
+	}
+	for _, stale := range []string{"synthetic.csv", "input"} {
+		if _, err := os.Stat(filepath.Join(dir, stale)); err == nil {
+			t.Errorf("%s of the old input is still there", stale)
+		}
 	}
 }

@@ -140,7 +140,10 @@ func (a *Activities) Preprocess(ctx context.Context, in RunInput) (*PlanResult, 
 	}
 	ctx, g := a.guard(ctx, nil)
 	defer g.close()
-	r, err := pipeline.Open(pipeline.Options{Dir: in.RunDir, Input: in.Input, Config: cfg, Audit: in.Audit, Logger: a.log()})
+	r, err := pipeline.Open(pipeline.Options{Dir: in.RunDir, Input: in.Input, Config: cfg, Audit: in.Audit, Force: in.Force, Logger: a.log()})
+	if errors.Is(err, pipeline.ErrOtherRun) {
+		return nil, invalid("%v", err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -113,6 +113,9 @@ type RunInput struct {
 	Config string `json:"config,omitempty"`
 	// Audit keeps 20% of the flows aside for the memorisation audit.
 	Audit bool `json:"audit,omitempty"`
+	// Force accepts an input or configuration other than the one the run
+	// directory's results were made with (pipeline.Options.Force).
+	Force bool `json:"force,omitempty"`
 	// TrainQueue is the task queue of chunk training activities; empty
 	// uses the workflow's own task queue plus TrainQueueSuffix.
 	TrainQueue string `json:"train_queue,omitempty"`

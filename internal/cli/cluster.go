@@ -115,7 +115,7 @@ func (c *clusterFlags) run(cmd *cobra.Command, f *runFlags) error {
 			return err
 		}
 	}
-	in := nstemporal.RunInput{RunDir: dir, Input: input, Config: string(text), Audit: f.audit, TrainQueue: c.trainQueue,
+	in := nstemporal.RunInput{RunDir: dir, Input: input, Config: string(text), Audit: f.audit, Force: f.force, TrainQueue: c.trainQueue,
 		Policy: nstemporal.Policy{HeartbeatTimeout: c.heartbeat, TrainTimeout: c.trainTimeout}}
 
 	stderr := cmd.ErrOrStderr()

@@ -55,8 +55,10 @@ func (f *runFlags) add(cmd *cobra.Command, withInput bool) {
 		cmd.Flags().StringVar(&f.pretrained, "pretrained", "", "run directory of a model trained on public data: under DP its schema, embedding and weights start every chunk")
 	}
 	cmd.Flags().StringVar(&f.out, "out", "", "run directory (required)")
-	if !withInput || cmd.Name() != "run" {
-		cmd.Flags().BoolVar(&f.force, "force", false, "run the stage again (and the later ones) even if it is done")
+	if cmd.Name() == "run" {
+		cmd.Flags().BoolVar(&f.force, "force", false, "re-use a run directory made with another input or configuration: the stages they change run again and their old outputs go")
+	} else {
+		cmd.Flags().BoolVar(&f.force, "force", false, "run the stage again (and the later ones) even if it is done; with another input or configuration than the run directory's, accept them")
 	}
 	cmd.MarkFlagRequired("out")
 }
@@ -108,7 +110,7 @@ func (f *runFlags) open(cmd *cobra.Command, withConfig bool) (*pipeline.Run, fun
 		slog.SetDefault(slog.New(breakHandler{slog.Default().Handler(), rep}))
 	}
 	slog.Info("BLAS", "backend", blas.Info().String())
-	r, err := pipeline.Open(pipeline.Options{Dir: f.out, Input: f.input, Config: cfg, Audit: f.audit, Progress: rep.Update})
+	r, err := pipeline.Open(pipeline.Options{Dir: f.out, Input: f.input, Config: cfg, Audit: f.audit, Force: f.force, Progress: rep.Update})
 	if err != nil {
 		return nil, nil, err
 	}
