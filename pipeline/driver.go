@@ -74,6 +74,25 @@ type localDriver struct {
 	train TrainFunc
 }
 
+// progress passes a job's reports on to the run's progress display, and
+// logs, on the first, where the job starts: from its checkpoint or from
+// the start.
+func (d *localDriver) progress(j ChunkJob) func(Progress) {
+	var once sync.Once
+	return func(p Progress) {
+		once.Do(func() {
+			if p.First > 0 {
+				d.r.log.Info("chunk training resumed from checkpoint", "chunk", j.Chunk, "iteration", p.First, "of", j.Iterations)
+			} else {
+				d.r.log.Info("chunk training started", "chunk", j.Chunk, "iterations", j.Iterations)
+			}
+		})
+		if d.r.Progress != nil {
+			d.r.Progress(p)
+		}
+	}
+}
+
 // TrainStep trains the jobs on the pool, BLAS threads shared out between
 // the jobs that run at once; the first failure cancels the rest.
 func (d *localDriver) TrainStep(_ int, jobs []ChunkJob) error {
@@ -112,7 +131,7 @@ func (d *localDriver) TrainStep(_ int, jobs []ChunkJob) error {
 		go func() {
 			defer wg.Done()
 			for j := range work {
-				if err := train(ctx, j, d.r.Progress); err != nil {
+				if err := train(ctx, j, d.progress(j)); err != nil {
 					fail(fmt.Errorf("chunk %d: %w", j.Chunk, err))
 					continue
 				}

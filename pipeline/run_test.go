@@ -1,9 +1,11 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -27,6 +29,18 @@ func tinyConfig(t testing.TB, iterations int) *config.Config {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// syncWriter serialises writes from several goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(devNull(), nil)) }
@@ -215,7 +229,9 @@ func TestKilledRunResumes(t *testing.T) {
 	}
 	var mu sync.Mutex
 	first := -1
-	r, err := Open(Options{Dir: dir, Config: cfg, Logger: quietLogger(), Progress: func(p Progress) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))
+	r, err := Open(Options{Dir: dir, Config: cfg, Logger: log, Progress: func(p Progress) {
 		mu.Lock()
 		if p.Chunk == 0 && first < 0 {
 			first = p.First
@@ -231,6 +247,9 @@ func TestKilledRunResumes(t *testing.T) {
 	}
 	if first < at {
 		t.Errorf("chunk 0 resumed at iteration %d, before the checkpoint at %d (or trained from scratch)", first, at)
+	}
+	if want := fmt.Sprintf(`msg="chunk training resumed from checkpoint" chunk=0 iteration=%d`, first); !strings.Contains(logs.String(), want) {
+		t.Errorf("the log does not say %s:\n%s", want, logs.String())
 	}
 	if _, err := trace.ReadAll(filepath.Join(dir, "synthetic.csv"), trace.Options{}); err != nil {
 		t.Errorf("synthetic trace after resume: %v", err)
