@@ -62,6 +62,20 @@ func TestRunBadInputs(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: error %v, want one naming the file", name, err)
 		}
+		// The failed run leaves no run directory behind.
+		if _, err := os.Stat(filepath.Join(dir, "run-"+name)); err == nil {
+			t.Errorf("%s: the failed run left its directory", name)
+		}
+	}
+	// A directory that was there before stays, even if the run fails in it.
+	keep := filepath.Join(dir, "existing")
+	os.Mkdir(keep, 0o755)
+	if r, err := Open(Options{Dir: keep, Input: filepath.Join(dir, "ipv6.csv"), Config: tinyConfig(t, 5), Logger: quietLogger()}); err == nil {
+		r.RunAll(context.Background())
+		r.Close()
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("a failed run removed the directory it was given: %v", err)
 	}
 }
 

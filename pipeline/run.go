@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -54,10 +55,21 @@ type Run struct {
 	log       *slog.Logger
 	plan      *Plan // built by Plan on its first call
 	lock      *dirLock
+	created   bool // Open made the directory
 }
 
-// Close releases the run directory for other processes.
-func (r *Run) Close() error { return r.lock.release() }
+// Close releases the run directory for other processes. A directory that
+// Open created and in which no stage completed (a command that failed)
+// is removed.
+func (r *Run) Close() error {
+	if r.lock == nil || r.lock.f == nil {
+		return nil
+	}
+	if r.created && len(r.Man.Stages) == 0 {
+		defer os.RemoveAll(r.Dir) // after the lock file is closed
+	}
+	return r.lock.release()
+}
 
 // Open opens (or creates) a run directory, and holds it, against other
 // processes, until Close.
@@ -69,23 +81,31 @@ func Open(opt Options) (_ *Run, err error) {
 	if err != nil {
 		return nil, err
 	}
+	_, statErr := os.Stat(dir)
+	created := errors.Is(statErr, fs.ErrNotExist)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	lock, err := lockDir(dir)
 	if err != nil {
+		if created {
+			os.RemoveAll(dir)
+		}
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
 			lock.release()
+			if created {
+				os.RemoveAll(dir) // nothing of it is worth keeping
+			}
 		}
 	}()
 	man, err := LoadManifest(dir)
 	if err != nil {
 		return nil, err
 	}
-	r := &Run{Dir: dir, Man: man, Audit: opt.Audit, Progress: opt.Progress, log: opt.Logger, lock: lock}
+	r := &Run{Dir: dir, Man: man, Audit: opt.Audit, Progress: opt.Progress, log: opt.Logger, lock: lock, created: created}
 	if opt.Config == nil && man.Audit {
 		r.Audit = true // a later stage of an audited run
 	}
@@ -100,7 +120,7 @@ func Open(opt Options) (_ *Run, err error) {
 		}
 	}
 	sampleDir := filepath.Join(dir, sampleFolder)
-	_, statErr := os.Stat(sampleDir)
+	_, statErr = os.Stat(sampleDir)
 	hadSample := statErr == nil
 	if r.InputPath, err = materialiseInput(dir, input); err != nil {
 		return nil, err
