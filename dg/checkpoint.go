@@ -16,6 +16,11 @@ import (
 // names the checkpoint's tensor files.
 const ManifestFile = "manifest.json"
 
+// PrevManifestFile is the manifest of the checkpoint before the latest:
+// Save keeps it, and the files it names, so that a run whose latest
+// checkpoint is damaged can resume from it (LoadPrevious).
+const PrevManifestFile = "manifest-prev.json"
+
 const checkpointFormat = 2
 
 type manifest struct {
@@ -94,14 +99,28 @@ func (m *Model) Save(dir string) error {
 	if err != nil {
 		return fmt.Errorf("dg: save checkpoint: %w", err)
 	}
+	// The checkpoint being replaced becomes the previous one.
+	keep := map[string]bool{wname: true, oname: true}
+	if prev, err := readManifestAt(dir, ManifestFile); err == nil && (prev.Weights != wname || prev.Optim != oname) {
+		b, err := json.MarshalIndent(prev, "", "  ")
+		if err == nil {
+			err = atomicfile.WriteFile(filepath.Join(dir, PrevManifestFile), append(b, '\n'), 0o644)
+		}
+		if err != nil {
+			return fmt.Errorf("dg: save checkpoint: %w", err)
+		}
+	}
+	if prev, err := readManifestAt(dir, PrevManifestFile); err == nil {
+		keep[prev.Weights], keep[prev.Optim] = true, true
+	}
 	if err := atomicfile.WriteFile(filepath.Join(dir, ManifestFile), append(js, '\n'), 0o644); err != nil {
 		return fmt.Errorf("dg: save checkpoint: %w", err)
 	}
-	// The manifest now names the new files; the old ones can go.
+	// The manifests now name the files to keep; the others can go.
 	for _, pat := range []string{"model-*.safetensors", "optim-*.safetensors"} {
 		old, _ := filepath.Glob(filepath.Join(dir, pat))
 		for _, f := range old {
-			if b := filepath.Base(f); b != wname && b != oname {
+			if !keep[filepath.Base(f)] {
 				os.Remove(f)
 			}
 		}
@@ -112,8 +131,10 @@ func (m *Model) Save(dir string) error {
 // files returns the checkpoint's weight and optimiser file names.
 func (man *manifest) files() (weights, optim string) { return man.Weights, man.Optim }
 
-func readManifest(dir string) (*manifest, error) {
-	p := filepath.Join(dir, ManifestFile)
+func readManifest(dir string) (*manifest, error) { return readManifestAt(dir, ManifestFile) }
+
+func readManifestAt(dir, name string) (*manifest, error) {
+	p := filepath.Join(dir, name)
 	raw, err := os.ReadFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("dg: load checkpoint: %w", err)
@@ -136,8 +157,14 @@ func readManifest(dir string) (*manifest, error) {
 // Load reads a checkpoint written by Save, restoring everything needed to
 // resume training: weights, BatchNorm statistics, Adam moments, random state
 // and iteration count.
-func Load(dir string) (*Model, error) {
-	man, err := readManifest(dir)
+func Load(dir string) (*Model, error) { return loadAt(dir, ManifestFile) }
+
+// LoadPrevious is Load for the checkpoint before the latest, which Save
+// keeps: for resuming when the latest is damaged.
+func LoadPrevious(dir string) (*Model, error) { return loadAt(dir, PrevManifestFile) }
+
+func loadAt(dir, name string) (*Model, error) {
+	man, err := readManifestAt(dir, name)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +172,7 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dg: load checkpoint %s: %w", dir, err)
 	}
-	if err := m.restore(dir, true); err != nil {
+	if err := m.restore(dir, name, true); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -156,11 +183,11 @@ func Load(dir string) (*Model, error) {
 // and the iteration count set to 0; the random state is kept. The
 // checkpoint's outputs and network sizes must match the model's.
 func (m *Model) LoadWeights(dir string) error {
-	return m.restore(dir, false)
+	return m.restore(dir, ManifestFile, false)
 }
 
-func (m *Model) restore(dir string, full bool) error {
-	man, err := readManifest(dir)
+func (m *Model) restore(dir, name string, full bool) error {
+	man, err := readManifestAt(dir, name)
 	if err != nil {
 		return err
 	}

@@ -628,8 +628,8 @@ func TestGenerateFeaturesWithLengths(t *testing.T) {
 	}
 }
 
-// A checkpoint is replaced as a whole: the old files go only after the new
-// manifest names the new ones, and a half-written newer checkpoint (files
+// A checkpoint is replaced as a whole: the files of older ones than the
+// previous go only after the new manifest names the new ones, and a half-written newer checkpoint (files
 // but no manifest, as a kill between the writes leaves) does not disturb
 // loading the complete one.
 func TestCheckpointReplacedAsAWhole(t *testing.T) {
@@ -641,8 +641,8 @@ func TestCheckpointReplacedAsAWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	tensors, _ := filepath.Glob(filepath.Join(dir, "*.safetensors"))
-	if len(tensors) != 2 {
-		t.Fatalf("checkpoint folder holds %v, want one weights and one optimiser file", tensors)
+	if len(tensors) != 4 {
+		t.Fatalf("checkpoint folder holds %v, want the weights and optimiser files of the latest checkpoint and the one before", tensors)
 	}
 	// A later save interrupted before its manifest.
 	later, _ := New(tinyConfig(), attrOut, featOut, 5)
@@ -703,4 +703,41 @@ func TestPipelinedIterationMatchesSequential(t *testing.T) {
 		}
 	}
 	nn.SetThreads(1)
+}
+
+// Save keeps the checkpoint before the latest: when the latest is damaged,
+// LoadPrevious resumes from it; older ones are removed.
+func TestPreviousCheckpointKept(t *testing.T) {
+	cfg := tinyConfig()
+	attrOut, featOut := tinyOutputs()
+	d := synthData(attrOut, featOut, 5, 40, 2)
+	dir := t.TempDir()
+	m, err := New(cfg, attrOut, featOut, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := m.Train(ctx, d, 6, TrainOptions{CheckpointDir: dir, CheckpointEvery: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"model-000004.safetensors", "optim-000004.safetensors", "model-000006.safetensors", PrevManifestFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "model-000002.safetensors")); err == nil {
+		t.Error("a checkpoint older than the previous one was kept")
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, "model-000006.safetensors"))
+	os.WriteFile(filepath.Join(dir, "model-000006.safetensors"), raw[:len(raw)/3], 0o644)
+	if _, err := Load(dir); err == nil {
+		t.Fatal("a truncated checkpoint loaded")
+	}
+	p, err := LoadPrevious(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Iteration() != 4 {
+		t.Errorf("previous checkpoint at iteration %d, want 4", p.Iteration())
+	}
 }

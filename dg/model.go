@@ -125,7 +125,7 @@ func (m *Model) Train(ctx context.Context, d *Data, total int, opt TrainOptions)
 	}
 	m.valid = d
 	if opt.Resume && opt.CheckpointDir != "" && HasCheckpoint(opt.CheckpointDir) {
-		if err := m.restore(opt.CheckpointDir, true); err != nil {
+		if err := m.restore(opt.CheckpointDir, ManifestFile, true); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,9 +126,15 @@ func TrainChunk(ctx context.Context, job ChunkJob, progress func(Progress)) erro
 	}
 	var m *dg.Model
 	if dg.HasCheckpoint(dir) {
-		// Resume: weights, optimiser moments, random state and iteration.
+		// Resume: weights, optimiser moments, random state and iteration;
+		// from the checkpoint before the latest when the latest is damaged.
 		if m, err = dg.Load(dir); err != nil {
-			return fmt.Errorf("resume chunk %d: %w", job.Chunk, err)
+			prev, perr := dg.LoadPrevious(dir)
+			if perr != nil {
+				return fmt.Errorf("resume chunk %d: %w (and no earlier checkpoint to fall back to)", job.Chunk, err)
+			}
+			slog.Warn("the latest checkpoint is unreadable: resuming from the one before", "chunk", job.Chunk, "iteration", prev.Iteration(), "err", err)
+			m = prev
 		}
 	} else {
 		if m, err = newChunkModel(cfg, s, job); err != nil {

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,5 +111,43 @@ func TestChangedInputOrConfigRefused(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, stale)); err == nil {
 			t.Errorf("%s of the old input is still there", stale)
 		}
+	}
+}
+
+// A chunk whose latest checkpoint is truncated resumes from the one before
+// it (with a warning) instead of failing, and training finishes.
+func TestDamagedCheckpointFallsBack(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, 30) // checkpoints every 10 iterations
+	runAll(t, Options{Dir: dir, Config: cfg})
+	mdir := ModelDir(dir, 0)
+	w := filepath.Join(mdir, "model-000030.safetensors")
+	raw, err := os.ReadFile(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(w, raw[:len(raw)/2], 0o644)
+	var logs bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)))
+	defer slog.SetDefault(prev)
+	first := -1
+	r, err := Open(Options{Dir: dir, Config: cfg, Logger: quietLogger(), Progress: func(p Progress) {
+		if p.Chunk == 0 && first < 0 {
+			first = p.First
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.RunAll(context.Background()); err != nil {
+		t.Fatalf("run with a damaged checkpoint: %v", err)
+	}
+	if first != 20 {
+		t.Errorf("chunk 0 resumed at iteration %d, want 20 (the checkpoint before the damaged one)", first)
+	}
+	if !strings.Contains(logs.String(), "resuming from the one before") {
+		t.Errorf("no warning about the damaged checkpoint:\n%s", logs.String())
 	}
 }
