@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"runtime"
 
+	"github.com/netshare-go/netshare/config"
 	"github.com/netshare-go/netshare/dg"
 	"github.com/netshare-go/netshare/encoding"
 	"github.com/netshare-go/netshare/flows"
+	"github.com/netshare-go/netshare/nn/blas"
 	"github.com/netshare-go/netshare/postgen"
 	"github.com/netshare-go/netshare/trace"
 )
@@ -49,6 +52,16 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		return nil, err
 	}
 	s.SeedDecoding(r.Cfg.Seed)
+	// BLAS products can differ in their last bits with the number of
+	// blocks they are split into: generation runs at a thread count set by
+	// the configuration, not at whatever training earlier in this process
+	// left (the last chunk job's), so that a generation in a fresh process
+	// writes the same trace.
+	prev := blas.Threads()
+	threads := generateThreads(r.Cfg)
+	blas.SetThreads(threads)
+	defer blas.SetThreads(prev)
+	r.log.Info("generating", "chunks", len(split.Chunks), "blas_threads", threads)
 	st := &GenStats{PerChunkFlows: make([]int, len(split.Chunks))}
 	models, err := r.loadModels(split)
 	if err != nil {
@@ -76,6 +89,15 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	r.log.Info("generated", "path", path, "flows", st.Flows, "records", st.Records, "continued_flows", st.Continuations,
 		"fixed_inconsistent_tags", st.FixedTags, "snapped_ips", st.SnappedIPs, "separated_keys", st.SeparatedKeys, "records_outside_chunk", st.OutOfRange)
 	return st, nil
+}
+
+// generateThreads is the BLAS thread count of generation: train.threads,
+// or every core.
+func generateThreads(c *config.Config) int {
+	if c.Train.Threads > 0 {
+		return c.Train.Threads
+	}
+	return runtime.NumCPU()
 }
 
 // loadModels loads every chunk's trained model (nil for an empty chunk),

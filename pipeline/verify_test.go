@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/netshare-go/netshare/internal/testutil"
+	"github.com/netshare-go/netshare/nn/blas"
 )
 
 // A finished stage whose recorded outputs are missing or changed is not
@@ -149,5 +150,39 @@ func TestDamagedCheckpointFallsBack(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "resuming from the one before") {
 		t.Errorf("no warning about the damaged checkpoint:\n%s", logs.String())
+	}
+}
+
+// Generation runs at the BLAS thread count the configuration sets, not at
+// the one earlier work in the process left (BLAS products may differ in
+// their last bits with it), and leaves the process's count as it was.
+func TestGenerationThreadsFixedByConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, 10)
+	cfg.Train.Threads = 2
+	runAll(t, Options{Dir: dir, Config: cfg})
+	prev := blas.Threads()
+	defer blas.SetThreads(prev)
+	for _, left := range []int{1, 3} {
+		blas.SetThreads(left) // what a training job before would leave
+		var logs bytes.Buffer
+		r, err := Open(Options{Dir: dir, Config: cfg, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = r.Force("generate")
+		if err == nil {
+			err = r.Generate(context.Background())
+		}
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(logs.String(), "msg=generating chunks=2 blas_threads=2") {
+			t.Errorf("after a job left %d threads, generation did not run at train.threads (2):\n%s", left, logs.String())
+		}
+		if got := blas.Threads(); got != left {
+			t.Errorf("generation left %d BLAS threads, want %d as before", got, left)
+		}
 	}
 }
