@@ -25,6 +25,7 @@
 // [PcapWriter] writes packets as pcap with full, checksummed IPv4 and
 // TCP/UDP/ICMP headers, and [FlowAggregator] turns packets into flow records
 // with NetFlow active and inactive timeouts. Files are written atomically.
+// [Convert] streams a trace file into flow CSV or pcap with these.
 //
 // docs/formats.md describes every format, the field mapping and what is
 // skipped.

@@ -127,3 +127,32 @@ func TestConvertSkipBad(t *testing.T) {
 		t.Errorf("%d records, %v", len(got), err)
 	}
 }
+
+func TestConvertUsageOnArgumentErrors(t *testing.T) {
+	dir := t.TempDir()
+	flows := testutil.Testdata("netshare", "ugr16-small.csv")
+	for _, c := range []struct {
+		args  []string
+		usage bool
+	}{
+		{[]string{"convert"}, true},
+		{[]string{"convert", flows}, true},
+		{[]string{"convert", flows, filepath.Join(dir, "a.csv"), "extra"}, true},
+		{[]string{"convert", "--no-such-flag", flows, filepath.Join(dir, "a.csv")}, true},
+		{[]string{"convert", "--layout", "csv", flows, filepath.Join(dir, "a.csv")}, true},
+		{[]string{"convert", "--format", "xml", flows, filepath.Join(dir, "a.csv")}, true},
+		{[]string{"convert", flows, filepath.Join(dir, "a.txt")}, true},
+		// Errors in what is read are not about how convert was called.
+		{[]string{"convert", filepath.Join(dir, "none.csv"), filepath.Join(dir, "a.csv")}, false},
+		{[]string{"convert", flows, filepath.Join(dir, "a.pcap")}, false},
+	} {
+		_, stderr, err := runTraceCLI(t, c.args...)
+		if err == nil {
+			t.Errorf("%v: no error", c.args)
+			continue
+		}
+		if got := strings.Contains(stderr, "Usage:") && strings.Contains(stderr, "convert IN OUT"); got != c.usage {
+			t.Errorf("%v (%v): usage printed %v, want %v; stderr:\n%s", c.args, err, got, c.usage, stderr)
+		}
+	}
+}
