@@ -23,10 +23,9 @@ const (
 const NoteNoTimestamp = "no-timestamp"
 
 // ngReader reads pcapng. It is its own block parser rather than pcapgo's
-// NgReader because that one (v1.1.19) reports a file cut inside a block as a
-// clean end of file, sizes buffers from untrusted lengths, panics on some
-// timestamp resolutions, and cannot say where in the file an error is.
-// Blocks that fit the read buffer are parsed in place (no copy).
+// NgReader because that one cannot say where in the file an error is (byte
+// offset and record), which every error here names, and copies each block
+// out of its input; blocks that fit the read buffer are parsed in place.
 type ngReader struct {
 	name     string
 	br       *bufio.Reader
