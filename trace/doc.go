@@ -19,7 +19,8 @@
 // are skipped and counted by reason in [Stats]; malformed input is an error
 // that names the file and the position (byte offset, record or line number,
 // column), a [*PosError], unless [Options].SkipBad asks to skip and count
-// malformed rows of text formats.
+// malformed rows of text formats, or to read a capture cut short up to the
+// cut.
 //
 // Writers: [FlowWriter] writes flow CSV in either layout ([Layout]),
 // [PcapWriter] writes packets as pcap with full, checksummed IPv4 and

@@ -27,9 +27,12 @@ type pcapReader struct {
 	stats  Stats
 	closer io.Closer
 	err    error // sticky error
+	// skipBad ends the capture at a record cut short (counted under
+	// ReasonTruncatedRecord) instead of failing.
+	skipBad bool
 }
 
-func newPcapReader(name string, br *bufio.Reader, closer io.Closer) (*pcapReader, error) {
+func newPcapReader(name string, br *bufio.Reader, opt Options, closer io.Closer) (*pcapReader, error) {
 	// pcapgo wraps its input in a bufio.Reader of 4096 bytes, which is the
 	// input itself when that is already buffered as much: br stays in
 	// step with pcapgo, so a record can be read past it (see Next).
@@ -50,7 +53,7 @@ func newPcapReader(name string, br *bufio.Reader, closer io.Closer) (*pcapReader
 	pr.SetSnaplen(maxCaptureLen)
 	// The link type is the header's 16-bit LINKTYPE value; the upper bits
 	// (whether frames end in an FCS) are dropped.
-	return &pcapReader{name: name, r: pr, br: br, lt: uint32(pr.LinkType()), off: 24, closer: closer}, nil
+	return &pcapReader{name: name, r: pr, br: br, lt: uint32(pr.LinkType()), off: 24, closer: closer, skipBad: opt.SkipBad}, nil
 }
 
 // LinkType returns the file's link-layer header type.
@@ -78,6 +81,11 @@ func (r *pcapReader) Next(p *Packet) error {
 			}
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
 				err = ErrTruncated
+			}
+			if r.skipBad && errors.Is(err, ErrTruncated) {
+				r.stats.Skip(ReasonTruncatedRecord)
+				r.err = io.EOF
+				return io.EOF
 			}
 			r.err = &PosError{File: r.name, Offset: r.off, Record: r.rec + 1, Err: err}
 			return r.err

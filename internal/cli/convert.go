@@ -71,7 +71,7 @@ records are reported on stderr.`,
 	}
 	cmd.SetFlagErrorFunc(withUsage)
 	cmd.Flags().StringVar(&layoutName, "layout", "", "flow CSV layout: netshare, ugr16 or ugr16-us (UGR'16 with microseconds); default: netshare for NetShare input, ugr16 for UGR'16 input, else ugr16-us")
-	cmd.Flags().BoolVar(&skipBad, "skip-bad", false, "skip malformed rows of text formats (counted by reason) instead of failing")
+	cmd.Flags().BoolVar(&skipBad, "skip-bad", false, "skip malformed rows of text formats, and read a capture cut short up to the cut (counted by reason), instead of failing")
 	cmd.Flags().StringVar(&format, "format", "", "force the input format; default: detect from the content")
 	cmd.Flags().DurationVar(&active, "active-timeout", trace.DefaultActiveTimeout, "packets to flows: close a flow this long after its first packet")
 	cmd.Flags().DurationVar(&inactive, "inactive-timeout", trace.DefaultInactiveTimeout, "packets to flows: close a flow idle for this long")

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -154,5 +156,39 @@ func TestConvertUsageOnArgumentErrors(t *testing.T) {
 		if got := strings.Contains(stderr, "Usage:") && strings.Contains(stderr, "convert IN OUT"); got != c.usage {
 			t.Errorf("%v (%v): usage printed %v, want %v; stderr:\n%s", c.args, err, got, c.usage, stderr)
 		}
+	}
+}
+
+// A capture cut in the middle of a record converts with --skip-bad (the
+// records before the cut, the cut one counted); without it the error names
+// the file, the record's byte offset and its number.
+func TestConvertSkipBadTruncatedCapture(t *testing.T) {
+	data, err := os.ReadFile(testutil.Testdata("netshare", "http.cap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Walk the little-endian record headers to the 10th record.
+	off := 24
+	for i := 0; i < 9; i++ {
+		off += 16 + int(binary.LittleEndian.Uint32(data[off+8:]))
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "cut.cap")
+	if err := os.WriteFile(in, data[:off+16+4], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.pcap")
+	_, _, err = runTraceCLI(t, "convert", in, out)
+	if err == nil || !strings.Contains(err.Error(), in) || !strings.Contains(err.Error(), fmt.Sprintf("byte offset %d, record 10", off)) {
+		t.Errorf("without --skip-bad: %v", err)
+	}
+	_, stderr, err := runTraceCLI(t, "convert", "--skip-bad", in, out)
+	if err != nil || !strings.Contains(stderr, "skipped_truncated-record=1") {
+		t.Fatalf("--skip-bad: %v\n%s", err, stderr)
+	}
+	pkts, _, _, err := trace.ReadAllPackets(out, trace.Options{})
+	want, _, _, _ := trace.ReadAllPackets(in, trace.Options{}) // the packets before the error
+	if err != nil || len(pkts) != len(want) || len(pkts) == 0 {
+		t.Errorf("--skip-bad wrote %d packets (%v), want %d", len(pkts), err, len(want))
 	}
 }
