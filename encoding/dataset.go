@@ -226,22 +226,7 @@ func (s *Schema) DecodeFlows(attrs []FlowAttr, feat []float32, lengths []int, ch
 	if s.kind != trace.KindFlows {
 		return nil, fmt.Errorf("schema decodes %s, not flows", s.kind)
 	}
-	c, err := s.decodeFeatures(feat, lengths, len(attrs))
-	if err != nil {
-		return nil, err
-	}
-	var out []trace.Flow
-	var f trace.Flow // one record, decoded in place
-	for i, a := range attrs {
-		ts := s.times(a, c.gaps(i), ch)
-		for k, t := range ts {
-			f = trace.Flow{Start: t, Src: a.Key.Src, Dst: a.Key.Dst, SrcPort: a.Key.SrcPort, DstPort: a.Key.DstPort, Proto: a.Key.Proto}
-			s.flowRec.decode(&f, c, i, k)
-			out = append(out, f)
-		}
-	}
-	sort.SliceStable(out, func(a, b int) bool { return out[a].Start < out[b].Start })
-	return out, nil
+	return decodeRecords(s, s.flowRec, attrs, feat, lengths, ch)
 }
 
 // DecodePackets turns generated flows of a chunk into packets, in time
@@ -250,20 +235,25 @@ func (s *Schema) DecodePackets(attrs []FlowAttr, feat []float32, lengths []int, 
 	if s.kind != trace.KindPackets {
 		return nil, fmt.Errorf("schema decodes %s, not packets", s.kind)
 	}
+	return decodeRecords(s, s.packetRec, attrs, feat, lengths, ch)
+}
+
+// decodeRecords turns generated flows into records, rc giving their
+// features, in time order.
+func decodeRecords[R any, P flows.Record[R]](s *Schema, rc *recordCodec[R], attrs []FlowAttr, feat []float32, lengths []int, ch ChunkRange) ([]R, error) {
 	c, err := s.decodeFeatures(feat, lengths, len(attrs))
 	if err != nil {
 		return nil, err
 	}
-	var out []trace.Packet
-	var p trace.Packet // one record, decoded in place
+	var out []R
+	var r R // one record, decoded in place
 	for i, a := range attrs {
-		ts := s.times(a, c.gaps(i), ch)
-		for k, t := range ts {
-			p = trace.Packet{TS: t, Src: a.Key.Src, Dst: a.Key.Dst, SrcPort: a.Key.SrcPort, DstPort: a.Key.DstPort, Proto: a.Key.Proto}
-			s.packetRec.decode(&p, c, i, k)
-			out = append(out, p)
+		for k, t := range s.times(a, c.gaps(i), ch) {
+			r = rc.newRecord(a.Key, t)
+			rc.decode(&r, c, i, k)
+			out = append(out, r)
 		}
 	}
-	sort.SliceStable(out, func(a, b int) bool { return out[a].TS < out[b].TS })
+	sort.SliceStable(out, func(a, b int) bool { return P(&out[a]).Time() < P(&out[b]).Time() })
 	return out, nil
 }

@@ -52,6 +52,14 @@ var packetFields = []recordField[trace.Packet]{
 	{"tcp_flags", func(r *trace.Packet, _ float64) float64 { return float64(r.TCPFlags) }, func(r *trace.Packet, v float64) { r.TCPFlags = uint8(v) }, autoSpec},
 }
 
+func newFlow(k trace.Key, t int64) trace.Flow {
+	return trace.Flow{Start: t, Src: k.Src, Dst: k.Dst, SrcPort: k.SrcPort, DstPort: k.DstPort, Proto: k.Proto}
+}
+
+func newPacket(k trace.Key, t int64) trace.Packet {
+	return trace.Packet{TS: t, Src: k.Src, Dst: k.Dst, SrcPort: k.SrcPort, DstPort: k.DstPort, Proto: k.Proto}
+}
+
 // labelField is a flow trace's label as an index into the schema's label
 // dictionary: an unknown label encodes as −1 (the nearest choice, counted
 // as changed), and an index outside the dictionary decodes to no label.
@@ -82,6 +90,8 @@ type fieldSetter[R any] struct {
 // recordCodec binds a kind's record fields to a schema's feature codecs,
 // once per schema, so that the per-record loops index slices only.
 type recordCodec[R any] struct {
+	// newRecord starts a decoded record: its 5-tuple and time.
+	newRecord func(k trace.Key, t int64) R
 	// get holds per schema feature (aligned with Schema.feat) its value in
 	// a record; a feature the kind does not know reads as 0.
 	get []func(r *R, gap float64) float64
@@ -91,8 +101,8 @@ type recordCodec[R any] struct {
 
 func zeroValue[R any](*R, float64) float64 { return 0 }
 
-func bindRecord[R any](feat []Codec, fields []recordField[R]) *recordCodec[R] {
-	rc := &recordCodec[R]{get: make([]func(*R, float64) float64, len(feat))}
+func bindRecord[R any](feat []Codec, fields []recordField[R], newRecord func(trace.Key, int64) R) *recordCodec[R] {
+	rc := &recordCodec[R]{newRecord: newRecord, get: make([]func(*R, float64) float64, len(feat))}
 	col := make(map[string]int, len(feat))
 	for i, c := range feat {
 		col[c.Name()] = i
@@ -186,8 +196,8 @@ func (s *Schema) bindFields() {
 	s.attrAcc = s.bindAttrs()
 	switch s.kind {
 	case trace.KindFlows:
-		s.flowRec = bindRecord(s.feat, append(flowFields[:len(flowFields):len(flowFields)], s.labelField()))
+		s.flowRec = bindRecord(s.feat, append(flowFields[:len(flowFields):len(flowFields)], s.labelField()), newFlow)
 	case trace.KindPackets:
-		s.packetRec = bindRecord(s.feat, packetFields)
+		s.packetRec = bindRecord(s.feat, packetFields, newPacket)
 	}
 }

@@ -116,6 +116,59 @@ func portsProtos(recs []trace.Flow) ([]uint16, []uint8) {
 	return slices.Compact(ports), slices.Compact(protos)
 }
 
+// chunkRoundTrip encodes each chunk of sp, checks that encoding changed nothing
+// and that the attributes decode to each flow's 5-tuple, tags and length
+// (0 without a length attribute), and returns the decoded records in time
+// order.
+func chunkRoundTrip[R any, P flows.Record[R]](t *testing.T, s *Schema, sp *flows.Split[R],
+	encode func(*flows.Chunk[R]) (*Data, EncodeStats, error),
+	decode func([]FlowAttr, []float32, []int, ChunkRange) ([]R, error)) []R {
+	t.Helper()
+	var got []R
+	for ci := range sp.Chunks {
+		ch := &sp.Chunks[ci]
+		d, st, err := encode(ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Changed) != 0 || st.Truncated != 0 {
+			t.Errorf("chunk %d: encoding changed values: %+v", ci, st)
+		}
+		attrs, err := s.DecodeAttributes(d.Attr, d.N)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, a := range attrs {
+			f := ch.Flows[i]
+			wantLen := 0
+			if s.HasLength() {
+				wantLen = len(f.Records)
+			}
+			if a.Len != wantLen {
+				t.Fatalf("chunk %d flow %d: length attribute %d, want %d", ci, i, a.Len, wantLen)
+			}
+			if a.Key != f.Key || a.StartsHere != f.StartsHere || !slices.Equal(a.Present, f.Present) {
+				t.Fatalf("chunk %d flow %d: attributes %+v, want key %v starts %v present %v", ci, i, a, f.Key, f.StartsHere, f.Present)
+			}
+		}
+		out, err := decode(attrs, d.Feat, d.Len, ChunkRange{Index: ci, Start: ch.Start, End: ch.End})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, out...)
+	}
+	flows.SortByTime[R, P](got)
+	return got
+}
+
+// closeTime reports whether a decoded time is within what float32
+// quantisation allows of the original in a chunk [start, end): the chunk
+// position, and each gap (through float32 outputs; with sparse quantile
+// knots in log space the relative error of a gap reaches a few 1e-5).
+func closeTime(got, want, start, end int64) bool {
+	return math.Abs(float64(got-want)) <= float64(end-start)*2.5e-7+float64(want-start)*3e-5
+}
+
 func TestFlowSchemaRoundTrip(t *testing.T) {
 	t.Run("minmax", func(t *testing.T) { testFlowSchemaRoundTrip(t, BuildOptions{}) })
 	t.Run("quantile", func(t *testing.T) { testFlowSchemaRoundTrip(t, BuildOptions{QuantileKnots: 64}) })
@@ -160,54 +213,20 @@ func testFlowSchemaRoundTrip(t *testing.T, opt BuildOptions) {
 	if s.AttrDim() != want {
 		t.Errorf("attribute dim %d, want %d", s.AttrDim(), want)
 	}
-	var got []trace.Flow
-	for ci := range sp.Chunks {
-		ch := &sp.Chunks[ci]
-		d, st, err := s.EncodeFlows(ch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(st.Changed) != 0 || st.Truncated != 0 {
-			t.Errorf("chunk %d: encoding changed values: %+v", ci, st)
-		}
-		attrs, err := s.DecodeAttributes(d.Attr, d.N)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, a := range attrs {
-			f := ch.Flows[i]
-			wantLen := 0
-			if opt.LengthAttr {
-				wantLen = len(f.Records)
-			}
-			if a.Len != wantLen || s.HasLength() != opt.LengthAttr {
-				t.Fatalf("chunk %d flow %d: length attribute %d, want %d", ci, i, a.Len, wantLen)
-			}
-			if a.Key != f.Key || a.StartsHere != f.StartsHere || !slices.Equal(a.Present, f.Present) {
-				t.Fatalf("chunk %d flow %d: attributes %+v, want key %v starts %v present %v", ci, i, a, f.Key, f.StartsHere, f.Present)
-			}
-		}
-		out, err := s.DecodeFlows(attrs, d.Feat, d.Len, ChunkRange{Index: ci, Start: ch.Start, End: ch.End})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, out...)
+	if s.HasLength() != opt.LengthAttr {
+		t.Fatalf("schema has a length attribute: %v, want %v", s.HasLength(), opt.LengthAttr)
 	}
+	got := chunkRoundTrip(t, s, sp, s.EncodeFlows, s.DecodeFlows)
 	if len(got) != len(recs) {
 		t.Fatalf("decoded %d records, want %d", len(got), len(recs))
 	}
-	flows.SortByTime(got)
-	span := float64(sp.Chunks[0].End - sp.Chunks[0].Start)
 	for i := range recs {
 		w, g := recs[i], got[i]
 		if g.Key() != w.Key() || g.Label != w.Label || g.TCPFlags != w.TCPFlags {
 			t.Fatalf("record %d: %+v, want %+v", i, g, w)
 		}
-		// Times: float32 quantisation of the chunk position and of each gap.
-		// Gaps decode through float32 outputs: with sparse quantile knots in log
-		// space the relative error of a gap reaches a few 1e-5.
-		if d := math.Abs(float64(g.Start - w.Start)); d > span*2.5e-7+float64(w.Start-sp.Chunks[0].Start)*3e-5 {
-			t.Errorf("record %d: start %d, want %d (off by %g µs)", i, g.Start, w.Start, d)
+		if !closeTime(g.Start, w.Start, sp.Chunks[0].Start, sp.Chunks[0].End) {
+			t.Errorf("record %d: start %d, want %d", i, g.Start, w.Start)
 		}
 		for _, c := range []struct {
 			name      string
@@ -359,31 +378,10 @@ func TestPacketSchemaRoundTrip(t *testing.T) {
 			if _, _, err := s.EncodeFlows(&flows.Chunk[trace.Flow]{}); err == nil {
 				t.Error("a packet schema encoded flows")
 			}
-			var got []trace.Packet
-			for ci := range sp.Chunks {
-				ch := &sp.Chunks[ci]
-				d, st, err := s.EncodePackets(ch)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(st.Changed) != 0 || st.Truncated != 0 {
-					t.Errorf("chunk %d: encoding changed values: %+v", ci, st)
-				}
-				attrs, err := s.DecodeAttributes(d.Attr, d.N)
-				if err != nil {
-					t.Fatal(err)
-				}
-				out, err := s.DecodePackets(attrs, d.Feat, d.Len, ChunkRange{Index: ci, Start: ch.Start, End: ch.End})
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, out...)
-			}
+			got := chunkRoundTrip(t, s, sp, s.EncodePackets, s.DecodePackets)
 			if len(got) != len(recs) {
 				t.Fatalf("decoded %d packets, want %d", len(got), len(recs))
 			}
-			flows.SortByTime(got)
-			span := float64(sp.Chunks[0].End - sp.Chunks[0].Start)
 			for i := range recs {
 				w, g := recs[i], got[i]
 				switch drop {
@@ -392,7 +390,7 @@ func TestPacketSchemaRoundTrip(t *testing.T) {
 				case "id":
 					w.ID = 0
 				}
-				if d := math.Abs(float64(g.TS - w.TS)); d > span*2.5e-7+float64(w.TS-sp.Chunks[0].Start)*3e-5 {
+				if !closeTime(g.TS, w.TS, sp.Chunks[0].Start, sp.Chunks[0].End) {
 					t.Errorf("packet %d: time %d, want %d", i, g.TS, w.TS)
 				}
 				g.TS = w.TS
