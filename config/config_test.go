@@ -82,9 +82,9 @@ func TestErrorsNameKeyAndFile(t *testing.T) {
 		"model:\n  beta1: 1.5\n":             "model.beta1: must be in [0, 1)",
 		"model:\n  initial_state: warm\n":    "model.initial_state",
 		"dp:\n  enabled: true\n":             "set a target epsilon or a noise multiplier",
-		"extends: nosuch\n":                  `unknown preset "nosuch"`,
+		"extends: nosuch\n":                  `extends: unknown preset "nosuch"`,
 		"model: 3\n":                         `key "model" must be a mapping`,
-		"train:\n  iterations: many\n":       "cannot unmarshal",
+		"train:\n  iterations: many\n":       `train.iterations: want an integer, got "many"`,
 		"dp:\n  enabled: true\n  epsilon: 1": "dp.pretrained: must name a run on public data",
 	}
 	for text, want := range cases {
@@ -121,5 +121,42 @@ func TestYAMLRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(c2, c) {
 		t.Errorf("rendered config does not parse back to itself:\n%s", b)
+	}
+}
+
+// Errors name the line of the user's file that holds the offending key or
+// value, through merges with presets and files it extends.
+func TestErrorsNameTheUsersLine(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "base.yaml", "extends: quick\nn_chunks: 2\nmodel:\n  lstm_units: 8\n  beta1: 3\n")
+	cases := []struct{ name, text, want string }{
+		{"type.yaml", "n_chunks: 2\ntrain:\n  iterations: many\n", `type.yaml:3: train.iterations: want an integer, got "many"`},
+		{"flowseq.yaml", "n_chunks: 2\nmodel: [1,\n  x: 2\n", "flowseq.yaml:2: did not find expected ',' or ']'"},
+		{"scan.yaml", "n_chunks: 2\ntrain: : 3\n", "scan.yaml:2: mapping values are not allowed in this context"},
+		{"tab.yaml", "n_chunks: 2\nmodel:\n\tx: 1\n", "tab.yaml:3: found character that cannot start any token"},
+		{"key.yaml", "train:\n  iterations: 3\n seed: 1\n", "key.yaml:3: did not find expected key"},
+		{"seq.yaml", "- a\nb: 1\n", "seq.yaml:2: did not find expected '-' indicator"},
+		{"range.yaml", "seed: 1\n\nn_chunks: 0\n", "range.yaml:3: n_chunks: must be at least 1"},
+		{"unknown.yaml", "model:\n  lstm_units: 8\n  disc_unit: 5\n", `unknown.yaml:3: unknown key "model.disc_unit"`},
+		{"mapping.yaml", "seed: 1\nmodel: 3\n", `mapping.yaml:2: key "model" must be a mapping`},
+		{"dup.yaml", "seed: 1\nseed: 2\n", `dup.yaml:2: key "seed" is set twice (first at line 1)`},
+		{"section.yaml", "seed: 1\npackets:\n  n_chunks: -1\n", "section.yaml:3: n_chunks: must be at least 1"},
+		{"sectiontype.yaml", "packets:\n  model:\n    g_lr: fast\n", `sectiontype.yaml:3: packets.model.g_lr: want a number, got "fast"`},
+		// The bad value was written in the base file: its line there.
+		{"child.yaml", "extends: base.yaml\nseed: 4\n", "base.yaml:5: model.beta1: must be in [0, 1)"},
+	}
+	for _, c := range cases {
+		_, err := Load(write(t, dir, c.name, c.text), "")
+		if err == nil {
+			t.Errorf("%s: no error", c.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), filepath.Join(dir, c.want)) {
+			t.Errorf("%s: error %q, want %q", c.name, err, c.want)
+		}
+	}
+	// Text parsed without a file names its lines too.
+	if _, err := Parse([]byte("seed: 1\ntrain:\n  iterations: x\n"), ""); err == nil || !strings.Contains(err.Error(), "config text:3: train.iterations") {
+		t.Errorf("Parse: %v", err)
 	}
 }
