@@ -82,7 +82,7 @@ func TestErrorsNameKeyAndFile(t *testing.T) {
 		"model:\n  beta1: 1.5\n":             "model.beta1: must be in [0, 1)",
 		"model:\n  initial_state: warm\n":    "model.initial_state",
 		"dp:\n  enabled: true\n":             "set a target epsilon or a noise multiplier",
-		"extends: nosuch\n":                  `extends: unknown preset "nosuch"`,
+		"extends: nosuch\n":                  `extends: nosuch is neither a preset (have default, paper, quick) nor a file`,
 		"model: 3\n":                         `key "model" must be a mapping`,
 		"train:\n  iterations: many\n":       `train.iterations: want an integer, got "many"`,
 		"dp:\n  enabled: true\n  epsilon: 1": "dp.pretrained: must name a run on public data",
@@ -97,6 +97,40 @@ func TestErrorsNameKeyAndFile(t *testing.T) {
 		if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "bad.yaml") {
 			t.Errorf("%q: error %q does not mention %q and the file", text, err, want)
 		}
+	}
+}
+
+// A base that is neither a file nor a preset is reported as a missing file
+// when its name looks like one, with the path looked for and the file (and
+// line) that named it.
+func TestExtendsMissingFile(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := write(t, sub, "run.yaml", "seed: 3\nextends: ../base.yaml\n")
+	_, err := Load(p, "")
+	want := p + ":2: extends: ../base.yaml: no such file (looked for " + filepath.Join(dir, "base.yaml") + ")"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	// Through a chain: the file that names the missing one is reported.
+	write(t, dir, "mid.yaml", "extends: gone.yml\n")
+	p = write(t, dir, "top.yaml", "extends: mid.yaml\n")
+	_, err = Load(p, "")
+	want = filepath.Join(dir, "mid.yaml") + ":1: extends: gone.yml: no such file (looked for " + filepath.Join(dir, "gone.yml") + ")"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	// A directory is not a configuration.
+	p = write(t, dir, "dir.yaml", "extends: sub\n")
+	if _, err = Load(p, ""); err == nil || !strings.Contains(err.Error(), "extends: sub is a directory") {
+		t.Errorf("directory as base: %v", err)
+	}
+	// A preset that extends an unknown name says so.
+	if _, err := Parse([]byte("extends: quik\n"), ""); err == nil || !strings.Contains(err.Error(), `config text:1: extends: unknown preset "quik"`) {
+		t.Errorf("unknown preset in text: %v", err)
 	}
 }
 

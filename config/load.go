@@ -165,6 +165,11 @@ func (l *loader) resolve(doc *yaml.Node, name, dir string, chain []string) (*yam
 			return l.merge(parent, doc), nil
 		case !errors.Is(err, fs.ErrNotExist):
 			return nil, l.errAt(ext, "extends: %v", err)
+		case !isPreset(base) && looksLikeFile(base):
+			return nil, l.errAt(ext, "extends: %s: no such file (looked for %s)", base, abs)
+		case !isPreset(base):
+			return nil, l.errAt(ext, "extends: %s is neither a preset (have %s) nor a file (no %s)",
+				base, strings.Join(Presets(), ", "), abs)
 		}
 	}
 	if !isPreset(base) {
@@ -181,6 +186,11 @@ func (l *loader) resolve(doc *yaml.Node, name, dir string, chain []string) (*yam
 		return nil, err
 	}
 	return l.merge(parent, doc), nil
+}
+
+func looksLikeFile(s string) bool {
+	ext := strings.ToLower(filepath.Ext(s))
+	return ext == ".yaml" || ext == ".yml" || strings.ContainsAny(s, `/\`)
 }
 
 // splitExtends returns a mapping's extends: value and the mapping without it.
