@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -191,6 +192,37 @@ func TestErrorsNameTheUsersLine(t *testing.T) {
 	}
 	// Text parsed without a file names its lines too.
 	if _, err := Parse([]byte("seed: 1\ntrain:\n  iterations: x\n"), ""); err == nil || !strings.Contains(err.Error(), "config text:3: train.iterations") {
+		t.Errorf("Parse: %v", err)
+	}
+}
+
+// A preset named alongside a file that extends another base is an error
+// naming both; the same base named twice, or a file without extends:, is not.
+func TestPresetConflictsWithExtends(t *testing.T) {
+	dir := t.TempDir()
+	q := write(t, dir, "q.yaml", "seed: 1\nextends: quick\n")
+	_, err := Load(q, "paper")
+	var conflict *BaseConflictError
+	if !errors.As(err, &conflict) || conflict.Preset != "paper" || conflict.Extends != "quick" || conflict.Line != 2 {
+		t.Fatalf("got %v", err)
+	}
+	if want := "preset paper conflicts with " + q + ", which extends quick (line 2)"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+	// Through a file: the chain ends at quick.
+	p := write(t, dir, "p.yaml", "extends: q.yaml\n")
+	if _, err := Load(p, "default"); !errors.As(err, &conflict) || conflict.Root != "quick" ||
+		!strings.Contains(err.Error(), "a chain that ends at preset quick") {
+		t.Errorf("chain: %v", err)
+	}
+	if _, err := Load(p, "quick"); err != nil {
+		t.Errorf("same base named twice: %v", err)
+	}
+	plain := write(t, dir, "plain.yaml", "seed: 1\n")
+	if c, err := Load(plain, "paper"); err != nil || c.Model.DiscUnits != 512 {
+		t.Errorf("file without extends: over paper: %v", err)
+	}
+	if _, err := Parse([]byte("extends: quick\n"), "paper"); !errors.As(err, &conflict) {
 		t.Errorf("Parse: %v", err)
 	}
 }

@@ -32,9 +32,41 @@ func Presets() []string {
 // DefaultPreset is the preset used when none is named.
 const DefaultPreset = "default"
 
+// BaseConflictError reports a preset named alongside a configuration file
+// whose `extends:` chain leads to another base: which of the two should win
+// is not obvious, so neither does.
+type BaseConflictError struct {
+	// Preset is the preset asked for; File the configuration file; Extends
+	// what its extends: key names, at Line; Root the preset its chain of
+	// extends: ends at (empty when it ends at a file without extends:).
+	Preset, File, Extends, Root string
+	Line                        int
+}
+
+func (e *BaseConflictError) Error() string {
+	return fmt.Sprintf("preset %s conflicts with %s, which %s: name the base in one place only",
+		e.Preset, e.File, e.extendsText())
+}
+
+func (e *BaseConflictError) extendsText() string {
+	s := fmt.Sprintf("extends %s (line %d)", e.Extends, e.Line)
+	if e.Root != "" && e.Root != e.Extends {
+		s += ", a chain that ends at preset " + e.Root
+	}
+	return s
+}
+
+// Describe words the conflict for a command line whose flags are named
+// presetFlag and configFlag.
+func (e *BaseConflictError) Describe(presetFlag, configFlag string) string {
+	return fmt.Sprintf("%s %s conflicts with %s %s, which %s: drop %s, or change the file's extends:",
+		presetFlag, e.Preset, configFlag, e.File, e.extendsText(), presetFlag)
+}
+
 // Load builds the effective configuration: the named preset (DefaultPreset
 // when empty), overridden by the file at path when path is non-empty. A file
-// with its own `extends:` chain takes its base from that chain instead.
+// with its own `extends:` chain takes its base from that chain; naming a
+// different preset as well is an error (*BaseConflictError).
 //
 // Errors name the file and line the offending key or value was written at,
 // through any chain of extends:.
@@ -100,6 +132,9 @@ func (l *loader) user(b []byte, name, dir, preset string) (*Config, error) {
 	} else {
 		if root, err = l.resolve(doc, name, dir, chain); err != nil {
 			return nil, err
+		}
+		if preset != "" && l.root != preset {
+			return nil, &BaseConflictError{Preset: preset, File: name, Extends: ext.Value, Root: l.root, Line: ext.Line}
 		}
 	}
 	return l.load(root, name)

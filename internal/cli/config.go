@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -9,6 +10,20 @@ import (
 )
 
 func init() { register(newConfigCmd) }
+
+// presetUsage describes the --preset flag.
+var presetUsage = "preset: " + strings.Join(config.Presets(), ", ") + " (default " + config.DefaultPreset + ")"
+
+// loadConfig loads the configuration named by --config and --preset,
+// wording a conflict between the two in terms of the flags.
+func loadConfig(file, preset string) (*config.Config, error) {
+	c, err := config.Load(file, preset)
+	var conflict *config.BaseConflictError
+	if errors.As(err, &conflict) {
+		return nil, errors.New(conflict.Describe("--preset", "--config"))
+	}
+	return c, err
+}
 
 func newConfigCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -21,7 +36,7 @@ func newConfigCmd() *cobra.Command {
 		Short: "Print the effective configuration (preset, then --config overrides)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := config.Load(file, preset)
+			c, err := loadConfig(file, preset)
 			if err != nil {
 				return err
 			}
@@ -39,7 +54,7 @@ func newConfigCmd() *cobra.Command {
 		},
 	}
 	show.Flags().StringVar(&file, "config", "", "configuration file (YAML; may `extends:` a preset or another file)")
-	show.Flags().StringVar(&preset, "preset", config.DefaultPreset, "preset: "+strings.Join(config.Presets(), ", "))
+	show.Flags().StringVar(&preset, "preset", "", presetUsage)
 	show.Flags().StringVar(&kind, "for", "", "apply the configuration's section for this kind of input: packets or flows")
 	presets := &cobra.Command{
 		Use:   "presets",

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -47,7 +46,7 @@ func (f *runFlags) add(cmd *cobra.Command, withInput bool) {
 	if withInput {
 		cmd.Flags().StringVar(&f.input, "input", "", "trace to learn (pcap, pcapng, flow CSV, Zeek conn log); default: the sample embedded in the binary")
 		cmd.Flags().StringVar(&f.cfgFile, "config", "", "configuration file (YAML; may `extends:` a preset or another file)")
-		cmd.Flags().StringVar(&f.preset, "preset", "", "preset: "+strings.Join(config.Presets(), ", ")+" (default "+config.DefaultPreset+")")
+		cmd.Flags().StringVar(&f.preset, "preset", "", presetUsage)
 		cmd.Flags().BoolVar(&f.audit, "audit", false, "train on 80% of the records (flow records one by one, packets by 5-tuple) and audit the synthetic trace for memorisation against the other 20%")
 		cmd.Flags().BoolVar(&f.skipBad, "skip-bad", false, "skip malformed rows of a text input (bad CSV rows, IPv6 addresses), counted in the log and preprocess/split.json, instead of failing (config key skip_bad)")
 		cmd.Flags().Float64Var(&f.dpEpsilon, "dp-epsilon", 0, "train with differential privacy (DP-SGD on the discriminators) for this target ε; needs --pretrained")
@@ -64,7 +63,7 @@ func (f *runFlags) add(cmd *cobra.Command, withInput bool) {
 // settings is the configuration the flags ask for: the file or preset,
 // with the command line's DP settings over it.
 func (f *runFlags) settings() (*config.Config, error) {
-	cfg, err := config.Load(f.cfgFile, f.preset)
+	cfg, err := loadConfig(f.cfgFile, f.preset)
 	if err != nil {
 		return nil, err
 	}
