@@ -39,3 +39,39 @@ func TestPresetConflictsWithConfigFile(t *testing.T) {
 		t.Errorf("config show of a quick file: %v\n%s", err, stdout)
 	}
 }
+
+// Errors about values given on the command line name the flags, not the
+// configuration keys they set; no run directory is made.
+func TestDPFlagErrorsNameTheFlags(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "run")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--dp-epsilon", "4"}, "--dp-epsilon 4 needs --pretrained RUN (a run on public data)"},
+		{[]string{"--dp-epsilon", "-1", "--pretrained", dir}, "--dp-epsilon -1: the privacy budget must be positive"},
+		{[]string{"--dp-epsilon", "4", "--pretrained", dir, "--dp-delta", "2"}, "--dp-delta 2: must be between 0 and 1"},
+		{[]string{"--pretrained", dir}, "--pretrained only applies to a run with differential privacy"},
+		{[]string{"--pretrained", dir, "--dp-delta", "1e-6"}, "--dp-delta and --pretrained only apply to a run with differential privacy"},
+	}
+	for _, c := range cases {
+		_, _, err := runCLI(t, append([]string{"run", "--preset", "quick", "--out", out}, c.args...)...)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want %q", c.args, err, c.want)
+		}
+		if err != nil && (strings.Contains(err.Error(), "dp.pretrained") || strings.Contains(err.Error(), "dp.delta") || strings.Contains(err.Error(), "dp.epsilon")) {
+			t.Errorf("%v: error %q names a configuration key", c.args, err)
+		}
+	}
+	// A key from the file that conflicts with DP turned on by the flag
+	// names the file.
+	q := writeFile(t, dir, "q.yaml", "extends: quick\nword2vec:\n  pretrained: vecs.bin\n")
+	_, _, err := runCLI(t, "run", "--config", q, "--out", out, "--dp-epsilon", "4", "--pretrained", dir)
+	if err == nil || !strings.Contains(err.Error(), q+": word2vec.pretrained:") || !strings.Contains(err.Error(), "--dp-epsilon") {
+		t.Errorf("file key under flag DP: %v", err)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("run directory made")
+	}
+}

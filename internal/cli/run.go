@@ -2,11 +2,14 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/netshare-go/netshare/config"
@@ -40,9 +43,11 @@ type runFlags struct {
 	audit, force, skipBad       bool
 	dpEpsilon, dpDelta          float64
 	pretrained                  string
+	flags                       *pflag.FlagSet
 }
 
 func (f *runFlags) add(cmd *cobra.Command, withInput bool) {
+	f.flags = cmd.Flags()
 	if withInput {
 		cmd.Flags().StringVar(&f.input, "input", "", "trace to learn (pcap, pcapng, flow CSV, Zeek conn log); default: the sample embedded in the binary")
 		cmd.Flags().StringVar(&f.cfgFile, "config", "", "configuration file (YAML; may `extends:` a preset or another file)")
@@ -61,7 +66,8 @@ func (f *runFlags) add(cmd *cobra.Command, withInput bool) {
 }
 
 // settings is the configuration the flags ask for: the file or preset,
-// with the command line's DP settings over it.
+// with the command line's DP settings over it. Errors about a value given
+// by a flag name the flag.
 func (f *runFlags) settings() (*config.Config, error) {
 	cfg, err := loadConfig(f.cfgFile, f.preset)
 	if err != nil {
@@ -70,22 +76,89 @@ func (f *runFlags) settings() (*config.Config, error) {
 	if f.skipBad {
 		cfg.SkipBad = true
 	}
-	if f.dpEpsilon > 0 || f.dpDelta > 0 || f.pretrained != "" {
-		if f.dpEpsilon > 0 {
-			cfg.DP.Enabled, cfg.DP.Epsilon, cfg.DP.Noise = true, f.dpEpsilon, 0
-			cfg.LongFlows = "truncate" // one flow, one training example
+	changed := func(name string) bool { return f.flags != nil && f.flags.Changed(name) }
+	eps, delta, pre := changed("dp-epsilon"), changed("dp-delta"), changed("pretrained")
+	if !eps && !delta && !pre {
+		return cfg, nil
+	}
+	if eps {
+		if !(f.dpEpsilon > 0) {
+			return nil, fmt.Errorf("--dp-epsilon %g: the privacy budget must be positive", f.dpEpsilon)
 		}
-		if f.dpDelta > 0 {
-			cfg.DP.Delta = f.dpDelta
+		cfg.DP.Enabled, cfg.DP.Epsilon, cfg.DP.Noise = true, f.dpEpsilon, 0
+		cfg.LongFlows = "truncate" // one flow, one training example
+	}
+	if delta {
+		if !(f.dpDelta > 0 && f.dpDelta < 1) {
+			return nil, fmt.Errorf("--dp-delta %g: must be between 0 and 1 (exclusive)", f.dpDelta)
 		}
-		if f.pretrained != "" {
-			cfg.DP.Pretrained = f.pretrained
+		cfg.DP.Delta = f.dpDelta
+	}
+	if pre {
+		if f.pretrained == "" {
+			return nil, errors.New("--pretrained: name the directory of a run on public data")
 		}
-		if err := cfg.Validate(); err != nil {
-			return nil, fmt.Errorf("command-line settings: %w", err)
+		cfg.DP.Pretrained = f.pretrained
+	}
+	if !cfg.DP.Enabled {
+		var given []string
+		for _, name := range []string{"dp-delta", "pretrained"} {
+			if changed(name) {
+				given = append(given, "--"+name)
+			}
 		}
+		verb := "applies"
+		if len(given) > 1 {
+			verb = "apply"
+		}
+		return nil, fmt.Errorf("%s only %s to a run with differential privacy: add --dp-epsilon ε (or set dp.enabled in the configuration)", strings.Join(given, " and "), verb)
+	}
+	if eps && cfg.DP.Pretrained == "" {
+		return nil, fmt.Errorf("--dp-epsilon %g needs --pretrained RUN (a run on public data): under DP the schema, embedding and initial weights come from it", f.dpEpsilon)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, f.nameFlags(err, eps)
 	}
 	return cfg, nil
+}
+
+// dpFlags maps configuration keys to the flags that set them.
+var dpFlags = map[string]string{"dp.epsilon": "dp-epsilon", "dp.delta": "dp-delta", "dp.pretrained": "pretrained"}
+
+// nameFlags rewords the configuration's validation errors about values the
+// command line set in terms of the flags; dpByFlag says DP was turned on
+// by --dp-epsilon.
+func (f *runFlags) nameFlags(err error, dpByFlag bool) error {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	source := "the configuration"
+	if f.cfgFile != "" {
+		source = f.cfgFile
+	}
+	out := make([]error, 0, len(errs))
+	for _, e := range errs {
+		var fe *config.FieldError
+		if !errors.As(e, &fe) {
+			out = append(out, e)
+			continue
+		}
+		if flag, ok := dpFlags[fe.Key]; ok && f.flags.Changed(flag) {
+			v := f.flags.Lookup(flag).Value.String()
+			out = append(out, fmt.Errorf("--%s %s: %s", flag, v, fe.Msg))
+			continue
+		}
+		if dpByFlag {
+			// The key comes from the file, but DP from the command line.
+			out = append(out, fmt.Errorf("%s: %s (DP is on by --dp-epsilon)", source, e))
+			continue
+		}
+		out = append(out, fmt.Errorf("%s: %w", source, e))
+	}
+	return errors.Join(out...)
 }
 
 // open opens the run directory with a progress display.
