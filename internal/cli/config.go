@@ -11,8 +11,13 @@ import (
 
 func init() { register(newConfigCmd) }
 
-// presetUsage describes the --preset flag.
-var presetUsage = "preset: " + strings.Join(config.Presets(), ", ") + " (default " + config.DefaultPreset + ")"
+// presetUsage and configUsage describe the --preset and --config flags (a
+// back-quoted word names the flag's value in the help).
+var (
+	presetUsage = "`PRESET` to start from: " + strings.Join(config.Presets(), ", ") +
+		`; when not given, the --config file's extends: key names the base, else ` + config.DefaultPreset
+	configUsage = "configuration `FILE` (YAML) whose keys override the preset; its extends: key may name a preset or another file as its base"
+)
 
 // loadConfig loads the configuration named by --config and --preset,
 // wording a conflict between the two in terms of the flags.
@@ -53,7 +58,7 @@ func newConfigCmd() *cobra.Command {
 			return err
 		},
 	}
-	show.Flags().StringVar(&file, "config", "", "configuration file (YAML; may `extends:` a preset or another file)")
+	show.Flags().StringVar(&file, "config", "", configUsage)
 	show.Flags().StringVar(&preset, "preset", "", presetUsage)
 	show.Flags().StringVar(&kind, "for", "", "apply the configuration's section for this kind of input: packets or flows")
 	presets := &cobra.Command{

@@ -75,3 +75,24 @@ func TestDPFlagErrorsNameTheFlags(t *testing.T) {
 		t.Error("run directory made")
 	}
 }
+
+// The help names the values of --config and --preset plainly and gives
+// the preset that applies when none is named.
+func TestRunHelpText(t *testing.T) {
+	for _, args := range [][]string{{"run", "--help"}, {"preprocess", "--help"}, {"config", "show", "--help"}} {
+		out, _, err := runCLI(t, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []string{"--config extends:", "(default default)", "may extends:"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("%v: help shows %q:\n%s", args, bad, out)
+			}
+		}
+		for _, want := range []string{"--config FILE", "--preset PRESET", "else default"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%v: help lacks %q:\n%s", args, want, out)
+			}
+		}
+	}
+}

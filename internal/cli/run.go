@@ -49,16 +49,16 @@ type runFlags struct {
 func (f *runFlags) add(cmd *cobra.Command, withInput bool) {
 	f.flags = cmd.Flags()
 	if withInput {
-		cmd.Flags().StringVar(&f.input, "input", "", "trace to learn (pcap, pcapng, flow CSV, Zeek conn log); default: the sample embedded in the binary")
-		cmd.Flags().StringVar(&f.cfgFile, "config", "", "configuration file (YAML; may `extends:` a preset or another file)")
+		cmd.Flags().StringVar(&f.input, "input", "", "trace `FILE` to learn (pcap, pcapng, flow CSV, Zeek conn log); default: the sample embedded in the binary")
+		cmd.Flags().StringVar(&f.cfgFile, "config", "", configUsage)
 		cmd.Flags().StringVar(&f.preset, "preset", "", presetUsage)
 		cmd.Flags().BoolVar(&f.audit, "audit", false, "train on 80% of the records (flow records one by one, packets by 5-tuple) and audit the synthetic trace for memorisation against the other 20%")
 		cmd.Flags().BoolVar(&f.skipBad, "skip-bad", false, "skip malformed rows of a text input (bad CSV rows, IPv6 addresses), counted in the log and preprocess/split.json, instead of failing (config key skip_bad)")
 		cmd.Flags().Float64Var(&f.dpEpsilon, "dp-epsilon", 0, "train with differential privacy (DP-SGD on the discriminators) for this target ε; needs --pretrained")
 		cmd.Flags().Float64Var(&f.dpDelta, "dp-delta", 0, "δ of the DP guarantee (default 1e-5, or less than 1/flows)")
-		cmd.Flags().StringVar(&f.pretrained, "pretrained", "", "run directory of a model trained on public data: under DP its schema, embedding and weights start every chunk")
+		cmd.Flags().StringVar(&f.pretrained, "pretrained", "", "directory of a `RUN` trained on public data: under DP its schema, embedding and weights start every chunk")
 	}
-	cmd.Flags().StringVar(&f.out, "out", "", "run directory (required)")
+	cmd.Flags().StringVar(&f.out, "out", "", "the run directory `DIR` (required)")
 	if !withInput || cmd.Name() != "run" {
 		cmd.Flags().BoolVar(&f.force, "force", false, "run the stage again (and the later ones) even if it is done")
 	}
