@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -94,5 +95,43 @@ func TestRunHelpText(t *testing.T) {
 				t.Errorf("%v: help lacks %q:\n%s", args, want, out)
 			}
 		}
+	}
+}
+
+// --version and version print the same description of the build.
+func TestVersion(t *testing.T) {
+	a, _, err := runCLI(t, "--version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := runCLI(t, "version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a != b || !strings.HasPrefix(a, "netshare ") || strings.HasPrefix(a, "netshare dev\n") || !strings.Contains(a, "\nBLAS: ") {
+		t.Errorf("--version %q, version %q", a, b)
+	}
+}
+
+func TestDescribeBuild(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.99", Main: debug.Module{Version: "v1.4.0"}, Settings: []debug.BuildSetting{
+		{Key: "GOOS", Value: "linux"}, {Key: "GOARCH", Value: "arm64"},
+		{Key: "vcs.revision", Value: "0123abcd"}, {Key: "vcs.time", Value: "2026-01-02T03:04:05Z"}, {Key: "vcs.modified", Value: "true"},
+	}}
+	want := "netshare v1.4.0\ncommit 0123abcd (2026-01-02T03:04:05Z), with uncommitted changes\ngo1.99 linux/arm64\n"
+	if got := describeBuild("", bi); got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	// A version set at link time wins; a build without module version or
+	// VCS stamp says devel.
+	if got := describeBuild("v2.0.0", bi); !strings.HasPrefix(got, "netshare v2.0.0\n") {
+		t.Errorf("linked version: %q", got)
+	}
+	bare := &debug.BuildInfo{GoVersion: "go1.99", Main: debug.Module{Version: "(devel)"}}
+	if got := describeBuild("", bare); !strings.HasPrefix(got, "netshare devel\ngo1.99 ") {
+		t.Errorf("bare build: %q", got)
+	}
+	if got := describeBuild("", nil); !strings.HasPrefix(got, "netshare devel\n") || !strings.Contains(got, "no build information") {
+		t.Errorf("no build info: %q", got)
 	}
 }
