@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -133,5 +134,59 @@ func TestDescribeBuild(t *testing.T) {
 	}
 	if got := describeBuild("", nil); !strings.HasPrefix(got, "netshare devel\n") || !strings.Contains(got, "no build information") {
 		t.Errorf("no build info: %q", got)
+	}
+}
+
+// runMain runs the CLI as Main does and returns the exit status and what
+// went to stderr.
+func runMain(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	root := NewRoot(&out, &errb)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	if err == nil {
+		return 0, errb.String()
+	}
+	return reportFailure(&errb, cmd, err), errb.String()
+}
+
+// A command called wrongly prints its usage line under the error and
+// exits with status 2.
+func TestUsageOnArgumentErrors(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		args      []string
+		err, line string
+	}{
+		{[]string{"run"}, `required flag(s) "out" not set`, "usage: netshare run [flags]"},
+		{[]string{"run", "--out", dir, "--bogus"}, "unknown flag: --bogus", "usage: netshare run [flags]"},
+		{[]string{"run", "--out", dir, "extra"}, `unknown command "extra"`, "usage: netshare run [flags]"},
+		{[]string{"preprocess", "--out", dir, "--skip-bad=maybe"}, "invalid argument", "usage: netshare preprocess [flags]"},
+		{[]string{"train"}, `required flag(s) "out" not set`, "usage: netshare train [flags]"},
+		{[]string{"generate", "--out"}, "flag needs an argument", "usage: netshare generate [flags]"},
+		{[]string{"report", "a"}, `unknown command "a"`, "usage: netshare report [flags]"},
+		{[]string{"inspect", "a", "b"}, "accepts at most 1 arg(s)", "usage: netshare inspect [FILE] [flags]"},
+		{[]string{"inspect", "--format", "nope"}, "--format", "usage: netshare inspect [FILE] [flags]"},
+		{[]string{"eval"}, "both --real and --synthetic are required", "usage: netshare eval --real FILE --synthetic FILE [flags]"},
+		{[]string{"privacy", "--records", "10"}, `required flag(s) "batch" not set`, "usage: netshare privacy [flags]"},
+		{[]string{"privacy", "--records", "10", "--batch", "1", "--noise", "1", "--steps", "1", "--epochs", "1"}, "none of the others can be", "usage: netshare privacy [flags]"},
+		{[]string{"privacy", "--records", "0", "--batch", "1", "--noise", "1", "--steps", "1"}, "--records 0", "usage: netshare privacy [flags]"},
+		{[]string{"config", "show", "--for"}, "flag needs an argument", "usage: netshare config show [flags]"},
+		{[]string{"config", "presets", "x"}, `unknown command "x"`, "usage: netshare config presets [flags]"},
+		{[]string{"version", "--bogus"}, "unknown flag", "usage: netshare version [flags]"},
+		{[]string{"worker", "--poll", "x"}, "--poll", "usage: netshare worker [flags]"},
+		{[]string{"bogus"}, `unknown command "bogus" for "netshare"`, "usage: netshare COMMAND [flags]"},
+	}
+	for _, c := range cases {
+		code, stderr := runMain(t, c.args...)
+		if code != 2 || !strings.Contains(stderr, c.err) || !strings.Contains(stderr, c.line+"\n") {
+			t.Errorf("%v: status %d, stderr:\n%s\nwant status 2, %q and %q", c.args, code, stderr, c.err, c.line)
+		}
+	}
+	// A failure that is not about the call has no usage line.
+	code, stderr := runMain(t, "inspect", filepath.Join(dir, "missing.csv"))
+	if code != 1 || strings.Contains(stderr, "usage:") {
+		t.Errorf("missing input: status %d, stderr:\n%s", code, stderr)
 	}
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -63,6 +62,7 @@ distributions and joint structure, plus a fidelity report.`,
 	for _, c := range commands {
 		root.AddCommand(c())
 	}
+	markUsageErrors(root)
 	return root
 }
 
@@ -91,13 +91,8 @@ func Main(args []string) int {
 	defer stop()
 	root := NewRoot(os.Stdout, os.Stderr)
 	root.SetArgs(args)
-	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "netshare: %v\n", err)
-		var ee *exitError
-		if errors.As(err, &ee) {
-			return ee.code
-		}
-		return 1
+	if cmd, err := root.ExecuteContextC(ctx); err != nil {
+		return reportFailure(os.Stderr, cmd, err)
 	}
 	return 0
 }
