@@ -190,3 +190,37 @@ func TestUsageOnArgumentErrors(t *testing.T) {
 		t.Errorf("missing input: status %d, stderr:\n%s", code, stderr)
 	}
 }
+
+// A command that fails before its run starts leaves no directory behind;
+// a later stage does not make one.
+func TestFailedCommandsLeaveNoEmptyRunDirectory(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "a", "b", "run")
+	_, _, err := runCLI(t, "run", "--preset", "quick", "--input", filepath.Join(dir, "missing.csv"), "--out", out)
+	if err == nil || !strings.Contains(err.Error(), "missing.csv") {
+		t.Errorf("missing input: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a")); err == nil {
+		t.Error("missing input: run directory (or its parent) made")
+	}
+	for _, stage := range []string{"train", "generate", "report"} {
+		_, _, err := runCLI(t, stage, "--out", out)
+		if err == nil || !strings.Contains(err.Error(), "does not exist") {
+			t.Errorf("%s: %v", stage, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "a")); err == nil {
+			t.Errorf("%s: run directory made", stage)
+		}
+	}
+	// A directory that was there already stays, even when empty.
+	kept := filepath.Join(dir, "kept")
+	if err := os.Mkdir(kept, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runCLI(t, "preprocess", "--preset", "quick", "--input", filepath.Join(dir, "missing.csv"), "--out", kept); err == nil {
+		t.Error("missing input: no error")
+	}
+	if _, err := os.Stat(kept); err != nil {
+		t.Errorf("existing directory removed: %v", err)
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -179,12 +181,54 @@ func (f *runFlags) open(cmd *cobra.Command, withConfig bool) (*pipeline.Run, fun
 	if tty {
 		slog.SetDefault(slog.New(breakHandler{slog.Default().Handler(), rep}))
 	}
-	slog.Info("BLAS", "backend", blas.Info().String())
-	r, err := pipeline.Open(pipeline.Options{Dir: f.out, Input: f.input, Config: cfg, Audit: f.audit, Progress: rep.Update})
+	made, err := missingDirs(f.out)
 	if err != nil {
 		return nil, nil, err
 	}
+	if !withConfig && len(made) > 0 {
+		return nil, nil, fmt.Errorf("run directory %s does not exist: %s works on a run started by netshare run or preprocess", f.out, cmd.Name())
+	}
+	slog.Info("BLAS", "backend", blas.Info().String())
+	r, err := pipeline.Open(pipeline.Options{Dir: f.out, Input: f.input, Config: cfg, Audit: f.audit, Progress: rep.Update})
+	if err != nil {
+		// Leave no empty directory behind for a run that never started.
+		removeEmpty(made)
+		return nil, nil, err
+	}
 	return r, rep.Close, nil
+}
+
+// missingDirs returns the directories that making dir would create,
+// deepest first.
+func missingDirs(dir string) ([]string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for d := abs; ; d = filepath.Dir(d) {
+		_, err := os.Stat(d)
+		if err == nil {
+			return out, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		out = append(out, d)
+		if filepath.Dir(d) == d {
+			return out, nil
+		}
+	}
+}
+
+// removeEmpty removes the directories dirs (deepest first) while they are
+// empty.
+func removeEmpty(dirs []string) {
+	for _, d := range dirs {
+		if os.Remove(d) != nil {
+			return
+		}
+	}
 }
 
 func newRunCmd() *cobra.Command {
