@@ -34,8 +34,10 @@ type Config struct {
 	// Seed makes a run reproducible.
 	Seed uint64 `yaml:"seed"`
 	// SkipBad skips malformed rows of a text input (a bad CSV row, a wrong
-	// number of columns, an IPv6 address), counting them by reason in the
-	// log and in preprocess/split.json, instead of failing at the first one.
+	// number of columns, an IPv6 address) and records whose time lies far
+	// outside the rest of the trace (trace.TimeOutliers), counting them by
+	// reason in the log and in preprocess/split.json, instead of failing at
+	// the first one.
 	SkipBad bool `yaml:"skip_bad"`
 
 	Word2Vec Word2Vec `yaml:"word2vec"`
