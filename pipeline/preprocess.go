@@ -114,7 +114,7 @@ func splitAudit(t *Trace, seed uint64) (train, hold *Trace) {
 // preprocess reads the input, splits it into chunks, trains (or loads) the
 // embedding, and writes the schema and one training set per chunk.
 func (r *Run) preprocess(ctx context.Context) error {
-	in, err := ReadTrace(r.InputPath, trace.Options{SkipBad: r.Cfg.SkipBad})
+	in, err := ReadInput(r.InputPath, trace.Options{SkipBad: r.Cfg.SkipBad})
 	if err != nil {
 		return err
 	}

@@ -430,7 +430,7 @@ func (r *Run) evaluate(ctx context.Context) (*eval.Result, error) {
 		}
 		opt.HoldoutFlows, opt.HoldoutPackets = hold.Flows, hold.Packets
 	}
-	real, err := ReadTrace(realPath, trace.Options{SkipBad: r.Cfg.SkipBad})
+	real, err := ReadInput(realPath, trace.Options{SkipBad: r.Cfg.SkipBad})
 	if err != nil {
 		return nil, err
 	}

@@ -55,13 +55,13 @@ DIR writes metrics.json, report.html and plots/*.png into DIR.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if realPath == "" || synPath == "" {
-				return fmt.Errorf("both --real and --synthetic are required")
+				return usagef(cmd, "both --real and --synthetic are required")
 			}
 			opt := trace.Options{SkipBad: skipBad}
 			if format != "" {
 				f, err := trace.ParseFormat(format)
 				if err != nil {
-					return fmt.Errorf("--format: %w", err)
+					return usagef(cmd, "--format: %w", err)
 				}
 				opt.Format = f
 			}

@@ -37,7 +37,7 @@ skipped_reasons, ipv4_records, flows, src_ips, dst_ips, start, end, protocols.`,
 			if format != "" {
 				f, err := trace.ParseFormat(format)
 				if err != nil {
-					return fmt.Errorf("--format: %w", err)
+					return usagef(cmd, "--format: %w", err)
 				}
 				opt.Format = f
 			}
