@@ -33,32 +33,31 @@ extension:
 
 Flow records cannot become packets. OUT is replaced atomically. Skipped input
 records are reported on stderr.`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			return withUsage(cmd, cobra.ExactArgs(2)(cmd, args))
-		},
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in, out := args[0], args[1]
 			opt := trace.ConvertOptions{
 				Read:      trace.Options{SkipBad: skipBad},
 				Aggregate: trace.AggregateConfig{Active: active, Inactive: inactive},
 			}
-			// Argument errors come with the usage, before IN is read.
+			// Mistakes in the call are usage errors, found before IN is
+			// read.
 			if format != "" {
 				f, err := trace.ParseFormat(format)
 				if err != nil {
-					return withUsage(cmd, fmt.Errorf("--format: %w", err))
+					return usage(cmd, fmt.Errorf("--format: %w", err))
 				}
 				opt.Read.Format = f
 			}
 			if layoutName != "" {
 				l, err := trace.ParseLayout(layoutName)
 				if err != nil {
-					return withUsage(cmd, fmt.Errorf("--layout: %w", err))
+					return usage(cmd, fmt.Errorf("--layout: %w", err))
 				}
 				opt.Layout = l
 			}
 			if _, err := trace.OutputKind(out); err != nil {
-				return withUsage(cmd, err)
+				return usage(cmd, err)
 			}
 			res, err := trace.Convert(in, out, opt)
 			if err != nil {
@@ -69,22 +68,12 @@ records are reported on stderr.`,
 			return nil
 		},
 	}
-	cmd.SetFlagErrorFunc(withUsage)
 	cmd.Flags().StringVar(&layoutName, "layout", "", "flow CSV layout: netshare, ugr16 or ugr16-us (UGR'16 with microseconds); default: netshare for NetShare input, ugr16 for UGR'16 input, else ugr16-us")
 	cmd.Flags().BoolVar(&skipBad, "skip-bad", false, "skip malformed rows of text formats, and read a capture cut short up to the cut (counted by reason), instead of failing")
 	cmd.Flags().StringVar(&format, "format", "", "force the input format; default: detect from the content")
 	cmd.Flags().DurationVar(&active, "active-timeout", trace.DefaultActiveTimeout, "packets to flows: close a flow this long after its first packet")
 	cmd.Flags().DurationVar(&inactive, "inactive-timeout", trace.DefaultInactiveTimeout, "packets to flows: close a flow idle for this long")
 	return cmd
-}
-
-// withUsage prints cmd's usage on its error stream when err is not nil, and
-// returns err: for errors in how a command was called.
-func withUsage(cmd *cobra.Command, err error) error {
-	if err != nil {
-		fmt.Fprint(cmd.ErrOrStderr(), cmd.UsageString())
-	}
-	return err
 }
 
 func sortedKeys(m map[string]int64) []string {

@@ -148,13 +148,13 @@ func TestConvertUsageOnArgumentErrors(t *testing.T) {
 		{[]string{"convert", filepath.Join(dir, "none.csv"), filepath.Join(dir, "a.csv")}, false},
 		{[]string{"convert", flows, filepath.Join(dir, "a.pcap")}, false},
 	} {
-		_, stderr, err := runTraceCLI(t, c.args...)
-		if err == nil {
-			t.Errorf("%v: no error", c.args)
-			continue
+		code, stderr := runMain(t, c.args...)
+		want := 1
+		if c.usage {
+			want = 2
 		}
-		if got := strings.Contains(stderr, "Usage:") && strings.Contains(stderr, "convert IN OUT"); got != c.usage {
-			t.Errorf("%v (%v): usage printed %v, want %v; stderr:\n%s", c.args, err, got, c.usage, stderr)
+		if got := strings.Contains(stderr, "usage: netshare convert IN OUT [flags]\n"); got != c.usage || code != want {
+			t.Errorf("%v: status %d, usage line %v; want status %d, usage line %v; stderr:\n%s", c.args, code, got, want, c.usage, stderr)
 		}
 	}
 }
