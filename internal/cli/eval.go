@@ -125,7 +125,7 @@ DIR writes metrics.json, report.html and plots/*.png into DIR.`,
 	f.BoolVar(&asJSON, "json", false, "print one JSON object instead of tables")
 	f.StringVar(&reportDir, "report", "", "write metrics.json, report.html and plots/ into this directory")
 	f.Int64Var(&seed, "seed", 1, "seed of every random choice (reference generators, subsamples, models)")
-	f.BoolVar(&skipBad, "skip-bad", false, "skip malformed rows of text traces (counted and reported) instead of failing")
+	f.BoolVar(&skipBad, "skip-bad", false, "skip malformed rows of text traces, and read a capture cut short up to the cut (counted and reported), instead of failing")
 	f.StringVar(&format, "format", "", "force the real (and held-out) trace's format instead of detecting it")
 	f.BoolVar(&noDownstream, "no-downstream", false, "skip the downstream tasks")
 	f.BoolVar(&noBaselines, "no-baselines", false, "skip the reference generators (bootstrap and marginal sampler)")

@@ -55,7 +55,7 @@ func (f *runFlags) add(cmd *cobra.Command, withInput bool) {
 		cmd.Flags().StringVar(&f.cfgFile, "config", "", configUsage)
 		cmd.Flags().StringVar(&f.preset, "preset", "", presetUsage)
 		cmd.Flags().BoolVar(&f.audit, "audit", false, "train on 80% of the records (flow records one by one, packets by 5-tuple) and audit the synthetic trace for memorisation against the other 20%")
-		cmd.Flags().BoolVar(&f.skipBad, "skip-bad", false, "skip malformed rows of a text input (bad CSV rows, IPv6 addresses) and records whose time lies far outside the trace (docs/formats.md), counted in the log and preprocess/split.json, instead of failing (config key skip_bad)")
+		cmd.Flags().BoolVar(&f.skipBad, "skip-bad", false, "skip malformed rows of a text input (bad CSV rows, IPv6 addresses), the cut record of a capture cut short, and records whose time lies far outside the trace (docs/formats.md), counted in the log and preprocess/split.json, instead of failing (config key skip_bad)")
 		cmd.Flags().Float64Var(&f.dpEpsilon, "dp-epsilon", 0, "train with differential privacy (DP-SGD on the discriminators) for this target ε; needs --pretrained")
 		cmd.Flags().Float64Var(&f.dpDelta, "dp-delta", 0, "δ of the DP guarantee (default 1e-5, or less than 1/flows)")
 		cmd.Flags().StringVar(&f.pretrained, "pretrained", "", "directory of a `RUN` trained on public data: under DP its schema, embedding and weights start every chunk")
