@@ -30,7 +30,7 @@ func chromium(t *testing.T) string {
 func TestBrowserLoadsServedReport(t *testing.T) {
 	bin := chromium(t)
 	root := twoRuns(t)
-	s, err := NewServer(root)
+	s, err := NewServer(root, ServerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,9 +39,9 @@ figcaption{font-size:.85em;color:#444}
 <p class="note">JSD: Jensen–Shannon divergence (natural log, 0 to ln 2; IP addresses by popularity rank). EMD: 1-D Wasserstein distance in the field's unit (seconds for ts and td); normalised EMD after log1p (except ts) and scaling by the real range. Joint TVD: total variation distance of 2-way histograms. Lower is better everywhere.
 {{if .R.Baselines}} The references are drawn from the real trace: a <em>bootstrap resample</em> (a perfect copy: the sampling-noise floor) and an <em>independent-marginal sampler</em> (every field drawn on its own). "Position" says where the synthetic trace lies from the marginal sampler (0%) to the bootstrap floor (100%); it is shown only where the two references differ clearly.{{end}}</p>
 <table id="metrics">
-<thead><tr><th class="l">group</th><th class="l">metric</th><th>synthetic</th>{{if .R.Baselines}}<th>bootstrap (floor)</th><th>marginal sampler</th><th class="l">position</th>{{end}}</tr></thead>
+<thead><tr><th class="l">group</th><th class="l">metric</th><th class="l">unit</th><th>synthetic</th>{{if .R.Baselines}}<th>bootstrap (floor)</th><th>marginal sampler</th><th class="l">position</th>{{end}}</tr></thead>
 <tbody>
-{{range .Rows}}<tr{{if .Primary}} class="primary"{{end}}><td class="l">{{.Group}}</td><td class="l">{{.Name}}</td><td>{{f .Synthetic}}</td>{{if .HasBaselines}}<td>{{f .Bootstrap}}</td><td>{{f .Marginal}}</td><td class="l">{{if .PositionKnown}}<span class="pos"><i style="left:{{barpct .Position}}%"></i></span> {{pos .Position}}{{else}}<span class="note">references alike</span>{{end}}</td>{{end}}</tr>
+{{range .Rows}}<tr{{if .Primary}} class="primary"{{end}}><td class="l">{{.Group}}</td><td class="l">{{.Name}}</td><td class="l">{{.Unit}}</td><td>{{f .Synthetic}}</td>{{if .HasBaselines}}<td>{{f .Bootstrap}}</td><td>{{f .Marginal}}</td><td class="l">{{if .PositionKnown}}<span class="pos"><i style="left:{{barpct .Position}}%"></i></span> {{pos .Position}}{{else}}<span class="note">references alike</span>{{end}}</td>{{end}}</tr>
 {{end}}</tbody>
 </table>
 

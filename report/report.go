@@ -76,6 +76,7 @@ func Render(w io.Writer, in Input) error {
 // between them.
 type MetricRow struct {
 	Group, Name            string
+	Unit                   string // the unit of the values ("" for none)
 	Synthetic              float64
 	Bootstrap, Marginal    float64
 	HasBaselines           bool
@@ -98,7 +99,7 @@ func positionOf(syn, boot, marg float64) (float64, bool) {
 func Rows(res *eval.Result) []MetricRow {
 	var rows []MetricRow
 	add := func(group, name string, get func(f *eval.Fidelity) float64, primary bool) {
-		r := MetricRow{Group: group, Name: name, Synthetic: get(&res.Fidelity), Primary: primary}
+		r := MetricRow{Group: group, Name: name, Unit: unitOf(group, name), Synthetic: get(&res.Fidelity), Primary: primary}
 		if b := res.Baselines; b != nil && b.Bootstrap != nil && b.Marginal != nil {
 			r.HasBaselines = true
 			r.Bootstrap, r.Marginal = get(b.Bootstrap), get(b.Marginal)
@@ -122,6 +123,26 @@ func Rows(res *eval.Result) []MetricRow {
 		add("joint TVD", k, func(f *eval.Fidelity) float64 { return f.Joint[k] }, false)
 	}
 	return rows
+}
+
+// unitOf returns the unit of a metric row's values.
+func unitOf(group, name string) string {
+	switch {
+	case group == "JSD" || name == "mean JSD":
+		return "nats"
+	case group == "EMD":
+		switch name {
+		case "ts", "td":
+			return "s"
+		case "pkt":
+			return "packets"
+		case "byt", "pkt_len":
+			return "bytes"
+		case "flow_size":
+			return "packets"
+		}
+	}
+	return "" // normalised EMD and TVD have no unit
 }
 
 type page struct {
