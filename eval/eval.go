@@ -169,7 +169,7 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 		ar.ExactCopy.BootstrapRate, ar.ExactCopy.MarginalRate = &b, &m
 	}
 	res.PrivacyAudit = ar
-	res.Targets = targets(res)
+	res.Targets, res.Verdict = Judge(res)
 	if !opt.NoDistributions {
 		res.Distributions = ops.dist(rp, sp, real, syn)
 	}

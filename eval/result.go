@@ -78,6 +78,9 @@ type PrivacyInfo struct {
 // (embedded, so its fields are at the top level of the JSON object) and
 // everything around it.
 type Result struct {
+	// Verdict sums the targets up in one line (see [Judge]); it comes
+	// first in metrics.json.
+	Verdict *Verdict `json:"verdict,omitempty"`
 	Fidelity
 	Downstream    *downstream.Report `json:"downstream"`
 	Baselines     *Baselines         `json:"baselines,omitempty"`

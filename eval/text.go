@@ -88,6 +88,9 @@ func (r *Result) textSections() []string {
 	if len(r.Targets) > 0 {
 		out = append(out, targetsText(r.Targets))
 	}
+	if v := r.Verdict; v != nil {
+		out = append(out, "verdict: "+v.Summary+"\n")
+	}
 	if p := r.Privacy; p != nil {
 		out = append(out, fmt.Sprintf("differential privacy: epsilon %.4g, delta %.3g, noise multiplier %.4g, clip %.4g, %d steps\n",
 			p.Epsilon, p.Delta, p.Noise, p.Clip, p.Steps))

@@ -96,8 +96,15 @@ func TestBrowserLoadsServedReport(t *testing.T) {
 	}
 	nsvg := eval(`Array.from(document.querySelectorAll("figure.plot svg")).filter(s => s.getBoundingClientRect().width > 100 && s.querySelectorAll("path").length > 0).length`)
 	nrows := eval(`document.querySelectorAll("#metrics tbody tr").length`)
-	if n := eval(`document.querySelectorAll("#targets-table tbody tr").length`); n != 3 {
-		t.Errorf("targets table has %d rows, want 3", n)
+	if n := eval(`document.querySelectorAll("#targets-table tbody tr").length`); n != 4 {
+		t.Errorf("targets table has %d rows, want 4", n)
+	}
+	verdict, err := chromedp.Run(bctx, chromedp.Text(chromedp.ID("verdict")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(strings.TrimSpace(verdict), "Verdict: ") {
+		t.Errorf("verdict line %q", verdict)
 	}
 	if n := eval(`document.querySelectorAll("#audit-table tbody tr").length`); n < 5 {
 		t.Errorf("audit table has %d rows, want at least 5", n)

@@ -22,6 +22,10 @@ figure.plot{margin:0;flex:1 1 480px;max-width:520px;border:1px solid #e3e3e3;pad
 figure.plot svg{width:100%;height:auto}
 figcaption{font-size:.85em;color:#444}
 .pass{color:#0a7a28;font-weight:600}.fail{color:#b00020;font-weight:600}
+.verdict{padding:.5em .8em;border-radius:6px;border:1px solid #ccc;background:#f6f6f6}
+.verdict.v-pass{border-color:#0a7a28;background:#eef8f0}.verdict.v-fail,.verdict.v-copy{border-color:#b00020;background:#fcefef}
+.bad{color:#b00020;font-weight:600}tr.worse td{background:#fdf3f3}
+#worst ul{margin:.2em 0}
 .cards{display:flex;gap:1em;flex-wrap:wrap}
 .card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:200px}
 .card b{font-size:1.4em;display:block}
@@ -29,7 +33,11 @@ figcaption{font-size:.85em;color:#444}
 </head>
 <body>
 <h1>{{.Title}}</h1>
-<p class="meta">{{.R.Kind}} trace: {{.R.RealRecords}} real records{{if .RealName}} ({{.RealName}}){{end}}, {{.R.SyntheticRecords}} synthetic records{{if .SyntheticName}} ({{.SyntheticName}}){{end}}.</p>
+<p class="meta">{{.R.Kind}} trace: {{plural .R.RealRecords "real record"}}{{if .RealName}} ({{.RealName}}){{end}}, {{plural .R.SyntheticRecords "synthetic record"}}{{if .SyntheticName}} ({{.SyntheticName}}){{end}}.</p>
+{{with .Verdict}}<p id="verdict" class="verdict v-{{.Status}}"><b>Verdict: {{.Status}}.</b> {{.Summary}}. <a href="#targets">Targets</a></p>{{end}}
+{{if .Worst}}<div id="worst"><p><b>Furthest from the floor:</b></p><ul>
+{{range .Worst}}<li><span class="bad">{{.Group}} {{.Name}}</span>: {{f .Synthetic}} against a bootstrap floor of {{f .Bootstrap}} ({{ratio .Ratio}} the floor; marginal sampler {{f .Marginal}})</li>
+{{end}}</ul></div>{{end}}
 
 <div class="cards" id="summary">
 {{range .Rows}}{{if .Primary}}<div class="card">{{.Name}}<b>{{f .Synthetic}}</b>{{if .HasBaselines}}<span class="note">bootstrap floor {{f .Bootstrap}} · marginal sampler {{f .Marginal}}</span>{{end}}</div>{{end}}{{end}}
@@ -37,11 +45,12 @@ figcaption{font-size:.85em;color:#444}
 
 <h2 id="fidelity">Fidelity metrics</h2>
 <p class="note">JSD: Jensen–Shannon divergence (natural log, 0 to ln 2; IP addresses by popularity rank). EMD: 1-D Wasserstein distance in the field's unit (seconds for ts and td); normalised EMD after log1p (except ts) and scaling by the real range. Joint TVD: total variation distance of 2-way histograms. Lower is better everywhere.
-{{if .R.Baselines}} The references are drawn from the real trace: a <em>bootstrap resample</em> (a perfect copy: the sampling-noise floor) and an <em>independent-marginal sampler</em> (every field drawn on its own). "Position" says where the synthetic trace lies from the marginal sampler (0%) to the bootstrap floor (100%); it is shown only where the two references differ clearly.{{end}}</p>
+{{if .R.Baselines}} The references are drawn from the real trace: a <em>bootstrap resample</em> (a perfect copy: the sampling-noise floor) and an <em>independent-marginal sampler</em> (every field drawn on its own). "Position" says where the synthetic trace lies from the marginal sampler (0%) to the bootstrap floor (100%); it is shown only where the two references differ clearly. Where they are alike (the marginal metrics, which the marginal sampler matches by construction), the synthetic value is compared with the floor alone, and marked when it is at least twice the floor.{{end}}</p>
+{{if .AboveFloor}}<p class="note" id="above-floor">Positions above 100% put the synthetic trace closer to the real one than a resample of the real trace. That is not better than perfect: the generated values are calibrated to the real trace's quantiles, which pins their marginals to the real ones without the sampling noise a resample carries. On joint metrics it can also be a sign of copying: see the memorisation audit.</p>{{end}}
 <table id="metrics">
 <thead><tr><th class="l">group</th><th class="l">metric</th><th class="l">unit</th><th>synthetic</th>{{if .R.Baselines}}<th>bootstrap (floor)</th><th>marginal sampler</th><th class="l">position</th>{{end}}</tr></thead>
 <tbody>
-{{range .Rows}}<tr{{if .Primary}} class="primary"{{end}}><td class="l">{{.Group}}</td><td class="l">{{.Name}}</td><td class="l">{{.Unit}}</td><td>{{f .Synthetic}}</td>{{if .HasBaselines}}<td>{{f .Bootstrap}}</td><td>{{f .Marginal}}</td><td class="l">{{if .PositionKnown}}<span class="pos"><i style="left:{{barpct .Position}}%"></i></span> {{pos .Position}}{{else}}<span class="note">references alike</span>{{end}}</td>{{end}}</tr>
+{{range .Rows}}<tr{{if .Primary}} class="primary"{{else if .Worse}} class="worse"{{end}}><td class="l">{{.Group}}</td><td class="l">{{.Name}}</td><td class="l">{{.Unit}}</td><td>{{f .Synthetic}}</td>{{if .HasBaselines}}<td>{{f .Bootstrap}}</td><td>{{f .Marginal}}</td><td class="l">{{if .PositionKnown}}<span class="pos"><i style="left:{{barpct .Position}}%"></i></span> {{pos .Position}}{{else if .Worse}}<span class="bad">{{ratio .Ratio}} the floor</span>{{else}}<span class="note">references alike{{if .Ratio}} ({{ratio .Ratio}} the floor){{end}}</span>{{end}}</td>{{end}}</tr>
 {{end}}</tbody>
 </table>
 

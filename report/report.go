@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/netshare-go/netshare/eval"
 	"github.com/netshare-go/netshare/internal/atomicfile"
@@ -82,6 +83,39 @@ type MetricRow struct {
 	HasBaselines           bool
 	Position               float64 // 0 = as the marginal sampler, 1 = as the bootstrap floor
 	PositionKnown, Primary bool
+	// Ratio is the synthetic value over the bootstrap floor (0 when the
+	// floor is 0); Worse marks a field clearly above its floor.
+	Ratio float64
+	Worse bool
+}
+
+// A field is clearly worse than its floor when its value is at least
+// worseRatio times the floor's and at least worseGap above it.
+const (
+	worseRatio = 2
+	worseGap   = 0.01
+)
+
+// judged reports whether a row's values are comparable across fields
+// (unitless divergences and distances): raw EMDs are not.
+func (r MetricRow) judged() bool {
+	return r.HasBaselines && r.Group != "summary" && r.Group != "EMD"
+}
+
+// WorstFields returns up to n fields clearly above their bootstrap floor,
+// the furthest (by ratio to the floor) first.
+func WorstFields(rows []MetricRow, n int) []MetricRow {
+	var out []MetricRow
+	for _, r := range rows {
+		if r.Worse && r.judged() {
+			out = append(out, r)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Ratio > out[j].Ratio })
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
 }
 
 // positionOf returns where syn lies from marginal (0) to bootstrap (1),
@@ -104,6 +138,14 @@ func Rows(res *eval.Result) []MetricRow {
 			r.HasBaselines = true
 			r.Bootstrap, r.Marginal = get(b.Bootstrap), get(b.Marginal)
 			r.Position, r.PositionKnown = positionOf(r.Synthetic, r.Bootstrap, r.Marginal)
+			if r.Bootstrap > 0 {
+				r.Ratio = r.Synthetic / r.Bootstrap
+			}
+			gap := r.Synthetic - r.Bootstrap
+			if group == "EMD" { // in the field's unit: judge the ratio alone
+				gap = math.Inf(1)
+			}
+			r.Worse = r.Synthetic >= worseRatio*r.Bootstrap && gap >= worseGap && r.Synthetic > 0
 		}
 		rows = append(rows, r)
 	}
@@ -149,9 +191,13 @@ type page struct {
 	Input
 	Title   string
 	R       *eval.Result
+	Verdict *eval.Verdict
 	Rows    []MetricRow
-	Figures []figView
-	JSON    string
+	Worst   []MetricRow
+	// AboveFloor is set when some position is above 100%.
+	AboveFloor bool
+	Figures    []figView
+	JSON       string
 }
 
 type figView struct {
@@ -160,7 +206,16 @@ type figView struct {
 }
 
 func render(w io.Writer, in Input, figs []Figure) error {
-	p := page{Input: in, Title: in.Title, R: in.Result, Rows: Rows(in.Result)}
+	p := page{Input: in, Title: in.Title, R: in.Result, Rows: Rows(in.Result), Verdict: in.Result.Verdict}
+	if p.Verdict == nil { // metrics.json from an older version
+		_, p.Verdict = eval.Judge(in.Result)
+	}
+	p.Worst = WorstFields(p.Rows, 3)
+	for _, r := range p.Rows {
+		if r.PositionKnown && r.Position > 1 {
+			p.AboveFloor = true
+		}
+	}
 	if p.Title == "" {
 		p.Title = "netshare fidelity report"
 	}
@@ -198,9 +253,16 @@ func pct(v float64) string {
 func clamp01(v float64) float64 { return math.Max(0, math.Min(1, v)) }
 
 var funcs = template.FuncMap{
-	"f":     fmtF,
-	"f3":    func(v float64) string { return fmt.Sprintf("%.3f", v) },
-	"pct":   pct,
+	"f":      fmtF,
+	"f3":     func(v float64) string { return fmt.Sprintf("%.3f", v) },
+	"pct":    pct,
+	"plural": func(n int, noun string) string { return eval.Plural(n, noun) },
+	"ratio": func(v float64) string {
+		if v >= 10 {
+			return fmt.Sprintf("%.0f×", v)
+		}
+		return fmt.Sprintf("%.1f×", v)
+	},
 	"deref": func(b *bool) bool { return b != nil && *b },
 	// pos shows a position between the references, saturating far outside.
 	"pos": func(v float64) string {
