@@ -194,8 +194,8 @@ func TestTinyTraceReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	figs, err := Figures(res)
-	if err != nil || len(figs) != 9 {
-		t.Errorf("one flow record: %d figures (%v), want 9", len(figs), err)
+	if err != nil || len(figs) != 10 {
+		t.Errorf("one flow record: %d figures (%v), want 10", len(figs), err)
 	}
 	if err := Write(t.TempDir(), Input{Result: res}); err != nil {
 		t.Fatal(err)
@@ -206,8 +206,8 @@ func TestTinyTraceReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	figs, err = Figures(res)
-	if err != nil || len(figs) != 7 {
-		t.Errorf("one packet: %d figures (%v), want 7", len(figs), err)
+	if err != nil || len(figs) != 8 {
+		t.Errorf("one packet: %d figures (%v), want 8", len(figs), err)
 	}
 	if err := Write(t.TempDir(), Input{Result: res}); err != nil {
 		t.Fatal(err)
