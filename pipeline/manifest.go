@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -27,6 +28,9 @@ type StageRecord struct {
 	Key      string    `json:"key"`
 	Outputs  []string  `json:"outputs,omitempty"`
 	Finished time.Time `json:"finished"`
+	// Seconds is the stage's wall time: from when it was found not done
+	// to its completion.
+	Seconds float64 `json:"seconds,omitempty"`
 	// Info holds stage-specific figures (counts, losses, ε, ...).
 	Info map[string]any `json:"info,omitempty"`
 }
@@ -40,8 +44,9 @@ type Manifest struct {
 	Stages     map[string]*StageRecord `json:"stages"`
 	Privacy    map[string]any          `json:"privacy,omitempty"`
 
-	mu   sync.Mutex
-	path string
+	mu    sync.Mutex
+	path  string
+	begun map[string]time.Time // stages found not done, and when
 }
 
 // InputInfo identifies the trace a run learns.
@@ -75,12 +80,32 @@ func LoadManifest(dir string) (*Manifest, error) {
 	return m, nil
 }
 
-// Done reports whether stage completed with the given key.
+// Done reports whether stage completed with the given key. A stage found
+// not done starts its clock: Complete records the time since as its wall
+// time.
 func (m *Manifest) Done(stage, key string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r, ok := m.Stages[stage]
-	return ok && r.Key == key
+	done := ok && r.Key == key
+	if !done {
+		if m.begun == nil {
+			m.begun = map[string]time.Time{}
+		}
+		if _, seen := m.begun[stage]; !seen {
+			m.begun[stage] = time.Now()
+		}
+	}
+	return done
+}
+
+// Running returns how long ago stage was found not done, while it has not
+// completed since.
+func (m *Manifest) Running(stage string) (time.Duration, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.begun[stage]
+	return time.Since(t), ok
 }
 
 // Stage returns the record of a completed stage, or nil.
@@ -93,7 +118,12 @@ func (m *Manifest) Stage(stage string) *StageRecord {
 // Complete records stage as done and saves the manifest atomically.
 func (m *Manifest) Complete(stage, key string, outputs []string, info map[string]any) error {
 	m.mu.Lock()
-	m.Stages[stage] = &StageRecord{Key: key, Outputs: outputs, Finished: time.Now().UTC(), Info: info}
+	rec := &StageRecord{Key: key, Outputs: outputs, Finished: time.Now().UTC(), Info: info}
+	if t, ok := m.begun[stage]; ok {
+		rec.Seconds = math.Round(rec.Finished.Sub(t).Seconds()*1000) / 1000
+		delete(m.begun, stage)
+	}
+	m.Stages[stage] = rec
 	m.mu.Unlock()
 	return m.Save()
 }

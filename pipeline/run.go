@@ -450,7 +450,7 @@ func (r *Run) evaluate(ctx context.Context) (*eval.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := report.Input{Title: "netshare run " + filepath.Base(r.Dir), RealName: r.Man.Input.Path, SyntheticName: filepath.Base(syn.Name), Result: res}
+	in := report.Input{Title: "netshare run " + filepath.Base(r.Dir), RealName: r.Man.Input.Path, SyntheticName: filepath.Base(syn.Name), Result: res, Run: r.reportInfo()}
 	if err := report.Write(r.Dir, in); err != nil {
 		return nil, err
 	}

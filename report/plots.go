@@ -105,8 +105,12 @@ func renderFigure(name, caption string, p *plot.Plot) (fig Figure, err error) {
 // tickLabel writes a tick value briefly: 0.001, 25, 1e+06.
 func tickLabel(v float64) string {
 	a := math.Abs(v)
-	if a != 0 && (a < 1e-3 || a >= 1e6) {
-		return strconv.FormatFloat(v, 'g', 3, 64)
+	if a != 0 && (a < 1e-3 || a >= 1e4) {
+		// 1e+06 → 1e6, 2.5e-05 → 2.5e-5
+		m, e, _ := strings.Cut(strconv.FormatFloat(v, 'e', 3, 64), "e")
+		m = strings.TrimRight(strings.TrimRight(m, "0"), ".")
+		exp, _ := strconv.Atoi(e)
+		return m + "e" + strconv.Itoa(exp)
 	}
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }
@@ -132,7 +136,7 @@ func (linearTicks) Ticks(lo, hi float64) []plot.Tick {
 	for i := math.Ceil(lo / step); i*step <= hi+step*1e-9; i++ {
 		x := i * step
 		label := strconv.FormatFloat(x, 'f', dec, 64)
-		if a := math.Abs(x); a >= 1e6 || (a != 0 && a < 1e-3) {
+		if a := math.Abs(x); a >= 1e4 || (a != 0 && a < 1e-3) {
 			label = tickLabel(x)
 		}
 		ts = append(ts, plot.Tick{Value: x, Label: label})

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/netshare-go/netshare/eval"
 	"github.com/netshare-go/netshare/internal/atomicfile"
@@ -28,6 +30,8 @@ type Input struct {
 	RealName      string // where the real trace came from (shown, optional)
 	SyntheticName string // where the synthetic trace came from (optional)
 	Result        *eval.Result
+	// Run describes the pipeline run behind the result (optional).
+	Run *RunInfo
 }
 
 // Write writes metrics.json, report.html and plots/*.png into dir
@@ -50,13 +54,17 @@ func Write(dir string, in Input) error {
 	if err != nil {
 		return err
 	}
-	for _, f := range figs {
+	runFigs, err := RunFigures(in.Run)
+	if err != nil {
+		return err
+	}
+	for _, f := range append(append([]Figure(nil), figs...), runFigs...) {
 		if err := atomicfile.WriteFile(filepath.Join(dir, PlotsDir, f.Name+".png"), f.PNG, 0o644); err != nil {
 			return err
 		}
 	}
 	return atomicfile.Write(filepath.Join(dir, ReportFile), 0o644, func(w io.Writer) error {
-		return render(w, in, figs)
+		return render(w, in, figs, runFigs)
 	})
 }
 
@@ -69,7 +77,11 @@ func Render(w io.Writer, in Input) error {
 	if err != nil {
 		return err
 	}
-	return render(w, in, figs)
+	runFigs, err := RunFigures(in.Run)
+	if err != nil {
+		return err
+	}
+	return render(w, in, figs, runFigs)
 }
 
 // MetricRow is one line of the metric table: the synthetic trace's value,
@@ -121,9 +133,13 @@ func WorstFields(rows []MetricRow, n int) []MetricRow {
 // positionOf returns where syn lies from marginal (0) to bootstrap (1),
 // and whether the two references are far enough apart for that to mean
 // anything (at least 25% of the larger one).
+//
+// The marginal sampler must be the worse of the two: where it scores
+// below the floor, both are sampling noise and a position between them
+// means nothing.
 func positionOf(syn, boot, marg float64) (float64, bool) {
 	gap := marg - boot
-	if math.Abs(gap) < 0.25*math.Max(math.Abs(marg), math.Abs(boot)) || gap == 0 {
+	if !(gap > 0) || gap < 0.25*math.Max(math.Abs(marg), math.Abs(boot)) {
 		return 0, false
 	}
 	return (marg - syn) / gap, true
@@ -197,6 +213,7 @@ type page struct {
 	// AboveFloor is set when some position is above 100%.
 	AboveFloor bool
 	Figures    []figView
+	RunFigures []figView
 	JSON       string
 }
 
@@ -205,7 +222,7 @@ type figView struct {
 	SVG           template.HTML
 }
 
-func render(w io.Writer, in Input, figs []Figure) error {
+func render(w io.Writer, in Input, figs, runFigs []Figure) error {
 	p := page{Input: in, Title: in.Title, R: in.Result, Rows: Rows(in.Result), Verdict: in.Result.Verdict}
 	if p.Verdict == nil { // metrics.json from an older version
 		_, p.Verdict = eval.Judge(in.Result)
@@ -222,6 +239,9 @@ func render(w io.Writer, in Input, figs []Figure) error {
 	for _, f := range figs {
 		// The SVG comes from gonum/plot, drawn from numbers only.
 		p.Figures = append(p.Figures, figView{Name: f.Name, Caption: f.Caption, SVG: template.HTML(f.SVG)})
+	}
+	for _, f := range runFigs {
+		p.RunFigures = append(p.RunFigures, figView{Name: f.Name, Caption: f.Caption, SVG: template.HTML(f.SVG)})
 	}
 	var buf bytes.Buffer
 	if err := pageTmpl.Execute(&buf, p); err != nil {
@@ -253,8 +273,13 @@ func pct(v float64) string {
 func clamp01(v float64) float64 { return math.Max(0, math.Min(1, v)) }
 
 var funcs = template.FuncMap{
-	"f":      fmtF,
-	"f3":     func(v float64) string { return fmt.Sprintf("%.3f", v) },
+	"f":    fmtF,
+	"f3":   func(v float64) string { return fmt.Sprintf("%.3f", v) },
+	"dur":  Duration,
+	"date": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"yaml": trimYAML,
+	// reason is a verdict's summary without its leading status.
+	"reason": func(v *eval.Verdict) string { return strings.TrimPrefix(v.Summary, v.Status+": ") },
 	"pct":    pct,
 	"plural": func(n int, noun string) string { return eval.Plural(n, noun) },
 	"ratio": func(v float64) string {

@@ -143,6 +143,8 @@ func TestPositionBetweenReferences(t *testing.T) {
 		{0.1, 0.1, 0.7, 1, true},
 		{0.9, 0.1, 0.7, -1.0 / 3, true},
 		{0.03, 0.035, 0.036, 0, false},
+		// The marginal sampler below the floor: both are noise.
+		{0.0324, 0.0082, 0.0058, 0, false},
 	} {
 		got, ok := positionOf(c.syn, c.boot, c.marg)
 		if ok != c.known || (ok && (got-c.want > 1e-12 || c.want-got > 1e-12)) {

@@ -19,7 +19,7 @@ func twoRuns(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
 	res := sampleResult(t)
-	if err := Write(filepath.Join(root, "a"), Input{Result: res, Title: "run a"}); err != nil {
+	if err := Write(filepath.Join(root, "a"), Input{Result: res, Title: "run a", Run: sampleRunInfo()}); err != nil {
 		t.Fatal(err)
 	}
 	js, _ := res.JSON()

@@ -57,7 +57,7 @@ func TestReportVerdictAtTop(t *testing.T) {
 		t.Errorf("copy verdict: %s", v)
 	}
 	marg, _ := eval.Flows(real, reference.MarginalFlows(real, 1500, 2), eval.Options{Seed: 1, NoDownstream: true})
-	if v := verdictLine(t, renderString(t, Input{Result: marg})); !strings.Contains(v, "Verdict: fail") {
+	if v := verdictLine(t, renderString(t, Input{Result: marg})); !strings.Contains(v, "Verdict: fail.</b> 1 of") {
 		t.Errorf("marginal sampler verdict: %s", v)
 	}
 	// A metrics.json without a verdict (older versions) is judged when

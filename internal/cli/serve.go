@@ -14,7 +14,11 @@ import (
 	"github.com/netshare-go/netshare/report"
 )
 
-func init() { register(newServeCmd) }
+func init() {
+	register(newServeCmd)
+	// Reports name the version they were written by.
+	report.Version = Version
+}
 
 func newServeCmd() *cobra.Command {
 	var addr string
