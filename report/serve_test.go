@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"errors"
+	"html/template"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -274,6 +275,9 @@ func TestServerIndexShowsReferencesUnitsDates(t *testing.T) {
 	marg := fmtF(res.Baselines.Marginal.MeanJointTVD())
 	if !strings.Contains(body, "floor "+floor+" · marginal "+marg) {
 		t.Errorf("index lacks the references of mean joint TVD (floor %s, marginal %s)", floor, marg)
+	}
+	if v := res.Verdict; v == nil || !strings.Contains(body, `<th class="v-`+v.Status+`" title="`+template.HTMLEscapeString(v.Summary)+`">`+v.Status+`</th>`) {
+		t.Errorf("index lacks the verdict %+v", v)
 	}
 	if !strings.Contains(body, "2024-03-05 09:30 UTC") {
 		t.Error("index lacks the evaluation date")
