@@ -112,7 +112,7 @@ func downstreamText(d *downstream.Report) string {
 		if c.Skipped != "" {
 			fmt.Fprintf(tw, "traffic-type prediction: skipped: %s\n", c.Skipped)
 		} else {
-			fmt.Fprintf(tw, "traffic-type prediction (accuracy on %d real test records; classes %s)\n", c.Test, strings.Join(c.Classes, ", "))
+			fmt.Fprintf(tw, "traffic-type prediction (accuracy on %s; classes %s)\n", Plural(c.Test, "real test record"), strings.Join(c.Classes, ", "))
 			fmt.Fprintln(tw, "classifier\ttrained on real\ttrained on synthetic")
 			for _, m := range append(c.Models, *c.Majority) {
 				fmt.Fprintf(tw, "%s\t%.3f\t%.3f\n", m.Name, m.Real, m.Synthetic)
@@ -141,7 +141,7 @@ func downstreamText(d *downstream.Report) string {
 		if a.Skipped != "" {
 			fmt.Fprintf(tw, "anomaly detection: skipped: %s\n", a.Skipped)
 		} else {
-			fmt.Fprintf(tw, "anomaly detection (AUC on %d real test records, %d anomalous)\n", a.Test, a.TestAnomalous)
+			fmt.Fprintf(tw, "anomaly detection (AUC on %s, %d anomalous)\n", Plural(a.Test, "real test record"), a.TestAnomalous)
 			fmt.Fprintln(tw, "detector\tfitted on real\tfitted on synthetic")
 			for _, m := range a.Detectors {
 				fmt.Fprintf(tw, "%s\t%.3f\t%.3f\n", m.Name, m.Real, m.Synthetic)

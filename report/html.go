@@ -25,7 +25,7 @@ figcaption{font-size:.85em;color:#444}
 .verdict{padding:.5em .8em;border-radius:6px;border:1px solid #ccc;background:#f6f6f6}
 .verdict.v-pass{border-color:#0a7a28;background:#eef8f0}.verdict.v-fail,.verdict.v-copy{border-color:#b00020;background:#fcefef}
 .bad{color:#b00020;font-weight:600}tr.worse td{background:#fdf3f3}
-#worst ul{margin:.2em 0}
+#worst ul{margin:.2em 0 1em}
 details{margin:.8em 0}summary{cursor:pointer;color:#1f5fa8}pre{background:#f6f8fa;padding:.6em;overflow:auto;font-size:.85em;max-height:40em}
 .cards{display:flex;gap:1em;flex-wrap:wrap}
 .card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:200px}
@@ -74,7 +74,7 @@ details{margin:.8em 0}summary{cursor:pointer;color:#1f5fa8}pre{background:#f6f8f
 <h2 id="downstream">Downstream tasks</h2>
 {{with .TrafficType}}<h3>Traffic-type prediction</h3>
 {{if .Skipped}}<p class="skip">Skipped: {{.Skipped}}</p>{{else}}
-<p class="note">Accuracy on {{.Test}} held-out real records (classes: {{range $i, $c := .Classes}}{{if $i}}, {{end}}{{$c}}{{end}}), training on {{.TrainReal}} real or {{.TrainSynthetic}} synthetic records.</p>
+<p class="note">Accuracy on {{plural .Test "held-out real record"}} (classes: {{range $i, $c := .Classes}}{{if $i}}, {{end}}{{$c}}{{end}}), training on {{plural .TrainReal "real record"}} or {{plural .TrainSynthetic "synthetic record"}}.</p>
 <table id="traffic-type"><thead><tr><th class="l">classifier</th><th>trained on real</th><th>trained on synthetic</th></tr></thead><tbody>
 {{range .Models}}<tr><td class="l">{{.Name}}</td><td>{{f3 .Real}}</td><td>{{f3 .Synthetic}}</td></tr>{{end}}
 {{with .Majority}}<tr><td class="l note">{{.Name}} (reference)</td><td>{{f3 .Real}}</td><td>{{f3 .Synthetic}}</td></tr>{{end}}
@@ -89,7 +89,7 @@ details{margin:.8em 0}summary{cursor:pointer;color:#1f5fa8}pre{background:#f6f8f
 </tbody></table>{{end}}{{end}}
 {{with .Anomaly}}<h3>Anomaly detection</h3>
 {{if .Skipped}}<p class="skip">Skipped: {{.Skipped}}</p>{{else}}
-<p class="note">AUC on {{.Test}} held-out labelled real records ({{.TestAnomalous}} anomalous), detectors fitted on {{.FitReal}} real or {{.FitSynthetic}} synthetic records.</p>
+<p class="note">AUC on {{plural .Test "held-out labelled real record"}} ({{.TestAnomalous}} anomalous), detectors fitted on {{plural .FitReal "real record"}} or {{plural .FitSynthetic "synthetic record"}}.</p>
 <table id="anomaly"><thead><tr><th class="l">detector</th><th>fitted on real</th><th>fitted on synthetic</th></tr></thead><tbody>
 {{range .Detectors}}<tr><td class="l">{{.Name}}</td><td>{{f3 .Real}}</td><td>{{f3 .Synthetic}}</td></tr>{{end}}
 </tbody></table>
@@ -115,7 +115,7 @@ details{margin:.8em 0}summary{cursor:pointer;color:#1f5fa8}pre{background:#f6f8f
 {{with .MarginalRate}}<tr><td class="l">reference: independent-marginal sampler</td><td>{{pct .}}</td></tr>{{end}}{{end}}
 {{with .DCR}}<tr><td class="l">distance to closest training record, synthetic: median (5th percentile)</td><td>{{f .SyntheticMedian}} ({{f .SyntheticP5}})</td></tr>
 <tr><td class="l">distance to closest training record, held-out real: median (5th percentile)</td><td>{{f .HoldoutMedian}} ({{f .HoldoutP5}})</td></tr>{{end}}
-{{with .Membership}}<tr><td class="l">membership-inference AUC ({{.Members}} training vs {{.NonMembers}} held-out records; 0.5 = no signal)</td><td>{{f3 .AUC}}</td></tr>{{end}}
+{{with .Membership}}<tr><td class="l">membership-inference AUC ({{plural .Members "training record"}} vs {{plural .NonMembers "held-out record"}}; 0.5 = no signal)</td><td>{{f3 .AUC}}</td></tr>{{end}}
 </tbody></table>
 {{range .NotComputed}}<p class="note">Not computed: {{.}}</p>{{end}}
 {{end}}
