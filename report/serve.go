@@ -282,7 +282,7 @@ type compareRow struct {
 // value and, when the run computed them, the two references'.
 type compareCell struct {
 	Value, Floor, Marginal string
-	Refs, Set              bool
+	Refs, Set, Worse       bool
 }
 
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
@@ -310,7 +310,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 				idx[key] = i
 				p.Rows = append(p.Rows, compareRow{Group: m.Group, Name: m.Name, Unit: m.Unit, Primary: m.Primary, Cells: make([]compareCell, len(runs))})
 			}
-			c := compareCell{Value: fmtF(m.Synthetic), Set: true}
+			c := compareCell{Value: fmtF(m.Synthetic), Set: true, Worse: m.Worse}
 			if m.HasBaselines {
 				c.Refs, c.Floor, c.Marginal = true, fmtF(m.Bootstrap), fmtF(m.Marginal)
 			}
@@ -333,17 +333,17 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",san
 table{border-collapse:collapse;font-size:.92em}th,td{border:1px solid #d5d5d5;padding:.25em .6em;text-align:right;vertical-align:top}
 th{background:#f1f3f6}td.l,th.l{text-align:left}tr.primary td{font-weight:600;background:#fafbfc}.note{color:#666;font-size:.9em}
 .refs{display:block;color:#666;font-size:.8em;font-weight:normal}
-th.v-pass{color:#0a7a28}th.v-fail,th.v-copy{color:#b00020}
+td.worse{color:#b00020;background:#fdf3f3}th.v-pass{color:#0a7a28}th.v-fail,th.v-copy{color:#b00020}
 </style></head><body>
 <h1>netshare runs</h1>
-<p class="note">Synthetic-versus-real metrics of each run (lower is better), with the run's two references below each value where it computed them: the <em>floor</em> (a bootstrap resample of the real trace: sampling noise only) and the <em>marginal</em> sampler (every field drawn on its own). Open a run for its full report.</p>
+<p class="note">Synthetic-versus-real metrics of each run (lower is better), with the run's two references below each value where it computed them: the <em>floor</em> (a bootstrap resample of the real trace: sampling noise only) and the <em>marginal</em> sampler (every field drawn on its own). Values in red are at least twice their floor. Open a run for its full report.</p>
 <table id="compare">
 <thead><tr><th class="l">group</th><th class="l">metric</th><th class="l">unit</th>{{range .Runs}}<th><a href="/run/{{.Name}}/">{{.Name}}</a></th>{{end}}</tr>
 <tr class="date"><th class="l"></th><th class="l">evaluated</th><th></th>{{range .Runs}}<th>{{.Date}}</th>{{end}}</tr>
 <tr class="size"><th class="l"></th><th class="l">records: real / synthetic</th><th></th>{{range .Runs}}<th>{{.Result.Kind}} {{.Result.RealRecords}} / {{.Result.SyntheticRecords}}</th>{{end}}</tr>
 <tr class="verdict"><th class="l"></th><th class="l">verdict</th><th></th>{{range .Runs}}<th class="v-{{.Verdict.Status}}" title="{{.Verdict.Summary}}">{{.Verdict.Status}}</th>{{end}}</tr></thead>
 <tbody>
-{{range .Rows}}<tr{{if .Primary}} class="primary"{{end}}><td class="l">{{.Group}}</td><td class="l">{{.Name}}</td><td class="l">{{.Unit}}</td>{{range .Cells}}<td>{{if .Set}}{{.Value}}{{if .Refs}}<span class="refs">floor {{.Floor}} · marginal {{.Marginal}}</span>{{end}}{{else}}–{{end}}</td>{{end}}</tr>
+{{range .Rows}}<tr{{if .Primary}} class="primary"{{end}}><td class="l">{{.Group}}</td><td class="l">{{.Name}}</td><td class="l">{{.Unit}}</td>{{range .Cells}}<td{{if .Worse}} class="worse"{{end}}>{{if .Set}}{{.Value}}{{if .Refs}}<span class="refs">floor {{.Floor}} · marginal {{.Marginal}}</span>{{end}}{{else}}–{{end}}</td>{{end}}</tr>
 {{end}}</tbody></table>
 </body></html>
 `))

@@ -279,6 +279,9 @@ func TestServerIndexShowsReferencesUnitsDates(t *testing.T) {
 	if v := res.Verdict; v == nil || !strings.Contains(body, `<th class="v-`+v.Status+`" title="`+template.HTMLEscapeString(v.Summary)+`">`+v.Status+`</th>`) {
 		t.Errorf("index lacks the verdict %+v", v)
 	}
+	if !strings.Contains(body, `<td class="worse">`) {
+		t.Error("index marks no value far above its floor")
+	}
 	if !strings.Contains(body, "2024-03-05 09:30 UTC") {
 		t.Error("index lacks the evaluation date")
 	}
