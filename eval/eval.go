@@ -7,6 +7,7 @@ import (
 
 	"github.com/netshare-go/netshare/eval/audit"
 	"github.com/netshare-go/netshare/eval/downstream"
+	"github.com/netshare-go/netshare/eval/protocol"
 	"github.com/netshare-go/netshare/eval/reference"
 	"github.com/netshare-go/netshare/trace"
 )
@@ -87,6 +88,7 @@ type kindOps[R any] struct {
 	audit      func(idx *audit.CopyIndex, train, holdout, syn []R, o audit.Options) *audit.Report
 	downstream func(real, syn []R, o downstream.Options) *downstream.Report
 	dist       func(rp, sp *profile, real, syn []R) *Distributions
+	protocol   func(real, syn []R) *protocol.Report
 }
 
 var flowOps = kindOps[trace.Flow]{
@@ -98,6 +100,7 @@ var flowOps = kindOps[trace.Flow]{
 	audit:      audit.RunWithIndex,
 	downstream: downstream.Flows,
 	dist:       distributions,
+	protocol:   protocol.CompareFlows,
 }
 
 var packetOps = kindOps[trace.Packet]{
@@ -109,6 +112,7 @@ var packetOps = kindOps[trace.Packet]{
 	audit:      audit.RunPacketsWithIndex,
 	downstream: downstream.Packets,
 	dist:       func(rp, sp *profile, _, _ []trace.Packet) *Distributions { return distributions(rp, sp, nil, nil) },
+	protocol:   protocol.ComparePackets,
 }
 
 // Flows evaluates a synthetic flow trace against the real one. With
@@ -132,9 +136,11 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 	var rp, sp, bp, mp *profile
 	var boot, marg []R
 	var idx *audit.CopyIndex
+	var proto *protocol.Report
 	jobs := []func(){
 		func() { rp = ops.profile(real) },
 		func() { sp = ops.profile(syn) },
+		func() { proto = ops.protocol(real, syn) },
 	}
 	if !opt.NoBaselines {
 		jobs = append(jobs,
@@ -154,7 +160,7 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 	parallel(jobs...)
 
 	// Stage 2: comparisons and the audit.
-	res := &Result{Privacy: opt.Privacy, Downstream: ds}
+	res := &Result{Privacy: opt.Privacy, Downstream: ds, Protocol: proto}
 	var ar *audit.Report
 	stage := []func(){func() { res.Baselines = compareAll(&res.Fidelity, rp, sp, bp, mp) }}
 	if idx != nil {

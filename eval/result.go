@@ -7,6 +7,7 @@ import (
 
 	"github.com/netshare-go/netshare/eval/audit"
 	"github.com/netshare-go/netshare/eval/downstream"
+	"github.com/netshare-go/netshare/eval/protocol"
 )
 
 // MeanJointKey is the key of the mean total variation distance in
@@ -88,6 +89,8 @@ type Result struct {
 	Targets       []Target           `json:"targets,omitempty"`
 	Privacy       *PrivacyInfo       `json:"privacy,omitempty"`
 	Distributions *Distributions     `json:"distributions,omitempty"`
+	// Protocol is the protocol validity of both traces.
+	Protocol *protocol.Report `json:"protocol,omitempty"`
 	// Notes are remarks on the inputs, e.g. records a reader skipped.
 	Notes []string `json:"notes,omitempty"`
 }

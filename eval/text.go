@@ -85,6 +85,11 @@ func (r *Result) textSections() []string {
 	if a := r.PrivacyAudit; a != nil {
 		out = append(out, auditText(a))
 	}
+	if p := r.Protocol; p != nil {
+		var b bytes.Buffer
+		p.WriteText(&b)
+		out = append(out, b.String())
+	}
 	if len(r.Targets) > 0 {
 		out = append(out, targetsText(r.Targets))
 	}

@@ -105,6 +105,16 @@ details{margin:.8em 0}summary{cursor:pointer;color:#1f5fa8}pre{background:#f6f8f
 {{end}}</tbody></table>
 {{end}}
 
+{{with .R.Protocol}}{{$pk := eq .Kind "packets"}}
+<h2 id="protocol">Protocol validity</h2>
+<p class="note">Share of {{if $pk}}flows (5-tuples) and packets{{else}}flow records{{end}} that obey each protocol rule, for the real and the synthetic trace; {{if $pk}}a flow passes a check when all its packets do, and {{end}}a rule that does not apply to a record counts as passed. Anonymised real traces may fail the address checks.</p>
+<table id="protocol-table"><thead><tr><th class="l">check</th><th class="l">rule</th><th>real{{if $pk}} flows{{end}}</th><th>synthetic{{if $pk}} flows{{end}}</th>{{if $pk}}<th>real packets</th><th>synthetic packets</th>{{end}}</tr></thead><tbody>
+{{range .Checks}}<tr><td class="l">{{.Name}}</td><td class="l">{{.Description}}</td><td>{{share .Real.Flows}}</td><td>{{share .Synthetic.Flows}}</td>{{if $pk}}<td>{{with .Real.Packets}}{{share .}}{{end}}</td><td>{{with .Synthetic.Packets}}{{share .}}{{end}}</td>{{end}}</tr>
+{{end}}{{with .All}}<tr class="primary"><td class="l">all</td><td class="l">every check</td><td>{{share .Real.Flows}}</td><td>{{share .Synthetic.Flows}}</td>{{if $pk}}<td>{{with .Real.Packets}}{{share .}}{{end}}</td><td>{{with .Synthetic.Packets}}{{share .}}{{end}}</td>{{end}}</tr>{{end}}
+</tbody></table>
+<p id="protocol-target">{{if .Pass}}<span class="pass">✔ pass</span>{{else}}<span class="fail">✘ fail</span>{{end}} synthetic {{if $pk}}flows{{else}}records{{end}} passing every check: at least the real share minus 1 point.</p>
+{{end}}
+
 {{with .R.PrivacyAudit}}
 <h2 id="audit">Memorisation audit</h2>
 <p class="note">Does the synthetic trace copy the real records the generator was trained on? Unit compared: {{.Unit}}{{if eq .Unit "flows"}} (5-tuple and the whole sequence of packet lengths){{else}} (5-tuple, packets, bytes and duration in ms){{end}}.</p>

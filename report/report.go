@@ -289,6 +289,7 @@ var funcs = template.FuncMap{
 		return fmt.Sprintf("%.1f×", v)
 	},
 	"deref": func(b *bool) bool { return b != nil && *b },
+	"share": func(v float64) string { return fmt.Sprintf("%.2f%%", 100*v) }, // a pass rate, two decimals
 	// pos shows a position between the references, saturating far outside.
 	"pos": func(v float64) string {
 		switch {

@@ -17,7 +17,10 @@ import (
 type PcapOptions struct {
 	// ZeroPayload writes each packet in full, the bytes after the headers
 	// being zeros, instead of the headers only. The headers (and their
-	// checksums) are the same either way.
+	// checksums) are the same either way. Zeros are not a valid message of
+	// every upper protocol (IP in IP, IGMP, SCTP, DHCP, ...), so tshark's
+	// dissectors may call such payloads malformed; the header-only file,
+	// the default, opens cleanly whatever the records hold.
 	ZeroPayload bool
 }
 
