@@ -1,0 +1,433 @@
+package reference
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/netshare-go/netshare/privacy"
+	"github.com/netshare-go/netshare/trace"
+)
+
+// DPDomain is the data-independent domain of the differentially private
+// marginal sampler: every bin of every field is fixed by it before the
+// private trace is read. Values outside it are clamped to its edges.
+type DPDomain struct {
+	// Start and End (microseconds since the epoch) bound the flow starts.
+	// They must be public (a configured time range), or the guarantee does
+	// not cover them.
+	Start, End int64
+	// MaxDur (microseconds), MaxPackets and MaxBytes bound the durations,
+	// packet counts and byte counts.
+	MaxDur     int64
+	MaxPackets uint64
+	MaxBytes   uint64
+	// PrefixLen (1 to 24) buckets IPv4 addresses by their first PrefixLen
+	// bits; a drawn address is uniform within its prefix.
+	PrefixLen int
+	// Labels is the public vocabulary of record labels. Labels outside it
+	// are not counted; with no vocabulary the label is not released and
+	// synthetic records have none.
+	Labels []string
+}
+
+// Default bounds of a [DPDomain], used where a bound is zero.
+const (
+	DefaultDPMaxDur     = int64(24 * 3600 * 1_000_000) // one day, in µs
+	DefaultDPMaxPackets = uint64(1_000_000_000)
+	DefaultDPMaxBytes   = uint64(1_000_000_000_000)
+	DefaultDPPrefixLen  = 16
+	DefaultDPBins       = 256
+)
+
+// DPOptions configures the differentially private marginal sampler.
+type DPOptions struct {
+	// Epsilon and Delta are the guarantee of the whole release (every
+	// field's histogram composed), for add-or-remove-one-flow adjacency.
+	Epsilon, Delta float64
+	Domain         DPDomain
+	// Bins is the number of log-spaced bins of durations, packet and byte
+	// counts, and of equal-width bins of start times (0: DefaultDPBins).
+	Bins int
+	// Bound is each flow's L2 contribution bound to each histogram (0: 1);
+	// see privacy.Counts.
+	Bound float64
+	// Fields lists the fields released (nil: DefaultDPFields). A field not
+	// released is left zero (empty for the label) in synthetic records, and
+	// costs no budget.
+	Fields []string
+}
+
+// DPFieldNames lists every field the sampler can release.
+func DPFieldNames() []string {
+	return []string{"start", "dur", "srcip", "dstip", "srcport", "dstport", "proto", "pkt", "byt", "tcp_flags", "tos", "fwd", "label"}
+}
+
+// DefaultDPFields lists the fields released by default: those the
+// fidelity metrics compare, so that no budget goes to a field nobody
+// measures.
+func DefaultDPFields() []string {
+	return []string{"start", "dur", "srcip", "dstip", "srcport", "dstport", "proto", "pkt", "byt"}
+}
+
+// DPField is one released field: its bins and its noisy histogram after
+// post-processing.
+type DPField struct {
+	Name string
+	Bins privacy.Bins
+	// Weights are the noisy counts after clipping negatives and
+	// thresholding: what the sampler draws bins from.
+	Weights []float64
+	// Noise is the noise multiplier σ, Std the noise's standard deviation
+	// per bin (σ times the contribution bound), Threshold the level at or
+	// below which a noisy count was zeroed (0: none).
+	Noise, Std, Threshold float64
+	// Epsilon is the ε the histogram would spend on its own at the
+	// release's δ.
+	Epsilon float64
+}
+
+// FlowMarginals is the differentially private release the DP marginal
+// sampler draws from: one noisy histogram per field. It is all the sampler
+// knows of the private trace.
+type FlowMarginals struct {
+	Domain DPDomain
+	Fields []DPField
+	// Guarantee is the (ε, δ) of all histograms composed.
+	Guarantee privacy.Guarantee
+	// Bound is each flow's L2 contribution bound.
+	Bound float64
+}
+
+// Mechanisms returns the release's histograms as mechanisms, to compose
+// with anything else a run releases.
+func (m *FlowMarginals) Mechanisms() []privacy.Mechanism {
+	out := make([]privacy.Mechanism, len(m.Fields))
+	for i, f := range m.Fields {
+		out[i] = privacy.GaussianHistogram{Name: f.Name, Sensitivity: m.Bound, Noise: f.Noise}.Mechanism()
+	}
+	return out
+}
+
+// field describes how one field of a record is binned and restored.
+type dpFieldSpec struct {
+	bins   privacy.Bins
+	sparse bool // threshold the noisy counts
+	index  func(f *trace.Flow) (int, bool)
+	set    func(f *trace.Flow, v float64)
+}
+
+func unitBins(n int) privacy.Bins {
+	e := make([]float64, n+1)
+	for i := range e {
+		e[i] = float64(i)
+	}
+	return privacy.Bins{Edges: e, Integer: true}
+}
+
+func (d DPDomain) withDefaults() DPDomain {
+	if d.MaxDur == 0 {
+		d.MaxDur = DefaultDPMaxDur
+	}
+	if d.MaxPackets == 0 {
+		d.MaxPackets = DefaultDPMaxPackets
+	}
+	if d.MaxBytes == 0 {
+		d.MaxBytes = DefaultDPMaxBytes
+	}
+	if d.PrefixLen == 0 {
+		d.PrefixLen = DefaultDPPrefixLen
+	}
+	return d
+}
+
+func (d DPDomain) validate() error {
+	switch {
+	case !(d.End > d.Start):
+		return fmt.Errorf("reference: DP domain: start time range [%d, %d) is empty; set a public time range", d.Start, d.End)
+	case d.MaxDur < 0:
+		return fmt.Errorf("reference: DP domain: maximum duration %d: want ≥ 0", d.MaxDur)
+	case d.PrefixLen < 1 || d.PrefixLen > 24:
+		return fmt.Errorf("reference: DP domain: prefix length %d: want 1 to 24", d.PrefixLen)
+	case d.MaxPackets > 1<<53 || d.MaxBytes > 1<<53:
+		return fmt.Errorf("reference: DP domain: packet and byte bounds must be at most 2^53")
+	}
+	seen := map[string]bool{}
+	for _, l := range d.Labels {
+		if seen[l] {
+			return fmt.Errorf("reference: DP domain: label %q listed twice", l)
+		}
+		seen[l] = true
+	}
+	return nil
+}
+
+func specs(d DPDomain, nbins int) (map[string]dpFieldSpec, error) {
+	type F = trace.Flow
+	start, err := privacy.LinearBins(float64(d.Start), float64(d.End), nbins)
+	if err != nil {
+		return nil, err
+	}
+	dur, err := privacy.IntLogBins(0, d.MaxDur, nbins)
+	if err != nil {
+		return nil, err
+	}
+	pkt, err := privacy.IntLogBins(1, int64(max(d.MaxPackets, 1)), nbins)
+	if err != nil {
+		return nil, err
+	}
+	byt, err := privacy.IntLogBins(0, int64(d.MaxBytes), nbins)
+	if err != nil {
+		return nil, err
+	}
+	shift := 32 - d.PrefixLen
+	pfx := make([]float64, 1<<d.PrefixLen+1)
+	for i := range pfx {
+		pfx[i] = float64(uint64(i) << shift)
+	}
+	ip := privacy.Bins{Edges: pfx, Integer: true}
+	byte256 := unitBins(256)
+	byteField := func(get func(*F) uint8, set func(*F, uint8)) dpFieldSpec {
+		return dpFieldSpec{bins: byte256, sparse: true,
+			index: func(f *F) (int, bool) { return int(get(f)), true },
+			set:   func(f *F, v float64) { set(f, uint8(v)) }}
+	}
+	labels := map[string]int{}
+	for i, l := range d.Labels {
+		labels[l] = i
+	}
+	s := map[string]dpFieldSpec{
+		"start": {bins: start,
+			index: func(f *F) (int, bool) { return start.Index(float64(f.Start)), true },
+			set:   func(f *F, v float64) { f.Start = min(int64(math.Floor(v)), d.End-1) }},
+		"dur": {bins: dur, sparse: true,
+			index: func(f *F) (int, bool) { return dur.Index(float64(f.Dur)), true },
+			set:   func(f *F, v float64) { f.Dur = int64(v) }},
+		"srcip": {bins: ip, sparse: true,
+			index: func(f *F) (int, bool) { return int(f.Src >> shift), true },
+			set:   func(f *F, v float64) { f.Src = uint32(v) }},
+		"dstip": {bins: ip, sparse: true,
+			index: func(f *F) (int, bool) { return int(f.Dst >> shift), true },
+			set:   func(f *F, v float64) { f.Dst = uint32(v) }},
+		"srcport": {bins: unitBins(65536), sparse: true,
+			index: func(f *F) (int, bool) { return int(f.SrcPort), true },
+			set:   func(f *F, v float64) { f.SrcPort = uint16(v) }},
+		"dstport": {bins: unitBins(65536), sparse: true,
+			index: func(f *F) (int, bool) { return int(f.DstPort), true },
+			set:   func(f *F, v float64) { f.DstPort = uint16(v) }},
+		"proto":     byteField(func(f *F) uint8 { return f.Proto }, func(f *F, v uint8) { f.Proto = v }),
+		"tcp_flags": byteField(func(f *F) uint8 { return f.TCPFlags }, func(f *F, v uint8) { f.TCPFlags = v }),
+		"tos":       byteField(func(f *F) uint8 { return f.TOS }, func(f *F, v uint8) { f.TOS = v }),
+		"fwd":       byteField(func(f *F) uint8 { return f.Fwd }, func(f *F, v uint8) { f.Fwd = v }),
+		"pkt": {bins: pkt, sparse: true,
+			index: func(f *F) (int, bool) { return pkt.Index(float64(f.Packets)), true },
+			set:   func(f *F, v float64) { f.Packets = uint64(v) }},
+		"byt": {bins: byt, sparse: true,
+			index: func(f *F) (int, bool) { return byt.Index(float64(f.Bytes)), true },
+			set:   func(f *F, v float64) { f.Bytes = uint64(v) }},
+	}
+	if len(d.Labels) > 0 {
+		s["label"] = dpFieldSpec{bins: unitBins(len(d.Labels)), sparse: true,
+			index: func(f *F) (int, bool) { i, ok := labels[f.Label]; return i, ok },
+			set:   func(f *F, v float64) { f.Label = d.Labels[int(v)] }}
+	}
+	return s, nil
+}
+
+// NoisyFlowMarginals releases, with (opt.Epsilon, opt.Delta)-differential
+// privacy for add-or-remove-one-flow adjacency (a flow being a 5-tuple and
+// all its records), one noisy histogram per field of real over the
+// data-independent domain opt.Domain. Each flow's contribution to each
+// histogram is bounded in L2 norm by opt.Bound; every histogram gets the
+// same share of the Rényi budget. Negative noisy counts are clipped to 0,
+// and the histograms of every field but the start time (sparse domains:
+// addresses, ports, protocol, sizes, durations) keep only the bins whose
+// noisy count exceeds the level an empty bin exceeds with probability
+// 1/bins. The noise is drawn from seed.
+func NoisyFlowMarginals(real []trace.Flow, seed int64, opt DPOptions) (*FlowMarginals, error) {
+	if !(opt.Epsilon > 0) || math.IsInf(opt.Epsilon, 0) {
+		return nil, fmt.Errorf("reference: DP marginals: ε = %v: want a finite ε > 0", opt.Epsilon)
+	}
+	if !(opt.Delta > 0 && opt.Delta < 1) {
+		return nil, fmt.Errorf("reference: DP marginals: δ = %v: want 0 < δ < 1", opt.Delta)
+	}
+	d := opt.Domain.withDefaults()
+	if err := d.validate(); err != nil {
+		return nil, err
+	}
+	nbins := opt.Bins
+	if nbins == 0 {
+		nbins = DefaultDPBins
+	}
+	if nbins < 1 {
+		return nil, fmt.Errorf("reference: DP marginals: %d bins: want at least 1", nbins)
+	}
+	bound := opt.Bound
+	if bound == 0 {
+		bound = 1
+	}
+	if !(bound > 0) || math.IsInf(bound, 0) {
+		return nil, fmt.Errorf("reference: DP marginals: contribution bound %v: want a finite bound > 0", bound)
+	}
+	names := opt.Fields
+	if names == nil {
+		names = DefaultDPFields()
+	}
+	all, err := specs(d, nbins)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		if _, ok := all[n]; !ok {
+			if n == "label" {
+				return nil, errors.New("reference: DP marginals: the label is released only over a public label vocabulary (DPDomain.Labels)")
+			}
+			return nil, fmt.Errorf("reference: DP marginals: unknown field %q (known: %v)", n, DPFieldNames())
+		}
+		if seen[n] {
+			return nil, fmt.Errorf("reference: DP marginals: field %q listed twice", n)
+		}
+		seen[n] = true
+	}
+	if len(names) == 0 {
+		return nil, errors.New("reference: DP marginals: no field to release")
+	}
+	weights := make([]float64, len(names))
+	for i := range weights {
+		weights[i] = 1
+	}
+	sigmas, err := privacy.GaussianNoiseForEpsilon(opt.Epsilon, opt.Delta, weights)
+	if err != nil {
+		return nil, fmt.Errorf("reference: DP marginals: %w", err)
+	}
+
+	// Group the records by flow, in order of first appearance (so that the
+	// counts' floating-point sums do not depend on map order).
+	unitOf := map[trace.Key]int{}
+	var units [][]int
+	for i := range real {
+		k := real[i].Key()
+		u, ok := unitOf[k]
+		if !ok {
+			u = len(units)
+			unitOf[k] = u
+			units = append(units, nil)
+		}
+		units[u] = append(units[u], i)
+	}
+
+	r := newRand(seed, 10)
+	m := &FlowMarginals{Domain: d, Bound: bound}
+	acc := privacy.NewAccountant()
+	var idx []int
+	for fi, name := range names {
+		sp := all[name]
+		c, err := privacy.NewCounts(sp.bins.Len(), bound)
+		if err != nil {
+			return nil, err
+		}
+		for _, recs := range units {
+			idx = idx[:0]
+			for _, i := range recs {
+				if b, ok := sp.index(&real[i]); ok {
+					idx = append(idx, b)
+				}
+			}
+			if err := c.AddUnit(idx...); err != nil {
+				return nil, fmt.Errorf("reference: DP marginals: field %s: %w", name, err)
+			}
+		}
+		h := privacy.GaussianHistogram{Name: name, Sensitivity: bound, Noise: sigmas[fi]}
+		noisy, err := h.ReleaseCounts(c, r)
+		if err != nil {
+			return nil, err
+		}
+		privacy.ClipNegative(noisy)
+		f := DPField{Name: name, Bins: sp.bins, Noise: sigmas[fi], Std: h.Std()}
+		if sp.sparse {
+			if f.Threshold, err = privacy.ThresholdFor(h.Std(), 1/float64(sp.bins.Len()+1)); err != nil {
+				return nil, err
+			}
+			privacy.Threshold(noisy, f.Threshold)
+		}
+		f.Weights = noisy
+		if f.Epsilon, err = privacy.StandaloneEpsilon(h.Mechanism(), opt.Delta); err != nil {
+			return nil, err
+		}
+		if err := acc.Add(h.Mechanism()); err != nil {
+			return nil, err
+		}
+		m.Fields = append(m.Fields, f)
+	}
+	if m.Guarantee, err = acc.Epsilon(opt.Delta); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Sample returns n records whose every released field is drawn
+// independently from its noisy histogram: a bin in proportion to its
+// weight, then a value uniformly within the bin (an address uniformly
+// within its prefix). A field whose histogram kept no mass is drawn
+// uniformly over its domain. Start times are sorted, so the output is in
+// time order. It reads nothing but m and is determined by m, n and seed.
+func (m *FlowMarginals) Sample(n int, seed int64) ([]trace.Flow, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	all, err := specs(m.Domain, 1)
+	if err != nil {
+		return nil, err
+	}
+	r := newRand(seed, 11)
+	out := make([]trace.Flow, n)
+	for _, f := range m.Fields {
+		sp, ok := all[f.Name]
+		if !ok {
+			return nil, fmt.Errorf("reference: DP marginals: unknown field %q", f.Name)
+		}
+		if err := f.Bins.Validate(); err != nil {
+			return nil, fmt.Errorf("reference: DP marginals: field %s: %w", f.Name, err)
+		}
+		s, err := privacy.NewSampler(f.Weights)
+		if err != nil {
+			return nil, fmt.Errorf("reference: DP marginals: field %s: %w", f.Name, err)
+		}
+		if len(f.Weights) != f.Bins.Len() {
+			return nil, fmt.Errorf("reference: DP marginals: field %s: %d weights for %d bins", f.Name, len(f.Weights), f.Bins.Len())
+		}
+		if f.Name == "start" {
+			ts := make([]float64, n)
+			for i := range ts {
+				ts[i] = f.Bins.Sample(s.Draw(r), r)
+			}
+			slices.Sort(ts)
+			for i := range out {
+				sp.set(&out[i], ts[i])
+			}
+			continue
+		}
+		for i := range out {
+			sp.set(&out[i], f.Bins.Sample(s.Draw(r), r))
+		}
+	}
+	return out, nil
+}
+
+// DPMarginalFlows is the differentially private independent-marginal
+// sampler: it releases [NoisyFlowMarginals] of real with the noise drawn
+// from seed, then draws n records from them with [FlowMarginals.Sample].
+// It is the simplest DP baseline a DP generator should beat.
+func DPMarginalFlows(real []trace.Flow, n int, seed int64, opt DPOptions) ([]trace.Flow, *FlowMarginals, error) {
+	m, err := NoisyFlowMarginals(real, seed, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := m.Sample(n, seed)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, m, nil
+}
