@@ -3,10 +3,12 @@ package eval
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/netshare-go/netshare/eval/reference"
+	"github.com/netshare-go/netshare/trace"
 )
 
 func TestDPMarginalBaseline(t *testing.T) {
@@ -58,5 +60,21 @@ func TestDPMarginalBaseline(t *testing.T) {
 	opt.DPMarginal = &reference.DPOptions{Epsilon: 1, Delta: 1e-5}
 	if _, err := Flows(real, syn, opt); err == nil || !strings.Contains(err.Error(), "DP marginal") {
 		t.Errorf("DP baseline without a time range: err %v", err)
+	}
+}
+
+func TestDPMarginalBaselinePackets(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	real := make([]trace.Packet, 600)
+	for i := range real {
+		real[i] = trace.Packet{TS: int64(i) * 1000, Src: uint32(r.IntN(30)), Dst: 7, SrcPort: 1000, DstPort: 443, Proto: 6, Len: 1500}
+	}
+	dpo := &reference.DPOptions{Epsilon: 2, Delta: 1e-5, Domain: reference.DPDomain{Start: 0, End: 600_000}}
+	res, err := Packets(real, reference.MarginalPackets(real, 600, 1), Options{NoDownstream: true, NoAudit: true, NoDistributions: true, DPMarginal: dpo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Baselines == nil || res.Baselines.DPMarginal == nil || res.Baselines.DPMarginal.Kind != "packets" {
+		t.Fatalf("baselines %+v: want the DP marginal sampler of packets", res.Baselines)
 	}
 }

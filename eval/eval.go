@@ -30,10 +30,10 @@ type Options struct {
 	// Privacy, when set, is copied into the result.
 	Privacy *PrivacyInfo
 	// DPMarginal, when set (a run with differential privacy), adds the
-	// differentially private marginal sampler (reference.DPMarginalFlows)
-	// at these options to the baselines, so that a DP result shows whether
-	// it beats the simplest DP generator at the same ε and δ. Flow traces
-	// only; NoBaselines skips it too.
+	// differentially private marginal sampler (reference.DPMarginalFlows or
+	// DPMarginalPackets) at these options to the baselines, so that a DP
+	// result shows whether it beats the simplest DP generator at the same ε
+	// and δ. NoBaselines skips it too.
 	DPMarginal *reference.DPOptions
 	// HoldoutFlows or HoldoutPackets are real records kept out of training;
 	// when given, the real trace passed to Flows or Packets is taken to be
@@ -113,6 +113,7 @@ var packetOps = kindOps[trace.Packet]{
 	profile:    packetProfile,
 	bootstrap:  reference.BootstrapPackets,
 	marginal:   reference.MarginalPackets,
+	dpMarginal: dpMarginalPackets,
 	index:      audit.NewPacketCopyIndex,
 	copies:     (*audit.CopyIndex).PacketCopies,
 	audit:      audit.RunPacketsWithIndex,
@@ -123,6 +124,11 @@ var packetOps = kindOps[trace.Packet]{
 func dpMarginalFlows(real []trace.Flow, n int, seed int64, o reference.DPOptions) ([]trace.Flow, error) {
 	fs, _, err := reference.DPMarginalFlows(real, n, seed, o)
 	return fs, err
+}
+
+func dpMarginalPackets(real []trace.Packet, n int, seed int64, o reference.DPOptions) ([]trace.Packet, error) {
+	ps, _, err := reference.DPMarginalPackets(real, n, seed, o)
+	return ps, err
 }
 
 // Flows evaluates a synthetic flow trace against the real one. With

@@ -8,12 +8,11 @@ import (
 // dpBaseline returns the options of the differentially private marginal
 // sampler that a DP run's evaluation reports among its baselines: the
 // run's ε and δ, over the configured time range (dp.start, dp.end) or, when
-// none is set, the trace's own range of start times (the same public-range
-// assumption the chunk edges make). It returns nil for runs without DP and
-// for packet traces.
-func (r *Run) dpBaseline(kind trace.Kind, real []trace.Flow) (*reference.DPOptions, error) {
+// none is set, the trace's own range of times (the same public-range
+// assumption the chunk edges make). It returns nil for runs without DP.
+func (r *Run) dpBaseline(real *Trace) (*reference.DPOptions, error) {
 	p := r.privacy
-	if p == nil || kind != trace.KindFlows || len(real) == 0 {
+	if p == nil {
 		return nil, nil
 	}
 	start, end, err := r.Cfg.DP.TimeRange()
@@ -21,9 +20,22 @@ func (r *Run) dpBaseline(kind trace.Kind, real []trace.Flow) (*reference.DPOptio
 		return nil, err
 	}
 	if end <= start {
-		start, end = real[0].Start, real[0].Start
-		for i := range real {
-			start, end = min(start, real[i].Start), max(end, real[i].Start)
+		var ts []int64
+		if real.Kind == trace.KindPackets {
+			for i := range real.Packets {
+				ts = append(ts, real.Packets[i].TS)
+			}
+		} else {
+			for i := range real.Flows {
+				ts = append(ts, real.Flows[i].Start)
+			}
+		}
+		if len(ts) == 0 {
+			return nil, nil
+		}
+		start, end = ts[0], ts[0]
+		for _, t := range ts {
+			start, end = min(start, t), max(end, t)
 		}
 		end++
 	}

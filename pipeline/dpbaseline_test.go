@@ -9,16 +9,17 @@ import (
 )
 
 func TestDPBaselineOptions(t *testing.T) {
-	real := []trace.Flow{{Start: 50}, {Start: 10}, {Start: 90}}
+	real := &Trace{Kind: trace.KindFlows, Flows: []trace.Flow{{Start: 50}, {Start: 10}, {Start: 90}}}
 	r := &Run{Cfg: &config.Config{}}
-	if o, err := r.dpBaseline(trace.KindFlows, real); o != nil || err != nil {
+	if o, err := r.dpBaseline(real); o != nil || err != nil {
 		t.Errorf("run without DP: %+v, %v", o, err)
 	}
 	r.privacy = &eval.PrivacyInfo{Epsilon: 3.9, Delta: 1e-6}
-	if o, _ := r.dpBaseline(trace.KindPackets, real); o != nil {
-		t.Error("DP baseline for a packet trace")
+	pk := &Trace{Kind: trace.KindPackets, Packets: []trace.Packet{{TS: 7}, {TS: 3}}}
+	if o, _ := r.dpBaseline(pk); o == nil || o.Domain.Start != 3 || o.Domain.End != 8 {
+		t.Errorf("packet trace: %+v, want the range of its timestamps", o)
 	}
-	o, err := r.dpBaseline(trace.KindFlows, real)
+	o, err := r.dpBaseline(real)
 	if err != nil || o == nil {
 		t.Fatalf("%+v, %v", o, err)
 	}
@@ -26,7 +27,7 @@ func TestDPBaselineOptions(t *testing.T) {
 		t.Errorf("options %+v: want the run's ε, δ and the trace's time range", o)
 	}
 	r.Cfg.DP.Start, r.Cfg.DP.End = "2020-01-01T00:00:00Z", "2020-01-02T00:00:00Z"
-	o, _ = r.dpBaseline(trace.KindFlows, real)
+	o, _ = r.dpBaseline(real)
 	if o.Domain.Start != 1577836800000000 || o.Domain.End != 1577923200000000 {
 		t.Errorf("domain %+v: want the configured range", o.Domain)
 	}

@@ -441,7 +441,7 @@ func (r *Run) evaluate(ctx context.Context) (*eval.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if opt.DPMarginal, err = r.dpBaseline(kind, real.Flows); err != nil {
+	if opt.DPMarginal, err = r.dpBaseline(real); err != nil {
 		return nil, err
 	}
 	var res *eval.Result

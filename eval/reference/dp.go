@@ -14,12 +14,12 @@ import (
 // marginal sampler: every bin of every field is fixed by it before the
 // private trace is read. Values outside it are clamped to its edges.
 type DPDomain struct {
-	// Start and End (microseconds since the epoch) bound the flow starts.
-	// They must be public (a configured time range), or the guarantee does
-	// not cover them.
+	// Start and End (microseconds since the epoch) bound the flow starts
+	// (packet timestamps). They must be public (a configured time range),
+	// or the guarantee does not cover them.
 	Start, End int64
 	// MaxDur (microseconds), MaxPackets and MaxBytes bound the durations,
-	// packet counts and byte counts.
+	// packet counts and byte counts of flow records.
 	MaxDur     int64
 	MaxPackets uint64
 	MaxBytes   uint64
@@ -48,7 +48,7 @@ type DPOptions struct {
 	Epsilon, Delta float64
 	Domain         DPDomain
 	// Bins is the number of log-spaced bins of durations, packet and byte
-	// counts, and of equal-width bins of start times (0: DefaultDPBins).
+	// counts, and of equal-width bins of times (0: DefaultDPBins).
 	Bins int
 	// Bound is each flow's L2 contribution bound to each histogram (0: 1);
 	// see privacy.Counts.
@@ -59,16 +59,29 @@ type DPOptions struct {
 	Fields []string
 }
 
-// DPFieldNames lists every field the sampler can release.
+// DPFieldNames lists every field the sampler can release from flow
+// records.
 func DPFieldNames() []string {
 	return []string{"start", "dur", "srcip", "dstip", "srcport", "dstport", "proto", "pkt", "byt", "tcp_flags", "tos", "fwd", "label"}
 }
 
-// DefaultDPFields lists the fields released by default: those the
-// fidelity metrics compare, so that no budget goes to a field nobody
-// measures.
+// DefaultDPFields lists the fields of flow records released by default:
+// those the fidelity metrics compare, so that no budget goes to a field
+// nobody measures.
 func DefaultDPFields() []string {
 	return []string{"start", "dur", "srcip", "dstip", "srcport", "dstport", "proto", "pkt", "byt"}
+}
+
+// DPPacketFieldNames lists every field the sampler can release from
+// packets.
+func DPPacketFieldNames() []string {
+	return []string{"ts", "srcip", "dstip", "srcport", "dstport", "proto", "pkt_len", "tos", "ip_id", "ip_flags", "frag_off", "ttl", "tcp_flags"}
+}
+
+// DefaultDPPacketFields lists the packet fields released by default (those
+// the fidelity metrics compare).
+func DefaultDPPacketFields() []string {
+	return []string{"ts", "srcip", "dstip", "srcport", "dstport", "proto", "pkt_len"}
 }
 
 // DPField is one released field: its bins and its noisy histogram after
@@ -88,10 +101,12 @@ type DPField struct {
 	Epsilon float64
 }
 
-// FlowMarginals is the differentially private release the DP marginal
+// Marginals is the differentially private release the DP marginal
 // sampler draws from: one noisy histogram per field. It is all the sampler
 // knows of the private trace.
-type FlowMarginals struct {
+type Marginals struct {
+	// Kind says whether the fields are those of flow records or packets.
+	Kind   trace.Kind
 	Domain DPDomain
 	Fields []DPField
 	// Guarantee is the (ε, δ) of all histograms composed.
@@ -102,7 +117,7 @@ type FlowMarginals struct {
 
 // Mechanisms returns the release's histograms as mechanisms, to compose
 // with anything else a run releases.
-func (m *FlowMarginals) Mechanisms() []privacy.Mechanism {
+func (m *Marginals) Mechanisms() []privacy.Mechanism {
 	out := make([]privacy.Mechanism, len(m.Fields))
 	for i, f := range m.Fields {
 		out[i] = privacy.GaussianHistogram{Name: f.Name, Sensitivity: m.Bound, Noise: f.Noise}.Mechanism()
@@ -110,12 +125,13 @@ func (m *FlowMarginals) Mechanisms() []privacy.Mechanism {
 	return out
 }
 
-// field describes how one field of a record is binned and restored.
-type dpFieldSpec struct {
+// dpFieldSpec describes how one field of a record is binned and restored.
+type dpFieldSpec[R any] struct {
 	bins   privacy.Bins
 	sparse bool // threshold the noisy counts
-	index  func(f *trace.Flow) (int, bool)
-	set    func(f *trace.Flow, v float64)
+	sorted bool // the time field: drawn values are sorted
+	index  func(*R) (int, bool)
+	set    func(*R, float64)
 }
 
 func unitBins(n int) privacy.Bins {
@@ -163,10 +179,61 @@ func (d DPDomain) validate() error {
 	return nil
 }
 
-func specs(d DPDomain, nbins int) (map[string]dpFieldSpec, error) {
-	type F = trace.Flow
-	start, err := privacy.LinearBins(float64(d.Start), float64(d.End), nbins)
+// commonSpecs returns the fields flows and packets share: addresses,
+// ports and protocol, read and written through their accessors.
+func commonSpecs[R any](d DPDomain, src, dst func(*R) *uint32, sport, dport func(*R) *uint16, proto func(*R) *uint8) map[string]dpFieldSpec[R] {
+	shift := 32 - d.PrefixLen
+	pfx := make([]float64, 1<<d.PrefixLen+1)
+	for i := range pfx {
+		pfx[i] = float64(uint64(i) << shift)
+	}
+	ip := privacy.Bins{Edges: pfx, Integer: true}
+	ports := unitBins(65536)
+	addr := func(get func(*R) *uint32) dpFieldSpec[R] {
+		return dpFieldSpec[R]{bins: ip, sparse: true,
+			index: func(r *R) (int, bool) { return int(*get(r) >> shift), true },
+			set:   func(r *R, v float64) { *get(r) = uint32(v) }}
+	}
+	port := func(get func(*R) *uint16) dpFieldSpec[R] {
+		return dpFieldSpec[R]{bins: ports, sparse: true,
+			index: func(r *R) (int, bool) { return int(*get(r)), true },
+			set:   func(r *R, v float64) { *get(r) = uint16(v) }}
+	}
+	return map[string]dpFieldSpec[R]{
+		"srcip": addr(src), "dstip": addr(dst),
+		"srcport": port(sport), "dstport": port(dport),
+		"proto": byteSpec(proto),
+	}
+}
+
+func byteSpec[R any](get func(*R) *uint8) dpFieldSpec[R] {
+	return dpFieldSpec[R]{bins: unitBins(256), sparse: true,
+		index: func(r *R) (int, bool) { return int(*get(r)), true },
+		set:   func(r *R, v float64) { *get(r) = uint8(v) }}
+}
+
+func uint16Spec[R any](get func(*R) *uint16) dpFieldSpec[R] {
+	return dpFieldSpec[R]{bins: unitBins(65536), sparse: true,
+		index: func(r *R) (int, bool) { return int(*get(r)), true },
+		set:   func(r *R, v float64) { *get(r) = uint16(v) }}
+}
+
+func timeSpec[R any](d DPDomain, nbins int, get func(*R) *int64) (dpFieldSpec[R], error) {
+	b, err := privacy.LinearBins(float64(d.Start), float64(d.End), nbins)
 	if err != nil {
+		return dpFieldSpec[R]{}, err
+	}
+	return dpFieldSpec[R]{bins: b, sorted: true,
+		index: func(r *R) (int, bool) { return b.Index(float64(*get(r))), true },
+		set:   func(r *R, v float64) { *get(r) = min(int64(math.Floor(v)), d.End-1) }}, nil
+}
+
+func flowSpecs(d DPDomain, nbins int) (map[string]dpFieldSpec[trace.Flow], error) {
+	type F = trace.Flow
+	s := commonSpecs(d, func(f *F) *uint32 { return &f.Src }, func(f *F) *uint32 { return &f.Dst },
+		func(f *F) *uint16 { return &f.SrcPort }, func(f *F) *uint16 { return &f.DstPort }, func(f *F) *uint8 { return &f.Proto })
+	var err error
+	if s["start"], err = timeSpec(d, nbins, func(f *F) *int64 { return &f.Start }); err != nil {
 		return nil, err
 	}
 	dur, err := privacy.IntLogBins(0, d.MaxDur, nbins)
@@ -181,110 +248,94 @@ func specs(d DPDomain, nbins int) (map[string]dpFieldSpec, error) {
 	if err != nil {
 		return nil, err
 	}
-	shift := 32 - d.PrefixLen
-	pfx := make([]float64, 1<<d.PrefixLen+1)
-	for i := range pfx {
-		pfx[i] = float64(uint64(i) << shift)
-	}
-	ip := privacy.Bins{Edges: pfx, Integer: true}
-	byte256 := unitBins(256)
-	byteField := func(get func(*F) uint8, set func(*F, uint8)) dpFieldSpec {
-		return dpFieldSpec{bins: byte256, sparse: true,
-			index: func(f *F) (int, bool) { return int(get(f)), true },
-			set:   func(f *F, v float64) { set(f, uint8(v)) }}
-	}
-	labels := map[string]int{}
-	for i, l := range d.Labels {
-		labels[l] = i
-	}
-	s := map[string]dpFieldSpec{
-		"start": {bins: start,
-			index: func(f *F) (int, bool) { return start.Index(float64(f.Start)), true },
-			set:   func(f *F, v float64) { f.Start = min(int64(math.Floor(v)), d.End-1) }},
-		"dur": {bins: dur, sparse: true,
-			index: func(f *F) (int, bool) { return dur.Index(float64(f.Dur)), true },
-			set:   func(f *F, v float64) { f.Dur = int64(v) }},
-		"srcip": {bins: ip, sparse: true,
-			index: func(f *F) (int, bool) { return int(f.Src >> shift), true },
-			set:   func(f *F, v float64) { f.Src = uint32(v) }},
-		"dstip": {bins: ip, sparse: true,
-			index: func(f *F) (int, bool) { return int(f.Dst >> shift), true },
-			set:   func(f *F, v float64) { f.Dst = uint32(v) }},
-		"srcport": {bins: unitBins(65536), sparse: true,
-			index: func(f *F) (int, bool) { return int(f.SrcPort), true },
-			set:   func(f *F, v float64) { f.SrcPort = uint16(v) }},
-		"dstport": {bins: unitBins(65536), sparse: true,
-			index: func(f *F) (int, bool) { return int(f.DstPort), true },
-			set:   func(f *F, v float64) { f.DstPort = uint16(v) }},
-		"proto":     byteField(func(f *F) uint8 { return f.Proto }, func(f *F, v uint8) { f.Proto = v }),
-		"tcp_flags": byteField(func(f *F) uint8 { return f.TCPFlags }, func(f *F, v uint8) { f.TCPFlags = v }),
-		"tos":       byteField(func(f *F) uint8 { return f.TOS }, func(f *F, v uint8) { f.TOS = v }),
-		"fwd":       byteField(func(f *F) uint8 { return f.Fwd }, func(f *F, v uint8) { f.Fwd = v }),
-		"pkt": {bins: pkt, sparse: true,
-			index: func(f *F) (int, bool) { return pkt.Index(float64(f.Packets)), true },
-			set:   func(f *F, v float64) { f.Packets = uint64(v) }},
-		"byt": {bins: byt, sparse: true,
-			index: func(f *F) (int, bool) { return byt.Index(float64(f.Bytes)), true },
-			set:   func(f *F, v float64) { f.Bytes = uint64(v) }},
-	}
+	s["dur"] = dpFieldSpec[F]{bins: dur, sparse: true,
+		index: func(f *F) (int, bool) { return dur.Index(float64(f.Dur)), true },
+		set:   func(f *F, v float64) { f.Dur = int64(v) }}
+	s["pkt"] = dpFieldSpec[F]{bins: pkt, sparse: true,
+		index: func(f *F) (int, bool) { return pkt.Index(float64(f.Packets)), true },
+		set:   func(f *F, v float64) { f.Packets = uint64(v) }}
+	s["byt"] = dpFieldSpec[F]{bins: byt, sparse: true,
+		index: func(f *F) (int, bool) { return byt.Index(float64(f.Bytes)), true },
+		set:   func(f *F, v float64) { f.Bytes = uint64(v) }}
+	s["tcp_flags"] = byteSpec(func(f *F) *uint8 { return &f.TCPFlags })
+	s["tos"] = byteSpec(func(f *F) *uint8 { return &f.TOS })
+	s["fwd"] = byteSpec(func(f *F) *uint8 { return &f.Fwd })
 	if len(d.Labels) > 0 {
-		s["label"] = dpFieldSpec{bins: unitBins(len(d.Labels)), sparse: true,
+		labels := map[string]int{}
+		for i, l := range d.Labels {
+			labels[l] = i
+		}
+		s["label"] = dpFieldSpec[F]{bins: unitBins(len(d.Labels)), sparse: true,
 			index: func(f *F) (int, bool) { i, ok := labels[f.Label]; return i, ok },
 			set:   func(f *F, v float64) { f.Label = d.Labels[int(v)] }}
 	}
 	return s, nil
 }
 
-// NoisyFlowMarginals releases, with (opt.Epsilon, opt.Delta)-differential
-// privacy for add-or-remove-one-flow adjacency (a flow being a 5-tuple and
-// all its records), one noisy histogram per field of real over the
-// data-independent domain opt.Domain. Each flow's contribution to each
-// histogram is bounded in L2 norm by opt.Bound; every histogram gets the
-// same share of the Rényi budget. Negative noisy counts are clipped to 0,
-// and the histograms of every field but the start time (sparse domains:
-// addresses, ports, protocol, sizes, durations) keep only the bins whose
-// noisy count exceeds the level an empty bin exceeds with probability
-// 1/bins. The noise is drawn from seed.
-func NoisyFlowMarginals(real []trace.Flow, seed int64, opt DPOptions) (*FlowMarginals, error) {
+func packetSpecs(d DPDomain, nbins int) (map[string]dpFieldSpec[trace.Packet], error) {
+	type P = trace.Packet
+	s := commonSpecs(d, func(p *P) *uint32 { return &p.Src }, func(p *P) *uint32 { return &p.Dst },
+		func(p *P) *uint16 { return &p.SrcPort }, func(p *P) *uint16 { return &p.DstPort }, func(p *P) *uint8 { return &p.Proto })
+	var err error
+	if s["ts"], err = timeSpec(d, nbins, func(p *P) *int64 { return &p.TS }); err != nil {
+		return nil, err
+	}
+	s["pkt_len"] = uint16Spec(func(p *P) *uint16 { return &p.Len })
+	s["ip_id"] = uint16Spec(func(p *P) *uint16 { return &p.ID })
+	// The fragment offset has 13 bits.
+	s["frag_off"] = dpFieldSpec[P]{bins: unitBins(1 << 13), sparse: true,
+		index: func(p *P) (int, bool) { return int(p.FragOff) & (1<<13 - 1), true },
+		set:   func(p *P, v float64) { p.FragOff = uint16(v) }}
+	s["tos"] = byteSpec(func(p *P) *uint8 { return &p.TOS })
+	s["ip_flags"] = byteSpec(func(p *P) *uint8 { return &p.Flags })
+	s["ttl"] = byteSpec(func(p *P) *uint8 { return &p.TTL })
+	s["tcp_flags"] = byteSpec(func(p *P) *uint8 { return &p.TCPFlags })
+	return s, nil
+}
+
+// settings are the checked options of a release.
+type settings struct {
+	d     DPDomain
+	nbins int
+	bound float64
+}
+
+func checkOptions(opt DPOptions) (settings, error) {
 	if !(opt.Epsilon > 0) || math.IsInf(opt.Epsilon, 0) {
-		return nil, fmt.Errorf("reference: DP marginals: ε = %v: want a finite ε > 0", opt.Epsilon)
+		return settings{}, fmt.Errorf("reference: DP marginals: ε = %v: want a finite ε > 0", opt.Epsilon)
 	}
 	if !(opt.Delta > 0 && opt.Delta < 1) {
-		return nil, fmt.Errorf("reference: DP marginals: δ = %v: want 0 < δ < 1", opt.Delta)
+		return settings{}, fmt.Errorf("reference: DP marginals: δ = %v: want 0 < δ < 1", opt.Delta)
 	}
-	d := opt.Domain.withDefaults()
-	if err := d.validate(); err != nil {
-		return nil, err
+	st := settings{d: opt.Domain.withDefaults(), nbins: opt.Bins, bound: opt.Bound}
+	if err := st.d.validate(); err != nil {
+		return settings{}, err
 	}
-	nbins := opt.Bins
-	if nbins == 0 {
-		nbins = DefaultDPBins
+	if st.nbins == 0 {
+		st.nbins = DefaultDPBins
 	}
-	if nbins < 1 {
-		return nil, fmt.Errorf("reference: DP marginals: %d bins: want at least 1", nbins)
+	if st.nbins < 1 {
+		return settings{}, fmt.Errorf("reference: DP marginals: %d bins: want at least 1", st.nbins)
 	}
-	bound := opt.Bound
-	if bound == 0 {
-		bound = 1
+	if st.bound == 0 {
+		st.bound = 1
 	}
-	if !(bound > 0) || math.IsInf(bound, 0) {
-		return nil, fmt.Errorf("reference: DP marginals: contribution bound %v: want a finite bound > 0", bound)
+	if !(st.bound > 0) || math.IsInf(st.bound, 0) {
+		return settings{}, fmt.Errorf("reference: DP marginals: contribution bound %v: want a finite bound > 0", st.bound)
 	}
-	names := opt.Fields
-	if names == nil {
-		names = DefaultDPFields()
-	}
-	all, err := specs(d, nbins)
-	if err != nil {
-		return nil, err
-	}
+	return st, nil
+}
+
+// release computes the noisy, post-processed histograms of the named
+// fields of real, each flow (records sharing a 5-tuple) one privacy unit.
+func release[R any](kind trace.Kind, real []R, key func(*R) trace.Key, all map[string]dpFieldSpec[R], known, names []string, seed int64, opt DPOptions, st settings) (*Marginals, error) {
 	seen := map[string]bool{}
 	for _, n := range names {
 		if _, ok := all[n]; !ok {
-			if n == "label" {
+			if n == "label" && kind == trace.KindFlows {
 				return nil, errors.New("reference: DP marginals: the label is released only over a public label vocabulary (DPDomain.Labels)")
 			}
-			return nil, fmt.Errorf("reference: DP marginals: unknown field %q (known: %v)", n, DPFieldNames())
+			return nil, fmt.Errorf("reference: DP marginals: unknown field %q (known: %v)", n, known)
 		}
 		if seen[n] {
 			return nil, fmt.Errorf("reference: DP marginals: field %q listed twice", n)
@@ -308,7 +359,7 @@ func NoisyFlowMarginals(real []trace.Flow, seed int64, opt DPOptions) (*FlowMarg
 	unitOf := map[trace.Key]int{}
 	var units [][]int
 	for i := range real {
-		k := real[i].Key()
+		k := key(&real[i])
 		u, ok := unitOf[k]
 		if !ok {
 			u = len(units)
@@ -319,12 +370,12 @@ func NoisyFlowMarginals(real []trace.Flow, seed int64, opt DPOptions) (*FlowMarg
 	}
 
 	r := newRand(seed, 10)
-	m := &FlowMarginals{Domain: d, Bound: bound}
+	m := &Marginals{Kind: kind, Domain: st.d, Bound: st.bound}
 	acc := privacy.NewAccountant()
 	var idx []int
 	for fi, name := range names {
 		sp := all[name]
-		c, err := privacy.NewCounts(sp.bins.Len(), bound)
+		c, err := privacy.NewCounts(sp.bins.Len(), st.bound)
 		if err != nil {
 			return nil, err
 		}
@@ -339,7 +390,7 @@ func NoisyFlowMarginals(real []trace.Flow, seed int64, opt DPOptions) (*FlowMarg
 				return nil, fmt.Errorf("reference: DP marginals: field %s: %w", name, err)
 			}
 		}
-		h := privacy.GaussianHistogram{Name: name, Sensitivity: bound, Noise: sigmas[fi]}
+		h := privacy.GaussianHistogram{Name: name, Sensitivity: st.bound, Noise: sigmas[fi]}
 		noisy, err := h.ReleaseCounts(c, r)
 		if err != nil {
 			return nil, err
@@ -367,22 +418,59 @@ func NoisyFlowMarginals(real []trace.Flow, seed int64, opt DPOptions) (*FlowMarg
 	return m, nil
 }
 
-// Sample returns n records whose every released field is drawn
-// independently from its noisy histogram: a bin in proportion to its
-// weight, then a value uniformly within the bin (an address uniformly
-// within its prefix). A field whose histogram kept no mass is drawn
-// uniformly over its domain. Start times are sorted, so the output is in
-// time order. It reads nothing but m and is determined by m, n and seed.
-func (m *FlowMarginals) Sample(n int, seed int64) ([]trace.Flow, error) {
-	if n <= 0 {
-		return nil, nil
-	}
-	all, err := specs(m.Domain, 1)
+// NoisyFlowMarginals releases, with (opt.Epsilon, opt.Delta)-differential
+// privacy for add-or-remove-one-flow adjacency (a flow being a 5-tuple and
+// all its records), one noisy histogram per field of real over the
+// data-independent domain opt.Domain. Each flow's contribution to each
+// histogram is bounded in L2 norm by opt.Bound; every histogram gets the
+// same share of the Rényi budget. Negative noisy counts are clipped to 0,
+// and the histograms of every field but the start time (sparse domains:
+// addresses, ports, protocol, sizes, durations) keep only the bins whose
+// noisy count exceeds the level an empty bin exceeds with probability
+// 1/bins. The noise is drawn from seed.
+func NoisyFlowMarginals(real []trace.Flow, seed int64, opt DPOptions) (*Marginals, error) {
+	st, err := checkOptions(opt)
 	if err != nil {
 		return nil, err
 	}
+	all, err := flowSpecs(st.d, st.nbins)
+	if err != nil {
+		return nil, err
+	}
+	names := opt.Fields
+	if names == nil {
+		names = DefaultDPFields()
+	}
+	return release(trace.KindFlows, real, (*trace.Flow).Key, all, DPFieldNames(), names, seed, opt, st)
+}
+
+// NoisyPacketMarginals is [NoisyFlowMarginals] for packets: the fields are
+// those of [DPPacketFieldNames] (by default [DefaultDPPacketFields]), the
+// time field is "ts", and the privacy unit is still one flow (all packets
+// of a 5-tuple), whose contribution to each histogram is bounded by
+// opt.Bound: with the default bound of 1 the histograms weigh flows, not
+// packets.
+func NoisyPacketMarginals(real []trace.Packet, seed int64, opt DPOptions) (*Marginals, error) {
+	st, err := checkOptions(opt)
+	if err != nil {
+		return nil, err
+	}
+	all, err := packetSpecs(st.d, st.nbins)
+	if err != nil {
+		return nil, err
+	}
+	names := opt.Fields
+	if names == nil {
+		names = DefaultDPPacketFields()
+	}
+	return release(trace.KindPackets, real, (*trace.Packet).Key, all, DPPacketFieldNames(), names, seed, opt, st)
+}
+
+// drawMarginals returns n records whose every released field is drawn from its
+// noisy histogram.
+func drawMarginals[R any](m *Marginals, all map[string]dpFieldSpec[R], n int, seed int64) ([]R, error) {
 	r := newRand(seed, 11)
-	out := make([]trace.Flow, n)
+	out := make([]R, n)
 	for _, f := range m.Fields {
 		sp, ok := all[f.Name]
 		if !ok {
@@ -391,41 +479,86 @@ func (m *FlowMarginals) Sample(n int, seed int64) ([]trace.Flow, error) {
 		if err := f.Bins.Validate(); err != nil {
 			return nil, fmt.Errorf("reference: DP marginals: field %s: %w", f.Name, err)
 		}
+		if len(f.Weights) != f.Bins.Len() {
+			return nil, fmt.Errorf("reference: DP marginals: field %s: %d weights for %d bins", f.Name, len(f.Weights), f.Bins.Len())
+		}
 		s, err := privacy.NewSampler(f.Weights)
 		if err != nil {
 			return nil, fmt.Errorf("reference: DP marginals: field %s: %w", f.Name, err)
 		}
-		if len(f.Weights) != f.Bins.Len() {
-			return nil, fmt.Errorf("reference: DP marginals: field %s: %d weights for %d bins", f.Name, len(f.Weights), f.Bins.Len())
+		vs := make([]float64, n)
+		for i := range vs {
+			vs[i] = f.Bins.Sample(s.Draw(r), r)
 		}
-		if f.Name == "start" {
-			ts := make([]float64, n)
-			for i := range ts {
-				ts[i] = f.Bins.Sample(s.Draw(r), r)
-			}
-			slices.Sort(ts)
-			for i := range out {
-				sp.set(&out[i], ts[i])
-			}
-			continue
+		if sp.sorted {
+			slices.Sort(vs)
 		}
 		for i := range out {
-			sp.set(&out[i], f.Bins.Sample(s.Draw(r), r))
+			sp.set(&out[i], vs[i])
 		}
 	}
 	return out, nil
 }
 
+// Flows returns n flow records whose every released field is drawn
+// independently from its noisy histogram: a bin in proportion to its
+// weight, then a value uniformly within the bin (an address uniformly
+// within its prefix). A field whose histogram kept no mass is drawn
+// uniformly over its domain; a field not released is left zero. Start
+// times are sorted, so the output is in time order. It reads nothing but m
+// and is determined by m, n and seed.
+func (m *Marginals) Flows(n int, seed int64) ([]trace.Flow, error) {
+	if m.Kind != trace.KindFlows {
+		return nil, fmt.Errorf("reference: DP marginals of %v drawn as flow records", m.Kind)
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	all, err := flowSpecs(m.Domain, 1)
+	if err != nil {
+		return nil, err
+	}
+	return drawMarginals(m, all, n, seed)
+}
+
+// Packets is [Marginals.Flows] for packets.
+func (m *Marginals) Packets(n int, seed int64) ([]trace.Packet, error) {
+	if m.Kind != trace.KindPackets {
+		return nil, fmt.Errorf("reference: DP marginals of %v drawn as packets", m.Kind)
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	all, err := packetSpecs(m.Domain, 1)
+	if err != nil {
+		return nil, err
+	}
+	return drawMarginals(m, all, n, seed)
+}
+
 // DPMarginalFlows is the differentially private independent-marginal
 // sampler: it releases [NoisyFlowMarginals] of real with the noise drawn
-// from seed, then draws n records from them with [FlowMarginals.Sample].
-// It is the simplest DP baseline a DP generator should beat.
-func DPMarginalFlows(real []trace.Flow, n int, seed int64, opt DPOptions) ([]trace.Flow, *FlowMarginals, error) {
+// from seed, then draws n records from them with [Marginals.Flows]. It is
+// the simplest DP baseline a DP generator should beat.
+func DPMarginalFlows(real []trace.Flow, n int, seed int64, opt DPOptions) ([]trace.Flow, *Marginals, error) {
 	m, err := NoisyFlowMarginals(real, seed, opt)
 	if err != nil {
 		return nil, nil, err
 	}
-	out, err := m.Sample(n, seed)
+	out, err := m.Flows(n, seed)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, m, nil
+}
+
+// DPMarginalPackets is [DPMarginalFlows] for packets.
+func DPMarginalPackets(real []trace.Packet, n int, seed int64, opt DPOptions) ([]trace.Packet, *Marginals, error) {
+	m, err := NoisyPacketMarginals(real, seed, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := m.Packets(n, seed)
 	if err != nil {
 		return nil, nil, err
 	}

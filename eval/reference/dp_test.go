@@ -100,7 +100,7 @@ func TestDPMarginalReadsOnlyTheHistograms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := ma.Sample(1500, 3)
+	a, err := ma.Flows(1500, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestDPMarginalReadsOnlyTheHistograms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := mb.Sample(1500, 3)
+	b, _ := mb.Flows(1500, 3)
 	if !reflect.DeepEqual(a, b) {
 		t.Error("a record changed within its bins changed the output")
 	}
@@ -152,7 +152,7 @@ func TestDPMarginalReadsOnlyTheHistograms(t *testing.T) {
 	for i := range mc.Fields {
 		mc.Fields[i].Weights = ma.Fields[i].Weights
 	}
-	if c, _ := mc.Sample(1500, 3); !reflect.DeepEqual(a, c) {
+	if c, _ := mc.Flows(1500, 3); !reflect.DeepEqual(a, c) {
 		t.Error("same histograms, different output")
 	}
 }
@@ -237,5 +237,91 @@ func TestDPMarginalLabelsAndErrors(t *testing.T) {
 		} else if what == "vocabulary" && !strings.Contains(err.Error(), "vocabulary") {
 			t.Errorf("label without vocabulary: %v", err)
 		}
+	}
+}
+
+// packets returns about 3n packets in n flows of one to five packets.
+func packets(n int, seed uint64) []trace.Packet {
+	var ps []trace.Packet
+	for _, f := range realistic(n, seed) {
+		r := rand.New(rand.NewPCG(uint64(f.Start), seed))
+		ttl := uint8(64 << r.IntN(2))
+		for k := 0; k < 1+r.IntN(5); k++ {
+			ps = append(ps, trace.Packet{TS: min(f.Start+int64(k)*1000, t0+span-1), Src: f.Src, Dst: f.Dst, SrcPort: f.SrcPort, DstPort: f.DstPort,
+				Proto: f.Proto, Len: uint16(40 + r.IntN(3)*700), TTL: ttl, ID: uint16(r.IntN(65536))})
+		}
+	}
+	slices.SortFunc(ps, func(a, b trace.Packet) int { return int(a.TS - b.TS) })
+	return ps
+}
+
+func TestDPMarginalPackets(t *testing.T) {
+	real := packets(2000, 5)
+	a, m, err := reference.DPMarginalPackets(real, 3000, 2, options(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := m.Guarantee.Epsilon; g > 2 || g < 1.998 || len(m.Fields) != len(reference.DefaultDPPacketFields()) {
+		t.Errorf("spent %v over %d fields", g, len(m.Fields))
+	}
+	for i, p := range a {
+		if p.TS < t0 || p.TS >= t0+span || (i > 0 && p.TS < a[i-1].TS) {
+			t.Fatalf("packet %d at %d: outside the domain or out of order", i, p.TS)
+		}
+		if p.TTL != 0 || p.ID != 0 {
+			t.Fatalf("packet %d has fields that were not released: %+v", i, p)
+		}
+	}
+	b, _, _ := reference.DPMarginalPackets(real, 3000, 2, options(2))
+	if !reflect.DeepEqual(a, b) {
+		t.Error("packet sampler not determined by its seed")
+	}
+	if _, err := m.Flows(10, 1); err == nil {
+		t.Error("packet marginals drawn as flows")
+	}
+	if _, err := (&reference.Marginals{Kind: trace.KindFlows}).Packets(10, 1); err == nil {
+		t.Error("flow marginals drawn as packets")
+	}
+
+	// A packet changed within its bins (its flow keeps its other packets'
+	// 5-tuple: only the ID, not released, and the TS within a bin) leaves
+	// the output unchanged.
+	same := slices.Clone(real)
+	same[10].ID++
+	same[10].TS = max(same[10].TS-1, t0)
+	if same[10].TS/(span/256) == real[10].TS/(span/256) {
+		c, _, _ := reference.DPMarginalPackets(same, 3000, 2, options(2))
+		if !reflect.DeepEqual(a, c) {
+			t.Error("a packet changed within its bins changed the output")
+		}
+	}
+
+	// All fields released, at ε → ∞: close to the non-DP packet sampler on
+	// the fields the binning keeps exactly.
+	all := options(1e4)
+	all.Fields = reference.DPPacketFieldNames()
+	inf, _, err := reference.DPMarginalPackets(real, len(real), 3, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := eval.Options{NoBaselines: true, NoDownstream: true, NoDistributions: true, NoAudit: true}
+	dres, _ := eval.Packets(real, inf, o)
+	mres, _ := eval.Packets(real, reference.MarginalPackets(real, len(real), 3), o)
+	for _, k := range []string{"dstport", "proto"} {
+		if math.Abs(dres.JSD[k]-mres.JSD[k]) > 0.03 {
+			t.Errorf("ε = 1e4: JSD %s %v, non-DP sampler %v", k, dres.JSD[k], mres.JSD[k])
+		}
+	}
+	if math.Abs(dres.EMDNormalized["pkt_len"]-mres.EMDNormalized["pkt_len"]) > 0.05 {
+		t.Errorf("ε = 1e4: pkt_len EMD %v, non-DP sampler %v", dres.EMDNormalized["pkt_len"], mres.EMDNormalized["pkt_len"])
+	}
+	ttls := map[uint8]int{}
+	for _, p := range inf {
+		ttls[p.TTL]++
+	}
+	// Thresholding at p = 1/bins leaves about one spurious bin per field,
+	// with a tiny noisy count: it is all but never drawn.
+	if other := len(inf) - ttls[64] - ttls[128]; ttls[64] < len(inf)/3 || ttls[128] < len(inf)/3 || other > len(inf)/1000 {
+		t.Errorf("TTLs drawn %v, want 64 and 128 (and next to nothing else)", ttls)
 	}
 }
