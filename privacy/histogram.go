@@ -45,7 +45,11 @@ func (c *Counts) AddUnit(bins ...int) error {
 			return fmt.Errorf("privacy: bin %d outside a histogram of %d bins", b, len(c.counts))
 		}
 	}
-	if len(bins) == 0 {
+	switch len(bins) {
+	case 0:
+		return nil
+	case 1: // the common one-record flow: norm 1
+		c.counts[bins[0]] += min(1, c.bound)
 		return nil
 	}
 	clear(c.unit)
