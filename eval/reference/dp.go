@@ -39,6 +39,10 @@ const (
 	DefaultDPMaxBytes   = uint64(1_000_000_000_000)
 	DefaultDPPrefixLen  = 16
 	DefaultDPBins       = 256
+	// dpPortGroup is the width of the port ranges of the coarse port
+	// histogram: 64 ranges of 1,024 ports (the first holds the well-known
+	// ports).
+	dpPortGroup = 1024
 )
 
 // DPOptions configures the differentially private marginal sampler.
@@ -89,16 +93,28 @@ func DefaultDPPacketFields() []string {
 type DPField struct {
 	Name string
 	Bins privacy.Bins
-	// Weights are the noisy counts after clipping negatives and
-	// thresholding: what the sampler draws bins from.
-	Weights []float64
+	// Noisy are the noisy counts after clipping negatives and
+	// thresholding.
+	Noisy []float64
 	// Noise is the noise multiplier σ, Std the noise's standard deviation
 	// per bin (σ times the contribution bound), Threshold the level at or
 	// below which a noisy count was zeroed (0: none).
 	Noise, Std, Threshold float64
 	// Epsilon is the ε the histogram would spend on its own at the
-	// release's δ.
+	// release's δ (both histograms' when the field has a coarse one).
 	Epsilon float64
+	// Group, when positive, is the number of consecutive bins of each bin
+	// of a second, coarse histogram of the same field (ports: ranges of
+	// 1,024), released with noise multiplier CoarseNoise and post-processed
+	// in the same way into Coarse. It keeps the mass of values too rare to
+	// clear the fine threshold one by one (ephemeral ports).
+	Group       int
+	Coarse      []float64
+	CoarseNoise float64
+	// Weights is what the sampler draws bins from: Noisy, plus, when there
+	// is a coarse histogram, each coarse bin's mass not accounted for by its
+	// fine bins, spread evenly over its fine bins left at zero.
+	Weights []float64
 }
 
 // Marginals is the differentially private release the DP marginal
@@ -118,9 +134,12 @@ type Marginals struct {
 // Mechanisms returns the release's histograms as mechanisms, to compose
 // with anything else a run releases.
 func (m *Marginals) Mechanisms() []privacy.Mechanism {
-	out := make([]privacy.Mechanism, len(m.Fields))
-	for i, f := range m.Fields {
-		out[i] = privacy.GaussianHistogram{Name: f.Name, Sensitivity: m.Bound, Noise: f.Noise}.Mechanism()
+	var out []privacy.Mechanism
+	for _, f := range m.Fields {
+		out = append(out, privacy.GaussianHistogram{Name: f.Name, Sensitivity: m.Bound, Noise: f.Noise}.Mechanism())
+		if f.Group > 0 {
+			out = append(out, privacy.GaussianHistogram{Name: f.Name + " (coarse)", Sensitivity: m.Bound, Noise: f.CoarseNoise}.Mechanism())
+		}
 	}
 	return out
 }
@@ -130,6 +149,7 @@ type dpFieldSpec[R any] struct {
 	bins   privacy.Bins
 	sparse bool // threshold the noisy counts
 	sorted bool // the time field: drawn values are sorted
+	group  int  // > 0: also a coarse histogram of bins of group fine bins
 	index  func(*R) (int, bool)
 	set    func(*R, float64)
 }
@@ -195,7 +215,7 @@ func commonSpecs[R any](d DPDomain, src, dst func(*R) *uint32, sport, dport func
 			set:   func(r *R, v float64) { *get(r) = uint32(v) }}
 	}
 	port := func(get func(*R) *uint16) dpFieldSpec[R] {
-		return dpFieldSpec[R]{bins: ports, sparse: true,
+		return dpFieldSpec[R]{bins: ports, sparse: true, group: dpPortGroup,
 			index: func(r *R) (int, bool) { return int(*get(r)), true },
 			set:   func(r *R, v float64) { *get(r) = uint16(v) }}
 	}
@@ -345,7 +365,16 @@ func release[R any](kind trace.Kind, real []R, key func(*R) trace.Key, all map[s
 	if len(names) == 0 {
 		return nil, errors.New("reference: DP marginals: no field to release")
 	}
-	weights := make([]float64, len(names))
+	// One histogram per field, two for a field with a coarse one; all get
+	// the same share of the Rényi budget.
+	nh := 0
+	for _, n := range names {
+		nh++
+		if all[n].group > 0 {
+			nh++
+		}
+	}
+	weights := make([]float64, nh)
 	for i := range weights {
 		weights[i] = 1
 	}
@@ -353,6 +382,7 @@ func release[R any](kind trace.Kind, real []R, key func(*R) trace.Key, all map[s
 	if err != nil {
 		return nil, fmt.Errorf("reference: DP marginals: %w", err)
 	}
+	nextSigma := func() float64 { s := sigmas[0]; sigmas = sigmas[1:]; return s }
 
 	// Group the records by flow, in order of first appearance (so that the
 	// counts' floating-point sums do not depend on map order).
@@ -373,49 +403,101 @@ func release[R any](kind trace.Kind, real []R, key func(*R) trace.Key, all map[s
 	m := &Marginals{Kind: kind, Domain: st.d, Bound: st.bound}
 	acc := privacy.NewAccountant()
 	var idx []int
-	for fi, name := range names {
-		sp := all[name]
-		c, err := privacy.NewCounts(sp.bins.Len(), st.bound)
+	// noisyHist releases one histogram of the field, each record in bin
+	// bin(record's fine bin), and post-processes it.
+	noisyHist := func(name string, sp dpFieldSpec[R], nbins int, bin func(int) int) (h privacy.GaussianHistogram, out []float64, tau float64, err error) {
+		c, err := privacy.NewCounts(nbins, st.bound)
 		if err != nil {
-			return nil, err
+			return h, nil, 0, err
 		}
 		for _, recs := range units {
 			idx = idx[:0]
 			for _, i := range recs {
 				if b, ok := sp.index(&real[i]); ok {
-					idx = append(idx, b)
+					idx = append(idx, bin(b))
 				}
 			}
 			if err := c.AddUnit(idx...); err != nil {
-				return nil, fmt.Errorf("reference: DP marginals: field %s: %w", name, err)
+				return h, nil, 0, fmt.Errorf("reference: DP marginals: field %s: %w", name, err)
 			}
 		}
-		h := privacy.GaussianHistogram{Name: name, Sensitivity: st.bound, Noise: sigmas[fi]}
-		noisy, err := h.ReleaseCounts(c, r)
+		h = privacy.GaussianHistogram{Name: name, Sensitivity: st.bound, Noise: nextSigma()}
+		if out, err = h.ReleaseCounts(c, r); err != nil {
+			return h, nil, 0, err
+		}
+		privacy.ClipNegative(out)
+		if sp.sparse {
+			if tau, err = privacy.ThresholdFor(h.Std(), 1/float64(nbins+1)); err != nil {
+				return h, nil, 0, err
+			}
+			privacy.Threshold(out, tau)
+		}
+		if err := acc.Add(h.Mechanism()); err != nil {
+			return h, nil, 0, err
+		}
+		return h, out, tau, nil
+	}
+	for _, name := range names {
+		sp := all[name]
+		h, noisy, tau, err := noisyHist(name, sp, sp.bins.Len(), func(b int) int { return b })
 		if err != nil {
 			return nil, err
 		}
-		privacy.ClipNegative(noisy)
-		f := DPField{Name: name, Bins: sp.bins, Noise: sigmas[fi], Std: h.Std()}
-		if sp.sparse {
-			if f.Threshold, err = privacy.ThresholdFor(h.Std(), 1/float64(sp.bins.Len()+1)); err != nil {
+		f := DPField{Name: name, Bins: sp.bins, Noisy: noisy, Noise: h.Noise, Std: h.Std(), Threshold: tau, Weights: noisy}
+		alone := privacy.NewAccountant()
+		if err := alone.Add(h.Mechanism()); err != nil {
+			return nil, err
+		}
+		if g := sp.group; g > 0 {
+			hc, coarse, _, err := noisyHist(name+" (coarse)", sp, (sp.bins.Len()+g-1)/g, func(b int) int { return b / g })
+			if err != nil {
 				return nil, err
 			}
-			privacy.Threshold(noisy, f.Threshold)
+			f.Group, f.Coarse, f.CoarseNoise = g, coarse, hc.Noise
+			f.Weights = spreadCoarse(noisy, coarse, g)
+			if err := alone.Add(hc.Mechanism()); err != nil {
+				return nil, err
+			}
 		}
-		f.Weights = noisy
-		if f.Epsilon, err = privacy.StandaloneEpsilon(h.Mechanism(), opt.Delta); err != nil {
+		ge, err := alone.Epsilon(opt.Delta)
+		if err != nil {
 			return nil, err
 		}
-		if err := acc.Add(h.Mechanism()); err != nil {
-			return nil, err
-		}
+		f.Epsilon = ge.Epsilon
 		m.Fields = append(m.Fields, f)
 	}
 	if m.Guarantee, err = acc.Epsilon(opt.Delta); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// spreadCoarse returns the fine weights plus, for each coarse bin, the
+// part of its mass its fine bins do not account for, spread evenly over
+// those of its fine bins at zero (post-processing of both histograms).
+func spreadCoarse(fine, coarse []float64, group int) []float64 {
+	out := slices.Clone(fine)
+	for c, mass := range coarse {
+		lo, hi := c*group, min((c+1)*group, len(fine))
+		var claimed float64
+		zero := 0
+		for _, w := range fine[lo:hi] {
+			claimed += w
+			if w == 0 {
+				zero++
+			}
+		}
+		rest := mass - claimed
+		if rest <= 0 || zero == 0 {
+			continue
+		}
+		for i := lo; i < hi; i++ {
+			if fine[i] == 0 {
+				out[i] = rest / float64(zero)
+			}
+		}
+	}
+	return out
 }
 
 // NoisyFlowMarginals releases, with (opt.Epsilon, opt.Delta)-differential
@@ -427,7 +509,10 @@ func release[R any](kind trace.Kind, real []R, key func(*R) trace.Key, all map[s
 // and the histograms of every field but the start time (sparse domains:
 // addresses, ports, protocol, sizes, durations) keep only the bins whose
 // noisy count exceeds the level an empty bin exceeds with probability
-// 1/bins. The noise is drawn from seed.
+// 1/bins. Each port field has a second, coarse histogram over 64 ranges of
+// 1,024 ports, whose mass not accounted for by the single ports that
+// cleared the threshold is spread over the range's other ports. The noise
+// is drawn from seed.
 func NoisyFlowMarginals(real []trace.Flow, seed int64, opt DPOptions) (*Marginals, error) {
 	st, err := checkOptions(opt)
 	if err != nil {

@@ -63,8 +63,9 @@ func TestDPMarginalSpendsItsBudgetAndIsSeeded(t *testing.T) {
 		if g := m.Guarantee.Epsilon; g > eps || g < 0.999*eps {
 			t.Errorf("ε = %v: the histograms composed spend %v", eps, g)
 		}
-		if len(m.Fields) != len(reference.DefaultDPFields()) || len(m.Mechanisms()) != len(m.Fields) {
-			t.Fatalf("%d fields released", len(m.Fields))
+		// The ports have a coarse histogram too.
+		if len(m.Fields) != len(reference.DefaultDPFields()) || len(m.Mechanisms()) != len(m.Fields)+2 {
+			t.Fatalf("%d fields released in %d histograms", len(m.Fields), len(m.Mechanisms()))
 		}
 		for _, f := range m.Fields {
 			if f.Epsilon >= eps || f.Noise <= 0 || f.Std != f.Noise*m.Bound {
@@ -126,7 +127,8 @@ func TestDPMarginalReadsOnlyTheHistograms(t *testing.T) {
 	}
 
 	// Other bins: a different destination port and protocol. Only the
-	// histograms of those fields change, in the record's old and new bins.
+	// histograms of those fields change, in the record's old and new bins
+	// (and the port ranges that hold them).
 	moved := slices.Clone(real)
 	g := &moved[200]
 	oldPort, oldProto := int(g.DstPort), int(g.Proto)
@@ -137,13 +139,18 @@ func TestDPMarginalReadsOnlyTheHistograms(t *testing.T) {
 	}
 	for i, fa := range ma.Fields {
 		fc := mc.Fields[i]
-		for k := range fa.Weights {
-			if fa.Weights[k] == fc.Weights[k] {
+		for k := range fa.Noisy {
+			if fa.Noisy[k] == fc.Noisy[k] {
 				continue
 			}
 			ok := (fa.Name == "dstport" && (k == oldPort || k == 4444)) || (fa.Name == "proto" && (k == oldProto || k == 132))
 			if !ok {
-				t.Errorf("field %s bin %d changed (%v → %v)", fa.Name, k, fa.Weights[k], fc.Weights[k])
+				t.Errorf("field %s bin %d changed (%v → %v)", fa.Name, k, fa.Noisy[k], fc.Noisy[k])
+			}
+		}
+		for k := range fa.Coarse {
+			if fa.Coarse[k] != fc.Coarse[k] && (fa.Name != "dstport" || (k != oldPort/fa.Group && k != 4444/fa.Group)) {
+				t.Errorf("field %s range %d changed (%v → %v)", fa.Name, k, fa.Coarse[k], fc.Coarse[k])
 			}
 		}
 	}
