@@ -23,8 +23,9 @@ type DPDomain struct {
 	MaxDur     int64
 	MaxPackets uint64
 	MaxBytes   uint64
-	// PrefixLen (1 to 24) buckets IPv4 addresses by their first PrefixLen
-	// bits; a drawn address is uniform within its prefix.
+	// PrefixLen (1 to 20) buckets IPv4 addresses by their first PrefixLen
+	// bits (2^PrefixLen bins, each with its own noise); a drawn address is
+	// uniform within its prefix.
 	PrefixLen int
 	// Labels is the public vocabulary of record labels. Labels outside it
 	// are not counted; with no vocabulary the label is not released and
@@ -57,7 +58,8 @@ type DPOptions struct {
 	// Bound is each flow's L2 contribution bound to each histogram (0: 1);
 	// see privacy.Counts.
 	Bound float64
-	// Fields lists the fields released (nil: DefaultDPFields). A field not
+	// Fields lists the fields released (nil: DefaultDPFields for flow
+	// records, DefaultDPPacketFields for packets). A field not
 	// released is left zero (empty for the label) in synthetic records, and
 	// costs no budget.
 	Fields []string
@@ -184,8 +186,8 @@ func (d DPDomain) validate() error {
 		return fmt.Errorf("reference: DP domain: start time range [%d, %d) is empty; set a public time range", d.Start, d.End)
 	case d.MaxDur < 0:
 		return fmt.Errorf("reference: DP domain: maximum duration %d: want ≥ 0", d.MaxDur)
-	case d.PrefixLen < 1 || d.PrefixLen > 24:
-		return fmt.Errorf("reference: DP domain: prefix length %d: want 1 to 24", d.PrefixLen)
+	case d.PrefixLen < 1 || d.PrefixLen > 20:
+		return fmt.Errorf("reference: DP domain: prefix length %d: want 1 to 20", d.PrefixLen)
 	case d.MaxPackets > 1<<53 || d.MaxBytes > 1<<53:
 		return fmt.Errorf("reference: DP domain: packet and byte bounds must be at most 2^53")
 	}
