@@ -58,11 +58,13 @@ func JointNames(kind string) []string {
 	return append([]string(nil), flowJointNames...)
 }
 
-// Baselines holds the metrics of the two reference generators against the
-// real trace.
+// Baselines holds the metrics of the reference generators against the
+// real trace: the bootstrap and the marginal sampler always, and in DP runs
+// the differentially private marginal sampler at the run's ε and δ.
 type Baselines struct {
-	Bootstrap *Fidelity `json:"bootstrap"`
-	Marginal  *Fidelity `json:"marginal"`
+	Bootstrap  *Fidelity `json:"bootstrap"`
+	Marginal   *Fidelity `json:"marginal"`
+	DPMarginal *Fidelity `json:"dp_marginal,omitempty"`
 }
 
 // PrivacyInfo describes the differential-privacy guarantee of the training

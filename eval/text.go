@@ -25,6 +25,10 @@ func (r *Result) WriteText(w io.Writer) error {
 	if r.Baselines != nil {
 		cols = append(cols, r.Baselines.Bootstrap, r.Baselines.Marginal)
 		head += "\tbootstrap (floor)\tmarginal sampler"
+		if r.Baselines.DPMarginal != nil {
+			cols = append(cols, r.Baselines.DPMarginal)
+			head += "\tDP marginal sampler"
+		}
 	}
 	fmt.Fprintln(tw, head)
 	row := func(name string, get func(f *Fidelity) float64) {

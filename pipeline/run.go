@@ -441,6 +441,9 @@ func (r *Run) evaluate(ctx context.Context) (*eval.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if opt.DPMarginal, err = r.dpBaseline(real); err != nil {
+		return nil, err
+	}
 	var res *eval.Result
 	if kind == trace.KindPackets {
 		res, err = eval.Packets(real.Packets, syn.Packets, opt)
