@@ -1,15 +1,7 @@
 package config
 
 import (
-	"bytes"
-	"embed"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"reflect"
-	"slices"
-	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -42,8 +34,10 @@ type Config struct {
 	// Seed makes a run reproducible.
 	Seed uint64 `yaml:"seed"`
 	// SkipBad skips malformed rows of a text input (a bad CSV row, a wrong
-	// number of columns, an IPv6 address), counting them by reason in the
-	// log and in preprocess/split.json, instead of failing at the first one.
+	// number of columns, an IPv6 address) and records whose time lies far
+	// outside the rest of the trace (trace.TimeOutliers), counting them by
+	// reason in the log and in preprocess/split.json, instead of failing at
+	// the first one.
 	SkipBad bool `yaml:"skip_bad"`
 
 	Word2Vec Word2Vec `yaml:"word2vec"`
@@ -179,263 +173,6 @@ type DP struct {
 	End   string `yaml:"end"`
 }
 
-//go:embed presets/*.yaml
-var presetFS embed.FS
-
-// Presets lists the embedded presets.
-func Presets() []string {
-	ents, _ := presetFS.ReadDir("presets")
-	var out []string
-	for _, e := range ents {
-		out = append(out, strings.TrimSuffix(e.Name(), ".yaml"))
-	}
-	return out
-}
-
-// DefaultPreset is the preset used when none is named.
-const DefaultPreset = "default"
-
-// Load builds the effective configuration: the named preset (DefaultPreset
-// when empty), overridden by the file at path when path is non-empty (its
-// own `extends:` chain replaces the preset as its base when present).
-func Load(path, preset string) (*Config, error) {
-	if preset == "" {
-		preset = DefaultPreset
-	}
-	base, err := loadPreset(preset, nil)
-	if err != nil {
-		return nil, err
-	}
-	tree := base
-	if path != "" {
-		user, err := loadFile(path, nil)
-		if err != nil {
-			return nil, err
-		}
-		if _, hasBase := readExtends(path); hasBase {
-			tree = user
-		} else {
-			tree = merge(base, user)
-		}
-	}
-	return decode(tree, describe(path, preset))
-}
-
-// Parse builds a configuration from YAML text over the named preset, for
-// tests and embedding.
-func Parse(text []byte, preset string) (*Config, error) {
-	if preset == "" {
-		preset = DefaultPreset
-	}
-	base, err := loadPreset(preset, nil)
-	if err != nil {
-		return nil, err
-	}
-	m, err := parseMap(text, "config text")
-	if err != nil {
-		return nil, err
-	}
-	if ext, ok := m["extends"]; ok {
-		delete(m, "extends")
-		name, _ := ext.(string)
-		if base, err = loadPreset(name, nil); err != nil {
-			return nil, err
-		}
-	}
-	return decode(merge(base, m), "config text")
-}
-
-func describe(path, preset string) string {
-	if path == "" {
-		return "preset " + preset
-	}
-	return path
-}
-
-func readExtends(path string) (string, bool) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", false
-	}
-	m, err := parseMap(b, path)
-	if err != nil {
-		return "", false
-	}
-	s, ok := m["extends"].(string)
-	return s, ok
-}
-
-func loadPreset(name string, chain []string) (map[string]any, error) {
-	b, err := presetFS.ReadFile("presets/" + name + ".yaml")
-	if err != nil {
-		return nil, fmt.Errorf("unknown preset %q (have %s)", name, strings.Join(Presets(), ", "))
-	}
-	return resolve(b, "preset "+name, "", append(chain, "preset:"+name))
-}
-
-func loadFile(path string, chain []string) (map[string]any, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	abs, _ := filepath.Abs(path)
-	return resolve(b, path, filepath.Dir(path), append(chain, abs))
-}
-
-// resolve parses a config document and, when it extends a base, merges it
-// over the base. A base is looked up as a file relative to dir first, then
-// as a preset name.
-func resolve(b []byte, name, dir string, chain []string) (map[string]any, error) {
-	m, err := parseMap(b, name)
-	if err != nil {
-		return nil, err
-	}
-	ext, ok := m["extends"]
-	if !ok {
-		return m, nil
-	}
-	delete(m, "extends")
-	base, isStr := ext.(string)
-	if !isStr || base == "" {
-		return nil, fmt.Errorf("%s: extends must name a preset or a file", name)
-	}
-	var parent map[string]any
-	cand := base
-	if dir != "" && !filepath.IsAbs(cand) {
-		cand = filepath.Join(dir, base)
-	}
-	// Presets extend presets only; a user's file may extend a file or a preset.
-	if st, err := os.Stat(cand); dir != "" && err == nil && !st.IsDir() {
-		abs, _ := filepath.Abs(cand)
-		if slices.Contains(chain, abs) {
-			return nil, fmt.Errorf("%s: extends %s makes a cycle", name, base)
-		}
-		parent, err = loadFile(cand, chain)
-		if err != nil {
-			return nil, err
-		}
-	} else {
-		if slices.Contains(chain, "preset:"+base) {
-			return nil, fmt.Errorf("%s: extends %s makes a cycle", name, base)
-		}
-		parent, err = loadPreset(base, chain)
-		if err != nil {
-			return nil, fmt.Errorf("%s: extends: %w", name, err)
-		}
-	}
-	return merge(parent, m), nil
-}
-
-func parseMap(b []byte, name string) (map[string]any, error) {
-	var m map[string]any
-	if err := yaml.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if m == nil {
-		m = map[string]any{}
-	}
-	return m, nil
-}
-
-// merge returns base with over merged on top: maps merge key by key,
-// everything else is replaced.
-func merge(base, over map[string]any) map[string]any {
-	out := make(map[string]any, len(base)+len(over))
-	for k, v := range base {
-		out[k] = v
-	}
-	for k, v := range over {
-		bm, bok := out[k].(map[string]any)
-		om, ook := v.(map[string]any)
-		if bok && ook {
-			out[k] = merge(bm, om)
-		} else {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-func decode(tree map[string]any, name string) (*Config, error) {
-	if err := checkKeys(tree, reflect.TypeOf(Config{}), ""); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	b, err := yaml.Marshal(tree)
-	if err != nil {
-		return nil, err
-	}
-	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return &c, nil
-}
-
-// checkKeys reports the first key of m that t has no field for, with the
-// closest known key as a hint.
-func checkKeys(m map[string]any, t reflect.Type, prefix string) error {
-	known := map[string]reflect.Type{}
-	var names []string
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
-		if tag == "" || tag == "-" {
-			continue
-		}
-		known[tag] = f.Type
-		names = append(names, tag)
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		ft, ok := known[k]
-		if !ok {
-			msg := fmt.Sprintf("unknown key %q", prefix+k)
-			if s := closest(k, names); s != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", prefix+s)
-			}
-			return errors.New(msg)
-		}
-		if k == "packets" || k == "flows" {
-			sub, isMap := m[k].(map[string]any)
-			if m[k] != nil && !isMap {
-				return fmt.Errorf("key %q must be a mapping", prefix+k)
-			}
-			if _, nested := sub["packets"]; nested {
-				return fmt.Errorf("key %q cannot hold another packets section", prefix+k)
-			}
-			if _, nested := sub["flows"]; nested {
-				return fmt.Errorf("key %q cannot hold another flows section", prefix+k)
-			}
-			if err := checkKeys(sub, reflect.TypeOf(Config{}), prefix+k+"."); err != nil {
-				return err
-			}
-			continue
-		}
-		if ft.Kind() == reflect.Struct {
-			sub, isMap := m[k].(map[string]any)
-			if !isMap {
-				if m[k] == nil {
-					continue
-				}
-				return fmt.Errorf("key %q must be a mapping", prefix+k)
-			}
-			if err := checkKeys(sub, ft, prefix+k+"."); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 func closest(s string, names []string) string {
 	best, bestD := "", 4
 	for _, n := range names {
@@ -493,6 +230,14 @@ func (d DP) TimeRange() (start, end int64, err error) {
 // ("packets" or "flows"): the matching override section merged over the
 // rest, validated, with both sections cleared.
 func (c *Config) ForKind(kind string) (*Config, error) {
+	out, err := c.forKind(kind)
+	if err != nil {
+		return nil, fmt.Errorf("configuration for %s: %w", kind, err)
+	}
+	return out, nil
+}
+
+func (c *Config) forKind(kind string) (*Config, error) {
 	var over map[string]any
 	switch kind {
 	case "packets":
@@ -507,13 +252,17 @@ func (c *Config) ForKind(kind string) (*Config, error) {
 	if len(over) == 0 {
 		return &base, nil
 	}
-	b, err := yaml.Marshal(&base)
+	l := newLoader()
+	var baseNode, overNode yaml.Node
+	if err := baseNode.Encode(&base); err != nil {
+		return nil, err
+	}
+	if err := overNode.Encode(over); err != nil {
+		return nil, err
+	}
+	out, err := l.decode(l.merge(&baseNode, &overNode))
 	if err != nil {
 		return nil, err
 	}
-	tree, err := parseMap(b, "configuration")
-	if err != nil {
-		return nil, err
-	}
-	return decode(merge(tree, over), "configuration for "+kind)
+	return out, nil
 }

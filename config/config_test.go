@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -82,9 +83,9 @@ func TestErrorsNameKeyAndFile(t *testing.T) {
 		"model:\n  beta1: 1.5\n":             "model.beta1: must be in [0, 1)",
 		"model:\n  initial_state: warm\n":    "model.initial_state",
 		"dp:\n  enabled: true\n":             "set a target epsilon or a noise multiplier",
-		"extends: nosuch\n":                  `unknown preset "nosuch"`,
+		"extends: nosuch\n":                  `extends: nosuch is neither a preset (have default, paper, quick) nor a file`,
 		"model: 3\n":                         `key "model" must be a mapping`,
-		"train:\n  iterations: many\n":       "cannot unmarshal",
+		"train:\n  iterations: many\n":       `train.iterations: want an integer, got "many"`,
 		"dp:\n  enabled: true\n  epsilon: 1": "dp.pretrained: must name a run on public data",
 	}
 	for text, want := range cases {
@@ -97,6 +98,40 @@ func TestErrorsNameKeyAndFile(t *testing.T) {
 		if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "bad.yaml") {
 			t.Errorf("%q: error %q does not mention %q and the file", text, err, want)
 		}
+	}
+}
+
+// A base that is neither a file nor a preset is reported as a missing file
+// when its name looks like one, with the path looked for and the file (and
+// line) that named it.
+func TestExtendsMissingFile(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := write(t, sub, "run.yaml", "seed: 3\nextends: ../base.yaml\n")
+	_, err := Load(p, "")
+	want := p + ":2: extends: ../base.yaml: no such file (looked for " + filepath.Join(dir, "base.yaml") + ")"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	// Through a chain: the file that names the missing one is reported.
+	write(t, dir, "mid.yaml", "extends: gone.yml\n")
+	p = write(t, dir, "top.yaml", "extends: mid.yaml\n")
+	_, err = Load(p, "")
+	want = filepath.Join(dir, "mid.yaml") + ":1: extends: gone.yml: no such file (looked for " + filepath.Join(dir, "gone.yml") + ")"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	// A directory is not a configuration.
+	p = write(t, dir, "dir.yaml", "extends: sub\n")
+	if _, err = Load(p, ""); err == nil || !strings.Contains(err.Error(), "extends: sub is a directory") {
+		t.Errorf("directory as base: %v", err)
+	}
+	// A preset that extends an unknown name says so.
+	if _, err := Parse([]byte("extends: quik\n"), ""); err == nil || !strings.Contains(err.Error(), `config text:1: extends: unknown preset "quik"`) {
+		t.Errorf("unknown preset in text: %v", err)
 	}
 }
 
@@ -121,5 +156,73 @@ func TestYAMLRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(c2, c) {
 		t.Errorf("rendered config does not parse back to itself:\n%s", b)
+	}
+}
+
+// Errors name the line of the user's file that holds the offending key or
+// value, through merges with presets and files it extends.
+func TestErrorsNameTheUsersLine(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "base.yaml", "extends: quick\nn_chunks: 2\nmodel:\n  lstm_units: 8\n  beta1: 3\n")
+	cases := []struct{ name, text, want string }{
+		{"type.yaml", "n_chunks: 2\ntrain:\n  iterations: many\n", `type.yaml:3: train.iterations: want an integer, got "many"`},
+		{"flowseq.yaml", "n_chunks: 2\nmodel: [1,\n  x: 2\n", "flowseq.yaml:2: did not find expected ',' or ']'"},
+		{"scan.yaml", "n_chunks: 2\ntrain: : 3\n", "scan.yaml:2: mapping values are not allowed in this context"},
+		{"tab.yaml", "n_chunks: 2\nmodel:\n\tx: 1\n", "tab.yaml:3: found character that cannot start any token"},
+		{"key.yaml", "train:\n  iterations: 3\n seed: 1\n", "key.yaml:3: did not find expected key"},
+		{"seq.yaml", "- a\nb: 1\n", "seq.yaml:2: did not find expected '-' indicator"},
+		{"range.yaml", "seed: 1\n\nn_chunks: 0\n", "range.yaml:3: n_chunks: must be at least 1"},
+		{"unknown.yaml", "model:\n  lstm_units: 8\n  disc_unit: 5\n", `unknown.yaml:3: unknown key "model.disc_unit"`},
+		{"mapping.yaml", "seed: 1\nmodel: 3\n", `mapping.yaml:2: key "model" must be a mapping`},
+		{"dup.yaml", "seed: 1\nseed: 2\n", `dup.yaml:2: key "seed" is set twice (first at line 1)`},
+		{"section.yaml", "seed: 1\npackets:\n  n_chunks: -1\n", "section.yaml:3: n_chunks: must be at least 1"},
+		{"sectiontype.yaml", "packets:\n  model:\n    g_lr: fast\n", `sectiontype.yaml:3: packets.model.g_lr: want a number, got "fast"`},
+		// The bad value was written in the base file: its line there.
+		{"child.yaml", "extends: base.yaml\nseed: 4\n", "base.yaml:5: model.beta1: must be in [0, 1)"},
+	}
+	for _, c := range cases {
+		_, err := Load(write(t, dir, c.name, c.text), "")
+		if err == nil {
+			t.Errorf("%s: no error", c.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), filepath.Join(dir, c.want)) {
+			t.Errorf("%s: error %q, want %q", c.name, err, c.want)
+		}
+	}
+	// Text parsed without a file names its lines too.
+	if _, err := Parse([]byte("seed: 1\ntrain:\n  iterations: x\n"), ""); err == nil || !strings.Contains(err.Error(), "config text:3: train.iterations") {
+		t.Errorf("Parse: %v", err)
+	}
+}
+
+// A preset named alongside a file that extends another base is an error
+// naming both; the same base named twice, or a file without extends:, is not.
+func TestPresetConflictsWithExtends(t *testing.T) {
+	dir := t.TempDir()
+	q := write(t, dir, "q.yaml", "seed: 1\nextends: quick\n")
+	_, err := Load(q, "paper")
+	var conflict *BaseConflictError
+	if !errors.As(err, &conflict) || conflict.Preset != "paper" || conflict.Extends != "quick" || conflict.Line != 2 {
+		t.Fatalf("got %v", err)
+	}
+	if want := "preset paper conflicts with " + q + ", which extends quick (line 2)"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+	// Through a file: the chain ends at quick.
+	p := write(t, dir, "p.yaml", "extends: q.yaml\n")
+	if _, err := Load(p, "default"); !errors.As(err, &conflict) || conflict.Root != "quick" ||
+		!strings.Contains(err.Error(), "a chain that ends at preset quick") {
+		t.Errorf("chain: %v", err)
+	}
+	if _, err := Load(p, "quick"); err != nil {
+		t.Errorf("same base named twice: %v", err)
+	}
+	plain := write(t, dir, "plain.yaml", "seed: 1\n")
+	if c, err := Load(plain, "paper"); err != nil || c.Model.DiscUnits != 512 {
+		t.Errorf("file without extends: over paper: %v", err)
+	}
+	if _, err := Parse([]byte("extends: quick\n"), "paper"); !errors.As(err, &conflict) {
+		t.Errorf("Parse: %v", err)
 	}
 }

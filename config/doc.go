@@ -4,5 +4,6 @@
 // names a base with `extends:` and overrides some of its keys (a deep merge:
 // nested maps merge key by key, lists and scalars replace).
 //
-// Unknown keys and invalid values are errors that name the key and the file.
+// Unknown keys and invalid values are errors that name the key and the file
+// and line it was written at, through any chain of extends:.
 package config

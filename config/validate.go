@@ -6,11 +6,22 @@ import (
 	"time"
 )
 
-// Validate checks every value's range and the settings' consistency.
+// FieldError is a problem with the value of one key.
+type FieldError struct {
+	// Key is the dotted key path, e.g. "model.beta1" (or a section, "dp",
+	// for a problem with its settings together).
+	Key string
+	Msg string
+}
+
+func (e *FieldError) Error() string { return e.Key + ": " + e.Msg }
+
+// Validate checks every value's range and the settings' consistency. Its
+// error joins a *FieldError for each problem.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+		errs = append(errs, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	atLeast := func(key string, v, lo int) {
 		if v < lo {

@@ -171,7 +171,9 @@ func validateOutputs(kind string, outs []Output) (int, error) {
 	return total, nil
 }
 
-func slices(outs []Output, repeat int) []nn.Slice {
+// headSlices lays out the heads of outs, repeated repeat times (one block
+// per generated step), as consecutive slices of the output row.
+func headSlices(outs []Output, repeat int) []nn.Slice {
 	var s []nn.Slice
 	off := 0
 	for r := 0; r < repeat; r++ {

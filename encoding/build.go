@@ -217,43 +217,54 @@ func (o BuildOptions) withDefaults() BuildOptions {
 	return o
 }
 
-// BuildFlowSpec derives the encoding of a flow-record trace from its split.
-func BuildFlowSpec(sp *flows.Split[trace.Flow], opt BuildOptions) (Spec, error) {
-	opt = opt.withDefaults()
-	if opt.MaxLen < 1 {
-		return Spec{}, fmt.Errorf("max flow length must be positive, got %d", opt.MaxLen)
+// gatherColumns collects each field's values over the records of a split,
+// calling each (when set) on every record too.
+func gatherColumns[R any, P flows.Record[R]](sp *flows.Split[R], fields []recordField[R], each func(r *R)) []*column {
+	cols := make([]*column, len(fields))
+	for i, f := range fields {
+		cols[i] = newColumn(f.name)
 	}
-	cols := map[string]*column{}
-	for _, n := range flowFeatures {
-		cols[n] = newColumn(n)
-	}
-	labels := map[string]struct{}{}
 	for _, ch := range sp.Chunks {
 		for _, f := range ch.Flows {
 			for i := range f.Records {
 				r := &f.Records[i]
 				g := 0.0
 				if i > 0 {
-					g = float64(r.Start - f.Records[i-1].Start)
+					g = float64(P(r).Time() - P(&f.Records[i-1]).Time())
 				}
-				for _, n := range flowFeatures {
-					cols[n].add(flowValue(n, r, g))
+				for j, fd := range fields {
+					cols[j].add(fd.get(r, g))
 				}
-				labels[r.Label] = struct{}{}
+				if each != nil {
+					each(r)
+				}
 			}
 		}
 	}
+	return cols
+}
+
+// featSpecs derives each field's codec from its column.
+func featSpecs[R any](fields []recordField[R], cols []*column, opt BuildOptions) []FieldSpec {
+	out := make([]FieldSpec, len(fields))
+	for i, f := range fields {
+		out[i] = f.spec(cols[i], opt)
+	}
+	return out
+}
+
+// BuildFlowSpec derives the encoding of a flow-record trace from its split.
+func BuildFlowSpec(sp *flows.Split[trace.Flow], opt BuildOptions) (Spec, error) {
+	opt = opt.withDefaults()
+	if opt.MaxLen < 1 {
+		return Spec{}, fmt.Errorf("max flow length must be positive, got %d", opt.MaxLen)
+	}
+	labels := map[string]struct{}{}
+	cols := gatherColumns(sp, flowFields, func(r *trace.Flow) { labels[r.Label] = struct{}{} })
 	spec := Spec{Kind: trace.KindFlows, Chunks: len(sp.Chunks), MaxLen: opt.MaxLen}
 	spec.Attr = attrSpecs(len(sp.Chunks), opt, countKeys(sp))
 	spec.StartKnots = startKnots(sp, opt)
-	spec.Feat = []FieldSpec{
-		cols["gap"].continuous(true, true, opt),
-		cols["td"].continuous(true, true, opt),
-		cols["pkt"].continuous(true, true, opt),
-		cols["byt"].continuous(true, true, opt),
-		cols["tcp_flags"].auto(opt),
-		cols["tos"].auto(opt),
-	}
+	spec.Feat = featSpecs(flowFields, cols, opt)
 	spec.Labels = opt.Labels
 	if spec.Labels == nil {
 		for l := range labels {
@@ -283,89 +294,12 @@ func BuildPacketSpec(sp *flows.Split[trace.Packet], opt BuildOptions) (Spec, err
 	if opt.MaxLen < 1 {
 		return Spec{}, fmt.Errorf("max flow length must be positive, got %d", opt.MaxLen)
 	}
-	cols := map[string]*column{}
-	for _, n := range packetFeatures {
-		cols[n] = newColumn(n)
-	}
-	for _, ch := range sp.Chunks {
-		for _, f := range ch.Flows {
-			for i := range f.Records {
-				r := &f.Records[i]
-				g := 0.0
-				if i > 0 {
-					g = float64(r.TS - f.Records[i-1].TS)
-				}
-				for _, n := range packetFeatures {
-					cols[n].add(packetValue(n, r, g))
-				}
-			}
-		}
-	}
+	cols := gatherColumns(sp, packetFields, nil)
 	spec := Spec{Kind: trace.KindPackets, Chunks: len(sp.Chunks), MaxLen: opt.MaxLen}
 	spec.Attr = attrSpecs(len(sp.Chunks), opt, countKeys(sp))
 	spec.StartKnots = startKnots(sp, opt)
-	spec.Feat = []FieldSpec{
-		cols["gap"].continuous(true, true, opt),
-		cols["pkt_len"].continuous(false, true, opt),
-		cols["tos"].auto(opt),
-		cols["id"].continuous(false, true, opt),
-		cols["ip_flags"].auto(opt),
-		cols["frag_off"].auto(opt),
-		cols["ttl"].auto(opt),
-		cols["tcp_flags"].auto(opt),
-	}
+	spec.Feat = featSpecs(packetFields, cols, opt)
 	return spec, nil
-}
-
-// The numeric features of each kind, in schema order (flow traces add the
-// label, a dictionary index).
-var (
-	flowFeatures   = []string{"gap", "td", "pkt", "byt", "tcp_flags", "tos"}
-	packetFeatures = []string{"gap", "pkt_len", "tos", "id", "ip_flags", "frag_off", "ttl", "tcp_flags"}
-)
-
-// flowValue is flow record r's value of a numeric feature, gap being the
-// time since the flow's previous record.
-func flowValue(name string, r *trace.Flow, gap float64) float64 {
-	switch name {
-	case "gap":
-		return gap
-	case "td":
-		return float64(r.Dur)
-	case "pkt":
-		return float64(r.Packets)
-	case "byt":
-		return float64(r.Bytes)
-	case "tcp_flags":
-		return float64(r.TCPFlags)
-	case "tos":
-		return float64(r.TOS)
-	}
-	return 0
-}
-
-// packetValue is packet r's value of a feature, gap being the time since
-// the flow's previous packet.
-func packetValue(name string, r *trace.Packet, gap float64) float64 {
-	switch name {
-	case "gap":
-		return gap
-	case "pkt_len":
-		return float64(r.Len)
-	case "tos":
-		return float64(r.TOS)
-	case "id":
-		return float64(r.ID)
-	case "ip_flags":
-		return float64(r.Flags)
-	case "frag_off":
-		return float64(r.FragOff)
-	case "ttl":
-		return float64(r.TTL)
-	case "tcp_flags":
-		return float64(r.TCPFlags)
-	}
-	return 0
 }
 
 // startKnots returns per chunk the quantile knots of its flows' start

@@ -43,34 +43,10 @@ func chunkRel(t, start, end int64) float64 {
 	return float64(t-start) / float64(end-start)
 }
 
-func (s *Schema) encodeAttr(dst []float32, key trace.Key, start float64, length int, startsHere bool, present []bool, st *EncodeStats) {
+func (s *Schema) encodeAttr(dst []float32, a *FlowAttr, st *EncodeStats) {
 	for i, c := range s.attr {
-		name := c.Name()
-		var v float64
-		switch name {
-		case "srcip":
-			v = float64(key.Src)
-		case "dstip":
-			v = float64(key.Dst)
-		case "srcport":
-			v = float64(key.SrcPort)
-		case "dstport":
-			v = float64(key.DstPort)
-		case "proto":
-			v = float64(key.Proto)
-		case "flow_start":
-			v = start
-		case "length":
-			v = float64(length)
-		case "starts_here":
-			v = b2f(startsHere)
-		default:
-			if j, ok := isPresentName(name); ok && j < len(present) {
-				v = b2f(present[j])
-			}
-		}
-		if c.Encode(v, dst[s.attrOff[i]:s.attrOff[i]+c.Dim()]) {
-			st.changed(name)
+		if c.Encode(s.attrAcc[i].get(a), dst[s.attrOff[i]:s.attrOff[i]+c.Dim()]) {
+			st.changed(c.Name())
 		}
 	}
 }
@@ -82,13 +58,13 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// encodeChunk encodes a chunk's flows; val gives record r's value of a
-// feature, gap being the time since the flow's previous record.
-func encodeChunk[R any, P flows.Record[R]](s *Schema, ch *flows.Chunk[R], val func(name string, r *R, gap float64) float64) (*Data, EncodeStats) {
+// encodeChunk encodes a chunk's flows; rc gives the records' features.
+func encodeChunk[R any, P flows.Record[R]](s *Schema, ch *flows.Chunk[R], rc *recordCodec[R]) (*Data, EncodeStats) {
 	n := len(ch.Flows)
 	d := &Data{N: n, AttrDim: s.attrDim, FeatDim: s.featDim, MaxLen: s.MaxLen,
 		Attr: make([]float32, n*s.attrDim), Feat: make([]float32, n*s.MaxLen*s.featDim), Len: make([]int, n)}
 	st := EncodeStats{Flows: n}
+	var a FlowAttr // the flow's attributes, as encodeAttr reads them
 	for fi := range ch.Flows {
 		f := &ch.Flows[fi]
 		recs := f.Records
@@ -100,7 +76,8 @@ func encodeChunk[R any, P flows.Record[R]](s *Schema, ch *flows.Chunk[R], val fu
 		if ch.Index < len(s.startQ) {
 			start, _ = s.startQ[ch.Index].position(start)
 		}
-		s.encodeAttr(d.Attr[fi*s.attrDim:(fi+1)*s.attrDim], f.Key, start, len(recs), f.StartsHere, f.Present, &st)
+		a = FlowAttr{Key: f.Key, Start: start, Len: len(recs), StartsHere: f.StartsHere, Present: f.Present}
+		s.encodeAttr(d.Attr[fi*s.attrDim:(fi+1)*s.attrDim], &a, &st)
 		d.Len[fi] = len(recs)
 		st.Records += len(recs)
 		for k := range recs {
@@ -110,7 +87,7 @@ func encodeChunk[R any, P flows.Record[R]](s *Schema, ch *flows.Chunk[R], val fu
 			}
 			row := d.Feat[(fi*s.MaxLen+k)*s.featDim:]
 			for i, c := range s.feat {
-				v := val(c.Name(), &recs[k], gap)
+				v := rc.get[i](&recs[k], gap)
 				if c.Encode(v, row[s.featOff[i]:s.featOff[i]+c.Dim()]) {
 					st.changed(c.Name())
 				}
@@ -125,15 +102,7 @@ func (s *Schema) EncodeFlows(ch *flows.Chunk[trace.Flow]) (*Data, EncodeStats, e
 	if s.kind != trace.KindFlows {
 		return nil, EncodeStats{}, fmt.Errorf("schema encodes %s, not flows", s.kind)
 	}
-	d, st := encodeChunk(s, ch, func(name string, r *trace.Flow, gap float64) float64 {
-		if name != "label" {
-			return flowValue(name, r, gap)
-		}
-		if i, ok := s.labelIndex[r.Label]; ok {
-			return float64(i)
-		}
-		return -1 // unknown label: nearest choice, counted as changed
-	})
+	d, st := encodeChunk(s, ch, s.flowRec)
 	return d, st, nil
 }
 
@@ -142,7 +111,7 @@ func (s *Schema) EncodePackets(ch *flows.Chunk[trace.Packet]) (*Data, EncodeStat
 	if s.kind != trace.KindPackets {
 		return nil, EncodeStats{}, fmt.Errorf("schema encodes %s, not packets", s.kind)
 	}
-	d, st := encodeChunk(s, ch, packetValue)
+	d, st := encodeChunk(s, ch, s.packetRec)
 	return d, st, nil
 }
 
@@ -175,31 +144,9 @@ func (s *Schema) DecodeAttributes(attr []float32, n int) ([]FlowAttr, error) {
 	}
 	for ci, c := range s.attr {
 		c.Decode(attr, s.attrDim, s.attrOff[ci], col)
-		name := c.Name()
+		set := s.attrAcc[ci].set
 		for i, v := range col {
-			a := &out[i]
-			switch name {
-			case "srcip":
-				a.Key.Src = uint32(v)
-			case "dstip":
-				a.Key.Dst = uint32(v)
-			case "srcport":
-				a.Key.SrcPort = uint16(v)
-			case "dstport":
-				a.Key.DstPort = uint16(v)
-			case "proto":
-				a.Key.Proto = uint8(v)
-			case "flow_start":
-				a.Start = v
-			case "length":
-				a.Len = min(max(1, int(v)), s.MaxLen)
-			case "starts_here":
-				a.StartsHere = v != 0
-			default:
-				if j, ok := isPresentName(name); ok && j < len(a.Present) {
-					a.Present[j] = v != 0
-				}
-			}
+			set(&out[i], v)
 		}
 	}
 	return out, nil
@@ -209,20 +156,11 @@ func (s *Schema) DecodeAttributes(attr []float32, n int) ([]FlowAttr, error) {
 // step k.
 type featCols struct {
 	cols [][][]float64
-	idx  map[string]int
-}
-
-// get returns feature name of flow i's step k (0 for a feature the schema
-// lacks).
-func (c *featCols) get(name string, i, k int) float64 {
-	if f, ok := c.idx[name]; ok {
-		return c.cols[f][i][k]
-	}
-	return 0
+	gap  int // the gap's column
 }
 
 // gaps returns flow i's decoded gaps.
-func (c *featCols) gaps(i int) []float64 { return c.cols[c.idx["gap"]][i] }
+func (c *featCols) gaps(i int) []float64 { return c.cols[c.gap][i] }
 
 // decodeFeatures decodes the active steps of n generated sequences.
 func (s *Schema) decodeFeatures(feat []float32, lengths []int, n int) (*featCols, error) {
@@ -254,11 +192,7 @@ func (s *Schema) decodeFeatures(feat []float32, lengths []int, n int) (*featCols
 		}
 		cols[ci] = per
 	}
-	idx := make(map[string]int, len(s.feat))
-	for ci, c := range s.feat {
-		idx[c.Name()] = ci
-	}
-	return &featCols{cols: cols, idx: idx}, nil
+	return &featCols{cols: cols, gap: s.featIndex("gap")}, nil
 }
 
 // ChunkRange identifies the chunk generated flows belong to: its index and
@@ -292,26 +226,7 @@ func (s *Schema) DecodeFlows(attrs []FlowAttr, feat []float32, lengths []int, ch
 	if s.kind != trace.KindFlows {
 		return nil, fmt.Errorf("schema decodes %s, not flows", s.kind)
 	}
-	c, err := s.decodeFeatures(feat, lengths, len(attrs))
-	if err != nil {
-		return nil, err
-	}
-	get := c.get
-	var out []trace.Flow
-	for i, a := range attrs {
-		ts := s.times(a, c.gaps(i), ch)
-		for k, t := range ts {
-			f := trace.Flow{Start: t, Src: a.Key.Src, Dst: a.Key.Dst, SrcPort: a.Key.SrcPort, DstPort: a.Key.DstPort, Proto: a.Key.Proto,
-				Dur: int64(get("td", i, k)), Packets: uint64(get("pkt", i, k)), Bytes: uint64(get("byt", i, k)),
-				TCPFlags: uint8(get("tcp_flags", i, k)), TOS: uint8(get("tos", i, k))}
-			if li := int(get("label", i, k)); li >= 0 && li < len(s.Labels) {
-				f.Label = s.Labels[li]
-			}
-			out = append(out, f)
-		}
-	}
-	sort.SliceStable(out, func(a, b int) bool { return out[a].Start < out[b].Start })
-	return out, nil
+	return decodeRecords(s, s.flowRec, attrs, feat, lengths, ch)
 }
 
 // DecodePackets turns generated flows of a chunk into packets, in time
@@ -320,21 +235,25 @@ func (s *Schema) DecodePackets(attrs []FlowAttr, feat []float32, lengths []int, 
 	if s.kind != trace.KindPackets {
 		return nil, fmt.Errorf("schema decodes %s, not packets", s.kind)
 	}
+	return decodeRecords(s, s.packetRec, attrs, feat, lengths, ch)
+}
+
+// decodeRecords turns generated flows into records, rc giving their
+// features, in time order.
+func decodeRecords[R any, P flows.Record[R]](s *Schema, rc *recordCodec[R], attrs []FlowAttr, feat []float32, lengths []int, ch ChunkRange) ([]R, error) {
 	c, err := s.decodeFeatures(feat, lengths, len(attrs))
 	if err != nil {
 		return nil, err
 	}
-	get := c.get
-	var out []trace.Packet
+	var out []R
+	var r R // one record, decoded in place
 	for i, a := range attrs {
-		ts := s.times(a, c.gaps(i), ch)
-		for k, t := range ts {
-			out = append(out, trace.Packet{TS: t, Src: a.Key.Src, Dst: a.Key.Dst, SrcPort: a.Key.SrcPort, DstPort: a.Key.DstPort, Proto: a.Key.Proto,
-				Len: uint16(get("pkt_len", i, k)), TOS: uint8(get("tos", i, k)), ID: uint16(get("id", i, k)),
-				Flags: uint8(get("ip_flags", i, k)), FragOff: uint16(get("frag_off", i, k)), TTL: uint8(get("ttl", i, k)),
-				TCPFlags: uint8(get("tcp_flags", i, k))})
+		for k, t := range s.times(a, c.gaps(i), ch) {
+			r = rc.newRecord(a.Key, t)
+			rc.decode(&r, c, i, k)
+			out = append(out, r)
 		}
 	}
-	sort.SliceStable(out, func(a, b int) bool { return out[a].TS < out[b].TS })
+	sort.SliceStable(out, func(a, b int) bool { return P(&out[a]).Time() < P(&out[b]).Time() })
 	return out, nil
 }

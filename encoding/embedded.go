@@ -101,12 +101,19 @@ func (c *Embedded) Encode(v float64, dst []float32) bool {
 	return !ok || v != float64(int(v))
 }
 
-func (c *Embedded) Decode(src []float32, stride, offset int, out []float64) {
+// vectors gathers the field's vectors of n rows of src (row stride stride,
+// the field at offset) contiguously.
+func (c *Embedded) vectors(src []float32, stride, offset, n int) (vecs []float32, dim int) {
 	d := c.Dim()
-	vecs := make([]float32, len(out)*d)
-	for r := range out {
+	vecs = make([]float32, n*d)
+	for r := range n {
 		copy(vecs[r*d:(r+1)*d], src[r*stride+offset:r*stride+offset+d])
 	}
+	return vecs, d
+}
+
+func (c *Embedded) Decode(src []float32, stride, offset int, out []float64) {
+	vecs, d := c.vectors(src, stride, offset, len(out))
 	if c.Post != nil && len(c.Candidates) > 0 {
 		if c.rng == nil {
 			c.seed(0)
@@ -119,21 +126,21 @@ func (c *Embedded) Decode(src []float32, stride, offset int, out []float64) {
 		return
 	}
 	if c.IsProto {
-		var cand []uint8
-		for _, v := range c.Candidates {
-			cand = append(cand, uint8(v))
-		}
-		for i, p := range c.E.DecodeProtos(vecs, cand) {
-			out[i] = float64(p)
-		}
-		return
+		decodeNearest(c.E.DecodeProtos, vecs, c.Candidates, out)
+	} else {
+		decodeNearest(c.E.DecodePorts, vecs, c.Candidates, out)
 	}
-	var cand []uint16
-	for _, v := range c.Candidates {
-		cand = append(cand, uint16(v))
+}
+
+// decodeNearest decodes vecs into out with decode, restricted to the
+// candidates (all known values when there are none).
+func decodeNearest[T uint8 | uint16](decode func([]float32, []T) []T, vecs []float32, candidates []int, out []float64) {
+	var cand []T
+	for _, v := range candidates {
+		cand = append(cand, T(v))
 	}
-	for i, p := range c.E.DecodePorts(vecs, cand) {
-		out[i] = float64(p)
+	for i, v := range decode(vecs, cand) {
+		out[i] = float64(v)
 	}
 }
 

@@ -257,11 +257,7 @@ func decodeMatched(vecs []float32, n, d, m int, search topKFunc, p *Posterior, w
 // weights, when not nil, gives each row's weight (its flow's length): the
 // values then keep their real share of records rather than of flows.
 func (c *Embedded) DecodeMatched(src []float32, stride, offset int, out []float64, weights []float64, rng *rand.Rand) {
-	d := c.Dim()
-	vecs := make([]float32, len(out)*d)
-	for r := range out {
-		copy(vecs[r*d:(r+1)*d], src[r*stride+offset:r*stride+offset+d])
-	}
+	vecs, d := c.vectors(src, stride, offset, len(out))
 	idx := make([]int, len(out))
 	decodeMatched(vecs, len(out), d, len(c.Candidates), c.search(), c.Post, weights, rng, 200, idx)
 	for i, j := range idx {

@@ -83,6 +83,11 @@ type Schema struct {
 	kind             trace.Kind
 	labelIndex       map[string]int
 	startQ           []*Quantile
+	// accessors of the attributes (aligned with attr) and of the records'
+	// features (the one for the schema's kind), built by bindFields
+	attrAcc   []attrField
+	flowRec   *recordCodec[trace.Flow]
+	packetRec *recordCodec[trace.Packet]
 }
 
 // NewSchema builds the codecs of spec; emb provides the port and protocol
@@ -128,6 +133,7 @@ func NewSchema(spec Spec, emb Embedding) (*Schema, error) {
 			s.startQ = append(s.startQ, q)
 		}
 	}
+	s.bindFields()
 	return s, nil
 }
 

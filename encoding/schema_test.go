@@ -117,6 +117,59 @@ func portsProtos(recs []trace.Flow) ([]uint16, []uint8) {
 	return slices.Compact(ports), slices.Compact(protos)
 }
 
+// chunkRoundTrip encodes each chunk of sp, checks that encoding changed nothing
+// and that the attributes decode to each flow's 5-tuple, tags and length
+// (0 without a length attribute), and returns the decoded records in time
+// order.
+func chunkRoundTrip[R any, P flows.Record[R]](t *testing.T, s *Schema, sp *flows.Split[R],
+	encode func(*flows.Chunk[R]) (*Data, EncodeStats, error),
+	decode func([]FlowAttr, []float32, []int, ChunkRange) ([]R, error)) []R {
+	t.Helper()
+	var got []R
+	for ci := range sp.Chunks {
+		ch := &sp.Chunks[ci]
+		d, st, err := encode(ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Changed) != 0 || st.Truncated != 0 {
+			t.Errorf("chunk %d: encoding changed values: %+v", ci, st)
+		}
+		attrs, err := s.DecodeAttributes(d.Attr, d.N)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, a := range attrs {
+			f := ch.Flows[i]
+			wantLen := 0
+			if s.HasLength() {
+				wantLen = len(f.Records)
+			}
+			if a.Len != wantLen {
+				t.Fatalf("chunk %d flow %d: length attribute %d, want %d", ci, i, a.Len, wantLen)
+			}
+			if a.Key != f.Key || a.StartsHere != f.StartsHere || !slices.Equal(a.Present, f.Present) {
+				t.Fatalf("chunk %d flow %d: attributes %+v, want key %v starts %v present %v", ci, i, a, f.Key, f.StartsHere, f.Present)
+			}
+		}
+		out, err := decode(attrs, d.Feat, d.Len, ChunkRange{Index: ci, Start: ch.Start, End: ch.End})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, out...)
+	}
+	flows.SortByTime[R, P](got)
+	return got
+}
+
+// closeTime reports whether a decoded time is within what float32
+// quantisation allows of the original in a chunk [start, end): the chunk
+// position, and each gap (through float32 outputs; with sparse quantile
+// knots in log space the relative error of a gap reaches a few 1e-5).
+func closeTime(got, want, start, end int64) bool {
+	return math.Abs(float64(got-want)) <= float64(end-start)*2.5e-7+float64(want-start)*3e-5
+}
+
 func TestFlowSchemaRoundTrip(t *testing.T) {
 	t.Run("minmax", func(t *testing.T) { testFlowSchemaRoundTrip(t, BuildOptions{}) })
 	t.Run("quantile", func(t *testing.T) { testFlowSchemaRoundTrip(t, BuildOptions{QuantileKnots: 64}) })
@@ -161,54 +214,20 @@ func testFlowSchemaRoundTrip(t *testing.T, opt BuildOptions) {
 	if s.AttrDim() != want {
 		t.Errorf("attribute dim %d, want %d", s.AttrDim(), want)
 	}
-	var got []trace.Flow
-	for ci := range sp.Chunks {
-		ch := &sp.Chunks[ci]
-		d, st, err := s.EncodeFlows(ch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(st.Changed) != 0 || st.Truncated != 0 {
-			t.Errorf("chunk %d: encoding changed values: %+v", ci, st)
-		}
-		attrs, err := s.DecodeAttributes(d.Attr, d.N)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, a := range attrs {
-			f := ch.Flows[i]
-			wantLen := 0
-			if opt.LengthAttr {
-				wantLen = len(f.Records)
-			}
-			if a.Len != wantLen || s.HasLength() != opt.LengthAttr {
-				t.Fatalf("chunk %d flow %d: length attribute %d, want %d", ci, i, a.Len, wantLen)
-			}
-			if a.Key != f.Key || a.StartsHere != f.StartsHere || !slices.Equal(a.Present, f.Present) {
-				t.Fatalf("chunk %d flow %d: attributes %+v, want key %v starts %v present %v", ci, i, a, f.Key, f.StartsHere, f.Present)
-			}
-		}
-		out, err := s.DecodeFlows(attrs, d.Feat, d.Len, ChunkRange{Index: ci, Start: ch.Start, End: ch.End})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, out...)
+	if s.HasLength() != opt.LengthAttr {
+		t.Fatalf("schema has a length attribute: %v, want %v", s.HasLength(), opt.LengthAttr)
 	}
+	got := chunkRoundTrip(t, s, sp, s.EncodeFlows, s.DecodeFlows)
 	if len(got) != len(recs) {
 		t.Fatalf("decoded %d records, want %d", len(got), len(recs))
 	}
-	flows.SortByTime(got)
-	span := float64(sp.Chunks[0].End - sp.Chunks[0].Start)
 	for i := range recs {
 		w, g := recs[i], got[i]
 		if g.Key() != w.Key() || g.Label != w.Label || g.TCPFlags != w.TCPFlags {
 			t.Fatalf("record %d: %+v, want %+v", i, g, w)
 		}
-		// Times: float32 quantisation of the chunk position and of each gap.
-		// Gaps decode through float32 outputs: with sparse quantile knots in log
-		// space the relative error of a gap reaches a few 1e-5.
-		if d := math.Abs(float64(g.Start - w.Start)); d > span*2.5e-7+float64(w.Start-sp.Chunks[0].Start)*3e-5 {
-			t.Errorf("record %d: start %d, want %d (off by %g µs)", i, g.Start, w.Start, d)
+		if !closeTime(g.Start, w.Start, sp.Chunks[0].Start, sp.Chunks[0].End) {
+			t.Errorf("record %d: start %d, want %d", i, g.Start, w.Start)
 		}
 		for _, c := range []struct {
 			name      string
@@ -319,5 +338,80 @@ func TestDataFileRoundTripAndCorruption(t *testing.T) {
 		if _, err := LoadData(path); err == nil {
 			t.Errorf("file cut at %d bytes loaded without error", cut)
 		}
+	}
+}
+
+func samplePackets() []trace.Packet {
+	r := rand.New(rand.NewPCG(5, 6))
+	var out []trace.Packet
+	for i := range 400 {
+		out = append(out, trace.Packet{TS: 1_600_000_000_000_000 + int64(i)*987_654 + int64(r.IntN(1000)),
+			Src: 0x0a000000 + uint32(r.IntN(10)), Dst: 0x93205100 + uint32(r.IntN(4)), SrcPort: uint16(1024 + r.IntN(6)), DstPort: []uint16{80, 443, 53}[r.IntN(3)], Proto: []uint8{6, 17}[r.IntN(2)],
+			Len: uint16(40 + r.IntN(1400)), TOS: uint8(r.IntN(3)) * 4, ID: uint16(r.IntN(65536)), Flags: uint8(r.IntN(2)) * 2, FragOff: uint16(r.IntN(2)) * 185,
+			TTL: uint8(50 + r.IntN(20)), TCPFlags: uint8([]int{0x02, 0x12, 0x10}[r.IntN(3)])})
+	}
+	return out
+}
+
+// TestPacketSchemaRoundTrip encodes packets and decodes them back: every
+// header field comes back exactly, and a feature the spec leaves out
+// decodes as zero while the others are unaffected.
+func TestPacketSchemaRoundTrip(t *testing.T) {
+	for _, drop := range []string{"", "ttl", "id"} {
+		t.Run("drop="+drop, func(t *testing.T) {
+			recs := samplePackets()
+			flows.SortByTime(recs)
+			sp, err := flows.SplitByTime(recs, flows.Options{Chunks: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec, err := BuildPacketSpec(sp, BuildOptions{MaxLen: sp.Stats.MaxFlowLen})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, f := range spec.Feat {
+				names = append(names, f.Name)
+			}
+			if want := []string{"gap", "pkt_len", "tos", "id", "ip_flags", "frag_off", "ttl", "tcp_flags"}; !slices.Equal(names, want) {
+				t.Fatalf("features %v, want %v", names, want)
+			}
+			if drop != "" {
+				spec.Feat = slices.DeleteFunc(spec.Feat, func(f FieldSpec) bool { return f.Name == drop })
+			}
+			var ports []uint16
+			var protos []uint8
+			for _, p := range recs {
+				ports = append(ports, p.SrcPort, p.DstPort)
+				protos = append(protos, p.Proto)
+			}
+			s, err := NewSchema(spec, newStub(ports, protos))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := s.EncodeFlows(&flows.Chunk[trace.Flow]{}); err == nil {
+				t.Error("a packet schema encoded flows")
+			}
+			got := chunkRoundTrip(t, s, sp, s.EncodePackets, s.DecodePackets)
+			if len(got) != len(recs) {
+				t.Fatalf("decoded %d packets, want %d", len(got), len(recs))
+			}
+			for i := range recs {
+				w, g := recs[i], got[i]
+				switch drop {
+				case "ttl":
+					w.TTL = 0
+				case "id":
+					w.ID = 0
+				}
+				if !closeTime(g.TS, w.TS, sp.Chunks[0].Start, sp.Chunks[0].End) {
+					t.Errorf("packet %d: time %d, want %d", i, g.TS, w.TS)
+				}
+				g.TS = w.TS
+				if g != w {
+					t.Fatalf("packet %d: %+v, want %+v", i, g, w)
+				}
+			}
+		})
 	}
 }

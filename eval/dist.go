@@ -14,10 +14,50 @@ const CDFPoints = 201
 // Distributions summarises both traces for plotting: the report draws its
 // figures from these, so a metrics.json file is enough to redraw them.
 type Distributions struct {
-	CDFs      []CDF       `json:"cdfs"`
-	Protocols []Share     `json:"protocols"`
-	TopPorts  []Share     `json:"top_ports"` // top-5 service dst ports (0-1023) by real frequency
-	RankFreq  []RankCurve `json:"rank_frequency"`
+	CDFs      []CDF   `json:"cdfs"`
+	Protocols []Share `json:"protocols"`
+	// TopPorts are the top-5 destination ports below 1024 by real
+	// frequency, ICMP left out (its port field holds type and code).
+	TopPorts []Share     `json:"top_ports"`
+	RankFreq []RankCurve `json:"rank_frequency"`
+	Timeline *Timeline   `json:"timeline,omitempty"`
+}
+
+// TimelineBins is the number of time bins of a [Timeline].
+const TimelineBins = 60
+
+// Timeline counts each trace's records over time: bin i covers
+// [i·BinSeconds, (i+1)·BinSeconds) seconds after the earlier of the two
+// traces' first records.
+type Timeline struct {
+	BinSeconds float64   `json:"bin_seconds"`
+	Real       []float64 `json:"real"`
+	Synthetic  []float64 `json:"synthetic"`
+	// RealOffset and SyntheticOffset are each trace's first record, in
+	// seconds after the earlier of the two.
+	RealOffset      float64 `json:"real_offset"`
+	SyntheticOffset float64 `json:"synthetic_offset"`
+}
+
+// timeline bins both traces' start times over their common span.
+func timeline(r, s *profile) *Timeline {
+	rt, st := r.num["ts"], s.num["ts"]
+	if len(rt) == 0 || len(st) == 0 {
+		return nil
+	}
+	t0 := min(r.t0, s.t0)
+	ro, so := uint64(r.t0-t0), uint64(s.t0-t0)
+	span := max(ro+rt[len(rt)-1], so+st[len(st)-1]) + 1
+	bin := (span + TimelineBins - 1) / TimelineBins
+	count := func(ts []uint64, off uint64) []float64 {
+		c := make([]float64, TimelineBins)
+		for _, v := range ts {
+			c[min((v+off)/bin, TimelineBins-1)]++
+		}
+		return c
+	}
+	return &Timeline{BinSeconds: float64(bin) * 1e-6, Real: count(rt, ro), Synthetic: count(st, so),
+		RealOffset: float64(ro) * 1e-6, SyntheticOffset: float64(so) * 1e-6}
 }
 
 // CDF holds the quantiles of one field on both sides: element i is the
@@ -132,22 +172,22 @@ func topServicePorts(r, s *profile, k int) []Share {
 	}
 	slices.SortStableFunc(ports, func(a, b int) int {
 		switch {
-		case r.dport[a] > r.dport[b]:
+		case r.svcPort[a] > r.svcPort[b]:
 			return -1
-		case r.dport[a] < r.dport[b]:
+		case r.svcPort[a] < r.svcPort[b]:
 			return 1
 		}
 		return 0
 	})
 	var out []Share
 	for _, p := range ports[:k] {
-		if r.dport[p] == 0 {
+		if r.svcPort[p] == 0 {
 			break
 		}
 		out = append(out, Share{
 			Name:      itoa(p),
-			Real:      float64(r.dport[p]) / float64(r.n),
-			Synthetic: float64(s.dport[p]) / float64(s.n),
+			Real:      float64(r.svcPort[p]) / float64(r.n),
+			Synthetic: float64(s.svcPort[p]) / float64(s.n),
 		})
 	}
 	return out
@@ -185,6 +225,7 @@ func distributions(r, s *profile, real, syn []trace.Flow) *Distributions {
 			{Name: "srcip", Real: rankCurve(r.srcRank), Synthetic: rankCurve(s.srcRank)},
 			{Name: "dstip", Real: rankCurve(r.dstRank), Synthetic: rankCurve(s.dstRank)},
 		},
+		Timeline: timeline(r, s),
 	}
 	cdf := func(name, label string, logx bool, a, b []uint64, sc float64) {
 		d.CDFs = append(d.CDFs, CDF{Name: name, Label: label, LogX: logx, Real: quantiles(a, sc), Synthetic: quantiles(b, sc)})

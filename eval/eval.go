@@ -2,11 +2,13 @@ package eval
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 
 	"github.com/netshare-go/netshare/eval/audit"
 	"github.com/netshare-go/netshare/eval/downstream"
+	"github.com/netshare-go/netshare/eval/protocol"
 	"github.com/netshare-go/netshare/eval/reference"
 	"github.com/netshare-go/netshare/trace"
 )
@@ -28,6 +30,12 @@ type Options struct {
 	Downstream downstream.Options
 	// Privacy, when set, is copied into the result.
 	Privacy *PrivacyInfo
+	// DPMarginal, when set (a run with differential privacy), adds the
+	// differentially private marginal sampler (reference.DPMarginalFlows or
+	// DPMarginalPackets) at these options to the baselines, so that a DP
+	// result shows whether it beats the simplest DP generator at the same ε
+	// and δ. NoBaselines skips it too.
+	DPMarginal *reference.DPOptions
 	// HoldoutFlows or HoldoutPackets are real records kept out of training;
 	// when given, the real trace passed to Flows or Packets is taken to be
 	// the training set, and the memorisation audit compares against both.
@@ -82,33 +90,49 @@ type kindOps[R any] struct {
 	profile    func([]R) *profile
 	bootstrap  func(real []R, n int, seed int64) []R
 	marginal   func(real []R, n int, seed int64) []R
+	dpMarginal func(real []R, n int, seed int64, o reference.DPOptions) ([]R, error)
 	index      func(train []R) *audit.CopyIndex
 	copies     func(idx *audit.CopyIndex, rs []R) (int, float64)
 	audit      func(idx *audit.CopyIndex, train, holdout, syn []R, o audit.Options) *audit.Report
 	downstream func(real, syn []R, o downstream.Options) *downstream.Report
 	dist       func(rp, sp *profile, real, syn []R) *Distributions
+	protocol   func(real, syn []R) *protocol.Report
 }
 
 var flowOps = kindOps[trace.Flow]{
 	profile:    flowProfile,
 	bootstrap:  reference.BootstrapFlows,
 	marginal:   reference.MarginalFlows,
+	dpMarginal: dpMarginalFlows,
 	index:      audit.NewFlowCopyIndex,
 	copies:     (*audit.CopyIndex).FlowCopies,
 	audit:      audit.RunWithIndex,
 	downstream: downstream.Flows,
 	dist:       distributions,
+	protocol:   protocol.CompareFlows,
 }
 
 var packetOps = kindOps[trace.Packet]{
 	profile:    packetProfile,
 	bootstrap:  reference.BootstrapPackets,
 	marginal:   reference.MarginalPackets,
+	dpMarginal: dpMarginalPackets,
 	index:      audit.NewPacketCopyIndex,
 	copies:     (*audit.CopyIndex).PacketCopies,
 	audit:      audit.RunPacketsWithIndex,
 	downstream: downstream.Packets,
 	dist:       func(rp, sp *profile, _, _ []trace.Packet) *Distributions { return distributions(rp, sp, nil, nil) },
+	protocol:   protocol.ComparePackets,
+}
+
+func dpMarginalFlows(real []trace.Flow, n int, seed int64, o reference.DPOptions) ([]trace.Flow, error) {
+	fs, _, err := reference.DPMarginalFlows(real, n, seed, o)
+	return fs, err
+}
+
+func dpMarginalPackets(real []trace.Packet, n int, seed int64, o reference.DPOptions) ([]trace.Packet, error) {
+	ps, _, err := reference.DPMarginalPackets(real, n, seed, o)
+	return ps, err
 }
 
 // Flows evaluates a synthetic flow trace against the real one. With
@@ -129,18 +153,29 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 	}
 	// Stage 1: everything that depends on one trace only, and the
 	// downstream tasks.
-	var rp, sp, bp, mp *profile
+	var rp, sp, bp, mp, dp *profile
+	var dpErr error
 	var boot, marg []R
 	var idx *audit.CopyIndex
+	var proto *protocol.Report
 	jobs := []func(){
 		func() { rp = ops.profile(real) },
 		func() { sp = ops.profile(syn) },
+		func() { proto = ops.protocol(real, syn) },
 	}
 	if !opt.NoBaselines {
 		jobs = append(jobs,
 			func() { boot = ops.bootstrap(real, len(syn), opt.Seed); bp = ops.profile(boot) },
 			func() { marg = ops.marginal(real, len(syn), opt.Seed); mp = ops.profile(marg) },
 		)
+		if opt.DPMarginal != nil && ops.dpMarginal != nil {
+			jobs = append(jobs, func() {
+				var d []R
+				if d, dpErr = ops.dpMarginal(real, len(syn), opt.Seed, *opt.DPMarginal); dpErr == nil {
+					dp = ops.profile(d)
+				}
+			})
+		}
 	}
 	if !opt.NoAudit {
 		jobs = append(jobs, func() { idx = ops.index(real) })
@@ -152,11 +187,14 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 		jobs = append(jobs, func() { ds = ops.downstream(real, syn, do) })
 	}
 	parallel(jobs...)
+	if dpErr != nil {
+		return nil, fmt.Errorf("DP marginal baseline: %w", dpErr)
+	}
 
 	// Stage 2: comparisons and the audit.
-	res := &Result{Privacy: opt.Privacy, Downstream: ds}
+	res := &Result{Privacy: opt.Privacy, Downstream: ds, Protocol: proto}
 	var ar *audit.Report
-	stage := []func(){func() { res.Baselines = compareAll(&res.Fidelity, rp, sp, bp, mp) }}
+	stage := []func(){func() { res.Baselines = compareAll(&res.Fidelity, rp, sp, bp, mp, dp) }}
 	if idx != nil {
 		ao := opt.Audit
 		ao.Seed = opt.Seed
@@ -169,7 +207,7 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 		ar.ExactCopy.BootstrapRate, ar.ExactCopy.MarginalRate = &b, &m
 	}
 	res.PrivacyAudit = ar
-	res.Targets = targets(res)
+	res.Targets, res.Verdict = Judge(res)
 	if !opt.NoDistributions {
 		res.Distributions = ops.dist(rp, sp, real, syn)
 	}
@@ -177,8 +215,9 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 }
 
 // compareAll fills f with syn's metrics and returns the baselines' (nil
-// when they were not computed), computing the three in parallel.
-func compareAll(f *Fidelity, rp, sp, bp, mp *profile) *Baselines {
+// when they were not computed; the DP marginal sampler's only when dp is
+// not nil), computing them in parallel.
+func compareAll(f *Fidelity, rp, sp, bp, mp, dp *profile) *Baselines {
 	if bp == nil {
 		*f = *compare(rp, sp)
 		return nil
@@ -188,6 +227,11 @@ func compareAll(f *Fidelity, rp, sp, bp, mp *profile) *Baselines {
 		func() { *f = *compare(rp, sp) },
 		func() { b.Bootstrap = compare(rp, bp) },
 		func() { b.Marginal = compare(rp, mp) },
+		func() {
+			if dp != nil {
+				b.DPMarginal = compare(rp, dp)
+			}
+		},
 	)
 	return b
 }

@@ -63,6 +63,21 @@ func TestFlowsGolden(t *testing.T) {
 	if res.Kind != "flows" || res.RealRecords != 2 || res.SyntheticRecords != 2 {
 		t.Errorf("header %+v", res.Fidelity)
 	}
+	// Protocol validity: the first record of each trace has one packet and
+	// a nonzero duration; every address is in 0/8.
+	pr := res.Protocol
+	if pr == nil || pr.Kind != "flows" || pr.Real.Flows != 2 || pr.Synthetic.Flows != 2 || pr.All.Real.Flows != 0 {
+		t.Fatalf("protocol %+v", pr)
+	}
+	for _, c := range pr.Checks {
+		want := map[string]float64{"flow_duration": 0.5, "src_addr": 0, "dst_addr": 0}[c.Name]
+		if _, ok := map[string]bool{"flow_duration": true, "src_addr": true, "dst_addr": true}[c.Name]; !ok {
+			want = 1
+		}
+		if c.Real.Flows != want || c.Synthetic.Flows != want {
+			t.Errorf("protocol check %s: real %v synthetic %v, want %v", c.Name, c.Real.Flows, c.Synthetic.Flows, want)
+		}
+	}
 }
 
 func tinyPackets() (real, syn []trace.Packet) {
@@ -204,7 +219,7 @@ func TestJSONShape(t *testing.T) {
 	if err := json.Unmarshal(js, &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"kind", "real_records", "synthetic_records", "jsd", "emd", "emd_normalized", "mean_jsd", "mean_emd_normalized", "joint", "downstream", "baselines", "privacy"} {
+	for _, k := range []string{"kind", "real_records", "synthetic_records", "jsd", "emd", "emd_normalized", "mean_jsd", "mean_emd_normalized", "joint", "downstream", "baselines", "privacy", "protocol"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON lacks %q", k)
 		}
@@ -227,7 +242,7 @@ func TestJSONShape(t *testing.T) {
 	if err := res.WriteText(&sb); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"JSD srcip", "normalised EMD byt", "joint TVD pkt_byt", "bootstrap", "epsilon 2", "Count-Min Sketch", "traffic-type prediction: skipped"} {
+	for _, s := range []string{"JSD srcip", "normalised EMD byt", "joint TVD pkt_byt", "bootstrap", "epsilon 2", "Count-Min Sketch", "traffic-type prediction: skipped", "protocol validity", "flow_bytes"} {
 		if !strings.Contains(sb.String(), s) {
 			t.Errorf("text output lacks %q:\n%s", s, sb.String())
 		}

@@ -15,6 +15,10 @@ type profile struct {
 	srcRank, dstRank []uint64 // popularity-rank counts, descending
 	sport, dport     []uint64 // 65,536 counts
 	proto            []uint64 // 256 counts
+	// svcPort counts destination ports below 1024 of records other than
+	// ICMP and ICMPv6 (whose port field carries type and code).
+	svcPort []uint64
+	t0      int64 // earliest start or timestamp, µs
 	// Sorted numeric samples, in the record model's integer units (µs for
 	// times). Flows: ts, td, pkt, byt. Packets: ts, pkt_len, flow_size.
 	num map[string][]uint64
@@ -125,6 +129,18 @@ func protoCounts(n int, f func(i int) uint8) []uint64 {
 	return c
 }
 
+// serviceCounts counts the destination ports below 1024 of every record
+// that is not ICMP (1) or ICMPv6 (58).
+func serviceCounts(n int, f func(i int) (uint16, uint8)) []uint64 {
+	c := make([]uint64, 1024)
+	for i := 0; i < n; i++ {
+		if port, proto := f(i); port < 1024 && proto != 1 && proto != 58 {
+			c[port]++
+		}
+	}
+	return c
+}
+
 func flowProfile(fs []trace.Flow) *profile {
 	n := len(fs)
 	p := &profile{kind: trace.KindFlows, n: n, num: map[string][]uint64{}, joint: map[string]*jointHist{}}
@@ -141,6 +157,8 @@ func flowProfile(fs []trace.Flow) *profile {
 	p.sport = portCounts(n, func(i int) uint16 { return fs[i].SrcPort })
 	p.dport = portCounts(n, func(i int) uint16 { return fs[i].DstPort })
 	p.proto = protoCounts(n, func(i int) uint8 { return fs[i].Proto })
+	p.svcPort = serviceCounts(n, func(i int) (uint16, uint8) { return fs[i].DstPort, fs[i].Proto })
+	p.t0 = t0
 	p.num["ts"] = so.sorted(n, func(i int) uint64 { return uint64(fs[i].Start - t0) })
 	p.num["td"] = so.sorted(n, func(i int) uint64 { return uint64(max(fs[i].Dur, 0)) })
 	p.num["pkt"] = so.sorted(n, func(i int) uint64 { return fs[i].Packets })
@@ -195,6 +213,8 @@ func packetProfile(ps []trace.Packet) *profile {
 	p.sport = portCounts(n, func(i int) uint16 { return ps[i].SrcPort })
 	p.dport = portCounts(n, func(i int) uint16 { return ps[i].DstPort })
 	p.proto = protoCounts(n, func(i int) uint8 { return ps[i].Proto })
+	p.svcPort = serviceCounts(n, func(i int) (uint16, uint8) { return ps[i].DstPort, ps[i].Proto })
+	p.t0 = t0
 	p.num["ts"] = so.sorted(n, func(i int) uint64 { return uint64(ps[i].TS - t0) })
 	p.num["pkt_len"] = so.sorted(n, func(i int) uint64 { return uint64(ps[i].Len) })
 	keys, sizes := packetFlows(ps)

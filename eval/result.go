@@ -7,6 +7,7 @@ import (
 
 	"github.com/netshare-go/netshare/eval/audit"
 	"github.com/netshare-go/netshare/eval/downstream"
+	"github.com/netshare-go/netshare/eval/protocol"
 )
 
 // MeanJointKey is the key of the mean total variation distance in
@@ -57,11 +58,13 @@ func JointNames(kind string) []string {
 	return append([]string(nil), flowJointNames...)
 }
 
-// Baselines holds the metrics of the two reference generators against the
-// real trace.
+// Baselines holds the metrics of the reference generators against the
+// real trace: the bootstrap and the marginal sampler always, and in DP runs
+// the differentially private marginal sampler at the run's ε and δ.
 type Baselines struct {
-	Bootstrap *Fidelity `json:"bootstrap"`
-	Marginal  *Fidelity `json:"marginal"`
+	Bootstrap  *Fidelity `json:"bootstrap"`
+	Marginal   *Fidelity `json:"marginal"`
+	DPMarginal *Fidelity `json:"dp_marginal,omitempty"`
 }
 
 // PrivacyInfo describes the differential-privacy guarantee of the training
@@ -78,6 +81,9 @@ type PrivacyInfo struct {
 // (embedded, so its fields are at the top level of the JSON object) and
 // everything around it.
 type Result struct {
+	// Verdict sums the targets up in one line (see [Judge]); it comes
+	// first in metrics.json.
+	Verdict *Verdict `json:"verdict,omitempty"`
 	Fidelity
 	Downstream    *downstream.Report `json:"downstream"`
 	Baselines     *Baselines         `json:"baselines,omitempty"`
@@ -85,6 +91,8 @@ type Result struct {
 	Targets       []Target           `json:"targets,omitempty"`
 	Privacy       *PrivacyInfo       `json:"privacy,omitempty"`
 	Distributions *Distributions     `json:"distributions,omitempty"`
+	// Protocol is the protocol validity of both traces.
+	Protocol *protocol.Report `json:"protocol,omitempty"`
 	// Notes are remarks on the inputs, e.g. records a reader skipped.
 	Notes []string `json:"notes,omitempty"`
 }

@@ -25,6 +25,10 @@ func (r *Result) WriteText(w io.Writer) error {
 	if r.Baselines != nil {
 		cols = append(cols, r.Baselines.Bootstrap, r.Baselines.Marginal)
 		head += "\tbootstrap (floor)\tmarginal sampler"
+		if r.Baselines.DPMarginal != nil {
+			cols = append(cols, r.Baselines.DPMarginal)
+			head += "\tDP marginal sampler"
+		}
 	}
 	fmt.Fprintln(tw, head)
 	row := func(name string, get func(f *Fidelity) float64) {
@@ -85,8 +89,16 @@ func (r *Result) textSections() []string {
 	if a := r.PrivacyAudit; a != nil {
 		out = append(out, auditText(a))
 	}
+	if p := r.Protocol; p != nil {
+		var b bytes.Buffer
+		p.WriteText(&b)
+		out = append(out, b.String())
+	}
 	if len(r.Targets) > 0 {
 		out = append(out, targetsText(r.Targets))
+	}
+	if v := r.Verdict; v != nil {
+		out = append(out, "verdict: "+v.Summary+"\n")
 	}
 	if p := r.Privacy; p != nil {
 		out = append(out, fmt.Sprintf("differential privacy: epsilon %.4g, delta %.3g, noise multiplier %.4g, clip %.4g, %d steps\n",
@@ -109,7 +121,7 @@ func downstreamText(d *downstream.Report) string {
 		if c.Skipped != "" {
 			fmt.Fprintf(tw, "traffic-type prediction: skipped: %s\n", c.Skipped)
 		} else {
-			fmt.Fprintf(tw, "traffic-type prediction (accuracy on %d real test records; classes %s)\n", c.Test, strings.Join(c.Classes, ", "))
+			fmt.Fprintf(tw, "traffic-type prediction (accuracy on %s; classes %s)\n", Plural(c.Test, "real test record"), strings.Join(c.Classes, ", "))
 			fmt.Fprintln(tw, "classifier\ttrained on real\ttrained on synthetic")
 			for _, m := range append(c.Models, *c.Majority) {
 				fmt.Fprintf(tw, "%s\t%.3f\t%.3f\n", m.Name, m.Real, m.Synthetic)
@@ -138,7 +150,7 @@ func downstreamText(d *downstream.Report) string {
 		if a.Skipped != "" {
 			fmt.Fprintf(tw, "anomaly detection: skipped: %s\n", a.Skipped)
 		} else {
-			fmt.Fprintf(tw, "anomaly detection (AUC on %d real test records, %d anomalous)\n", a.Test, a.TestAnomalous)
+			fmt.Fprintf(tw, "anomaly detection (AUC on %s, %d anomalous)\n", Plural(a.Test, "real test record"), a.TestAnomalous)
 			fmt.Fprintln(tw, "detector\tfitted on real\tfitted on synthetic")
 			for _, m := range a.Detectors {
 				fmt.Fprintf(tw, "%s\t%.3f\t%.3f\n", m.Name, m.Real, m.Synthetic)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -33,6 +34,9 @@ type StageRecord struct {
 	Outputs  []string  `json:"outputs,omitempty"`
 	Files    []FileSum `json:"files,omitempty"`
 	Finished time.Time `json:"finished"`
+	// Seconds is the stage's wall time: from when it was found not done
+	// to its completion.
+	Seconds float64 `json:"seconds,omitempty"`
 	// Info holds the stage's figures: a PreprocessInfo, TrainInfo,
 	// GenStats or EvaluateInfo (DecodeInfo reads it back).
 	Info json.RawMessage `json:"info,omitempty"`
@@ -83,7 +87,8 @@ type Manifest struct {
 
 	mu       sync.Mutex
 	path     string
-	verified map[string]string // stage → key whose files were found intact
+	verified map[string]string    // stage → key whose files were found intact
+	begun    map[string]time.Time // stages found not done, and when
 }
 
 // InputInfo identifies the trace a run learns.
@@ -121,8 +126,36 @@ func LoadManifest(dir string) (*Manifest, error) {
 var errNotDone = errors.New("not done")
 
 // Done reports whether stage completed with the given key and its output
-// files are intact.
-func (m *Manifest) Done(stage, key string) bool { return m.Verify(stage, key) == nil }
+// files are intact. A stage found not done starts its clock: Complete
+// records the time since as its wall time.
+func (m *Manifest) Done(stage, key string) bool {
+	if m.Verify(stage, key) == nil {
+		return true
+	}
+	m.start(stage)
+	return false
+}
+
+// start starts stage's clock, unless it runs already.
+func (m *Manifest) start(stage string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.begun == nil {
+		m.begun = map[string]time.Time{}
+	}
+	if _, seen := m.begun[stage]; !seen {
+		m.begun[stage] = time.Now()
+	}
+}
+
+// Running returns how long ago stage was found not done, while it has not
+// completed since.
+func (m *Manifest) Running(stage string) (time.Duration, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.begun[stage]
+	return time.Since(t), ok
+}
 
 // Verify returns nil when stage completed with the given key and every
 // file it recorded is still there with the same size and SHA-256,
@@ -237,7 +270,12 @@ func (m *Manifest) Complete(stage, key string, outputs []string, info any) error
 		return err
 	}
 	m.mu.Lock()
-	m.Stages[stage] = &StageRecord{Key: key, Outputs: outputs, Files: files, Finished: time.Now().UTC(), Info: b}
+	rec := &StageRecord{Key: key, Outputs: outputs, Files: files, Finished: time.Now().UTC(), Info: b}
+	if t, ok := m.begun[stage]; ok {
+		rec.Seconds = math.Round(rec.Finished.Sub(t).Seconds()*1000) / 1000
+		delete(m.begun, stage)
+	}
+	m.Stages[stage] = rec
 	m.verified[stage] = key
 	m.mu.Unlock()
 	return m.Save()

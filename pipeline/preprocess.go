@@ -148,7 +148,7 @@ func (r *Run) preprocess(ctx context.Context) error {
 
 // readInput reads the whole input trace and logs what was skipped.
 func (r *Run) readInput() (*trace.Trace, error) {
-	in, err := trace.ReadAll(r.InputPath, trace.Options{SkipBad: r.Cfg.SkipBad})
+	in, err := ReadInput(r.InputPath, trace.Options{SkipBad: r.Cfg.SkipBad})
 	if err != nil {
 		return nil, err
 	}

@@ -266,6 +266,9 @@ func (r *Run) done(stage, key string) bool {
 	if err != nil && !errors.Is(err, errNotDone) {
 		r.log.Warn("the stage's outputs are missing or changed: it runs again", "stage", stage, "err", err)
 	}
+	if err != nil {
+		r.Man.start(stage) // its wall time counts from here
+	}
 	return err == nil
 }
 
@@ -386,7 +389,7 @@ func (r *Run) evaluate(ctx context.Context) (*eval.Result, error) {
 		}
 		opt.HoldoutFlows, opt.HoldoutPackets = hold.Flows, hold.Packets
 	}
-	real, err := trace.ReadAll(realPath, trace.Options{SkipBad: r.Cfg.SkipBad})
+	real, err := ReadInput(realPath, trace.Options{SkipBad: r.Cfg.SkipBad})
 	if err != nil {
 		return nil, err
 	}
@@ -395,6 +398,9 @@ func (r *Run) evaluate(ctx context.Context) (*eval.Result, error) {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if opt.DPMarginal, err = r.dpBaseline(real, plan.Privacy); err != nil {
 		return nil, err
 	}
 	var res *eval.Result
@@ -406,7 +412,7 @@ func (r *Run) evaluate(ctx context.Context) (*eval.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := report.Input{Title: "netshare run " + filepath.Base(r.Dir), RealName: r.Man.Input.Path, SyntheticName: filepath.Base(syn.Name), Result: res}
+	in := report.Input{Title: "netshare run " + filepath.Base(r.Dir), RealName: r.Man.Input.Path, SyntheticName: filepath.Base(syn.Name), Result: res, Run: r.reportInfo()}
 	if err := report.Write(r.Dir, in); err != nil {
 		return nil, err
 	}

@@ -285,6 +285,7 @@ func TestRunDifferentiallyPrivate(t *testing.T) {
 			Epsilon, Delta, Noise, Clip float64
 			Steps                       int64
 		} `json:"privacy"`
+		Baselines map[string]json.RawMessage `json:"baselines"`
 	}
 	b, _ := os.ReadFile(filepath.Join(priv, "metrics.json"))
 	if err := json.Unmarshal(b, &m); err != nil || m.Privacy == nil {
@@ -303,6 +304,9 @@ func TestRunDifferentiallyPrivate(t *testing.T) {
 	}
 	if p.Steps != want {
 		t.Errorf("accounted steps %d, want %d", p.Steps, want)
+	}
+	if m.Baselines["dp_marginal"] == nil {
+		t.Error("metrics.json has no DP marginal baseline")
 	}
 	if r.Man.Privacy == nil || r.Man.Privacy.Epsilon != p.Epsilon {
 		t.Errorf("manifest privacy %+v, metrics ε %v", r.Man.Privacy, p.Epsilon)

@@ -148,17 +148,24 @@ func TrainChunk(ctx context.Context, job ChunkJob, progress func(Progress)) erro
 	}
 	first := m.Iteration()
 	every := max(1, job.Iterations/200)
+	losses := newLossRecorder(dir, job, first, cfg.Train.CheckpointEvery)
+	var lossErr error
 	err = m.Train(ctx, &dg.Data{Attr: data.Attr, Feat: data.Feat, Len: data.Len, N: data.N}, job.Iterations, dg.TrainOptions{
 		CheckpointDir:   dir,
 		CheckpointEvery: cfg.Train.CheckpointEvery,
 		ProgressEvery:   every,
 		Progress: func(p dg.Progress) {
+			if err := losses.add(p); err != nil && lossErr == nil {
+				lossErr = err
+			}
 			if progress != nil {
 				progress(Progress{Chunk: job.Chunk, Iteration: p.Iteration, Iterations: job.Iterations, First: first, Elapsed: p.Elapsed,
 					Losses: map[string]float64{"d": p.Losses.D, "d_attr": p.Losses.DA, "g": p.Losses.G, "w_dist": -p.Losses.WassersteinD}})
 			}
 		},
 	})
+	// The loss log is written when training stops, as its checkpoint is.
+	err = errors.Join(err, lossErr, losses.save())
 	if err != nil {
 		if errors.Is(err, dg.ErrDiverged) {
 			return fmt.Errorf("%w; try a lower learning rate or another seed", err)

@@ -20,7 +20,15 @@
 //     (2020) / Canonne, Kamath and Steinke (2020), or with the classic
 //     conversion ε = RDP(α) + ln(1/δ)/(α−1), minimising over the orders;
 //   - inverts the accounting: [NoiseForEpsilon] finds, by bisection, the
-//     smallest noise multiplier that meets a target ε.
+//     smallest noise multiplier that meets a target ε;
+//   - provides the mechanisms for DP statistics of the private trace: the
+//     Gaussian mechanism on a histogram over data-independent [Bins], with
+//     each flow's contribution bounded in L2 norm ([Counts]), and its
+//     post-processing (clipping negative counts, thresholding sparse
+//     domains, quantiles and sampling from the noisy histogram); each
+//     release is a [Mechanism] that composes with DP-SGD in the same
+//     accountant, and [GaussianNoiseForEpsilon] and [Split] calibrate them
+//     to a stated share of ε.
 //
 // The unit of privacy is one flow (5-tuple). See docs/privacy.md.
 package privacy

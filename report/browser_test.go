@@ -3,7 +3,9 @@ package report
 import (
 	"context"
 	"net/http/httptest"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,23 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
+
+// saveArtefact keeps a file a person may want to look at: under
+// $NETSHARE_ARTEFACTS when set, else in the test's temporary directory.
+func saveArtefact(t *testing.T, name string, b []byte) {
+	t.Helper()
+	dir := os.Getenv("NETSHARE_ARTEFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("artefact %s (%d bytes)", p, len(b))
+}
 
 func chromium(t *testing.T) string {
 	for _, name := range []string{"chromium", "chromium-browser", "/usr/bin/chromium"} {
@@ -30,7 +49,7 @@ func chromium(t *testing.T) string {
 func TestBrowserLoadsServedReport(t *testing.T) {
 	bin := chromium(t)
 	root := twoRuns(t)
-	s, err := NewServer(root)
+	s, err := NewServer(root, ServerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +115,15 @@ func TestBrowserLoadsServedReport(t *testing.T) {
 	}
 	nsvg := eval(`Array.from(document.querySelectorAll("figure.plot svg")).filter(s => s.getBoundingClientRect().width > 100 && s.querySelectorAll("path").length > 0).length`)
 	nrows := eval(`document.querySelectorAll("#metrics tbody tr").length`)
-	if n := eval(`document.querySelectorAll("#targets-table tbody tr").length`); n != 3 {
-		t.Errorf("targets table has %d rows, want 3", n)
+	if n := eval(`document.querySelectorAll("#targets-table tbody tr").length`); n != 4 {
+		t.Errorf("targets table has %d rows, want 4", n)
+	}
+	verdict, err := chromedp.Run(bctx, chromedp.Text(chromedp.ID("verdict")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(strings.TrimSpace(verdict), "Verdict: ") {
+		t.Errorf("verdict line %q", verdict)
 	}
 	if n := eval(`document.querySelectorAll("#audit-table tbody tr").length`); n < 5 {
 		t.Errorf("audit table has %d rows, want at least 5", n)
@@ -106,6 +132,34 @@ func TestBrowserLoadsServedReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The run section: its tables, the loss curves drawn, the configuration
+	// folded away until opened.
+	if n := eval(`document.querySelectorAll("#chunks-table tbody tr").length`); n != 2 {
+		t.Errorf("chunks table has %d rows, want 2", n)
+	}
+	if n := eval(`document.querySelectorAll("#stages-table tbody tr").length`); n != 3 {
+		t.Errorf("stages table has %d rows, want 3", n)
+	}
+	if n := eval(`Array.from(document.querySelectorAll("#loss-figs figure svg")).filter(s => s.getBoundingClientRect().width > 100 && s.querySelectorAll("path").length > 0).length`); n != 3 {
+		t.Errorf("%d loss figures drawn, want 3", n)
+	}
+	if n := eval(`document.querySelector("#config pre").checkVisibility() ? 1 : 0`); n != 0 {
+		t.Error("configuration shown before it is opened")
+	}
+	if n := eval(`(document.querySelector("#config").open = true, document.querySelector("#config pre").checkVisibility() ? Math.round(document.querySelector("#config pre").getBoundingClientRect().height) : 0)`); n < 20 {
+		t.Errorf("configuration %d px high once opened", n)
+	}
+	if n := eval(`document.querySelectorAll("#worst li").length`); n < 1 {
+		t.Error("no field listed against its floor")
+	}
+	if n := eval(`document.querySelectorAll("#fig-timeline svg path").length`); n < 2 {
+		t.Error("no records-over-time figure")
+	}
+	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)) // 100: PNG
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveArtefact(t, "report-screenshot.png", shot)
 	// A run without report.html is rendered from metrics.json.
 	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/run/b/"), chromedp.WaitVisible(chromedp.ID("metrics")), chromedp.Sleep(200*time.Millisecond)); err != nil {
 		t.Fatalf("run b: %v", err)

@@ -22,6 +22,11 @@ figure.plot{margin:0;flex:1 1 480px;max-width:520px;border:1px solid #e3e3e3;pad
 figure.plot svg{width:100%;height:auto}
 figcaption{font-size:.85em;color:#444}
 .pass{color:#0a7a28;font-weight:600}.fail{color:#b00020;font-weight:600}
+.verdict{padding:.5em .8em;border-radius:6px;border:1px solid #ccc;background:#f6f6f6}
+.verdict.v-pass{border-color:#0a7a28;background:#eef8f0}.verdict.v-fail,.verdict.v-copy{border-color:#b00020;background:#fcefef}
+.bad{color:#b00020;font-weight:600}tr.worse td{background:#fdf3f3}
+#worst ul{margin:.2em 0 1em}
+details{margin:.8em 0}summary{cursor:pointer;color:#1f5fa8}pre{background:#f6f8fa;padding:.6em;overflow:auto;font-size:.85em;max-height:40em}
 .cards{display:flex;gap:1em;flex-wrap:wrap}
 .card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:200px}
 .card b{font-size:1.4em;display:block}
@@ -29,7 +34,11 @@ figcaption{font-size:.85em;color:#444}
 </head>
 <body>
 <h1>{{.Title}}</h1>
-<p class="meta">{{.R.Kind}} trace: {{.R.RealRecords}} real records{{if .RealName}} ({{.RealName}}){{end}}, {{.R.SyntheticRecords}} synthetic records{{if .SyntheticName}} ({{.SyntheticName}}){{end}}.</p>
+<p class="meta">{{.R.Kind}} trace: {{plural .R.RealRecords "real record"}}{{if .RealName}} ({{.RealName}}){{end}}, {{plural .R.SyntheticRecords "synthetic record"}}{{if .SyntheticName}} ({{.SyntheticName}}){{end}}.</p>
+{{with .Verdict}}<p id="verdict" class="verdict v-{{.Status}}"><b>Verdict: {{.Status}}.</b> {{reason .}}. <a href="#targets">Targets</a></p>{{end}}
+{{if .Worst}}<div id="worst"><p><b>Furthest from the floor:</b></p><ul>
+{{range .Worst}}<li><span class="bad">{{.Group}} {{.Name}}</span>: {{f .Synthetic}} against a bootstrap floor of {{f .Bootstrap}} ({{ratio .Ratio}} the floor; marginal sampler {{f .Marginal}})</li>
+{{end}}</ul></div>{{end}}
 
 <div class="cards" id="summary">
 {{range .Rows}}{{if .Primary}}<div class="card">{{.Name}}<b>{{f .Synthetic}}</b>{{if .HasBaselines}}<span class="note">bootstrap floor {{f .Bootstrap}} · marginal sampler {{f .Marginal}}</span>{{end}}</div>{{end}}{{end}}
@@ -37,11 +46,12 @@ figcaption{font-size:.85em;color:#444}
 
 <h2 id="fidelity">Fidelity metrics</h2>
 <p class="note">JSD: Jensen–Shannon divergence (natural log, 0 to ln 2; IP addresses by popularity rank). EMD: 1-D Wasserstein distance in the field's unit (seconds for ts and td); normalised EMD after log1p (except ts) and scaling by the real range. Joint TVD: total variation distance of 2-way histograms. Lower is better everywhere.
-{{if .R.Baselines}} The references are drawn from the real trace: a <em>bootstrap resample</em> (a perfect copy: the sampling-noise floor) and an <em>independent-marginal sampler</em> (every field drawn on its own). "Position" says where the synthetic trace lies from the marginal sampler (0%) to the bootstrap floor (100%); it is shown only where the two references differ clearly.{{end}}</p>
+{{if .R.Baselines}} The references are drawn from the real trace: a <em>bootstrap resample</em> (a perfect copy: the sampling-noise floor) and an <em>independent-marginal sampler</em> (every field drawn on its own). "Position" says where the synthetic trace lies from the marginal sampler (0%) to the bootstrap floor (100%); it is shown only where the two references differ clearly. Where they are alike (the marginal metrics, which the marginal sampler matches by construction), the synthetic value is compared with the floor alone, and marked when it is at least twice the floor.{{end}}</p>
+{{if .AboveFloor}}<p class="note" id="above-floor">Positions above 100% put the synthetic trace closer to the real one than a resample of the real trace. That is not better than perfect: the generated values are calibrated to the real trace's quantiles, which pins their marginals to the real ones without the sampling noise a resample carries. On joint metrics it can also be a sign of copying: see the memorisation audit.</p>{{end}}
 <table id="metrics">
-<thead><tr><th class="l">group</th><th class="l">metric</th><th>synthetic</th>{{if .R.Baselines}}<th>bootstrap (floor)</th><th>marginal sampler</th><th class="l">position</th>{{end}}</tr></thead>
+<thead><tr><th class="l">group</th><th class="l">metric</th><th class="l">unit</th><th>synthetic</th>{{if .R.Baselines}}<th>bootstrap (floor)</th><th>marginal sampler</th><th class="l">position</th>{{end}}</tr></thead>
 <tbody>
-{{range .Rows}}<tr{{if .Primary}} class="primary"{{end}}><td class="l">{{.Group}}</td><td class="l">{{.Name}}</td><td>{{f .Synthetic}}</td>{{if .HasBaselines}}<td>{{f .Bootstrap}}</td><td>{{f .Marginal}}</td><td class="l">{{if .PositionKnown}}<span class="pos"><i style="left:{{barpct .Position}}%"></i></span> {{pos .Position}}{{else}}<span class="note">references alike</span>{{end}}</td>{{end}}</tr>
+{{range .Rows}}<tr{{if .Primary}} class="primary"{{else if .Worse}} class="worse"{{end}}><td class="l">{{.Group}}</td><td class="l">{{.Name}}</td><td class="l">{{.Unit}}</td><td>{{f .Synthetic}}</td>{{if .HasBaselines}}<td>{{f .Bootstrap}}</td><td>{{f .Marginal}}</td><td class="l">{{if .PositionKnown}}<span class="pos"><i style="left:{{barpct .Position}}%"></i></span> {{pos .Position}}{{else if .Worse}}<span class="bad">{{ratio .Ratio}} the floor</span>{{else}}<span class="note">references alike{{if .Ratio}} ({{ratio .Ratio}} the floor){{end}}</span>{{end}}</td>{{end}}</tr>
 {{end}}</tbody>
 </table>
 
@@ -64,7 +74,7 @@ figcaption{font-size:.85em;color:#444}
 <h2 id="downstream">Downstream tasks</h2>
 {{with .TrafficType}}<h3>Traffic-type prediction</h3>
 {{if .Skipped}}<p class="skip">Skipped: {{.Skipped}}</p>{{else}}
-<p class="note">Accuracy on {{.Test}} held-out real records (classes: {{range $i, $c := .Classes}}{{if $i}}, {{end}}{{$c}}{{end}}), training on {{.TrainReal}} real or {{.TrainSynthetic}} synthetic records.</p>
+<p class="note">Accuracy on {{plural .Test "held-out real record"}} (classes: {{range $i, $c := .Classes}}{{if $i}}, {{end}}{{$c}}{{end}}), training on {{plural .TrainReal "real record"}} or {{plural .TrainSynthetic "synthetic record"}}.</p>
 <table id="traffic-type"><thead><tr><th class="l">classifier</th><th>trained on real</th><th>trained on synthetic</th></tr></thead><tbody>
 {{range .Models}}<tr><td class="l">{{.Name}}</td><td>{{f3 .Real}}</td><td>{{f3 .Synthetic}}</td></tr>{{end}}
 {{with .Majority}}<tr><td class="l note">{{.Name}} (reference)</td><td>{{f3 .Real}}</td><td>{{f3 .Synthetic}}</td></tr>{{end}}
@@ -79,7 +89,7 @@ figcaption{font-size:.85em;color:#444}
 </tbody></table>{{end}}{{end}}
 {{with .Anomaly}}<h3>Anomaly detection</h3>
 {{if .Skipped}}<p class="skip">Skipped: {{.Skipped}}</p>{{else}}
-<p class="note">AUC on {{.Test}} held-out labelled real records ({{.TestAnomalous}} anomalous), detectors fitted on {{.FitReal}} real or {{.FitSynthetic}} synthetic records.</p>
+<p class="note">AUC on {{plural .Test "held-out labelled real record"}} ({{.TestAnomalous}} anomalous), detectors fitted on {{plural .FitReal "real record"}} or {{plural .FitSynthetic "synthetic record"}}.</p>
 <table id="anomaly"><thead><tr><th class="l">detector</th><th>fitted on real</th><th>fitted on synthetic</th></tr></thead><tbody>
 {{range .Detectors}}<tr><td class="l">{{.Name}}</td><td>{{f3 .Real}}</td><td>{{f3 .Synthetic}}</td></tr>{{end}}
 </tbody></table>
@@ -95,6 +105,16 @@ figcaption{font-size:.85em;color:#444}
 {{end}}</tbody></table>
 {{end}}
 
+{{with .R.Protocol}}{{$pk := eq .Kind "packets"}}
+<h2 id="protocol">Protocol validity</h2>
+<p class="note">Share of {{if $pk}}flows (5-tuples) and packets{{else}}flow records{{end}} that obey each protocol rule, for the real and the synthetic trace; {{if $pk}}a flow passes a check when all its packets do, and {{end}}a rule that does not apply to a record counts as passed. Anonymised real traces may fail the address checks.</p>
+<table id="protocol-table"><thead><tr><th class="l">check</th><th class="l">rule</th><th>real{{if $pk}} flows{{end}}</th><th>synthetic{{if $pk}} flows{{end}}</th>{{if $pk}}<th>real packets</th><th>synthetic packets</th>{{end}}</tr></thead><tbody>
+{{range .Checks}}<tr><td class="l">{{.Name}}</td><td class="l">{{.Description}}</td><td>{{share .Real.Flows}}</td><td>{{share .Synthetic.Flows}}</td>{{if $pk}}<td>{{with .Real.Packets}}{{share .}}{{end}}</td><td>{{with .Synthetic.Packets}}{{share .}}{{end}}</td>{{end}}</tr>
+{{end}}{{with .All}}<tr class="primary"><td class="l">all</td><td class="l">every check</td><td>{{share .Real.Flows}}</td><td>{{share .Synthetic.Flows}}</td>{{if $pk}}<td>{{with .Real.Packets}}{{share .}}{{end}}</td><td>{{with .Synthetic.Packets}}{{share .}}{{end}}</td>{{end}}</tr>{{end}}
+</tbody></table>
+<p id="protocol-target">{{if .Pass}}<span class="pass">✔ pass</span>{{else}}<span class="fail">✘ fail</span>{{end}} synthetic {{if $pk}}flows{{else}}records{{end}} passing every check: at least the real share minus 1 point.</p>
+{{end}}
+
 {{with .R.PrivacyAudit}}
 <h2 id="audit">Memorisation audit</h2>
 <p class="note">Does the synthetic trace copy the real records the generator was trained on? Unit compared: {{.Unit}}{{if eq .Unit "flows"}} (5-tuple and the whole sequence of packet lengths){{else}} (5-tuple, packets, bytes and duration in ms){{end}}.</p>
@@ -105,7 +125,7 @@ figcaption{font-size:.85em;color:#444}
 {{with .MarginalRate}}<tr><td class="l">reference: independent-marginal sampler</td><td>{{pct .}}</td></tr>{{end}}{{end}}
 {{with .DCR}}<tr><td class="l">distance to closest training record, synthetic: median (5th percentile)</td><td>{{f .SyntheticMedian}} ({{f .SyntheticP5}})</td></tr>
 <tr><td class="l">distance to closest training record, held-out real: median (5th percentile)</td><td>{{f .HoldoutMedian}} ({{f .HoldoutP5}})</td></tr>{{end}}
-{{with .Membership}}<tr><td class="l">membership-inference AUC ({{.Members}} training vs {{.NonMembers}} held-out records; 0.5 = no signal)</td><td>{{f3 .AUC}}</td></tr>{{end}}
+{{with .Membership}}<tr><td class="l">membership-inference AUC ({{plural .Members "training record"}} vs {{plural .NonMembers "held-out record"}}; 0.5 = no signal)</td><td>{{f3 .AUC}}</td></tr>{{end}}
 </tbody></table>
 {{range .NotComputed}}<p class="note">Not computed: {{.}}</p>{{end}}
 {{end}}
@@ -121,6 +141,32 @@ figcaption{font-size:.85em;color:#444}
 <tr><td class="l">clipping norm C</td><td>{{f .Clip}}</td></tr>
 <tr><td class="l">discriminator steps</td><td>{{.Steps}}</td></tr>
 </tbody></table>
+{{end}}
+
+{{with .Run}}
+<h2 id="run">Run</h2>
+<table id="run-table"><tbody>
+<tr><td class="l">netshare version</td><td class="l">{{.Version}}</td></tr>
+<tr><td class="l">preset</td><td class="l">{{.PresetText}}</td></tr>
+<tr><td class="l">seed</td><td class="l">{{.Seed}}</td></tr>
+<tr><td class="l">real records held out of training</td><td class="l">{{if .Audit}}yes (20%, for the memorisation audit){{else}}no{{end}}</td></tr>
+</tbody></table>
+{{if .Chunks}}<h3>Training per chunk</h3>
+<table id="chunks-table"><thead><tr><th>chunk</th><th>iterations</th><th class="l">started from</th><th>training time</th></tr></thead><tbody>
+{{range .Chunks}}<tr><td>{{.Chunk}}</td><td>{{.Iterations}}</td><td class="l">{{if .InitFrom}}{{.InitFrom}}{{else}}scratch{{end}}</td><td>{{if .Seconds}}{{dur .Seconds}}{{else}}–{{end}}</td></tr>
+{{end}}</tbody></table>{{end}}
+{{if .Stages}}<h3>Wall time per stage</h3>
+<table id="stages-table"><thead><tr><th class="l">stage</th><th>wall time</th><th class="l">finished</th></tr></thead><tbody>
+{{range .Stages}}<tr><td class="l">{{.Name}}</td><td>{{dur .Seconds}}</td><td class="l">{{if not .Finished.IsZero}}{{date .Finished}}{{else}}running (this report){{end}}</td></tr>
+{{end}}</tbody></table>
+<p class="note">Chunks fine-tuned from chunk 0 train in parallel: their stage's wall time is that of the slowest.</p>{{end}}
+{{if $.RunFigures}}<h3>Loss curves</h3>
+<div class="figs" id="loss-figs">
+{{range $.RunFigures}}<figure class="plot" id="fig-{{.Name}}">{{.SVG}}<figcaption>{{.Caption}} <a href="plots/{{.Name}}.png">PNG</a></figcaption></figure>
+{{end}}</div>{{else}}<p class="note">No loss log was kept for this run's models.</p>{{end}}
+<details id="config"><summary>Effective configuration (config.yaml)</summary>
+<pre>{{yaml .Config}}</pre>
+</details>
 {{end}}
 
 <p class="note" id="footer">Generated by netshare. Definitions: docs/metrics.md. The raw figures are in metrics.json beside this page.</p>

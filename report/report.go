@@ -9,6 +9,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
+	"time"
 
 	"github.com/netshare-go/netshare/eval"
 	"github.com/netshare-go/netshare/internal/atomicfile"
@@ -27,6 +30,8 @@ type Input struct {
 	RealName      string // where the real trace came from (shown, optional)
 	SyntheticName string // where the synthetic trace came from (optional)
 	Result        *eval.Result
+	// Run describes the pipeline run behind the result (optional).
+	Run *RunInfo
 }
 
 // Write writes metrics.json, report.html and plots/*.png into dir
@@ -49,13 +54,17 @@ func Write(dir string, in Input) error {
 	if err != nil {
 		return err
 	}
-	for _, f := range figs {
+	runFigs, err := RunFigures(in.Run)
+	if err != nil {
+		return err
+	}
+	for _, f := range append(append([]Figure(nil), figs...), runFigs...) {
 		if err := atomicfile.WriteFile(filepath.Join(dir, PlotsDir, f.Name+".png"), f.PNG, 0o644); err != nil {
 			return err
 		}
 	}
 	return atomicfile.Write(filepath.Join(dir, ReportFile), 0o644, func(w io.Writer) error {
-		return render(w, in, figs)
+		return render(w, in, figs, runFigs)
 	})
 }
 
@@ -68,7 +77,11 @@ func Render(w io.Writer, in Input) error {
 	if err != nil {
 		return err
 	}
-	return render(w, in, figs)
+	runFigs, err := RunFigures(in.Run)
+	if err != nil {
+		return err
+	}
+	return render(w, in, figs, runFigs)
 }
 
 // MetricRow is one line of the metric table: the synthetic trace's value,
@@ -76,19 +89,57 @@ func Render(w io.Writer, in Input) error {
 // between them.
 type MetricRow struct {
 	Group, Name            string
+	Unit                   string // the unit of the values ("" for none)
 	Synthetic              float64
 	Bootstrap, Marginal    float64
 	HasBaselines           bool
 	Position               float64 // 0 = as the marginal sampler, 1 = as the bootstrap floor
 	PositionKnown, Primary bool
+	// Ratio is the synthetic value over the bootstrap floor (0 when the
+	// floor is 0); Worse marks a field clearly above its floor.
+	Ratio float64
+	Worse bool
+}
+
+// A field is clearly worse than its floor when its value is at least
+// worseRatio times the floor's and at least worseGap above it.
+const (
+	worseRatio = 2
+	worseGap   = 0.01
+)
+
+// judged reports whether a row's values are comparable across fields
+// (unitless divergences and distances): raw EMDs are not.
+func (r MetricRow) judged() bool {
+	return r.HasBaselines && r.Group != "summary" && r.Group != "EMD"
+}
+
+// WorstFields returns up to n fields clearly above their bootstrap floor,
+// the furthest (by ratio to the floor) first.
+func WorstFields(rows []MetricRow, n int) []MetricRow {
+	var out []MetricRow
+	for _, r := range rows {
+		if r.Worse && r.judged() {
+			out = append(out, r)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Ratio > out[j].Ratio })
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
 }
 
 // positionOf returns where syn lies from marginal (0) to bootstrap (1),
 // and whether the two references are far enough apart for that to mean
 // anything (at least 25% of the larger one).
+//
+// The marginal sampler must be the worse of the two: where it scores
+// below the floor, both are sampling noise and a position between them
+// means nothing.
 func positionOf(syn, boot, marg float64) (float64, bool) {
 	gap := marg - boot
-	if math.Abs(gap) < 0.25*math.Max(math.Abs(marg), math.Abs(boot)) || gap == 0 {
+	if !(gap > 0) || gap < 0.25*math.Max(math.Abs(marg), math.Abs(boot)) {
 		return 0, false
 	}
 	return (marg - syn) / gap, true
@@ -98,11 +149,19 @@ func positionOf(syn, boot, marg float64) (float64, bool) {
 func Rows(res *eval.Result) []MetricRow {
 	var rows []MetricRow
 	add := func(group, name string, get func(f *eval.Fidelity) float64, primary bool) {
-		r := MetricRow{Group: group, Name: name, Synthetic: get(&res.Fidelity), Primary: primary}
+		r := MetricRow{Group: group, Name: name, Unit: unitOf(group, name), Synthetic: get(&res.Fidelity), Primary: primary}
 		if b := res.Baselines; b != nil && b.Bootstrap != nil && b.Marginal != nil {
 			r.HasBaselines = true
 			r.Bootstrap, r.Marginal = get(b.Bootstrap), get(b.Marginal)
 			r.Position, r.PositionKnown = positionOf(r.Synthetic, r.Bootstrap, r.Marginal)
+			if r.Bootstrap > 0 {
+				r.Ratio = r.Synthetic / r.Bootstrap
+			}
+			gap := r.Synthetic - r.Bootstrap
+			if group == "EMD" { // in the field's unit: judge the ratio alone
+				gap = math.Inf(1)
+			}
+			r.Worse = r.Synthetic >= worseRatio*r.Bootstrap && gap >= worseGap && r.Synthetic > 0
 		}
 		rows = append(rows, r)
 	}
@@ -124,13 +183,38 @@ func Rows(res *eval.Result) []MetricRow {
 	return rows
 }
 
+// unitOf returns the unit of a metric row's values.
+func unitOf(group, name string) string {
+	switch {
+	case group == "JSD" || name == "mean JSD":
+		return "nats"
+	case group == "EMD":
+		switch name {
+		case "ts", "td":
+			return "s"
+		case "pkt":
+			return "packets"
+		case "byt", "pkt_len":
+			return "bytes"
+		case "flow_size":
+			return "packets"
+		}
+	}
+	return "" // normalised EMD and TVD have no unit
+}
+
 type page struct {
 	Input
 	Title   string
 	R       *eval.Result
+	Verdict *eval.Verdict
 	Rows    []MetricRow
-	Figures []figView
-	JSON    string
+	Worst   []MetricRow
+	// AboveFloor is set when some position is above 100%.
+	AboveFloor bool
+	Figures    []figView
+	RunFigures []figView
+	JSON       string
 }
 
 type figView struct {
@@ -138,14 +222,26 @@ type figView struct {
 	SVG           template.HTML
 }
 
-func render(w io.Writer, in Input, figs []Figure) error {
-	p := page{Input: in, Title: in.Title, R: in.Result, Rows: Rows(in.Result)}
+func render(w io.Writer, in Input, figs, runFigs []Figure) error {
+	p := page{Input: in, Title: in.Title, R: in.Result, Rows: Rows(in.Result), Verdict: in.Result.Verdict}
+	if p.Verdict == nil { // metrics.json from an older version
+		_, p.Verdict = eval.Judge(in.Result)
+	}
+	p.Worst = WorstFields(p.Rows, 3)
+	for _, r := range p.Rows {
+		if r.PositionKnown && r.Position > 1 {
+			p.AboveFloor = true
+		}
+	}
 	if p.Title == "" {
 		p.Title = "netshare fidelity report"
 	}
 	for _, f := range figs {
 		// The SVG comes from gonum/plot, drawn from numbers only.
 		p.Figures = append(p.Figures, figView{Name: f.Name, Caption: f.Caption, SVG: template.HTML(f.SVG)})
+	}
+	for _, f := range runFigs {
+		p.RunFigures = append(p.RunFigures, figView{Name: f.Name, Caption: f.Caption, SVG: template.HTML(f.SVG)})
 	}
 	var buf bytes.Buffer
 	if err := pageTmpl.Execute(&buf, p); err != nil {
@@ -177,10 +273,23 @@ func pct(v float64) string {
 func clamp01(v float64) float64 { return math.Max(0, math.Min(1, v)) }
 
 var funcs = template.FuncMap{
-	"f":     fmtF,
-	"f3":    func(v float64) string { return fmt.Sprintf("%.3f", v) },
-	"pct":   pct,
+	"f":    fmtF,
+	"f3":   func(v float64) string { return fmt.Sprintf("%.3f", v) },
+	"dur":  Duration,
+	"date": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"yaml": trimYAML,
+	// reason is a verdict's summary without its leading status.
+	"reason": func(v *eval.Verdict) string { return strings.TrimPrefix(v.Summary, v.Status+": ") },
+	"pct":    pct,
+	"plural": func(n int, noun string) string { return eval.Plural(n, noun) },
+	"ratio": func(v float64) string {
+		if v >= 10 {
+			return fmt.Sprintf("%.0f×", v)
+		}
+		return fmt.Sprintf("%.1f×", v)
+	},
 	"deref": func(b *bool) bool { return b != nil && *b },
+	"share": func(v float64) string { return fmt.Sprintf("%.2f%%", 100*v) }, // a pass rate, two decimals
 	// pos shows a position between the references, saturating far outside.
 	"pos": func(v float64) string {
 		switch {

@@ -143,6 +143,8 @@ func TestPositionBetweenReferences(t *testing.T) {
 		{0.1, 0.1, 0.7, 1, true},
 		{0.9, 0.1, 0.7, -1.0 / 3, true},
 		{0.03, 0.035, 0.036, 0, false},
+		// The marginal sampler below the floor: both are noise.
+		{0.0324, 0.0082, 0.0058, 0, false},
 	} {
 		got, ok := positionOf(c.syn, c.boot, c.marg)
 		if ok != c.known || (ok && (got-c.want > 1e-12 || c.want-got > 1e-12)) {
@@ -194,8 +196,8 @@ func TestTinyTraceReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	figs, err := Figures(res)
-	if err != nil || len(figs) != 9 {
-		t.Errorf("one flow record: %d figures (%v), want 9", len(figs), err)
+	if err != nil || len(figs) != 10 {
+		t.Errorf("one flow record: %d figures (%v), want 10", len(figs), err)
 	}
 	if err := Write(t.TempDir(), Input{Result: res}); err != nil {
 		t.Fatal(err)
@@ -206,10 +208,56 @@ func TestTinyTraceReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	figs, err = Figures(res)
-	if err != nil || len(figs) != 7 {
-		t.Errorf("one packet: %d figures (%v), want 7", len(figs), err)
+	if err != nil || len(figs) != 8 {
+		t.Errorf("one packet: %d figures (%v), want 8", len(figs), err)
 	}
 	if err := Write(t.TempDir(), Input{Result: res}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The protocol table lists every check with both traces' shares, the
+// "all" row and the target's mark.
+func TestProtocolTable(t *testing.T) {
+	for _, kind := range []string{"flows", "packets"} {
+		var res *eval.Result
+		var err error
+		if kind == "flows" {
+			res, err = eval.Flows(genFlows(1, 300), genFlows(2, 300), eval.Options{NoDownstream: true, NoAudit: true})
+		} else {
+			ps := []trace.Packet{{TS: 1, Src: 10 << 24, Dst: 11 << 24, SrcPort: 1, DstPort: 80, Proto: 6, Len: 40, TTL: 9, TCPFlags: 16}}
+			res, err = eval.Packets(ps, append(ps, trace.Packet{TS: 2, Src: 10 << 24, Dst: 11 << 24, Proto: 6, Len: 40}), eval.Options{NoDownstream: true, NoAudit: true})
+		}
+		if err != nil || res.Protocol == nil {
+			t.Fatalf("%s: %v, protocol %v", kind, err, res.Protocol)
+		}
+		var b bytes.Buffer
+		if err := Render(&b, Input{Result: res}); err != nil {
+			t.Fatal(err)
+		}
+		s := b.String()
+		i := strings.Index(s, `id="protocol-table"`)
+		if i < 0 {
+			t.Fatalf("%s: no protocol table", kind)
+		}
+		table := s[i : i+strings.Index(s[i:], "</table>")]
+		if n := strings.Count(table, "<tr"); n != len(res.Protocol.Checks)+2 {
+			t.Errorf("%s: %d rows, want %d checks, all and the header", kind, n, len(res.Protocol.Checks))
+		}
+		for _, c := range res.Protocol.Checks {
+			if !strings.Contains(table, "<td class=\"l\">"+c.Name+"</td>") {
+				t.Errorf("%s: table lacks check %s", kind, c.Name)
+			}
+		}
+		if got := strings.Contains(table, "real packets"); got != (kind == "packets") {
+			t.Errorf("%s: packet columns shown: %v", kind, got)
+		}
+		if kind == "packets" {
+			// The real packet passes everything; the second synthetic one
+			// has no ports and no TCP flags.
+			if !strings.Contains(table, "<td>100.00%</td><td>50.00%</td><td>100.00%</td><td>50.00%</td>") || !strings.Contains(s, `<span class="fail">✘ fail</span> synthetic flows passing`) {
+				t.Errorf("packets: shares or mark wrong:\n%s", table)
+			}
+		}
 	}
 }

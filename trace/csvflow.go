@@ -95,6 +95,11 @@ func csvPosError(name string, rec int64, err error) error {
 	return &PosError{File: name, Offset: -1, Record: rec, Err: err}
 }
 
+// missingColumnError is a CSV header's lack of a column its format needs.
+type missingColumnError string
+
+func (e missingColumnError) Error() string { return fmt.Sprintf("missing column %q", string(e)) }
+
 // columns maps column names to indexes.
 type columns map[string]int
 
@@ -125,7 +130,7 @@ func (c columns) require(names ...string) ([]int, error) {
 	for i, n := range names {
 		j, ok := c[n]
 		if !ok {
-			return nil, fmt.Errorf("missing column %q", n)
+			return nil, missingColumnError(n)
 		}
 		idx[i] = j
 	}
@@ -304,13 +309,13 @@ func newUGR16Reader(name string, r io.Reader, opt Options, closer io.Closer) (*c
 	ts, te, td := cols.index("ts"), cols.index("te"), cols.index("td")
 	switch {
 	case pkt < 0:
-		return nil, &PosError{File: name, Offset: -1, Line: 1, Err: errors.New(`missing column "pkt"`)}
+		return nil, &PosError{File: name, Offset: -1, Line: 1, Err: missingColumnError("pkt")}
 	case byt < 0:
-		return nil, &PosError{File: name, Offset: -1, Line: 1, Err: errors.New(`missing column "byt"`)}
+		return nil, &PosError{File: name, Offset: -1, Line: 1, Err: missingColumnError("byt")}
 	case ts < 0 && te < 0:
-		return nil, &PosError{File: name, Offset: -1, Line: 1, Err: errors.New(`missing column "ts"`)}
+		return nil, &PosError{File: name, Offset: -1, Line: 1, Err: missingColumnError("ts")}
 	case td < 0 && (ts < 0 || te < 0):
-		return nil, &PosError{File: name, Offset: -1, Line: 1, Err: errors.New(`missing column "td"`)}
+		return nil, &PosError{File: name, Offset: -1, Line: 1, Err: missingColumnError("td")}
 	}
 	flg, fwd, stos, lbl := cols.index("flg"), cols.index("fwd"), cols.index("stos"), cols.index("label", "type")
 	var labels interner

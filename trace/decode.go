@@ -27,7 +27,10 @@ const (
 	ReasonTruncatedL4    = "truncated-l4"
 	ReasonBadIPHeader    = "bad-ip-header"
 	ReasonUnsupportedLnk = "unsupported-linktype"
-	NoteFragment         = "fragment"
+	// ReasonTruncatedRecord counts the record or block a capture ends in the
+	// middle of, with Options.SkipBad (the records before it are read).
+	ReasonTruncatedRecord = "truncated-record"
+	NoteFragment          = "fragment"
 )
 
 // decodeFrame fills p's header fields (all but TS) from a captured frame of

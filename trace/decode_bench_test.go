@@ -3,8 +3,8 @@ package trace
 import (
 	"testing"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 )
 
 // decodeBenchFrames are Ethernet frames of TCP, UDP and ICMP packets.

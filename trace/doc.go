@@ -19,12 +19,14 @@
 // are skipped and counted by reason in [Stats]; malformed input is an error
 // that names the file and the position (byte offset, record or line number,
 // column), a [*PosError], unless [Options].SkipBad asks to skip and count
-// malformed rows of text formats.
+// malformed rows of text formats, or to read a capture cut short up to the
+// cut.
 //
 // Writers: [FlowWriter] writes flow CSV in either layout ([Layout]),
 // [PcapWriter] writes packets as pcap with full, checksummed IPv4 and
 // TCP/UDP/ICMP headers, and [FlowAggregator] turns packets into flow records
 // with NetFlow active and inactive timeouts. Files are written atomically.
+// [Convert] streams a trace file into flow CSV or pcap with these.
 //
 // docs/formats.md describes every format, the field mapping and what is
 // skipped.

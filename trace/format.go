@@ -3,6 +3,7 @@ package trace
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -87,6 +88,13 @@ const sniffLen = 64 << 10
 // id.resp_h: Zeek CSV; srcip, dstip, ts, td, pkt, byt: NetShare; sa, da, pr,
 // pkt, byt: UGR'16); a header-less CSV whose first row has 13 or 14 fields
 // and a "YYYY-MM-DD hh:mm:ss" first field is UGR'16.
+//
+// A CSV header that none of these take but that names at least two columns
+// of only one CSV format (sa and da, say) is read as that format's header:
+// when its reader takes it, the file is of that format; otherwise the
+// error is a [*PosError] wrapping [ErrUnknownFormat] that gives the
+// reader's reason, e.g. `looks like UGR'16 CSV (ugr16-csv) but column "pkt"
+// is missing`.
 func Detect(name string, head []byte) (Format, error) {
 	if len(head) == 0 {
 		return "", fmt.Errorf("%s: %w", name, ErrEmpty)
@@ -111,7 +119,107 @@ func Detect(name string, head []byte) (Format, error) {
 	if why != "" {
 		return "", fmt.Errorf("%s: %w: %s", name, ErrUnknownFormat, why)
 	}
+	if c := closestCSV(splitHeader(firstLine(head))); c != "" {
+		return detectClose(name, c, head)
+	}
 	return "", fmt.Errorf("%s: %w", name, ErrUnknownFormat)
+}
+
+// formatNames are the formats' names in messages.
+var formatNames = map[Format]string{
+	FormatPcap:        "pcap",
+	FormatPcapNG:      "pcapng",
+	FormatNetShareCSV: "NetShare CSV",
+	FormatUGR16CSV:    "UGR'16 CSV",
+	FormatZeekConn:    "Zeek conn log",
+	FormatZeekCSV:     "Zeek conn CSV",
+}
+
+// csvCandidates are the header-named CSV formats with the columns their
+// readers know (labels aside), for telling which one a header that
+// detection does not take comes closest to.
+var csvCandidates = []struct {
+	f    Format
+	cols []string
+}{
+	{FormatNetShareCSV, netshareColumns},
+	{FormatUGR16CSV, []string{"ts", "te", "td", "sa", "da", "sp", "dp", "pr", "flg", "fwd", "stos", "pkt", "byt", "ipkt", "ibyt"}},
+	{FormatZeekCSV, append([]string{"uid", "duration", "history", "conn_state", "service", "orig_bytes", "resp_bytes"}, zeekRequired...)},
+}
+
+// closestCSV returns the CSV format whose columns a header has most of,
+// provided it has at least two columns that only that format has (so that
+// "ts" or "pkt" alone suggest nothing), or "" when none does or two tie.
+func closestCSV(header []string) Format {
+	owners := make(map[string]int) // column → how many formats know it
+	for _, c := range csvCandidates {
+		for _, n := range c.cols {
+			owners[n]++
+		}
+	}
+	has := make(map[string]bool, len(header))
+	for _, h := range header {
+		has[h] = true
+	}
+	best, bestScore, tie := Format(""), 0, false
+	for _, c := range csvCandidates {
+		score, own := 0, 0
+		for _, n := range c.cols {
+			if has[n] {
+				score++
+				if owners[n] == 1 {
+					own++
+				}
+			}
+		}
+		switch {
+		case own < 2:
+		case score > bestScore:
+			best, bestScore, tie = c.f, score, false
+		case score == bestScore:
+			tie = true
+		}
+	}
+	if tie {
+		return ""
+	}
+	return best
+}
+
+// detectClose opens head as format f, the one its header comes closest
+// to. When f's reader takes the header, the file is f; otherwise the
+// reader's error, as --format f would give it, says why it is not.
+func detectClose(name string, f Format, head []byte) (Format, error) {
+	r := bytes.NewReader(head)
+	var err error
+	switch f {
+	case FormatNetShareCSV:
+		_, err = newNetShareReader(name, r, Options{}, nil)
+	case FormatUGR16CSV:
+		_, err = newUGR16Reader(name, r, Options{}, nil)
+	case FormatZeekCSV:
+		_, err = newZeekCSVReader(name, r, Options{}, nil)
+	}
+	if err == nil {
+		return f, nil
+	}
+	line, cause := 1, err
+	var pe *PosError
+	if errors.As(err, &pe) {
+		if pe.Line > 0 {
+			line = pe.Line
+		}
+		cause = pe.Err
+	}
+	var why string
+	var mc missingColumnError
+	if errors.As(cause, &mc) {
+		why = fmt.Sprintf("column %q is missing", string(mc))
+	} else {
+		why = cause.Error()
+	}
+	return "", &PosError{File: name, Offset: -1, Line: line,
+		Err: fmt.Errorf("%w: looks like %s (%s) but %s", ErrUnknownFormat, formatNames[f], f, why)}
 }
 
 // firstLine returns the first non-blank line of head without its line end

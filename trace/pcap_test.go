@@ -479,3 +479,36 @@ func Example_readPackets() {
 	fmt.Println(s.Format, n, "packets")
 	// Output: pcapng 1000 packets
 }
+
+// A record whose captured length exceeds its original length breaks the
+// pcap format's rule, but libpcap reads it and so does the reader (the
+// decoder takes lengths from the IP header): it is not an error, and the
+// records after it are read too.
+func TestPcapCaptureLongerThanOriginal(t *testing.T) {
+	ipPkt := trace.AppendPacketHeaders(nil, &samplePacket)
+	data := writeCapture(t, trace.LinkRaw, false, ipPkt, ipPkt)
+	binary.LittleEndian.PutUint32(data[24+12:], 20) // first record: original length 20 < captured 40
+	s, err := trace.NewSource("long.pcap", bytes.NewReader(data), trace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkts, err := drain(s.Packets())
+	if err != nil {
+		t.Fatalf("got error %v", err)
+	}
+	if len(pkts) != 2 || pkts[0].Src != samplePacket.Src || pkts[1].DstPort != samplePacket.DstPort {
+		t.Fatalf("got %+v, want two copies of %+v", pkts, samplePacket)
+	}
+	// Cut inside that record: a truncation error at its offset.
+	for _, cut := range []int{24 + 16, 24 + 16 + 10} {
+		s, err := trace.NewSource("long.pcap", bytes.NewReader(data[:cut]), trace.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = drain(s.Packets())
+		var pe *trace.PosError
+		if !errors.As(err, &pe) || !errors.Is(err, trace.ErrTruncated) || pe.Offset != 24 || pe.Record != 1 {
+			t.Errorf("cut at %d: got %v, want a truncation error at byte offset 24, record 1", cut, err)
+		}
+	}
+}

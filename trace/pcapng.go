@@ -23,10 +23,9 @@ const (
 const NoteNoTimestamp = "no-timestamp"
 
 // ngReader reads pcapng. It is its own block parser rather than pcapgo's
-// NgReader because that one (v1.1.19) reports a file cut inside a block as a
-// clean end of file, sizes buffers from untrusted lengths, panics on some
-// timestamp resolutions, and cannot say where in the file an error is.
-// Blocks that fit the read buffer are parsed in place (no copy).
+// NgReader because that one cannot say where in the file an error is (byte
+// offset and record), which every error here names, and copies each block
+// out of its input; blocks that fit the read buffer are parsed in place.
 type ngReader struct {
 	name     string
 	br       *bufio.Reader
@@ -41,6 +40,7 @@ type ngReader struct {
 	closer   io.Closer
 	err      error
 	blockOff int64 // offset of the block being parsed
+	skipBad  bool  // end at a block cut short (ReasonTruncatedRecord) instead of failing
 }
 
 type ngIface struct {
@@ -93,8 +93,8 @@ func (c *tsConv) micros(ts uint64) int64 {
 	return int64(sec*1_000_000+us) + c.offUs
 }
 
-func newNgReader(name string, br *bufio.Reader, closer io.Closer) (*ngReader, error) {
-	r := &ngReader{name: name, br: br, closer: closer}
+func newNgReader(name string, br *bufio.Reader, opt Options, closer io.Closer) (*ngReader, error) {
+	r := &ngReader{name: name, br: br, closer: closer, skipBad: opt.SkipBad}
 	// The file must start with a section header block; reading it here
 	// reports an unsupported version before any record is asked for.
 	typ, body, err := r.readBlock()
@@ -270,6 +270,10 @@ func (r *ngReader) Next(p *Packet) error {
 		return r.err
 	}
 	err := r.next(p)
+	if err != nil && err != io.EOF && r.skipBad && errors.Is(err, ErrTruncated) {
+		r.stats.Skip(ReasonTruncatedRecord)
+		err = io.EOF
+	}
 	if err != nil {
 		r.err = err
 	}

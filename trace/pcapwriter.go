@@ -6,9 +6,9 @@ import (
 	"io"
 	"time"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/netshare-go/netshare/internal/atomicfile"
 )
@@ -17,7 +17,10 @@ import (
 type PcapOptions struct {
 	// ZeroPayload writes each packet in full, the bytes after the headers
 	// being zeros, instead of the headers only. The headers (and their
-	// checksums) are the same either way.
+	// checksums) are the same either way. Zeros are not a valid message of
+	// every upper protocol (IP in IP, IGMP, SCTP, DHCP, ...), so tshark's
+	// dissectors may call such payloads malformed; the header-only file,
+	// the default, opens cleanly whatever the records hold.
 	ZeroPayload bool
 }
 

@@ -13,8 +13,11 @@ import (
 type Options struct {
 	// SkipBad skips malformed rows of text formats (bad CSV, a wrong number
 	// of columns, an unparsable field, an IPv6 address), counting them by
-	// reason in Stats, instead of failing with a *PosError. Binary formats
-	// are not affected: a corrupt capture is always an error.
+	// reason in Stats, instead of failing with a *PosError. For a capture
+	// it salvages a file cut in the middle of a record or block: the
+	// records before the cut are read, and the cut one is counted under
+	// ReasonTruncatedRecord. Other corruption of a capture (an impossible
+	// length, a bad block) is an error either way.
 	SkipBad bool
 	// Format forces the input format; "" detects it from the content.
 	Format Format
@@ -143,7 +146,10 @@ func newSource(name string, r io.Reader, opt Options, closer io.Closer) (*Source
 		s.Gzip = true
 		br = bufio.NewReaderSize(gzipReader{zr, name}, readBufSize)
 		head, err = br.Peek(sniffLen)
-		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+		// A stream cut short within the first 64 KiB still opens: the
+		// reader meets the cut (the gzip reader repeats its error) after
+		// the records before it, and says where it is.
+		if err != nil && err != io.EOF && err != bufio.ErrBufferFull && (len(head) == 0 || !errors.Is(err, ErrTruncated)) {
 			return nil, err
 		}
 	}
@@ -158,9 +164,9 @@ func newSource(name string, r io.Reader, opt Options, closer io.Closer) (*Source
 	s.Format = f
 	switch f {
 	case FormatPcap:
-		s.pr, err = newPcapReader(name, br, nil)
+		s.pr, err = newPcapReader(name, br, opt, nil)
 	case FormatPcapNG:
-		s.pr, err = newNgReader(name, br, nil)
+		s.pr, err = newNgReader(name, br, opt, nil)
 	case FormatNetShareCSV:
 		s.fr, err = newNetShareReader(name, br, opt, nil)
 	case FormatUGR16CSV:

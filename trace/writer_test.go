@@ -303,3 +303,105 @@ func TestConvertCAIDAToPcap(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// edgePackets are records such as a generator may emit, each breaking some
+// protocol rule: lengths below the headers or at the 16-bit limit, ICMP
+// with a source port and undefined types, TCP without or with every flag,
+// zero ports, TTL 0, inconsistent fragment fields, protocol numbers without
+// a transport header the writer knows, and impossible addresses.
+func edgePackets() []trace.Packet {
+	base := trace.Packet{TS: 1521118773289502, Src: 10<<24 | 1, Dst: 10<<24 | 2, SrcPort: 40000, DstPort: 80,
+		Proto: trace.ProtoTCP, Len: 40, TTL: 64, TCPFlags: trace.TCPAck, ID: 5}
+	edits := []func(p *trace.Packet){
+		func(p *trace.Packet) { p.Len = 0 },
+		func(p *trace.Packet) { p.Len = 39 },
+		func(p *trace.Packet) { p.Len = 65535 },
+		func(p *trace.Packet) { p.Proto, p.SrcPort, p.DstPort, p.TCPFlags = trace.ProtoICMP, 1234, 8<<8, 0 },
+		func(p *trace.Packet) { p.Proto, p.SrcPort, p.DstPort, p.TCPFlags = trace.ProtoICMP, 0, 7<<8, 0 },
+		func(p *trace.Packet) { p.Proto, p.SrcPort, p.DstPort, p.TCPFlags = trace.ProtoICMP, 0, 3<<8|99, 0 },
+		func(p *trace.Packet) {
+			p.Proto, p.SrcPort, p.DstPort, p.TCPFlags, p.Len = trace.ProtoICMP, 0, 0xffff, 0, 0
+		},
+		func(p *trace.Packet) { p.TCPFlags = 0 },
+		func(p *trace.Packet) { p.TCPFlags = trace.TCPSyn | trace.TCPFin },
+		func(p *trace.Packet) { p.TCPFlags = 0xff },
+		func(p *trace.Packet) { p.SrcPort, p.DstPort = 0, 0 },
+		func(p *trace.Packet) { p.Proto, p.SrcPort, p.DstPort, p.TCPFlags = trace.ProtoUDP, 0, 0, 0 },
+		func(p *trace.Packet) { p.Proto, p.TCPFlags, p.Len = trace.ProtoUDP, trace.TCPSyn, 7 },
+		func(p *trace.Packet) { p.TTL = 0 },
+		func(p *trace.Packet) { p.Flags = 4 },
+		func(p *trace.Packet) { p.Flags, p.Len = 3, 61 },
+		func(p *trace.Packet) { p.Flags, p.Len = 1, 61 },
+		func(p *trace.Packet) { p.FragOff, p.Len = 8191, 1500 },
+		func(p *trace.Packet) { p.Flags, p.FragOff = 0xff, 0xffff },
+		func(p *trace.Packet) { p.Proto = 0 },
+		func(p *trace.Packet) { p.Proto = 255 },
+		func(p *trace.Packet) { p.Proto = trace.ProtoGRE },
+		func(p *trace.Packet) { p.Proto = trace.ProtoIPIP },
+		func(p *trace.Packet) { p.Proto = trace.ProtoIPv6 },
+		func(p *trace.Packet) { p.Proto = trace.ProtoESP },
+		func(p *trace.Packet) { p.Proto = 2 },   // IGMP
+		func(p *trace.Packet) { p.Proto = 89 },  // OSPF
+		func(p *trace.Packet) { p.Proto = 132 }, // SCTP
+		func(p *trace.Packet) { p.Src = 0xffffffff },
+		func(p *trace.Packet) { p.Src = 224 << 24 },
+		func(p *trace.Packet) { p.Src, p.Dst = 0, 0 },
+		func(p *trace.Packet) { p.TOS = 0xff },
+		func(p *trace.Packet) { p.TS-- }, // out of order
+		func(p *trace.Packet) {
+			p.Proto, p.SrcPort, p.DstPort, p.TCPFlags, p.Len = trace.ProtoUDP, 68, 67, 0, 300
+		},
+		func(p *trace.Packet) { p.Proto, p.DstPort, p.TCPFlags, p.Len = trace.ProtoUDP, 53, 0, 100 },
+		func(p *trace.Packet) { p.DstPort, p.Len = 443, 1500 },
+		func(p *trace.Packet) { p.DstPort, p.Len = 179, 100 },
+	}
+	out := make([]trace.Packet, len(edits))
+	for i, e := range edits {
+		p := base
+		p.TS += int64(i) * 10
+		p.ID += uint16(i)
+		e(&p)
+		out[i] = p
+	}
+	return out
+}
+
+// TestPcapWriterTsharkEdges: whatever the records, the header-only capture
+// the pipeline writes opens in tshark with no malformed packet, no bad
+// checksum and no expert error, and every IP header checksum verifies.
+func TestPcapWriterTsharkEdges(t *testing.T) {
+	tshark := requireTool(t, "tshark")
+	pkts := append(edgePackets(), randomPackets(200, 5)...)
+	path := filepath.Join(t.TempDir(), "edges.pcap")
+	if err := trace.WritePcapFile(path, pkts, trace.PcapOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	checks := []string{"-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
+		"-o", "ip.defragment:FALSE"}
+	out, err := exec.Command(tshark, append([]string{"-r", path, "-q", "-z", "expert,note"}, checks...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tshark: %v: %s", err, out)
+	}
+	for _, bad := range []string{"Malformed", "Checksum", "checksum", "Bad", "bogus", "Bogus", "Errors ("} {
+		if strings.Contains(string(out), bad) {
+			t.Errorf("tshark expert info mentions %q:\n%s", bad, out)
+			break
+		}
+	}
+	rows := tsharkRows(t, path, checks, "frame.len", "ip.len", "ip.checksum.status", "_ws.malformed", "_ws.expert.severity")
+	if len(rows) != len(pkts) {
+		t.Fatalf("tshark read %d packets, we wrote %d", len(rows), len(pkts))
+	}
+	for i, r := range rows {
+		want := written(pkts[i])
+		if num(t, r[0]) != uint64(want.Len) || num(t, r[1]) != uint64(want.Len) || r[2] != "1" || r[3] != "" {
+			t.Errorf("packet %d %+v: tshark frame length %s, IP length %s, checksum status %q, malformed %q", i+1, pkts[i], r[0], r[1], r[2], r[3])
+		}
+		// Expert severities: chat 0x00200000, note 0x00400000, warning
+		// 0x00600000 (such as "connection reset" for a RST), error
+		// 0x00800000 (malformed packets, bad checksums).
+		if s := num(t, r[4]); s >= 0x00800000 {
+			t.Errorf("packet %d %+v: expert severity %#x", i+1, pkts[i], s)
+		}
+	}
+}

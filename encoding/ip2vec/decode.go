@@ -46,17 +46,9 @@ func (m *Model) NewPortDecoder(candidates []uint16) (*Decoder, error) {
 	if len(candidates) == 0 {
 		return m.newDecoder(KindPort, m.ports), nil
 	}
-	c := slices.Clone(candidates)
-	slices.Sort(c)
-	c = slices.Compact(c)
-	var unknown []uint16
-	for _, p := range c {
-		if m.portIdx[p] < 0 {
-			unknown = append(unknown, p)
-		}
-	}
-	if len(unknown) > 0 {
-		return nil, fmt.Errorf("ip2vec: %d candidate port(s) not in the vocabulary: %s", len(unknown), listValues(unknown))
+	c, err := candidateSet("port", candidates, func(p uint16) bool { return m.portIdx[p] >= 0 })
+	if err != nil {
+		return nil, err
 	}
 	return m.newDecoder(KindPort, c), nil
 }
@@ -67,23 +59,33 @@ func (m *Model) NewProtoDecoder(candidates []uint8) (*Decoder, error) {
 	if len(c) == 0 {
 		c = m.protos
 	}
-	c = slices.Clone(c)
-	slices.Sort(c)
-	c = slices.Compact(c)
-	var unknown []uint8
-	for _, p := range c {
-		if m.protoIdx[p] < 0 {
-			unknown = append(unknown, p)
-		}
-	}
-	if len(unknown) > 0 {
-		return nil, fmt.Errorf("ip2vec: %d candidate protocol(s) not in the vocabulary: %s", len(unknown), listValues(unknown))
+	c, err := candidateSet("protocol", c, func(p uint8) bool { return m.protoIdx[p] >= 0 })
+	if err != nil {
+		return nil, err
 	}
 	vals := make([]uint16, len(c))
 	for i, p := range c {
 		vals[i] = uint16(p)
 	}
 	return m.newDecoder(KindProto, vals), nil
+}
+
+// candidateSet returns the candidates sorted and without duplicates, or an
+// error listing those that known says the vocabulary lacks.
+func candidateSet[T uint8 | uint16](what string, candidates []T, known func(T) bool) ([]T, error) {
+	c := slices.Clone(candidates)
+	slices.Sort(c)
+	c = slices.Compact(c)
+	var unknown []T
+	for _, v := range c {
+		if !known(v) {
+			unknown = append(unknown, v)
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("ip2vec: %d candidate %s(s) not in the vocabulary: %s", len(unknown), what, listValues(unknown))
+	}
+	return c, nil
 }
 
 func listValues[T uint8 | uint16](v []T) string {
@@ -256,15 +258,7 @@ func (dec *Decoder) decodeGeneric(vecs []float32, out []int32) {
 		bi := int32(0)
 		c := 0
 		for ; c+4 <= n; c += 4 {
-			r := rows[c*d : (c+4)*d : (c+4)*d]
-			r0, r1, r2, r3 := r[:len(q)], r[d:][:len(q)], r[2*d:][:len(q)], r[3*d:][:len(q)]
-			var s0, s1, s2, s3 float32
-			for k, x := range q {
-				s0 += x * r0[k]
-				s1 += x * r1[k]
-				s2 += x * r2[k]
-				s3 += x * r3[k]
-			}
+			s0, s1, s2, s3 := dot4(q, rows[c*d:(c+4)*d:(c+4)*d])
 			if s0 > best {
 				best, bi = s0, int32(c)
 			}
@@ -279,12 +273,7 @@ func (dec *Decoder) decodeGeneric(vecs []float32, out []int32) {
 			}
 		}
 		for ; c < n; c++ {
-			r := rows[c*d : (c+1)*d : (c+1)*d]
-			var s float32
-			for k, x := range q {
-				s += x * r[k]
-			}
-			if s > best {
+			if s := dot32(q, rows[c*d:(c+1)*d:(c+1)*d]); s > best {
 				best, bi = s, int32(c)
 			}
 		}

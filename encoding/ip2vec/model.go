@@ -201,27 +201,23 @@ func (m *Model) EncodeProto(p uint8) (vec []float32, inVocab bool) {
 // values, row-major) and returns how many ports were not in the vocabulary
 // and were encoded as their nearest known port.
 func (m *Model) EncodePorts(ports []uint16, dst []float32) (oov int, err error) {
-	if len(dst) != len(ports)*m.dim {
-		return 0, fmt.Errorf("ip2vec: encode %d ports into %d values, want %d", len(ports), len(dst), len(ports)*m.dim)
-	}
-	for i, p := range ports {
-		v, ok := m.EncodePort(p)
-		copy(dst[i*m.dim:], v)
-		if !ok {
-			oov++
-		}
-	}
-	return oov, nil
+	return encodeAll(m, "ports", ports, dst, m.EncodePort)
 }
 
 // EncodeProtos is [Model.EncodePorts] for protocols.
 func (m *Model) EncodeProtos(protos []uint8, dst []float32) (oov int, err error) {
-	if len(dst) != len(protos)*m.dim {
-		return 0, fmt.Errorf("ip2vec: encode %d protocols into %d values, want %d", len(protos), len(dst), len(protos)*m.dim)
+	return encodeAll(m, "protocols", protos, dst, m.EncodeProto)
+}
+
+// encodeAll writes the vectors that encode gives vals into dst (row-major)
+// and counts the values encoded as their nearest known one.
+func encodeAll[T any](m *Model, what string, vals []T, dst []float32, encode func(T) ([]float32, bool)) (oov int, err error) {
+	if len(dst) != len(vals)*m.dim {
+		return 0, fmt.Errorf("ip2vec: encode %d %s into %d values, want %d", len(vals), what, len(dst), len(vals)*m.dim)
 	}
-	for i, p := range protos {
-		v, ok := m.EncodeProto(p)
-		copy(dst[i*m.dim:], v)
+	for i, v := range vals {
+		vec, ok := encode(v)
+		copy(dst[i*m.dim:], vec)
 		if !ok {
 			oov++
 		}

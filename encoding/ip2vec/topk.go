@@ -234,15 +234,7 @@ func (dec *Decoder) topkGeneric(vecs []float32, nq, kk int, sc *topkScratch) {
 		size, thr := 0, sc.thr[i]
 		c := 0
 		for ; c+4 <= n; c += 4 {
-			r := rows[c*d : (c+4)*d : (c+4)*d]
-			r0, r1, r2, r3 := r[:len(q)], r[d:][:len(q)], r[2*d:][:len(q)], r[3*d:][:len(q)]
-			var s0, s1, s2, s3 float32
-			for k, x := range q {
-				s0 += x * r0[k]
-				s1 += x * r1[k]
-				s2 += x * r2[k]
-				s3 += x * r3[k]
-			}
+			s0, s1, s2, s3 := dot4(q, rows[c*d:(c+4)*d:(c+4)*d])
 			if s0 > thr {
 				size, thr = offer(h, size, kk, s0, int32(c), thr)
 			}
@@ -263,6 +255,20 @@ func (dec *Decoder) topkGeneric(vecs []float32, nq, kk int, sc *topkScratch) {
 		}
 		sc.size[i], sc.thr[i] = int32(size), thr
 	}
+}
+
+// dot4 is the scores of four consecutive candidate rows r (4·len(q)
+// values), as four independent sums.
+func dot4(q, r []float32) (s0, s1, s2, s3 float32) {
+	d := len(q)
+	r0, r1, r2, r3 := r[:d], r[d:][:d], r[2*d:][:d], r[3*d:][:d]
+	for k, x := range q {
+		s0 += x * r0[k]
+		s1 += x * r1[k]
+		s2 += x * r2[k]
+		s3 += x * r3[k]
+	}
+	return
 }
 
 // dot32 is decodeGeneric's score of one candidate.

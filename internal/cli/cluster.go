@@ -88,7 +88,7 @@ func (c *clusterFlags) add(cmd *cobra.Command) {
 // run submits the run to the executor the flags name and follows it.
 func (c *clusterFlags) run(cmd *cobra.Command, f *runFlags) error {
 	if c.executor != executorTemporal {
-		return fmt.Errorf("--executor: want %s or %s, got %q", executorLocal, executorTemporal, c.executor)
+		return usagef(cmd, "--executor: want %s or %s, got %q", executorLocal, executorTemporal, c.executor)
 	}
 	cfg, err := f.settings()
 	if err != nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -9,6 +10,25 @@ import (
 )
 
 func init() { register(newConfigCmd) }
+
+// presetUsage and configUsage describe the --preset and --config flags (a
+// back-quoted word names the flag's value in the help).
+var (
+	presetUsage = "`PRESET` to start from: " + strings.Join(config.Presets(), ", ") +
+		`; when not given, the --config file's extends: key names the base, else ` + config.DefaultPreset
+	configUsage = "configuration `FILE` (YAML) whose keys override the preset; its extends: key may name a preset or another file as its base"
+)
+
+// loadConfig loads the configuration named by --config and --preset,
+// wording a conflict between the two in terms of the flags.
+func loadConfig(file, preset string) (*config.Config, error) {
+	c, err := config.Load(file, preset)
+	var conflict *config.BaseConflictError
+	if errors.As(err, &conflict) {
+		return nil, errors.New(conflict.Describe("--preset", "--config"))
+	}
+	return c, err
+}
 
 func newConfigCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -21,7 +41,7 @@ func newConfigCmd() *cobra.Command {
 		Short: "Print the effective configuration (preset, then --config overrides)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := config.Load(file, preset)
+			c, err := loadConfig(file, preset)
 			if err != nil {
 				return err
 			}
@@ -38,8 +58,8 @@ func newConfigCmd() *cobra.Command {
 			return err
 		},
 	}
-	show.Flags().StringVar(&file, "config", "", "configuration file (YAML; may `extends:` a preset or another file)")
-	show.Flags().StringVar(&preset, "preset", config.DefaultPreset, "preset: "+strings.Join(config.Presets(), ", "))
+	show.Flags().StringVar(&file, "config", "", configUsage)
+	show.Flags().StringVar(&preset, "preset", "", presetUsage)
 	show.Flags().StringVar(&kind, "for", "", "apply the configuration's section for this kind of input: packets or flows")
 	presets := &cobra.Command{
 		Use:   "presets",

@@ -1,13 +1,9 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -40,97 +36,40 @@ records are reported on stderr.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in, out := args[0], args[1]
-			opt := trace.Options{SkipBad: skipBad}
+			opt := trace.ConvertOptions{
+				Read:      trace.Options{SkipBad: skipBad},
+				Aggregate: trace.AggregateConfig{Active: active, Inactive: inactive},
+			}
+			// Mistakes in the call are usage errors, found before IN is
+			// read.
 			if format != "" {
 				f, err := trace.ParseFormat(format)
 				if err != nil {
-					return fmt.Errorf("--format: %w", err)
+					return usage(cmd, fmt.Errorf("--format: %w", err))
 				}
-				opt.Format = f
+				opt.Read.Format = f
 			}
-			ext := strings.ToLower(filepath.Ext(out))
-			if ext != ".csv" && ext != ".pcap" {
-				return fmt.Errorf("output %s: unknown extension %q (want .csv for flow records or .pcap for packets)", out, filepath.Ext(out))
+			if layoutName != "" {
+				l, err := trace.ParseLayout(layoutName)
+				if err != nil {
+					return usage(cmd, fmt.Errorf("--layout: %w", err))
+				}
+				opt.Layout = l
 			}
-			src, err := trace.Open(in, opt)
+			if _, err := trace.OutputKind(out); err != nil {
+				return usage(cmd, err)
+			}
+			res, err := trace.Convert(in, out, opt)
 			if err != nil {
 				return err
 			}
-			defer src.Close()
-			var n int64
-			var st trace.Stats
-			switch ext {
-			case ".pcap":
-				if src.Kind() != trace.KindPackets {
-					return fmt.Errorf("cannot convert %s to pcap: it holds flow records (%s), and flow records cannot be turned into packets", in, src.Format)
-				}
-				pr := src.Packets()
-				err = trace.WritePcapFileFunc(out, trace.PcapOptions{}, func(w *trace.PcapWriter) error {
-					var p trace.Packet
-					for {
-						if err := pr.Next(&p); err != nil {
-							if err == io.EOF {
-								return nil
-							}
-							return err
-						}
-						if err := w.Write(&p); err != nil {
-							return err
-						}
-						n++
-					}
-				})
-				st = pr.Stats()
-			case ".csv":
-				layout := trace.DefaultLayout(src.Format)
-				if layoutName != "" {
-					if layout, err = trace.ParseLayout(layoutName); err != nil {
-						return fmt.Errorf("--layout: %w", err)
-					}
-				}
-				var fr trace.FlowReader
-				var pr trace.PacketReader
-				if src.Kind() == trace.KindPackets {
-					pr = src.Packets()
-					fr = trace.AggregateFlows(pr, trace.AggregateConfig{Active: active, Inactive: inactive})
-				} else {
-					fr = src.Flows()
-				}
-				err = trace.WriteFlowsFileFunc(out, layout, func(w *trace.FlowWriter) error {
-					var f trace.Flow
-					for {
-						if err := fr.Next(&f); err != nil {
-							if err == io.EOF {
-								return nil
-							}
-							return err
-						}
-						if err := w.Write(&f); err != nil {
-							return err
-						}
-						n++
-					}
-				})
-				if pr != nil {
-					st = pr.Stats()
-				} else {
-					st = fr.Stats()
-				}
-			}
-			if err != nil {
-				var pe *trace.PosError
-				if errors.As(err, &pe) {
-					return err
-				}
-				return fmt.Errorf("convert %s to %s: %w", in, out, err)
-			}
-			logSkipped(in, src.Format, st)
-			slog.Info("wrote", "file", out, "records", n)
+			logSkipped(in, res.Format, res.Stats)
+			slog.Info("wrote", "file", out, "records", res.Written)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&layoutName, "layout", "", "flow CSV layout: netshare, ugr16 or ugr16-us (UGR'16 with microseconds); default: netshare for NetShare input, ugr16 for UGR'16 input, else ugr16-us")
-	cmd.Flags().BoolVar(&skipBad, "skip-bad", false, "skip malformed rows of text formats (counted by reason) instead of failing")
+	cmd.Flags().BoolVar(&skipBad, "skip-bad", false, "skip malformed rows of text formats, and read a capture cut short up to the cut (counted by reason), instead of failing")
 	cmd.Flags().StringVar(&format, "format", "", "force the input format; default: detect from the content")
 	cmd.Flags().DurationVar(&active, "active-timeout", trace.DefaultActiveTimeout, "packets to flows: close a flow this long after its first packet")
 	cmd.Flags().DurationVar(&inactive, "inactive-timeout", trace.DefaultInactiveTimeout, "packets to flows: close a flow idle for this long")

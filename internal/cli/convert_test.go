@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -125,5 +127,68 @@ func TestConvertSkipBad(t *testing.T) {
 	got, _, _, err := trace.ReadAllFlows(out, trace.Options{})
 	if err != nil || len(got) != 2 {
 		t.Errorf("%d records, %v", len(got), err)
+	}
+}
+
+func TestConvertUsageOnArgumentErrors(t *testing.T) {
+	dir := t.TempDir()
+	flows := testutil.Testdata("netshare", "ugr16-small.csv")
+	for _, c := range []struct {
+		args  []string
+		usage bool
+	}{
+		{[]string{"convert"}, true},
+		{[]string{"convert", flows}, true},
+		{[]string{"convert", flows, filepath.Join(dir, "a.csv"), "extra"}, true},
+		{[]string{"convert", "--no-such-flag", flows, filepath.Join(dir, "a.csv")}, true},
+		{[]string{"convert", "--layout", "csv", flows, filepath.Join(dir, "a.csv")}, true},
+		{[]string{"convert", "--format", "xml", flows, filepath.Join(dir, "a.csv")}, true},
+		{[]string{"convert", flows, filepath.Join(dir, "a.txt")}, true},
+		// Errors in what is read are not about how convert was called.
+		{[]string{"convert", filepath.Join(dir, "none.csv"), filepath.Join(dir, "a.csv")}, false},
+		{[]string{"convert", flows, filepath.Join(dir, "a.pcap")}, false},
+	} {
+		code, stderr := runMain(t, c.args...)
+		want := 1
+		if c.usage {
+			want = 2
+		}
+		if got := strings.Contains(stderr, "usage: netshare convert IN OUT [flags]\n"); got != c.usage || code != want {
+			t.Errorf("%v: status %d, usage line %v; want status %d, usage line %v; stderr:\n%s", c.args, code, got, want, c.usage, stderr)
+		}
+	}
+}
+
+// A capture cut in the middle of a record converts with --skip-bad (the
+// records before the cut, the cut one counted); without it the error names
+// the file, the record's byte offset and its number.
+func TestConvertSkipBadTruncatedCapture(t *testing.T) {
+	data, err := os.ReadFile(testutil.Testdata("netshare", "http.cap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Walk the little-endian record headers to the 10th record.
+	off := 24
+	for i := 0; i < 9; i++ {
+		off += 16 + int(binary.LittleEndian.Uint32(data[off+8:]))
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "cut.cap")
+	if err := os.WriteFile(in, data[:off+16+4], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.pcap")
+	_, _, err = runTraceCLI(t, "convert", in, out)
+	if err == nil || !strings.Contains(err.Error(), in) || !strings.Contains(err.Error(), fmt.Sprintf("byte offset %d, record 10", off)) {
+		t.Errorf("without --skip-bad: %v", err)
+	}
+	_, stderr, err := runTraceCLI(t, "convert", "--skip-bad", in, out)
+	if err != nil || !strings.Contains(stderr, "skipped_truncated-record=1") {
+		t.Fatalf("--skip-bad: %v\n%s", err, stderr)
+	}
+	pkts, _, _, err := trace.ReadAllPackets(out, trace.Options{})
+	want, _, _, _ := trace.ReadAllPackets(in, trace.Options{}) // the packets before the error
+	if err != nil || len(pkts) != len(want) || len(pkts) == 0 {
+		t.Errorf("--skip-bad wrote %d packets (%v), want %d", len(pkts), err, len(want))
 	}
 }

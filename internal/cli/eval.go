@@ -54,13 +54,13 @@ DIR writes metrics.json, report.html and plots/*.png into DIR.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if realPath == "" || synPath == "" {
-				return fmt.Errorf("both --real and --synthetic are required")
+				return usagef(cmd, "both --real and --synthetic are required")
 			}
 			opt := trace.Options{SkipBad: skipBad}
 			if format != "" {
 				f, err := trace.ParseFormat(format)
 				if err != nil {
-					return fmt.Errorf("--format: %w", err)
+					return usagef(cmd, "--format: %w", err)
 				}
 				opt.Format = f
 			}
@@ -124,7 +124,7 @@ DIR writes metrics.json, report.html and plots/*.png into DIR.`,
 	f.BoolVar(&asJSON, "json", false, "print one JSON object instead of tables")
 	f.StringVar(&reportDir, "report", "", "write metrics.json, report.html and plots/ into this directory")
 	f.Int64Var(&seed, "seed", 1, "seed of every random choice (reference generators, subsamples, models)")
-	f.BoolVar(&skipBad, "skip-bad", false, "skip malformed rows of text traces (counted and reported) instead of failing")
+	f.BoolVar(&skipBad, "skip-bad", false, "skip malformed rows of text traces, and read a capture cut short up to the cut (counted and reported), instead of failing")
 	f.StringVar(&format, "format", "", "force the real (and held-out) trace's format instead of detecting it")
 	f.BoolVar(&noDownstream, "no-downstream", false, "skip the downstream tasks")
 	f.BoolVar(&noBaselines, "no-baselines", false, "skip the reference generators (bootstrap and marginal sampler)")

@@ -37,7 +37,7 @@ skipped_reasons, ipv4_records, flows, src_ips, dst_ips, start, end, protocols.`,
 			if format != "" {
 				f, err := trace.ParseFormat(format)
 				if err != nil {
-					return fmt.Errorf("--format: %w", err)
+					return usagef(cmd, "--format: %w", err)
 				}
 				opt.Format = f
 			}
@@ -68,7 +68,7 @@ skipped_reasons, ipv4_records, flows, src_ips, dst_ips, start, end, protocols.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
-	cmd.Flags().BoolVar(&skipBad, "skip-bad", false, "skip malformed rows of text formats (counted by reason) instead of failing")
+	cmd.Flags().BoolVar(&skipBad, "skip-bad", false, "skip malformed rows of text formats, and read a capture cut short up to the cut (counted by reason), instead of failing")
 	cmd.Flags().StringVar(&format, "format", "", "force the input format ("+strings.Join(formatNames(), ", ")+"); default: detect from the content")
 	return cmd
 }

@@ -82,11 +82,11 @@ With --noise it prints ε for --delta and the Rényi order that attains it; with
 			}
 			var err error
 			if p.conv, err = privacy.ParseConversion(convName); err != nil {
-				return fmt.Errorf("--conversion: %w", err)
+				return usagef(cmd, "--conversion: %w", err)
 			}
 			rep, err := runPrivacy(p)
 			if err != nil {
-				return err
+				return usage(cmd, err)
 			}
 			for _, w := range rep.Warnings {
 				slog.Warn(w)

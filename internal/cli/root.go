@@ -2,22 +2,25 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/netshare-go/netshare/nn/blas"
 )
 
-// Version is the netshare version, set at build time with
-// -ldflags "-X github.com/netshare-go/netshare/internal/cli.Version=v1.2.3".
-var Version = "dev"
+// Version is the netshare version when set at build time with
+// -ldflags "-X github.com/netshare-go/netshare/internal/cli.Version=v1.2.3";
+// empty, the module version the go command recorded is used.
+var Version = ""
 
 // commands holds the constructors of every subcommand; each command's file
 // adds itself in an init function.
@@ -49,6 +52,9 @@ distributions and joint structure, plus a fidelity report.`,
 			return setupLogging(stderr, logLevel, logFormat)
 		},
 	}
+	root.Version = "-" // makes --version; the template below prints versionText
+	cobra.AddTemplateFunc("netshareVersion", versionText)
+	root.SetVersionTemplate("{{netshareVersion}}")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -56,6 +62,7 @@ distributions and joint structure, plus a fidelity report.`,
 	for _, c := range commands {
 		root.AddCommand(c())
 	}
+	markUsageErrors(root)
 	return root
 }
 
@@ -84,13 +91,8 @@ func Main(args []string) int {
 	defer stop()
 	root := NewRoot(os.Stdout, os.Stderr)
 	root.SetArgs(args)
-	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "netshare: %v\n", err)
-		var ee *exitError
-		if errors.As(err, &ee) {
-			return ee.code
-		}
-		return 1
+	if cmd, err := root.ExecuteContextC(ctx); err != nil {
+		return reportFailure(os.Stderr, cmd, err)
 	}
 	return 0
 }
@@ -99,16 +101,61 @@ func init() {
 	register(func() *cobra.Command {
 		return &cobra.Command{
 			Use:   "version",
-			Short: "Print the netshare version",
+			Short: "Print the netshare version, the commit it was built from, and the BLAS in use",
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				v := Version
-				if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-					v = bi.Main.Version
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "netshare %s\n", v)
-				return nil
+				_, err := io.WriteString(cmd.OutOrStdout(), versionText())
+				return err
 			},
 		}
 	})
+}
+
+// versionText describes this build and the BLAS it runs on.
+func versionText() string {
+	bi, _ := debug.ReadBuildInfo()
+	return describeBuild(Version, bi) + "BLAS: " + blas.Info().String() + "\n"
+}
+
+// describeBuild words the version of a build: the version set at link
+// time, else the module's version, else "devel"; then the VCS revision and
+// time the go command stamped, when it did, and the Go version and target.
+func describeBuild(linked string, bi *debug.BuildInfo) string {
+	v := linked
+	if v == "" && bi != nil && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	if v == "" {
+		v = "devel"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "netshare %s\n", v)
+	if bi == nil {
+		fmt.Fprintf(&b, "%s %s/%s (no build information)\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return b.String()
+	}
+	set := map[string]string{}
+	for _, s := range bi.Settings {
+		set[s.Key] = s.Value
+	}
+	if rev := set["vcs.revision"]; rev != "" {
+		fmt.Fprintf(&b, "commit %s", rev)
+		if t := set["vcs.time"]; t != "" {
+			fmt.Fprintf(&b, " (%s)", t)
+		}
+		if set["vcs.modified"] == "true" {
+			b.WriteString(", with uncommitted changes")
+		}
+		b.WriteString("\n")
+	}
+	goos, goarch := set["GOOS"], set["GOARCH"]
+	if goos == "" {
+		goos, goarch = runtime.GOOS, runtime.GOARCH
+	}
+	goVersion := bi.GoVersion
+	if goVersion == "" {
+		goVersion = runtime.Version()
+	}
+	fmt.Fprintf(&b, "%s %s/%s\n", goVersion, goos, goarch)
+	return b.String()
 }

@@ -2,12 +2,16 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/netshare-go/netshare/config"
@@ -41,20 +45,22 @@ type runFlags struct {
 	audit, force, skipBad       bool
 	dpEpsilon, dpDelta          float64
 	pretrained                  string
+	flags                       *pflag.FlagSet
 }
 
 func (f *runFlags) add(cmd *cobra.Command, withInput bool) {
+	f.flags = cmd.Flags()
 	if withInput {
-		cmd.Flags().StringVar(&f.input, "input", "", "trace to learn (pcap, pcapng, flow CSV, Zeek conn log); default: the sample embedded in the binary")
-		cmd.Flags().StringVar(&f.cfgFile, "config", "", "configuration file (YAML; may `extends:` a preset or another file)")
-		cmd.Flags().StringVar(&f.preset, "preset", "", "preset: "+strings.Join(config.Presets(), ", ")+" (default "+config.DefaultPreset+")")
+		cmd.Flags().StringVar(&f.input, "input", "", "trace `FILE` to learn (pcap, pcapng, flow CSV, Zeek conn log); default: the sample embedded in the binary")
+		cmd.Flags().StringVar(&f.cfgFile, "config", "", configUsage)
+		cmd.Flags().StringVar(&f.preset, "preset", "", presetUsage)
 		cmd.Flags().BoolVar(&f.audit, "audit", false, "train on 80% of the records (flow records one by one, packets by 5-tuple) and audit the synthetic trace for memorisation against the other 20%")
-		cmd.Flags().BoolVar(&f.skipBad, "skip-bad", false, "skip malformed rows of a text input (bad CSV rows, IPv6 addresses), counted in the log and preprocess/split.json, instead of failing (config key skip_bad)")
+		cmd.Flags().BoolVar(&f.skipBad, "skip-bad", false, "skip malformed rows of a text input (bad CSV rows, IPv6 addresses), the cut record of a capture cut short, and records whose time lies far outside the trace (docs/formats.md), counted in the log and preprocess/split.json, instead of failing (config key skip_bad)")
 		cmd.Flags().Float64Var(&f.dpEpsilon, "dp-epsilon", 0, "train with differential privacy (DP-SGD on the discriminators) for this target ε; needs --pretrained")
 		cmd.Flags().Float64Var(&f.dpDelta, "dp-delta", 0, "δ of the DP guarantee (default 1e-5, or less than 1/flows)")
-		cmd.Flags().StringVar(&f.pretrained, "pretrained", "", "run directory of a model trained on public data: under DP its schema, embedding and weights start every chunk")
+		cmd.Flags().StringVar(&f.pretrained, "pretrained", "", "directory of a `RUN` trained on public data: under DP its schema, embedding and weights start every chunk")
 	}
-	cmd.Flags().StringVar(&f.out, "out", "", "run directory (required)")
+	cmd.Flags().StringVar(&f.out, "out", "", "the run directory `DIR` (required)")
 	if cmd.Name() == "run" {
 		cmd.Flags().BoolVar(&f.force, "force", false, "re-use a run directory made with another input or configuration: the stages they change run again and their old outputs go")
 	} else {
@@ -64,31 +70,99 @@ func (f *runFlags) add(cmd *cobra.Command, withInput bool) {
 }
 
 // settings is the configuration the flags ask for: the file or preset,
-// with the command line's DP settings over it.
+// with the command line's DP settings over it. Errors about a value given
+// by a flag name the flag.
 func (f *runFlags) settings() (*config.Config, error) {
-	cfg, err := config.Load(f.cfgFile, f.preset)
+	cfg, err := loadConfig(f.cfgFile, f.preset)
 	if err != nil {
 		return nil, err
 	}
 	if f.skipBad {
 		cfg.SkipBad = true
 	}
-	if f.dpEpsilon > 0 || f.dpDelta > 0 || f.pretrained != "" {
-		if f.dpEpsilon > 0 {
-			cfg.DP.Enabled, cfg.DP.Epsilon, cfg.DP.Noise = true, f.dpEpsilon, 0
-			cfg.LongFlows = "truncate" // one flow, one training example
+	changed := func(name string) bool { return f.flags != nil && f.flags.Changed(name) }
+	eps, delta, pre := changed("dp-epsilon"), changed("dp-delta"), changed("pretrained")
+	if !eps && !delta && !pre {
+		return cfg, nil
+	}
+	if eps {
+		if !(f.dpEpsilon > 0) {
+			return nil, fmt.Errorf("--dp-epsilon %g: the privacy budget must be positive", f.dpEpsilon)
 		}
-		if f.dpDelta > 0 {
-			cfg.DP.Delta = f.dpDelta
+		cfg.DP.Enabled, cfg.DP.Epsilon, cfg.DP.Noise = true, f.dpEpsilon, 0
+		cfg.LongFlows = "truncate" // one flow, one training example
+	}
+	if delta {
+		if !(f.dpDelta > 0 && f.dpDelta < 1) {
+			return nil, fmt.Errorf("--dp-delta %g: must be between 0 and 1 (exclusive)", f.dpDelta)
 		}
-		if f.pretrained != "" {
-			cfg.DP.Pretrained = f.pretrained
+		cfg.DP.Delta = f.dpDelta
+	}
+	if pre {
+		if f.pretrained == "" {
+			return nil, errors.New("--pretrained: name the directory of a run on public data")
 		}
-		if err := cfg.Validate(); err != nil {
-			return nil, fmt.Errorf("command-line settings: %w", err)
+		cfg.DP.Pretrained = f.pretrained
+	}
+	if !cfg.DP.Enabled {
+		var given []string
+		for _, name := range []string{"dp-delta", "pretrained"} {
+			if changed(name) {
+				given = append(given, "--"+name)
+			}
 		}
+		verb := "applies"
+		if len(given) > 1 {
+			verb = "apply"
+		}
+		return nil, fmt.Errorf("%s only %s to a run with differential privacy: add --dp-epsilon ε (or set dp.enabled in the configuration)", strings.Join(given, " and "), verb)
+	}
+	if eps && cfg.DP.Pretrained == "" {
+		return nil, fmt.Errorf("--dp-epsilon %g needs --pretrained RUN (a run on public data): under DP the schema, embedding and initial weights come from it", f.dpEpsilon)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, f.nameFlags(err, eps)
 	}
 	return cfg, nil
+}
+
+// dpFlags maps configuration keys to the flags that set them.
+var dpFlags = map[string]string{"dp.epsilon": "dp-epsilon", "dp.delta": "dp-delta", "dp.pretrained": "pretrained"}
+
+// nameFlags rewords the configuration's validation errors about values the
+// command line set in terms of the flags; dpByFlag says DP was turned on
+// by --dp-epsilon.
+func (f *runFlags) nameFlags(err error, dpByFlag bool) error {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	source := "the configuration"
+	if f.cfgFile != "" {
+		source = f.cfgFile
+	}
+	out := make([]error, 0, len(errs))
+	for _, e := range errs {
+		var fe *config.FieldError
+		if !errors.As(e, &fe) {
+			out = append(out, e)
+			continue
+		}
+		if flag, ok := dpFlags[fe.Key]; ok && f.flags.Changed(flag) {
+			v := f.flags.Lookup(flag).Value.String()
+			out = append(out, fmt.Errorf("--%s %s: %s", flag, v, fe.Msg))
+			continue
+		}
+		if dpByFlag {
+			// The key comes from the file, but DP from the command line.
+			out = append(out, fmt.Errorf("%s: %s (DP is on by --dp-epsilon)", source, e))
+			continue
+		}
+		out = append(out, fmt.Errorf("%s: %w", source, e))
+	}
+	return errors.Join(out...)
 }
 
 // open opens the run directory with a progress display.
@@ -109,12 +183,54 @@ func (f *runFlags) open(cmd *cobra.Command, withConfig bool) (*pipeline.Run, fun
 	if tty {
 		slog.SetDefault(slog.New(breakHandler{slog.Default().Handler(), rep}))
 	}
-	slog.Info("BLAS", "backend", blas.Info().String())
-	r, err := pipeline.Open(pipeline.Options{Dir: f.out, Input: f.input, Config: cfg, Audit: f.audit, Force: f.force, Progress: rep.Update})
+	made, err := missingDirs(f.out)
 	if err != nil {
 		return nil, nil, err
 	}
+	if !withConfig && len(made) > 0 {
+		return nil, nil, fmt.Errorf("run directory %s does not exist: %s works on a run started by netshare run or preprocess", f.out, cmd.Name())
+	}
+	slog.Info("BLAS", "backend", blas.Info().String())
+	r, err := pipeline.Open(pipeline.Options{Dir: f.out, Input: f.input, Config: cfg, Audit: f.audit, Force: f.force, Progress: rep.Update})
+	if err != nil {
+		// Leave no empty directory behind for a run that never started.
+		removeEmpty(made)
+		return nil, nil, err
+	}
 	return r, func() { rep.Close(); r.Close() }, nil
+}
+
+// missingDirs returns the directories that making dir would create,
+// deepest first.
+func missingDirs(dir string) ([]string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for d := abs; ; d = filepath.Dir(d) {
+		_, err := os.Stat(d)
+		if err == nil {
+			return out, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		out = append(out, d)
+		if filepath.Dir(d) == d {
+			return out, nil
+		}
+	}
+}
+
+// removeEmpty removes the directories dirs (deepest first) while they are
+// empty (or gone already: pipeline.Open removes a run directory it made).
+func removeEmpty(dirs []string) {
+	for _, d := range dirs {
+		if err := os.Remove(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return
+		}
+	}
 }
 
 func newRunCmd() *cobra.Command {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"runtime"
 
@@ -60,10 +59,10 @@ on every core, or as many chunks as --threads leaves cores for.`,
 			case pollTrain:
 				o.Training = true
 			default:
-				return fmt.Errorf("--poll: want %s, %s or %s, got %q", pollAll, pollStages, pollTrain, poll)
+				return usagef(cmd, "--poll: want %s, %s or %s, got %q", pollAll, pollStages, pollTrain, poll)
 			}
 			if concurrency < 0 || threads < 0 {
-				return fmt.Errorf("--concurrency and --threads must not be negative")
+				return usagef(cmd, "--concurrency and --threads must not be negative")
 			}
 			cores := runtime.NumCPU()
 			switch {

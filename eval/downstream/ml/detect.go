@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/stat"
 )
 
 // IsolationForest scores rows by how quickly random axis-parallel splits
@@ -181,24 +182,25 @@ func (m *KNNDistance) Score(X [][]float64) []float64 {
 	return out
 }
 
-// covariance returns the second-moment matrix of standardised (hence
-// centred) rows: their covariance.
+// denseOf copies rows into a matrix, one row an observation.
+func denseOf(Z [][]float64) *mat.Dense {
+	m := mat.NewDense(len(Z), len(Z[0]), nil)
+	for i, z := range Z {
+		m.SetRow(i, z)
+	}
+	return m
+}
+
+// covariance returns the covariance of the rows, with divisor n (as the
+// Standardizer's variances), so that standardised rows have unit diagonal.
 func covariance(Z [][]float64) *mat.SymDense {
-	d := len(Z[0])
-	c := mat.NewSymDense(d, nil)
-	for _, z := range Z {
-		for a := 0; a < d; a++ {
-			for b := a; b < d; b++ {
-				c.SetSym(a, b, c.At(a, b)+z[a]*z[b])
-			}
-		}
+	n := len(Z)
+	c := mat.NewSymDense(len(Z[0]), nil)
+	if n < 2 {
+		return c // one row: no spread
 	}
-	n := float64(len(Z))
-	for a := 0; a < d; a++ {
-		for b := a; b < d; b++ {
-			c.SetSym(a, b, c.At(a, b)/n)
-		}
-	}
+	stat.CovarianceMatrix(c, denseOf(Z), nil) // divisor n−1
+	c.ScaleSym(float64(n-1)/float64(n), c)
 	return c
 }
 
@@ -220,34 +222,28 @@ func (m *PCAReconstruction) Fit(X [][]float64) error {
 		return err
 	}
 	m.st = FitStandardizer(X)
-	Z := m.st.Transform(X)
-	var eig mat.EigenSym
-	if !eig.Factorize(covariance(Z), true) {
-		return errors.New("PCA: eigendecomposition failed")
+	var pc stat.PC
+	if !pc.PrincipalComponents(denseOf(m.st.Transform(X)), nil) {
+		return errors.New("PCA: decomposition failed")
 	}
-	vals := eig.Values(nil) // ascending
+	vars := pc.VarsTo(nil) // descending
 	var vecs mat.Dense
-	eig.VectorsTo(&vecs)
-	d := len(vals)
+	pc.VectorsTo(&vecs)
+	d := len(X[0])
 	var tot float64
-	for _, v := range vals {
-		tot += max(v, 0)
+	for _, v := range vars {
+		tot += v
 	}
 	q, acc := 0, 0.0
-	for i := d - 1; i >= 0 && q < d-1; i-- {
-		if tot > 0 && acc/tot >= m.Variance {
+	for _, v := range vars {
+		if q >= d-1 || (tot > 0 && acc/tot >= m.Variance) {
 			break
 		}
-		acc += max(vals[i], 0)
+		acc += v
 		q++
 	}
 	q = max(q, 1)
-	m.basis = mat.NewDense(d, q, nil)
-	for c := 0; c < q; c++ {
-		for r := 0; r < d; r++ {
-			m.basis.Set(r, c, vecs.At(r, d-1-c))
-		}
-	}
+	m.basis = mat.DenseCopyOf(vecs.Slice(0, d, 0, q))
 	return nil
 }
 

@@ -30,21 +30,20 @@ type regTreeBuilder struct {
 	g, h   []float64
 	depth  int
 	lambda float64
-	t      *tree
 	hg, hh []float64
 }
 
-func (b *regTreeBuilder) grow(idx []int32, depth int) int32 {
+// split finds the split of rows idx with the largest gain in the
+// second-order approximation of the loss; the leaf value is the Newton
+// step −G/(H+λ).
+func (b *regTreeBuilder) split(idx []int32, depth int) (int, uint8, []float64) {
 	var G, H float64
 	for _, i := range idx {
 		G += b.g[i]
 		H += b.h[i]
 	}
-	id := int32(len(b.t.nodes))
-	b.t.nodes = append(b.t.nodes, treeNode{})
-	leaf := func() int32 {
-		b.t.nodes[id] = treeNode{leaf: true, value: []float64{-G / (H + b.lambda)}}
-		return id
+	leaf := func() (int, uint8, []float64) {
+		return -1, 0, []float64{-G / (H + b.lambda)}
 	}
 	if depth >= b.depth || len(idx) < 2 {
 		return leaf()
@@ -77,12 +76,7 @@ func (b *regTreeBuilder) grow(idx []int32, depth int) int32 {
 	if bestFeat < 0 {
 		return leaf()
 	}
-	col := b.bins[bestFeat]
-	l := partition(idx, col, bestThr)
-	li := b.grow(idx[:l], depth+1)
-	ri := b.grow(idx[l:], depth+1)
-	b.t.nodes[id] = treeNode{feat: bestFeat, thr: bestThr, left: li, right: ri}
-	return id
+	return bestFeat, bestThr, nil
 }
 
 func (m *GradientBoosting) Fit(X [][]float64, y []int, k int) error {
@@ -127,17 +121,17 @@ func (m *GradientBoosting) Fit(X [][]float64, y []int, k int) error {
 			for i := range idx {
 				idx[i] = int32(i)
 			}
-			b.t = &tree{}
-			b.grow(idx, 0)
-			for _, nd := range b.t.nodes {
+			tr := &tree{}
+			tr.grow(b, bins, idx, 0)
+			for _, nd := range tr.nodes {
 				if nd.leaf {
 					nd.value[0] *= m.LearningRate
 				}
 			}
 			for i := 0; i < n; i++ {
-				F[i*k+c] += b.t.leafOf(bins, i)[0]
+				F[i*k+c] += tr.leafOf(bins, i)[0]
 			}
-			trees = append(trees, b.t)
+			trees = append(trees, tr)
 		}
 		m.ts = append(m.ts, trees)
 	}

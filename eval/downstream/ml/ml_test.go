@@ -210,3 +210,35 @@ func sign(a float64) float64 {
 	}
 	return 1
 }
+
+// TestCovarianceAndPCAOnKnownData checks the covariance (divisor n) and the
+// PCA subspace on rows whose answers are known exactly.
+func TestCovarianceAndPCAOnKnownData(t *testing.T) {
+	c := covariance([][]float64{{1, 2}, {3, 6}, {5, 4}})
+	want := [2][2]float64{{8.0 / 3, 4.0 / 3}, {4.0 / 3, 8.0 / 3}}
+	for a := range 2 {
+		for b := range 2 {
+			if got := c.At(a, b); math.Abs(got-want[a][b]) > 1e-12 {
+				t.Errorf("covariance[%d][%d] = %v, want %v", a, b, got, want[a][b])
+			}
+		}
+	}
+	if c := covariance([][]float64{{1, 2}}); c.At(0, 0) != 0 || c.At(0, 1) != 0 {
+		t.Errorf("one row: covariance %v, want zero", c)
+	}
+	// Rows on the line y = 2x standardise onto z₁ = z₂: one component
+	// keeps all the variance; a point on the line reconstructs exactly, one
+	// at standardised (1, −1) is 2 away (squared).
+	m := NewPCAReconstruction()
+	if err := m.Fit([][]float64{{-1, -2}, {0, 0}, {1, 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, q := m.basis.Dims(); q != 1 {
+		t.Fatalf("kept %d components, want 1", q)
+	}
+	s := math.Sqrt(2.0 / 3)
+	got := m.Score([][]float64{{s, 2 * s}, {s, -2 * s}})
+	if math.Abs(got[0]) > 1e-12 || math.Abs(got[1]-2) > 1e-12 {
+		t.Errorf("reconstruction errors %v, want [0 2]", got)
+	}
+}

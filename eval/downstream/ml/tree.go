@@ -43,6 +43,30 @@ func (t *tree) leafOf(bins [][]uint8, i int) []float64 {
 	return n.value
 }
 
+// splitter chooses how a tree node's rows are split: the feature and
+// threshold of the best split, or feat < 0 and the leaf's value when the
+// rows should not (or cannot usefully) be split.
+type splitter interface {
+	split(idx []int32, depth int) (feat int, thr uint8, leaf []float64)
+}
+
+// grow grows the subtree over rows idx (reordered in place) at depth, as s
+// splits them, and returns its root's index.
+func (t *tree) grow(s splitter, bins [][]uint8, idx []int32, depth int) int32 {
+	id := int32(len(t.nodes))
+	t.nodes = append(t.nodes, treeNode{})
+	feat, thr, leaf := s.split(idx, depth)
+	if feat < 0 {
+		t.nodes[id] = treeNode{leaf: true, value: leaf}
+		return id
+	}
+	l := partition(idx, bins[feat], thr)
+	li := t.grow(s, bins, idx[:l], depth+1)
+	ri := t.grow(s, bins, idx[l:], depth+1)
+	t.nodes[id] = treeNode{feat: feat, thr: thr, left: li, right: ri}
+	return id
+}
+
 // treeParams controls the growth of a tree.
 type treeParams struct {
 	maxDepth int
@@ -58,18 +82,17 @@ type classTreeBuilder struct {
 	k     int
 	p     treeParams
 	r     *rand.Rand
-	t     *tree
 	hist  []float64
 	feats []int
 }
 
-func (b *classTreeBuilder) grow(idx []int32, depth int) int32 {
+// split finds the split of rows idx that most decreases Gini impurity
+// among the features tried; the leaf value is the class distribution.
+func (b *classTreeBuilder) split(idx []int32, depth int) (int, uint8, []float64) {
 	counts := make([]float64, b.k)
 	for _, i := range idx {
 		counts[b.y[i]]++
 	}
-	id := int32(len(b.t.nodes))
-	b.t.nodes = append(b.t.nodes, treeNode{})
 	n := float64(len(idx))
 	pure := false
 	for _, c := range counts {
@@ -77,15 +100,14 @@ func (b *classTreeBuilder) grow(idx []int32, depth int) int32 {
 			pure = true
 		}
 	}
-	makeLeaf := func() int32 {
+	leaf := func() (int, uint8, []float64) {
 		for c := range counts {
 			counts[c] /= n
 		}
-		b.t.nodes[id] = treeNode{leaf: true, value: counts}
-		return id
+		return -1, 0, counts
 	}
 	if pure || depth >= b.p.maxDepth || len(idx) < 2*b.p.minLeaf {
-		return makeLeaf()
+		return leaf()
 	}
 	var parentScore float64
 	for _, c := range counts {
@@ -135,20 +157,16 @@ func (b *classTreeBuilder) grow(idx []int32, depth int) int32 {
 		}
 	}
 	if bestFeat < 0 {
-		return makeLeaf()
+		return leaf()
 	}
-	col := b.bins[bestFeat]
-	l := partition(idx, col, bestThr)
-	li := b.grow(idx[:l], depth+1)
-	ri := b.grow(idx[l:], depth+1)
-	b.t.nodes[id] = treeNode{feat: bestFeat, thr: bestThr, left: li, right: ri}
-	return id
+	return bestFeat, bestThr, nil
 }
 
 func growClassTree(bins [][]uint8, nbins []int, y []int, k int, idx []int32, p treeParams, r *rand.Rand) *tree {
-	b := &classTreeBuilder{bins: bins, nbins: nbins, y: y, k: k, p: p, r: r, t: &tree{}, hist: make([]float64, maxBins*k), feats: make([]int, 0, len(bins))}
-	b.grow(idx, 0)
-	return b.t
+	b := &classTreeBuilder{bins: bins, nbins: nbins, y: y, k: k, p: p, r: r, hist: make([]float64, maxBins*k), feats: make([]int, 0, len(bins))}
+	t := &tree{}
+	t.grow(b, bins, idx, 0)
+	return t
 }
 
 func binCounts(bn *binner) []int {

@@ -1,0 +1,425 @@
+package protocol
+
+import (
+	"math/rand/v2"
+	"slices"
+
+	"github.com/netshare-go/netshare/trace"
+)
+
+// RepairOptions control RepairPackets and RepairFlows.
+type RepairOptions struct {
+	// Seed drives the draws that replace invalid ports, ICMP types and
+	// addresses.
+	Seed uint64
+	// Skip names checks whose violations are left as they are, typically
+	// those the real trace itself often fails (see [Side.Below]).
+	Skip []string
+}
+
+// Repairs counts, per check name, the records a repair changed.
+type Repairs map[string]int64
+
+func (o RepairOptions) on(name string) bool { return !slices.Contains(o.Skip, name) }
+
+// Below lists the checks that fewer than share of the side's flows pass,
+// for a trace of the given kind ("packets" or "flows"): the checks a repair
+// of a synthetic trace imitating this one should skip.
+func (s *Side) Below(kind string, share float64) []string {
+	defs := flowChecks
+	if kind == "packets" {
+		defs = packetChecks
+	}
+	var out []string
+	for i, d := range defs {
+		if i < len(s.FailedFlows) && 1-ratio(s.FailedFlows[i], s.Flows) < share {
+			out = append(out, d.Name)
+		}
+	}
+	return out
+}
+
+// pools holds, per field, the trace's own valid values (one entry per
+// record), from which invalid values are redrawn so that the repaired
+// trace keeps the valid part of each marginal.
+type pools struct {
+	src, dst         []uint32
+	srcPort, dstPort map[uint8][]uint16 // TCP and UDP, nonzero
+	icmp             []uint16           // defined ICMP type·256+code
+}
+
+func (p *pools) add(k trace.Key) {
+	if srcAddrValid(k.Src) {
+		p.src = append(p.src, k.Src)
+	}
+	if dstAddrValid(k.Dst) {
+		p.dst = append(p.dst, k.Dst)
+	}
+	switch {
+	case hasPorts(k.Proto):
+		if k.SrcPort != 0 {
+			p.srcPort[k.Proto] = append(p.srcPort[k.Proto], k.SrcPort)
+		}
+		if k.DstPort != 0 {
+			p.dstPort[k.Proto] = append(p.dstPort[k.Proto], k.DstPort)
+		}
+	case k.Proto == trace.ProtoICMP && icmpValid(k.DstPort):
+		p.icmp = append(p.icmp, k.DstPort)
+	}
+}
+
+func draw[T any](r *rand.Rand, pool []T, old T) (T, bool) {
+	if len(pool) == 0 {
+		return old, false
+	}
+	return pool[r.IntN(len(pool))], true
+}
+
+// repairKey returns k with its ports, ICMP type and addresses made valid
+// (as far as the pools allow), counting each change in rep.
+func (p *pools) repairKey(k trace.Key, r *rand.Rand, opt RepairOptions, rep Repairs, weight int64) trace.Key {
+	m := commonFailures(k, false)
+	if m&bPorts != 0 && opt.on(CheckPorts) {
+		switch {
+		case hasPorts(k.Proto):
+			if k.SrcPort == 0 {
+				k.SrcPort, _ = draw(r, p.srcPort[k.Proto], k.SrcPort)
+			}
+			if k.DstPort == 0 {
+				k.DstPort, _ = draw(r, p.dstPort[k.Proto], k.DstPort)
+			}
+		case k.Proto == trace.ProtoICMP:
+			k.SrcPort = 0
+		default:
+			k.SrcPort, k.DstPort = 0, 0
+		}
+		rep[CheckPorts] += weight
+	}
+	if m&bICMP != 0 && opt.on(CheckICMP) {
+		if v, ok := draw(r, p.icmp, k.DstPort); ok {
+			k.DstPort = v
+		} else {
+			k.DstPort = 8 << 8 // echo request
+		}
+		rep[CheckICMP] += weight
+	}
+	if m&bSrcAddr != 0 && opt.on(CheckSrcAddr) {
+		var ok bool
+		if k.Src, ok = draw(r, p.src, k.Src); ok {
+			rep[CheckSrcAddr] += weight
+		}
+	}
+	if m&bDstAddr != 0 && opt.on(CheckDstAddr) {
+		var ok bool
+		if k.Dst, ok = draw(r, p.dst, k.Dst); ok {
+			rep[CheckDstAddr] += weight
+		}
+	}
+	return k
+}
+
+// repairTCPFlags makes f a legal flag combination: empty becomes ACK, SYN
+// loses FIN and RST, and ACK is added to anything but a SYN or a RST.
+func repairTCPFlags(f uint8) uint8 {
+	if f&trace.TCPSyn != 0 {
+		f &^= trace.TCPFin | trace.TCPRst
+	}
+	if f&(trace.TCPSyn|trace.TCPRst) == 0 {
+		f |= trace.TCPAck
+	}
+	return f
+}
+
+// RepairPackets returns a copy of pkts in which violations of the protocol
+// checks are repaired, and how many packets each repair changed. The
+// order of the packets is kept. Repairs, in order:
+//
+//   - fragment: the reserved and undefined flag bits are cleared; a packet
+//     whose fragment fields are still inconsistent, or that is a later
+//     fragment of a TCP, UDP or ICMP flow with ports, becomes unfragmented
+//     (offset 0, MF clear);
+//   - ip_length, mtu: the length is raised to the headers or lowered to
+//     9000;
+//   - tcp_flags: see repairTCPFlags; other protocols lose their flags;
+//   - ports, icmp_type, src_addr, dst_addr: per flow (5-tuple), an invalid
+//     port, ICMP type/code or address is replaced by one drawn from the
+//     trace's own valid values in that field (one entry per packet, so the
+//     valid part of each marginal is kept), and portless protocols lose
+//     their ports; the flow's packets move to the new 5-tuple together;
+//   - ttl, ttl_stable: a flow's packets whose TTL is 0 or lies more than 2
+//     from the flow's most common nonzero TTL take that TTL (64 if all are
+//     0);
+//   - time_order: a flow's timestamps are sorted among its packets (the
+//     multiset of timestamps is unchanged);
+//   - tcp_order: a flow's TCP flag values are reordered, SYN-bearing ones
+//     first and RST-bearing ones last, otherwise in their order (the
+//     multiset of flag values is unchanged);
+//   - ip_id: an id that does not step forward by less than 2048 from the
+//     previous packet's becomes the previous id plus 1.
+//
+// Protocol numbers are not changed (proto_valid is reported, not
+// repaired), and a draw needs a valid value of the field somewhere in the
+// trace. Checks named in opt.Skip are left alone.
+func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repairs) {
+	out := slices.Clone(pkts)
+	rep := Repairs{}
+	r := rand.New(rand.NewPCG(opt.Seed, 0x70726f746f))
+	// Per-packet fields.
+	for i := range out {
+		p := &out[i]
+		if opt.on(CheckFragment) {
+			// A later fragment cannot carry ports.
+			ported := p.FragOff != 0 && (hasPorts(p.Proto) || p.Proto == trace.ProtoICMP) && (p.SrcPort != 0 || p.DstPort != 0)
+			if ported || packetFailures(p)&bFragment != 0 {
+				p.Flags &= 3
+				if ported || packetFailures(p)&bFragment != 0 {
+					p.FragOff, p.Flags = 0, p.Flags&2
+				}
+				rep[CheckFragment]++
+			}
+		}
+		m := packetFailures(p)
+		if m&(bIPLength|bMTU) != 0 {
+			if m&bIPLength != 0 && opt.on(CheckIPLength) {
+				h := 20
+				if p.FragOff == 0 {
+					h = minHeader(p.Proto)
+				}
+				p.Len = uint16(h)
+				rep[CheckIPLength]++
+			}
+			if m&bMTU != 0 && opt.on(CheckMTU) {
+				p.Len = MTU
+				rep[CheckMTU]++
+			}
+		}
+		if m&bTCPFlags != 0 && opt.on(CheckTCPFlags) {
+			if p.Proto == trace.ProtoTCP && p.FragOff == 0 {
+				p.TCPFlags = repairTCPFlags(p.TCPFlags)
+			} else {
+				p.TCPFlags = 0
+			}
+			rep[CheckTCPFlags]++
+		}
+	}
+	// 5-tuples: the pools come from packets whose key the decoder would
+	// give them (not later fragments).
+	pl := pools{srcPort: map[uint8][]uint16{}, dstPort: map[uint8][]uint16{}}
+	for i := range out {
+		if out[i].FragOff == 0 {
+			pl.add(out[i].Key())
+		}
+	}
+	type flow struct {
+		key trace.Key
+		idx []int32
+	}
+	index := map[trace.Key]int32{}
+	var flows []flow
+	for i := range out {
+		k := out[i].Key()
+		j, ok := index[k]
+		if !ok {
+			j = int32(len(flows))
+			index[k] = j
+			flows = append(flows, flow{key: k})
+		}
+		flows[j].idx = append(flows[j].idx, int32(i))
+	}
+	for _, f := range flows {
+		// Later TCP, UDP and ICMP fragments keep their key: they carry no
+		// transport header, so zero ports are right for them.
+		keep := func(p *trace.Packet) bool {
+			return p.FragOff != 0 && (hasPorts(p.Proto) || p.Proto == trace.ProtoICMP)
+		}
+		var n int64
+		for _, i := range f.idx {
+			if !keep(&out[i]) {
+				n++
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		nk := pl.repairKey(f.key, r, opt, rep, n)
+		if nk == f.key {
+			continue
+		}
+		for _, i := range f.idx {
+			if p := &out[i]; !keep(p) {
+				p.Src, p.Dst, p.SrcPort, p.DstPort = nk.Src, nk.Dst, nk.SrcPort, nk.DstPort
+			}
+		}
+	}
+	// Flows after the key repair, in trace order.
+	clear(index)
+	flows = flows[:0]
+	for i := range out {
+		k := out[i].Key()
+		j, ok := index[k]
+		if !ok {
+			j = int32(len(flows))
+			index[k] = j
+			flows = append(flows, flow{key: k})
+		}
+		flows[j].idx = append(flows[j].idx, int32(i))
+	}
+	var ts []int64
+	var flags []uint8
+	var tcpIdx []int32
+	for _, f := range flows {
+		if opt.on(CheckTTL) || opt.on(CheckTTLStable) {
+			repairTTL(out, f.idx, opt, rep)
+		}
+		if opt.on(CheckTimeOrder) {
+			ts = ts[:0]
+			for _, i := range f.idx {
+				ts = append(ts, out[i].TS)
+			}
+			if !slices.IsSorted(ts) {
+				slices.Sort(ts)
+				for j, i := range f.idx {
+					if out[i].TS != ts[j] {
+						out[i].TS = ts[j]
+						rep[CheckTimeOrder]++
+					}
+				}
+			}
+		}
+		if f.key.Proto == trace.ProtoTCP && opt.on(CheckTCPOrder) {
+			tcpIdx, flags = tcpIdx[:0], flags[:0]
+			for _, i := range f.idx {
+				if out[i].FragOff == 0 {
+					tcpIdx = append(tcpIdx, i)
+				}
+			}
+			for _, class := range []int{0, 1, 2} {
+				for _, i := range tcpIdx {
+					if flagClass(out[i].TCPFlags) == class {
+						flags = append(flags, out[i].TCPFlags)
+					}
+				}
+			}
+			for j, i := range tcpIdx {
+				if out[i].TCPFlags != flags[j] {
+					out[i].TCPFlags = flags[j]
+					rep[CheckTCPOrder]++
+				}
+			}
+		}
+		if opt.on(CheckIPID) {
+			for j := 1; j < len(f.idx); j++ {
+				prev, p := out[f.idx[j-1]].ID, &out[f.idx[j]]
+				if p.ID-prev >= IDStep {
+					p.ID = prev + 1
+					rep[CheckIPID]++
+				}
+			}
+		}
+	}
+	return out, rep
+}
+
+// flagClass orders TCP flag values for the handshake: SYN-bearing first
+// (0), RST-bearing last (2), the rest between (1).
+func flagClass(f uint8) int {
+	switch {
+	case f&trace.TCPSyn != 0:
+		return 0
+	case f&trace.TCPRst != 0:
+		return 2
+	}
+	return 1
+}
+
+// repairTTL gives the packets of one flow whose TTL is 0 or far from the
+// flow's most common nonzero TTL that TTL.
+func repairTTL(out []trace.Packet, idx []int32, opt RepairOptions, rep Repairs) {
+	var counts [256]int32
+	mode := uint8(0)
+	for _, i := range idx {
+		t := out[i].TTL
+		counts[t]++
+		if t != 0 && (mode == 0 || counts[t] > counts[mode]) {
+			mode = t
+		}
+	}
+	if mode == 0 {
+		mode = 64
+	}
+	for _, i := range idx {
+		p := &out[i]
+		d := int(p.TTL) - int(mode)
+		switch {
+		case p.TTL == 0 && opt.on(CheckTTL):
+			p.TTL = mode
+			rep[CheckTTL]++
+		case p.TTL != 0 && (d > TTLSpread || d < -TTLSpread) && opt.on(CheckTTLStable):
+			p.TTL = mode
+			rep[CheckTTLStable]++
+		}
+	}
+}
+
+// RepairFlows returns a copy of flows in which violations of the protocol
+// checks are repaired, and how many records each repair changed:
+//
+//   - ports, icmp_type, src_addr, dst_addr: as for packets (values drawn
+//     from the trace's own valid values of the field, one entry per record);
+//   - tcp_flags: a TCP record with FIN, PSH or URG but no ACK gains ACK;
+//     other protocols lose their flags;
+//   - flow_packets: 0 packets become 1;
+//   - flow_bytes: bytes are clamped into [packets × header, packets × 65535];
+//   - flow_duration: a negative duration, or a nonzero one with one packet,
+//     becomes 0.
+//
+// Protocol numbers are not changed. Checks named in opt.Skip are left
+// alone.
+func RepairFlows(flows []trace.Flow, opt RepairOptions) ([]trace.Flow, Repairs) {
+	out := slices.Clone(flows)
+	rep := Repairs{}
+	r := rand.New(rand.NewPCG(opt.Seed, 0x70726f746f))
+	pl := pools{srcPort: map[uint8][]uint16{}, dstPort: map[uint8][]uint16{}}
+	for i := range out {
+		pl.add(out[i].Key())
+	}
+	for i := range out {
+		f := &out[i]
+		k := f.Key()
+		if nk := pl.repairKey(k, r, opt, rep, 1); nk != k {
+			f.Src, f.Dst, f.SrcPort, f.DstPort = nk.Src, nk.Dst, nk.SrcPort, nk.DstPort
+		}
+		m := flowFailures(f)
+		if m&bTCPFlags != 0 && opt.on(CheckTCPFlags) {
+			if f.Proto == trace.ProtoTCP {
+				f.TCPFlags |= trace.TCPAck
+			} else {
+				f.TCPFlags = 0
+			}
+			rep[CheckTCPFlags]++
+		}
+		if m&bFlowPackets != 0 && opt.on(CheckFlowPackets) {
+			f.Packets = 1
+			rep[CheckFlowPackets]++
+		}
+		if f.Packets > 0 && flowFailures(f)&bFlowBytes != 0 && opt.on(CheckFlowBytes) {
+			h := uint64(minHeader(f.Proto))
+			lo, hi := satMul(f.Packets, h), satMul(f.Packets, 65535)
+			f.Bytes = min(max(f.Bytes, lo), hi)
+			rep[CheckFlowBytes]++
+		}
+		if flowFailures(f)&bFlowDuration != 0 && opt.on(CheckFlowDuration) {
+			f.Dur = 0
+			rep[CheckFlowDuration]++
+		}
+	}
+	return out, rep
+}
+
+// satMul is a·b, saturating at the largest uint64.
+func satMul(a, b uint64) uint64 {
+	if b != 0 && a > ^uint64(0)/b {
+		return ^uint64(0)
+	}
+	return a * b
+}

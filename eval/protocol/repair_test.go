@@ -1,0 +1,221 @@
+package protocol
+
+import (
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/netshare-go/netshare/trace"
+)
+
+// garbagePackets imitates a careless generator: flows whose packets have
+// every header field drawn at random, with a few packets valid so that the
+// repair has values to draw from.
+func garbagePackets(n int, seed uint64) []trace.Packet {
+	r := rand.New(rand.NewPCG(seed, 9))
+	protos := []uint8{trace.ProtoTCP, trace.ProtoTCP, trace.ProtoUDP, trace.ProtoICMP, trace.ProtoGRE, trace.ProtoESP, 200, 0}
+	type key struct{ k trace.Key }
+	var keys []trace.Key
+	for range n / 10 {
+		k := trace.Key{Src: r.Uint32(), Dst: r.Uint32(), SrcPort: uint16(r.IntN(3) * r.IntN(65536)), DstPort: uint16(r.IntN(3) * r.IntN(65536)),
+			Proto: protos[r.IntN(len(protos))]}
+		if r.IntN(3) == 0 {
+			k.Src, k.Dst = 10<<24|r.Uint32()&0xffffff, 11<<24|r.Uint32()&0xffffff
+		}
+		keys = append(keys, k)
+	}
+	out := make([]trace.Packet, n)
+	for i := range out {
+		k := keys[r.IntN(len(keys))]
+		p := trace.Packet{TS: 1e15 + r.Int64N(1e9), Src: k.Src, Dst: k.Dst, SrcPort: k.SrcPort, DstPort: k.DstPort, Proto: k.Proto,
+			Len: uint16(r.IntN(12000)), TOS: uint8(r.Uint32()), ID: uint16(r.Uint32()), TTL: uint8(r.IntN(256)), TCPFlags: uint8(r.Uint32())}
+		switch r.IntN(10) {
+		case 0:
+			p.Flags, p.FragOff = uint8(r.IntN(8)), uint16(r.IntN(8192))
+		case 1, 2, 3:
+			p.Flags = 2
+		}
+		if k.Proto == trace.ProtoICMP && r.IntN(2) == 0 {
+			p.DstPort = 3<<8 | uint16(r.IntN(4))
+		}
+		out[i] = p
+	}
+	return out
+}
+
+// validPackets is a small trace that passes every check.
+func validPackets() []trace.Packet {
+	var out []trace.Packet
+	for f := range 20 {
+		for i := range 5 {
+			p := goodTCP()
+			p.SrcPort += uint16(f)
+			p.Src += uint32(f)
+			p.TS += int64(i*1000 + f)
+			p.ID += uint16(i)
+			p.Len = uint16(40 + 100*i)
+			p.TCPFlags = []uint8{trace.TCPSyn, trace.TCPAck, trace.TCPAck | trace.TCPPsh, trace.TCPAck, trace.TCPFin | trace.TCPAck}[i]
+			switch f % 4 {
+			case 1:
+				p.Proto, p.TCPFlags, p.DstPort = trace.ProtoUDP, 0, 53
+			case 2:
+				p.Proto, p.TCPFlags, p.SrcPort, p.DstPort = trace.ProtoICMP, 0, 0, 8<<8
+			case 3:
+				p.Proto, p.TCPFlags, p.SrcPort, p.DstPort = trace.ProtoGRE, 0, 0, 0
+			}
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func TestRepairPacketsPassesEveryCheck(t *testing.T) {
+	in := garbagePackets(5000, 1)
+	before := Packets(in)
+	orig := slices.Clone(in)
+	out, rep := RepairPackets(in, RepairOptions{Seed: 3})
+	if !reflect.DeepEqual(in, orig) {
+		t.Fatal("RepairPackets changed its input")
+	}
+	after := Packets(out)
+	proto := indexOf(packetChecks, CheckProto)
+	for i, d := range packetChecks {
+		want := int64(0)
+		if i == proto {
+			want = before.FailedPackets[i] // protocol numbers are not repaired
+		}
+		if after.FailedPackets[i] != want {
+			t.Errorf("%s: %d packets fail after the repair (%d before), want %d", d.Name, after.FailedPackets[i], before.FailedPackets[i], want)
+		}
+		if before.FailedPackets[i] > 0 && i != proto && rep[d.Name] == 0 {
+			t.Errorf("%s: %d failures before, no repair counted", d.Name, before.FailedPackets[i])
+		}
+	}
+	if len(out) != len(in) {
+		t.Fatalf("%d packets out of %d", len(out), len(in))
+	}
+	// Time stamps are only permuted; packets stay where they were, and the
+	// TOS (never checked) is untouched.
+	ts := func(ps []trace.Packet) []int64 {
+		var v []int64
+		for _, p := range ps {
+			v = append(v, p.TS)
+		}
+		slices.Sort(v)
+		return v
+	}
+	if !slices.Equal(ts(in), ts(out)) {
+		t.Error("the multiset of timestamps changed")
+	}
+	for i := range in {
+		if in[i].TOS != out[i].TOS {
+			t.Fatalf("packet %d moved or its TOS changed", i)
+		}
+	}
+	if again, rep2 := RepairPackets(out, RepairOptions{Seed: 4}); !reflect.DeepEqual(again, out) || len(rep2) != 0 {
+		t.Errorf("repairing a repaired trace changes it: %v", rep2)
+	}
+}
+
+func TestRepairKeepsValidTraces(t *testing.T) {
+	in := validPackets()
+	if s := Packets(in); s.AllPackets != s.Packets {
+		t.Fatalf("test trace is not valid: %+v", s)
+	}
+	out, rep := RepairPackets(in, RepairOptions{})
+	if !reflect.DeepEqual(in, out) || len(rep) != 0 {
+		t.Errorf("a valid trace changed: %v", rep)
+	}
+	flows := []trace.Flow{goodFlow(), goodFlow()}
+	flows[1].Proto, flows[1].SrcPort, flows[1].DstPort, flows[1].TCPFlags, flows[1].Packets, flows[1].Dur = trace.ProtoICMP, 0, 0, 0, 1, 0
+	fo, frep := RepairFlows(flows, RepairOptions{})
+	if !reflect.DeepEqual(flows, fo) || len(frep) != 0 {
+		t.Errorf("valid flow records changed: %v", frep)
+	}
+}
+
+// A flow's TCP flags, timestamps and TTLs in the wrong order or spread are
+// put right without changing the multiset of flags and timestamps.
+func TestRepairPacketsFlowOrder(t *testing.T) {
+	in := validPackets()[:5]
+	slices.Reverse(in) // FIN first, SYN last, timestamps descending, ids backwards
+	in[2].TTL = 80
+	in[3].TCPFlags = trace.TCPRst | trace.TCPAck // flags now FIN-ACK, ACK, PSH-ACK, RST-ACK, SYN
+	out, rep := RepairPackets(in, RepairOptions{})
+	if s := Packets(out); s.AllPackets != 5 {
+		t.Fatalf("repaired flow fails: %+v %v", s, rep)
+	}
+	var flags []uint8
+	for i, p := range out {
+		flags = append(flags, p.TCPFlags)
+		if p.TS != validPackets()[i].TS || p.TTL != 64 {
+			t.Errorf("packet %d: ts %d ttl %d", i, p.TS, p.TTL)
+		}
+	}
+	want := []uint8{trace.TCPSyn, trace.TCPFin | trace.TCPAck, trace.TCPAck, trace.TCPAck | trace.TCPPsh, trace.TCPRst | trace.TCPAck}
+	if !slices.Equal(flags, want) {
+		t.Errorf("flags %v, want %v", flags, want)
+	}
+	for _, c := range []string{CheckTCPOrder, CheckTimeOrder, CheckTTLStable, CheckIPID} {
+		if rep[c] == 0 {
+			t.Errorf("no %s repair counted: %v", c, rep)
+		}
+	}
+}
+
+func TestRepairSkip(t *testing.T) {
+	in := garbagePackets(2000, 2)
+	out, rep := RepairPackets(in, RepairOptions{Skip: []string{CheckTTLStable, CheckSrcAddr}})
+	before, after := Packets(in), Packets(out)
+	for _, c := range []string{CheckTTLStable, CheckSrcAddr} {
+		i := indexOf(packetChecks, c)
+		if after.FailedPackets[i] == 0 || rep[c] != 0 {
+			t.Errorf("%s skipped, yet %d of %d failures left, %d repairs", c, after.FailedPackets[i], before.FailedPackets[i], rep[c])
+		}
+	}
+	if after.FailedPackets[indexOf(packetChecks, CheckTTL)] != 0 {
+		t.Error("ttl not repaired")
+	}
+}
+
+func TestRepairFlows(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	protos := []uint8{trace.ProtoTCP, trace.ProtoUDP, trace.ProtoICMP, trace.ProtoESP, 200}
+	in := make([]trace.Flow, 3000)
+	for i := range in {
+		in[i] = trace.Flow{Start: r.Int64N(1e12), Dur: r.Int64N(2e6) - 1e5, Src: r.Uint32(), Dst: r.Uint32(),
+			SrcPort: uint16(r.IntN(3) * r.IntN(65536)), DstPort: uint16(r.IntN(3) * r.IntN(65536)), Proto: protos[r.IntN(len(protos))],
+			Packets: uint64(r.IntN(4)), Bytes: uint64(r.IntN(200_000)), TCPFlags: uint8(r.Uint32()), Label: "x"}
+	}
+	before := Flows(in)
+	out, rep := RepairFlows(in, RepairOptions{Seed: 1})
+	after := Flows(out)
+	proto := indexOf(flowChecks, CheckProto)
+	for i, d := range flowChecks {
+		want := int64(0)
+		if i == proto {
+			want = before.FailedFlows[i]
+		}
+		if after.FailedFlows[i] != want || (i != proto && before.FailedFlows[i] > 0 && rep[d.Name] == 0) {
+			t.Errorf("%s: %d fail after (%d before, %d repairs), want %d", d.Name, after.FailedFlows[i], before.FailedFlows[i], rep[d.Name], want)
+		}
+	}
+	for i := range in {
+		if in[i].Start != out[i].Start || in[i].Label != out[i].Label || in[i].Proto != out[i].Proto {
+			t.Fatalf("record %d: unrepaired fields changed", i)
+		}
+	}
+}
+
+func TestBelow(t *testing.T) {
+	good, bad := goodFlow(), goodFlow()
+	bad.Src = 0
+	s := Flows([]trace.Flow{good, good, good, bad})
+	if got := s.Below("flows", 0.9); !slices.Equal(got, []string{CheckSrcAddr}) {
+		t.Errorf("below 90%%: %v", got)
+	}
+	if got := s.Below("flows", 0.75); len(got) != 0 {
+		t.Errorf("below 75%%: %v", got)
+	}
+}
