@@ -1,0 +1,207 @@
+package blas
+
+import (
+	"sync"
+	"unsafe"
+)
+
+// netshare's own sgemm: the product is cut into blocks that fit the caches,
+// the blocks of op(A) and op(B) are copied ("packed") into contiguous
+// panels, and a register-blocked micro-kernel multiplies an mr-row panel of
+// A by an nr-column panel of B into an mr×nr tile of C. The four transpose
+// cases differ only in how the panels are packed.
+//
+// Loop order (Goto's): for each nc-column block of C, for each kc-deep
+// block of the k dimension, pack that block of op(B) (kc×nc, L3/L2); for
+// each mc-row block, pack the block of op(A) (mc×kc, L2); then for each
+// nr-column micro-panel of B (kc×nr, L1) run the kernel down the mc rows.
+//
+// Every element of C is the same sequence of floating-point operations
+// wherever its tile lies: its own accumulator summed in k order within a kc
+// block, then C = alpha·acc + beta·C (two products rounded separately, then
+// the sum) for the first block and C = alpha·acc + C for the others. The kc
+// blocks depend only on k, so a product cut into parts (rows or columns of
+// C, see splitOwn) gives the same bits as the whole, with any thread count.
+
+// kernel is one micro-kernel and the blocking that suits it.
+type kernel struct {
+	name   string
+	mr, nr int // tile rows and columns
+	kc     int // largest k block (the B micro-panel, kc×nr, stays in L1)
+	mc     int // rows of the packed A block (multiple of mr; mc×kc stays in L2)
+	nc     int // columns of the packed B block (multiple of nr)
+	// micro sets the mr×nr tile at c (row stride ldc) to alpha·acc +
+	// beta·c, where acc is the product of the packed panels a (kc×mr,
+	// k-major) and b (kc×nr, k-major); with beta == 0, c is not read.
+	micro func(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+	// cpuOK reports whether the CPU runs the kernel (nil: always).
+	cpuOK func() bool
+}
+
+// packBufs are one goroutine's packing buffers, 64-byte aligned.
+type packBufs struct {
+	a, b, tile []float32
+	rawA, rawB []float32
+}
+
+var bufPool = sync.Pool{New: func() any { return new(packBufs) }}
+
+// aligned returns a slice of n floats starting on a 64-byte boundary,
+// reusing *raw when it is large enough.
+func aligned(raw *[]float32, n int) []float32 {
+	if cap(*raw) < n+16 {
+		*raw = make([]float32, n+16)
+	}
+	r := (*raw)[:n+16]
+	off := 0
+	if rem := uintptr(unsafe.Pointer(&r[0])) % 64; rem != 0 {
+		off = int(64-rem) / 4
+	}
+	return r[off : off+n]
+}
+
+// blocking returns the k block size: the k range is cut into the fewest
+// blocks of at most kern.kc, of equal size (the last possibly shorter).
+func (kern *kernel) kBlock(k int) int {
+	nb := (k + kern.kc - 1) / kern.kc
+	return (k + nb - 1) / nb
+}
+
+// gemm computes C = alpha·op(A)·op(B) + beta·C with the kernel on one
+// goroutine. m, n, k ≥ 1 and the arguments have been checked.
+func (kern *kernel) gemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if alpha == 0 {
+		scaleC32(m, n, beta, c, ldc)
+		return
+	}
+	mr, nr := kern.mr, kern.nr
+	kb := kern.kBlock(k)
+	mc := min(kern.mc, roundUp(m, mr))
+	nc := min(kern.nc, roundUp(n, nr))
+	bufs := bufPool.Get().(*packBufs)
+	defer bufPool.Put(bufs)
+	pa := aligned(&bufs.rawA, mc*kb)
+	pb := aligned(&bufs.rawB, nc*kb)
+	if len(bufs.tile) < mr*nr {
+		bufs.tile = make([]float32, mr*nr)
+	}
+	tile := bufs.tile[:mr*nr]
+	for jc := 0; jc < n; jc += nc {
+		ncur := min(nc, n-jc)
+		for pc := 0; pc < k; pc += kb {
+			kcur := min(kb, k-pc)
+			bet := beta
+			if pc > 0 {
+				bet = 1
+			}
+			packB(tB, b, ldb, pc, kcur, jc, ncur, nr, pb)
+			for ic := 0; ic < m; ic += mc {
+				mcur := min(mc, m-ic)
+				packA(tA, a, lda, ic, mcur, pc, kcur, mr, pa)
+				kern.macro(mcur, ncur, kcur, alpha, pa, pb, bet, c[ic*ldc+jc:], ldc, tile)
+			}
+		}
+	}
+}
+
+func roundUp(x, to int) int { return (x + to - 1) / to * to }
+
+// macro multiplies the packed mcur×kc block of A by the packed kc×ncur
+// block of B into C, one tile at a time; tiles that stick out of C go
+// through the scratch tile.
+func (kern *kernel) macro(mcur, ncur, kc int, alpha float32, pa, pb []float32, beta float32, c []float32, ldc int, tile []float32) {
+	mr, nr := kern.mr, kern.nr
+	for jr := 0; jr < ncur; jr += nr {
+		bp := &pb[jr*kc]
+		nrr := min(nr, ncur-jr)
+		for ir := 0; ir < mcur; ir += mr {
+			ap := &pa[ir*kc]
+			mrr := min(mr, mcur-ir)
+			if mrr == mr && nrr == nr {
+				kern.micro(kc, ap, bp, &c[ir*ldc+jr], ldc, alpha, beta)
+				continue
+			}
+			kern.micro(kc, ap, bp, &tile[0], nr, 1, 0)
+			for i := 0; i < mrr; i++ {
+				dst := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nrr]
+				src := tile[i*nr : i*nr+nrr]
+				if beta == 0 {
+					for j, t := range src {
+						dst[j] = alpha * t
+					}
+					continue
+				}
+				for j, t := range src {
+					// Rounded as the kernels round: the two products
+					// separately, then the sum (the conversions keep
+					// the compiler from fusing them).
+					dst[j] = float32(alpha*t) + float32(beta*dst[j])
+				}
+			}
+		}
+	}
+}
+
+// packA copies op(A)[i0:i0+mc, p0:p0+kc] into dst as ceil(mc/mr) panels of
+// kc×mr floats (for each p, mr consecutive rows), padding the last panel's
+// missing rows with zeros.
+func packA(tA bool, a []float32, lda, i0, mc, p0, kc, mr int, dst []float32) {
+	for ir := 0; ir < mc; ir += mr {
+		rows := min(mr, mc-ir)
+		panel := dst[ir*kc : ir*kc+kc*mr]
+		if tA {
+			// op(A)[i, p] = A[p, i]: each k step is a contiguous run.
+			for p := 0; p < kc; p++ {
+				src := a[(p0+p)*lda+i0+ir : (p0+p)*lda+i0+ir+rows]
+				d := panel[p*mr : p*mr+mr]
+				copy(d, src)
+				clear(d[rows:])
+			}
+			continue
+		}
+		// op(A)[i, p] = A[i, p]: row i is contiguous in p.
+		for i := 0; i < rows; i++ {
+			src := a[(i0+ir+i)*lda+p0 : (i0+ir+i)*lda+p0+kc]
+			for p, v := range src {
+				panel[p*mr+i] = v
+			}
+		}
+		for i := rows; i < mr; i++ {
+			for p := 0; p < kc; p++ {
+				panel[p*mr+i] = 0
+			}
+		}
+	}
+}
+
+// packB copies op(B)[p0:p0+kc, j0:j0+nc] into dst as ceil(nc/nr) panels of
+// kc×nr floats (for each p, nr consecutive columns), padding the last
+// panel's missing columns with zeros.
+func packB(tB bool, b []float32, ldb, p0, kc, j0, nc, nr int, dst []float32) {
+	for jr := 0; jr < nc; jr += nr {
+		cols := min(nr, nc-jr)
+		panel := dst[jr*kc : jr*kc+kc*nr]
+		if !tB {
+			// op(B)[p, j] = B[p, j]: each k step is a contiguous run.
+			for p := 0; p < kc; p++ {
+				src := b[(p0+p)*ldb+j0+jr : (p0+p)*ldb+j0+jr+cols]
+				d := panel[p*nr : p*nr+nr]
+				copy(d, src)
+				clear(d[cols:])
+			}
+			continue
+		}
+		// op(B)[p, j] = B[j, p]: column j of op(B) is row j of B.
+		for j := 0; j < cols; j++ {
+			src := b[(j0+jr+j)*ldb+p0 : (j0+jr+j)*ldb+p0+kc]
+			for p, v := range src {
+				panel[p*nr+j] = v
+			}
+		}
+		for j := cols; j < nr; j++ {
+			for p := 0; p < kc; p++ {
+				panel[p*nr+j] = 0
+			}
+		}
+	}
+}
