@@ -23,19 +23,53 @@ import (
 // blocks depend only on k, so a product cut into parts (rows or columns of
 // C, see splitOwn) gives the same bits as the whole, with any thread count.
 
-// kernel is one micro-kernel and the blocking that suits it.
+// kernel is one family of micro-kernels and the blocking that suits it.
 type kernel struct {
-	name   string
-	mr, nr int // tile rows and columns
-	kc     int // largest k block (the B micro-panel, kc×nr, stays in L1)
-	mc     int // rows of the packed A block (multiple of mr; mc×kc stays in L2)
-	nc     int // columns of the packed B block (multiple of nr)
+	name string
+	// tiles are the micro-kernels, one per tile height, tallest first: a
+	// product uses the one that pads its rows least (see pick).
+	tiles []tile
+	nr    int // tile columns
+	kc    int // largest k block (the B micro-panel, kc×nr, stays in L1 or L2)
+	mc    int // rows of the packed A block, about (mc×kc stays in L2)
+	nc    int // columns of the packed B block (multiple of nr)
+	// cpuOK reports whether the CPU runs the kernel (nil: always).
+	cpuOK func() bool
+	// peak runs n rounds of peakFLOPs floating-point operations as
+	// independent register-only FMAs (nil for the generic kernel): the
+	// ceiling of the kernel's speed, for the benchmarks.
+	peak      func(n int)
+	peakFLOPs float64
+	// packA and packB pack blocks of op(A) and op(B) (see packA and
+	// packB below, the defaults when nil).
+	packA, packB func(t bool, x []float32, ld, r0, rn, c0, cn, w int, dst []float32)
+}
+
+// tile is a micro-kernel of mr rows.
+type tile struct {
+	mr int
 	// micro sets the mr×nr tile at c (row stride ldc) to alpha·acc +
 	// beta·c, where acc is the product of the packed panels a (kc×mr,
 	// k-major) and b (kc×nr, k-major); with beta == 0, c is not read.
 	micro func(kc int, a, b, c *float32, ldc int, alpha, beta float32)
-	// cpuOK reports whether the CPU runs the kernel (nil: always).
-	cpuOK func() bool
+}
+
+// pick returns the tile height for m rows of C cut into w row blocks of
+// whole tiles (w = 1: not cut by rows): the one whose largest block,
+// padded to whole tiles, is shortest, unless a taller one is within 2% of
+// it (taller tiles load less per multiply-add). Which one runs does not
+// change the result (see above).
+func (kern *kernel) pick(m, w int) *tile {
+	best, bestRows := &kern.tiles[0], -1
+	for i := range kern.tiles {
+		t := &kern.tiles[i]
+		tiles := (m + t.mr - 1) / t.mr
+		rows := (tiles + w - 1) / w * t.mr
+		if bestRows < 0 || rows*50 < bestRows*49 {
+			best, bestRows = t, rows
+		}
+	}
+	return best
 }
 
 // packBufs are one goroutine's packing buffers, 64-byte aligned.
@@ -69,14 +103,14 @@ func (kern *kernel) kBlock(k int) int {
 
 // gemm computes C = alpha·op(A)·op(B) + beta·C with the kernel on one
 // goroutine. m, n, k ≥ 1 and the arguments have been checked.
-func (kern *kernel) gemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func (kern *kernel) gemm(t *tile, tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if alpha == 0 {
 		scaleC32(m, n, beta, c, ldc)
 		return
 	}
-	mr, nr := kern.mr, kern.nr
+	mr, nr := t.mr, kern.nr
 	kb := kern.kBlock(k)
-	mc := min(kern.mc, roundUp(m, mr))
+	mc := min(max(kern.mc/mr, 1)*mr, roundUp(m, mr))
 	nc := min(kern.nc, roundUp(n, nr))
 	bufs := bufPool.Get().(*packBufs)
 	defer bufPool.Put(bufs)
@@ -85,7 +119,14 @@ func (kern *kernel) gemm(tA, tB bool, m, n, k int, alpha float32, a []float32, l
 	if len(bufs.tile) < mr*nr {
 		bufs.tile = make([]float32, mr*nr)
 	}
-	tile := bufs.tile[:mr*nr]
+	scratch := bufs.tile[:mr*nr]
+	pkA, pkB := kern.packA, kern.packB
+	if pkA == nil {
+		pkA = packA
+	}
+	if pkB == nil {
+		pkB = packB
+	}
 	for jc := 0; jc < n; jc += nc {
 		ncur := min(nc, n-jc)
 		for pc := 0; pc < k; pc += kb {
@@ -94,11 +135,11 @@ func (kern *kernel) gemm(tA, tB bool, m, n, k int, alpha float32, a []float32, l
 			if pc > 0 {
 				bet = 1
 			}
-			packB(tB, b, ldb, pc, kcur, jc, ncur, nr, pb)
+			pkB(tB, b, ldb, pc, kcur, jc, ncur, nr, pb)
 			for ic := 0; ic < m; ic += mc {
 				mcur := min(mc, m-ic)
-				packA(tA, a, lda, ic, mcur, pc, kcur, mr, pa)
-				kern.macro(mcur, ncur, kcur, alpha, pa, pb, bet, c[ic*ldc+jc:], ldc, tile)
+				pkA(tA, a, lda, ic, mcur, pc, kcur, mr, pa)
+				kern.macro(t, mcur, ncur, kcur, alpha, pa, pb, bet, c[ic*ldc+jc:], ldc, scratch)
 			}
 		}
 	}
@@ -109,8 +150,8 @@ func roundUp(x, to int) int { return (x + to - 1) / to * to }
 // macro multiplies the packed mcur×kc block of A by the packed kc×ncur
 // block of B into C, one tile at a time; tiles that stick out of C go
 // through the scratch tile.
-func (kern *kernel) macro(mcur, ncur, kc int, alpha float32, pa, pb []float32, beta float32, c []float32, ldc int, tile []float32) {
-	mr, nr := kern.mr, kern.nr
+func (kern *kernel) macro(t *tile, mcur, ncur, kc int, alpha float32, pa, pb []float32, beta float32, c []float32, ldc int, scratch []float32) {
+	mr, nr, micro := t.mr, kern.nr, t.micro
 	for jr := 0; jr < ncur; jr += nr {
 		bp := &pb[jr*kc]
 		nrr := min(nr, ncur-jr)
@@ -118,13 +159,13 @@ func (kern *kernel) macro(mcur, ncur, kc int, alpha float32, pa, pb []float32, b
 			ap := &pa[ir*kc]
 			mrr := min(mr, mcur-ir)
 			if mrr == mr && nrr == nr {
-				kern.micro(kc, ap, bp, &c[ir*ldc+jr], ldc, alpha, beta)
+				micro(kc, ap, bp, &c[ir*ldc+jr], ldc, alpha, beta)
 				continue
 			}
-			kern.micro(kc, ap, bp, &tile[0], nr, 1, 0)
+			micro(kc, ap, bp, &scratch[0], nr, 1, 0)
 			for i := 0; i < mrr; i++ {
 				dst := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nrr]
-				src := tile[i*nr : i*nr+nrr]
+				src := scratch[i*nr : i*nr+nrr]
 				if beta == 0 {
 					for j, t := range src {
 						dst[j] = alpha * t

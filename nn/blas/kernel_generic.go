@@ -5,7 +5,7 @@ import "unsafe"
 // genericKernel is the pure-Go micro-kernel: a 4×4 tile held in sixteen
 // scalar accumulators (which fit the 32 floating-point registers of arm64;
 // amd64 has its vector kernels). It runs on every architecture.
-var genericKernel = &kernel{name: "generic", mr: 4, nr: 4, kc: 256, mc: 128, nc: 1024, micro: microGeneric}
+var genericKernel = &kernel{name: "generic", tiles: []tile{{4, microGeneric}}, nr: 4, kc: 256, mc: 128, nc: 1024}
 
 func microGeneric(kc int, ap, bp, cp *float32, ldc int, alpha, beta float32) {
 	a := unsafe.Slice(ap, 4*kc)

@@ -73,20 +73,22 @@ func ownSgemm(shared, tA, tB bool, m, n, k int, alpha float32, a []float32, lda 
 	kern := ownKernel.Load()
 	w := Threads()
 	if w < 2 || float64(m)*float64(n)*float64(k) < minOwnSplitMACs || (!shared && lanesOn.Load() != 0) {
-		kern.gemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		kern.gemm(kern.pick(m, 1), tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	// Rows when C is taller than wide (each block then packs all of B),
 	// columns otherwise (each packs all of A).
 	byRows := m >= n
+	t := kern.pick(m, 1)
 	total, unit := n, kern.nr
 	if byRows {
-		total, unit = m, kern.mr
+		t = kern.pick(m, w)
+		total, unit = m, t.mr
 	}
 	tiles := (total + unit - 1) / unit
 	w = min(w, tiles)
 	if w < 2 {
-		kern.gemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		kern.gemm(t, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	Parts(w, func(p int) {
@@ -99,13 +101,13 @@ func ownSgemm(shared, tA, tB bool, m, n, k int, alpha float32, a []float32, lda 
 			if tA {
 				aOff = lo // ... or columns of A
 			}
-			kern.gemm(tA, tB, hi-lo, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+			kern.gemm(t, tA, tB, hi-lo, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[lo*ldc:], ldc)
 			return
 		}
 		bOff := lo // columns of op(B) are columns of B
 		if tB {
 			bOff = lo * ldb // ... or rows of B
 		}
-		kern.gemm(tA, tB, m, hi-lo, k, alpha, a, lda, b[bOff:], ldb, beta, c[lo:], ldc)
+		kern.gemm(t, tA, tB, m, hi-lo, k, alpha, a, lda, b[bOff:], ldb, beta, c[lo:], ldc)
 	})
 }

@@ -158,13 +158,67 @@ func TestOwnLargeShapes(t *testing.T) {
 		defer SetThreads(1)
 		// Beyond one mc block of rows, one nc block of columns and two kc
 		// blocks of k, with edges; and the iteration's largest shapes.
-		shapes := [][3]int{{k.mc + k.mr + 3, k.nc + k.nr + 5, 2*k.kc + 7}, {200, 512, 3129}, {3129, 67, 300}}
+		shapes := [][3]int{{k.mc + k.tiles[0].mr + 3, k.nc + k.nr + 5, 2*k.kc + 7}, {200, 512, 3129}, {3129, 67, 300}}
 		for _, s := range shapes {
 			for tr := 0; tr < 4; tr++ {
 				checkRows(t, r, gemmCase{tA: tr&1 == 1, tB: tr&2 == 2, m: s[0], n: s[1], k: s[2], pad: tr, alpha: 0.5, beta: 1}, 8)
 			}
 		}
 	})
+}
+
+// TestOwnEveryTile runs each tile height of each kernel directly (a
+// product picks one by its row count) on shapes with edges in every
+// direction, against the reference.
+func TestOwnEveryTile(t *testing.T) {
+	forEachKernel(t, func(t *testing.T, k *kernel) {
+		r := rand.New(rand.NewPCG(6, 6))
+		for ti := range k.tiles {
+			tl := &k.tiles[ti]
+			for _, s := range [][3]int{{1, 1, 1}, {tl.mr, k.nr, 3}, {2*tl.mr + 1, 3*k.nr - 1, 300}, {k.mc + 5, 47, 17}} {
+				for tr := 0; tr < 4; tr++ {
+					c := gemmCase{tA: tr&1 == 1, tB: tr&2 == 2, m: s[0], n: s[1], k: s[2], pad: tr, alpha: 1.5, beta: -0.5}
+					ar, ac := c.m, c.k
+					if c.tA {
+						ar, ac = c.k, c.m
+					}
+					br, bc := c.k, c.n
+					if c.tB {
+						br, bc = c.n, c.k
+					}
+					lda, ldb, ldc := ac+c.pad, bc+c.pad, c.n+c.pad
+					a, b, c0 := randSlice(r, ar*lda), randSlice(r, br*ldb), randSlice(r, c.m*ldc)
+					want := naive(c.tA, c.tB, c.m, c.n, c.k, float64(c.alpha), a, lda, b, ldb, float64(c.beta), c0, ldc)
+					got := append([]float32(nil), c0...)
+					k.gemm(tl, c.tA, c.tB, c.m, c.n, c.k, c.alpha, a, lda, b, ldb, c.beta, got, ldc)
+					for i := 0; i < c.m; i++ {
+						for j := 0; j < ldc; j++ {
+							g := float64(got[i*ldc+j])
+							if j >= c.n {
+								if got[i*ldc+j] != c0[i*ldc+j] {
+									t.Fatalf("mr=%d %+v: padding C[%d,%d] changed", tl.mr, c, i, j)
+								}
+								continue
+							}
+							if w := want[i*c.n+j]; math.Abs(g-w) > 1e-4*(1+math.Abs(w))*math.Sqrt(float64(c.k)) {
+								t.Fatalf("mr=%d %+v: C[%d,%d] = %v, want %v", tl.mr, c, i, j, g, w)
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestPickTile: the tile height pads the rows least, per row block.
+func TestPickTile(t *testing.T) {
+	k := &kernel{tiles: []tile{{14, nil}, {12, nil}, {10, nil}, {8, nil}}}
+	for _, c := range []struct{ m, w, want int }{{100, 1, 10}, {300, 1, 12}, {300, 2, 10}, {512, 2, 10}, {14, 1, 14}, {3129, 1, 14}, {1, 1, 8}, {5, 1, 8}, {200, 1, 12}} {
+		if got := k.pick(c.m, c.w).mr; got != c.want {
+			t.Errorf("pick(%d, %d) = %d rows, want %d", c.m, c.w, got, c.want)
+		}
+	}
 }
 
 // TestOwnBetaZeroIgnoresC: with beta = 0, C's old contents (NaN here) are
