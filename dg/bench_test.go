@@ -122,6 +122,7 @@ func benchIteration(b *testing.B, cfg Config, threads int) {
 	}
 	nn.SetThreads(threads)
 	defer nn.SetThreads(1)
+	b.Logf("BLAS: %v", blas.Info())
 	if _, err := m.Step(d); err != nil { // warm-up: buffers grow
 		b.Fatal(err)
 	}
@@ -139,19 +140,62 @@ func benchIteration(b *testing.B, cfg Config, threads int) {
 	b.ReportMetric(gemmFLOPs(cfg, m.n.A, m.n.Fp, m.n.T)/sec/1e9, "GFLOP/s")
 }
 
-// BenchmarkDGIteration is one training iteration at NetShare's default
-// configuration (batch 100, 159 attribute dims, 9+2 feature dims, 270 steps
-// at sample_len 10, 5×512 attribute generator with BatchNorm, LSTM 100,
-// 5×512 D and D_a, d_rounds 5, g_rounds 1) with 1 and 2 BLAS threads.
-// GFLOP/s counts the matrix products only.
-func BenchmarkDGIteration(b *testing.B) {
-	b.Logf("BLAS: %v", blas.Info())
-	for _, threads := range []int{1, 2} {
-		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) { benchIteration(b, DefaultConfig(), threads) })
+// blasMode is a BLAS backend (with an own kernel) the iteration
+// benchmarks compare.
+type blasMode struct {
+	name   string
+	be     blas.Backend
+	kernel string
+}
+
+// blasModes: netshare's own SIMD kernels that this CPU runs (the generic
+// one only where there is none), OpenBLAS (when it loads: its kernel
+// follows OPENBLAS_CORETYPE) and gonum's pure Go.
+func blasModes() []blasMode {
+	var ms []blasMode
+	for i, k := range blas.Kernels() {
+		if k == "generic" && i > 0 {
+			continue
+		}
+		ms = append(ms, blasMode{"netshare-" + k, blas.Own, k})
+	}
+	return append(ms, blasMode{"openblas", blas.OpenBLAS, ""}, blasMode{"gonum", blas.Gonum, ""})
+}
+
+// use selects the mode for the benchmark, or skips it.
+func (m blasMode) use(b *testing.B) {
+	prev, err := blas.Use(m.be)
+	if err != nil {
+		b.Skip(err)
+	}
+	b.Cleanup(func() { blas.Use(prev) })
+	if m.kernel != "" {
+		pk, err := blas.UseKernel(m.kernel)
+		if err != nil {
+			b.Skip(err)
+		}
+		b.Cleanup(func() { blas.UseKernel(pk) })
 	}
 }
 
-// BenchmarkDGIterationDP is the same iteration with DP-SGD on the critics.
+// BenchmarkDGIteration is one training iteration at NetShare's default
+// configuration (batch 100, 159 attribute dims, 9+2 feature dims, 270 steps
+// at sample_len 10, 5×512 attribute generator with BatchNorm, LSTM 100,
+// 5×512 D and D_a, d_rounds 5, g_rounds 1) with 1 and 2 BLAS threads, on
+// each BLAS backend (blasModes). GFLOP/s counts the matrix products only.
+func BenchmarkDGIteration(b *testing.B) {
+	for _, md := range blasModes() {
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("blas=%s/threads=%d", md.name, threads), func(b *testing.B) {
+				md.use(b)
+				benchIteration(b, DefaultConfig(), threads)
+			})
+		}
+	}
+}
+
+// BenchmarkDGIterationDP is the same iteration with DP-SGD on the critics,
+// on the default BLAS ($NETSHARE_BLAS).
 func BenchmarkDGIterationDP(b *testing.B) {
 	cfg := DefaultConfig()
 	cfg.DP = DP{Enabled: true, Clip: 1, Noise: 1}

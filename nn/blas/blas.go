@@ -69,7 +69,7 @@ func (d Description) String() string {
 	case OpenBLAS:
 		s = fmt.Sprintf("openblas (%s, core %s, %d threads, %v)", d.Library, d.Core, d.Threads, d.Threading)
 	case Own:
-		s = fmt.Sprintf("netshare %s sgemm (%d threads)", d.Kernel, d.Threads)
+		s = fmt.Sprintf("netshare %s sgemm (%d %s)", d.Kernel, d.Threads, plural(d.Threads, "thread"))
 	default:
 		s = fmt.Sprintf("gonum pure Go (%d goroutines)", d.Threads)
 	}
@@ -77,6 +77,13 @@ func (d Description) String() string {
 		s += "; " + d.LoadError
 	}
 	return s
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }
 
 var (
