@@ -33,6 +33,9 @@ type kernel struct {
 	kc    int // largest k block (the B micro-panel, kc×nr, stays in L1 or L2)
 	mc    int // rows of the packed A block, about (mc×kc stays in L2)
 	nc    int // columns of the packed B block (multiple of nr)
+	// direct says the micro-kernels read B in place (any ldb), which
+	// products with few rows do when B is not transposed (see directMaxM).
+	direct bool
 	// cpuOK reports whether the CPU runs the kernel (nil: always).
 	cpuOK func() bool
 	// peak runs n rounds of peakFLOPs floating-point operations as
@@ -49,9 +52,10 @@ type kernel struct {
 type tile struct {
 	mr int
 	// micro sets the mr×nr tile at c (row stride ldc) to alpha·acc +
-	// beta·c, where acc is the product of the packed panels a (kc×mr,
-	// k-major) and b (kc×nr, k-major); with beta == 0, c is not read.
-	micro func(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+	// beta·c, where acc is the product of the packed panel a (kc×mr,
+	// k-major) and the kc×nr block b of B, whose rows are ldb apart (nr
+	// when packed); with beta == 0, c is not read.
+	micro func(kc int, a, b, c *float32, ldb, ldc int, alpha, beta float32)
 }
 
 // pick returns the tile height for m rows of C cut into w row blocks of
@@ -71,6 +75,12 @@ func (kern *kernel) pick(m, w int) *tile {
 	}
 	return best
 }
+
+// directMaxM is the most rows of C for which an untransposed B is read in
+// place rather than packed: packing B costs a write and a read of each of
+// its elements, which few rows of A do not repay (the kernel then reads B
+// from L2 rather than L1).
+var directMaxM = 640
 
 // packBufs are one goroutine's packing buffers, 64-byte aligned.
 type packBufs struct {
@@ -109,6 +119,7 @@ func (kern *kernel) gemm(t *tile, tA, tB bool, m, n, k int, alpha float32, a []f
 		return
 	}
 	mr, nr := t.mr, kern.nr
+	direct := kern.direct && !tB && m <= directMaxM
 	kb := kern.kBlock(k)
 	mc := min(max(kern.mc/mr, 1)*mr, roundUp(m, mr))
 	nc := min(kern.nc, roundUp(n, nr))
@@ -135,11 +146,21 @@ func (kern *kernel) gemm(t *tile, tA, tB bool, m, n, k int, alpha float32, a []f
 			if pc > 0 {
 				bet = 1
 			}
-			pkB(tB, b, ldb, pc, kcur, jc, ncur, nr, pb)
+			bp := bPanels{packed: pb, nr: nr}
+			if direct {
+				// Whole panels are read in place; a last, narrower
+				// one is packed (the kernel reads nr columns).
+				bp.src, bp.off, bp.ld, bp.whole = b, pc*ldb+jc, ldb, ncur/nr*nr
+				if bp.whole < ncur {
+					pkB(tB, b, ldb, pc, kcur, jc+bp.whole, ncur-bp.whole, nr, pb)
+				}
+			} else {
+				pkB(tB, b, ldb, pc, kcur, jc, ncur, nr, pb)
+			}
 			for ic := 0; ic < m; ic += mc {
 				mcur := min(mc, m-ic)
 				pkA(tA, a, lda, ic, mcur, pc, kcur, mr, pa)
-				kern.macro(t, mcur, ncur, kcur, alpha, pa, pb, bet, c[ic*ldc+jc:], ldc, scratch)
+				kern.macro(t, mcur, ncur, kcur, alpha, pa, &bp, bet, c[ic*ldc+jc:], ldc, scratch)
 			}
 		}
 	}
@@ -147,22 +168,42 @@ func (kern *kernel) gemm(t *tile, tA, tB bool, m, n, k int, alpha float32, a []f
 
 func roundUp(x, to int) int { return (x + to - 1) / to * to }
 
+// bPanels locates the kc×nr panels of B for macro: packed one after the
+// other, or (the first whole ones) in place in src from off, rows ld apart,
+// with the rest packed.
+type bPanels struct {
+	packed []float32
+	nr     int
+	src    []float32
+	off    int
+	ld     int
+	whole  int // columns read in place
+}
+
+// panel returns the panel of columns [jr, jr+nr) and its row stride.
+func (bp *bPanels) panel(jr, kc int) (*float32, int) {
+	if jr < bp.whole {
+		return &bp.src[bp.off+jr], bp.ld
+	}
+	return &bp.packed[(jr-bp.whole)*kc], bp.nr
+}
+
 // macro multiplies the packed mcur×kc block of A by the packed kc×ncur
 // block of B into C, one tile at a time; tiles that stick out of C go
 // through the scratch tile.
-func (kern *kernel) macro(t *tile, mcur, ncur, kc int, alpha float32, pa, pb []float32, beta float32, c []float32, ldc int, scratch []float32) {
+func (kern *kernel) macro(t *tile, mcur, ncur, kc int, alpha float32, pa []float32, pb *bPanels, beta float32, c []float32, ldc int, scratch []float32) {
 	mr, nr, micro := t.mr, kern.nr, t.micro
 	for jr := 0; jr < ncur; jr += nr {
-		bp := &pb[jr*kc]
+		bp, ldb := pb.panel(jr, kc)
 		nrr := min(nr, ncur-jr)
 		for ir := 0; ir < mcur; ir += mr {
 			ap := &pa[ir*kc]
 			mrr := min(mr, mcur-ir)
 			if mrr == mr && nrr == nr {
-				micro(kc, ap, bp, &c[ir*ldc+jr], ldc, alpha, beta)
+				micro(kc, ap, bp, &c[ir*ldc+jr], ldb, ldc, alpha, beta)
 				continue
 			}
-			micro(kc, ap, bp, &scratch[0], nr, 1, 0)
+			micro(kc, ap, bp, &scratch[0], ldb, nr, 1, 0)
 			for i := 0; i < mrr; i++ {
 				dst := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nrr]
 				src := scratch[i*nr : i*nr+nrr]

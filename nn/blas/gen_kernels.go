@@ -20,7 +20,10 @@ func p(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }
 // prefix ("Z" or "Y"). Accumulators are registers 0..mr·nv−1; the B
 // vectors follow; the last two registers hold broadcasts of A.
 //
-// func name(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+// B's rows are ldb floats apart: nr when packed, B's own stride when the
+// kernel reads it in place.
+//
+// func name(kc int, a, b, c *float32, ldb, ldc int, alpha, beta float32)
 func kernel(name, reg string, mr, nv, vw, u, nregs int) {
 	nr := nv * vw
 	vb := vw * 4 // bytes per vector
@@ -30,16 +33,19 @@ func kernel(name, reg string, mr, nv, vw, u, nregs int) {
 	if mr*nv+nv > nregs-2 {
 		log.Fatalf("%s: %d accumulators and %d B vectors do not fit", name, mr*nv, nv)
 	}
-	p("// func %s(kc int, a, b, c *float32, ldc int, alpha, beta float32)", name)
+	p("// func %s(kc int, a, b, c *float32, ldb, ldc int, alpha, beta float32)", name)
 	p("// Sets the %d×%d tile at c (row stride ldc floats) to alpha·(a·b) + beta·c", mr, nr)
-	p("// (c not read when beta = 0), where a is a packed kc×%d panel of A and b", mr)
-	p("// a packed kc×%d panel of B, both k-major.", nr)
-	p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	p("// (c not read when beta = 0), where a is a packed kc×%d panel of A (k-major)", mr)
+	p("// and b a kc×%d block of B with rows ldb floats apart.", nr)
+	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
 	p("\tMOVQ kc+0(FP), CX")
 	p("\tMOVQ a+8(FP), AX")
 	p("\tMOVQ b+16(FP), BX")
 	p("\tMOVQ c+24(FP), DI")
-	p("\tMOVQ ldc+32(FP), DX")
+	p("\tMOVQ ldb+32(FP), R11")
+	p("\tSHLQ $2, R11")
+	p("\tLEAQ (R11)(R11*2), R12")
+	p("\tMOVQ ldc+40(FP), DX")
 	p("\tSHLQ $2, DX")
 	// Prefetch the C tile while the products run.
 	p("\tMOVQ DI, R10")
@@ -61,9 +67,14 @@ func kernel(name, reg string, mr, nv, vw, u, nregs int) {
 			}
 		}
 	}
+	// B's row s of an unrolled round: BX + s·ldb.
+	brow := []string{"(BX)", "(BX)(R11*1)", "(BX)(R11*2)", "(BX)(R12*1)"}
+	if u > len(brow) {
+		log.Fatalf("%s: unroll %d too deep", name, u)
+	}
 	step := func(s int) {
 		for v := 0; v < nv; v++ {
-			p("\tVMOVUPS %d(BX), %s", (s*nv+v)*vb, bv(v))
+			p("\tVMOVUPS %d%s, %s", v*vb, brow[s], bv(v))
 		}
 		for i := 0; i < mr; i++ {
 			p("\tVBROADCASTSS %d(AX), %s", (s*mr+i)*4, bc(i))
@@ -80,7 +91,7 @@ func kernel(name, reg string, mr, nv, vw, u, nregs int) {
 		step(s)
 	}
 	p("\tADDQ $%d, AX", u*mr*4)
-	p("\tADDQ $%d, BX", u*nr*4)
+	p("\tLEAQ (BX)(R11*%d), BX", u)
 	p("\tDECQ R8")
 	p("\tJNZ %s_loop", name)
 	p("%s_tail:", name)
@@ -89,21 +100,21 @@ func kernel(name, reg string, mr, nv, vw, u, nregs int) {
 	p("%s_tail_loop:", name)
 	step(0)
 	p("\tADDQ $%d, AX", mr*4)
-	p("\tADDQ $%d, BX", nr*4)
+	p("\tADDQ R11, BX")
 	p("\tDECQ CX")
 	p("\tJNZ %s_tail_loop", name)
 	p("%s_store:", name)
 	alpha, beta, tmp := bc(0), bc(1), bv(0)
-	p("\tVBROADCASTSS alpha+40(FP), %s", alpha)
+	p("\tVBROADCASTSS alpha+48(FP), %s", alpha)
 	for i := 0; i < mr; i++ {
 		for v := 0; v < nv; v++ {
 			p("\tVMULPS %s, %s, %s", alpha, acc(i, v), acc(i, v))
 		}
 	}
-	p("\tMOVL beta+44(FP), R9")
+	p("\tMOVL beta+52(FP), R9")
 	p("\tTESTL $0x7fffffff, R9")
 	p("\tJZ %s_beta0", name)
-	p("\tVBROADCASTSS beta+44(FP), %s", beta)
+	p("\tVBROADCASTSS beta+52(FP), %s", beta)
 	for i := 0; i < mr; i++ {
 		for v := 0; v < nv; v++ {
 			p("\tVMULPS %d(DI), %s, %s", v*vb, beta, tmp)

@@ -16,13 +16,13 @@ var (
 // element of A.
 var avx512Kernel = &kernel{name: "avx512",
 	tiles: []tile{{14, microAVX512x14}, {12, microAVX512x12}, {10, microAVX512x10}, {8, microAVX512x8}},
-	nr:    32, kc: 256, mc: 140, nc: 2048,
+	nr:    32, kc: 256, mc: 140, nc: 2048, direct: true,
 	cpuOK: func() bool { return hasAVX512 },
 	packA: packAAVX512, packB: packBAVX512,
 	peak: fmaPeakAVX512, peakFLOPs: 24 * 16 * 2}
 
 // avx2Kernel: a 6×16 tile in 12 ymm accumulators.
-var avx2Kernel = &kernel{name: "avx2", tiles: []tile{{6, microAVX2}}, nr: 16, kc: 256, mc: 144, nc: 2048,
+var avx2Kernel = &kernel{name: "avx2", tiles: []tile{{6, microAVX2}}, nr: 16, kc: 256, mc: 144, nc: 2048, direct: true,
 	cpuOK: func() bool { return hasAVX2 },
 	peak:  fmaPeakAVX2, peakFLOPs: 12 * 8 * 2}
 
@@ -30,19 +30,19 @@ var avx2Kernel = &kernel{name: "avx2", tiles: []tile{{6, microAVX2}}, nr: 16, kc
 func archKernels() []*kernel { return []*kernel{avx512Kernel, avx2Kernel} }
 
 //go:noescape
-func microAVX512x8(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func microAVX512x8(kc int, a, b, c *float32, ldb, ldc int, alpha, beta float32)
 
 //go:noescape
-func microAVX512x10(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func microAVX512x10(kc int, a, b, c *float32, ldb, ldc int, alpha, beta float32)
 
 //go:noescape
-func microAVX512x12(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func microAVX512x12(kc int, a, b, c *float32, ldb, ldc int, alpha, beta float32)
 
 //go:noescape
-func microAVX512x14(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func microAVX512x14(kc int, a, b, c *float32, ldb, ldc int, alpha, beta float32)
 
 //go:noescape
-func microAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+func microAVX2(kc int, a, b, c *float32, ldb, ldc int, alpha, beta float32)
 
 //go:noescape
 func fmaPeakAVX512(n int)

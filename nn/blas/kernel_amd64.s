@@ -4,16 +4,19 @@
 
 #include "textflag.h"
 
-// func microAVX512x8(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+// func microAVX512x8(kc int, a, b, c *float32, ldb, ldc int, alpha, beta float32)
 // Sets the 8×32 tile at c (row stride ldc floats) to alpha·(a·b) + beta·c
-// (c not read when beta = 0), where a is a packed kc×8 panel of A and b
-// a packed kc×32 panel of B, both k-major.
-TEXT ·microAVX512x8(SB), NOSPLIT, $0-48
+// (c not read when beta = 0), where a is a packed kc×8 panel of A (k-major)
+// and b a kc×32 block of B with rows ldb floats apart.
+TEXT ·microAVX512x8(SB), NOSPLIT, $0-56
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
 	MOVQ c+24(FP), DI
-	MOVQ ldc+32(FP), DX
+	MOVQ ldb+32(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	MOVQ ldc+40(FP), DX
 	SHLQ $2, DX
 	MOVQ DI, R10
 	PREFETCHT0 0(R10)
@@ -93,8 +96,8 @@ microAVX512x8_loop:
 	VBROADCASTSS 28(AX), Z31
 	VFMADD231PS Z16, Z31, Z14
 	VFMADD231PS Z17, Z31, Z15
-	VMOVUPS 128(BX), Z16
-	VMOVUPS 192(BX), Z17
+	VMOVUPS 0(BX)(R11*1), Z16
+	VMOVUPS 64(BX)(R11*1), Z17
 	VBROADCASTSS 32(AX), Z30
 	VFMADD231PS Z16, Z30, Z0
 	VFMADD231PS Z17, Z30, Z1
@@ -119,8 +122,8 @@ microAVX512x8_loop:
 	VBROADCASTSS 60(AX), Z31
 	VFMADD231PS Z16, Z31, Z14
 	VFMADD231PS Z17, Z31, Z15
-	VMOVUPS 256(BX), Z16
-	VMOVUPS 320(BX), Z17
+	VMOVUPS 0(BX)(R11*2), Z16
+	VMOVUPS 64(BX)(R11*2), Z17
 	VBROADCASTSS 64(AX), Z30
 	VFMADD231PS Z16, Z30, Z0
 	VFMADD231PS Z17, Z30, Z1
@@ -145,8 +148,8 @@ microAVX512x8_loop:
 	VBROADCASTSS 92(AX), Z31
 	VFMADD231PS Z16, Z31, Z14
 	VFMADD231PS Z17, Z31, Z15
-	VMOVUPS 384(BX), Z16
-	VMOVUPS 448(BX), Z17
+	VMOVUPS 0(BX)(R12*1), Z16
+	VMOVUPS 64(BX)(R12*1), Z17
 	VBROADCASTSS 96(AX), Z30
 	VFMADD231PS Z16, Z30, Z0
 	VFMADD231PS Z17, Z30, Z1
@@ -172,7 +175,7 @@ microAVX512x8_loop:
 	VFMADD231PS Z16, Z31, Z14
 	VFMADD231PS Z17, Z31, Z15
 	ADDQ $128, AX
-	ADDQ $512, BX
+	LEAQ (BX)(R11*4), BX
 	DECQ R8
 	JNZ microAVX512x8_loop
 microAVX512x8_tail:
@@ -206,11 +209,11 @@ microAVX512x8_tail_loop:
 	VFMADD231PS Z16, Z31, Z14
 	VFMADD231PS Z17, Z31, Z15
 	ADDQ $32, AX
-	ADDQ $128, BX
+	ADDQ R11, BX
 	DECQ CX
 	JNZ microAVX512x8_tail_loop
 microAVX512x8_store:
-	VBROADCASTSS alpha+40(FP), Z30
+	VBROADCASTSS alpha+48(FP), Z30
 	VMULPS Z30, Z0, Z0
 	VMULPS Z30, Z1, Z1
 	VMULPS Z30, Z2, Z2
@@ -227,10 +230,10 @@ microAVX512x8_store:
 	VMULPS Z30, Z13, Z13
 	VMULPS Z30, Z14, Z14
 	VMULPS Z30, Z15, Z15
-	MOVL beta+44(FP), R9
+	MOVL beta+52(FP), R9
 	TESTL $0x7fffffff, R9
 	JZ microAVX512x8_beta0
-	VBROADCASTSS beta+44(FP), Z31
+	VBROADCASTSS beta+52(FP), Z31
 	VMULPS 0(DI), Z31, Z16
 	VADDPS Z16, Z0, Z0
 	VMOVUPS Z0, 0(DI)
@@ -315,16 +318,19 @@ microAVX512x8_beta0:
 	VZEROUPPER
 	RET
 
-// func microAVX512x10(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+// func microAVX512x10(kc int, a, b, c *float32, ldb, ldc int, alpha, beta float32)
 // Sets the 10×32 tile at c (row stride ldc floats) to alpha·(a·b) + beta·c
-// (c not read when beta = 0), where a is a packed kc×10 panel of A and b
-// a packed kc×32 panel of B, both k-major.
-TEXT ·microAVX512x10(SB), NOSPLIT, $0-48
+// (c not read when beta = 0), where a is a packed kc×10 panel of A (k-major)
+// and b a kc×32 block of B with rows ldb floats apart.
+TEXT ·microAVX512x10(SB), NOSPLIT, $0-56
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
 	MOVQ c+24(FP), DI
-	MOVQ ldc+32(FP), DX
+	MOVQ ldb+32(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	MOVQ ldc+40(FP), DX
 	SHLQ $2, DX
 	MOVQ DI, R10
 	PREFETCHT0 0(R10)
@@ -422,8 +428,8 @@ microAVX512x10_loop:
 	VBROADCASTSS 36(AX), Z31
 	VFMADD231PS Z20, Z31, Z18
 	VFMADD231PS Z21, Z31, Z19
-	VMOVUPS 128(BX), Z20
-	VMOVUPS 192(BX), Z21
+	VMOVUPS 0(BX)(R11*1), Z20
+	VMOVUPS 64(BX)(R11*1), Z21
 	VBROADCASTSS 40(AX), Z30
 	VFMADD231PS Z20, Z30, Z0
 	VFMADD231PS Z21, Z30, Z1
@@ -454,8 +460,8 @@ microAVX512x10_loop:
 	VBROADCASTSS 76(AX), Z31
 	VFMADD231PS Z20, Z31, Z18
 	VFMADD231PS Z21, Z31, Z19
-	VMOVUPS 256(BX), Z20
-	VMOVUPS 320(BX), Z21
+	VMOVUPS 0(BX)(R11*2), Z20
+	VMOVUPS 64(BX)(R11*2), Z21
 	VBROADCASTSS 80(AX), Z30
 	VFMADD231PS Z20, Z30, Z0
 	VFMADD231PS Z21, Z30, Z1
@@ -486,8 +492,8 @@ microAVX512x10_loop:
 	VBROADCASTSS 116(AX), Z31
 	VFMADD231PS Z20, Z31, Z18
 	VFMADD231PS Z21, Z31, Z19
-	VMOVUPS 384(BX), Z20
-	VMOVUPS 448(BX), Z21
+	VMOVUPS 0(BX)(R12*1), Z20
+	VMOVUPS 64(BX)(R12*1), Z21
 	VBROADCASTSS 120(AX), Z30
 	VFMADD231PS Z20, Z30, Z0
 	VFMADD231PS Z21, Z30, Z1
@@ -519,7 +525,7 @@ microAVX512x10_loop:
 	VFMADD231PS Z20, Z31, Z18
 	VFMADD231PS Z21, Z31, Z19
 	ADDQ $160, AX
-	ADDQ $512, BX
+	LEAQ (BX)(R11*4), BX
 	DECQ R8
 	JNZ microAVX512x10_loop
 microAVX512x10_tail:
@@ -559,11 +565,11 @@ microAVX512x10_tail_loop:
 	VFMADD231PS Z20, Z31, Z18
 	VFMADD231PS Z21, Z31, Z19
 	ADDQ $40, AX
-	ADDQ $128, BX
+	ADDQ R11, BX
 	DECQ CX
 	JNZ microAVX512x10_tail_loop
 microAVX512x10_store:
-	VBROADCASTSS alpha+40(FP), Z30
+	VBROADCASTSS alpha+48(FP), Z30
 	VMULPS Z30, Z0, Z0
 	VMULPS Z30, Z1, Z1
 	VMULPS Z30, Z2, Z2
@@ -584,10 +590,10 @@ microAVX512x10_store:
 	VMULPS Z30, Z17, Z17
 	VMULPS Z30, Z18, Z18
 	VMULPS Z30, Z19, Z19
-	MOVL beta+44(FP), R9
+	MOVL beta+52(FP), R9
 	TESTL $0x7fffffff, R9
 	JZ microAVX512x10_beta0
-	VBROADCASTSS beta+44(FP), Z31
+	VBROADCASTSS beta+52(FP), Z31
 	VMULPS 0(DI), Z31, Z20
 	VADDPS Z20, Z0, Z0
 	VMOVUPS Z0, 0(DI)
@@ -692,16 +698,19 @@ microAVX512x10_beta0:
 	VZEROUPPER
 	RET
 
-// func microAVX512x12(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+// func microAVX512x12(kc int, a, b, c *float32, ldb, ldc int, alpha, beta float32)
 // Sets the 12×32 tile at c (row stride ldc floats) to alpha·(a·b) + beta·c
-// (c not read when beta = 0), where a is a packed kc×12 panel of A and b
-// a packed kc×32 panel of B, both k-major.
-TEXT ·microAVX512x12(SB), NOSPLIT, $0-48
+// (c not read when beta = 0), where a is a packed kc×12 panel of A (k-major)
+// and b a kc×32 block of B with rows ldb floats apart.
+TEXT ·microAVX512x12(SB), NOSPLIT, $0-56
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
 	MOVQ c+24(FP), DI
-	MOVQ ldc+32(FP), DX
+	MOVQ ldb+32(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	MOVQ ldc+40(FP), DX
 	SHLQ $2, DX
 	MOVQ DI, R10
 	PREFETCHT0 0(R10)
@@ -817,8 +826,8 @@ microAVX512x12_loop:
 	VBROADCASTSS 44(AX), Z31
 	VFMADD231PS Z24, Z31, Z22
 	VFMADD231PS Z25, Z31, Z23
-	VMOVUPS 128(BX), Z24
-	VMOVUPS 192(BX), Z25
+	VMOVUPS 0(BX)(R11*1), Z24
+	VMOVUPS 64(BX)(R11*1), Z25
 	VBROADCASTSS 48(AX), Z30
 	VFMADD231PS Z24, Z30, Z0
 	VFMADD231PS Z25, Z30, Z1
@@ -855,8 +864,8 @@ microAVX512x12_loop:
 	VBROADCASTSS 92(AX), Z31
 	VFMADD231PS Z24, Z31, Z22
 	VFMADD231PS Z25, Z31, Z23
-	VMOVUPS 256(BX), Z24
-	VMOVUPS 320(BX), Z25
+	VMOVUPS 0(BX)(R11*2), Z24
+	VMOVUPS 64(BX)(R11*2), Z25
 	VBROADCASTSS 96(AX), Z30
 	VFMADD231PS Z24, Z30, Z0
 	VFMADD231PS Z25, Z30, Z1
@@ -893,8 +902,8 @@ microAVX512x12_loop:
 	VBROADCASTSS 140(AX), Z31
 	VFMADD231PS Z24, Z31, Z22
 	VFMADD231PS Z25, Z31, Z23
-	VMOVUPS 384(BX), Z24
-	VMOVUPS 448(BX), Z25
+	VMOVUPS 0(BX)(R12*1), Z24
+	VMOVUPS 64(BX)(R12*1), Z25
 	VBROADCASTSS 144(AX), Z30
 	VFMADD231PS Z24, Z30, Z0
 	VFMADD231PS Z25, Z30, Z1
@@ -932,7 +941,7 @@ microAVX512x12_loop:
 	VFMADD231PS Z24, Z31, Z22
 	VFMADD231PS Z25, Z31, Z23
 	ADDQ $192, AX
-	ADDQ $512, BX
+	LEAQ (BX)(R11*4), BX
 	DECQ R8
 	JNZ microAVX512x12_loop
 microAVX512x12_tail:
@@ -978,11 +987,11 @@ microAVX512x12_tail_loop:
 	VFMADD231PS Z24, Z31, Z22
 	VFMADD231PS Z25, Z31, Z23
 	ADDQ $48, AX
-	ADDQ $128, BX
+	ADDQ R11, BX
 	DECQ CX
 	JNZ microAVX512x12_tail_loop
 microAVX512x12_store:
-	VBROADCASTSS alpha+40(FP), Z30
+	VBROADCASTSS alpha+48(FP), Z30
 	VMULPS Z30, Z0, Z0
 	VMULPS Z30, Z1, Z1
 	VMULPS Z30, Z2, Z2
@@ -1007,10 +1016,10 @@ microAVX512x12_store:
 	VMULPS Z30, Z21, Z21
 	VMULPS Z30, Z22, Z22
 	VMULPS Z30, Z23, Z23
-	MOVL beta+44(FP), R9
+	MOVL beta+52(FP), R9
 	TESTL $0x7fffffff, R9
 	JZ microAVX512x12_beta0
-	VBROADCASTSS beta+44(FP), Z31
+	VBROADCASTSS beta+52(FP), Z31
 	VMULPS 0(DI), Z31, Z24
 	VADDPS Z24, Z0, Z0
 	VMOVUPS Z0, 0(DI)
@@ -1135,16 +1144,19 @@ microAVX512x12_beta0:
 	VZEROUPPER
 	RET
 
-// func microAVX512x14(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+// func microAVX512x14(kc int, a, b, c *float32, ldb, ldc int, alpha, beta float32)
 // Sets the 14×32 tile at c (row stride ldc floats) to alpha·(a·b) + beta·c
-// (c not read when beta = 0), where a is a packed kc×14 panel of A and b
-// a packed kc×32 panel of B, both k-major.
-TEXT ·microAVX512x14(SB), NOSPLIT, $0-48
+// (c not read when beta = 0), where a is a packed kc×14 panel of A (k-major)
+// and b a kc×32 block of B with rows ldb floats apart.
+TEXT ·microAVX512x14(SB), NOSPLIT, $0-56
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
 	MOVQ c+24(FP), DI
-	MOVQ ldc+32(FP), DX
+	MOVQ ldb+32(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	MOVQ ldc+40(FP), DX
 	SHLQ $2, DX
 	MOVQ DI, R10
 	PREFETCHT0 0(R10)
@@ -1278,8 +1290,8 @@ microAVX512x14_loop:
 	VBROADCASTSS 52(AX), Z31
 	VFMADD231PS Z28, Z31, Z26
 	VFMADD231PS Z29, Z31, Z27
-	VMOVUPS 128(BX), Z28
-	VMOVUPS 192(BX), Z29
+	VMOVUPS 0(BX)(R11*1), Z28
+	VMOVUPS 64(BX)(R11*1), Z29
 	VBROADCASTSS 56(AX), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -1322,8 +1334,8 @@ microAVX512x14_loop:
 	VBROADCASTSS 108(AX), Z31
 	VFMADD231PS Z28, Z31, Z26
 	VFMADD231PS Z29, Z31, Z27
-	VMOVUPS 256(BX), Z28
-	VMOVUPS 320(BX), Z29
+	VMOVUPS 0(BX)(R11*2), Z28
+	VMOVUPS 64(BX)(R11*2), Z29
 	VBROADCASTSS 112(AX), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -1366,8 +1378,8 @@ microAVX512x14_loop:
 	VBROADCASTSS 164(AX), Z31
 	VFMADD231PS Z28, Z31, Z26
 	VFMADD231PS Z29, Z31, Z27
-	VMOVUPS 384(BX), Z28
-	VMOVUPS 448(BX), Z29
+	VMOVUPS 0(BX)(R12*1), Z28
+	VMOVUPS 64(BX)(R12*1), Z29
 	VBROADCASTSS 168(AX), Z30
 	VFMADD231PS Z28, Z30, Z0
 	VFMADD231PS Z29, Z30, Z1
@@ -1411,7 +1423,7 @@ microAVX512x14_loop:
 	VFMADD231PS Z28, Z31, Z26
 	VFMADD231PS Z29, Z31, Z27
 	ADDQ $224, AX
-	ADDQ $512, BX
+	LEAQ (BX)(R11*4), BX
 	DECQ R8
 	JNZ microAVX512x14_loop
 microAVX512x14_tail:
@@ -1463,11 +1475,11 @@ microAVX512x14_tail_loop:
 	VFMADD231PS Z28, Z31, Z26
 	VFMADD231PS Z29, Z31, Z27
 	ADDQ $56, AX
-	ADDQ $128, BX
+	ADDQ R11, BX
 	DECQ CX
 	JNZ microAVX512x14_tail_loop
 microAVX512x14_store:
-	VBROADCASTSS alpha+40(FP), Z30
+	VBROADCASTSS alpha+48(FP), Z30
 	VMULPS Z30, Z0, Z0
 	VMULPS Z30, Z1, Z1
 	VMULPS Z30, Z2, Z2
@@ -1496,10 +1508,10 @@ microAVX512x14_store:
 	VMULPS Z30, Z25, Z25
 	VMULPS Z30, Z26, Z26
 	VMULPS Z30, Z27, Z27
-	MOVL beta+44(FP), R9
+	MOVL beta+52(FP), R9
 	TESTL $0x7fffffff, R9
 	JZ microAVX512x14_beta0
-	VBROADCASTSS beta+44(FP), Z31
+	VBROADCASTSS beta+52(FP), Z31
 	VMULPS 0(DI), Z31, Z28
 	VADDPS Z28, Z0, Z0
 	VMOVUPS Z0, 0(DI)
@@ -1644,16 +1656,19 @@ microAVX512x14_beta0:
 	VZEROUPPER
 	RET
 
-// func microAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+// func microAVX2(kc int, a, b, c *float32, ldb, ldc int, alpha, beta float32)
 // Sets the 6×16 tile at c (row stride ldc floats) to alpha·(a·b) + beta·c
-// (c not read when beta = 0), where a is a packed kc×6 panel of A and b
-// a packed kc×16 panel of B, both k-major.
-TEXT ·microAVX2(SB), NOSPLIT, $0-48
+// (c not read when beta = 0), where a is a packed kc×6 panel of A (k-major)
+// and b a kc×16 block of B with rows ldb floats apart.
+TEXT ·microAVX2(SB), NOSPLIT, $0-56
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX
 	MOVQ c+24(FP), DI
-	MOVQ ldc+32(FP), DX
+	MOVQ ldb+32(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	MOVQ ldc+40(FP), DX
 	SHLQ $2, DX
 	MOVQ DI, R10
 	PREFETCHT0 0(R10)
@@ -1709,8 +1724,8 @@ microAVX2_loop:
 	VBROADCASTSS 20(AX), Y15
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
-	VMOVUPS 64(BX), Y12
-	VMOVUPS 96(BX), Y13
+	VMOVUPS 0(BX)(R11*1), Y12
+	VMOVUPS 32(BX)(R11*1), Y13
 	VBROADCASTSS 24(AX), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -1729,8 +1744,8 @@ microAVX2_loop:
 	VBROADCASTSS 44(AX), Y15
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
-	VMOVUPS 128(BX), Y12
-	VMOVUPS 160(BX), Y13
+	VMOVUPS 0(BX)(R11*2), Y12
+	VMOVUPS 32(BX)(R11*2), Y13
 	VBROADCASTSS 48(AX), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -1749,8 +1764,8 @@ microAVX2_loop:
 	VBROADCASTSS 68(AX), Y15
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
-	VMOVUPS 192(BX), Y12
-	VMOVUPS 224(BX), Y13
+	VMOVUPS 0(BX)(R12*1), Y12
+	VMOVUPS 32(BX)(R12*1), Y13
 	VBROADCASTSS 72(AX), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -1770,7 +1785,7 @@ microAVX2_loop:
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
 	ADDQ $96, AX
-	ADDQ $256, BX
+	LEAQ (BX)(R11*4), BX
 	DECQ R8
 	JNZ microAVX2_loop
 microAVX2_tail:
@@ -1798,11 +1813,11 @@ microAVX2_tail_loop:
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
 	ADDQ $24, AX
-	ADDQ $64, BX
+	ADDQ R11, BX
 	DECQ CX
 	JNZ microAVX2_tail_loop
 microAVX2_store:
-	VBROADCASTSS alpha+40(FP), Y14
+	VBROADCASTSS alpha+48(FP), Y14
 	VMULPS Y14, Y0, Y0
 	VMULPS Y14, Y1, Y1
 	VMULPS Y14, Y2, Y2
@@ -1815,10 +1830,10 @@ microAVX2_store:
 	VMULPS Y14, Y9, Y9
 	VMULPS Y14, Y10, Y10
 	VMULPS Y14, Y11, Y11
-	MOVL beta+44(FP), R9
+	MOVL beta+52(FP), R9
 	TESTL $0x7fffffff, R9
 	JZ microAVX2_beta0
-	VBROADCASTSS beta+44(FP), Y15
+	VBROADCASTSS beta+52(FP), Y15
 	VMULPS 0(DI), Y15, Y12
 	VADDPS Y12, Y0, Y0
 	VMOVUPS Y0, 0(DI)

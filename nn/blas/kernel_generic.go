@@ -7,7 +7,8 @@ import "unsafe"
 // amd64 has its vector kernels). It runs on every architecture.
 var genericKernel = &kernel{name: "generic", tiles: []tile{{4, microGeneric}}, nr: 4, kc: 256, mc: 128, nc: 1024}
 
-func microGeneric(kc int, ap, bp, cp *float32, ldc int, alpha, beta float32) {
+func microGeneric(kc int, ap, bp, cp *float32, ldb, ldc int, alpha, beta float32) {
+	// B is always packed here (ldb = 4): the kernel does not set direct.
 	a := unsafe.Slice(ap, 4*kc)
 	b := unsafe.Slice(bp, 4*kc)
 	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
