@@ -112,7 +112,8 @@ var scalars = []float32{0, 1, -1, 0.5, 1.75}
 
 // TestOwnRandomShapes: random shapes with every transpose combination,
 // alpha and beta among 0, ±1 and others, and padded leading dimensions,
-// with one and two threads (two split the larger products into blocks).
+// with one and two threads (two split the larger products into blocks),
+// with B read in place where the kernel may and always packed.
 func TestOwnRandomShapes(t *testing.T) {
 	n := 300
 	if testing.Short() {
@@ -120,8 +121,13 @@ func TestOwnRandomShapes(t *testing.T) {
 	}
 	forEachKernel(t, func(t *testing.T, k *kernel) {
 		r := rand.New(rand.NewPCG(11, 12))
+		defer func(dm int) { directMaxM = dm }(directMaxM)
 		for _, threads := range []int{1, 2} {
 			SetThreads(threads)
+			// The second pass also packs B always.
+			if threads == 2 {
+				directMaxM = 0
+			}
 			for i := 0; i < n; i++ {
 				c := gemmCase{
 					tA: r.IntN(2) == 1, tB: r.IntN(2) == 1,
@@ -173,7 +179,9 @@ func TestOwnLargeShapes(t *testing.T) {
 func TestOwnEveryTile(t *testing.T) {
 	forEachKernel(t, func(t *testing.T, k *kernel) {
 		r := rand.New(rand.NewPCG(6, 6))
+		defer func(dm int) { directMaxM = dm }(directMaxM)
 		for ti := range k.tiles {
+			directMaxM = []int{0, 1 << 30}[ti%2] // B packed, or read in place
 			tl := &k.tiles[ti]
 			for _, s := range [][3]int{{1, 1, 1}, {tl.mr, k.nr, 3}, {2*tl.mr + 1, 3*k.nr - 1, 300}, {k.mc + 5, 47, 17}} {
 				for tr := 0; tr < 4; tr++ {
