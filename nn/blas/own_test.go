@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -346,4 +349,65 @@ func FuzzSgemm(f *testing.F) {
 			})
 		}
 	})
+}
+
+// TestEnvSelection runs this test binary with each $NETSHARE_BLAS value in
+// a child process (the choice is made once per process) and checks what
+// Info reports there.
+func TestEnvSelection(t *testing.T) {
+	if os.Getenv("NETSHARE_BLAS_CHILD") != "" {
+		fmt.Printf("INFO %d|%s|%s\n", Info().Backend, Info().Kernel, Info().LoadError)
+		return
+	}
+	if testing.Short() {
+		t.Skip("short")
+	}
+	best := Kernels()[0]
+	cases := []struct {
+		env     string
+		backend Backend
+		kernel  string
+		loadErr bool
+	}{
+		{"", Own, best, false},
+		{"gonum", Gonum, "", false},
+		{"generic", Own, "generic", false},
+		{"/nonexistent/libopenblas.so.0", Own, best, true},
+	}
+	if Available() {
+		cases = append(cases, struct {
+			env     string
+			backend Backend
+			kernel  string
+			loadErr bool
+		}{"openblas", OpenBLAS, "", false})
+	} else {
+		cases = append(cases, struct {
+			env     string
+			backend Backend
+			kernel  string
+			loadErr bool
+		}{"openblas", Own, best, true})
+	}
+	for _, c := range cases {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestEnvSelection$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "NETSHARE_BLAS_CHILD=1", EnvVar+"="+c.env)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s=%q: %v\n%s", EnvVar, c.env, err, out)
+		}
+		var line string
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(l, "INFO ") {
+				line = strings.TrimPrefix(l, "INFO ")
+			}
+		}
+		f := strings.SplitN(line, "|", 3)
+		if len(f) != 3 {
+			t.Fatalf("%s=%q: no report in %s", EnvVar, c.env, out)
+		}
+		if f[0] != fmt.Sprint(int(c.backend)) || f[1] != c.kernel || (f[2] != "") != c.loadErr {
+			t.Errorf("%s=%q: backend %s, kernel %q, load error %q; want %d (%v), %q, error %v", EnvVar, c.env, f[0], f[1], f[2], c.backend, c.backend, c.kernel, c.loadErr)
+		}
+	}
 }
