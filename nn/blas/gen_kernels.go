@@ -353,6 +353,74 @@ func packCopy() {
 	p("")
 }
 
+// packT8 writes the AVX2 transposing packer for whole blocks of 8 k steps:
+// dst[p·dstStride + i] = src[i·ld + p] for p < 8·blocks and i < rows, and 0
+// for rows ≤ i < 8 (rows ≤ 8).
+//
+// func packT8AVX2(dst *float32, dstStride int, src *float32, ld, rows, blocks int)
+func packT8() {
+	name := "packT8AVX2"
+	p("// func %s(dst *float32, dstStride int, src *float32, ld, rows, blocks int)", name)
+	p("// Sets dst[p·dstStride + i] = src[i·ld + p] for p < 8·blocks and i < rows,")
+	p("// and to 0 for rows ≤ i < 8: 8×8 blocks transposed in registers.")
+	p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ dstStride+8(FP), R8")
+	p("\tSHLQ $2, R8")
+	p("\tMOVQ src+16(FP), SI")
+	p("\tMOVQ ld+24(FP), DX")
+	p("\tSHLQ $2, DX")
+	p("\tMOVQ rows+32(FP), R10")
+	p("\tMOVQ blocks+40(FP), R11")
+	p("\tTESTQ R11, R11")
+	p("\tJZ %s_done", name)
+	p("%s_loop:", name)
+	p("\tMOVQ SI, R12")
+	for i := 0; i < 8; i++ {
+		p("\tCMPQ R10, $%d", i+1)
+		p("\tJLT %s_z%d", name, i)
+		p("\tVMOVUPS (R12), Y%d", i)
+		if i < 7 {
+			p("\tADDQ DX, R12")
+		}
+	}
+	p("\tJMP %s_t", name)
+	for i := 0; i < 8; i++ {
+		p("%s_z%d:", name, i)
+		p("\tVXORPS Y%d, Y%d, Y%d", i, i, i)
+	}
+	p("%s_t:", name)
+	for i := 0; i < 8; i += 2 {
+		p("\tVUNPCKLPS Y%d, Y%d, Y%d", i+1, i, 8+i)
+		p("\tVUNPCKHPS Y%d, Y%d, Y%d", i+1, i, 9+i)
+	}
+	for g := 0; g < 8; g += 4 {
+		p("\tVSHUFPS $0x44, Y%d, Y%d, Y%d", 8+g+2, 8+g, g)
+		p("\tVSHUFPS $0xee, Y%d, Y%d, Y%d", 8+g+2, 8+g, g+1)
+		p("\tVSHUFPS $0x44, Y%d, Y%d, Y%d", 8+g+3, 8+g+1, g+2)
+		p("\tVSHUFPS $0xee, Y%d, Y%d, Y%d", 8+g+3, 8+g+1, g+3)
+	}
+	for j := 0; j < 4; j++ {
+		p("\tVPERM2F128 $0x20, Y%d, Y%d, Y%d", 4+j, j, 8+j)
+		p("\tVPERM2F128 $0x31, Y%d, Y%d, Y%d", 4+j, j, 12+j)
+	}
+	p("\tMOVQ DI, R13")
+	for q := 0; q < 8; q++ {
+		p("\tVMOVUPS Y%d, (R13)", 8+q)
+		if q < 7 {
+			p("\tADDQ R8, R13")
+		}
+	}
+	p("\tADDQ $32, SI")
+	p("\tLEAQ (R13)(R8*1), DI")
+	p("\tDECQ R11")
+	p("\tJNZ %s_loop", name)
+	p("%s_done:", name)
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+}
+
 func log2(x int) int {
 	n := 0
 	for x > 1 {
@@ -375,6 +443,7 @@ func main() {
 	kernel("microAVX2", "Y", 6, 2, 8, 4, 16)
 	packT()
 	packCopy()
+	packT8()
 	peak("fmaPeakAVX512", "Z", 24)
 	peak("fmaPeakAVX2", "Y", 12)
 	if err := os.WriteFile("kernel_amd64.s", out.Bytes(), 0o644); err != nil {

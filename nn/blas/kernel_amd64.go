@@ -23,6 +23,7 @@ var avx512Kernel = &kernel{name: "avx512",
 
 // avx2Kernel: a 6×16 tile in 12 ymm accumulators.
 var avx2Kernel = &kernel{name: "avx2", tiles: []tile{{6, microAVX2}}, nr: 16, kc: 256, mc: 144, nc: 2048, direct: true,
+	packB: packBAVX2,
 	cpuOK: func() bool { return hasAVX2 },
 	peak:  fmaPeakAVX2, peakFLOPs: 12 * 8 * 2}
 
@@ -84,5 +85,43 @@ func packBAVX512(tB bool, b []float32, ldb, p0, kc, j0, nc, nr int, dst []float3
 			src = &b[(j0+jr+16)*ldb+p0]
 		}
 		packTAVX512(&panel[16], nr, 16, src, ldb, max(cols-16, 0), kc)
+	}
+}
+
+//go:noescape
+func packT8AVX2(dst *float32, dstStride int, src *float32, ld, rows, blocks int)
+
+// packBAVX2 is packB with the AVX2 transposing packer for a transposed B
+// (nr = 16: two blocks of 8 columns), packB otherwise.
+func packBAVX2(tB bool, b []float32, ldb, p0, kc, j0, nc, nr int, dst []float32) {
+	if !tB {
+		packB(tB, b, ldb, p0, kc, j0, nc, nr, dst)
+		return
+	}
+	blocks := kc / 8
+	for jr := 0; jr < nc; jr += nr {
+		cols := min(nr, nc-jr)
+		panel := dst[jr*kc : jr*kc+kc*nr]
+		for h := 0; h < nr; h += 8 {
+			rows := min(max(cols-h, 0), 8)
+			if blocks > 0 {
+				src := &b[(j0+jr)*ldb+p0] // not read when rows = 0
+				if rows > 0 {
+					src = &b[(j0+jr+h)*ldb+p0]
+				}
+				packT8AVX2(&panel[h], nr, src, ldb, rows, blocks)
+			}
+			// The last kc mod 8 steps, and zeros past the last column.
+			for p := blocks * 8; p < kc; p++ {
+				d := panel[p*nr+h : p*nr+h+8]
+				for j := range d {
+					if j < rows {
+						d[j] = b[(j0+jr+h+j)*ldb+p0+p]
+					} else {
+						d[j] = 0
+					}
+				}
+			}
+		}
 	}
 }
