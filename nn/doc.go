@@ -7,9 +7,9 @@
 // saved, and safetensors checkpoints.
 //
 // Everything is generic over the element type: float32 is what training
-// uses (products go through package nn/blas, i.e. OpenBLAS when present);
-// float64 instantiations of the same code are what the gradient checks use,
-// against finite differences.
+// uses (products go through package nn/blas: netshare's own SIMD sgemm by
+// default); float64 instantiations of the same code are what the gradient
+// checks use, against finite differences.
 //
 // Layers own their output buffers and reuse them from call to call, so a
 // result is valid only until the layer's next call; hot loops allocate

@@ -310,11 +310,10 @@ func contains(s, sub string) bool {
 	return false
 }
 
-// TestGonumAndOpenBLASAgree runs a critic step with each BLAS backend.
-func TestGonumAndOpenBLASAgree(t *testing.T) {
-	if !blas.Available() {
-		t.Skip("openblas not installed")
-	}
+// TestBackendsAgree runs a critic step with each BLAS backend (each of
+// netshare's kernels that the CPU runs, OpenBLAS when it loads) and
+// compares it with gonum's.
+func TestBackendsAgree(t *testing.T) {
 	g := NewRNG(5)
 	const B, In = 16, 40
 	c := NewCritic[float32]("c", In, 3, 32, false, g)
@@ -323,23 +322,41 @@ func TestGonumAndOpenBLASAgree(t *testing.T) {
 	FillNormal(g, fake.D, 1)
 	alpha := make([]float32, B)
 	FillUniform(g, alpha, 0, 1)
-	run := func(be blas.Backend) ([]float32, float64) {
-		prev, _ := blas.Use(be)
+	run := func(be blas.Backend, kernel string) ([]float32, float64, bool) {
+		prev, err := blas.Use(be)
+		if err != nil {
+			return nil, 0, false
+		}
 		defer blas.Use(prev)
+		if kernel != "" {
+			pk, err := blas.UseKernel(kernel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer blas.UseKernel(pk)
+		}
 		ZeroGrad(c.Params())
 		l := c.Prepare(real, fake, alpha, 10, B)
 		c.Accumulate(nil)
-		return append([]float32(nil), c.Layers[0].W.G...), l.Loss
+		return append([]float32(nil), c.Layers[0].W.G...), l.Loss, true
 	}
-	g1, l1 := run(blas.Gonum)
-	g2, l2 := run(blas.OpenBLAS)
-	if math.Abs(l1-l2) > 1e-4*(1+math.Abs(l1)) {
-		t.Fatalf("loss gonum %v, openblas %v", l1, l2)
-	}
-	for i := range g1 {
-		if math.Abs(float64(g1[i]-g2[i])) > 1e-4*(1+math.Abs(float64(g1[i]))) {
-			t.Fatalf("grad %d: gonum %v, openblas %v", i, g1[i], g2[i])
+	g1, l1, _ := run(blas.Gonum, "")
+	check := func(name string, g2 []float32, l2 float64) {
+		if math.Abs(l1-l2) > 1e-4*(1+math.Abs(l1)) {
+			t.Fatalf("loss gonum %v, %s %v", l1, name, l2)
 		}
+		for i := range g1 {
+			if math.Abs(float64(g1[i]-g2[i])) > 1e-4*(1+math.Abs(float64(g1[i]))) {
+				t.Fatalf("grad %d: gonum %v, %s %v", i, g1[i], name, g2[i])
+			}
+		}
+	}
+	for _, k := range blas.Kernels() {
+		g2, l2, _ := run(blas.Own, k)
+		check("netshare "+k, g2, l2)
+	}
+	if g2, l2, ok := run(blas.OpenBLAS, ""); ok {
+		check("openblas", g2, l2)
 	}
 }
 

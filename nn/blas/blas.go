@@ -12,8 +12,11 @@ import (
 	"gonum.org/v1/gonum/blas/gonum"
 )
 
-// EnvVar names the environment variable that selects the BLAS library: a path
-// to an OpenBLAS shared library, or "gonum" to use the pure-Go implementation.
+// EnvVar names the environment variable that selects the BLAS: unset or
+// empty for netshare's own kernel (the best one the CPU runs), "avx512",
+// "avx2" or "generic" for one of them, "openblas" for OpenBLAS from the
+// loader's search path, the path of an OpenBLAS shared library, or "gonum"
+// for gonum's pure-Go BLAS.
 const EnvVar = "NETSHARE_BLAS"
 
 // Backend identifies the implementation behind Sgemm and Dgemm.
@@ -24,11 +27,17 @@ const (
 	Gonum Backend = iota
 	// OpenBLAS is a run-time loaded OpenBLAS shared library.
 	OpenBLAS
+	// Own is netshare's own sgemm (packed panels and a SIMD micro-kernel
+	// in assembly, see Kernels); its Dgemm is gonum's.
+	Own
 )
 
 func (b Backend) String() string {
-	if b == OpenBLAS {
+	switch b {
+	case OpenBLAS:
 		return "openblas"
+	case Own:
+		return "netshare"
 	}
 	return "gonum"
 }
@@ -36,64 +45,104 @@ func (b Backend) String() string {
 // Description says which BLAS is in use.
 type Description struct {
 	Backend Backend
+	// Kernel is the micro-kernel of the Own backend ("avx512", "avx2",
+	// "generic"); empty otherwise.
+	Kernel string
 	// Library is the shared library's path as opened (OpenBLAS only).
 	Library string
-	// Core is OpenBLAS's kernel name (e.g. "Haswell", "SkylakeX"); empty for gonum.
+	// Core is OpenBLAS's kernel name (e.g. "Haswell", "SkylakeX"); empty otherwise.
 	Core string
-	// Threads is how many cores one product may use: OpenBLAS's thread
-	// count or the number of blocks a product is split into (see
-	// Threading), or GOMAXPROCS for gonum, which parallelises large
-	// products over goroutines.
+	// Threads is how many cores one product may use: the number of blocks
+	// a product is split into (Own, and OpenBLAS in Split threading),
+	// OpenBLAS's thread count (Internal threading), or GOMAXPROCS for
+	// gonum, which parallelises large products over goroutines.
 	Threads   int
 	Threading Threading
-	// LoadError says why OpenBLAS was not used, when it was looked for and
-	// not found; empty otherwise.
+	// LoadError says why the BLAS asked for in $NETSHARE_BLAS is not the
+	// one in use; empty otherwise.
 	LoadError string
 }
 
 func (d Description) String() string {
-	if d.Backend == OpenBLAS {
-		return fmt.Sprintf("openblas (%s, core %s, %d threads, %v)", d.Library, d.Core, d.Threads, d.Threading)
+	var s string
+	switch d.Backend {
+	case OpenBLAS:
+		s = fmt.Sprintf("openblas (%s, core %s, %d threads, %v)", d.Library, d.Core, d.Threads, d.Threading)
+	case Own:
+		s = fmt.Sprintf("netshare %s sgemm (%d %s)", d.Kernel, d.Threads, plural(d.Threads, "thread"))
+	default:
+		s = fmt.Sprintf("gonum pure Go (%d goroutines)", d.Threads)
 	}
-	s := fmt.Sprintf("gonum pure Go (%d goroutines)", d.Threads)
 	if d.LoadError != "" {
-		s += "; openblas not used: " + d.LoadError
+		s += "; " + d.LoadError
 	}
 	return s
 }
 
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
 var (
 	initOnce sync.Once
-	backend  Backend
-	ob       *openblas
-	loadErr  error
+	backend  Backend // chosen at first use from $NETSHARE_BLAS
+	loadErr  error   // why the backend asked for is not the one in use
 	forced   Backend = -1
 	mu       sync.RWMutex
+
+	obOnce  sync.Once
+	ob      *openblas
+	obErr   error
+	obPaths []string // where OpenBLAS is looked for
 )
+
+var defaultOpenBLASPaths = []string{"libopenblas.so.0", "libopenblas.so", "/usr/lib/x86_64-linux-gnu/libopenblas.so.0", "/usr/lib64/libopenblas.so.0"}
 
 func load() {
 	initOnce.Do(func() {
+		ownKernel.Store(bestKernel())
 		env := strings.TrimSpace(os.Getenv(EnvVar))
-		switch strings.ToLower(env) {
+		obPaths = defaultOpenBLASPaths
+		backend = Own
+		switch low := strings.ToLower(env); low {
+		case "", "netshare", "own":
+			return
 		case "gonum", "go", "purego", "none", "off":
-			loadErr = fmt.Errorf("%s=%s", EnvVar, env)
+			backend = Gonum
+			return
+		case "openblas":
+		default:
+			if k := kernelNamed(low); k != nil {
+				if !k.supported() {
+					loadErr = fmt.Errorf("%s=%s: this CPU lacks the %s kernel's instructions", EnvVar, env, k.name)
+					return
+				}
+				ownKernel.Store(k)
+				return
+			}
+			obPaths = []string{env}
+		}
+		if err := loadOpenBLAS(); err != nil {
+			loadErr = fmt.Errorf("%s=%s: openblas not used: %v", EnvVar, env, err)
 			return
 		}
-		var paths []string
-		if env != "" {
-			paths = []string{env}
-		} else {
-			paths = []string{"libopenblas.so.0", "libopenblas.so", "/usr/lib/x86_64-linux-gnu/libopenblas.so.0", "/usr/lib64/libopenblas.so.0"}
-		}
-		ob, loadErr = openOpenBLAS(paths)
-		if loadErr == nil {
-			backend = OpenBLAS
-			// Start single-threaded: callers choose with SetThreads.
-			ob.setThreads(1)
-			threads.Store(1)
-			splitWays.Store(1)
+		backend = OpenBLAS
+	})
+}
+
+// loadOpenBLAS opens OpenBLAS once, from the path in $NETSHARE_BLAS or the
+// usual places, single-threaded (SetThreads chooses).
+func loadOpenBLAS() error {
+	obOnce.Do(func() {
+		ob, obErr = openOpenBLAS(obPaths)
+		if obErr == nil {
+			applyThreads()
 		}
 	})
+	return obErr
 }
 
 func current() Backend {
@@ -111,7 +160,11 @@ func current() Backend {
 func Info() Description {
 	b := current()
 	d := Description{Backend: b}
-	if b == OpenBLAS {
+	if loadErr != nil {
+		d.LoadError = loadErr.Error()
+	}
+	switch b {
+	case OpenBLAS:
 		d.Library = ob.path
 		d.Core = ob.coreName()
 		d.Threading = Threading(threading.Load())
@@ -119,28 +172,31 @@ func Info() Description {
 		if d.Threading == Split {
 			d.Threads = int(splitWays.Load())
 		}
-		return d
-	}
-	d.Threads = runtime.GOMAXPROCS(0)
-	if loadErr != nil {
-		d.LoadError = loadErr.Error()
+	case Own:
+		d.Kernel = ownKernel.Load().name
+		d.Threads = Threads()
+	default:
+		d.Threads = runtime.GOMAXPROCS(0)
 	}
 	return d
 }
 
-// Available reports whether OpenBLAS was loaded (whether or not it is
-// currently forced off with Use).
+// Available reports whether OpenBLAS can be used (loading it on first
+// call, from $NETSHARE_BLAS's path or the usual places), whether or not it
+// is the backend in use.
 func Available() bool {
 	load()
-	return backend == OpenBLAS
+	return loadOpenBLAS() == nil
 }
 
 // Use forces a backend (for tests and comparisons) and returns the previous
-// one. Asking for OpenBLAS when it is not available is an error.
+// one. Asking for OpenBLAS when it cannot be loaded is an error.
 func Use(b Backend) (Backend, error) {
 	load()
-	if b == OpenBLAS && backend != OpenBLAS {
-		return current(), fmt.Errorf("openblas is not available: %v", loadErr)
+	if b == OpenBLAS {
+		if err := loadOpenBLAS(); err != nil {
+			return current(), fmt.Errorf("openblas is not available: %v", err)
+		}
 	}
 	prev := current()
 	mu.Lock()
@@ -175,25 +231,32 @@ var (
 	threading atomic.Int32
 )
 
-// SetThreads sets how many cores one product may use (n < 1 means 1), with
-// the current Threading. It has no effect on the gonum backend, whose
-// parallelism follows GOMAXPROCS.
+// SetThreads sets how many cores one product may use (n < 1 means 1): the
+// number of blocks a large product is split into (Own, and OpenBLAS in
+// Split threading) or OpenBLAS's own thread count (Internal threading). It
+// has no effect on the gonum backend, whose parallelism follows GOMAXPROCS.
 func SetThreads(n int) {
 	if n < 1 {
 		n = 1
 	}
 	load()
 	threads.Store(int32(n))
-	if backend != OpenBLAS {
-		return
-	}
+	applyThreads()
+}
+
+// applyThreads passes the thread count and threading mode to OpenBLAS, when
+// it is loaded.
+func applyThreads() {
+	n := Threads()
 	if Threading(threading.Load()) == Internal {
-		ob.setThreads(n)
 		splitWays.Store(1)
-		return
+	} else {
+		splitWays.Store(int32(n))
+		n = 1
 	}
-	ob.setThreads(1)
-	splitWays.Store(int32(n))
+	if ob != nil {
+		ob.setThreads(n)
+	}
 }
 
 // Threads returns the core count set by SetThreads (1 by default). Package
@@ -203,12 +266,9 @@ func Threads() int { return max(int(threads.Load()), 1) }
 
 // SetThreading selects the threading mode and reapplies the thread count.
 func SetThreading(t Threading) {
+	load()
 	threading.Store(int32(t))
-	n := int(threads.Load())
-	if n < 1 {
-		n = 1
-	}
-	SetThreads(n)
+	applyThreads()
 }
 
 func trans(t bool) gblas.Transpose {
@@ -247,7 +307,11 @@ func sgemm(shared, tA, tB bool, m, n, k int, alpha float32, a []float32, lda int
 		return
 	}
 	checkDims("Sgemm", tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
-	if current() != OpenBLAS {
+	switch current() {
+	case Own:
+		ownSgemm(shared, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	case Gonum:
 		impl.Sgemm(trans(tA), trans(tB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}

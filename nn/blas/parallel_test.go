@@ -58,15 +58,23 @@ func TestLanesRunAllOnce(t *testing.T) {
 	SetThreads(1)
 }
 
+// splittingBackends runs f with each backend that splits products across
+// goroutines: the own kernels, and OpenBLAS when it loads.
+func splittingBackends(t *testing.T, f func(t *testing.T)) {
+	for _, be := range []Backend{Own, OpenBLAS} {
+		t.Run(be.String(), func(t *testing.T) {
+			withBackend(t, be)
+			f(t)
+		})
+	}
+}
+
 // TestSplitProductsSameInLanes: a shared product large enough to be split
 // gives the same bits inside a lane (where its halves may run on either
 // core) as outside, with the same thread count, whichever lane is faster.
-func TestSplitProductsSameInLanes(t *testing.T) {
-	if !Available() {
-		t.Skip("openblas not available")
-	}
-	prev, _ := Use(OpenBLAS)
-	defer Use(prev)
+func TestSplitProductsSameInLanes(t *testing.T) { splittingBackends(t, splitProductsSameInLanes) }
+
+func splitProductsSameInLanes(t *testing.T) {
 	SetThreads(2)
 	defer SetThreads(1)
 	r := rand.New(rand.NewPCG(7, 7))
@@ -96,13 +104,12 @@ func TestSplitProductsSameInLanes(t *testing.T) {
 }
 
 // TestLanesSplitOnlySharedProducts: inside Lanes a large Sgemm runs as one
-// call and a large SgemmShared as parts; outside, both are split.
+// call and a large SgemmShared as parts.
 func TestLanesSplitOnlySharedProducts(t *testing.T) {
-	if !Available() {
-		t.Skip("openblas not available")
-	}
-	prev, _ := Use(OpenBLAS)
-	defer Use(prev)
+	splittingBackends(t, lanesSplitOnlySharedProducts)
+}
+
+func lanesSplitOnlySharedProducts(t *testing.T) {
 	SetThreads(2)
 	defer SetThreads(1)
 	r := rand.New(rand.NewPCG(8, 8))
