@@ -190,7 +190,7 @@ func (f *runFlags) open(cmd *cobra.Command, withConfig bool) (*pipeline.Run, fun
 	if !withConfig && len(made) > 0 {
 		return nil, nil, fmt.Errorf("run directory %s does not exist: %s works on a run started by netshare run or preprocess", f.out, cmd.Name())
 	}
-	slog.Info("BLAS", "backend", blas.Info().String())
+	slog.Info("BLAS", "backend", blas.Info().Name())
 	r, err := pipeline.Open(pipeline.Options{Dir: f.out, Input: f.input, Config: cfg, Audit: f.audit, Force: f.force, Progress: rep.Update})
 	if err != nil {
 		// Leave no empty directory behind for a run that never started.

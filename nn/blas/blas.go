@@ -79,6 +79,26 @@ func (d Description) String() string {
 	return s
 }
 
+// Name names the implementation alone, without the thread count (which
+// callers set later, per stage): "netshare avx512 sgemm", "openblas
+// (PATH, core C)", "gonum pure Go", and why a requested backend was not
+// used, if it was not.
+func (d Description) Name() string {
+	var s string
+	switch d.Backend {
+	case OpenBLAS:
+		s = fmt.Sprintf("openblas (%s, core %s)", d.Library, d.Core)
+	case Own:
+		s = fmt.Sprintf("netshare %s sgemm", d.Kernel)
+	default:
+		s = "gonum pure Go"
+	}
+	if d.LoadError != "" {
+		s += "; " + d.LoadError
+	}
+	return s
+}
+
 func plural(n int, word string) string {
 	if n == 1 {
 		return word

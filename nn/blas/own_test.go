@@ -319,6 +319,13 @@ func TestKernelSelection(t *testing.T) {
 	if s := d.String(); s != "netshare avx512 sgemm (2 threads)" {
 		t.Fatalf("String() = %q", s)
 	}
+	if s := d.Name(); s != "netshare avx512 sgemm" {
+		t.Fatalf("Name() = %q", s)
+	}
+	g := Description{Backend: Gonum, Threads: 2, LoadError: "NETSHARE_BLAS=gonum"}
+	if s := g.Name(); s != "gonum pure Go; NETSHARE_BLAS=gonum" {
+		t.Fatalf("Name() = %q", s)
+	}
 }
 
 // FuzzSgemm checks random shapes, transposes, paddings and scalars against
