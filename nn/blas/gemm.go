@@ -226,34 +226,10 @@ func (kern *kernel) macro(t *tile, mcur, ncur, kc int, alpha float32, pa []float
 
 // packA copies op(A)[i0:i0+mc, p0:p0+kc] into dst as ceil(mc/mr) panels of
 // kc×mr floats (for each p, mr consecutive rows), padding the last panel's
-// missing rows with zeros.
+// missing rows with zeros. Row i of op(A) is column i of op(A)ᵀ, so this is
+// packB of op(A)ᵀ.
 func packA(tA bool, a []float32, lda, i0, mc, p0, kc, mr int, dst []float32) {
-	for ir := 0; ir < mc; ir += mr {
-		rows := min(mr, mc-ir)
-		panel := dst[ir*kc : ir*kc+kc*mr]
-		if tA {
-			// op(A)[i, p] = A[p, i]: each k step is a contiguous run.
-			for p := 0; p < kc; p++ {
-				src := a[(p0+p)*lda+i0+ir : (p0+p)*lda+i0+ir+rows]
-				d := panel[p*mr : p*mr+mr]
-				copy(d, src)
-				clear(d[rows:])
-			}
-			continue
-		}
-		// op(A)[i, p] = A[i, p]: row i is contiguous in p.
-		for i := 0; i < rows; i++ {
-			src := a[(i0+ir+i)*lda+p0 : (i0+ir+i)*lda+p0+kc]
-			for p, v := range src {
-				panel[p*mr+i] = v
-			}
-		}
-		for i := rows; i < mr; i++ {
-			for p := 0; p < kc; p++ {
-				panel[p*mr+i] = 0
-			}
-		}
-	}
+	packB(!tA, a, lda, p0, kc, i0, mc, mr, dst)
 }
 
 // packB copies op(B)[p0:p0+kc, j0:j0+nc] into dst as ceil(nc/nr) panels of
