@@ -186,3 +186,48 @@ func TestGenerationThreadsFixedByConfig(t *testing.T) {
 		}
 	}
 }
+
+// The synthetic trace is the same bytes whatever the process did before
+// and whatever BLAS thread count generation runs at: netshare's own
+// kernels give bit-identical products for any split of the work (nn/blas
+// tests that), so a generation in a fresh process, after an interrupted
+// one, or on a machine with another core count writes the same trace.
+func TestGenerationBytesIndependentOfThreads(t *testing.T) {
+	if blas.Info().Backend != blas.Own {
+		t.Skipf("checks the default backend (netshare's own kernels); this process uses %s", blas.Info().Name())
+	}
+	dir := t.TempDir()
+	cfg := tinyConfig(t, 10)
+	runAll(t, Options{Dir: dir, Config: cfg})
+	path := filepath.Join(dir, SyntheticBase+".csv")
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := blas.Threads()
+	defer blas.SetThreads(prev)
+	for _, threads := range []int{1, 3} {
+		blas.SetThreads(threads)
+		c := *cfg
+		c.Train.Threads = threads
+		r, err := Open(Options{Dir: dir, Config: &c, Force: true, Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = r.Force("generate")
+		if err == nil {
+			err = r.Generate(context.Background())
+		}
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("generation at %d BLAS threads wrote another trace (%d bytes, want %d)", threads, len(got), len(want))
+		}
+	}
+}
