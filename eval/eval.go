@@ -39,6 +39,13 @@ type Options struct {
 	NoAudit bool
 	// Audit tunes the audit's caps; its Seed is replaced by Seed.
 	Audit audit.Options
+	// SubsampleLimit is the most records of each side (real, synthetic,
+	// held-out) that the downstream tasks and the memorisation audit see; a
+	// larger side is replaced there by a random subsample seeded from Seed,
+	// recorded in Result.Subsample. Zero means DefaultSubsampleLimit, a
+	// negative value never subsamples. The fidelity metrics and reference
+	// generators always use every record.
+	SubsampleLimit int
 }
 
 // ErrEmpty is returned when either trace has no records.
@@ -89,6 +96,8 @@ type kindOps[R any] struct {
 	downstream func(real, syn []R, o downstream.Options) *downstream.Report
 	dist       func(rp, sp *profile, real, syn []R) *Distributions
 	protocol   func(real, syn []R) *protocol.Report
+	sample     func(rs []R, k int, seed uint64, side string) []R
+	unit       string // what sample draws
 }
 
 var flowOps = kindOps[trace.Flow]{
@@ -101,6 +110,8 @@ var flowOps = kindOps[trace.Flow]{
 	downstream: downstream.Flows,
 	dist:       distributions,
 	protocol:   protocol.CompareFlows,
+	sample:     sampleFlows,
+	unit:       "flow records",
 }
 
 var packetOps = kindOps[trace.Packet]{
@@ -113,6 +124,8 @@ var packetOps = kindOps[trace.Packet]{
 	downstream: downstream.Packets,
 	dist:       func(rp, sp *profile, _, _ []trace.Packet) *Distributions { return distributions(rp, sp, nil, nil) },
 	protocol:   protocol.ComparePackets,
+	sample:     samplePackets,
+	unit:       "flows",
 }
 
 // Flows evaluates a synthetic flow trace against the real one. With
@@ -131,6 +144,7 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 	if err := checkSizes(len(real), len(syn)); err != nil {
 		return nil, err
 	}
+	sub, ds := subsample(ops, real, syn, holdout, opt)
 	// Stage 1: everything that depends on one trace only, and the
 	// downstream tasks.
 	var rp, sp, bp, mp *profile
@@ -151,22 +165,22 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 	if !opt.NoAudit {
 		jobs = append(jobs, func() { idx = ops.index(real) })
 	}
-	var ds *downstream.Report
+	var dr *downstream.Report
 	if !opt.NoDownstream {
 		do := opt.Downstream
 		do.Seed = opt.Seed
-		jobs = append(jobs, func() { ds = ops.downstream(real, syn, do) })
+		jobs = append(jobs, func() { dr = ops.downstream(ds.real, ds.syn, do) })
 	}
 	parallel(jobs...)
 
 	// Stage 2: comparisons and the audit.
-	res := &Result{Privacy: opt.Privacy, Downstream: ds, Protocol: proto}
+	res := &Result{Privacy: opt.Privacy, Downstream: dr, Protocol: proto, Subsample: sub}
 	var ar *audit.Report
 	stage := []func(){func() { res.Baselines = compareAll(&res.Fidelity, rp, sp, bp, mp) }}
 	if idx != nil {
 		ao := opt.Audit
 		ao.Seed = opt.Seed
-		stage = append(stage, func() { ar = ops.audit(idx, real, holdout, syn, ao) })
+		stage = append(stage, func() { ar = ops.audit(idx, real, ds.holdout, ds.syn, ao) })
 	}
 	parallel(stage...)
 	if ar != nil && boot != nil {
@@ -180,6 +194,48 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 		res.Distributions = ops.dist(rp, sp, real, syn)
 	}
 	return res, nil
+}
+
+// sampled holds the records the costly parts see.
+type sampled[R any] struct{ real, syn, holdout []R }
+
+// subsample draws the records the downstream tasks and the audit see: each
+// side over the limit is replaced by a seeded random subsample. The audit
+// keeps every training (real) record, since its exact-copy index is cheap
+// and its nearest-neighbour search samples the training set itself. The
+// record is nil when no part used a subsample.
+func subsample[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Subsample, sampled[R]) {
+	s := sampled[R]{real, syn, holdout}
+	limit := opt.SubsampleLimit
+	if limit == 0 {
+		limit = DefaultSubsampleLimit
+	}
+	if limit < 0 {
+		return nil, s
+	}
+	over := func(rs []R) bool { return len(rs) > limit }
+	sub := &Subsample{Limit: limit, Seed: subsampleSeed(opt.Seed), Unit: ops.unit}
+	if !opt.NoDownstream && (over(real) || over(syn)) {
+		sub.Parts = append(sub.Parts, SubsampleDownstream)
+	}
+	if !opt.NoAudit && (over(syn) || over(holdout)) {
+		sub.Parts = append(sub.Parts, SubsampleAudit)
+	}
+	if len(sub.Parts) == 0 {
+		return nil, s
+	}
+	draw := func(side string, rs []R, used bool) []R {
+		if !used || !over(rs) {
+			return rs
+		}
+		k := ops.sample(rs, limit, sub.Seed, side)
+		sub.Sides = append(sub.Sides, SubsampleSide{Side: side, Records: len(rs), Kept: len(k)})
+		return k
+	}
+	s.real = draw("real", real, sub.Covers(SubsampleDownstream))
+	s.syn = draw("synthetic", syn, true)
+	s.holdout = draw("holdout", holdout, sub.Covers(SubsampleAudit))
+	return sub, s
 }
 
 // compareAll fills f with syn's metrics and returns the baselines' (nil

@@ -29,6 +29,7 @@ func newEvalCmd() *cobra.Command {
 	var realPath, synPath, holdoutPath, reportDir, format string
 	var asJSON, skipBad, noDownstream, noBaselines bool
 	var seed int64
+	var subsampleLimit int
 	cmd := &cobra.Command{
 		Use:   "eval --real FILE --synthetic FILE",
 		Short: "Measure how faithful a synthetic trace is to the real one",
@@ -49,6 +50,10 @@ copies of real ones. With --holdout FILE (real records kept out of the
 generator's training; --real is then the training set) it also compares
 distances to the closest training record and runs a membership-inference
 attack, and judges the privacy targets.
+
+A trace of more than --subsample-limit records is subsampled (seeded from
+--seed) for the downstream tasks and the audit's synthetic and held-out
+records; the fidelity metrics always use every record. The output says so.
 
 --json prints one JSON object (the content of a run's metrics.json); --report
 DIR writes metrics.json, report.html and plots/*.png into DIR.`,
@@ -86,7 +91,7 @@ DIR writes metrics.json, report.html and plots/*.png into DIR.`,
 					return fmt.Errorf("the held-out trace %s holds %s, the real trace %s", holdoutPath, holdout.Kind, real.Kind)
 				}
 			}
-			eo := eval.Options{Seed: seed, NoDownstream: noDownstream, NoBaselines: noBaselines}
+			eo := eval.Options{Seed: seed, NoDownstream: noDownstream, NoBaselines: noBaselines, SubsampleLimit: subsampleLimit}
 			var notes []string
 			for _, n := range []string{skipNote("real", real), skipNote("synthetic", syn)} {
 				if n != "" {
@@ -128,6 +133,7 @@ DIR writes metrics.json, report.html and plots/*.png into DIR.`,
 	f.BoolVar(&skipBad, "skip-bad", false, "skip malformed rows of text traces, and read a capture cut short up to the cut (counted and reported), instead of failing")
 	f.StringVar(&format, "format", "", "force the real (and held-out) trace's format instead of detecting it")
 	f.BoolVar(&noDownstream, "no-downstream", false, "skip the downstream tasks")
+	f.IntVar(&subsampleLimit, "subsample-limit", eval.DefaultSubsampleLimit, "most records of a trace the downstream tasks and the audit see; larger traces are subsampled there (negative: never)")
 	f.BoolVar(&noBaselines, "no-baselines", false, "skip the reference generators (bootstrap and marginal sampler)")
 	return cmd
 }
