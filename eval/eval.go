@@ -144,7 +144,7 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 	if err := checkSizes(len(real), len(syn)); err != nil {
 		return nil, err
 	}
-	sub, ds := subsample(ops, real, syn, holdout, opt)
+	smp := newSampler(ops, real, syn, holdout, opt)
 	// Stage 1: everything that depends on one trace only, and the
 	// downstream tasks.
 	var rp, sp, bp, mp *profile
@@ -169,18 +169,18 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 	if !opt.NoDownstream {
 		do := opt.Downstream
 		do.Seed = opt.Seed
-		jobs = append(jobs, func() { dr = ops.downstream(ds.real, ds.syn, do) })
+		jobs = append(jobs, func() { dr = ops.downstream(smp.draw("real", real), smp.draw("synthetic", syn), do) })
 	}
 	parallel(jobs...)
 
 	// Stage 2: comparisons and the audit.
-	res := &Result{Privacy: opt.Privacy, Downstream: dr, Protocol: proto, Subsample: sub}
+	res := &Result{Privacy: opt.Privacy, Downstream: dr, Protocol: proto}
 	var ar *audit.Report
 	stage := []func(){func() { res.Baselines = compareAll(&res.Fidelity, rp, sp, bp, mp) }}
 	if idx != nil {
 		ao := opt.Audit
 		ao.Seed = opt.Seed
-		stage = append(stage, func() { ar = ops.audit(idx, real, ds.holdout, ds.syn, ao) })
+		stage = append(stage, func() { ar = ops.audit(idx, real, smp.draw("holdout", holdout), smp.draw("synthetic", syn), ao) })
 	}
 	parallel(stage...)
 	if ar != nil && boot != nil {
@@ -189,6 +189,7 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 		ar.ExactCopy.BootstrapRate, ar.ExactCopy.MarginalRate = &b, &m
 	}
 	res.PrivacyAudit = ar
+	res.Subsample = smp.record()
 	res.Targets, res.Verdict = Judge(res)
 	if !opt.NoDistributions {
 		res.Distributions = ops.dist(rp, sp, real, syn)
@@ -196,46 +197,70 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 	return res, nil
 }
 
-// sampled holds the records the costly parts see.
-type sampled[R any] struct{ real, syn, holdout []R }
-
-// subsample draws the records the downstream tasks and the audit see: each
+// sampler draws the records the downstream tasks and the audit see: each
 // side over the limit is replaced by a seeded random subsample. The audit
 // keeps every training (real) record, since its exact-copy index is cheap
 // and its nearest-neighbour search samples the training set itself. The
-// record is nil when no part used a subsample.
-func subsample[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Subsample, sampled[R]) {
-	s := sampled[R]{real, syn, holdout}
+// draws run inside the jobs that need them, so they overlap other work.
+type sampler[R any] struct {
+	ops   kindOps[R]
+	rec   *Subsample // nil when no part uses a subsample
+	sides [3]*SubsampleSide
+	syn   []R // the synthetic draw, once made
+}
+
+func newSampler[R any](ops kindOps[R], real, syn, holdout []R, opt Options) *sampler[R] {
+	s := &sampler[R]{ops: ops}
 	limit := opt.SubsampleLimit
 	if limit == 0 {
 		limit = DefaultSubsampleLimit
 	}
 	if limit < 0 {
-		return nil, s
+		return s
 	}
 	over := func(rs []R) bool { return len(rs) > limit }
-	sub := &Subsample{Limit: limit, Seed: subsampleSeed(opt.Seed), Unit: ops.unit}
+	rec := &Subsample{Limit: limit, Seed: subsampleSeed(opt.Seed), Unit: ops.unit}
 	if !opt.NoDownstream && (over(real) || over(syn)) {
-		sub.Parts = append(sub.Parts, SubsampleDownstream)
+		rec.Parts = append(rec.Parts, SubsampleDownstream)
 	}
 	if !opt.NoAudit && (over(syn) || over(holdout)) {
-		sub.Parts = append(sub.Parts, SubsampleAudit)
+		rec.Parts = append(rec.Parts, SubsampleAudit)
 	}
-	if len(sub.Parts) == 0 {
-		return nil, s
+	if len(rec.Parts) > 0 {
+		s.rec = rec
 	}
-	draw := func(side string, rs []R, used bool) []R {
-		if !used || !over(rs) {
-			return rs
+	return s
+}
+
+var sideSlot = map[string]int{"real": 0, "synthetic": 1, "holdout": 2}
+
+// draw returns the records of one side that the parts see.
+func (s *sampler[R]) draw(side string, rs []R) []R {
+	if s.rec == nil || len(rs) <= s.rec.Limit {
+		return rs
+	}
+	if side == "synthetic" && s.syn != nil {
+		return s.syn
+	}
+	k := s.ops.sample(rs, s.rec.Limit, s.rec.Seed, side)
+	s.sides[sideSlot[side]] = &SubsampleSide{Side: side, Records: len(rs), Kept: len(k)}
+	if side == "synthetic" {
+		s.syn = k
+	}
+	return k
+}
+
+// record returns the subsample record, or nil when none was drawn.
+func (s *sampler[R]) record() *Subsample {
+	if s.rec == nil {
+		return nil
+	}
+	for _, sd := range s.sides {
+		if sd != nil {
+			s.rec.Sides = append(s.rec.Sides, *sd)
 		}
-		k := ops.sample(rs, limit, sub.Seed, side)
-		sub.Sides = append(sub.Sides, SubsampleSide{Side: side, Records: len(rs), Kept: len(k)})
-		return k
 	}
-	s.real = draw("real", real, sub.Covers(SubsampleDownstream))
-	s.syn = draw("synthetic", syn, true)
-	s.holdout = draw("holdout", holdout, sub.Covers(SubsampleAudit))
-	return sub, s
+	return s.rec
 }
 
 // compareAll fills f with syn's metrics and returns the baselines' (nil

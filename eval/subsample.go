@@ -90,22 +90,39 @@ func subsampleSeed(seed int64) uint64 { return hash.Mix(uint64(seed) ^ 0x5bd1e99
 var sideStream = map[string]uint64{"real": 1, "synthetic": 2, "holdout": 3}
 
 // sampleFlows returns k of the records chosen uniformly without
-// replacement, in their original order (selection sampling), or fs itself
-// when it holds at most k.
+// replacement, in their original order, or fs itself when it holds at most
+// k. It draws the smaller of the kept and the dropped sets (Floyd's
+// algorithm) and copies the kept records in runs, so a trace just over the
+// limit costs little more than one copy.
 func sampleFlows(fs []trace.Flow, k int, seed uint64, side string) []trace.Flow {
-	if len(fs) <= k {
+	n := len(fs)
+	if n <= k {
 		return fs
 	}
 	r := rand.New(rand.NewPCG(seed, sideStream[side]))
-	out := make([]trace.Flow, 0, k)
-	for i := range fs {
-		// Keep record i with probability (still needed)/(still left).
-		if r.IntN(len(fs)-i) < k-len(out) {
-			out = append(out, fs[i])
-			if len(out) == k {
-				break
-			}
+	m := min(k, n-k)
+	chosen := make([]uint64, (n+63)/64)
+	has := func(i int) bool { return chosen[i>>6]&(1<<(i&63)) != 0 }
+	for j := n - m; j < n; j++ {
+		t := r.IntN(j + 1)
+		if has(t) {
+			t = j
 		}
+		chosen[t>>6] |= 1 << (t & 63)
+	}
+	keepChosen := m == k
+	out := make([]trace.Flow, 0, k)
+	for i := 0; i < n; {
+		// Skip a run of dropped records, then copy a run of kept ones.
+		for i < n && has(i) != keepChosen {
+			i++
+		}
+		j := i
+		for j < n && has(j) == keepChosen {
+			j++
+		}
+		out = append(out, fs[i:j]...)
+		i = j
 	}
 	return out
 }

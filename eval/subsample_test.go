@@ -217,3 +217,35 @@ func TestSubsamplePackets(t *testing.T) {
 		}
 	}
 }
+
+// TestSampleFlowsUniform checks both ways of drawing (keeping a chosen set
+// when k ≤ n/2, dropping one otherwise): every record is kept with
+// probability k/n, and the subsample has exactly k records in order.
+func TestSampleFlowsUniform(t *testing.T) {
+	const n, draws = 10, 20000
+	fs := make([]trace.Flow, n)
+	for i := range fs {
+		fs[i].Start = int64(i)
+	}
+	for _, k := range []int{3, 7} {
+		count := make([]int, n)
+		for s := range uint64(draws) {
+			got := sampleFlows(fs, k, s, "real")
+			if len(got) != k {
+				t.Fatalf("k=%d: kept %d", k, len(got))
+			}
+			for i := range got {
+				if i > 0 && got[i].Start <= got[i-1].Start {
+					t.Fatalf("k=%d: out of order", k)
+				}
+				count[got[i].Start]++
+			}
+		}
+		for i, c := range count {
+			// p = k/n; sd of the share about 0.0035 here.
+			if p := float64(c) / draws; p < float64(k)/n-0.02 || p > float64(k)/n+0.02 {
+				t.Errorf("k=%d: record %d kept in %.3f of draws, want %.1f", k, i, p, float64(k)/n)
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -70,26 +71,34 @@ DIR writes metrics.json, report.html and plots/*.png into DIR.`,
 				}
 				opt.Format = f
 			}
-			real, err := pipeline.ReadTrace(realPath, opt)
-			if err != nil {
-				return fmt.Errorf("--real: %w", err)
+			// The traces are read concurrently: on large inputs reading
+			// takes about as long as the evaluation.
+			var real, syn, holdout *pipeline.Trace
+			var realErr, synErr, holdErr error
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() { defer wg.Done(); real, realErr = pipeline.ReadTrace(realPath, opt) }()
+			go func() { defer wg.Done(); syn, synErr = pipeline.ReadTrace(synPath, trace.Options{SkipBad: skipBad}) }()
+			if holdoutPath != "" {
+				wg.Add(1)
+				go func() { defer wg.Done(); holdout, holdErr = pipeline.ReadTrace(holdoutPath, opt) }()
 			}
-			syn, err := pipeline.ReadTrace(synPath, trace.Options{SkipBad: skipBad})
-			if err != nil {
-				return fmt.Errorf("--synthetic: %w", err)
+			wg.Wait()
+			if realErr != nil {
+				return fmt.Errorf("--real: %w", realErr)
+			}
+			if synErr != nil {
+				return fmt.Errorf("--synthetic: %w", synErr)
 			}
 			if real.Kind != syn.Kind {
 				return fmt.Errorf("the real trace %s holds %s (%s) but the synthetic trace %s holds %s (%s): both must be the same kind",
 					realPath, real.Kind, real.Format, synPath, syn.Kind, syn.Format)
 			}
-			var holdout *pipeline.Trace
-			if holdoutPath != "" {
-				if holdout, err = pipeline.ReadTrace(holdoutPath, opt); err != nil {
-					return fmt.Errorf("--holdout: %w", err)
-				}
-				if holdout.Kind != real.Kind {
-					return fmt.Errorf("the held-out trace %s holds %s, the real trace %s", holdoutPath, holdout.Kind, real.Kind)
-				}
+			if holdErr != nil {
+				return fmt.Errorf("--holdout: %w", holdErr)
+			}
+			if holdout != nil && holdout.Kind != real.Kind {
+				return fmt.Errorf("the held-out trace %s holds %s, the real trace %s", holdoutPath, holdout.Kind, real.Kind)
 			}
 			eo := eval.Options{Seed: seed, NoDownstream: noDownstream, NoBaselines: noBaselines, SubsampleLimit: subsampleLimit}
 			var notes []string
@@ -105,6 +114,7 @@ DIR writes metrics.json, report.html and plots/*.png into DIR.`,
 				eo.HoldoutFlows, eo.HoldoutPackets = holdout.Flows, holdout.Packets
 			}
 			var res *eval.Result
+			var err error
 			if real.Kind == trace.KindFlows {
 				res, err = eval.Flows(real.Flows, syn.Flows, eo)
 			} else {
