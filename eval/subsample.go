@@ -30,7 +30,7 @@ type Subsample struct {
 	// Limit is the most records of each side the parts see.
 	Limit int `json:"limit"`
 	// Seed is the seed the subsample was drawn with, derived from the
-	// evaluation's seed.
+	// evaluation's seed (53 bits).
 	Seed uint64 `json:"seed"`
 	// Parts lists the parts that used the subsample: "downstream", "audit".
 	Parts []string `json:"parts"`
@@ -73,18 +73,25 @@ func (s *Subsample) Note(part string) string {
 		if part == SubsampleAudit && sd.Side == "real" {
 			continue
 		}
-		sides = append(sides, fmt.Sprintf("%s %d of %d", sd.Side, sd.Kept, sd.Records))
+		sides = append(sides, fmt.Sprintf("%s %s of %s", sd.Side, num(sd.Kept), num(sd.Records)))
 	}
 	head, tail := "these tasks ran on", "the fidelity metrics use every record"
 	if part == SubsampleAudit {
 		head, tail = "the synthetic and held-out records looked up here are", "every training record is indexed"
 	}
-	return fmt.Sprintf("%s a seeded random subsample (%s; limit %d records a side; seed %d): %s records; %s",
-		head, s.Unit, s.Limit, s.Seed, strings.Join(sides, ", "), tail)
+	return fmt.Sprintf("%s a seeded random subsample (%s; limit %s a side; seed %d): %s records; %s",
+		head, s.Unit, Plural(s.Limit, "record"), s.Seed, strings.Join(sides, ", "), tail)
 }
 
-// subsampleSeed derives the subsample's seed from the evaluation's.
-func subsampleSeed(seed int64) uint64 { return hash.Mix(uint64(seed) ^ 0x5bd1e9955bd1e995) }
+// num writes n with thousands separators, as Plural does.
+func num(n int) string {
+	s := Plural(n, "")
+	return s[:strings.IndexByte(s, ' ')]
+}
+
+// subsampleSeed derives the subsample's seed from the evaluation's. It has
+// 53 bits, so that every JSON reader keeps it exact.
+func subsampleSeed(seed int64) uint64 { return hash.Mix(uint64(seed)^0x5bd1e9955bd1e995) >> 11 }
 
 // sideStream tells the sides' random streams apart.
 var sideStream = map[string]uint64{"real": 1, "synthetic": 2, "holdout": 3}

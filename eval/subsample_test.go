@@ -94,6 +94,9 @@ func TestSubsampleAboveLimit(t *testing.T) {
 	if s.Limit != 150 || s.Seed != subsampleSeed(5) || s.Unit != "flow records" {
 		t.Errorf("record %+v", s)
 	}
+	if s.Seed >= 1<<53 {
+		t.Errorf("seed %d does not fit a JSON number exactly", s.Seed)
+	}
 	if !s.Covers(SubsampleDownstream) || !s.Covers(SubsampleAudit) {
 		t.Errorf("parts %v, want downstream and audit", s.Parts)
 	}

@@ -285,7 +285,7 @@ func TestSubsampleNote(t *testing.T) {
 			t.Errorf("no subsample note after the %s heading", id)
 		}
 	}
-	if !strings.Contains(s, "synthetic 400 of 1800") {
+	if !strings.Contains(s, "synthetic 400 of 1,800") {
 		t.Error("report does not give the synthetic subsample's size")
 	}
 	back, err := eval.ReadResult(filepath.Join(dir, MetricsFile))
