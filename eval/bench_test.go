@@ -2,6 +2,8 @@ package eval
 
 import (
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/netshare-go/netshare/trace"
@@ -60,6 +62,55 @@ func BenchmarkFlows1MMetricsOnly(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := Flows(real, syn, Options{NoBaselines: true, NoDownstream: true, NoDistributions: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// ctuFlows reads a shared CTU trace and repeats it until it holds at least
+// n records: copy c is shifted in time by c spans of the trace and has the
+// second octet of its source addresses raised by c+octet (mod 256), so the
+// copies are distinct records. The benchmark is skipped when the shared
+// data is absent.
+func ctuFlows(b *testing.B, name string, n int, octet uint32) []trace.Flow {
+	b.Helper()
+	path := filepath.Join("..", "..", "shared", "data", "ctu-normal-zeek", name)
+	if _, err := os.Stat(path); err != nil {
+		b.Skipf("shared trace %s not present", path)
+	}
+	base, _, _, err := trace.ReadAllFlows(path, trace.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lo, hi := base[0].Start, base[0].Start+base[0].Dur
+	for _, f := range base {
+		lo, hi = min(lo, f.Start), max(hi, f.Start+f.Dur)
+	}
+	span := hi - lo + 1_000_000
+	out := make([]trace.Flow, 0, n+len(base))
+	for c := uint32(0); len(out) < n; c++ {
+		for _, f := range base {
+			f.Start += int64(c) * span
+			oct := (f.Src>>16&0xff + c + octet) & 0xff
+			f.Src = f.Src&^0xff0000 | oct<<16
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// BenchmarkFlowsCTU1M evaluates about one million records built from the
+// day-2 CTU trace against about one million built from day 1 (see
+// ctuFlows), with every default part and a held-out fifth of the real
+// records for the full memorisation audit.
+func BenchmarkFlowsCTU1M(b *testing.B) {
+	real := ctuFlows(b, "ctu-normal-40-day1.flows.ugr16.csv", 1_000_000, 0)
+	syn := ctuFlows(b, "ctu-normal-42-day2.flows.ugr16.csv", 1_000_000, 7)
+	train, holdout := real[:800_000], real[800_000:]
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Flows(train, syn, Options{Seed: 1, HoldoutFlows: holdout}); err != nil {
 			b.Fatal(err)
 		}
 	}

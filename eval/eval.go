@@ -46,6 +46,13 @@ type Options struct {
 	NoAudit bool
 	// Audit tunes the audit's caps; its Seed is replaced by Seed.
 	Audit audit.Options
+	// SubsampleLimit is the most records of each side (real, synthetic,
+	// held-out) that the downstream tasks and the memorisation audit see; a
+	// larger side is replaced there by a random subsample seeded from Seed,
+	// recorded in Result.Subsample. Zero means DefaultSubsampleLimit, a
+	// negative value never subsamples. The fidelity metrics and reference
+	// generators always use every record.
+	SubsampleLimit int
 }
 
 // ErrEmpty is returned when either trace has no records.
@@ -97,6 +104,8 @@ type kindOps[R any] struct {
 	downstream func(real, syn []R, o downstream.Options) *downstream.Report
 	dist       func(rp, sp *profile, real, syn []R) *Distributions
 	protocol   func(real, syn []R) *protocol.Report
+	sample     func(rs []R, k int, seed uint64, side string) []R
+	unit       string // what sample draws
 }
 
 var flowOps = kindOps[trace.Flow]{
@@ -110,6 +119,8 @@ var flowOps = kindOps[trace.Flow]{
 	downstream: downstream.Flows,
 	dist:       distributions,
 	protocol:   protocol.CompareFlows,
+	sample:     sampleFlows,
+	unit:       "flow records",
 }
 
 var packetOps = kindOps[trace.Packet]{
@@ -123,6 +134,8 @@ var packetOps = kindOps[trace.Packet]{
 	downstream: downstream.Packets,
 	dist:       func(rp, sp *profile, _, _ []trace.Packet) *Distributions { return distributions(rp, sp, nil, nil) },
 	protocol:   protocol.ComparePackets,
+	sample:     samplePackets,
+	unit:       "flows",
 }
 
 func dpMarginalFlows(real []trace.Flow, n int, seed int64, o reference.DPOptions) ([]trace.Flow, error) {
@@ -151,6 +164,7 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 	if err := checkSizes(len(real), len(syn)); err != nil {
 		return nil, err
 	}
+	smp := newSampler(ops, real, syn, holdout, opt)
 	// Stage 1: everything that depends on one trace only, and the
 	// downstream tasks.
 	var rp, sp, bp, mp, dp *profile
@@ -180,11 +194,11 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 	if !opt.NoAudit {
 		jobs = append(jobs, func() { idx = ops.index(real) })
 	}
-	var ds *downstream.Report
+	var dr *downstream.Report
 	if !opt.NoDownstream {
 		do := opt.Downstream
 		do.Seed = opt.Seed
-		jobs = append(jobs, func() { ds = ops.downstream(real, syn, do) })
+		jobs = append(jobs, func() { dr = ops.downstream(smp.draw("real", real), smp.draw("synthetic", syn), do) })
 	}
 	parallel(jobs...)
 	if dpErr != nil {
@@ -192,13 +206,13 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 	}
 
 	// Stage 2: comparisons and the audit.
-	res := &Result{Privacy: opt.Privacy, Downstream: ds, Protocol: proto}
+	res := &Result{Privacy: opt.Privacy, Downstream: dr, Protocol: proto}
 	var ar *audit.Report
 	stage := []func(){func() { res.Baselines = compareAll(&res.Fidelity, rp, sp, bp, mp, dp) }}
 	if idx != nil {
 		ao := opt.Audit
 		ao.Seed = opt.Seed
-		stage = append(stage, func() { ar = ops.audit(idx, real, holdout, syn, ao) })
+		stage = append(stage, func() { ar = ops.audit(idx, real, smp.draw("holdout", holdout), smp.draw("synthetic", syn), ao) })
 	}
 	parallel(stage...)
 	if ar != nil && boot != nil {
@@ -207,11 +221,78 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 		ar.ExactCopy.BootstrapRate, ar.ExactCopy.MarginalRate = &b, &m
 	}
 	res.PrivacyAudit = ar
+	res.Subsample = smp.record()
 	res.Targets, res.Verdict = Judge(res)
 	if !opt.NoDistributions {
 		res.Distributions = ops.dist(rp, sp, real, syn)
 	}
 	return res, nil
+}
+
+// sampler draws the records the downstream tasks and the audit see: each
+// side over the limit is replaced by a seeded random subsample. The audit
+// keeps every training (real) record, since its exact-copy index is cheap
+// and its nearest-neighbour search samples the training set itself. The
+// draws run inside the jobs that need them, so they overlap other work.
+type sampler[R any] struct {
+	ops   kindOps[R]
+	rec   *Subsample // nil when no part uses a subsample
+	sides [3]*SubsampleSide
+	syn   []R // the synthetic draw, once made
+}
+
+func newSampler[R any](ops kindOps[R], real, syn, holdout []R, opt Options) *sampler[R] {
+	s := &sampler[R]{ops: ops}
+	limit := opt.SubsampleLimit
+	if limit == 0 {
+		limit = DefaultSubsampleLimit
+	}
+	if limit < 0 {
+		return s
+	}
+	over := func(rs []R) bool { return len(rs) > limit }
+	rec := &Subsample{Limit: limit, Seed: subsampleSeed(opt.Seed), Unit: ops.unit}
+	if !opt.NoDownstream && (over(real) || over(syn)) {
+		rec.Parts = append(rec.Parts, SubsampleDownstream)
+	}
+	if !opt.NoAudit && (over(syn) || over(holdout)) {
+		rec.Parts = append(rec.Parts, SubsampleAudit)
+	}
+	if len(rec.Parts) > 0 {
+		s.rec = rec
+	}
+	return s
+}
+
+var sideSlot = map[string]int{"real": 0, "synthetic": 1, "holdout": 2}
+
+// draw returns the records of one side that the parts see.
+func (s *sampler[R]) draw(side string, rs []R) []R {
+	if s.rec == nil || len(rs) <= s.rec.Limit {
+		return rs
+	}
+	if side == "synthetic" && s.syn != nil {
+		return s.syn
+	}
+	k := s.ops.sample(rs, s.rec.Limit, s.rec.Seed, side)
+	s.sides[sideSlot[side]] = &SubsampleSide{Side: side, Records: len(rs), Kept: len(k)}
+	if side == "synthetic" {
+		s.syn = k
+	}
+	return k
+}
+
+// record returns the subsample record, or nil when none was drawn.
+func (s *sampler[R]) record() *Subsample {
+	if s.rec == nil {
+		return nil
+	}
+	for _, sd := range s.sides {
+		if sd != nil {
+			s.rec.Sides = append(s.rec.Sides, *sd)
+		}
+	}
+	return s.rec
 }
 
 // compareAll fills f with syn's metrics and returns the baselines' (nil

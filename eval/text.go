@@ -84,10 +84,10 @@ func (r *Result) textSections() []string {
 		out = append(out, "note: "+n+"\n")
 	}
 	if d := r.Downstream; d != nil {
-		out = append(out, downstreamText(d))
+		out = append(out, downstreamText(d)+subsampleText(r.Subsample, SubsampleDownstream))
 	}
 	if a := r.PrivacyAudit; a != nil {
-		out = append(out, auditText(a))
+		out = append(out, auditText(a)+subsampleText(r.Subsample, SubsampleAudit))
 	}
 	if p := r.Protocol; p != nil {
 		var b bytes.Buffer
@@ -105,6 +105,14 @@ func (r *Result) textSections() []string {
 			p.Epsilon, p.Delta, p.Noise, p.Clip, p.Steps))
 	}
 	return out
+}
+
+// subsampleText is the subsample note of a part, or "".
+func subsampleText(s *Subsample, part string) string {
+	if n := s.Note(part); n != "" {
+		return "note: " + n + "\n"
+	}
+	return ""
 }
 
 func fmtRho(rho *float64, note string) string {

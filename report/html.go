@@ -72,6 +72,7 @@ details{margin:.8em 0}summary{cursor:pointer;color:#1f5fa8}pre{background:#f6f8f
 
 {{with .R.Downstream}}
 <h2 id="downstream">Downstream tasks</h2>
+{{with $.R.Subsample.Note "downstream"}}<p class="note" id="downstream-subsample">Subsample: {{.}}.</p>{{end}}
 {{with .TrafficType}}<h3>Traffic-type prediction</h3>
 {{if .Skipped}}<p class="skip">Skipped: {{.Skipped}}</p>{{else}}
 <p class="note">Accuracy on {{plural .Test "held-out real record"}} (classes: {{range $i, $c := .Classes}}{{if $i}}, {{end}}{{$c}}{{end}}), training on {{plural .TrainReal "real record"}} or {{plural .TrainSynthetic "synthetic record"}}.</p>
@@ -117,6 +118,7 @@ details{margin:.8em 0}summary{cursor:pointer;color:#1f5fa8}pre{background:#f6f8f
 
 {{with .R.PrivacyAudit}}
 <h2 id="audit">Memorisation audit</h2>
+{{with $.R.Subsample.Note "audit"}}<p class="note" id="audit-subsample">Subsample: {{.}}.</p>{{end}}
 <p class="note">Does the synthetic trace copy the real records the generator was trained on? Unit compared: {{.Unit}}{{if eq .Unit "flows"}} (5-tuple and the whole sequence of packet lengths){{else}} (5-tuple, packets, bytes and duration in ms){{end}}.</p>
 <table id="audit-table"><tbody>
 {{with .ExactCopy}}<tr><td class="l">synthetic {{$.R.PrivacyAudit.Unit}} identical to a training one</td><td>{{.SyntheticCopy}} of {{.Synthetic}} ({{pct .Rate}})</td></tr>

@@ -261,3 +261,50 @@ func TestProtocolTable(t *testing.T) {
 		}
 	}
 }
+
+// TestSubsampleNote shows the subsample beside the sections that used it,
+// and only there.
+func TestSubsampleNote(t *testing.T) {
+	res, err := eval.Flows(genFlows(1, 2000), genFlows(2, 1800), eval.Options{Seed: 1, HoldoutFlows: genFlows(3, 500), SubsampleLimit: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := Write(dir, Input{Result: res, RealName: "real.csv", SyntheticName: "syn.csv"}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for _, id := range []string{"downstream", "audit"} {
+		i := strings.Index(s, `<h2 id="`+id+`">`)
+		j := strings.Index(s, `id="`+id+`-subsample"`)
+		if i < 0 || j < i {
+			t.Errorf("no subsample note after the %s heading", id)
+		}
+	}
+	if !strings.Contains(s, "synthetic 400 of 1,800") {
+		t.Error("report does not give the synthetic subsample's size")
+	}
+	back, err := eval.ReadResult(filepath.Join(dir, MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Subsample == nil || back.Subsample.Limit != 400 || len(back.Subsample.Sides) != 3 {
+		t.Errorf("metrics.json subsample record %+v", back.Subsample)
+	}
+
+	dir = t.TempDir()
+	if err := Write(dir, Input{Result: sampleResult(t), RealName: "real.csv", SyntheticName: "syn.csv"}); err != nil {
+		t.Fatal(err)
+	}
+	b, err = os.ReadFile(filepath.Join(dir, ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "-subsample") {
+		t.Error("subsample note in a report whose evaluation used none")
+	}
+}

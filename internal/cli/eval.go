@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -28,6 +29,7 @@ func newEvalCmd() *cobra.Command {
 	var realPath, synPath, holdoutPath, reportDir, format string
 	var asJSON, skipBad, noDownstream, noBaselines bool
 	var seed int64
+	var subsampleLimit int
 	cmd := &cobra.Command{
 		Use:   "eval --real FILE --synthetic FILE",
 		Short: "Measure how faithful a synthetic trace is to the real one",
@@ -49,6 +51,10 @@ generator's training; --real is then the training set) it also compares
 distances to the closest training record and runs a membership-inference
 attack, and judges the privacy targets.
 
+A trace of more than --subsample-limit records is subsampled (seeded from
+--seed) for the downstream tasks and the audit's synthetic and held-out
+records; the fidelity metrics always use every record. The output says so.
+
 --json prints one JSON object (the content of a run's metrics.json); --report
 DIR writes metrics.json, report.html and plots/*.png into DIR.`,
 		Args: cobra.NoArgs,
@@ -64,28 +70,36 @@ DIR writes metrics.json, report.html and plots/*.png into DIR.`,
 				}
 				opt.Format = f
 			}
-			real, err := trace.ReadAll(realPath, opt)
-			if err != nil {
-				return fmt.Errorf("--real: %w", err)
+			// The traces are read concurrently: on large inputs reading
+			// takes about as long as the evaluation.
+			var real, syn, holdout *trace.Trace
+			var realErr, synErr, holdErr error
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() { defer wg.Done(); real, realErr = trace.ReadAll(realPath, opt) }()
+			go func() { defer wg.Done(); syn, synErr = trace.ReadAll(synPath, trace.Options{SkipBad: skipBad}) }()
+			if holdoutPath != "" {
+				wg.Add(1)
+				go func() { defer wg.Done(); holdout, holdErr = trace.ReadAll(holdoutPath, opt) }()
 			}
-			syn, err := trace.ReadAll(synPath, trace.Options{SkipBad: skipBad})
-			if err != nil {
-				return fmt.Errorf("--synthetic: %w", err)
+			wg.Wait()
+			if realErr != nil {
+				return fmt.Errorf("--real: %w", realErr)
+			}
+			if synErr != nil {
+				return fmt.Errorf("--synthetic: %w", synErr)
 			}
 			if real.Kind != syn.Kind {
 				return fmt.Errorf("the real trace %s holds %s (%s) but the synthetic trace %s holds %s (%s): both must be the same kind",
 					realPath, real.Kind, real.Format, synPath, syn.Kind, syn.Format)
 			}
-			var holdout *trace.Trace
-			if holdoutPath != "" {
-				if holdout, err = trace.ReadAll(holdoutPath, opt); err != nil {
-					return fmt.Errorf("--holdout: %w", err)
-				}
-				if holdout.Kind != real.Kind {
-					return fmt.Errorf("the held-out trace %s holds %s, the real trace %s", holdoutPath, holdout.Kind, real.Kind)
-				}
+			if holdErr != nil {
+				return fmt.Errorf("--holdout: %w", holdErr)
 			}
-			eo := eval.Options{Seed: seed, NoDownstream: noDownstream, NoBaselines: noBaselines}
+			if holdout != nil && holdout.Kind != real.Kind {
+				return fmt.Errorf("the held-out trace %s holds %s, the real trace %s", holdoutPath, holdout.Kind, real.Kind)
+			}
+			eo := eval.Options{Seed: seed, NoDownstream: noDownstream, NoBaselines: noBaselines, SubsampleLimit: subsampleLimit}
 			var notes []string
 			for _, n := range []string{skipNote("real", real), skipNote("synthetic", syn)} {
 				if n != "" {
@@ -99,6 +113,7 @@ DIR writes metrics.json, report.html and plots/*.png into DIR.`,
 				eo.HoldoutFlows, eo.HoldoutPackets = holdout.Flows, holdout.Packets
 			}
 			var res *eval.Result
+			var err error
 			if real.Kind == trace.KindFlows {
 				res, err = eval.Flows(real.Flows, syn.Flows, eo)
 			} else {
@@ -127,6 +142,7 @@ DIR writes metrics.json, report.html and plots/*.png into DIR.`,
 	f.BoolVar(&skipBad, "skip-bad", false, "skip malformed rows of text traces, and read a capture cut short up to the cut (counted and reported), instead of failing")
 	f.StringVar(&format, "format", "", "force the real (and held-out) trace's format instead of detecting it")
 	f.BoolVar(&noDownstream, "no-downstream", false, "skip the downstream tasks")
+	f.IntVar(&subsampleLimit, "subsample-limit", eval.DefaultSubsampleLimit, "most records of a trace the downstream tasks and the audit see; larger traces are subsampled there (negative: never)")
 	f.BoolVar(&noBaselines, "no-baselines", false, "skip the reference generators (bootstrap and marginal sampler)")
 	return cmd
 }

@@ -198,3 +198,21 @@ func TestEvalHoldoutAudit(t *testing.T) {
 		t.Error("a packet holdout for a flow trace should be refused")
 	}
 }
+
+func TestEvalSubsampleLimit(t *testing.T) {
+	ugr := testutil.Testdata("netshare", "ugr16-small.csv")
+	out, err := runNetshare(t, context.Background(), "eval", "--real", ugr, "--synthetic", ugr, "--subsample-limit", "300", "--no-baselines")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out, "seeded random subsample"); n != 2 {
+		t.Errorf("text output names the subsample %d times, want 2:\n%s", n, out)
+	}
+	out, err = runNetshare(t, context.Background(), "eval", "--real", ugr, "--synthetic", ugr, "--json", "--no-baselines")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, `"subsample"`) {
+		t.Error("subsample record with the default limit on 1,000 records")
+	}
+}
