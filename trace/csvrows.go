@@ -27,6 +27,8 @@ type csvRows struct {
 	line    int // number of the last line read
 	recLine int // line the last record started on
 
+	quoted []byte // the unescaped quoted fields of the last row
+
 	// The slow path: cr reads from feed, which serves whole lines.
 	cr   *csv.Reader
 	feed lineFeed
@@ -103,13 +105,72 @@ func (c *csvRows) Read() ([]string, error) {
 				row = append(row, bytesString(line[start:i]))
 				start = i + 1
 			case '"':
-				c.row = row[:0]
+				if row, ok := c.splitQuoted(line); ok {
+					c.row = row
+					return row, nil
+				}
 				return c.readSlow(raw, nil)
 			}
 		}
 		row = append(row, bytesString(line[start:]))
 		c.row = row
 		return row, nil
+	}
+}
+
+// splitQuoted splits a line that holds quotes when each of its quoted
+// fields closes on the line and is followed by a comma or the line's end;
+// ok is false otherwise (a quoted line break, a stray quote), and
+// encoding/csv then reads the record.
+func (c *csvRows) splitQuoted(line []byte) (row []string, ok bool) {
+	row = c.row[:0]
+	// Unescaped text is never longer than the line: q never grows, so the
+	// strings pointing into it stay valid.
+	if cap(c.quoted) < len(line) {
+		c.quoted = make([]byte, 0, len(line))
+	}
+	q := c.quoted[:0]
+	for {
+		if len(line) == 0 || line[0] != '"' {
+			i := bytes.IndexByte(line, ',')
+			f := line
+			if i >= 0 {
+				f = line[:i]
+			}
+			if bytes.IndexByte(f, '"') >= 0 {
+				return nil, false // a quote within an unquoted field
+			}
+			row = append(row, bytesString(f))
+			if i < 0 {
+				return row, true
+			}
+			line = line[i+1:]
+			continue
+		}
+		line = line[1:]
+		start := len(q)
+		for {
+			i := bytes.IndexByte(line, '"')
+			if i < 0 {
+				return nil, false // the field goes on past the line
+			}
+			q = append(q, line[:i]...)
+			line = line[i+1:]
+			if len(line) > 0 && line[0] == '"' {
+				q = append(q, '"') // a doubled quote
+				line = line[1:]
+				continue
+			}
+			break
+		}
+		row = append(row, bytesString(q[start:]))
+		if len(line) == 0 {
+			return row, true
+		}
+		if line[0] != ',' {
+			return nil, false // text after the closing quote
+		}
+		line = line[1:]
 	}
 }
 
