@@ -45,7 +45,7 @@ type rowParser func(row []string, f *Flow) (col string, err error)
 // csvFlowReader reads flow records from a CSV file one row at a time.
 type csvFlowReader struct {
 	name    string
-	cr      *csv.Reader
+	cr      *csvRows
 	skipBad bool
 	ncols   int
 	parse   rowParser
@@ -56,12 +56,9 @@ type csvFlowReader struct {
 	err     error
 }
 
-func newCSVReader(r io.Reader) *csv.Reader {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	return cr
-}
+// newCSVReader returns a reader of r's CSV records. Its rows point into
+// its read buffer (see csvRows).
+func newCSVReader(r io.Reader) *csvRows { return newCSVRows(r) }
 
 // normHeader lower-cases and trims header names (and drops a UTF-8 BOM).
 func normHeader(row []string) []string {
@@ -76,7 +73,7 @@ func normHeader(row []string) []string {
 }
 
 // readHeader reads the first record of a CSV file.
-func readHeader(name string, cr *csv.Reader) ([]string, error) {
+func readHeader(name string, cr *csvRows) ([]string, error) {
 	row, err := cr.Read()
 	if err != nil {
 		if err == io.EOF {
@@ -84,7 +81,7 @@ func readHeader(name string, cr *csv.Reader) ([]string, error) {
 		}
 		return nil, csvPosError(name, 0, err)
 	}
-	return normHeader(row), nil
+	return normHeader(cloneRow(row)), nil
 }
 
 func csvPosError(name string, rec int64, err error) error {
@@ -294,10 +291,10 @@ func newUGR16Reader(name string, r io.Reader, opt Options, closer io.Closer) (*c
 			return nil, &PosError{File: name, Offset: -1, Line: 1,
 				Err: fmt.Errorf("header-less UGR'16 row has %d columns, want 13 (te,td,...) or 14 (ts,te,td,...)", len(first))}
 		}
-		pending = append([]string(nil), first...)
+		pending = cloneRow(first)
 		pending[0] = strings.TrimPrefix(pending[0], "\ufeff")
 	} else {
-		header = normHeader(first)
+		header = normHeader(cloneRow(first))
 	}
 	cols := newColumns(header)
 	idx, err := cols.require("sa", "da", "sp", "dp", "pr")

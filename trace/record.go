@@ -158,6 +158,9 @@ func IPString(a uint32) string {
 // ParseIPv4 parses a dotted-quad IPv4 address into its uint32 form. IPv6
 // addresses (including IPv4-mapped ones) are rejected with ErrIPv6.
 func ParseIPv4(s string) (uint32, error) {
+	if v, ok := parseDottedQuad(s); ok {
+		return v, nil
+	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return 0, fmt.Errorf("invalid IP address %q", s)
@@ -167,6 +170,37 @@ func ParseIPv4(s string) (uint32, error) {
 	}
 	b := a.As4()
 	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]), nil
+}
+
+// parseDottedQuad parses the dotted quads netip.ParseAddr takes (four
+// decimal octets of at most 255, without leading zeros) without its
+// generality; ok is false for anything else.
+func parseDottedQuad(s string) (v uint32, ok bool) {
+	var oct, digits, dots int
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits > 0 && oct == 0 {
+				return 0, false // a leading zero
+			}
+			oct = oct*10 + int(c-'0')
+			digits++
+			if oct > 255 {
+				return 0, false
+			}
+		case c == '.' && digits > 0 && dots < 3:
+			v = v<<8 | uint32(oct)
+			oct, digits = 0, 0
+			dots++
+		default:
+			return 0, false
+		}
+	}
+	if dots != 3 || digits == 0 {
+		return 0, false
+	}
+	return v<<8 | uint32(oct), true
 }
 
 var protoNames = map[uint8]string{
@@ -197,6 +231,14 @@ func ProtoName(p uint8) string {
 // ParseProto parses a protocol given by name (case-insensitive) or by
 // number (0-255).
 func ParseProto(s string) (uint8, error) {
+	switch s { // the common names, without a map look-up
+	case "TCP", "tcp":
+		return ProtoTCP, nil
+	case "UDP", "udp":
+		return ProtoUDP, nil
+	case "ICMP", "icmp":
+		return ProtoICMP, nil
+	}
 	s = strings.TrimSpace(s)
 	if s != "" && s[0] >= '0' && s[0] <= '9' {
 		if n, err := strconv.ParseUint(s, 10, 8); err == nil {

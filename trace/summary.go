@@ -34,13 +34,16 @@ func Summarize(s *Source) (Summary, error) {
 	keys := make(map[Key]struct{})
 	src := make(map[uint32]struct{})
 	dst := make(map[uint32]struct{})
-	protos := make(map[uint8]int64)
+	var protos [256]int64
 	var first, last int64
 	var n int64
 	add := func(k Key, ts int64) {
-		keys[k] = struct{}{}
-		src[k.Src] = struct{}{}
-		dst[k.Dst] = struct{}{}
+		if _, seen := keys[k]; !seen {
+			// A key seen before brought its addresses then.
+			keys[k] = struct{}{}
+			src[k.Src] = struct{}{}
+			dst[k.Dst] = struct{}{}
+		}
 		protos[k.Proto]++
 		if n == 0 || ts < first {
 			first = ts
@@ -78,14 +81,16 @@ func Summarize(s *Source) (Summary, error) {
 		Flows:          int64(len(keys)),
 		SrcIPs:         int64(len(src)),
 		DstIPs:         int64(len(dst)),
-		Protocols:      make(map[string]int64, len(protos)),
+		Protocols:      make(map[string]int64),
 	}
 	if sum.SkippedReasons == nil {
 		sum.SkippedReasons = map[string]int64{}
 	}
 	sum.Records = n + sum.Skipped
 	for p, c := range protos {
-		sum.Protocols[ProtoName(p)] += c
+		if c > 0 {
+			sum.Protocols[ProtoName(uint8(p))] += c
+		}
 	}
 	if n > 0 {
 		a, b := FormatMicros(first), FormatMicros(last)

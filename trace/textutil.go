@@ -98,6 +98,21 @@ func parseFixedFloat(s string, decimals int) (int64, error) {
 // written as a float ("15.0", as NetShare's generated traces hold) is
 // rounded to the nearest integer.
 func parseUint(s string, bits int) (uint64, error) {
+	if n := len(s); n > 0 && n <= 19 {
+		// Up to 19 digits cannot overflow uint64.
+		var v uint64
+		i := 0
+		for ; i < n; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				break
+			}
+			v = v*10 + uint64(c-'0')
+		}
+		if i == n && (bits == 64 || v < 1<<bits) {
+			return v, nil
+		}
+	}
 	v, err := strconv.ParseUint(s, 10, bits)
 	if err == nil {
 		return v, nil
@@ -160,11 +175,49 @@ func parseDateTime(s string) (int64, error) {
 			us *= pow10[6-len(frac)]
 		}
 	}
-	t := time.Date(y, time.Month(mo), d, h, mi, se, 0, time.UTC)
-	if t.Day() != d {
+	// A day past the month's end, or a leap second at 23:59:60 (which
+	// would carry into the next day), is not a date.
+	if d > daysIn(y, mo) || h == 23 && mi == 59 && se == 60 {
 		return 0, fmt.Errorf("invalid date in timestamp %q", s)
 	}
-	return t.Unix()*1_000_000 + us, nil
+	sec := daysFromCivil(y, mo, d)*86400 + int64(h*3600+mi*60+se)
+	return sec*1_000_000 + us, nil
+}
+
+// daysIn returns the number of days of month mo (1-12) of year y in the
+// proleptic Gregorian calendar.
+func daysIn(y, mo int) int {
+	switch mo {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil returns the number of days from 1970-01-01 to the date
+// y-mo-d of the proleptic Gregorian calendar (y >= 0), as time.Date does.
+func daysFromCivil(y, mo, d int) int64 {
+	if mo <= 2 {
+		y--
+	}
+	era := y
+	if era < 0 {
+		era -= 399
+	}
+	era /= 400
+	yoe := y - era*400
+	m := mo + 9
+	if mo > 2 {
+		m = mo - 3
+	}
+	doy := (153*m+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
 }
 
 // appendDateTimeUs appends the UTC time of us (microseconds since the

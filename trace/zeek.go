@@ -2,6 +2,7 @@ package trace
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -328,7 +329,9 @@ func newZeekTSVReader(name string, br *bufio.Reader, opt Options, closer io.Clos
 				return "", &PosError{File: name, Offset: -1, Line: line + 1, Err: err}
 			}
 			line++
-			t := strings.TrimRight(string(s), "\r\n")
+			// A view of the buffer, valid until the next read: the fields
+			// parsed from it are copied where they are kept.
+			t := bytesString(bytes.TrimRight(s, "\r\n"))
 			if t == "" {
 				continue
 			}
@@ -349,6 +352,7 @@ func newZeekTSVReader(name string, br *bufio.Reader, opt Options, closer io.Clos
 		if err != nil {
 			return nil, err
 		}
+		s = strings.Clone(s) // header values are kept
 		if !strings.HasPrefix(s, "#") {
 			first = s
 			break
