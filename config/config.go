@@ -137,6 +137,13 @@ type Generate struct {
 	// the values keep their real proportions (needs word2vec.decode:
 	// posterior).
 	MatchPorts bool `yaml:"match_ports"`
+	// RepairProtocol repairs the decoded trace's violations of the protocol
+	// checks (ports, ICMP types, addresses, lengths, flags, TTLs, ordering)
+	// before it is written, leaving alone the checks that the real
+	// training trace itself fails for more than 1% of its flows. Under DP
+	// the real trace's pass shares are not looked at: every check is
+	// repaired.
+	RepairProtocol bool `yaml:"repair_protocol"`
 }
 
 // DP configures differentially private training of the discriminators.
