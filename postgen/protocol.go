@@ -15,9 +15,12 @@ type RepairStats struct {
 	// Separated counts the packet flows whose repaired 5-tuple was shared
 	// with another flow and that were given a fresh source port.
 	Separated int `json:"protocol_separated_keys,omitempty"`
-	// Merged counts the packet flows whose repaired 5-tuple stayed shared
-	// with another flow (no free source port was found, or the protocol
-	// has none): they are one flow in the written capture.
+	// Unrepaired counts the packet flows whose repaired 5-tuple was shared
+	// with another flow and no free source port was found (or the protocol
+	// has none): they keep their 5-tuple as generated, violation included.
+	Unrepaired int `json:"protocol_unrepaired_keys,omitempty"`
+	// Merged counts the packet flows whose 5-tuple stayed shared with
+	// another flow: they are one flow in the written capture.
 	Merged int `json:"protocol_merged_keys,omitempty"`
 }
 
@@ -40,7 +43,9 @@ func (s *RepairStats) Total() int64 {
 // the attribute passes. A repaired flow that lands on a 5-tuple held by
 // another flow gets a source port drawn from the trace's own nonzero
 // source ports of its protocol that makes its 5-tuple unique again; when
-// none does (or the protocol has no ports) it stays merged and is counted.
+// none does (or the protocol has no ports) it keeps the 5-tuple it was
+// generated with, unrepaired, when that is still free, and otherwise stays
+// merged; both are counted.
 func RepairProtocol(t *trace.Trace, skip []string, seed uint64) RepairStats {
 	opt := protocol.RepairOptions{Seed: seed, Skip: skip}
 	var st RepairStats
@@ -51,7 +56,7 @@ func RepairProtocol(t *trace.Trace, skip []string, seed uint64) RepairStats {
 	}
 	before := t.Packets
 	t.Packets, st.Repairs = protocol.RepairPackets(before, opt)
-	st.Separated, st.Merged = unmerge(before, t.Packets, rand.New(rand.NewPCG(seed, 0x7265)))
+	st.Separated, st.Unrepaired, st.Merged = unmerge(before, t.Packets, rand.New(rand.NewPCG(seed, 0x7265)))
 	flows.SortByTime(t.Packets)
 	return st
 }
@@ -59,9 +64,10 @@ func RepairProtocol(t *trace.Trace, skip []string, seed uint64) RepairStats {
 // unmerge finds the flows of before (by 5-tuple) whose packets in after
 // (the same packets, repaired, in the same order) share a 5-tuple with the
 // packets of another flow, and moves those whose 5-tuple the repair changed
-// to a free source port. It returns how many flows it moved and how many
-// remain merged.
-func unmerge(before, after []trace.Packet, rng *rand.Rand) (moved, merged int) {
+// to a free source port, or else back to their original 5-tuple. It
+// returns how many flows it moved to a new port, how many it moved back and
+// how many remain merged.
+func unmerge(before, after []trace.Packet, rng *rand.Rand) (moved, reverted, merged int) {
 	type pair struct{ old, new trace.Key }
 	owner := map[trace.Key]trace.Key{} // repaired 5-tuple → first original one
 	var clashes []pair
@@ -79,7 +85,7 @@ func unmerge(before, after []trace.Packet, rng *rand.Rand) (moved, merged int) {
 		}
 	}
 	if len(clashes) == 0 {
-		return 0, 0
+		return 0, 0, 0
 	}
 	// The flow to move is the one the repair changed; if the first holder
 	// of the 5-tuple was changed and this one was not, move the holder.
@@ -129,16 +135,22 @@ func unmerge(before, after []trace.Packet, rng *rand.Rand) (moved, merged int) {
 		for j := 0; j < len(ps) && !found; j++ {
 			found = free(ps[j])
 		}
-		if found {
+		switch {
+		case found:
 			moved++
-		} else {
+		case !used[mv.old]:
+			used[mv.old] = true
+			target[mv] = mv.old
+			reverted++
+		default:
 			merged++
 		}
 	}
 	for i := range after {
 		if k, ok := target[pair{before[i].Key(), after[i].Key()}]; ok {
-			after[i].SrcPort = k.SrcPort
+			p := &after[i]
+			p.Src, p.Dst, p.SrcPort, p.DstPort = k.Src, k.Dst, k.SrcPort, k.DstPort
 		}
 	}
-	return moved, merged
+	return moved, reverted, merged
 }

@@ -52,18 +52,19 @@ func TestRepairProtocolKeepsFlowsApart(t *testing.T) {
 	}
 }
 
-// With no free source port, the merge is counted, not hidden.
-func TestRepairProtocolCountsMerges(t *testing.T) {
+// With no free source port, the flow keeps its generated 5-tuple rather
+// than merge, and that is counted.
+func TestRepairProtocolRevertsWithoutFreePort(t *testing.T) {
 	in := trace.Trace{Kind: trace.KindPackets, Packets: []trace.Packet{
 		{TS: 1, Src: 0x0a000001, Dst: 0x0a000002, SrcPort: 5000, DstPort: 53, Proto: trace.ProtoUDP, Len: 60, TTL: 64},
 		{TS: 2, Src: 0x0a000001, Dst: 0x0a000002, SrcPort: 0, DstPort: 53, Proto: trace.ProtoUDP, Len: 60, TTL: 64},
 	}}
 	st := RepairProtocol(&in, nil, 1)
-	if st.Separated != 0 || st.Merged != 1 {
-		t.Fatalf("separated %d, merged %d; want 0 and 1", st.Separated, st.Merged)
+	if st.Separated != 0 || st.Unrepaired != 1 || st.Merged != 0 {
+		t.Fatalf("separated %d, unrepaired %d, merged %d; want 0, 1, 0", st.Separated, st.Unrepaired, st.Merged)
 	}
-	if st.Total() != 1 {
-		t.Fatalf("%d repairs, want 1", st.Total())
+	if in.Packets[1].SrcPort != 0 || protocol.Packets(in.Packets).Flows != 2 {
+		t.Fatalf("flows merged or the port not restored: %+v", in.Packets)
 	}
 }
 
