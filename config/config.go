@@ -142,7 +142,9 @@ type Generate struct {
 	// before it is written, leaving alone the checks that the real
 	// training trace itself fails for more than 1% of its flows. Under DP
 	// the real trace's pass shares are not looked at: every check is
-	// repaired.
+	// repaired. On in the default preset (fidelity holds while the share
+	// of protocol-valid flows rises to the real one's: docs/BENCHMARKS.md),
+	// off in the paper preset.
 	RepairProtocol bool `yaml:"repair_protocol"`
 }
 
