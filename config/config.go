@@ -137,6 +137,15 @@ type Generate struct {
 	// the values keep their real proportions (needs word2vec.decode:
 	// posterior).
 	MatchPorts bool `yaml:"match_ports"`
+	// RepairProtocol repairs the decoded trace's violations of the protocol
+	// checks (ports, ICMP types, addresses, lengths, flags, TTLs, ordering)
+	// before it is written, leaving alone the checks that the real
+	// training trace itself fails for more than 1% of its flows. Under DP
+	// the real trace's pass shares are not looked at: every check is
+	// repaired. On in the default preset (fidelity holds while the share
+	// of protocol-valid flows rises to the real one's: docs/BENCHMARKS.md),
+	// off in the paper preset.
+	RepairProtocol bool `yaml:"repair_protocol"`
 }
 
 // DP configures differentially private training of the discriminators.

@@ -3,6 +3,8 @@ package eval
 import (
 	"fmt"
 	"strings"
+
+	"github.com/netshare-go/netshare/eval/protocol"
 )
 
 // Target is one of the goals a synthetic trace is reported against. They
@@ -23,6 +25,7 @@ const (
 	TargetExactCopy    = "exact_copy_rate"
 	TargetMembership   = "membership_auc"
 	TargetJointFromRef = "joint_tvd_progress"
+	TargetProtocol     = "protocol_validity"
 )
 
 // MinSyntheticShare is the smallest synthetic trace, as a share of the
@@ -68,7 +71,10 @@ func ptr[T any](v T) *T { return &v }
 //     match training records, and membership-inference AUC at most 0.6,
 //     judged whenever real records were held out of training;
 //   - mean joint TVD at least 40% of the way from the marginal sampler to
-//     the bootstrap floor: (marginal − synthetic)/(marginal − bootstrap) ≥ 0.4.
+//     the bootstrap floor: (marginal − synthetic)/(marginal − bootstrap) ≥ 0.4;
+//   - protocol validity: the synthetic share of flows passing every protocol
+//     check at most [protocol.TargetGap] below the real share, judged
+//     whenever the protocol checks ran.
 func Judge(res *Result) ([]Target, *Verdict) {
 	ts := targets(res)
 	small := res.SyntheticRecords < int(MinSyntheticShare*float64(res.RealRecords)+0.5) || res.SyntheticRecords == 0
@@ -176,5 +182,11 @@ func targets(res *Result) []Target {
 	} else {
 		j.Reason = "the reference generators were not run"
 	}
-	return append(out, j)
+	out = append(out, j)
+	if p := res.Protocol; p != nil {
+		out = append(out, Target{Name: TargetProtocol,
+			Description: fmt.Sprintf("share of synthetic flows passing every protocol check at most %g point below the real share", 100*protocol.TargetGap),
+			Value:       ptr(p.All.Synthetic.Flows - p.All.Real.Flows), Limit: ptr(-protocol.TargetGap), Pass: ptr(p.Pass)})
+	}
+	return out
 }

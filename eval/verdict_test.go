@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/netshare-go/netshare/eval/audit"
+	"github.com/netshare-go/netshare/eval/protocol"
 	"github.com/netshare-go/netshare/eval/reference"
 )
 
@@ -121,6 +122,49 @@ func TestJudgeCases(t *testing.T) {
 	var back Result
 	if err := json.Unmarshal(js, &back); err != nil || back.Verdict == nil || back.Verdict.Status != VerdictPass {
 		t.Errorf("round trip: %v %+v", err, back.Verdict)
+	}
+}
+
+// The protocol validity target follows the report's pass mark, with the
+// gap between the synthetic and real all-checks shares as its value, and is
+// left out when the protocol checks did not run.
+func TestJudgeProtocol(t *testing.T) {
+	base := func(real, syn float64) *Result {
+		res := &Result{Fidelity: Fidelity{Kind: "flows", RealRecords: 1000, SyntheticRecords: 900, Joint: map[string]float64{MeanJointKey: 0.1}}}
+		if real >= 0 {
+			mk := func(share float64) protocol.Side {
+				return protocol.Side{Flows: 1000, AllFlows: int64(1000 * share), FailedFlows: make([]int64, len(protocol.FlowChecks()))}
+			}
+			res.Protocol = protocol.Compare("flows", mk(real), mk(syn))
+		}
+		return res
+	}
+	find := func(ts []Target) *Target {
+		for i := range ts {
+			if ts[i].Name == TargetProtocol {
+				return &ts[i]
+			}
+		}
+		return nil
+	}
+	for _, c := range []struct {
+		real, syn float64
+		pass      bool
+	}{{0.91, 0.967, true}, {0.91, 0.905, true}, {0.91, 0.538, false}, {0.91, 0.899, false}} {
+		ts, v := Judge(base(c.real, c.syn))
+		p := find(ts)
+		if p == nil || p.Pass == nil || *p.Pass != c.pass || p.Limit == nil || *p.Limit != -0.01 {
+			t.Fatalf("real %g, synthetic %g: target %+v, want pass %v", c.real, c.syn, p, c.pass)
+		}
+		if d := *p.Value - (c.syn - c.real); d > 1e-9 || d < -1e-9 {
+			t.Errorf("real %g, synthetic %g: value %g", c.real, c.syn, *p.Value)
+		}
+		if want := map[bool]string{true: VerdictPass, false: VerdictFail}[c.pass]; v.Status != want {
+			t.Errorf("real %g, synthetic %g: verdict %+v, want %s", c.real, c.syn, v, want)
+		}
+	}
+	if ts, _ := Judge(base(-1, 0)); find(ts) != nil {
+		t.Errorf("protocol target without protocol checks: %+v", ts)
 	}
 }
 

@@ -2,7 +2,9 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"path/filepath"
 	"runtime"
@@ -10,6 +12,7 @@ import (
 	"github.com/netshare-go/netshare/config"
 	"github.com/netshare-go/netshare/dg"
 	"github.com/netshare-go/netshare/encoding"
+	"github.com/netshare-go/netshare/eval/protocol"
 	"github.com/netshare-go/netshare/flows"
 	"github.com/netshare-go/netshare/nn/blas"
 	"github.com/netshare-go/netshare/postgen"
@@ -21,6 +24,7 @@ type GenStats struct {
 	Flows   int `json:"flows"`
 	Records int `json:"records"`
 	postgen.Stats
+	postgen.RepairStats
 	OutOfRange    int   `json:"records_outside_chunk"`
 	PerChunkFlows []int `json:"per_chunk_flows"`
 }
@@ -40,8 +44,9 @@ func (r *Run) flowCount(split *SplitInfo, c int) int {
 // snapping, 5-tuple separation, the merge that copies flows spanning
 // chunks into the later chunks their tags name), features from each
 // chunk's model given its merged attributes, the feature passes, records
-// decoded and cut to their chunk's time range, and the whole written in
-// the input's kind and layout.
+// decoded and cut to their chunk's time range, with generate.repair_protocol
+// their protocol violations repaired, and the whole written in the input's
+// kind and layout.
 func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	s, err := LoadSchema(r.Dir)
 	if err != nil {
@@ -82,13 +87,53 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.Cfg.Generate.RepairProtocol {
+		skip, err := r.repairSkip(s.Kind())
+		if err != nil {
+			return nil, err
+		}
+		st.RepairStats = postgen.RepairProtocol(out, skip, r.Cfg.Seed^0x726570)
+	}
 	path := r.SyntheticPath(s.Kind())
 	if err := writeTrace(path, out, trace.Format(split.Format)); err != nil {
 		return nil, err
 	}
 	r.log.Info("generated", "path", path, "flows", st.Flows, "records", st.Records, "continued_flows", st.Continuations,
-		"fixed_inconsistent_tags", st.FixedTags, "snapped_ips", st.SnappedIPs, "separated_keys", st.SeparatedKeys, "records_outside_chunk", st.OutOfRange)
+		"fixed_inconsistent_tags", st.FixedTags, "snapped_ips", st.SnappedIPs, "separated_keys", st.SeparatedKeys, "records_outside_chunk", st.OutOfRange,
+		"protocol_repairs", st.RepairStats.Total(), "protocol_separated_keys", st.RepairStats.Separated,
+		"protocol_unrepaired_keys", st.RepairStats.Unrepaired, "protocol_merged_keys", st.RepairStats.Merged)
+	if len(st.Repairs) > 0 {
+		r.log.Info("protocol repairs", "per_check", st.Repairs)
+	}
 	return st, nil
+}
+
+// repairSkip lists the protocol checks the repair leaves alone: those the
+// real training trace fails for more than 1% of its flows, from the
+// results pre-processing recorded. Under DP those results are not
+// recorded (they would be a statistic of the private trace released
+// outside the privacy accounting) and every check is repaired; so it is,
+// with a warning, for a run pre-processed before they were recorded.
+func (r *Run) repairSkip(k trace.Kind) ([]string, error) {
+	if r.Cfg.DP.Enabled {
+		r.log.Info("protocol repair under DP: every check repaired (the real trace's pass shares are not used)")
+		return nil, nil
+	}
+	side, err := loadProtocolSide(r.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		r.log.Warn("protocol repair: the real trace's pass shares were not recorded (pre-processed by an older version): every check repaired")
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	kind := "flows"
+	if k == trace.KindPackets {
+		kind = "packets"
+	}
+	skip := side.Below(kind, 1-protocol.TargetGap)
+	r.log.Info("protocol repair", "skipped_checks", skip)
+	return skip, nil
 }
 
 // generateThreads is the BLAS thread count of generation: train.threads,

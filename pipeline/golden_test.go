@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -172,5 +173,13 @@ func TestGoldenOutputs(t *testing.T) {
 			return strings.HasSuffix(rel, "/job.key") || rel == "config.yaml" || rel == "preprocess/split.json"
 		}
 		checkGolden(t, "dp", runHashes(t, dir, named))
+		// The real trace's protocol pass shares are recorded for the
+		// repair, but not under DP.
+		if _, err := os.Stat(filepath.Join(flowsDir, PreDir, ProtocolFile)); err != nil {
+			t.Errorf("the public run has no %s: %v", ProtocolFile, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, PreDir, ProtocolFile)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("a DP run recorded %s (%v)", ProtocolFile, err)
+		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/netshare-go/netshare/config"
 	"github.com/netshare-go/netshare/encoding"
 	"github.com/netshare-go/netshare/encoding/ip2vec"
+	"github.com/netshare-go/netshare/eval/protocol"
 	"github.com/netshare-go/netshare/flows"
 	"github.com/netshare-go/netshare/internal/atomicfile"
 	"github.com/netshare-go/netshare/trace"
@@ -142,8 +143,39 @@ func (r *Run) preprocess(ctx context.Context) error {
 	}
 	if pub != nil {
 		noisyCounts(r.Cfg, info)
+	} else if err := writeJSON(preFile(r.Dir, ProtocolFile), protocolSide(in)); err != nil {
+		return err
 	}
 	return r.savePreprocessed(spec, datas, info)
+}
+
+// ProtocolFile, in the pre-processing folder, holds the protocol checks'
+// results on the real training trace (a [protocol.Side]): which checks the
+// repair of the synthetic trace leaves alone. It is not written under DP,
+// where nothing is read from the private trace outside an accounted
+// mechanism.
+const ProtocolFile = "protocol.json"
+
+// protocolSide checks the protocol validity of a trace of either kind.
+func protocolSide(t *trace.Trace) protocol.Side {
+	if t.Kind == trace.KindPackets {
+		return protocol.Packets(t.Packets)
+	}
+	return protocol.Flows(t.Flows)
+}
+
+// loadProtocolSide reads the real training trace's protocol check results
+// written by pre-processing.
+func loadProtocolSide(dir string) (*protocol.Side, error) {
+	var s protocol.Side
+	b, err := os.ReadFile(preFile(dir, ProtocolFile))
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", preFile(dir, ProtocolFile), err)
+	}
+	return &s, nil
 }
 
 // readInput reads the whole input trace and logs what was skipped.

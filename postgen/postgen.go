@@ -9,8 +9,9 @@
 // others' draws unchanged.
 //
 // The pipeline calls Attributes once the chunk models have generated their
-// attributes and Features once they have generated the features for the
-// rows Attributes returned.
+// attributes, Features once they have generated the features for the rows
+// Attributes returned, and, when configured, RepairProtocol on the decoded
+// records.
 package postgen
 
 import (

@@ -115,8 +115,9 @@ func TestBrowserLoadsServedReport(t *testing.T) {
 	}
 	nsvg := eval(`Array.from(document.querySelectorAll("figure.plot svg")).filter(s => s.getBoundingClientRect().width > 100 && s.querySelectorAll("path").length > 0).length`)
 	nrows := eval(`document.querySelectorAll("#metrics tbody tr").length`)
-	if n := eval(`document.querySelectorAll("#targets-table tbody tr").length`); n != 4 {
-		t.Errorf("targets table has %d rows, want 4", n)
+	// The audit's three targets, the joint TVD's and protocol validity.
+	if n := eval(`document.querySelectorAll("#targets-table tbody tr").length`); n != 5 {
+		t.Errorf("targets table has %d rows, want 5", n)
 	}
 	verdict, err := chromedp.Run(bctx, chromedp.Text(chromedp.ID("verdict")))
 	if err != nil {

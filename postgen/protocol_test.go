@@ -1,0 +1,90 @@
+package postgen
+
+import (
+	"testing"
+
+	"github.com/netshare-go/netshare/eval/protocol"
+	"github.com/netshare-go/netshare/flows"
+	"github.com/netshare-go/netshare/trace"
+)
+
+// A flow whose repaired 5-tuple lands on another flow's gets a free source
+// port: the repaired capture holds as many flows as the generated one, each
+// passing the port check, and stays sorted by time.
+func TestRepairProtocolKeepsFlowsApart(t *testing.T) {
+	const a, b, c, d = 0x0a000001, 0x0a000002, 0x0a000003, 0x0a000004
+	pkt := func(ts int64, src uint32, sport uint16, dst uint32) trace.Packet {
+		return trace.Packet{TS: ts, Src: src, Dst: dst, SrcPort: sport, DstPort: 53, Proto: trace.ProtoUDP, Len: 60, TTL: 64, ID: uint16(ts)}
+	}
+	separated := 0
+	for seed := range uint64(40) {
+		var in trace.Trace
+		in.Kind = trace.KindPackets
+		// Flow A holds most of the valid source ports (5000); flow B has
+		// the invalid source port 0 and the same other fields, so the
+		// repair often gives it A's 5-tuple; flow C adds another port.
+		for i := range 8 {
+			in.Packets = append(in.Packets, pkt(int64(10*i), a, 5000, b))
+		}
+		in.Packets = append(in.Packets, pkt(5, a, 0, b), pkt(15, a, 0, b), pkt(25, c, 6000, d), pkt(35, c, 7000, d))
+		flows.SortByTime(in.Packets)
+		st := RepairProtocol(&in, nil, seed)
+		if got := st.Repairs[protocol.CheckPorts]; got != 2 {
+			t.Fatalf("seed %d: port repairs %d, want 2 (the two packets of flow B)", seed, got)
+		}
+		if st.Merged != 0 {
+			t.Fatalf("seed %d: %d flows left merged", seed, st.Merged)
+		}
+		separated += st.Separated
+		s := protocol.Packets(in.Packets)
+		if s.Flows != 4 {
+			t.Fatalf("seed %d: %d flows after the repair, want 4", seed, s.Flows)
+		}
+		if s.AllFlows != 4 {
+			t.Fatalf("seed %d: %d of 4 flows pass every check", seed, s.AllFlows)
+		}
+		if !flows.IsSorted(in.Packets) {
+			t.Fatalf("seed %d: repaired packets not sorted by time", seed)
+		}
+	}
+	if separated == 0 {
+		t.Fatal("no seed made the repair collide with another flow: the test exercises nothing")
+	}
+}
+
+// With no free source port, the flow keeps its generated 5-tuple rather
+// than merge, and that is counted.
+func TestRepairProtocolRevertsWithoutFreePort(t *testing.T) {
+	in := trace.Trace{Kind: trace.KindPackets, Packets: []trace.Packet{
+		{TS: 1, Src: 0x0a000001, Dst: 0x0a000002, SrcPort: 5000, DstPort: 53, Proto: trace.ProtoUDP, Len: 60, TTL: 64},
+		{TS: 2, Src: 0x0a000001, Dst: 0x0a000002, SrcPort: 0, DstPort: 53, Proto: trace.ProtoUDP, Len: 60, TTL: 64},
+	}}
+	st := RepairProtocol(&in, nil, 1)
+	if st.Separated != 0 || st.Unrepaired != 1 || st.Merged != 0 {
+		t.Fatalf("separated %d, unrepaired %d, merged %d; want 0, 1, 0", st.Separated, st.Unrepaired, st.Merged)
+	}
+	if in.Packets[1].SrcPort != 0 || protocol.Packets(in.Packets).Flows != 2 {
+		t.Fatalf("flows merged or the port not restored: %+v", in.Packets)
+	}
+}
+
+// Skipped checks are left alone; flow records are repaired record by
+// record and kept sorted.
+func TestRepairProtocolFlowsSkip(t *testing.T) {
+	mk := func() trace.Trace {
+		return trace.Trace{Kind: trace.KindFlows, Flows: []trace.Flow{
+			{Start: 1, Src: 0x0a000001, Dst: 0x0a000002, SrcPort: 5000, DstPort: 53, Proto: trace.ProtoUDP, Packets: 1, Bytes: 60},
+			{Start: 2, Src: 0x0a000001, Dst: 0x0a000002, SrcPort: 5001, DstPort: 53, Proto: trace.ProtoUDP, Packets: 0, Bytes: 60},
+		}}
+	}
+	in := mk()
+	st := RepairProtocol(&in, nil, 1)
+	if in.Flows[1].Packets != 1 || st.Repairs[protocol.CheckFlowPackets] != 1 {
+		t.Fatalf("flow_packets not repaired: %+v, %v", in.Flows[1], st.Repairs)
+	}
+	in = mk()
+	st = RepairProtocol(&in, []string{protocol.CheckFlowPackets}, 1)
+	if in.Flows[1].Packets != 0 || st.Total() != 0 {
+		t.Fatalf("skipped check repaired: %+v, %v", in.Flows[1], st.Repairs)
+	}
+}
