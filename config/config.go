@@ -142,6 +142,34 @@ type Train struct {
 	Threads int `yaml:"threads"`
 }
 
+// trainAll is Train with every key written: a configuration sized by
+// epochs is saved with its zero bounds and empty budget too, so that
+// reading it back over a preset that sets them gives the same values.
+type trainAll struct {
+	Iterations      int     `yaml:"iterations"`
+	Epochs          float64 `yaml:"epochs"`
+	FineTuneEpochs  float64 `yaml:"fine_tune_epochs"`
+	MinIterations   int     `yaml:"min_iterations"`
+	MaxIterations   int     `yaml:"max_iterations"`
+	Budget          string  `yaml:"budget"`
+	FineTune        bool    `yaml:"fine_tune"`
+	FineTuneReduce  float64 `yaml:"fine_tune_reduce"`
+	CheckpointEvery int     `yaml:"checkpoint_every"`
+	Workers         int     `yaml:"workers"`
+	Threads         int     `yaml:"threads"`
+}
+
+// MarshalYAML writes a fixed count of iterations without the keys of the
+// epoch schedule (which reading it back drops anyway), and a schedule in
+// epochs with all its keys.
+func (t Train) MarshalYAML() (any, error) {
+	if t.Iterations > 0 {
+		type plain Train
+		return plain(t), nil
+	}
+	return trainAll(t), nil
+}
+
 // FromEpochs reports whether the iterations are derived from epochs
 // rather than stated.
 func (t Train) FromEpochs() bool { return t.Iterations <= 0 }

@@ -15,7 +15,7 @@ func TestPresetsLoadAndInherit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if paper.Model.DiscUnits != 512 || paper.Model.DRounds != 5 || paper.Model.GLR != 1e-4 || paper.Train.Iterations != 200000 || paper.Chunks != 10 {
+	if paper.Model.DiscUnits != 512 || paper.Model.DRounds != 5 || paper.Model.GLR != 1e-4 || paper.Train.Iterations != 0 || paper.Train.Epochs != 40 || paper.Train.FineTuneEpochs != 10 || paper.Train.Budget != "" || paper.Chunks != 10 {
 		t.Errorf("paper preset does not hold NetShare's values: %+v", paper)
 	}
 	quick, err := Load("", "quick")
@@ -30,8 +30,17 @@ func TestPresetsLoadAndInherit(t *testing.T) {
 	if quick.Model.Beta1 != paper.Model.Beta1 || quick.Train.FineTuneReduce != def.Train.FineTuneReduce {
 		t.Error("inherited keys lost")
 	}
-	if quick.Model.DiscUnits >= def.Model.DiscUnits || quick.Train.Iterations >= def.Train.Iterations {
+	if quick.Model.DiscUnits >= def.Model.DiscUnits || quick.Train.Iterations >= def.Train.MinIterations {
 		t.Error("quick preset should be smaller than default")
+	}
+	// default trains NetShare's epochs, at least 2,000 iterations for chunk
+	// 0, within a budget; quick a fixed count, which drops the epochs, the
+	// bounds and the budget it inherits.
+	if d := def.Train; !d.FromEpochs() || d.Epochs != 40 || d.FineTuneEpochs != 10 || d.MinIterations != 2000 || d.Budget != "25m" {
+		t.Errorf("default schedule %+v", d)
+	}
+	if q := quick.Train; q.FromEpochs() || q.Epochs != 0 || q.Budget != "" || q.MinIterations != 0 {
+		t.Errorf("quick schedule %+v", q)
 	}
 	for _, p := range Presets() {
 		if _, err := Load("", p); err != nil {
@@ -298,5 +307,31 @@ func TestTrainScheduleOverridesBase(t *testing.T) {
 	c.Train.FineTuneEpochs, c.Train.FineTuneReduce = 0, 4
 	if _, b := c.Train.ChunkEpochs(); b != 10 {
 		t.Errorf("fine-tuned epochs %v, want 10", b)
+	}
+}
+
+// A saved configuration reads back to the same schedule over the default
+// preset, whichever way it is stated and whatever it unsets.
+func TestTrainScheduleRoundTrip(t *testing.T) {
+	for _, text := range []string{
+		"train:\n  budget: \"\"\n  min_iterations: 0\n",
+		"train:\n  epochs: 3\n  budget: 90s\n",
+		"train:\n  iterations: 123\n",
+	} {
+		c, err := Parse([]byte(text), "")
+		if err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		b, err := c.YAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Parse(b, "")
+		if err != nil {
+			t.Fatalf("%q read back: %v", text, err)
+		}
+		if back.Train != c.Train {
+			t.Errorf("%q: saved %+v, read back %+v", text, c.Train, back.Train)
+		}
 	}
 }
