@@ -235,7 +235,7 @@ func (s *Schedule) logAttrs() []any {
 	var eps []string
 	for _, c := range s.Chunks {
 		its = append(its, c.Iterations)
-		eps = append(eps, fmt.Sprintf("%.3g", c.Epochs))
+		eps = append(eps, fmt.Sprintf("%.1f", c.Epochs))
 	}
 	a := []any{"iterations", its, "epochs", eps}
 	if s.SecondsPerIteration > 0 {
