@@ -99,11 +99,37 @@ type Model struct {
 }
 
 // Train holds the training schedule.
+//
+// The number of iterations a chunk trains is stated one of two ways: as
+// Iterations (a fixed count for chunk 0, divided by FineTuneReduce for
+// fine-tuned chunks), or as Epochs and FineTuneEpochs (passes over each
+// chunk's flows, so that a chunk's iterations follow its size), optionally
+// clamped to [MinIterations, MaxIterations] and capped by a wall-time
+// Budget. A document that states one way replaces the other way inherited
+// from the preset or file it extends (see docs/model.md).
 type Train struct {
-	// Iterations trains chunk 0 (and every chunk when FineTune is off).
+	// Iterations, when positive, trains chunk 0 (and every chunk when
+	// FineTune is off) for exactly this many iterations; Epochs, FineTuneEpochs
+	// and Budget must then be unset.
 	Iterations int `yaml:"iterations"`
+	// Epochs sizes chunk 0 (and every chunk when FineTune is off): it trains
+	// ceil(Epochs × flows / batch_size) iterations.
+	Epochs float64 `yaml:"epochs,omitempty"`
+	// FineTuneEpochs sizes each fine-tuned chunk the same way; 0 takes
+	// Epochs / FineTuneReduce.
+	FineTuneEpochs float64 `yaml:"fine_tune_epochs,omitempty"`
+	// MinIterations and MaxIterations, when positive, clamp the iterations
+	// derived from epochs (a budget does not cut below MinIterations).
+	MinIterations int `yaml:"min_iterations,omitempty"`
+	MaxIterations int `yaml:"max_iterations,omitempty"`
+	// Budget, a Go duration such as "25m" (empty: none), caps the estimated
+	// wall time of training: the iterations derived from epochs are scaled
+	// down, all chunks alike, until the estimate, from the measured time of
+	// chunk 0's first iterations, fits.
+	Budget string `yaml:"budget,omitempty"`
 	// FineTune starts chunks 1..N-1 from chunk 0's model and trains them
-	// for Iterations/FineTuneReduce iterations, as NetShare does.
+	// for Iterations/FineTuneReduce iterations (or FineTuneEpochs), as
+	// NetShare does.
 	FineTune       bool    `yaml:"fine_tune"`
 	FineTuneReduce float64 `yaml:"fine_tune_reduce"`
 	// CheckpointEvery saves a resumable checkpoint every so many iterations.
@@ -114,6 +140,65 @@ type Train struct {
 	// Threads is the number of BLAS threads per worker; 0 divides the cores
 	// among the workers.
 	Threads int `yaml:"threads"`
+}
+
+// trainAll is Train with every key written: a configuration sized by
+// epochs is saved with its zero bounds and empty budget too, so that
+// reading it back over a preset that sets them gives the same values.
+type trainAll struct {
+	Iterations      int     `yaml:"iterations"`
+	Epochs          float64 `yaml:"epochs"`
+	FineTuneEpochs  float64 `yaml:"fine_tune_epochs"`
+	MinIterations   int     `yaml:"min_iterations"`
+	MaxIterations   int     `yaml:"max_iterations"`
+	Budget          string  `yaml:"budget"`
+	FineTune        bool    `yaml:"fine_tune"`
+	FineTuneReduce  float64 `yaml:"fine_tune_reduce"`
+	CheckpointEvery int     `yaml:"checkpoint_every"`
+	Workers         int     `yaml:"workers"`
+	Threads         int     `yaml:"threads"`
+}
+
+// MarshalYAML writes a fixed count of iterations without the keys of the
+// epoch schedule (which reading it back drops anyway), and a schedule in
+// epochs with all its keys.
+func (t Train) MarshalYAML() (any, error) {
+	if t.Iterations > 0 {
+		type plain Train
+		return plain(t), nil
+	}
+	return trainAll(t), nil
+}
+
+// FromEpochs reports whether the iterations are derived from epochs
+// rather than stated.
+func (t Train) FromEpochs() bool { return t.Iterations <= 0 }
+
+// BudgetDuration returns Budget parsed (0 when empty).
+func (t Train) BudgetDuration() (time.Duration, error) {
+	if t.Budget == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(t.Budget)
+	if err != nil {
+		return 0, fmt.Errorf("want a duration such as 20m or 1h30m, got %q", t.Budget)
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("must be positive, got %s", t.Budget)
+	}
+	return d, nil
+}
+
+// ChunkEpochs returns the epochs of chunk 0 and of a fine-tuned chunk.
+func (t Train) ChunkEpochs() (first, fineTuned float64) {
+	first, fineTuned = t.Epochs, t.Epochs
+	if t.FineTune {
+		fineTuned = t.FineTuneEpochs
+		if fineTuned <= 0 && t.FineTuneReduce > 0 {
+			fineTuned = t.Epochs / t.FineTuneReduce
+		}
+	}
+	return first, fineTuned
 }
 
 // Generate controls the size of the synthetic trace.

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPresetsLoadAndInherit(t *testing.T) {
@@ -14,7 +15,7 @@ func TestPresetsLoadAndInherit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if paper.Model.DiscUnits != 512 || paper.Model.DRounds != 5 || paper.Model.GLR != 1e-4 || paper.Train.Iterations != 200000 || paper.Chunks != 10 {
+	if paper.Model.DiscUnits != 512 || paper.Model.DRounds != 5 || paper.Model.GLR != 1e-4 || paper.Train.Iterations != 0 || paper.Train.Epochs != 40 || paper.Train.FineTuneEpochs != 10 || paper.Train.Budget != "" || paper.Chunks != 10 {
 		t.Errorf("paper preset does not hold NetShare's values: %+v", paper)
 	}
 	quick, err := Load("", "quick")
@@ -29,8 +30,17 @@ func TestPresetsLoadAndInherit(t *testing.T) {
 	if quick.Model.Beta1 != paper.Model.Beta1 || quick.Train.FineTuneReduce != def.Train.FineTuneReduce {
 		t.Error("inherited keys lost")
 	}
-	if quick.Model.DiscUnits >= def.Model.DiscUnits || quick.Train.Iterations >= def.Train.Iterations {
+	if quick.Model.DiscUnits >= def.Model.DiscUnits || quick.Train.Iterations >= def.Train.MinIterations {
 		t.Error("quick preset should be smaller than default")
+	}
+	// default trains NetShare's epochs, at least 2,000 iterations for chunk
+	// 0, within a budget; quick a fixed count, which drops the epochs, the
+	// bounds and the budget it inherits.
+	if d := def.Train; !d.FromEpochs() || d.Epochs != 40 || d.FineTuneEpochs != 10 || d.MinIterations != 2000 || d.Budget != "25m" {
+		t.Errorf("default schedule %+v", d)
+	}
+	if q := quick.Train; q.FromEpochs() || q.Epochs != 0 || q.Budget != "" || q.MinIterations != 0 {
+		t.Errorf("quick schedule %+v", q)
 	}
 	for _, p := range Presets() {
 		if _, err := Load("", p); err != nil {
@@ -224,5 +234,104 @@ func TestPresetConflictsWithExtends(t *testing.T) {
 	}
 	if _, err := Parse([]byte("extends: quick\n"), "paper"); !errors.As(err, &conflict) {
 		t.Errorf("Parse: %v", err)
+	}
+}
+
+func TestTrainScheduleValidation(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]string{
+		"train:\n  budget: soon\n":                                        "train.budget: want a duration such as 20m or 1h30m, got \"soon\"",
+		"train:\n  budget: -5m\n":                                         "train.budget: must be positive",
+		"train:\n  epochs: -1\n":                                          "train.epochs: must not be negative",
+		"train:\n  epochs: 10\n  fine_tune_epochs: -2\n":                  "train.fine_tune_epochs: must not be negative",
+		"train:\n  iterations: 100\n  epochs: 10\n":                       "train.iterations: set train.iterations or train.epochs, not both",
+		"train:\n  iterations: 100\n  budget: 10m\n":                      "train.budget: caps the iterations derived from train.epochs",
+		"train:\n  iterations: 100\n  fine_tune_epochs: 3\n":              "train.fine_tune_epochs: applies to train.epochs",
+		"train:\n  iterations: 100\n  min_iterations: 50\n":               "min_iterations and train.max_iterations bound",
+		"train:\n  iterations: -1\n":                                      "train.iterations: must be at least 0",
+		"train:\n  iterations: 0\n":                                       "train.epochs: set train.epochs (passes over each chunk's flows) or train.iterations",
+		"train:\n  epochs: 5\n  min_iterations: 9\n  max_iterations: 8\n": "train.max_iterations: must not be less than train.min_iterations (9), got 8",
+	}
+	for text, want := range cases {
+		p := write(t, dir, "bad.yaml", "extends: quick\n"+text)
+		_, err := Load(p, "")
+		if err == nil {
+			t.Errorf("%q: no error", text)
+			continue
+		}
+		if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "bad.yaml") {
+			t.Errorf("%q: error %q does not mention %q and the file", text, err, want)
+		}
+	}
+}
+
+// A document states the schedule one way; the other way, inherited from
+// its base, is dropped, so that a file's train.iterations wins over a
+// preset's epochs and a file's epochs over a preset's iterations.
+func TestTrainScheduleOverridesBase(t *testing.T) {
+	dir := t.TempDir()
+	base := write(t, dir, "base.yaml", "extends: quick\ntrain:\n  iterations: 0\n  epochs: 40\n  fine_tune_epochs: 10\n  min_iterations: 100\n  budget: 20m\n")
+	c, err := Load(base, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Train.Iterations != 0 || c.Train.Epochs != 40 || c.Train.Budget != "20m" || !c.Train.FromEpochs() {
+		t.Fatalf("epochs over quick's iterations: %+v", c.Train)
+	}
+	if d, err := c.Train.BudgetDuration(); err != nil || d != 20*time.Minute {
+		t.Errorf("budget %v, %v", d, err)
+	}
+	if a, b := c.Train.ChunkEpochs(); a != 40 || b != 10 {
+		t.Errorf("chunk epochs %v, %v; want 40, 10", a, b)
+	}
+	fixed, err := Load(write(t, dir, "fixed.yaml", "extends: base.yaml\ntrain:\n  iterations: 300\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := fixed.Train; tr.Iterations != 300 || tr.Epochs != 0 || tr.FineTuneEpochs != 0 || tr.Budget != "" || tr.MinIterations != 0 || tr.FromEpochs() {
+		t.Errorf("iterations over epochs: %+v", tr)
+	}
+	// Overrides for one kind of input follow the same rule.
+	kinds, err := Load(write(t, dir, "kinds.yaml", "extends: base.yaml\nflows:\n  train:\n    iterations: 77\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl, err := kinds.ForKind("flows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fl.Train.Iterations != 77 || fl.Train.Epochs != 0 || fl.Train.Budget != "" {
+		t.Errorf("flows override: %+v", fl.Train)
+	}
+	// Without fine_tune_epochs, fine-tuned chunks take epochs / fine_tune_reduce.
+	c.Train.FineTuneEpochs, c.Train.FineTuneReduce = 0, 4
+	if _, b := c.Train.ChunkEpochs(); b != 10 {
+		t.Errorf("fine-tuned epochs %v, want 10", b)
+	}
+}
+
+// A saved configuration reads back to the same schedule over the default
+// preset, whichever way it is stated and whatever it unsets.
+func TestTrainScheduleRoundTrip(t *testing.T) {
+	for _, text := range []string{
+		"train:\n  budget: \"\"\n  min_iterations: 0\n",
+		"train:\n  epochs: 3\n  budget: 90s\n",
+		"train:\n  iterations: 123\n",
+	} {
+		c, err := Parse([]byte(text), "")
+		if err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		b, err := c.YAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Parse(b, "")
+		if err != nil {
+			t.Fatalf("%q read back: %v", text, err)
+		}
+		if back.Train != c.Train {
+			t.Errorf("%q: saved %+v, read back %+v", text, c.Train, back.Train)
+		}
 	}
 }

@@ -350,10 +350,65 @@ func (l *loader) merge(base, over *yaml.Node) *yaml.Node {
 		bv, ov := deref(out.Content[j+1]), deref(v)
 		if bv.Kind == yaml.MappingNode && ov.Kind == yaml.MappingNode {
 			v = l.merge(bv, ov)
+			if k.Value == "train" {
+				dropOtherSchedule(v, ov)
+			}
 		}
 		out.Content[j], out.Content[j+1] = k, v
 	}
 	return out
+}
+
+// The two ways of stating how long chunks train: a fixed count, or epochs
+// (with the budget that caps them).
+var (
+	fixedScheduleKeys = []string{"iterations"}
+	epochScheduleKeys = []string{"epochs", "fine_tune_epochs", "min_iterations", "max_iterations", "budget"}
+)
+
+// dropOtherSchedule removes from merged, the train section of a document
+// over over its base, the keys of the way of stating the schedule that
+// over does not use, when over uses only one: a file that states
+// train.iterations over a preset sized by epochs trains that many
+// iterations, and one that states epochs over a fixed count trains by
+// epochs. A document stating both ways keeps both, for Validate to reject.
+func dropOtherSchedule(merged, over *yaml.Node) {
+	fixed, epochs := statesAny(over, fixedScheduleKeys), statesAny(over, epochScheduleKeys)
+	var drop []string
+	switch {
+	case fixed && !epochs:
+		drop = epochScheduleKeys
+	case epochs && !fixed:
+		drop = fixedScheduleKeys
+	default:
+		return
+	}
+	out := merged.Content[:0:0]
+	for i := 0; i+1 < len(merged.Content); i += 2 {
+		if !slices.Contains(drop, merged.Content[i].Value) {
+			out = append(out, merged.Content[i], merged.Content[i+1])
+		}
+	}
+	merged.Content = out
+}
+
+// statesAny reports whether mapping m sets any of keys to a value other
+// than zero, empty or null.
+func statesAny(m *yaml.Node, keys []string) bool {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if !slices.Contains(keys, m.Content[i].Value) {
+			continue
+		}
+		v := deref(m.Content[i+1])
+		if v.Kind != yaml.ScalarNode || v.Tag == "!!null" || v.Value == "" {
+			continue
+		}
+		if f, err := strconv.ParseFloat(v.Value, 64); err == nil && f == 0 {
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 // posError is an error that already names its file and line.

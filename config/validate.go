@@ -100,7 +100,33 @@ func (c *Config) Validate() error {
 	}
 
 	t := c.Train
-	atLeast("train.iterations", t.Iterations, 1)
+	atLeast("train.iterations", t.Iterations, 0)
+	nonNeg("train.epochs", t.Epochs)
+	nonNeg("train.fine_tune_epochs", t.FineTuneEpochs)
+	atLeast("train.min_iterations", t.MinIterations, 0)
+	atLeast("train.max_iterations", t.MaxIterations, 0)
+	if t.MinIterations > 0 && t.MaxIterations > 0 && t.MaxIterations < t.MinIterations {
+		bad("train.max_iterations", "must not be less than train.min_iterations (%d), got %d", t.MinIterations, t.MaxIterations)
+	}
+	if _, err := t.BudgetDuration(); err != nil {
+		bad("train.budget", "%v", err)
+	}
+	switch {
+	case t.Iterations > 0 && t.Epochs > 0:
+		bad("train.iterations", "set train.iterations or train.epochs, not both (iterations fix the count; epochs size it to each chunk's flows)")
+	case t.Iterations > 0:
+		if t.FineTuneEpochs > 0 {
+			bad("train.fine_tune_epochs", "applies to train.epochs; with train.iterations fine-tuned chunks train iterations / fine_tune_reduce")
+		}
+		if t.MinIterations > 0 || t.MaxIterations > 0 {
+			bad("train.iterations", "train.min_iterations and train.max_iterations bound the iterations derived from train.epochs; with train.iterations set they would have no effect")
+		}
+		if t.Budget != "" {
+			bad("train.budget", "caps the iterations derived from train.epochs; with train.iterations set it would have no effect")
+		}
+	case t.Epochs == 0:
+		bad("train.epochs", "set train.epochs (passes over each chunk's flows) or train.iterations")
+	}
 	if t.FineTune && !(t.FineTuneReduce >= 1) {
 		bad("train.fine_tune_reduce", "must be at least 1, got %g", t.FineTuneReduce)
 	}

@@ -23,6 +23,9 @@ type publicRun struct {
 	spec encoding.Spec
 	emb  *ip2vec.Model
 	base int // the chunk whose model starts private chunks
+	// baseFlows is the flows of the public run's chunk base, which size a
+	// private chunk's training when it is stated in epochs.
+	baseFlows int
 }
 
 func loadPublicRun(dir string) (*publicRun, error) {
@@ -45,7 +48,7 @@ func loadPublicRun(dir string) (*publicRun, error) {
 	p := &publicRun{dir: abs, spec: spec, emb: emb, base: -1}
 	for c, ci := range split.Chunks {
 		if ci.Flows > 0 && dg.HasCheckpoint(ModelDir(abs, c)) {
-			p.base = c
+			p.base, p.baseFlows = c, ci.Flows
 			break
 		}
 	}

@@ -76,7 +76,12 @@ func (p *Plan) Execute(d Driver, trained func(ChunkJob) bool) error {
 // from the public run's model (or from scratch) and trains with DP-SGD for
 // the full budget, all at once, at the noise multiplier that keeps ε
 // within the target.
-func buildPlan(dir string, cfg *config.Config, preKey string, split *SplitInfo) (*Plan, error) {
+//
+// The iterations are train.iterations (divided by fine_tune_reduce for a
+// fine-tuned chunk), or, when the configuration states epochs, the counts
+// sched decided; under DP they follow from the epochs and the public run's
+// chunk-0 flows, so that they reveal nothing of the private trace.
+func buildPlan(dir string, cfg *config.Config, preKey string, split *SplitInfo, sched *Schedule) (*Plan, error) {
 	trainCfg := struct {
 		M  config.Model
 		DP config.DP
@@ -95,8 +100,17 @@ func buildPlan(dir string, cfg *config.Config, preKey string, split *SplitInfo) 
 			continue
 		}
 		j := ChunkJob{RunDir: dir, Chunk: c, Iterations: cfg.Train.Iterations, Seed: chunkSeed(cfg.Seed, c), Threads: cfg.Train.Threads}
+		if sched != nil {
+			if j.Iterations = sched.Iterations(c); j.Iterations <= 0 {
+				return nil, fmt.Errorf("the training schedule has no iterations for chunk %d", c)
+			}
+		}
 		switch {
 		case pub != nil:
+			if cfg.Train.FromEpochs() {
+				lo, hi := chunkBounds(cfg.Train, false)
+				j.Iterations = epochIterations(cfg.Train.Epochs, pub.baseFlows, cfg.Model.BatchSize, lo, hi)
+			}
 			if cfg.DP.Init == "public" {
 				j.InitFrom = ModelDir(pub.dir, pub.base)
 			}
@@ -105,7 +119,9 @@ func buildPlan(dir string, cfg *config.Config, preKey string, split *SplitInfo) 
 		case len(jobs) > 0 && cfg.Train.FineTune:
 			base := jobs[0]
 			j.InitFrom = ModelDir(dir, base.Chunk)
-			j.Iterations = max(1, int(float64(cfg.Train.Iterations)/cfg.Train.FineTuneReduce))
+			if sched == nil {
+				j.Iterations = max(1, int(float64(cfg.Train.Iterations)/cfg.Train.FineTuneReduce))
+			}
 			// Fine-tuned chunks start over when their base changes.
 			j.Key = hashKey("train/v1", preKey, trainCfg, c, j.Seed, base.Key, base.Iterations)
 		default:
@@ -148,7 +164,16 @@ func (r *Run) Plan() (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := buildPlan(r.Dir, r.Cfg, r.preKey(), split)
+	var sched *Schedule
+	switch t := r.Cfg.Train; {
+	case t.FromEpochs() && !r.Cfg.DP.Enabled:
+		if sched, err = r.schedule(split); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+	case t.FromEpochs() && t.Budget != "":
+		r.log.Info("train.budget does not apply under DP: the iterations follow from train.epochs and the public run's chunk-0 flows alone", "budget", t.Budget)
+	}
+	p, err := buildPlan(r.Dir, r.Cfg, r.preKey(), split, sched)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}

@@ -28,7 +28,7 @@ func TestBuildPlanSteps(t *testing.T) {
 	dir := t.TempDir()
 
 	cfg.Train.FineTune = true
-	p, err := buildPlan(dir, cfg, "pre", split)
+	p, err := buildPlan(dir, cfg, "pre", split, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestBuildPlanSteps(t *testing.T) {
 	}
 
 	cfg.Train.FineTune = false
-	q, err := buildPlan(dir, cfg, "pre", split)
+	q, err := buildPlan(dir, cfg, "pre", split, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestBuildPlanSteps(t *testing.T) {
 		t.Error("the first chunk's key changed with fine-tuning")
 	}
 
-	if _, err := buildPlan(dir, cfg, "pre", &SplitInfo{Chunks: []ChunkInfo{{}, {}}}); err == nil {
+	if _, err := buildPlan(dir, cfg, "pre", &SplitInfo{Chunks: []ChunkInfo{{}, {}}}, nil); err == nil {
 		t.Error("a plan for empty chunks")
 	}
 }

@@ -54,8 +54,11 @@ type Run struct {
 	Progress  func(Progress)
 	log       *slog.Logger
 	plan      *Plan // built by Plan on its first call
-	lock      *dirLock
-	created   bool // Open made the directory
+	// rate measures the seconds per training iteration for train.budget
+	// (measureRate when nil).
+	rate    func(cfg *config.Config, job ChunkJob) (float64, error)
+	lock    *dirLock
+	created bool // Open made the directory
 }
 
 // Close releases the run directory for other processes. A directory that
