@@ -2,7 +2,6 @@ package trace_test
 
 import (
 	"bytes"
-	"io"
 	"os"
 	"testing"
 
@@ -70,28 +69,7 @@ func benchSharedFlows(b *testing.B, rel string, zeek bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	data := repeatText(b, raw, zeek)
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	var f trace.Flow
-	n := 0
-	for b.Loop() {
-		s, err := trace.NewSource(rel, bytes.NewReader(data), trace.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		fr := s.Flows()
-		for {
-			if err := fr.Next(&f); err != nil {
-				if err != io.EOF {
-					b.Fatal(err)
-				}
-				break
-			}
-			n++
-		}
-	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+	benchReadFlows(b, rel, repeatText(b, raw, zeek))
 }
 
 func benchSharedPackets(b *testing.B, rel string) {
@@ -115,27 +93,7 @@ func benchSharedPackets(b *testing.B, rel string) {
 		hdr, body = nil, raw
 	}
 	data, _ := repeatBody(hdr, body, len(pkts))
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	var p trace.Packet
-	n := 0
-	for b.Loop() {
-		s, err := trace.NewSource(rel, bytes.NewReader(data), trace.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		pr := s.Packets()
-		for {
-			if err := pr.Next(&p); err != nil {
-				if err != io.EOF {
-					b.Fatal(err)
-				}
-				break
-			}
-			n++
-		}
-	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "packets/s")
+	benchReadPackets(b, rel, data)
 }
 
 // BenchmarkSharedUGR16 reads a UGR'16 CSV converted from a CTU conn log.
