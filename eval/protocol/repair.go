@@ -210,23 +210,7 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 			pl.add(out[i].Key())
 		}
 	}
-	type flow struct {
-		key trace.Key
-		idx []int32
-	}
-	index := map[trace.Key]int32{}
-	var flows []flow
-	for i := range out {
-		k := out[i].Key()
-		j, ok := index[k]
-		if !ok {
-			j = int32(len(flows))
-			index[k] = j
-			flows = append(flows, flow{key: k})
-		}
-		flows[j].idx = append(flows[j].idx, int32(i))
-	}
-	for _, f := range flows {
+	for _, f := range packetFlows(out) {
 		// Later TCP, UDP and ICMP fragments keep their key: they carry no
 		// transport header, so zero ports are right for them.
 		keep := func(p *trace.Packet) bool {
@@ -252,22 +236,10 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 		}
 	}
 	// Flows after the key repair, in trace order.
-	clear(index)
-	flows = flows[:0]
-	for i := range out {
-		k := out[i].Key()
-		j, ok := index[k]
-		if !ok {
-			j = int32(len(flows))
-			index[k] = j
-			flows = append(flows, flow{key: k})
-		}
-		flows[j].idx = append(flows[j].idx, int32(i))
-	}
 	var ts []int64
 	var flags []uint8
 	var tcpIdx []int32
-	for _, f := range flows {
+	for _, f := range packetFlows(out) {
 		if opt.on(CheckTTL) || opt.on(CheckTTLStable) {
 			repairTTL(out, f.idx, opt, rep)
 		}
@@ -422,4 +394,29 @@ func satMul(a, b uint64) uint64 {
 		return ^uint64(0)
 	}
 	return a * b
+}
+
+// packetFlow is one 5-tuple's packets: their indices in the trace, in
+// trace order.
+type packetFlow struct {
+	key trace.Key
+	idx []int32
+}
+
+// packetFlows groups a packet trace by 5-tuple, flows in the order of
+// their first packet.
+func packetFlows(pkts []trace.Packet) []packetFlow {
+	index := map[trace.Key]int32{}
+	var flows []packetFlow
+	for i := range pkts {
+		k := pkts[i].Key()
+		j, ok := index[k]
+		if !ok {
+			j = int32(len(flows))
+			index[k] = j
+			flows = append(flows, packetFlow{key: k})
+		}
+		flows[j].idx = append(flows[j].idx, int32(i))
+	}
+	return flows
 }
