@@ -362,20 +362,27 @@ func splitSgemm(w int, tA, tB bool, m, n, k int, alpha float32, a []float32, lda
 		if lo == hi {
 			return
 		}
-		if byRows {
-			aOff := lo * lda // rows of op(A) are rows of A
-			if tA {
-				aOff = lo // ... or columns of A
-			}
-			ob.sgemm(tA, tB, hi-lo, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[lo*ldc:], ldc)
-			return
-		}
-		bOff := lo // columns of op(B) are columns of B
-		if tB {
-			bOff = lo * ldb // ... or rows of B
-		}
-		ob.sgemm(tA, tB, m, hi-lo, k, alpha, a, lda, b[bOff:], ldb, beta, c[lo:], ldc)
+		sm, sn, sa, sb, sc := block(byRows, tA, tB, lo, hi, m, n, a, lda, b, ldb, c, ldc)
+		ob.sgemm(tA, tB, sm, sn, k, alpha, sa, lda, sb, ldb, beta, sc, ldc)
 	})
+}
+
+// block restricts the product C = op(A)·op(B) (C m×n) to rows [lo, hi) of
+// C when byRows, or to its columns [lo, hi) otherwise: the block's shape
+// and its views of A, B and C, which are only offsets into them.
+func block(byRows, tA, tB bool, lo, hi, m, n int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) (bm, bn int, ba, bb, bc []float32) {
+	if byRows {
+		aOff := lo * lda // rows of op(A) are rows of A
+		if tA {
+			aOff = lo // ... or columns of A
+		}
+		return hi - lo, n, a[aOff:], b, c[lo*ldc:]
+	}
+	bOff := lo // columns of op(B) are columns of B
+	if tB {
+		bOff = lo * ldb // ... or rows of B
+	}
+	return m, hi - lo, a, b[bOff:], c[lo:]
 }
 
 // Dgemm is Sgemm for float64.

@@ -96,18 +96,7 @@ func ownSgemm(shared, tA, tB bool, m, n, k int, alpha float32, a []float32, lda 
 		if lo == hi {
 			return
 		}
-		if byRows {
-			aOff := lo * lda // rows of op(A) are rows of A
-			if tA {
-				aOff = lo // ... or columns of A
-			}
-			kern.gemm(t, tA, tB, hi-lo, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[lo*ldc:], ldc)
-			return
-		}
-		bOff := lo // columns of op(B) are columns of B
-		if tB {
-			bOff = lo * ldb // ... or rows of B
-		}
-		kern.gemm(t, tA, tB, m, hi-lo, k, alpha, a, lda, b[bOff:], ldb, beta, c[lo:], ldc)
+		sm, sn, sa, sb, sc := block(byRows, tA, tB, lo, hi, m, n, a, lda, b, ldb, c, ldc)
+		kern.gemm(t, tA, tB, sm, sn, k, alpha, sa, lda, sb, ldb, beta, sc, ldc)
 	})
 }
