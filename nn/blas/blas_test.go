@@ -49,6 +49,20 @@ type gemmCase struct {
 	alpha, beta float32
 }
 
+// dims returns the row counts of A and B as stored (op undone) and the
+// leading dimensions of A, B and C, each padded by c.pad.
+func (c gemmCase) dims() (ar, br, lda, ldb, ldc int) {
+	ar, ac := c.m, c.k
+	if c.tA {
+		ar, ac = c.k, c.m
+	}
+	br, bc := c.k, c.n
+	if c.tB {
+		br, bc = c.n, c.k
+	}
+	return ar, br, ac + c.pad, bc + c.pad, c.n + c.pad
+}
+
 func cases() []gemmCase {
 	var cs []gemmCase
 	for _, tA := range []bool{false, true} {
@@ -69,15 +83,7 @@ func cases() []gemmCase {
 
 func runCase(t *testing.T, r *rand.Rand, c gemmCase) {
 	t.Helper()
-	ar, ac := c.m, c.k
-	if c.tA {
-		ar, ac = c.k, c.m
-	}
-	br, bc := c.k, c.n
-	if c.tB {
-		br, bc = c.n, c.k
-	}
-	lda, ldb, ldc := ac+c.pad, bc+c.pad, c.n+c.pad
+	ar, br, lda, ldb, ldc := c.dims()
 	a := randSlice(r, ar*lda)
 	b := randSlice(r, br*ldb)
 	cm := randSlice(r, c.m*ldc)

@@ -45,15 +45,7 @@ func checkProduct(t *testing.T, r *rand.Rand, c gemmCase) {
 // the reference (all of them when sample is 0), for large products.
 func checkRows(t *testing.T, r *rand.Rand, c gemmCase, sample int) {
 	t.Helper()
-	ar, ac := c.m, c.k
-	if c.tA {
-		ar, ac = c.k, c.m
-	}
-	br, bc := c.k, c.n
-	if c.tB {
-		br, bc = c.n, c.k
-	}
-	lda, ldb, ldc := ac+c.pad, bc+c.pad, c.n+c.pad
+	ar, br, lda, ldb, ldc := c.dims()
 	a := randSlice(r, max(ar*lda-c.pad, 0))
 	b := randSlice(r, max(br*ldb-c.pad, 0))
 	cm := randSlice(r, c.m*ldc)
@@ -189,15 +181,7 @@ func TestOwnEveryTile(t *testing.T) {
 			for _, s := range [][3]int{{1, 1, 1}, {tl.mr, k.nr, 3}, {2*tl.mr + 1, 3*k.nr - 1, 300}, {k.mc + 5, 47, 17}} {
 				for tr := 0; tr < 4; tr++ {
 					c := gemmCase{tA: tr&1 == 1, tB: tr&2 == 2, m: s[0], n: s[1], k: s[2], pad: tr, alpha: 1.5, beta: -0.5}
-					ar, ac := c.m, c.k
-					if c.tA {
-						ar, ac = c.k, c.m
-					}
-					br, bc := c.k, c.n
-					if c.tB {
-						br, bc = c.n, c.k
-					}
-					lda, ldb, ldc := ac+c.pad, bc+c.pad, c.n+c.pad
+					ar, br, lda, ldb, ldc := c.dims()
 					a, b, c0 := randSlice(r, ar*lda), randSlice(r, br*ldb), randSlice(r, c.m*ldc)
 					want := naive(c.tA, c.tB, c.m, c.n, c.k, float64(c.alpha), a, lda, b, ldb, float64(c.beta), c0, ldc)
 					got := append([]float32(nil), c0...)
