@@ -166,18 +166,7 @@ func TestGenerationThreadsFixedByConfig(t *testing.T) {
 	for _, left := range []int{1, 3} {
 		blas.SetThreads(left) // what a training job before would leave
 		var logs bytes.Buffer
-		r, err := Open(Options{Dir: dir, Config: cfg, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = r.Force("generate")
-		if err == nil {
-			err = r.Generate(context.Background())
-		}
-		r.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		regenerate(t, Options{Dir: dir, Config: cfg, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		if !strings.Contains(logs.String(), "msg=generating chunks=2 blas_threads=2") {
 			t.Errorf("after a job left %d threads, generation did not run at train.threads (2):\n%s", left, logs.String())
 		}
@@ -210,18 +199,7 @@ func TestGenerationBytesIndependentOfThreads(t *testing.T) {
 		blas.SetThreads(threads)
 		c := *cfg
 		c.Train.Threads = threads
-		r, err := Open(Options{Dir: dir, Config: &c, Force: true, Logger: quietLogger()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = r.Force("generate")
-		if err == nil {
-			err = r.Generate(context.Background())
-		}
-		r.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		regenerate(t, Options{Dir: dir, Config: &c, Force: true, Logger: quietLogger()})
 		got, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
@@ -229,5 +207,21 @@ func TestGenerationBytesIndependentOfThreads(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("generation at %d BLAS threads wrote another trace (%d bytes, want %d)", threads, len(got), len(want))
 		}
+	}
+}
+
+// regenerate opens a finished run with opt and runs its generation again.
+func regenerate(t *testing.T, opt Options) {
+	t.Helper()
+	r, err := Open(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Force("generate"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Generate(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
