@@ -1,10 +1,6 @@
 package trace
 
-import (
-	"errors"
-	"fmt"
-	"io"
-)
+import "fmt"
 
 // Trace is a whole trace in memory.
 type Trace struct {
@@ -39,28 +35,16 @@ func readSource(src *Source) (*Trace, error) {
 	switch t.Kind {
 	case KindPackets:
 		r := src.Packets()
-		for {
-			var p Packet
-			if err := r.Next(&p); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				return nil, err
-			}
-			t.Packets = append(t.Packets, p)
+		var err error
+		if t.Packets, err = collect(r.Next); err != nil {
+			return nil, err
 		}
 		t.Stats = r.Stats()
 	default:
 		r := src.Flows()
-		for {
-			var f Flow
-			if err := r.Next(&f); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				return nil, err
-			}
-			t.Flows = append(t.Flows, f)
+		var err error
+		if t.Flows, err = collect(r.Next); err != nil {
+			return nil, err
 		}
 		t.Stats = r.Stats()
 	}

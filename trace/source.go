@@ -208,18 +208,9 @@ func ReadAllPackets(path string, opt Options) ([]Packet, Stats, Format, error) {
 		return nil, Stats{}, "", err
 	}
 	defer s.Close()
-	var out []Packet
 	pr := s.Packets()
-	for {
-		var p Packet
-		if err := pr.Next(&p); err != nil {
-			if err == io.EOF {
-				return out, pr.Stats(), s.Format, nil
-			}
-			return out, pr.Stats(), s.Format, err
-		}
-		out = append(out, p)
-	}
+	out, err := collect(pr.Next)
+	return out, pr.Stats(), s.Format, err
 }
 
 // ReadAllFlows reads every flow record of the flow trace at path.
@@ -229,16 +220,23 @@ func ReadAllFlows(path string, opt Options) ([]Flow, Stats, Format, error) {
 		return nil, Stats{}, "", err
 	}
 	defer s.Close()
-	var out []Flow
 	fr := s.Flows()
+	out, err := collect(fr.Next)
+	return out, fr.Stats(), s.Format, err
+}
+
+// collect reads records with next until io.EOF. On any other error it
+// returns the records read before it, and the error.
+func collect[T any](next func(*T) error) ([]T, error) {
+	var out []T
 	for {
-		var f Flow
-		if err := fr.Next(&f); err != nil {
-			if err == io.EOF {
-				return out, fr.Stats(), s.Format, nil
+		var v T
+		if err := next(&v); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
 			}
-			return out, fr.Stats(), s.Format, err
+			return out, err
 		}
-		out = append(out, f)
+		out = append(out, v)
 	}
 }
