@@ -741,3 +741,69 @@ func TestPreviousCheckpointKept(t *testing.T) {
 		t.Errorf("previous checkpoint at iteration %d, want 4", p.Iteration())
 	}
 }
+
+// OnCheckpoint runs after each checkpoint and after the last; generating
+// from the model there (as checkpoint selection does) leaves training
+// exactly as it would have been, and a snapshot keeps no previous
+// checkpoint and loads back as the model at that iteration.
+func TestOnCheckpointGenerationLeavesTrainingAlone(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Seed = 7
+	attrOut, featOut := tinyOutputs()
+	d := synthData(attrOut, featOut, 5, 40, 2)
+	ctx := context.Background()
+	plain, _ := New(cfg, attrOut, featOut, 5)
+	if err := plain.Train(ctx, d, 6, TrainOptions{CheckpointDir: t.TempDir(), CheckpointEvery: 2}); err != nil {
+		t.Fatal(err)
+	}
+	hooked, _ := New(cfg, attrOut, featOut, 5)
+	snap := filepath.Join(t.TempDir(), "best")
+	var seen []int
+	var snapWeights [][]float32
+	err := hooked.Train(ctx, d, 6, TrainOptions{CheckpointDir: t.TempDir(), CheckpointEvery: 2, OnCheckpoint: func(it int) error {
+		seen = append(seen, it)
+		hooked.SetGenerationSeed(uint64(it))
+		if _, _, _, err := hooked.Generate(9); err != nil {
+			return err
+		}
+		if it == 4 {
+			snapWeights = weightsOf(hooked)
+			return hooked.SaveSnapshot(snap)
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(seen) != "[2 4 6]" {
+		t.Errorf("OnCheckpoint called at %v, want [2 4 6]", seen)
+	}
+	sameWeights(t, "training with generation at checkpoints", plain, hooked)
+	if _, err := os.Stat(filepath.Join(snap, PrevManifestFile)); err == nil {
+		t.Error("a snapshot kept a previous checkpoint")
+	}
+	s, err := Load(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Iteration() != 4 {
+		t.Errorf("snapshot at iteration %d, want 4", s.Iteration())
+	}
+	got := weightsOf(s)
+	for i := range got {
+		for j := range got[i] {
+			if got[i][j] != snapWeights[i][j] {
+				t.Fatalf("snapshot tensor %d differs from the model at iteration 4", i)
+			}
+		}
+	}
+	// An error from the hook stops training.
+	stop, _ := New(cfg, attrOut, featOut, 5)
+	boom := errors.New("boom")
+	if err := stop.Train(ctx, d, 6, TrainOptions{CheckpointDir: t.TempDir(), CheckpointEvery: 2, OnCheckpoint: func(int) error { return boom }}); !errors.Is(err, boom) {
+		t.Errorf("hook error: got %v", err)
+	}
+	if stop.Iteration() != 2 {
+		t.Errorf("training went on to iteration %d after the hook failed", stop.Iteration())
+	}
+}
