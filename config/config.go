@@ -134,6 +134,10 @@ type Train struct {
 	FineTuneReduce float64 `yaml:"fine_tune_reduce"`
 	// CheckpointEvery saves a resumable checkpoint every so many iterations.
 	CheckpointEvery int `yaml:"checkpoint_every"`
+	// SelectBest scores every checkpoint by fast fidelity on a validation
+	// slice of the chunk's flows held out of training, and generates from
+	// the best-scoring one instead of the last. Off under DP.
+	SelectBest bool `yaml:"select_best"`
 	// Workers is the number of chunks trained at once; 0 sizes the pool to
 	// the cores.
 	Workers int `yaml:"workers"`
@@ -155,6 +159,7 @@ type trainAll struct {
 	FineTune        bool    `yaml:"fine_tune"`
 	FineTuneReduce  float64 `yaml:"fine_tune_reduce"`
 	CheckpointEvery int     `yaml:"checkpoint_every"`
+	SelectBest      bool    `yaml:"select_best"`
 	Workers         int     `yaml:"workers"`
 	Threads         int     `yaml:"threads"`
 }

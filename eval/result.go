@@ -98,6 +98,9 @@ type Result struct {
 	Subsample *Subsample `json:"subsample,omitempty"`
 	// Notes are remarks on the inputs, e.g. records a reader skipped.
 	Notes []string `json:"notes,omitempty"`
+	// CheckpointSelection, for a pipeline run that selected its best
+	// checkpoints, is each chunk's checkpoint scores and choice.
+	CheckpointSelection []ChunkSelection `json:"checkpoint_selection,omitempty"`
 }
 
 // JSON returns the result as an indented JSON object.

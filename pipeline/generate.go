@@ -146,16 +146,24 @@ func generateThreads(c *config.Config) int {
 }
 
 // loadModels loads every chunk's trained model (nil for an empty chunk),
-// seeded for generation.
+// seeded for generation: its best-scoring checkpoint when checkpoint
+// selection kept one, else its last.
 func (r *Run) loadModels(split *SplitInfo) ([]*dg.Model, error) {
 	models := make([]*dg.Model, len(split.Chunks))
 	for c, ci := range split.Chunks {
 		if ci.Flows == 0 {
 			continue
 		}
-		m, err := dg.Load(ModelDir(r.Dir, c))
+		dir := ModelDir(r.Dir, c)
+		if best := filepath.Join(dir, BestDir); dg.HasCheckpoint(best) {
+			dir = best
+		}
+		m, err := dg.Load(dir)
 		if err != nil {
 			return nil, fmt.Errorf("chunk %d: %w (has it been trained?)", c, err)
+		}
+		if dir != ModelDir(r.Dir, c) {
+			r.log.Info("generating from the best-scoring checkpoint", "chunk", c, "iteration", m.Iteration())
 		}
 		m.SetGenerationSeed(chunkSeed(r.Cfg.Seed, c) ^ 0x67656e)
 		models[c] = m

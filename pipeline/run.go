@@ -415,9 +415,32 @@ func (r *Run) evaluate(ctx context.Context) (*eval.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if res.CheckpointSelection, err = r.selections(plan); err != nil {
+		return nil, err
+	}
 	in := report.Input{Title: "netshare run " + filepath.Base(r.Dir), RealName: r.Man.Input.Path, SyntheticName: filepath.Base(syn.Name), Result: res, Run: r.reportInfo()}
 	if err := report.Write(r.Dir, in); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// selections reads the checkpoint scores of the plan's chunks that
+// selected their best checkpoint.
+func (r *Run) selections(p *Plan) ([]eval.ChunkSelection, error) {
+	var out []eval.ChunkSelection
+	for _, j := range p.Jobs() {
+		if !j.SelectBest {
+			continue
+		}
+		s, err := ReadSelection(ModelDir(r.Dir, j.Chunk))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // too few flows to select
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *s)
+	}
+	return out, nil
 }

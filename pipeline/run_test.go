@@ -266,6 +266,9 @@ func TestRunDifferentiallyPrivate(t *testing.T) {
 	cfg := tinyConfig(t, 20)
 	cfg.DP = config.DP{Enabled: true, Epsilon: 5, Clip: 1, Pretrained: pub, Init: "public", CountNoise: 20}
 	cfg.LongFlows = "truncate"
+	// Checkpoint selection would read the private flows outside the
+	// accounting: DP turns it off.
+	cfg.Train.SelectBest = true
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -313,6 +316,23 @@ func TestRunDifferentiallyPrivate(t *testing.T) {
 	}
 	if _, err := trace.ReadAll(filepath.Join(priv, "synthetic.csv"), trace.Options{}); err != nil {
 		t.Error(err)
+	}
+	plan, err := r.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range plan.Jobs() {
+		if j.SelectBest {
+			t.Errorf("chunk %d selects its checkpoint under DP", j.Chunk)
+		}
+		for _, f := range []string{SelectionFile, BestDir} {
+			if _, err := os.Stat(filepath.Join(ModelDir(priv, j.Chunk), f)); err == nil {
+				t.Errorf("chunk %d has %s under DP", j.Chunk, f)
+			}
+		}
+	}
+	if strings.Contains(string(b), "checkpoint_selection") {
+		t.Error("metrics.json has checkpoint scores under DP")
 	}
 }
 
