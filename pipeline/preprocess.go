@@ -69,7 +69,7 @@ func writeJSON(path string, v any) error {
 const (
 	preprocessVersion = "preprocess/v4"
 	generateVersion   = "generate/v4"
-	evaluateVersion   = "evaluate/v2"
+	evaluateVersion   = "evaluate/v3"
 )
 
 // preprocessKey hashes what pre-processing depends on.

@@ -64,6 +64,14 @@ details{margin:.8em 0}summary{cursor:pointer;color:#1f5fa8}pre{background:#f6f8f
 </table>
 <p class="note">Ports and protocol are binned by value, other fields by ⌊log2(1+x)⌋ (duration in milliseconds). A sampler that draws each field independently matches every marginal but not these.</p>
 
+{{if .Addresses}}
+<h2 id="addresses">Addresses</h2>
+<p class="note">Distinct source and destination IP addresses, and the share of flows, packets and bytes held by the k busiest addresses (ranked by that same measure){{if eq .R.Kind "packets"}}; a flow is a 5-tuple{{end}}. Ratio: synthetic over real.</p>
+<table id="address-table"><thead><tr><th class="l">statistic</th><th>real</th><th>synthetic</th><th>ratio</th></tr></thead><tbody>
+{{range .Addresses}}<tr{{if .Count}} class="primary"{{end}}><td class="l">{{.Name}}</td><td>{{.Real}}</td><td>{{.Synthetic}}</td><td>{{if .Ratio}}{{printf "%.2f" .Ratio}}{{else}}–{{end}}</td></tr>
+{{end}}</tbody></table>
+{{end}}
+
 <h2 id="plots">Distributions</h2>
 <div class="figs">
 {{range .Figures}}<figure class="plot" id="fig-{{.Name}}">{{.SVG}}<figcaption>{{.Caption}} <a href="plots/{{.Name}}.png">PNG</a></figcaption></figure>

@@ -226,6 +226,7 @@ type page struct {
 	// Selection and SelectionFigures show the checkpoint selection.
 	Selection        []SelectionRow
 	SelectionFigures []figView
+	Addresses        []AddressRow
 	JSON             string
 }
 
@@ -261,6 +262,7 @@ func render(w io.Writer, in Input, figs, runFigs []Figure) error {
 		}
 	}
 	p.Selection = SelectionRows(in.Result)
+	p.Addresses = AddressRows(in.Result)
 	var buf bytes.Buffer
 	if err := pageTmpl.Execute(&buf, p); err != nil {
 		return fmt.Errorf("report: %w", err)
