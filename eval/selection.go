@@ -40,8 +40,10 @@ type CheckpointScore struct {
 type ChunkSelection struct {
 	Chunk int `json:"chunk"`
 	// ValidationFlows is the number of the chunk's flows held out of
-	// training to score against; as many flows are generated per score.
+	// training to score against, GeneratedFlows the number generated per
+	// score.
 	ValidationFlows int               `json:"validation_flows"`
+	GeneratedFlows  int               `json:"generated_flows"`
 	Scores          []CheckpointScore `json:"scores"`
 	// Chosen is the iteration of the best-scoring checkpoint (the first
 	// of equal scores), 0 when none was scored.

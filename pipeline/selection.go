@@ -38,6 +38,12 @@ const (
 	validationShare = 0.1
 	validationMax   = 2000
 	validationMin   = 20
+	// selectionSample is the fewest flows generated per score (more when
+	// the slice is larger): the slice is the same at every checkpoint, so
+	// its sampling noise shifts every score alike, while the generated
+	// sample's noise differs between checkpoints and is what a larger
+	// sample reduces.
+	selectionSample = 1000
 )
 
 // validationCount is the number of a chunk's n flows held out for
@@ -112,7 +118,7 @@ type selector struct {
 func newSelector(dir string, s *encoding.Schema, split *SplitInfo, job ChunkJob, valid *encoding.Data, first int) (*selector, error) {
 	ci := split.Chunks[job.Chunk]
 	sl := &selector{dir: dir, schema: s, rng: encoding.ChunkRange{Index: job.Chunk, Start: ci.Start, End: ci.End},
-		seed: job.Seed ^ 0x73656c656374, sel: eval.ChunkSelection{Chunk: job.Chunk, ValidationFlows: valid.N}}
+		seed: job.Seed ^ 0x73656c656374, sel: eval.ChunkSelection{Chunk: job.Chunk, ValidationFlows: valid.N, GeneratedFlows: max(valid.N, selectionSample)}}
 	s.SeedDecoding(sl.seed)
 	attrs, err := s.DecodeAttributes(valid.Attr, valid.N)
 	if err != nil {
@@ -185,12 +191,12 @@ func (sl *selector) score(m *dg.Model) error {
 	return writeJSON(filepath.Join(sl.dir, SelectionFile), sl.sel)
 }
 
-// fidelity generates as many flows as the validation slice holds from m,
-// decodes them as generation does (without the post-generation passes) and
-// compares them with the slice.
+// fidelity generates GeneratedFlows flows from m, decodes them as
+// generation does (without the post-generation passes) and compares them
+// with the validation slice.
 func (sl *selector) fidelity(m *dg.Model) (*eval.Fidelity, error) {
 	s := sl.schema
-	n := sl.sel.ValidationFlows
+	n := sl.sel.GeneratedFlows
 	m.SetGenerationSeed(sl.seed)
 	s.SeedDecoding(sl.seed)
 	A := m.GenerateAttributes(n)

@@ -142,9 +142,9 @@ details{margin:.8em 0}summary{cursor:pointer;color:#1f5fa8}pre{background:#f6f8f
 
 {{if .Selection}}
 <h2 id="selection">Checkpoint selection</h2>
-<p class="note">Each chunk's training checkpoints were scored on a validation slice of its flows held out of training: a sample as large is generated at the checkpoint, decoded (without the post-generation passes) and compared with the decoded slice. Score: the mean of the mean joint TVD and the mean JSD (lower is better). Generation used the best-scoring checkpoint; training resumes from the last.</p>
-<table id="selection-table"><thead><tr><th>chunk</th><th>validation flows</th><th>checkpoints</th><th>chosen iteration</th><th>chosen score</th><th>last iteration</th><th>last score</th><th>time per score</th></tr></thead><tbody>
-{{range .Selection}}<tr><td>{{.Chunk}}</td><td>{{.ValidationFlows}}</td><td>{{.Checkpoints}}</td><td>{{.Chosen.Iteration}}</td><td>{{f .Chosen.Score}}</td><td>{{.Last.Iteration}}</td><td>{{f .Last.Score}}</td><td>{{dur .Seconds}}</td></tr>
+<p class="note">Each chunk's training checkpoints were scored on a validation slice of its flows held out of training: a sample is generated at the checkpoint, decoded (without the post-generation passes) and compared with the decoded slice. Score: the mean of the mean joint TVD and the mean JSD (lower is better). Generation used the best-scoring checkpoint; training resumes from the last.</p>
+<table id="selection-table"><thead><tr><th>chunk</th><th>validation flows</th><th>generated flows</th><th>checkpoints</th><th>chosen iteration</th><th>chosen score</th><th>last iteration</th><th>last score</th><th>time per score</th></tr></thead><tbody>
+{{range .Selection}}<tr><td>{{.Chunk}}</td><td>{{.ValidationFlows}}</td><td>{{.GeneratedFlows}}</td><td>{{.Checkpoints}}</td><td>{{.Chosen.Iteration}}</td><td>{{f .Chosen.Score}}</td><td>{{.Last.Iteration}}</td><td>{{f .Last.Score}}</td><td>{{dur .Seconds}}</td></tr>
 {{end}}</tbody></table>
 <div class="figs" id="selection-figs">
 {{range .SelectionFigures}}<figure class="plot" id="fig-{{.Name}}">{{.SVG}}<figcaption>{{.Caption}} <a href="plots/{{.Name}}.png">PNG</a></figcaption></figure>

@@ -12,9 +12,9 @@ import (
 
 // SelectionRow is one chunk's line of the checkpoint-selection table.
 type SelectionRow struct {
-	Chunk, ValidationFlows, Checkpoints int
-	Chosen, Last                        eval.CheckpointScore
-	Seconds                             float64 // mean time to score a checkpoint
+	Chunk, ValidationFlows, GeneratedFlows, Checkpoints int
+	Chosen, Last                                        eval.CheckpointScore
+	Seconds                                             float64 // mean time to score a checkpoint
 }
 
 // SelectionRows summarises each chunk's checkpoint selection.
@@ -26,7 +26,7 @@ func SelectionRows(res *eval.Result) []SelectionRow {
 		if !ok {
 			continue
 		}
-		r := SelectionRow{Chunk: cs.Chunk, ValidationFlows: cs.ValidationFlows, Checkpoints: len(cs.Scores), Last: last}
+		r := SelectionRow{Chunk: cs.Chunk, ValidationFlows: cs.ValidationFlows, GeneratedFlows: cs.GeneratedFlows, Checkpoints: len(cs.Scores), Last: last}
 		for _, s := range cs.Scores {
 			r.Seconds += s.Seconds / float64(len(cs.Scores))
 			if s.Iteration == cs.Chosen {
