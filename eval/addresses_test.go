@@ -2,6 +2,7 @@ package eval
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/netshare-go/netshare/trace"
@@ -84,5 +85,16 @@ func TestEvaluateReportsAddresses(t *testing.T) {
 	a := res.Addresses
 	if a == nil || a.Real.SrcDistinct != 2 || a.Real.DstDistinct != 3 || a.Synthetic.DstDistinct != 1 {
 		t.Fatalf("addresses %+v", a)
+	}
+}
+
+func TestAddressText(t *testing.T) {
+	real := []trace.Flow{{Src: 1, Dst: 2}, {Src: 3, Dst: 2}, {Src: 3, Dst: 5}}
+	res := &Result{Addresses: FlowAddresses(real, real[:1])}
+	text := strings.Join(strings.Fields(strings.Join(res.textSections(), "")), " ")
+	for _, want := range []string{"distinct source IPs 2 1", "share of flows of the top 1 destination IPs 66.7% 100.0%"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
 	}
 }
