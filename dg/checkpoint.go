@@ -139,6 +139,16 @@ func (m *Model) save(dir string, keepPrev bool) error {
 	return nil
 }
 
+// CheckpointIteration returns the iteration of the checkpoint in dir,
+// from its manifest alone.
+func CheckpointIteration(dir string) (int, error) {
+	man, err := readManifest(dir)
+	if err != nil {
+		return 0, err
+	}
+	return man.Iteration, nil
+}
+
 // files returns the checkpoint's weight and optimiser file names.
 func (man *manifest) files() (weights, optim string) { return man.Weights, man.Optim }
 

@@ -111,6 +111,10 @@ type selector struct {
 	validFlows   []trace.Flow
 	validPackets []trace.Packet
 	sel          eval.ChunkSelection
+	// best is the score of the checkpoint copied into BestDir; hasBest is
+	// false while there is none.
+	best    float64
+	hasBest bool
 }
 
 // newSelector decodes the validation slice and starts the chunk's scores:
@@ -144,11 +148,45 @@ func newSelector(dir string, s *encoding.Schema, split *SplitInfo, job ChunkJob,
 				}
 			}
 		}
-		if best, ok := sl.sel.Best(); ok {
-			sl.sel.Chosen = best.Iteration
+		// The copy of the best checkpoint counts if it is one of the kept
+		// scores' best (a job resumed from the checkpoint before a damaged
+		// latest may have copied a later one, whose score is dropped).
+		bestDir := filepath.Join(dir, BestDir)
+		best, ok := sl.sel.Best()
+		if it, err := dg.CheckpointIteration(bestDir); err == nil && ok && it == best.Iteration {
+			sl.sel.Chosen, sl.best, sl.hasBest = it, best.Score, true
+		} else if err := os.RemoveAll(bestDir); err != nil {
+			return nil, err
 		}
 	}
 	return sl, nil
+}
+
+// resume makes sure, for a job resuming with model m, that m's checkpoint
+// is scored (the job may have stopped between saving and scoring it) and
+// that a best checkpoint is kept: m itself when the copy was lost.
+func (sl *selector) resume(m *dg.Model) error {
+	if !sl.scored(m.Iteration()) {
+		return sl.score(m)
+	}
+	if sl.hasBest {
+		return nil
+	}
+	for _, sc := range sl.sel.Scores {
+		if sc.Iteration == m.Iteration() {
+			return sl.keep(m, sc.Score)
+		}
+	}
+	return nil
+}
+
+// keep copies m into BestDir as the best checkpoint, with score sc.
+func (sl *selector) keep(m *dg.Model, sc float64) error {
+	if err := m.SaveSnapshot(filepath.Join(sl.dir, BestDir)); err != nil {
+		return err
+	}
+	sl.sel.Chosen, sl.best, sl.hasBest = m.Iteration(), sc, true
+	return writeJSON(filepath.Join(sl.dir, SelectionFile), sl.sel)
 }
 
 // scored reports whether the checkpoint at iteration it has a score.
@@ -163,7 +201,7 @@ func (sl *selector) scored(it int) bool {
 
 // score scores model m at its current iteration (once per iteration),
 // records the score, and copies the checkpoint into BestDir when it is the
-// best so far. The snapshot is written before the scores: a job killed
+// best so far. The copy is written before the scores: a job killed
 // between the two has no score for its last checkpoint, which it scores
 // again (to the same value) when it resumes.
 func (sl *selector) score(m *dg.Model) error {
@@ -178,16 +216,12 @@ func (sl *selector) score(m *dg.Model) error {
 	}
 	sc := eval.CheckpointScore{Iteration: it, JointTVD: round(f.MeanJointTVD()), MeanJSD: round(f.MeanJSD),
 		Score: round(eval.SelectionScore(f)), Seconds: round(time.Since(t0).Seconds())}
-	best, had := sl.sel.Best()
 	sl.sel.Scores = append(sl.sel.Scores, sc)
-	if !had || sc.Score < best.Score {
-		if err := m.SaveSnapshot(filepath.Join(sl.dir, BestDir)); err != nil {
-			return err
-		}
-		sl.sel.Chosen = it
-	}
 	slog.Debug("checkpoint scored", "chunk", sl.sel.Chunk, "iteration", it, "score", sc.Score, "mean_joint_tvd", sc.JointTVD,
-		"mean_jsd", sc.MeanJSD, "chosen", sl.sel.Chosen, "seconds", sc.Seconds)
+		"mean_jsd", sc.MeanJSD, "best_so_far", sl.best, "seconds", sc.Seconds)
+	if !sl.hasBest || sc.Score < sl.best {
+		return sl.keep(m, sc.Score)
+	}
 	return writeJSON(filepath.Join(sl.dir, SelectionFile), sl.sel)
 }
 

@@ -220,3 +220,50 @@ func mustSplit(t *testing.T, dir string) *SplitInfo {
 	}
 	return s
 }
+
+// A job whose latest checkpoint is damaged resumes from the one before and
+// drops the later scores; a copy of the best checkpoint from after it is
+// dropped too, and the checkpoint resumed from stands in for it: the copy
+// generation uses is always the chosen iteration's.
+func TestSelectionResumeAfterDamagedCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	_, j := selectConfigRun(t, dir)
+	j.RunDir = dir
+	if err := TrainChunk(ctx, j, nil); err != nil {
+		t.Fatal(err)
+	}
+	md := ModelDir(dir, 0)
+	// Make the copy the latest checkpoint's, then damage the latest.
+	last, err := dg.Load(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := last.SaveSnapshot(filepath.Join(md, BestDir)); err != nil {
+		t.Fatal(err)
+	}
+	w := filepath.Join(md, "model-000030.safetensors")
+	raw, _ := os.ReadFile(w)
+	os.WriteFile(w, raw[:len(raw)/2], 0o644)
+	if err := TrainChunk(ctx, j, nil); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ReadSelection(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var its []int
+	for _, sc := range s.Scores {
+		its = append(its, sc.Iteration)
+	}
+	if fmt.Sprint(its) != "[10 20 30]" {
+		t.Errorf("scored iterations %v, want [10 20 30]", its)
+	}
+	it, err := dg.CheckpointIteration(filepath.Join(md, BestDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it != s.Chosen || (it != 20 && it != 30) {
+		t.Errorf("best copy at iteration %d, chosen %d; want 20 or 30 (the weights of 10 are gone)", it, s.Chosen)
+	}
+}

@@ -153,10 +153,8 @@ func TrainChunk(ctx context.Context, job ChunkJob, progress func(Progress)) erro
 	}
 	var onCheckpoint func(int) error
 	if sel != nil {
-		// A checkpoint resumed from without a score (the job stopped
-		// before scoring it) is scored first.
 		if first > 0 {
-			if err := sel.score(m); err != nil {
+			if err := sel.resume(m); err != nil {
 				return err
 			}
 		}
