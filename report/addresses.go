@@ -82,10 +82,10 @@ func addressFigure(a *eval.Addresses) (Figure, error) {
 		c      color.Color
 		dashed bool
 	}{
-		{"real sources", a.Real.Src.Flows, srcColor, false},
-		{"synthetic sources", a.Synthetic.Src.Flows, srcColor, true},
-		{"real destinations", a.Real.Dst.Flows, dstColor, false},
-		{"synthetic destinations", a.Synthetic.Dst.Flows, dstColor, true},
+		{"real src", a.Real.Src.Flows, srcColor, false},
+		{"synth. src", a.Synthetic.Src.Flows, srcColor, true},
+		{"real dst", a.Real.Dst.Flows, dstColor, false},
+		{"synth. dst", a.Synthetic.Dst.Flows, dstColor, true},
 	} {
 		pts := make(plotter.XYs, 0, len(a.K))
 		for i, k := range a.K {
