@@ -222,6 +222,11 @@ type Generate struct {
 	// when the bits where they differ are ones the model was unsure of
 	// (0: bit-by-bit decoding, as NetShare).
 	IPSnapTop int `yaml:"ip_snap_top"`
+	// IPSnapWeight weighs the popularity term of the joint address
+	// decoding against the bits' log-probabilities: above 1, addresses the
+	// model generated only once move more readily to popular ones, so the
+	// trace has fewer distinct addresses (0 or 1: the plain score).
+	IPSnapWeight float64 `yaml:"ip_snap_weight"`
 	// MatchPorts decodes the ports and protocol of all generated flows at
 	// once, so that each takes a value near what the model generated while
 	// the values keep their real proportions (needs word2vec.decode:

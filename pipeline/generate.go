@@ -76,7 +76,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	if err != nil {
 		return nil, err
 	}
-	opt := postgen.Options{Seed: r.Cfg.Seed, Calibrate: r.Cfg.Generate.Calibrate, MatchPorts: r.Cfg.Generate.MatchPorts, IPSnapTop: r.Cfg.Generate.IPSnapTop}
+	opt := postgen.Options{Seed: r.Cfg.Seed, Calibrate: r.Cfg.Generate.Calibrate, MatchPorts: r.Cfg.Generate.MatchPorts, IPSnapTop: r.Cfg.Generate.IPSnapTop, IPSnapWeight: r.Cfg.Generate.IPSnapWeight}
 	rows := postgen.Attributes(s, gen, opt, &st.Stats)
 	outs, err := generateFeatures(ctx, s, models, rows, st)
 	if err != nil {

@@ -50,6 +50,9 @@ type Options struct {
 	// IPSnapTop, when positive, snaps addresses among the most frequent
 	// ones generated.
 	IPSnapTop int
+	// IPSnapWeight weighs the popularity term of the snapping score (0 or
+	// 1: the plain score; see snapIPs).
+	IPSnapWeight float64
 }
 
 // Stats counts what the passes changed.
@@ -80,7 +83,7 @@ func Attributes(s *encoding.Schema, gen [][]Row, o Options, st *Stats) [][]Row {
 		matchKeys(s, gen, kept, rand.New(rand.NewPCG(o.Seed, 0x6d61)))
 	}
 	if o.IPSnapTop > 0 {
-		st.SnappedIPs = snapIPs(s, gen, o.IPSnapTop)
+		st.SnappedIPs = snapIPs(s, gen, o.IPSnapTop, o.IPSnapWeight)
 	}
 	if s.Kind() == trace.KindPackets {
 		st.SeparatedKeys = separateKeys(s, gen, kept, rand.New(rand.NewPCG(o.Seed, 0x5e9)))
