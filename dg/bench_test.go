@@ -249,3 +249,30 @@ func BenchmarkGenerate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRealBatch assembles one real batch (batch 100, 270 steps, the
+// paper's feature widths) from 2000 synthetic flows: the padding of each
+// flow's steps and flags that every critic round does.
+func BenchmarkRealBatch(b *testing.B) {
+	attrOut, featOut := paperOutputs()
+	const maxLen = 270
+	m, err := New(DefaultConfig(), attrOut, featOut, maxLen)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := synthData(attrOut, featOut, maxLen, 2000, 1)
+	if err := m.validate(d); err != nil {
+		b.Fatal(err)
+	}
+	idx := make([]int, m.n.cfg.BatchSize)
+	r := rand.New(rand.NewPCG(2, 3))
+	for i := range idx {
+		idx[i] = r.IntN(d.N)
+	}
+	m.n.realBatch(d, idx)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		m.n.realBatch(d, idx)
+	}
+}
