@@ -172,6 +172,34 @@ func (s *Sorter[R]) Merge() (*Merger[R], error) {
 	return m, err
 }
 
+// Scan calls fn with every record added so far and its sequence number, in
+// no particular order, reading the runs on disk sequentially.
+func (s *Sorter[R]) Scan(fn func(r *R, seq int64)) error {
+	for _, p := range s.runs {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		rd := &runReader[R]{f: f, r: bufio.NewReaderSize(f, 1<<16), b: make([]byte, s.codec.Size()+8)}
+		for {
+			ok, err := rd.read(s.codec)
+			if err != nil {
+				f.Close()
+				return err
+			}
+			if !ok {
+				break
+			}
+			fn(&rd.cur.rec, rd.cur.seq)
+		}
+		f.Close()
+	}
+	for i := range s.buf {
+		fn(&s.buf[i].rec, s.buf[i].seq)
+	}
+	return nil
+}
+
 // Cleanup removes the runs of a sorter that is abandoned before Merge.
 func (s *Sorter[R]) Cleanup() {
 	for _, p := range s.runs {

@@ -142,6 +142,18 @@ func TestSorterManyRunsTiesAndTinyBuffer(t *testing.T) {
 		if buf == 1 && s.Runs() != len(recs) {
 			t.Errorf("a buffer of 1 record wrote %d runs, want %d", s.Runs(), len(recs))
 		}
+		seen := make([]bool, len(recs))
+		if err := s.Scan(func(r *trace.Flow, seq int64) {
+			if *r != recs[seq] || seen[seq] {
+				t.Fatalf("Scan gave record %d twice or wrong", seq)
+			}
+			seen[seq] = true
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if i := slices.Index(seen, false); i >= 0 {
+			t.Errorf("buffer %d: Scan missed record %d", buf, i)
+		}
 		m, err := s.Merge()
 		if err != nil {
 			t.Fatal(err)
