@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 
 	"github.com/netshare-go/netshare/encoding"
@@ -506,6 +507,10 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 				return err
 			}
 		}
+		// Hand this chunk's flows and training set back before the next
+		// chunk is read, rather than let the heap grow to twice its size.
+		ch, d = nil, nil
+		debug.FreeOSMemory()
 	}
 	info.MaxLen = spec.MaxLen
 	info.Encode = changed
