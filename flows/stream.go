@@ -279,6 +279,7 @@ func (s *ChunkSpill[R, P]) Load(c int, start, end int64) (*Chunk[R], error) {
 	hdr := make([]byte, 17+(s.n+7)/8)
 	rb := make([]byte, s.codec.Size())
 	used := 0
+	presence := map[string][]bool{}
 	for {
 		if _, err := io.ReadFull(rd, hdr); err == io.EOF {
 			break
@@ -289,10 +290,16 @@ func (s *ChunkSpill[R, P]) Load(c int, start, end int64) (*Chunk[R], error) {
 		if cnt > len(all)-used {
 			return nil, fmt.Errorf("reading %s: more records than written", p)
 		}
-		f := ChunkFlow[R]{StartsHere: hdr[16] == 1, Truncated: int(binary.LittleEndian.Uint32(hdr[12:])), Present: make([]bool, s.n)}
-		for i := range f.Present {
-			f.Present[i] = hdr[17+i/8]&(1<<(i%8)) != 0
+		// Flows present in the same chunks share one Present slice.
+		present, ok := presence[string(hdr[17:])]
+		if !ok {
+			present = make([]bool, s.n)
+			for i := range present {
+				present[i] = hdr[17+i/8]&(1<<(i%8)) != 0
+			}
+			presence[string(hdr[17:])] = present
 		}
+		f := ChunkFlow[R]{StartsHere: hdr[16] == 1, Truncated: int(binary.LittleEndian.Uint32(hdr[12:])), Present: present}
 		f.Records = all[used : used+cnt : used+cnt]
 		for i := range cnt {
 			if _, err := io.ReadFull(rd, rb); err != nil {
@@ -308,22 +315,40 @@ func (s *ChunkSpill[R, P]) Load(c int, start, end int64) (*Chunk[R], error) {
 		firsts = append(firsts, int64(binary.LittleEndian.Uint64(hdr[0:])))
 	}
 	ch.Records = used
-	order := make([]int, len(ch.Flows))
+	order := make([]int32, len(ch.Flows))
 	for i := range order {
-		order[i] = i
+		order[i] = int32(i)
 	}
-	slices.SortFunc(order, func(a, b int) int {
+	slices.SortFunc(order, func(a, b int32) int {
 		if c := cmp.Compare(P(&ch.Flows[a].Records[0]).Time(), P(&ch.Flows[b].Records[0]).Time()); c != 0 {
 			return c
 		}
 		return cmp.Compare(firsts[a], firsts[b])
 	})
-	sorted := make([]ChunkFlow[R], len(order))
-	for i, j := range order {
-		sorted[i] = ch.Flows[j]
-	}
-	ch.Flows = sorted
+	permute(ch.Flows, order)
 	return ch, nil
+}
+
+// permute puts xs[order[i]] at position i, in place (order is consumed).
+func permute[T any](xs []T, order []int32) {
+	for i := range order {
+		if order[i] < 0 {
+			continue
+		}
+		// Follow the cycle through i.
+		tmp := xs[i]
+		j := i
+		for {
+			k := int(order[j])
+			order[j] = -1
+			if k == i {
+				xs[j] = tmp
+				break
+			}
+			xs[j] = xs[k]
+			j = k
+		}
+	}
 }
 
 // Cleanup closes and removes every chunk file left.
