@@ -187,13 +187,14 @@ type ChunkSpill[R any, P Record[R]] struct {
 	files   []*os.File
 	w       []*bufio.Writer
 	records []int
+	flows   []int
 	b       []byte
 }
 
 // NewChunkSpill returns a spill of n chunks in dir, which must exist.
 func NewChunkSpill[R any, P Record[R]](dir string, codec Codec[R], n int) *ChunkSpill[R, P] {
 	return &ChunkSpill[R, P]{dir: dir, codec: codec, n: n, files: make([]*os.File, n), w: make([]*bufio.Writer, n),
-		records: make([]int, n), b: make([]byte, max(codec.Size(), 17+(n+7)/8))}
+		records: make([]int, n), flows: make([]int, n), b: make([]byte, max(codec.Size(), 17+(n+7)/8))}
 }
 
 func (s *ChunkSpill[R, P]) path(c int) string {
@@ -235,6 +236,7 @@ func (s *ChunkSpill[R, P]) Write(c int, f *ChunkFlow[R], first int64) error {
 		}
 	}
 	s.records[c] += len(f.Records)
+	s.flows[c]++
 	return nil
 }
 
@@ -275,7 +277,8 @@ func (s *ChunkSpill[R, P]) Load(c int, start, end int64) (*Chunk[R], error) {
 	}()
 	rd := bufio.NewReaderSize(fh, 1<<16)
 	all := make([]R, s.records[c])
-	var firsts []int64
+	ch.Flows = make([]ChunkFlow[R], 0, s.flows[c])
+	firsts := make([]int64, 0, s.flows[c])
 	hdr := make([]byte, 17+(s.n+7)/8)
 	rb := make([]byte, s.codec.Size())
 	used := 0
