@@ -1,12 +1,15 @@
 package flows
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"reflect"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/netshare-go/netshare/trace"
@@ -201,5 +204,15 @@ func TestPacketCodecRoundTrip(t *testing.T) {
 	c.Get(b, &q)
 	if p != q {
 		t.Errorf("round trip: %+v, want %+v", q, p)
+	}
+}
+
+func TestSpillErrorSaysTheDiskIsFull(t *testing.T) {
+	err := SpillError(&os.PathError{Op: "write", Path: "run-1.bin", Err: syscall.ENOSPC})
+	if !strings.Contains(err.Error(), "disk is full") || !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("%v", err)
+	}
+	if err := SpillError(os.ErrPermission); strings.Contains(err.Error(), "disk is full") {
+		t.Errorf("%v", err)
 	}
 }
