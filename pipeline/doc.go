@@ -6,6 +6,12 @@
 // chunks stitched together by their tags, then features), and evaluate
 // (metrics.json and the HTML report).
 //
+// Pre-processing streams the trace (an external sort by 5-tuple and time,
+// a streaming split into per-chunk spill files, statistics gathered on the
+// way, one chunk encoded at a time; see stream.go and
+// docs/architecture.md), so its memory does not grow with the trace's
+// records beyond one chunk's.
+//
 // Every stage records in the run's manifest a key hashing its inputs and
 // configuration; a re-run skips stages whose key is unchanged, and a
 // training job killed at any point resumes from its last checkpoint. Every

@@ -244,7 +244,11 @@ func (r *Run) RecordChunk(j ChunkJob) error {
 		}
 		outputs = append(outputs, rel)
 	}
-	return r.Man.Complete(stageOf(j), jobStageKey(j), outputs, TrainInfo{Iterations: j.Iterations, InitFrom: j.InitFrom})
+	records := 0
+	if split, err := LoadSplit(r.Dir); err == nil && j.Chunk < len(split.Chunks) {
+		records = split.Chunks[j.Chunk].Records
+	}
+	return r.complete(stageOf(j), jobStageKey(j), outputs, TrainInfo{Iterations: j.Iterations, InitFrom: j.InitFrom}, records)
 }
 
 // checkpointFiles lists the files of the checkpoint in a chunk's model

@@ -75,13 +75,18 @@ func splitValidation(d *encoding.Data, k int, seed uint64) (train, valid *encodi
 	return subsetData(d, ti), subsetData(d, vi)
 }
 
+// subsetData returns flows idx of d (features sparse, as in d).
 func subsetData(d *encoding.Data, idx []int) *encoding.Data {
-	a, f := d.AttrDim, d.MaxLen*d.FeatDim
+	a, f := d.AttrDim, d.FeatDim
+	off := make([]int, d.N+1) // flow i's features are Feat[off[i]:off[i+1]]
+	for i, l := range d.Len {
+		off[i+1] = off[i] + l*f
+	}
 	out := &encoding.Data{N: len(idx), AttrDim: d.AttrDim, FeatDim: d.FeatDim, MaxLen: d.MaxLen,
-		Attr: make([]float32, 0, len(idx)*a), Feat: make([]float32, 0, len(idx)*f), Len: make([]int, 0, len(idx))}
+		Attr: make([]float32, 0, len(idx)*a), Len: make([]int, 0, len(idx))}
 	for _, i := range idx {
 		out.Attr = append(out.Attr, d.Attr[i*a:(i+1)*a]...)
-		out.Feat = append(out.Feat, d.Feat[i*f:(i+1)*f]...)
+		out.Feat = append(out.Feat, d.Feat[off[i]:off[i+1]]...)
 		out.Len = append(out.Len, d.Len[i])
 	}
 	return out
@@ -128,10 +133,11 @@ func newSelector(dir string, s *encoding.Schema, split *SplitInfo, job ChunkJob,
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint selection: validation flows: %w", err)
 	}
+	feat := valid.Dense()
 	if s.Kind() == trace.KindPackets {
-		sl.validPackets, err = s.DecodePackets(attrs, valid.Feat, valid.Len, sl.rng)
+		sl.validPackets, err = s.DecodePackets(attrs, feat, valid.Len, sl.rng)
 	} else {
-		sl.validFlows, err = s.DecodeFlows(attrs, valid.Feat, valid.Len, sl.rng)
+		sl.validFlows, err = s.DecodeFlows(attrs, feat, valid.Len, sl.rng)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint selection: validation flows: %w", err)

@@ -20,22 +20,33 @@ func TestValidationSplit(t *testing.T) {
 			t.Errorf("validationCount(%d) = %d, want %d", c.n, got, c.want)
 		}
 	}
+	// Flow i: attributes (i, -i), 1+i%3 records whose one feature is i
+	// (sparse: each flow's records only).
 	d := &encoding.Data{N: 50, AttrDim: 2, FeatDim: 1, MaxLen: 3}
 	for i := 0; i < d.N; i++ {
 		d.Attr = append(d.Attr, float32(i), float32(-i))
-		d.Feat = append(d.Feat, float32(i), float32(i), float32(i))
 		d.Len = append(d.Len, 1+i%3)
+		for range 1 + i%3 {
+			d.Feat = append(d.Feat, float32(i))
+		}
 	}
 	train, valid := splitValidation(d, 7, 9)
-	if train.N != 43 || valid.N != 7 || len(train.Attr) != 86 || len(valid.Feat) != 21 || len(valid.Len) != 7 {
+	if train.N != 43 || valid.N != 7 || len(train.Attr) != 86 || len(valid.Len) != 7 || len(valid.Feat) != valid.Records() || len(train.Feat) != train.Records() {
 		t.Fatalf("split sizes: train %d, valid %d", train.N, valid.N)
 	}
 	seen := map[float32]bool{}
 	for _, part := range []*encoding.Data{train, valid} {
+		pos := 0
 		for i := 0; i < part.N; i++ {
 			v := part.Attr[2*i]
-			if part.Attr[2*i+1] != -v || part.Feat[3*i] != v || part.Len[i] != 1+int(v)%3 || seen[v] {
+			if part.Attr[2*i+1] != -v || part.Len[i] != 1+int(v)%3 || seen[v] {
 				t.Fatalf("row %v split apart or repeated", v)
+			}
+			for k := 0; k < part.Len[i]; k++ {
+				if part.Feat[pos] != v {
+					t.Fatalf("flow %v: record %d has feature %v", v, k, part.Feat[pos])
+				}
+				pos++
 			}
 			seen[v] = true
 		}

@@ -176,11 +176,11 @@ details{margin:.8em 0}summary{cursor:pointer;color:#1f5fa8}pre{background:#f6f8f
 <table id="chunks-table"><thead><tr><th>chunk</th><th>iterations</th><th class="l">started from</th><th>training time</th></tr></thead><tbody>
 {{range .Chunks}}<tr><td>{{.Chunk}}</td><td>{{.Iterations}}</td><td class="l">{{if .InitFrom}}{{.InitFrom}}{{else}}scratch{{end}}</td><td>{{if .Seconds}}{{dur .Seconds}}{{else}}–{{end}}</td></tr>
 {{end}}</tbody></table>{{end}}
-{{if .Stages}}<h3>Wall time per stage</h3>
-<table id="stages-table"><thead><tr><th class="l">stage</th><th>wall time</th><th class="l">finished</th></tr></thead><tbody>
-{{range .Stages}}<tr><td class="l">{{.Name}}</td><td>{{dur .Seconds}}</td><td class="l">{{if not .Finished.IsZero}}{{date .Finished}}{{else}}running (this report){{end}}</td></tr>
+{{if .Stages}}<h3>Wall time and memory per stage</h3>
+<table id="stages-table"><thead><tr><th class="l">stage</th><th>wall time</th><th>peak memory</th><th>records</th><th>memory per record</th><th class="l">finished</th></tr></thead><tbody>
+{{range .Stages}}<tr><td class="l">{{.Name}}</td><td>{{dur .Seconds}}</td><td>{{.Memory}}</td><td>{{if .Records}}{{.Records}}{{else}}–{{end}}</td><td>{{.PerRecord}}</td><td class="l">{{if not .Finished.IsZero}}{{date .Finished}}{{else}}running (this report){{end}}</td></tr>
 {{end}}</tbody></table>
-<p class="note">Chunks fine-tuned from chunk 0 train in parallel: their stage's wall time is that of the slowest.</p>{{end}}
+<p class="note">Chunks fine-tuned from chunk 0 train in parallel: their stage's wall time is that of the slowest, its records those of all. Peak memory is the peak resident memory of the process that ran the stage, from its start to the stage's end: a stage run after others in one process shows at least their peaks.</p>{{end}}
 {{if $.RunFigures}}<h3>Loss curves</h3>
 <div class="figs" id="loss-figs">
 {{range $.RunFigures}}<figure class="plot" id="fig-{{.Name}}">{{.SVG}}<figcaption>{{.Caption}} <a href="plots/{{.Name}}.png">PNG</a></figcaption></figure>
