@@ -63,7 +63,11 @@ const genTmp = "generate.tmp"
 
 // generate produces the synthetic trace chunk by chunk and, inside a
 // chunk, block by block (blockFlows flows at a time), so that memory does
-// not grow with the number of flows generated: each block's attributes
+// not grow with the number of flows generated. First, with calibration and
+// more than one chunk, pilot samples from every chunk's model give the
+// targets that keep the chunks' differences in the length and the
+// features although each block is calibrated on its own
+// (calibrationTargets). Then each block's attributes
 // from the chunk's model, the attribute passes (postgen.Stream: length
 // calibration, matched decoding, IP snapping, 5-tuple separation, the
 // merge's part, which carries flows spanning chunks to the later chunks
@@ -119,6 +123,19 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	opt := postgen.Options{Seed: r.Cfg.Seed, Calibrate: r.Cfg.Generate.Calibrate, MatchPorts: r.Cfg.Generate.MatchPorts, IPSnapTop: r.Cfg.Generate.IPSnapTop}
 	g := postgen.NewStream(s, len(split.Chunks), opt, tmp, &st.Stats)
 	defer g.Close()
+	if opt.Calibrate && len(split.Chunks) > 1 {
+		if err := r.calibrationTargets(ctx, s, split, models, g, opt, block); err != nil {
+			return nil, err
+		}
+		// The pilots drew from the models' and the decoders' random
+		// streams: start them again for the trace.
+		s.SeedDecoding(r.Cfg.Seed)
+		for c, m := range models {
+			if m != nil {
+				m.SetGenerationSeed(genSeed(r.Cfg.Seed, c))
+			}
+		}
+	}
 	gc := &genChunks{r: r, s: s, split: split, models: models, g: g, skip: skip, st: st, block: block, tmp: tmp}
 	path := r.SyntheticPath(s.Kind())
 	if s.Kind() == trace.KindPackets {
@@ -195,16 +212,9 @@ func streamChunks[R any](ctx context.Context, gc *genChunks, ops kindOps[R], wri
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			k := min(gc.block, cnt-done)
-			A := m.GenerateAttributes(k)
-			attrs, err := gc.s.DecodeAttributes(A, k)
+			rows, err := generateRows(gc.s, m, min(gc.block, cnt-done))
 			if err != nil {
 				return err
-			}
-			d := gc.s.AttrDim()
-			rows := make([]postgen.Row, k)
-			for i, a := range attrs {
-				rows[i] = postgen.Row{Vec: A[i*d : (i+1)*d : (i+1)*d], Attr: a}
 			}
 			own, err := gc.g.Own(c, b, rows)
 			if err != nil {
@@ -231,19 +241,9 @@ func streamChunks[R any](ctx context.Context, gc *genChunks, ops kindOps[R], wri
 	return nil
 }
 
-// blockRecords generates the features of block b of chunk c's rows (with
-// a length attribute, of their lengths), runs the feature passes, decodes
-// the records, drops those outside the chunk's time range, repairs their
-// protocol violations when configured, and hands them, sorted by time, to
-// the chunk's sorter.
-func blockRecords[R any](ctx context.Context, gc *genChunks, ops kindOps[R], c, b int, rows []postgen.Row, sorter *chunkSorter[R]) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s, m, st := gc.s, gc.models[c], gc.st
+// generateFeatures generates the features of rows (with a length
+// attribute, of their lengths) with model m.
+func generateFeatures(s *encoding.Schema, m *dg.Model, rows []postgen.Row) (*postgen.Generated, error) {
 	o := &postgen.Generated{Attrs: make([]encoding.FlowAttr, len(rows))}
 	A := make([]float32, 0, len(rows)*s.AttrDim())
 	for i, row := range rows {
@@ -260,6 +260,128 @@ func blockRecords[R any](ctx context.Context, gc *genChunks, ops kindOps[R], c, 
 	} else {
 		o.Feat, o.Lens, err = m.GenerateFeatures(A, len(rows))
 	}
+	return o, err
+}
+
+// generateRows generates k attribute rows with model m and decodes them.
+func generateRows(s *encoding.Schema, m *dg.Model, k int) ([]postgen.Row, error) {
+	A := m.GenerateAttributes(k)
+	attrs, err := s.DecodeAttributes(A, k)
+	if err != nil {
+		return nil, err
+	}
+	d := s.AttrDim()
+	rows := make([]postgen.Row, k)
+	for i, a := range attrs {
+		rows[i] = postgen.Row{Vec: A[i*d : (i+1)*d : (i+1)*d], Attr: a}
+	}
+	return rows, nil
+}
+
+// pilotLengths is the size of the pilot sample of length attributes of
+// calibrationTargets, over every chunk together: attributes are cheap to
+// generate; features are not, and their pilot is about one block.
+const pilotLengths = 1 << 16
+
+// calibrationTargets draws pilot samples from every chunk's model, in
+// proportion to the flows each generates (at least one each), and sets
+// from them the targets the calibrations of the length and the quantile
+// features map each chunk's ranks through (postgen.Stream.SetTargets), so
+// that chunks keep their differences although every block is calibrated
+// on its own: the length attributes of pilotLengths flows, and the
+// features of about one block of them, generated through the attribute
+// passes. The models draw the pilots from their own seeds; the caller
+// starts their generation streams again afterwards.
+func (r *Run) calibrationTargets(ctx context.Context, s *encoding.Schema, split *SplitInfo, models []*dg.Model, g *postgen.Stream, opt postgen.Options, block int) error {
+	n := len(models)
+	counts := make([]int, n)
+	total := 0
+	for c, m := range models {
+		if m != nil {
+			counts[c] = r.flowCount(split, c)
+			total += counts[c]
+		}
+	}
+	if total == 0 {
+		return nil
+	}
+	share := func(c, of int) int {
+		return min(counts[c], max(1, int(math.Round(float64(of)*float64(counts[c])/float64(total)))))
+	}
+	pilots := make([][]postgen.Row, n)
+	var lens [][]float32
+	if s.QuantileAttr("length") >= 0 {
+		lens = make([][]float32, n)
+	}
+	for c, m := range models {
+		if m == nil || counts[c] == 0 {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		m.SetGenerationSeed(genSeed(r.Cfg.Seed, c) ^ 0x70696c6f74)
+		rows, err := generateRows(s, m, share(c, max(pilotLengths, block)))
+		if err != nil {
+			return err
+		}
+		if lens != nil {
+			lens[c] = postgen.PilotLengths(s, rows)
+		}
+		pilots[c] = rows[:share(c, block)]
+	}
+	offs := s.QuantileFeatureOffsets()
+	feats := make([][][]float32, len(offs))
+	for j := range feats {
+		feats[j] = make([][]float32, n)
+	}
+	if len(offs) > 0 {
+		// The features are generated for the pilot rows as the passes
+		// leave them, lengths calibrated against their targets.
+		pilot := postgen.NewStream(s, n, opt, "", &postgen.Stats{})
+		defer pilot.Close()
+		pilot.SetTargets(lens, nil)
+		for c, rows := range pilots {
+			if len(rows) == 0 {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			own, err := pilot.Own(c, 0, rows)
+			if err != nil {
+				return err
+			}
+			if len(own) == 0 {
+				continue
+			}
+			o, err := generateFeatures(s, models[c], own)
+			if err != nil {
+				return err
+			}
+			for j, v := range postgen.PilotFeatures(s, o) {
+				feats[j][c] = v
+			}
+		}
+	}
+	g.SetTargets(lens, feats)
+	return nil
+}
+
+// blockRecords generates the features of block b of chunk c's rows (with
+// a length attribute, of their lengths), runs the feature passes, decodes
+// the records, drops those outside the chunk's time range, repairs their
+// protocol violations when configured, and hands them, sorted by time, to
+// the chunk's sorter.
+func blockRecords[R any](ctx context.Context, gc *genChunks, ops kindOps[R], c, b int, rows []postgen.Row, sorter *chunkSorter[R]) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s, st := gc.s, gc.st
+	o, err := generateFeatures(s, gc.models[c], rows)
 	if err != nil {
 		return err
 	}
@@ -326,6 +448,9 @@ func generateThreads(c *config.Config) int {
 	return runtime.NumCPU()
 }
 
+// genSeed seeds chunk c's model for generation.
+func genSeed(seed uint64, c int) uint64 { return chunkSeed(seed, c) ^ 0x67656e }
+
 // loadModels loads every chunk's trained model (nil for an empty chunk),
 // seeded for generation.
 func (r *Run) loadModels(split *SplitInfo) ([]*dg.Model, error) {
@@ -338,7 +463,7 @@ func (r *Run) loadModels(split *SplitInfo) ([]*dg.Model, error) {
 		if err != nil {
 			return nil, fmt.Errorf("chunk %d: %w (has it been trained?)", c, err)
 		}
-		m.SetGenerationSeed(chunkSeed(r.Cfg.Seed, c) ^ 0x67656e)
+		m.SetGenerationSeed(genSeed(r.Cfg.Seed, c))
 		models[c] = m
 	}
 	return models, nil

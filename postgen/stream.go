@@ -65,6 +65,10 @@ type Stream struct {
 	remap   map[trace.Key]trace.Key
 	// The 5-tuples of the last block's rows carried to later chunks.
 	carried map[trace.Key]struct{}
+	// Per chunk, the calibration targets of the length and of each
+	// quantile feature (SetTargets).
+	lenTo  []Target
+	featTo [][]Target
 }
 
 // lender is what a continuation takes from a row that does not start in
@@ -124,7 +128,7 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 	kept := func(row Row) bool { return n == 1 || row.Attr.StartsHere }
 	block := [][]Row{rows}
 	if g.o.Calibrate {
-		calibrateAttr(s, block, "length", kept, BlockRNG(g.o.Seed, 0x1e9, c, b))
+		calibrateAttr(s, block, "length", kept, g.lenTarget(c), BlockRNG(g.o.Seed, 0x1e9, c, b))
 	}
 	if g.o.MatchPorts {
 		matchKeys(s, block, kept, BlockRNG(g.o.Seed, 0x6d61, c, b))
@@ -177,7 +181,7 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 		}
 	}
 	if g.o.Calibrate {
-		calibrateAttr(s, [][]Row{own}, "length", func(Row) bool { return true }, BlockRNG(g.o.Seed, 0x1ea, c, b))
+		calibrateAttr(s, [][]Row{own}, "length", func(Row) bool { return true }, g.lenTarget(c), BlockRNG(g.o.Seed, 0x1ea, c, b))
 	}
 	return own, nil
 }
@@ -222,7 +226,7 @@ func (g *Stream) Continuations(c, first, size int, yield func(b int, rows []Row)
 			return nil
 		}
 		if g.o.Calibrate {
-			calibrateAttr(s, [][]Row{rows}, "length", func(Row) bool { return true }, BlockRNG(g.o.Seed, 0x1ea, c, b))
+			calibrateAttr(s, [][]Row{rows}, "length", func(Row) bool { return true }, g.lenTarget(c), BlockRNG(g.o.Seed, 0x1ea, c, b))
 		}
 		err := yield(b, rows)
 		rows = nil
@@ -283,8 +287,43 @@ func (g *Stream) Skip(c int) error {
 // configured.
 func (g *Stream) Features(c, b int, o *Generated) {
 	if g.o.Calibrate {
-		calibrate(g.s, []*Generated{o}, BlockRNG(g.o.Seed, 0xca11, c, b))
+		var to []Target
+		if c < len(g.featTo) {
+			to = g.featTo[c]
+		}
+		calibrate(g.s, []*Generated{o}, to, BlockRNG(g.o.Seed, 0xca11, c, b))
 	}
+}
+
+// SetTargets sets what the calibrations of the length and of the quantile
+// features map each chunk's ranks through (Target): from pilot samples of
+// every chunk's values, drawn in proportion to the values each generates,
+// lens[c] the length attribute positions of chunk c's pilot, feats[j][c]
+// quantile feature j's (QuantileFeatureOffsets order). The length and the
+// features share one set of knots across chunks, and ranking over the
+// whole trace kept the chunks' differences (a chunk of longer flows kept
+// longer flows); ranking each block alone would give every block the whole
+// marginal and erase them. With the targets every block of a chunk takes
+// the share of the marginal the chunk's pilot takes, and the chunks
+// together still the whole. Without them (one chunk, no calibration) each
+// block takes the whole marginal.
+func (g *Stream) SetTargets(lens [][]float32, feats [][][]float32) {
+	if lens != nil {
+		g.lenTo = Targets(lens)
+	}
+	g.featTo = make([][]Target, g.n)
+	for _, f := range feats {
+		for c, t := range Targets(f) {
+			g.featTo[c] = append(g.featTo[c], t)
+		}
+	}
+}
+
+func (g *Stream) lenTarget(c int) Target {
+	if c < len(g.lenTo) {
+		return g.lenTo[c]
+	}
+	return Target{}
 }
 
 // Repair repairs the protocol violations of the records decoded from the
