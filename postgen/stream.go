@@ -28,11 +28,13 @@ const LenderPool = 1 << 16
 // chunk's own blocks are done, Continuations yields, in blocks, the
 // continuations earlier chunks' flows stitch into it. Each pass works on
 // one block with the same targets as over the whole trace: the rank
-// calibrations give each block the real marginal (so the union has it),
-// matched decoding draws each block's ports in their real proportions, IP
-// snapping ranks the addresses the block generated. What crosses blocks is
-// only:
+// calibrations give each block its chunk's share of the real marginal
+// (SetTargets; so the union has the whole), matched decoding draws each
+// block's ports in their real proportions, IP snapping ranks the
+// addresses the block generated. What crosses blocks is only:
 //
+//   - the calibration targets, from pilot samples of bounded size
+//     (SetTargets);
 //   - the continuations: the rows that start in a chunk and whose tags
 //     name later chunks, kept (encoded, fixed size) in one carry per later
 //     chunk, in a temporary file under the stream's directory, or in memory
