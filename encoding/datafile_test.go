@@ -3,6 +3,8 @@ package encoding
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -194,5 +196,143 @@ func TestDataFileErrors(t *testing.T) {
 	bad.Feat = d.Feat[1:]
 	if bad.Validate() == nil {
 		t.Error("short features accepted")
+	}
+}
+
+// encodeStreamed writes chunk ch through a ChunkWriter, flow by flow.
+func encodeStreamed[R any, P flows.Record[R]](t *testing.T, w *ChunkWriter[R, P], ch *flows.Chunk[R]) EncodeStats {
+	t.Helper()
+	for i := range ch.Flows {
+		if err := w.Add(&ch.Flows[i]); err != nil {
+			w.Abort()
+			t.Fatal(err)
+		}
+	}
+	st, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// sameFile fails unless the files at a and b both exist with the same
+// bytes, or both do not exist.
+func sameFile(t *testing.T, what, a, b string) {
+	t.Helper()
+	ba, ea := os.ReadFile(a)
+	bb, eb := os.ReadFile(b)
+	if os.IsNotExist(ea) != os.IsNotExist(eb) {
+		t.Fatalf("%s: whole: %v, streamed: %v", what, ea, eb)
+	}
+	if !bytes.Equal(ba, bb) {
+		t.Fatalf("%s: the streamed file (%d bytes) differs from the saved one (%d bytes)", what, len(bb), len(ba))
+	}
+}
+
+// Encoding a chunk flow by flow into a ChunkWriter writes the file that
+// encoding it whole and saving it writes, with the same statistics: for
+// flow records and packets, with flows longer than MaxLen truncated, with
+// quantile knots (whose ties draw from the schema's random source, so each
+// way gets a schema of its own, fresh from the same spec), and no file for
+// an empty chunk.
+func TestChunkWriterMatchesSave(t *testing.T) {
+	dir := t.TempDir()
+	check := func(name string, d *Data, st EncodeStats, stream func(path string) EncodeStats) {
+		t.Helper()
+		whole, streamed := filepath.Join(dir, name+".whole"), filepath.Join(dir, name+".streamed")
+		if d.N > 0 {
+			if err := d.Save(whole); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := stream(streamed)
+		sameFile(t, name, whole, streamed)
+		if got.Flows != st.Flows || got.Records != st.Records || got.Truncated != st.Truncated || !maps.Equal(got.Changed, st.Changed) {
+			t.Errorf("%s: streamed stats %+v, want %+v", name, got, st)
+		}
+	}
+
+	recs := sampleFlows()
+	flows.SortByTime(recs)
+	sp, _ := flows.SplitByTime(recs, flows.Options{Chunks: 3})
+	ports, protos := portsProtos(recs)
+	for _, v := range []struct{ maxLen, knots int }{{sp.Stats.MaxFlowLen, 0}, {2, 0}, {1, 0}, {sp.Stats.MaxFlowLen, 8}} {
+		spec, err := BuildFlowSpec(sp, BuildOptions{MaxLen: v.maxLen, QuantileKnots: v.knots})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewSchema(spec, newStub(ports, protos))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s2, err := NewSchema(spec, newStub(ports, protos))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.NewPacketChunkWriter(filepath.Join(dir, "x"), ChunkRange{}); err == nil {
+			t.Error("a flow schema made a packet writer")
+		}
+		if (v.knots > 0) != s.HasStartKnots() {
+			t.Fatalf("%d quantile knots: start knots %v", v.knots, s.HasStartKnots())
+		}
+		truncated := 0
+		chunks := append(slices.Clone(sp.Chunks), flows.Chunk[trace.Flow]{Index: 1, Start: sp.Chunks[1].Start, End: sp.Chunks[1].End})
+		for c := range chunks {
+			ch := &chunks[c]
+			d, st, err := s.EncodeFlows(ch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := fmt.Sprintf("flows-%d-%d-%d", v.maxLen, v.knots, c)
+			check(name, d, st, func(path string) EncodeStats {
+				w, err := s2.NewFlowChunkWriter(path, ChunkRange{Index: ch.Index, Start: ch.Start, End: ch.End})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return encodeStreamed(t, w, ch)
+			})
+			truncated += st.Truncated
+		}
+		if v.maxLen < sp.Stats.MaxFlowLen && truncated == 0 {
+			t.Errorf("nothing truncated at MaxLen %d", v.maxLen)
+		}
+	}
+
+	pkts := samplePackets()
+	flows.SortByTime(pkts)
+	psp, _ := flows.SplitByTime(pkts, flows.Options{Chunks: 2})
+	spec, err := BuildPacketSpec(psp, BuildOptions{MaxLen: psp.Stats.MaxFlowLen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pp []uint16
+	var pr []uint8
+	for _, p := range pkts {
+		pp, pr = append(pp, p.SrcPort, p.DstPort), append(pr, p.Proto)
+	}
+	s, err := NewSchema(spec, newStub(pp, pr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := NewSchema(spec, newStub(pp, pr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.NewFlowChunkWriter(filepath.Join(dir, "x"), ChunkRange{}); err == nil {
+		t.Error("a packet schema made a flow writer")
+	}
+	for c := range psp.Chunks {
+		ch := &psp.Chunks[c]
+		d, st, err := s.EncodePackets(ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("packets-"+strconv.Itoa(c), d, st, func(path string) EncodeStats {
+			w, err := s2.NewPacketChunkWriter(path, ChunkRange{Index: ch.Index, Start: ch.Start, End: ch.End})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return encodeStreamed(t, w, ch)
+		})
 	}
 }

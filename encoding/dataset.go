@@ -3,6 +3,7 @@ package encoding
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/netshare-go/netshare/flows"
@@ -84,6 +85,39 @@ func b2f(b bool) float64 {
 	return 0
 }
 
+// encodeFlow encodes one flow of chunk ch into attr (AttrDim values) and
+// feat (room for min(len(f.Records), MaxLen) × FeatDim values), counting
+// into st, and returns the number of records encoded.
+func encodeFlow[R any, P flows.Record[R]](s *Schema, rc *recordCodec[R], ch ChunkRange, f *flows.ChunkFlow[R], attr, feat []float32, st *EncodeStats) int {
+	recs := f.Records
+	if len(recs) > s.MaxLen {
+		st.Truncated += len(recs) - s.MaxLen
+		recs = recs[:s.MaxLen]
+	}
+	start := chunkRel(P(&recs[0]).Time(), ch.Start, ch.End)
+	if ch.Index >= 0 && ch.Index < len(s.startQ) {
+		start, _ = s.startQ[ch.Index].position(start)
+	}
+	a := FlowAttr{Key: f.Key, Start: start, Len: len(recs), StartsHere: f.StartsHere, Present: f.Present}
+	s.encodeAttr(attr, &a, st)
+	st.Flows++
+	st.Records += len(recs)
+	for k := range recs {
+		gap := 0.0
+		if k > 0 {
+			gap = float64(P(&recs[k]).Time() - P(&recs[k-1]).Time())
+		}
+		row := feat[k*s.featDim:]
+		for i, c := range s.feat {
+			v := rc.get[i](&recs[k], gap)
+			if c.Encode(v, row[s.featOff[i]:s.featOff[i]+c.Dim()]) {
+				st.changed(c.Name())
+			}
+		}
+	}
+	return len(recs)
+}
+
 // encodeChunk encodes a chunk's flows; rc gives the records' features.
 func encodeChunk[R any, P flows.Record[R]](s *Schema, ch *flows.Chunk[R], rc *recordCodec[R]) (*Data, EncodeStats) {
 	n := len(ch.Flows)
@@ -93,40 +127,89 @@ func encodeChunk[R any, P flows.Record[R]](s *Schema, ch *flows.Chunk[R], rc *re
 	}
 	d := &Data{N: n, AttrDim: s.attrDim, FeatDim: s.featDim, MaxLen: s.MaxLen,
 		Attr: make([]float32, n*s.attrDim), Feat: make([]float32, total*s.featDim), Len: make([]int, n)}
-	st := EncodeStats{Flows: n}
-	pos := 0       // the next record's row in d.Feat
-	var a FlowAttr // the flow's attributes, as encodeAttr reads them
+	var st EncodeStats
+	rng := ChunkRange{Index: ch.Index, Start: ch.Start, End: ch.End}
+	pos := 0 // the next record's row in d.Feat
 	for fi := range ch.Flows {
-		f := &ch.Flows[fi]
-		recs := f.Records
-		if len(recs) > s.MaxLen {
-			st.Truncated += len(recs) - s.MaxLen
-			recs = recs[:s.MaxLen]
-		}
-		start := chunkRel(P(&recs[0]).Time(), ch.Start, ch.End)
-		if ch.Index < len(s.startQ) {
-			start, _ = s.startQ[ch.Index].position(start)
-		}
-		a = FlowAttr{Key: f.Key, Start: start, Len: len(recs), StartsHere: f.StartsHere, Present: f.Present}
-		s.encodeAttr(d.Attr[fi*s.attrDim:(fi+1)*s.attrDim], &a, &st)
-		d.Len[fi] = len(recs)
-		st.Records += len(recs)
-		for k := range recs {
-			gap := 0.0
-			if k > 0 {
-				gap = float64(P(&recs[k]).Time() - P(&recs[k-1]).Time())
-			}
-			row := d.Feat[(pos+k)*s.featDim:]
-			for i, c := range s.feat {
-				v := rc.get[i](&recs[k], gap)
-				if c.Encode(v, row[s.featOff[i]:s.featOff[i]+c.Dim()]) {
-					st.changed(c.Name())
-				}
-			}
-		}
-		pos += len(recs)
+		d.Len[fi] = encodeFlow[R, P](s, rc, rng, &ch.Flows[fi], d.Attr[fi*s.attrDim:(fi+1)*s.attrDim], d.Feat[pos*s.featDim:], &st)
+		pos += d.Len[fi]
 	}
 	return d, st
+}
+
+// ChunkWriter encodes one chunk's flows one at a time, as a stream gives
+// them, and appends each to the chunk's training-set file, so that neither
+// the chunk's flows nor its training set are held whole. The file it writes
+// is the one that encoding the same flows, in the same order, with
+// EncodeFlows or EncodePackets and saving the result gives. A chunk with
+// no flows writes no file.
+type ChunkWriter[R any, P flows.Record[R]] struct {
+	s          *Schema
+	rc         *recordCodec[R]
+	ch         ChunkRange
+	path       string
+	w          *DataWriter
+	attr, feat []float32
+	st         EncodeStats
+}
+
+// NewFlowChunkWriter returns a writer of chunk ch of a flow-record trace to
+// the training-set file at path.
+func (s *Schema) NewFlowChunkWriter(path string, ch ChunkRange) (*ChunkWriter[trace.Flow, *trace.Flow], error) {
+	if s.kind != trace.KindFlows {
+		return nil, fmt.Errorf("schema encodes %s, not flows", s.kind)
+	}
+	return newChunkWriter[trace.Flow, *trace.Flow](s, s.flowRec, path, ch), nil
+}
+
+// NewPacketChunkWriter returns a writer of chunk ch of a packet trace to
+// the training-set file at path.
+func (s *Schema) NewPacketChunkWriter(path string, ch ChunkRange) (*ChunkWriter[trace.Packet, *trace.Packet], error) {
+	if s.kind != trace.KindPackets {
+		return nil, fmt.Errorf("schema encodes %s, not packets", s.kind)
+	}
+	return newChunkWriter[trace.Packet, *trace.Packet](s, s.packetRec, path, ch), nil
+}
+
+func newChunkWriter[R any, P flows.Record[R]](s *Schema, rc *recordCodec[R], path string, ch ChunkRange) *ChunkWriter[R, P] {
+	return &ChunkWriter[R, P]{s: s, rc: rc, ch: ch, path: path, attr: make([]float32, s.attrDim)}
+}
+
+// Add encodes the next flow and appends it to the file. f is not kept.
+func (w *ChunkWriter[R, P]) Add(f *flows.ChunkFlow[R]) error {
+	if len(f.Records) == 0 {
+		return fmt.Errorf("%s: flow %d has no records", w.path, w.st.Flows)
+	}
+	if w.w == nil {
+		dw, err := CreateData(w.path, w.s.attrDim, w.s.featDim, w.s.MaxLen)
+		if err != nil {
+			return err
+		}
+		w.w = dw
+	}
+	n := min(len(f.Records), w.s.MaxLen)
+	feat := slices.Grow(w.feat[:0], n*w.s.featDim)[:n*w.s.featDim]
+	clear(feat)
+	clear(w.attr)
+	n = encodeFlow[R, P](w.s, w.rc, w.ch, f, w.attr, feat, &w.st)
+	w.feat = feat
+	return w.w.Append(w.attr, feat[:n*w.s.featDim])
+}
+
+// Close completes the file (when any flow was added) and returns what
+// encoding changed. After an error from Add, call Abort instead.
+func (w *ChunkWriter[R, P]) Close() (EncodeStats, error) {
+	if w.w == nil {
+		return w.st, nil
+	}
+	return w.st, w.w.Close()
+}
+
+// Abort drops the file; the destination is left as it was.
+func (w *ChunkWriter[R, P]) Abort() {
+	if w.w != nil {
+		w.w.Abort()
+	}
 }
 
 // EncodeFlows encodes a chunk of a flow-record trace.

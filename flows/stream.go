@@ -332,6 +332,95 @@ func (s *ChunkSpill[R, P]) Load(c int, start, end int64) (*Chunk[R], error) {
 	return ch, nil
 }
 
+// spillEntry locates one chunk flow in a chunk file and carries what
+// orders it: its first record's time and sequence number.
+type spillEntry struct {
+	t, seq, off int64
+}
+
+// Each reads chunk c back one flow at a time, in the order Load gives, and
+// hands each to fn; then it removes the chunk's file. The flow and its
+// records and Present slice are only valid during the call.
+//
+// It does not hold the chunk: a first pass over the file gathers, per flow,
+// its offset and its first record's time and sequence number (24 bytes a
+// flow), which are sorted; a second pass reads each flow at its offset.
+func (s *ChunkSpill[R, P]) Each(c int, fn func(f *ChunkFlow[R]) error) error {
+	p := s.path(c)
+	fh, err := os.Open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fh.Close()
+		os.Remove(p)
+	}()
+	hlen := int64(17 + (s.n+7)/8)
+	size := int64(s.codec.Size())
+	index := make([]spillEntry, 0, s.flows[c])
+	rd := bufio.NewReaderSize(fh, 1<<16)
+	hdr := make([]byte, hlen)
+	rb := make([]byte, size)
+	var r R
+	off, total := int64(0), 0
+	for {
+		if _, err := io.ReadFull(rd, hdr); err == io.EOF {
+			break
+		} else if err != nil {
+			return fmt.Errorf("reading %s: %w", p, err)
+		}
+		cnt := int(binary.LittleEndian.Uint32(hdr[8:]))
+		if cnt > s.records[c]-total || cnt == 0 {
+			return fmt.Errorf("reading %s: flow at byte %d: %d records, %d left of those written", p, off, cnt, s.records[c]-total)
+		}
+		if _, err := io.ReadFull(rd, rb); err != nil {
+			return fmt.Errorf("reading %s: %w", p, err)
+		}
+		s.codec.Get(rb, &r)
+		index = append(index, spillEntry{t: P(&r).Time(), seq: int64(binary.LittleEndian.Uint64(hdr[0:])), off: off})
+		if _, err := rd.Discard(int((int64(cnt) - 1) * size)); err != nil {
+			return fmt.Errorf("reading %s: %w", p, err)
+		}
+		total += cnt
+		off += hlen + int64(cnt)*size
+	}
+	slices.SortFunc(index, func(a, b spillEntry) int {
+		if c := cmp.Compare(a.t, b.t); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	present := make([]bool, s.n)
+	var recs []R
+	var buf []byte
+	for _, e := range index {
+		if _, err := fh.ReadAt(hdr, e.off); err != nil {
+			return fmt.Errorf("reading %s: %w", p, err)
+		}
+		cnt := int(binary.LittleEndian.Uint32(hdr[8:]))
+		buf = slices.Grow(buf[:0], cnt*int(size))[:cnt*int(size)]
+		if _, err := fh.ReadAt(buf, e.off+hlen); err != nil {
+			return fmt.Errorf("reading %s: %w", p, err)
+		}
+		recs = slices.Grow(recs[:0], cnt)[:cnt]
+		for i := range recs {
+			s.codec.Get(buf[i*int(size):(i+1)*int(size)], &recs[i])
+		}
+		for i := range present {
+			present[i] = hdr[17+i/8]&(1<<(i%8)) != 0
+		}
+		f := ChunkFlow[R]{Flow: Flow[R]{Key: P(&recs[0]).Key(), Records: recs}, StartsHere: hdr[16] == 1,
+			Truncated: int(binary.LittleEndian.Uint32(hdr[12:])), Present: present}
+		if err := fn(&f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // permute puts xs[order[i]] at position i, in place (order is consumed).
 func permute[T any](xs []T, order []int32) {
 	for i := range order {

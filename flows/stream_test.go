@@ -30,8 +30,10 @@ func randomFlows(r *rand.Rand, n, keys int, span int64) []trace.Flow {
 }
 
 // streamSplit splits recs as the streaming pre-processing does: external
-// sort by 5-tuple and time, stream split, chunk spill, chunk by chunk.
-func streamSplit(t *testing.T, recs []trace.Flow, opt Options, buf int) ([]Chunk[trace.Flow], SplitStats) {
+// sort by 5-tuple and time, stream split, chunk spill, chunk by chunk. With
+// each, the chunks are read back one flow at a time (ChunkSpill.Each) and
+// gathered; otherwise whole (ChunkSpill.Load).
+func streamSplit(t *testing.T, recs []trace.Flow, opt Options, buf int, each bool) ([]Chunk[trace.Flow], SplitStats) {
 	t.Helper()
 	dir := t.TempDir()
 	codec := NewFlowCodec()
@@ -77,9 +79,24 @@ func streamSplit(t *testing.T, recs []trace.Flow, opt Options, buf int) ([]Chunk
 	edges := ss.Edges()
 	var chunks []Chunk[trace.Flow]
 	for c := range opt.Chunks {
-		ch, err := sp.Load(c, edges[c], edges[c+1])
+		var ch *Chunk[trace.Flow]
+		if each {
+			ch = &Chunk[trace.Flow]{Index: c, Start: edges[c], End: edges[c+1]}
+			err = sp.Each(c, func(f *ChunkFlow[trace.Flow]) error {
+				g := *f // f and its slices are only valid during the call
+				g.Records, g.Present = slices.Clone(f.Records), slices.Clone(f.Present)
+				ch.Flows = append(ch.Flows, g)
+				ch.Records += len(g.Records)
+				return nil
+			})
+		} else {
+			ch, err = sp.Load(c, edges[c], edges[c+1])
+		}
 		if err != nil {
 			t.Fatal(err)
+		}
+		if _, err := os.Stat(sp.path(c)); !os.IsNotExist(err) {
+			t.Errorf("chunk %d: the spill file is still there after reading it back (%v)", c, err)
 		}
 		if len(ch.Flows) != nf[c] || ch.Records != nr[c] {
 			t.Errorf("chunk %d: %d flows, %d records read back; the splitter counted %d, %d", c, len(ch.Flows), ch.Records, nf[c], nr[c])
@@ -108,8 +125,12 @@ func TestStreamSplitMatchesSplitByTime(t *testing.T) {
 		t.Run(fmt.Sprintf("%+v", tc), func(t *testing.T) {
 			recs := randomFlows(r, tc.n, tc.keys, tc.span)
 			opt := Options{Chunks: tc.chunks, MaxFlowLen: tc.maxLen, SplitLong: tc.split, Start: tc.fixed[0], End: tc.fixed[1]}
-			for _, buf := range []int{0, 7, 64} {
-				got, gotSt := streamSplit(t, recs, opt, buf)
+			for _, run := range []struct {
+				buf  int
+				each bool
+			}{{0, false}, {7, false}, {64, false}, {0, true}, {7, true}, {64, true}} {
+				buf := run.buf
+				got, gotSt := streamSplit(t, recs, opt, buf, run.each)
 				sorted := slices.Clone(recs)
 				SortByTime(sorted)
 				want, err := SplitByTime(sorted, opt)
@@ -122,7 +143,7 @@ func TestStreamSplitMatchesSplitByTime(t *testing.T) {
 				if !reflect.DeepEqual(got, want.Chunks) {
 					for c := range want.Chunks {
 						if !reflect.DeepEqual(got[c], want.Chunks[c]) {
-							t.Errorf("buffer %d: chunk %d differs: %d flows vs %d", buf, c, len(got[c].Flows), len(want.Chunks[c].Flows))
+							t.Errorf("buffer %d, flow by flow %v: chunk %d differs: %d flows vs %d", buf, run.each, c, len(got[c].Flows), len(want.Chunks[c].Flows))
 						}
 					}
 				}

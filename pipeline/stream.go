@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 
 	"github.com/netshare-go/netshare/encoding"
@@ -35,13 +34,15 @@ import (
 //     sentence counts and the protocol checks, and appended to one spill
 //     file per chunk (flows.ChunkSpill).
 //  5. The embedding is trained from the sentence counts and the schema
-//     derived; then one chunk at a time is read back, encoded, saved and
-//     dropped.
+//     derived; then each chunk's spill file is read back one flow at a
+//     time, in the chunk's order, and each flow encoded and appended to
+//     the chunk's training-set file (encoding.ChunkWriter).
 //
 // The temporary folder is removed at the end, whether pre-processing
-// succeeds or not. Memory is the sort buffer, one 5-tuple's records, one
-// chunk's flows and training set, and the statistics (bounded by distinct
-// values, not records).
+// succeeds or not. Memory is the sort buffer, one 5-tuple's records, the
+// statistics (bounded by distinct values, not records) and, while a chunk is
+// encoded, an index of its flows (24 bytes a flow: see flows.ChunkSpill.Each)
+// and one flow.
 
 // SortBuffer is the number of records pre-processing sorts in memory
 // before it writes a sorted run to disk.
@@ -56,7 +57,9 @@ type kindOps[R any] struct {
 	codec   flows.Codec[R]
 	reader  func(*trace.Source) func(*R) error
 	builder func(chunks int) specBuilder[R]
-	encode  func(*encoding.Schema, *flows.Chunk[R]) (*encoding.Data, encoding.EncodeStats, error)
+	// encoder starts the training-set file of one chunk, to which the
+	// chunk's flows are encoded one at a time.
+	encoder func(s *encoding.Schema, path string, ch encoding.ChunkRange) (chunkEncoder[R], error)
 	// check runs the protocol checks on records: for packets, all of one
 	// 5-tuple's in time order (byKey); for flows, any batch.
 	check func([]R) protocol.Side
@@ -68,6 +71,13 @@ type kindOps[R any] struct {
 	writer func(w io.Writer, f trace.Format) (func(*R) error, error)
 }
 
+// chunkEncoder is an encoding.ChunkWriter of records of type R.
+type chunkEncoder[R any] interface {
+	Add(f *flows.ChunkFlow[R]) error
+	Close() (encoding.EncodeStats, error)
+	Abort()
+}
+
 type specBuilder[R any] interface {
 	Add(c int, start, end int64, f *flows.ChunkFlow[R])
 	Spec(opt encoding.BuildOptions) (encoding.Spec, error)
@@ -76,7 +86,9 @@ type specBuilder[R any] interface {
 var flowOps = kindOps[trace.Flow]{
 	reader:  func(s *trace.Source) func(*trace.Flow) error { return s.Flows().Next },
 	builder: func(n int) specBuilder[trace.Flow] { return encoding.NewFlowSpecBuilder(n) },
-	encode:  (*encoding.Schema).EncodeFlows,
+	encoder: func(s *encoding.Schema, path string, ch encoding.ChunkRange) (chunkEncoder[trace.Flow], error) {
+		return s.NewFlowChunkWriter(path, ch)
+	},
 	check:   protocol.Flows,
 	holdKey: func(_ *trace.Flow, seq int64) uint64 { return uint64(seq) },
 	writer: func(w io.Writer, f trace.Format) (func(*trace.Flow) error, error) {
@@ -92,9 +104,11 @@ var packetOps = kindOps[trace.Packet]{
 	codec:   flows.PacketCodec{},
 	reader:  func(s *trace.Source) func(*trace.Packet) error { return s.Packets().Next },
 	builder: func(n int) specBuilder[trace.Packet] { return encoding.NewPacketSpecBuilder(n) },
-	encode:  (*encoding.Schema).EncodePackets,
-	check:   protocol.Packets,
-	byKey:   true,
+	encoder: func(s *encoding.Schema, path string, ch encoding.ChunkRange) (chunkEncoder[trace.Packet], error) {
+		return s.NewPacketChunkWriter(path, ch)
+	},
+	check: protocol.Packets,
+	byKey: true,
 	holdKey: func(p *trace.Packet, _ int64) uint64 {
 		k := p.Key()
 		return uint64(k.Src)<<32 | uint64(k.Dst) ^ mix64(uint64(k.SrcPort)<<24|uint64(k.DstPort)<<8|uint64(k.Proto))
@@ -490,11 +504,7 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		ch, err := spill.Load(c, edges[c], edges[c+1])
-		if err != nil {
-			return err
-		}
-		d, est, err := ops.encode(schema, ch)
+		est, err := encodeSpilled(spill, ops, schema, chunkDataPath(r.Dir, c), encoding.ChunkRange{Index: c, Start: edges[c], End: edges[c+1]})
 		if err != nil {
 			return err
 		}
@@ -502,15 +512,6 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 		if est.Truncated > 0 {
 			changed["truncated_records"] += est.Truncated
 		}
-		if d.N > 0 {
-			if err := d.Save(chunkDataPath(r.Dir, c)); err != nil {
-				return err
-			}
-		}
-		// Hand this chunk's flows and training set back before the next
-		// chunk is read, rather than let the heap grow to twice its size.
-		ch, d = nil, nil
-		debug.FreeOSMemory()
 	}
 	info.MaxLen = spec.MaxLen
 	info.Encode = changed
@@ -527,6 +528,22 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	r.log.Info("pre-processed", "chunks", len(info.Chunks), "flows", info.Stats.Flows, "max_flow_len", info.MaxLen,
 		"multichunk_flows", info.Stats.MultiChunkFlows, "empty_chunks", info.Stats.EmptyChunks)
 	return writeJSON(preFile(r.Dir, SplitFile), info)
+}
+
+// encodeSpilled encodes chunk ch.Index of the spill flow by flow, in the
+// chunk's order, into the training-set file at path (none when the chunk
+// has no flows): memory is one flow and the spill's index of the chunk, not
+// the chunk's flows or its training set.
+func encodeSpilled[R any, P flows.Record[R]](spill *flows.ChunkSpill[R, P], ops kindOps[R], schema *encoding.Schema, path string, ch encoding.ChunkRange) (encoding.EncodeStats, error) {
+	w, err := ops.encoder(schema, path, ch)
+	if err != nil {
+		return encoding.EncodeStats{}, err
+	}
+	if err := spill.Each(ch.Index, w.Add); err != nil {
+		w.Abort()
+		return encoding.EncodeStats{}, err
+	}
+	return w.Close()
 }
 
 // logSplit logs what the split and the encoding changed.

@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/netshare-go/netshare/config"
+	"github.com/netshare-go/netshare/encoding"
+	"github.com/netshare-go/netshare/encoding/ip2vec"
+	"github.com/netshare-go/netshare/flows"
 	"github.com/netshare-go/netshare/internal/testutil"
 	"github.com/netshare-go/netshare/trace"
 )
@@ -198,5 +204,125 @@ func TestPreprocessBadRowDeepInFile(t *testing.T) {
 	ents, _ := os.ReadDir(filepath.Join(dir, PreDir))
 	for _, e := range ents {
 		t.Errorf("a failed pre-processing left %s", e.Name())
+	}
+}
+
+// wholeChunks splits a run's input in memory (sort by time, SplitByTime)
+// with the run's options, encodes each chunk whole with the schema the run
+// saved and its embedding, and saves the training sets into out; it
+// returns the counts encoding changed, as split.json gives them.
+func wholeChunks[R any, P flows.Record[R]](t *testing.T, dir string, recs []R, cfg *config.Config, out string,
+	encode func(*encoding.Schema, *flows.Chunk[R]) (*encoding.Data, encoding.EncodeStats, error)) map[string]int {
+	t.Helper()
+	r := &Run{Cfg: cfg}
+	opt, err := r.splitOptions(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs = slices.Clone(recs)
+	flows.SortByTime[R, P](recs)
+	sp, err := flows.SplitByTime[R, P](recs, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := encoding.LoadSpec(preFile(dir, SchemaFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb, err := ip2vec.Load(preFile(dir, EmbeddingFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := encoding.NewSchema(spec, emb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := map[string]int{}
+	for c := range sp.Chunks {
+		d, st, err := encode(s, &sp.Chunks[c])
+		if err != nil {
+			t.Fatal(err)
+		}
+		addCounts(changed, st.Changed)
+		if st.Truncated > 0 {
+			changed["truncated_records"] += st.Truncated
+		}
+		if d.N > 0 {
+			if err := d.Save(chunkDataPath(out, c)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return changed
+}
+
+// Pre-processing encodes each chunk flow by flow from its spill file, with
+// a sort buffer of a few records: every training-set file is byte for byte
+// the one that splitting the trace in memory, encoding each chunk whole and
+// saving it writes, and split.json's encoding counts are the same; with
+// quantile knots (start knots per chunk, whose ties draw from the schema's
+// random source in encoding order) and a maximum flow length that
+// truncates.
+func TestPreprocessStreamedEncodingMatchesWhole(t *testing.T) {
+	defer func(n int) { SortBuffer = n }(SortBuffer)
+	SortBuffer = 7
+	for _, tc := range []struct {
+		input    string
+		quantile bool
+	}{
+		{testutil.Testdata("netshare", "ugr16-small.csv"), false},
+		{testutil.Testdata("netshare", "ugr16-small.csv"), true},
+		{testutil.Testdata("netshare", "caida-small.pcapng"), false},
+		{testutil.Testdata("netshare", "caida-small.pcapng"), true},
+	} {
+		t.Run(fmt.Sprintf("%s/quantile=%v", filepath.Base(tc.input), tc.quantile), func(t *testing.T) {
+			cfg := tinyConfig(t, 5)
+			if tc.quantile {
+				cfg.Continuous, cfg.QuantileKnots, cfg.MaxFlowLen, cfg.LongFlows = "quantile", 8, 1, "truncate"
+			}
+			dir := t.TempDir()
+			if err := preprocessOnly(t, Options{Dir: dir, Input: tc.input, Config: cfg}); err != nil {
+				t.Fatal(err)
+			}
+			all, err := trace.ReadAll(tc.input, trace.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := t.TempDir()
+			os.MkdirAll(filepath.Join(out, PreDir), 0o755)
+			var changed map[string]int
+			if all.Kind == trace.KindPackets {
+				changed = wholeChunks(t, dir, all.Packets, cfg, out, (*encoding.Schema).EncodePackets)
+			} else {
+				changed = wholeChunks(t, dir, all.Flows, cfg, out, (*encoding.Schema).EncodeFlows)
+			}
+			split, err := LoadSplit(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := 0
+			for c := range split.Chunks {
+				want, errW := os.ReadFile(chunkDataPath(out, c))
+				got, errG := os.ReadFile(chunkDataPath(dir, c))
+				if os.IsNotExist(errW) != os.IsNotExist(errG) {
+					t.Fatalf("chunk %d: whole: %v; streamed: %v", c, errW, errG)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("chunk %d: the streamed training set (%d bytes) differs from the whole chunk's (%d bytes)", c, len(got), len(want))
+				}
+				if errW == nil {
+					files++
+				}
+			}
+			if files < 2 {
+				t.Fatalf("only %d chunks have a training set", files)
+			}
+			if !maps.Equal(changed, split.Encode) && (len(changed) > 0 || len(split.Encode) > 0) {
+				t.Errorf("split.json counts %v changed by encoding; encoding whole chunks, %v", split.Encode, changed)
+			}
+			if tc.quantile && changed["truncated_records"] == 0 && split.Stats.TruncatedRecords == 0 {
+				t.Error("a maximum flow length of 1 truncated nothing")
+			}
+		})
 	}
 }
