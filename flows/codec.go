@@ -107,6 +107,19 @@ func CompareKeyTime[R any, P Record[R]](a, b *R) int {
 	return 0
 }
 
+// CompareTime orders records by time alone; a Sorter keeps records of
+// equal time in the order they were added.
+func CompareTime[R any, P Record[R]](a, b *R) int {
+	ta, tb := P(a).Time(), P(b).Time()
+	switch {
+	case ta < tb:
+		return -1
+	case ta > tb:
+		return 1
+	}
+	return 0
+}
+
 // CompareKeys orders 5-tuples by source, destination, ports and protocol.
 func CompareKeys(a, b trace.Key) int {
 	switch {
