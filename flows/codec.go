@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"cmp"
 	"encoding/binary"
 
 	"github.com/netshare-go/netshare/trace"
@@ -97,14 +98,13 @@ func CompareKeyTime[R any, P Record[R]](a, b *R) int {
 	if c := CompareKeys(ka, kb); c != 0 {
 		return c
 	}
-	ta, tb := P(a).Time(), P(b).Time()
-	switch {
-	case ta < tb:
-		return -1
-	case ta > tb:
-		return 1
-	}
-	return 0
+	return CompareTime[R, P](a, b)
+}
+
+// CompareTime orders records by time alone; a Sorter keeps records of
+// equal time in the order they were added.
+func CompareTime[R any, P Record[R]](a, b *R) int {
+	return cmp.Compare(P(a).Time(), P(b).Time())
 }
 
 // CompareKeys orders 5-tuples by source, destination, ports and protocol.

@@ -277,7 +277,7 @@ func (w *runWriter[R]) abort() {
 // the disk is full.
 func SpillError(err error) error {
 	if errors.Is(err, syscall.ENOSPC) {
-		return fmt.Errorf("the disk is full while writing pre-processing's temporary files (about 60 bytes per record, twice over): free space or use a run directory on a larger disk: %w", err)
+		return fmt.Errorf("the disk is full while writing temporary sort files (about 60 bytes per record; pre-processing needs that twice over): free space or use a run directory on a larger disk: %w", err)
 	}
 	return fmt.Errorf("writing a temporary file: %w", err)
 }

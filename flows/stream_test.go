@@ -237,3 +237,61 @@ func TestSpillErrorSaysTheDiskIsFull(t *testing.T) {
 		t.Errorf("%v", err)
 	}
 }
+
+// Sorted by time alone, blocks each already in time order come out as a
+// stable sort of their concatenation (equal times in block order), the
+// same whether the sorter keeps them in memory or merges spilled runs, and
+// flow labels come back through the codec's dictionary.
+func TestSorterByTimeKeepsBlockOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	var blocks [][]trace.Flow
+	var all []trace.Flow
+	for range 30 {
+		b := randomFlows(r, 1+r.IntN(200), 25, 400) // many equal times
+		for i := range b {
+			b[i].Label = fmt.Sprintf("label-%d", r.IntN(12))
+		}
+		SortByTime(b)
+		blocks = append(blocks, b)
+		all = append(all, b...)
+	}
+	want := slices.Clone(all)
+	SortByTime(want)
+	for _, buf := range []int{1, 7, 100, 1 << 20} {
+		dir := t.TempDir()
+		s := NewSorter[trace.Flow](dir, NewFlowCodec(), CompareTime[trace.Flow], buf)
+		for _, b := range blocks {
+			for i := range b {
+				if _, err := s.Add(&b[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if spilled := s.Runs() > 0; spilled != (buf < len(all)) {
+			t.Errorf("buffer %d of %d records: %d runs spilled", buf, len(all), s.Runs())
+		}
+		m, err := s.Merge()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []trace.Flow
+		var f trace.Flow
+		for {
+			if _, err := m.Next(&f); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, f)
+		}
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("buffer %d: order by time differs from a stable sort of the blocks", buf)
+		}
+		if left, _ := os.ReadDir(dir); len(left) != 0 {
+			t.Errorf("buffer %d: %d files left after Close", buf, len(left))
+		}
+	}
+}

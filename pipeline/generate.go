@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/netshare-go/netshare/dg"
 	"github.com/netshare-go/netshare/encoding"
 	"github.com/netshare-go/netshare/eval/protocol"
+	"github.com/netshare-go/netshare/flows"
 	"github.com/netshare-go/netshare/nn/blas"
 	"github.com/netshare-go/netshare/postgen"
 	"github.com/netshare-go/netshare/trace"
@@ -173,24 +175,35 @@ type genChunks struct {
 	tmp    string
 }
 
+// sortHeld is how many records of a chunk generation keeps in memory;
+// past that the chunk is sorted by merging sorted runs of that many
+// records spilled to temporary files (flows.Sorter).
+var sortHeld = 1 << 19
+
 // genOps is what generation does differently for packets and flow
 // records: decode, wrap and sort them.
 type genOps[R any] struct {
-	io     recordIO[R]
+	time   func(*R) int64
+	codec  func() flows.Codec[R]
+	cmp    func(a, b *R) int
 	decode func(s *encoding.Schema, attrs []encoding.FlowAttr, feat []float32, lens []int, ch encoding.ChunkRange) ([]R, error)
 	wrap   func([]R) *trace.Trace
 	unwrap func(*trace.Trace) []R
 }
 
 var flowGenOps = genOps[trace.Flow]{
-	io:     flowIO,
+	time:   (*trace.Flow).Time,
+	codec:  func() flows.Codec[trace.Flow] { return flows.NewFlowCodec() },
+	cmp:    flows.CompareTime[trace.Flow],
 	decode: (*encoding.Schema).DecodeFlows,
 	wrap:   func(fs []trace.Flow) *trace.Trace { return &trace.Trace{Kind: trace.KindFlows, Flows: fs} },
 	unwrap: func(t *trace.Trace) []trace.Flow { return t.Flows },
 }
 
 var packetGenOps = genOps[trace.Packet]{
-	io:     packetIO,
+	time:   (*trace.Packet).Time,
+	codec:  func() flows.Codec[trace.Packet] { return flows.PacketCodec{} },
+	cmp:    flows.CompareTime[trace.Packet],
 	decode: (*encoding.Schema).DecodePackets,
 	wrap:   func(ps []trace.Packet) *trace.Trace { return &trace.Trace{Kind: trace.KindPackets, Packets: ps} },
 	unwrap: func(t *trace.Trace) []trace.Packet { return t.Packets },
@@ -206,8 +219,10 @@ func streamChunks[R any](ctx context.Context, gc *genChunks, ops genOps[R], writ
 			}
 			continue
 		}
-		sorter := &chunkSorter[R]{io: ops.io, dir: gc.tmp}
-		defer sorter.close()
+		// Each block comes sorted by time; a sort by time that keeps
+		// equal times in the order added leaves them in block order.
+		sorter := flows.NewSorter(gc.tmp, ops.codec(), ops.cmp, sortHeld)
+		defer sorter.Cleanup()
 		b := 0
 		for cnt, done := gc.r.flowCount(gc.split, c), 0; done < cnt; done += gc.block {
 			if err := ctx.Err(); err != nil {
@@ -232,14 +247,36 @@ func streamChunks[R any](ctx context.Context, gc *genChunks, ops genOps[R], writ
 		if err != nil {
 			return err
 		}
-		if err := sorter.drain(write); err != nil {
-			return err
+		if err := drainSorted(sorter, write); err != nil {
+			return fmt.Errorf("sorting chunk %d's records: %w", c, err)
 		}
 	}
 	if gc.st.Records == 0 {
 		return fmt.Errorf("generation produced no records (flows %d, %d records outside their chunk)", gc.st.Flows, gc.st.OutOfRange)
 	}
 	return nil
+}
+
+// drainSorted hands a chunk's records, in order, to write, and removes the
+// sorter's files.
+func drainSorted[R any](s *flows.Sorter[R], write func(*R) error) error {
+	m, err := s.Merge()
+	if err != nil {
+		return err
+	}
+	var r R
+	for {
+		if _, err = m.Next(&r); err != nil {
+			break
+		}
+		if err = write(&r); err != nil {
+			break
+		}
+	}
+	if e := m.Close(); err == io.EOF {
+		err = e
+	}
+	return err
 }
 
 // generateFeatures generates the features of rows (with a length
@@ -374,7 +411,7 @@ func (r *Run) calibrationTargets(ctx context.Context, s *encoding.Schema, split 
 // the records, drops those outside the chunk's time range, repairs their
 // protocol violations when configured, and hands them, sorted by time, to
 // the chunk's sorter.
-func blockRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b int, rows []postgen.Row, sorter *chunkSorter[R]) error {
+func blockRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b int, rows []postgen.Row, sorter *flows.Sorter[R]) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -396,7 +433,7 @@ func blockRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b
 	}
 	kept := recs[:0]
 	for i := range recs {
-		if t := ops.io.time(&recs[i]); t < ci.Start || t >= ci.End {
+		if t := ops.time(&recs[i]); t < ci.Start || t >= ci.End {
 			st.OutOfRange++
 			continue
 		}
@@ -409,7 +446,12 @@ func blockRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b
 	gc.g.Hold(t)
 	recs = ops.unwrap(t)
 	st.Records += len(recs)
-	return sorter.add(recs)
+	for i := range recs {
+		if _, err := sorter.Add(&recs[i]); err != nil {
+			return fmt.Errorf("sorting chunk %d's records: %w", c, err)
+		}
+	}
+	return nil
 }
 
 // repairSkip lists the protocol checks the repair leaves alone: those the

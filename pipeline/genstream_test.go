@@ -19,8 +19,9 @@ func setBlocks(t *testing.T, flows, held int) {
 	t.Cleanup(func() { maxBlockFlows, sortHeld = pb, ph })
 }
 
-// A chunk's records sorted by merging runs spilled to a file come out as
-// the in-memory sort leaves them: the same bytes.
+// A chunk's records sorted by merging the sorted runs the chunk's sorter
+// spills to temporary files come out as the in-memory sort leaves them:
+// the same bytes.
 func TestGenerationSpilledSortSameBytes(t *testing.T) {
 	setBlocks(t, 128, 1<<30)
 	dir := t.TempDir()
