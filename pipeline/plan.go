@@ -88,7 +88,7 @@ func buildPlan(dir string, cfg *config.Config, preKey string, split *SplitInfo, 
 		S  uint64
 	}{cfg.Model, cfg.DP, cfg.Seed}
 	var pub *publicRun
-	if cfg.DP.Enabled {
+	if cfg.DP.Enabled && cfg.DP.Pretrained != "" {
 		var err error
 		if pub, err = loadPublicRun(cfg.DP.Pretrained); err != nil {
 			return nil, err
@@ -106,12 +106,20 @@ func buildPlan(dir string, cfg *config.Config, preKey string, split *SplitInfo, 
 			}
 		}
 		switch {
-		case pub != nil:
+		case cfg.DP.Enabled:
 			if cfg.Train.FromEpochs() {
+				// Sized by the public run's chunk-0 flows, or by the chunk's
+				// noisy flow count: never by a true count.
+				n := 0
+				if pub != nil {
+					n = pub.baseFlows
+				} else if c < len(split.NoisyFlows) {
+					n = split.NoisyFlows[c]
+				}
 				lo, hi := chunkBounds(cfg.Train, false)
-				j.Iterations = epochIterations(cfg.Train.Epochs, pub.baseFlows, cfg.Model.BatchSize, lo, hi)
+				j.Iterations = epochIterations(cfg.Train.Epochs, max(1, n), cfg.Model.BatchSize, lo, hi)
 			}
-			if cfg.DP.Init == "public" {
+			if pub != nil && cfg.DP.Init == "public" {
 				j.InitFrom = ModelDir(pub.dir, pub.base)
 			}
 			j.DPClip = cfg.DP.Clip
@@ -133,10 +141,10 @@ func buildPlan(dir string, cfg *config.Config, preKey string, split *SplitInfo, 
 		return nil, errors.New("every chunk is empty")
 	}
 	p := &Plan{Steps: [][]ChunkJob{jobs}}
-	if pub == nil && cfg.Train.FineTune && len(jobs) > 1 {
+	if !cfg.DP.Enabled && cfg.Train.FineTune && len(jobs) > 1 {
 		p.Steps = [][]ChunkJob{jobs[:1], jobs[1:]}
 	}
-	if pub != nil {
+	if cfg.DP.Enabled {
 		priv, err := dpNoise(cfg, split, jobs)
 		if err != nil {
 			return nil, err

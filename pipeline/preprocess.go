@@ -44,6 +44,10 @@ type SplitInfo struct {
 	// Gaussian noise: the number of flows generated for it.
 	NoisyFlows []int              `json:"noisy_flows,omitempty"`
 	EmbedStats map[string]float64 `json:"embedding_stats,omitempty"`
+	// DPStats, under DP, lists the DP statistics the schema was built from
+	// (see dpstats.go), and DPDelta the δ they were calibrated at.
+	DPStats []DPRelease `json:"dp_stats,omitempty"`
+	DPDelta float64     `json:"dp_delta,omitempty"`
 }
 
 // LoadSplit reads a run's split.json.
@@ -141,8 +145,13 @@ func (r *Run) preprocess(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if pub != nil {
-		noisyCounts(r.Cfg, info)
+	if r.Cfg.DP.Enabled {
+		if info.NoisyFlows == nil { // a public schema: no statistics released
+			cr, _ := r.dpReleasers()
+			if err := noisyCounts(r.Cfg, info, cr); err != nil {
+				return err
+			}
+		}
 	} else if err := writeJSON(preFile(r.Dir, ProtocolFile), protocolSide(in)); err != nil {
 		return err
 	}
@@ -211,14 +220,18 @@ func (r *Run) holdOut(in *trace.Trace, info *SplitInfo) (*trace.Trace, error) {
 }
 
 // schemaBasis returns what the schema and the embedding come from: under
-// DP, the public run (whose schema and embedding hold nothing of the
-// private trace); otherwise no public run, and the embedding trained on the
-// trace or the configured pre-trained one. The embedding is saved with the
-// run either way.
+// DP, the public run when there is one (whose schema and embedding hold
+// nothing of the private trace), else nothing (the schema and the
+// embedding then come from DP statistics, in dpBuild); otherwise no public
+// run, and the embedding trained on the trace or the configured
+// pre-trained one. The embedding is saved with the run either way.
 func (r *Run) schemaBasis(in *trace.Trace, info *SplitInfo) (*publicRun, *ip2vec.Model, error) {
 	if !r.Cfg.DP.Enabled {
 		emb, err := r.embedding(in, info)
 		return nil, emb, err
+	}
+	if r.Cfg.DP.Pretrained == "" {
+		return nil, nil, nil
 	}
 	pub, err := loadPublicRun(r.Cfg.DP.Pretrained)
 	if err != nil {
@@ -235,16 +248,18 @@ func (r *Run) schemaBasis(in *trace.Trace, info *SplitInfo) (*publicRun, *ip2vec
 }
 
 // splitOptions are the options of the split into chunks: the configured
-// ones, or under DP the public run's chunks and flow length over the
-// configured time range.
+// ones, or under DP the configured time range and, with a public run, its
+// chunks and flow length.
 func (r *Run) splitOptions(pub *publicRun) (flows.Options, error) {
 	maxLen := r.Cfg.MaxFlowLen
 	if maxLen == 0 {
 		maxLen = r.Cfg.MaxFlowLenCap
 	}
 	opt := flows.Options{Chunks: r.Cfg.Chunks, MaxFlowLen: maxLen, SplitLong: r.Cfg.LongFlows == "split"}
-	if pub != nil {
-		opt.Chunks, opt.MaxFlowLen = pub.spec.Chunks, pub.spec.MaxLen
+	if r.Cfg.DP.Enabled {
+		if pub != nil {
+			opt.Chunks, opt.MaxFlowLen = pub.spec.Chunks, pub.spec.MaxLen
+		}
 		var err error
 		if opt.Start, opt.End, err = r.Cfg.DP.TimeRange(); err != nil {
 			return opt, err
@@ -264,15 +279,34 @@ func (r *Run) encodeChunks(in *trace.Trace, info *SplitInfo, pub *publicRun, emb
 	var spec encoding.Spec
 	var datas []*encoding.Data
 	var changed map[string]int
+	// Under DP the schema comes from DP statistics (dpBuild), unless
+	// dp.public_schema takes the public run's.
+	dpStats := r.Cfg.DP.Enabled && !r.Cfg.DP.PublicSchema
+	specPub := pub
+	if dpStats {
+		specPub = nil
+	}
+	dom, err := dpDomainOf(r.Cfg)
+	if dpStats && err != nil {
+		return spec, nil, err
+	}
 	if in.Kind == trace.KindPackets {
-		spec, datas, changed, err = splitEncode(in.Packets, opt, info, pub,
-			func(sp *flows.Split[trace.Packet]) (encoding.Spec, error) {
-				return encoding.BuildPacketSpec(sp, r.buildOptions(sp.Stats.MaxFlowLen))
+		spec, datas, changed, err = splitEncode(in.Packets, opt, info, specPub,
+			func(sp *flows.Split[trace.Packet]) (encoding.Spec, encoding.Embedding, error) {
+				if dpStats {
+					return dpBuild[trace.Packet](r, sp, info, pub, dpPacketFeatures(dom), trace.KindPackets, opt.MaxFlowLen)
+				}
+				s, err := encoding.BuildPacketSpec(sp, r.buildOptions(sp.Stats.MaxFlowLen))
+				return s, emb, err
 			}, (*encoding.Schema).EncodePackets, emb)
 	} else {
-		spec, datas, changed, err = splitEncode(in.Flows, opt, info, pub,
-			func(sp *flows.Split[trace.Flow]) (encoding.Spec, error) {
-				return encoding.BuildFlowSpec(sp, r.buildOptions(sp.Stats.MaxFlowLen))
+		spec, datas, changed, err = splitEncode(in.Flows, opt, info, specPub,
+			func(sp *flows.Split[trace.Flow]) (encoding.Spec, encoding.Embedding, error) {
+				if dpStats {
+					return dpBuild[trace.Flow](r, sp, info, pub, dpFlowFeatures(dom), trace.KindFlows, opt.MaxFlowLen)
+				}
+				s, err := encoding.BuildFlowSpec(sp, r.buildOptions(sp.Stats.MaxFlowLen))
+				return s, emb, err
 			}, (*encoding.Schema).EncodeFlows, emb)
 	}
 	if err != nil {
@@ -317,7 +351,7 @@ func (r *Run) savePreprocessed(spec encoding.Spec, datas []*encoding.Data, info 
 // splitEncode sorts and splits the records into chunks, builds the schema
 // (or takes the public run's) and encodes every chunk.
 func splitEncode[R any, P flows.Record[R]](recs []R, opt flows.Options, info *SplitInfo, pub *publicRun,
-	build func(*flows.Split[R]) (encoding.Spec, error),
+	build func(*flows.Split[R]) (encoding.Spec, encoding.Embedding, error),
 	encode func(*encoding.Schema, *flows.Chunk[R]) (*encoding.Data, encoding.EncodeStats, error),
 	emb encoding.Embedding) (encoding.Spec, []*encoding.Data, map[string]int, error) {
 	flows.SortByTime[R, P](recs)
@@ -329,7 +363,7 @@ func splitEncode[R any, P flows.Record[R]](recs []R, opt flows.Options, info *Sp
 	var spec encoding.Spec
 	if pub != nil {
 		spec = pub.spec
-	} else if spec, err = build(sp); err != nil {
+	} else if spec, emb, err = build(sp); err != nil {
 		return spec, nil, nil, err
 	}
 	s, err := encoding.NewSchema(spec, emb)
