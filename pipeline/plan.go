@@ -212,7 +212,11 @@ func (r *Run) PlanTraining() (*Plan, error) {
 		}
 	}
 	if v := p.Privacy; v != nil {
-		r.log.Info("differential privacy", "epsilon", v.Epsilon, "delta", v.Delta, "noise_multiplier", v.Noise, "clip", v.Clip, "steps", v.Steps)
+		r.log.Info("differential privacy", "epsilon", v.Epsilon, "delta", v.Delta, "noise_multiplier", v.Noise, "clip", v.Clip, "steps", v.Steps,
+			"target_epsilon", v.Target, "unit", "flow (5-tuple)", "stats_share", v.StatsShare)
+		for _, m := range v.Mechanisms {
+			r.log.Info("privacy budget split", "mechanism", m.Name, "noise_multiplier", m.Noise, "releases", m.Releases, "epsilon_alone", m.Epsilon, "share", m.Share)
+		}
 		r.Man.Privacy = v
 		if err := r.Man.Save(); err != nil {
 			return nil, err

@@ -264,7 +264,7 @@ func TestRunDifferentiallyPrivate(t *testing.T) {
 	runAll(t, Options{Dir: pub, Config: tinyConfig(t, 20)})
 	priv := t.TempDir()
 	cfg := tinyConfig(t, 20)
-	cfg.DP = config.DP{Enabled: true, Epsilon: 5, Clip: 1, Pretrained: pub, Init: "public", CountNoise: 20}
+	cfg.DP = config.DP{Enabled: true, Epsilon: 5, Clip: 1, Pretrained: pub, Init: "public", CountNoise: 20, PublicSchema: true}
 	cfg.LongFlows = "truncate"
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
