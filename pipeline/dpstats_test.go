@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -102,12 +102,12 @@ func released(t *testing.T, dir string) string {
 		edges = append(edges, [2]int64{c.Start, c.End})
 	}
 	b, _ := json.Marshal(struct {
-		Noisy   []int
-		Stats   []DPRelease
-		Delta   float64
-		Edges   [][2]int64
-		MaxLen  int
-		Embed   string
+		Noisy  []int
+		Stats  []DPRelease
+		Delta  float64
+		Edges  [][2]int64
+		MaxLen int
+		Embed  string
 	}{s.NoisyFlows, s.DPStats, s.DPDelta, edges, s.MaxLen, s.Embedding})
 	return string(b)
 }
