@@ -250,7 +250,7 @@ func dpPublicParts(cfg *config.Config) []string {
 	out = append(out, "the maximum flow length and the number of chunks (configuration)")
 	if cfg.DP.Pretrained != "" {
 		if cfg.DP.Init == "public" {
-			out = append(out, "initial weights: the public run's chunk-0 model ("+cfg.DP.Pretrained+")")
+			out = append(out, "initial weights: the public run's chunk-0 model (dp.pretrained)")
 		}
 		out = append(out, "the port/protocol embedding of the public run")
 		if cfg.DP.PublicSchema {
