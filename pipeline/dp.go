@@ -91,7 +91,9 @@ func dpAccount(cfg *config.Config, split *SplitInfo, jobs []ChunkJob, sigma floa
 	acct := privacy.NewAccountant()
 	var steps int64
 	for _, j := range jobs {
-		mech, err := privacy.DPSGD{Records: int64(split.Chunks[j.Chunk].Flows), Batch: int64(cfg.Model.BatchSize),
+		// A batch larger than the chunk samples every flow (rate 1).
+		n := int64(split.Chunks[j.Chunk].Flows)
+		mech, err := privacy.DPSGD{Records: n, Batch: min(int64(cfg.Model.BatchSize), n),
 			Noise: sigma, Iterations: int64(j.Iterations), DRounds: int64(cfg.Model.DRounds)}.Mechanism()
 		if err != nil {
 			return nil, 0, err

@@ -282,3 +282,58 @@ func TestDPBudgetSplitWithinTarget(t *testing.T) {
 		}
 	}
 }
+
+// Knots from a noisy histogram: a one-integer bin is a point mass, mass
+// spreads uniformly within a bin (in log space for log fields), and an
+// empty histogram gives the uniform distribution over the domain.
+func TestKnotsFrom(t *testing.T) {
+	b, err := privacy.IntLogBins(0, 1000, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := make([]float64, b.Len())
+	w[b.Index(1)] = 3 // three quarters of the mass on exactly 1
+	w[b.Index(500)] = 1
+	k := knotsFrom(b, w, 8, true)
+	for j := 0; j <= 6; j++ {
+		if k[j] != math.Log1p(1) {
+			t.Errorf("knot %d = %v, want log1p(1): a one-integer bin is a point mass", j, k[j])
+		}
+	}
+	i := b.Index(500)
+	if lo, hi := math.Log1p(b.Edges[i]), math.Log1p(b.Edges[i+1]-1); !(k[7] >= lo && k[8] <= hi && k[8] > k[7]) {
+		t.Errorf("knots 7, 8 = %v, %v: want inside 500's bin [%v, %v] in log space", k[7], k[8], lo, hi)
+	}
+	u := knotsFrom(b, make([]float64, b.Len()), 4, false)
+	if u[0] != 0 || u[4] != 1000 || u[2] != 500 {
+		t.Errorf("empty histogram knots %v: want uniform over [0, 1000]", u)
+	}
+}
+
+// A DP run with no public data goes end to end: trained, generated and
+// evaluated, with the privacy section and the DP baseline in metrics.json.
+func TestRunDPWithoutPublicData(t *testing.T) {
+	cfg := dpConfig(t, 4, 0, 0)
+	cfg.DP.Iterations = 5
+	dir := t.TempDir()
+	runAll(t, Options{Dir: dir, Input: testutil.Testdata("netshare", "ugr16-small.csv"), Config: cfg})
+	var m struct {
+		Privacy   *struct{ Epsilon float64 } `json:"privacy"`
+		Baselines map[string]json.RawMessage `json:"baselines"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil || m.Privacy == nil || m.Privacy.Epsilon > 4 || m.Baselines["dp_marginal"] == nil {
+		t.Fatalf("metrics.json: privacy %+v, baselines %v (%v)", m.Privacy, len(m.Baselines), err)
+	}
+	split, _ := LoadSplit(dir)
+	if split.Embedding == "" || len(split.DPStats) == 0 || len(split.Chunks) != 1 {
+		t.Errorf("split: embedding %q, %d statistics, %d chunks (want one under DP)", split.Embedding, len(split.DPStats), len(split.Chunks))
+	}
+	if _, err := os.Stat(filepath.Join(dir, PreDir, ProtocolFile)); err == nil {
+		t.Error("protocol.json written under DP")
+	}
+	checkReport(t, dir, "flows")
+}
