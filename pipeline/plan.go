@@ -119,6 +119,11 @@ func buildPlan(dir string, cfg *config.Config, preKey string, split *SplitInfo, 
 				lo, hi := chunkBounds(cfg.Train, false)
 				j.Iterations = epochIterations(cfg.Train.Epochs, max(1, n), cfg.Model.BatchSize, lo, hi)
 			}
+			if cfg.DP.Iterations > 0 {
+				// dp.iterations is the run's total: the chunks share it,
+				// so that ε and the wall time do not grow with their number.
+				j.Iterations = max(1, (cfg.DP.Iterations+len(split.Chunks)-1)/len(split.Chunks))
+			}
 			if pub != nil && cfg.DP.Init == "public" {
 				j.InitFrom = ModelDir(pub.dir, pub.base)
 			}
