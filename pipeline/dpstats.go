@@ -236,7 +236,7 @@ func collectDPStats[R any, P flows.Record[R]](sp *flows.Split[R], feats []dpFeat
 		return nil, err
 	}
 	for _, n := range []string{"srcport", "dstport"} {
-		if err := add(n, dpPortClasses*dpPortSpace, 2, true); err != nil {
+		if err := add(n, dpPortClasses*dpPortSpace, 8, true); err != nil {
 			return nil, err
 		}
 	}
