@@ -31,6 +31,7 @@ import (
 // Domain sizes of the DP statistics (data-independent).
 const (
 	dpContBins  = 256 // continuous fields: log or linear bins over the configured bounds
+	dpCountBins = 64  // packet and byte counts: integer log bins
 	dpStartBins = 64  // flow start within its chunk: equal bins over [0, 1)
 	dpLenBins   = 64  // flow length: integer log bins over 1..max_flow_len
 	dpPortSpace = 1 << 16
@@ -131,8 +132,8 @@ func dpFlowFeatures(d dpDomain) []dpFeature[trace.Flow] {
 	return []dpFeature[trace.Flow]{
 		{name: "gap", log: true, bins: mustBins(privacy.LogBins(0, float64(d.maxGap), dpContBins)), get: func(_ *trace.Flow, g float64) float64 { return g }},
 		{name: "td", log: true, bins: mustBins(privacy.LogBins(0, float64(d.maxDur), dpContBins)), get: func(r *trace.Flow, _ float64) float64 { return float64(r.Dur) }},
-		{name: "pkt", log: true, bins: mustBins(privacy.IntLogBins(0, int64(d.maxPackets), dpContBins)), get: func(r *trace.Flow, _ float64) float64 { return float64(r.Packets) }},
-		{name: "byt", log: true, bins: mustBins(privacy.IntLogBins(0, int64(d.maxByts), dpContBins)), get: func(r *trace.Flow, _ float64) float64 { return float64(r.Bytes) }},
+		{name: "pkt", log: true, bins: mustBins(privacy.IntLogBins(0, int64(d.maxPackets), dpCountBins)), get: func(r *trace.Flow, _ float64) float64 { return float64(r.Packets) }},
+		{name: "byt", log: true, bins: mustBins(privacy.IntLogBins(0, int64(d.maxByts), dpCountBins)), get: func(r *trace.Flow, _ float64) float64 { return float64(r.Bytes) }},
 		{name: "tcp_flags", cat: 256, get: func(r *trace.Flow, _ float64) float64 { return float64(r.TCPFlags) }},
 		{name: "tos", cat: 256, get: func(r *trace.Flow, _ float64) float64 { return float64(r.TOS) }},
 	}
