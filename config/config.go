@@ -134,6 +134,10 @@ type Train struct {
 	FineTuneReduce float64 `yaml:"fine_tune_reduce"`
 	// CheckpointEvery saves a resumable checkpoint every so many iterations.
 	CheckpointEvery int `yaml:"checkpoint_every"`
+	// SelectBest scores every checkpoint by fast fidelity on a validation
+	// slice of the chunk's flows held out of training, and generates from
+	// the best-scoring one instead of the last. Off under DP.
+	SelectBest bool `yaml:"select_best"`
 	// Workers is the number of chunks trained at once; 0 sizes the pool to
 	// the cores.
 	Workers int `yaml:"workers"`
@@ -155,6 +159,7 @@ type trainAll struct {
 	FineTune        bool    `yaml:"fine_tune"`
 	FineTuneReduce  float64 `yaml:"fine_tune_reduce"`
 	CheckpointEvery int     `yaml:"checkpoint_every"`
+	SelectBest      bool    `yaml:"select_best"`
 	Workers         int     `yaml:"workers"`
 	Threads         int     `yaml:"threads"`
 }
@@ -217,6 +222,11 @@ type Generate struct {
 	// when the bits where they differ are ones the model was unsure of
 	// (0: bit-by-bit decoding, as NetShare).
 	IPSnapTop int `yaml:"ip_snap_top"`
+	// IPSnapWeight weighs the popularity term of the joint address
+	// decoding against the bits' log-probabilities: above 1, addresses the
+	// model generated only once move more readily to popular ones, so the
+	// trace has fewer distinct addresses (0 or 1: the plain score).
+	IPSnapWeight float64 `yaml:"ip_snap_weight"`
 	// MatchPorts decodes the ports and protocol of all generated flows at
 	// once, so that each takes a value near what the model generated while
 	// the values keep their real proportions (needs word2vec.decode:

@@ -97,6 +97,7 @@ func TestErrorsNameKeyAndFile(t *testing.T) {
 		"model: 3\n":                      `key "model" must be a mapping`,
 		"train:\n  iterations: many\n":    `train.iterations: want an integer, got "many"`,
 		"dp:\n  enabled: true\n  epsilon: 1\n  public_schema: true": "dp.public_schema: needs dp.pretrained",
+		"generate:\n  ip_snap_weight: -1\n":                         "generate.ip_snap_weight: must be 0 or more, got -1",
 	}
 	for text, want := range cases {
 		p := write(t, dir, "bad.yaml", text)

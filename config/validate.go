@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -136,6 +137,9 @@ func (c *Config) Validate() error {
 
 	positive("generate.scale", c.Generate.Scale)
 	atLeast("generate.ip_snap_top", c.Generate.IPSnapTop, 0)
+	if w := c.Generate.IPSnapWeight; !(w >= 0) || math.IsInf(w, 1) {
+		bad("generate.ip_snap_weight", "must be 0 or more, got %g", w)
+	}
 	if c.Generate.MatchPorts && c.Word2Vec.Decode != "posterior" {
 		bad("generate.match_ports", "needs word2vec.decode: posterior")
 	}

@@ -25,7 +25,8 @@ func paperOutputs() (attr, feat []Output) {
 	return attr, feat
 }
 
-// synthData makes n random flows shaped for the given outputs.
+// synthData makes n random flows shaped for the given outputs, their
+// features sparse (each flow's steps only).
 func synthData(attrOut, featOut []Output, maxLen, n int, seed uint64) *Data {
 	r := rand.New(rand.NewPCG(seed, 1))
 	A, F := 0, 0
@@ -35,7 +36,7 @@ func synthData(attrOut, featOut []Output, maxLen, n int, seed uint64) *Data {
 	for _, o := range featOut {
 		F += o.Dim
 	}
-	d := &Data{N: n, Attr: make([]float32, n*A), Feat: make([]float32, n*maxLen*F), Len: make([]int, n)}
+	d := &Data{N: n, Attr: make([]float32, n*A), Len: make([]int, n)}
 	fill := func(dst []float32, outs []Output) {
 		off := 0
 		for _, o := range outs {
@@ -59,10 +60,23 @@ func synthData(attrOut, featOut []Output, maxLen, n int, seed uint64) *Data {
 		fill(d.Attr[i*A:(i+1)*A], attrOut)
 		d.Len[i] = 1 + r.IntN(maxLen)
 		for k := 0; k < d.Len[i]; k++ {
-			fill(d.Feat[(i*maxLen+k)*F:(i*maxLen+k+1)*F], featOut)
+			d.Feat = append(d.Feat, make([]float32, F)...)
+			fill(d.Feat[len(d.Feat)-F:], featOut)
 		}
 	}
 	return d
+}
+
+// padded returns d with its features in the zero-padded layout, stride
+// steps per flow.
+func padded(d *Data, F, stride int) *Data {
+	p := &Data{N: d.N, Attr: d.Attr, Len: d.Len, Feat: make([]float32, d.N*stride*F)}
+	pos := 0
+	for i, l := range d.Len {
+		copy(p.Feat[i*stride*F:], d.Feat[pos:pos+l*F])
+		pos += l * F
+	}
+	return p
 }
 
 // gemmFLOPs counts the matrix-product FLOPs of one iteration at cfg (2 per
@@ -233,5 +247,32 @@ func BenchmarkGenerate(b *testing.B) {
 			}
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "flows/s")
 		})
+	}
+}
+
+// BenchmarkRealBatch assembles one real batch (batch 100, 270 steps, the
+// paper's feature widths) from 2000 synthetic flows: the padding of each
+// flow's steps and flags that every critic round does.
+func BenchmarkRealBatch(b *testing.B) {
+	attrOut, featOut := paperOutputs()
+	const maxLen = 270
+	m, err := New(DefaultConfig(), attrOut, featOut, maxLen)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := synthData(attrOut, featOut, maxLen, 2000, 1)
+	if err := m.validate(d); err != nil {
+		b.Fatal(err)
+	}
+	idx := make([]int, m.n.cfg.BatchSize)
+	r := rand.New(rand.NewPCG(2, 3))
+	for i := range idx {
+		idx[i] = r.IntN(d.N)
+	}
+	m.n.realBatch(d, idx)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		m.n.realBatch(d, idx)
 	}
 }

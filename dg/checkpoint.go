@@ -58,7 +58,14 @@ func (m *Model) optimizers() map[string]*nn.Adam[float32] {
 // and the previous checkpoint's files are removed only after it: a process
 // killed at any point leaves a manifest that names a complete, consistent
 // checkpoint.
-func (m *Model) Save(dir string) error {
+func (m *Model) Save(dir string) error { return m.save(dir, true) }
+
+// SaveSnapshot writes a checkpoint into dir as Save does, but keeps no
+// previous one: for a copy of the model at one iteration (such as the
+// best-scoring checkpoint) that is replaced as a whole. Load reads it.
+func (m *Model) SaveSnapshot(dir string) error { return m.save(dir, false) }
+
+func (m *Model) save(dir string, keepPrev bool) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("dg: save checkpoint: %w", err)
 	}
@@ -101,7 +108,11 @@ func (m *Model) Save(dir string) error {
 	}
 	// The checkpoint being replaced becomes the previous one.
 	keep := map[string]bool{wname: true, oname: true}
-	if prev, err := readManifestAt(dir, ManifestFile); err == nil && (prev.Weights != wname || prev.Optim != oname) {
+	if !keepPrev {
+		if err := os.Remove(filepath.Join(dir, PrevManifestFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("dg: save checkpoint: %w", err)
+		}
+	} else if prev, err := readManifestAt(dir, ManifestFile); err == nil && (prev.Weights != wname || prev.Optim != oname) {
 		b, err := json.MarshalIndent(prev, "", "  ")
 		if err == nil {
 			err = atomicfile.WriteFile(filepath.Join(dir, PrevManifestFile), append(b, '\n'), 0o644)
@@ -126,6 +137,16 @@ func (m *Model) Save(dir string) error {
 		}
 	}
 	return nil
+}
+
+// CheckpointIteration returns the iteration of the checkpoint in dir,
+// from its manifest alone.
+func CheckpointIteration(dir string) (int, error) {
+	man, err := readManifest(dir)
+	if err != nil {
+		return 0, err
+	}
+	return man.Iteration, nil
 }
 
 // files returns the checkpoint's weight and optimiser file names.

@@ -5,7 +5,8 @@ package dg
 
 import "github.com/netshare-go/netshare/nn"
 
-// realBatch writes D's and D_a's input rows for flows idx of d.
+// realBatch writes D's and D_a's input rows for flows idx of d: each
+// flow's steps with their generation flags, padded to the model's length.
 func (n *net[F]) realBatch(d *Data, idx []int) {
 	b := len(idx)
 	x := n.realX.Resize(b, n.featSize+n.A)
@@ -17,12 +18,11 @@ func (n *net[F]) realBatch(d *Data, idx []int) {
 
 func (n *net[F]) realRows(d *Data, idx []int, x, xa *nn.Mat[F], lo, hi int) {
 	S, Fp, Fd, L := n.cfg.SampleLen, n.Fp, n.Fd, n.L
-	stride := d.steps()
 	for r := lo; r < hi; r++ {
 		fi := idx[r]
 		row := x.Row(r)
 		ln := d.Len[fi]
-		src := d.Feat[fi*stride*Fd:]
+		src := d.Feat[d.off[fi]*Fd:] // the flow's steps; padded below
 		lastBlk := (ln - 1) / S
 		for k := 0; k < L; k++ {
 			st := row[k*Fp : (k+1)*Fp]

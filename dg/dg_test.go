@@ -167,7 +167,7 @@ func TestRealFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := synthData(attrOut, featOut, 9, 3, 5)
+	d := padded(synthData(attrOut, featOut, 9, 3, 5), n.Fd, 9)
 	d.Len = []int{4, 9, 1}
 	for k := 4; k < 9; k++ { // garbage in the padding must not leak through
 		d.Feat[(0*9+k)*n.Fd] = 0.5
@@ -739,5 +739,145 @@ func TestPreviousCheckpointKept(t *testing.T) {
 	}
 	if p.Iteration() != 4 {
 		t.Errorf("previous checkpoint at iteration %d, want 4", p.Iteration())
+	}
+}
+
+// OnCheckpoint runs after each checkpoint and after the last; generating
+// from the model there (as checkpoint selection does) leaves training
+// exactly as it would have been, and a snapshot keeps no previous
+// checkpoint and loads back as the model at that iteration.
+func TestOnCheckpointGenerationLeavesTrainingAlone(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Seed = 7
+	attrOut, featOut := tinyOutputs()
+	d := synthData(attrOut, featOut, 5, 40, 2)
+	ctx := context.Background()
+	plain, _ := New(cfg, attrOut, featOut, 5)
+	if err := plain.Train(ctx, d, 6, TrainOptions{CheckpointDir: t.TempDir(), CheckpointEvery: 2}); err != nil {
+		t.Fatal(err)
+	}
+	hooked, _ := New(cfg, attrOut, featOut, 5)
+	snap := filepath.Join(t.TempDir(), "best")
+	var seen []int
+	var snapWeights [][]float32
+	err := hooked.Train(ctx, d, 6, TrainOptions{CheckpointDir: t.TempDir(), CheckpointEvery: 2, OnCheckpoint: func(it int) error {
+		seen = append(seen, it)
+		hooked.SetGenerationSeed(uint64(it))
+		if _, _, _, err := hooked.Generate(9); err != nil {
+			return err
+		}
+		if it == 4 {
+			snapWeights = weightsOf(hooked)
+			return hooked.SaveSnapshot(snap)
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(seen) != "[2 4 6]" {
+		t.Errorf("OnCheckpoint called at %v, want [2 4 6]", seen)
+	}
+	sameWeights(t, "training with generation at checkpoints", plain, hooked)
+	if _, err := os.Stat(filepath.Join(snap, PrevManifestFile)); err == nil {
+		t.Error("a snapshot kept a previous checkpoint")
+	}
+	s, err := Load(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Iteration() != 4 {
+		t.Errorf("snapshot at iteration %d, want 4", s.Iteration())
+	}
+	got := weightsOf(s)
+	for i := range got {
+		for j := range got[i] {
+			if got[i][j] != snapWeights[i][j] {
+				t.Fatalf("snapshot tensor %d differs from the model at iteration 4", i)
+			}
+		}
+	}
+	// An error from the hook stops training.
+	stop, _ := New(cfg, attrOut, featOut, 5)
+	boom := errors.New("boom")
+	if err := stop.Train(ctx, d, 6, TrainOptions{CheckpointDir: t.TempDir(), CheckpointEvery: 2, OnCheckpoint: func(int) error { return boom }}); !errors.Is(err, boom) {
+		t.Errorf("hook error: got %v", err)
+	}
+	if stop.Iteration() != 2 {
+		t.Errorf("training went on to iteration %d after the hook failed", stop.Iteration())
+	}
+}
+
+// --- sparse and dense training data -----------------------------------------
+
+// Training on sparse features (each flow's steps only) is bit for bit
+// training on the zero-padded layout: the batches are the same (built
+// here from the dense layout: each step's features and flags, zeros after
+// the flow's end) and so are the losses and the weights after a few
+// iterations, with and without DP.
+func TestSparseDataTrainsAsDense(t *testing.T) {
+	attrOut, featOut := tinyOutputs()
+	const maxLen = 5 // padded to 6 steps (SampleLen 2 … 3)
+	for _, dp := range []bool{false, true} {
+		cfg := tinyConfig()
+		cfg.SampleLen = 3
+		cfg.Seed = 7
+		if dp {
+			cfg.DP = DP{Enabled: true, Clip: 1, Noise: 0.5}
+		}
+		sparse := synthData(attrOut, featOut, maxLen, 30, 3)
+		a, err := New(cfg, attrOut, featOut, maxLen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		F, L := a.FeatDim(), a.PaddedLen()
+		if len(sparse.Feat) >= sparse.N*maxLen*F {
+			t.Fatal("synthetic data is not sparse")
+		}
+		dense := padded(sparse, F, maxLen)
+		b, _ := New(cfg, attrOut, featOut, maxLen)
+
+		// The batch of the sparse data is the dense layout's.
+		if err := sparse.validate(a.n.A, F, maxLen, L); err != nil {
+			t.Fatal(err)
+		}
+		idx := []int{4, 0, 29, 4, 17, 8}
+		a.n.realBatch(sparse, idx)
+		Fp := F + 2
+		for r, fi := range idx {
+			row := a.n.realX.Row(r)
+			ln := sparse.Len[fi]
+			for k := 0; k < L; k++ {
+				for j := 0; j < F; j++ {
+					want := float32(0)
+					if k < ln {
+						want = dense.Feat[(fi*maxLen+k)*F+j]
+					}
+					if row[k*Fp+j] != want {
+						t.Fatalf("flow %d step %d feature %d: %v, dense %v", fi, k, j, row[k*Fp+j], want)
+					}
+				}
+			}
+			for j := 0; j < a.n.A; j++ {
+				if w := sparse.Attr[fi*a.n.A+j]; row[L*Fp+j] != w || a.n.realA.Row(r)[j] != w {
+					t.Fatalf("flow %d attribute %d differs", fi, j)
+				}
+			}
+		}
+
+		for it := 0; it < 3; it++ {
+			la, err := a.Step(sparse)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lb, err := b.Step(dense)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if la != lb {
+				t.Fatalf("dp %v iteration %d: losses %+v on sparse data, %+v on dense", dp, it, la, lb)
+			}
+		}
+		sameWeights(t, fmt.Sprintf("dp %v", dp), a, b)
 	}
 }

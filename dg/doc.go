@@ -14,6 +14,11 @@
 // the flattened padded features (with flags) concatenated with the
 // attributes, and the auxiliary D_a on the attributes alone.
 //
+// Training data (Data) stores each flow's active steps only, flow after
+// flow; a real batch is padded to the model's length, with its flags, as it
+// is assembled (into buffers reused from batch to batch). The zero-padded
+// layout is accepted too and trains identically.
+//
 // Differences from NetShare's code, chosen deliberately:
 //   - the gradient penalty interpolates with α ~ U(0,1) per example (the
 //     PyTorch version used α ≡ 1, i.e. penalised at the fakes);

@@ -112,6 +112,13 @@ type TrainOptions struct {
 	// one (weights, optimiser moments, random state and iteration count);
 	// its configuration and outputs must match the model's.
 	Resume bool
+	// OnCheckpoint, when set with CheckpointDir, is called after each
+	// checkpoint saved every CheckpointEvery iterations and after the last
+	// (not after the one saved when ctx is cancelled), with the model's
+	// iteration count. It may generate from the model (generation does not
+	// touch the training state) or save a copy elsewhere; an error stops
+	// training.
+	OnCheckpoint func(iteration int) error
 }
 
 // Train runs iterations until the model has done total iterations in all
@@ -139,6 +146,12 @@ func (m *Model) Train(ctx context.Context, d *Data, total int, opt TrainOptions)
 		}
 		return m.Save(opt.CheckpointDir)
 	}
+	checkpoint := func() error {
+		if err := save(); err != nil || opt.CheckpointDir == "" || opt.OnCheckpoint == nil {
+			return err
+		}
+		return opt.OnCheckpoint(m.n.step)
+	}
 	start := time.Now()
 	for m.n.step < total {
 		if err := ctx.Err(); err != nil {
@@ -156,12 +169,12 @@ func (m *Model) Train(ctx context.Context, d *Data, total int, opt TrainOptions)
 			opt.Progress(Progress{Iteration: it, Total: total, Losses: l, Elapsed: time.Since(start)})
 		}
 		if opt.CheckpointEvery > 0 && it%opt.CheckpointEvery == 0 && it < total {
-			if err := save(); err != nil {
+			if err := checkpoint(); err != nil {
 				return err
 			}
 		}
 	}
-	return save()
+	return checkpoint()
 }
 
 // chunk is the number of flows generated per pass.

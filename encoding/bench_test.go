@@ -68,13 +68,14 @@ func BenchmarkDecodeFlows(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	dense := d.Dense()
 	b.ResetTimer()
 	for range b.N {
 		attrs, err := s.DecodeAttributes(d.Attr, d.N)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.DecodeFlows(attrs, d.Feat, d.Len, ChunkRange{Start: ch.Start, End: ch.End}); err != nil {
+		if _, err := s.DecodeFlows(attrs, dense, d.Len, ChunkRange{Start: ch.Start, End: ch.End}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -45,13 +45,13 @@ type BuildOptions struct {
 }
 
 // keyCounts counts, per 5-tuple field, how many chunk flows take each
-// value, and lists the chunk flows' lengths.
+// value, and sketches the chunk flows' lengths.
 type keyCounts struct {
 	sport, dport, proto          map[int]float64 // chunk flows
 	sportRec, dportRec, protoRec map[int]float64 // records
 	// Per protocol: [proto][port] → flows, records.
 	sportBy, dportBy, sportRecBy, dportRecBy map[uint8]map[int]float64
-	lengths                                  []float64
+	lengths                                  *quantileSketch
 }
 
 func addTo(m map[uint8]map[int]float64, p uint8, v int, w float64) {
@@ -61,28 +61,28 @@ func addTo(m map[uint8]map[int]float64, p uint8, v int, w float64) {
 	m[p][v] += w
 }
 
-func countKeys[R any](sp *flows.Split[R]) keyCounts {
-	kc := keyCounts{sport: map[int]float64{}, dport: map[int]float64{}, proto: map[int]float64{},
+func newKeyCounts() keyCounts {
+	return keyCounts{sport: map[int]float64{}, dport: map[int]float64{}, proto: map[int]float64{},
 		sportRec: map[int]float64{}, dportRec: map[int]float64{}, protoRec: map[int]float64{},
 		sportBy: map[uint8]map[int]float64{}, dportBy: map[uint8]map[int]float64{},
-		sportRecBy: map[uint8]map[int]float64{}, dportRecBy: map[uint8]map[int]float64{}}
-	for _, ch := range sp.Chunks {
-		for _, f := range ch.Flows {
-			n := float64(len(f.Records))
-			kc.sport[int(f.Key.SrcPort)]++
-			kc.dport[int(f.Key.DstPort)]++
-			kc.proto[int(f.Key.Proto)]++
-			kc.sportRec[int(f.Key.SrcPort)] += n
-			kc.dportRec[int(f.Key.DstPort)] += n
-			kc.protoRec[int(f.Key.Proto)] += n
-			addTo(kc.sportBy, f.Key.Proto, int(f.Key.SrcPort), 1)
-			addTo(kc.dportBy, f.Key.Proto, int(f.Key.DstPort), 1)
-			addTo(kc.sportRecBy, f.Key.Proto, int(f.Key.SrcPort), n)
-			addTo(kc.dportRecBy, f.Key.Proto, int(f.Key.DstPort), n)
-			kc.lengths = append(kc.lengths, n)
-		}
-	}
-	return kc
+		sportRecBy: map[uint8]map[int]float64{}, dportRecBy: map[uint8]map[int]float64{},
+		lengths: newSketch()}
+}
+
+// add counts one chunk flow of key k with n records.
+func (kc *keyCounts) add(k trace.Key, records int) {
+	n := float64(records)
+	kc.sport[int(k.SrcPort)]++
+	kc.dport[int(k.DstPort)]++
+	kc.proto[int(k.Proto)]++
+	kc.sportRec[int(k.SrcPort)] += n
+	kc.dportRec[int(k.DstPort)] += n
+	kc.protoRec[int(k.Proto)] += n
+	addTo(kc.sportBy, k.Proto, int(k.SrcPort), 1)
+	addTo(kc.dportBy, k.Proto, int(k.DstPort), 1)
+	addTo(kc.sportRecBy, k.Proto, int(k.SrcPort), n)
+	addTo(kc.dportRecBy, k.Proto, int(k.DstPort), n)
+	kc.lengths.add(n)
 }
 
 // embeddedSpec is a port or protocol field, with posterior decoding over
@@ -135,8 +135,8 @@ func attrSpecs(chunks int, opt BuildOptions, kc keyCounts) []FieldSpec {
 	}
 	if opt.LengthAttr {
 		l := FieldSpec{Name: "length", Type: TypeContinuous, Lo: 1, Hi: float64(max(1, opt.MaxLen)), Log: true, Round: true}
-		if opt.QuantileKnots > 0 && len(kc.lengths) > 0 {
-			l = FieldSpec{Name: "length", Type: TypeQuantile, Knots: QuantileKnots(kc.lengths, opt.QuantileKnots, true), Log: true, Round: true}
+		if opt.QuantileKnots > 0 && kc.lengths.n > 0 {
+			l = FieldSpec{Name: "length", Type: TypeQuantile, Knots: kc.lengths.knots(opt.QuantileKnots, true), Log: true, Round: true}
 		}
 		a = append(a, l)
 	}
@@ -149,22 +149,23 @@ func attrSpecs(chunks int, opt BuildOptions, kc keyCounts) []FieldSpec {
 	return a
 }
 
-// column gathers one feature's values over a trace.
+// column gathers what the spec needs of one feature's values over a
+// trace: their range, up to 4097 distinct values, and a quantile sketch.
 type column struct {
 	name   string
 	vals   map[float64]struct{}
-	all    []float64
+	sk     *quantileSketch
 	lo, hi float64
 	n      int
 }
 
 func newColumn(name string) *column {
-	return &column{name: name, vals: map[float64]struct{}{}, lo: math.Inf(1), hi: math.Inf(-1)}
+	return &column{name: name, vals: map[float64]struct{}{}, sk: newSketch(), lo: math.Inf(1), hi: math.Inf(-1)}
 }
 
 func (c *column) add(v float64) {
 	c.n++
-	c.all = append(c.all, v)
+	c.sk.add(v)
 	c.lo, c.hi = math.Min(c.lo, v), math.Max(c.hi, v)
 	if len(c.vals) <= 4096 {
 		c.vals[v] = struct{}{}
@@ -177,7 +178,7 @@ func (c *column) continuous(log, round bool, opt BuildOptions) FieldSpec {
 	if r, ok := opt.Fixed[c.name]; ok {
 		lo, hi = r[0], r[1]
 	} else if opt.QuantileKnots > 0 && c.n > 0 {
-		return FieldSpec{Name: c.name, Type: TypeQuantile, Knots: QuantileKnots(c.all, opt.QuantileKnots, log), Log: log, Round: round}
+		return FieldSpec{Name: c.name, Type: TypeQuantile, Knots: c.sk.knots(opt.QuantileKnots, log), Log: log, Round: round}
 	}
 	if c.n == 0 {
 		lo, hi = 0, 0
@@ -217,33 +218,6 @@ func (o BuildOptions) withDefaults() BuildOptions {
 	return o
 }
 
-// gatherColumns collects each field's values over the records of a split,
-// calling each (when set) on every record too.
-func gatherColumns[R any, P flows.Record[R]](sp *flows.Split[R], fields []recordField[R], each func(r *R)) []*column {
-	cols := make([]*column, len(fields))
-	for i, f := range fields {
-		cols[i] = newColumn(f.name)
-	}
-	for _, ch := range sp.Chunks {
-		for _, f := range ch.Flows {
-			for i := range f.Records {
-				r := &f.Records[i]
-				g := 0.0
-				if i > 0 {
-					g = float64(P(r).Time() - P(&f.Records[i-1]).Time())
-				}
-				for j, fd := range fields {
-					cols[j].add(fd.get(r, g))
-				}
-				if each != nil {
-					each(r)
-				}
-			}
-		}
-	}
-	return cols
-}
-
 // featSpecs derives each field's codec from its column.
 func featSpecs[R any](fields []recordField[R], cols []*column, opt BuildOptions) []FieldSpec {
 	out := make([]FieldSpec, len(fields))
@@ -253,21 +227,108 @@ func featSpecs[R any](fields []recordField[R], cols []*column, opt BuildOptions)
 	return out
 }
 
-// BuildFlowSpec derives the encoding of a flow-record trace from its split.
-func BuildFlowSpec(sp *flows.Split[trace.Flow], opt BuildOptions) (Spec, error) {
+// SpecBuilder gathers, one chunk flow at a time, what a Spec is derived
+// from: each field's range, distinct values (up to a cap) and quantile
+// sketch, the 5-tuple fields' counts, the flow lengths, each chunk's flow
+// start positions and the labels. Its memory does not grow with the number
+// of records (only with the distinct ports and labels).
+type SpecBuilder[R any, P flows.Record[R]] struct {
+	kind   trace.Kind
+	chunks int
+	fields []recordField[R]
+	cols   []*column
+	label  func(*R) string
+	labels map[string]struct{}
+	kc     keyCounts
+	starts []*quantileSketch
+}
+
+func newSpecBuilder[R any, P flows.Record[R]](kind trace.Kind, chunks int, fields []recordField[R]) *SpecBuilder[R, P] {
+	b := &SpecBuilder[R, P]{kind: kind, chunks: chunks, fields: fields, labels: map[string]struct{}{}, kc: newKeyCounts()}
+	for _, f := range fields {
+		b.cols = append(b.cols, newColumn(f.name))
+	}
+	for range chunks {
+		b.starts = append(b.starts, newSketch())
+	}
+	return b
+}
+
+// NewFlowSpecBuilder returns a builder for a flow trace of the given
+// number of chunks.
+func NewFlowSpecBuilder(chunks int) *SpecBuilder[trace.Flow, *trace.Flow] {
+	b := newSpecBuilder[trace.Flow, *trace.Flow](trace.KindFlows, chunks, flowFields)
+	b.label = func(r *trace.Flow) string { return r.Label }
+	return b
+}
+
+// NewPacketSpecBuilder returns a builder for a packet trace of the given
+// number of chunks.
+func NewPacketSpecBuilder(chunks int) *SpecBuilder[trace.Packet, *trace.Packet] {
+	return newSpecBuilder[trace.Packet, *trace.Packet](trace.KindPackets, chunks, packetFields)
+}
+
+// Add adds a flow of chunk c, which spans [start, end).
+func (b *SpecBuilder[R, P]) Add(c int, start, end int64, f *flows.ChunkFlow[R]) {
+	if len(f.Records) == 0 {
+		return
+	}
+	b.kc.add(f.Key, len(f.Records))
+	b.starts[c].add(chunkRel(P(&f.Records[0]).Time(), start, end))
+	for i := range f.Records {
+		r := &f.Records[i]
+		g := 0.0
+		if i > 0 {
+			g = float64(P(r).Time() - P(&f.Records[i-1]).Time())
+		}
+		for j, fd := range b.fields {
+			b.cols[j].add(fd.get(r, g))
+		}
+		if b.label != nil {
+			b.labels[b.label(r)] = struct{}{}
+		}
+	}
+}
+
+// AddSplit adds every flow of a split.
+func (b *SpecBuilder[R, P]) AddSplit(sp *flows.Split[R]) {
+	for c := range sp.Chunks {
+		ch := &sp.Chunks[c]
+		for i := range ch.Flows {
+			b.Add(c, ch.Start, ch.End, &ch.Flows[i])
+		}
+	}
+}
+
+// Spec derives the spec from what was added.
+func (b *SpecBuilder[R, P]) Spec(opt BuildOptions) (Spec, error) {
 	opt = opt.withDefaults()
 	if opt.MaxLen < 1 {
 		return Spec{}, fmt.Errorf("max flow length must be positive, got %d", opt.MaxLen)
 	}
-	labels := map[string]struct{}{}
-	cols := gatherColumns(sp, flowFields, func(r *trace.Flow) { labels[r.Label] = struct{}{} })
-	spec := Spec{Kind: trace.KindFlows, Chunks: len(sp.Chunks), MaxLen: opt.MaxLen}
-	spec.Attr = attrSpecs(len(sp.Chunks), opt, countKeys(sp))
-	spec.StartKnots = startKnots(sp, opt)
-	spec.Feat = featSpecs(flowFields, cols, opt)
+	spec := Spec{Kind: b.kind, Chunks: b.chunks, MaxLen: opt.MaxLen}
+	spec.Attr = attrSpecs(b.chunks, opt, b.kc)
+	if opt.QuantileKnots > 0 {
+		spec.StartKnots = make([][]float64, b.chunks)
+		for c, sk := range b.starts {
+			if sk.n == 0 {
+				sk.add(0)
+				sk.add(1)
+			}
+			spec.StartKnots[c] = sk.knots(opt.QuantileKnots, false)
+		}
+	}
+	spec.Feat = featSpecs(b.fields, b.cols, opt)
+	if b.kind == trace.KindFlows {
+		b.flowLabels(&spec, opt)
+	}
+	return spec, nil
+}
+
+func (b *SpecBuilder[R, P]) flowLabels(spec *Spec, opt BuildOptions) {
 	spec.Labels = opt.Labels
 	if spec.Labels == nil {
-		for l := range labels {
+		for l := range b.labels {
 			spec.Labels = append(spec.Labels, l)
 		}
 		slices.Sort(spec.Labels)
@@ -285,39 +346,18 @@ func BuildFlowSpec(sp *flows.Split[trace.Flow], opt BuildOptions) (Spec, error) 
 		}
 		spec.Feat = append(spec.Feat, FieldSpec{Name: "label", Type: TypeCategorical, Choices: ch})
 	}
-	return spec, nil
+}
+
+// BuildFlowSpec derives the encoding of a flow-record trace from its split.
+func BuildFlowSpec(sp *flows.Split[trace.Flow], opt BuildOptions) (Spec, error) {
+	b := NewFlowSpecBuilder(len(sp.Chunks))
+	b.AddSplit(sp)
+	return b.Spec(opt)
 }
 
 // BuildPacketSpec derives the encoding of a packet trace from its split.
 func BuildPacketSpec(sp *flows.Split[trace.Packet], opt BuildOptions) (Spec, error) {
-	opt = opt.withDefaults()
-	if opt.MaxLen < 1 {
-		return Spec{}, fmt.Errorf("max flow length must be positive, got %d", opt.MaxLen)
-	}
-	cols := gatherColumns(sp, packetFields, nil)
-	spec := Spec{Kind: trace.KindPackets, Chunks: len(sp.Chunks), MaxLen: opt.MaxLen}
-	spec.Attr = attrSpecs(len(sp.Chunks), opt, countKeys(sp))
-	spec.StartKnots = startKnots(sp, opt)
-	spec.Feat = featSpecs(packetFields, cols, opt)
-	return spec, nil
-}
-
-// startKnots returns per chunk the quantile knots of its flows' start
-// positions, when quantile encoding is on.
-func startKnots[R any, P flows.Record[R]](sp *flows.Split[R], opt BuildOptions) [][]float64 {
-	if opt.QuantileKnots <= 0 {
-		return nil
-	}
-	out := make([][]float64, len(sp.Chunks))
-	for c, ch := range sp.Chunks {
-		var rel []float64
-		for _, f := range ch.Flows {
-			rel = append(rel, chunkRel(P(&f.Records[0]).Time(), ch.Start, ch.End))
-		}
-		if len(rel) == 0 {
-			rel = []float64{0, 1}
-		}
-		out[c] = QuantileKnots(rel, opt.QuantileKnots, false)
-	}
-	return out
+	b := NewPacketSpecBuilder(len(sp.Chunks))
+	b.AddSplit(sp)
+	return b.Spec(opt)
 }

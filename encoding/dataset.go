@@ -9,13 +9,39 @@ import (
 	"github.com/netshare-go/netshare/trace"
 )
 
-// Data is one chunk's training set: per flow an attribute vector and a
-// zero-padded sequence of feature vectors.
+// Data is one chunk's training set: per flow an attribute vector and the
+// feature vectors of its records. Features are stored sparse: only each
+// flow's real records, flow after flow, with no padding up to MaxLen (most
+// flows have one record); Dense builds the padded layout, and the model
+// pads when it assembles a batch.
 type Data struct {
 	N, AttrDim, FeatDim, MaxLen int
 	Attr                        []float32 // N × AttrDim
-	Feat                        []float32 // N × MaxLen × FeatDim
-	Len                         []int     // records per flow, 1..MaxLen
+	// Feat is Records() × FeatDim: flow 0's Len[0] records, then flow 1's,
+	// and so on.
+	Feat []float32
+	Len  []int // records per flow, 1..MaxLen
+}
+
+// Records is the number of records, the sum of Len.
+func (d *Data) Records() int {
+	n := 0
+	for _, l := range d.Len {
+		n += l
+	}
+	return n
+}
+
+// Dense returns the features zero-padded to N × MaxLen × FeatDim.
+func (d *Data) Dense() []float32 {
+	out := make([]float32, d.N*d.MaxLen*d.FeatDim)
+	pos := 0
+	for i, l := range d.Len {
+		n := l * d.FeatDim
+		copy(out[i*d.MaxLen*d.FeatDim:], d.Feat[pos:pos+n])
+		pos += n
+	}
+	return out
 }
 
 // EncodeStats counts what encoding had to change.
@@ -61,9 +87,14 @@ func b2f(b bool) float64 {
 // encodeChunk encodes a chunk's flows; rc gives the records' features.
 func encodeChunk[R any, P flows.Record[R]](s *Schema, ch *flows.Chunk[R], rc *recordCodec[R]) (*Data, EncodeStats) {
 	n := len(ch.Flows)
+	total := 0
+	for fi := range ch.Flows {
+		total += min(len(ch.Flows[fi].Records), s.MaxLen)
+	}
 	d := &Data{N: n, AttrDim: s.attrDim, FeatDim: s.featDim, MaxLen: s.MaxLen,
-		Attr: make([]float32, n*s.attrDim), Feat: make([]float32, n*s.MaxLen*s.featDim), Len: make([]int, n)}
+		Attr: make([]float32, n*s.attrDim), Feat: make([]float32, total*s.featDim), Len: make([]int, n)}
 	st := EncodeStats{Flows: n}
+	pos := 0       // the next record's row in d.Feat
 	var a FlowAttr // the flow's attributes, as encodeAttr reads them
 	for fi := range ch.Flows {
 		f := &ch.Flows[fi]
@@ -85,7 +116,7 @@ func encodeChunk[R any, P flows.Record[R]](s *Schema, ch *flows.Chunk[R], rc *re
 			if k > 0 {
 				gap = float64(P(&recs[k]).Time() - P(&recs[k-1]).Time())
 			}
-			row := d.Feat[(fi*s.MaxLen+k)*s.featDim:]
+			row := d.Feat[(pos+k)*s.featDim:]
 			for i, c := range s.feat {
 				v := rc.get[i](&recs[k], gap)
 				if c.Encode(v, row[s.featOff[i]:s.featOff[i]+c.Dim()]) {
@@ -93,6 +124,7 @@ func encodeChunk[R any, P flows.Record[R]](s *Schema, ch *flows.Chunk[R], rc *re
 				}
 			}
 		}
+		pos += len(recs)
 	}
 	return d, st
 }

@@ -152,7 +152,7 @@ func chunkRoundTrip[R any, P flows.Record[R]](t *testing.T, s *Schema, sp *flows
 				t.Fatalf("chunk %d flow %d: attributes %+v, want key %v starts %v present %v", ci, i, a, f.Key, f.StartsHere, f.Present)
 			}
 		}
-		out, err := decode(attrs, d.Feat, d.Len, ChunkRange{Index: ci, Start: ch.Start, End: ch.End})
+		out, err := decode(attrs, d.Dense(), d.Len, ChunkRange{Index: ci, Start: ch.Start, End: ch.End})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -310,34 +310,6 @@ func TestNewSchemaRejectsBadSpecs(t *testing.T) {
 	}
 	if _, err := NewSchema(good, nil); err == nil {
 		t.Error("port fields without an embedding accepted")
-	}
-}
-
-func TestDataFileRoundTripAndCorruption(t *testing.T) {
-	recs := sampleFlows()
-	flows.SortByTime(recs)
-	sp, _ := flows.SplitByTime(recs, flows.Options{Chunks: 2})
-	spec, _ := BuildFlowSpec(sp, BuildOptions{MaxLen: sp.Stats.MaxFlowLen})
-	ports, protos := portsProtos(recs)
-	s, _ := NewSchema(spec, newStub(ports, protos))
-	d, _, _ := s.EncodeFlows(&sp.Chunks[1])
-	path := filepath.Join(t.TempDir(), "chunk.data")
-	if err := d.Save(path); err != nil {
-		t.Fatal(err)
-	}
-	d2, err := LoadData(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d2.N != d.N || !slices.Equal(d2.Attr, d.Attr) || !slices.Equal(d2.Feat, d.Feat) || !slices.Equal(d2.Len, d.Len) {
-		t.Fatal("training set changed in a save/load round trip")
-	}
-	b, _ := os.ReadFile(path)
-	for _, cut := range []int{0, 5, 12, len(b) / 2, len(b) - 1} {
-		os.WriteFile(path, b[:cut], 0o644)
-		if _, err := LoadData(path); err == nil {
-			t.Errorf("file cut at %d bytes loaded without error", cut)
-		}
 	}
 }
 

@@ -104,6 +104,7 @@ type kindOps[R any] struct {
 	downstream func(real, syn []R, o downstream.Options) *downstream.Report
 	dist       func(rp, sp *profile, real, syn []R) *Distributions
 	protocol   func(real, syn []R) *protocol.Report
+	addresses  func(real, syn []R) *Addresses
 	sample     func(rs []R, k int, seed uint64, side string) []R
 	unit       string // what sample draws
 }
@@ -119,6 +120,7 @@ var flowOps = kindOps[trace.Flow]{
 	downstream: downstream.Flows,
 	dist:       distributions,
 	protocol:   protocol.CompareFlows,
+	addresses:  FlowAddresses,
 	sample:     sampleFlows,
 	unit:       "flow records",
 }
@@ -134,6 +136,7 @@ var packetOps = kindOps[trace.Packet]{
 	downstream: downstream.Packets,
 	dist:       func(rp, sp *profile, _, _ []trace.Packet) *Distributions { return distributions(rp, sp, nil, nil) },
 	protocol:   protocol.ComparePackets,
+	addresses:  PacketAddresses,
 	sample:     samplePackets,
 	unit:       "flows",
 }
@@ -172,10 +175,12 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 	var boot, marg []R
 	var idx *audit.CopyIndex
 	var proto *protocol.Report
+	var addrs *Addresses
 	jobs := []func(){
 		func() { rp = ops.profile(real) },
 		func() { sp = ops.profile(syn) },
 		func() { proto = ops.protocol(real, syn) },
+		func() { addrs = ops.addresses(real, syn) },
 	}
 	if !opt.NoBaselines {
 		jobs = append(jobs,
@@ -206,7 +211,7 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 	}
 
 	// Stage 2: comparisons and the audit.
-	res := &Result{Privacy: opt.Privacy, Downstream: dr, Protocol: proto}
+	res := &Result{Privacy: opt.Privacy, Downstream: dr, Protocol: proto, Addresses: addrs}
 	var ar *audit.Report
 	stage := []func(){func() { res.Baselines = compareAll(&res.Fidelity, rp, sp, bp, mp, dp) }}
 	if idx != nil {

@@ -119,11 +119,17 @@ type Result struct {
 	Distributions *Distributions     `json:"distributions,omitempty"`
 	// Protocol is the protocol validity of both traces.
 	Protocol *protocol.Report `json:"protocol,omitempty"`
+	// Addresses compares the traces' distinct addresses and how
+	// concentrated their traffic is on the busiest.
+	Addresses *Addresses `json:"addresses,omitempty"`
 	// Subsample, when set, says which costly parts ran on a seeded random
 	// subsample of a trace larger than the limit, and how large it was.
 	Subsample *Subsample `json:"subsample,omitempty"`
 	// Notes are remarks on the inputs, e.g. records a reader skipped.
 	Notes []string `json:"notes,omitempty"`
+	// CheckpointSelection, for a pipeline run that selected its best
+	// checkpoints, is each chunk's checkpoint scores and choice.
+	CheckpointSelection []ChunkSelection `json:"checkpoint_selection,omitempty"`
 }
 
 // JSON returns the result as an indented JSON object.

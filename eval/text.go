@@ -83,6 +83,9 @@ func (r *Result) textSections() []string {
 	for _, n := range r.Notes {
 		out = append(out, "note: "+n+"\n")
 	}
+	if a := r.Addresses; a != nil {
+		out = append(out, addressText(a))
+	}
 	if d := r.Downstream; d != nil {
 		out = append(out, downstreamText(d)+subsampleText(r.Subsample, SubsampleDownstream))
 	}
@@ -246,6 +249,30 @@ func targetsText(ts []Target) string {
 			val += " " + t.Reason
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", mark, t.Name, t.Description, strings.TrimSpace(val))
+	}
+	tw.Flush()
+	return b.String()
+}
+
+// addressText lists the distinct addresses of both traces and the share of
+// flows held by their 1, 10 and 100 busiest.
+func addressText(a *Addresses) string {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "addresses\treal\tsynthetic")
+	fmt.Fprintf(tw, "distinct source IPs\t%d\t%d\n", a.Real.SrcDistinct, a.Synthetic.SrcDistinct)
+	fmt.Fprintf(tw, "distinct destination IPs\t%d\t%d\n", a.Real.DstDistinct, a.Synthetic.DstDistinct)
+	for _, side := range []struct {
+		name   string
+		rc, sc Concentration
+	}{{"source", a.Real.Src, a.Synthetic.Src}, {"destination", a.Real.Dst, a.Synthetic.Dst}} {
+		for _, k := range []int{1, 10, 100} {
+			rv, ok1 := At(a.K, side.rc.Flows, k)
+			sv, ok2 := At(a.K, side.sc.Flows, k)
+			if ok1 && ok2 {
+				fmt.Fprintf(tw, "share of flows of the top %d %s IPs\t%.1f%%\t%.1f%%\n", k, side.name, 100*rv, 100*sv)
+			}
+		}
 	}
 	tw.Flush()
 	return b.String()

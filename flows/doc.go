@@ -9,6 +9,18 @@
 // multichunk_dep_v2 tags), so that generation can stitch flows back together
 // across chunks.
 //
+// A trace too large for memory is split by streaming instead, in the same
+// way: a [Sorter] sorts the records by 5-tuple and time (an external sort:
+// sorted runs of a bounded number of records in a fixed-size binary form
+// given by a [Codec], merged k ways, stable by input position); a
+// [StreamSplitter] takes each 5-tuple's records in turn and hands on its
+// chunk flows with the same tags, splitting or truncation and statistics as
+// [SplitByTime]; a [ChunkSpill] keeps them in one file per chunk and reads
+// one chunk back at a time. A chunk read back orders its flows by their
+// first record's time, then by that record's position in the input: with a
+// stable sort by time, the order SplitByTime gives. Memory is the sort
+// buffer, the records of one 5-tuple and one chunk.
+//
 // The functions are generic over the record kind: any type whose pointer has
 // Key and Time methods, such as trace.Packet and trace.Flow.
 package flows

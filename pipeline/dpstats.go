@@ -191,33 +191,51 @@ type dpSpecInput struct {
 	rel   releaser
 }
 
-// collectDPStats builds and releases the DP histograms of a split trace:
-// one pass over its chunk flows, grouped by 5-tuple so that each flow
-// (privacy unit) is bounded once in every histogram.
-func collectDPStats[R any, P flows.Record[R]](sp *flows.Split[R], feats []dpFeature[R], in dpSpecInput, maxLen int) (*dpStats, error) {
-	st := &dpStats{hists: map[string]*dpHist{}}
-	var order []*dpHist
+// dpAccum gathers the DP histograms of a trace one privacy unit at a time:
+// it is fed the streaming split's chunk flows, which hand over all chunk
+// flows of one 5-tuple together, and bounds each 5-tuple's contribution
+// once in every histogram. Its state is the histograms' exact counts (their
+// domains are data-independent) and the bin indices of the 5-tuple being
+// gathered; no record is kept.
+type dpAccum[R any, P flows.Record[R]] struct {
+	feats              []dpFeature[R]
+	hists              map[string]*dpHist
+	order              []*dpHist
+	startBins, lenBins privacy.Bins
+	// The unit being gathered.
+	have         bool
+	key          trace.Key
+	idx          [][]int
+	starts, lens []int
+}
+
+// newDPAccum sets up the histograms of a trace split into chunks with
+// flows of at most maxLen records. With a public run's spec as base
+// (in.base), categorical values and the protocol list come from it and
+// their histograms are not taken.
+func newDPAccum[R any, P flows.Record[R]](in dpSpecInput, feats []dpFeature[R], chunks, maxLen int) (*dpAccum[R, P], error) {
+	a := &dpAccum[R, P]{feats: feats, hists: map[string]*dpHist{}, idx: make([][]int, len(feats)),
+		startBins: mustBins(privacy.LinearBins(0, 1, dpStartBins)),
+		lenBins:   mustBins(privacy.IntLogBins(1, int64(max(1, maxLen)), dpLenBins))}
 	add := func(name string, bins int, weight float64, sparse bool) error {
 		c, err := privacy.NewCounts(bins, 1)
 		if err != nil {
 			return err
 		}
 		h := &dpHist{rel: DPRelease{Name: name, Bins: bins, Weight: weight}, counts: c, sparse: sparse}
-		st.hists[name] = h
-		order = append(order, h)
+		a.hists[name] = h
+		a.order = append(a.order, h)
 		return nil
 	}
-	cats := in.base == nil // categorical values and the protocol list come from the public schema when there is one
-	chunks := len(sp.Chunks)
+	cats := in.base == nil
 	quantile := in.cfg.Continuous == "quantile"
 	if quantile {
 		if err := add("flow_start", chunks*dpStartBins, 1, false); err != nil {
 			return nil, err
 		}
 	}
-	lenBins := mustBins(privacy.IntLogBins(1, int64(max(1, maxLen)), dpLenBins))
 	if in.cfg.LengthAttribute && quantile {
-		if err := add("length", lenBins.Len(), 1, true); err != nil {
+		if err := add("length", a.lenBins.Len(), 1, true); err != nil {
 			return nil, err
 		}
 	}
@@ -241,94 +259,96 @@ func collectDPStats[R any, P flows.Record[R]](sp *flows.Split[R], feats []dpFeat
 			return nil, err
 		}
 	}
+	return a, nil
+}
 
-	// Group the chunk flows by 5-tuple, in order of first appearance.
-	type part struct{ c, i int }
-	index := map[trace.Key]int{}
-	var units [][]part
-	for c := range sp.Chunks {
-		for i := range sp.Chunks[c].Flows {
-			k := sp.Chunks[c].Flows[i].Key
-			u, ok := index[k]
-			if !ok {
-				u = len(units)
-				index[k] = u
-				units = append(units, nil)
-			}
-			units[u] = append(units[u], part{c, i})
+// add takes the next chunk flow of the split, in chunk c = [start, end).
+// The chunk flows of one 5-tuple must come together.
+func (a *dpAccum[R, P]) add(c int, start, end int64, f *flows.ChunkFlow[R]) error {
+	if a.have && f.Key != a.key {
+		if err := a.endUnit(); err != nil {
+			return err
 		}
 	}
-	startBins := mustBins(privacy.LinearBins(0, 1, dpStartBins))
-	idx := make([][]int, len(feats))
-	var starts, lens []int
-	for _, parts := range units {
-		starts, lens = starts[:0], lens[:0]
-		for j := range idx {
-			idx[j] = idx[j][:0]
+	a.have, a.key = true, f.Key
+	if len(f.Records) == 0 {
+		return nil
+	}
+	t0 := P(&f.Records[0]).Time()
+	rel := 0.0
+	if end > start {
+		rel = float64(t0-start) / float64(end-start)
+	}
+	a.starts = append(a.starts, c*dpStartBins+a.startBins.Index(rel))
+	a.lens = append(a.lens, a.lenBins.Index(float64(len(f.Records))))
+	for r := range f.Records {
+		g := 0.0
+		if r > 0 {
+			g = float64(P(&f.Records[r]).Time() - P(&f.Records[r-1]).Time())
 		}
-		var key trace.Key
-		for _, p := range parts {
-			ch := &sp.Chunks[p.c]
-			f := &ch.Flows[p.i]
-			key = f.Key
-			if len(f.Records) == 0 {
-				continue
+		for j, fd := range a.feats {
+			v := fd.get(&f.Records[r], g)
+			if fd.cat > 0 {
+				a.idx[j] = append(a.idx[j], min(max(int(v), 0), fd.cat-1))
+			} else {
+				a.idx[j] = append(a.idx[j], fd.bins.Index(v))
 			}
-			t0 := P(&f.Records[0]).Time()
-			rel := 0.0
-			if ch.End > ch.Start {
-				rel = float64(t0-ch.Start) / float64(ch.End-ch.Start)
-			}
-			starts = append(starts, p.c*dpStartBins+startBins.Index(rel))
-			lens = append(lens, lenBins.Index(float64(len(f.Records))))
-			for r := range f.Records {
-				g := 0.0
-				if r > 0 {
-					g = float64(P(&f.Records[r]).Time() - P(&f.Records[r-1]).Time())
-				}
-				for j, fd := range feats {
-					v := fd.get(&f.Records[r], g)
-					if fd.cat > 0 {
-						idx[j] = append(idx[j], min(max(int(v), 0), fd.cat-1))
-					} else {
-						idx[j] = append(idx[j], fd.bins.Index(v))
-					}
-				}
-			}
-		}
-		if h := st.hists["flow_start"]; h != nil {
-			if err := h.counts.AddUnit(starts...); err != nil {
-				return nil, err
-			}
-		}
-		if h := st.hists["length"]; h != nil {
-			if err := h.counts.AddUnit(lens...); err != nil {
-				return nil, err
-			}
-		}
-		for j, fd := range feats {
-			if h := st.hists[fd.name]; h != nil {
-				if err := h.counts.AddUnit(idx[j]...); err != nil {
-					return nil, err
-				}
-			}
-		}
-		cl := portClass(key.Proto) * dpPortSpace
-		if err := st.hists["proto"].counts.AddUnit(int(key.Proto)); err != nil {
-			return nil, err
-		}
-		if err := st.hists["srcport"].counts.AddUnit(cl + int(key.SrcPort)); err != nil {
-			return nil, err
-		}
-		if err := st.hists["dstport"].counts.AddUnit(cl + int(key.DstPort)); err != nil {
-			return nil, err
 		}
 	}
+	return nil
+}
 
-	// Calibrate and release.
-	weights := make([]float64, len(order))
-	names := make([]string, len(order))
-	for i, h := range order {
+// endUnit adds the gathered 5-tuple to every histogram, bounded once.
+func (a *dpAccum[R, P]) endUnit() error {
+	if !a.have {
+		return nil
+	}
+	if h := a.hists["flow_start"]; h != nil {
+		if err := h.counts.AddUnit(a.starts...); err != nil {
+			return err
+		}
+	}
+	if h := a.hists["length"]; h != nil {
+		if err := h.counts.AddUnit(a.lens...); err != nil {
+			return err
+		}
+	}
+	for j, fd := range a.feats {
+		if h := a.hists[fd.name]; h != nil {
+			if err := h.counts.AddUnit(a.idx[j]...); err != nil {
+				return err
+			}
+		}
+	}
+	cl := portClass(a.key.Proto) * dpPortSpace
+	if err := a.hists["proto"].counts.AddUnit(int(a.key.Proto)); err != nil {
+		return err
+	}
+	if err := a.hists["srcport"].counts.AddUnit(cl + int(a.key.SrcPort)); err != nil {
+		return err
+	}
+	if err := a.hists["dstport"].counts.AddUnit(cl + int(a.key.DstPort)); err != nil {
+		return err
+	}
+	a.starts, a.lens = a.starts[:0], a.lens[:0]
+	for j := range a.idx {
+		a.idx[j] = a.idx[j][:0]
+	}
+	a.have = false
+	return nil
+}
+
+// release ends the last 5-tuple, calibrates the histograms' noise to spend
+// dp.stats_share of ε at the run's δ among them, and releases them through
+// in.rel; the exact counts go no further.
+func (a *dpAccum[R, P]) release(in dpSpecInput) (*dpStats, error) {
+	if err := a.endUnit(); err != nil {
+		return nil, err
+	}
+	st := &dpStats{hists: a.hists}
+	weights := make([]float64, len(a.order))
+	names := make([]string, len(a.order))
+	for i, h := range a.order {
 		weights[i], names[i] = h.rel.Weight, h.rel.Name
 	}
 	split := privacy.Split{Epsilon: in.cfg.DP.Epsilon, Delta: in.delta, StatsShare: in.cfg.DP.StatsShare}
@@ -336,7 +356,7 @@ func collectDPStats[R any, P flows.Record[R]](sp *flows.Split[R], feats []dpFeat
 	if err != nil {
 		return nil, fmt.Errorf("dp statistics: %w", err)
 	}
-	for i, h := range order {
+	for i, h := range a.order {
 		h.rel.Noise = sigmas[i]
 		gh := privacy.GaussianHistogram{Name: h.rel.Name, Sensitivity: 1, Noise: sigmas[i]}
 		noisy, err := in.rel.release(h.rel.Name, h.counts.Values(), gh)
@@ -351,9 +371,10 @@ func collectDPStats[R any, P flows.Record[R]](sp *flows.Split[R], feats []dpFeat
 			privacy.Threshold(noisy, h.rel.Threshold)
 		}
 		h.noisy = noisy
-		h.counts = nil // the exact counts go no further
+		h.counts = nil
 		st.releases = append(st.releases, h.rel)
 	}
+	a.hists, a.order = nil, nil
 	return st, nil
 }
 
@@ -727,19 +748,21 @@ func dpEmbedding(cfg *config.Config, sports, dports, protos vocab, n int) (*ip2v
 	return ip2vec.Train(sents, w)
 }
 
-// dpSpecOf releases the DP statistics of a split trace and builds its
-// schema and, unless emb is given (a public run's), the embedding.
-func dpSpecOf[R any, P flows.Record[R]](sp *flows.Split[R], feats []dpFeature[R], kind trace.Kind, in dpSpecInput, maxLen int, emb *ip2vec.Model, sentences int) (encoding.Spec, *ip2vec.Model, []DPRelease, error) {
+// dpSpecOf releases the DP statistics gathered by acc and builds the
+// schema of a trace split into chunks and, unless emb is given (a public
+// run's), the embedding.
+func dpSpecOf[R any, P flows.Record[R]](acc *dpAccum[R, P], kind trace.Kind, in dpSpecInput, chunks, maxLen int, emb *ip2vec.Model, sentences int) (encoding.Spec, *ip2vec.Model, []DPRelease, error) {
 	var knownProto func(uint8) bool
 	if emb != nil {
 		in.known = func(p uint16) bool { _, ok := emb.Vector(ip2vec.Port(p)); return ok }
 		knownProto = func(p uint8) bool { _, ok := emb.Vector(ip2vec.Proto(p)); return ok }
 	}
-	st, err := collectDPStats[R, P](sp, feats, in, maxLen)
+	feats := acc.feats
+	st, err := acc.release(in)
 	if err != nil {
 		return encoding.Spec{}, nil, nil, err
 	}
-	spec, sports, dports, protos := dpSpec(kind, st, feats, in, len(sp.Chunks), maxLen, knownProto)
+	spec, sports, dports, protos := dpSpec(kind, st, feats, in, chunks, maxLen, knownProto)
 	if emb == nil {
 		if emb, err = dpEmbedding(in.cfg, sports, dports, protos, sentences); err != nil {
 			return spec, nil, nil, err
@@ -748,25 +771,36 @@ func dpSpecOf[R any, P flows.Record[R]](sp *flows.Split[R], feats []dpFeature[R]
 	return spec, emb, st.releases, nil
 }
 
+// dpSpecInputOf is what a DP run's statistics start from: its
+// configuration and, with a public run, the public spec as base.
+func dpSpecInputOf(cfg *config.Config, pub *publicRun) dpSpecInput {
+	in := dpSpecInput{cfg: cfg}
+	if pub != nil {
+		b := pub.spec
+		in.base = &b
+	}
+	return in
+}
+
 // dpBuild is the schema builder of a DP run that takes its schema from DP
-// statistics: it releases the chunks' noisy flow counts, then the
-// statistics (at the run's δ, which follows from the noisy counts), and
-// returns the spec and the embedding: the public run's when there is one,
-// else one trained on the DP vocabulary (saved with the run). It records
-// the releases in info.
-func dpBuild[R any, P flows.Record[R]](r *Run, sp *flows.Split[R], info *SplitInfo, pub *publicRun, feats []dpFeature[R], kind trace.Kind, maxLen int) (encoding.Spec, encoding.Embedding, error) {
+// statistics, once the streaming split has fed acc every chunk flow: it
+// releases the chunks' noisy flow counts, then the statistics (at the
+// run's δ, which follows from the noisy counts), and returns the spec and
+// the embedding: the public run's when there is one, else one trained on
+// the DP vocabulary (saved with the run). It records the releases in info.
+func dpBuild[R any, P flows.Record[R]](r *Run, acc *dpAccum[R, P], info *SplitInfo, pub *publicRun, kind trace.Kind, maxLen int) (encoding.Spec, encoding.Embedding, error) {
 	countRel, statRel := r.dpReleasers()
 	if err := noisyCounts(r.Cfg, info, countRel); err != nil {
 		return encoding.Spec{}, nil, err
 	}
-	in := dpSpecInput{cfg: r.Cfg, delta: dpDelta(r.Cfg, info.publicFlows()), rel: statRel}
+	in := dpSpecInputOf(r.Cfg, pub)
+	in.delta, in.rel = dpDelta(r.Cfg, info.publicFlows()), statRel
 	var emb *ip2vec.Model
 	if pub != nil {
-		b := pub.spec
-		in.base, emb = &b, pub.emb
+		emb = pub.emb
 	}
 	sentences := min(max(info.publicFlows(), 1000), 100_000)
-	spec, emb, rels, err := dpSpecOf[R, P](sp, feats, kind, in, maxLen, emb, sentences)
+	spec, emb, rels, err := dpSpecOf(acc, kind, in, len(info.Chunks), maxLen, emb, sentences)
 	if err != nil {
 		return spec, nil, err
 	}

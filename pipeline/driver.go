@@ -34,6 +34,10 @@ type ChunkJob struct {
 	// multiplier DPNoise.
 	DPNoise float64 `json:"dp_noise,omitempty"`
 	DPClip  float64 `json:"dp_clip,omitempty"`
+	// SelectBest holds a validation slice of the chunk's flows out of
+	// training and scores each checkpoint on it (train.select_best; never
+	// under DP).
+	SelectBest bool `json:"select_best,omitempty"`
 	// Key identifies everything the job's checkpoints depend on (data,
 	// settings, the model it starts from); a model folder holding
 	// checkpoints of another key is cleared before training.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 	"runtime"
 
@@ -13,7 +14,6 @@ import (
 	"github.com/netshare-go/netshare/dg"
 	"github.com/netshare-go/netshare/encoding"
 	"github.com/netshare-go/netshare/eval/protocol"
-	"github.com/netshare-go/netshare/flows"
 	"github.com/netshare-go/netshare/nn/blas"
 	"github.com/netshare-go/netshare/postgen"
 	"github.com/netshare-go/netshare/trace"
@@ -39,14 +39,47 @@ func (r *Run) flowCount(split *SplitInfo, c int) int {
 	return int(math.Round(float64(n) * r.Cfg.Generate.Scale))
 }
 
-// generate produces the synthetic trace: attributes from every chunk's
-// model, the attribute passes (postgen: calibration, matched decoding, IP
-// snapping, 5-tuple separation, the merge that copies flows spanning
-// chunks into the later chunks their tags name), features from each
-// chunk's model given its merged attributes, the feature passes, records
-// decoded and cut to their chunk's time range, with generate.repair_protocol
-// their protocol violations repaired, and the whole written in the input's
-// kind and layout.
+// maxBlockFlows bounds the flows generated and post-processed at once;
+// blockFlows lowers it for models with long feature sequences.
+var maxBlockFlows = 1 << 16
+
+// blockFeatureBytes is the size of the generated features of one block
+// that blockFlows aims at.
+const blockFeatureBytes = 64 << 20
+
+// blockFlows is the number of flows generation handles at once for schema
+// s: maxBlockFlows, or fewer when one block's features (flows × MaxLen ×
+// features) would pass blockFeatureBytes, and at least 1024. It depends on
+// the schema alone, not on the scale factor or the thread count.
+func blockFlows(s *encoding.Schema) int {
+	per := 4 * max(1, s.MaxLen*s.FeatDim())
+	return max(min(1024, maxBlockFlows), min(maxBlockFlows, blockFeatureBytes/per))
+}
+
+// genTmp is the folder of generation's temporary files (the continuations
+// carried across chunks, the spilled runs of a chunk's records), inside
+// the run directory and removed once generation ends.
+const genTmp = "generate.tmp"
+
+// generate produces the synthetic trace chunk by chunk and, inside a
+// chunk, block by block (blockFlows flows at a time), so that memory does
+// not grow with the number of flows generated. First, with calibration and
+// more than one chunk, pilot samples from every chunk's model give the
+// targets that keep the chunks' differences in the length and the
+// features although each block is calibrated on its own
+// (calibrationTargets). Then each block's attributes
+// from the chunk's model, the attribute passes (postgen.Stream: length
+// calibration, matched decoding, IP snapping, 5-tuple separation, the
+// merge's part, which carries flows spanning chunks to the later chunks
+// their tags name), its features given the attributes, the feature passes,
+// its records decoded, cut to the chunk's time range and, with
+// generate.repair_protocol, their protocol violations repaired; after the
+// chunk's own blocks, the continuations carried into it, in blocks too.
+// A chunk's records are sorted by time (in memory, or by a merge of
+// sorted runs spilled to a temporary file) and written as soon as the
+// chunk is done: chunks are time-disjoint, so the trace comes out sorted.
+// The trace is written in the input's kind and layout, through a
+// temporary file renamed at the end.
 func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	s, err := LoadSchema(r.Dir)
 	if err != nil {
@@ -66,36 +99,55 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	threads := generateThreads(r.Cfg)
 	blas.SetThreads(threads)
 	defer blas.SetThreads(prev)
-	r.log.Info("generating", "chunks", len(split.Chunks), "blas_threads", threads)
+	block := blockFlows(s)
+	r.log.Info("generating", "chunks", len(split.Chunks), "blas_threads", threads, "block_flows", block)
 	st := &GenStats{PerChunkFlows: make([]int, len(split.Chunks))}
 	models, err := r.loadModels(split)
 	if err != nil {
 		return nil, err
 	}
-	gen, err := r.generateAttributes(ctx, s, split, models)
-	if err != nil {
-		return nil, err
-	}
-	opt := postgen.Options{Seed: r.Cfg.Seed, Calibrate: r.Cfg.Generate.Calibrate, MatchPorts: r.Cfg.Generate.MatchPorts, IPSnapTop: r.Cfg.Generate.IPSnapTop}
-	rows := postgen.Attributes(s, gen, opt, &st.Stats)
-	outs, err := generateFeatures(ctx, s, models, rows, st)
-	if err != nil {
-		return nil, err
-	}
-	postgen.Features(s, outs, opt)
-	out, err := decodeChunks(s, split, outs, st)
-	if err != nil {
-		return nil, err
-	}
+	var skip []string
 	if r.Cfg.Generate.RepairProtocol {
-		skip, err := r.repairSkip(s.Kind())
-		if err != nil {
+		if skip, err = r.repairSkip(s.Kind()); err != nil {
 			return nil, err
 		}
-		st.RepairStats = postgen.RepairProtocol(out, skip, r.Cfg.Seed^0x726570)
 	}
+	tmp := filepath.Join(r.Dir, genTmp)
+	if err := os.RemoveAll(tmp); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	opt := postgen.Options{Seed: r.Cfg.Seed, Calibrate: r.Cfg.Generate.Calibrate, MatchPorts: r.Cfg.Generate.MatchPorts, IPSnapTop: r.Cfg.Generate.IPSnapTop, IPSnapWeight: r.Cfg.Generate.IPSnapWeight}
+	g := postgen.NewStream(s, len(split.Chunks), opt, tmp, &st.Stats)
+	defer g.Close()
+	if opt.Calibrate && len(split.Chunks) > 1 {
+		if err := r.calibrationTargets(ctx, s, split, models, g, opt, block); err != nil {
+			return nil, err
+		}
+		// The pilots drew from the models' and the decoders' random
+		// streams: start them again for the trace.
+		s.SeedDecoding(r.Cfg.Seed)
+		for c, m := range models {
+			if m != nil {
+				m.SetGenerationSeed(genSeed(r.Cfg.Seed, c))
+			}
+		}
+	}
+	gc := &genChunks{r: r, s: s, split: split, models: models, g: g, skip: skip, st: st, block: block, tmp: tmp}
 	path := r.SyntheticPath(s.Kind())
-	if err := writeTrace(path, out, trace.Format(split.Format)); err != nil {
+	if s.Kind() == trace.KindPackets {
+		err = trace.WritePcapFileFunc(path, trace.PcapOptions{}, func(w *trace.PcapWriter) error {
+			return streamChunks(ctx, gc, packetGenOps, w.Write)
+		})
+	} else {
+		err = trace.WriteFlowsFileFunc(path, trace.DefaultLayout(trace.Format(split.Format)), func(w *trace.FlowWriter) error {
+			return streamChunks(ctx, gc, flowGenOps, w.Write)
+		})
+	}
+	if err != nil {
 		return nil, err
 	}
 	r.log.Info("generated", "path", path, "flows", st.Flows, "records", st.Records, "continued_flows", st.Continuations,
@@ -106,6 +158,258 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		r.log.Info("protocol repairs", "per_check", st.Repairs)
 	}
 	return st, nil
+}
+
+// genChunks is what generation carries from block to block.
+type genChunks struct {
+	r      *Run
+	s      *encoding.Schema
+	split  *SplitInfo
+	models []*dg.Model
+	g      *postgen.Stream
+	skip   []string
+	st     *GenStats
+	block  int
+	tmp    string
+}
+
+// genOps is what generation does differently for packets and flow
+// records: decode, wrap and sort them.
+type genOps[R any] struct {
+	io     recordIO[R]
+	decode func(s *encoding.Schema, attrs []encoding.FlowAttr, feat []float32, lens []int, ch encoding.ChunkRange) ([]R, error)
+	wrap   func([]R) *trace.Trace
+	unwrap func(*trace.Trace) []R
+}
+
+var flowGenOps = genOps[trace.Flow]{
+	io:     flowIO,
+	decode: (*encoding.Schema).DecodeFlows,
+	wrap:   func(fs []trace.Flow) *trace.Trace { return &trace.Trace{Kind: trace.KindFlows, Flows: fs} },
+	unwrap: func(t *trace.Trace) []trace.Flow { return t.Flows },
+}
+
+var packetGenOps = genOps[trace.Packet]{
+	io:     packetIO,
+	decode: (*encoding.Schema).DecodePackets,
+	wrap:   func(ps []trace.Packet) *trace.Trace { return &trace.Trace{Kind: trace.KindPackets, Packets: ps} },
+	unwrap: func(t *trace.Trace) []trace.Packet { return t.Packets },
+}
+
+// streamChunks generates every chunk in turn, block by block, and hands
+// its records, sorted by time, to write.
+func streamChunks[R any](ctx context.Context, gc *genChunks, ops genOps[R], write func(*R) error) error {
+	for c, m := range gc.models {
+		if m == nil {
+			if err := gc.g.Skip(c); err != nil {
+				return err
+			}
+			continue
+		}
+		sorter := &chunkSorter[R]{io: ops.io, dir: gc.tmp}
+		defer sorter.close()
+		b := 0
+		for cnt, done := gc.r.flowCount(gc.split, c), 0; done < cnt; done += gc.block {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			rows, err := generateRows(gc.s, m, min(gc.block, cnt-done))
+			if err != nil {
+				return err
+			}
+			own, err := gc.g.Own(c, b, rows)
+			if err != nil {
+				return err
+			}
+			if err := blockRecords(ctx, gc, ops, c, b, own, sorter); err != nil {
+				return err
+			}
+			b++
+		}
+		err := gc.g.Continuations(c, b, gc.block, func(b int, rows []postgen.Row) error {
+			return blockRecords(ctx, gc, ops, c, b, rows, sorter)
+		})
+		if err != nil {
+			return err
+		}
+		if err := sorter.drain(write); err != nil {
+			return err
+		}
+	}
+	if gc.st.Records == 0 {
+		return fmt.Errorf("generation produced no records (flows %d, %d records outside their chunk)", gc.st.Flows, gc.st.OutOfRange)
+	}
+	return nil
+}
+
+// generateFeatures generates the features of rows (with a length
+// attribute, of their lengths) with model m.
+func generateFeatures(s *encoding.Schema, m *dg.Model, rows []postgen.Row) (*postgen.Generated, error) {
+	o := &postgen.Generated{Attrs: make([]encoding.FlowAttr, len(rows))}
+	A := make([]float32, 0, len(rows)*s.AttrDim())
+	for i, row := range rows {
+		A = append(A, row.Vec...)
+		o.Attrs[i] = row.Attr
+	}
+	var err error
+	if s.HasLength() {
+		o.Lens = make([]int, len(rows))
+		for i, row := range rows {
+			o.Lens[i] = s.DecodeLength(row.Vec)
+		}
+		o.Feat, err = m.GenerateFeaturesLen(A, o.Lens)
+	} else {
+		o.Feat, o.Lens, err = m.GenerateFeatures(A, len(rows))
+	}
+	return o, err
+}
+
+// generateRows generates k attribute rows with model m and decodes them.
+func generateRows(s *encoding.Schema, m *dg.Model, k int) ([]postgen.Row, error) {
+	A := m.GenerateAttributes(k)
+	attrs, err := s.DecodeAttributes(A, k)
+	if err != nil {
+		return nil, err
+	}
+	d := s.AttrDim()
+	rows := make([]postgen.Row, k)
+	for i, a := range attrs {
+		rows[i] = postgen.Row{Vec: A[i*d : (i+1)*d : (i+1)*d], Attr: a}
+	}
+	return rows, nil
+}
+
+// pilotLengths is the size of the pilot sample of length attributes of
+// calibrationTargets, over every chunk together: attributes are cheap to
+// generate; features are not, and their pilot is about one block.
+const pilotLengths = 1 << 16
+
+// calibrationTargets draws pilot samples from every chunk's model, in
+// proportion to the flows each generates (at least one each), and sets
+// from them the targets the calibrations of the length and the quantile
+// features map each chunk's ranks through (postgen.Stream.SetTargets), so
+// that chunks keep their differences although every block is calibrated
+// on its own: the length attributes of pilotLengths flows, and the
+// features of about one block of them, generated through the attribute
+// passes. The models draw the pilots from their own seeds; the caller
+// starts their generation streams again afterwards.
+func (r *Run) calibrationTargets(ctx context.Context, s *encoding.Schema, split *SplitInfo, models []*dg.Model, g *postgen.Stream, opt postgen.Options, block int) error {
+	n := len(models)
+	counts := make([]int, n)
+	total := 0
+	for c, m := range models {
+		if m != nil {
+			counts[c] = r.flowCount(split, c)
+			total += counts[c]
+		}
+	}
+	if total == 0 {
+		return nil
+	}
+	share := func(c, of int) int {
+		return min(counts[c], max(1, int(math.Round(float64(of)*float64(counts[c])/float64(total)))))
+	}
+	pilots := make([][]postgen.Row, n)
+	var lens [][]float32
+	if s.QuantileAttr("length") >= 0 {
+		lens = make([][]float32, n)
+	}
+	for c, m := range models {
+		if m == nil || counts[c] == 0 {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		m.SetGenerationSeed(genSeed(r.Cfg.Seed, c) ^ 0x70696c6f74)
+		rows, err := generateRows(s, m, share(c, max(pilotLengths, block)))
+		if err != nil {
+			return err
+		}
+		if lens != nil {
+			lens[c] = postgen.PilotLengths(s, rows)
+		}
+		pilots[c] = rows[:share(c, block)]
+	}
+	offs := s.QuantileFeatureOffsets()
+	feats := make([][][]float32, len(offs))
+	for j := range feats {
+		feats[j] = make([][]float32, n)
+	}
+	if len(offs) > 0 {
+		// The features are generated for the pilot rows as the passes
+		// leave them, lengths calibrated against their targets.
+		pilot := postgen.NewStream(s, n, opt, "", &postgen.Stats{})
+		defer pilot.Close()
+		pilot.SetTargets(lens, nil)
+		for c, rows := range pilots {
+			if len(rows) == 0 {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			own, err := pilot.Own(c, 0, rows)
+			if err != nil {
+				return err
+			}
+			if len(own) == 0 {
+				continue
+			}
+			o, err := generateFeatures(s, models[c], own)
+			if err != nil {
+				return err
+			}
+			for j, v := range postgen.PilotFeatures(s, o) {
+				feats[j][c] = v
+			}
+		}
+	}
+	g.SetTargets(lens, feats)
+	return nil
+}
+
+// blockRecords generates the features of block b of chunk c's rows (with
+// a length attribute, of their lengths), runs the feature passes, decodes
+// the records, drops those outside the chunk's time range, repairs their
+// protocol violations when configured, and hands them, sorted by time, to
+// the chunk's sorter.
+func blockRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b int, rows []postgen.Row, sorter *chunkSorter[R]) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s, st := gc.s, gc.st
+	o, err := generateFeatures(s, gc.models[c], rows)
+	if err != nil {
+		return err
+	}
+	st.PerChunkFlows[c] += len(rows)
+	st.Flows += len(rows)
+	gc.g.Features(c, b, o)
+	ci := gc.split.Chunks[c]
+	recs, err := ops.decode(s, o.Attrs, o.Feat, o.Lens, encoding.ChunkRange{Index: c, Start: ci.Start, End: ci.End})
+	if err != nil {
+		return err
+	}
+	kept := recs[:0]
+	for i := range recs {
+		if t := ops.io.time(&recs[i]); t < ci.Start || t >= ci.End {
+			st.OutOfRange++
+			continue
+		}
+		kept = append(kept, recs[i])
+	}
+	t := ops.wrap(kept)
+	if gc.r.Cfg.Generate.RepairProtocol {
+		st.RepairStats.Add(gc.g.Repair(c, b, t, gc.skip, gc.r.Cfg.Seed^0x726570))
+	}
+	gc.g.Hold(t)
+	recs = ops.unwrap(t)
+	st.Records += len(recs)
+	return sorter.add(recs)
 }
 
 // repairSkip lists the protocol checks the repair leaves alone: those the
@@ -145,132 +449,33 @@ func generateThreads(c *config.Config) int {
 	return runtime.NumCPU()
 }
 
+// genSeed seeds chunk c's model for generation.
+func genSeed(seed uint64, c int) uint64 { return chunkSeed(seed, c) ^ 0x67656e }
+
 // loadModels loads every chunk's trained model (nil for an empty chunk),
-// seeded for generation.
+// seeded for generation: its best-scoring checkpoint when checkpoint
+// selection kept one, else its last.
 func (r *Run) loadModels(split *SplitInfo) ([]*dg.Model, error) {
 	models := make([]*dg.Model, len(split.Chunks))
 	for c, ci := range split.Chunks {
 		if ci.Flows == 0 {
 			continue
 		}
-		m, err := dg.Load(ModelDir(r.Dir, c))
+		dir := ModelDir(r.Dir, c)
+		if best := filepath.Join(dir, BestDir); dg.HasCheckpoint(best) {
+			dir = best
+		}
+		m, err := dg.Load(dir)
 		if err != nil {
 			return nil, fmt.Errorf("chunk %d: %w (has it been trained?)", c, err)
 		}
-		m.SetGenerationSeed(chunkSeed(r.Cfg.Seed, c) ^ 0x67656e)
+		if dir != ModelDir(r.Dir, c) {
+			r.log.Info("generating from the best-scoring checkpoint", "chunk", c, "iteration", m.Iteration())
+		}
+		m.SetGenerationSeed(genSeed(r.Cfg.Seed, c))
 		models[c] = m
 	}
 	return models, nil
-}
-
-// generateAttributes generates and decodes each chunk's attributes: as
-// many rows as flowCount says, for every chunk with a model (non-nil, if
-// empty) and none (nil) for the others.
-func (r *Run) generateAttributes(ctx context.Context, s *encoding.Schema, split *SplitInfo, models []*dg.Model) ([][]postgen.Row, error) {
-	gen := make([][]postgen.Row, len(models))
-	d := s.AttrDim()
-	for c, m := range models {
-		if m == nil {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		cnt := r.flowCount(split, c)
-		A := m.GenerateAttributes(cnt)
-		attrs, err := s.DecodeAttributes(A, cnt)
-		if err != nil {
-			return nil, err
-		}
-		gen[c] = make([]postgen.Row, 0, cnt)
-		for k, a := range attrs {
-			gen[c] = append(gen[c], postgen.Row{Vec: A[k*d : (k+1)*d : (k+1)*d], Attr: a})
-		}
-	}
-	return gen, nil
-}
-
-// generateFeatures generates each chunk's features given its rows'
-// attributes (and, with a length attribute, their lengths).
-func generateFeatures(ctx context.Context, s *encoding.Schema, models []*dg.Model, rows [][]postgen.Row, st *GenStats) ([]*postgen.Generated, error) {
-	outs := make([]*postgen.Generated, len(models))
-	for c, m := range models {
-		rs := rows[c]
-		if m == nil || len(rs) == 0 {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		o := &postgen.Generated{Attrs: make([]encoding.FlowAttr, len(rs))}
-		A := make([]float32, 0, len(rs)*s.AttrDim())
-		for i, row := range rs {
-			A = append(A, row.Vec...)
-			o.Attrs[i] = row.Attr
-		}
-		var err error
-		if s.HasLength() {
-			o.Lens = make([]int, len(rs))
-			for i, row := range rs {
-				o.Lens[i] = s.DecodeLength(row.Vec)
-			}
-			o.Feat, err = m.GenerateFeaturesLen(A, o.Lens)
-		} else {
-			o.Feat, o.Lens, err = m.GenerateFeatures(A, len(rs))
-		}
-		if err != nil {
-			return nil, err
-		}
-		outs[c] = o
-		st.PerChunkFlows[c] = len(rs)
-		st.Flows += len(rs)
-	}
-	return outs, nil
-}
-
-// decodeChunks decodes every chunk's generated flows into records, drops
-// those outside the chunk's time range, and sorts the rest by time.
-func decodeChunks(s *encoding.Schema, split *SplitInfo, outs []*postgen.Generated, st *GenStats) (*trace.Trace, error) {
-	out := &trace.Trace{Kind: s.Kind()}
-	for c, o := range outs {
-		if o == nil {
-			continue
-		}
-		ci := split.Chunks[c]
-		rng := encoding.ChunkRange{Index: c, Start: ci.Start, End: ci.End}
-		if s.Kind() == trace.KindPackets {
-			ps, err := s.DecodePackets(o.Attrs, o.Feat, o.Lens, rng)
-			if err != nil {
-				return nil, err
-			}
-			for _, p := range ps {
-				if p.TS < ci.Start || p.TS >= ci.End {
-					st.OutOfRange++
-					continue
-				}
-				out.Packets = append(out.Packets, p)
-			}
-		} else {
-			fs, err := s.DecodeFlows(o.Attrs, o.Feat, o.Lens, rng)
-			if err != nil {
-				return nil, err
-			}
-			for _, f := range fs {
-				if f.Start < ci.Start || f.Start >= ci.End {
-					st.OutOfRange++
-					continue
-				}
-				out.Flows = append(out.Flows, f)
-			}
-		}
-	}
-	flows.SortByTime(out.Flows)
-	flows.SortByTime(out.Packets)
-	st.Records = out.Len()
-	if st.Records == 0 {
-		return nil, fmt.Errorf("generation produced no records (flows %d, %d records outside their chunk)", st.Flows, st.OutOfRange)
-	}
-	return out, nil
 }
 
 // SyntheticPath is where the synthetic trace of the given kind is written.

@@ -37,6 +37,15 @@ type StageRecord struct {
 	// Seconds is the stage's wall time: from when it was found not done
 	// to its completion.
 	Seconds float64 `json:"seconds,omitempty"`
+	// PeakRSS is the peak resident memory, in bytes, of the process that
+	// recorded the stage, when it did (getrusage's maxrss: the peak since
+	// the process started, so a stage run after others in one process
+	// reports at least their peaks; 0 where unknown). Records is the
+	// number of records the stage handled (pre-processing: the input's;
+	// a training job: its chunk's; generation: the synthetic ones;
+	// evaluation: real and synthetic), for a figure per record.
+	PeakRSS int64 `json:"peak_rss_bytes,omitempty"`
+	Records int   `json:"records,omitempty"`
 	// Info holds the stage's figures: a PreprocessInfo, TrainInfo,
 	// GenStats or EvaluateInfo (DecodeInfo reads it back).
 	Info json.RawMessage `json:"info,omitempty"`
@@ -259,8 +268,9 @@ func (m *Manifest) Stage(stage string) *StageRecord {
 }
 
 // Complete records stage as done, with its outputs (paths relative to the
-// run directory) and their content, and saves the manifest atomically.
-func (m *Manifest) Complete(stage, key string, outputs []string, info any) error {
+// run directory) and their content, the records it handled and the
+// process's peak memory, and saves the manifest atomically.
+func (m *Manifest) Complete(stage, key string, outputs []string, info any, records int) error {
 	b, err := json.Marshal(info)
 	if err != nil {
 		return err
@@ -270,7 +280,7 @@ func (m *Manifest) Complete(stage, key string, outputs []string, info any) error
 		return err
 	}
 	m.mu.Lock()
-	rec := &StageRecord{Key: key, Outputs: outputs, Files: files, Finished: time.Now().UTC(), Info: b}
+	rec := &StageRecord{Key: key, Outputs: outputs, Files: files, Finished: time.Now().UTC(), Info: b, PeakRSS: peakRSS(), Records: records}
 	if t, ok := m.begun[stage]; ok {
 		rec.Seconds = math.Round(rec.Finished.Sub(t).Seconds()*1000) / 1000
 		delete(m.begun, stage)

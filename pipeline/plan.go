@@ -81,6 +81,10 @@ func (p *Plan) Execute(d Driver, trained func(ChunkJob) bool) error {
 // fine-tuned chunk), or, when the configuration states epochs, the counts
 // sched decided; under DP they follow from the epochs and the public run's
 // chunk-0 flows, so that they reveal nothing of the private trace.
+//
+// With train.select_best each job holds a validation slice out and scores
+// its checkpoints on it, except under DP: the scores are read from the
+// private flows outside the privacy accounting, so selection is off there.
 func buildPlan(dir string, cfg *config.Config, preKey string, split *SplitInfo, sched *Schedule) (*Plan, error) {
 	trainCfg := struct {
 		M  config.Model
@@ -139,6 +143,11 @@ func buildPlan(dir string, cfg *config.Config, preKey string, split *SplitInfo, 
 			j.Key = hashKey("train/v1", preKey, trainCfg, c, j.Seed, base.Key, base.Iterations)
 		default:
 			j.Key = hashKey("train/v1", preKey, trainCfg, c, j.Seed)
+		}
+		if cfg.Train.SelectBest && pub == nil {
+			// Training on fewer flows, with scores: other checkpoints.
+			j.SelectBest = true
+			j.Key = hashKey(j.Key, "select-best/v1")
 		}
 		jobs = append(jobs, j)
 	}
@@ -252,12 +261,17 @@ func (r *Run) RecordChunk(j ChunkJob) error {
 		}
 		outputs = append(outputs, rel)
 	}
-	return r.Man.Complete(stageOf(j), jobStageKey(j), outputs, TrainInfo{Iterations: j.Iterations, InitFrom: j.InitFrom})
+	records := 0
+	if split, err := LoadSplit(r.Dir); err == nil && j.Chunk < len(split.Chunks) {
+		records = split.Chunks[j.Chunk].Records
+	}
+	return r.complete(stageOf(j), jobStageKey(j), outputs, TrainInfo{Iterations: j.Iterations, InitFrom: j.InitFrom}, records)
 }
 
 // checkpointFiles lists the files of the checkpoint in a chunk's model
 // folder: its job key, the checkpoint manifest and the weight and
-// optimiser files it names.
+// optimiser files it names, and with checkpoint selection those of the
+// best checkpoint and the scores.
 func checkpointFiles(dir string) ([]string, error) {
 	p := filepath.Join(dir, dg.ManifestFile)
 	b, err := os.ReadFile(p)
@@ -271,5 +285,15 @@ func checkpointFiles(dir string) ([]string, error) {
 	if err := json.Unmarshal(b, &m); err != nil || m.Weights == "" || m.Optim == "" {
 		return nil, fmt.Errorf("%s: not a checkpoint manifest (%v)", p, err)
 	}
-	return []string{filepath.Join(dir, jobKeyFile), p, filepath.Join(dir, filepath.Base(m.Weights)), filepath.Join(dir, filepath.Base(m.Optim))}, nil
+	files := []string{filepath.Join(dir, jobKeyFile), p, filepath.Join(dir, filepath.Base(m.Weights)), filepath.Join(dir, filepath.Base(m.Optim))}
+	// Checkpoint selection's copy of the best checkpoint and its scores.
+	if best := filepath.Join(dir, BestDir); dg.HasCheckpoint(best) {
+		bf, err := checkpointFiles(best)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, bf[1:]...)
+		files = append(files, filepath.Join(dir, SelectionFile))
+	}
+	return files, nil
 }

@@ -57,29 +57,33 @@ func (r *Run) reportInfo() *report.RunInfo {
 			t = &base
 		}
 		t.Seconds = max(t.Seconds, st.Seconds)
+		t.PeakRSS = max(t.PeakRSS, st.PeakRSS)
+		t.Records += st.Records
 		if st.Finished.After(t.Finished) {
 			t.Finished = st.Finished
 		}
 	}
 	add := func(name string, st *StageRecord) {
 		if st != nil {
-			ri.Stages = append(ri.Stages, report.StageTime{Name: name, Seconds: st.Seconds, Finished: st.Finished})
+			ri.Stages = append(ri.Stages, report.StageTime{Name: name, Seconds: st.Seconds, Finished: st.Finished, PeakRSS: st.PeakRSS, Records: st.Records})
 		}
 	}
 	add("pre-process", r.Man.Stage("preprocess"))
 	if base.Seconds > 0 {
-		ri.Stages = append(ri.Stages, report.StageTime{Name: "train chunk 0", Seconds: base.Seconds, Finished: base.Finished})
+		base.Name = "train chunk 0"
+		ri.Stages = append(ri.Stages, base)
 	}
 	if rest.Seconds > 0 {
 		name := "train"
 		if base.Seconds > 0 {
 			name = "train the other chunks"
 		}
-		ri.Stages = append(ri.Stages, report.StageTime{Name: name, Seconds: rest.Seconds, Finished: rest.Finished})
+		rest.Name = name
+		ri.Stages = append(ri.Stages, rest)
 	}
 	add("generate", r.Man.Stage("generate"))
 	if d, ok := r.Man.Running("evaluate"); ok {
-		ri.Stages = append(ri.Stages, report.StageTime{Name: "evaluate", Seconds: d.Seconds()})
+		ri.Stages = append(ri.Stages, report.StageTime{Name: "evaluate", Seconds: d.Seconds(), PeakRSS: peakRSS()})
 	}
 	return ri
 }

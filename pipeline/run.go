@@ -258,10 +258,10 @@ func (r *Run) Preprocess(ctx context.Context) error {
 		return err
 	}
 	r.Man.Input.Format, r.Man.Input.Kind = split.Format, split.Kind
-	return r.Man.Complete("preprocess", key, []string{PreDir}, PreprocessInfo{
+	return r.complete("preprocess", key, []string{PreDir}, PreprocessInfo{
 		Records: split.Records, Flows: split.Stats.Flows, Chunks: len(split.Chunks), MaxFlowLen: split.MaxLen,
 		TruncatedRecords: split.Stats.TruncatedRecords, HoldoutRecords: split.Holdout,
-	})
+	}, split.Records)
 }
 
 // done reports whether stage completed with key and its outputs are
@@ -339,7 +339,7 @@ func (r *Run) Generate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}
-	return r.Man.Complete("generate", key, []string{filepath.Base(r.Synthetic())}, st)
+	return r.complete("generate", key, []string{filepath.Base(r.Synthetic())}, st, st.Records)
 }
 
 // Evaluate compares the synthetic trace with the real one and writes
@@ -374,9 +374,22 @@ func (r *Run) Evaluate(ctx context.Context) error {
 	}
 	r.log.Info("evaluated", "mean_jsd", res.MeanJSD, "mean_emd_normalized", res.MeanEMDNormalized, "mean_joint_tvd", res.Joint["mean_joint_tvd"],
 		"report", filepath.Join(r.Dir, report.ReportFile))
-	return r.Man.Complete("evaluate", key, []string{report.MetricsFile, report.ReportFile}, EvaluateInfo{
+	return r.complete("evaluate", key, []string{report.MetricsFile, report.ReportFile}, EvaluateInfo{
 		MeanJSD: res.MeanJSD, MeanEMDNormalized: res.MeanEMDNormalized, MeanJointTVD: res.Joint["mean_joint_tvd"],
-	})
+	}, res.RealRecords+res.SyntheticRecords)
+}
+
+// complete records stage in the manifest (Manifest.Complete) and logs its
+// wall time and the process's peak memory, in all and per record.
+func (r *Run) complete(stage, key string, outputs []string, info any, records int) error {
+	if err := r.Man.Complete(stage, key, outputs, info, records); err != nil {
+		return err
+	}
+	if st := r.Man.Stage(stage); st != nil {
+		r.log.Info("stage done", "stage", stage, "seconds", st.Seconds, "records", records,
+			"peak_rss", mib(st.PeakRSS), "bytes_per_record", perRecord(st.PeakRSS, records))
+	}
+	return nil
 }
 
 func (r *Run) evaluate(ctx context.Context) (*eval.Result, error) {
@@ -418,9 +431,32 @@ func (r *Run) evaluate(ctx context.Context) (*eval.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if res.CheckpointSelection, err = r.selections(plan); err != nil {
+		return nil, err
+	}
 	in := report.Input{Title: "netshare run " + filepath.Base(r.Dir), RealName: r.Man.Input.Path, SyntheticName: filepath.Base(syn.Name), Result: res, Run: r.reportInfo()}
 	if err := report.Write(r.Dir, in); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// selections reads the checkpoint scores of the plan's chunks that
+// selected their best checkpoint.
+func (r *Run) selections(p *Plan) ([]eval.ChunkSelection, error) {
+	var out []eval.ChunkSelection
+	for _, j := range p.Jobs() {
+		if !j.SelectBest {
+			continue
+		}
+		s, err := ReadSelection(ModelDir(r.Dir, j.Chunk))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // too few flows to select
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *s)
+	}
+	return out, nil
 }

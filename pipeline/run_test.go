@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -126,6 +127,26 @@ func TestRunFlowsEndToEnd(t *testing.T) {
 	}
 	if st.Records != syn.Len() || len(st.PerChunkFlows) != 2 || perChunk != st.Flows || st.Flows == 0 {
 		t.Errorf("generation figures %+v for %d synthetic records", st, syn.Len())
+	}
+	// Each stage records the records it handled and, where the system
+	// tells, the process's peak memory, never less than a stage's before.
+	split, err := LoadSplit(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prev int64
+	for _, c := range []struct {
+		stage   string
+		records int
+	}{{"preprocess", real.Len()}, {"train/chunk-000", split.Chunks[0].Records}, {"generate", syn.Len()}, {"evaluate", real.Len() + syn.Len()}} {
+		rec := r.Man.Stage(c.stage)
+		if rec.Records != c.records || c.records == 0 {
+			t.Errorf("%s: %d records recorded, want %d", c.stage, rec.Records, c.records)
+		}
+		if runtime.GOOS == "linux" && (rec.PeakRSS < 1<<20 || rec.PeakRSS < prev) {
+			t.Errorf("%s: peak RSS %d bytes recorded (the stage before: %d)", c.stage, rec.PeakRSS, prev)
+		}
+		prev = rec.PeakRSS
 	}
 
 	// A second run finds every stage done and changes nothing.
@@ -266,6 +287,9 @@ func TestRunDifferentiallyPrivate(t *testing.T) {
 	cfg := tinyConfig(t, 20)
 	cfg.DP = config.DP{Enabled: true, Epsilon: 5, Clip: 1, Pretrained: pub, Init: "public", CountNoise: 20, PublicSchema: true}
 	cfg.LongFlows = "truncate"
+	// Checkpoint selection would read the private flows outside the
+	// accounting: DP turns it off.
+	cfg.Train.SelectBest = true
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -313,6 +337,23 @@ func TestRunDifferentiallyPrivate(t *testing.T) {
 	}
 	if _, err := trace.ReadAll(filepath.Join(priv, "synthetic.csv"), trace.Options{}); err != nil {
 		t.Error(err)
+	}
+	plan, err := r.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range plan.Jobs() {
+		if j.SelectBest {
+			t.Errorf("chunk %d selects its checkpoint under DP", j.Chunk)
+		}
+		for _, f := range []string{SelectionFile, BestDir} {
+			if _, err := os.Stat(filepath.Join(ModelDir(priv, j.Chunk), f)); err == nil {
+				t.Errorf("chunk %d has %s under DP", j.Chunk, f)
+			}
+		}
+	}
+	if strings.Contains(string(b), "checkpoint_selection") {
+		t.Error("metrics.json has checkpoint scores under DP")
 	}
 }
 

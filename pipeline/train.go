@@ -147,12 +147,26 @@ func TrainChunk(ctx context.Context, job ChunkJob, progress func(Progress)) erro
 		}
 	}
 	first := m.Iteration()
+	train, sel, err := trainingSet(dir, s, job, data, first)
+	if err != nil {
+		return err
+	}
+	var onCheckpoint func(int) error
+	if sel != nil {
+		if first > 0 {
+			if err := sel.resume(m); err != nil {
+				return err
+			}
+		}
+		onCheckpoint = func(int) error { return sel.score(m) }
+	}
 	every := max(1, job.Iterations/200)
 	losses := newLossRecorder(dir, job, first, cfg.Train.CheckpointEvery)
 	var lossErr error
-	err = m.Train(ctx, &dg.Data{Attr: data.Attr, Feat: data.Feat, Len: data.Len, N: data.N}, job.Iterations, dg.TrainOptions{
+	err = m.Train(ctx, &dg.Data{Attr: train.Attr, Feat: train.Feat, Len: train.Len, N: train.N}, job.Iterations, dg.TrainOptions{
 		CheckpointDir:   dir,
 		CheckpointEvery: cfg.Train.CheckpointEvery,
+		OnCheckpoint:    onCheckpoint,
 		ProgressEvery:   every,
 		Progress: func(p dg.Progress) {
 			if err := losses.add(p); err != nil && lossErr == nil {
@@ -176,6 +190,34 @@ func TrainChunk(ctx context.Context, job ChunkJob, progress func(Progress)) erro
 		progress(Progress{Chunk: job.Chunk, Iteration: job.Iterations, Iterations: job.Iterations, First: first, Done: true})
 	}
 	return nil
+}
+
+// trainingSet returns the flows job trains on and, with checkpoint
+// selection, the selector that scores its checkpoints: without it, or
+// under DP, or for a chunk too small to spare a validation slice, every
+// flow and no selector.
+func trainingSet(dir string, s *encoding.Schema, job ChunkJob, data *encoding.Data, first int) (*encoding.Data, *selector, error) {
+	if !job.SelectBest || job.DPNoise > 0 {
+		return data, nil, nil
+	}
+	k := validationCount(data.N)
+	if k == 0 {
+		slog.Info("checkpoint selection off for this chunk: too few flows to hold a validation slice out", "chunk", job.Chunk, "flows", data.N)
+		return data, nil, nil
+	}
+	split, err := LoadSplit(job.RunDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if job.Chunk >= len(split.Chunks) {
+		return nil, nil, fmt.Errorf("chunk %d: the split has %d chunks", job.Chunk, len(split.Chunks))
+	}
+	train, valid := splitValidation(data, k, job.Seed)
+	sel, err := newSelector(dir, s, split, job, valid, first)
+	if err != nil {
+		return nil, nil, err
+	}
+	return train, sel, nil
 }
 
 func writeFileAtomic(path, s string) error {

@@ -71,7 +71,7 @@ func TestCalibrateTouchesOnlyActiveQuantileFeatures(t *testing.T) {
 		}
 		outs = append(outs, o)
 	}
-	calibrate(s, outs, rand.New(rand.NewPCG(5, 5)))
+	calibrate(s, outs, nil, rand.New(rand.NewPCG(5, 5)))
 	for c, o := range outs {
 		var starts []float64
 		for _, a := range o.Attrs {
@@ -108,3 +108,51 @@ func TestCalibrateTouchesOnlyActiveQuantileFeatures(t *testing.T) {
 }
 
 func spread(v []float64) float64 { return slices.Max(v) - slices.Min(v) }
+
+// Targets keep the chunks' differences: a chunk whose pilot values are
+// larger gets the upper positions, and the chunks' targets together, each
+// weighted by its pilot's share, are uniform. Ranks mapped through a
+// target follow it.
+func TestTargetsKeepChunkDifferences(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	pilot := make([][]float32, 2)
+	for range 3000 {
+		pilot[0] = append(pilot[0], float32(r.Float64()))     // U(0,1)
+		pilot[1] = append(pilot[1], float32(1+r.Float64()*2)) // U(1,3): all above chunk 0
+	}
+	to := Targets(pilot)
+	if q := to[0].at(0.99); q > 0.51 {
+		t.Errorf("chunk 0 (the smaller values) reaches position %v, want at most ½", q)
+	}
+	if q := to[1].at(0.01); q < 0.49 {
+		t.Errorf("chunk 1 (the larger values) starts at position %v, want at least ½", q)
+	}
+	// Ranks of a block of chunk 1 mapped through its target.
+	vals := make([]float64, 1000)
+	ptrs := make([]*float64, len(vals))
+	for i := range vals {
+		vals[i] = r.NormFloat64()
+		ptrs[i] = &vals[i]
+	}
+	to[1].ranks(ptrs, r)
+	if lo, hi := slices.Min(vals), slices.Max(vals); lo < 0.49 || hi > 1 {
+		t.Errorf("chunk 1's block spans [%v, %v], want within [½, 1]", lo, hi)
+	}
+	// Together uniform: the mixture's quantiles are the identity.
+	var all []float64
+	for _, tg := range to {
+		for i := range 1000 {
+			all = append(all, tg.at((float64(i)+0.5)/1000))
+		}
+	}
+	slices.Sort(all)
+	for i, v := range all {
+		if u := (float64(i) + 0.5) / float64(len(all)); math.Abs(v-u) > 0.01 {
+			t.Fatalf("mixture of the targets not uniform: quantile %v at %v", u, v)
+		}
+	}
+	// The zero Target is uniform.
+	if (Target{}).at(0.3) != 0.3 {
+		t.Error("zero target is not the identity")
+	}
+}

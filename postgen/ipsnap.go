@@ -14,13 +14,17 @@ import (
 // its own bitwise decoding and the topK addresses generated most often, the
 // one with the highest score
 //
-//	log(count(y) + ½) + Σ_b log p_b(y_b),
+//	w·log(count(y) + ½) + Σ_b log p_b(y_b),
 //
-// where p_b is the model's probability for bit b and count(y) how often the
-// generated trace holds y: an address moves to a popular one only when the
-// bits where they differ are ones the model was unsure of. It uses nothing
-// but the generated rows. It returns how many addresses changed.
-func snapIPs(s *encoding.Schema, gen [][]Row, topK int) int {
+// where p_b is the model's probability for bit b, count(y) how often the
+// generated trace holds y and w the weight (0 counts as 1): an address
+// moves to a popular one only when the bits where they differ are ones the
+// model was unsure of, the more readily the larger w. It uses nothing but
+// the generated rows. It returns how many addresses changed.
+func snapIPs(s *encoding.Schema, gen [][]Row, topK int, w float64) int {
+	if w == 0 {
+		w = 1
+	}
 	changed := 0
 	for _, field := range []string{"srcip", "dstip"} {
 		off, dim := s.AttrSlice(field)
@@ -69,7 +73,7 @@ func snapIPs(s *encoding.Schema, gen [][]Row, topK int) int {
 					lp1[b] = math.Log(math.Max(p1/sum, 1e-6))
 				}
 				score := func(ip uint32, n int) float64 {
-					sc := math.Log(float64(n) + 0.5)
+					sc := w * math.Log(float64(n)+0.5)
 					for b := 0; b < 32; b++ {
 						if ip>>(31-b)&1 == 1 {
 							sc += lp1[b]

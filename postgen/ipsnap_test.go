@@ -44,7 +44,7 @@ func TestSnapIPsMovesOnlyUnsureVariants(t *testing.T) {
 	far := softRow(t, s, pop^0xff, []int{24, 25, 26}, 0.6) // eight bits away, three of them unsure
 	rows = append(rows, unsure, sure, far)
 	gen := [][]Row{rows}
-	n := snapIPs(s, gen, 16)
+	n := snapIPs(s, gen, 16, 1)
 	got := gen[0]
 	if got[20].Attr.Key.Src != pop {
 		t.Errorf("unsure variant kept %x, want it moved to %x", got[20].Attr.Key.Src, pop)
@@ -59,5 +59,34 @@ func TestSnapIPsMovesOnlyUnsureVariants(t *testing.T) {
 	a, _ := s.DecodeAttributes(got[20].Vec, 1)
 	if a[0].Key.Src != pop {
 		t.Errorf("vector of the moved row decodes to %x", a[0].Key.Src)
+	}
+}
+
+// The weight of the popularity term: a variant the model was fairly sure of
+// (its own bit at 0.97) stays with the plain score and moves to the popular
+// address with weight 2; a confident one stays either way.
+func TestSnapIPsWeight(t *testing.T) {
+	s := tagSchema(t, 1)
+	const pop = 0x93205167
+	build := func() [][]Row {
+		var rows []Row
+		for range 20 {
+			rows = append(rows, softRow(t, s, pop, nil, 1))
+		}
+		rows = append(rows, softRow(t, s, pop^1<<3, []int{28}, 0.97), softRow(t, s, pop^1<<3, nil, 1))
+		return [][]Row{rows}
+	}
+	for _, c := range []struct {
+		w     float64
+		moved bool
+	}{{0, false}, {1, false}, {2, true}} {
+		gen := build()
+		n := snapIPs(s, gen, 16, c.w)
+		if got := gen[0][20].Attr.Key.Src == pop; got != c.moved || n != map[bool]int{false: 0, true: 1}[c.moved] {
+			t.Errorf("weight %g: moved %v (%d changed), want %v", c.w, got, n, c.moved)
+		}
+		if gen[0][21].Attr.Key.Src != pop^1<<3 {
+			t.Errorf("weight %g: a confident address moved", c.w)
+		}
 	}
 }

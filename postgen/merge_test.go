@@ -1,7 +1,7 @@
 package postgen
 
 import (
-	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 
@@ -85,7 +85,7 @@ func TestMergeChunksStitchesFlows(t *testing.T) {
 		},
 	}
 	st := &Stats{}
-	out := mergeChunks(s, gen, rand.New(rand.NewPCG(1, 1)), st)
+	out := mergeChunks(t, s, gen, 1, st)
 	srcs := func(rows []Row) []uint32 {
 		var o []uint32
 		for _, r := range rows {
@@ -132,7 +132,7 @@ func TestMergeChunksStitchesFlows(t *testing.T) {
 func TestMergeSingleChunkPassesThrough(t *testing.T) {
 	s := tagSchema(t, 1)
 	gen := [][]Row{{row(t, s, 1, false, nil, 0.5), row(t, s, 2, true, nil, 0.5)}}
-	out := mergeChunks(s, gen, rand.New(rand.NewPCG(1, 1)), &Stats{})
+	out := mergeChunks(t, s, gen, 1, &Stats{})
 	if len(out[0]) != 2 {
 		t.Errorf("one chunk: %d rows kept, want 2", len(out[0]))
 	}
@@ -148,8 +148,82 @@ func TestMergeCapsContinuations(t *testing.T) {
 		{row(t, s, 4, T, []bool{F, T}, 0.5), row(t, s, 5, F, []bool{T, T}, 0.7)},
 	}
 	st := &Stats{}
-	out := mergeChunks(s, gen, rand.New(rand.NewPCG(2, 2)), st)
+	out := mergeChunks(t, s, gen, 2, st)
 	if len(out[1]) != 2 || st.Continuations != 1 || st.DroppedCopies != 2 {
 		t.Errorf("chunk 1 holds %d rows, %d continuations, %d dropped; want 2, 1, 2", len(out[1]), st.Continuations, st.DroppedCopies)
+	}
+}
+
+// mergeChunks runs the merge of a Stream without the other passes over
+// every chunk's rows (nil for a chunk without a model), each chunk one
+// block, and returns the rows each chunk generates features for: its own,
+// then the continuations.
+func mergeChunks(t *testing.T, s *encoding.Schema, gen [][]Row, seed uint64, st *Stats) [][]Row {
+	t.Helper()
+	return mergeIn(t, s, gen, seed, st, "")
+}
+
+// mergeIn is mergeChunks with the continuations carried in temporary files
+// under dir (in memory when dir is empty).
+func mergeIn(t *testing.T, s *encoding.Schema, gen [][]Row, seed uint64, st *Stats, dir string) [][]Row {
+	t.Helper()
+	g := NewStream(s, len(gen), Options{Seed: seed}, dir, st)
+	defer g.Close()
+	out := make([][]Row, len(gen))
+	for c, rows := range gen {
+		if rows == nil {
+			if err := g.Skip(c); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		own, err := g.Own(c, 0, rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[c] = own
+		err = g.Continuations(c, 1, 2, func(_ int, rows []Row) error {
+			out[c] = append(out[c], rows...)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// Continuations carried through a temporary file come back as those
+// carried in memory, and the file goes once they are read.
+func TestMergeCarriesThroughFiles(t *testing.T) {
+	s := tagSchema(t, 3)
+	var gen [][]Row
+	for c := range 3 {
+		var rows []Row
+		for i := range 40 {
+			rows = append(rows, row(t, s, uint32(100*c+i), i%3 != 0, []bool{c == 0 || i%2 == 0, i%4 != 1, i%5 != 2}, float32(i)/40))
+		}
+		gen = append(gen, rows)
+	}
+	mem, disk := &Stats{}, &Stats{}
+	want := mergeIn(t, s, gen, 7, mem, "")
+	dir := t.TempDir()
+	got := mergeIn(t, s, gen, 7, disk, dir)
+	if *mem != *disk || mem.Continuations == 0 {
+		t.Errorf("stats through files %+v, in memory %+v (want equal, with continuations)", disk, mem)
+	}
+	for c := range want {
+		if len(got[c]) != len(want[c]) {
+			t.Fatalf("chunk %d: %d rows through files, %d in memory", c, len(got[c]), len(want[c]))
+		}
+		for i := range want[c] {
+			if !slices.Equal(got[c][i].Vec, want[c][i].Vec) || got[c][i].Attr.Key != want[c][i].Attr.Key ||
+				got[c][i].Attr.Start != want[c][i].Attr.Start || !slices.Equal(got[c][i].Attr.Present, want[c][i].Attr.Present) {
+				t.Errorf("chunk %d row %d differs through files", c, i)
+			}
+		}
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }

@@ -1,6 +1,6 @@
 // Package postgen holds the passes that run between a model's generated
-// tensors and the decoded records: over the generated attribute rows of
-// every chunk, calibration of the length to its real marginal, matched
+// tensors and the decoded records: over the generated attribute rows,
+// calibration of the length to its real marginal, matched
 // decoding of ports and protocols, joint snapping of IP addresses,
 // separation of packet flows that share a 5-tuple, and the merge that
 // stitches flows across chunks; over the generated features, calibration of
@@ -8,17 +8,16 @@
 // derived from the run's seed, so a pass switched on or off leaves the
 // others' draws unchanged.
 //
-// The pipeline calls Attributes once the chunk models have generated their
-// attributes, Features once they have generated the features for the rows
-// Attributes returned, and, when configured, RepairProtocol on the decoded
+// The passes run block by block through a Stream (see its doc for what
+// crosses blocks and chunks): the pipeline hands it each block of
+// generated attribute rows (Own), then takes the chunk's continuations
+// (Continuations), runs Features once it has generated the features for a
+// block's rows, and, when configured, RepairProtocol on the block's decoded
 // records.
 package postgen
 
 import (
-	"math/rand/v2"
-
 	"github.com/netshare-go/netshare/encoding"
-	"github.com/netshare-go/netshare/trace"
 )
 
 // Row is one generated attribute vector and its decoding. Passes that
@@ -50,6 +49,9 @@ type Options struct {
 	// IPSnapTop, when positive, snaps addresses among the most frequent
 	// ones generated.
 	IPSnapTop int
+	// IPSnapWeight weighs the popularity term of the snapping score (0 or
+	// 1: the plain score; see snapIPs).
+	IPSnapWeight float64
 }
 
 // Stats counts what the passes changed.
@@ -60,43 +62,4 @@ type Stats struct {
 	SnappedIPs    int `json:"snapped_ips"`
 	SeparatedKeys int `json:"separated_keys"`
 	DroppedEmpty  int `json:"dropped_in_empty_chunks"`
-}
-
-// Attributes runs the attribute passes over gen, the rows every chunk's
-// model generated (nil for a chunk without a model), and returns the rows
-// each chunk generates features for: its own flows and the continuations of
-// earlier chunks' flows. In order: the length calibrated, ports and
-// protocols matched and addresses snapped, over the rows that will be
-// kept; packet flows separated; the merge; the length calibrated again over
-// every row now generated.
-func Attributes(s *encoding.Schema, gen [][]Row, o Options, st *Stats) [][]Row {
-	n := len(gen)
-	// Rows that survive the merge: those that start in their chunk.
-	kept := func(row Row) bool { return n == 1 || row.Attr.StartsHere }
-	if o.Calibrate {
-		calibrateAttr(s, gen, "length", kept, rand.New(rand.NewPCG(o.Seed, 0x1e9)))
-	}
-	if o.MatchPorts {
-		matchKeys(s, gen, kept, rand.New(rand.NewPCG(o.Seed, 0x6d61)))
-	}
-	if o.IPSnapTop > 0 {
-		st.SnappedIPs = snapIPs(s, gen, o.IPSnapTop)
-	}
-	if s.Kind() == trace.KindPackets {
-		st.SeparatedKeys = separateKeys(s, gen, kept, rand.New(rand.NewPCG(o.Seed, 0x5e9)))
-	}
-	merged := mergeChunks(s, gen, rand.New(rand.NewPCG(o.Seed, 0xc0de)), st)
-	if o.Calibrate {
-		calibrateAttr(s, merged, "length", func(Row) bool { return true }, rand.New(rand.NewPCG(o.Seed, 0x1ea)))
-	}
-	return merged
-}
-
-// Features runs the feature passes over every chunk's generated flows (nil
-// for a chunk without any): the quantile calibration of flow starts and
-// features, when configured.
-func Features(s *encoding.Schema, outs []*Generated, o Options) {
-	if o.Calibrate {
-		calibrate(s, outs, rand.New(rand.NewPCG(o.Seed, 0xca11)))
-	}
 }

@@ -45,29 +45,71 @@ func (s *RepairStats) Total() int64 {
 // source ports of its protocol that makes its 5-tuple unique again; when
 // none does (or the protocol has no ports) it keeps the 5-tuple it was
 // generated with, unrepaired, when that is still free, and otherwise stays
-// merged; both are counted.
-func RepairProtocol(t *trace.Trace, skip []string, seed uint64) RepairStats {
+// merged; both are counted. held, when not nil, holds the 5-tuples of
+// packet flows outside t (written before it): a repaired flow that lands on
+// one of them is moved the same way, and no flow is moved onto one.
+//
+// The repair's cross-record logic is per 5-tuple (a flow's TTLs, time and
+// flag order, IP ids) and over the pools of valid values it draws from; on
+// a block of whole flows it holds as on the whole trace, the pools being
+// the block's own valid values, a sample of the same marginals.
+func RepairProtocol(t *trace.Trace, skip []string, seed uint64, held map[trace.Key]struct{}) RepairStats {
+	return repairProtocol(t, skip, seed, held, nil)
+}
+
+// repairProtocol is RepairProtocol, calling moved, when not nil, with the
+// old and new 5-tuple of each record whose 5-tuple it changed.
+func repairProtocol(t *trace.Trace, skip []string, seed uint64, held map[trace.Key]struct{}, moved func(old, new trace.Key)) RepairStats {
 	opt := protocol.RepairOptions{Seed: seed, Skip: skip}
 	var st RepairStats
 	if t.Kind != trace.KindPackets {
-		t.Flows, st.Repairs = protocol.RepairFlows(t.Flows, opt)
+		before := t.Flows
+		t.Flows, st.Repairs = protocol.RepairFlows(before, opt)
+		if moved != nil {
+			for i := range before {
+				if k, nk := before[i].Key(), t.Flows[i].Key(); k != nk {
+					moved(k, nk)
+				}
+			}
+		}
 		flows.SortByTime(t.Flows)
 		return st
 	}
 	before := t.Packets
 	t.Packets, st.Repairs = protocol.RepairPackets(before, opt)
-	st.Separated, st.Unrepaired, st.Merged = unmerge(before, t.Packets, rand.New(rand.NewPCG(seed, 0x7265)))
+	st.Separated, st.Unrepaired, st.Merged = unmerge(before, t.Packets, held, rand.New(rand.NewPCG(seed, 0x7265)))
+	if moved != nil {
+		for i := range before {
+			if k, nk := before[i].Key(), t.Packets[i].Key(); k != nk {
+				moved(k, nk)
+			}
+		}
+	}
 	flows.SortByTime(t.Packets)
 	return st
+}
+
+// Add adds o's counts to s.
+func (s *RepairStats) Add(o RepairStats) {
+	for k, v := range o.Repairs {
+		if s.Repairs == nil {
+			s.Repairs = protocol.Repairs{}
+		}
+		s.Repairs[k] += v
+	}
+	s.Separated += o.Separated
+	s.Unrepaired += o.Unrepaired
+	s.Merged += o.Merged
 }
 
 // unmerge finds the flows of before (by 5-tuple) whose packets in after
 // (the same packets, repaired, in the same order) share a 5-tuple with the
 // packets of another flow, and moves those whose 5-tuple the repair changed
-// to a free source port, or else back to their original 5-tuple. It
-// returns how many flows it moved to a new port, how many it moved back and
-// how many remain merged.
-func unmerge(before, after []trace.Packet, rng *rand.Rand) (moved, reverted, merged int) {
+// to a free source port, or else back to their original 5-tuple; a flow
+// the repair moved onto a 5-tuple in held clashes too. It returns how many
+// flows it moved to a new port, how many it moved back and how many remain
+// merged.
+func unmerge(before, after []trace.Packet, held map[trace.Key]struct{}, rng *rand.Rand) (moved, reverted, merged int) {
 	type pair struct{ old, new trace.Key }
 	owner := map[trace.Key]trace.Key{} // repaired 5-tuple → first original one
 	var clashes []pair
@@ -78,6 +120,10 @@ func unmerge(before, after []trace.Packet, rng *rand.Rand) (moved, reverted, mer
 			continue
 		}
 		seen[p] = true
+		if _, out := held[p.new]; out && p.old != p.new {
+			clashes = append(clashes, p)
+			continue
+		}
 		if o, ok := owner[p.new]; !ok {
 			owner[p.new] = p.old
 		} else if o != p.old {
@@ -106,6 +152,10 @@ func unmerge(before, after []trace.Packet, rng *rand.Rand) (moved, reverted, mer
 	for k := range owner {
 		used[k] = true
 	}
+	isUsed := func(k trace.Key) bool {
+		_, out := held[k]
+		return out || used[k]
+	}
 	target := map[pair]trace.Key{}
 	const tries = 32
 	for _, c := range clashes {
@@ -120,7 +170,7 @@ func unmerge(before, after []trace.Packet, rng *rand.Rand) (moved, reverted, mer
 		free := func(port uint16) bool {
 			k := mv.new
 			k.SrcPort = port
-			if used[k] {
+			if isUsed(k) {
 				return false
 			}
 			used[k] = true
@@ -138,7 +188,7 @@ func unmerge(before, after []trace.Packet, rng *rand.Rand) (moved, reverted, mer
 		switch {
 		case found:
 			moved++
-		case !used[mv.old]:
+		case !isUsed(mv.old):
 			used[mv.old] = true
 			target[mv] = mv.old
 			reverted++

@@ -28,7 +28,7 @@ func TestRepairProtocolKeepsFlowsApart(t *testing.T) {
 		}
 		in.Packets = append(in.Packets, pkt(5, a, 0, b), pkt(15, a, 0, b), pkt(25, c, 6000, d), pkt(35, c, 7000, d))
 		flows.SortByTime(in.Packets)
-		st := RepairProtocol(&in, nil, seed)
+		st := RepairProtocol(&in, nil, seed, nil)
 		if got := st.Repairs[protocol.CheckPorts]; got != 2 {
 			t.Fatalf("seed %d: port repairs %d, want 2 (the two packets of flow B)", seed, got)
 		}
@@ -59,7 +59,7 @@ func TestRepairProtocolRevertsWithoutFreePort(t *testing.T) {
 		{TS: 1, Src: 0x0a000001, Dst: 0x0a000002, SrcPort: 5000, DstPort: 53, Proto: trace.ProtoUDP, Len: 60, TTL: 64},
 		{TS: 2, Src: 0x0a000001, Dst: 0x0a000002, SrcPort: 0, DstPort: 53, Proto: trace.ProtoUDP, Len: 60, TTL: 64},
 	}}
-	st := RepairProtocol(&in, nil, 1)
+	st := RepairProtocol(&in, nil, 1, nil)
 	if st.Separated != 0 || st.Unrepaired != 1 || st.Merged != 0 {
 		t.Fatalf("separated %d, unrepaired %d, merged %d; want 0, 1, 0", st.Separated, st.Unrepaired, st.Merged)
 	}
@@ -78,12 +78,12 @@ func TestRepairProtocolFlowsSkip(t *testing.T) {
 		}}
 	}
 	in := mk()
-	st := RepairProtocol(&in, nil, 1)
+	st := RepairProtocol(&in, nil, 1, nil)
 	if in.Flows[1].Packets != 1 || st.Repairs[protocol.CheckFlowPackets] != 1 {
 		t.Fatalf("flow_packets not repaired: %+v, %v", in.Flows[1], st.Repairs)
 	}
 	in = mk()
-	st = RepairProtocol(&in, []string{protocol.CheckFlowPackets}, 1)
+	st = RepairProtocol(&in, []string{protocol.CheckFlowPackets}, 1, nil)
 	if in.Flows[1].Packets != 0 || st.Total() != 0 {
 		t.Fatalf("skipped check repaired: %+v, %v", in.Flows[1], st.Repairs)
 	}

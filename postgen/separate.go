@@ -18,8 +18,10 @@ import (
 // Exchanging ports keeps every port's count and every (port, protocol)
 // pair the rows hold. Only rows that keep accepts take part; a collision
 // that no exchange resolves (ICMP, say, whose source port is always 0)
-// stays.
-func separateKeys(s *encoding.Schema, gen [][]Row, keep func(Row) bool, rng *rand.Rand) int {
+// stays. held, when not nil, holds the 5-tuples of flows outside gen (those
+// already written): a row on one of them moves too, and no exchange moves a
+// row onto one.
+func separateKeys(s *encoding.Schema, gen [][]Row, keep func(Row) bool, held map[trace.Key]struct{}, rng *rand.Rand) int {
 	var rows []*Row
 	for c := range gen {
 		for i := range gen[c] {
@@ -29,6 +31,10 @@ func separateKeys(s *encoding.Schema, gen [][]Row, keep func(Row) bool, rng *ran
 		}
 	}
 	count := make(map[trace.Key]int, len(rows))
+	taken := func(k trace.Key) bool {
+		_, ok := held[k]
+		return ok || count[k] > 0
+	}
 	byProto := map[uint8][]int{}
 	for i, r := range rows {
 		count[r.Attr.Key]++
@@ -43,7 +49,7 @@ func separateKeys(s *encoding.Schema, gen [][]Row, keep func(Row) bool, rng *ran
 	const tries = 32
 	moved := 0
 	for _, r := range rows {
-		if count[r.Attr.Key] < 2 {
+		if _, out := held[r.Attr.Key]; !out && count[r.Attr.Key] < 2 {
 			continue
 		}
 		same := byProto[r.Attr.Key.Proto]
@@ -57,7 +63,7 @@ func separateKeys(s *encoding.Schema, gen [][]Row, keep func(Row) bool, rng *ran
 					continue
 				}
 				*pi, *po = *po, *pi
-				if count[ki] > 0 || count[ko] > 0 {
+				if taken(ki) || taken(ko) {
 					continue
 				}
 				count[r.Attr.Key]--

@@ -64,6 +64,14 @@ details{margin:.8em 0}summary{cursor:pointer;color:#1f5fa8}pre{background:#f6f8f
 </table>
 <p class="note">Ports and protocol are binned by value, other fields by ⌊log2(1+x)⌋ (duration in milliseconds). A sampler that draws each field independently matches every marginal but not these.</p>
 
+{{if .Addresses}}
+<h2 id="addresses">Addresses</h2>
+<p class="note">Distinct source and destination IP addresses, and the share of flows, packets and bytes held by the k busiest addresses (ranked by that same measure){{if eq .R.Kind "packets"}}; a flow is a 5-tuple{{end}}. Ratio: synthetic over real.</p>
+<table id="address-table"><thead><tr><th class="l">statistic</th><th>real</th><th>synthetic</th><th>ratio</th></tr></thead><tbody>
+{{range .Addresses}}<tr{{if .Count}} class="primary"{{end}}><td class="l">{{.Name}}</td><td>{{.Real}}</td><td>{{.Synthetic}}</td><td>{{if .Ratio}}{{printf "%.2f" .Ratio}}{{else}}–{{end}}</td></tr>
+{{end}}</tbody></table>
+{{end}}
+
 <h2 id="plots">Distributions</h2>
 <div class="figs">
 {{range .Figures}}<figure class="plot" id="fig-{{.Name}}">{{.SVG}}<figcaption>{{.Caption}} <a href="plots/{{.Name}}.png">PNG</a></figcaption></figure>
@@ -132,6 +140,17 @@ details{margin:.8em 0}summary{cursor:pointer;color:#1f5fa8}pre{background:#f6f8f
 {{range .NotComputed}}<p class="note">Not computed: {{.}}</p>{{end}}
 {{end}}
 
+{{if .Selection}}
+<h2 id="selection">Checkpoint selection</h2>
+<p class="note">Each chunk's training checkpoints were scored on a validation slice of its flows held out of training: a sample is generated at the checkpoint, decoded (without the post-generation passes) and compared with the decoded slice. Score: the mean of the mean joint TVD and the mean JSD (lower is better). Generation used the best-scoring checkpoint; training resumes from the last.</p>
+<table id="selection-table"><thead><tr><th>chunk</th><th>validation flows</th><th>generated flows</th><th>checkpoints</th><th>chosen iteration</th><th>chosen score</th><th>last iteration</th><th>last score</th><th>time per score</th></tr></thead><tbody>
+{{range .Selection}}<tr><td>{{.Chunk}}</td><td>{{.ValidationFlows}}</td><td>{{.GeneratedFlows}}</td><td>{{.Checkpoints}}</td><td>{{.Chosen.Iteration}}</td><td>{{f .Chosen.Score}}</td><td>{{.Last.Iteration}}</td><td>{{f .Last.Score}}</td><td>{{dur .Seconds}}</td></tr>
+{{end}}</tbody></table>
+<div class="figs" id="selection-figs">
+{{range .SelectionFigures}}<figure class="plot" id="fig-{{.Name}}">{{.SVG}}<figcaption>{{.Caption}} <a href="plots/{{.Name}}.png">PNG</a></figcaption></figure>
+{{end}}</div>
+{{end}}
+
 {{with .R.Notes}}<h2 id="notes">Notes</h2>{{range .}}<p class="note">{{.}}</p>{{end}}{{end}}
 
 {{with .R.Privacy}}
@@ -165,11 +184,11 @@ details{margin:.8em 0}summary{cursor:pointer;color:#1f5fa8}pre{background:#f6f8f
 <table id="chunks-table"><thead><tr><th>chunk</th><th>iterations</th><th class="l">started from</th><th>training time</th></tr></thead><tbody>
 {{range .Chunks}}<tr><td>{{.Chunk}}</td><td>{{.Iterations}}</td><td class="l">{{if .InitFrom}}{{.InitFrom}}{{else}}scratch{{end}}</td><td>{{if .Seconds}}{{dur .Seconds}}{{else}}–{{end}}</td></tr>
 {{end}}</tbody></table>{{end}}
-{{if .Stages}}<h3>Wall time per stage</h3>
-<table id="stages-table"><thead><tr><th class="l">stage</th><th>wall time</th><th class="l">finished</th></tr></thead><tbody>
-{{range .Stages}}<tr><td class="l">{{.Name}}</td><td>{{dur .Seconds}}</td><td class="l">{{if not .Finished.IsZero}}{{date .Finished}}{{else}}running (this report){{end}}</td></tr>
+{{if .Stages}}<h3>Wall time and memory per stage</h3>
+<table id="stages-table"><thead><tr><th class="l">stage</th><th>wall time</th><th>peak memory</th><th>records</th><th>memory per record</th><th class="l">finished</th></tr></thead><tbody>
+{{range .Stages}}<tr><td class="l">{{.Name}}</td><td>{{dur .Seconds}}</td><td>{{.Memory}}</td><td>{{if .Records}}{{.Records}}{{else}}–{{end}}</td><td>{{.PerRecord}}</td><td class="l">{{if not .Finished.IsZero}}{{date .Finished}}{{else}}running (this report){{end}}</td></tr>
 {{end}}</tbody></table>
-<p class="note">Chunks fine-tuned from chunk 0 train in parallel: their stage's wall time is that of the slowest.</p>{{end}}
+<p class="note">Chunks fine-tuned from chunk 0 train in parallel: their stage's wall time is that of the slowest, its records those of all. Peak memory is the peak resident memory of the process that ran the stage, from its start to the stage's end: a stage run after others in one process shows at least their peaks.</p>{{end}}
 {{if $.RunFigures}}<h3>Loss curves</h3>
 <div class="figs" id="loss-figs">
 {{range $.RunFigures}}<figure class="plot" id="fig-{{.Name}}">{{.SVG}}<figcaption>{{.Caption}} <a href="plots/{{.Name}}.png">PNG</a></figcaption></figure>

@@ -380,9 +380,21 @@ func timelineFigure(tl *eval.Timeline) (Figure, error) {
 // cannot be drawn (say, a curve of a single point on log axes) is left out
 // and logged; the other figures are still returned.
 func Figures(res *eval.Result) ([]Figure, error) {
-	d := res.Distributions
+	out := distributionFigures(res.Distributions)
+	if a := res.Addresses; a != nil {
+		if f, err := addressFigure(a); err != nil {
+			slog.Warn("figure left out", "err", err)
+		} else {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// distributionFigures draws the distribution summaries (none without).
+func distributionFigures(d *eval.Distributions) []Figure {
 	if d == nil {
-		return nil, nil
+		return nil
 	}
 	var out []Figure
 	if tl := d.Timeline; tl != nil && len(tl.Real) > 0 && len(tl.Real) == len(tl.Synthetic) && tl.BinSeconds > 0 {
@@ -427,5 +439,5 @@ func Figures(res *eval.Result) ([]Figure, error) {
 		}
 		out = append(out, f)
 	}
-	return out, nil
+	return out
 }

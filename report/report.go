@@ -58,6 +58,11 @@ func Write(dir string, in Input) error {
 	if err != nil {
 		return err
 	}
+	selFigs, err := SelectionFigures(in.Result)
+	if err != nil {
+		return err
+	}
+	runFigs = append(runFigs, selFigs...)
 	for _, f := range append(append([]Figure(nil), figs...), runFigs...) {
 		if err := atomicfile.WriteFile(filepath.Join(dir, PlotsDir, f.Name+".png"), f.PNG, 0o644); err != nil {
 			return err
@@ -81,7 +86,11 @@ func Render(w io.Writer, in Input) error {
 	if err != nil {
 		return err
 	}
-	return render(w, in, figs, runFigs)
+	selFigs, err := SelectionFigures(in.Result)
+	if err != nil {
+		return err
+	}
+	return render(w, in, figs, append(runFigs, selFigs...))
 }
 
 // MetricRow is one line of the metric table: the synthetic trace's value,
@@ -214,7 +223,11 @@ type page struct {
 	AboveFloor bool
 	Figures    []figView
 	RunFigures []figView
-	JSON       string
+	// Selection and SelectionFigures show the checkpoint selection.
+	Selection        []SelectionRow
+	SelectionFigures []figView
+	Addresses        []AddressRow
+	JSON             string
 }
 
 type figView struct {
@@ -241,8 +254,15 @@ func render(w io.Writer, in Input, figs, runFigs []Figure) error {
 		p.Figures = append(p.Figures, figView{Name: f.Name, Caption: f.Caption, SVG: template.HTML(f.SVG)})
 	}
 	for _, f := range runFigs {
-		p.RunFigures = append(p.RunFigures, figView{Name: f.Name, Caption: f.Caption, SVG: template.HTML(f.SVG)})
+		v := figView{Name: f.Name, Caption: f.Caption, SVG: template.HTML(f.SVG)}
+		if f.Name == "checkpoint_selection" {
+			p.SelectionFigures = append(p.SelectionFigures, v)
+		} else {
+			p.RunFigures = append(p.RunFigures, v)
+		}
 	}
+	p.Selection = SelectionRows(in.Result)
+	p.Addresses = AddressRows(in.Result)
 	var buf bytes.Buffer
 	if err := pageTmpl.Execute(&buf, p); err != nil {
 		return fmt.Errorf("report: %w", err)

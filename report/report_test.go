@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -81,7 +82,8 @@ func TestWriteIsSelfContained(t *testing.T) {
 	if m := externalRef(s); m != "" {
 		t.Errorf("report references an external resource: %q", m)
 	}
-	for _, want := range []string{`id="metrics"`, "mean joint TVD", "bootstrap (floor)", "Spearman", "Count-Min", "popularity", "Differential privacy", "3.5000", "real.csv", `id="targets-table"`, "Memorisation audit", "membership-inference AUC", "✔ pass"} {
+	for _, want := range []string{`id="metrics"`, "mean joint TVD", "bootstrap (floor)", "Spearman", "Count-Min", "popularity", "Differential privacy", "3.5000", "real.csv", `id="targets-table"`, "Memorisation audit", "membership-inference AUC", "✔ pass",
+		`id="address-table"`, "distinct destination IPs", "share of bytes of the top 10 source IPs", `id="fig-address_concentration"`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("report lacks %q", want)
 		}
@@ -196,8 +198,8 @@ func TestTinyTraceReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	figs, err := Figures(res)
-	if err != nil || len(figs) != 10 {
-		t.Errorf("one flow record: %d figures (%v), want 10", len(figs), err)
+	if err != nil || len(figs) != 11 {
+		t.Errorf("one flow record: %d figures (%v), want 11 (10 distributions, the address concentration)", len(figs), err)
 	}
 	if err := Write(t.TempDir(), Input{Result: res}); err != nil {
 		t.Fatal(err)
@@ -208,8 +210,8 @@ func TestTinyTraceReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	figs, err = Figures(res)
-	if err != nil || len(figs) != 8 {
-		t.Errorf("one packet: %d figures (%v), want 8", len(figs), err)
+	if err != nil || len(figs) != 9 {
+		t.Errorf("one packet: %d figures (%v), want 9", len(figs), err)
 	}
 	if err := Write(t.TempDir(), Input{Result: res}); err != nil {
 		t.Fatal(err)
@@ -306,5 +308,36 @@ func TestSubsampleNote(t *testing.T) {
 	}
 	if strings.Contains(string(b), "-subsample") {
 		t.Error("subsample note in a report whose evaluation used none")
+	}
+}
+
+// Checkpoint scores in the result give the selection table and figure;
+// a result without them has neither.
+func TestSelectionSection(t *testing.T) {
+	res := *sampleResult(t)
+	var b bytes.Buffer
+	if err := Render(&b, Input{Result: &res}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), `id="selection"`) {
+		t.Error("a selection section without checkpoint scores")
+	}
+	res.CheckpointSelection = []eval.ChunkSelection{
+		{Chunk: 0, ValidationFlows: 180, Chosen: 200, Scores: []eval.CheckpointScore{
+			{Iteration: 100, Score: 0.4, Seconds: 0.2}, {Iteration: 200, Score: 0.3, Seconds: 0.4}, {Iteration: 300, Score: 0.35, Seconds: 0.3}}},
+		{Chunk: 1, ValidationFlows: 90, Chosen: 50, Scores: []eval.CheckpointScore{{Iteration: 50, Score: 0.5}}},
+	}
+	rows := SelectionRows(&res)
+	if len(rows) != 2 || rows[0].Chosen.Iteration != 200 || rows[0].Chosen.Score != 0.3 || rows[0].Last.Iteration != 300 || rows[0].Checkpoints != 3 || math.Abs(rows[0].Seconds-0.3) > 1e-9 {
+		t.Errorf("selection rows %+v", rows)
+	}
+	b.Reset()
+	if err := Render(&b, Input{Result: &res}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`id="selection-table"`, `id="fig-checkpoint_selection"`, "<td>200</td><td>0.3000</td><td>300</td><td>0.3500</td>"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %s", want)
+		}
 	}
 }

@@ -43,11 +43,37 @@ type LossPoint struct {
 	D, DAttr, G, WDist float64
 }
 
-// StageTime is the wall time of one pipeline stage.
+// StageTime is the wall time of one pipeline stage, and its memory.
 type StageTime struct {
 	Name     string
 	Seconds  float64
 	Finished time.Time
+	// PeakRSS is the peak resident memory, in bytes, of the process that
+	// ran the stage, up to its end (0: unknown); Records the records it
+	// handled.
+	PeakRSS int64
+	Records int
+}
+
+// Memory formats the peak resident memory ("–" when unknown).
+func (s StageTime) Memory() string {
+	if s.PeakRSS <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(s.PeakRSS)/(1<<20))
+}
+
+// PerRecord formats the peak resident memory per record handled ("–"
+// when either is unknown).
+func (s StageTime) PerRecord() string {
+	if s.PeakRSS <= 0 || s.Records <= 0 {
+		return "–"
+	}
+	b := float64(s.PeakRSS) / float64(s.Records)
+	if b >= 10<<10 {
+		return fmt.Sprintf("%.0f KiB", b/(1<<10))
+	}
+	return fmt.Sprintf("%.0f B", b)
 }
 
 // Version is the netshare version the command line was built as; when

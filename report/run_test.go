@@ -12,7 +12,7 @@ import (
 func sampleRunInfo() *RunInfo {
 	ri := &RunInfo{Version: "v9.9.9-test", Preset: "quick", Seed: 7, Config: "seed: 7\nn_chunks: 2\ntrain:\n  iterations: 100\n",
 		Stages: []StageTime{
-			{Name: "pre-process", Seconds: 1.25, Finished: time.Date(2025, 1, 2, 3, 4, 0, 0, time.UTC)},
+			{Name: "pre-process", Seconds: 1.25, Finished: time.Date(2025, 1, 2, 3, 4, 0, 0, time.UTC), PeakRSS: 300 << 20, Records: 1 << 20},
 			{Name: "train chunk 0", Seconds: 95, Finished: time.Date(2025, 1, 2, 3, 6, 0, 0, time.UTC)},
 			{Name: "evaluate", Seconds: 3},
 		}}
@@ -40,7 +40,7 @@ func TestReportRunSection(t *testing.T) {
 		t.Fatal("no run section")
 	}
 	run := s[i:]
-	for _, want := range []string{"v9.9.9-test", ">quick<", ">7<", `id="chunks-table"`, `id="stages-table"`, ">1.2 s<", ">95 s<", "running (this report)",
+	for _, want := range []string{"v9.9.9-test", ">quick<", ">7<", `id="chunks-table"`, `id="stages-table"`, ">1.2 s<", ">95 s<", "running (this report)", ">300 MiB<", ">300 B<", ">1048576<",
 		"2025-01-02 03:06 UTC", ">chunk 0<", ">scratch<", `id="fig-loss_w_dist"`, `id="fig-loss_g"`, `<details id="config">`, "n_chunks: 2"} {
 		if !strings.Contains(run, want) {
 			t.Errorf("run section lacks %q", want)

@@ -39,31 +39,11 @@ const (
 // is not how captures or flow logs end.
 func TimeOutliers(times []int64) []int {
 	n := len(times)
-	if n < OutlierMinRecords {
-		return nil
-	}
 	s := slices.Clone(times)
 	slices.Sort(s)
-	k := max(1, int(OutlierShare*float64(n)))
-	bulk := gap(s[k], s[n-1-k])
-	if bulk > (1<<63-1)/OutlierFactor {
-		return nil // no gap can be wider than that
-	}
-	limit := max(OutlierMinGap, OutlierFactor*bulk)
-	// The innermost gap past the limit at each end decides: every record
-	// beyond it is an outlier.
-	lo, hi := s[0]-1, s[n-1]+1 // times <= lo or >= hi are outliers
-	for j := k; j >= 1; j-- {
-		if gap(s[j-1], s[j]) > limit {
-			lo = s[j-1]
-			break
-		}
-	}
-	for j := n - k; j <= n-1; j++ {
-		if gap(s[j-1], s[j]) > limit {
-			hi = s[j]
-			break
-		}
+	lo, hi, ok := TimeOutlierBounds(n, func(i int) int64 { return s[i] })
+	if !ok {
+		return nil
 	}
 	var out []int
 	for i, t := range times {
@@ -72,6 +52,46 @@ func TimeOutliers(times []int64) []int {
 		}
 	}
 	return out
+}
+
+// OutlierEnd is the number of sorted times at each end of a trace of n
+// records that TimeOutlierBounds reads: the rule looks at no others.
+func OutlierEnd(n int) int {
+	return max(1, int(OutlierShare*float64(n))) + 1
+}
+
+// TimeOutlierBounds applies the time-outlier rule to n times given in
+// sorted order by at, which is only called with indices among the
+// OutlierEnd(n) first and last: a time t is an outlier when t <= lo or t >=
+// hi. ok is false when the rule does not apply or finds none. This lets a
+// caller that cannot hold every time (a streaming reader) keep only the
+// times at both ends.
+func TimeOutlierBounds(n int, at func(i int) int64) (lo, hi int64, ok bool) {
+	if n < OutlierMinRecords {
+		return 0, 0, false
+	}
+	k := max(1, int(OutlierShare*float64(n)))
+	bulk := gap(at(k), at(n-1-k))
+	if bulk > (1<<63-1)/OutlierFactor {
+		return 0, 0, false // no gap can be wider than that
+	}
+	limit := max(OutlierMinGap, OutlierFactor*bulk)
+	// The innermost gap past the limit at each end decides: every record
+	// beyond it is an outlier.
+	lo, hi = at(0)-1, at(n-1)+1 // times <= lo or >= hi are outliers
+	for j := k; j >= 1; j-- {
+		if gap(at(j-1), at(j)) > limit {
+			lo, ok = at(j-1), true
+			break
+		}
+	}
+	for j := n - k; j <= n-1; j++ {
+		if gap(at(j-1), at(j)) > limit {
+			hi, ok = at(j), true
+			break
+		}
+	}
+	return lo, hi, ok
 }
 
 // gap is b - a for a <= b, saturating instead of overflowing.

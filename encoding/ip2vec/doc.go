@@ -11,6 +11,12 @@
 // epochs, down-sampling threshold 1e-3, minimum count 1; see [DefaultConfig]).
 // Training is single-threaded and seeded, so the same corpus and
 // configuration give bit-identical vectors. The vectors are L2-normalised.
+// [TrainCounts] trains on a corpus given as its distinct sentences with
+// their counts ([SentenceCounts]), so that its memory is bounded by the
+// distinct [srcport, dstport, proto] triples rather than the records: the
+// vocabulary and token counts are the whole corpus's, and each epoch draws
+// as many sentences as the corpus holds, each distinct one with probability
+// proportional to its count (seeded).
 //
 // Encoding maps a port or protocol to its unit vector (a tanh output in
 // [−1, 1]); a value the vocabulary lacks maps to the numerically nearest

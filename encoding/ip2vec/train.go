@@ -79,7 +79,6 @@ func Train(sents []Sentence, cfg Config) (*Model, error) {
 	if len(sents) == 0 {
 		return nil, ErrEmptyCorpus
 	}
-	// Count tokens.
 	var portCount [1 << 16]uint64
 	var protoCount [256]uint64
 	for _, s := range sents {
@@ -87,6 +86,100 @@ func Train(sents []Sentence, cfg Config) (*Model, error) {
 		portCount[s.DstPort]++
 		protoCount[s.Proto]++
 	}
+	return train(int64(len(sents)), func(i int64) Sentence { return sents[i] }, &portCount, &protoCount, cfg)
+}
+
+// Counted is a distinct sentence and how many times it occurs in a corpus.
+type Counted struct {
+	Sentence
+	Count uint64
+}
+
+// SentenceCounts gathers a corpus as counts of its distinct sentences:
+// memory bounded by the distinct [srcport, dstport, proto] triples, not by
+// the sentences.
+type SentenceCounts map[Sentence]uint64
+
+// Add counts one sentence.
+func (c SentenceCounts) Add(s Sentence) { c[s]++ }
+
+// List returns the distinct sentences with their counts, in a fixed order
+// (by protocol, source port, destination port).
+func (c SentenceCounts) List() []Counted {
+	out := make([]Counted, 0, len(c))
+	for s, n := range c {
+		out = append(out, Counted{s, n})
+	}
+	slices.SortFunc(out, func(a, b Counted) int {
+		if c := cmp.Compare(a.Proto, b.Proto); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.SrcPort, b.SrcPort); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.DstPort, b.DstPort)
+	})
+	return out
+}
+
+// TrainCounts fits a model to a corpus given as distinct sentences with
+// their counts. The vocabulary and its counts are those of the whole corpus
+// (as Train would count them); each epoch then draws as many sentences as
+// the corpus holds, each distinct sentence with probability proportional to
+// its count, from a generator seeded by cfg.Seed. Its memory is bounded by
+// the distinct sentences, however many the corpus holds; it is
+// deterministic for the same counts (in any order) and configuration.
+func TrainCounts(counts []Counted, cfg Config) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	counts = slices.Clone(counts)
+	slices.SortFunc(counts, func(a, b Counted) int {
+		if c := cmp.Compare(a.Proto, b.Proto); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.SrcPort, b.SrcPort); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.DstPort, b.DstPort)
+	})
+	var portCount [1 << 16]uint64
+	var protoCount [256]uint64
+	var total uint64
+	w := make([]float64, 0, len(counts))
+	kept := counts[:0]
+	for _, c := range counts {
+		if c.Count == 0 {
+			continue
+		}
+		portCount[c.SrcPort] += c.Count
+		portCount[c.DstPort] += c.Count
+		protoCount[c.Proto] += c.Count
+		total += c.Count
+		w = append(w, float64(c.Count))
+		kept = append(kept, c)
+	}
+	if total == 0 {
+		return nil, ErrEmptyCorpus
+	}
+	prob, other := aliasTable(w)
+	r := rng{cfg.Seed ^ 0x636f756e7473}
+	draw := func(int64) Sentence {
+		x := r.next()
+		hi, _ := bits.Mul64(x>>32, uint64(len(prob))<<32)
+		i := int(hi)
+		if uint32(x) >= prob[i] {
+			i = int(other[i])
+		}
+		return kept[i].Sentence
+	}
+	return train(int64(total), draw, &portCount, &protoCount, cfg)
+}
+
+// train fits a model to n sentences given in turn by sentence (called
+// with 0…n−1 in every epoch), whose tokens were counted in portCount and
+// protoCount.
+func train(n int64, sentence func(int64) Sentence, portCount *[1 << 16]uint64, protoCount *[256]uint64, cfg Config) (*Model, error) {
 	// The vocabulary, most frequent first (ties by kind, then value), as
 	// word2vec orders it; the order fixes the initial vectors.
 	var voc []entry
@@ -137,10 +230,10 @@ func Train(sents []Sentence, cfg Config) (*Model, error) {
 	}
 
 	t := newTrainer(voc, cfg)
-	t.run(sents, &portWord, &protoWord)
+	t.run(n, sentence, &portWord, &protoWord)
 
 	// Split the vectors by kind, ascending by value, and normalise.
-	m := &Model{cfg: cfg, sentences: int64(len(sents)), dim: cfg.Dim}
+	m := &Model{cfg: cfg, sentences: n, dim: cfg.Dim}
 	m.ports = make([]uint16, 0, nPorts)
 	m.protos = make([]uint8, 0, nProtos)
 	for p := range portWord {
@@ -237,14 +330,27 @@ func newTrainer(voc []entry, cfg Config) *trainer {
 	}
 	// Negative-sampling distribution ∝ count^0.75, as a Vose alias table.
 	w := make([]float64, len(voc))
-	sum := 0.0
 	for i, e := range voc {
 		w[i] = math.Pow(float64(e.count), 0.75)
-		sum += w[i]
 	}
-	n := len(voc)
-	t.aliasProb = make([]uint32, n)
-	t.aliasOther = make([]int32, n)
+	t.aliasProb, t.aliasOther = aliasTable(w)
+	for i := range t.sigmoid {
+		x := (float64(i)/sigmoidSize*2 - 1) * sigmoidMax
+		t.sigmoid[i] = float32(1 / (1 + math.Exp(-x)))
+	}
+	return t
+}
+
+// aliasTable returns Vose's alias table of the weights w: draw i uniformly,
+// keep it if a 32-bit draw is below prob[i], else take other[i].
+func aliasTable(w []float64) (prob []uint32, other []int32) {
+	n := len(w)
+	sum := 0.0
+	for _, x := range w {
+		sum += x
+	}
+	prob = make([]uint32, n)
+	other = make([]int32, n)
 	scaled := make([]float64, n)
 	var small, large []int32
 	for i := range w {
@@ -258,8 +364,8 @@ func newTrainer(voc []entry, cfg Config) *trainer {
 	for len(small) > 0 && len(large) > 0 {
 		s, l := small[len(small)-1], large[len(large)-1]
 		small = small[:len(small)-1]
-		t.aliasProb[s] = uint32(scaled[s] * (1 << 32))
-		t.aliasOther[s] = l
+		prob[s] = uint32(scaled[s] * (1 << 32))
+		other[s] = l
 		scaled[l] -= 1 - scaled[s]
 		if scaled[l] < 1 {
 			large = large[:len(large)-1]
@@ -267,14 +373,10 @@ func newTrainer(voc []entry, cfg Config) *trainer {
 		}
 	}
 	for _, i := range append(small, large...) {
-		t.aliasProb[i] = math.MaxUint32
-		t.aliasOther[i] = i
+		prob[i] = math.MaxUint32
+		other[i] = i
 	}
-	for i := range t.sigmoid {
-		x := (float64(i)/sigmoidSize*2 - 1) * sigmoidMax
-		t.sigmoid[i] = float32(1 / (1 + math.Exp(-x)))
-	}
-	return t
+	return prob, other
 }
 
 // negative draws a word from the negative-sampling distribution.
@@ -298,16 +400,17 @@ func (t *trainer) sig(x float32) float32 {
 	return t.sigmoid[int((x+sigmoidMax)*(sigmoidSize/(2*sigmoidMax)))]
 }
 
-func (t *trainer) run(sents []Sentence, portWord *[1 << 16]int32, protoWord *[256]int32) {
+func (t *trainer) run(nSents int64, sentence func(int64) Sentence, portWord *[1 << 16]int32, protoWord *[256]int32) {
 	cfg := t.cfg
 	d := t.dim
 	l1 := make([]float32, d)
 	neu1e := make([]float32, d)
-	totalWords := float64(cfg.Epochs) * 3 * float64(len(sents))
+	totalWords := float64(cfg.Epochs) * 3 * float64(nSents)
 	done := 0.0
 	var words [3]int32
 	for range cfg.Epochs {
-		for _, s := range sents {
+		for si := range nSents {
+			s := sentence(si)
 			alpha := float32(cfg.Alpha - (cfg.Alpha-cfg.MinAlpha)*done/totalWords)
 			done += 3
 			n := 0

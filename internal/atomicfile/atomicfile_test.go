@@ -45,3 +45,42 @@ func TestFailedFillLeavesOldFileAndNoTemp(t *testing.T) {
 		t.Fatalf("temporary file left behind: %v", ents)
 	}
 }
+
+func TestFileCommitAndAbort(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f.bin")
+	f, err := Create(p, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("xxxx body"))
+	if _, err := os.Stat(p); err == nil {
+		t.Fatal("destination exists before Commit")
+	}
+	if _, err := f.WriteAt([]byte("head"), 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte(" tail"))
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	f.Abort() // no effect after Commit
+	if b, err := os.ReadFile(p); err != nil || string(b) != "head body tail" {
+		t.Fatalf("got %q, %v", b, err)
+	}
+	if _, err := f.Write([]byte("late")); err == nil {
+		t.Error("Write after Commit accepted")
+	}
+	g, err := Create(p, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Write([]byte("dropped"))
+	g.Abort()
+	if b, _ := os.ReadFile(p); string(b) != "head body tail" {
+		t.Fatalf("Abort changed the destination to %q", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("temporary file left behind: %v", ents)
+	}
+}

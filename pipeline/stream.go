@@ -1,0 +1,659 @@
+package pipeline
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+
+	"github.com/netshare-go/netshare/encoding"
+	"github.com/netshare-go/netshare/encoding/ip2vec"
+	"github.com/netshare-go/netshare/eval/protocol"
+	"github.com/netshare-go/netshare/flows"
+	"github.com/netshare-go/netshare/internal/atomicfile"
+	"github.com/netshare-go/netshare/trace"
+)
+
+// Pre-processing streams the input in bounded memory:
+//
+//  1. The records are read with the input's streaming reader and handed to
+//     an external sort by 5-tuple and time (flows.Sorter): sorted runs of a
+//     fixed number of records in a compact binary form, in a temporary
+//     folder inside the run's pre-processing folder.
+//  2. The times at both ends of the trace are read back from the runs to
+//     apply the time-outlier rule and find the time range.
+//  3. With --audit, the input is read a second time to write the training
+//     and held-out parts (a seeded hash of the record's position, or of the
+//     5-tuple for packets, decides, so that nothing is remembered).
+//  4. The runs are merged: each 5-tuple's records come together in time
+//     order, are split into chunk flows (flows.StreamSplitter), counted into
+//     the schema's statistics (encoding.SpecBuilder), the embedding's
+//     sentence counts and the protocol checks, and appended to one spill
+//     file per chunk (flows.ChunkSpill). Under DP none of these is
+//     gathered; the DP statistics' histograms take each 5-tuple's chunk
+//     flows instead (dpAccum), unless dp.public_schema takes the public
+//     run's schema.
+//  5. The embedding is trained from the sentence counts and the schema
+//     derived (under DP: the flow counts and the DP statistics released,
+//     and the schema and the embedding built from them, see dpstats.go);
+//     then one chunk at a time is read back, encoded, saved and dropped.
+//
+// The temporary folder is removed at the end, whether pre-processing
+// succeeds or not. Memory is the sort buffer, one 5-tuple's records, one
+// chunk's flows and training set, and the statistics (bounded by distinct
+// values, not records).
+
+// SortBuffer is the number of records pre-processing sorts in memory
+// before it writes a sorted run to disk.
+var SortBuffer = flows.DefaultSortBuffer
+
+// spillDirPrefix names the temporary folders of pre-processing.
+const spillDirPrefix = ".spill-"
+
+// kindOps is what streaming pre-processing does differently for packets
+// and flow records.
+type kindOps[R any] struct {
+	codec   flows.Codec[R]
+	reader  func(*trace.Source) func(*R) error
+	builder func(chunks int) specBuilder[R]
+	encode  func(*encoding.Schema, *flows.Chunk[R]) (*encoding.Data, encoding.EncodeStats, error)
+	// check runs the protocol checks on records: for packets, all of one
+	// 5-tuple's in time order (byKey); for flows, any batch.
+	check func([]R) protocol.Side
+	byKey bool
+	// holdKey is what the audit's split hashes: the record's position for
+	// flow records, its 5-tuple for packets.
+	holdKey func(r *R, seq int64) uint64
+	// writer writes records of the input's kind and format to w.
+	writer func(w io.Writer, f trace.Format) (func(*R) error, error)
+	// dpFeatures are the per-record features of the DP statistics.
+	dpFeatures func(dpDomain) []dpFeature[R]
+}
+
+type specBuilder[R any] interface {
+	Add(c int, start, end int64, f *flows.ChunkFlow[R])
+	Spec(opt encoding.BuildOptions) (encoding.Spec, error)
+}
+
+var flowOps = kindOps[trace.Flow]{
+	reader:     func(s *trace.Source) func(*trace.Flow) error { return s.Flows().Next },
+	builder:    func(n int) specBuilder[trace.Flow] { return encoding.NewFlowSpecBuilder(n) },
+	dpFeatures: dpFlowFeatures,
+	encode:     (*encoding.Schema).EncodeFlows,
+	check:      protocol.Flows,
+	holdKey:    func(_ *trace.Flow, seq int64) uint64 { return uint64(seq) },
+	writer: func(w io.Writer, f trace.Format) (func(*trace.Flow) error, error) {
+		fw, err := trace.NewFlowWriter(w, trace.DefaultLayout(f))
+		if err != nil {
+			return nil, err
+		}
+		return fw.Write, nil
+	},
+}
+
+var packetOps = kindOps[trace.Packet]{
+	codec:      flows.PacketCodec{},
+	reader:     func(s *trace.Source) func(*trace.Packet) error { return s.Packets().Next },
+	builder:    func(n int) specBuilder[trace.Packet] { return encoding.NewPacketSpecBuilder(n) },
+	dpFeatures: dpPacketFeatures,
+	encode:     (*encoding.Schema).EncodePackets,
+	check:      protocol.Packets,
+	byKey:      true,
+	holdKey: func(p *trace.Packet, _ int64) uint64 {
+		k := p.Key()
+		return uint64(k.Src)<<32 | uint64(k.Dst) ^ mix64(uint64(k.SrcPort)<<24|uint64(k.DstPort)<<8|uint64(k.Proto))
+	},
+	writer: func(w io.Writer, _ trace.Format) (func(*trace.Packet) error, error) {
+		pw, err := trace.NewPcapWriter(w, trace.PcapOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return pw.Write, nil
+	},
+}
+
+// mix64 is splitmix64's finaliser: a bijection of 64-bit values that
+// scatters nearby inputs.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// heldOut reports whether the audit keeps a record aside: a random 20%,
+// decided by a hash of the seed and the record's hold key.
+func heldOut(seed, key uint64) bool {
+	return float64(mix64(key^mix64(seed^0x5eed))>>11)/(1<<53) < 0.2
+}
+
+// preprocess reads the input, keeps the audit's share aside, splits the
+// trace into chunks, trains (or loads) the embedding, builds the schema (or
+// takes the public run's) and encodes the chunks one at a time, and writes
+// the schema, one training set per chunk and split.json.
+func (r *Run) preprocess(ctx context.Context) error {
+	pre := filepath.Join(r.Dir, PreDir)
+	if err := os.MkdirAll(pre, 0o755); err != nil {
+		return err
+	}
+	removeStaleSpills(pre)
+	tmp, err := os.MkdirTemp(pre, spillDirPrefix+"*")
+	if err != nil {
+		return flows.SpillError(err)
+	}
+	defer os.RemoveAll(tmp)
+	src, err := trace.Open(r.InputPath, trace.Options{SkipBad: r.Cfg.SkipBad})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if src.Kind() == trace.KindPackets {
+		return streamPreprocess(ctx, r, src, tmp, packetOps)
+	}
+	ops := flowOps
+	ops.codec = flows.NewFlowCodec()
+	return streamPreprocess(ctx, r, src, tmp, ops)
+}
+
+// removeStaleSpills removes the temporary folders a killed pre-processing
+// left behind (the run lock guarantees no other process is using them).
+func removeStaleSpills(pre string) {
+	ents, _ := os.ReadDir(pre)
+	for _, e := range ents {
+		if e.IsDir() && len(e.Name()) > len(spillDirPrefix) && e.Name()[:len(spillDirPrefix)] == spillDirPrefix {
+			os.RemoveAll(filepath.Join(pre, e.Name()))
+		}
+	}
+}
+
+// timed is a record's time and sequence number.
+type timed struct{ t, seq int64 }
+
+func compareTimed(a, b timed) int {
+	if c := cmp.Compare(a.t, b.t); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.seq, b.seq)
+}
+
+// ends keeps the m smallest and m largest times offered.
+type ends struct {
+	m         int
+	low, high []timed
+}
+
+func (e *ends) add(x timed) {
+	e.low = append(e.low, x)
+	e.high = append(e.high, x)
+	if len(e.low) >= 4*e.m+64 {
+		e.trim()
+	}
+}
+
+// trim sorts both ends and keeps m of each.
+func (e *ends) trim() {
+	slices.SortFunc(e.low, compareTimed)
+	e.low = e.low[:min(len(e.low), e.m)]
+	slices.SortFunc(e.high, compareTimed)
+	e.high = e.high[max(0, len(e.high)-e.m):]
+}
+
+// outliers is the time-outlier rule's verdict on the whole input.
+type outliers struct {
+	lo, hi int64 // times <= lo or >= hi are outliers (when any)
+	any    bool
+	count  int
+	first  timed // the outlier first in the input
+	keptLo int64 // the range of the records kept
+	keptHi int64
+}
+
+func (o *outliers) is(t int64) bool { return o.any && (t <= o.lo || t >= o.hi) }
+
+// findOutliers applies the time-outlier rule to the n records of the sorter
+// from the times at both ends, and finds the time range of the records
+// kept (of those train says are for training, when train is set).
+func findOutliers[R any, P flows.Record[R]](s *flows.Sorter[R], train func(r *R, seq int64) bool) (*outliers, int64, int64, error) {
+	n := int(s.Len())
+	m := trace.OutlierEnd(n) + 1
+	all, kept := &ends{m: m}, &ends{m: m}
+	if err := s.Scan(func(r *R, seq int64) {
+		x := timed{P(r).Time(), seq}
+		all.add(x)
+		if train == nil || train(r, seq) {
+			kept.add(x)
+		}
+	}); err != nil {
+		return nil, 0, 0, err
+	}
+	all.trim()
+	kept.trim()
+	at := func(i int) int64 {
+		if i < len(all.low) {
+			return all.low[i].t
+		}
+		return all.high[i-(n-len(all.high))].t
+	}
+	o := &outliers{}
+	if 2*m < n {
+		o.lo, o.hi, o.any = trace.TimeOutlierBounds(n, at)
+	}
+	o.keptLo, o.keptHi = int64(1)<<62, -int64(1)<<62
+	first := true
+	for _, part := range [][]timed{all.low, all.high} {
+		for _, x := range part {
+			if o.is(x.t) && (first || x.seq < o.first.seq) {
+				o.first, first = x, false
+			}
+		}
+	}
+	for _, x := range all.low {
+		if o.is(x.t) && x.t <= o.lo {
+			o.count++
+		}
+	}
+	for _, x := range all.high {
+		if o.is(x.t) && x.t >= o.hi {
+			o.count++
+		}
+	}
+	if 2*m >= n { // the two ends overlap: every record is in both
+		o.count = 0
+		for _, x := range all.low {
+			if o.is(x.t) {
+				o.count++
+			}
+		}
+	}
+	// The training records' range, outliers left out.
+	lo, hi := int64(1)<<62, -int64(1)<<62
+	for _, part := range [][]timed{kept.low, kept.high} {
+		for _, x := range part {
+			if !o.is(x.t) {
+				lo, hi = min(lo, x.t), max(hi, x.t)
+			}
+		}
+	}
+	for _, x := range all.low {
+		if !o.is(x.t) {
+			o.keptLo = min(o.keptLo, x.t)
+		}
+	}
+	for _, x := range all.high {
+		if !o.is(x.t) {
+			o.keptHi = max(o.keptHi, x.t)
+		}
+	}
+	return o, lo, hi, nil
+}
+
+// streamPreprocess is pre-processing for records of type R (see the
+// comment at the top of this file).
+func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src *trace.Source, tmp string, ops kindOps[R]) error {
+	info := &SplitInfo{Kind: src.Kind(), Format: string(src.Format)}
+	pub, err := r.publicBasis(src.Kind(), info)
+	if err != nil {
+		return err
+	}
+
+	// 1. Read and sort into runs.
+	sorter := flows.NewSorter[R](tmp, ops.codec, flows.CompareKeyTime[R, P], SortBuffer)
+	defer sorter.Cleanup()
+	next := ops.reader(src)
+	var rec R
+	for {
+		err := next(&rec)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := sorter.Add(&rec); err != nil {
+			return err
+		}
+		if sorter.Len()%(1<<16) == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	stats := src.Stats()
+	if sorter.Len() == 0 {
+		return fmt.Errorf("%s: no usable records (%s)", src.Name, stats.SkippedText())
+	}
+
+	// 2. The time outliers and the time range.
+	seed := r.Cfg.Seed
+	var train func(r *R, seq int64) bool
+	if r.Audit {
+		train = func(rec *R, seq int64) bool { return !heldOut(seed, ops.holdKey(rec, seq)) }
+	}
+	out, lo, hi, err := findOutliers[R, P](sorter, train)
+	if err != nil {
+		return err
+	}
+	if out.count > 0 {
+		if !r.Cfg.SkipBad {
+			more := ""
+			if out.count > 1 {
+				more = fmt.Sprintf(" (and %d more such records)", out.count-1)
+			}
+			return fmt.Errorf("%s: record %d: time %s lies far outside the rest of the trace (%s to %s)%s; "+
+				"it would stretch the time chunks over the gap: correct it, or pass --skip-bad (config key skip_bad) to drop such records",
+				src.Name, out.first.seq+1, fmtTime(out.first.t), fmtTime(out.keptLo), fmtTime(out.keptHi), more)
+		}
+		if stats.Skipped == nil {
+			stats.Skipped = map[string]int64{}
+		}
+		stats.Skipped[trace.ReasonTimeOutlier] += int64(out.count)
+		stats.Read -= int64(out.count)
+	}
+	info.Skipped = stats.Skipped
+	r.log.Info("read input", "path", r.InputPath, "format", src.Format, "kind", src.Kind(), "records", stats.Read, "skipped", stats.TotalSkipped(), "sorted_runs", sorter.Runs())
+	if n := stats.TotalSkipped(); n > 0 {
+		r.log.Warn("input records skipped", "count", n, "reasons", stats.Skipped)
+	}
+
+	// 3. The audit's hold-out.
+	if r.Audit {
+		if err := writeHoldout[R, P](r, src.Format, ops, out, train); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	// 4. Merge: split into chunks, gather the statistics, spill the chunks.
+	opt, err := r.splitOptions(pub)
+	if err != nil {
+		return err
+	}
+	merged, err := sorter.Merge()
+	if err != nil {
+		return err
+	}
+	defer merged.Close()
+	spill := flows.NewChunkSpill[R, P](tmp, ops.codec, opt.Chunks)
+	defer spill.Cleanup()
+	// Without DP the schema's statistics are gathered exactly; under DP
+	// the DP statistics are (unless dp.public_schema takes the public
+	// run's schema), one 5-tuple at a time, and nothing else of the trace
+	// is kept.
+	dp := r.Cfg.DP.Enabled
+	var builder specBuilder[R]
+	if !dp {
+		builder = ops.builder(opt.Chunks)
+	}
+	var acc *dpAccum[R, P]
+	if dp && !r.Cfg.DP.PublicSchema {
+		dom, err := dpDomainOf(r.Cfg)
+		if err != nil {
+			return err
+		}
+		if acc, err = newDPAccum[R, P](dpSpecInputOf(r.Cfg, pub), ops.dpFeatures(dom), opt.Chunks, opt.MaxFlowLen); err != nil {
+			return err
+		}
+	}
+	startsHere := make([]int, opt.Chunks)
+	var edges []int64
+	splitter, err := flows.NewStreamSplitter[R, P](lo, hi, opt, func(c int, f *flows.ChunkFlow[R], first int64) error {
+		if f.StartsHere {
+			startsHere[c]++
+		}
+		if builder != nil {
+			builder.Add(c, edges[c], edges[c+1], f)
+		}
+		if acc != nil {
+			if err := acc.add(c, edges[c], edges[c+1], f); err != nil {
+				return err
+			}
+		}
+		return spill.Write(c, f, first)
+	})
+	if err != nil {
+		return err
+	}
+	edges = splitter.Edges()
+	sents := ip2vec.SentenceCounts{}
+	trainEmbedding := !dp && r.Cfg.Word2Vec.Pretrained == ""
+	checks := newSideSum(ops.check)
+	var group []R
+	var groupKey trace.Key
+	records, held := 0, 0
+	for {
+		seq, err := merged.Next(&rec)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if out.is(P(&rec).Time()) {
+			continue
+		}
+		if train != nil && !train(&rec, seq) {
+			held++
+			continue
+		}
+		records++
+		k := P(&rec).Key()
+		if trainEmbedding {
+			sents.Add(ip2vec.SentenceOf(k))
+		}
+		if !dp {
+			if len(group) > 0 && ((ops.byKey && k != groupKey) || (!ops.byKey && len(group) >= 4096)) {
+				checks.add(group)
+				group = group[:0]
+			}
+			group, groupKey = append(group, rec), k
+		}
+		if err := splitter.Add(&rec, seq); err != nil {
+			return err
+		}
+		if records%(1<<16) == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(group) > 0 {
+		checks.add(group)
+	}
+	group = nil
+	if r.Audit {
+		if records == 0 || held == 0 {
+			return fmt.Errorf("audit: the trace has too few flows to keep 20%% aside")
+		}
+		info.Holdout = held
+		r.log.Info("audit split", "train_records", records, "holdout_records", held)
+	}
+	info.Records = records
+	st, nFlows, nRecs, err := splitter.Close()
+	if err != nil {
+		return err
+	}
+	if err := spill.Finish(); err != nil {
+		return err
+	}
+	if err := merged.Close(); err != nil {
+		return err
+	}
+	info.Stats = st
+	info.Chunks = make([]ChunkInfo, opt.Chunks)
+	for c := range info.Chunks {
+		info.Chunks[c] = ChunkInfo{Index: c, Start: edges[c], End: edges[c+1], Flows: nFlows[c], StartsHere: startsHere[c], Records: nRecs[c]}
+	}
+
+	// 5. The embedding, the schema, and the chunks one at a time.
+	emb := encoding.Embedding(nil)
+	var spec encoding.Spec
+	switch {
+	case acc != nil:
+		if spec, emb, err = dpBuild(r, acc, info, pub, src.Kind(), opt.MaxFlowLen); err != nil {
+			return err
+		}
+		acc = nil
+	case pub != nil:
+		spec, emb = pub.spec, pub.emb
+	default:
+		m, err := r.embedding(sents, info)
+		if err != nil {
+			return err
+		}
+		emb = m
+		if spec, err = builder.Spec(r.buildOptions(st.MaxFlowLen)); err != nil {
+			return err
+		}
+	}
+	sents = nil
+	schema, err := encoding.NewSchema(spec, emb)
+	if err != nil {
+		return err
+	}
+	changed := map[string]int{}
+	for c := range opt.Chunks {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ch, err := spill.Load(c, edges[c], edges[c+1])
+		if err != nil {
+			return err
+		}
+		d, est, err := ops.encode(schema, ch)
+		if err != nil {
+			return err
+		}
+		addCounts(changed, est.Changed)
+		if est.Truncated > 0 {
+			changed["truncated_records"] += est.Truncated
+		}
+		if d.N > 0 {
+			if err := d.Save(chunkDataPath(r.Dir, c)); err != nil {
+				return err
+			}
+		}
+		// Hand this chunk's flows and training set back before the next
+		// chunk is read, rather than let the heap grow to twice its size.
+		ch, d = nil, nil
+		debug.FreeOSMemory()
+	}
+	info.MaxLen = spec.MaxLen
+	info.Encode = changed
+	r.logSplit(info, opt)
+
+	if dp {
+		if info.NoisyFlows == nil { // a public schema: no statistics released
+			cr, _ := r.dpReleasers()
+			if err := noisyCounts(r.Cfg, info, cr); err != nil {
+				return err
+			}
+		}
+	} else if err := writeJSON(preFile(r.Dir, ProtocolFile), checks.side); err != nil {
+		return err
+	}
+	if err := spec.Save(preFile(r.Dir, SchemaFile)); err != nil {
+		return err
+	}
+	r.log.Info("pre-processed", "chunks", len(info.Chunks), "flows", info.Stats.Flows, "max_flow_len", info.MaxLen,
+		"multichunk_flows", info.Stats.MultiChunkFlows, "empty_chunks", info.Stats.EmptyChunks)
+	return writeJSON(preFile(r.Dir, SplitFile), info)
+}
+
+// logSplit logs what the split and the encoding changed.
+func (r *Run) logSplit(info *SplitInfo, opt flows.Options) {
+	if st := info.Stats; st.SplitFlows > 0 {
+		r.log.Info("flows longer than the maximum flow length were split into segments", "max_flow_len", opt.MaxFlowLen, "extra_segments", st.SplitFlows)
+	}
+	if st := info.Stats; st.TruncatedRecords > 0 {
+		r.log.Warn("flows longer than the maximum flow length were truncated", "max_flow_len", opt.MaxFlowLen, "flows", st.TruncatedFlows, "records_dropped", st.TruncatedRecords)
+	}
+	if n := info.Stats.OutOfRange; n > 0 {
+		r.log.Warn("records outside dp.start..dp.end were dropped", "records", n)
+	}
+	if len(info.Encode) > 0 {
+		r.log.Warn("values clamped or mapped to the nearest known value while encoding", "by_field", info.Encode)
+	}
+}
+
+func addCounts(dst, src map[string]int) {
+	for k, v := range src {
+		dst[k] += v
+	}
+}
+
+// sideSum adds up the protocol checks over batches of records.
+type sideSum[R any] struct {
+	check func([]R) protocol.Side
+	side  protocol.Side
+}
+
+func newSideSum[R any](check func([]R) protocol.Side) *sideSum[R] {
+	return &sideSum[R]{check: check, side: check(nil)}
+}
+
+func (s *sideSum[R]) add(recs []R) {
+	b := s.check(recs)
+	a := &s.side
+	a.Flows += b.Flows
+	a.Packets += b.Packets
+	a.AllFlows += b.AllFlows
+	a.AllPackets += b.AllPackets
+	for i := range b.FailedFlows {
+		a.FailedFlows[i] += b.FailedFlows[i]
+	}
+	for i := range b.FailedPackets {
+		a.FailedPackets[i] += b.FailedPackets[i]
+	}
+}
+
+// writeHoldout reads the input a second time and writes the audit's two
+// parts, in the input's order and without the time outliers: the held-out
+// records and the training ones.
+func writeHoldout[R any, P flows.Record[R]](r *Run, format trace.Format, ops kindOps[R], out *outliers, train func(*R, int64) bool) error {
+	src, err := trace.Open(r.InputPath, trace.Options{SkipBad: r.Cfg.SkipBad})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	next := ops.reader(src)
+	ext := traceExt(src.Kind() == trace.KindPackets)
+	return atomicfile.Write(preFile(r.Dir, HoldoutBase+ext), 0o644, func(hw io.Writer) error {
+		hold, err := ops.writer(hw, format)
+		if err != nil {
+			return err
+		}
+		return atomicfile.Write(preFile(r.Dir, TrainBase+ext), 0o644, func(tw io.Writer) error {
+			keep, err := ops.writer(tw, format)
+			if err != nil {
+				return err
+			}
+			var rec R
+			for seq := int64(0); ; seq++ {
+				err := next(&rec)
+				if err == io.EOF {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				if out.is(P(&rec).Time()) {
+					continue
+				}
+				w := hold
+				if train(&rec, seq) {
+					w = keep
+				}
+				if err := w(&rec); err != nil {
+					return err
+				}
+			}
+		})
+	})
+}

@@ -1,0 +1,489 @@
+package postgen
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+
+	"github.com/netshare-go/netshare/encoding"
+	"github.com/netshare-go/netshare/trace"
+)
+
+// LenderPool is the most rows of a chunk that do not start in it (the
+// lenders of start positions and lengths to continuations) a Stream keeps:
+// a uniform sample of them, so a lender drawn from it is a lender drawn
+// from all of them.
+const LenderPool = 1 << 16
+
+// Stream runs the attribute and feature passes over a generation block by
+// block: the pipeline generates each chunk's rows in blocks of a bounded
+// number of flows, chunk after chunk, and hands each block to Own; once a
+// chunk's own blocks are done, Continuations yields, in blocks, the
+// continuations earlier chunks' flows stitch into it. Each pass works on
+// one block with the same targets as over the whole trace: the rank
+// calibrations give each block its chunk's share of the real marginal
+// (SetTargets; so the union has the whole), matched decoding draws each
+// block's ports in their real proportions, IP snapping ranks the
+// addresses the block generated. What crosses blocks is only:
+//
+//   - the calibration targets, from pilot samples of bounded size
+//     (SetTargets);
+//   - the continuations: the rows that start in a chunk and whose tags
+//     name later chunks, kept (encoded, fixed size) in one carry per later
+//     chunk, in a temporary file under the stream's directory, or in memory
+//     without one;
+//   - per chunk, a bounded uniform sample (LenderPool) of its rows that do
+//     not start in it, and their number;
+//   - for packet traces, the 5-tuples of the flows written so far (Hold),
+//     so that 5-tuple separation keeps keys distinct across blocks and
+//     chunks: a capture's flow is its 5-tuple, so distinctness is a property
+//     of the whole trace and no block can check it alone;
+//   - the new 5-tuples the protocol repair gave flows that continue into
+//     later chunks (Repair), so that their continuations carry them too.
+//
+// Each block draws from its own random streams, derived from the seed, the
+// pass, the chunk and the block, so results depend on the seed and the
+// block size alone.
+type Stream struct {
+	s     *encoding.Schema
+	o     Options
+	st    *Stats
+	n     int
+	dir   string
+	carry []*carry
+	// The current chunk's lenders.
+	chunk   int
+	lenders []lender
+	nLend   int
+	lendRNG *rand.Rand
+	held    map[trace.Key]struct{}
+	remap   map[trace.Key]trace.Key
+	// The 5-tuples of the last block's rows carried to later chunks.
+	carried map[trace.Key]struct{}
+	// Per chunk, the calibration targets of the length and of each
+	// quantile feature (SetTargets).
+	lenTo  []Target
+	featTo [][]Target
+}
+
+// lender is what a continuation takes from a row that does not start in
+// its chunk: its encoded start and length, and the decoded length.
+type lender struct {
+	start float32
+	len   []float32
+	n     int
+}
+
+// NewStream starts the passes over a generation of chunks chunks, counting
+// into st. Continuations are kept in temporary files under dir (removed by
+// Close), or in memory when dir is empty.
+func NewStream(s *encoding.Schema, chunks int, o Options, dir string, st *Stats) *Stream {
+	g := &Stream{s: s, o: o, st: st, n: chunks, dir: dir, carry: make([]*carry, chunks), chunk: -1, remap: map[trace.Key]trace.Key{}}
+	if s.Kind() == trace.KindPackets {
+		g.held = map[trace.Key]struct{}{}
+	}
+	return g
+}
+
+// BlockRNG is the random stream of one pass (stream) over block b of chunk
+// c.
+func BlockRNG(seed, stream uint64, c, b int) *rand.Rand {
+	return rand.New(rand.NewPCG(seed^mix(uint64(c)<<32|uint64(uint32(b))), stream))
+}
+
+// mix is SplitMix64's finaliser: nearby inputs give unrelated outputs.
+func mix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// Own runs the attribute passes over block b of the rows chunk c's model
+// generated, and returns the rows chunk c generates features for: those
+// that start in it (all of them with one chunk). In order: the length
+// calibrated, ports and protocols matched and addresses snapped, over the
+// rows that will be kept; packet flows separated from each other and from
+// the flows held; then the merge's part: a row that starts in its chunk
+// has its own presence tag forced on and is carried, as a continuation, to
+// every later chunk its tags name; a row that does not start in its chunk
+// is dropped, since continuations come from the chunk where the flow
+// starts, but it lends its start position and length to them. Last, the
+// length is calibrated again over the rows kept. Chunks come in order and
+// a chunk's blocks before its continuations.
+func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
+	if c != g.chunk {
+		if c < g.chunk {
+			return nil, fmt.Errorf("postgen: chunk %d after chunk %d", c, g.chunk)
+		}
+		g.chunk, g.lenders, g.nLend = c, nil, 0
+		g.lendRNG = BlockRNG(g.o.Seed, 0x1e4d, c, 0)
+	}
+	s, n := g.s, g.n
+	kept := func(row Row) bool { return n == 1 || row.Attr.StartsHere }
+	block := [][]Row{rows}
+	if g.o.Calibrate {
+		calibrateAttr(s, block, "length", kept, g.lenTarget(c), BlockRNG(g.o.Seed, 0x1e9, c, b))
+	}
+	if g.o.MatchPorts {
+		matchKeys(s, block, kept, BlockRNG(g.o.Seed, 0x6d61, c, b))
+	}
+	if g.o.IPSnapTop > 0 {
+		g.st.SnappedIPs += snapIPs(s, block, g.o.IPSnapTop, g.o.IPSnapWeight)
+	}
+	if s.Kind() == trace.KindPackets {
+		g.st.SeparatedKeys += separateKeys(s, block, kept, g.held, BlockRNG(g.o.Seed, 0x5e9, c, b))
+	}
+	var own []Row
+	g.carried = map[trace.Key]struct{}{}
+	startOff, _ := s.AttrSlice("flow_start")
+	lenOff, lenDim := s.AttrSlice("length")
+	for _, row := range rows {
+		a := row.Attr
+		switch {
+		case n == 1:
+			own = append(own, row)
+		case !a.StartsHere:
+			// Reservoir sampling keeps a uniform sample of the lenders.
+			l := lender{start: row.Vec[startOff], n: a.Len}
+			if lenOff >= 0 {
+				l.len = slices.Clone(row.Vec[lenOff : lenOff+lenDim])
+			}
+			g.nLend++
+			if len(g.lenders) < LenderPool {
+				g.lenders = append(g.lenders, l)
+			} else if j := g.lendRNG.IntN(g.nLend); j < LenderPool {
+				g.lenders[j] = l
+			}
+		default:
+			if !a.Present[c] {
+				// A flow that starts in a chunk is present in it.
+				row.Vec = slices.Clone(row.Vec)
+				setTag(s, row.Vec, encoding.PresentName(c), true)
+				row.Attr.Present = slices.Clone(a.Present)
+				row.Attr.Present[c] = true
+				g.st.FixedTags++
+			}
+			own = append(own, row)
+			for j := c + 1; j < n; j++ {
+				if a.Present[j] {
+					g.carried[a.Key] = struct{}{}
+					if err := g.carryTo(j).put(row); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+	}
+	if g.o.Calibrate {
+		calibrateAttr(s, [][]Row{own}, "length", func(Row) bool { return true }, g.lenTarget(c), BlockRNG(g.o.Seed, 0x1ea, c, b))
+	}
+	return own, nil
+}
+
+// Continuations yields, in blocks of at most size rows numbered from
+// first, the continuations carried into chunk c, as rows that do not start
+// in it. Chunk c's own model says how many of its flows continue earlier
+// ones (the rows it generated that do not start in it): at most that many
+// come in, chosen at random, so that a model whose tags are poor (little
+// training, DP noise) does not copy flows into every later chunk and
+// inflate the trace. Each takes the start position and length of a lender
+// of chunk c drawn at random: a continuation starts, and lasts, as chunk
+// c's model has its own continuations do. Their 5-tuples follow the
+// protocol repair of the flows they continue (Repair), and their length is
+// calibrated per block. Call it after chunk c's last Own.
+func (g *Stream) Continuations(c, first, size int, yield func(b int, rows []Row) error) error {
+	cr := g.carry[c]
+	if cr == nil || cr.count == 0 {
+		return nil
+	}
+	if c != g.chunk {
+		g.chunk, g.lenders, g.nLend = c, nil, 0 // no own rows: no lenders
+	}
+	k := min(cr.count, g.nLend)
+	g.st.DroppedCopies += cr.count - k
+	g.carried = nil
+	if k == 0 {
+		return g.drop(c)
+	}
+	s := g.s
+	startOff, _ := s.AttrSlice("flow_start")
+	lenOff, lenDim := s.AttrSlice("length")
+	pick := BlockRNG(g.o.Seed, 0xc0de, c, 0)
+	r, err := cr.reader()
+	if err != nil {
+		return err
+	}
+	b := first
+	var rows []Row
+	flush := func() error {
+		if len(rows) == 0 {
+			return nil
+		}
+		if g.o.Calibrate {
+			calibrateAttr(s, [][]Row{rows}, "length", func(Row) bool { return true }, g.lenTarget(c), BlockRNG(g.o.Seed, 0x1ea, c, b))
+		}
+		err := yield(b, rows)
+		rows = nil
+		b++
+		return err
+	}
+	// Selection sampling: each carried row is taken with probability
+	// (rows still wanted)/(rows left), which takes exactly k of them,
+	// every k-subset alike, in one pass.
+	left, want := cr.count, k
+	for ; left > 0 && want > 0; left-- {
+		row, err := cr.get(r)
+		if err != nil {
+			return err
+		}
+		if pick.IntN(left) >= want {
+			continue
+		}
+		want--
+		l := g.lenders[pick.IntN(len(g.lenders))]
+		v := row.Vec
+		setTag(s, v, "starts_here", false)
+		v[startOff] = l.start
+		if lenOff >= 0 {
+			copy(v[lenOff:lenOff+lenDim], l.len)
+			row.Attr.Len = l.n
+		}
+		row.Attr.StartsHere = false
+		row.Attr.Start = float64(v[startOff])
+		if k, ok := g.remap[row.Attr.Key]; ok {
+			row.Attr.Key = k
+		}
+		rows = append(rows, row)
+		g.st.Continuations++
+		if len(rows) == size {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return g.drop(c)
+}
+
+// Skip drops the continuations carried into chunk c, which has no model,
+// and counts them.
+func (g *Stream) Skip(c int) error {
+	if cr := g.carry[c]; cr != nil {
+		g.st.DroppedEmpty += cr.count
+	}
+	return g.drop(c)
+}
+
+// Features runs the feature passes over block b of chunk c's generated
+// flows: the quantile calibration of flow starts and features, when
+// configured.
+func (g *Stream) Features(c, b int, o *Generated) {
+	if g.o.Calibrate {
+		var to []Target
+		if c < len(g.featTo) {
+			to = g.featTo[c]
+		}
+		calibrate(g.s, []*Generated{o}, to, BlockRNG(g.o.Seed, 0xca11, c, b))
+	}
+}
+
+// SetTargets sets what the calibrations of the length and of the quantile
+// features map each chunk's ranks through (Target): from pilot samples of
+// every chunk's values, drawn in proportion to the values each generates,
+// lens[c] the length attribute positions of chunk c's pilot, feats[j][c]
+// quantile feature j's (QuantileFeatureOffsets order). The length and the
+// features share one set of knots across chunks, and ranking over the
+// whole trace kept the chunks' differences (a chunk of longer flows kept
+// longer flows); ranking each block alone would give every block the whole
+// marginal and erase them. With the targets every block of a chunk takes
+// the share of the marginal the chunk's pilot takes, and the chunks
+// together still the whole. Without them (one chunk, no calibration) each
+// block takes the whole marginal.
+func (g *Stream) SetTargets(lens [][]float32, feats [][][]float32) {
+	if lens != nil {
+		g.lenTo = Targets(lens)
+	}
+	g.featTo = make([][]Target, g.n)
+	for _, f := range feats {
+		for c, t := range Targets(f) {
+			g.featTo[c] = append(g.featTo[c], t)
+		}
+	}
+}
+
+func (g *Stream) lenTarget(c int) Target {
+	if c < len(g.lenTo) {
+		return g.lenTo[c]
+	}
+	return Target{}
+}
+
+// Repair repairs the protocol violations of the records decoded from the
+// last block (Own or Continuations), sorted by time, with RepairProtocol
+// (seeded per block), keeping packet flows off the 5-tuples already held;
+// a flow carried to later chunks that the repair gives a new 5-tuple takes
+// it there too. Hold the records once repaired.
+func (g *Stream) Repair(c, b int, t *trace.Trace, skip []string, seed uint64) RepairStats {
+	return repairProtocol(t, skip, seed^mix(uint64(c)<<32|uint64(uint32(b))), g.held, func(old, new trace.Key) {
+		if _, ok := g.carried[old]; ok {
+			g.remap[old] = new
+		}
+	})
+}
+
+// Hold records the 5-tuples of a block's records, once final, in a packet
+// trace: 5-tuple separation and the protocol repair of later blocks keep
+// their flows off them. The set grows with the number of packet flows
+// written (a few tens of bytes each); flow records need none.
+func (g *Stream) Hold(t *trace.Trace) {
+	if g.held == nil {
+		return
+	}
+	for i := range t.Packets {
+		g.held[t.Packets[i].Key()] = struct{}{}
+	}
+}
+
+// Close removes the carries' temporary files.
+func (g *Stream) Close() error {
+	var errs []error
+	for c := range g.carry {
+		errs = append(errs, g.drop(c))
+	}
+	return errors.Join(errs...)
+}
+
+func (g *Stream) drop(c int) error {
+	cr := g.carry[c]
+	g.carry[c] = nil
+	if cr == nil {
+		return nil
+	}
+	return cr.close()
+}
+
+func (g *Stream) carryTo(c int) *carry {
+	if g.carry[c] == nil {
+		g.carry[c] = &carry{dim: g.s.AttrDim(), chunks: g.n, dir: g.dir}
+	}
+	return g.carry[c]
+}
+
+// carry holds the continuations carried into one chunk, each encoded in a
+// fixed-size record: the attribute vector, then the decoded attributes.
+type carry struct {
+	dim, chunks int
+	dir         string
+	count       int
+	f           *os.File
+	w           *bufio.Writer
+	mem         bytes.Buffer
+	buf         []byte
+}
+
+func (cr *carry) size() int { return 4*cr.dim + 13 + 8 + 1 + cr.chunks + 8 }
+
+func (cr *carry) put(r Row) error {
+	if cr.w == nil {
+		if cr.dir == "" {
+			cr.w = bufio.NewWriter(&cr.mem)
+		} else {
+			f, err := os.CreateTemp(cr.dir, "carry-*.tmp")
+			if err != nil {
+				return fmt.Errorf("continuations: %w", err)
+			}
+			cr.f, cr.w = f, bufio.NewWriterSize(f, 1<<16)
+		}
+	}
+	b := cr.buf[:0]
+	for _, v := range r.Vec {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+	}
+	k := r.Attr.Key
+	b = binary.LittleEndian.AppendUint32(b, k.Src)
+	b = binary.LittleEndian.AppendUint32(b, k.Dst)
+	b = binary.LittleEndian.AppendUint16(b, k.SrcPort)
+	b = binary.LittleEndian.AppendUint16(b, k.DstPort)
+	b = append(b, k.Proto)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(r.Attr.Start))
+	b = append(b, boolByte(r.Attr.StartsHere))
+	for _, p := range r.Attr.Present {
+		b = append(b, boolByte(p))
+	}
+	b = binary.LittleEndian.AppendUint64(b, uint64(int64(r.Attr.Len)))
+	cr.buf = b
+	cr.count++
+	if _, err := cr.w.Write(b); err != nil {
+		return fmt.Errorf("continuations: %w", err)
+	}
+	return nil
+}
+
+// reader flushes what was written and reads it back from the start.
+func (cr *carry) reader() (*bufio.Reader, error) {
+	if err := cr.w.Flush(); err != nil {
+		return nil, fmt.Errorf("continuations: %w", err)
+	}
+	if cr.f == nil {
+		return bufio.NewReader(&cr.mem), nil
+	}
+	if _, err := cr.f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("continuations: %w", err)
+	}
+	return bufio.NewReaderSize(cr.f, 1<<16), nil
+}
+
+func (cr *carry) get(r *bufio.Reader) (Row, error) {
+	b := slices.Grow(cr.buf[:0], cr.size())[:cr.size()]
+	cr.buf = b
+	if _, err := io.ReadFull(r, b); err != nil {
+		return Row{}, fmt.Errorf("continuations: reading back: %w", err)
+	}
+	var row Row
+	row.Vec = make([]float32, cr.dim)
+	for i := range row.Vec {
+		row.Vec[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	b = b[4*cr.dim:]
+	a := &row.Attr
+	a.Key = trace.Key{Src: binary.LittleEndian.Uint32(b), Dst: binary.LittleEndian.Uint32(b[4:]),
+		SrcPort: binary.LittleEndian.Uint16(b[8:]), DstPort: binary.LittleEndian.Uint16(b[10:]), Proto: b[12]}
+	a.Start = math.Float64frombits(binary.LittleEndian.Uint64(b[13:]))
+	a.StartsHere = b[21] == 1
+	a.Present = make([]bool, cr.chunks)
+	for i := range a.Present {
+		a.Present[i] = b[22+i] == 1
+	}
+	a.Len = int(int64(binary.LittleEndian.Uint64(b[22+cr.chunks:])))
+	return row, nil
+}
+
+func (cr *carry) close() error {
+	if cr.f == nil {
+		return nil
+	}
+	name := cr.f.Name()
+	cr.f.Close()
+	cr.f = nil
+	if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func boolByte(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
+}
