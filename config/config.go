@@ -245,10 +245,14 @@ type Generate struct {
 
 // DP configures differentially private training of the discriminators.
 //
-// Under DP every data-dependent choice comes from a public run (Pretrained):
-// its schema (field ranges, quantile knots, categories, maximum flow length,
-// number of chunks), its port/protocol embedding and, unless Init is
-// "random", its chunk-0 weights, which start every private chunk. Only the
+// Under DP every data-dependent choice of pre-processing comes from DP
+// statistics of the private trace (quantile knots, port and protocol
+// vocabularies, categories), each a Gaussian mechanism accounted in the
+// same budget, over a data-independent domain; the port/protocol embedding
+// is trained on sentences drawn from the DP vocabulary. Pretrained, when
+// set, names a run on public data whose chunk-0 weights (unless Init is
+// "random") and embedding start every private chunk, and, with
+// PublicSchema, whose schema replaces the DP statistics. Only the
 // discriminators see the private flows, through DP-SGD; the number of flows
 // generated per chunk is released with Gaussian noise. See docs/privacy.md.
 type DP struct {
@@ -275,6 +279,74 @@ type DP struct {
 	// that the chunk edges do not depend on the private trace.
 	Start string `yaml:"start"`
 	End   string `yaml:"end"`
+
+	// StatsShare is the part of ε that the DP statistics of the private
+	// trace (quantile knots, port and protocol vocabularies, categories)
+	// are calibrated to spend among themselves; training gets what keeps
+	// the composition of everything within ε. The statistics' shares among
+	// themselves are fixed weights (docs/privacy.md).
+	StatsShare float64 `yaml:"stats_share"`
+	// PublicSchema, with Pretrained, takes the schema (value ranges,
+	// quantile knots, vocabularies) from the public run instead of DP
+	// statistics of the private trace, and spends no budget on them.
+	PublicSchema bool `yaml:"public_schema"`
+	// MaxDuration (a Go duration), MaxPackets and MaxBytes bound the
+	// durations, packet and byte counts of flow records: the
+	// data-independent domain of their DP histograms (values above are
+	// clamped). MaxGap bounds the time between a flow's records.
+	MaxDuration string `yaml:"max_duration"`
+	MaxGap      string `yaml:"max_gap"`
+	MaxPackets  uint64 `yaml:"max_packets"`
+	MaxBytes    uint64 `yaml:"max_bytes"`
+	// BatchSize, DRounds, Iterations and Chunks, when positive, replace
+	// model.batch_size, model.d_rounds, train.iterations (and the epoch
+	// schedule) and n_chunks under DP: DP-SGD wants larger batches, fewer
+	// steps and fewer chunks (each chunk's steps add to ε) than training
+	// without DP. 0 keeps the value of the other key.
+	BatchSize  int `yaml:"batch_size"`
+	DRounds    int `yaml:"d_rounds"`
+	Iterations int `yaml:"iterations"`
+	Chunks     int `yaml:"n_chunks"`
+}
+
+// MaxDurationMicros returns dp.max_duration in microseconds.
+func (d DP) MaxDurationMicros() (int64, error) { return durMicros("dp.max_duration", d.MaxDuration) }
+
+// MaxGapMicros returns dp.max_gap in microseconds.
+func (d DP) MaxGapMicros() (int64, error) { return durMicros("dp.max_gap", d.MaxGap) }
+
+func durMicros(key, s string) (int64, error) {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s: want a duration such as 24h, got %q", key, s)
+	}
+	if v <= 0 {
+		return 0, fmt.Errorf("%s: must be positive, got %s", key, s)
+	}
+	return v.Microseconds(), nil
+}
+
+// applyDP puts the DP training settings (dp.batch_size, dp.d_rounds,
+// dp.iterations, dp.n_chunks) in place of the keys they replace, when DP
+// is on.
+func (c *Config) applyDP() {
+	d := c.DP
+	if !d.Enabled {
+		return
+	}
+	if d.BatchSize > 0 {
+		c.Model.BatchSize = d.BatchSize
+	}
+	if d.DRounds > 0 {
+		c.Model.DRounds = d.DRounds
+	}
+	if d.Chunks > 0 {
+		c.Chunks = d.Chunks
+	}
+	if d.Iterations > 0 {
+		c.Train.Iterations = d.Iterations
+		c.Train.Epochs, c.Train.FineTuneEpochs, c.Train.MinIterations, c.Train.MaxIterations, c.Train.Budget = 0, 0, 0, 0, ""
+	}
 }
 
 func closest(s string, names []string) string {
@@ -338,6 +410,7 @@ func (c *Config) ForKind(kind string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuration for %s: %w", kind, err)
 	}
+	out.applyDP()
 	return out, nil
 }
 

@@ -87,17 +87,17 @@ func TestUserFileDeepMerge(t *testing.T) {
 func TestErrorsNameKeyAndFile(t *testing.T) {
 	dir := t.TempDir()
 	cases := map[string]string{
-		"model:\n  disc_unit: 5\n":           `unknown key "model.disc_unit" (did you mean "model.disc_units"?)`,
-		"bogus: 1\n":                         `unknown key "bogus"`,
-		"n_chunks: 0\n":                      "n_chunks: must be at least 1",
-		"model:\n  beta1: 1.5\n":             "model.beta1: must be in [0, 1)",
-		"model:\n  initial_state: warm\n":    "model.initial_state",
-		"dp:\n  enabled: true\n":             "set a target epsilon or a noise multiplier",
-		"extends: nosuch\n":                  `extends: nosuch is neither a preset (have default, paper, quick) nor a file`,
-		"model: 3\n":                         `key "model" must be a mapping`,
-		"train:\n  iterations: many\n":       `train.iterations: want an integer, got "many"`,
-		"dp:\n  enabled: true\n  epsilon: 1": "dp.pretrained: must name a run on public data",
-		"generate:\n  ip_snap_weight: -1\n":  "generate.ip_snap_weight: must be 0 or more, got -1",
+		"model:\n  disc_unit: 5\n":        `unknown key "model.disc_unit" (did you mean "model.disc_units"?)`,
+		"bogus: 1\n":                      `unknown key "bogus"`,
+		"n_chunks: 0\n":                   "n_chunks: must be at least 1",
+		"model:\n  beta1: 1.5\n":          "model.beta1: must be in [0, 1)",
+		"model:\n  initial_state: warm\n": "model.initial_state",
+		"dp:\n  enabled: true\n":          "set a target epsilon or a noise multiplier",
+		"extends: nosuch\n":               `extends: nosuch is neither a preset (have default, paper, quick) nor a file`,
+		"model: 3\n":                      `key "model" must be a mapping`,
+		"train:\n  iterations: many\n":    `train.iterations: want an integer, got "many"`,
+		"dp:\n  enabled: true\n  epsilon: 1\n  public_schema: true": "dp.public_schema: needs dp.pretrained",
+		"generate:\n  ip_snap_weight: -1\n":                         "generate.ip_snap_weight: must be 0 or more, got -1",
 	}
 	for text, want := range cases {
 		p := write(t, dir, "bad.yaml", text)

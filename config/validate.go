@@ -157,9 +157,32 @@ func (c *Config) Validate() error {
 			bad("dp", "set a target epsilon or a noise multiplier")
 		}
 		positive("dp.count_noise", d.CountNoise)
-		if d.Pretrained == "" {
-			bad("dp.pretrained", "must name a run on public data: under DP the schema, embedding and initial weights come from it")
+		if d.Pretrained == "" && d.PublicSchema {
+			bad("dp.public_schema", "needs dp.pretrained (a run on public data) to take the schema from")
 		}
+		if !d.PublicSchema && !(d.StatsShare > 0 && d.StatsShare < 1) {
+			bad("dp.stats_share", "must be in (0, 1): the part of ε spent on the DP statistics of the trace, got %g", d.StatsShare)
+		}
+		if !d.PublicSchema {
+			for key, v := range map[string]string{"dp.max_duration": d.MaxDuration, "dp.max_gap": d.MaxGap} {
+				if _, err := durMicros(key, v); err != nil {
+					bad(key, "must be a positive duration such as 24h, got %q", v)
+				}
+			}
+			if d.MaxPackets < 1 || d.MaxPackets > 1<<53 {
+				bad("dp.max_packets", "must be in [1, 2^53], got %d", d.MaxPackets)
+			}
+			if d.MaxBytes < 1 || d.MaxBytes > 1<<53 {
+				bad("dp.max_bytes", "must be in [1, 2^53], got %d", d.MaxBytes)
+			}
+			if !(d.Epsilon > 0) {
+				bad("dp.epsilon", "must be set: the DP statistics of the trace are calibrated to a share of it (with only dp.noise, set dp.public_schema and dp.pretrained)")
+			}
+		}
+		atLeast("dp.batch_size", d.BatchSize, 0)
+		atLeast("dp.d_rounds", d.DRounds, 0)
+		atLeast("dp.iterations", d.Iterations, 0)
+		atLeast("dp.n_chunks", d.Chunks, 0)
 		if d.Init != "public" && d.Init != "random" {
 			bad("dp.init", "must be public or random, got %q", d.Init)
 		}

@@ -75,6 +75,32 @@ type PrivacyInfo struct {
 	Noise   float64 `json:"noise"` // noise multiplier σ
 	Clip    float64 `json:"clip"`  // per-example clipping norm C
 	Steps   int64   `json:"steps"` // discriminator steps accounted
+	// Target is the ε the run was asked for (0: the noise was given).
+	Target float64 `json:"target_epsilon,omitempty"`
+	// Unit is what one privacy unit is (the adjacency the guarantee is for).
+	Unit string `json:"unit,omitempty"`
+	// StatsShare is the part of ε the DP statistics of pre-processing were
+	// calibrated to spend among themselves (0: none released).
+	StatsShare float64 `json:"stats_share,omitempty"`
+	// Mechanisms lists every release composed into ε.
+	Mechanisms []MechanismInfo `json:"mechanisms,omitempty"`
+	// Public lists what the run took from public knowledge or public data
+	// rather than from the private trace.
+	Public []string `json:"public,omitempty"`
+}
+
+// MechanismInfo is one release of a DP run: its noise multiplier, its
+// number of compositions, the ε it would spend alone at the run's δ and
+// its share of the composed Rényi divergence at the order that gives the
+// run's ε (the shares add up to 1; the ε alone add up to more than the
+// run's ε, composition being sub-additive).
+type MechanismInfo struct {
+	Name     string    `json:"name"`
+	Noise    float64   `json:"noise"`
+	Releases int64     `json:"releases"`
+	Epsilon  float64   `json:"epsilon_alone"`
+	Share    float64   `json:"share"`
+	RDP      []float64 `json:"-"`
 }
 
 // Result is the outcome of one evaluation: the synthetic trace's fidelity

@@ -106,6 +106,22 @@ func (r *Result) textSections() []string {
 	if p := r.Privacy; p != nil {
 		out = append(out, fmt.Sprintf("differential privacy: epsilon %.4g, delta %.3g, noise multiplier %.4g, clip %.4g, %d steps\n",
 			p.Epsilon, p.Delta, p.Noise, p.Clip, p.Steps))
+		if len(p.Mechanisms) > 0 {
+			var b strings.Builder
+			if p.Unit != "" {
+				fmt.Fprintf(&b, "  unit of privacy: %s\n", p.Unit)
+			}
+			if p.StatsShare > 0 {
+				fmt.Fprintf(&b, "  statistics calibrated to %.3g of epsilon\n", p.StatsShare)
+			}
+			for _, m := range p.Mechanisms {
+				fmt.Fprintf(&b, "  %-20s noise %-8.4g releases %-6d epsilon alone %-8.4g share %.3g\n", m.Name, m.Noise, m.Releases, m.Epsilon, m.Share)
+			}
+			for _, s := range p.Public {
+				fmt.Fprintf(&b, "  public: %s\n", s)
+			}
+			out = append(out, b.String())
+		}
 	}
 	return out
 }

@@ -161,7 +161,7 @@ func TestGoldenOutputs(t *testing.T) {
 		}
 		dir := t.TempDir()
 		cfg := tinyConfig(t, 20)
-		cfg.DP = config.DP{Enabled: true, Epsilon: 5, Clip: 1, Pretrained: flowsDir, Init: "public", CountNoise: 20}
+		cfg.DP = config.DP{Enabled: true, Epsilon: 5, Clip: 1, Pretrained: flowsDir, Init: "public", CountNoise: 20, PublicSchema: true}
 		cfg.LongFlows = "truncate"
 		if err := cfg.Validate(); err != nil {
 			t.Fatal(err)

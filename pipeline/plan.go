@@ -92,7 +92,7 @@ func buildPlan(dir string, cfg *config.Config, preKey string, split *SplitInfo, 
 		S  uint64
 	}{cfg.Model, cfg.DP, cfg.Seed}
 	var pub *publicRun
-	if cfg.DP.Enabled {
+	if cfg.DP.Enabled && cfg.DP.Pretrained != "" {
 		var err error
 		if pub, err = loadPublicRun(cfg.DP.Pretrained); err != nil {
 			return nil, err
@@ -110,12 +110,25 @@ func buildPlan(dir string, cfg *config.Config, preKey string, split *SplitInfo, 
 			}
 		}
 		switch {
-		case pub != nil:
+		case cfg.DP.Enabled:
 			if cfg.Train.FromEpochs() {
+				// Sized by the public run's chunk-0 flows, or by the chunk's
+				// noisy flow count: never by a true count.
+				n := 0
+				if pub != nil {
+					n = pub.baseFlows
+				} else if c < len(split.NoisyFlows) {
+					n = split.NoisyFlows[c]
+				}
 				lo, hi := chunkBounds(cfg.Train, false)
-				j.Iterations = epochIterations(cfg.Train.Epochs, pub.baseFlows, cfg.Model.BatchSize, lo, hi)
+				j.Iterations = epochIterations(cfg.Train.Epochs, max(1, n), cfg.Model.BatchSize, lo, hi)
 			}
-			if cfg.DP.Init == "public" {
+			if cfg.DP.Iterations > 0 {
+				// dp.iterations is the run's total: the chunks share it,
+				// so that ε and the wall time do not grow with their number.
+				j.Iterations = max(1, (cfg.DP.Iterations+len(split.Chunks)-1)/len(split.Chunks))
+			}
+			if pub != nil && cfg.DP.Init == "public" {
 				j.InitFrom = ModelDir(pub.dir, pub.base)
 			}
 			j.DPClip = cfg.DP.Clip
@@ -142,10 +155,10 @@ func buildPlan(dir string, cfg *config.Config, preKey string, split *SplitInfo, 
 		return nil, errors.New("every chunk is empty")
 	}
 	p := &Plan{Steps: [][]ChunkJob{jobs}}
-	if pub == nil && cfg.Train.FineTune && len(jobs) > 1 {
+	if !cfg.DP.Enabled && cfg.Train.FineTune && len(jobs) > 1 {
 		p.Steps = [][]ChunkJob{jobs[:1], jobs[1:]}
 	}
-	if pub != nil {
+	if cfg.DP.Enabled {
 		priv, err := dpNoise(cfg, split, jobs)
 		if err != nil {
 			return nil, err
@@ -213,7 +226,11 @@ func (r *Run) PlanTraining() (*Plan, error) {
 		}
 	}
 	if v := p.Privacy; v != nil {
-		r.log.Info("differential privacy", "epsilon", v.Epsilon, "delta", v.Delta, "noise_multiplier", v.Noise, "clip", v.Clip, "steps", v.Steps)
+		r.log.Info("differential privacy", "epsilon", v.Epsilon, "delta", v.Delta, "noise_multiplier", v.Noise, "clip", v.Clip, "steps", v.Steps,
+			"target_epsilon", v.Target, "unit", "flow (5-tuple)", "stats_share", v.StatsShare)
+		for _, m := range v.Mechanisms {
+			r.log.Info("privacy budget split", "mechanism", m.Name, "noise_multiplier", m.Noise, "releases", m.Releases, "epsilon_alone", m.Epsilon, "share", m.Share)
+		}
 		r.Man.Privacy = v
 		if err := r.Man.Save(); err != nil {
 			return nil, err

@@ -40,6 +40,10 @@ type SplitInfo struct {
 	// Gaussian noise: the number of flows generated for it.
 	NoisyFlows []int              `json:"noisy_flows,omitempty"`
 	EmbedStats map[string]float64 `json:"embedding_stats,omitempty"`
+	// DPStats, under DP, lists the DP statistics the schema was built from
+	// (see dpstats.go), and DPDelta the δ they were calibrated at.
+	DPStats []DPRelease `json:"dp_stats,omitempty"`
+	DPDelta float64     `json:"dp_delta,omitempty"`
 }
 
 // LoadSplit reads a run's split.json.
@@ -101,6 +105,9 @@ func (r *Run) publicBasis(kind trace.Kind, info *SplitInfo) (*publicRun, error) 
 	if !r.Cfg.DP.Enabled {
 		return nil, nil
 	}
+	if r.Cfg.DP.Pretrained == "" {
+		return nil, nil
+	}
 	pub, err := loadPublicRun(r.Cfg.DP.Pretrained)
 	if err != nil {
 		return nil, err
@@ -113,16 +120,18 @@ func (r *Run) publicBasis(kind trace.Kind, info *SplitInfo) (*publicRun, error) 
 }
 
 // splitOptions are the options of the split into chunks: the configured
-// ones, or under DP the public run's chunks and flow length over the
-// configured time range.
+// ones, or under DP the configured time range and, with a public run, its
+// chunks and flow length.
 func (r *Run) splitOptions(pub *publicRun) (flows.Options, error) {
 	maxLen := r.Cfg.MaxFlowLen
 	if maxLen == 0 {
 		maxLen = r.Cfg.MaxFlowLenCap
 	}
 	opt := flows.Options{Chunks: r.Cfg.Chunks, MaxFlowLen: maxLen, SplitLong: r.Cfg.LongFlows == "split"}
-	if pub != nil {
-		opt.Chunks, opt.MaxFlowLen = pub.spec.Chunks, pub.spec.MaxLen
+	if r.Cfg.DP.Enabled {
+		if pub != nil {
+			opt.Chunks, opt.MaxFlowLen = pub.spec.Chunks, pub.spec.MaxLen
+		}
 		var err error
 		if opt.Start, opt.End, err = r.Cfg.DP.TimeRange(); err != nil {
 			return opt, err

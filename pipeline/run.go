@@ -59,6 +59,9 @@ type Run struct {
 	rate    func(cfg *config.Config, job ChunkJob) (float64, error)
 	lock    *dirLock
 	created bool // Open made the directory
+	// dpRelease, when set, adds the noise of every DP release of
+	// pre-processing in place of seeded Gaussian noise (tests).
+	dpRelease releaser
 }
 
 // Close releases the run directory for other processes. A directory that

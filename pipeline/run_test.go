@@ -285,7 +285,7 @@ func TestRunDifferentiallyPrivate(t *testing.T) {
 	runAll(t, Options{Dir: pub, Config: tinyConfig(t, 20)})
 	priv := t.TempDir()
 	cfg := tinyConfig(t, 20)
-	cfg.DP = config.DP{Enabled: true, Epsilon: 5, Clip: 1, Pretrained: pub, Init: "public", CountNoise: 20}
+	cfg.DP = config.DP{Enabled: true, Epsilon: 5, Clip: 1, Pretrained: pub, Init: "public", CountNoise: 20, PublicSchema: true}
 	cfg.LongFlows = "truncate"
 	// Checkpoint selection would read the private flows outside the
 	// accounting: DP turns it off.

@@ -258,7 +258,7 @@ func TestDPEpochsFromPublicRun(t *testing.T) {
 	}
 	flows := pubSplit.Chunks[0].Flows
 	cfg := epochConfig(t, 3, 0, "")
-	cfg.DP = config.DP{Enabled: true, Epsilon: 5, Clip: 1, Pretrained: pub, Init: "public", CountNoise: 20}
+	cfg.DP = config.DP{Enabled: true, Epsilon: 5, Clip: 1, Pretrained: pub, Init: "public", CountNoise: 20, PublicSchema: true}
 	cfg.LongFlows = "truncate"
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

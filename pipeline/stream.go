@@ -32,11 +32,16 @@ import (
 //     order, are split into chunk flows (flows.StreamSplitter), counted into
 //     the schema's statistics (encoding.SpecBuilder), the embedding's
 //     sentence counts and the protocol checks, and appended to one spill
-//     file per chunk (flows.ChunkSpill).
+//     file per chunk (flows.ChunkSpill). Under DP none of these is
+//     gathered; the DP statistics' histograms take each 5-tuple's chunk
+//     flows instead (dpAccum), unless dp.public_schema takes the public
+//     run's schema.
 //  5. The embedding is trained from the sentence counts and the schema
-//     derived; then each chunk's spill file is read back one flow at a
-//     time, in the chunk's order, and each flow encoded and appended to
-//     the chunk's training-set file (encoding.ChunkWriter).
+//     derived (under DP: the flow counts and the DP statistics released,
+//     and the schema and the embedding built from them, see dpstats.go);
+//     then each chunk's spill file is read back one flow at a time, in the
+//     chunk's order, and each flow encoded and appended to the chunk's
+//     training-set file (encoding.ChunkWriter).
 //
 // The temporary folder is removed at the end, whether pre-processing
 // succeeds or not. Memory is the sort buffer, one 5-tuple's records, the
@@ -69,6 +74,8 @@ type kindOps[R any] struct {
 	holdKey func(r *R, seq int64) uint64
 	// writer writes records of the input's kind and format to w.
 	writer func(w io.Writer, f trace.Format) (func(*R) error, error)
+	// dpFeatures are the per-record features of the DP statistics.
+	dpFeatures func(dpDomain) []dpFeature[R]
 }
 
 // chunkEncoder is an encoding.ChunkWriter of records of type R.
@@ -89,8 +96,9 @@ var flowOps = kindOps[trace.Flow]{
 	encoder: func(s *encoding.Schema, path string, ch encoding.ChunkRange) (chunkEncoder[trace.Flow], error) {
 		return s.NewFlowChunkWriter(path, ch)
 	},
-	check:   protocol.Flows,
-	holdKey: func(_ *trace.Flow, seq int64) uint64 { return uint64(seq) },
+	dpFeatures: dpFlowFeatures,
+	check:      protocol.Flows,
+	holdKey:    func(_ *trace.Flow, seq int64) uint64 { return uint64(seq) },
 	writer: func(w io.Writer, f trace.Format) (func(*trace.Flow) error, error) {
 		fw, err := trace.NewFlowWriter(w, trace.DefaultLayout(f))
 		if err != nil {
@@ -107,8 +115,9 @@ var packetOps = kindOps[trace.Packet]{
 	encoder: func(s *encoding.Schema, path string, ch encoding.ChunkRange) (chunkEncoder[trace.Packet], error) {
 		return s.NewPacketChunkWriter(path, ch)
 	},
-	check: protocol.Packets,
-	byKey: true,
+	dpFeatures: dpPacketFeatures,
+	check:      protocol.Packets,
+	byKey:      true,
 	holdKey: func(p *trace.Packet, _ int64) uint64 {
 		k := p.Key()
 		return uint64(k.Src)<<32 | uint64(k.Dst) ^ mix64(uint64(k.SrcPort)<<24|uint64(k.DstPort)<<8|uint64(k.Proto))
@@ -388,9 +397,24 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	defer merged.Close()
 	spill := flows.NewChunkSpill[R, P](tmp, ops.codec, opt.Chunks)
 	defer spill.Cleanup()
+	// Without DP the schema's statistics are gathered exactly; under DP
+	// the DP statistics are (unless dp.public_schema takes the public
+	// run's schema), one 5-tuple at a time, and nothing else of the trace
+	// is kept.
+	dp := r.Cfg.DP.Enabled
 	var builder specBuilder[R]
-	if pub == nil {
+	if !dp {
 		builder = ops.builder(opt.Chunks)
+	}
+	var acc *dpAccum[R, P]
+	if dp && !r.Cfg.DP.PublicSchema {
+		dom, err := dpDomainOf(r.Cfg)
+		if err != nil {
+			return err
+		}
+		if acc, err = newDPAccum[R, P](dpSpecInputOf(r.Cfg, pub), ops.dpFeatures(dom), opt.Chunks, opt.MaxFlowLen); err != nil {
+			return err
+		}
 	}
 	startsHere := make([]int, opt.Chunks)
 	var edges []int64
@@ -401,6 +425,11 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 		if builder != nil {
 			builder.Add(c, edges[c], edges[c+1], f)
 		}
+		if acc != nil {
+			if err := acc.add(c, edges[c], edges[c+1], f); err != nil {
+				return err
+			}
+		}
 		return spill.Write(c, f, first)
 	})
 	if err != nil {
@@ -408,7 +437,7 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	}
 	edges = splitter.Edges()
 	sents := ip2vec.SentenceCounts{}
-	trainEmbedding := pub == nil && r.Cfg.Word2Vec.Pretrained == ""
+	trainEmbedding := !dp && r.Cfg.Word2Vec.Pretrained == ""
 	checks := newSideSum(ops.check)
 	var group []R
 	var groupKey trace.Key
@@ -433,7 +462,7 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 		if trainEmbedding {
 			sents.Add(ip2vec.SentenceOf(k))
 		}
-		if pub == nil {
+		if !dp {
 			if len(group) > 0 && ((ops.byKey && k != groupKey) || (!ops.byKey && len(group) >= 4096)) {
 				checks.add(group)
 				group = group[:0]
@@ -479,22 +508,26 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 
 	// 5. The embedding, the schema, and the chunks one at a time.
 	emb := encoding.Embedding(nil)
-	if pub != nil {
-		emb = pub.emb
-	} else {
+	var spec encoding.Spec
+	switch {
+	case acc != nil:
+		if spec, emb, err = dpBuild(r, acc, info, pub, src.Kind(), opt.MaxFlowLen); err != nil {
+			return err
+		}
+		acc = nil
+	case pub != nil:
+		spec, emb = pub.spec, pub.emb
+	default:
 		m, err := r.embedding(sents, info)
 		if err != nil {
 			return err
 		}
 		emb = m
+		if spec, err = builder.Spec(r.buildOptions(st.MaxFlowLen)); err != nil {
+			return err
+		}
 	}
 	sents = nil
-	var spec encoding.Spec
-	if pub != nil {
-		spec = pub.spec
-	} else if spec, err = builder.Spec(r.buildOptions(st.MaxFlowLen)); err != nil {
-		return err
-	}
 	schema, err := encoding.NewSchema(spec, emb)
 	if err != nil {
 		return err
@@ -517,8 +550,13 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	info.Encode = changed
 	r.logSplit(info, opt)
 
-	if pub != nil {
-		noisyCounts(r.Cfg, info)
+	if dp {
+		if info.NoisyFlows == nil { // a public schema: no statistics released
+			cr, _ := r.dpReleasers()
+			if err := noisyCounts(r.Cfg, info, cr); err != nil {
+				return err
+			}
+		}
 	} else if err := writeJSON(preFile(r.Dir, ProtocolFile), checks.side); err != nil {
 		return err
 	}

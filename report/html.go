@@ -161,7 +161,15 @@ details{margin:.8em 0}summary{cursor:pointer;color:#1f5fa8}pre{background:#f6f8f
 <tr><td class="l">noise multiplier σ</td><td>{{f .Noise}}</td></tr>
 <tr><td class="l">clipping norm C</td><td>{{f .Clip}}</td></tr>
 <tr><td class="l">discriminator steps</td><td>{{.Steps}}</td></tr>
+{{with .Target}}<tr><td class="l">target ε</td><td>{{f .}}</td></tr>{{end}}
+{{with .Unit}}<tr><td class="l">unit of privacy</td><td class="l">{{.}}</td></tr>{{end}}
+{{with .StatsShare}}<tr><td class="l">share of ε the DP statistics were calibrated to</td><td>{{f .}}</td></tr>{{end}}
 </tbody></table>
+{{if .Mechanisms}}<h3>Mechanisms composed into ε</h3>
+<table id="privacy-mechanisms"><thead><tr><th class="l">mechanism</th><th>noise multiplier</th><th>releases</th><th>ε alone</th><th>share of the Rényi divergence at the optimal order</th></tr></thead><tbody>
+{{range .Mechanisms}}<tr><td class="l">{{.Name}}</td><td>{{f .Noise}}</td><td>{{.Releases}}</td><td>{{f .Epsilon}}</td><td>{{f .Share}}</td></tr>
+{{end}}</tbody></table>{{end}}
+{{if .Public}}<h3>Taken from public knowledge or public data</h3><ul>{{range .Public}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{end}}
 
 {{with .Run}}

@@ -51,7 +51,6 @@ func TestDPFlagErrorsNameTheFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--dp-epsilon", "4"}, "--dp-epsilon 4 needs --pretrained RUN (a run on public data)"},
 		{[]string{"--dp-epsilon", "-1", "--pretrained", dir}, "--dp-epsilon -1: the privacy budget must be positive"},
 		{[]string{"--dp-epsilon", "4", "--pretrained", dir, "--dp-delta", "2"}, "--dp-delta 2: must be between 0 and 1"},
 		{[]string{"--pretrained", dir}, "--pretrained only applies to a run with differential privacy"},

@@ -56,9 +56,9 @@ func (f *runFlags) add(cmd *cobra.Command, withInput bool) {
 		cmd.Flags().StringVar(&f.preset, "preset", "", presetUsage)
 		cmd.Flags().BoolVar(&f.audit, "audit", false, "train on 80% of the records (flow records one by one, packets by 5-tuple) and audit the synthetic trace for memorisation against the other 20%")
 		cmd.Flags().BoolVar(&f.skipBad, "skip-bad", false, "skip malformed rows of a text input (bad CSV rows, IPv6 addresses), the cut record of a capture cut short, and records whose time lies far outside the trace (docs/formats.md), counted in the log and preprocess/split.json, instead of failing (config key skip_bad)")
-		cmd.Flags().Float64Var(&f.dpEpsilon, "dp-epsilon", 0, "train with differential privacy (DP-SGD on the discriminators) for this target ε; needs --pretrained")
+		cmd.Flags().Float64Var(&f.dpEpsilon, "dp-epsilon", 0, "train with differential privacy for this target ε: DP statistics of the trace build the schema, DP-SGD trains the discriminators")
 		cmd.Flags().Float64Var(&f.dpDelta, "dp-delta", 0, "δ of the DP guarantee (default 1e-5, or less than 1/flows)")
-		cmd.Flags().StringVar(&f.pretrained, "pretrained", "", "directory of a `RUN` trained on public data: under DP its schema, embedding and weights start every chunk")
+		cmd.Flags().StringVar(&f.pretrained, "pretrained", "", "directory of a `RUN` trained on public data: under DP its weights and embedding start every chunk (optional)")
 	}
 	cmd.Flags().StringVar(&f.out, "out", "", "the run directory `DIR` (required)")
 	if cmd.Name() == "run" {
@@ -116,9 +116,6 @@ func (f *runFlags) settings() (*config.Config, error) {
 			verb = "apply"
 		}
 		return nil, fmt.Errorf("%s only %s to a run with differential privacy: add --dp-epsilon ε (or set dp.enabled in the configuration)", strings.Join(given, " and "), verb)
-	}
-	if eps && cfg.DP.Pretrained == "" {
-		return nil, fmt.Errorf("--dp-epsilon %g needs --pretrained RUN (a run on public data): under DP the schema, embedding and initial weights come from it", f.dpEpsilon)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, f.nameFlags(err, eps)

@@ -1,0 +1,339 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netshare-go/netshare/config"
+	"github.com/netshare-go/netshare/internal/testutil"
+	"github.com/netshare-go/netshare/privacy"
+	"github.com/netshare-go/netshare/trace"
+)
+
+// recordingReleaser records every release's exact input and either adds
+// seeded Gaussian noise (and records the output) or replays the outputs of
+// another run by name.
+type recordingReleaser struct {
+	rng    *rand.Rand
+	replay map[string][]float64
+	exact  map[string][]float64
+	sens   map[string]float64
+	out    map[string][]float64
+	order  []string
+}
+
+func newRecorder(seed uint64, replay map[string][]float64) *recordingReleaser {
+	return &recordingReleaser{rng: rand.New(rand.NewPCG(seed, 1)), replay: replay,
+		exact: map[string][]float64{}, sens: map[string]float64{}, out: map[string][]float64{}}
+}
+
+func (r *recordingReleaser) release(name string, exact []float64, h privacy.GaussianHistogram) ([]float64, error) {
+	if _, dup := r.exact[name]; dup {
+		return nil, fmt.Errorf("release %q made twice", name)
+	}
+	r.order = append(r.order, name)
+	r.exact[name] = slices.Clone(exact)
+	r.sens[name] = h.Sensitivity
+	if r.replay != nil {
+		v, ok := r.replay[name]
+		if !ok || len(v) != len(exact) {
+			return nil, fmt.Errorf("release %q: nothing of %d values to replay", name, len(exact))
+		}
+		return slices.Clone(v), nil
+	}
+	v, err := h.Release(exact, r.rng)
+	r.out[name] = slices.Clone(v)
+	return v, err
+}
+
+// dpConfig is a tiny DP configuration with no public data over a fixed
+// time range.
+func dpConfig(t *testing.T, eps float64, start, end int64) *config.Config {
+	t.Helper()
+	cfg := tinyConfig(t, 5)
+	cfg.DP.Enabled, cfg.DP.Epsilon, cfg.DP.Noise = true, eps, 0
+	cfg.LongFlows = "truncate"
+	if end > start {
+		cfg.DP.Start = time.UnixMicro(start).UTC().Format(time.RFC3339Nano)
+		cfg.DP.End = time.UnixMicro(end).UTC().Format(time.RFC3339Nano)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func preprocessWith(t *testing.T, dir, input string, cfg *config.Config, rel releaser) *Run {
+	t.Helper()
+	r, err := Open(Options{Dir: dir, Input: input, Config: cfg, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	r.dpRelease = rel
+	if err := r.Preprocess(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// released is the part of split.json a DP run makes public: the noisy
+// counts, the statistics' releases, δ, the chunk edges and the embedding's
+// origin.
+func released(t *testing.T, dir string) string {
+	t.Helper()
+	s, err := LoadSplit(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var edges [][2]int64
+	for _, c := range s.Chunks {
+		edges = append(edges, [2]int64{c.Start, c.End})
+	}
+	b, _ := json.Marshal(struct {
+		Noisy  []int
+		Stats  []DPRelease
+		Delta  float64
+		Edges  [][2]int64
+		MaxLen int
+		Embed  string
+	}{s.NoisyFlows, s.DPStats, s.DPDelta, edges, s.MaxLen, s.Embedding})
+	return string(b)
+}
+
+// Nothing of the private trace reaches the schema, the embedding or the
+// released part of split.json outside an accounted mechanism: for two
+// traces that differ in one flow (all records of one 5-tuple), with the
+// mechanisms' outputs of the first replayed for the second, pre-processing
+// writes byte-identical schemas, embeddings and released fields; and each
+// mechanism's exact input moves by at most its sensitivity in L2 norm.
+// Together: the outputs are post-processing of the mechanisms, and each
+// mechanism has the sensitivity its noise was calibrated for.
+func TestDPPreprocessingReadsOnlyThroughMechanisms(t *testing.T) {
+	in, err := trace.ReadAll(testutil.Testdata("netshare", "ugr16-small.csv"), trace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The neighbour lacks the 5-tuple with the most records.
+	per := map[trace.Key]int{}
+	for i := range in.Flows {
+		per[in.Flows[i].Key()]++
+	}
+	var drop trace.Key
+	for k, n := range per {
+		if n > per[drop] || (n == per[drop] && fmt.Sprint(k) < fmt.Sprint(drop)) {
+			drop = k
+		}
+	}
+	if per[drop] < 2 {
+		t.Fatalf("the sample has no 5-tuple with several records")
+	}
+	nb := &trace.Trace{Name: in.Name, Format: in.Format, Kind: in.Kind}
+	for _, f := range in.Flows {
+		if f.Key() != drop {
+			nb.Flows = append(nb.Flows, f)
+		}
+	}
+	tmp := t.TempDir()
+	pathA, pathB := filepath.Join(tmp, "a.csv"), filepath.Join(tmp, "b.csv")
+	if err := writeTrace(pathA, in, in.Format); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeTrace(pathB, nb, in.Format); err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := timeRange(in.Flows, func(f *trace.Flow) int64 { return f.Start })
+	cfg := dpConfig(t, 4, lo-1_000_000, hi+1_000_000)
+	cfg.Chunks = 2 // the flow spans chunks or not: both are covered by the bound
+
+	recA := newRecorder(7, nil)
+	dirA, dirB := filepath.Join(tmp, "runA"), filepath.Join(tmp, "runB")
+	preprocessWith(t, dirA, pathA, cfg, recA)
+	recB := newRecorder(0, recA.out)
+	preprocessWith(t, dirB, pathB, cfg, recB)
+
+	for _, f := range []string{SchemaFile, EmbeddingFile} {
+		a, errA := os.ReadFile(filepath.Join(dirA, PreDir, f))
+		b, errB := os.ReadFile(filepath.Join(dirB, PreDir, f))
+		if errA != nil || errB != nil {
+			t.Fatal(errA, errB)
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s differs between neighbouring traces with the same mechanism outputs: it reads the trace outside a mechanism", f)
+		}
+	}
+	if a, b := released(t, dirA), released(t, dirB); a != b {
+		t.Errorf("split.json's released fields differ between neighbours:\n%s\n%s", a, b)
+	}
+	if !slices.Equal(recA.order, recB.order) {
+		t.Fatalf("the neighbours made different releases:\n%v\n%v", recA.order, recB.order)
+	}
+	moved := 0
+	for _, name := range recA.order {
+		a, b := recA.exact[name], recB.exact[name]
+		var ss float64
+		for i := range a {
+			ss += (a[i] - b[i]) * (a[i] - b[i])
+		}
+		if d := math.Sqrt(ss); d > recA.sens[name]+1e-9 {
+			t.Errorf("%s: one flow moved the exact counts by %.6g in L2 norm, beyond the sensitivity %g the noise is calibrated for", name, d, recA.sens[name])
+		} else if d > 0 {
+			moved++
+		}
+	}
+	// Not vacuous: the flow left its mark on the exact statistics, and the
+	// releases cover the statistics the schema needs.
+	if moved < 5 {
+		t.Errorf("only %d of %d releases saw the removed flow", moved, len(recA.order))
+	}
+	for _, want := range []string{"srcport", "dstport", "proto", "td", "pkt", "byt", "gap", "flow count of chunk 0"} {
+		if _, ok := recA.exact[want]; !ok {
+			t.Errorf("no release %q among %v", want, recA.order)
+		}
+	}
+	// And the schema does depend on the released values: other noise gives
+	// another schema.
+	recC := newRecorder(8, nil)
+	dirC := filepath.Join(tmp, "runC")
+	preprocessWith(t, dirC, pathA, cfg, recC)
+	a, _ := os.ReadFile(filepath.Join(dirA, PreDir, SchemaFile))
+	c, _ := os.ReadFile(filepath.Join(dirC, PreDir, SchemaFile))
+	if bytes.Equal(a, c) {
+		t.Error("the schema is the same under other noise: it does not come from the mechanisms")
+	}
+}
+
+// A DP run with no public data plans training within the target ε,
+// states every mechanism with its share, and logs the split.
+func TestDPBudgetSplitWithinTarget(t *testing.T) {
+	in := testutil.Testdata("netshare", "ugr16-small.csv")
+	for _, eps := range []float64{0.5, 4, 30} {
+		for _, share := range []float64{0.05, 0.2, 0.6} {
+			t.Run(fmt.Sprintf("eps%g_share%g", eps, share), func(t *testing.T) {
+				cfg := dpConfig(t, eps, 0, 0)
+				cfg.DP.StatsShare = share
+				var logs bytes.Buffer
+				r, err := Open(Options{Dir: t.TempDir(), Input: in, Config: cfg, Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer r.Close()
+				if err := r.Preprocess(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				p, err := r.PlanTraining()
+				if err != nil {
+					t.Fatal(err)
+				}
+				v := p.Privacy
+				if v == nil || v.Epsilon > eps || v.Epsilon < 0.98*eps {
+					t.Fatalf("privacy %+v: want ε within [0.98, 1] of %g", v, eps)
+				}
+				split, _ := LoadSplit(r.Dir)
+				if len(split.DPStats) < 8 {
+					t.Fatalf("%d statistics released", len(split.DPStats))
+				}
+				// The statistics alone spend their share.
+				acct := privacy.NewAccountant()
+				for _, d := range split.DPStats {
+					if err := acct.Add(d.Mechanism()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				g, err := acct.Epsilon(v.Delta)
+				if err != nil || g.Epsilon > share*eps*(1+1e-9) || g.Epsilon < 0.99*share*eps {
+					t.Errorf("the statistics spend ε = %v (%v), want %g", g.Epsilon, err, share*eps)
+				}
+				var sum float64
+				names := map[string]bool{}
+				for _, m := range v.Mechanisms {
+					sum += m.Share
+					names[m.Name] = true
+					if m.Epsilon > eps*(1+1e-9) {
+						t.Errorf("%s alone spends ε = %g > %g", m.Name, m.Epsilon, eps)
+					}
+					if want := fmt.Sprintf("mechanism=%q", m.Name); !strings.Contains(logs.String(), want) && !strings.Contains(logs.String(), "mechanism="+m.Name+" ") {
+						t.Errorf("the log does not print the split for %s", m.Name)
+					}
+				}
+				if math.Abs(sum-1) > 1e-9 {
+					t.Errorf("shares add up to %g", sum)
+				}
+				for _, want := range append([]string{dpSGDName, dpCountsName}, split.DPStats[0].Name, split.DPStats[len(split.DPStats)-1].Name) {
+					if !names[want] {
+						t.Errorf("no mechanism %q in %v", want, v.Mechanisms)
+					}
+				}
+				if v.Unit == "" || len(v.Public) == 0 || v.StatsShare != share {
+					t.Errorf("privacy info lacks the unit, the public parts or the share: %+v", v)
+				}
+			})
+		}
+	}
+}
+
+// Knots from a noisy histogram: a one-integer bin is a point mass, mass
+// spreads uniformly within a bin (in log space for log fields), and an
+// empty histogram gives the uniform distribution over the domain.
+func TestKnotsFrom(t *testing.T) {
+	b, err := privacy.IntLogBins(0, 1000, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := make([]float64, b.Len())
+	w[b.Index(1)] = 3 // three quarters of the mass on exactly 1
+	w[b.Index(500)] = 1
+	k := knotsFrom(b, w, 8, true)
+	for j := 0; j <= 6; j++ {
+		if k[j] != math.Log1p(1) {
+			t.Errorf("knot %d = %v, want log1p(1): a one-integer bin is a point mass", j, k[j])
+		}
+	}
+	i := b.Index(500)
+	if lo, hi := math.Log1p(b.Edges[i]), math.Log1p(b.Edges[i+1]-1); !(k[7] >= lo && k[8] <= hi && k[8] > k[7]) {
+		t.Errorf("knots 7, 8 = %v, %v: want inside 500's bin [%v, %v] in log space", k[7], k[8], lo, hi)
+	}
+	u := knotsFrom(b, make([]float64, b.Len()), 4, false)
+	if u[0] != 0 || u[4] != 1000 || u[2] != 500 {
+		t.Errorf("empty histogram knots %v: want uniform over [0, 1000]", u)
+	}
+}
+
+// A DP run with no public data goes end to end: trained, generated and
+// evaluated, with the privacy section and the DP baseline in metrics.json.
+func TestRunDPWithoutPublicData(t *testing.T) {
+	cfg := dpConfig(t, 4, 0, 0)
+	cfg.DP.Iterations = 5
+	dir := t.TempDir()
+	runAll(t, Options{Dir: dir, Input: testutil.Testdata("netshare", "ugr16-small.csv"), Config: cfg})
+	var m struct {
+		Privacy   *struct{ Epsilon float64 } `json:"privacy"`
+		Baselines map[string]json.RawMessage `json:"baselines"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil || m.Privacy == nil || m.Privacy.Epsilon > 4 || m.Baselines["dp_marginal"] == nil {
+		t.Fatalf("metrics.json: privacy %+v, baselines %v (%v)", m.Privacy, len(m.Baselines), err)
+	}
+	split, _ := LoadSplit(dir)
+	if split.Embedding == "" || len(split.DPStats) == 0 || len(split.Chunks) != 1 {
+		t.Errorf("split: embedding %q, %d statistics, %d chunks (want one under DP)", split.Embedding, len(split.DPStats), len(split.Chunks))
+	}
+	if _, err := os.Stat(filepath.Join(dir, PreDir, ProtocolFile)); err == nil {
+		t.Error("protocol.json written under DP")
+	}
+	checkReport(t, dir, "flows")
+}
