@@ -103,6 +103,18 @@ type SentenceCounts map[Sentence]uint64
 // Add counts one sentence.
 func (c SentenceCounts) Add(s Sentence) { c[s]++ }
 
+// compareCounted orders distinct sentences by protocol, source port and
+// destination port.
+func compareCounted(a, b Counted) int {
+	if c := cmp.Compare(a.Proto, b.Proto); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.SrcPort, b.SrcPort); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.DstPort, b.DstPort)
+}
+
 // List returns the distinct sentences with their counts, in a fixed order
 // (by protocol, source port, destination port).
 func (c SentenceCounts) List() []Counted {
@@ -110,15 +122,7 @@ func (c SentenceCounts) List() []Counted {
 	for s, n := range c {
 		out = append(out, Counted{s, n})
 	}
-	slices.SortFunc(out, func(a, b Counted) int {
-		if c := cmp.Compare(a.Proto, b.Proto); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.SrcPort, b.SrcPort); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.DstPort, b.DstPort)
-	})
+	slices.SortFunc(out, compareCounted)
 	return out
 }
 
@@ -134,15 +138,7 @@ func TrainCounts(counts []Counted, cfg Config) (*Model, error) {
 		return nil, err
 	}
 	counts = slices.Clone(counts)
-	slices.SortFunc(counts, func(a, b Counted) int {
-		if c := cmp.Compare(a.Proto, b.Proto); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.SrcPort, b.SrcPort); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.DstPort, b.DstPort)
-	})
+	slices.SortFunc(counts, compareCounted)
 	var portCount [1 << 16]uint64
 	var protoCount [256]uint64
 	var total uint64
