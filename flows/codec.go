@@ -95,7 +95,7 @@ func (c *FlowCodec) Get(b []byte, f *trace.Flow) {
 // a stream split takes them, each 5-tuple's records together.
 func CompareKeyTime[R any, P Record[R]](a, b *R) int {
 	ka, kb := P(a).Key(), P(b).Key()
-	if c := CompareKeys(ka, kb); c != 0 {
+	if c := trace.CompareKeys(ka, kb); c != 0 {
 		return c
 	}
 	return CompareTime[R, P](a, b)
@@ -105,29 +105,4 @@ func CompareKeyTime[R any, P Record[R]](a, b *R) int {
 // equal time in the order they were added.
 func CompareTime[R any, P Record[R]](a, b *R) int {
 	return cmp.Compare(P(a).Time(), P(b).Time())
-}
-
-// CompareKeys orders 5-tuples by source, destination, ports and protocol.
-func CompareKeys(a, b trace.Key) int {
-	switch {
-	case a.Src != b.Src:
-		return cmpU(a.Src, b.Src)
-	case a.Dst != b.Dst:
-		return cmpU(a.Dst, b.Dst)
-	case a.SrcPort != b.SrcPort:
-		return cmpU(uint32(a.SrcPort), uint32(b.SrcPort))
-	case a.DstPort != b.DstPort:
-		return cmpU(uint32(a.DstPort), uint32(b.DstPort))
-	}
-	return cmpU(uint32(a.Proto), uint32(b.Proto))
-}
-
-func cmpU(a, b uint32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"cmp"
 	"container/heap"
 	"io"
 	"time"
@@ -217,7 +218,7 @@ func (h *closedHeap) Less(i, j int) bool {
 	if a.Start != b.Start {
 		return a.Start < b.Start
 	}
-	if c := compareKeys(a.Key(), b.Key()); c != 0 {
+	if c := CompareKeys(a.Key(), b.Key()); c != 0 {
 		return c < 0
 	}
 	return a.seq < b.seq
@@ -231,29 +232,19 @@ func (h *closedHeap) Pop() any {
 	return f
 }
 
-// compareKeys orders 5-tuples by source, destination, ports and protocol.
-func compareKeys(a, b Key) int {
+// CompareKeys orders 5-tuples by source, destination, ports and protocol.
+func CompareKeys(a, b Key) int {
 	switch {
 	case a.Src != b.Src:
-		return cmpU(uint64(a.Src), uint64(b.Src))
+		return cmp.Compare(a.Src, b.Src)
 	case a.Dst != b.Dst:
-		return cmpU(uint64(a.Dst), uint64(b.Dst))
+		return cmp.Compare(a.Dst, b.Dst)
 	case a.SrcPort != b.SrcPort:
-		return cmpU(uint64(a.SrcPort), uint64(b.SrcPort))
+		return cmp.Compare(a.SrcPort, b.SrcPort)
 	case a.DstPort != b.DstPort:
-		return cmpU(uint64(a.DstPort), uint64(b.DstPort))
+		return cmp.Compare(a.DstPort, b.DstPort)
 	}
-	return cmpU(uint64(a.Proto), uint64(b.Proto))
-}
-
-func cmpU(a, b uint64) int {
-	if a < b {
-		return -1
-	}
-	if a > b {
-		return 1
-	}
-	return 0
+	return cmp.Compare(a.Proto, b.Proto)
 }
 
 // aggReader is the FlowReader of AggregateFlows.
