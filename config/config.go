@@ -67,6 +67,13 @@ type Word2Vec struct {
 	Decode string  `yaml:"decode"`
 	Kappa  float64 `yaml:"kappa"`
 	TopK   int     `yaml:"top_k"`
+	// TailPortFlows, when 2 or more, replaces every (protocol, port) pair
+	// used by fewer flows by a token of its protocol and port range, in
+	// the embedding and in the training data; a flow generated with a
+	// token draws an exact port of the class's real tail ports
+	// (docs/model.md, "Tail ports"). 0 turns it off. Needs decode:
+	// posterior and an embedding trained on the input.
+	TailPortFlows int `yaml:"tail_port_flows"`
 }
 
 // Model holds the DoppelGANger hyper-parameters.

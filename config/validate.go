@@ -67,6 +67,14 @@ func (c *Config) Validate() error {
 	default:
 		bad("word2vec.decode", "must be nearest or posterior, got %q", c.Word2Vec.Decode)
 	}
+	if t := c.Word2Vec.TailPortFlows; t != 0 {
+		switch {
+		case t < 2:
+			bad("word2vec.tail_port_flows", "must be 0 (off) or at least 2, got %d", t)
+		case c.Word2Vec.Decode != "posterior":
+			bad("word2vec.tail_port_flows", "needs word2vec.decode: posterior")
+		}
+	}
 
 	m := c.Model
 	atLeast("model.batch_size", m.BatchSize, 1)

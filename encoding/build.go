@@ -42,6 +42,10 @@ type BuildOptions struct {
 	// generator (and its calibrated marginal) rather than from the
 	// generation flags.
 	LengthAttr bool
+	// TailPortFlows, when 2 or more (and decoding is posterior over the
+	// values seen), replaces each (protocol, port) pair that fewer chunk
+	// flows use by its class's token (see TailPorts).
+	TailPortFlows int
 }
 
 // keyCounts counts, per 5-tuple field, how many chunk flows take each
@@ -52,6 +56,32 @@ type keyCounts struct {
 	// Per protocol: [proto][port] → flows, records.
 	sportBy, dportBy, sportRecBy, dportRecBy map[uint8]map[int]float64
 	lengths                                  *quantileSketch
+}
+
+// canon returns the counts with every port replaced by what stands for it
+// under t (the counts of ports that merge summed).
+func (kc keyCounts) canon(t *TailPorts) keyCounts {
+	if t == nil {
+		return kc
+	}
+	out := kc
+	out.sport, out.dport, out.sportRec, out.dportRec = map[int]float64{}, map[int]float64{}, map[int]float64{}, map[int]float64{}
+	remap := func(by map[uint8]map[int]float64, all map[int]float64) map[uint8]map[int]float64 {
+		m := map[uint8]map[int]float64{}
+		for p, counts := range by {
+			for v, n := range counts {
+				c := int(t.Canon(p, uint16(v)))
+				addTo(m, p, c, n)
+				all[c] += n
+			}
+		}
+		return m
+	}
+	out.sportBy = remap(kc.sportBy, out.sport)
+	out.dportBy = remap(kc.dportBy, out.dport)
+	out.sportRecBy = remap(kc.sportRecBy, out.sportRec)
+	out.dportRecBy = remap(kc.dportRecBy, out.dportRec)
+	return out
 }
 
 func addTo(m map[uint8]map[int]float64, p uint8, v int, w float64) {
@@ -307,7 +337,12 @@ func (b *SpecBuilder[R, P]) Spec(opt BuildOptions) (Spec, error) {
 		return Spec{}, fmt.Errorf("max flow length must be positive, got %d", opt.MaxLen)
 	}
 	spec := Spec{Kind: b.kind, Chunks: b.chunks, MaxLen: opt.MaxLen}
-	spec.Attr = attrSpecs(b.chunks, opt, b.kc)
+	kc := b.kc
+	if opt.TailPortFlows >= 2 && opt.PosteriorKappa > 0 && len(opt.PortCandidates) == 0 {
+		spec.TailPorts = buildTailPorts(opt.TailPortFlows, kc.sportBy, kc.dportBy)
+		kc = kc.canon(spec.TailPorts)
+	}
+	spec.Attr = attrSpecs(b.chunks, opt, kc)
 	if opt.QuantileKnots > 0 {
 		spec.StartKnots = make([][]float64, b.chunks)
 		for c, sk := range b.starts {

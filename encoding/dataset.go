@@ -71,6 +71,11 @@ func chunkRel(t, start, end int64) float64 {
 }
 
 func (s *Schema) encodeAttr(dst []float32, a *FlowAttr, st *EncodeStats) {
+	if s.TailPorts != nil {
+		canon := *a
+		canon.Key = s.TailPorts.CanonKey(a.Key)
+		a = &canon
+	}
 	for i, c := range s.attr {
 		if c.Encode(s.attrAcc[i].get(a), dst[s.attrOff[i]:s.attrOff[i]+c.Dim()]) {
 			st.changed(c.Name())

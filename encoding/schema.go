@@ -71,6 +71,9 @@ type Spec struct {
 	// start positions in the chunk: flow_start then encodes a flow's
 	// quantile position in its own chunk's distribution of starts.
 	StartKnots [][]float64 `json:"start_knots,omitempty"`
+	// TailPorts, when set, are the classes whose tokens stand for rare
+	// ports in the port fields (see TailPorts).
+	TailPorts *TailPorts `json:"tail_ports,omitempty"`
 }
 
 // Schema encodes flows of one dataset kind into model tensors and decodes
@@ -132,6 +135,14 @@ func NewSchema(spec Spec, emb Embedding) (*Schema, error) {
 			q.seed(0x5747 + uint64(c))
 			s.startQ = append(s.startQ, q)
 		}
+	}
+	if spec.TailPorts != nil {
+		t := *spec.TailPorts
+		t.Classes = slices.Clone(t.Classes)
+		if err := t.index(); err != nil {
+			return nil, fmt.Errorf("schema: %w", err)
+		}
+		s.TailPorts = &t
 	}
 	s.bindFields()
 	return s, nil

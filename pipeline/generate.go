@@ -153,7 +153,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		return nil, err
 	}
 	r.log.Info("generated", "path", path, "flows", st.Flows, "records", st.Records, "continued_flows", st.Continuations,
-		"fixed_inconsistent_tags", st.FixedTags, "snapped_ips", st.SnappedIPs, "separated_keys", st.SeparatedKeys, "records_outside_chunk", st.OutOfRange,
+		"fixed_inconsistent_tags", st.FixedTags, "snapped_ips", st.SnappedIPs, "tail_ports_drawn", st.TailPorts, "separated_keys", st.SeparatedKeys, "records_outside_chunk", st.OutOfRange,
 		"protocol_repairs", st.RepairStats.Total(), "protocol_separated_keys", st.RepairStats.Separated,
 		"protocol_unrepaired_keys", st.RepairStats.Unrepaired, "protocol_merged_keys", st.RepairStats.Merged)
 	if len(st.Repairs) > 0 {

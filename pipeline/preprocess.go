@@ -147,6 +147,9 @@ func (r *Run) buildOptions(maxLen int) encoding.BuildOptions {
 	}
 	if w := r.Cfg.Word2Vec; w.Decode == "posterior" {
 		o.PosteriorKappa, o.PosteriorTopK = w.Kappa, w.TopK
+		if w.Pretrained == "" { // a pre-trained embedding has no tokens
+			o.TailPortFlows = w.TailPortFlows
+		}
 	}
 	return o
 }

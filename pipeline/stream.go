@@ -518,13 +518,17 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	case pub != nil:
 		spec, emb = pub.spec, pub.emb
 	default:
-		m, err := r.embedding(sents, info)
+		// The schema first: its tail classes decide the embedding's words.
+		if spec, err = builder.Spec(r.buildOptions(st.MaxFlowLen)); err != nil {
+			return err
+		}
+		m, err := r.embedding(spec.TailPorts.CanonSentences(sents), info)
 		if err != nil {
 			return err
 		}
 		emb = m
-		if spec, err = builder.Spec(r.buildOptions(st.MaxFlowLen)); err != nil {
-			return err
+		if t := spec.TailPorts; t != nil {
+			r.log.Info("tail ports", "classes", len(t.Classes), "min_flows", t.MinFlows)
 		}
 	}
 	sents = nil

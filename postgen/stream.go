@@ -109,7 +109,8 @@ func mix(x uint64) uint64 {
 // Own runs the attribute passes over block b of the rows chunk c's model
 // generated, and returns the rows chunk c generates features for: those
 // that start in it (all of them with one chunk). In order: the length
-// calibrated, ports and protocols matched and addresses snapped, over the
+// calibrated, ports and protocols matched, tail classes' tokens drawn as
+// exact ports, and addresses snapped, over the
 // rows that will be kept; packet flows separated from each other and from
 // the flows held; then the merge's part: a row that starts in its chunk
 // has its own presence tag forced on and is carried, as a continuation, to
@@ -134,6 +135,17 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 	}
 	if g.o.MatchPorts {
 		matchKeys(s, block, kept, BlockRNG(g.o.Seed, 0x6d61, c, b))
+	}
+	if t := s.TailPorts; t != nil {
+		// A port generated as a tail class's token becomes one of the
+		// class's real ports (the row's vector keeps the token's: features
+		// are generated for the class, as the model learnt them).
+		rng := BlockRNG(g.o.Seed, 0x7461, c, b)
+		for i := range rows {
+			if kept(rows[i]) {
+				g.st.TailPorts += t.Draw(&rows[i].Attr.Key, rng)
+			}
+		}
 	}
 	if g.o.IPSnapTop > 0 {
 		g.st.SnappedIPs += snapIPs(s, block, g.o.IPSnapTop, g.o.IPSnapWeight)

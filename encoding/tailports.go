@@ -1,0 +1,321 @@
+package encoding
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+
+	"github.com/netshare-go/netshare/encoding/ip2vec"
+	"github.com/netshare-go/netshare/trace"
+)
+
+// TailRanges are the port ranges that tail classes are drawn over, per
+// protocol: the well-known ports, the registered ports below the usual
+// ephemeral ranges, Linux's default ephemeral range up to the IANA dynamic
+// range, and the IANA dynamic range (Windows' and BSD's ephemeral ports).
+var TailRanges = [][2]uint16{{0, 1023}, {1024, 32767}, {32768, 49151}, {49152, 65535}}
+
+// TailPorts replaces rare ports by class tokens. A (protocol, port) pair
+// that fewer than MinFlows chunk flows use, as source and destination port
+// together, is in the tail: IP2Vec sees it in too few sentences to learn a
+// vector for it, so a generator cannot aim at it, and decoding to the
+// nearest candidate would pull it towards some other port. Such ports are
+// replaced, in the embedding's corpus and in the training data, by the
+// token of their class: one per protocol and port range (TailRanges). A
+// token is a port number that no flow of the trace uses otherwise, so it
+// is learnt like any other port, with the class's flows behind it. At
+// generation a flow whose port decodes to a class token takes an exact
+// port drawn from the class's real values in that field (source or
+// destination), in proportion to their flows: tail ports keep their
+// values, their protocol and their range, and the flows that carry them
+// are the ones the model generated for the class.
+//
+// ICMP and ICMPv6 are left alone (their "ports" are type and code), and a
+// range whose tail ports have fewer than MinFlows flows in all forms no
+// class (its ports stay as they are).
+type TailPorts struct {
+	MinFlows int         `json:"min_flows"`
+	Classes  []TailClass `json:"classes"`
+
+	byToken map[uint16][]int // class indices per token
+}
+
+// TailClass is one protocol's tail ports in one range.
+type TailClass struct {
+	Proto uint8  `json:"proto"`
+	Lo    uint16 `json:"lo"`
+	Hi    uint16 `json:"hi"`
+	// Token is the port number that stands for the class.
+	Token uint16 `json:"token"`
+	// Src and Dst are the class's ports seen as source and as destination
+	// port, with their flows: what a token decoded in that field draws
+	// from. Both empty (no real values to draw from) means a uniform draw
+	// over the range.
+	Src TailValues `json:"srcport"`
+	Dst TailValues `json:"dstport"`
+	// Head, for a class that lists no values (one built from DP
+	// statistics, which release no tail port), holds the protocol's known
+	// ports in the range, ascending: every other port of the range is then
+	// in the tail, and a token draws uniformly among them.
+	Head []uint16 `json:"head,omitempty"`
+}
+
+// TailValues are exact port values, ascending, with their weights.
+type TailValues struct {
+	Values []uint16  `json:"values,omitempty"`
+	Flows  []float64 `json:"flows,omitempty"`
+
+	cum []float64 // running sums of Flows
+}
+
+// portless says whether a protocol's port fields hold something other than
+// ports (ICMP's and ICMPv6's type and code).
+func portless(p uint8) bool { return p == 1 || p == 58 }
+
+// TailRange returns the index in TailRanges of the range holding port.
+func TailRange(port uint16) int { return rangeOf(port) }
+
+func rangeOf(port uint16) int {
+	for i, r := range TailRanges {
+		if port >= r[0] && port <= r[1] {
+			return i
+		}
+	}
+	return len(TailRanges) - 1
+}
+
+// buildTailPorts derives the tail classes from the flows of each
+// (protocol, port) pair as source (src) and destination (dst) port. It
+// returns nil when no class forms.
+func buildTailPorts(minFlows int, src, dst map[uint8]map[int]float64) *TailPorts {
+	if minFlows < 2 {
+		return nil
+	}
+	protos := map[uint8]struct{}{}
+	for p := range src {
+		protos[p] = struct{}{}
+	}
+	for p := range dst {
+		protos[p] = struct{}{}
+	}
+	ps := make([]uint8, 0, len(protos))
+	for p := range protos {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	words := map[uint16]struct{}{} // ports that stay ports
+	t := &TailPorts{MinFlows: minFlows}
+	for _, p := range ps {
+		both := map[int]float64{}
+		for v, n := range src[p] {
+			both[v] += n
+		}
+		for v, n := range dst[p] {
+			both[v] += n
+		}
+		tail := make([][]int, len(TailRanges))
+		flows := make([]float64, len(TailRanges))
+		for v, n := range both {
+			if portless(p) || n >= float64(minFlows) {
+				words[uint16(v)] = struct{}{}
+				continue
+			}
+			r := rangeOf(uint16(v))
+			tail[r] = append(tail[r], v)
+			flows[r] += n
+		}
+		for r, vs := range tail {
+			if len(vs) == 0 {
+				continue
+			}
+			if flows[r] < float64(minFlows) {
+				for _, v := range vs {
+					words[uint16(v)] = struct{}{}
+				}
+				continue
+			}
+			slices.Sort(vs)
+			c := TailClass{Proto: p, Lo: TailRanges[r][0], Hi: TailRanges[r][1]}
+			for _, v := range vs {
+				if n := src[p][v]; n > 0 {
+					c.Src.Values, c.Src.Flows = append(c.Src.Values, uint16(v)), append(c.Src.Flows, n)
+				}
+				if n := dst[p][v]; n > 0 {
+					c.Dst.Values, c.Dst.Flows = append(c.Dst.Values, uint16(v)), append(c.Dst.Flows, n)
+				}
+			}
+			t.Classes = append(t.Classes, c)
+		}
+	}
+	// Tokens: the lowest port of each class's range that is no word and
+	// no other class's token. A range of 1,024 or more ports cannot be
+	// full, since every word has a flow and the class has at least two.
+	kept := t.Classes[:0]
+	for _, c := range t.Classes {
+		for v := int(c.Lo); v <= int(c.Hi); v++ {
+			if _, used := words[uint16(v)]; !used {
+				c.Token = uint16(v)
+				words[uint16(v)] = struct{}{}
+				kept = append(kept, c)
+				break
+			}
+		}
+	}
+	t.Classes = kept
+	if len(t.Classes) == 0 {
+		return nil
+	}
+	return t
+}
+
+// index checks the classes and builds the lookup tables.
+func (t *TailPorts) index() error {
+	t.byToken = map[uint16][]int{}
+	for i := range t.Classes {
+		c := &t.Classes[i]
+		if c.Lo > c.Hi || c.Token < c.Lo || c.Token > c.Hi {
+			return fmt.Errorf("tail class %d: token %d outside its range %d-%d", i, c.Token, c.Lo, c.Hi)
+		}
+		for _, tv := range []*TailValues{&c.Src, &c.Dst} {
+			if len(tv.Values) != len(tv.Flows) || !slices.IsSorted(tv.Values) {
+				return fmt.Errorf("tail class %d: values must be ascending, one weight each", i)
+			}
+			tv.cum = make([]float64, len(tv.Flows))
+			sum := 0.0
+			for j, w := range tv.Flows {
+				if !(w > 0) || tv.Values[j] < c.Lo || tv.Values[j] > c.Hi {
+					return fmt.Errorf("tail class %d: value %d with weight %g (range %d-%d)", i, tv.Values[j], w, c.Lo, c.Hi)
+				}
+				sum += w
+				tv.cum[j] = sum
+			}
+		}
+		if !slices.IsSorted(c.Head) || has(c.Head, c.Token) {
+			return fmt.Errorf("tail class %d: known ports must be ascending, without the token", i)
+		}
+		if len(c.Head) > 0 && (c.Head[0] < c.Lo || c.Head[len(c.Head)-1] > c.Hi) {
+			return fmt.Errorf("tail class %d: a known port outside the range %d-%d", i, c.Lo, c.Hi)
+		}
+		if len(c.Head) > 0 && (len(c.Src.Values) > 0 || len(c.Dst.Values) > 0) {
+			return fmt.Errorf("tail class %d: both tail values and known ports", i)
+		}
+		for _, j := range t.byToken[c.Token] {
+			if t.Classes[j].Proto == c.Proto {
+				return fmt.Errorf("tail classes %d and %d: protocol %d has token %d twice", j, i, c.Proto, c.Token)
+			}
+		}
+		t.byToken[c.Token] = append(t.byToken[c.Token], i)
+	}
+	return nil
+}
+
+// Canon returns the port that stands for port of protocol proto in the
+// embedding: its class's token when it is a tail port, else port itself.
+func (t *TailPorts) Canon(proto uint8, port uint16) uint16 {
+	if t == nil {
+		return port
+	}
+	for i := range t.Classes {
+		c := &t.Classes[i]
+		if c.Proto != proto || port < c.Lo || port > c.Hi {
+			continue
+		}
+		if c.listed() {
+			if has(c.Src.Values, port) || has(c.Dst.Values, port) {
+				return c.Token
+			}
+		} else if !has(c.Head, port) {
+			return c.Token
+		}
+		break
+	}
+	return port
+}
+
+// listed says whether the class lists its tail values (else every port
+// of its range but the known ones is in the tail).
+func (c *TailClass) listed() bool { return len(c.Src.Values) > 0 || len(c.Dst.Values) > 0 }
+
+func has(vs []uint16, v uint16) bool {
+	_, ok := slices.BinarySearch(vs, v)
+	return ok
+}
+
+// CanonKey returns k with both ports replaced by what stands for them.
+func (t *TailPorts) CanonKey(k trace.Key) trace.Key {
+	k.SrcPort = t.Canon(k.Proto, k.SrcPort)
+	k.DstPort = t.Canon(k.Proto, k.DstPort)
+	return k
+}
+
+// CanonSentences returns the IP2Vec corpus with tail ports replaced by
+// their classes' tokens (the counts of sentences that become one summed).
+func (t *TailPorts) CanonSentences(in ip2vec.SentenceCounts) ip2vec.SentenceCounts {
+	if t == nil {
+		return in
+	}
+	out := make(ip2vec.SentenceCounts, len(in))
+	for s, n := range in {
+		s.SrcPort = t.Canon(s.Proto, s.SrcPort)
+		s.DstPort = t.Canon(s.Proto, s.DstPort)
+		out[s] += n
+	}
+	return out
+}
+
+// tokenClass returns the class that token stands for in a flow of
+// protocol proto: the protocol's own, or else (a token decoded with
+// another protocol) the first class with that token; nil when port is no
+// token.
+func (t *TailPorts) tokenClass(proto uint8, port uint16) *TailClass {
+	idx := t.byToken[port]
+	if len(idx) == 0 {
+		return nil
+	}
+	for _, i := range idx {
+		if t.Classes[i].Proto == proto {
+			return &t.Classes[i]
+		}
+	}
+	return &t.Classes[idx[0]]
+}
+
+// draw returns a port of class c for a field whose own values are own
+// (other: the other field's), in proportion to their weights.
+func (c *TailClass) draw(own, other *TailValues, rng *rand.Rand) uint16 {
+	tv := own
+	if len(tv.Values) == 0 {
+		tv = other
+	}
+	if len(tv.Values) == 0 {
+		// Uniform over the range, a known port redrawn (a few times: the
+		// known ports are a small part of any range).
+		v := c.Lo + uint16(rng.IntN(int(c.Hi-c.Lo)+1))
+		for try := 0; try < 16 && has(c.Head, v); try++ {
+			v = c.Lo + uint16(rng.IntN(int(c.Hi-c.Lo)+1))
+		}
+		return v
+	}
+	u := rng.Float64() * tv.cum[len(tv.cum)-1]
+	j := sort.SearchFloat64s(tv.cum, u)
+	return tv.Values[min(j, len(tv.Values)-1)]
+}
+
+// Draw replaces each port of k that is a class token by an exact port of
+// the class, drawn with rng, and returns how many it replaced.
+func (t *TailPorts) Draw(k *trace.Key, rng *rand.Rand) int {
+	if t == nil {
+		return 0
+	}
+	n := 0
+	if c := t.tokenClass(k.Proto, k.SrcPort); c != nil {
+		k.SrcPort = c.draw(&c.Src, &c.Dst, rng)
+		n++
+	}
+	if c := t.tokenClass(k.Proto, k.DstPort); c != nil {
+		k.DstPort = c.draw(&c.Dst, &c.Src, rng)
+		n++
+	}
+	return n
+}

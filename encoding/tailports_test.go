@@ -1,0 +1,252 @@
+package encoding
+
+import (
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/netshare-go/netshare/encoding/ip2vec"
+	"github.com/netshare-go/netshare/flows"
+	"github.com/netshare-go/netshare/trace"
+)
+
+func portCounts(m map[uint8]map[int]float64, p uint8, vals ...int) {
+	for _, v := range vals {
+		addTo(m, p, v, 1)
+	}
+}
+
+func TestBuildTailPorts(t *testing.T) {
+	src, dst := map[uint8]map[int]float64{}, map[uint8]map[int]float64{}
+	// TCP: 80 is a service port (3 flows as destination); 50000-50002 are
+	// one-off source ports, 40000 a one-off destination port; 1500 alone
+	// in its range (one flow: no class).
+	portCounts(dst, 6, 80, 80, 80, 40000)
+	portCounts(src, 6, 50000, 50001, 50002, 1500)
+	// 49152 is a service port of UDP, so it cannot be a token; UDP's
+	// 50000 is a tail port of its own class.
+	portCounts(dst, 17, 49152, 49152, 50000, 60000)
+	// ICMP's "ports" are types and codes: never in the tail.
+	portCounts(dst, 1, 2048)
+	tp := buildTailPorts(2, src, dst)
+	if tp == nil {
+		t.Fatal("no tail classes")
+	}
+	if err := tp.index(); err != nil {
+		t.Fatal(err)
+	}
+	type cls struct {
+		proto  uint8
+		lo     uint16
+		src    []uint16
+		dst    []uint16
+		tokens []uint16 // acceptable tokens
+	}
+	want := []cls{
+		// TCP 32768-49151 holds 40000 alone (one flow): no class.
+		{6, 49152, []uint16{50000, 50001, 50002}, nil, []uint16{49153}},
+		{17, 49152, nil, []uint16{50000, 60000}, []uint16{49153, 49154}},
+	}
+	if len(tp.Classes) != len(want) {
+		t.Fatalf("classes %+v, want %d", tp.Classes, len(want))
+	}
+	tokens := map[uint16]bool{}
+	for i, w := range want {
+		c := tp.Classes[i]
+		if c.Proto != w.proto || c.Lo != w.lo || !slices.Equal(c.Src.Values, w.src) || !slices.Equal(c.Dst.Values, w.dst) {
+			t.Errorf("class %d: %+v, want %+v", i, c, w)
+		}
+		if !slices.Contains(w.tokens, c.Token) {
+			t.Errorf("class %d: token %d, want one of %v", i, c.Token, w.tokens)
+		}
+		tokens[c.Token] = true
+	}
+	if len(tokens) != len(want) {
+		t.Errorf("tokens not distinct: %+v", tp.Classes)
+	}
+	for _, c := range []struct {
+		proto      uint8
+		port, want uint16
+	}{
+		{6, 80, 80}, {6, 50001, tp.Classes[0].Token}, {6, 40000, 40000}, {6, 1500, 1500},
+		{17, 49152, 49152}, {17, 60000, tp.Classes[1].Token}, {17, 50000, tp.Classes[1].Token},
+		{6, 61000, 61000}, // unseen: left alone
+		{1, 2048, 2048},
+	} {
+		if got := tp.Canon(c.proto, c.port); got != c.want {
+			t.Errorf("Canon(%d, %d) = %d, want %d", c.proto, c.port, got, c.want)
+		}
+	}
+	// The corpus merges sentences that differ in tail ports only.
+	sc := ip2vec.SentenceCounts{}
+	sc[ip2vec.Sentence{SrcPort: 50000, DstPort: 80, Proto: 6}] = 2
+	sc[ip2vec.Sentence{SrcPort: 50001, DstPort: 80, Proto: 6}] = 3
+	sc[ip2vec.Sentence{SrcPort: 1500, DstPort: 80, Proto: 6}] = 1
+	got := tp.CanonSentences(sc)
+	if len(got) != 2 || got[ip2vec.Sentence{SrcPort: tp.Classes[0].Token, DstPort: 80, Proto: 6}] != 5 {
+		t.Errorf("canonical corpus %v", got)
+	}
+	// No class below two flows, and none at all with minFlows < 2.
+	if buildTailPorts(1, src, dst) != nil {
+		t.Error("classes with min_flows 1")
+	}
+}
+
+func TestTailPortsDraw(t *testing.T) {
+	tp := &TailPorts{MinFlows: 2, Classes: []TailClass{
+		{Proto: 6, Lo: 49152, Hi: 65535, Token: 49152,
+			Src: TailValues{Values: []uint16{50000, 51000, 52000}, Flows: []float64{1, 2, 7}}},
+		{Proto: 17, Lo: 1024, Hi: 32767, Token: 1024},
+	}}
+	if err := tp.index(); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n = 20000
+	count := map[uint16]int{}
+	for range n {
+		k := trace.Key{Proto: 6, SrcPort: 49152, DstPort: 443}
+		if d := tp.Draw(&k, rng); d != 1 || k.DstPort != 443 {
+			t.Fatalf("Draw changed %d ports, key %+v", d, k)
+		}
+		count[k.SrcPort]++
+	}
+	for v, w := range map[uint16]float64{50000: 0.1, 51000: 0.2, 52000: 0.7} {
+		if got := float64(count[v]) / n; math.Abs(got-w) > 0.02 {
+			t.Errorf("port %d drawn %.3f of the time, want %.1f", v, got, w)
+		}
+	}
+	// A destination token draws from the source values when the class has
+	// no destination values; a class with none draws in its range.
+	k := trace.Key{Proto: 6, SrcPort: 80, DstPort: 49152}
+	tp.Draw(&k, rng)
+	if k.SrcPort != 80 || !slices.Contains([]uint16{50000, 51000, 52000}, k.DstPort) {
+		t.Errorf("destination draw %+v", k)
+	}
+	for range 100 {
+		k := trace.Key{Proto: 17, SrcPort: 1024, DstPort: 53}
+		tp.Draw(&k, rng)
+		if k.SrcPort < 1024 || k.SrcPort > 32767 || k.DstPort != 53 {
+			t.Fatalf("uniform draw %+v", k)
+		}
+	}
+	// A token decoded with another protocol draws from its own class.
+	k = trace.Key{Proto: 17, SrcPort: 49152}
+	tp.Draw(&k, rng)
+	if !slices.Contains([]uint16{50000, 51000, 52000}, k.SrcPort) {
+		t.Errorf("cross-protocol token %+v", k)
+	}
+	var none *TailPorts
+	k = trace.Key{Proto: 6, SrcPort: 49152}
+	if none.Draw(&k, rng) != 0 || k.SrcPort != 49152 || none.Canon(6, 50000) != 50000 {
+		t.Error("a nil TailPorts changed a port")
+	}
+}
+
+func TestTailPortsIndexRejectsBadClasses(t *testing.T) {
+	for name, c := range map[string]TailClass{
+		"token outside range": {Proto: 6, Lo: 1024, Hi: 2047, Token: 80},
+		"unsorted values":     {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024, Src: TailValues{Values: []uint16{1500, 1400}, Flows: []float64{1, 1}}},
+		"missing weights":     {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024, Dst: TailValues{Values: []uint16{1500}}},
+		"value outside range": {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024, Dst: TailValues{Values: []uint16{3000}, Flows: []float64{1}}},
+		"zero weight":         {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024, Dst: TailValues{Values: []uint16{1500}, Flows: []float64{0}}},
+	} {
+		tp := &TailPorts{MinFlows: 2, Classes: []TailClass{c}}
+		if err := tp.index(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	dup := &TailPorts{MinFlows: 2, Classes: []TailClass{{Proto: 6, Lo: 1024, Hi: 2047, Token: 1024}, {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024}}}
+	if err := dup.index(); err == nil {
+		t.Error("a protocol's token twice: accepted")
+	}
+}
+
+// TestTailPortsSchema builds a spec with tail classes from a trace whose
+// source ports are one-off, and checks the whole path: the spec's port
+// candidates hold the token in place of the tail ports, with their summed
+// priors; the saved spec loads; a tail port encodes as its token's vector;
+// and a generated token draws one of the real tail ports.
+func TestTailPortsSchema(t *testing.T) {
+	recs := sampleFlows()
+	for i := range recs {
+		if recs[i].Proto == 6 {
+			recs[i].SrcPort = uint16(40000 + i) // one-off
+		}
+	}
+	flows.SortByTime(recs)
+	sp, err := flows.SplitByTime(recs, flows.Options{Chunks: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := BuildOptions{MaxLen: sp.Stats.MaxFlowLen, QuantileKnots: 16, PosteriorKappa: 20, PosteriorTopK: 8, TailPortFlows: 2}
+	spec, err := BuildFlowSpec(sp, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := spec.TailPorts
+	if tp == nil || len(tp.Classes) != 1 || tp.Classes[0].Proto != 6 || tp.Classes[0].Lo != 32768 {
+		t.Fatalf("tail classes %+v", tp)
+	}
+	tok := int(tp.Classes[0].Token)
+	var sport FieldSpec
+	for _, f := range spec.Attr {
+		if f.Name == "srcport" {
+			sport = f
+		}
+	}
+	tcpFlows := 0.0
+	for _, c := range sp.Chunks {
+		for _, f := range c.Flows {
+			if f.Key.Proto == 6 {
+				tcpFlows++
+			}
+		}
+	}
+	i := slices.Index(sport.Candidates, tok)
+	if i < 0 || sport.ByProto["6"].Prior[i] != tcpFlows {
+		t.Fatalf("srcport candidates %v: token %d with TCP prior %v, want %v", sport.Candidates, tok, sport.ByProto["6"].Prior, tcpFlows)
+	}
+	for _, v := range sport.Candidates {
+		if v >= 40000 && v < 40300 {
+			t.Fatalf("tail port %d still a candidate", v)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "schema.json")
+	if err := spec.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	if spec, err = LoadSpec(path); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSchema(spec, newStub([]uint16{uint16(tok), 53, 80, 443, 1024, 1025, 1026, 1027, 1028, 1029, 1030, 1031}, []uint8{6, 17}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _, err := s.EncodeFlows(&sp.Chunks[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, dim := s.AttrSlice("srcport")
+	want, _ := s.Embedded("srcport").E.EncodePort(uint16(tok))
+	attrs := d.Attr
+	seen := 0
+	for fi, f := range sp.Chunks[0].Flows {
+		if f.Key.Proto != 6 {
+			continue
+		}
+		seen++
+		if got := attrs[fi*s.AttrDim()+off : fi*s.AttrDim()+off+dim]; !slices.Equal(got, want) {
+			t.Fatalf("flow %d: tail port %d encoded as %v, want the token's %v", fi, f.Key.SrcPort, got, want)
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no TCP flow in chunk 0")
+	}
+	k := trace.Key{Proto: 6, SrcPort: uint16(tok), DstPort: 80}
+	if s.TailPorts.Draw(&k, rand.New(rand.NewPCG(5, 5))) != 1 || k.SrcPort < 40000 || k.SrcPort >= 40300 {
+		t.Errorf("token drew %+v", k)
+	}
+}
