@@ -764,6 +764,9 @@ func dpSpec[R any](kind trace.Kind, st *dpStats, feats []dpFeature[R], in dpSpec
 		if len(b.StartKnots) > 0 && len(startKnots) == len(b.StartKnots) {
 			spec.StartKnots = startKnots
 		}
+		// The public run's tail classes are gone with its vocabulary: the
+		// tokens are no DP candidates.
+		spec.TailPorts = nil
 		return spec, sports, dports, protos
 	}
 
