@@ -259,24 +259,7 @@ func newDPAccum[R any, P flows.Record[R]](in dpSpecInput, feats []dpFeature[R], 
 			return nil, err
 		}
 	}
-	if dpTailOn(in) {
-		// Flows per protocol class and port range, for the tail classes:
-		// the ports the vocabulary leaves out are what they hold.
-		for _, n := range []string{"srcport_range", "dstport_range"} {
-			if err := add(n, dpPortClasses*len(encoding.TailRanges), 1, false); err != nil {
-				return nil, err
-			}
-		}
-	}
 	return a, nil
-}
-
-// dpTailOn says whether a DP run builds tail classes: asked for, with
-// posterior decoding, and with an embedding of its own (a public run's
-// has no tokens).
-func dpTailOn(in dpSpecInput) bool {
-	w := in.cfg.Word2Vec
-	return in.base == nil && in.known == nil && w.TailPortFlows >= 2 && w.Decode == "posterior"
 }
 
 // add takes the next chunk flow of the split, in chunk c = [start, end).
@@ -346,15 +329,6 @@ func (a *dpAccum[R, P]) endUnit() error {
 	}
 	if err := a.hists["dstport"].counts.AddUnit(cl + int(a.key.DstPort)); err != nil {
 		return err
-	}
-	if h := a.hists["srcport_range"]; h != nil {
-		nr := len(encoding.TailRanges)
-		if err := h.counts.AddUnit(portClass(a.key.Proto)*nr + encoding.TailRange(a.key.SrcPort)); err != nil {
-			return err
-		}
-		if err := a.hists["dstport_range"].counts.AddUnit(portClass(a.key.Proto)*nr + encoding.TailRange(a.key.DstPort)); err != nil {
-			return err
-		}
 	}
 	a.starts, a.lens = a.starts[:0], a.lens[:0]
 	for j := range a.idx {
@@ -574,90 +548,6 @@ func protoVocab(w []float64, known func(uint8) bool) vocab {
 	return v
 }
 
-// dpTailPorts builds tail classes from the noisy flows per protocol class
-// and port range (src, dst) and the port vocabularies, by post-processing
-// alone. For TCP and UDP, a range's tail is its noisy flows less those of
-// the vocabulary's ports in it; a range whose tail (source and destination
-// together) holds at least minFlows flows gets a class, whose token, the
-// lowest port of the range that no vocabulary holds, joins each port
-// vocabulary with the tail's flows as its weight in that protocol class.
-// The classes list no values: a token draws a port of the range uniformly,
-// the vocabulary's ports of the protocol left out.
-func dpTailPorts(minFlows int, src, dst []float64, sports, dports *vocab) *encoding.TailPorts {
-	nr := len(encoding.TailRanges)
-	words := map[int]bool{}
-	for _, v := range sports.values {
-		words[v] = true
-	}
-	for _, v := range dports.values {
-		words[v] = true
-	}
-	// rest is the tail's flows of class c and range rg in a field.
-	rest := func(total float64, v *vocab, c int, rg [2]uint16) float64 {
-		for i, p := range v.values {
-			if p >= int(rg[0]) && p <= int(rg[1]) {
-				total -= v.byClass[c][i]
-			}
-		}
-		return max(0, total)
-	}
-	t := &encoding.TailPorts{MinFlows: minFlows}
-	for c, proto := range []uint8{6, 17} { // port classes 0 and 1
-		for r, rg := range encoding.TailRanges {
-			ms, md := rest(src[c*nr+r], sports, c, rg), rest(dst[c*nr+r], dports, c, rg)
-			if ms+md < float64(minFlows) {
-				continue
-			}
-			token := -1
-			for p := int(rg[0]); p <= int(rg[1]); p++ {
-				if !words[p] {
-					token = p
-					break
-				}
-			}
-			if token < 0 {
-				continue
-			}
-			words[token] = true
-			cl := encoding.TailClass{Proto: proto, Lo: rg[0], Hi: rg[1], Token: uint16(token)}
-			for _, v := range []*vocab{sports, dports} {
-				for i, p := range v.values {
-					if p >= int(rg[0]) && p <= int(rg[1]) && v.byClass[c][i] > 0 {
-						cl.Head = append(cl.Head, uint16(p))
-					}
-				}
-			}
-			slices.Sort(cl.Head)
-			cl.Head = slices.Compact(cl.Head)
-			t.Classes = append(t.Classes, cl)
-			sports.insert(token, c, ms)
-			dports.insert(token, c, md)
-		}
-	}
-	if len(t.Classes) == 0 {
-		return nil
-	}
-	return t
-}
-
-// insert adds port p with weight w in class c to a port vocabulary, in
-// order (nothing when w is 0).
-func (v *vocab) insert(p, c int, w float64) {
-	if !(w > 0) {
-		return
-	}
-	i, _ := slices.BinarySearch(v.values, p)
-	v.values = slices.Insert(v.values, i, p)
-	v.prior = slices.Insert(v.prior, i, w)
-	for k := range v.byClass {
-		x := 0.0
-		if k == c {
-			x = w
-		}
-		v.byClass[k] = slices.Insert(v.byClass[k], i, x)
-	}
-}
-
 // embeddedFromVocab fills a port or protocol field's candidates and priors
 // from a DP vocabulary (with posterior decoding) or leaves decoding to the
 // embedding's vocabulary (nearest decoding).
@@ -695,10 +585,6 @@ func dpSpec[R any](kind trace.Kind, st *dpStats, feats []dpFeature[R], in dpSpec
 	protos := protoVocab(st.weights("proto"), knownProto)
 	sports := portVocab(st.weights("srcport"), in.known)
 	dports := portVocab(st.weights("dstport"), in.known)
-	var tail *encoding.TailPorts
-	if src, dst := st.weights("srcport_range"), st.weights("dstport_range"); src != nil && dst != nil {
-		tail = dpTailPorts(cfg.Word2Vec.TailPortFlows, src, dst, &sports, &dports)
-	}
 	lenBins := mustBins(privacy.IntLogBins(1, int64(max(1, maxLen)), dpLenBins))
 	lengthSpec := func() encoding.FieldSpec {
 		if w := st.weights("length"); w != nil {
@@ -787,7 +673,6 @@ func dpSpec[R any](kind trace.Kind, st *dpStats, feats []dpFeature[R], in dpSpec
 		}
 	}
 	spec.StartKnots = startKnots
-	spec.TailPorts = tail
 	for _, fd := range feats {
 		if g, ok := featSpec(fd); ok {
 			spec.Feat = append(spec.Feat, g)
