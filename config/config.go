@@ -186,6 +186,15 @@ func (t Train) MarshalYAML() (any, error) {
 // rather than stated.
 func (t Train) FromEpochs() bool { return t.Iterations <= 0 }
 
+// DurationMicros returns generate.duration in microseconds (0 when
+// empty).
+func (g Generate) DurationMicros() (int64, error) {
+	if g.Duration == "" {
+		return 0, nil
+	}
+	return durMicros("generate.duration", g.Duration)
+}
+
 // BudgetDuration returns Budget parsed (0 when empty).
 func (t Train) BudgetDuration() (time.Duration, error) {
 	if t.Budget == "" {
@@ -218,6 +227,12 @@ type Generate struct {
 	// Scale multiplies the number of flows generated per chunk (1 = as
 	// many as the real chunk has).
 	Scale float64 `yaml:"scale"`
+	// Duration (a Go duration, "24h") makes the synthetic trace that long:
+	// the chunks' models generate the input's time span again and again,
+	// each period from its own random streams, shifted to follow the one
+	// before, and the last period is cut at the duration (docs/model.md,
+	// "Longer traces"). Empty: the input's span.
+	Duration string `yaml:"duration"`
 	// Calibrate maps the generated values of every quantile-encoded field
 	// (flow starts, gaps, durations, counts, sizes) to uniform ranks before
 	// decoding, so that each field's marginal is the real one while the

@@ -144,6 +144,11 @@ func (c *Config) Validate() error {
 	atLeast("train.threads", t.Threads, 0)
 
 	positive("generate.scale", c.Generate.Scale)
+	if d := c.Generate.Duration; d != "" {
+		if v, err := time.ParseDuration(d); err != nil || v <= 0 {
+			bad("generate.duration", "want a positive duration such as 24h, got %q", d)
+		}
+	}
 	atLeast("generate.ip_snap_top", c.Generate.IPSnapTop, 0)
 	if w := c.Generate.IPSnapWeight; !(w >= 0) || math.IsInf(w, 1) {
 		bad("generate.ip_snap_weight", "must be 0 or more, got %g", w)

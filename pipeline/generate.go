@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/netshare-go/netshare/config"
 	"github.com/netshare-go/netshare/dg"
@@ -29,6 +30,11 @@ type GenStats struct {
 	postgen.RepairStats
 	OutOfRange    int   `json:"records_outside_chunk"`
 	PerChunkFlows []int `json:"per_chunk_flows"`
+	// Periods is how many times the input's time span was generated
+	// (generate.duration; 1 without it), and CutAtEnd the records of the
+	// last period dropped for lying past the duration.
+	Periods  int `json:"periods"`
+	CutAtEnd int `json:"records_past_duration,omitempty"`
 }
 
 // flowCount is how many flows chunk c's model generates: as many as the
@@ -138,7 +144,16 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 			}
 		}
 	}
-	gc := &genChunks{r: r, s: s, split: split, models: models, g: g, skip: skip, st: st, block: block, tmp: tmp}
+	gc := &genChunks{r: r, s: s, split: split, models: models, g: g, skip: skip, st: st, block: block, tmp: tmp, end: math.MaxInt64}
+	span := split.Chunks[len(split.Chunks)-1].End - split.Chunks[0].Start
+	st.Periods = 1
+	if d, err := r.Cfg.Generate.DurationMicros(); err != nil {
+		return nil, err
+	} else if d > 0 {
+		gc.end = split.Chunks[0].Start + d
+		st.Periods = int(max(1, (d+span-1)/max(span, 1)))
+		r.log.Info("generating a longer trace", "duration", r.Cfg.Generate.Duration, "input_span", time.Duration(span)*time.Microsecond, "periods", st.Periods)
+	}
 	path := r.SyntheticPath(s.Kind())
 	if s.Kind() == trace.KindPackets {
 		err = trace.WritePcapFileFunc(path, trace.PcapOptions{}, func(w *trace.PcapWriter) error {
@@ -154,6 +169,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	}
 	r.log.Info("generated", "path", path, "flows", st.Flows, "records", st.Records, "continued_flows", st.Continuations,
 		"fixed_inconsistent_tags", st.FixedTags, "snapped_ips", st.SnappedIPs, "tail_ports_drawn", st.TailPorts, "separated_keys", st.SeparatedKeys, "records_outside_chunk", st.OutOfRange,
+		"periods", st.Periods, "records_past_duration", st.CutAtEnd,
 		"protocol_repairs", st.RepairStats.Total(), "protocol_separated_keys", st.RepairStats.Separated,
 		"protocol_unrepaired_keys", st.RepairStats.Unrepaired, "protocol_merged_keys", st.RepairStats.Merged)
 	if len(st.Repairs) > 0 {
@@ -173,6 +189,35 @@ type genChunks struct {
 	st     *GenStats
 	block  int
 	tmp    string
+	// The period being generated: its records' time shift, its seed, and
+	// the end of the trace (generate.duration; MaxInt64 without).
+	off, end int64
+	seed     uint64
+}
+
+// periodSeed is period p's seed: the run's seed for the first period, so
+// that a trace of the input's span is the same with or without a
+// duration.
+func periodSeed(seed uint64, p int) uint64 {
+	if p == 0 {
+		return seed
+	}
+	return seed ^ (uint64(p) * 0x9e3779b97f4a7c15)
+}
+
+// startPeriod seeds period p (p ≥ 1) of a longer trace: the models, the
+// decoders and the passes draw anew, and the records are shifted p spans
+// later.
+func (gc *genChunks) startPeriod(p int, span int64) {
+	gc.seed = periodSeed(gc.r.Cfg.Seed, p)
+	gc.off = int64(p) * span
+	gc.s.SeedDecoding(gc.seed)
+	for c, m := range gc.models {
+		if m != nil {
+			m.SetGenerationSeed(genSeed(gc.seed, c))
+		}
+	}
+	gc.g.Restart(gc.seed)
 }
 
 // sortHeld is how many records of a chunk generation keeps in memory;
@@ -189,6 +234,7 @@ type genOps[R any] struct {
 	decode func(s *encoding.Schema, attrs []encoding.FlowAttr, feat []float32, lens []int, ch encoding.ChunkRange) ([]R, error)
 	wrap   func([]R) *trace.Trace
 	unwrap func(*trace.Trace) []R
+	shift  func(*R, int64)
 }
 
 var flowGenOps = genOps[trace.Flow]{
@@ -198,6 +244,7 @@ var flowGenOps = genOps[trace.Flow]{
 	decode: (*encoding.Schema).DecodeFlows,
 	wrap:   func(fs []trace.Flow) *trace.Trace { return &trace.Trace{Kind: trace.KindFlows, Flows: fs} },
 	unwrap: func(t *trace.Trace) []trace.Flow { return t.Flows },
+	shift:  func(f *trace.Flow, d int64) { f.Start += d },
 }
 
 var packetGenOps = genOps[trace.Packet]{
@@ -207,12 +254,43 @@ var packetGenOps = genOps[trace.Packet]{
 	decode: (*encoding.Schema).DecodePackets,
 	wrap:   func(ps []trace.Packet) *trace.Trace { return &trace.Trace{Kind: trace.KindPackets, Packets: ps} },
 	unwrap: func(t *trace.Trace) []trace.Packet { return t.Packets },
+	shift:  func(p *trace.Packet, d int64) { p.TS += d },
 }
 
 // streamChunks generates every chunk in turn, block by block, and hands
-// its records, sorted by time, to write.
+// its records, sorted by time, to write; with generate.duration, the
+// chunks again for every period, each shifted a span after the one before.
 func streamChunks[R any](ctx context.Context, gc *genChunks, ops genOps[R], write func(*R) error) error {
+	span := gc.split.Chunks[len(gc.split.Chunks)-1].End - gc.split.Chunks[0].Start
+	gc.seed = gc.r.Cfg.Seed
+	for p := range gc.st.Periods {
+		if p > 0 {
+			gc.startPeriod(p, span)
+		}
+		off := gc.off
+		shifted := func(r *R) error {
+			ops.shift(r, off)
+			return write(r)
+		}
+		if off == 0 {
+			shifted = write
+		}
+		if err := streamPeriod(ctx, gc, ops, shifted); err != nil {
+			return err
+		}
+	}
+	if gc.st.Records == 0 {
+		return fmt.Errorf("generation produced no records (flows %d, %d records outside their chunk)", gc.st.Flows, gc.st.OutOfRange)
+	}
+	return nil
+}
+
+// streamPeriod generates the chunks of one period.
+func streamPeriod[R any](ctx context.Context, gc *genChunks, ops genOps[R], write func(*R) error) error {
 	for c, m := range gc.models {
+		if gc.split.Chunks[c].Start+gc.off >= gc.end {
+			break // past the duration: the continuations carried here are dropped with the stream's next restart or close
+		}
 		if m == nil {
 			if err := gc.g.Skip(c); err != nil {
 				return err
@@ -250,9 +328,6 @@ func streamChunks[R any](ctx context.Context, gc *genChunks, ops genOps[R], writ
 		if err := drainSorted(sorter, write); err != nil {
 			return fmt.Errorf("sorting chunk %d's records: %w", c, err)
 		}
-	}
-	if gc.st.Records == 0 {
-		return fmt.Errorf("generation produced no records (flows %d, %d records outside their chunk)", gc.st.Flows, gc.st.OutOfRange)
 	}
 	return nil
 }
@@ -433,15 +508,20 @@ func blockRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b
 	}
 	kept := recs[:0]
 	for i := range recs {
-		if t := ops.time(&recs[i]); t < ci.Start || t >= ci.End {
+		t := ops.time(&recs[i])
+		if t < ci.Start || t >= ci.End {
 			st.OutOfRange++
+			continue
+		}
+		if t+gc.off >= gc.end {
+			st.CutAtEnd++
 			continue
 		}
 		kept = append(kept, recs[i])
 	}
 	t := ops.wrap(kept)
 	if gc.r.Cfg.Generate.RepairProtocol {
-		st.RepairStats.Add(gc.g.Repair(c, b, t, gc.skip, gc.r.Cfg.Seed^0x726570))
+		st.RepairStats.Add(gc.g.Repair(c, b, t, gc.skip, gc.seed^0x726570))
 	}
 	gc.g.Hold(t)
 	recs = ops.unwrap(t)

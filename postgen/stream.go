@@ -92,6 +92,20 @@ func NewStream(s *encoding.Schema, chunks int, o Options, dir string, st *Stats)
 	return g
 }
 
+// Restart begins another period of a longer trace (generate.duration):
+// the chunks come again from the first, with the passes seeded from seed.
+// The calibration targets stay, as do, for packet traces, the 5-tuples
+// held; continuations not taken (none once every chunk is done) are
+// dropped.
+func (g *Stream) Restart(seed uint64) {
+	for c := range g.carry {
+		g.drop(c)
+	}
+	g.o.Seed = seed
+	g.chunk, g.lenders, g.nLend = -1, nil, 0
+	g.remap, g.carried = map[trace.Key]trace.Key{}, nil
+}
+
 // BlockRNG is the random stream of one pass (stream) over block b of chunk
 // c.
 func BlockRNG(seed, stream uint64, c, b int) *rand.Rand {
