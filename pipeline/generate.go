@@ -144,15 +144,18 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 			}
 		}
 	}
-	gc := &genChunks{r: r, s: s, split: split, models: models, g: g, skip: skip, st: st, block: block, tmp: tmp, end: math.MaxInt64}
-	span := split.Chunks[len(split.Chunks)-1].End - split.Chunks[0].Start
+	gc := &genChunks{r: r, s: s, split: split, models: models, g: g, skip: skip, st: st, block: block, tmp: tmp, end: math.MaxInt64,
+		span: split.Chunks[len(split.Chunks)-1].End - split.Chunks[0].Start}
 	st.Periods = 1
 	if d, err := r.Cfg.Generate.DurationMicros(); err != nil {
 		return nil, err
 	} else if d > 0 {
+		if gc.span <= 0 {
+			return nil, fmt.Errorf("generate.duration: the input spans no time (every record at one instant): there is no span to repeat")
+		}
 		gc.end = split.Chunks[0].Start + d
-		st.Periods = int(max(1, (d+span-1)/max(span, 1)))
-		r.log.Info("generating a longer trace", "duration", r.Cfg.Generate.Duration, "input_span", time.Duration(span)*time.Microsecond, "periods", st.Periods)
+		st.Periods = int(max(1, (d+gc.span-1)/gc.span))
+		r.log.Info("generating a longer trace", "duration", r.Cfg.Generate.Duration, "input_span", time.Duration(gc.span)*time.Microsecond, "periods", st.Periods)
 	}
 	path := r.SyntheticPath(s.Kind())
 	if s.Kind() == trace.KindPackets {
@@ -189,10 +192,11 @@ type genChunks struct {
 	st     *GenStats
 	block  int
 	tmp    string
-	// The period being generated: its records' time shift, its seed, and
-	// the end of the trace (generate.duration; MaxInt64 without).
-	off, end int64
-	seed     uint64
+	// The input's time span; the period being generated: its records'
+	// time shift and its seed; the end of the trace (generate.duration;
+	// MaxInt64 without).
+	span, off, end int64
+	seed           uint64
 }
 
 // periodSeed is period p's seed: the run's seed for the first period, so
@@ -208,16 +212,16 @@ func periodSeed(seed uint64, p int) uint64 {
 // startPeriod seeds period p (p ≥ 1) of a longer trace: the models, the
 // decoders and the passes draw anew, and the records are shifted p spans
 // later.
-func (gc *genChunks) startPeriod(p int, span int64) {
+func (gc *genChunks) startPeriod(p int) error {
 	gc.seed = periodSeed(gc.r.Cfg.Seed, p)
-	gc.off = int64(p) * span
+	gc.off = int64(p) * gc.span
 	gc.s.SeedDecoding(gc.seed)
 	for c, m := range gc.models {
 		if m != nil {
 			m.SetGenerationSeed(genSeed(gc.seed, c))
 		}
 	}
-	gc.g.Restart(gc.seed)
+	return gc.g.Restart(gc.seed)
 }
 
 // sortHeld is how many records of a chunk generation keeps in memory;
@@ -261,11 +265,12 @@ var packetGenOps = genOps[trace.Packet]{
 // its records, sorted by time, to write; with generate.duration, the
 // chunks again for every period, each shifted a span after the one before.
 func streamChunks[R any](ctx context.Context, gc *genChunks, ops genOps[R], write func(*R) error) error {
-	span := gc.split.Chunks[len(gc.split.Chunks)-1].End - gc.split.Chunks[0].Start
 	gc.seed = gc.r.Cfg.Seed
 	for p := range gc.st.Periods {
 		if p > 0 {
-			gc.startPeriod(p, span)
+			if err := gc.startPeriod(p); err != nil {
+				return err
+			}
 		}
 		off := gc.off
 		shifted := func(r *R) error {

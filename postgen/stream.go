@@ -97,13 +97,14 @@ func NewStream(s *encoding.Schema, chunks int, o Options, dir string, st *Stats)
 // The calibration targets stay, as do, for packet traces, the 5-tuples
 // held; continuations not taken (none once every chunk is done) are
 // dropped.
-func (g *Stream) Restart(seed uint64) {
-	for c := range g.carry {
-		g.drop(c)
+func (g *Stream) Restart(seed uint64) error {
+	if err := g.Close(); err != nil {
+		return err
 	}
 	g.o.Seed = seed
 	g.chunk, g.lenders, g.nLend = -1, nil, 0
 	g.remap, g.carried = map[trace.Key]trace.Key{}, nil
+	return nil
 }
 
 // BlockRNG is the random stream of one pass (stream) over block b of chunk
