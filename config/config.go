@@ -249,6 +249,11 @@ type Generate struct {
 	// model generated only once move more readily to popular ones, so the
 	// trace has fewer distinct addresses (0 or 1: the plain score).
 	IPSnapWeight float64 `yaml:"ip_snap_weight"`
+	// IPDistinct raises the snapping weight of each address field, block
+	// by block, until the block holds no more distinct addresses per flow
+	// than the real chunk (needs ip_snap_top; ignored under DP, where the
+	// real counts are not released).
+	IPDistinct bool `yaml:"ip_distinct"`
 	// MatchPorts decodes the ports and protocol of all generated flows at
 	// once, so that each takes a value near what the model generated while
 	// the values keep their real proportions (needs word2vec.decode:

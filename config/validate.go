@@ -153,6 +153,9 @@ func (c *Config) Validate() error {
 	if w := c.Generate.IPSnapWeight; !(w >= 0) || math.IsInf(w, 1) {
 		bad("generate.ip_snap_weight", "must be 0 or more, got %g", w)
 	}
+	if c.Generate.IPDistinct && c.Generate.IPSnapTop <= 0 {
+		bad("generate.ip_distinct", "needs generate.ip_snap_top")
+	}
 	if c.Generate.MatchPorts && c.Word2Vec.Decode != "posterior" {
 		bad("generate.match_ports", "needs word2vec.decode: posterior")
 	}

@@ -129,6 +129,9 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	}
 	defer os.RemoveAll(tmp)
 	opt := postgen.Options{Seed: r.Cfg.Seed, Calibrate: r.Cfg.Generate.Calibrate, MatchPorts: r.Cfg.Generate.MatchPorts, IPSnapTop: r.Cfg.Generate.IPSnapTop, IPSnapWeight: r.Cfg.Generate.IPSnapWeight}
+	if r.Cfg.Generate.IPDistinct && opt.IPSnapTop > 0 {
+		opt.IPDistinct = r.ipDistinct(split)
+	}
 	g := postgen.NewStream(s, len(split.Chunks), opt, tmp, &st.Stats)
 	defer g.Close()
 	if opt.Calibrate && len(split.Chunks) > 1 {
@@ -179,6 +182,26 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		r.log.Info("protocol repairs", "per_check", st.Repairs)
 	}
 	return st, nil
+}
+
+// ipDistinct returns the distinct-address targets of generate.ip_distinct:
+// each chunk's real distinct sources and destinations and its flows, or
+// nil (with a note in the log) under DP, whose real counts are private, or
+// for a run pre-processed before they were counted.
+func (r *Run) ipDistinct(split *SplitInfo) []postgen.Distinct {
+	if r.Cfg.DP.Enabled {
+		r.log.Info("generate.ip_distinct is off under DP (the real address counts are not released)")
+		return nil
+	}
+	out := make([]postgen.Distinct, len(split.Chunks))
+	for c, ci := range split.Chunks {
+		if ci.Flows > 0 && (ci.SrcAddrs == 0 || ci.DstAddrs == 0) {
+			r.log.Warn("generate.ip_distinct: the run was pre-processed before distinct addresses were counted; pre-process again to use it")
+			return nil
+		}
+		out[c] = postgen.Distinct{Src: ci.SrcAddrs, Dst: ci.DstAddrs, Flows: ci.Flows}
+	}
+	return out
 }
 
 // genChunks is what generation carries from block to block.

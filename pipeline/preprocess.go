@@ -22,6 +22,10 @@ type ChunkInfo struct {
 	Flows      int   `json:"flows"`
 	StartsHere int   `json:"flows_starting_here"`
 	Records    int   `json:"records"`
+	// SrcAddrs and DstAddrs are the distinct source and destination
+	// addresses of the chunk's flows (not counted under DP).
+	SrcAddrs int `json:"src_addresses,omitempty"`
+	DstAddrs int `json:"dst_addresses,omitempty"`
 }
 
 // SplitInfo is what pre-processing learned about the trace's chunks.

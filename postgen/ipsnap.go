@@ -20,90 +20,233 @@ import (
 // generated trace holds y and w the weight (0 counts as 1): an address
 // moves to a popular one only when the bits where they differ are ones the
 // model was unsure of, the more readily the larger w. It uses nothing but
-// the generated rows. It returns how many addresses changed.
-func snapIPs(s *encoding.Schema, gen [][]Row, topK int, w float64) int {
+// the generated rows.
+//
+// With a target for a field (want[f] > 0: srcip, dstip), the weight of that
+// field is instead the smallest, from w up, at which the rows that keep
+// accepts hold at most want[f] distinct addresses (found by bisection), so
+// that the number of distinct addresses follows the real trace's. It
+// returns how many addresses changed.
+func snapIPs(s *encoding.Schema, gen [][]Row, topK int, w float64, want [2]int, keep func(Row) bool) int {
 	if w == 0 {
 		w = 1
 	}
 	changed := 0
-	for _, field := range []string{"srcip", "dstip"} {
+	for fi, field := range []string{"srcip", "dstip"} {
 		off, dim := s.AttrSlice(field)
 		if off < 0 || dim != 64 {
 			continue
 		}
-		counts := map[uint32]int{}
-		for _, rows := range gen {
-			for _, r := range rows {
-				counts[ipOf(r.Attr, field)]++
-			}
-		}
-		type ipc struct {
-			ip uint32
-			n  int
-		}
-		var pop []ipc
-		for ip, n := range counts {
-			if n > 1 {
-				pop = append(pop, ipc{ip, n})
-			}
-		}
-		slices.SortFunc(pop, func(a, b ipc) int {
-			if a.n != b.n {
-				return b.n - a.n
-			}
-			return int(int64(a.ip) - int64(b.ip))
-		})
-		if len(pop) > topK {
-			pop = pop[:topK]
-		}
-		if len(pop) == 0 {
+		sn := newSnapper(gen, field, off, topK)
+		if sn == nil {
 			continue
 		}
-		var lp0, lp1 [32]float64
-		for _, rows := range gen {
-			for i := range rows {
-				r := &rows[i]
-				for b := 0; b < 32; b++ {
-					p0, p1 := float64(r.Vec[off+2*b]), float64(r.Vec[off+2*b+1])
-					sum := p0 + p1
-					if !(sum > 0) {
-						p0, p1, sum = 1, 1, 2
-					}
-					lp0[b] = math.Log(math.Max(p0/sum, 1e-6))
-					lp1[b] = math.Log(math.Max(p1/sum, 1e-6))
+		wf := w
+		if want[fi] > 0 {
+			wf = sn.weightFor(w, want[fi], keep)
+		}
+		changed += sn.apply(wf)
+	}
+	return changed
+}
+
+// line is one address a row may take, with the popularity term's slope a
+// = log(count + ½) and the bits' log-probability l: its score at weight w
+// is w·a + l.
+type line struct {
+	ip   uint32
+	a, l float64
+}
+
+// snapper holds, for one address field of a block, what each row may
+// move to: the lines of its own address and of the candidates that can
+// win at some weight (the upper envelope's, found among the
+// Pareto-optimal ones), so that trying a weight costs a few operations per
+// row.
+type snapper struct {
+	gen   [][]Row
+	field string
+	off   int
+	// per row, in gen order: the own address's line first, then the
+	// candidates that may beat it
+	lines [][]line
+}
+
+func newSnapper(gen [][]Row, field string, off, topK int) *snapper {
+	counts := map[uint32]int{}
+	for _, rows := range gen {
+		for _, r := range rows {
+			counts[ipOf(r.Attr, field)]++
+		}
+	}
+	type ipc struct {
+		ip uint32
+		n  int
+	}
+	var pop []ipc
+	for ip, n := range counts {
+		if n > 1 {
+			pop = append(pop, ipc{ip, n})
+		}
+	}
+	slices.SortFunc(pop, func(a, b ipc) int {
+		if a.n != b.n {
+			return b.n - a.n
+		}
+		return int(int64(a.ip) - int64(b.ip))
+	})
+	if len(pop) > topK {
+		pop = pop[:topK]
+	}
+	if len(pop) == 0 {
+		return nil
+	}
+	sn := &snapper{gen: gen, field: field, off: off}
+	var lp0, lp1 [32]float64
+	logProb := func(ip uint32) float64 {
+		sc := 0.0
+		for b := 0; b < 32; b++ {
+			if ip>>(31-b)&1 == 1 {
+				sc += lp1[b]
+			} else {
+				sc += lp0[b]
+			}
+		}
+		return sc
+	}
+	for _, rows := range gen {
+		for i := range rows {
+			r := &rows[i]
+			for b := 0; b < 32; b++ {
+				p0, p1 := float64(r.Vec[off+2*b]), float64(r.Vec[off+2*b+1])
+				sum := p0 + p1
+				if !(sum > 0) {
+					p0, p1, sum = 1, 1, 2
 				}
-				score := func(ip uint32, n int) float64 {
-					sc := w * math.Log(float64(n)+0.5)
-					for b := 0; b < 32; b++ {
-						if ip>>(31-b)&1 == 1 {
-							sc += lp1[b]
-						} else {
-							sc += lp0[b]
-						}
-					}
-					return sc
-				}
-				own := ipOf(r.Attr, field)
-				best, bestScore := own, score(own, counts[own])
-				for _, c := range pop {
-					if sc := score(c.ip, c.n); sc > bestScore {
-						best, bestScore = c.ip, sc
-					}
-				}
-				if best == own {
+				lp0[b] = math.Log(math.Max(p0/sum, 1e-6))
+				lp1[b] = math.Log(math.Max(p1/sum, 1e-6))
+			}
+			own := ipOf(r.Attr, field)
+			ls := []line{{own, math.Log(float64(counts[own]) + 0.5), logProb(own)}}
+			// A candidate can win at some weight w ≥ 0 only if no other
+			// line is both steeper and higher: keep the Pareto front in
+			// (a, l) among those that beat the own line somewhere (a
+			// steeper slope, or a higher log-probability).
+			var cand []line
+			for _, c := range pop {
+				if c.ip == own {
 					continue
 				}
-				changed++
-				r.Vec = slices.Clone(r.Vec)
-				for b := 0; b < 32; b++ {
-					bit := best >> (31 - b) & 1
-					r.Vec[off+2*b], r.Vec[off+2*b+1] = float32(1-bit), float32(bit)
+				l := line{c.ip, math.Log(float64(c.n) + 0.5), logProb(c.ip)}
+				if l.a > ls[0].a || l.l > ls[0].l {
+					cand = append(cand, l)
 				}
-				if field == "srcip" {
-					r.Attr.Key.Src = best
-				} else {
-					r.Attr.Key.Dst = best
+			}
+			slices.SortFunc(cand, func(x, y line) int { // steepest first; ties: highest first
+				switch {
+				case x.a != y.a:
+					if x.a > y.a {
+						return -1
+					}
+					return 1
+				case x.l > y.l:
+					return -1
+				case x.l < y.l:
+					return 1
 				}
+				return int(int64(x.ip) - int64(y.ip))
+			})
+			best := math.Inf(-1)
+			for _, c := range cand {
+				if c.l > best {
+					ls = append(ls, c)
+					best = c.l
+				}
+			}
+			sn.lines = append(sn.lines, ls)
+		}
+	}
+	return sn
+}
+
+// choice returns the address a row's lines pick at weight w: the highest
+// score, the own address on ties, then the order of pop (steepest first).
+func choice(ls []line, w float64) uint32 {
+	best, bestScore := ls[0].ip, w*ls[0].a+ls[0].l
+	for _, c := range ls[1:] {
+		if sc := w*c.a + c.l; sc > bestScore {
+			best, bestScore = c.ip, sc
+		}
+	}
+	return best
+}
+
+// distinct counts the distinct addresses of the rows keep accepts at
+// weight w.
+func (sn *snapper) distinct(w float64, keep func(Row) bool) int {
+	seen := map[uint32]struct{}{}
+	k := 0
+	for _, rows := range sn.gen {
+		for i := range rows {
+			if keep == nil || keep(rows[i]) {
+				seen[choice(sn.lines[k], w)] = struct{}{}
+			}
+			k++
+		}
+	}
+	return len(seen)
+}
+
+// maxSnapWeight bounds the weight a distinct-count target may raise the
+// snapping to (at 2¹⁰ every row that has a more popular candidate takes
+// it).
+const maxSnapWeight = 1 << 10
+
+// weightFor returns the smallest weight from w up (on a log scale, to a
+// few percent) at which the rows keep accepts hold at most want distinct
+// addresses, or maxSnapWeight when none does.
+func (sn *snapper) weightFor(w float64, want int, keep func(Row) bool) float64 {
+	if sn.distinct(w, keep) <= want {
+		return w
+	}
+	if sn.distinct(maxSnapWeight, keep) > want {
+		return maxSnapWeight
+	}
+	lo, hi := math.Log(w), math.Log(maxSnapWeight)
+	for range 24 {
+		mid := (lo + hi) / 2
+		if sn.distinct(math.Exp(mid), keep) <= want {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return math.Exp(hi)
+}
+
+// apply moves every row's address to its choice at weight w, and returns
+// how many moved.
+func (sn *snapper) apply(w float64) int {
+	changed, k := 0, 0
+	for _, rows := range sn.gen {
+		for i := range rows {
+			r := &rows[i]
+			ls := sn.lines[k]
+			k++
+			best := choice(ls, w)
+			if best == ls[0].ip {
+				continue
+			}
+			changed++
+			r.Vec = slices.Clone(r.Vec)
+			for b := 0; b < 32; b++ {
+				bit := best >> (31 - b) & 1
+				r.Vec[sn.off+2*b], r.Vec[sn.off+2*b+1] = float32(1-bit), float32(bit)
+			}
+			if sn.field == "srcip" {
+				r.Attr.Key.Src = best
+			} else {
+				r.Attr.Key.Dst = best
 			}
 		}
 	}

@@ -44,7 +44,7 @@ func TestSnapIPsMovesOnlyUnsureVariants(t *testing.T) {
 	far := softRow(t, s, pop^0xff, []int{24, 25, 26}, 0.6) // eight bits away, three of them unsure
 	rows = append(rows, unsure, sure, far)
 	gen := [][]Row{rows}
-	n := snapIPs(s, gen, 16, 1)
+	n := snapIPs(s, gen, 16, 1, [2]int{}, nil)
 	got := gen[0]
 	if got[20].Attr.Key.Src != pop {
 		t.Errorf("unsure variant kept %x, want it moved to %x", got[20].Attr.Key.Src, pop)
@@ -81,12 +81,58 @@ func TestSnapIPsWeight(t *testing.T) {
 		moved bool
 	}{{0, false}, {1, false}, {2, true}} {
 		gen := build()
-		n := snapIPs(s, gen, 16, c.w)
+		n := snapIPs(s, gen, 16, c.w, [2]int{}, nil)
 		if got := gen[0][20].Attr.Key.Src == pop; got != c.moved || n != map[bool]int{false: 0, true: 1}[c.moved] {
 			t.Errorf("weight %g: moved %v (%d changed), want %v", c.w, got, n, c.moved)
 		}
 		if gen[0][21].Attr.Key.Src != pop^1<<3 {
 			t.Errorf("weight %g: a confident address moved", c.w)
+		}
+	}
+}
+
+// A target of distinct addresses raises the weight only as far as needed:
+// the variants the model was least sure of move first, and the block ends
+// with the target's number of distinct sources.
+func TestSnapIPsDistinctTarget(t *testing.T) {
+	s := tagSchema(t, 1)
+	const pop = 0x93205167
+	// Ten variants of the popular address, one bit away each, the model
+	// sure of that bit with probability 0.55, 0.6, …, 0.99.
+	ps := []float32{0.55, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995}
+	build := func() [][]Row {
+		var rows []Row
+		for range 20 {
+			rows = append(rows, softRow(t, s, pop, nil, 1))
+		}
+		for i, p := range ps {
+			rows = append(rows, softRow(t, s, pop^1<<i, []int{31 - i}, p))
+		}
+		return [][]Row{rows}
+	}
+	for _, want := range []int{11, 6, 5, 2, 1} {
+		gen := build()
+		n := snapIPs(s, gen, 16, 1, [2]int{want, 0}, nil)
+		seen := map[uint32]bool{}
+		for _, r := range gen[0] {
+			seen[r.Attr.Key.Src] = true
+		}
+		// At weight 1 the variants up to 0.9 already move (log 20.5 −
+		// log 1.5 = 2.6 outweighs log(p/(1−p)) up to 2.2): 6 distinct
+		// without a target.
+		wantDistinct := min(want, 6)
+		if len(seen) != wantDistinct {
+			t.Errorf("target %d: %d distinct sources, want %d", want, len(seen), wantDistinct)
+		}
+		// The least sure variants moved, the surest stayed.
+		for i := range ps {
+			moved := gen[0][20+i].Attr.Key.Src == pop
+			if wantMoved := i < 11-wantDistinct; moved != wantMoved {
+				t.Errorf("target %d: variant %d (p %.3f) moved %v, want %v", want, i, ps[i], moved, wantMoved)
+			}
+		}
+		if n != 11-wantDistinct {
+			t.Errorf("target %d: %d changed, want %d", want, n, 11-wantDistinct)
 		}
 	}
 }

@@ -18,6 +18,8 @@
 package postgen
 
 import (
+	"math"
+
 	"github.com/netshare-go/netshare/encoding"
 )
 
@@ -53,6 +55,28 @@ type Options struct {
 	// IPSnapWeight weighs the popularity term of the snapping score (0 or
 	// 1: the plain score; see snapIPs).
 	IPSnapWeight float64
+	// IPDistinct, when set, holds per chunk the real trace's distinct
+	// source and destination addresses and flows: the snapping of each
+	// block then raises each field's weight until the block holds at most
+	// its share of the chunk's distinct addresses (see snapIPs).
+	IPDistinct []Distinct
+}
+
+// Distinct is a chunk's distinct source and destination addresses among
+// its flows.
+type Distinct struct {
+	Src, Dst, Flows int
+}
+
+// want returns the distinct-address targets of a block of n kept flows of
+// chunk c: the chunk's distinct addresses per flow, times n.
+func (o Options) want(c, n int) [2]int {
+	if c >= len(o.IPDistinct) || o.IPDistinct[c].Flows <= 0 {
+		return [2]int{}
+	}
+	d := o.IPDistinct[c]
+	f := float64(n) / float64(d.Flows)
+	return [2]int{max(1, int(math.Round(float64(d.Src)*f))), max(1, int(math.Round(float64(d.Dst)*f)))}
 }
 
 // Stats counts what the passes changed.

@@ -163,7 +163,13 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 		}
 	}
 	if g.o.IPSnapTop > 0 {
-		g.st.SnappedIPs += snapIPs(s, block, g.o.IPSnapTop, g.o.IPSnapWeight)
+		n := 0
+		for _, r := range rows {
+			if kept(r) {
+				n++
+			}
+		}
+		g.st.SnappedIPs += snapIPs(s, block, g.o.IPSnapTop, g.o.IPSnapWeight, g.o.want(c, n), kept)
 	}
 	if s.Kind() == trace.KindPackets {
 		g.st.SeparatedKeys += separateKeys(s, block, kept, g.held, BlockRNG(g.o.Seed, 0x5e9, c, b))
