@@ -1,0 +1,62 @@
+package pipeline
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/netshare-go/netshare/trace"
+)
+
+// TestGenerateIPDistinct pre-processes the embedded sample, which counts
+// each chunk's distinct addresses, and re-generates with
+// generate.ip_distinct: the synthetic trace then has no more distinct
+// sources or destinations than the real chunks hold together, where the
+// same models without it give more.
+func TestGenerateIPDistinct(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(t, 10)
+	r := runAll(t, Options{Dir: dir, Config: cfg})
+	split, err := LoadSplit(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, err := trace.ReadAll(r.InputPath, trace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	distinct := func(fs []trace.Flow) (int, int) {
+		src, dst := map[uint32]bool{}, map[uint32]bool{}
+		for _, f := range fs {
+			src[f.Src], dst[f.Dst] = true, true
+		}
+		return len(src), len(dst)
+	}
+	rs, rd := distinct(real.Flows)
+	var sumSrc, sumDst int
+	for _, c := range split.Chunks {
+		if c.SrcAddrs <= 0 || c.DstAddrs <= 0 || c.SrcAddrs > rs || c.DstAddrs > rd {
+			t.Fatalf("chunk %d: %d sources and %d destinations counted (the trace has %d and %d)", c.Index, c.SrcAddrs, c.DstAddrs, rs, rd)
+		}
+		sumSrc += c.SrcAddrs
+		sumDst += c.DstAddrs
+	}
+	synth := func() (int, int) {
+		tr, err := trace.ReadAll(filepath.Join(dir, "synthetic.csv"), trace.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return distinct(tr.Flows)
+	}
+	s0, d0 := synth()
+	c := *cfg
+	c.Generate.IPDistinct = true
+	regenerate(t, Options{Dir: dir, Config: &c, Force: true, Logger: quietLogger()})
+	s1, d1 := synth()
+	t.Logf("real %d/%d sources/destinations (chunks together %d/%d); synthetic %d/%d, with ip_distinct %d/%d", rs, rd, sumSrc, sumDst, s0, d0, s1, d1)
+	if s1 > sumSrc+sumSrc/10 || d1 > sumDst+sumDst/10 {
+		t.Errorf("with ip_distinct: %d sources and %d destinations, the chunks hold %d and %d", s1, d1, sumSrc, sumDst)
+	}
+	if s0 <= s1 && d0 <= d1 {
+		t.Errorf("ip_distinct changed nothing: %d/%d distinct before, %d/%d after", s0, d0, s1, d1)
+	}
+}
