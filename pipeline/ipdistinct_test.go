@@ -7,14 +7,15 @@ import (
 	"github.com/netshare-go/netshare/trace"
 )
 
-// TestGenerateIPDistinct pre-processes the embedded sample, which counts
-// each chunk's distinct addresses, and re-generates with
-// generate.ip_distinct: the synthetic trace then has no more distinct
+// TestGenerateIPDistinct runs the embedded sample with
+// generate.ip_distinct off (pre-processing counts each chunk's distinct
+// addresses either way), and re-generates with it on: the synthetic trace then has no more distinct
 // sources or destinations than the real chunks hold together, where the
 // same models without it give more.
 func TestGenerateIPDistinct(t *testing.T) {
 	dir := t.TempDir()
 	cfg := tinyConfig(t, 10)
+	cfg.Generate.IPDistinct = false
 	r := runAll(t, Options{Dir: dir, Config: cfg})
 	split, err := LoadSplit(dir)
 	if err != nil {
