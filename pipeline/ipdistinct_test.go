@@ -61,3 +61,28 @@ func TestGenerateIPDistinct(t *testing.T) {
 		t.Errorf("ip_distinct changed nothing: %d/%d distinct before, %d/%d after", s0, d0, s1, d1)
 	}
 }
+
+// The exact distinct counter agrees with a set, across its compactions.
+func TestDistinctCounter(t *testing.T) {
+	var d distinctCounter
+	set := map[uint32]bool{}
+	x := uint32(1)
+	for i := range 100_000 {
+		x = x*1664525 + 1013904223
+		v := x % 20_000 // many repeats
+		if i%7 == 0 {
+			v = x // and many values seen once
+		}
+		d.add(v)
+		set[v] = true
+		if i == 50_000 && d.count() != len(set) {
+			t.Fatalf("after %d values: %d distinct, want %d", i+1, d.count(), len(set))
+		}
+	}
+	if d.count() != len(set) {
+		t.Errorf("%d distinct, want %d", d.count(), len(set))
+	}
+	if cap(d.v) > 4*len(set)+8192 {
+		t.Errorf("holds room for %d values for %d distinct", cap(d.v), len(set))
+	}
+}

@@ -692,7 +692,7 @@ func writeHoldout[R any, P flows.Record[R]](r *Run, format trace.Format, ops kin
 	})
 }
 
-// distinctCounter counts distinct addresses exactly in about 4 to 8 bytes
+// distinctCounter counts distinct addresses exactly in 4 to 16 bytes
 // per distinct address: values are appended, and sorted and compacted
 // whenever the buffer has doubled since the last compaction.
 type distinctCounter struct {
