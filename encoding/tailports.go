@@ -50,15 +50,9 @@ type TailClass struct {
 	Token uint16 `json:"token"`
 	// Src and Dst are the class's ports seen as source and as destination
 	// port, with their flows: what a token decoded in that field draws
-	// from. Both empty (no real values to draw from) means a uniform draw
-	// over the range.
+	// from (the other field's when the field has none).
 	Src TailValues `json:"srcport"`
 	Dst TailValues `json:"dstport"`
-	// Head, for a class that lists no values (one built from DP
-	// statistics, which release no tail port), holds the protocol's known
-	// ports in the range, ascending: every other port of the range is then
-	// in the tail, and a token draws uniformly among them.
-	Head []uint16 `json:"head,omitempty"`
 }
 
 // TailValues are exact port values, ascending, with their weights.
@@ -191,14 +185,8 @@ func (t *TailPorts) index() error {
 				tv.cum[j] = sum
 			}
 		}
-		if !slices.IsSorted(c.Head) || has(c.Head, c.Token) {
-			return fmt.Errorf("tail class %d: known ports must be ascending, without the token", i)
-		}
-		if len(c.Head) > 0 && (c.Head[0] < c.Lo || c.Head[len(c.Head)-1] > c.Hi) {
-			return fmt.Errorf("tail class %d: a known port outside the range %d-%d", i, c.Lo, c.Hi)
-		}
-		if len(c.Head) > 0 && (len(c.Src.Values) > 0 || len(c.Dst.Values) > 0) {
-			return fmt.Errorf("tail class %d: both tail values and known ports", i)
+		if len(c.Src.Values)+len(c.Dst.Values) == 0 {
+			return fmt.Errorf("tail class %d: no port to draw from", i)
 		}
 		for _, j := range t.byToken[c.Token] {
 			if t.Classes[j].Proto == c.Proto {
@@ -221,21 +209,13 @@ func (t *TailPorts) Canon(proto uint8, port uint16) uint16 {
 		if c.Proto != proto || port < c.Lo || port > c.Hi {
 			continue
 		}
-		if c.listed() {
-			if has(c.Src.Values, port) || has(c.Dst.Values, port) {
-				return c.Token
-			}
-		} else if !has(c.Head, port) {
+		if has(c.Src.Values, port) || has(c.Dst.Values, port) {
 			return c.Token
 		}
 		break
 	}
 	return port
 }
-
-// listed says whether the class lists its tail values (else every port
-// of its range but the known ones is in the tail).
-func (c *TailClass) listed() bool { return len(c.Src.Values) > 0 || len(c.Dst.Values) > 0 }
 
 func has(vs []uint16, v uint16) bool {
 	_, ok := slices.BinarySearch(vs, v)
@@ -287,15 +267,6 @@ func (c *TailClass) draw(own, other *TailValues, rng *rand.Rand) uint16 {
 	tv := own
 	if len(tv.Values) == 0 {
 		tv = other
-	}
-	if len(tv.Values) == 0 {
-		// Uniform over the range, a known port redrawn (a few times: the
-		// known ports are a small part of any range).
-		v := c.Lo + uint16(rng.IntN(int(c.Hi-c.Lo)+1))
-		for try := 0; try < 16 && has(c.Head, v); try++ {
-			v = c.Lo + uint16(rng.IntN(int(c.Hi-c.Lo)+1))
-		}
-		return v
 	}
 	u := rng.Float64() * tv.cum[len(tv.cum)-1]
 	j := sort.SearchFloat64s(tv.cum, u)

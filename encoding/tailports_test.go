@@ -98,7 +98,7 @@ func TestTailPortsDraw(t *testing.T) {
 	tp := &TailPorts{MinFlows: 2, Classes: []TailClass{
 		{Proto: 6, Lo: 49152, Hi: 65535, Token: 49152,
 			Src: TailValues{Values: []uint16{50000, 51000, 52000}, Flows: []float64{1, 2, 7}}},
-		{Proto: 17, Lo: 1024, Hi: 32767, Token: 1024},
+		{Proto: 17, Lo: 1024, Hi: 32767, Token: 1024, Dst: TailValues{Values: []uint16{2000}, Flows: []float64{3}}},
 	}}
 	if err := tp.index(); err != nil {
 		t.Fatal(err)
@@ -118,19 +118,17 @@ func TestTailPortsDraw(t *testing.T) {
 			t.Errorf("port %d drawn %.3f of the time, want %.1f", v, got, w)
 		}
 	}
-	// A destination token draws from the source values when the class has
-	// no destination values; a class with none draws in its range.
+	// A token draws from the other field's values when the class has none
+	// in its own.
 	k := trace.Key{Proto: 6, SrcPort: 80, DstPort: 49152}
 	tp.Draw(&k, rng)
 	if k.SrcPort != 80 || !slices.Contains([]uint16{50000, 51000, 52000}, k.DstPort) {
 		t.Errorf("destination draw %+v", k)
 	}
-	for range 100 {
-		k := trace.Key{Proto: 17, SrcPort: 1024, DstPort: 53}
-		tp.Draw(&k, rng)
-		if k.SrcPort < 1024 || k.SrcPort > 32767 || k.DstPort != 53 {
-			t.Fatalf("uniform draw %+v", k)
-		}
+	k = trace.Key{Proto: 17, SrcPort: 1024, DstPort: 53}
+	tp.Draw(&k, rng)
+	if k.SrcPort != 2000 || k.DstPort != 53 {
+		t.Errorf("source draw from the destination values %+v", k)
 	}
 	// A token decoded with another protocol draws from its own class.
 	k = trace.Key{Proto: 17, SrcPort: 49152}
@@ -152,13 +150,15 @@ func TestTailPortsIndexRejectsBadClasses(t *testing.T) {
 		"missing weights":     {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024, Dst: TailValues{Values: []uint16{1500}}},
 		"value outside range": {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024, Dst: TailValues{Values: []uint16{3000}, Flows: []float64{1}}},
 		"zero weight":         {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024, Dst: TailValues{Values: []uint16{1500}, Flows: []float64{0}}},
+		"no values":           {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024},
 	} {
 		tp := &TailPorts{MinFlows: 2, Classes: []TailClass{c}}
 		if err := tp.index(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	dup := &TailPorts{MinFlows: 2, Classes: []TailClass{{Proto: 6, Lo: 1024, Hi: 2047, Token: 1024}, {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024}}}
+	one := TailValues{Values: []uint16{1500}, Flows: []float64{1}}
+	dup := &TailPorts{MinFlows: 2, Classes: []TailClass{{Proto: 6, Lo: 1024, Hi: 2047, Token: 1024, Src: one}, {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024, Src: one}}}
 	if err := dup.index(); err == nil {
 		t.Error("a protocol's token twice: accepted")
 	}
