@@ -254,6 +254,11 @@ type Generate struct {
 	// than the real chunk (needs ip_snap_top; ignored under DP, where the
 	// real counts are not released).
 	IPDistinct bool `yaml:"ip_distinct"`
+	// IPCarry adds to each block's snapping candidates the addresses the
+	// flows generated before used most, at their past rates, so that
+	// popular addresses persist across blocks, chunks and periods as real
+	// heavy hitters do (needs ip_snap_top; uses generated flows only).
+	IPCarry bool `yaml:"ip_carry"`
 	// MatchPorts decodes the ports and protocol of all generated flows at
 	// once, so that each takes a value near what the model generated while
 	// the values keep their real proportions (needs word2vec.decode:

@@ -156,6 +156,9 @@ func (c *Config) Validate() error {
 	if c.Generate.IPDistinct && c.Generate.IPSnapTop <= 0 {
 		bad("generate.ip_distinct", "needs generate.ip_snap_top")
 	}
+	if c.Generate.IPCarry && c.Generate.IPSnapTop <= 0 {
+		bad("generate.ip_carry", "needs generate.ip_snap_top")
+	}
 	if c.Generate.MatchPorts && c.Word2Vec.Decode != "posterior" {
 		bad("generate.match_ports", "needs word2vec.decode: posterior")
 	}

@@ -129,6 +129,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	}
 	defer os.RemoveAll(tmp)
 	opt := postgen.Options{Seed: r.Cfg.Seed, Calibrate: r.Cfg.Generate.Calibrate, MatchPorts: r.Cfg.Generate.MatchPorts, IPSnapTop: r.Cfg.Generate.IPSnapTop, IPSnapWeight: r.Cfg.Generate.IPSnapWeight}
+	opt.IPCarry = r.Cfg.Generate.IPCarry
 	if r.Cfg.Generate.IPDistinct && opt.IPSnapTop > 0 {
 		opt.IPDistinct = r.ipDistinct(split)
 	}

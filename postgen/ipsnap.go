@@ -22,12 +22,19 @@ import (
 // model was unsure of, the more readily the larger w. It uses nothing but
 // the generated rows.
 //
+// With carried addresses for a field (past[f] non-nil: the addresses the
+// flows written before used most), they are candidates too, each with the
+// count it would have in a block of this size at its past rate (plus its
+// count in the block), so that an address popular in earlier blocks and
+// chunks stays popular, as a real heavy hitter does, rather than every
+// block settling on its own.
+//
 // With a target for a field (want[f] > 0: srcip, dstip), the weight of that
 // field is instead the smallest, from w up, at which the rows that keep
 // accepts hold at most want[f] distinct addresses (found by bisection), so
 // that the number of distinct addresses follows the real trace's. It
 // returns how many addresses changed.
-func snapIPs(s *encoding.Schema, gen [][]Row, topK int, w float64, want [2]int, keep func(Row) bool) int {
+func snapIPs(s *encoding.Schema, gen [][]Row, topK int, w float64, want [2]int, keep func(Row) bool, past [2]*AddrCounts) int {
 	if w == 0 {
 		w = 1
 	}
@@ -37,7 +44,7 @@ func snapIPs(s *encoding.Schema, gen [][]Row, topK int, w float64, want [2]int, 
 		if off < 0 || dim != 64 {
 			continue
 		}
-		sn := newSnapper(gen, field, off, topK)
+		sn := newSnapper(gen, field, off, topK, past[fi])
 		if sn == nil {
 			continue
 		}
@@ -72,16 +79,24 @@ type snapper struct {
 	lines [][]line
 }
 
-func newSnapper(gen [][]Row, field string, off, topK int) *snapper {
-	counts := map[uint32]int{}
-	for _, rows := range gen {
-		for _, r := range rows {
+func newSnapper(gen [][]Row, field string, off, topK int, past *AddrCounts) *snapper {
+	counts := map[uint32]float64{}
+	rows := 0
+	for _, rs := range gen {
+		for _, r := range rs {
 			counts[ipOf(r.Attr, field)]++
+			rows++
+		}
+	}
+	if past != nil && past.total > 0 {
+		f := float64(rows) / past.total
+		for ip, n := range past.n {
+			counts[ip] += n * f
 		}
 	}
 	type ipc struct {
 		ip uint32
-		n  int
+		n  float64
 	}
 	var pop []ipc
 	for ip, n := range counts {
@@ -91,7 +106,10 @@ func newSnapper(gen [][]Row, field string, off, topK int) *snapper {
 	}
 	slices.SortFunc(pop, func(a, b ipc) int {
 		if a.n != b.n {
-			return b.n - a.n
+			if a.n > b.n {
+				return -1
+			}
+			return 1
 		}
 		return int(int64(a.ip) - int64(b.ip))
 	})
@@ -127,7 +145,7 @@ func newSnapper(gen [][]Row, field string, off, topK int) *snapper {
 				lp1[b] = math.Log(math.Max(p1/sum, 1e-6))
 			}
 			own := ipOf(r.Attr, field)
-			ls := []line{{own, math.Log(float64(counts[own]) + 0.5), logProb(own)}}
+			ls := []line{{own, math.Log(counts[own] + 0.5), logProb(own)}}
 			// A candidate can win at some weight w ≥ 0 only if no other
 			// line is both steeper and higher: keep the Pareto front in
 			// (a, l) among those that beat the own line somewhere (a
@@ -137,7 +155,7 @@ func newSnapper(gen [][]Row, field string, off, topK int) *snapper {
 				if c.ip == own {
 					continue
 				}
-				l := line{c.ip, math.Log(float64(c.n) + 0.5), logProb(c.ip)}
+				l := line{c.ip, math.Log(c.n + 0.5), logProb(c.ip)}
 				if l.a > ls[0].a || l.l > ls[0].l {
 					cand = append(cand, l)
 				}
@@ -258,4 +276,51 @@ func ipOf(a encoding.FlowAttr, field string) uint32 {
 		return a.Key.Src
 	}
 	return a.Key.Dst
+}
+
+// AddrCounts counts the addresses of one field over the flows written so
+// far, keeping the most used (at most addrKeep after a prune) and the
+// number of flows counted.
+type AddrCounts struct {
+	n     map[uint32]float64
+	total float64
+}
+
+// addrKeep bounds the addresses an AddrCounts keeps after a prune; it
+// prunes when it holds four times as many.
+const addrKeep = 4096
+
+func newAddrCounts() *AddrCounts { return &AddrCounts{n: map[uint32]float64{}} }
+
+// add counts the field's address of each row keep accepts.
+func (a *AddrCounts) add(rows []Row, field string, keep func(Row) bool) {
+	for _, r := range rows {
+		if keep(r) {
+			a.n[ipOf(r.Attr, field)]++
+			a.total++
+		}
+	}
+	if len(a.n) > 4*addrKeep {
+		type ipc struct {
+			ip uint32
+			n  float64
+		}
+		all := make([]ipc, 0, len(a.n))
+		for ip, n := range a.n {
+			all = append(all, ipc{ip, n})
+		}
+		slices.SortFunc(all, func(x, y ipc) int {
+			if x.n != y.n {
+				if x.n > y.n {
+					return -1
+				}
+				return 1
+			}
+			return int(int64(x.ip) - int64(y.ip))
+		})
+		clear(a.n)
+		for _, c := range all[:addrKeep] {
+			a.n[c.ip] = c.n
+		}
+	}
 }

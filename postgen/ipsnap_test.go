@@ -44,7 +44,7 @@ func TestSnapIPsMovesOnlyUnsureVariants(t *testing.T) {
 	far := softRow(t, s, pop^0xff, []int{24, 25, 26}, 0.6) // eight bits away, three of them unsure
 	rows = append(rows, unsure, sure, far)
 	gen := [][]Row{rows}
-	n := snapIPs(s, gen, 16, 1, [2]int{}, nil)
+	n := snapIPs(s, gen, 16, 1, [2]int{}, nil, [2]*AddrCounts{})
 	got := gen[0]
 	if got[20].Attr.Key.Src != pop {
 		t.Errorf("unsure variant kept %x, want it moved to %x", got[20].Attr.Key.Src, pop)
@@ -81,7 +81,7 @@ func TestSnapIPsWeight(t *testing.T) {
 		moved bool
 	}{{0, false}, {1, false}, {2, true}} {
 		gen := build()
-		n := snapIPs(s, gen, 16, c.w, [2]int{}, nil)
+		n := snapIPs(s, gen, 16, c.w, [2]int{}, nil, [2]*AddrCounts{})
 		if got := gen[0][20].Attr.Key.Src == pop; got != c.moved || n != map[bool]int{false: 0, true: 1}[c.moved] {
 			t.Errorf("weight %g: moved %v (%d changed), want %v", c.w, got, n, c.moved)
 		}
@@ -112,7 +112,7 @@ func TestSnapIPsDistinctTarget(t *testing.T) {
 	}
 	for _, want := range []int{11, 6, 5, 2, 1} {
 		gen := build()
-		n := snapIPs(s, gen, 16, 1, [2]int{want, 0}, nil)
+		n := snapIPs(s, gen, 16, 1, [2]int{want, 0}, nil, [2]*AddrCounts{})
 		seen := map[uint32]bool{}
 		for _, r := range gen[0] {
 			seen[r.Attr.Key.Src] = true
@@ -134,5 +134,70 @@ func TestSnapIPsDistinctTarget(t *testing.T) {
 		if n != 11-wantDistinct {
 			t.Errorf("target %d: %d changed, want %d", want, n, 11-wantDistinct)
 		}
+	}
+}
+
+// Addresses carried from the flows written before are candidates at
+// their past rate: variants the model was unsure of move to an address
+// the block itself never generated, when it was popular before, and not
+// when it was rare.
+func TestSnapIPsCarried(t *testing.T) {
+	s := tagSchema(t, 1)
+	const pop = 0x93205167
+	build := func() [][]Row {
+		var rows []Row
+		for i := range 10 {
+			rows = append(rows, softRow(t, s, pop^1<<i, []int{31 - i}, 0.6))
+		}
+		return [][]Row{rows}
+	}
+	all := func(Row) bool { return true }
+	for _, c := range []struct {
+		pastShare float64 // the popular address's share of the flows before
+		moved     int
+	}{{0, 0}, {0.01, 0}, {0.5, 10}} {
+		past := newAddrCounts()
+		var before []Row
+		for i := range 100 {
+			ip := uint32(0x0a000000 + i)
+			if float64(i) < c.pastShare*100 {
+				ip = pop
+			}
+			r := Row{}
+			r.Attr.Key.Src = ip
+			before = append(before, r)
+		}
+		past.add(before, "srcip", all)
+		gen := build()
+		n := snapIPs(s, gen, 16, 1, [2]int{}, nil, [2]*AddrCounts{past, nil})
+		if n != c.moved {
+			t.Errorf("past share %.2f: %d moved, want %d", c.pastShare, n, c.moved)
+		}
+		for _, r := range gen[0] {
+			if n == 10 && r.Attr.Key.Src != pop {
+				t.Errorf("past share %.2f: %x did not move to the popular address", c.pastShare, r.Attr.Key.Src)
+			}
+		}
+	}
+}
+
+// The carried counts keep the most used addresses when they prune.
+func TestAddrCountsPrune(t *testing.T) {
+	a := newAddrCounts()
+	all := func(Row) bool { return true }
+	var rows []Row
+	for i := range 5*addrKeep + 1 {
+		r := Row{}
+		r.Attr.Key.Src = uint32(i)
+		rows = append(rows, r)
+	}
+	for range 3 { // address 7 is the most used
+		r := Row{}
+		r.Attr.Key.Src = 7
+		rows = append(rows, r)
+	}
+	a.add(rows, "srcip", all)
+	if len(a.n) != addrKeep || a.n[7] != 4 || a.total != float64(len(rows)) {
+		t.Errorf("after a prune: %d addresses kept (want %d), address 7 counted %v, total %v", len(a.n), addrKeep, a.n[7], a.total)
 	}
 }

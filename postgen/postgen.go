@@ -60,6 +60,10 @@ type Options struct {
 	// block then raises each field's weight until the block holds at most
 	// its share of the chunk's distinct addresses (see snapIPs).
 	IPDistinct []Distinct
+	// IPCarry makes the addresses the flows written before used most
+	// candidates of each block's snapping, at their past rates (see
+	// snapIPs), so that popular addresses persist across blocks and chunks.
+	IPCarry bool
 }
 
 // Distinct is a chunk's distinct source and destination addresses among

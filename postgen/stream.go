@@ -71,6 +71,8 @@ type Stream struct {
 	// quantile feature (SetTargets).
 	lenTo  []Target
 	featTo [][]Target
+	// The addresses of the flows kept so far, per field (IPCarry).
+	past [2]*AddrCounts
 }
 
 // lender is what a continuation takes from a row that does not start in
@@ -169,7 +171,15 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 				n++
 			}
 		}
-		g.st.SnappedIPs += snapIPs(s, block, g.o.IPSnapTop, g.o.IPSnapWeight, g.o.want(c, n), kept)
+		g.st.SnappedIPs += snapIPs(s, block, g.o.IPSnapTop, g.o.IPSnapWeight, g.o.want(c, n), kept, g.past)
+		if g.o.IPCarry {
+			for f, field := range []string{"srcip", "dstip"} {
+				if g.past[f] == nil {
+					g.past[f] = newAddrCounts()
+				}
+				g.past[f].add(rows, field, kept)
+			}
+		}
 	}
 	if s.Kind() == trace.KindPackets {
 		g.st.SeparatedKeys += separateKeys(s, block, kept, g.held, BlockRNG(g.o.Seed, 0x5e9, c, b))
