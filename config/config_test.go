@@ -96,12 +96,14 @@ func TestErrorsNameKeyAndFile(t *testing.T) {
 		"extends: nosuch\n":               `extends: nosuch is neither a preset (have default, paper, quick) nor a file`,
 		"model: 3\n":                      `key "model" must be a mapping`,
 		"train:\n  iterations: many\n":    `train.iterations: want an integer, got "many"`,
-		"dp:\n  enabled: true\n  epsilon: 1\n  public_schema: true": "dp.public_schema: needs dp.pretrained",
-		"generate:\n  ip_snap_weight: -1\n":                         "generate.ip_snap_weight: must be 0 or more, got -1",
-		"generate:\n  duration: 3 days\n":                           `generate.duration: want a positive duration such as 24h, got "3 days"`,
-		"generate:\n  duration: -1h\n":                              `generate.duration: want a positive duration`,
-		"word2vec:\n  tail_port_flows: 1\n":                         "word2vec.tail_port_flows: must be 0 (off) or at least 2, got 1",
-		"word2vec:\n  decode: nearest\n  tail_port_flows: 3\n":      "word2vec.tail_port_flows: needs word2vec.decode: posterior",
+		"dp:\n  enabled: true\n  epsilon: 1\n  public_schema: true":             "dp.public_schema: needs dp.pretrained",
+		"generate:\n  ip_snap_weight: -1\n":                                     "generate.ip_snap_weight: must be 0 or more, got -1",
+		"generate:\n  duration: 3 days\n":                                       `generate.duration: want a positive duration such as 24h, got "3 days"`,
+		"generate:\n  duration: -1h\n":                                          `generate.duration: want a positive duration`,
+		"generate:\n  ip_snap_top: 0\n  ip_carry: true\n  ip_distinct: false\n": "generate.ip_carry: needs generate.ip_snap_top",
+		"generate:\n  ip_snap_top: 0\n":                                         "generate.ip_distinct: needs generate.ip_snap_top",
+		"word2vec:\n  tail_port_flows: 1\n":                                     "word2vec.tail_port_flows: must be 0 (off) or at least 2, got 1",
+		"word2vec:\n  decode: nearest\n  tail_port_flows: 3\n":                  "word2vec.tail_port_flows: needs word2vec.decode: posterior",
 	}
 	for text, want := range cases {
 		p := write(t, dir, "bad.yaml", text)
