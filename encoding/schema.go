@@ -137,12 +137,11 @@ func NewSchema(spec Spec, emb Embedding) (*Schema, error) {
 		}
 	}
 	if spec.TailPorts != nil {
-		t := *spec.TailPorts
-		t.Classes = slices.Clone(t.Classes)
-		if err := t.index(); err != nil {
+		t, err := IndexTailPorts(spec.TailPorts)
+		if err != nil {
 			return nil, fmt.Errorf("schema: %w", err)
 		}
-		s.TailPorts = &t
+		s.TailPorts = t
 	}
 	s.bindFields()
 	return s, nil

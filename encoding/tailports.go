@@ -163,6 +163,17 @@ func buildTailPorts(minFlows int, src, dst map[uint8]map[int]float64) *TailPorts
 	return t
 }
 
+// IndexTailPorts returns a checked copy of t, ready for Canon and Draw
+// (as a Schema holds it).
+func IndexTailPorts(t *TailPorts) (*TailPorts, error) {
+	c := *t
+	c.Classes = slices.Clone(t.Classes)
+	if err := c.index(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
 // index checks the classes and builds the lookup tables.
 func (t *TailPorts) index() error {
 	t.byToken = map[uint16][]int{}

@@ -126,8 +126,8 @@ func mix(x uint64) uint64 {
 // Own runs the attribute passes over block b of the rows chunk c's model
 // generated, and returns the rows chunk c generates features for: those
 // that start in it (all of them with one chunk). In order: the length
-// calibrated, ports and protocols matched, tail classes' tokens drawn as
-// exact ports, and addresses snapped, over the
+// calibrated, ports and protocols matched, addresses snapped, and tail
+// classes' tokens drawn as exact ports, over the
 // rows that will be kept; packet flows separated from each other and from
 // the flows held; then the merge's part: a row that starts in its chunk
 // has its own presence tag forced on and is carried, as a continuation, to
@@ -153,17 +153,6 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 	if g.o.MatchPorts {
 		matchKeys(s, block, kept, BlockRNG(g.o.Seed, 0x6d61, c, b))
 	}
-	if t := s.TailPorts; t != nil {
-		// A port generated as a tail class's token becomes one of the
-		// class's real ports (the row's vector keeps the token's: features
-		// are generated for the class, as the model learnt them).
-		rng := BlockRNG(g.o.Seed, 0x7461, c, b)
-		for i := range rows {
-			if kept(rows[i]) {
-				g.st.TailPorts += t.Draw(&rows[i].Attr.Key, rng)
-			}
-		}
-	}
 	if g.o.IPSnapTop > 0 {
 		n := 0
 		for _, r := range rows {
@@ -180,6 +169,9 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 				g.past[f].add(rows, field, kept)
 			}
 		}
+	}
+	if t := s.TailPorts; t != nil {
+		g.drawTail(t, rows, kept, BlockRNG(g.o.Seed, 0x7461, c, b))
 	}
 	if s.Kind() == trace.KindPackets {
 		g.st.SeparatedKeys += separateKeys(s, block, kept, g.held, BlockRNG(g.o.Seed, 0x5e9, c, b))
@@ -230,6 +222,49 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 	}
 	return own, nil
 }
+
+// drawTail gives each kept row whose port is a tail class's token one of
+// the class's real ports (the row's vector keeps the token's: features are
+// generated for the class, as the model learnt them). In a packet trace a
+// flow is its 5-tuple, so a draw that lands on a 5-tuple already taken (by
+// the block's rows before it or by the flows held) is drawn again, up to
+// maxTailRedraws times: the tail's ports are one-off, and drawn with
+// replacement they would make flows collide that 5-tuple separation can
+// only partly pull apart.
+func (g *Stream) drawTail(t *encoding.TailPorts, rows []Row, kept func(Row) bool, rng *rand.Rand) {
+	var used map[trace.Key]struct{}
+	if g.held != nil {
+		used = map[trace.Key]struct{}{}
+	}
+	taken := func(k trace.Key) bool {
+		if _, ok := used[k]; ok {
+			return true
+		}
+		_, ok := g.held[k]
+		return ok
+	}
+	for i := range rows {
+		if !kept(rows[i]) {
+			continue
+		}
+		k0 := rows[i].Attr.Key
+		for try := 0; ; try++ {
+			k := k0
+			n := t.Draw(&k, rng)
+			if used == nil || n == 0 || try == maxTailRedraws || !taken(k) {
+				rows[i].Attr.Key = k
+				g.st.TailPorts += n
+				break
+			}
+		}
+		if used != nil {
+			used[rows[i].Attr.Key] = struct{}{}
+		}
+	}
+}
+
+// maxTailRedraws bounds the redraws of a tail port whose 5-tuple is taken.
+const maxTailRedraws = 8
 
 // Continuations yields, in blocks of at most size rows numbered from
 // first, the continuations carried into chunk c, as rows that do not start
