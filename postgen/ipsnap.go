@@ -94,28 +94,7 @@ func newSnapper(gen [][]Row, field string, off, topK int, past *AddrCounts) *sna
 			counts[ip] += n * f
 		}
 	}
-	type ipc struct {
-		ip uint32
-		n  float64
-	}
-	var pop []ipc
-	for ip, n := range counts {
-		if n > 1 {
-			pop = append(pop, ipc{ip, n})
-		}
-	}
-	slices.SortFunc(pop, func(a, b ipc) int {
-		if a.n != b.n {
-			if a.n > b.n {
-				return -1
-			}
-			return 1
-		}
-		return int(int64(a.ip) - int64(b.ip))
-	})
-	if len(pop) > topK {
-		pop = pop[:topK]
-	}
+	pop := mostUsed(counts, 1, topK)
 	if len(pop) == 0 {
 		return nil
 	}
@@ -301,26 +280,37 @@ func (a *AddrCounts) add(rows []Row, field string, keep func(Row) bool) {
 		}
 	}
 	if len(a.n) > 4*addrKeep {
-		type ipc struct {
-			ip uint32
-			n  float64
-		}
-		all := make([]ipc, 0, len(a.n))
-		for ip, n := range a.n {
-			all = append(all, ipc{ip, n})
-		}
-		slices.SortFunc(all, func(x, y ipc) int {
-			if x.n != y.n {
-				if x.n > y.n {
-					return -1
-				}
-				return 1
-			}
-			return int(int64(x.ip) - int64(y.ip))
-		})
+		keep := mostUsed(a.n, 0, addrKeep)
 		clear(a.n)
-		for _, c := range all[:addrKeep] {
+		for _, c := range keep {
 			a.n[c.ip] = c.n
 		}
 	}
+}
+
+// ipCount is an address and how often it is used.
+type ipCount struct {
+	ip uint32
+	n  float64
+}
+
+// mostUsed returns the at most k addresses of counts used more than
+// above times, the most used first (ties: the lower address first).
+func mostUsed(counts map[uint32]float64, above float64, k int) []ipCount {
+	var out []ipCount
+	for ip, n := range counts {
+		if n > above {
+			out = append(out, ipCount{ip, n})
+		}
+	}
+	slices.SortFunc(out, func(x, y ipCount) int {
+		switch {
+		case x.n > y.n:
+			return -1
+		case x.n < y.n:
+			return 1
+		}
+		return int(int64(x.ip) - int64(y.ip))
+	})
+	return out[:min(len(out), k)]
 }
