@@ -1,8 +1,8 @@
 // Package postgen holds the passes that run between a model's generated
 // tensors and the decoded records: over the generated attribute rows,
 // calibration of the length to its real marginal, matched
-// decoding of ports and protocols, exact values for ports generated as a
-// tail class's token, joint snapping of IP addresses,
+// decoding of ports and protocols, joint snapping of IP addresses, exact
+// values for ports generated as a tail class's token,
 // separation of packet flows that share a 5-tuple, and the merge that
 // stitches flows across chunks; over the generated features, calibration of
 // the quantile-encoded fields. Each pass draws from its own random stream,
