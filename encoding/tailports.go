@@ -65,11 +65,12 @@ type TailValues struct {
 
 // portless says whether a protocol's port fields hold something other than
 // ports (ICMP's and ICMPv6's type and code).
-func portless(p uint8) bool { return p == 1 || p == 58 }
+func portless(p uint8) bool { return p == trace.ProtoICMP || p == protoICMPv6 }
 
-// TailRange returns the index in TailRanges of the range holding port.
-func TailRange(port uint16) int { return rangeOf(port) }
+// protoICMPv6 is ICMPv6's protocol number (next header).
+const protoICMPv6 = 58
 
+// rangeOf returns the index in TailRanges of the range holding port.
 func rangeOf(port uint16) int {
 	for i, r := range TailRanges {
 		if port >= r[0] && port <= r[1] {

@@ -130,7 +130,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	defer os.RemoveAll(tmp)
 	opt := postgen.Options{Seed: r.Cfg.Seed, Calibrate: r.Cfg.Generate.Calibrate, MatchPorts: r.Cfg.Generate.MatchPorts, IPSnapTop: r.Cfg.Generate.IPSnapTop, IPSnapWeight: r.Cfg.Generate.IPSnapWeight}
 	opt.IPCarry = r.Cfg.Generate.IPCarry
-	if r.Cfg.Generate.IPDistinct && opt.IPSnapTop > 0 {
+	if r.Cfg.Generate.IPDistinct { // validated to come with ip_snap_top
 		opt.IPDistinct = r.ipDistinct(split)
 	}
 	g := postgen.NewStream(s, len(split.Chunks), opt, tmp, &st.Stats)

@@ -1,6 +1,7 @@
 package postgen
 
 import (
+	"cmp"
 	"math"
 	"slices"
 
@@ -139,19 +140,8 @@ func newSnapper(gen [][]Row, field string, off, topK int, past *AddrCounts) *sna
 					cand = append(cand, l)
 				}
 			}
-			slices.SortFunc(cand, func(x, y line) int { // steepest first; ties: highest first
-				switch {
-				case x.a != y.a:
-					if x.a > y.a {
-						return -1
-					}
-					return 1
-				case x.l > y.l:
-					return -1
-				case x.l < y.l:
-					return 1
-				}
-				return int(int64(x.ip) - int64(y.ip))
+			slices.SortFunc(cand, func(x, y line) int { // steepest first; ties: highest, then lowest address
+				return cmp.Or(cmp.Compare(y.a, x.a), cmp.Compare(y.l, x.l), cmp.Compare(x.ip, y.ip))
 			})
 			best := math.Inf(-1)
 			for _, c := range cand {
@@ -303,14 +293,6 @@ func mostUsed(counts map[uint32]float64, above float64, k int) []ipCount {
 			out = append(out, ipCount{ip, n})
 		}
 	}
-	slices.SortFunc(out, func(x, y ipCount) int {
-		switch {
-		case x.n > y.n:
-			return -1
-		case x.n < y.n:
-			return 1
-		}
-		return int(int64(x.ip) - int64(y.ip))
-	})
+	slices.SortFunc(out, func(x, y ipCount) int { return cmp.Or(cmp.Compare(y.n, x.n), cmp.Compare(x.ip, y.ip)) })
 	return out[:min(len(out), k)]
 }
