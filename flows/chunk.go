@@ -17,6 +17,16 @@ type Options struct {
 	// new flow of the same 5-tuple (so no record is lost).
 	MaxFlowLen int
 	SplitLong  bool
+	// Chain, with MaxFlowLen, cuts a long flow into segments of at most
+	// MaxFlowLen records as SplitLong does, but keeps them one flow: every
+	// segment carries the flow's length in the chunk (ChunkFlow.FlowLen),
+	// the segments after the first are marked as following the one before
+	// (ChunkFlow.Follows) with the time between them (ChunkFlow.Lead), so
+	// that a model can learn the segments and generation chain them again.
+	// A flow's records past MaxChainLen (when positive) are dropped and
+	// counted.
+	Chain       bool
+	MaxChainLen int
 	// Start and End, when End > Start, fix the time range [Start, End] in
 	// microseconds instead of taking it from the data (needed under
 	// differential privacy, where chunk edges must not depend on the private
@@ -32,8 +42,16 @@ type ChunkFlow[R any] struct {
 	StartsHere bool
 	// Present[i] is true when the 5-tuple has records in chunk i.
 	Present []bool
-	// Truncated counts this flow's records dropped by Options.MaxFlowLen.
+	// Truncated counts this flow's records dropped by Options.MaxFlowLen
+	// (or, with Options.Chain, by Options.MaxChainLen).
 	Truncated int
+	// With Options.Chain: FlowLen is the records of the whole flow in this
+	// chunk (over all its segments), Follows is true for every segment but
+	// the first, and Lead is, for those, the time from the previous
+	// segment's last record to this one's first.
+	FlowLen int
+	Follows bool
+	Lead    int64
 }
 
 // Chunk is one time interval [Start, End) of the trace (the last chunk's
@@ -54,7 +72,8 @@ type SplitStats struct {
 	EmptyChunks      int
 	TruncatedFlows   int // chunk flows cut to MaxFlowLen
 	TruncatedRecords int // records dropped by the cut
-	SplitFlows       int // extra chunk flows made by SplitLong
+	SplitFlows       int // extra chunk flows made by SplitLong, or segments after the first with Chain
+	ChainedFlows     int // chunk flows of more than one segment (Chain)
 	OutOfRange       int // records outside a fixed [Start, End]
 	MaxFlowLen       int // longest chunk flow after truncation
 }
@@ -185,9 +204,21 @@ func SplitByTime[R any, P Record[R]](recs []R, opt Options) (*Split[R], error) {
 			})
 		}
 		f := &ch.Flows[j]
-		if opt.SplitLong && opt.MaxFlowLen > 0 && len(f.Records) >= opt.MaxFlowLen {
+		if opt.Chain && opt.MaxChainLen > 0 && f.FlowLen >= opt.MaxChainLen {
+			if f.Truncated == 0 {
+				st.TruncatedFlows++
+			}
+			f.Truncated++
+			st.TruncatedRecords++
+			continue
+		}
+		if (opt.SplitLong || opt.Chain) && opt.MaxFlowLen > 0 && len(f.Records) >= opt.MaxFlowLen {
 			// Start another segment with the same key and tags.
 			seg := ChunkFlow[R]{Flow: Flow[R]{Key: k}, StartsHere: f.StartsHere, Present: f.Present}
+			if opt.Chain {
+				seg.FlowLen, seg.Follows = f.FlowLen, true
+				seg.Lead = P(&recs[i]).Time() - P(&f.Records[len(f.Records)-1]).Time()
+			}
 			j = len(ch.Flows)
 			index[c][k] = j
 			ch.Flows = append(ch.Flows, seg)
@@ -203,8 +234,12 @@ func SplitByTime[R any, P Record[R]](recs []R, opt Options) (*Split[R], error) {
 			continue
 		}
 		f.Records = append(f.Records, recs[i])
+		if opt.Chain {
+			f.FlowLen++
+		}
 		ch.Records++
 	}
+
 	for c := range chunks {
 		if len(chunks[c].Flows) == 0 {
 			st.EmptyChunks++
@@ -213,5 +248,30 @@ func SplitByTime[R any, P Record[R]](recs []R, opt Options) (*Split[R], error) {
 			st.MaxFlowLen = max(st.MaxFlowLen, len(f.Records))
 		}
 	}
+	if opt.Chain {
+		st.ChainedFlows = chainLengths(chunks)
+	}
 	return &Split[R]{Chunks: chunks, Stats: st}, nil
+}
+
+// chainLengths gives every segment of a chained flow the flow's length in
+// its chunk (the running count its last segment holds) and returns the
+// number of flows of more than one segment.
+func chainLengths[R any](chunks []Chunk[R]) int {
+	chained := 0
+	for c := range chunks {
+		fl := chunks[c].Flows
+		total := map[trace.Key]int{}
+		for i := range fl {
+			// Segments come in order: the last one holds the total.
+			total[fl[i].Key] = fl[i].FlowLen
+		}
+		for i := range fl {
+			fl[i].FlowLen = total[fl[i].Key]
+			if !fl[i].Follows && fl[i].FlowLen > len(fl[i].Records) {
+				chained++
+			}
+		}
+	}
+	return chained
 }

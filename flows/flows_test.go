@@ -228,3 +228,49 @@ func TestSplitLongFlowsKeepsEveryRecord(t *testing.T) {
 		t.Errorf("stats %+v, records %d", st, sp.Chunks[0].Records)
 	}
 }
+
+func TestSplitChainsLongFlows(t *testing.T) {
+	var recs []trace.Flow
+	for i := range 10 {
+		recs = append(recs, rec(int64(i*i), 1, 10)) // gaps 1, 3, 5, ...
+	}
+	recs = append(recs, rec(100, 2, 20))
+	for _, tc := range []struct {
+		cap     int
+		lens    []int
+		flowLen int
+		trunc   int
+	}{
+		{0, []int{4, 4, 2, 1}, 10, 0},
+		{9, []int{4, 4, 1, 1}, 9, 1},
+	} {
+		sp, err := SplitByTime(recs, Options{Chunks: 1, MaxFlowLen: 4, Chain: true, MaxChainLen: tc.cap})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fl := sp.Chunks[0].Flows
+		var lens []int
+		for _, f := range fl {
+			lens = append(lens, len(f.Records))
+		}
+		if !slices.Equal(lens, tc.lens) {
+			t.Fatalf("cap %d: segment lengths %v, want %v", tc.cap, lens, tc.lens)
+		}
+		for i, f := range fl[:3] {
+			if f.FlowLen != tc.flowLen || f.Follows != (i > 0) {
+				t.Errorf("cap %d: segment %d has flow length %d, follows %v", tc.cap, i, f.FlowLen, f.Follows)
+			}
+		}
+		// The lead is the gap from the previous segment's last record.
+		if fl[0].Lead != 0 || fl[1].Lead != 16-9 || fl[2].Lead != 64-49 {
+			t.Errorf("cap %d: leads %d, %d, %d", tc.cap, fl[0].Lead, fl[1].Lead, fl[2].Lead)
+		}
+		if fl[3].FlowLen != 1 || fl[3].Follows || fl[2].Truncated != tc.trunc {
+			t.Errorf("cap %d: short flow %+v, truncated %d", tc.cap, fl[3], fl[2].Truncated)
+		}
+		st := sp.Stats
+		if st.ChainedFlows != 1 || st.SplitFlows != 2 || st.TruncatedRecords != tc.trunc {
+			t.Errorf("cap %d: stats %+v", tc.cap, st)
+		}
+	}
+}

@@ -122,6 +122,13 @@ func (s *StreamSplitter[R, P]) flush() error {
 	for i := 0; i < len(s.recs); {
 		c := s.chunks[i]
 		f := ChunkFlow[R]{Flow: Flow[R]{Key: s.key}, StartsHere: c == first, Present: present}
+		if s.opt.Chain && max > 0 {
+			var err error
+			if i, err = s.chain(c, i, &f); err != nil {
+				return err
+			}
+			continue
+		}
 		start, firstSeq := i, s.seqs[i]
 		kept := 0
 		for ; i < len(s.recs) && s.chunks[i] == c; i++ {
@@ -150,6 +157,47 @@ func (s *StreamSplitter[R, P]) flush() error {
 		}
 	}
 	return nil
+}
+
+// chain emits the records of chunk c from s.recs[i] on as one chained
+// flow (Options.Chain): segments of at most MaxFlowLen records, each with
+// the flow's length, the later ones following the one before. f holds the
+// flow's key and tags. It returns the index past the chunk's records.
+func (s *StreamSplitter[R, P]) chain(c, i int, f *ChunkFlow[R]) (int, error) {
+	end := i
+	for end < len(s.recs) && s.chunks[end] == c {
+		end++
+	}
+	total := end - i
+	if s.opt.MaxChainLen > 0 && total > s.opt.MaxChainLen {
+		f.Truncated = total - s.opt.MaxChainLen
+		s.st.TruncatedFlows++
+		s.st.TruncatedRecords += f.Truncated
+		total = s.opt.MaxChainLen
+	}
+	f.FlowLen = total
+	if total > s.opt.MaxFlowLen {
+		s.st.ChainedFlows++
+	}
+	trunc := f.Truncated
+	for at := i; at < i+total; at += s.opt.MaxFlowLen {
+		seg := *f
+		if at > i {
+			seg.Follows = true
+			seg.Lead = P(&s.recs[at]).Time() - P(&s.recs[at-1]).Time()
+			s.st.SplitFlows++
+		}
+		// As SplitByTime counts them: the records cut, on the last segment.
+		seg.Truncated = 0
+		if at+s.opt.MaxFlowLen >= i+total {
+			seg.Truncated = trunc
+		}
+		seg.Records = s.recs[at:min(at+s.opt.MaxFlowLen, i+total)]
+		if err := s.out(c, &seg, s.seqs[at]); err != nil {
+			return end, err
+		}
+	}
+	return end, nil
 }
 
 func (s *StreamSplitter[R, P]) out(c int, f *ChunkFlow[R], first int64) error {
@@ -194,7 +242,7 @@ type ChunkSpill[R any, P Record[R]] struct {
 // NewChunkSpill returns a spill of n chunks in dir, which must exist.
 func NewChunkSpill[R any, P Record[R]](dir string, codec Codec[R], n int) *ChunkSpill[R, P] {
 	return &ChunkSpill[R, P]{dir: dir, codec: codec, n: n, files: make([]*os.File, n), w: make([]*bufio.Writer, n),
-		records: make([]int, n), flows: make([]int, n), b: make([]byte, max(codec.Size(), 17+(n+7)/8))}
+		records: make([]int, n), flows: make([]int, n), b: make([]byte, max(codec.Size(), spillHdr+(n+7)/8))}
 }
 
 func (s *ChunkSpill[R, P]) path(c int) string {
@@ -212,19 +260,8 @@ func (s *ChunkSpill[R, P]) Write(c int, f *ChunkFlow[R], first int64) error {
 		s.files[c], s.w[c] = fh, bufio.NewWriterSize(fh, 1<<16)
 	}
 	w := s.w[c]
-	hdr := s.b[:17+(s.n+7)/8]
-	clear(hdr)
-	binary.LittleEndian.PutUint64(hdr[0:], uint64(first))
-	binary.LittleEndian.PutUint32(hdr[8:], uint32(len(f.Records)))
-	binary.LittleEndian.PutUint32(hdr[12:], uint32(f.Truncated))
-	if f.StartsHere {
-		hdr[16] = 1
-	}
-	for i, p := range f.Present {
-		if p {
-			hdr[17+i/8] |= 1 << (i % 8)
-		}
-	}
+	hdr := s.b[:spillHdr+(s.n+7)/8]
+	putSpillHdr(hdr, f, first)
 	if _, err := w.Write(hdr); err != nil {
 		return SpillError(err)
 	}
@@ -238,6 +275,45 @@ func (s *ChunkSpill[R, P]) Write(c int, f *ChunkFlow[R], first int64) error {
 	s.records[c] += len(f.Records)
 	s.flows[c]++
 	return nil
+}
+
+// spillHdr is the fixed part of a spilled flow's header: its first
+// record's sequence number, its record count, its truncated records, its
+// flags (starts here, follows), its chained flow length and lead time;
+// the presence bits follow.
+const spillHdr = 29
+
+func putSpillHdr[R any](hdr []byte, f *ChunkFlow[R], first int64) {
+	clear(hdr)
+	binary.LittleEndian.PutUint64(hdr[0:], uint64(first))
+	binary.LittleEndian.PutUint32(hdr[8:], uint32(len(f.Records)))
+	binary.LittleEndian.PutUint32(hdr[12:], uint32(f.Truncated))
+	if f.StartsHere {
+		hdr[16] |= 1
+	}
+	if f.Follows {
+		hdr[16] |= 2
+	}
+	binary.LittleEndian.PutUint32(hdr[17:], uint32(f.FlowLen))
+	binary.LittleEndian.PutUint64(hdr[21:], uint64(f.Lead))
+	for i, p := range f.Present {
+		if p {
+			hdr[spillHdr+i/8] |= 1 << (i % 8)
+		}
+	}
+}
+
+// getSpillHdr reads a header's tags into f, its presence bits into
+// present (which f then holds).
+func getSpillHdr[R any](hdr []byte, f *ChunkFlow[R], present []bool) {
+	f.StartsHere, f.Follows = hdr[16]&1 != 0, hdr[16]&2 != 0
+	f.Truncated = int(binary.LittleEndian.Uint32(hdr[12:]))
+	f.FlowLen = int(binary.LittleEndian.Uint32(hdr[17:]))
+	f.Lead = int64(binary.LittleEndian.Uint64(hdr[21:]))
+	for i := range present {
+		present[i] = hdr[spillHdr+i/8]&(1<<(i%8)) != 0
+	}
+	f.Present = present
 }
 
 // Finish flushes and closes the chunk files; it must be called before
@@ -279,7 +355,7 @@ func (s *ChunkSpill[R, P]) Load(c int, start, end int64) (*Chunk[R], error) {
 	all := make([]R, s.records[c])
 	ch.Flows = make([]ChunkFlow[R], 0, s.flows[c])
 	firsts := make([]int64, 0, s.flows[c])
-	hdr := make([]byte, 17+(s.n+7)/8)
+	hdr := make([]byte, spillHdr+(s.n+7)/8)
 	rb := make([]byte, s.codec.Size())
 	used := 0
 	presence := map[string][]bool{}
@@ -294,15 +370,13 @@ func (s *ChunkSpill[R, P]) Load(c int, start, end int64) (*Chunk[R], error) {
 			return nil, fmt.Errorf("reading %s: more records than written", p)
 		}
 		// Flows present in the same chunks share one Present slice.
-		present, ok := presence[string(hdr[17:])]
+		present, ok := presence[string(hdr[spillHdr:])]
 		if !ok {
 			present = make([]bool, s.n)
-			for i := range present {
-				present[i] = hdr[17+i/8]&(1<<(i%8)) != 0
-			}
-			presence[string(hdr[17:])] = present
+			presence[string(hdr[spillHdr:])] = present
 		}
-		f := ChunkFlow[R]{StartsHere: hdr[16] == 1, Truncated: int(binary.LittleEndian.Uint32(hdr[12:])), Present: present}
+		var f ChunkFlow[R]
+		getSpillHdr(hdr, &f, present)
 		f.Records = all[used : used+cnt : used+cnt]
 		for i := range cnt {
 			if _, err := io.ReadFull(rd, rb); err != nil {
@@ -358,7 +432,7 @@ func (s *ChunkSpill[R, P]) Each(c int, fn func(f *ChunkFlow[R]) error) error {
 		fh.Close()
 		os.Remove(p)
 	}()
-	hlen := int64(17 + (s.n+7)/8)
+	hlen := int64(spillHdr + (s.n+7)/8)
 	size := int64(s.codec.Size())
 	index := make([]spillEntry, 0, s.flows[c])
 	rd := bufio.NewReaderSize(fh, 1<<16)
@@ -409,11 +483,8 @@ func (s *ChunkSpill[R, P]) Each(c int, fn func(f *ChunkFlow[R]) error) error {
 		for i := range recs {
 			s.codec.Get(buf[i*int(size):(i+1)*int(size)], &recs[i])
 		}
-		for i := range present {
-			present[i] = hdr[17+i/8]&(1<<(i%8)) != 0
-		}
-		f := ChunkFlow[R]{Flow: Flow[R]{Key: P(&recs[0]).Key(), Records: recs}, StartsHere: hdr[16] == 1,
-			Truncated: int(binary.LittleEndian.Uint32(hdr[12:])), Present: present}
+		f := ChunkFlow[R]{Flow: Flow[R]{Key: P(&recs[0]).Key(), Records: recs}}
+		getSpillHdr(hdr, &f, present)
 		if err := fn(&f); err != nil {
 			return err
 		}

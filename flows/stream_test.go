@@ -113,18 +113,23 @@ func TestStreamSplitMatchesSplitByTime(t *testing.T) {
 		split                   bool
 		span                    int64
 		fixed                   [2]int64
+		chain, chainCap         int // chain: 1 for Options.Chain
 	}{
-		{500, 20, 4, 0, false, 10000, [2]int64{}},
-		{500, 20, 4, 3, false, 10000, [2]int64{}},
-		{500, 20, 4, 3, true, 10000, [2]int64{}},
-		{800, 200, 7, 2, true, 50, [2]int64{}}, // many ties
-		{300, 5, 1, 4, false, 1000, [2]int64{}},
-		{400, 30, 3, 5, true, 10000, [2]int64{3000, 8000}}, // fixed range: records outside dropped
-		{50, 10, 5, 0, false, 1, [2]int64{}},               // one instant
+		{500, 20, 4, 0, false, 10000, [2]int64{}, 0, 0},
+		{500, 20, 4, 3, false, 10000, [2]int64{}, 0, 0},
+		{500, 20, 4, 3, true, 10000, [2]int64{}, 0, 0},
+		{800, 200, 7, 2, true, 50, [2]int64{}, 0, 0}, // many ties
+		{300, 5, 1, 4, false, 1000, [2]int64{}, 0, 0},
+		{400, 30, 3, 5, true, 10000, [2]int64{3000, 8000}, 0, 0}, // fixed range: records outside dropped
+		{50, 10, 5, 0, false, 1, [2]int64{}, 0, 0},               // one instant
+		{500, 8, 3, 4, false, 10000, [2]int64{}, 1, 0},           // chained segments
+		{500, 8, 3, 4, false, 10000, [2]int64{}, 1, 30},          // chained, capped at 30 records per chunk flow
+		{800, 3, 1, 7, false, 50, [2]int64{}, 1, 100},            // long chains, many ties
 	} {
 		t.Run(fmt.Sprintf("%+v", tc), func(t *testing.T) {
 			recs := randomFlows(r, tc.n, tc.keys, tc.span)
-			opt := Options{Chunks: tc.chunks, MaxFlowLen: tc.maxLen, SplitLong: tc.split, Start: tc.fixed[0], End: tc.fixed[1]}
+			opt := Options{Chunks: tc.chunks, MaxFlowLen: tc.maxLen, SplitLong: tc.split, Start: tc.fixed[0], End: tc.fixed[1],
+				Chain: tc.chain == 1, MaxChainLen: tc.chainCap}
 			for _, run := range []struct {
 				buf  int
 				each bool
