@@ -18,9 +18,16 @@ type Config struct {
 	// MaxFlowLenCap bounds the observed maximum when MaxFlowLen is 0.
 	MaxFlowLenCap int `yaml:"max_flow_len_cap"`
 	// LongFlows says what happens to a flow longer than the maximum within
-	// a chunk: "split" into segments of the same 5-tuple (no record lost) or
-	// "truncate" (NetShare's choice: later records are dropped, counted).
+	// a chunk: "split" into segments of the same 5-tuple (no record lost,
+	// but each segment generated as a flow of its own), "chain" (segments
+	// the model learns as one flow's, generated chained into one flow, up
+	// to MaxChainLen records) or "truncate" (NetShare's choice: later
+	// records are dropped, counted).
 	LongFlows string `yaml:"long_flows"`
+	// MaxChainLen bounds, with LongFlows "chain", the records of one flow
+	// within a chunk (over all its segments); later records are dropped and
+	// counted.
+	MaxChainLen int `yaml:"max_chain_len"`
 	// Continuous selects how gaps, durations, counts and sizes are
 	// normalised: "minmax" (NetShare: log1p for counts, then min-max) or
 	// "quantile" (position among QuantileKnots quantiles of the data, which

@@ -104,6 +104,9 @@ func TestErrorsNameKeyAndFile(t *testing.T) {
 		"generate:\n  ip_snap_top: 0\n":                                         "generate.ip_distinct: needs generate.ip_snap_top",
 		"word2vec:\n  tail_port_flows: 1\n":                                     "word2vec.tail_port_flows: must be 0 (off) or at least 2, got 1",
 		"word2vec:\n  decode: nearest\n  tail_port_flows: 3\n":                  "word2vec.tail_port_flows: needs word2vec.decode: posterior",
+		"long_flows: chain\nlength_attribute: false\n":                          "long_flows: chain needs length_attribute: true",
+		"long_flows: chain\nmax_chain_len: 0\n":                                 "max_chain_len: must be at least 1",
+		"long_flows: merge\n":                                                   `long_flows: must be split, chain or truncate, got "merge"`,
 	}
 	for text, want := range cases {
 		p := write(t, dir, "bad.yaml", text)

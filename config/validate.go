@@ -52,8 +52,15 @@ func (c *Config) Validate() error {
 	default:
 		bad("continuous", "must be minmax or quantile, got %q", c.Continuous)
 	}
-	if c.LongFlows != "split" && c.LongFlows != "truncate" {
-		bad("long_flows", "must be split or truncate, got %q", c.LongFlows)
+	switch c.LongFlows {
+	case "split", "truncate":
+	case "chain":
+		if !c.LengthAttribute {
+			bad("long_flows", "chain needs length_attribute: true (a chained flow's length is generated as an attribute)")
+		}
+		atLeast("max_chain_len", c.MaxChainLen, 1)
+	default:
+		bad("long_flows", "must be split, chain or truncate, got %q", c.LongFlows)
 	}
 
 	atLeast("word2vec.vec_size", c.Word2Vec.VecSize, 1)
@@ -209,7 +216,7 @@ func (c *Config) Validate() error {
 			bad("word2vec.pretrained", "is taken from dp.pretrained under DP")
 		}
 		if c.LongFlows != "truncate" {
-			bad("long_flows", "must be truncate under DP: split segments would make one flow several training examples")
+			bad("long_flows", "must be truncate under DP: split or chained segments would make one flow several training examples")
 		}
 		for key, v := range map[string]string{"dp.start": d.Start, "dp.end": d.End} {
 			if v != "" {

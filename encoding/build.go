@@ -46,6 +46,11 @@ type BuildOptions struct {
 	// values seen), replaces each (protocol, port) pair that fewer chunk
 	// flows use by its class's token (see TailPorts).
 	TailPortFlows int
+	// ChainLen, when positive, builds the schema of chained long flows
+	// (flows.Options.Chain) of at most ChainLen records: the length
+	// attribute ranges up to it and counts whole flows (the first segment
+	// of each), and the follows attribute is added. It needs LengthAttr.
+	ChainLen int
 }
 
 // keyCounts counts, per 5-tuple field, how many chunk flows take each
@@ -164,11 +169,14 @@ func attrSpecs(chunks int, opt BuildOptions, kc keyCounts) []FieldSpec {
 		{Name: "flow_start", Type: TypeContinuous, Lo: 0, Hi: 1},
 	}
 	if opt.LengthAttr {
-		l := FieldSpec{Name: "length", Type: TypeContinuous, Lo: 1, Hi: float64(max(1, opt.MaxLen)), Log: true, Round: true}
+		l := FieldSpec{Name: "length", Type: TypeContinuous, Lo: 1, Hi: float64(max(1, opt.MaxLen, opt.ChainLen)), Log: true, Round: true}
 		if opt.QuantileKnots > 0 && kc.lengths.n > 0 {
 			l = FieldSpec{Name: "length", Type: TypeQuantile, Knots: kc.lengths.knots(opt.QuantileKnots, true), Log: true, Round: true}
 		}
 		a = append(a, l)
+		if opt.ChainLen > 0 {
+			a = append(a, FieldSpec{Name: "follows", Type: TypeCategorical, Choices: []float64{0, 1}})
+		}
 	}
 	if chunks > 1 {
 		a = append(a, FieldSpec{Name: "starts_here", Type: TypeCategorical, Choices: []float64{0, 1}})
@@ -303,12 +311,24 @@ func (b *SpecBuilder[R, P]) Add(c int, start, end int64, f *flows.ChunkFlow[R]) 
 	if len(f.Records) == 0 {
 		return
 	}
-	b.kc.add(f.Key, len(f.Records))
-	b.starts[c].add(chunkRel(P(&f.Records[0]).Time(), start, end))
+	// A chained flow (flows.Options.Chain) counts once, with its whole
+	// length, at its first segment; the segments after it add their
+	// records' values, the first gap being the time since the segment
+	// before.
+	switch {
+	case f.FlowLen > 0 && !f.Follows:
+		b.kc.add(f.Key, f.FlowLen)
+		b.starts[c].add(chunkRel(P(&f.Records[0]).Time(), start, end))
+	case f.FlowLen == 0:
+		b.kc.add(f.Key, len(f.Records))
+		b.starts[c].add(chunkRel(P(&f.Records[0]).Time(), start, end))
+	}
 	for i := range f.Records {
 		r := &f.Records[i]
 		g := 0.0
-		if i > 0 {
+		if i == 0 && f.Follows {
+			g = float64(f.Lead)
+		} else if i > 0 {
 			g = float64(P(r).Time() - P(&f.Records[i-1]).Time())
 		}
 		for j, fd := range b.fields {
@@ -336,7 +356,10 @@ func (b *SpecBuilder[R, P]) Spec(opt BuildOptions) (Spec, error) {
 	if opt.MaxLen < 1 {
 		return Spec{}, fmt.Errorf("max flow length must be positive, got %d", opt.MaxLen)
 	}
-	spec := Spec{Kind: b.kind, Chunks: b.chunks, MaxLen: opt.MaxLen}
+	if opt.ChainLen > 0 && !opt.LengthAttr {
+		return Spec{}, fmt.Errorf("chained long flows need the length attribute")
+	}
+	spec := Spec{Kind: b.kind, Chunks: b.chunks, MaxLen: opt.MaxLen, ChainLen: opt.ChainLen}
 	kc := b.kc
 	if opt.TailPortFlows >= 2 && opt.PosteriorKappa > 0 && len(opt.PortCandidates) == 0 {
 		spec.TailPorts = buildTailPorts(opt.TailPortFlows, kc.sportBy, kc.dportBy)

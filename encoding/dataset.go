@@ -104,6 +104,9 @@ func encodeFlow[R any, P flows.Record[R]](s *Schema, rc *recordCodec[R], ch Chun
 		start, _ = s.startQ[ch.Index].position(start)
 	}
 	a := FlowAttr{Key: f.Key, Start: start, Len: len(recs), StartsHere: f.StartsHere, Present: f.Present}
+	if s.ChainLen > 0 && f.FlowLen > 0 {
+		a.Len, a.Follows = min(f.FlowLen, s.ChainLen), f.Follows
+	}
 	s.encodeAttr(attr, &a, st)
 	st.Flows++
 	st.Records += len(recs)
@@ -111,6 +114,8 @@ func encodeFlow[R any, P flows.Record[R]](s *Schema, rc *recordCodec[R], ch Chun
 		gap := 0.0
 		if k > 0 {
 			gap = float64(P(&recs[k]).Time() - P(&recs[k-1]).Time())
+		} else if a.Follows {
+			gap = float64(f.Lead)
 		}
 		row := feat[k*s.featDim:]
 		for i, c := range s.feat {
@@ -245,8 +250,13 @@ type FlowAttr struct {
 	StartsHere bool
 	Present    []bool
 	// Len is the flow's length from its length attribute (0 when the
-	// schema has none).
+	// schema has none); with chained flows (Spec.ChainLen), the whole
+	// flow's, or, once generation has cut a flow into its segments, the
+	// segment's.
 	Len int
+	// Follows marks a segment after a chained flow's first: decoding
+	// starts it at the previous flow's last record plus its first gap.
+	Follows bool
 }
 
 // DecodeAttributes decodes n attribute vectors.
@@ -322,15 +332,49 @@ type ChunkRange struct {
 	Start, End int64
 }
 
-// times reconstructs each step's timestamp: the flow starts at its
-// position in the chunk and each later step adds its gap.
-func (s *Schema) times(a FlowAttr, gaps []float64, ch ChunkRange) []int64 {
-	ts := make([]int64, len(gaps))
-	rel := a.Start
-	if ch.Index >= 0 && ch.Index < len(s.startQ) {
-		rel = s.startQ[ch.Index].value(rel)
+// fitChain scales the times of a chained flow's segments, in place, about
+// the flow's first, so that its last is at most end: the segments' gaps
+// are generated one segment at a time and nothing bounds their sum, where
+// a real flow's records in a chunk all lie inside it (a flow that goes on
+// is continued in the next chunk). A flow that already ends by end, or
+// starts after it, is left as it is.
+func fitChain(ts [][]int64, end int64) {
+	if len(ts) == 0 || len(ts[0]) == 0 {
+		return
 	}
-	t := ch.Start + int64(math.Round(math.Max(0, math.Min(1, rel))*float64(ch.End-ch.Start)))
+	first, last := ts[0][0], ts[0][0]
+	for _, seg := range ts {
+		if len(seg) > 0 {
+			last = seg[len(seg)-1]
+		}
+	}
+	if last <= end || first >= end {
+		return
+	}
+	f := float64(end-first) / float64(last-first)
+	for _, seg := range ts {
+		for k, t := range seg {
+			seg[k] = first + int64(float64(t-first)*f)
+		}
+	}
+}
+
+// times reconstructs each step's timestamp: the flow starts at its
+// position in the chunk, or, for a segment that follows another, at
+// prev (the previous segment's last timestamp) plus its first gap; each
+// later step adds its gap.
+func (s *Schema) times(a FlowAttr, gaps []float64, ch ChunkRange, prev int64) []int64 {
+	ts := make([]int64, len(gaps))
+	var t int64
+	if a.Follows && len(gaps) > 0 {
+		t = prev + int64(math.Max(0, gaps[0]))
+	} else {
+		rel := a.Start
+		if ch.Index >= 0 && ch.Index < len(s.startQ) {
+			rel = s.startQ[ch.Index].value(rel)
+		}
+		t = ch.Start + int64(math.Round(math.Max(0, math.Min(1, rel))*float64(ch.End-ch.Start)))
+	}
 	for k := range gaps {
 		if k > 0 {
 			t += int64(math.Max(0, gaps[k]))
@@ -359,7 +403,11 @@ func (s *Schema) DecodePackets(attrs []FlowAttr, feat []float32, lengths []int, 
 }
 
 // decodeRecords turns generated flows into records, rc giving their
-// features, in time order.
+// features, in time order. A segment that follows another
+// (FlowAttr.Follows) continues the flow of the row before it: the
+// segments of a chained flow come together and in order. A chained flow
+// that would run past its chunk's end has its gaps scaled down so that it
+// ends inside the chunk (fitChain).
 func decodeRecords[R any, P flows.Record[R]](s *Schema, rc *recordCodec[R], attrs []FlowAttr, feat []float32, lengths []int, ch ChunkRange) ([]R, error) {
 	c, err := s.decodeFeatures(feat, lengths, len(attrs))
 	if err != nil {
@@ -367,12 +415,33 @@ func decodeRecords[R any, P flows.Record[R]](s *Schema, rc *recordCodec[R], attr
 	}
 	var out []R
 	var r R // one record, decoded in place
-	for i, a := range attrs {
-		for k, t := range s.times(a, c.gaps(i), ch) {
-			r = rc.newRecord(a.Key, t)
-			rc.decode(&r, c, i, k)
-			out = append(out, r)
+	var ts [][]int64
+	for i := 0; i < len(attrs); {
+		// Row i and the segments following it: one flow.
+		j := i + 1
+		for j < len(attrs) && attrs[j].Follows {
+			j++
 		}
+		ts = ts[:0]
+		var last int64
+		for k := i; k < j; k++ {
+			t := s.times(attrs[k], c.gaps(k), ch, last)
+			if len(t) > 0 {
+				last = t[len(t)-1]
+			}
+			ts = append(ts, t)
+		}
+		if j-i > 1 {
+			fitChain(ts, ch.End-1)
+		}
+		for k := i; k < j; k++ {
+			for step, t := range ts[k-i] {
+				r = rc.newRecord(attrs[k].Key, t)
+				rc.decode(&r, c, k, step)
+				out = append(out, r)
+			}
+		}
+		i = j
 	}
 	sort.SliceStable(out, func(a, b int) bool { return P(&out[a]).Time() < P(&out[b]).Time() })
 	return out, nil

@@ -149,6 +149,7 @@ var keyAttrs = map[string]attrField{
 	"proto":       {func(a *FlowAttr) float64 { return float64(a.Key.Proto) }, func(a *FlowAttr, v float64) { a.Key.Proto = uint8(v) }},
 	"flow_start":  {func(a *FlowAttr) float64 { return a.Start }, func(a *FlowAttr, v float64) { a.Start = v }},
 	"starts_here": {func(a *FlowAttr) float64 { return b2f(a.StartsHere) }, func(a *FlowAttr, v float64) { a.StartsHere = v != 0 }},
+	"follows":     {func(a *FlowAttr) float64 { return b2f(a.Follows) }, func(a *FlowAttr, v float64) { a.Follows = v != 0 }},
 }
 
 // bindAttrs returns the accessors of the schema's attributes, aligned with
@@ -163,7 +164,7 @@ func (s *Schema) bindAttrs() []attrField {
 			continue
 		}
 		if name == "length" {
-			maxLen := s.MaxLen
+			maxLen := s.LengthCap()
 			out[i] = attrField{
 				func(a *FlowAttr) float64 { return float64(a.Len) },
 				func(a *FlowAttr, v float64) { a.Len = min(max(1, int(v)), maxLen) },

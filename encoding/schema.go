@@ -74,6 +74,12 @@ type Spec struct {
 	// TailPorts, when set, are the classes whose tokens stand for rare
 	// ports in the port fields (see TailPorts).
 	TailPorts *TailPorts `json:"tail_ports,omitempty"`
+	// ChainLen, when positive, says long flows are chained segments of at
+	// most MaxLen records (flows.Options.Chain): the length attribute is
+	// then the whole flow's length in its chunk, up to ChainLen, and the
+	// attribute follows marks the segments after a flow's first, whose
+	// first gap is the time since the segment before.
+	ChainLen int `json:"chain_len,omitempty"`
 }
 
 // Schema encodes flows of one dataset kind into model tensors and decodes
@@ -122,6 +128,9 @@ func NewSchema(spec Spec, emb Embedding) (*Schema, error) {
 	}
 	if s.featIndex("gap") < 0 {
 		return nil, errors.New("schema: feature gap missing")
+	}
+	if spec.ChainLen > 0 && (s.attrIndex("length") < 0 || s.attrIndex("follows") < 0) {
+		return nil, errors.New("schema: chained flows need the length and follows attributes")
 	}
 	if len(spec.StartKnots) > 0 {
 		if len(spec.StartKnots) != spec.Chunks {
@@ -265,8 +274,15 @@ func (s *Schema) DecodeLength(vec []float32) int {
 	}
 	out := make([]float64, 1)
 	s.attr[i].Decode(vec, s.attrDim, s.attrOff[i], out)
-	return min(max(1, int(out[0])), s.MaxLen)
+	return min(max(1, int(out[0])), s.LengthCap())
 }
+
+// LengthCap is the longest length the length attribute decodes to: the
+// longest chained flow with ChainLen, else MaxLen.
+func (s *Spec) LengthCap() int { return max(s.MaxLen, s.ChainLen) }
+
+// Chains reports whether long flows are chained segments (Spec.ChainLen).
+func (s *Schema) Chains() bool { return s.ChainLen > 0 }
 
 // QuantileAttr returns the offset of attribute name in an attribute vector
 // when it is quantile-encoded, or -1.

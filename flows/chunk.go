@@ -74,6 +74,7 @@ type SplitStats struct {
 	TruncatedRecords int // records dropped by the cut
 	SplitFlows       int // extra chunk flows made by SplitLong, or segments after the first with Chain
 	ChainedFlows     int // chunk flows of more than one segment (Chain)
+	LongestChain     int // records of the longest chunk flow, over its segments (Chain)
 	OutOfRange       int // records outside a fixed [Start, End]
 	MaxFlowLen       int // longest chunk flow after truncation
 }
@@ -249,16 +250,15 @@ func SplitByTime[R any, P Record[R]](recs []R, opt Options) (*Split[R], error) {
 		}
 	}
 	if opt.Chain {
-		st.ChainedFlows = chainLengths(chunks)
+		st.ChainedFlows, st.LongestChain = chainLengths(chunks)
 	}
 	return &Split[R]{Chunks: chunks, Stats: st}, nil
 }
 
 // chainLengths gives every segment of a chained flow the flow's length in
 // its chunk (the running count its last segment holds) and returns the
-// number of flows of more than one segment.
-func chainLengths[R any](chunks []Chunk[R]) int {
-	chained := 0
+// number of flows of more than one segment and the longest flow's length.
+func chainLengths[R any](chunks []Chunk[R]) (chained, longest int) {
 	for c := range chunks {
 		fl := chunks[c].Flows
 		total := map[trace.Key]int{}
@@ -271,7 +271,8 @@ func chainLengths[R any](chunks []Chunk[R]) int {
 			if !fl[i].Follows && fl[i].FlowLen > len(fl[i].Records) {
 				chained++
 			}
+			longest = max(longest, fl[i].FlowLen)
 		}
 	}
-	return chained
+	return chained, longest
 }

@@ -269,7 +269,7 @@ func TestSplitChainsLongFlows(t *testing.T) {
 			t.Errorf("cap %d: short flow %+v, truncated %d", tc.cap, fl[3], fl[2].Truncated)
 		}
 		st := sp.Stats
-		if st.ChainedFlows != 1 || st.SplitFlows != 2 || st.TruncatedRecords != tc.trunc {
+		if st.ChainedFlows != 1 || st.SplitFlows != 2 || st.TruncatedRecords != tc.trunc || st.LongestChain != tc.flowLen {
 			t.Errorf("cap %d: stats %+v", tc.cap, st)
 		}
 	}

@@ -176,6 +176,7 @@ func (s *StreamSplitter[R, P]) chain(c, i int, f *ChunkFlow[R]) (int, error) {
 		total = s.opt.MaxChainLen
 	}
 	f.FlowLen = total
+	s.st.LongestChain = max(s.st.LongestChain, total)
 	if total > s.opt.MaxFlowLen {
 		s.st.ChainedFlows++
 	}

@@ -35,16 +35,28 @@ type GenStats struct {
 	// last period dropped for lying past the duration.
 	Periods  int `json:"periods"`
 	CutAtEnd int `json:"records_past_duration,omitempty"`
+	// With chained long flows (long_flows: chain): the flows generated in
+	// more than one segment, and the segments generated in all.
+	ChainedFlows int `json:"chained_flows,omitempty"`
+	Segments     int `json:"segments,omitempty"`
 }
 
 // flowCount is how many flows chunk c's model generates: as many as the
 // real chunk has (under DP, its noisy count), times the scale factor.
 func (r *Run) flowCount(split *SplitInfo, c int) int {
-	n := split.Chunks[c].Flows
+	n := split.Chunks[c].flows()
 	if split.NoisyFlows != nil {
 		n = split.NoisyFlows[c]
 	}
 	return int(math.Round(float64(n) * r.Cfg.Generate.Scale))
+}
+
+// flows is the chunk's number of flows, each chained flow counted once.
+func (ci ChunkInfo) flows() int {
+	if ci.WholeFlows > 0 {
+		return ci.WholeFlows
+	}
+	return ci.Flows
 }
 
 // maxBlockFlows bounds the flows generated and post-processed at once;
@@ -176,7 +188,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	}
 	r.log.Info("generated", "path", path, "flows", st.Flows, "records", st.Records, "continued_flows", st.Continuations,
 		"fixed_inconsistent_tags", st.FixedTags, "snapped_ips", st.SnappedIPs, "tail_ports_drawn", st.TailPorts, "separated_keys", st.SeparatedKeys, "records_outside_chunk", st.OutOfRange,
-		"periods", st.Periods, "records_past_duration", st.CutAtEnd,
+		"periods", st.Periods, "records_past_duration", st.CutAtEnd, "chained_flows", st.ChainedFlows, "segments", st.Segments,
 		"protocol_repairs", st.RepairStats.Total(), "protocol_separated_keys", st.RepairStats.Separated,
 		"protocol_unrepaired_keys", st.RepairStats.Unrepaired, "protocol_merged_keys", st.RepairStats.Merged)
 	if len(st.Repairs) > 0 {
@@ -200,7 +212,7 @@ func (r *Run) ipDistinct(split *SplitInfo) []postgen.Distinct {
 			r.log.Warn("generate.ip_distinct: the run was pre-processed before distinct addresses were counted; pre-process again to use it")
 			return nil
 		}
-		out[c] = postgen.Distinct{Src: ci.SrcAddrs, Dst: ci.DstAddrs, Flows: ci.Flows}
+		out[c] = postgen.Distinct{Src: ci.SrcAddrs, Dst: ci.DstAddrs, Flows: ci.flows()}
 	}
 	return out
 }
@@ -384,7 +396,8 @@ func drainSorted[R any](s *flows.Sorter[R], write func(*R) error) error {
 }
 
 // generateFeatures generates the features of rows (with a length
-// attribute, of their lengths) with model m.
+// attribute, of their lengths; with chained long flows, rows cut into
+// segments by postgen.Chain, of their segments' lengths) with model m.
 func generateFeatures(s *encoding.Schema, m *dg.Model, rows []postgen.Row) (*postgen.Generated, error) {
 	o := &postgen.Generated{Attrs: make([]encoding.FlowAttr, len(rows))}
 	A := make([]float32, 0, len(rows)*s.AttrDim())
@@ -396,7 +409,11 @@ func generateFeatures(s *encoding.Schema, m *dg.Model, rows []postgen.Row) (*pos
 	if s.HasLength() {
 		o.Lens = make([]int, len(rows))
 		for i, row := range rows {
-			o.Lens[i] = s.DecodeLength(row.Vec)
+			if s.Chains() {
+				o.Lens[i] = row.Attr.Len // a segment's (postgen.Chain)
+			} else {
+				o.Lens[i] = s.DecodeLength(row.Vec)
+			}
 		}
 		o.Feat, err = m.GenerateFeaturesLen(A, o.Lens)
 	} else {
@@ -405,8 +422,35 @@ func generateFeatures(s *encoding.Schema, m *dg.Model, rows []postgen.Row) (*pos
 	return o, err
 }
 
-// generateRows generates k attribute rows with model m and decodes them.
+// generateRows generates k attribute rows with model m and decodes them:
+// k flows. With chained long flows the model also generates later
+// segments, which generation makes itself from each flow's first
+// (postgen.Chain): they are dropped, and more rows are generated until k
+// flows are drawn (or, should a model generate almost only later
+// segments, 16 rounds have passed, short of k).
 func generateRows(s *encoding.Schema, m *dg.Model, k int) ([]postgen.Row, error) {
+	rows, err := attributeRows(s, m, k)
+	if err != nil || !s.Chains() {
+		return rows, err
+	}
+	drawn := len(rows)
+	heads, _ := postgen.Heads(s, rows)
+	for round := 0; len(heads) < k && round < 16; round++ {
+		// Draw for what is missing, at the share of flows seen so far.
+		share := float64(len(heads)+1) / float64(drawn+1)
+		more, err := attributeRows(s, m, min(1<<16, int(math.Ceil(float64(k-len(heads))/share))))
+		if err != nil {
+			return nil, err
+		}
+		drawn += len(more)
+		h, _ := postgen.Heads(s, more)
+		heads = append(heads, h...)
+	}
+	return heads[:min(k, len(heads))], nil
+}
+
+// attributeRows generates k attribute rows with model m and decodes them.
+func attributeRows(s *encoding.Schema, m *dg.Model, k int) ([]postgen.Row, error) {
 	A := m.GenerateAttributes(k)
 	attrs, err := s.DecodeAttributes(A, k)
 	if err != nil {
@@ -497,12 +541,15 @@ func (r *Run) calibrationTargets(ctx context.Context, s *encoding.Schema, split 
 			if len(own) == 0 {
 				continue
 			}
-			o, err := generateFeatures(s, models[c], own)
-			if err != nil {
-				return err
-			}
-			for j, v := range postgen.PilotFeatures(s, o) {
-				feats[j][c] = v
+			batches, _ := postgen.Chain(s, own, block)
+			for _, batch := range batches {
+				o, err := generateFeatures(s, models[c], batch)
+				if err != nil {
+					return err
+				}
+				for j, v := range postgen.PilotFeatures(s, o) {
+					feats[j][c] = append(feats[j][c], v...)
+				}
 			}
 		}
 	}
@@ -511,7 +558,8 @@ func (r *Run) calibrationTargets(ctx context.Context, s *encoding.Schema, split 
 }
 
 // blockRecords generates the features of block b of chunk c's rows (with
-// a length attribute, of their lengths), runs the feature passes, decodes
+// a length attribute, of their lengths; chained flows cut into their
+// segments, in batches of at most a block's rows), runs the feature passes, decodes
 // the records, drops those outside the chunk's time range, repairs their
 // protocol violations when configured, and hands them, sorted by time, to
 // the chunk's sorter.
@@ -523,12 +571,36 @@ func blockRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b
 		return err
 	}
 	s, st := gc.s, gc.st
+	st.PerChunkFlows[c] += len(rows)
+	st.Flows += len(rows)
+	batches, chained := postgen.Chain(s, rows, gc.block)
+	st.ChainedFlows += chained
+	for j, batch := range batches {
+		// A block's later batches (chained flows' segments past the
+		// block's size) draw from streams of their own.
+		if err := batchRecords(ctx, gc, ops, c, b+j<<20, batch, sorter); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// batchRecords is blockRecords for one batch of rows, chained flows cut
+// into their segments: their features, the feature passes, the records
+// decoded, cut to the chunk and repaired, handed to the sorter. Streams
+// are drawn for block b.
+func batchRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b int, rows []postgen.Row, sorter *flows.Sorter[R]) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s, st := gc.s, gc.st
+	if s.Chains() {
+		st.Segments += len(rows)
+	}
 	o, err := generateFeatures(s, gc.models[c], rows)
 	if err != nil {
 		return err
 	}
-	st.PerChunkFlows[c] += len(rows)
-	st.Flows += len(rows)
 	gc.g.Features(c, b, o)
 	ci := gc.split.Chunks[c]
 	recs, err := ops.decode(s, o.Attrs, o.Feat, o.Lens, encoding.ChunkRange{Index: c, Start: ci.Start, End: ci.End})

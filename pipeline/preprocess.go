@@ -22,6 +22,10 @@ type ChunkInfo struct {
 	Flows      int   `json:"flows"`
 	StartsHere int   `json:"flows_starting_here"`
 	Records    int   `json:"records"`
+	// WholeFlows is, with chained long flows (long_flows: chain), the
+	// chunk's flows counting each chained flow once, where Flows counts
+	// its segments (the training examples); generation makes that many.
+	WholeFlows int `json:"whole_flows,omitempty"`
 	// SrcAddrs and DstAddrs are the distinct source and destination
 	// addresses of the chunk's flows (not counted under DP).
 	SrcAddrs int `json:"src_addresses,omitempty"`
@@ -78,7 +82,7 @@ const (
 
 // preprocessKey hashes what pre-processing depends on.
 func preprocessKey(inputSHA string, c *config.Config, audit bool) string {
-	return hashKey(preprocessVersion, inputSHA, c.Chunks, c.MaxFlowLen, c.MaxFlowLenCap, c.LongFlows, c.Continuous, c.QuantileKnots, c.LengthAttribute, c.Word2Vec, c.DP, c.Seed, c.SkipBad, audit)
+	return hashKey(preprocessVersion, inputSHA, c.Chunks, c.MaxFlowLen, c.MaxFlowLenCap, c.LongFlows, chainKey(c), c.Continuous, c.QuantileKnots, c.LengthAttribute, c.Word2Vec, c.DP, c.Seed, c.SkipBad, audit)
 }
 
 // ProtocolFile, in the pre-processing folder, holds the protocol checks'
@@ -123,6 +127,15 @@ func (r *Run) publicBasis(kind trace.Kind, info *SplitInfo) (*publicRun, error) 
 	return pub, pub.emb.Save(preFile(r.Dir, EmbeddingFile))
 }
 
+// chainKey is what of max_chain_len the pre-processing depends on: nothing
+// unless long flows are chained.
+func chainKey(c *config.Config) int {
+	if c.LongFlows == "chain" {
+		return c.MaxChainLen
+	}
+	return 0
+}
+
 // splitOptions are the options of the split into chunks: the configured
 // ones, or under DP the configured time range and, with a public run, its
 // chunks and flow length.
@@ -132,6 +145,9 @@ func (r *Run) splitOptions(pub *publicRun) (flows.Options, error) {
 		maxLen = r.Cfg.MaxFlowLenCap
 	}
 	opt := flows.Options{Chunks: r.Cfg.Chunks, MaxFlowLen: maxLen, SplitLong: r.Cfg.LongFlows == "split"}
+	if r.Cfg.LongFlows == "chain" {
+		opt.Chain, opt.MaxChainLen = true, r.Cfg.MaxChainLen
+	}
 	if r.Cfg.DP.Enabled {
 		if pub != nil {
 			opt.Chunks, opt.MaxFlowLen = pub.spec.Chunks, pub.spec.MaxLen
@@ -144,8 +160,11 @@ func (r *Run) splitOptions(pub *publicRun) (flows.Options, error) {
 	return opt, nil
 }
 
-func (r *Run) buildOptions(maxLen int) encoding.BuildOptions {
+func (r *Run) buildOptions(maxLen, longest int) encoding.BuildOptions {
 	o := encoding.BuildOptions{MaxLen: max(1, maxLen), LengthAttr: r.Cfg.LengthAttribute}
+	if r.Cfg.LongFlows == "chain" {
+		o.ChainLen = max(o.MaxLen, longest)
+	}
 	if r.Cfg.Continuous == "quantile" {
 		o.QuantileKnots = r.Cfg.QuantileKnots
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/netshare-go/netshare/dg"
 	"github.com/netshare-go/netshare/encoding"
 	"github.com/netshare-go/netshare/eval"
+	"github.com/netshare-go/netshare/postgen"
 	"github.com/netshare-go/netshare/trace"
 )
 
@@ -133,6 +134,11 @@ func newSelector(dir string, s *encoding.Schema, split *SplitInfo, job ChunkJob,
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint selection: validation flows: %w", err)
 	}
+	// A chained flow's later segment in the slice starts where its own
+	// start attribute says, not after whichever flow precedes it there.
+	for i := range attrs {
+		attrs[i].Follows = false
+	}
 	feat := valid.Dense()
 	if s.Kind() == trace.KindPackets {
 		sl.validPackets, err = s.DecodePackets(attrs, feat, valid.Len, sl.rng)
@@ -231,18 +237,26 @@ func (sl *selector) score(m *dg.Model) error {
 	return writeJSON(filepath.Join(sl.dir, SelectionFile), sl.sel)
 }
 
-// fidelity generates GeneratedFlows flows from m, decodes them as
-// generation does (without the post-generation passes) and compares them
-// with the validation slice.
-func (sl *selector) fidelity(m *dg.Model) (*eval.Fidelity, error) {
-	s := sl.schema
-	n := sl.sel.GeneratedFlows
-	m.SetGenerationSeed(sl.seed)
-	s.SeedDecoding(sl.seed)
+// sampleFlows generates n flows from m, attributes then features, without
+// the post-generation passes; chained long flows are drawn and chained as
+// generation does.
+func sampleFlows(s *encoding.Schema, m *dg.Model, n int) ([]encoding.FlowAttr, []float32, []int, error) {
+	if s.Chains() {
+		rows, err := generateRows(s, m, n)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		batches, _ := postgen.Chain(s, rows, math.MaxInt)
+		o, err := generateFeatures(s, m, batches[0])
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return o.Attrs, o.Feat, o.Lens, nil
+	}
 	A := m.GenerateAttributes(n)
 	attrs, err := s.DecodeAttributes(A, n)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	var feat []float32
 	var lens []int
@@ -256,6 +270,18 @@ func (sl *selector) fidelity(m *dg.Model) (*eval.Fidelity, error) {
 	} else {
 		feat, lens, err = m.GenerateFeatures(A, n)
 	}
+	return attrs, feat, lens, err
+}
+
+// fidelity generates GeneratedFlows flows from m, decodes them as
+// generation does (without the post-generation passes) and compares them
+// with the validation slice.
+func (sl *selector) fidelity(m *dg.Model) (*eval.Fidelity, error) {
+	s := sl.schema
+	n := sl.sel.GeneratedFlows
+	m.SetGenerationSeed(sl.seed)
+	s.SeedDecoding(sl.seed)
+	attrs, feat, lens, err := sampleFlows(s, m, n)
 	if err != nil {
 		return nil, err
 	}

@@ -416,19 +416,22 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 			return err
 		}
 	}
-	startsHere := make([]int, opt.Chunks)
+	startsHere, whole := make([]int, opt.Chunks), make([]int, opt.Chunks)
 	var addrs [][2]distinctCounter // per chunk: sources, destinations (not under DP)
 	if !dp {
 		addrs = make([][2]distinctCounter, opt.Chunks)
 	}
 	var edges []int64
 	splitter, err := flows.NewStreamSplitter[R, P](lo, hi, opt, func(c int, f *flows.ChunkFlow[R], first int64) error {
-		if f.StartsHere {
-			startsHere[c]++
-		}
-		if addrs != nil {
-			addrs[c][0].add(f.Key.Src)
-			addrs[c][1].add(f.Key.Dst)
+		if !f.Follows { // a chained flow's later segments count at its first
+			whole[c]++
+			if f.StartsHere {
+				startsHere[c]++
+			}
+			if addrs != nil {
+				addrs[c][0].add(f.Key.Src)
+				addrs[c][1].add(f.Key.Dst)
+			}
 		}
 		if builder != nil {
 			builder.Add(c, edges[c], edges[c+1], f)
@@ -512,6 +515,9 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	info.Chunks = make([]ChunkInfo, opt.Chunks)
 	for c := range info.Chunks {
 		info.Chunks[c] = ChunkInfo{Index: c, Start: edges[c], End: edges[c+1], Flows: nFlows[c], StartsHere: startsHere[c], Records: nRecs[c]}
+		if opt.Chain {
+			info.Chunks[c].WholeFlows = whole[c]
+		}
 		if addrs != nil {
 			info.Chunks[c].SrcAddrs, info.Chunks[c].DstAddrs = addrs[c][0].count(), addrs[c][1].count()
 		}
@@ -531,7 +537,7 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 		spec, emb = pub.spec, pub.emb
 	default:
 		// The schema first: its tail classes decide the embedding's words.
-		if spec, err = builder.Spec(r.buildOptions(st.MaxFlowLen)); err != nil {
+		if spec, err = builder.Spec(r.buildOptions(st.MaxFlowLen, st.LongestChain)); err != nil {
 			return err
 		}
 		m, err := r.embedding(spec.TailPorts.CanonSentences(sents), info)
@@ -602,7 +608,10 @@ func encodeSpilled[R any, P flows.Record[R]](spill *flows.ChunkSpill[R, P], ops 
 
 // logSplit logs what the split and the encoding changed.
 func (r *Run) logSplit(info *SplitInfo, opt flows.Options) {
-	if st := info.Stats; st.SplitFlows > 0 {
+	if st := info.Stats; st.SplitFlows > 0 && opt.Chain {
+		r.log.Info("flows longer than the maximum flow length were cut into chained segments", "max_flow_len", opt.MaxFlowLen,
+			"chained_flows", st.ChainedFlows, "extra_segments", st.SplitFlows, "longest_flow", st.LongestChain)
+	} else if st.SplitFlows > 0 {
 		r.log.Info("flows longer than the maximum flow length were split into segments", "max_flow_len", opt.MaxFlowLen, "extra_segments", st.SplitFlows)
 	}
 	if st := info.Stats; st.TruncatedRecords > 0 {

@@ -1,0 +1,121 @@
+package encoding
+
+import (
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/netshare-go/netshare/flows"
+	"github.com/netshare-go/netshare/trace"
+)
+
+// TestChainedFlowsRoundTrip encodes packets whose flows are longer than
+// the segment length as chained segments and decodes them back: every
+// segment's length attribute is its whole flow's, only the segments after
+// a flow's first follow, and decoding the segments in order, each after
+// the one before, gives every packet back, its time within the gap
+// codec's rounding.
+func TestChainedFlowsRoundTrip(t *testing.T) {
+	var recs []trace.Packet
+	t0 := int64(1_600_000_000_000_000)
+	for k, n := range []int{45, 7, 23} {
+		tm := t0 + int64(k)*1000
+		for i := range n {
+			tm += int64(100 + (i*37+k*11)%900)
+			recs = append(recs, trace.Packet{TS: tm, Src: 0x0a000001 + uint32(k), Dst: 0x0a0000ff, SrcPort: uint16(40000 + k), DstPort: 443, Proto: 6,
+				Len: uint16(60 + i%7*100), TTL: 64, TCPFlags: 0x10, ID: uint16(i)})
+		}
+	}
+	flows.SortByTime(recs)
+	for _, quantile := range []int{0, 64} {
+		sp, err := flows.SplitByTime(recs, flows.Options{Chunks: 1, MaxFlowLen: 10, Chain: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sp.Stats.LongestChain != 45 || sp.Stats.ChainedFlows != 2 {
+			t.Fatalf("split stats %+v", sp.Stats)
+		}
+		spec, err := BuildPacketSpec(sp, BuildOptions{MaxLen: 10, LengthAttr: true, QuantileKnots: quantile, ChainLen: sp.Stats.LongestChain})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewSchema(spec, newStub([]uint16{443, 40000, 40001, 40002}, []uint8{6}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !s.Chains() || s.LengthCap() != 45 {
+			t.Fatalf("chains %v, length cap %d", s.Chains(), s.LengthCap())
+		}
+		ch := &sp.Chunks[0]
+		d, st, err := s.EncodePackets(ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Changed) != 0 || st.Truncated != 0 {
+			t.Fatalf("quantile %d: encoding changed values: %+v", quantile, st)
+		}
+		attrs, err := s.DecodeAttributes(d.Attr, d.N)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, a := range attrs {
+			f := ch.Flows[i]
+			if a.Len != f.FlowLen || a.Follows != f.Follows || a.Key != f.Key {
+				t.Fatalf("quantile %d: segment %d decodes to length %d follows %v, want %d %v", quantile, i, a.Len, a.Follows, f.FlowLen, f.Follows)
+			}
+		}
+		// Decode each flow's segments together and in order, as generation
+		// lays them out.
+		order := make([]int, len(attrs))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return int(attrs[a].Key.Src) - int(attrs[b].Key.Src) })
+		dense := d.Dense()
+		w := s.MaxLen * s.FeatDim()
+		var oa []FlowAttr
+		var of []float32
+		var ol []int
+		for _, i := range order {
+			a := attrs[i]
+			if a.Follows {
+				a.Start = 0 // never read: a later segment starts after the one before
+			}
+			oa = append(oa, a)
+			of = append(of, dense[i*w:(i+1)*w]...)
+			ol = append(ol, d.Len[i])
+		}
+		got, err := s.DecodePackets(oa, of, ol, ChunkRange{Index: 0, Start: ch.Start, End: ch.End})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(recs) {
+			t.Fatalf("quantile %d: decoded %d packets, want %d", quantile, len(got), len(recs))
+		}
+		for i := range recs {
+			w, g := recs[i], got[i]
+			// Times add up gap after gap along a chain: allow each gap its
+			// rounding.
+			if math.Abs(float64(g.TS-w.TS)) > 50+float64(w.TS-ch.Start)*1e-4 {
+				t.Fatalf("quantile %d: packet %d at %d, want %d", quantile, i, g.TS, w.TS)
+			}
+			g.TS = w.TS
+			if g != w {
+				t.Fatalf("quantile %d: packet %d %+v, want %+v", quantile, i, g, w)
+			}
+		}
+	}
+}
+
+func TestFitChainScalesIntoTheChunk(t *testing.T) {
+	ts := [][]int64{{10, 20}, {40, 50}}
+	fitChain(ts, 30)
+	if !slices.Equal(ts[0], []int64{10, 15}) || !slices.Equal(ts[1], []int64{25, 30}) {
+		t.Errorf("scaled to %v, want [[10 15] [25 30]]", ts)
+	}
+	inside := [][]int64{{10, 20}, {25}}
+	fitChain(inside, 30)
+	if !slices.Equal(inside[0], []int64{10, 20}) || inside[1][0] != 25 {
+		t.Errorf("a chain inside the chunk changed: %v", inside)
+	}
+}
