@@ -242,6 +242,9 @@ func distributions(r, s *profile, real, syn []trace.Flow) *Distributions {
 		cdf("pkt_len", "packet length (bytes)", false, r.num["pkt_len"], s.num["pkt_len"], 1)
 		cdf("flow_size", "packets per 5-tuple", true, r.num["flow_size"], s.num["flow_size"], 1)
 		cdf("iat", "packet inter-arrival (s)", true, diffs(r.num["ts"]), diffs(s.num["ts"]), 1e-6)
+		if len(r.num["flow_iat"]) > 0 && len(s.num["flow_iat"]) > 0 {
+			cdf("flow_iat", "inter-arrival within a 5-tuple (s)", true, r.num["flow_iat"], s.num["flow_iat"], 1e-6)
+		}
 	}
 	return d
 }

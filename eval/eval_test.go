@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -258,5 +259,43 @@ func TestDeterministic(t *testing.T) {
 	jy, _ := y.JSON()
 	if string(jx) != string(jy) {
 		t.Fatal("two evaluations with the same seed differ")
+	}
+}
+
+// TestFlowIAT checks the within-flow inter-arrival metric: zero for the
+// same gaps, in whatever order the packets come, positive for other gaps,
+// and absent when a side has no flow of two packets.
+func TestFlowIAT(t *testing.T) {
+	mk := func(gaps ...int64) []trace.Packet {
+		var ps []trace.Packet
+		ts := int64(1_000_000)
+		for i, g := range gaps {
+			ts += g
+			// Two flows interleaved: packets i and i+1 of one flow are not
+			// neighbours in the trace.
+			ps = append(ps, trace.Packet{TS: ts, Src: 1 + uint32(i%2), Dst: 9, SrcPort: 1000, DstPort: 80, Proto: 6, Len: 60})
+		}
+		return ps
+	}
+	real := mk(0, 10, 1000, 20, 500_000, 30)
+	same := slices.Clone(real)
+	slices.Reverse(same)
+	f, err := FastPackets(real, same)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.FlowIAT == nil || *f.FlowIAT != 0 {
+		t.Fatalf("the same packets: flow IAT %v, want 0", f.FlowIAT)
+	}
+	f, err = FastPackets(real, mk(0, 10, 1, 20, 2, 30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.FlowIAT == nil || *f.FlowIAT <= 0.1 {
+		t.Fatalf("shorter gaps within flows: flow IAT %v, want well above 0", f.FlowIAT)
+	}
+	single := []trace.Packet{{TS: 1, Src: 1, Dst: 2, Proto: 6}, {TS: 2, Src: 3, Dst: 2, Proto: 6}}
+	if f, err = FastPackets(real, single); err != nil || f.FlowIAT != nil {
+		t.Fatalf("no flow of two packets: flow IAT %v (%v), want none", f.FlowIAT, err)
 	}
 }

@@ -1,7 +1,9 @@
 package eval
 
 import (
+	"cmp"
 	"math"
+	"slices"
 
 	"github.com/netshare-go/netshare/trace"
 )
@@ -107,7 +109,7 @@ var (
 // is reported in (seconds for times).
 func scale(field string) float64 {
 	switch field {
-	case "ts", "td":
+	case "ts", "td", "flow_iat":
 		return 1e-6
 	}
 	return 1
@@ -197,6 +199,28 @@ func packetFlows(ps []trace.Packet) (keys []trace.Key, sizes []uint64) {
 	return keys, sizes
 }
 
+// flowGaps returns the time between each packet and the one before it of
+// its 5-tuple, packets taken in time order.
+func flowGaps(ps []trace.Packet) []uint64 {
+	order := make([]int32, len(ps))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	if !slices.IsSortedFunc(ps, func(a, b trace.Packet) int { return cmp.Compare(a.TS, b.TS) }) {
+		slices.SortStableFunc(order, func(a, b int32) int { return cmp.Compare(ps[a].TS, ps[b].TS) })
+	}
+	last := make(map[trace.Key]int64, len(ps)/4+16)
+	var out []uint64
+	for _, i := range order {
+		k := ps[i].Key()
+		if t, ok := last[k]; ok {
+			out = append(out, uint64(ps[i].TS-t))
+		}
+		last[k] = ps[i].TS
+	}
+	return out
+}
+
 func packetProfile(ps []trace.Packet) *profile {
 	n := len(ps)
 	p := &profile{kind: trace.KindPackets, n: n, num: map[string][]uint64{}, joint: map[string]*jointHist{}}
@@ -219,6 +243,9 @@ func packetProfile(ps []trace.Packet) *profile {
 	p.num["pkt_len"] = so.sorted(n, func(i int) uint64 { return uint64(ps[i].Len) })
 	keys, sizes := packetFlows(ps)
 	p.num["flow_size"] = so.sorted(len(sizes), func(i int) uint64 { return sizes[i] })
+	if gaps := flowGaps(ps); len(gaps) > 0 {
+		p.num["flow_iat"] = so.sorted(len(gaps), func(i int) uint64 { return gaps[i] })
+	}
 	p.joint["pkt_len_proto"] = denseHist(n, func(i int) uint64 {
 		return log2BinU(uint64(ps[i].Len))<<8 | uint64(ps[i].Proto)
 	})
@@ -262,6 +289,13 @@ func compare(real, syn *profile) *Fidelity {
 		ens = append(ens, en)
 	}
 	f.MeanEMDNormalized = mean(ens...)
+	if rt, st := real.log["flow_iat"], syn.log["flow_iat"]; len(rt) > 0 && len(st) > 0 {
+		var en float64
+		if lo, hi := rt[0], rt[len(rt)-1]; hi > lo {
+			en = EMD(rt, st) / (hi - lo)
+		}
+		f.FlowIAT = &en
+	}
 
 	var jt []float64
 	for _, name := range jointNames(real.kind) {

@@ -32,6 +32,12 @@ type Fidelity struct {
 	// Joint holds the total variation distance of each 2-way histogram and
 	// their mean under MeanJointKey.
 	Joint map[string]float64 `json:"joint"`
+	// FlowIAT is, for packet traces, the normalised EMD (log1p of
+	// seconds, over the real range) of the time between consecutive
+	// packets of one 5-tuple: the within-flow dynamics that ts and
+	// flow_size do not see. Reported beside the means, not in them; nil
+	// when either trace has no flow of two packets.
+	FlowIAT *float64 `json:"flow_iat_emd_normalized,omitempty"`
 }
 
 // MeanJointTVD returns the mean total variation distance of the joint

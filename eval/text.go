@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"text/tabwriter"
 
@@ -47,6 +48,14 @@ func (r *Result) WriteText(w io.Writer) error {
 	}
 	for _, k := range EMDFields(r.Kind) {
 		row("normalised EMD "+k, func(f *Fidelity) float64 { return f.EMDNormalized[k] })
+	}
+	if r.FlowIAT != nil {
+		row("normalised EMD flow_iat (not in the mean)", func(f *Fidelity) float64 {
+			if f.FlowIAT == nil {
+				return math.NaN()
+			}
+			return *f.FlowIAT
+		})
 	}
 	for _, k := range JointNames(r.Kind) {
 		row("joint TVD "+k, func(f *Fidelity) float64 { return f.Joint[k] })
