@@ -279,6 +279,8 @@ type SpecBuilder[R any, P flows.Record[R]] struct {
 	labels map[string]struct{}
 	kc     keyCounts
 	starts []*quantileSketch
+	// lens sketches each chunk's flow lengths (a chained flow once).
+	lens []*quantileSketch
 }
 
 func newSpecBuilder[R any, P flows.Record[R]](kind trace.Kind, chunks int, fields []recordField[R]) *SpecBuilder[R, P] {
@@ -288,6 +290,7 @@ func newSpecBuilder[R any, P flows.Record[R]](kind trace.Kind, chunks int, field
 	}
 	for range chunks {
 		b.starts = append(b.starts, newSketch())
+		b.lens = append(b.lens, newSketch())
 	}
 	return b
 }
@@ -319,9 +322,11 @@ func (b *SpecBuilder[R, P]) Add(c int, start, end int64, f *flows.ChunkFlow[R]) 
 	case f.FlowLen > 0 && !f.Follows:
 		b.kc.add(f.Key, f.FlowLen)
 		b.starts[c].add(chunkRel(P(&f.Records[0]).Time(), start, end))
+		b.lens[c].add(float64(f.FlowLen))
 	case f.FlowLen == 0:
 		b.kc.add(f.Key, len(f.Records))
 		b.starts[c].add(chunkRel(P(&f.Records[0]).Time(), start, end))
+		b.lens[c].add(float64(len(f.Records)))
 	}
 	for i := range f.Records {
 		r := &f.Records[i]
@@ -374,6 +379,15 @@ func (b *SpecBuilder[R, P]) Spec(opt BuildOptions) (Spec, error) {
 				sk.add(1)
 			}
 			spec.StartKnots[c] = sk.knots(opt.QuantileKnots, false)
+		}
+	}
+	if opt.ChainLen > 0 && opt.QuantileKnots > 0 {
+		spec.LengthKnots = make([][]float64, b.chunks)
+		for c, sk := range b.lens {
+			if sk.n == 0 {
+				sk.add(1)
+			}
+			spec.LengthKnots[c] = sk.knots(opt.QuantileKnots, false) // values: positions are taken through the codec
 		}
 	}
 	spec.Feat = featSpecs(b.fields, b.cols, opt)

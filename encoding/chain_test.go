@@ -119,3 +119,55 @@ func TestFitChainScalesIntoTheChunk(t *testing.T) {
 		t.Errorf("a chain inside the chunk changed: %v", inside)
 	}
 }
+
+// TestChunkLengthPositions checks that each chunk's length positions
+// decode, through the trace-wide length codec, to that chunk's own flow
+// lengths: short flows in the first chunk, long ones in the second.
+func TestChunkLengthPositions(t *testing.T) {
+	var recs []trace.Packet
+	t0 := int64(1_000_000)
+	add := func(src uint32, at int64, n int) {
+		for i := range n {
+			recs = append(recs, trace.Packet{TS: at + int64(i), Src: src, Dst: 1, SrcPort: 1000, DstPort: 80, Proto: 6, Len: 60, TTL: 64})
+		}
+	}
+	for i := range 20 {
+		add(uint32(10+i), t0+int64(i)*100, 1+i%3) // chunk 0: flows of 1 to 3 packets
+	}
+	for i := range 5 {
+		add(uint32(100+i), t0+10_000+int64(i)*1000, 30+10*i) // chunk 1: flows of 30 to 70
+	}
+	flows.SortByTime(recs)
+	sp, err := flows.SplitByTime(recs, flows.Options{Chunks: 2, MaxFlowLen: 8, Chain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := BuildPacketSpec(sp, BuildOptions{MaxLen: 8, LengthAttr: true, QuantileKnots: 32, ChainLen: sp.Stats.LongestChain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSchema(spec, newStub([]uint16{80, 1000}, []uint8{6}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, _ := s.AttrSlice("length")
+	decode := func(pos float64) int {
+		v := make([]float32, s.AttrDim())
+		v[off] = float32(pos)
+		return s.DecodeLength(v)
+	}
+	for c, want := range [][2]int{{1, 3}, {30, 70}} {
+		pos := s.ChunkLengthPositions(c)
+		if len(pos) < 2 || !slices.IsSorted(pos) {
+			t.Fatalf("chunk %d: positions %v", c, pos)
+		}
+		for _, p := range pos {
+			if n := decode(p); n < want[0] || n > want[1] {
+				t.Errorf("chunk %d: position %.3f decodes to length %d, outside the chunk's [%d, %d]", c, p, n, want[0], want[1])
+			}
+		}
+	}
+	if s.ChunkLengthPositions(2) != nil {
+		t.Error("positions for a chunk that does not exist")
+	}
+}

@@ -80,6 +80,11 @@ type Spec struct {
 	// attribute follows marks the segments after a flow's first, whose
 	// first gap is the time since the segment before.
 	ChainLen int `json:"chain_len,omitempty"`
+	// LengthKnots, with chained flows and quantile encoding, holds per
+	// chunk the quantile knots of its flows' lengths (a chained flow
+	// counted once): generation calibrates each chunk's lengths to its own
+	// (ChunkLengthPositions).
+	LengthKnots [][]float64 `json:"length_knots,omitempty"`
 }
 
 // Schema encodes flows of one dataset kind into model tensors and decodes
@@ -131,6 +136,9 @@ func NewSchema(spec Spec, emb Embedding) (*Schema, error) {
 	}
 	if spec.ChainLen > 0 && (s.attrIndex("length") < 0 || s.attrIndex("follows") < 0) {
 		return nil, errors.New("schema: chained flows need the length and follows attributes")
+	}
+	if n := len(spec.LengthKnots); n > 0 && n != spec.Chunks {
+		return nil, fmt.Errorf("schema: %d length-knot sets for %d chunks", n, spec.Chunks)
 	}
 	if len(spec.StartKnots) > 0 {
 		if len(spec.StartKnots) != spec.Chunks {
@@ -280,6 +288,29 @@ func (s *Schema) DecodeLength(vec []float32) int {
 // LengthCap is the longest length the length attribute decodes to: the
 // longest chained flow with ChainLen, else MaxLen.
 func (s *Spec) LengthCap() int { return max(s.MaxLen, s.ChainLen) }
+
+// ChunkLengthPositions returns the encoded positions, sorted, of chunk c's
+// real flow lengths (Spec.LengthKnots) under the quantile-encoded length
+// attribute, a value spanning several positions placed at random among
+// them: the distribution a chunk's generated lengths are calibrated to.
+// It is nil without per-chunk knots.
+func (s *Schema) ChunkLengthPositions(c int) []float64 {
+	i := s.attrIndex("length")
+	if i < 0 || c < 0 || c >= len(s.LengthKnots) {
+		return nil
+	}
+	q, ok := s.attr[i].(*Quantile)
+	if !ok {
+		return nil
+	}
+	knots := s.LengthKnots[c]
+	out := make([]float64, len(knots))
+	for j, v := range knots {
+		out[j], _ = q.position(v)
+	}
+	slices.Sort(out)
+	return out
+}
 
 // Chains reports whether long flows are chained segments (Spec.ChainLen).
 func (s *Schema) Chains() bool { return s.ChainLen > 0 }

@@ -516,6 +516,14 @@ func (r *Run) calibrationTargets(ctx context.Context, s *encoding.Schema, split 
 		}
 		pilots[c] = rows[:share(c, block)]
 	}
+	// With chained long flows each chunk's lengths are calibrated to the
+	// chunk's real ones rather than to its pilot's share of the trace's.
+	var realLens [][]float64
+	if s.Chains() {
+		for c := range n {
+			realLens = append(realLens, s.ChunkLengthPositions(c))
+		}
+	}
 	offs := s.QuantileFeatureOffsets()
 	feats := make([][][]float32, len(offs))
 	for j := range feats {
@@ -527,6 +535,7 @@ func (r *Run) calibrationTargets(ctx context.Context, s *encoding.Schema, split 
 		pilot := postgen.NewStream(s, n, opt, "", &postgen.Stats{})
 		defer pilot.Close()
 		pilot.SetTargets(lens, nil)
+		pilot.SetLengthTargets(realLens)
 		for c, rows := range pilots {
 			if len(rows) == 0 {
 				continue
@@ -554,6 +563,7 @@ func (r *Run) calibrationTargets(ctx context.Context, s *encoding.Schema, split 
 		}
 	}
 	g.SetTargets(lens, feats)
+	g.SetLengthTargets(realLens)
 	return nil
 }
 

@@ -399,6 +399,22 @@ func (g *Stream) SetTargets(lens [][]float32, feats [][][]float32) {
 	}
 }
 
+// SetLengthTargets replaces the length targets by given distributions of
+// positions, per chunk (nil leaves a chunk's as it is): with chained long
+// flows, each chunk's real lengths (encoding.Schema.ChunkLengthPositions),
+// since one long flow more or less in a chunk moves its records by
+// thousands.
+func (g *Stream) SetLengthTargets(pos [][]float64) {
+	for len(g.lenTo) < len(pos) {
+		g.lenTo = append(g.lenTo, Target{})
+	}
+	for c, p := range pos {
+		if len(p) > 0 {
+			g.lenTo[c] = Target{q: slices.Sorted(slices.Values(p))}
+		}
+	}
+}
+
 func (g *Stream) lenTarget(c int) Target {
 	if c < len(g.lenTo) {
 		return g.lenTo[c]
