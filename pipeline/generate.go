@@ -126,9 +126,9 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	if err != nil {
 		return nil, err
 	}
-	var skip []string
+	var fail map[string]float64
 	if r.Cfg.Generate.RepairProtocol {
-		if skip, err = r.repairSkip(s.Kind()); err != nil {
+		if fail, err = r.repairTargets(s.Kind()); err != nil {
 			return nil, err
 		}
 	}
@@ -160,7 +160,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 			}
 		}
 	}
-	gc := &genChunks{r: r, s: s, split: split, models: models, g: g, skip: skip, st: st, block: block, tmp: tmp, end: math.MaxInt64,
+	gc := &genChunks{r: r, s: s, split: split, models: models, g: g, fail: fail, st: st, block: block, tmp: tmp, end: math.MaxInt64,
 		span: split.Chunks[len(split.Chunks)-1].End - split.Chunks[0].Start}
 	st.Periods = 1
 	if d, err := r.Cfg.Generate.DurationMicros(); err != nil {
@@ -224,7 +224,7 @@ type genChunks struct {
 	split  *SplitInfo
 	models []*dg.Model
 	g      *postgen.Stream
-	skip   []string
+	fail   map[string]float64 // the repair's targets (repairTargets)
 	st     *GenStats
 	block  int
 	tmp    string
@@ -632,7 +632,7 @@ func batchRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b
 	}
 	t := ops.wrap(kept)
 	if gc.r.Cfg.Generate.RepairProtocol {
-		st.RepairStats.Add(gc.g.Repair(c, b, t, gc.skip, gc.seed^0x726570))
+		st.RepairStats.Add(gc.g.Repair(c, b, t, gc.fail, gc.seed^0x726570))
 	}
 	gc.g.Hold(t)
 	recs = ops.unwrap(t)
@@ -645,13 +645,16 @@ func batchRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b
 	return nil
 }
 
-// repairSkip lists the protocol checks the repair leaves alone: those the
-// real training trace fails for more than 1% of its flows, from the
-// results pre-processing recorded. Under DP those results are not
-// recorded (they would be a statistic of the private trace released
-// outside the privacy accounting) and every check is repaired; so it is,
-// with a warning, for a run pre-processed before they were recorded.
-func (r *Run) repairSkip(k trace.Kind) ([]string, error) {
+// repairTargets returns the protocol checks the real training trace fails
+// for more than 1% of its flows, with the share of flows failing each,
+// from the results pre-processing recorded: the repair brings the
+// synthetic trace's failures of these checks down to the real share, not
+// to none (a real trace that often fails a check is imitated failing it).
+// Under DP those results are not recorded (they would be a statistic of
+// the private trace released outside the privacy accounting) and every
+// check is repaired; so it is, with a warning, for a run pre-processed
+// before they were recorded.
+func (r *Run) repairTargets(k trace.Kind) (map[string]float64, error) {
 	if r.Cfg.DP.Enabled {
 		r.log.Info("protocol repair under DP: every check repaired (the real trace's pass shares are not used)")
 		return nil, nil
@@ -668,9 +671,9 @@ func (r *Run) repairSkip(k trace.Kind) ([]string, error) {
 	if k == trace.KindPackets {
 		kind = "packets"
 	}
-	skip := side.Below(kind, 1-protocol.TargetGap)
-	r.log.Info("protocol repair", "skipped_checks", skip)
-	return skip, nil
+	fail := side.Failing(kind, 1-protocol.TargetGap)
+	r.log.Info("protocol repair: checks the real trace often fails are repaired down to its failure share", "real_failure_shares", fail)
+	return fail, nil
 }
 
 // generateThreads is the BLAS thread count of generation: train.threads,

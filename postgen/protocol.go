@@ -34,8 +34,12 @@ func (s *RepairStats) Total() int64 {
 }
 
 // RepairProtocol repairs the protocol violations of a decoded synthetic
-// trace in place (see [protocol.RepairPackets] and [protocol.RepairFlows]),
-// leaving the checks named in skip alone, and keeps it sorted by time.
+// trace in place (see [protocol.RepairPackets] and [protocol.RepairFlows])
+// and keeps it sorted by time. A check named in fail (the share of the
+// real trace's flows failing it: checks the real trace itself often
+// fails) is repaired only down to that share: each violating flow is left
+// as it is with the probability that brings the trace's failures of the
+// check, as generated, down to it ([protocol.LeaveShares]).
 //
 // In a packet trace the repair may give a flow a new 5-tuple (a redrawn
 // port or address), which another generated flow may already hold: the two
@@ -53,15 +57,22 @@ func (s *RepairStats) Total() int64 {
 // flag order, IP ids) and over the pools of valid values it draws from; on
 // a block of whole flows it holds as on the whole trace, the pools being
 // the block's own valid values, a sample of the same marginals.
-func RepairProtocol(t *trace.Trace, skip []string, seed uint64, held map[trace.Key]struct{}) RepairStats {
-	return repairProtocol(t, skip, seed, held, nil)
+func RepairProtocol(t *trace.Trace, fail map[string]float64, seed uint64, held map[trace.Key]struct{}) RepairStats {
+	return repairProtocol(t, fail, seed, held, nil)
 }
 
 // repairProtocol is RepairProtocol, calling moved, when not nil, with the
 // old and new 5-tuple of each record whose 5-tuple it changed.
-func repairProtocol(t *trace.Trace, skip []string, seed uint64, held map[trace.Key]struct{}, moved func(old, new trace.Key)) RepairStats {
-	opt := protocol.RepairOptions{Seed: seed, Skip: skip}
+func repairProtocol(t *trace.Trace, fail map[string]float64, seed uint64, held map[trace.Key]struct{}, moved func(old, new trace.Key)) RepairStats {
+	opt := protocol.RepairOptions{Seed: seed}
 	var st RepairStats
+	if len(fail) > 0 {
+		if t.Kind == trace.KindPackets {
+			opt.Leave = protocol.LeaveShares("packets", fail, protocol.Packets(t.Packets))
+		} else {
+			opt.Leave = protocol.LeaveShares("flows", fail, protocol.Flows(t.Flows))
+		}
+	}
 	if t.Kind != trace.KindPackets {
 		before := t.Flows
 		t.Flows, st.Repairs = protocol.RepairFlows(before, opt)

@@ -1,6 +1,7 @@
 package postgen
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/netshare-go/netshare/eval/protocol"
@@ -68,23 +69,42 @@ func TestRepairProtocolRevertsWithoutFreePort(t *testing.T) {
 	}
 }
 
-// Skipped checks are left alone; flow records are repaired record by
-// record and kept sorted.
-func TestRepairProtocolFlowsSkip(t *testing.T) {
-	mk := func() trace.Trace {
-		return trace.Trace{Kind: trace.KindFlows, Flows: []trace.Flow{
-			{Start: 1, Src: 0x0a000001, Dst: 0x0a000002, SrcPort: 5000, DstPort: 53, Proto: trace.ProtoUDP, Packets: 1, Bytes: 60},
-			{Start: 2, Src: 0x0a000001, Dst: 0x0a000002, SrcPort: 5001, DstPort: 53, Proto: trace.ProtoUDP, Packets: 0, Bytes: 60},
-		}}
+// A check the real trace often fails is repaired down to the real
+// failure share, not to none; flow records are repaired record by record
+// and kept sorted.
+func TestRepairProtocolFlowsDownToRealShare(t *testing.T) {
+	mk := func(n int) trace.Trace {
+		tr := trace.Trace{Kind: trace.KindFlows}
+		for i := range n {
+			// Every other flow has no packets (fails flow_packets).
+			tr.Flows = append(tr.Flows, trace.Flow{Start: int64(i), Src: 0x0a000001, Dst: 0x0a000002, SrcPort: uint16(5000 + i), DstPort: 53, Proto: trace.ProtoUDP, Packets: uint64(i % 2), Bytes: 60})
+		}
+		return tr
 	}
-	in := mk()
+	in := mk(2)
 	st := RepairProtocol(&in, nil, 1, nil)
-	if in.Flows[1].Packets != 1 || st.Repairs[protocol.CheckFlowPackets] != 1 {
-		t.Fatalf("flow_packets not repaired: %+v, %v", in.Flows[1], st.Repairs)
+	if in.Flows[0].Packets != 1 || st.Repairs[protocol.CheckFlowPackets] != 1 {
+		t.Fatalf("flow_packets not repaired: %+v, %v", in.Flows, st.Repairs)
 	}
-	in = mk()
-	st = RepairProtocol(&in, []string{protocol.CheckFlowPackets}, 1, nil)
-	if in.Flows[1].Packets != 0 || st.Total() != 0 {
-		t.Fatalf("skipped check repaired: %+v, %v", in.Flows[1], st.Repairs)
+	// The real trace fails as often as this one: nothing to repair.
+	in = mk(2)
+	st = RepairProtocol(&in, map[string]float64{protocol.CheckFlowPackets: 0.5}, 1, nil)
+	if in.Flows[0].Packets != 0 || st.Total() != 0 {
+		t.Fatalf("a check failed no more than the real trace fails it was repaired: %+v, %v", in.Flows, st.Repairs)
+	}
+	// Half fail, the real trace 10%: four in five violations repaired.
+	in = mk(4000)
+	st = RepairProtocol(&in, map[string]float64{protocol.CheckFlowPackets: 0.1}, 1, nil)
+	failing := 0
+	for _, f := range in.Flows {
+		if f.Packets == 0 {
+			failing++
+		}
+	}
+	if share := float64(failing) / 4000; share < 0.085 || share > 0.115 {
+		t.Errorf("%.3f of flows still fail flow_packets, want about 0.10", share)
+	}
+	if !slices.IsSortedFunc(in.Flows, func(a, b trace.Flow) int { return int(a.Start - b.Start) }) {
+		t.Error("flows not sorted")
 	}
 }

@@ -427,8 +427,8 @@ func (g *Stream) lenTarget(c int) Target {
 // (seeded per block), keeping packet flows off the 5-tuples already held;
 // a flow carried to later chunks that the repair gives a new 5-tuple takes
 // it there too. Hold the records once repaired.
-func (g *Stream) Repair(c, b int, t *trace.Trace, skip []string, seed uint64) RepairStats {
-	return repairProtocol(t, skip, seed^mix(uint64(c)<<32|uint64(uint32(b))), g.held, func(old, new trace.Key) {
+func (g *Stream) Repair(c, b int, t *trace.Trace, fail map[string]float64, seed uint64) RepairStats {
+	return repairProtocol(t, fail, seed^mix(uint64(c)<<32|uint64(uint32(b))), g.held, func(old, new trace.Key) {
 		if _, ok := g.carried[old]; ok {
 			g.remap[old] = new
 		}

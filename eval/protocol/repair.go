@@ -12,15 +12,108 @@ type RepairOptions struct {
 	// Seed drives the draws that replace invalid ports, ICMP types and
 	// addresses.
 	Seed uint64
-	// Skip names checks whose violations are left as they are, typically
-	// those the real trace itself often fails (see [Side.Below]).
+	// Skip names checks whose violations are left as they are.
 	Skip []string
+	// Leave gives, per check name, the probability that a flow violating
+	// the check is left as it is: a synthetic trace imitating a real one
+	// that often fails a check is repaired down to the real trace's
+	// failure share (see [Side.Failing] and [LeaveShares]), not to none.
+	// The choice is per flow (5-tuple; per record for flow traces), from
+	// a hash of the seed, the check and the 5-tuple, so that all of a
+	// flow's records are left or repaired together.
+	Leave map[string]float64
 }
 
 // Repairs counts, per check name, the records a repair changed.
 type Repairs map[string]int64
 
 func (o RepairOptions) on(name string) bool { return !slices.Contains(o.Skip, name) }
+
+// fix reports whether a violation of check name by the flow of key k is
+// repaired: the check is not skipped, and the flow is not one Leave
+// leaves.
+func (o RepairOptions) fix(name string, k trace.Key) bool {
+	if !o.on(name) {
+		return false
+	}
+	p := o.Leave[name]
+	switch {
+	case p <= 0:
+		return true
+	case p >= 1:
+		return false
+	}
+	return coin(o.Seed, name, k) >= p
+}
+
+// coin is a uniform draw in [0, 1) fixed by the seed, the check's name
+// and the 5-tuple.
+func coin(seed uint64, name string, k trace.Key) float64 {
+	h := seed ^ 0x9e3779b97f4a7c15
+	for i := 0; i < len(name); i++ {
+		h = mix64(h ^ uint64(name[i]))
+	}
+	h = mix64(h ^ uint64(k.Src)<<32 ^ uint64(k.Dst))
+	h = mix64(h ^ uint64(k.SrcPort)<<24 ^ uint64(k.DstPort)<<8 ^ uint64(k.Proto))
+	return float64(h>>11) / (1 << 53)
+}
+
+// mix64 is SplitMix64's finaliser.
+func mix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// LeaveShares returns, for each check in target (the real trace's share
+// of flows failing it), the probability of leaving a violating flow
+// unrepaired that brings got (the synthetic trace's side before repair)
+// down to that share: target over got's share, at most 1. Checks got's
+// flows fail no more often than target are left entirely (probability 1).
+func LeaveShares(kind string, target map[string]float64, got Side) map[string]float64 {
+	if len(target) == 0 {
+		return nil
+	}
+	defs := flowChecks
+	if kind == "packets" {
+		defs = packetChecks
+	}
+	out := map[string]float64{}
+	for i, d := range defs {
+		t, ok := target[d.Name]
+		if !ok {
+			continue
+		}
+		share := 0.0
+		if i < len(got.FailedFlows) {
+			share = ratio(got.FailedFlows[i], got.Flows)
+		}
+		if share <= t {
+			out[d.Name] = 1
+		} else {
+			out[d.Name] = t / share
+		}
+	}
+	return out
+}
+
+// Failing returns, for the checks that fewer than share of the side's
+// flows pass, the share of flows that fail each: the targets a repair of
+// a synthetic trace imitating this one repairs down to (LeaveShares).
+func (s *Side) Failing(kind string, share float64) map[string]float64 {
+	defs := flowChecks
+	if kind == "packets" {
+		defs = packetChecks
+	}
+	out := map[string]float64{}
+	for i, d := range defs {
+		if i < len(s.FailedFlows) && 1-ratio(s.FailedFlows[i], s.Flows) < share {
+			out[d.Name] = ratio(s.FailedFlows[i], s.Flows)
+		}
+	}
+	return out
+}
 
 // Below lists the checks that fewer than share of the side's flows pass,
 // for a trace of the given kind ("packets" or "flows"): the checks a repair
@@ -79,7 +172,8 @@ func draw[T any](r *rand.Rand, pool []T, old T) (T, bool) {
 // (as far as the pools allow), counting each change in rep.
 func (p *pools) repairKey(k trace.Key, r *rand.Rand, opt RepairOptions, rep Repairs, weight int64) trace.Key {
 	m := commonFailures(k, false)
-	if m&bPorts != 0 && opt.on(CheckPorts) {
+	orig := k
+	if m&bPorts != 0 && opt.fix(CheckPorts, orig) {
 		switch {
 		case hasPorts(k.Proto):
 			if k.SrcPort == 0 {
@@ -95,7 +189,7 @@ func (p *pools) repairKey(k trace.Key, r *rand.Rand, opt RepairOptions, rep Repa
 		}
 		rep[CheckPorts] += weight
 	}
-	if m&bICMP != 0 && opt.on(CheckICMP) {
+	if m&bICMP != 0 && opt.fix(CheckICMP, orig) {
 		if v, ok := draw(r, p.icmp, k.DstPort); ok {
 			k.DstPort = v
 		} else {
@@ -103,13 +197,13 @@ func (p *pools) repairKey(k trace.Key, r *rand.Rand, opt RepairOptions, rep Repa
 		}
 		rep[CheckICMP] += weight
 	}
-	if m&bSrcAddr != 0 && opt.on(CheckSrcAddr) {
+	if m&bSrcAddr != 0 && opt.fix(CheckSrcAddr, orig) {
 		var ok bool
 		if k.Src, ok = draw(r, p.src, k.Src); ok {
 			rep[CheckSrcAddr] += weight
 		}
 	}
-	if m&bDstAddr != 0 && opt.on(CheckDstAddr) {
+	if m&bDstAddr != 0 && opt.fix(CheckDstAddr, orig) {
 		var ok bool
 		if k.Dst, ok = draw(r, p.dst, k.Dst); ok {
 			rep[CheckDstAddr] += weight
@@ -159,7 +253,8 @@ func repairTCPFlags(f uint8) uint8 {
 //
 // Protocol numbers are not changed (proto_valid is reported, not
 // repaired), and a draw needs a valid value of the field somewhere in the
-// trace. Checks named in opt.Skip are left alone.
+// trace. Checks named in opt.Skip are left alone, as are the flows
+// opt.Leave leaves.
 func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repairs) {
 	out := slices.Clone(pkts)
 	rep := Repairs{}
@@ -167,7 +262,8 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 	// Per-packet fields.
 	for i := range out {
 		p := &out[i]
-		if opt.on(CheckFragment) {
+		k := p.Key()
+		if opt.fix(CheckFragment, k) {
 			// A later fragment cannot carry ports.
 			ported := p.FragOff != 0 && (hasPorts(p.Proto) || p.Proto == trace.ProtoICMP) && (p.SrcPort != 0 || p.DstPort != 0)
 			if ported || packetFailures(p)&bFragment != 0 {
@@ -180,7 +276,7 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 		}
 		m := packetFailures(p)
 		if m&(bIPLength|bMTU) != 0 {
-			if m&bIPLength != 0 && opt.on(CheckIPLength) {
+			if m&bIPLength != 0 && opt.fix(CheckIPLength, k) {
 				h := 20
 				if p.FragOff == 0 {
 					h = minHeader(p.Proto)
@@ -188,12 +284,12 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 				p.Len = uint16(h)
 				rep[CheckIPLength]++
 			}
-			if m&bMTU != 0 && opt.on(CheckMTU) {
+			if m&bMTU != 0 && opt.fix(CheckMTU, k) {
 				p.Len = MTU
 				rep[CheckMTU]++
 			}
 		}
-		if m&bTCPFlags != 0 && opt.on(CheckTCPFlags) {
+		if m&bTCPFlags != 0 && opt.fix(CheckTCPFlags, k) {
 			if p.Proto == trace.ProtoTCP && p.FragOff == 0 {
 				p.TCPFlags = repairTCPFlags(p.TCPFlags)
 			} else {
@@ -240,10 +336,10 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 	var flags []uint8
 	var tcpIdx []int32
 	for _, f := range packetFlows(out) {
-		if opt.on(CheckTTL) || opt.on(CheckTTLStable) {
-			repairTTL(out, f.idx, opt, rep)
+		if opt.fix(CheckTTL, f.key) || opt.fix(CheckTTLStable, f.key) {
+			repairTTL(out, f.key, f.idx, opt, rep)
 		}
-		if opt.on(CheckTimeOrder) {
+		if opt.fix(CheckTimeOrder, f.key) {
 			ts = ts[:0]
 			for _, i := range f.idx {
 				ts = append(ts, out[i].TS)
@@ -258,7 +354,7 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 				}
 			}
 		}
-		if f.key.Proto == trace.ProtoTCP && opt.on(CheckTCPOrder) {
+		if f.key.Proto == trace.ProtoTCP && opt.fix(CheckTCPOrder, f.key) {
 			tcpIdx, flags = tcpIdx[:0], flags[:0]
 			for _, i := range f.idx {
 				if out[i].FragOff == 0 {
@@ -279,7 +375,7 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 				}
 			}
 		}
-		if opt.on(CheckIPID) {
+		if opt.fix(CheckIPID, f.key) {
 			for j := 1; j < len(f.idx); j++ {
 				prev, p := out[f.idx[j-1]].ID, &out[f.idx[j]]
 				if p.ID-prev >= IDStep {
@@ -306,7 +402,7 @@ func flagClass(f uint8) int {
 
 // repairTTL gives the packets of one flow whose TTL is 0 or far from the
 // flow's most common nonzero TTL that TTL.
-func repairTTL(out []trace.Packet, idx []int32, opt RepairOptions, rep Repairs) {
+func repairTTL(out []trace.Packet, k trace.Key, idx []int32, opt RepairOptions, rep Repairs) {
 	var counts [256]int32
 	mode := uint8(0)
 	for _, i := range idx {
@@ -323,10 +419,10 @@ func repairTTL(out []trace.Packet, idx []int32, opt RepairOptions, rep Repairs) 
 		p := &out[i]
 		d := int(p.TTL) - int(mode)
 		switch {
-		case p.TTL == 0 && opt.on(CheckTTL):
+		case p.TTL == 0 && opt.fix(CheckTTL, k):
 			p.TTL = mode
 			rep[CheckTTL]++
-		case p.TTL != 0 && (d > TTLSpread || d < -TTLSpread) && opt.on(CheckTTLStable):
+		case p.TTL != 0 && (d > TTLSpread || d < -TTLSpread) && opt.fix(CheckTTLStable, k):
 			p.TTL = mode
 			rep[CheckTTLStable]++
 		}
@@ -346,7 +442,7 @@ func repairTTL(out []trace.Packet, idx []int32, opt RepairOptions, rep Repairs) 
 //     becomes 0.
 //
 // Protocol numbers are not changed. Checks named in opt.Skip are left
-// alone.
+// alone, as are the records opt.Leave leaves.
 func RepairFlows(flows []trace.Flow, opt RepairOptions) ([]trace.Flow, Repairs) {
 	out := slices.Clone(flows)
 	rep := Repairs{}
@@ -362,7 +458,7 @@ func RepairFlows(flows []trace.Flow, opt RepairOptions) ([]trace.Flow, Repairs) 
 			f.Src, f.Dst, f.SrcPort, f.DstPort = nk.Src, nk.Dst, nk.SrcPort, nk.DstPort
 		}
 		m := flowFailures(f)
-		if m&bTCPFlags != 0 && opt.on(CheckTCPFlags) {
+		if m&bTCPFlags != 0 && opt.fix(CheckTCPFlags, k) {
 			if f.Proto == trace.ProtoTCP {
 				f.TCPFlags |= trace.TCPAck
 			} else {
@@ -370,17 +466,17 @@ func RepairFlows(flows []trace.Flow, opt RepairOptions) ([]trace.Flow, Repairs) 
 			}
 			rep[CheckTCPFlags]++
 		}
-		if m&bFlowPackets != 0 && opt.on(CheckFlowPackets) {
+		if m&bFlowPackets != 0 && opt.fix(CheckFlowPackets, k) {
 			f.Packets = 1
 			rep[CheckFlowPackets]++
 		}
-		if f.Packets > 0 && flowFailures(f)&bFlowBytes != 0 && opt.on(CheckFlowBytes) {
+		if f.Packets > 0 && flowFailures(f)&bFlowBytes != 0 && opt.fix(CheckFlowBytes, k) {
 			h := uint64(minHeader(f.Proto))
 			lo, hi := satMul(f.Packets, h), satMul(f.Packets, 65535)
 			f.Bytes = min(max(f.Bytes, lo), hi)
 			rep[CheckFlowBytes]++
 		}
-		if flowFailures(f)&bFlowDuration != 0 && opt.on(CheckFlowDuration) {
+		if flowFailures(f)&bFlowDuration != 0 && opt.fix(CheckFlowDuration, k) {
 			f.Dur = 0
 			rep[CheckFlowDuration]++
 		}

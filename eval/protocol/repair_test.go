@@ -219,3 +219,42 @@ func TestBelow(t *testing.T) {
 		t.Errorf("below 75%%: %v", got)
 	}
 }
+
+// TestRepairLeavesWholeFlows checks opt.Leave: about the given share of
+// violating flows is left, each flow's packets all left or all repaired,
+// and LeaveShares sets the share that brings a trace down to a target.
+func TestRepairLeavesWholeFlows(t *testing.T) {
+	var in []trace.Packet
+	for f := range 2000 {
+		for i := range 3 {
+			in = append(in, trace.Packet{TS: int64(f*10 + i), Src: 0x0a000001, Dst: 0x0a000002, SrcPort: uint16(1024 + f), DstPort: 80,
+				Proto: trace.ProtoTCP, Len: 60, TTL: 64, ID: uint16(i), TCPFlags: trace.TCPFin}) // FIN without ACK: fails tcp_flags
+		}
+	}
+	before := Packets(in)
+	leave := LeaveShares("packets", map[string]float64{CheckTCPFlags: 0.25}, before)
+	if p := leave[CheckTCPFlags]; p != 0.25 {
+		t.Fatalf("leave share %v, want 0.25 (every flow fails)", p)
+	}
+	out, rep := RepairPackets(in, RepairOptions{Seed: 7, Leave: leave})
+	left := map[trace.Key]int{}
+	for _, p := range out {
+		if p.TCPFlags == trace.TCPFin {
+			left[p.Key()]++
+		}
+	}
+	for k, n := range left {
+		if n != 3 {
+			t.Fatalf("flow %v: %d of 3 packets left", k, n)
+		}
+	}
+	if share := float64(len(left)) / 2000; share < 0.22 || share > 0.28 {
+		t.Errorf("%.3f of flows left, want about 0.25", share)
+	}
+	if rep[CheckTCPFlags] != int64(3*(2000-len(left))) {
+		t.Errorf("%d repairs counted, %d made", rep[CheckTCPFlags], 3*(2000-len(left)))
+	}
+	if got := LeaveShares("packets", map[string]float64{CheckTCPFlags: 0.25}, Packets(validPackets())); got[CheckTCPFlags] != 1 {
+		t.Errorf("a trace that fails less than the target: leave %v, want 1", got[CheckTCPFlags])
+	}
+}
