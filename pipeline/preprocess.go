@@ -82,7 +82,7 @@ const (
 
 // preprocessKey hashes what pre-processing depends on.
 func preprocessKey(inputSHA string, c *config.Config, audit bool) string {
-	return hashKey(preprocessVersion, inputSHA, c.Chunks, c.MaxFlowLen, c.MaxFlowLenCap, c.LongFlows, chainKey(c), c.Continuous, c.QuantileKnots, c.LengthAttribute, c.Word2Vec, c.DP, c.Seed, c.SkipBad, audit)
+	return hashKey(preprocessVersion, inputSHA, c.Chunks, c.MaxFlowLen, c.MaxFlowLenCap, longFlowsKey(c), c.Continuous, c.QuantileKnots, c.LengthAttribute, c.Word2Vec, c.DP, c.Seed, c.SkipBad, audit)
 }
 
 // ProtocolFile, in the pre-processing folder, holds the protocol checks'
@@ -127,13 +127,14 @@ func (r *Run) publicBasis(kind trace.Kind, info *SplitInfo) (*publicRun, error) 
 	return pub, pub.emb.Save(preFile(r.Dir, EmbeddingFile))
 }
 
-// chainKey is what of max_chain_len the pre-processing depends on: nothing
-// unless long flows are chained.
-func chainKey(c *config.Config) int {
+// longFlowsKey is what of long_flows and max_chain_len the pre-processing
+// depends on: max_chain_len only when flows are chained (so that the key
+// of a run that does not chain is what it was before chaining existed).
+func longFlowsKey(c *config.Config) string {
 	if c.LongFlows == "chain" {
-		return c.MaxChainLen
+		return fmt.Sprintf("chain:%d", c.MaxChainLen)
 	}
-	return 0
+	return c.LongFlows
 }
 
 // splitOptions are the options of the split into chunks: the configured
