@@ -58,20 +58,79 @@ func (s *RepairStats) Total() int64 {
 // a block of whole flows it holds as on the whole trace, the pools being
 // the block's own valid values, a sample of the same marginals.
 func RepairProtocol(t *trace.Trace, fail map[string]float64, seed uint64, held map[trace.Key]struct{}) RepairStats {
-	return repairProtocol(t, fail, seed, held, nil)
+	return repairProtocol(t, fail, seed, 0, held, nil, nil, nil)
+}
+
+// sideOf returns t's kind, as the protocol checks name it, and its
+// protocol check results.
+func sideOf(t *trace.Trace) (string, protocol.Side) {
+	if t.Kind == trace.KindPackets {
+		return "packets", protocol.Packets(t.Packets)
+	}
+	return "flows", protocol.Flows(t.Flows)
+}
+
+// repairTally counts, over the blocks of one trace repaired so far, the
+// flows and, as generated (before the repair), those failing each check
+// the repair brings down to a target share. Blocks differ (a chunk's
+// flows may fail a check far more often than another's), and the repair
+// cannot raise a block's failures: brought to the target one by one, the
+// blocks above it would be cut to it and those below it stay below, and
+// the trace would end below the target. So every block leaves a violating
+// flow with the same probability, the target over the share of the
+// blocks so far together, an estimate of the whole trace's share that
+// settles as blocks come.
+type repairTally struct {
+	flows  int64
+	failed map[string]int64
+}
+
+// add counts a block's flows and failures, before its repair.
+func (t *repairTally) add(kind string, fail map[string]float64, s protocol.Side) {
+	if t.failed == nil {
+		t.failed = map[string]int64{}
+	}
+	t.flows += s.Flows
+	f := s.Failed(kind)
+	for c := range fail {
+		t.failed[c] += f[c]
+	}
+}
+
+// leave returns, per check, the probability of leaving a violating flow
+// that takes the tally's share of failures to fail's: the target over the
+// share, at most 1.
+func (t *repairTally) leave(fail map[string]float64) map[string]float64 {
+	out := make(map[string]float64, len(fail))
+	for c, target := range fail {
+		share := 0.0
+		if t.flows > 0 {
+			share = float64(t.failed[c]) / float64(t.flows)
+		}
+		out[c] = 1
+		if share > target {
+			out[c] = target / share
+		}
+	}
+	return out
 }
 
 // repairProtocol is RepairProtocol, calling moved, when not nil, with the
-// old and new 5-tuple of each record whose 5-tuple it changed.
-func repairProtocol(t *trace.Trace, fail map[string]float64, seed uint64, held map[trace.Key]struct{}, moved func(old, new trace.Key)) RepairStats {
-	opt := protocol.RepairOptions{Seed: seed}
+// old and new 5-tuple of each record whose 5-tuple it changed; tally,
+// when not nil, holds the earlier blocks of the same trace (repairTally),
+// and prior what earlier blocks left of the packet flows going on in this
+// one (protocol.RepairOptions.Prior); leaveSeed, when not zero, is the
+// seed of the choice of flows left, the same for every block.
+func repairProtocol(t *trace.Trace, fail map[string]float64, seed, leaveSeed uint64, held map[trace.Key]struct{}, moved func(old, new trace.Key), tally *repairTally, prior map[trace.Key]protocol.FlowState) RepairStats {
+	opt := protocol.RepairOptions{Seed: seed, LeaveSeed: leaveSeed, Prior: prior}
 	var st RepairStats
 	if len(fail) > 0 {
-		if t.Kind == trace.KindPackets {
-			opt.Leave = protocol.LeaveShares("packets", fail, protocol.Packets(t.Packets))
-		} else {
-			opt.Leave = protocol.LeaveShares("flows", fail, protocol.Flows(t.Flows))
+		if tally == nil {
+			tally = &repairTally{}
 		}
+		kind, got := sideOf(t)
+		tally.add(kind, fail, got)
+		opt.Leave = tally.leave(fail)
 	}
 	if t.Kind != trace.KindPackets {
 		before := t.Flows

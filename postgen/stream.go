@@ -13,6 +13,7 @@ import (
 	"slices"
 
 	"github.com/netshare-go/netshare/encoding"
+	"github.com/netshare-go/netshare/eval/protocol"
 	"github.com/netshare-go/netshare/trace"
 )
 
@@ -73,6 +74,11 @@ type Stream struct {
 	featTo [][]Target
 	// The addresses of the flows kept so far, per field (IPCarry).
 	past [2]*AddrCounts
+	// What the protocol repair left failing in the blocks so far, and,
+	// for packet flows continued in later chunks, their TTL and last IP
+	// id (Repair).
+	repaired repairTally
+	states   map[trace.Key]protocol.FlowState
 }
 
 // lender is what a continuation takes from a row that does not start in
@@ -106,6 +112,7 @@ func (g *Stream) Restart(seed uint64) error {
 	g.o.Seed = seed
 	g.chunk, g.lenders, g.nLend = -1, nil, 0
 	g.remap, g.carried = map[trace.Key]trace.Key{}, nil
+	g.states = nil
 	return nil
 }
 
@@ -426,13 +433,35 @@ func (g *Stream) lenTarget(c int) Target {
 // last block (Own or Continuations), sorted by time, with RepairProtocol
 // (seeded per block), keeping packet flows off the 5-tuples already held;
 // a flow carried to later chunks that the repair gives a new 5-tuple takes
-// it there too. Hold the records once repaired.
+// it there too. A check in fail is repaired down to its share, each block
+// at the rate the blocks so far call for together (repairTally). Hold the
+// records once repaired.
 func (g *Stream) Repair(c, b int, t *trace.Trace, fail map[string]float64, seed uint64) RepairStats {
-	return repairProtocol(t, fail, seed^mix(uint64(c)<<32|uint64(uint32(b))), g.held, func(old, new trace.Key) {
+	if t.Kind == trace.KindPackets && g.states == nil {
+		g.states = map[trace.Key]protocol.FlowState{}
+	}
+	st := repairProtocol(t, fail, seed^mix(uint64(c)<<32|uint64(uint32(b))), mix(seed), g.held, func(old, new trace.Key) {
 		if _, ok := g.carried[old]; ok {
 			g.remap[old] = new
 		}
-	})
+	}, &g.repaired, g.states)
+	if t.Kind == trace.KindPackets {
+		// The flows going on in later chunks keep what their packets so
+		// far leave, under the 5-tuple they go on with.
+		to := make(map[trace.Key]struct{}, len(g.remap))
+		for _, nk := range g.remap {
+			to[nk] = struct{}{}
+		}
+		protocol.UpdateFlowStates(t.Packets, g.states, func(k trace.Key) bool {
+			if _, ok := to[k]; ok {
+				return true
+			}
+			_, carried := g.carried[k]
+			_, moved := g.remap[k]
+			return carried && !moved
+		})
+	}
+	return st
 }
 
 // Hold records the 5-tuples of a block's records, once final, in a packet

@@ -18,10 +18,53 @@ type RepairOptions struct {
 	// the check is left as it is: a synthetic trace imitating a real one
 	// that often fails a check is repaired down to the real trace's
 	// failure share (see [Side.Failing] and [LeaveShares]), not to none.
-	// The choice is per flow (5-tuple; per record for flow traces), from
-	// a hash of the seed, the check and the 5-tuple, so that all of a
-	// flow's records are left or repaired together.
+	// The choice is per flow, from a hash of the seed, the check and the
+	// 5-tuple, so that all of a packet flow's packets are left or
+	// repaired together; in a flow trace, per record (the records of a
+	// 5-tuple are separate connections, and a per-5-tuple choice would
+	// miss the share on a trace of few 5-tuples).
 	Leave map[string]float64
+	// LeaveSeed, when not zero, seeds the choice of Leave instead of
+	// Seed: a trace repaired in parts (block by block) gives every part
+	// the same LeaveSeed, so that a flow spread over several parts is left
+	// or repaired as a whole.
+	LeaveSeed uint64
+	// Prior holds, for packet flows whose earlier packets were repaired
+	// before (a flow generated in parts, block by block or chunk by
+	// chunk), what those packets left: the flow's TTL and its last IP id
+	// carry over, so that the checks over the whole flow pass (see
+	// UpdateFlowStates).
+	Prior map[trace.Key]FlowState
+}
+
+// FlowState is what a packet flow's earlier packets leave to the repair
+// of its later ones: the TTL of its first packet and the IP id of its
+// last.
+type FlowState struct {
+	TTL uint8
+	ID  uint16
+}
+
+// UpdateFlowStates records in states, for the flows of pkts (in time
+// order) that keep accepts, the TTL of each flow's first packet (unless
+// states holds the flow already) and the IP id of its last.
+func UpdateFlowStates(pkts []trace.Packet, states map[trace.Key]FlowState, keep func(trace.Key) bool) {
+	for i := range pkts {
+		p := &pkts[i]
+		if p.FragOff != 0 && (hasPorts(p.Proto) || p.Proto == trace.ProtoICMP) {
+			continue // later fragments keep zero ports: not the flow's key
+		}
+		k := p.Key()
+		st, ok := states[k]
+		if !ok {
+			if !keep(k) {
+				continue
+			}
+			st.TTL = p.TTL
+		}
+		st.ID = p.ID
+		states[k] = st
+	}
 }
 
 // Repairs counts, per check name, the records a repair changed.
@@ -29,10 +72,10 @@ type Repairs map[string]int64
 
 func (o RepairOptions) on(name string) bool { return !slices.Contains(o.Skip, name) }
 
-// fix reports whether a violation of check name by the flow of key k is
-// repaired: the check is not skipped, and the flow is not one Leave
-// leaves.
-func (o RepairOptions) fix(name string, k trace.Key) bool {
+// fix reports whether a violation of check name by the flow of key k
+// (record number rec of a flow trace; −1 for a packet flow) is repaired:
+// the check is not skipped, and the flow is not one Leave leaves.
+func (o RepairOptions) fix(name string, k trace.Key, rec int) bool {
 	if !o.on(name) {
 		return false
 	}
@@ -43,7 +86,11 @@ func (o RepairOptions) fix(name string, k trace.Key) bool {
 	case p >= 1:
 		return false
 	}
-	return coin(o.Seed, name, k) >= p
+	seed := o.Seed
+	if o.LeaveSeed != 0 {
+		seed = o.LeaveSeed
+	}
+	return coin(seed^mix64(uint64(rec+1)), name, k) >= p
 }
 
 // coin is a uniform draw in [0, 1) fixed by the seed, the check's name
@@ -115,6 +162,22 @@ func (s *Side) Failing(kind string, share float64) map[string]float64 {
 	return out
 }
 
+// Failed returns the number of the side's flows failing each check, by
+// name, for a trace of the given kind.
+func (s *Side) Failed(kind string) map[string]int64 {
+	defs := flowChecks
+	if kind == "packets" {
+		defs = packetChecks
+	}
+	out := make(map[string]int64, len(defs))
+	for i, d := range defs {
+		if i < len(s.FailedFlows) {
+			out[d.Name] = s.FailedFlows[i]
+		}
+	}
+	return out
+}
+
 // Below lists the checks that fewer than share of the side's flows pass,
 // for a trace of the given kind ("packets" or "flows"): the checks a repair
 // of a synthetic trace imitating this one should skip.
@@ -169,11 +232,12 @@ func draw[T any](r *rand.Rand, pool []T, old T) (T, bool) {
 }
 
 // repairKey returns k with its ports, ICMP type and addresses made valid
-// (as far as the pools allow), counting each change in rep.
-func (p *pools) repairKey(k trace.Key, r *rand.Rand, opt RepairOptions, rep Repairs, weight int64) trace.Key {
+// (as far as the pools allow), counting each change in rep; rec is the
+// record's number in a flow trace, −1 for a packet flow (see fix).
+func (p *pools) repairKey(k trace.Key, r *rand.Rand, opt RepairOptions, rep Repairs, weight int64, rec int) trace.Key {
 	m := commonFailures(k, false)
 	orig := k
-	if m&bPorts != 0 && opt.fix(CheckPorts, orig) {
+	if m&bPorts != 0 && opt.fix(CheckPorts, orig, rec) {
 		switch {
 		case hasPorts(k.Proto):
 			if k.SrcPort == 0 {
@@ -189,7 +253,7 @@ func (p *pools) repairKey(k trace.Key, r *rand.Rand, opt RepairOptions, rep Repa
 		}
 		rep[CheckPorts] += weight
 	}
-	if m&bICMP != 0 && opt.fix(CheckICMP, orig) {
+	if m&bICMP != 0 && opt.fix(CheckICMP, orig, rec) {
 		if v, ok := draw(r, p.icmp, k.DstPort); ok {
 			k.DstPort = v
 		} else {
@@ -197,13 +261,13 @@ func (p *pools) repairKey(k trace.Key, r *rand.Rand, opt RepairOptions, rep Repa
 		}
 		rep[CheckICMP] += weight
 	}
-	if m&bSrcAddr != 0 && opt.fix(CheckSrcAddr, orig) {
+	if m&bSrcAddr != 0 && opt.fix(CheckSrcAddr, orig, rec) {
 		var ok bool
 		if k.Src, ok = draw(r, p.src, k.Src); ok {
 			rep[CheckSrcAddr] += weight
 		}
 	}
-	if m&bDstAddr != 0 && opt.fix(CheckDstAddr, orig) {
+	if m&bDstAddr != 0 && opt.fix(CheckDstAddr, orig, rec) {
 		var ok bool
 		if k.Dst, ok = draw(r, p.dst, k.Dst); ok {
 			rep[CheckDstAddr] += weight
@@ -263,7 +327,7 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 	for i := range out {
 		p := &out[i]
 		k := p.Key()
-		if opt.fix(CheckFragment, k) {
+		if opt.fix(CheckFragment, k, -1) {
 			// A later fragment cannot carry ports.
 			ported := p.FragOff != 0 && (hasPorts(p.Proto) || p.Proto == trace.ProtoICMP) && (p.SrcPort != 0 || p.DstPort != 0)
 			if ported || packetFailures(p)&bFragment != 0 {
@@ -276,7 +340,7 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 		}
 		m := packetFailures(p)
 		if m&(bIPLength|bMTU) != 0 {
-			if m&bIPLength != 0 && opt.fix(CheckIPLength, k) {
+			if m&bIPLength != 0 && opt.fix(CheckIPLength, k, -1) {
 				h := 20
 				if p.FragOff == 0 {
 					h = minHeader(p.Proto)
@@ -284,12 +348,12 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 				p.Len = uint16(h)
 				rep[CheckIPLength]++
 			}
-			if m&bMTU != 0 && opt.fix(CheckMTU, k) {
+			if m&bMTU != 0 && opt.fix(CheckMTU, k, -1) {
 				p.Len = MTU
 				rep[CheckMTU]++
 			}
 		}
-		if m&bTCPFlags != 0 && opt.fix(CheckTCPFlags, k) {
+		if m&bTCPFlags != 0 && opt.fix(CheckTCPFlags, k, -1) {
 			if p.Proto == trace.ProtoTCP && p.FragOff == 0 {
 				p.TCPFlags = repairTCPFlags(p.TCPFlags)
 			} else {
@@ -321,7 +385,7 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 		if n == 0 {
 			continue
 		}
-		nk := pl.repairKey(f.key, r, opt, rep, n)
+		nk := pl.repairKey(f.key, r, opt, rep, n, -1)
 		if nk == f.key {
 			continue
 		}
@@ -336,10 +400,10 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 	var flags []uint8
 	var tcpIdx []int32
 	for _, f := range packetFlows(out) {
-		if opt.fix(CheckTTL, f.key) || opt.fix(CheckTTLStable, f.key) {
+		if opt.fix(CheckTTL, f.key, -1) || opt.fix(CheckTTLStable, f.key, -1) {
 			repairTTL(out, f.key, f.idx, opt, rep)
 		}
-		if opt.fix(CheckTimeOrder, f.key) {
+		if opt.fix(CheckTimeOrder, f.key, -1) {
 			ts = ts[:0]
 			for _, i := range f.idx {
 				ts = append(ts, out[i].TS)
@@ -354,7 +418,7 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 				}
 			}
 		}
-		if f.key.Proto == trace.ProtoTCP && opt.fix(CheckTCPOrder, f.key) {
+		if f.key.Proto == trace.ProtoTCP && opt.fix(CheckTCPOrder, f.key, -1) {
 			tcpIdx, flags = tcpIdx[:0], flags[:0]
 			for _, i := range f.idx {
 				if out[i].FragOff == 0 {
@@ -375,7 +439,13 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 				}
 			}
 		}
-		if opt.fix(CheckIPID, f.key) {
+		if opt.fix(CheckIPID, f.key, -1) {
+			if prior, ok := opt.Prior[f.key]; ok && len(f.idx) > 0 {
+				if p := &out[f.idx[0]]; p.ID-prior.ID >= IDStep {
+					p.ID = prior.ID + 1
+					rep[CheckIPID]++
+				}
+			}
 			for j := 1; j < len(f.idx); j++ {
 				prev, p := out[f.idx[j-1]].ID, &out[f.idx[j]]
 				if p.ID-prev >= IDStep {
@@ -401,7 +471,8 @@ func flagClass(f uint8) int {
 }
 
 // repairTTL gives the packets of one flow whose TTL is 0 or far from the
-// flow's most common nonzero TTL that TTL.
+// flow's most common nonzero TTL that TTL; for a flow whose earlier
+// packets were repaired before (opt.Prior), the TTL of its first.
 func repairTTL(out []trace.Packet, k trace.Key, idx []int32, opt RepairOptions, rep Repairs) {
 	var counts [256]int32
 	mode := uint8(0)
@@ -412,6 +483,9 @@ func repairTTL(out []trace.Packet, k trace.Key, idx []int32, opt RepairOptions, 
 			mode = t
 		}
 	}
+	if prior, ok := opt.Prior[k]; ok && prior.TTL != 0 {
+		mode = prior.TTL
+	}
 	if mode == 0 {
 		mode = 64
 	}
@@ -419,10 +493,10 @@ func repairTTL(out []trace.Packet, k trace.Key, idx []int32, opt RepairOptions, 
 		p := &out[i]
 		d := int(p.TTL) - int(mode)
 		switch {
-		case p.TTL == 0 && opt.fix(CheckTTL, k):
+		case p.TTL == 0 && opt.fix(CheckTTL, k, -1):
 			p.TTL = mode
 			rep[CheckTTL]++
-		case p.TTL != 0 && (d > TTLSpread || d < -TTLSpread) && opt.fix(CheckTTLStable, k):
+		case p.TTL != 0 && (d > TTLSpread || d < -TTLSpread) && opt.fix(CheckTTLStable, k, -1):
 			p.TTL = mode
 			rep[CheckTTLStable]++
 		}
@@ -454,11 +528,11 @@ func RepairFlows(flows []trace.Flow, opt RepairOptions) ([]trace.Flow, Repairs) 
 	for i := range out {
 		f := &out[i]
 		k := f.Key()
-		if nk := pl.repairKey(k, r, opt, rep, 1); nk != k {
+		if nk := pl.repairKey(k, r, opt, rep, 1, i); nk != k {
 			f.Src, f.Dst, f.SrcPort, f.DstPort = nk.Src, nk.Dst, nk.SrcPort, nk.DstPort
 		}
 		m := flowFailures(f)
-		if m&bTCPFlags != 0 && opt.fix(CheckTCPFlags, k) {
+		if m&bTCPFlags != 0 && opt.fix(CheckTCPFlags, k, i) {
 			if f.Proto == trace.ProtoTCP {
 				f.TCPFlags |= trace.TCPAck
 			} else {
@@ -466,17 +540,17 @@ func RepairFlows(flows []trace.Flow, opt RepairOptions) ([]trace.Flow, Repairs) 
 			}
 			rep[CheckTCPFlags]++
 		}
-		if m&bFlowPackets != 0 && opt.fix(CheckFlowPackets, k) {
+		if m&bFlowPackets != 0 && opt.fix(CheckFlowPackets, k, i) {
 			f.Packets = 1
 			rep[CheckFlowPackets]++
 		}
-		if f.Packets > 0 && flowFailures(f)&bFlowBytes != 0 && opt.fix(CheckFlowBytes, k) {
+		if f.Packets > 0 && flowFailures(f)&bFlowBytes != 0 && opt.fix(CheckFlowBytes, k, i) {
 			h := uint64(minHeader(f.Proto))
 			lo, hi := satMul(f.Packets, h), satMul(f.Packets, 65535)
 			f.Bytes = min(max(f.Bytes, lo), hi)
 			rep[CheckFlowBytes]++
 		}
-		if flowFailures(f)&bFlowDuration != 0 && opt.fix(CheckFlowDuration, k) {
+		if flowFailures(f)&bFlowDuration != 0 && opt.fix(CheckFlowDuration, k, i) {
 			f.Dur = 0
 			rep[CheckFlowDuration]++
 		}

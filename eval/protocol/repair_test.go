@@ -258,3 +258,33 @@ func TestRepairLeavesWholeFlows(t *testing.T) {
 		t.Errorf("a trace that fails less than the target: leave %v, want 1", got[CheckTCPFlags])
 	}
 }
+
+// TestRepairCarriesFlowStateAcrossParts repairs a packet flow in two
+// parts: with the first part's state as Prior, the second part takes the
+// flow's first TTL and goes on from its last IP id, so that the whole
+// flow passes ttl_stable and ip_id.
+func TestRepairCarriesFlowStateAcrossParts(t *testing.T) {
+	k := trace.Key{Src: 0x0a000001, Dst: 0x0a000002, SrcPort: 4000, DstPort: 80, Proto: trace.ProtoTCP}
+	mk := func(ts int64, ttl uint8, id uint16) trace.Packet {
+		return trace.Packet{TS: ts, Src: k.Src, Dst: k.Dst, SrcPort: k.SrcPort, DstPort: k.DstPort, Proto: k.Proto, Len: 60, TTL: ttl, ID: id, TCPFlags: trace.TCPAck}
+	}
+	first := []trace.Packet{mk(1, 64, 100), mk(2, 64, 101)}
+	second := []trace.Packet{mk(3, 128, 50000), mk(4, 128, 50001)}
+	states := map[trace.Key]FlowState{}
+	UpdateFlowStates(first, states, func(trace.Key) bool { return true })
+	if st := states[k]; st.TTL != 64 || st.ID != 101 {
+		t.Fatalf("state %+v, want TTL 64 and last id 101", st)
+	}
+	alone, _ := RepairPackets(second, RepairOptions{Seed: 1})
+	whole := Packets(append(slices.Clone(first), alone...))
+	if whole.AllFlows == whole.Flows {
+		t.Fatal("the parts repaired apart pass as a whole: the test shows nothing")
+	}
+	out, _ := RepairPackets(second, RepairOptions{Seed: 1, Prior: states})
+	if out[0].TTL != 64 || out[1].TTL != 64 || out[0].ID != 102 || out[1].ID != 103 {
+		t.Fatalf("second part %+v", out)
+	}
+	if w := Packets(append(slices.Clone(first), out...)); w.AllFlows != w.Flows {
+		t.Errorf("the whole flow fails %v", w.FailedFlows)
+	}
+}
