@@ -109,15 +109,3 @@ func TestChainCutsFlowsIntoSegments(t *testing.T) {
 		t.Errorf("heads %d, dropped %d of %d", len(heads), dropped, len(all))
 	}
 }
-
-func TestMatchByRank(t *testing.T) {
-	got := matchByRank([]int{5, 1, 3}, []int{10, 30, 20, 40})
-	// Ranks 2, 0, 1 of three over four lenders take lender ranks 3, 0, 2:
-	// lengths 40, 10, 30.
-	if want := []int{3, 0, 1}; !slices.Equal(got, want) {
-		t.Errorf("matched %v, want %v", got, want)
-	}
-	if got := matchByRank([]int{7, 7}, []int{2}); !slices.Equal(got, []int{0, 0}) {
-		t.Errorf("one lender: %v", got)
-	}
-}

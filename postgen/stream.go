@@ -302,13 +302,6 @@ func (g *Stream) Continuations(c, first, size int, yield func(b int, rows []Row)
 	startOff, _ := s.AttrSlice("flow_start")
 	lenOff, lenDim := s.AttrSlice("length")
 	pick := BlockRNG(g.o.Seed, 0xc0de, c, 0)
-	var coupled []int // with chained flows: the lender of each selected row
-	if s.Chains() {
-		var err error
-		if coupled, err = g.coupleLenders(cr, k, pick); err != nil {
-			return err
-		}
-	}
 	r, err := cr.reader()
 	if err != nil {
 		return err
@@ -331,26 +324,16 @@ func (g *Stream) Continuations(c, first, size int, yield func(b int, rows []Row)
 	// (rows still wanted)/(rows left), which takes exactly k of them,
 	// every k-subset alike, in one pass.
 	left, want := cr.count, k
-	for i := 0; left > 0 && want > 0; left-- {
+	for ; left > 0 && want > 0; left-- {
 		row, err := cr.get(r)
 		if err != nil {
 			return err
 		}
-		var l lender
-		if coupled != nil {
-			if coupled[i] < 0 {
-				i++
-				continue
-			}
-			l = g.lenders[coupled[i]]
-			i++
-		} else {
-			if pick.IntN(left) >= want {
-				continue
-			}
-			l = g.lenders[pick.IntN(len(g.lenders))]
+		if pick.IntN(left) >= want {
+			continue
 		}
 		want--
+		l := g.lenders[pick.IntN(len(g.lenders))]
 		v := row.Vec
 		setTag(s, v, "starts_here", false)
 		v[startOff] = l.start
@@ -375,68 +358,6 @@ func (g *Stream) Continuations(c, first, size int, yield func(b int, rows []Row)
 		return err
 	}
 	return g.drop(c)
-}
-
-// coupleLenders selects, with chained long flows, the k continuations of
-// carry cr to take (the same selection sampling as without) and gives
-// them their lenders by rank of length: the longest continuation takes the
-// longest lender, and so on, so that a flow long in its chunk goes on long
-// in the next (a long transfer stays one). It returns, per carried row,
-// the index of its lender, or −1 for a row not taken.
-func (g *Stream) coupleLenders(cr *carry, k int, pick *rand.Rand) ([]int, error) {
-	r, err := cr.reader()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]int, cr.count)
-	var taken []int // indices of the rows taken
-	lens := make([]int, cr.count)
-	left, want := cr.count, k
-	for i := 0; i < cr.count; i, left = i+1, left-1 {
-		row, err := cr.get(r)
-		if err != nil {
-			return nil, err
-		}
-		out[i], lens[i] = -1, row.Attr.Len
-		if want > 0 && pick.IntN(left) < want {
-			want--
-			taken = append(taken, i)
-		}
-	}
-	takenLens := make([]int, len(taken))
-	for j, i := range taken {
-		takenLens[j] = lens[i]
-	}
-	have := make([]int, len(g.lenders))
-	for j, l := range g.lenders {
-		have[j] = l.n
-	}
-	for j, l := range matchByRank(takenLens, have) {
-		out[taken[j]] = l
-	}
-	return out, nil
-}
-
-// matchByRank gives each value of a an index into b such that larger
-// values get larger values of b, a's ranks spread evenly over b's: the
-// value of rank r among n takes b's value of rank (2r+1)·m/2n among m.
-// Ties keep their order. b must not be empty.
-func matchByRank(a, b []int) []int {
-	ia := make([]int, len(a))
-	for i := range ia {
-		ia[i] = i
-	}
-	slices.SortStableFunc(ia, func(x, y int) int { return a[x] - a[y] })
-	ib := make([]int, len(b))
-	for i := range ib {
-		ib[i] = i
-	}
-	slices.SortStableFunc(ib, func(x, y int) int { return b[x] - b[y] })
-	out := make([]int, len(a))
-	for rank, i := range ia {
-		out[i] = ib[min(len(b)-1, (2*rank+1)*len(b)/(2*len(a)))]
-	}
-	return out
 }
 
 // Skip drops the continuations carried into chunk c, which has no model,
@@ -637,7 +558,7 @@ func (cr *carry) reader() (*bufio.Reader, error) {
 		return nil, fmt.Errorf("continuations: %w", err)
 	}
 	if cr.f == nil {
-		return bufio.NewReader(bytes.NewReader(cr.mem.Bytes())), nil // readable again
+		return bufio.NewReader(&cr.mem), nil
 	}
 	if _, err := cr.f.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("continuations: %w", err)
