@@ -514,7 +514,7 @@ func (r *Run) calibrationTargets(ctx context.Context, s *encoding.Schema, split 
 		if lens != nil {
 			lens[c] = postgen.PilotLengths(s, rows)
 		}
-		pilots[c] = rows[:share(c, block)]
+		pilots[c] = rows[:min(len(rows), share(c, block))] // chained flows: generateRows may fall short
 	}
 	// With chained long flows each chunk's lengths are calibrated to the
 	// chunk's real ones rather than to its pilot's share of the trace's.
