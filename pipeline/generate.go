@@ -39,6 +39,10 @@ type GenStats struct {
 	// more than one segment, and the segments generated in all.
 	ChainedFlows int `json:"chained_flows,omitempty"`
 	Segments     int `json:"segments,omitempty"`
+	// ShortFlows counts the flows a chunk's model fell short of: with
+	// chained flows, a model that generates almost only later segments
+	// (generateRows gives up after 16 rounds).
+	ShortFlows int `json:"flows_short,omitempty"`
 }
 
 // flowCount is how many flows chunk c's model generates: as many as the
@@ -194,6 +198,9 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	if len(st.Repairs) > 0 {
 		r.log.Info("protocol repairs", "per_check", st.Repairs)
 	}
+	if st.ShortFlows > 0 {
+		r.log.Warn("chained flows: the models generated too few first segments; the trace has fewer flows than asked", "missing_flows", st.ShortFlows)
+	}
 	return st, nil
 }
 
@@ -347,10 +354,12 @@ func streamPeriod[R any](ctx context.Context, gc *genChunks, ops genOps[R], writ
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			rows, err := generateRows(gc.s, m, min(gc.block, cnt-done))
+			want := min(gc.block, cnt-done)
+			rows, err := generateRows(gc.s, m, want)
 			if err != nil {
 				return err
 			}
+			gc.st.ShortFlows += want - len(rows)
 			own, err := gc.g.Own(c, b, rows)
 			if err != nil {
 				return err
