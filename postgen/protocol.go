@@ -39,7 +39,7 @@ func (s *RepairStats) Total() int64 {
 // real trace's flows failing it: checks the real trace itself often
 // fails) is repaired only down to that share: each violating flow is left
 // as it is with the probability that brings the trace's failures of the
-// check, as generated, down to it ([protocol.LeaveShares]).
+// check, as generated, down to it ([protocol.LeaveRate]).
 //
 // In a packet trace the repair may give a flow a new 5-tuple (a redrawn
 // port or address), which another generated flow may already hold: the two
@@ -98,8 +98,7 @@ func (t *repairTally) add(kind string, fail map[string]float64, s protocol.Side)
 }
 
 // leave returns, per check, the probability of leaving a violating flow
-// that takes the tally's share of failures to fail's: the target over the
-// share, at most 1.
+// that takes the tally's share of failures to fail's (protocol.LeaveRate).
 func (t *repairTally) leave(fail map[string]float64) map[string]float64 {
 	out := make(map[string]float64, len(fail))
 	for c, target := range fail {
@@ -107,10 +106,7 @@ func (t *repairTally) leave(fail map[string]float64) map[string]float64 {
 		if t.flows > 0 {
 			share = float64(t.failed[c]) / float64(t.flows)
 		}
-		out[c] = 1
-		if share > target {
-			out[c] = target / share
-		}
+		out[c] = protocol.LeaveRate(target, share)
 	}
 	return out
 }

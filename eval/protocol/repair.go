@@ -17,7 +17,7 @@ type RepairOptions struct {
 	// Leave gives, per check name, the probability that a flow violating
 	// the check is left as it is: a synthetic trace imitating a real one
 	// that often fails a check is repaired down to the real trace's
-	// failure share (see [Side.Failing] and [LeaveShares]), not to none.
+	// failure share (see [Side.Failing] and [LeaveRate]), not to none.
 	// The choice is per flow, from a hash of the seed, the check and the
 	// 5-tuple, so that all of a packet flow's packets are left or
 	// repaired together; in a flow trace, per record (the records of a
@@ -113,48 +113,32 @@ func mix64(x uint64) uint64 {
 	return x ^ x>>31
 }
 
-// LeaveShares returns, for each check in target (the real trace's share
-// of flows failing it), the probability of leaving a violating flow
-// unrepaired that brings got (the synthetic trace's side before repair)
-// down to that share: target over got's share, at most 1. Checks got's
-// flows fail no more often than target are left entirely (probability 1).
-func LeaveShares(kind string, target map[string]float64, got Side) map[string]float64 {
-	if len(target) == 0 {
-		return nil
+// LeaveRate is the probability of leaving a flow that violates a check
+// unrepaired that brings a trace failing it for share of its flows down
+// to target: target over share, and 1 (leave every violation) when the
+// trace fails it no more often than target.
+func LeaveRate(target, share float64) float64 {
+	if share <= target {
+		return 1
 	}
-	defs := flowChecks
+	return target / share
+}
+
+// checksFor returns the check definitions of a kind ("packets" or
+// "flows").
+func checksFor(kind string) []checkDef {
 	if kind == "packets" {
-		defs = packetChecks
+		return packetChecks
 	}
-	out := map[string]float64{}
-	for i, d := range defs {
-		t, ok := target[d.Name]
-		if !ok {
-			continue
-		}
-		share := 0.0
-		if i < len(got.FailedFlows) {
-			share = ratio(got.FailedFlows[i], got.Flows)
-		}
-		if share <= t {
-			out[d.Name] = 1
-		} else {
-			out[d.Name] = t / share
-		}
-	}
-	return out
+	return flowChecks
 }
 
 // Failing returns, for the checks that fewer than share of the side's
 // flows pass, the share of flows that fail each: the targets a repair of
-// a synthetic trace imitating this one repairs down to (LeaveShares).
+// a synthetic trace imitating this one repairs down to (LeaveRate).
 func (s *Side) Failing(kind string, share float64) map[string]float64 {
-	defs := flowChecks
-	if kind == "packets" {
-		defs = packetChecks
-	}
 	out := map[string]float64{}
-	for i, d := range defs {
+	for i, d := range checksFor(kind) {
 		if i < len(s.FailedFlows) && 1-ratio(s.FailedFlows[i], s.Flows) < share {
 			out[d.Name] = ratio(s.FailedFlows[i], s.Flows)
 		}
@@ -165,31 +149,11 @@ func (s *Side) Failing(kind string, share float64) map[string]float64 {
 // Failed returns the number of the side's flows failing each check, by
 // name, for a trace of the given kind.
 func (s *Side) Failed(kind string) map[string]int64 {
-	defs := flowChecks
-	if kind == "packets" {
-		defs = packetChecks
-	}
+	defs := checksFor(kind)
 	out := make(map[string]int64, len(defs))
 	for i, d := range defs {
 		if i < len(s.FailedFlows) {
 			out[d.Name] = s.FailedFlows[i]
-		}
-	}
-	return out
-}
-
-// Below lists the checks that fewer than share of the side's flows pass,
-// for a trace of the given kind ("packets" or "flows"): the checks a repair
-// of a synthetic trace imitating this one should skip.
-func (s *Side) Below(kind string, share float64) []string {
-	defs := flowChecks
-	if kind == "packets" {
-		defs = packetChecks
-	}
-	var out []string
-	for i, d := range defs {
-		if i < len(s.FailedFlows) && 1-ratio(s.FailedFlows[i], s.Flows) < share {
-			out = append(out, d.Name)
 		}
 	}
 	return out

@@ -208,21 +208,21 @@ func TestRepairFlows(t *testing.T) {
 	}
 }
 
-func TestBelow(t *testing.T) {
+func TestFailing(t *testing.T) {
 	good, bad := goodFlow(), goodFlow()
 	bad.Src = 0
 	s := Flows([]trace.Flow{good, good, good, bad})
-	if got := s.Below("flows", 0.9); !slices.Equal(got, []string{CheckSrcAddr}) {
+	if got := s.Failing("flows", 0.9); len(got) != 1 || got[CheckSrcAddr] != 0.25 {
 		t.Errorf("below 90%%: %v", got)
 	}
-	if got := s.Below("flows", 0.75); len(got) != 0 {
+	if got := s.Failing("flows", 0.75); len(got) != 0 {
 		t.Errorf("below 75%%: %v", got)
 	}
 }
 
 // TestRepairLeavesWholeFlows checks opt.Leave: about the given share of
 // violating flows is left, each flow's packets all left or all repaired,
-// and LeaveShares sets the share that brings a trace down to a target.
+// and LeaveRate gives the rate that brings a trace down to a target.
 func TestRepairLeavesWholeFlows(t *testing.T) {
 	var in []trace.Packet
 	for f := range 2000 {
@@ -232,7 +232,7 @@ func TestRepairLeavesWholeFlows(t *testing.T) {
 		}
 	}
 	before := Packets(in)
-	leave := LeaveShares("packets", map[string]float64{CheckTCPFlags: 0.25}, before)
+	leave := map[string]float64{CheckTCPFlags: LeaveRate(0.25, before.Failing("packets", 1)[CheckTCPFlags])}
 	if p := leave[CheckTCPFlags]; p != 0.25 {
 		t.Fatalf("leave share %v, want 0.25 (every flow fails)", p)
 	}
@@ -254,8 +254,9 @@ func TestRepairLeavesWholeFlows(t *testing.T) {
 	if rep[CheckTCPFlags] != int64(3*(2000-len(left))) {
 		t.Errorf("%d repairs counted, %d made", rep[CheckTCPFlags], 3*(2000-len(left)))
 	}
-	if got := LeaveShares("packets", map[string]float64{CheckTCPFlags: 0.25}, Packets(validPackets())); got[CheckTCPFlags] != 1 {
-		t.Errorf("a trace that fails less than the target: leave %v, want 1", got[CheckTCPFlags])
+	valid := Packets(validPackets())
+	if got := LeaveRate(0.25, ratio(valid.Failed("packets")[CheckTCPFlags], valid.Flows)); got != 1 {
+		t.Errorf("a trace that fails less than the target: leave %v, want 1", got)
 	}
 }
 
