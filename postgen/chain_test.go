@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/netshare-go/netshare/encoding"
-	"github.com/netshare-go/netshare/encoding/ip2vec"
 	"github.com/netshare-go/netshare/flows"
 	"github.com/netshare-go/netshare/trace"
 )
@@ -26,23 +25,7 @@ func chainSchema(t *testing.T) *encoding.Schema {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec, err := encoding.BuildFlowSpec(sp, encoding.BuildOptions{MaxLen: 4, LengthAttr: true, ChainLen: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sents []ip2vec.Sentence
-	for _, r := range recs {
-		sents = append(sents, ip2vec.SentenceOf(r.Key()))
-	}
-	emb, err := ip2vec.Train(sents, ip2vec.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := encoding.NewSchema(spec, emb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return schemaOf(t, recs, sp, encoding.BuildOptions{MaxLen: 4, LengthAttr: true, ChainLen: 64})
 }
 
 // TestChainCutsFlowsIntoSegments checks that Chain cuts each flow into

@@ -28,6 +28,13 @@ func schemaWith(t *testing.T, n int, opt encoding.BuildOptions) *encoding.Schema
 		t.Fatal(err)
 	}
 	opt.MaxLen = sp.Stats.MaxFlowLen
+	return schemaOf(t, recs, sp, opt)
+}
+
+// schemaOf builds the flow schema of split sp of recs, with an embedding
+// trained on recs.
+func schemaOf(t *testing.T, recs []trace.Flow, sp *flows.Split[trace.Flow], opt encoding.BuildOptions) *encoding.Schema {
+	t.Helper()
 	spec, err := encoding.BuildFlowSpec(sp, opt)
 	if err != nil {
 		t.Fatal(err)
