@@ -212,10 +212,7 @@ func TestSplitLongFlowsKeepsEveryRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	fl := sp.Chunks[0].Flows
-	var lens []int
-	for _, f := range fl {
-		lens = append(lens, len(f.Records))
-	}
+	lens := segmentLengths(fl)
 	// Flow 1 becomes segments of 4, 4 and 2 records; flow 2 stays whole.
 	if !slices.Equal(lens, []int{4, 4, 2, 1}) {
 		t.Fatalf("segment lengths %v", lens)
@@ -227,6 +224,15 @@ func TestSplitLongFlowsKeepsEveryRecord(t *testing.T) {
 	if st.SplitFlows != 2 || st.TruncatedRecords != 0 || st.MaxFlowLen != 4 || sp.Chunks[0].Records != 11 {
 		t.Errorf("stats %+v, records %d", st, sp.Chunks[0].Records)
 	}
+}
+
+// segmentLengths returns the records of each chunk flow.
+func segmentLengths(fl []ChunkFlow[trace.Flow]) []int {
+	var lens []int
+	for _, f := range fl {
+		lens = append(lens, len(f.Records))
+	}
+	return lens
 }
 
 func TestSplitChainsLongFlows(t *testing.T) {
@@ -249,10 +255,7 @@ func TestSplitChainsLongFlows(t *testing.T) {
 			t.Fatal(err)
 		}
 		fl := sp.Chunks[0].Flows
-		var lens []int
-		for _, f := range fl {
-			lens = append(lens, len(f.Records))
-		}
+		lens := segmentLengths(fl)
 		if !slices.Equal(lens, tc.lens) {
 			t.Fatalf("cap %d: segment lengths %v, want %v", tc.cap, lens, tc.lens)
 		}
