@@ -440,18 +440,17 @@ func (g *Stream) Repair(c, b int, t *trace.Trace, fail map[string]float64, seed 
 	if t.Kind == trace.KindPackets && g.states == nil {
 		g.states = map[trace.Key]protocol.FlowState{}
 	}
+	to := map[trace.Key]struct{}{} // the new 5-tuples of carried flows this block moved
 	st := repairProtocol(t, fail, seed^mix(uint64(c)<<32|uint64(uint32(b))), mix(seed), g.held, func(old, new trace.Key) {
 		if _, ok := g.carried[old]; ok {
 			g.remap[old] = new
+			to[new] = struct{}{}
 		}
 	}, &g.repaired, g.states)
 	if t.Kind == trace.KindPackets {
 		// The flows going on in later chunks keep what their packets so
-		// far leave, under the 5-tuple they go on with.
-		to := make(map[trace.Key]struct{}, len(g.remap))
-		for _, nk := range g.remap {
-			to[nk] = struct{}{}
-		}
+		// far leave, under the 5-tuple they go on with (those of earlier
+		// blocks are in states already).
 		protocol.UpdateFlowStates(t.Packets, g.states, func(k trace.Key) bool {
 			if _, ok := to[k]; ok {
 				return true
