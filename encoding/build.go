@@ -279,7 +279,8 @@ type SpecBuilder[R any, P flows.Record[R]] struct {
 	labels map[string]struct{}
 	kc     keyCounts
 	starts []*quantileSketch
-	// lens sketches each chunk's flow lengths (a chained flow once).
+	// lens sketches each chunk's chained flows' lengths (each flow once),
+	// for Spec.LengthKnots.
 	lens []*quantileSketch
 }
 
@@ -326,7 +327,6 @@ func (b *SpecBuilder[R, P]) Add(c int, start, end int64, f *flows.ChunkFlow[R]) 
 	case f.FlowLen == 0:
 		b.kc.add(f.Key, len(f.Records))
 		b.starts[c].add(chunkRel(P(&f.Records[0]).Time(), start, end))
-		b.lens[c].add(float64(len(f.Records)))
 	}
 	for i := range f.Records {
 		r := &f.Records[i]
