@@ -256,9 +256,11 @@ type Generate struct {
 	// model generated only once move more readily to popular ones, so the
 	// trace has fewer distinct addresses (0 or 1: the plain score).
 	IPSnapWeight float64 `yaml:"ip_snap_weight"`
-	// IPDistinct raises the snapping weight of each address field, block
-	// by block, until the block holds no more distinct addresses per flow
-	// than the real chunk (needs ip_snap_top; ignored under DP, where the
+	// IPDistinct sets the snapping weight of each address field, block by
+	// block, to the smallest from 0 (no snapping) up at which the block
+	// brings no more new addresses than the real trace does for as many
+	// flows, counted across chunks, so that the trace's distinct addresses
+	// follow the real ones (needs ip_snap_top; ignored under DP, where the
 	// real counts are not released).
 	IPDistinct bool `yaml:"ip_distinct"`
 	// IPCarry adds to each block's snapping candidates the addresses the

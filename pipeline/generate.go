@@ -205,21 +205,28 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 }
 
 // ipDistinct returns the distinct-address targets of generate.ip_distinct:
-// each chunk's real distinct sources and destinations and its flows, or
-// nil (with a note in the log) under DP, whose real counts are private, or
-// for a run pre-processed before they were counted.
+// per chunk, the real sources and destinations that no earlier chunk held
+// and the flows that start in it, or nil (with a note in the log) under
+// DP, whose real counts are private, or for a run pre-processed before
+// they were counted.
 func (r *Run) ipDistinct(split *SplitInfo) []postgen.Distinct {
 	if r.Cfg.DP.Enabled {
 		r.log.Info("generate.ip_distinct is off under DP (the real address counts are not released)")
 		return nil
 	}
 	out := make([]postgen.Distinct, len(split.Chunks))
+	var before [2]int
 	for c, ci := range split.Chunks {
-		if ci.Flows > 0 && (ci.SrcAddrs == 0 || ci.DstAddrs == 0) {
-			r.log.Warn("generate.ip_distinct: the run was pre-processed before distinct addresses were counted; pre-process again to use it")
+		if ci.Flows > 0 && (ci.SrcAddrsUpTo == 0 || ci.DstAddrsUpTo == 0) {
+			r.log.Warn("generate.ip_distinct: the run was pre-processed before distinct addresses were counted across chunks; pre-process again to use it")
 			return nil
 		}
-		out[c] = postgen.Distinct{Src: ci.SrcAddrs, Dst: ci.DstAddrs, Flows: ci.flows()}
+		starts := ci.StartsHere
+		if len(split.Chunks) == 1 {
+			starts = ci.flows()
+		}
+		out[c] = postgen.Distinct{NewSrc: ci.SrcAddrsUpTo - before[0], NewDst: ci.DstAddrsUpTo - before[1], Flows: starts}
+		before = [2]int{ci.SrcAddrsUpTo, ci.DstAddrsUpTo}
 	}
 	return out
 }

@@ -30,6 +30,13 @@ type ChunkInfo struct {
 	// addresses of the chunk's flows (not counted under DP).
 	SrcAddrs int `json:"src_addresses,omitempty"`
 	DstAddrs int `json:"dst_addresses,omitempty"`
+	// SrcAddrsUpTo and DstAddrsUpTo are the distinct source and
+	// destination addresses of the flows of this chunk and the ones before
+	// it together, so that the difference from the chunk before is the
+	// addresses the chunk brings that no earlier chunk held (not counted
+	// under DP; zero in runs pre-processed before they were).
+	SrcAddrsUpTo int `json:"src_addresses_up_to,omitempty"`
+	DstAddrsUpTo int `json:"dst_addresses_up_to,omitempty"`
 }
 
 // SplitInfo is what pre-processing learned about the trace's chunks.

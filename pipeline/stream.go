@@ -522,6 +522,16 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 			info.Chunks[c].SrcAddrs, info.Chunks[c].DstAddrs = addrs[c][0].count(), addrs[c][1].count()
 		}
 	}
+	if addrs != nil {
+		var upTo [2][]uint32
+		for c := range info.Chunks {
+			for f := range upTo {
+				upTo[f] = unionSorted(upTo[f], addrs[c][f].v)
+				addrs[c][f] = distinctCounter{} // done with
+			}
+			info.Chunks[c].SrcAddrsUpTo, info.Chunks[c].DstAddrsUpTo = len(upTo[0]), len(upTo[1])
+		}
+	}
 	addrs = nil
 
 	// 5. The embedding, the schema, and the chunks one at a time.
@@ -722,7 +732,30 @@ func (d *distinctCounter) squash() {
 	d.compact = len(d.v)
 }
 
+// count returns the number of distinct values, which d.v then holds,
+// sorted.
 func (d *distinctCounter) count() int {
 	d.squash()
 	return len(d.v)
+}
+
+// unionSorted returns the sorted union of two sorted sets.
+func unionSorted(a, b []uint32) []uint32 {
+	out := make([]uint32, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] < b[j]:
+			out = append(out, a[i])
+			i++
+		case b[j] < a[i]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i, j = i+1, j+1
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
 }

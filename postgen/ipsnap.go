@@ -30,12 +30,12 @@ import (
 // chunks stays popular, as a real heavy hitter does, rather than every
 // block settling on its own.
 //
-// With a target for a field (want[f] > 0: srcip, dstip), the weight of that
-// field is instead the smallest, from w up, at which the rows that keep
-// accepts hold at most want[f] distinct addresses (found by bisection), so
-// that the number of distinct addresses follows the real trace's. It
-// returns how many addresses changed.
-func snapIPs(s *encoding.Schema, gen [][]Row, topK int, w float64, want [2]int, keep func(Row) bool, past [2]*AddrCounts) int {
+// With a target (t non-nil), the weight of each field is instead the
+// smallest, from 0 (no snapping) up, at which the rows that keep accepts
+// hold at most t.want[f] addresses that t.seen[f] does not (found by
+// bisection), so that the number of distinct addresses follows the real
+// trace's. It returns how many addresses changed.
+func snapIPs(s *encoding.Schema, gen [][]Row, topK int, w float64, t *distinctTarget, keep func(Row) bool, past [2]*AddrCounts) int {
 	if w == 0 {
 		w = 1
 	}
@@ -50,12 +50,19 @@ func snapIPs(s *encoding.Schema, gen [][]Row, topK int, w float64, want [2]int, 
 			continue
 		}
 		wf := w
-		if want[fi] > 0 {
-			wf = sn.weightFor(w, want[fi], keep)
+		if t != nil {
+			wf = sn.weightFor(t.want[fi], keep, t.seen[fi])
 		}
 		changed += sn.apply(wf)
 	}
 	return changed
+}
+
+// distinctTarget bounds, per address field (srcip, dstip), how many
+// addresses a block's kept rows may hold that seen does not.
+type distinctTarget struct {
+	want [2]int
+	seen [2]map[uint32]struct{}
 }
 
 // line is one address a row may take, with the popularity term's slope a
@@ -169,40 +176,50 @@ func choice(ls []line, w float64) uint32 {
 }
 
 // distinct counts the distinct addresses of the rows keep accepts at
-// weight w.
-func (sn *snapper) distinct(w float64, keep func(Row) bool) int {
-	seen := map[uint32]struct{}{}
+// weight w that seen does not hold.
+func (sn *snapper) distinct(w float64, keep func(Row) bool, seen map[uint32]struct{}) int {
+	fresh := map[uint32]struct{}{}
 	k := 0
 	for _, rows := range sn.gen {
 		for i := range rows {
 			if keep == nil || keep(rows[i]) {
-				seen[choice(sn.lines[k], w)] = struct{}{}
+				ip := choice(sn.lines[k], w)
+				if _, old := seen[ip]; !old {
+					fresh[ip] = struct{}{}
+				}
 			}
 			k++
 		}
 	}
-	return len(seen)
+	return len(fresh)
 }
 
 // maxSnapWeight bounds the weight a distinct-count target may raise the
 // snapping to (at 2¹⁰ every row that has a more popular candidate takes
-// it).
-const maxSnapWeight = 1 << 10
+// it); minSnapWeight is the lowest weight tried above 0.
+const (
+	maxSnapWeight = 1 << 10
+	minSnapWeight = 1.0 / (1 << 10)
+)
 
-// weightFor returns the smallest weight from w up (on a log scale, to a
-// few percent) at which the rows keep accepts hold at most want distinct
-// addresses, or maxSnapWeight when none does.
-func (sn *snapper) weightFor(w float64, want int, keep func(Row) bool) float64 {
-	if sn.distinct(w, keep) <= want {
-		return w
+// weightFor returns the smallest weight (0, or on a log scale to a few
+// percent between minSnapWeight and maxSnapWeight) at which the rows keep
+// accepts hold at most want addresses that seen does not, or
+// maxSnapWeight when none does.
+func (sn *snapper) weightFor(want int, keep func(Row) bool, seen map[uint32]struct{}) float64 {
+	if sn.distinct(0, keep, seen) <= want {
+		return 0
 	}
-	if sn.distinct(maxSnapWeight, keep) > want {
+	if sn.distinct(minSnapWeight, keep, seen) <= want {
+		return minSnapWeight
+	}
+	if sn.distinct(maxSnapWeight, keep, seen) > want {
 		return maxSnapWeight
 	}
-	lo, hi := math.Log(w), math.Log(maxSnapWeight)
+	lo, hi := math.Log(minSnapWeight), math.Log(maxSnapWeight)
 	for range 24 {
 		mid := (lo + hi) / 2
-		if sn.distinct(math.Exp(mid), keep) <= want {
+		if sn.distinct(math.Exp(mid), keep, seen) <= want {
 			hi = mid
 		} else {
 			lo = mid

@@ -44,7 +44,7 @@ func TestSnapIPsMovesOnlyUnsureVariants(t *testing.T) {
 	far := softRow(t, s, pop^0xff, []int{24, 25, 26}, 0.6) // eight bits away, three of them unsure
 	rows = append(rows, unsure, sure, far)
 	gen := [][]Row{rows}
-	n := snapIPs(s, gen, 16, 1, [2]int{}, nil, [2]*AddrCounts{})
+	n := snapIPs(s, gen, 16, 1, nil, nil, [2]*AddrCounts{})
 	got := gen[0]
 	if got[20].Attr.Key.Src != pop {
 		t.Errorf("unsure variant kept %x, want it moved to %x", got[20].Attr.Key.Src, pop)
@@ -81,7 +81,7 @@ func TestSnapIPsWeight(t *testing.T) {
 		moved bool
 	}{{0, false}, {1, false}, {2, true}} {
 		gen := build()
-		n := snapIPs(s, gen, 16, c.w, [2]int{}, nil, [2]*AddrCounts{})
+		n := snapIPs(s, gen, 16, c.w, nil, nil, [2]*AddrCounts{})
 		if got := gen[0][20].Attr.Key.Src == pop; got != c.moved || n != map[bool]int{false: 0, true: 1}[c.moved] {
 			t.Errorf("weight %g: moved %v (%d changed), want %v", c.w, got, n, c.moved)
 		}
@@ -91,9 +91,10 @@ func TestSnapIPsWeight(t *testing.T) {
 	}
 }
 
-// A target of distinct addresses raises the weight only as far as needed:
-// the variants the model was least sure of move first, and the block ends
-// with the target's number of distinct sources.
+// A target of distinct addresses sets the weight, from 0 (no snapping) up,
+// only as far as needed: the variants the model was least sure of move
+// first, and the block ends with the target's number of distinct sources,
+// fewer than the plain score gives or more.
 func TestSnapIPsDistinctTarget(t *testing.T) {
 	s := tagSchema(t, 1)
 	const pop = 0x93205167
@@ -112,15 +113,15 @@ func TestSnapIPsDistinctTarget(t *testing.T) {
 	}
 	for _, want := range []int{11, 6, 5, 2, 1} {
 		gen := build()
-		n := snapIPs(s, gen, 16, 1, [2]int{want, 0}, nil, [2]*AddrCounts{})
+		n := snapIPs(s, gen, 16, 1, &distinctTarget{want: [2]int{want, 11}}, nil, [2]*AddrCounts{})
 		seen := map[uint32]bool{}
 		for _, r := range gen[0] {
 			seen[r.Attr.Key.Src] = true
 		}
-		// At weight 1 the variants up to 0.9 already move (log 20.5 −
-		// log 1.5 = 2.6 outweighs log(p/(1−p)) up to 2.2): 6 distinct
-		// without a target.
-		wantDistinct := min(want, 6)
+		// (At weight 1, without a target, the variants up to 0.9 move:
+		// log 20.5 − log 1.5 = 2.6 outweighs log(p/(1−p)) up to 2.2, and
+		// 6 distinct remain.)
+		wantDistinct := want
 		if len(seen) != wantDistinct {
 			t.Errorf("target %d: %d distinct sources, want %d", want, len(seen), wantDistinct)
 		}
@@ -169,13 +170,49 @@ func TestSnapIPsCarried(t *testing.T) {
 		}
 		past.add(before, "srcip", all)
 		gen := build()
-		n := snapIPs(s, gen, 16, 1, [2]int{}, nil, [2]*AddrCounts{past, nil})
+		n := snapIPs(s, gen, 16, 1, nil, nil, [2]*AddrCounts{past, nil})
 		if n != c.moved {
 			t.Errorf("past share %.2f: %d moved, want %d", c.pastShare, n, c.moved)
 		}
 		for _, r := range gen[0] {
 			if n == 10 && r.Attr.Key.Src != pop {
 				t.Errorf("past share %.2f: %x did not move to the popular address", c.pastShare, r.Attr.Key.Src)
+			}
+		}
+	}
+}
+
+// With a target, only addresses unseen before count: rows move to a
+// carried address that earlier blocks held, as few as the target allows,
+// the least sure first.
+func TestSnapIPsDistinctTargetSeen(t *testing.T) {
+	s := tagSchema(t, 1)
+	const pop = 0x93205167
+	ps := []float32{0.55, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995}
+	all := func(Row) bool { return true }
+	for _, want := range []int{10, 7, 3, 0} {
+		past := newAddrCounts()
+		var before []Row
+		for range 50 {
+			r := Row{}
+			r.Attr.Key.Src = pop
+			before = append(before, r)
+		}
+		past.add(before, "srcip", all)
+		var rows []Row
+		for i, p := range ps {
+			rows = append(rows, softRow(t, s, pop^1<<i, []int{31 - i}, p))
+		}
+		gen := [][]Row{rows}
+		seen := map[uint32]struct{}{pop: {}}
+		n := snapIPs(s, gen, 16, 1, &distinctTarget{want: [2]int{want, 10}, seen: [2]map[uint32]struct{}{seen, nil}}, all, [2]*AddrCounts{past, nil})
+		if n != 10-want {
+			t.Errorf("target %d new: %d moved, want %d", want, n, 10-want)
+		}
+		for i := range ps {
+			moved := gen[0][i].Attr.Key.Src == pop
+			if wantMoved := i < 10-want; moved != wantMoved {
+				t.Errorf("target %d new: variant %d (p %.3f) moved %v, want %v", want, i, ps[i], moved, wantMoved)
 			}
 		}
 	}

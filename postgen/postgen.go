@@ -18,8 +18,6 @@
 package postgen
 
 import (
-	"math"
-
 	"github.com/netshare-go/netshare/encoding"
 )
 
@@ -55,10 +53,14 @@ type Options struct {
 	// IPSnapWeight weighs the popularity term of the snapping score (0 or
 	// 1: the plain score; see snapIPs).
 	IPSnapWeight float64
-	// IPDistinct, when set, holds per chunk the real trace's distinct
-	// source and destination addresses and flows: the snapping of each
-	// block then raises each field's weight until the block holds at most
-	// its share of the chunk's distinct addresses (see snapIPs).
+	// IPDistinct, when set, holds per chunk the addresses the real chunk
+	// adds to the trace's distinct ones: the snapping of each block then
+	// takes, per address field, the smallest weight at which the kept rows
+	// bring no more addresses unseen in the blocks and chunks before than
+	// the real chunk brings for as many flows (see snapIPs), so that the
+	// trace's distinct sources and destinations follow the real trace's,
+	// chunk after chunk. It makes the addresses used before snapping
+	// candidates, as IPCarry does.
 	IPDistinct []Distinct
 	// IPCarry makes the addresses the flows written before used most
 	// candidates of each block's snapping, at their past rates (see
@@ -66,21 +68,11 @@ type Options struct {
 	IPCarry bool
 }
 
-// Distinct is a chunk's distinct source and destination addresses among
-// its flows.
+// Distinct is what a chunk adds to the real trace's distinct addresses:
+// the sources and destinations its flows hold that no earlier chunk's
+// flows did, and the number of flows that start in it, which bring them.
 type Distinct struct {
-	Src, Dst, Flows int
-}
-
-// want returns the distinct-address targets of a block of n kept flows of
-// chunk c: the chunk's distinct addresses per flow, times n.
-func (o Options) want(c, n int) [2]int {
-	if c >= len(o.IPDistinct) || o.IPDistinct[c].Flows <= 0 {
-		return [2]int{}
-	}
-	d := o.IPDistinct[c]
-	f := float64(n) / float64(d.Flows)
-	return [2]int{max(1, int(math.Round(float64(d.Src)*f))), max(1, int(math.Round(float64(d.Dst)*f)))}
+	NewSrc, NewDst, Flows int
 }
 
 // Stats counts what the passes changed.

@@ -72,8 +72,14 @@ type Stream struct {
 	// quantile feature (SetTargets).
 	lenTo  []Target
 	featTo [][]Target
-	// The addresses of the flows kept so far, per field (IPCarry).
+	// The addresses of the flows kept so far, per field (IPCarry,
+	// IPDistinct).
 	past [2]*AddrCounts
+	// With IPDistinct: the distinct addresses of the flows kept so far in
+	// the period, per field, and how many the real trace holds for as many
+	// flows (see distinctTarget).
+	seen [2]map[uint32]struct{}
+	goal [2]float64
 	// What the protocol repair left failing in the blocks so far, and,
 	// for packet flows continued in later chunks, their TTL and last IP
 	// id (Repair).
@@ -113,6 +119,7 @@ func (g *Stream) Restart(seed uint64) error {
 	g.chunk, g.lenders, g.nLend = -1, nil, 0
 	g.remap, g.carried = map[trace.Key]trace.Key{}, nil
 	g.states = nil
+	g.seen, g.goal = [2]map[uint32]struct{}{}, [2]float64{}
 	return nil
 }
 
@@ -167,14 +174,17 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 				n++
 			}
 		}
-		g.st.SnappedIPs += snapIPs(s, block, g.o.IPSnapTop, g.o.IPSnapWeight, g.o.want(c, n), kept, g.past)
-		if g.o.IPCarry {
+		g.st.SnappedIPs += snapIPs(s, block, g.o.IPSnapTop, g.o.IPSnapWeight, g.distinctTarget(c, n), kept, g.past)
+		if g.o.IPCarry || g.o.IPDistinct != nil {
 			for f, field := range []string{"srcip", "dstip"} {
 				if g.past[f] == nil {
 					g.past[f] = newAddrCounts()
 				}
 				g.past[f].add(rows, field, kept)
 			}
+		}
+		if g.o.IPDistinct != nil {
+			g.countSeen(rows, kept)
 		}
 	}
 	if t := s.TailPorts; t != nil {
@@ -228,6 +238,45 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 		calibrateAttr(s, [][]Row{own}, "length", func(Row) bool { return true }, g.lenTarget(c), BlockRNG(g.o.Seed, 0x1ea, c, b))
 	}
 	return own, nil
+}
+
+// distinctTarget returns the distinct-address targets of a block of n kept
+// flows of chunk c (nil without IPDistinct or a count for the chunk). The
+// goal grows, per field, by the addresses the real chunk brings per flow
+// starting in it, times n, and the block may bring as many addresses
+// unseen before as the goal exceeds the addresses seen: a shortfall of
+// earlier blocks and chunks is made up later, and an excess absorbed.
+func (g *Stream) distinctTarget(c, n int) *distinctTarget {
+	if c >= len(g.o.IPDistinct) || g.o.IPDistinct[c].Flows <= 0 {
+		return nil
+	}
+	d := g.o.IPDistinct[c]
+	f := float64(n) / float64(d.Flows)
+	for i, brings := range [2]int{d.NewSrc, d.NewDst} {
+		g.goal[i] += float64(brings) * f
+		if g.seen[i] == nil {
+			g.seen[i] = map[uint32]struct{}{}
+		}
+	}
+	t := &distinctTarget{seen: g.seen}
+	for i := range t.want {
+		t.want[i] = max(0, int(math.Round(g.goal[i]))-len(g.seen[i]))
+	}
+	return t
+}
+
+// countSeen adds the addresses of a block's kept rows to those seen.
+func (g *Stream) countSeen(rows []Row, kept func(Row) bool) {
+	for i, field := range []string{"srcip", "dstip"} {
+		if g.seen[i] == nil {
+			g.seen[i] = map[uint32]struct{}{}
+		}
+		for _, r := range rows {
+			if kept(r) {
+				g.seen[i][ipOf(r.Attr, field)] = struct{}{}
+			}
+		}
+	}
 }
 
 // drawTail gives each kept row whose port is a tail class's token one of
