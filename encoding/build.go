@@ -279,8 +279,8 @@ type SpecBuilder[R any, P flows.Record[R]] struct {
 	labels map[string]struct{}
 	kc     keyCounts
 	starts []*quantileSketch
-	// lens sketches each chunk's chained flows' lengths (each flow once),
-	// for Spec.LengthKnots.
+	// lens sketches each chunk's flow lengths (a chained flow once), for
+	// Spec.LengthKnots.
 	lens []*quantileSketch
 }
 
@@ -327,6 +327,7 @@ func (b *SpecBuilder[R, P]) Add(c int, start, end int64, f *flows.ChunkFlow[R]) 
 	case f.FlowLen == 0:
 		b.kc.add(f.Key, len(f.Records))
 		b.starts[c].add(chunkRel(P(&f.Records[0]).Time(), start, end))
+		b.lens[c].add(float64(len(f.Records)))
 	}
 	for i := range f.Records {
 		r := &f.Records[i]
@@ -381,7 +382,7 @@ func (b *SpecBuilder[R, P]) Spec(opt BuildOptions) (Spec, error) {
 			spec.StartKnots[c] = sk.knots(opt.QuantileKnots, false)
 		}
 	}
-	if opt.ChainLen > 0 && opt.QuantileKnots > 0 {
+	if opt.LengthAttr && opt.QuantileKnots > 0 && (opt.ChainLen > 0 || b.chunks > 1) {
 		spec.LengthKnots = make([][]float64, b.chunks)
 		for c, sk := range b.lens {
 			if sk.n == 0 {

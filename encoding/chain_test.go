@@ -107,22 +107,34 @@ func TestChainedFlowsRoundTrip(t *testing.T) {
 	}
 }
 
-func TestFitChainScalesIntoTheChunk(t *testing.T) {
+func TestFitFlowScalesIntoTheChunk(t *testing.T) {
 	ts := [][]int64{{10, 20}, {40, 50}}
-	fitChain(ts, 30)
+	fitFlow(ts, 30)
 	if !slices.Equal(ts[0], []int64{10, 15}) || !slices.Equal(ts[1], []int64{25, 30}) {
 		t.Errorf("scaled to %v, want [[10 15] [25 30]]", ts)
 	}
 	inside := [][]int64{{10, 20}, {25}}
-	fitChain(inside, 30)
+	fitFlow(inside, 30)
 	if !slices.Equal(inside[0], []int64{10, 20}) || inside[1][0] != 25 {
 		t.Errorf("a chain inside the chunk changed: %v", inside)
+	}
+	one := [][]int64{{10, 30, 90}}
+	fitFlow(one, 30)
+	if !slices.Equal(one[0], []int64{10, 15, 30}) {
+		t.Errorf("one segment scaled to %v, want [[10 15 30]]", one)
+	}
+	late := [][]int64{{40, 50}}
+	fitFlow(late, 30)
+	if !slices.Equal(late[0], []int64{40, 50}) {
+		t.Errorf("a flow starting past the end changed: %v", late)
 	}
 }
 
 // TestChunkLengthPositions checks that each chunk's length positions
 // decode, through the trace-wide length codec, to that chunk's own flow
-// lengths: short flows in the first chunk, long ones in the second.
+// lengths: short flows in the first chunk, long ones in the second, with
+// chained long flows and without; one chunk, or no length attribute, has
+// none.
 func TestChunkLengthPositions(t *testing.T) {
 	var recs []trace.Packet
 	t0 := int64(1_000_000)
@@ -138,36 +150,114 @@ func TestChunkLengthPositions(t *testing.T) {
 		add(uint32(100+i), t0+10_000+int64(i)*1000, 30+10*i) // chunk 1: flows of 30 to 70
 	}
 	flows.SortByTime(recs)
-	sp, err := flows.SplitByTime(recs, flows.Options{Chunks: 2, MaxFlowLen: 8, Chain: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := BuildPacketSpec(sp, BuildOptions{MaxLen: 8, LengthAttr: true, QuantileKnots: 32, ChainLen: sp.Stats.LongestChain})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := NewSchema(spec, newStub([]uint16{80, 1000}, []uint8{6}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	off, _ := s.AttrSlice("length")
-	decode := func(pos float64) int {
-		v := make([]float32, s.AttrDim())
-		v[off] = float32(pos)
-		return s.DecodeLength(v)
-	}
-	for c, want := range [][2]int{{1, 3}, {30, 70}} {
-		pos := s.ChunkLengthPositions(c)
-		if len(pos) < 2 || !slices.IsSorted(pos) {
-			t.Fatalf("chunk %d: positions %v", c, pos)
-		}
-		for _, p := range pos {
-			if n := decode(p); n < want[0] || n > want[1] {
-				t.Errorf("chunk %d: position %.3f decodes to length %d, outside the chunk's [%d, %d]", c, p, n, want[0], want[1])
+	for _, c := range []struct {
+		name          string
+		chunks        int
+		maxLen        int
+		chain, length bool
+		knots         bool
+	}{
+		{"chained", 2, 8, true, true, true},
+		{"split", 2, 80, false, true, true},
+		{"one chunk", 1, 80, false, true, false},
+		{"no length attribute", 2, 80, false, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sp, err := flows.SplitByTime(recs, flows.Options{Chunks: c.chunks, MaxFlowLen: c.maxLen, Chain: c.chain})
+			if err != nil {
+				t.Fatal(err)
 			}
+			spec, err := BuildPacketSpec(sp, BuildOptions{MaxLen: c.maxLen, LengthAttr: c.length, QuantileKnots: 32, ChainLen: sp.Stats.LongestChain})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !c.knots {
+				if spec.LengthKnots != nil {
+					t.Fatalf("%d length knot sets, want none", len(spec.LengthKnots))
+				}
+				return
+			}
+			s, err := NewSchema(spec, newStub([]uint16{80, 1000}, []uint8{6}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			off, _ := s.AttrSlice("length")
+			decode := func(pos float64) int {
+				v := make([]float32, s.AttrDim())
+				v[off] = float32(pos)
+				return s.DecodeLength(v)
+			}
+			for c, want := range [][2]int{{1, 3}, {30, 70}} {
+				pos := s.ChunkLengthPositions(c)
+				if len(pos) < 2 || !slices.IsSorted(pos) {
+					t.Fatalf("chunk %d: positions %v", c, pos)
+				}
+				for _, p := range pos {
+					if n := decode(p); n < want[0] || n > want[1] {
+						t.Errorf("chunk %d: position %.3f decodes to length %d, outside the chunk's [%d, %d]", c, p, n, want[0], want[1])
+					}
+				}
+			}
+			if s.ChunkLengthPositions(2) != nil {
+				t.Error("positions for a chunk that does not exist")
+			}
+		})
+	}
+}
+
+// A flow whose generated gaps run past its chunk's end decodes with its
+// records scaled into the chunk, each flow's in order, none lost.
+func TestDecodeFitsFlowsIntoTheChunk(t *testing.T) {
+	var recs []trace.Packet
+	t0 := int64(1_600_000_000_000_000)
+	for k := range 3 {
+		for i := range 6 {
+			recs = append(recs, trace.Packet{TS: t0 + int64(k)*100 + int64(i)*1000, Src: 0x0a000001 + uint32(k), Dst: 0x0a0000ff, SrcPort: 40000, DstPort: 443, Proto: 6, Len: 60, TTL: 64, TCPFlags: 0x10})
 		}
 	}
-	if s.ChunkLengthPositions(2) != nil {
-		t.Error("positions for a chunk that does not exist")
+	flows.SortByTime(recs)
+	sp, err := flows.SplitByTime(recs, flows.Options{Chunks: 1, MaxFlowLen: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := BuildPacketSpec(sp, BuildOptions{MaxLen: 10, LengthAttr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSchema(spec, newStub([]uint16{443, 40000}, []uint8{6}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := &sp.Chunks[0]
+	d, _, err := s.EncodePackets(ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs, err := s.DecodeAttributes(d.Attr, d.N)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same flows decoded into a chunk of a third of the time: their
+	// starts fall inside it, their gaps would carry them past its end.
+	short := ChunkRange{Start: ch.Start, End: ch.Start + (ch.End-ch.Start)/3}
+	for i := range attrs {
+		attrs[i].Start = 0
+	}
+	got, err := s.DecodePackets(attrs, d.Dense(), d.Len, short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(recs) {
+		t.Fatalf("decoded %d packets, want %d", len(got), len(recs))
+	}
+	last := map[uint32]int64{}
+	for _, p := range got {
+		if p.TS < short.Start || p.TS >= short.End {
+			t.Fatalf("packet at %d outside the chunk [%d, %d)", p.TS, short.Start, short.End)
+		}
+		if p.TS < last[p.Src] {
+			t.Fatalf("flow %x out of order", p.Src)
+		}
+		last[p.Src] = p.TS
 	}
 }

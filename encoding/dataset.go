@@ -332,13 +332,13 @@ type ChunkRange struct {
 	Start, End int64
 }
 
-// fitChain scales the times of a chained flow's segments, in place, about
-// the flow's first, so that its last is at most end: the segments' gaps
-// are generated one segment at a time and nothing bounds their sum, where
-// a real flow's records in a chunk all lie inside it (a flow that goes on
-// is continued in the next chunk). A flow that already ends by end, or
-// starts after it, is left as it is.
-func fitChain(ts [][]int64, end int64) {
+// fitFlow scales the times of a flow's records (of a chained flow's
+// segments), in place, about the flow's first, so that its last is at
+// most end: nothing bounds the sum of the generated gaps, where a real
+// flow's records in a chunk all lie inside it (a flow that goes on is
+// continued in the next chunk). A flow that already ends by end, or starts
+// after it, is left as it is.
+func fitFlow(ts [][]int64, end int64) {
 	if len(ts) == 0 || len(ts[0]) == 0 {
 		return
 	}
@@ -374,6 +374,9 @@ func (s *Schema) times(a FlowAttr, gaps []float64, ch ChunkRange, prev int64) []
 			rel = s.startQ[ch.Index].value(rel)
 		}
 		t = ch.Start + int64(math.Round(math.Max(0, math.Min(1, rel))*float64(ch.End-ch.Start)))
+		if t >= ch.End && ch.End > ch.Start {
+			t = ch.End - 1 // a start at the very end is still in the chunk
+		}
 	}
 	for k := range gaps {
 		if k > 0 {
@@ -405,9 +408,10 @@ func (s *Schema) DecodePackets(attrs []FlowAttr, feat []float32, lengths []int, 
 // decodeRecords turns generated flows into records, rc giving their
 // features, in time order. A segment that follows another
 // (FlowAttr.Follows) continues the flow of the row before it: the
-// segments of a chained flow come together and in order. A chained flow
-// that would run past its chunk's end has its gaps scaled down so that it
-// ends inside the chunk (fitChain).
+// segments of a chained flow come together and in order. A flow that
+// would run past its chunk's end has its gaps scaled down so that it ends
+// inside the chunk (fitFlow): dropping the records past the end, as
+// before 2026-12, lost up to a sixth of a multi-chunk trace's records.
 func decodeRecords[R any, P flows.Record[R]](s *Schema, rc *recordCodec[R], attrs []FlowAttr, feat []float32, lengths []int, ch ChunkRange) ([]R, error) {
 	c, err := s.decodeFeatures(feat, lengths, len(attrs))
 	if err != nil {
@@ -431,9 +435,7 @@ func decodeRecords[R any, P flows.Record[R]](s *Schema, rc *recordCodec[R], attr
 			}
 			ts = append(ts, t)
 		}
-		if j-i > 1 {
-			fitChain(ts, ch.End-1)
-		}
+		fitFlow(ts, ch.End-1)
 		for k := i; k < j; k++ {
 			for step, t := range ts[k-i] {
 				r = rc.newRecord(attrs[k].Key, t)

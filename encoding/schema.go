@@ -80,10 +80,11 @@ type Spec struct {
 	// attribute follows marks the segments after a flow's first, whose
 	// first gap is the time since the segment before.
 	ChainLen int `json:"chain_len,omitempty"`
-	// LengthKnots, with chained flows and quantile encoding, holds per
-	// chunk the quantile knots of its flows' lengths (a chained flow
-	// counted once): generation calibrates each chunk's lengths to its own
-	// (ChunkLengthPositions).
+	// LengthKnots, with a quantile-encoded length attribute and more than
+	// one chunk or chained flows, holds per chunk the quantile knots of its
+	// flows' lengths in it (a chained flow counted once): generation
+	// calibrates each chunk's lengths to its own (ChunkLengthPositions).
+	// Under DP it is not set.
 	LengthKnots [][]float64 `json:"length_knots,omitempty"`
 }
 

@@ -532,10 +532,13 @@ func (r *Run) calibrationTargets(ctx context.Context, s *encoding.Schema, split 
 		}
 		pilots[c] = rows[:min(len(rows), share(c, block))] // chained flows: generateRows may fall short
 	}
-	// With chained long flows each chunk's lengths are calibrated to the
-	// chunk's real ones rather than to its pilot's share of the trace's.
+	// With per-chunk length knots (not under DP) each chunk's lengths are
+	// calibrated to the chunk's real ones rather than to its pilot's share
+	// of the trace's: a model that ranks its chunk's flows longer than the
+	// others' would otherwise give the chunk too many records, and drive
+	// more of them past its end.
 	var realLens [][]float64
-	if s.Chains() {
+	if len(s.LengthKnots) > 0 {
 		for c := range n {
 			realLens = append(realLens, s.ChunkLengthPositions(c))
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/netshare-go/netshare/config"
 	"github.com/netshare-go/netshare/dg"
+	"github.com/netshare-go/netshare/encoding"
 	"github.com/netshare-go/netshare/internal/testutil"
 	"github.com/netshare-go/netshare/trace"
 )
@@ -127,6 +129,11 @@ func TestRunFlowsEndToEnd(t *testing.T) {
 	}
 	if st.Records != syn.Len() || len(st.PerChunkFlows) != 2 || perChunk != st.Flows || st.Flows == 0 {
 		t.Errorf("generation figures %+v for %d synthetic records", st, syn.Len())
+	}
+	// A generated flow that would run past its chunk is fitted into it,
+	// not cut.
+	if st.OutOfRange != 0 {
+		t.Errorf("%d records outside their chunk", st.OutOfRange)
 	}
 	// Each stage records the records it handled and, where the system
 	// tells, the process's peak memory, never less than a stage's before.
@@ -295,9 +302,21 @@ func TestRunDifferentiallyPrivate(t *testing.T) {
 	}
 	in := testutil.Testdata("netshare", "ugr16-small.csv")
 	r := runAll(t, Options{Dir: priv, Input: in, Config: cfg})
-	pubSpec, _ := os.ReadFile(filepath.Join(pub, PreDir, SchemaFile))
-	privSpec, _ := os.ReadFile(filepath.Join(priv, PreDir, SchemaFile))
-	if string(pubSpec) != string(privSpec) {
+	// The public schema, but for the public chunks' lengths, which are
+	// not the private trace's.
+	pubSpec, err := encoding.LoadSpec(filepath.Join(pub, PreDir, SchemaFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	privSpec, err := encoding.LoadSpec(filepath.Join(priv, PreDir, SchemaFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pubSpec.LengthKnots) == 0 || len(privSpec.LengthKnots) != 0 {
+		t.Errorf("%d length knot sets in the public schema, %d in the private one; want some, then none", len(pubSpec.LengthKnots), len(privSpec.LengthKnots))
+	}
+	pubSpec.LengthKnots = nil
+	if !reflect.DeepEqual(pubSpec, privSpec) {
 		t.Error("the private run's schema differs from the public run's: it was derived from private data")
 	}
 	split, _ := LoadSplit(priv)
