@@ -282,6 +282,14 @@ type Generate struct {
 	// of protocol-valid flows rises to the real one's: docs/BENCHMARKS.md),
 	// off in the paper preset.
 	RepairProtocol bool `yaml:"repair_protocol"`
+	// SizesGivenPackets calibrates each generated flow record's duration
+	// and bytes to the real records of its chunk with as many packets (in
+	// classes of 1, 2-3, 4-7, … packets), keeping the model's ranking
+	// within a class, so that durations and sizes follow the packets as
+	// in the real trace (flow traces with continuous: quantile; ignored
+	// under DP, where the real distributions are not released). On in the
+	// default preset.
+	SizesGivenPackets bool `yaml:"sizes_given_packets"`
 }
 
 // DP configures differentially private training of the discriminators.

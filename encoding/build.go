@@ -282,6 +282,9 @@ type SpecBuilder[R any, P flows.Record[R]] struct {
 	// lens sketches each chunk's flow lengths (a chained flow once), for
 	// Spec.LengthKnots.
 	lens []*quantileSketch
+	// sizes, for flow traces, sketches each chunk's durations and bytes
+	// per packet class (Spec.SizeKnots).
+	sizes []sizeSketches
 }
 
 func newSpecBuilder[R any, P flows.Record[R]](kind trace.Kind, chunks int, fields []recordField[R]) *SpecBuilder[R, P] {
@@ -301,6 +304,9 @@ func newSpecBuilder[R any, P flows.Record[R]](kind trace.Kind, chunks int, field
 func NewFlowSpecBuilder(chunks int) *SpecBuilder[trace.Flow, *trace.Flow] {
 	b := newSpecBuilder[trace.Flow, *trace.Flow](trace.KindFlows, chunks, flowFields)
 	b.label = func(r *trace.Flow) string { return r.Label }
+	for range chunks {
+		b.sizes = append(b.sizes, sizeSketches{})
+	}
 	return b
 }
 
@@ -342,6 +348,9 @@ func (b *SpecBuilder[R, P]) Add(c int, start, end int64, f *flows.ChunkFlow[R]) 
 		}
 		if b.label != nil {
 			b.labels[b.label(r)] = struct{}{}
+		}
+		if b.sizes != nil {
+			b.sizes[c].add(any(r).(*trace.Flow))
 		}
 	}
 }
@@ -389,6 +398,12 @@ func (b *SpecBuilder[R, P]) Spec(opt BuildOptions) (Spec, error) {
 				sk.add(1)
 			}
 			spec.LengthKnots[c] = sk.knots(opt.QuantileKnots, false) // values: positions are taken through the codec
+		}
+	}
+	if b.sizes != nil && opt.QuantileKnots > 0 {
+		spec.SizeKnots = make([]map[int]SizeClass, b.chunks)
+		for c, s := range b.sizes {
+			spec.SizeKnots[c] = s.knots(opt.QuantileKnots)
 		}
 	}
 	spec.Feat = featSpecs(b.fields, b.cols, opt)

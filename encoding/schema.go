@@ -86,6 +86,11 @@ type Spec struct {
 	// calibrates each chunk's lengths to its own (ChunkLengthPositions).
 	// Under DP it is not set.
 	LengthKnots [][]float64 `json:"length_knots,omitempty"`
+	// SizeKnots, for flow traces with quantile encoding, holds per chunk
+	// and per packet class the quantile knots of the records' durations
+	// and bytes (SizeClass), for generate.sizes_given_packets. Under DP it
+	// is not set.
+	SizeKnots []map[int]SizeClass `json:"size_knots,omitempty"`
 }
 
 // Schema encodes flows of one dataset kind into model tensors and decodes
@@ -137,6 +142,9 @@ func NewSchema(spec Spec, emb Embedding) (*Schema, error) {
 	}
 	if spec.ChainLen > 0 && (s.attrIndex("length") < 0 || s.attrIndex("follows") < 0) {
 		return nil, errors.New("schema: chained flows need the length and follows attributes")
+	}
+	if n := len(spec.SizeKnots); n > 0 && (n != spec.Chunks || spec.Kind != trace.KindFlows) {
+		return nil, fmt.Errorf("schema: %d size-knot sets for %d chunks of %s", n, spec.Chunks, spec.Kind)
 	}
 	if n := len(spec.LengthKnots); n > 0 && n != spec.Chunks {
 		return nil, fmt.Errorf("schema: %d length-knot sets for %d chunks", n, spec.Chunks)

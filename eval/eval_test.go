@@ -155,7 +155,7 @@ func TestIdentityAndSymmetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := func(f *Fidelity, each func(string, float64)) {
-		for _, m := range []map[string]float64{f.JSD, f.EMD, f.EMDNormalized, f.Joint} {
+		for _, m := range []map[string]float64{f.JSD, f.EMD, f.EMDNormalized, f.Joint, f.JointExtra} {
 			for k, v := range m {
 				each(k, v)
 			}
@@ -297,5 +297,48 @@ func TestFlowIAT(t *testing.T) {
 	single := []trace.Packet{{TS: 1, Src: 1, Dst: 2, Proto: 6}, {TS: 2, Src: 3, Dst: 2, Proto: 6}}
 	if f, err = FastPackets(real, single); err != nil || f.FlowIAT != nil {
 		t.Fatalf("no flow of two packets: flow IAT %v (%v), want none", f.FlowIAT, err)
+	}
+}
+
+// The extra joint histograms see what the mean's pairs do not: traces
+// with the same (port, protocol), (packets, bytes) and (duration, packets)
+// histograms, but durations paired with other bytes, or ports with other
+// packet counts, differ in td_byt or in dstport_pkt alone.
+func TestJointExtra(t *testing.T) {
+	mk := func(port uint16, pkts, bytes uint64, dur int64) trace.Flow {
+		return trace.Flow{Start: 1, Dur: dur, Src: 1, Dst: 2, SrcPort: 5000, DstPort: port, Proto: trace.ProtoTCP, Packets: pkts, Bytes: bytes}
+	}
+	for _, c := range []struct {
+		name       string
+		a, b       [4]trace.Flow
+		tdByt, dpP float64
+	}{
+		{"durations with other bytes",
+			[4]trace.Flow{mk(80, 1, 100, 0), mk(443, 1, 10_000, 1_000_000), mk(80, 20, 50_000, 0), mk(443, 20, 500_000, 1_000_000)},
+			[4]trace.Flow{mk(443, 1, 10_000, 0), mk(80, 1, 100, 1_000_000), mk(443, 20, 500_000, 0), mk(80, 20, 50_000, 1_000_000)},
+			1, 0},
+		{"ports with other packet counts",
+			[4]trace.Flow{mk(80, 1, 100, 0), mk(80, 1, 100, 0), mk(443, 20, 50_000, 0), mk(443, 20, 50_000, 0)},
+			[4]trace.Flow{mk(443, 1, 100, 0), mk(443, 1, 100, 0), mk(80, 20, 50_000, 0), mk(80, 20, 50_000, 0)},
+			0, 1},
+	} {
+		var a, b []trace.Flow
+		for range 50 {
+			a = append(a, c.a[:]...)
+			b = append(b, c.b[:]...)
+		}
+		res, err := Flows(a, b, Options{NoBaselines: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := res.MeanJointTVD(); v != 0 {
+			t.Errorf("%s: mean joint TVD %v, want 0", c.name, v)
+		}
+		if v := res.JointExtra["td_byt"]; v != c.tdByt {
+			t.Errorf("%s: td_byt %v, want %v", c.name, v, c.tdByt)
+		}
+		if v := res.JointExtra["dstport_pkt"]; v != c.dpP {
+			t.Errorf("%s: dstport_pkt %v, want %v", c.name, v, c.dpP)
+		}
 	}
 }

@@ -102,6 +102,7 @@ var (
 	flowEMDFields    = []string{"ts", "td", "pkt", "byt"}
 	packetEMDFields  = []string{"ts", "pkt_len", "flow_size"}
 	flowJointNames   = []string{"dstport_proto", "pkt_byt", "td_pkt"}
+	flowExtraJoint   = []string{"td_byt", "dstport_pkt"}
 	packetJointNames = []string{"pkt_len_proto", "flow_size_dstport"}
 )
 
@@ -178,6 +179,12 @@ func flowProfile(fs []trace.Flow) *profile {
 	p.joint["td_pkt"] = denseHist(n, func(i int) uint64 {
 		return durBin(fs[i].Dur)<<8 | uint64(pktBin[i])
 	})
+	p.joint["td_byt"] = denseHist(n, func(i int) uint64 {
+		return durBin(fs[i].Dur)<<8 | log2BinU(fs[i].Bytes)
+	})
+	p.joint["dstport_pkt"] = &jointHist{n: n, sorted: so.sorted(n, func(i int) uint64 {
+		return uint64(fs[i].DstPort)<<8 | uint64(pktBin[i])
+	})}
 	return p.finish()
 }
 
@@ -304,6 +311,12 @@ func compare(real, syn *profile) *Fidelity {
 		jt = append(jt, v)
 	}
 	f.Joint[MeanJointKey] = mean(jt...)
+	if real.kind == trace.KindFlows {
+		f.JointExtra = map[string]float64{}
+		for _, name := range flowExtraJoint {
+			f.JointExtra[name] = tvdHist(real.joint[name], syn.joint[name])
+		}
+	}
 	return f
 }
 

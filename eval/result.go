@@ -38,6 +38,14 @@ type Fidelity struct {
 	// flow_size do not see. Reported beside the means, not in them; nil
 	// when either trace has no flow of two packets.
 	FlowIAT *float64 `json:"flow_iat_emd_normalized,omitempty"`
+	// JointExtra holds, for flow traces, the TVD of 2-way histograms that
+	// no generation pass calibrates (generate.sizes_given_packets makes
+	// durations and bytes follow the real ones given the packets, so
+	// pkt_byt and td_pkt measure that pass as much as the model): td_byt
+	// (duration in ms, bytes) and dstport_pkt (destination port, packets).
+	// Reported beside the means, not in them, so that earlier means stay
+	// comparable.
+	JointExtra map[string]float64 `json:"joint_extra,omitempty"`
 }
 
 // MeanJointTVD returns the mean total variation distance of the joint

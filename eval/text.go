@@ -60,6 +60,16 @@ func (r *Result) WriteText(w io.Writer) error {
 	for _, k := range JointNames(r.Kind) {
 		row("joint TVD "+k, func(f *Fidelity) float64 { return f.Joint[k] })
 	}
+	if r.JointExtra != nil {
+		for _, k := range flowExtraJoint {
+			row("joint TVD "+k+" (not in the mean)", func(f *Fidelity) float64 {
+				if v, ok := f.JointExtra[k]; ok {
+					return v
+				}
+				return math.NaN()
+			})
+		}
+	}
 	row("mean JSD", func(f *Fidelity) float64 { return f.MeanJSD })
 	row("mean normalised EMD", func(f *Fidelity) float64 { return f.MeanEMDNormalized })
 	row("mean joint TVD", func(f *Fidelity) float64 { return f.MeanJointTVD() })

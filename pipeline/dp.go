@@ -36,9 +36,11 @@ func loadPublicRun(dir string) (*publicRun, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dp.pretrained: %s is not a pre-processed run: %w", dir, err)
 	}
-	// The lengths of the public run's chunks are not the private trace's:
-	// a DP run calibrates lengths to its models' pilot samples.
+	// The lengths and sizes of the public run's chunks are not the private
+	// trace's: a DP run calibrates lengths to its models' pilot samples,
+	// and sizes not given packets.
 	spec.LengthKnots = nil
+	spec.SizeKnots = nil
 	emb, err := ip2vec.Load(preFile(abs, EmbeddingFile))
 	if err != nil {
 		return nil, fmt.Errorf("dp.pretrained: %w", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -43,6 +44,9 @@ type GenStats struct {
 	// chained flows, a model that generates almost only later segments
 	// (generateRows gives up after 16 rounds).
 	ShortFlows int `json:"flows_short,omitempty"`
+	// SizedRecords counts the flow records whose duration or bytes
+	// generate.sizes_given_packets changed.
+	SizedRecords int `json:"records_sized_given_packets,omitempty"`
 }
 
 // flowCount is how many flows chunk c's model generates: as many as the
@@ -166,6 +170,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	}
 	gc := &genChunks{r: r, s: s, split: split, models: models, g: g, fail: fail, st: st, block: block, tmp: tmp, end: math.MaxInt64,
 		span: split.Chunks[len(split.Chunks)-1].End - split.Chunks[0].Start}
+	gc.sizes = r.sizeKnots(s)
 	st.Periods = 1
 	if d, err := r.Cfg.Generate.DurationMicros(); err != nil {
 		return nil, err
@@ -192,7 +197,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	}
 	r.log.Info("generated", "path", path, "flows", st.Flows, "records", st.Records, "continued_flows", st.Continuations,
 		"fixed_inconsistent_tags", st.FixedTags, "snapped_ips", st.SnappedIPs, "tail_ports_drawn", st.TailPorts, "separated_keys", st.SeparatedKeys, "records_outside_chunk", st.OutOfRange,
-		"periods", st.Periods, "records_past_duration", st.CutAtEnd, "chained_flows", st.ChainedFlows, "segments", st.Segments,
+		"periods", st.Periods, "records_past_duration", st.CutAtEnd, "chained_flows", st.ChainedFlows, "segments", st.Segments, "records_sized_given_packets", st.SizedRecords,
 		"protocol_repairs", st.RepairStats.Total(), "protocol_separated_keys", st.RepairStats.Separated,
 		"protocol_unrepaired_keys", st.RepairStats.Unrepaired, "protocol_merged_keys", st.RepairStats.Merged)
 	if len(st.Repairs) > 0 {
@@ -202,6 +207,45 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		r.log.Warn("chained flows: the models generated too few first segments; the trace has fewer flows than asked", "missing_flows", st.ShortFlows)
 	}
 	return st, nil
+}
+
+// sizeKnots returns the per-chunk knots of generate.sizes_given_packets,
+// or nil when the key is off, for packet traces, and (with a note in the
+// log) under DP, whose real distributions are not released, or for a run
+// pre-processed before they were kept. A packet class that a chunk lacks
+// and another holds takes the nearest such chunk's knots: a model may
+// generate a few flows of a class its real chunk did not have.
+func (r *Run) sizeKnots(s *encoding.Schema) []map[int]encoding.SizeClass {
+	switch {
+	case !r.Cfg.Generate.SizesGivenPackets || s.Kind() != trace.KindFlows:
+		return nil
+	case r.Cfg.DP.Enabled:
+		r.log.Info("generate.sizes_given_packets is off under DP (the real distributions are not released)")
+		return nil
+	case len(s.SizeKnots) == 0:
+		r.log.Warn("generate.sizes_given_packets: the run was pre-processed before the sizes per packet class were kept; pre-process again to use it")
+		return nil
+	}
+	out := make([]map[int]encoding.SizeClass, len(s.SizeKnots))
+	for c, own := range s.SizeKnots {
+		out[c] = maps.Clone(own)
+		if out[c] == nil {
+			out[c] = map[int]encoding.SizeClass{}
+		}
+		for d := 1; d < len(s.SizeKnots); d++ {
+			for _, o := range []int{c - d, c + d} {
+				if o < 0 || o >= len(s.SizeKnots) {
+					continue
+				}
+				for k, v := range s.SizeKnots[o] {
+					if _, ok := out[c][k]; !ok {
+						out[c][k] = v
+					}
+				}
+			}
+		}
+	}
+	return out
 }
 
 // ipDistinct returns the distinct-address targets of generate.ip_distinct:
@@ -239,9 +283,12 @@ type genChunks struct {
 	models []*dg.Model
 	g      *postgen.Stream
 	fail   map[string]float64 // the repair's targets (repairTargets)
-	st     *GenStats
-	block  int
-	tmp    string
+	// sizes, with generate.sizes_given_packets, holds per chunk the real
+	// durations and bytes per packet class (encoding.Spec.SizeKnots).
+	sizes []map[int]encoding.SizeClass
+	st    *GenStats
+	block int
+	tmp   string
 	// The input's time span; the period being generated: its records'
 	// time shift and its seed; the end of the trace (generate.duration;
 	// MaxInt64 without).
@@ -650,6 +697,9 @@ func batchRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b
 		kept = append(kept, recs[i])
 	}
 	t := ops.wrap(kept)
+	if gc.sizes != nil && t.Kind == trace.KindFlows {
+		st.SizedRecords += postgen.CalibrateSizes(gc.sizes[c], t.Flows, postgen.BlockRNG(gc.seed, 0x73697a65, c, b))
+	}
 	if gc.r.Cfg.Generate.RepairProtocol {
 		st.RepairStats.Add(gc.g.Repair(c, b, t, gc.fail, gc.seed^0x726570))
 	}

@@ -302,8 +302,8 @@ func TestRunDifferentiallyPrivate(t *testing.T) {
 	}
 	in := testutil.Testdata("netshare", "ugr16-small.csv")
 	r := runAll(t, Options{Dir: priv, Input: in, Config: cfg})
-	// The public schema, but for the public chunks' lengths, which are
-	// not the private trace's.
+	// The public schema, but for the public chunks' lengths and sizes,
+	// which are not the private trace's.
 	pubSpec, err := encoding.LoadSpec(filepath.Join(pub, PreDir, SchemaFile))
 	if err != nil {
 		t.Fatal(err)
@@ -312,10 +312,11 @@ func TestRunDifferentiallyPrivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pubSpec.LengthKnots) == 0 || len(privSpec.LengthKnots) != 0 {
-		t.Errorf("%d length knot sets in the public schema, %d in the private one; want some, then none", len(pubSpec.LengthKnots), len(privSpec.LengthKnots))
+	if len(pubSpec.LengthKnots) == 0 || len(privSpec.LengthKnots) != 0 || len(pubSpec.SizeKnots) == 0 || len(privSpec.SizeKnots) != 0 {
+		t.Errorf("%d/%d length/size knot sets in the public schema, %d/%d in the private one; want some, then none",
+			len(pubSpec.LengthKnots), len(pubSpec.SizeKnots), len(privSpec.LengthKnots), len(privSpec.SizeKnots))
 	}
-	pubSpec.LengthKnots = nil
+	pubSpec.LengthKnots, pubSpec.SizeKnots = nil, nil
 	if !reflect.DeepEqual(pubSpec, privSpec) {
 		t.Error("the private run's schema differs from the public run's: it was derived from private data")
 	}

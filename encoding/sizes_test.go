@@ -1,0 +1,60 @@
+package encoding
+
+import (
+	"math"
+	"testing"
+
+	"github.com/netshare-go/netshare/flows"
+	"github.com/netshare-go/netshare/trace"
+)
+
+// Pre-processing keeps, per chunk and packet class, the durations and
+// bytes of the chunk's own records, for flow traces with quantile knots
+// only.
+func TestSizeKnots(t *testing.T) {
+	var recs []trace.Flow
+	t0 := int64(1_000_000)
+	for i := range 40 {
+		// Chunk 0: one-packet records of 0 µs and 40 bytes, and 5-packet
+		// ones of 1 s and 5,000 bytes; chunk 1: 5-packet records of 2 s.
+		recs = append(recs,
+			trace.Flow{Start: t0 + int64(i), Src: uint32(i), Dst: 1, SrcPort: 1000, DstPort: 80, Proto: 6, Packets: 1, Bytes: 40},
+			trace.Flow{Start: t0 + int64(i), Src: uint32(100 + i), Dst: 1, SrcPort: 1000, DstPort: 80, Proto: 6, Packets: 5, Bytes: 5000, Dur: 1_000_000},
+			trace.Flow{Start: t0 + 10_000 + int64(i), Src: uint32(200 + i), Dst: 1, SrcPort: 1000, DstPort: 80, Proto: 6, Packets: 5, Bytes: 5000, Dur: 2_000_000})
+	}
+	flows.SortByTime(recs)
+	sp, err := flows.SplitByTime(recs, flows.Options{Chunks: 2, MaxFlowLen: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := BuildFlowSpec(sp, BuildOptions{MaxLen: 4, QuantileKnots: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spec.SizeKnots) != 2 {
+		t.Fatalf("%d size-knot sets, want one per chunk", len(spec.SizeKnots))
+	}
+	dur := func(c, class int, q float64) float64 { return At(spec.SizeKnots[c][class].Dur, q) }
+	byt := func(c, class int, q float64) float64 { return At(spec.SizeKnots[c][class].Bytes, q) }
+	for _, q := range []float64{0, 0.5, 1} {
+		if d, b := dur(0, 1, q), byt(0, 1, q); d != 0 || b != 40 {
+			t.Errorf("chunk 0, one packet, quantile %v: %v µs, %v bytes; want 0, 40", q, d, b)
+		}
+		if d := dur(0, 3, q); math.Abs(d-1e6) > 1 {
+			t.Errorf("chunk 0, 4-7 packets, quantile %v: %v µs, want 1e6", q, d)
+		}
+		if d := dur(1, 3, q); math.Abs(d-2e6) > 2 {
+			t.Errorf("chunk 1, 4-7 packets, quantile %v: %v µs, want 2e6", q, d)
+		}
+	}
+	if _, ok := spec.SizeKnots[1][1]; ok {
+		t.Error("chunk 1 has one-packet knots, but no one-packet record")
+	}
+	none, err := BuildFlowSpec(sp, BuildOptions{MaxLen: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if none.SizeKnots != nil {
+		t.Error("size knots without quantile knots")
+	}
+}

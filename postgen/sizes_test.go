@@ -1,0 +1,97 @@
+package postgen
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/netshare-go/netshare/encoding"
+	"github.com/netshare-go/netshare/trace"
+)
+
+// logKnots returns the knots of a class holding the given values once
+// each (sorted), in log1p space as encoding.SizeClass holds them.
+func logKnots(vals ...float64) []float64 {
+	out := make([]float64, len(vals))
+	for i, v := range vals {
+		out[i] = math.Log1p(v)
+	}
+	return out
+}
+
+// Within a packet class, records keep the model's order and take the
+// class's real values; a class the real chunk lacks is left alone.
+func TestCalibrateSizes(t *testing.T) {
+	classes := map[int]encoding.SizeClass{
+		1: {Dur: logKnots(0, 0), Bytes: logKnots(40, 40)},                     // one packet
+		2: {Dur: logKnots(1000, 5000), Bytes: logKnots(100, 300)},             // 2-3 packets
+		3: {Dur: logKnots(10_000, 20_000, 30_000), Bytes: logKnots(500, 900)}, // 4-7 packets
+	}
+	fs := []trace.Flow{
+		{Packets: 1, Dur: 700, Bytes: 60},
+		{Packets: 2, Dur: 9, Bytes: 2000},
+		{Packets: 3, Dur: 3, Bytes: 1000},
+		{Packets: 5, Dur: 50, Bytes: 1},
+		{Packets: 6, Dur: 10, Bytes: 2},
+		{Packets: 4, Dur: 30, Bytes: 3},
+		{Packets: 100, Dur: 77, Bytes: 7777}, // class 7: not in the real chunk
+	}
+	n := CalibrateSizes(classes, fs, rand.New(rand.NewPCG(1, 2)))
+	if n != 6 {
+		t.Errorf("%d records changed, want 6", n)
+	}
+	if fs[0].Dur != 0 || fs[0].Bytes != 40 {
+		t.Errorf("one-packet record %+v, want duration 0 and 40 bytes", fs[0])
+	}
+	// Class 2: the longer of the two (duration 9) takes the upper value
+	// at quantile ¾, the shorter the lower at ¼.
+	if !(fs[1].Dur > fs[2].Dur) || fs[2].Dur < 1000 || fs[1].Dur > 5000 {
+		t.Errorf("class 2 durations %d, %d: want the model's order within [1000, 5000]", fs[1].Dur, fs[2].Dur)
+	}
+	if !(fs[1].Bytes > fs[2].Bytes) || fs[2].Bytes < 100 || fs[1].Bytes > 300 {
+		t.Errorf("class 2 bytes %d, %d: want the model's order within [100, 300]", fs[1].Bytes, fs[2].Bytes)
+	}
+	// Class 3: order by the generated durations 50 > 30 > 10, the middle
+	// one at the median knot.
+	if !(fs[3].Dur > fs[5].Dur && fs[5].Dur > fs[4].Dur) || fs[5].Dur != 20_000 {
+		t.Errorf("class 3 durations %d %d %d: want the model's order, the middle one 20000", fs[3].Dur, fs[5].Dur, fs[4].Dur)
+	}
+	if fs[6].Dur != 77 || fs[6].Bytes != 7777 {
+		t.Errorf("a class the real chunk lacks changed: %+v", fs[6])
+	}
+}
+
+// Ties are broken at random from the stream given, so a block's values
+// do not depend on the records' order, and the same stream gives the same
+// result.
+func TestCalibrateSizesTies(t *testing.T) {
+	classes := map[int]encoding.SizeClass{1: {Dur: logKnots(0, 1000), Bytes: logKnots(40, 40)}}
+	run := func(seed uint64) []int64 {
+		fs := make([]trace.Flow, 100)
+		for i := range fs {
+			fs[i] = trace.Flow{Packets: 1, Dur: 5}
+		}
+		CalibrateSizes(classes, fs, rand.New(rand.NewPCG(seed, 0)))
+		out := make([]int64, len(fs))
+		for i := range fs {
+			out[i] = fs[i].Dur
+		}
+		return out
+	}
+	a, b, c := run(1), run(1), run(2)
+	same, diff := true, false
+	var sum int64
+	for i := range a {
+		same = same && a[i] == b[i]
+		diff = diff || a[i] != c[i]
+		sum += a[i]
+	}
+	if !same || !diff {
+		t.Errorf("same seed same result %v, other seed other result %v", same, diff)
+	}
+	// The ranks span the class: a mean near the middle of [0, 1000] in
+	// log space.
+	if mean := float64(sum) / 100; mean < 50 || mean > 400 {
+		t.Errorf("mean duration %.0f, want the class's spread", mean)
+	}
+}
