@@ -21,19 +21,16 @@ type SizeClass struct {
 func PacketClass(p uint64) int { return bits.Len64(p) }
 
 // At returns the value at quantile q ∈ [0, 1] of knots (log1p space, as
-// SizeClass holds them), interpolated between the knots and rounded.
+// SizeClass holds them), interpolated between the knots and rounded, as
+// the quantile codec decodes a position.
 func At(knots []float64, q float64) float64 {
-	if len(knots) == 0 {
+	switch len(knots) {
+	case 0:
 		return 0
+	case 1:
+		return math.Round(math.Expm1(knots[0]))
 	}
-	x := math.Max(0, math.Min(1, q)) * float64(len(knots)-1)
-	i := int(x)
-	v := knots[len(knots)-1]
-	if i < len(knots)-1 {
-		f := x - float64(i)
-		v = knots[i] + f*(knots[i+1]-knots[i])
-	}
-	return math.Round(math.Expm1(v))
+	return (&Quantile{Knots: knots, Log: true, Round: true}).value(q)
 }
 
 // sizeSketches gathers one chunk's durations and bytes per packet class.
