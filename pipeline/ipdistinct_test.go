@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/netshare-go/netshare/trace"
@@ -50,11 +49,7 @@ func TestGenerateIPDistinct(t *testing.T) {
 		t.Fatalf("the last chunk counts %d/%d sources/destinations up to it, the trace has %d/%d", upSrc, upDst, rs, rd)
 	}
 	synth := func() (int, int) {
-		tr, err := trace.ReadAll(filepath.Join(dir, "synthetic.csv"), trace.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return distinct(tr.Flows)
+		return distinct(syntheticFlows(t, dir))
 	}
 	s0, d0 := synth()
 	c := *cfg

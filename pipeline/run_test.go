@@ -53,6 +53,16 @@ func devNull() *os.File {
 	return f
 }
 
+// syntheticFlows reads the flow records of the run's synthetic trace.
+func syntheticFlows(t *testing.T, dir string) []trace.Flow {
+	t.Helper()
+	tr, err := trace.ReadAll(filepath.Join(dir, "synthetic.csv"), trace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr.Flows
+}
+
 func runAll(t *testing.T, opt Options) *Run {
 	t.Helper()
 	if opt.Logger == nil {

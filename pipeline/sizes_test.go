@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/netshare-go/netshare/encoding"
@@ -36,11 +35,7 @@ func TestSizesGivenPackets(t *testing.T) {
 		s.bLo, s.bHi = min(s.bLo, int64(f.Bytes)), max(s.bHi, int64(f.Bytes))
 	}
 	outside := func() (n, of int) {
-		tr, err := trace.ReadAll(filepath.Join(dir, "synthetic.csv"), trace.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range tr.Flows {
+		for _, f := range syntheticFlows(t, dir) {
 			s := ranges[encoding.PacketClass(f.Packets)]
 			if s == nil {
 				continue

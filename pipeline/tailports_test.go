@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/netshare-go/netshare/config"
@@ -46,10 +45,6 @@ func TestRunTailPorts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	syn, err := trace.ReadAll(filepath.Join(dir, "synthetic.csv"), trace.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	type pp struct {
 		proto uint8
 		port  uint16
@@ -59,7 +54,7 @@ func TestRunTailPorts(t *testing.T) {
 		seen[pp{f.Proto, f.SrcPort}], seen[pp{f.Proto, f.DstPort}] = true, true
 	}
 	bad := 0
-	for _, f := range syn.Flows {
+	for _, f := range syntheticFlows(t, dir) {
 		if f.Proto != 6 && f.Proto != 17 {
 			continue
 		}
