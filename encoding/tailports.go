@@ -2,9 +2,9 @@ package encoding
 
 import (
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
-	"sort"
 
 	"github.com/netshare-go/netshare/encoding/ip2vec"
 	"github.com/netshare-go/netshare/trace"
@@ -27,9 +27,10 @@ var TailRanges = [][2]uint16{{0, 1023}, {1024, 32767}, {32768, 49151}, {49152, 6
 // is learnt like any other port, with the class's flows behind it. At
 // generation a flow whose port decodes to a class token takes an exact
 // port drawn from the class's real values in that field (source or
-// destination), in proportion to their flows: tail ports keep their
-// values, their protocol and their range, and the flows that carry them
-// are the ones the model generated for the class.
+// destination), in proportion to their flows and without replacement
+// (TailDraws): tail ports keep their values, their protocol and their
+// range, a port one real flow used is used by one synthetic flow, and the
+// flows that carry them are the ones the model generated for the class.
 //
 // ICMP and ICMPv6 are left alone (their "ports" are type and code), and a
 // range whose tail ports have fewer than MinFlows flows in all forms no
@@ -164,7 +165,7 @@ func buildTailPorts(minFlows int, src, dst map[uint8]map[int]float64) *TailPorts
 	return t
 }
 
-// IndexTailPorts returns a checked copy of t, ready for Canon and Draw
+// IndexTailPorts returns a checked copy of t, ready for Canon and NewDraws
 // (as a Schema holds it).
 func IndexTailPorts(t *TailPorts) (*TailPorts, error) {
 	c := *t
@@ -273,32 +274,107 @@ func (t *TailPorts) tokenClass(proto uint8, port uint16) *TailClass {
 	return &t.Classes[idx[0]]
 }
 
-// draw returns a port of class c for a field whose own values are own
-// (other: the other field's), in proportion to their weights.
-func (c *TailClass) draw(own, other *TailValues, rng *rand.Rand) uint16 {
-	tv := own
-	if len(tv.Values) == 0 {
-		tv = other
+// TailDraws draws exact ports for tail classes' tokens: a token decoded
+// in a field takes one of the class's real ports in that field (the other
+// field's when the class has none in it), in proportion to their flows,
+// without replacement: each real flow of a tail port lends its port to one drawn
+// flow, so that ports one flow used in the real trace are used by one
+// flow in the synthetic trace too, rather than some by several and others
+// by none, as independent draws would. Once a field of a class has lent
+// all its flows, its draws start again from all of them. A TailDraws
+// keeps what it has lent; use one per generated trace (or period).
+type TailDraws struct {
+	t    *TailPorts
+	left map[*TailValues]*tailLeft
+}
+
+// tailLeft is what a field of a class has left to lend: each value's
+// flows, in a Fenwick tree for drawing in proportion to them.
+type tailLeft struct {
+	w     []float64
+	tree  []float64 // 1-based Fenwick tree over w
+	total float64
+}
+
+// NewDraws returns a drawer of t's tail ports without replacement (nil
+// for no classes).
+func (t *TailPorts) NewDraws() *TailDraws {
+	if t == nil {
+		return nil
 	}
-	u := rng.Float64() * tv.cum[len(tv.cum)-1]
-	j := sort.SearchFloat64s(tv.cum, u)
-	return tv.Values[min(j, len(tv.Values)-1)]
+	return &TailDraws{t: t, left: map[*TailValues]*tailLeft{}}
 }
 
 // Draw replaces each port of k that is a class token by an exact port of
-// the class, drawn with rng, and returns how many it replaced.
-func (t *TailPorts) Draw(k *trace.Key, rng *rand.Rand) int {
-	if t == nil {
+// the class, drawn with rng among those with flows left to lend, and
+// returns how many it replaced.
+func (d *TailDraws) Draw(k *trace.Key, rng *rand.Rand) int {
+	if d == nil {
 		return 0
 	}
 	n := 0
-	if c := t.tokenClass(k.Proto, k.SrcPort); c != nil {
-		k.SrcPort = c.draw(&c.Src, &c.Dst, rng)
+	if c := d.t.tokenClass(k.Proto, k.SrcPort); c != nil {
+		k.SrcPort = d.pick(c.field(&c.Src, &c.Dst), rng)
 		n++
 	}
-	if c := t.tokenClass(k.Proto, k.DstPort); c != nil {
-		k.DstPort = c.draw(&c.Dst, &c.Src, rng)
+	if c := d.t.tokenClass(k.Proto, k.DstPort); c != nil {
+		k.DstPort = d.pick(c.field(&c.Dst, &c.Src), rng)
 		n++
 	}
 	return n
+}
+
+// field returns own, or other when own has no values.
+func (c *TailClass) field(own, other *TailValues) *TailValues {
+	if len(own.Values) == 0 {
+		return other
+	}
+	return own
+}
+
+func (d *TailDraws) pick(tv *TailValues, rng *rand.Rand) uint16 {
+	l := d.left[tv]
+	if l == nil || l.total < 0.5 {
+		l = newTailLeft(tv.Flows)
+		d.left[tv] = l
+	}
+	i := l.find(rng.Float64() * l.total)
+	take := min(1, l.w[i])
+	l.w[i] -= take
+	l.total -= take
+	for j := i + 1; j < len(l.tree); j += j & -j {
+		l.tree[j] -= take
+	}
+	return tv.Values[i]
+}
+
+func newTailLeft(flows []float64) *tailLeft {
+	l := &tailLeft{w: slices.Clone(flows), tree: make([]float64, len(flows)+1)}
+	for i, w := range flows {
+		l.total += w
+		for j := i + 1; j < len(l.tree); j += j & -j {
+			l.tree[j] += w
+		}
+	}
+	return l
+}
+
+// find returns the index whose running sum of weights first exceeds u,
+// skipping values with none left.
+func (l *tailLeft) find(u float64) int {
+	pos := 0
+	for step := 1 << bits.Len(uint(len(l.w))); step > 0; step >>= 1 {
+		if next := pos + step; next < len(l.tree) && l.tree[next] <= u {
+			pos = next
+			u -= l.tree[next]
+		}
+	}
+	// pos values lie wholly at or below u: the next with weight left.
+	for pos < len(l.w)-1 && l.w[pos] <= 0 {
+		pos++
+	}
+	for pos > 0 && l.w[pos] <= 0 {
+		pos--
+	}
+	return pos
 }

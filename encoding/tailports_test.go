@@ -104,11 +104,12 @@ func TestTailPortsDraw(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
+	d := tp.NewDraws()
 	const n = 20000
 	count := map[uint16]int{}
 	for range n {
 		k := trace.Key{Proto: 6, SrcPort: 49152, DstPort: 443}
-		if d := tp.Draw(&k, rng); d != 1 || k.DstPort != 443 {
+		if d := d.Draw(&k, rng); d != 1 || k.DstPort != 443 {
 			t.Fatalf("Draw changed %d ports, key %+v", d, k)
 		}
 		count[k.SrcPort]++
@@ -121,24 +122,24 @@ func TestTailPortsDraw(t *testing.T) {
 	// A token draws from the other field's values when the class has none
 	// in its own.
 	k := trace.Key{Proto: 6, SrcPort: 80, DstPort: 49152}
-	tp.Draw(&k, rng)
+	d.Draw(&k, rng)
 	if k.SrcPort != 80 || !slices.Contains([]uint16{50000, 51000, 52000}, k.DstPort) {
 		t.Errorf("destination draw %+v", k)
 	}
 	k = trace.Key{Proto: 17, SrcPort: 1024, DstPort: 53}
-	tp.Draw(&k, rng)
+	d.Draw(&k, rng)
 	if k.SrcPort != 2000 || k.DstPort != 53 {
 		t.Errorf("source draw from the destination values %+v", k)
 	}
 	// A token decoded with another protocol draws from its own class.
 	k = trace.Key{Proto: 17, SrcPort: 49152}
-	tp.Draw(&k, rng)
+	d.Draw(&k, rng)
 	if !slices.Contains([]uint16{50000, 51000, 52000}, k.SrcPort) {
 		t.Errorf("cross-protocol token %+v", k)
 	}
 	var none *TailPorts
 	k = trace.Key{Proto: 6, SrcPort: 49152}
-	if none.Draw(&k, rng) != 0 || k.SrcPort != 49152 || none.Canon(6, 50000) != 50000 {
+	if none.NewDraws().Draw(&k, rng) != 0 || k.SrcPort != 49152 || none.Canon(6, 50000) != 50000 {
 		t.Error("a nil TailPorts changed a port")
 	}
 }
@@ -246,7 +247,55 @@ func TestTailPortsSchema(t *testing.T) {
 		t.Fatal("no TCP flow in chunk 0")
 	}
 	k := trace.Key{Proto: 6, SrcPort: uint16(tok), DstPort: 80}
-	if s.TailPorts.Draw(&k, rand.New(rand.NewPCG(5, 5))) != 1 || k.SrcPort < 40000 || k.SrcPort >= 40300 {
+	if s.TailPorts.NewDraws().Draw(&k, rand.New(rand.NewPCG(5, 5))) != 1 || k.SrcPort < 40000 || k.SrcPort >= 40300 {
 		t.Errorf("token drew %+v", k)
+	}
+}
+
+// TestTailDrawsWithoutReplacement checks that drawing as many ports as a
+// field's values have flows gives each value exactly its flows, that the
+// draws then start again from all of them, that a field without values
+// lends the other field's, and that ports that are no token stay.
+func TestTailDrawsWithoutReplacement(t *testing.T) {
+	tp, err := IndexTailPorts(&TailPorts{MinFlows: 2, Classes: []TailClass{
+		{Proto: 6, Lo: 32768, Hi: 49151, Token: 32768,
+			Src: TailValues{Values: []uint16{40000, 40001, 40002, 40003}, Flows: []float64{1, 1, 3, 1}},
+			Dst: TailValues{Values: []uint16{41000, 41001}, Flows: []float64{1, 1}}},
+		{Proto: 17, Lo: 32768, Hi: 49151, Token: 32769, Src: TailValues{Values: []uint16{42000, 42001, 42002}, Flows: []float64{1, 1, 1}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for round := range 20 {
+		d := tp.NewDraws()
+		got := map[uint16]int{}
+		for i := range 12 { // two rounds of the TCP source field's 6 flows
+			k := trace.Key{SrcPort: 32768, DstPort: 443, Proto: 6}
+			if n := d.Draw(&k, rng); n != 1 || k.DstPort != 443 {
+				t.Fatalf("draw %d: %d ports replaced, destination %d", i, n, k.DstPort)
+			}
+			got[k.SrcPort]++
+			if i == 5 && (got[40000] != 1 || got[40001] != 1 || got[40002] != 3 || got[40003] != 1) {
+				t.Fatalf("round %d: the first 6 draws gave %v, want each value its flows", round, got)
+			}
+		}
+		if got[40000] != 2 || got[40001] != 2 || got[40002] != 6 || got[40003] != 2 {
+			t.Fatalf("round %d: 12 draws gave %v, want each value twice its flows", round, got)
+		}
+		// UDP destinations: the class has none, so the sources lend.
+		udp := map[uint16]bool{}
+		for range 3 {
+			k := trace.Key{SrcPort: 53, DstPort: 32769, Proto: 17}
+			d.Draw(&k, rng)
+			udp[k.DstPort] = true
+		}
+		if len(udp) != 3 || !udp[42000] || !udp[42001] || !udp[42002] {
+			t.Fatalf("round %d: UDP destinations %v, want each source value once", round, udp)
+		}
+	}
+	var none *TailPorts
+	if d := none.NewDraws(); d.Draw(&trace.Key{SrcPort: 32768}, rng) != 0 {
+		t.Error("a drawer without classes replaced a port")
 	}
 }

@@ -72,6 +72,8 @@ type Stream struct {
 	// quantile feature (SetTargets).
 	lenTo  []Target
 	featTo [][]Target
+	// The tail ports lent so far (drawTail), without replacement.
+	tailDraws *encoding.TailDraws
 	// The addresses of the flows kept so far, per field (IPCarry,
 	// IPDistinct).
 	past [2]*AddrCounts
@@ -120,6 +122,7 @@ func (g *Stream) Restart(seed uint64) error {
 	g.remap, g.carried = map[trace.Key]trace.Key{}, nil
 	g.states = nil
 	g.seen, g.goal = [2]map[uint32]struct{}{}, [2]float64{}
+	g.tailDraws = nil
 	return nil
 }
 
@@ -141,7 +144,7 @@ func mix(x uint64) uint64 {
 // generated, and returns the rows chunk c generates features for: those
 // that start in it (all of them with one chunk). In order: the length
 // calibrated, ports and protocols matched, addresses snapped, and tail
-// classes' tokens drawn as exact ports, over the
+// classes' tokens drawn as exact ports without replacement, over the
 // rows that will be kept; packet flows separated from each other and from
 // the flows held; then the merge's part: a row that starts in its chunk
 // has its own presence tag forced on and is carried, as a continuation, to
@@ -280,13 +283,15 @@ func (g *Stream) countSeen(rows []Row, kept func(Row) bool) {
 }
 
 // drawTail gives each kept row whose port is a tail class's token one of
-// the class's real ports (the row's vector keeps the token's: features are
+// the class's real ports, lent without replacement across the period's
+// blocks and chunks (the row's vector keeps the token's: features are
 // generated for the class, as the model learnt them). In a packet trace a
 // flow is its 5-tuple, so a draw that lands on a 5-tuple already taken (by
 // the block's rows before it or by the flows held) is drawn again, up to
 // maxTailRedraws times: the tail's ports are one-off, and drawn with
 // replacement they would make flows collide that 5-tuple separation can
-// only partly pull apart.
+// only partly pull apart. (A port drawn and given up for a taken 5-tuple
+// counts as lent.)
 func (g *Stream) drawTail(t *encoding.TailPorts, rows []Row, kept func(Row) bool, rng *rand.Rand) {
 	var used map[trace.Key]struct{}
 	if g.held != nil {
@@ -306,7 +311,7 @@ func (g *Stream) drawTail(t *encoding.TailPorts, rows []Row, kept func(Row) bool
 		k0 := rows[i].Attr.Key
 		for try := 0; ; try++ {
 			k := k0
-			n := t.Draw(&k, rng)
+			n := g.tailDraw(t, &k, rng)
 			if used == nil || n == 0 || try == maxTailRedraws || !taken(k) {
 				rows[i].Attr.Key = k
 				g.st.TailPorts += n
@@ -317,6 +322,15 @@ func (g *Stream) drawTail(t *encoding.TailPorts, rows []Row, kept func(Row) bool
 			used[rows[i].Attr.Key] = struct{}{}
 		}
 	}
+}
+
+// tailDraw draws the tail ports of k, without replacement across the
+// blocks and chunks of a period (encoding.TailDraws).
+func (g *Stream) tailDraw(t *encoding.TailPorts, k *trace.Key, rng *rand.Rand) int {
+	if g.tailDraws == nil {
+		g.tailDraws = t.NewDraws()
+	}
+	return g.tailDraws.Draw(k, rng)
 }
 
 // maxTailRedraws bounds the redraws of a tail port whose 5-tuple is taken.

@@ -42,3 +42,31 @@ func TestDrawTailAvoidsTakenKeys(t *testing.T) {
 		t.Errorf("flow records drew %v, want both tail ports", seen)
 	}
 }
+
+// The tail ports a stream draws are lent without replacement across
+// blocks: a class of four one-off ports gives four flows, over two
+// blocks, four different ports.
+func TestDrawTailAcrossBlocks(t *testing.T) {
+	spec := &encoding.TailPorts{MinFlows: 2, Classes: []encoding.TailClass{{Proto: 17, Lo: 49152, Hi: 65535, Token: 49152,
+		Dst: encoding.TailValues{Values: []uint16{50000, 50001, 50002, 50003}, Flows: []float64{1, 1, 1, 1}}}}}
+	tp, err := encoding.IndexTailPorts(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := func(Row) bool { return true }
+	for seed := range uint64(20) {
+		g := &Stream{st: &Stats{}}
+		seen := map[uint16]bool{}
+		for b := range 2 {
+			rows := []Row{{Attr: encoding.FlowAttr{Key: trace.Key{Src: 1, Dst: 2, SrcPort: 53, DstPort: 49152, Proto: 17}}},
+				{Attr: encoding.FlowAttr{Key: trace.Key{Src: 1, Dst: 3, SrcPort: 53, DstPort: 49152, Proto: 17}}}}
+			g.drawTail(tp, rows, all, BlockRNG(seed, 0x7461, 0, b))
+			for _, r := range rows {
+				seen[r.Attr.Key.DstPort] = true
+			}
+		}
+		if len(seen) != 4 || g.st.TailPorts != 4 {
+			t.Fatalf("seed %d: ports %v (%d drawn), want the four", seed, seen, g.st.TailPorts)
+		}
+	}
+}
