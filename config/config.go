@@ -290,6 +290,16 @@ type Generate struct {
 	// under DP, where the real distributions are not released). On in the
 	// default preset.
 	SizesGivenPackets bool `yaml:"sizes_given_packets"`
+	// LengthsGivenPorts calibrates the lengths (records or packets per
+	// flow) of each chunk's generated flows within their port class: to a
+	// one-off (tail) destination port, to a one-off source port, or
+	// neither, each class to the real chunk's flows of the class, keeping
+	// the model's ranking within it, so that flows to one-off ports are as
+	// short as the real ones (needs word2vec.tail_port_flows and
+	// continuous: quantile with the length attribute; ignored under DP,
+	// where the real distributions are not released). On in the default
+	// preset.
+	LengthsGivenPorts bool `yaml:"lengths_given_ports"`
 }
 
 // DP configures differentially private training of the discriminators.

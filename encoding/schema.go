@@ -91,6 +91,16 @@ type Spec struct {
 	// and bytes (SizeClass), for generate.sizes_given_packets. Under DP it
 	// is not set.
 	SizeKnots []map[int]SizeClass `json:"size_knots,omitempty"`
+	// PortLengthKnots, with tail port classes and a quantile-encoded
+	// length attribute, holds per chunk and per port class (PortClass) the
+	// quantile knots of the chunk's flow lengths in that class (nil for a
+	// class of fewer than MinPortClassFlows flows, and for a chunk with
+	// fewer than two such classes), for generate.lengths_given_ports.
+	// Under DP it is not set.
+	PortLengthKnots [][][]float64 `json:"port_length_knots,omitempty"`
+	// PortLengthFlows holds, beside PortLengthKnots, the flows of each
+	// class that has knots (0 for the others).
+	PortLengthFlows [][]int `json:"port_length_flows,omitempty"`
 }
 
 // Schema encodes flows of one dataset kind into model tensors and decodes
@@ -148,6 +158,22 @@ func NewSchema(spec Spec, emb Embedding) (*Schema, error) {
 	}
 	if n := len(spec.LengthKnots); n > 0 && n != spec.Chunks {
 		return nil, fmt.Errorf("schema: %d length-knot sets for %d chunks", n, spec.Chunks)
+	}
+	if n := len(spec.PortLengthKnots); n > 0 && n != spec.Chunks {
+		return nil, fmt.Errorf("schema: %d port-length-knot sets for %d chunks", n, spec.Chunks)
+	}
+	if n := len(spec.PortLengthFlows); n != len(spec.PortLengthKnots) {
+		return nil, fmt.Errorf("schema: port-length flows for %d chunks, knots for %d", n, len(spec.PortLengthKnots))
+	}
+	for c, ks := range spec.PortLengthKnots {
+		if fl := spec.PortLengthFlows[c]; ks != nil && (len(ks) != NumPortClasses || len(fl) != NumPortClasses) || ks == nil && fl != nil {
+			return nil, fmt.Errorf("schema: chunk %d has %d port-length classes and %d flow counts, want %d each", c, len(ks), len(fl), NumPortClasses)
+		}
+		for k, kn := range ks {
+			if (kn == nil) != (spec.PortLengthFlows[c][k] == 0) || !slices.IsSorted(kn) {
+				return nil, fmt.Errorf("schema: chunk %d port class %d: knots must be non-decreasing, given exactly for a class with flows", c, k)
+			}
+		}
 	}
 	if len(spec.StartKnots) > 0 {
 		if len(spec.StartKnots) != spec.Chunks {
@@ -312,13 +338,7 @@ func (s *Schema) ChunkLengthPositions(c int) []float64 {
 	if !ok {
 		return nil
 	}
-	knots := s.LengthKnots[c]
-	out := make([]float64, len(knots))
-	for j, v := range knots {
-		out[j], _ = q.position(v)
-	}
-	slices.Sort(out)
-	return out
+	return q.positions(s.LengthKnots[c])
 }
 
 // Chains reports whether long flows are chained segments (Spec.ChainLen).

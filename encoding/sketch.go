@@ -46,6 +46,25 @@ func (s *quantileSketch) add(v float64) {
 	s.addBin(v, 1)
 }
 
+// merge adds what sketch o holds (its bins' centres for a binned one).
+func (s *quantileSketch) merge(o *quantileSketch) {
+	if o.n == 0 {
+		return
+	}
+	for _, vc := range o.values() {
+		s.n += vc.c
+		if s.exact != nil {
+			s.exact[vc.v] += vc.c
+			if len(s.exact) > sketchExactMax {
+				s.toBins()
+			}
+		} else {
+			s.addBin(vc.v, vc.c)
+		}
+	}
+	s.lo, s.hi = math.Min(s.lo, o.lo), math.Max(s.hi, o.hi)
+}
+
 func (s *quantileSketch) toBins() {
 	s.pos, s.neg = map[int32]uint64{}, map[int32]uint64{}
 	for v, c := range s.exact {

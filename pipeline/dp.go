@@ -38,9 +38,10 @@ func loadPublicRun(dir string) (*publicRun, error) {
 	}
 	// The lengths and sizes of the public run's chunks are not the private
 	// trace's: a DP run calibrates lengths to its models' pilot samples,
-	// and sizes not given packets.
+	// neither given ports nor sizes given packets.
 	spec.LengthKnots = nil
 	spec.SizeKnots = nil
+	spec.PortLengthKnots, spec.PortLengthFlows = nil, nil
 	emb, err := ip2vec.Load(preFile(abs, EmbeddingFile))
 	if err != nil {
 		return nil, fmt.Errorf("dp.pretrained: %w", err)

@@ -167,6 +167,8 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 				m.SetGenerationSeed(genSeed(r.Cfg.Seed, c))
 			}
 		}
+	} else if opt.Calibrate {
+		g.SetPortLengthTargets(r.portLengthTargets(s, len(split.Chunks)))
 	}
 	gc := &genChunks{r: r, s: s, split: split, models: models, g: g, fail: fail, st: st, block: block, tmp: tmp, end: math.MaxInt64,
 		span: split.Chunks[len(split.Chunks)-1].End - split.Chunks[0].Start}
@@ -590,6 +592,7 @@ func (r *Run) calibrationTargets(ctx context.Context, s *encoding.Schema, split 
 			realLens = append(realLens, s.ChunkLengthPositions(c))
 		}
 	}
+	portLens, portFlows := r.portLengthTargets(s, n)
 	offs := s.QuantileFeatureOffsets()
 	feats := make([][][]float32, len(offs))
 	for j := range feats {
@@ -602,6 +605,7 @@ func (r *Run) calibrationTargets(ctx context.Context, s *encoding.Schema, split 
 		defer pilot.Close()
 		pilot.SetTargets(lens, nil)
 		pilot.SetLengthTargets(realLens)
+		pilot.SetPortLengthTargets(portLens, portFlows)
 		for c, rows := range pilots {
 			if len(rows) == 0 {
 				continue
@@ -630,7 +634,32 @@ func (r *Run) calibrationTargets(ctx context.Context, s *encoding.Schema, split 
 	}
 	g.SetTargets(lens, feats)
 	g.SetLengthTargets(realLens)
+	g.SetPortLengthTargets(portLens, portFlows)
 	return nil
+}
+
+// portLengthTargets returns, per chunk and port class, the real length
+// positions of generate.lengths_given_ports, or nil when the key is off,
+// when the run has no tail classes or no class of enough flows, and (with
+// a note in the log) under DP, whose real distributions are not released,
+// or for a run pre-processed before they were kept.
+func (r *Run) portLengthTargets(s *encoding.Schema, chunks int) ([][][]float64, [][]int) {
+	switch {
+	case !r.Cfg.Generate.LengthsGivenPorts || s.TailPorts == nil || s.QuantileAttr("length") < 0:
+		return nil, nil
+	case r.Cfg.DP.Enabled:
+		r.log.Info("generate.lengths_given_ports is off under DP (the real distributions are not released)")
+		return nil, nil
+	case len(s.PortLengthKnots) == 0:
+		r.log.Info("generate.lengths_given_ports: no chunk has two port classes of enough flows (or the run was pre-processed before they were kept)")
+		return nil, nil
+	}
+	pos := make([][][]float64, chunks)
+	flows := make([][]int, chunks)
+	for c := range pos {
+		pos[c], flows[c] = s.ChunkPortLengthPositions(c), s.ChunkPortLengthFlows(c)
+	}
+	return pos, flows
 }
 
 // blockRecords generates the features of block b of chunk c's rows (with

@@ -326,7 +326,11 @@ func TestRunDifferentiallyPrivate(t *testing.T) {
 		t.Errorf("%d/%d length/size knot sets in the public schema, %d/%d in the private one; want some, then none",
 			len(pubSpec.LengthKnots), len(pubSpec.SizeKnots), len(privSpec.LengthKnots), len(privSpec.SizeKnots))
 	}
+	if len(pubSpec.PortLengthKnots) == 0 || len(privSpec.PortLengthKnots)+len(privSpec.PortLengthFlows) != 0 {
+		t.Errorf("%d port-length knot sets in the public schema, %d in the private one; want some, then none", len(pubSpec.PortLengthKnots), len(privSpec.PortLengthKnots))
+	}
 	pubSpec.LengthKnots, pubSpec.SizeKnots = nil, nil
+	pubSpec.PortLengthKnots, pubSpec.PortLengthFlows = nil, nil
 	if !reflect.DeepEqual(pubSpec, privSpec) {
 		t.Error("the private run's schema differs from the public run's: it was derived from private data")
 	}

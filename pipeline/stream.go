@@ -565,18 +565,35 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 		return err
 	}
 	changed := map[string]int{}
+	// Lengths per port class need the tail classes, known only once the
+	// schema is: they are gathered as the chunks are encoded, and saved
+	// with the schema.
+	portLens := !dp && schema.TailPorts != nil && schema.QuantileAttr("length") >= 0
+	var portKnots [][][]float64
+	var portFlows [][]int
 	for c := range opt.Chunks {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		est, err := encodeSpilled(spill, ops, schema, chunkDataPath(r.Dir, c), encoding.ChunkRange{Index: c, Start: edges[c], End: edges[c+1]})
+		var pl *encoding.PortLengths
+		if portLens {
+			pl = encoding.NewPortLengths(schema.TailPorts) // indexed
+		}
+		est, err := encodeSpilled(spill, ops, schema, chunkDataPath(r.Dir, c), encoding.ChunkRange{Index: c, Start: edges[c], End: edges[c+1]}, pl)
 		if err != nil {
 			return err
+		}
+		if pl != nil {
+			k, n := pl.Knots(r.buildOptions(st.MaxFlowLen, st.LongestChain).QuantileKnots)
+			portKnots, portFlows = append(portKnots, k), append(portFlows, n)
 		}
 		addCounts(changed, est.Changed)
 		if est.Truncated > 0 {
 			changed["truncated_records"] += est.Truncated
 		}
+	}
+	if slices.ContainsFunc(portKnots, func(k [][]float64) bool { return k != nil }) {
+		spec.PortLengthKnots, spec.PortLengthFlows = portKnots, portFlows
 	}
 	info.MaxLen = spec.MaxLen
 	info.Encode = changed
@@ -604,12 +621,26 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 // chunk's order, into the training-set file at path (none when the chunk
 // has no flows): memory is one flow and the spill's index of the chunk, not
 // the chunk's flows or its training set.
-func encodeSpilled[R any, P flows.Record[R]](spill *flows.ChunkSpill[R, P], ops kindOps[R], schema *encoding.Schema, path string, ch encoding.ChunkRange) (encoding.EncodeStats, error) {
+func encodeSpilled[R any, P flows.Record[R]](spill *flows.ChunkSpill[R, P], ops kindOps[R], schema *encoding.Schema, path string, ch encoding.ChunkRange, pl *encoding.PortLengths) (encoding.EncodeStats, error) {
 	w, err := ops.encoder(schema, path, ch)
 	if err != nil {
 		return encoding.EncodeStats{}, err
 	}
-	if err := spill.Each(ch.Index, w.Add); err != nil {
+	add := w.Add
+	if pl != nil {
+		// Each flow's length as Spec.LengthKnots counts it: a chained
+		// flow once, with its whole length, at its first segment.
+		add = func(f *flows.ChunkFlow[R]) error {
+			switch {
+			case f.FlowLen > 0 && !f.Follows:
+				pl.Add(f.Key, f.FlowLen)
+			case f.FlowLen == 0 && len(f.Records) > 0:
+				pl.Add(f.Key, len(f.Records))
+			}
+			return w.Add(f)
+		}
+	}
+	if err := spill.Each(ch.Index, add); err != nil {
 		w.Abort()
 		return encoding.EncodeStats{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/netshare-go/netshare/config"
+	"github.com/netshare-go/netshare/encoding"
 	"github.com/netshare-go/netshare/internal/testutil"
 	"github.com/netshare-go/netshare/trace"
 )
@@ -40,6 +41,27 @@ func TestRunTailPorts(t *testing.T) {
 	}
 	if st.TailPorts == 0 {
 		t.Error("no tail port drawn")
+	}
+	// generate.lengths_given_ports (on in the presets this extends): the
+	// chunk's lengths per port class are kept, their flows adding up to
+	// the chunk's, and every generated flow's length was calibrated in
+	// its class.
+	split, err := LoadSplit(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.PortLengthKnots) != 1 || s.PortLengthKnots[0] == nil {
+		t.Fatalf("port-length knots %v", s.PortLengthKnots)
+	}
+	sum := 0
+	for _, n := range s.PortLengthFlows[0] {
+		sum += n
+	}
+	if sum > split.Chunks[0].Flows || sum < split.Chunks[0].Flows-2*encoding.MinPortClassFlows {
+		t.Errorf("port classes of %d flows in all, for a chunk of %d", sum, split.Chunks[0].Flows)
+	}
+	if st.PortLengths != st.Flows {
+		t.Errorf("%d of %d flows' lengths calibrated given their ports", st.PortLengths, st.Flows)
 	}
 	real, err := trace.ReadAll(r.InputPath, trace.Options{})
 	if err != nil {

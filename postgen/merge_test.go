@@ -39,9 +39,16 @@ func schemaOf(t *testing.T, recs []trace.Flow, sp *flows.Split[trace.Flow], opt 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return schemaFromSpec(t, recs, spec)
+}
+
+// schemaFromSpec builds the schema of spec with an embedding trained on
+// recs (tail ports as their tokens).
+func schemaFromSpec(t *testing.T, recs []trace.Flow, spec encoding.Spec) *encoding.Schema {
+	t.Helper()
 	var sents []ip2vec.Sentence
 	for _, r := range recs {
-		sents = append(sents, ip2vec.SentenceOf(r.Key()))
+		sents = append(sents, ip2vec.SentenceOf(spec.TailPorts.CanonKey(r.Key())))
 	}
 	emb, err := ip2vec.Train(sents, ip2vec.DefaultConfig())
 	if err != nil {

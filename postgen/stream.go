@@ -72,6 +72,9 @@ type Stream struct {
 	// quantile feature (SetTargets).
 	lenTo  []Target
 	featTo [][]Target
+	// Per chunk, the length targets of each port class, when lengths are
+	// calibrated given ports (SetPortLengthTargets).
+	portLenTo []portTargets
 	// The tail ports lent so far (drawTail), without replacement.
 	tailDraws *encoding.TailDraws
 	// The addresses of the flows kept so far, per field (IPCarry,
@@ -143,8 +146,10 @@ func mix(x uint64) uint64 {
 // Own runs the attribute passes over block b of the rows chunk c's model
 // generated, and returns the rows chunk c generates features for: those
 // that start in it (all of them with one chunk). In order: the length
-// calibrated, ports and protocols matched, addresses snapped, and tail
-// classes' tokens drawn as exact ports without replacement, over the
+// calibrated, ports and protocols matched (with lengths given ports, the
+// lengths calibrated within the port classes, the ports matched again and
+// the lengths calibrated again), addresses snapped, and tail classes'
+// tokens drawn as exact ports without replacement, over the
 // rows that will be kept; packet flows separated from each other and from
 // the flows held; then the merge's part: a row that starts in its chunk
 // has its own presence tag forced on and is carried, as a continuation, to
@@ -165,10 +170,25 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 	kept := func(row Row) bool { return n == 1 || row.Attr.StartsHere }
 	block := [][]Row{rows}
 	if g.o.Calibrate {
-		calibrateAttr(s, block, "length", kept, g.lenTarget(c), BlockRNG(g.o.Seed, 0x1e9, c, b))
+		g.calibrateLength(c, rows, kept, nil, BlockRNG(g.o.Seed, 0x1e9, c, b))
 	}
 	if g.o.MatchPorts {
 		matchKeys(s, block, kept, BlockRNG(g.o.Seed, 0x6d61, c, b))
+	}
+	// With lengths given ports, each row's port class as the ports are
+	// now decoded (before tail tokens become exact ports); matching moved
+	// some rows to another class, whose lengths they take.
+	var classes []int8
+	if g.o.Calibrate && g.portLengths(c) {
+		classes = g.portClasses(rows)
+		if g.o.MatchPorts {
+			for it := range portRematches {
+				g.calibrateLength(c, rows, kept, classes, BlockRNG(g.o.Seed, 0x1eb+uint64(it), c, b))
+				matchKeys(s, block, kept, BlockRNG(g.o.Seed, 0x6d62+uint64(it), c, b))
+				classes = g.portClasses(rows)
+			}
+			g.calibrateLength(c, rows, kept, classes, BlockRNG(g.o.Seed, 0x1f0, c, b))
+		}
 	}
 	if g.o.IPSnapTop > 0 {
 		n := 0
@@ -197,11 +217,15 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 		g.st.SeparatedKeys += separateKeys(s, block, kept, g.held, BlockRNG(g.o.Seed, 0x5e9, c, b))
 	}
 	var own []Row
+	var ownClasses []int8
 	g.carried = map[trace.Key]struct{}{}
 	startOff, _ := s.AttrSlice("flow_start")
 	lenOff, lenDim := s.AttrSlice("length")
-	for _, row := range rows {
+	for i, row := range rows {
 		a := row.Attr
+		if classes != nil && (n == 1 || a.StartsHere) {
+			ownClasses = append(ownClasses, classes[i])
+		}
 		switch {
 		case n == 1:
 			own = append(own, row)
@@ -238,10 +262,20 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 		}
 	}
 	if g.o.Calibrate {
-		calibrateAttr(s, [][]Row{own}, "length", func(Row) bool { return true }, g.lenTarget(c), BlockRNG(g.o.Seed, 0x1ea, c, b))
+		g.calibrateLength(c, own, func(Row) bool { return true }, ownClasses, BlockRNG(g.o.Seed, 0x1ea, c, b))
+		if g.portLengths(c) {
+			g.st.PortLengths += len(own)
+		}
 	}
 	return own, nil
 }
+
+// portRematches is how many times, with lengths given ports, the ports
+// are matched again once the lengths have been calibrated within the port
+// classes matching gave: matching weighs each flow by its length, so that
+// values keep their share of records, and a flow moved into a class of
+// short flows by the first matching takes a short length after it.
+const portRematches = 1
 
 // distinctTarget returns the distinct-address targets of a block of n kept
 // flows of chunk c (nil without IPDistinct or a count for the chunk). The
