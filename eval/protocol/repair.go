@@ -18,11 +18,16 @@ type RepairOptions struct {
 	// the check is left as it is: a synthetic trace imitating a real one
 	// that often fails a check is repaired down to the real trace's
 	// failure share (see [Side.Failing] and [LeaveRate]), not to none.
-	// The choice is per flow, from a hash of the seed, the check and the
-	// 5-tuple, so that all of a packet flow's packets are left or
-	// repaired together; in a flow trace, per record (the records of a
-	// 5-tuple are separate connections, and a per-5-tuple choice would
-	// miss the share on a trace of few 5-tuples).
+	// The choice is per flow, from a hash of the seed and the 5-tuple, so
+	// that all of a packet flow's packets are left or repaired together;
+	// in a flow trace, per record (the records of a 5-tuple are separate
+	// connections, and a per-5-tuple choice would miss the share on a
+	// trace of few 5-tuples). The hash is the same for every check: a
+	// flow left failing the check of a smaller share is one left failing
+	// those of larger shares too, as real failures come together in the
+	// same flows (a TTL experiment's flows fail both TTL stability and IP
+	// id steps), where drawn per check they would spread over more flows
+	// and fewer flows would pass all checks than in the real trace.
 	Leave map[string]float64
 	// LeaveSeed, when not zero, seeds the choice of Leave instead of
 	// Seed: a trace repaired in parts (block by block) gives every part
@@ -90,16 +95,12 @@ func (o RepairOptions) fix(name string, k trace.Key, rec int) bool {
 	if o.LeaveSeed != 0 {
 		seed = o.LeaveSeed
 	}
-	return coin(seed^mix64(uint64(rec+1)), name, k) >= p
+	return coin(seed^mix64(uint64(rec+1)), k) >= p
 }
 
-// coin is a uniform draw in [0, 1) fixed by the seed, the check's name
-// and the 5-tuple.
-func coin(seed uint64, name string, k trace.Key) float64 {
+// coin is a uniform draw in [0, 1) fixed by the seed and the 5-tuple.
+func coin(seed uint64, k trace.Key) float64 {
 	h := seed ^ 0x9e3779b97f4a7c15
-	for i := 0; i < len(name); i++ {
-		h = mix64(h ^ uint64(name[i]))
-	}
 	h = mix64(h ^ uint64(k.Src)<<32 ^ uint64(k.Dst))
 	h = mix64(h ^ uint64(k.SrcPort)<<24 ^ uint64(k.DstPort)<<8 ^ uint64(k.Proto))
 	return float64(h>>11) / (1 << 53)

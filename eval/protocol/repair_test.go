@@ -220,6 +220,37 @@ func TestFailing(t *testing.T) {
 	}
 }
 
+// TestRepairLeavesFlowsForEveryCheck checks that opt.Leave leaves the
+// same flows failing every check it names: of flows that fail two checks,
+// those left failing the check of the smaller share are left failing the
+// other too, so that as many flows pass all checks as the larger share
+// allows.
+func TestRepairLeavesFlowsForEveryCheck(t *testing.T) {
+	var in []trace.Packet
+	for f := range 2000 {
+		for i := range 3 {
+			in = append(in, trace.Packet{TS: int64(f*10 + i), Src: 0x0a000001, Dst: 0x0a000002, SrcPort: uint16(1024 + f), DstPort: 80,
+				Proto: trace.ProtoTCP, Len: 60, TTL: uint8(64 + 10*i), ID: uint16(5000 * i), TCPFlags: trace.TCPAck}) // fails ttl_stable and ip_id
+		}
+	}
+	out, _ := RepairPackets(in, RepairOptions{Seed: 7, Leave: map[string]float64{CheckTTLStable: 0.2, CheckIPID: 0.4}})
+	ttl, id, both := map[trace.Key]bool{}, map[trace.Key]bool{}, 0
+	for i := 2; i < len(out); i += 3 {
+		k := out[i].Key()
+		ttl[k] = out[i].TTL != out[i-2].TTL
+		id[k] = out[i].ID != out[i-1].ID+1
+		if ttl[k] && !id[k] {
+			t.Fatalf("flow %v left failing ttl_stable but not ip_id", k)
+		}
+		if ttl[k] && id[k] {
+			both++
+		}
+	}
+	if share := float64(both) / 2000; share < 0.17 || share > 0.23 {
+		t.Errorf("%.3f of flows left failing both, want about 0.2", share)
+	}
+}
+
 // TestRepairLeavesWholeFlows checks opt.Leave: about the given share of
 // violating flows is left, each flow's packets all left or all repaired,
 // and LeaveRate gives the rate that brings a trace down to a target.
