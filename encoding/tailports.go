@@ -71,6 +71,12 @@ func portless(p uint8) bool { return p == trace.ProtoICMP || p == protoICMPv6 }
 // protoICMPv6 is ICMPv6's protocol number (next header).
 const protoICMPv6 = 58
 
+// TailRange returns the bounds of the range of TailRanges that holds port.
+func TailRange(port uint16) (lo, hi uint16) {
+	r := TailRanges[rangeOf(port)]
+	return r[0], r[1]
+}
+
 // rangeOf returns the index in TailRanges of the range holding port.
 func rangeOf(port uint16) int {
 	for i, r := range TailRanges {

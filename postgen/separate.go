@@ -16,9 +16,11 @@ import (
 // addresses and a service port and differ only in the ephemeral port (the
 // source port of a client's packets, the destination port of a server's).
 // Exchanging ports keeps every port's count and every (port, protocol)
-// pair the rows hold. Only rows that keep accepts take part; a collision
-// that no exchange resolves (ICMP, say, whose source port is always 0)
-// stays. held, when not nil, holds the 5-tuples of flows outside gen (those
+// pair the rows hold. Only rows that keep accepts take part. A collision
+// that no exchange resolves (the ports a block could exchange all lead to
+// 5-tuples written before, as with the client ports of a capture of a few
+// hosts) takes a fresh ephemeral port (freshPort); one that has none
+// (ICMP, say, whose source port is always 0) stays. held, when not nil, holds the 5-tuples of flows outside gen (those
 // already written): a row on one of them moves too, and no exchange moves a
 // row onto one.
 func separateKeys(s *encoding.Schema, gen [][]Row, keep func(Row) bool, held map[trace.Key]struct{}, rng *rand.Rand) int {
@@ -48,12 +50,12 @@ func separateKeys(s *encoding.Schema, gen [][]Row, keep func(Row) bool, held map
 	}
 	const tries = 32
 	moved := 0
+rows:
 	for _, r := range rows {
 		if _, out := held[r.Attr.Key]; !out && count[r.Attr.Key] < 2 {
 			continue
 		}
 		same := byProto[r.Attr.Key.Proto]
-	fields:
 		for _, field := range []string{"srcport", "dstport"} {
 			for range tries {
 				o := rows[same[rng.IntN(len(same))]]
@@ -82,9 +84,49 @@ func separateKeys(s *encoding.Schema, gen [][]Row, keep func(Row) bool, held map
 					}
 				}
 				moved++
-				break fields
+				continue rows
 			}
+		}
+		// No exchange frees the row: it takes a fresh ephemeral port.
+		if old := r.Attr.Key; freshPort(r, taken, rng) {
+			count[old]--
+			count[r.Attr.Key]++
+			moved++
 		}
 	}
 	return moved
 }
+
+// freshPort moves row r, whose 5-tuple is taken, to a free one by drawing
+// a new value for its ephemeral port: the higher of its ports at or above
+// 1024 (a client's source port, or the destination port of a server's
+// reply), drawn uniformly from that port's range in encoding.TailRanges,
+// which real ephemeral ports also are. It leaves the row as it is, and
+// returns false, when the flow has no such port (ICMP, or two service
+// ports) or no free value turns up in freshTries draws. The row's vector
+// keeps the old port's encoding.
+func freshPort(r *Row, taken func(trace.Key) bool, rng *rand.Rand) bool {
+	k := r.Attr.Key
+	if k.Proto != trace.ProtoTCP && k.Proto != trace.ProtoUDP {
+		return false
+	}
+	p := &k.SrcPort
+	if k.DstPort > k.SrcPort {
+		p = &k.DstPort
+	}
+	if *p < 1024 {
+		return false
+	}
+	lo, hi := encoding.TailRange(*p)
+	for range freshTries {
+		*p = lo + uint16(rng.IntN(int(hi-lo)+1))
+		if !taken(k) {
+			r.Attr.Key = k
+			return true
+		}
+	}
+	return false
+}
+
+// freshTries bounds freshPort's draws.
+const freshTries = 64

@@ -130,3 +130,37 @@ func TestSeparateKeysAvoidsHeld(t *testing.T) {
 		}
 	}
 }
+
+// A row on a held 5-tuple that no exchange frees takes a fresh port in
+// its ephemeral port's range, off every taken 5-tuple; a flow without an
+// ephemeral port (ICMP, or service ports both) stays.
+func TestSeparateKeysFreshPort(t *testing.T) {
+	s := tagSchema(t, 1)
+	mk := func(proto uint8, sport, dport uint16) Row {
+		r := Row{Vec: make([]float32, s.AttrDim())}
+		r.Attr.Key = trace.Key{Src: 1, Dst: 9, SrcPort: sport, DstPort: dport, Proto: proto}
+		r.Attr.StartsHere = true
+		return r
+	}
+	for seed := range uint64(20) {
+		// A server's reply to the client port 50000, the 5-tuple held.
+		rows := []Row{mk(trace.ProtoTCP, 443, 50000), mk(trace.ProtoTCP, 443, 50001), mk(trace.ProtoICMP, 0, 0x0800), mk(trace.ProtoUDP, 53, 123)}
+		held := map[trace.Key]struct{}{rows[0].Attr.Key: {}, mk(trace.ProtoTCP, 443, 50001).Attr.Key: {}, rows[2].Attr.Key: {}, rows[3].Attr.Key: {}}
+		gen := [][]Row{rows}
+		moved := separateKeys(s, gen, func(Row) bool { return true }, held, rand.New(rand.NewPCG(seed, 6)))
+		if moved != 2 {
+			t.Fatalf("seed %d: moved %d rows, want the two TCP replies", seed, moved)
+		}
+		seen := map[trace.Key]bool{}
+		for i, r := range rows[:2] {
+			k := r.Attr.Key
+			if _, ok := held[k]; ok || seen[k] || k.SrcPort != 443 || k.DstPort < 49152 {
+				t.Fatalf("seed %d: row %d moved to %v", seed, i, k)
+			}
+			seen[k] = true
+		}
+		if rows[2].Attr.Key != mk(trace.ProtoICMP, 0, 0x0800).Attr.Key || rows[3].Attr.Key != mk(trace.ProtoUDP, 53, 123).Attr.Key {
+			t.Fatalf("seed %d: the ICMP or the UDP service flow moved: %v %v", seed, rows[2].Attr.Key, rows[3].Attr.Key)
+		}
+	}
+}
