@@ -292,13 +292,15 @@ type Generate struct {
 	SizesGivenPackets bool `yaml:"sizes_given_packets"`
 	// LengthsGivenPorts calibrates the lengths (records or packets per
 	// flow) of each chunk's generated flows within their port class: to a
-	// one-off (tail) destination port, to a one-off source port, or
-	// neither, each class to the real chunk's flows of the class, keeping
-	// the model's ranking within it, so that flows to one-off ports are as
-	// short as the real ones (needs word2vec.tail_port_flows and
-	// continuous: quantile with the length attribute; ignored under DP,
-	// where the real distributions are not released). On in the default
-	// preset.
+	// rare destination port, from a rare source port, or neither (a port
+	// is rare in a field when fewer than 3 flows of its protocol use it
+	// there, or when it is a tail class's token), each class to the real
+	// chunk's flows of the class as far as the model's class shares allow,
+	// keeping the model's ranking within it, so that flows to one-off
+	// ports are as short as the real ones (needs continuous: quantile with
+	// the length attribute, and word2vec.decode: posterior for the ports'
+	// flow counts; ignored under DP, where the real distributions are not
+	// released). On in the default preset.
 	LengthsGivenPorts bool `yaml:"lengths_given_ports"`
 }
 

@@ -2,61 +2,118 @@ package encoding
 
 import (
 	"slices"
+	"strconv"
 
 	"github.com/netshare-go/netshare/trace"
 )
 
 // Port classes of a flow, for lengths given ports (Spec.PortLengthKnots):
-// whether its destination port is a tail port (PortsDstTail), else
-// whether its source port is (PortsSrcTail), else neither (PortsKnown).
-// Their lengths differ in real traces: a flow to a one-off port (a reply
-// to a client's ephemeral port, a scan probe) is mostly one record or
-// packet long, a flow to a service port often many.
+// whether its destination port is rare (PortsDstRare), else whether its
+// source port is (PortsSrcRare), else neither (PortsCommon). A port is
+// rare in a field when it is a tail class's token, or when fewer than
+// RarePortFlows flows of its protocol use it in that field. Lengths differ
+// by class in real traces: a flow to a port that one flow or two use (a
+// reply to a client's ephemeral port, a scan probe) is mostly one record
+// or packet long, a flow to a service port often many.
 const (
-	PortsKnown = iota
-	PortsSrcTail
-	PortsDstTail
+	PortsCommon = iota
+	PortsSrcRare
+	PortsDstRare
 	NumPortClasses
 )
+
+// RarePortFlows is the fewest flows that use a port in a field for it not
+// to be rare there (PortClass): a DNS query's ephemeral source port, used
+// again as the destination of the reply, is rare in both fields.
+const RarePortFlows = 3
 
 // MinPortClassFlows is the fewest flows a chunk's port class needs for its
 // lengths to be kept (Spec.PortLengthKnots): fewer would make knots of a
 // handful of flows, which say little and give away much.
 const MinPortClassFlows = 20
 
+// rareAny is the protocol of rareKey for a field whose prior is not per
+// protocol.
+const rareAny = 0x100
+
+func rareKey(proto uint16, port uint16) uint32 { return uint32(proto)<<16 | uint32(port) }
+
+// rarePorts returns the rare ports of the source and destination port
+// fields among attrs, from their priors (flows per candidate, per
+// protocol when the field has them so).
+func rarePorts(attrs []FieldSpec) [2]map[uint32]struct{} {
+	var out [2]map[uint32]struct{}
+	for i, name := range []string{"srcport", "dstport"} {
+		for _, f := range attrs {
+			if f.Name != name {
+				continue
+			}
+			out[i] = map[uint32]struct{}{}
+			add := func(proto uint16, prior []float64) {
+				for j, w := range prior {
+					if j < len(f.Candidates) && w > 0 && w < RarePortFlows {
+						out[i][rareKey(proto, uint16(f.Candidates[j]))] = struct{}{}
+					}
+				}
+			}
+			if len(f.ByProto) == 0 {
+				add(rareAny, f.Prior)
+			}
+			for p, pp := range f.ByProto {
+				if n, err := strconv.Atoi(p); err == nil && n >= 0 && n < 256 {
+					add(uint16(n), pp.Prior)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// rarePort reports whether port is rare in field f (0 source, 1
+// destination) for a flow of protocol proto.
+func (s *Schema) rarePort(f int, proto uint8, port uint16) bool {
+	if s.TailPorts != nil && s.TailPorts.tokenClass(proto, port) != nil {
+		return true
+	}
+	m := s.rare[f]
+	if m == nil {
+		return false
+	}
+	if _, ok := m[rareKey(uint16(proto), port)]; ok {
+		return true
+	}
+	_, ok := m[rareKey(rareAny, port)]
+	return ok
+}
+
 // PortClass returns the port class of a flow whose 5-tuple k holds its
 // ports as the embedding has them: tail ports as their class's token
-// (CanonKey for a real flow; a generated flow's decoded ports). Without
-// tail classes every flow is PortsKnown.
-func (t *TailPorts) PortClass(k trace.Key) int {
+// (TailPorts.CanonKey of a real flow's; a generated flow's as decoded).
+// Portless protocols (ICMP) are PortsCommon.
+func (s *Schema) PortClass(k trace.Key) int {
 	switch {
-	case t == nil:
-		return PortsKnown
-	case t.tokenClass(k.Proto, k.DstPort) != nil:
-		return PortsDstTail
-	case t.tokenClass(k.Proto, k.SrcPort) != nil:
-		return PortsSrcTail
+	case portless(k.Proto):
+		return PortsCommon
+	case s.rarePort(1, k.Proto, k.DstPort):
+		return PortsDstRare
+	case s.rarePort(0, k.Proto, k.SrcPort):
+		return PortsSrcRare
 	}
-	return PortsKnown
+	return PortsCommon
 }
 
 // PortLengths gathers one chunk's flow lengths per port class, for
 // Spec.PortLengthKnots. Its memory is bounded by the sketches', not by the
 // number of flows.
 type PortLengths struct {
-	t  *TailPorts
+	s  *Schema
 	sk [NumPortClasses]*quantileSketch
 }
 
-// NewPortLengths returns a gatherer of lengths per port class under the
-// tail classes t.
-func NewPortLengths(t *TailPorts) *PortLengths {
-	if t != nil && t.byToken == nil { // as built, not yet indexed
-		if it, err := IndexTailPorts(t); err == nil {
-			t = it
-		}
-	}
-	p := &PortLengths{t: t}
+// NewPortLengths returns a gatherer of lengths per port class under
+// schema s.
+func NewPortLengths(s *Schema) *PortLengths {
+	p := &PortLengths{s: s}
 	for i := range p.sk {
 		p.sk[i] = newSketch()
 	}
@@ -65,21 +122,21 @@ func NewPortLengths(t *TailPorts) *PortLengths {
 
 // Add adds a real flow of 5-tuple k (its real ports) and n records.
 func (p *PortLengths) Add(k trace.Key, n int) {
-	p.sk[p.t.PortClass(p.t.CanonKey(k))].add(float64(n))
+	p.sk[p.s.PortClass(p.s.TailPorts.CanonKey(k))].add(float64(n))
 }
 
 // Knots returns the quantile knots (k of them at most) of each class's
 // lengths and each class's flows. A class of fewer than MinPortClassFlows
-// flows, other than PortsKnown, is folded into PortsKnown (generation
-// calibrates its flows as ones to known ports); a class that still has
+// flows, other than PortsCommon, is folded into PortsCommon (generation
+// calibrates its flows with the common ones); a class that still has
 // fewer has no knots (nil) and no flows. Both are nil when fewer than two
 // classes have knots: the one would hold the chunk's lengths, which
 // Spec.LengthKnots has.
 func (p *PortLengths) Knots(k int) ([][]float64, []int) {
 	known := newSketch()
-	known.merge(p.sk[PortsKnown])
+	known.merge(p.sk[PortsCommon])
 	for i, sk := range p.sk {
-		if i != PortsKnown && sk.n < MinPortClassFlows {
+		if i != PortsCommon && sk.n < MinPortClassFlows {
 			known.merge(sk)
 		}
 	}
@@ -87,7 +144,7 @@ func (p *PortLengths) Knots(k int) ([][]float64, []int) {
 	flows := make([]int, NumPortClasses)
 	n := 0
 	for i, sk := range p.sk {
-		if i == PortsKnown {
+		if i == PortsCommon {
 			sk = known
 		}
 		if sk.n >= MinPortClassFlows {

@@ -9,78 +9,123 @@ import (
 	"github.com/netshare-go/netshare/trace"
 )
 
-func portTestClasses(t *testing.T) *TailPorts {
+// portSchema builds a one-chunk schema with tail classes and posterior
+// priors from flows that use ports in every class: TCP flows from one-off
+// source ports (a tail class) to port 80; UDP DNS queries from ports 5000
+// to 5009, each answered (so each port is used by two flows, rare in both
+// fields but no tail port); TCP flows from port 1025 to 443, common. It
+// returns the schema, the split and the tail class's token.
+func portSchema(t *testing.T) (*Schema, *flows.Split[trace.Flow], uint16) {
 	t.Helper()
-	tp, err := IndexTailPorts(&TailPorts{MinFlows: 2, Classes: []TailClass{
-		{Proto: 6, Lo: 49152, Hi: 65535, Token: 49152, Src: TailValues{Values: []uint16{50000}, Flows: []float64{1}}, Dst: TailValues{Values: []uint16{50001}, Flows: []float64{1}}},
-		{Proto: 17, Lo: 1024, Hi: 32767, Token: 1500, Dst: TailValues{Values: []uint16{2000}, Flows: []float64{1}}},
-	}})
+	var recs []trace.Flow
+	add := func(ts int, sport, dport uint16, proto uint8, n int) {
+		for j := range n {
+			recs = append(recs, trace.Flow{Start: int64(ts*100+j) * 1000, Src: uint32(ts), Dst: 2, SrcPort: sport, DstPort: dport, Proto: proto, Packets: 1, Bytes: 60})
+		}
+	}
+	for i := range 30 {
+		add(i, uint16(40000+i), 80, 6, 1+i%2)
+	}
+	for i := range 10 {
+		add(100+i, uint16(5000+i), 53, 17, 1)
+		add(200+i, 53, uint16(5000+i), 17, 1)
+	}
+	for i := range 25 {
+		add(300+i, 1025, 443, 6, 1)
+	}
+	flows.SortByTime(recs)
+	sp, err := flows.SplitByTime(recs, flows.Options{Chunks: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tp
+	spec, err := BuildFlowSpec(sp, BuildOptions{MaxLen: sp.Stats.MaxFlowLen, QuantileKnots: 16, LengthAttr: true, PosteriorKappa: 20, PosteriorTopK: 8, TailPortFlows: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.TailPorts == nil || len(spec.TailPorts.Classes) != 1 {
+		t.Fatalf("tail classes %+v", spec.TailPorts)
+	}
+	tok := spec.TailPorts.Classes[0].Token
+	ports := []uint16{tok, 53, 80, 443, 1025}
+	for i := range 10 {
+		ports = append(ports, uint16(5000+i))
+	}
+	s, err := NewSchema(spec, newStub(ports, []uint8{6, 17}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, sp, tok
 }
 
-// A flow's port class comes from its ports as tokens: a destination
-// token first, then a source token; without classes every flow is known.
+// A flow's port class: a rare destination port first (a tail class's
+// token, or a port fewer than RarePortFlows flows use as destination),
+// then a rare source port; ICMP and flows between common ports are
+// common.
 func TestPortClass(t *testing.T) {
-	tp := portTestClasses(t)
+	s, _, tok := portSchema(t)
 	for _, c := range []struct {
 		k    trace.Key
 		want int
 	}{
-		{trace.Key{SrcPort: 49152, DstPort: 443, Proto: 6}, PortsSrcTail},
-		{trace.Key{SrcPort: 443, DstPort: 49152, Proto: 6}, PortsDstTail},
-		{trace.Key{SrcPort: 49152, DstPort: 49152, Proto: 6}, PortsDstTail},
-		{trace.Key{SrcPort: 53, DstPort: 1500, Proto: 17}, PortsDstTail},
-		{trace.Key{SrcPort: 50000, DstPort: 443, Proto: 6}, PortsKnown}, // a real tail port, not its token
-		{trace.Key{SrcPort: 1234, DstPort: 80, Proto: 6}, PortsKnown},
+		{trace.Key{SrcPort: tok, DstPort: 80, Proto: 6}, PortsSrcRare},
+		{trace.Key{SrcPort: 80, DstPort: tok, Proto: 6}, PortsDstRare},
+		{trace.Key{SrcPort: 53, DstPort: 5003, Proto: 17}, PortsDstRare}, // a reply
+		{trace.Key{SrcPort: 5003, DstPort: 53, Proto: 17}, PortsSrcRare}, // its query
+		{trace.Key{SrcPort: 5003, DstPort: 5004, Proto: 17}, PortsDstRare},
+		{trace.Key{SrcPort: 1025, DstPort: 443, Proto: 6}, PortsCommon},
+		{trace.Key{SrcPort: 5003, DstPort: 53, Proto: 6}, PortsCommon}, // no TCP flow uses 5003
+		{trace.Key{SrcPort: 0, DstPort: 0x0800, Proto: 1}, PortsCommon},
 	} {
-		if got := tp.PortClass(c.k); got != c.want {
+		if got := s.PortClass(c.k); got != c.want {
 			t.Errorf("%+v: class %d, want %d", c.k, got, c.want)
 		}
 	}
-	var none *TailPorts
-	if got := none.PortClass(trace.Key{SrcPort: 49152, DstPort: 49152, Proto: 6}); got != PortsKnown {
-		t.Errorf("without classes: %d", got)
-	}
 	// Real flows are classed by their real ports, through the tokens.
-	p := NewPortLengths(tp)
-	p.Add(trace.Key{SrcPort: 80, DstPort: 50001, Proto: 6}, 3)
-	if p.sk[PortsDstTail].n != 1 {
-		t.Errorf("a real flow to tail port 50001 was not counted as one to a tail destination")
+	p := NewPortLengths(s)
+	p.Add(trace.Key{SrcPort: 40007, DstPort: 80, Proto: 6}, 3)
+	if p.sk[PortsSrcRare].n != 1 {
+		t.Errorf("a real flow from tail port 40007 was not counted as one from a rare source port")
 	}
 }
 
 // Knots are kept per class of at least MinPortClassFlows flows, and only
-// when two classes have that many.
+// when two classes have that many; a smaller class is folded into the
+// common one.
 func TestPortLengthsKnots(t *testing.T) {
-	tp := portTestClasses(t)
-	p := NewPortLengths(tp)
-	for i := range 40 {
-		p.Add(trace.Key{SrcPort: 1234, DstPort: 80, Proto: 6}, 5+i%3)
+	s, sp, _ := portSchema(t)
+	p := NewPortLengths(s)
+	for range 40 {
+		p.Add(trace.Key{SrcPort: 1025, DstPort: 443, Proto: 6}, 5)
 	}
 	if k, n := p.Knots(8); k != nil || n != nil {
 		t.Fatalf("one class only: knots %v, flows %v, want none", k, n)
 	}
 	for range MinPortClassFlows - 1 {
-		p.Add(trace.Key{SrcPort: 80, DstPort: 50001, Proto: 6}, 1)
+		p.Add(trace.Key{SrcPort: 53, DstPort: 5001, Proto: 17}, 1)
 	}
 	if k, _ := p.Knots(8); k != nil {
 		t.Fatalf("a class of %d flows: knots %v, want none", MinPortClassFlows-1, k)
 	}
-	p.Add(trace.Key{SrcPort: 53, DstPort: 2000, Proto: 17}, 1)
-	// A small class is folded into the known ports'.
-	p.Add(trace.Key{SrcPort: 50000, DstPort: 80, Proto: 6}, 9)
+	p.Add(trace.Key{SrcPort: 80, DstPort: 40002, Proto: 6}, 1)
+	p.Add(trace.Key{SrcPort: 40003, DstPort: 443, Proto: 6}, 9) // folded into the common class
 	k, n := p.Knots(8)
-	if len(k) != NumPortClasses || k[PortsSrcTail] != nil || !slices.Equal(n, []int{41, 0, MinPortClassFlows}) {
+	if len(k) != NumPortClasses || k[PortsSrcRare] != nil || !slices.Equal(n, []int{41, 0, MinPortClassFlows}) {
 		t.Fatalf("knots %v, flows %v", k, n)
 	}
-	if k[PortsDstTail][0] != 1 || k[PortsDstTail][len(k[PortsDstTail])-1] != 1 {
-		t.Errorf("tail destinations' knots %v, want all 1", k[PortsDstTail])
+	if k[PortsDstRare][0] != 1 || k[PortsDstRare][len(k[PortsDstRare])-1] != 1 {
+		t.Errorf("rare destinations' knots %v, want all 1", k[PortsDstRare])
 	}
-	if lo, hi := k[PortsKnown][0], k[PortsKnown][len(k[PortsKnown])-1]; lo != 5 || hi != 9 {
-		t.Errorf("known ports' knots from %v to %v, want 5 to 9 (the folded flow)", lo, hi)
+	if lo, hi := k[PortsCommon][0], k[PortsCommon][len(k[PortsCommon])-1]; lo != 5 || hi != 9 {
+		t.Errorf("common ports' knots from %v to %v, want 5 to 9 (the folded flow)", lo, hi)
+	}
+	// The split's own flows: every class but rare destinations (10
+	// replies) has enough.
+	p = NewPortLengths(s)
+	for _, f := range sp.Chunks[0].Flows {
+		p.Add(f.Key, len(f.Records))
+	}
+	if _, n := p.Knots(8); !slices.Equal(n, []int{35, 40, 0}) {
+		t.Errorf("the split's flows per class %v, want [35 40 0]", n)
 	}
 }
 
@@ -117,11 +162,11 @@ func TestPortLengthKnotsSchema(t *testing.T) {
 		t.Errorf("flows %v", s.ChunkPortLengthFlows(1))
 	}
 	pos := s.ChunkPortLengthPositions(1)
-	if len(pos) != NumPortClasses || pos[PortsSrcTail] != nil || len(pos[PortsKnown]) != 3 || !slices.IsSorted(pos[PortsKnown]) {
+	if len(pos) != NumPortClasses || pos[PortsSrcRare] != nil || len(pos[PortsCommon]) != 3 || !slices.IsSorted(pos[PortsCommon]) {
 		t.Fatalf("positions %v", pos)
 	}
 	// Length 2 lies above every position of length 1.
-	if pos[PortsKnown][2] < pos[PortsDstTail][2] || pos[PortsKnown][2] <= pos[PortsKnown][0] {
+	if pos[PortsCommon][2] < pos[PortsDstRare][2] || pos[PortsCommon][2] <= pos[PortsCommon][0] {
 		t.Errorf("positions %v", pos)
 	}
 	for name, bad := range map[string]struct {

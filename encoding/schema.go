@@ -118,6 +118,10 @@ type Schema struct {
 	attrAcc   []attrField
 	flowRec   *recordCodec[trace.Flow]
 	packetRec *recordCodec[trace.Packet]
+	// rare holds, per port field (source, destination), the ports that
+	// fewer than RarePortFlows flows of a protocol use in the field, keyed
+	// by rareKey (PortClass).
+	rare [2]map[uint32]struct{}
 }
 
 // NewSchema builds the codecs of spec; emb provides the port and protocol
@@ -196,6 +200,7 @@ func NewSchema(spec Spec, emb Embedding) (*Schema, error) {
 		s.TailPorts = t
 	}
 	s.bindFields()
+	s.rare = rarePorts(spec.Attr)
 	return s, nil
 }
 

@@ -640,12 +640,12 @@ func (r *Run) calibrationTargets(ctx context.Context, s *encoding.Schema, split 
 
 // portLengthTargets returns, per chunk and port class, the real length
 // positions of generate.lengths_given_ports, or nil when the key is off,
-// when the run has no tail classes or no class of enough flows, and (with
+// when no chunk has two port classes of enough flows, and (with
 // a note in the log) under DP, whose real distributions are not released,
 // or for a run pre-processed before they were kept.
 func (r *Run) portLengthTargets(s *encoding.Schema, chunks int) ([][][]float64, [][]int) {
 	switch {
-	case !r.Cfg.Generate.LengthsGivenPorts || s.TailPorts == nil || s.QuantileAttr("length") < 0:
+	case !r.Cfg.Generate.LengthsGivenPorts || s.QuantileAttr("length") < 0:
 		return nil, nil
 	case r.Cfg.DP.Enabled:
 		r.log.Info("generate.lengths_given_ports is off under DP (the real distributions are not released)")

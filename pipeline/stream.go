@@ -565,10 +565,10 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 		return err
 	}
 	changed := map[string]int{}
-	// Lengths per port class need the tail classes, known only once the
-	// schema is: they are gathered as the chunks are encoded, and saved
-	// with the schema.
-	portLens := !dp && schema.TailPorts != nil && schema.QuantileAttr("length") >= 0
+	// Lengths per port class need the tail classes and the ports' priors,
+	// known only once the schema is: they are gathered as the chunks are
+	// encoded, and saved with the schema.
+	portLens := !dp && schema.QuantileAttr("length") >= 0
 	var portKnots [][][]float64
 	var portFlows [][]int
 	for c := range opt.Chunks {
@@ -577,7 +577,7 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 		}
 		var pl *encoding.PortLengths
 		if portLens {
-			pl = encoding.NewPortLengths(schema.TailPorts) // indexed
+			pl = encoding.NewPortLengths(schema)
 		}
 		est, err := encodeSpilled(spill, ops, schema, chunkDataPath(r.Dir, c), encoding.ChunkRange{Index: c, Start: edges[c], End: edges[c+1]}, pl)
 		if err != nil {

@@ -12,9 +12,9 @@ import (
 // flows of each class (encoding.Schema.ChunkPortLengthFlows). A chunk
 // without any keeps the chunk's length target for its flows. With them,
 // the length calibrations rank a chunk's flows within their port class: a
-// flow the model sent to a one-off port takes a length of the real flows
-// to one-off ports, which are mostly one record or packet long, rather
-// than any length the chunk has (calibrateLength).
+// flow the model sent to a rare port takes a length of the real flows to
+// rare ports, which are mostly one record or packet long, rather than any
+// length the chunk has (calibrateLength).
 func (g *Stream) SetPortLengthTargets(pos [][][]float64, flows [][]int) {
 	g.portLenTo = make([]portTargets, len(pos))
 	for c, classes := range pos {
@@ -42,7 +42,7 @@ type portTargets struct {
 // portLengths reports whether chunk c's lengths are calibrated per port
 // class.
 func (g *Stream) portLengths(c int) bool {
-	return g.s.TailPorts != nil && c < len(g.portLenTo) && g.portLenTo[c].to != nil
+	return c < len(g.portLenTo) && g.portLenTo[c].to != nil
 }
 
 // portClasses returns the port class of each row, from its ports as
@@ -50,7 +50,7 @@ func (g *Stream) portLengths(c int) bool {
 func (g *Stream) portClasses(rows []Row) []int8 {
 	out := make([]int8, len(rows))
 	for i := range rows {
-		out[i] = int8(g.s.TailPorts.PortClass(rows[i].Attr.Key))
+		out[i] = int8(g.s.PortClass(rows[i].Attr.Key))
 	}
 	return out
 }
@@ -58,15 +58,15 @@ func (g *Stream) portClasses(rows []Row) []int8 {
 // calibrateLength calibrates the length attribute of the rows keep
 // accepts to chunk c's length target; with targets per port class
 // (SetPortLengthTargets), per class, classes (one per row) saying which
-// (nil: from the rows' ports as they are).
+// (nil: from the rows' ports as they are), the rows of a class without a
+// target counted with the class the model gave the most rows.
 //
-// Every class but one takes its own real lengths, ranked among its rows.
-// The class the model gave the most rows (with the rows of classes
-// without a target) takes what the chunk's real lengths leave once the
-// other classes have taken theirs at the shares the model gave them
-// (residualTarget): a model that gives a class of short flows fewer flows
-// than the real chunk has would otherwise make the chunk's flows longer,
-// and the trace larger, than the real one.
+// Each class takes the lengths of fitTargets: its real lengths where the
+// model gave the classes their real shares of flows, and otherwise as
+// close to them as the chunk's real lengths allow. A model that gives a
+// class of long flows more flows than the real chunk has would otherwise
+// make the trace larger than the real one, and one that gives a class of
+// short flows fewer, the same.
 func (g *Stream) calibrateLength(c int, rows []Row, keep func(Row) bool, classes []int8, rng *rand.Rand) {
 	if !g.portLengths(c) {
 		calibrateAttr(g.s, [][]Row{rows}, "length", keep, g.lenTarget(c), rng)
@@ -88,13 +88,13 @@ func (g *Stream) calibrateLength(c int, rows []Row, keep func(Row) bool, classes
 		}
 		groups[j] = append(groups[j], i)
 	}
-	rest := -1
+	most := -1
 	for j := range k {
-		if pt.flows[j] > 0 && (rest < 0 || len(groups[j]) > len(groups[rest])) {
-			rest = j
+		if pt.flows[j] > 0 && (most < 0 || len(groups[j]) > len(groups[most])) {
+			most = j
 		}
 	}
-	groups[rest] = append(groups[rest], groups[k]...)
+	groups[most] = append(groups[most], groups[k]...)
 	groups = groups[:k]
 	share := make([]float64, k)
 	n := 0
@@ -107,14 +107,11 @@ func (g *Stream) calibrateLength(c int, rows []Row, keep func(Row) bool, classes
 	for j, grp := range groups {
 		share[j] = float64(len(grp)) / float64(n)
 	}
+	to := pt.fitTargets(share)
 	all := func(Row) bool { return true }
 	for j, idx := range groups {
 		if len(idx) == 0 {
 			continue
-		}
-		t := pt.to[j]
-		if j == rest {
-			t = pt.residual(rest, share)
 		}
 		grp := make([]Row, len(idx))
 		for m, i := range idx {
@@ -122,58 +119,117 @@ func (g *Stream) calibrateLength(c int, rows []Row, keep func(Row) bool, classes
 		}
 		// The copies share the rows' vectors; the decoded lengths are
 		// copied back.
-		calibrateAttr(g.s, [][]Row{grp}, "length", all, t, rng)
+		calibrateAttr(g.s, [][]Row{grp}, "length", all, to[j], rng)
 		for m, i := range idx {
 			rows[i].Attr.Len = grp[m].Attr.Len
 		}
 	}
 }
 
-// residualBins is the resolution, over positions in [0, 1], of
-// residualTarget.
-const residualBins = 1024
+// fitBins is the resolution, over positions in [0, 1], of fitTargets,
+// fitRounds the rounds of its fitting, and fitFloor the share of the
+// chunk's lengths each class starts with besides its own.
+const (
+	fitBins   = 1024
+	fitRounds = 200
+	fitFloor  = 1e-3
+)
 
-// residual returns the target of class rest: the real chunk's lengths
-// (every class's, at its real share of flows) less those of the other
-// classes at the shares share the generated rows give them, where that
-// leaves anything; else class rest's own lengths.
-func (pt portTargets) residual(rest int, share []float64) Target {
+// fitTargets returns a length target per class for rows whose classes
+// have the given shares. The real chunk is a joint distribution of class
+// and length (each class's lengths at its real share of flows); the
+// targets are the conditionals of the joint distribution closest to it
+// (iterative proportional fitting, over histograms of positions) whose
+// class shares are the rows' and whose lengths are the real chunk's.
+// With the rows' shares the real ones, each class takes its own real
+// lengths; otherwise the chunk keeps its real lengths, and the classes
+// their real lengths as far as that allows.
+func (pt portTargets) fitTargets(share []float64) []Target {
+	k := len(pt.to)
 	var total float64
 	for _, f := range pt.flows {
 		total += f
 	}
-	h := make([]float64, residualBins)
-	add := func(t Target, w float64) {
-		if w == 0 || len(t.q) == 0 {
-			return
-		}
-		w /= float64(len(t.q))
-		for _, p := range t.q {
-			h[min(residualBins-1, max(0, int(p*residualBins)))] += w
-		}
-	}
+	q := make([][]float64, k)
+	col := make([]float64, fitBins) // the chunk's real lengths
 	for j, t := range pt.to {
-		add(t, pt.flows[j]/total)
-		if j != rest {
-			add(t, -share[j])
+		q[j] = make([]float64, fitBins)
+		if len(t.q) == 0 {
+			continue
+		}
+		w := pt.flows[j] / total / float64(len(t.q))
+		for _, p := range t.q {
+			b := min(fitBins-1, max(0, int(p*fitBins)))
+			q[j][b] += w
+			col[b] += w
 		}
 	}
+	// Every class with rows may take any length the chunk has, a little
+	// to start with: the fitting moves mass only where there is some.
+	for j := range k {
+		for b := range fitBins {
+			if share[j] == 0 {
+				q[j][b] = 0
+			} else {
+				q[j][b] += fitFloor * col[b]
+			}
+		}
+	}
+	scaleRows := func() {
+		for j := range k {
+			var sum float64
+			for _, v := range q[j] {
+				sum += v
+			}
+			if sum > 0 {
+				f := share[j] / sum
+				for b := range q[j] {
+					q[j][b] *= f
+				}
+			}
+		}
+	}
+	for range fitRounds {
+		scaleRows()
+		for b := range fitBins {
+			var sum float64
+			for j := range k {
+				sum += q[j][b]
+			}
+			if sum > 0 {
+				f := col[b] / sum
+				for j := range k {
+					q[j][b] *= f
+				}
+			}
+		}
+	}
+	scaleRows()
+	out := make([]Target, k)
+	for j := range k {
+		if share[j] > 0 {
+			out[j] = quantilesOf(q[j], max(len(pt.to[j].q), fitBins))
+		}
+	}
+	return out
+}
+
+// quantilesOf returns m evenly spaced quantiles of the histogram h over
+// fitBins bins of [0, 1], positions spread evenly within a bin.
+func quantilesOf(h []float64, m int) Target {
 	var sum float64
-	for b := range h {
-		h[b] = max(0, h[b])
-		sum += h[b]
+	for _, v := range h {
+		sum += v
 	}
-	if !(sum > 1e-9) {
-		return pt.to[rest]
+	if !(sum > 0) {
+		return Target{}
 	}
-	// The quantiles of the residual, positions spread evenly within a bin.
-	m := max(len(pt.to[rest].q), residualBins)
 	q := make([]float64, 0, m)
 	var cum float64
 	b := 0
 	for i := range m {
 		u := (float64(i) + 0.5) / float64(m) * sum
-		for b < residualBins-1 && cum+h[b] < u {
+		for b < len(h)-1 && cum+h[b] < u {
 			cum += h[b]
 			b++
 		}
@@ -181,7 +237,7 @@ func (pt portTargets) residual(rest int, share []float64) Target {
 		if h[b] > 0 {
 			f = min(1, max(0, (u-cum)/h[b]))
 		}
-		q = append(q, (float64(b)+f)/residualBins)
+		q = append(q, (float64(b)+f)/float64(len(h)))
 	}
 	return Target{q: q}
 }

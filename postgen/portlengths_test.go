@@ -1,6 +1,7 @@
 package postgen
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -33,7 +34,7 @@ func portLengthSchema(t *testing.T) *encoding.Schema {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl := encoding.NewPortLengths(spec.TailPorts)
+	pl := encoding.NewPortLengths(schemaFromSpec(t, recs, spec))
 	for _, f := range sp.Chunks[0].Flows {
 		pl.Add(f.Key, len(f.Records))
 	}
@@ -127,5 +128,52 @@ func TestCalibrateLengthGivenPorts(t *testing.T) {
 	}
 	if long < 40 {
 		t.Errorf("without port classes %d of 50 tail rows are long, want most", long)
+	}
+}
+
+// fitTargets gives each class its own real lengths when the rows have the
+// real class shares, and otherwise keeps the chunk's lengths: the classes'
+// targets at the rows' shares make up the real chunk's.
+func TestFitTargets(t *testing.T) {
+	var long, short []float64
+	for i := range 40 {
+		long = append(long, 0.6+0.4*float64(i)/40)
+	}
+	for i := range 30 {
+		short = append(short, 0.4*float64(i)/30)
+	}
+	pt := portTargets{to: []Target{{q: long}, {}, {q: short}}, flows: []float64{40, 0, 30}}
+	below := func(t Target) float64 { // the share of t's positions under 0.5
+		n := 0
+		for _, p := range t.q {
+			if p < 0.5 {
+				n++
+			}
+		}
+		return float64(n) / float64(len(t.q))
+	}
+	for _, c := range []struct {
+		share         []float64
+		common, short float64 // each target's share under 0.5
+	}{
+		{[]float64{4.0 / 7, 0, 3.0 / 7}, 0, 1},
+		{[]float64{0.9, 0, 0.1}, (3.0/7 - 0.1) / 0.9, 1}, // the long class takes short lengths too
+		{[]float64{0.25, 0, 0.75}, 0, 3.0 / 7 / 0.75},    // the short class takes long ones
+		{[]float64{1, 0, 0}, 3.0 / 7, 0},                 // one class: the chunk's lengths
+	} {
+		to := pt.fitTargets(c.share)
+		if got := below(to[0]); math.Abs(got-c.common) > 0.02 {
+			t.Errorf("shares %v: the long class has %.3f under 0.5, want %.3f", c.share, got, c.common)
+		}
+		if c.share[2] > 0 {
+			if got := below(to[2]); math.Abs(got-c.short) > 0.02 {
+				t.Errorf("shares %v: the short class has %.3f under 0.5, want %.3f", c.share, got, c.short)
+			}
+		} else if len(to[2].q) != 0 {
+			t.Errorf("shares %v: a target for a class without rows", c.share)
+		}
+		if len(to[1].q) != 0 {
+			t.Errorf("shares %v: a target for a class without real flows", c.share)
+		}
 	}
 }
