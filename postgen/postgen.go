@@ -84,7 +84,7 @@ type Stats struct {
 	TailPorts     int `json:"tail_ports_drawn"`
 	SeparatedKeys int `json:"separated_keys"`
 	DroppedEmpty  int `json:"dropped_in_empty_chunks"`
-	// PortLengths counts the flows whose lengths were calibrated within
-	// their port class (SetPortLengthTargets).
+	// PortLengths counts the flows whose lengths were ranked within their
+	// port class (SetPortLengthTargets).
 	PortLengths int `json:"flows_lengths_given_ports,omitempty"`
 }

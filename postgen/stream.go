@@ -146,17 +146,19 @@ func mix(x uint64) uint64 {
 // Own runs the attribute passes over block b of the rows chunk c's model
 // generated, and returns the rows chunk c generates features for: those
 // that start in it (all of them with one chunk). In order: the length
-// calibrated, ports and protocols matched (with lengths given ports, the
-// lengths calibrated within the port classes, the ports matched again and
-// the lengths calibrated again), addresses snapped, and tail classes'
-// tokens drawn as exact ports without replacement, over the
+// calibrated (with lengths given ports, within the port classes), ports
+// and protocols matched (with lengths given ports, the lengths calibrated
+// again within the classes matching gave, and the ports matched again),
+// addresses snapped, and tail classes' tokens drawn as exact ports without
+// replacement, over the
 // rows that will be kept; packet flows separated from each other and from
 // the flows held; then the merge's part: a row that starts in its chunk
 // has its own presence tag forced on and is carried, as a continuation, to
 // every later chunk its tags name; a row that does not start in its chunk
 // is dropped, since continuations come from the chunk where the flow
 // starts, but it lends its start position and length to them. Last, the
-// length is calibrated again over the rows kept. Chunks come in order and
+// length is calibrated again over the rows kept, to the chunk's lengths
+// whatever the port classes. Chunks come in order and
 // a chunk's blocks before its continuations.
 func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 	if c != g.chunk {
@@ -175,19 +177,13 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 	if g.o.MatchPorts {
 		matchKeys(s, block, kept, BlockRNG(g.o.Seed, 0x6d61, c, b))
 	}
-	// With lengths given ports, each row's port class as the ports are
-	// now decoded (before tail tokens become exact ports); matching moved
-	// some rows to another class, whose lengths they take.
-	var classes []int8
-	if g.o.Calibrate && g.portLengths(c) {
-		classes = g.portClasses(rows)
-		if g.o.MatchPorts {
-			for it := range portRematches {
-				g.calibrateLength(c, rows, kept, classes, BlockRNG(g.o.Seed, 0x1eb+uint64(it), c, b))
-				matchKeys(s, block, kept, BlockRNG(g.o.Seed, 0x6d62+uint64(it), c, b))
-				classes = g.portClasses(rows)
-			}
-			g.calibrateLength(c, rows, kept, classes, BlockRNG(g.o.Seed, 0x1f0, c, b))
+	// With lengths given ports, matching moved some rows to another port
+	// class: they take lengths of their new class, and the ports are
+	// matched again with those lengths.
+	if g.o.Calibrate && g.o.MatchPorts && g.portLengths(c) {
+		for it := range portRematches {
+			g.calibrateLength(c, rows, kept, nil, BlockRNG(g.o.Seed, 0x1eb+uint64(it), c, b))
+			matchKeys(s, block, kept, BlockRNG(g.o.Seed, 0x6d62+uint64(it), c, b))
 		}
 	}
 	if g.o.IPSnapTop > 0 {
@@ -217,15 +213,11 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 		g.st.SeparatedKeys += separateKeys(s, block, kept, g.held, BlockRNG(g.o.Seed, 0x5e9, c, b))
 	}
 	var own []Row
-	var ownClasses []int8
 	g.carried = map[trace.Key]struct{}{}
 	startOff, _ := s.AttrSlice("flow_start")
 	lenOff, lenDim := s.AttrSlice("length")
-	for i, row := range rows {
+	for _, row := range rows {
 		a := row.Attr
-		if classes != nil && (n == 1 || a.StartsHere) {
-			ownClasses = append(ownClasses, classes[i])
-		}
 		switch {
 		case n == 1:
 			own = append(own, row)
@@ -262,7 +254,11 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 		}
 	}
 	if g.o.Calibrate {
-		g.calibrateLength(c, own, func(Row) bool { return true }, ownClasses, BlockRNG(g.o.Seed, 0x1ea, c, b))
+		// Over the chunk's lengths, whatever the port classes: the
+		// class-wise calibrations before decided which flows are the long
+		// ones, and this one keeps the chunk's records exactly where the
+		// model's class shares are not the real ones.
+		calibrateAttr(s, [][]Row{own}, "length", func(Row) bool { return true }, g.lenTarget(c), BlockRNG(g.o.Seed, 0x1ea, c, b))
 		if g.portLengths(c) {
 			g.st.PortLengths += len(own)
 		}
