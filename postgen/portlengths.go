@@ -57,9 +57,9 @@ func (g *Stream) portClasses(rows []Row) []int8 {
 
 // calibrateLength calibrates the length attribute of the rows keep
 // accepts to chunk c's length target; with targets per port class
-// (SetPortLengthTargets), per class, classes (one per row) saying which
-// (nil: from the rows' ports as they are), the rows of a class without a
-// target counted with the class the model gave the most rows.
+// (SetPortLengthTargets), per class, from the rows' ports as they are now
+// decoded, the rows of a class without a target counted with the class
+// the model gave the most rows.
 //
 // Each class takes the lengths of fitTargets: its real lengths where the
 // model gave the classes their real shares of flows, and otherwise as
@@ -67,14 +67,12 @@ func (g *Stream) portClasses(rows []Row) []int8 {
 // class of long flows more flows than the real chunk has would otherwise
 // make the trace larger than the real one, and one that gives a class of
 // short flows fewer, the same.
-func (g *Stream) calibrateLength(c int, rows []Row, keep func(Row) bool, classes []int8, rng *rand.Rand) {
+func (g *Stream) calibrateLength(c int, rows []Row, keep func(Row) bool, rng *rand.Rand) {
 	if !g.portLengths(c) {
 		calibrateAttr(g.s, [][]Row{rows}, "length", keep, g.lenTarget(c), rng)
 		return
 	}
-	if classes == nil {
-		classes = g.portClasses(rows)
-	}
+	classes := g.portClasses(rows)
 	pt := g.portLenTo[c]
 	k := len(pt.to)
 	groups := make([][]int, k+1) // the last: classes without a target

@@ -83,7 +83,7 @@ func TestCalibrateLengthGivenPorts(t *testing.T) {
 	g := NewStream(s, 1, Options{Calibrate: true}, "", &Stats{})
 	g.SetPortLengthTargets([][][]float64{s.ChunkPortLengthPositions(0)}, [][]int{s.ChunkPortLengthFlows(0)})
 	rs := rows()
-	g.calibrateLength(0, rs, all, nil, rand.New(rand.NewPCG(3, 4)))
+	g.calibrateLength(0, rs, all, rand.New(rand.NewPCG(3, 4)))
 	short := 0
 	for i, r := range rs {
 		switch {
@@ -103,23 +103,11 @@ func TestCalibrateLengthGivenPorts(t *testing.T) {
 	if got, want := float64(records(rs)), realMean*200; got < 0.97*want || got > 1.03*want {
 		t.Errorf("%v records for 200 flows, want about %v", got, want)
 	}
-	// Classes given override the ports: all rows as flows to known ports
-	// take the whole chunk's lengths.
-	rs = rows()
-	g.calibrateLength(0, rs, all, make([]int8, len(rs)), rand.New(rand.NewPCG(3, 4)))
-	if got, want := float64(records(rs)), realMean*200; got < 0.97*want || got > 1.03*want {
-		t.Errorf("classed known: %v records for 200 flows, want about %v", got, want)
-	}
-	for i, r := range rs {
-		if r.Attr.Key.DstPort == tok && r.Attr.Len != 4 {
-			t.Fatalf("classed known: row %d, ranked long, has length %d", i, r.Attr.Len)
-		}
-	}
 	// Without them, one ranking over the chunk's lengths: the rows the
 	// model ranked long, the tail ports', are the long ones.
 	g = NewStream(s, 1, Options{Calibrate: true}, "", &Stats{})
 	rs = rows()
-	g.calibrateLength(0, rs, all, nil, rand.New(rand.NewPCG(3, 4)))
+	g.calibrateLength(0, rs, all, rand.New(rand.NewPCG(3, 4)))
 	long := 0
 	for _, r := range rs {
 		if r.Attr.Key.DstPort == tok && r.Attr.Len > 1 {

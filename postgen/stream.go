@@ -172,7 +172,7 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 	kept := func(row Row) bool { return n == 1 || row.Attr.StartsHere }
 	block := [][]Row{rows}
 	if g.o.Calibrate {
-		g.calibrateLength(c, rows, kept, nil, BlockRNG(g.o.Seed, 0x1e9, c, b))
+		g.calibrateLength(c, rows, kept, BlockRNG(g.o.Seed, 0x1e9, c, b))
 	}
 	if g.o.MatchPorts {
 		matchKeys(s, block, kept, BlockRNG(g.o.Seed, 0x6d61, c, b))
@@ -182,7 +182,7 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 	// matched again with those lengths.
 	if g.o.Calibrate && g.o.MatchPorts && g.portLengths(c) {
 		for it := range portRematches {
-			g.calibrateLength(c, rows, kept, nil, BlockRNG(g.o.Seed, 0x1eb+uint64(it), c, b))
+			g.calibrateLength(c, rows, kept, BlockRNG(g.o.Seed, 0x1eb+uint64(it), c, b))
 			matchKeys(s, block, kept, BlockRNG(g.o.Seed, 0x6d62+uint64(it), c, b))
 		}
 	}
