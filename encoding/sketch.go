@@ -34,16 +34,21 @@ func newSketch() *quantileSketch {
 }
 
 func (s *quantileSketch) add(v float64) {
-	s.n++
 	s.lo, s.hi = math.Min(s.lo, v), math.Max(s.hi, v)
+	s.count(v, 1)
+}
+
+// count adds c occurrences of v, leaving the range (lo, hi) to the caller.
+func (s *quantileSketch) count(v float64, c uint64) {
+	s.n += c
 	if s.exact != nil {
-		s.exact[v]++
+		s.exact[v] += c
 		if len(s.exact) > sketchExactMax {
 			s.toBins()
 		}
 		return
 	}
-	s.addBin(v, 1)
+	s.addBin(v, c)
 }
 
 // merge adds what sketch o holds (its bins' centres for a binned one).
@@ -52,15 +57,7 @@ func (s *quantileSketch) merge(o *quantileSketch) {
 		return
 	}
 	for _, vc := range o.values() {
-		s.n += vc.c
-		if s.exact != nil {
-			s.exact[vc.v] += vc.c
-			if len(s.exact) > sketchExactMax {
-				s.toBins()
-			}
-		} else {
-			s.addBin(vc.v, vc.c)
-		}
+		s.count(vc.v, vc.c)
 	}
 	s.lo, s.hi = math.Min(s.lo, o.lo), math.Max(s.hi, o.hi)
 }

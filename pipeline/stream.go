@@ -569,6 +569,7 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	// known only once the schema is: they are gathered as the chunks are
 	// encoded, and saved with the schema.
 	portLens := !dp && schema.QuantileAttr("length") >= 0
+	knots := r.buildOptions(st.MaxFlowLen, st.LongestChain).QuantileKnots
 	var portKnots [][][]float64
 	var portFlows [][]int
 	for c := range opt.Chunks {
@@ -584,7 +585,7 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 			return err
 		}
 		if pl != nil {
-			k, n := pl.Knots(r.buildOptions(st.MaxFlowLen, st.LongestChain).QuantileKnots)
+			k, n := pl.Knots(knots)
 			portKnots, portFlows = append(portKnots, k), append(portFlows, n)
 		}
 		addCounts(changed, est.Changed)

@@ -45,16 +45,6 @@ func (g *Stream) portLengths(c int) bool {
 	return c < len(g.portLenTo) && g.portLenTo[c].to != nil
 }
 
-// portClasses returns the port class of each row, from its ports as
-// decoded (tail ports as their class's token).
-func (g *Stream) portClasses(rows []Row) []int8 {
-	out := make([]int8, len(rows))
-	for i := range rows {
-		out[i] = int8(g.s.PortClass(rows[i].Attr.Key))
-	}
-	return out
-}
-
 // calibrateLength calibrates the length attribute of the rows keep
 // accepts to chunk c's length target; with targets per port class
 // (SetPortLengthTargets), per class, from the rows' ports as they are now
@@ -72,7 +62,6 @@ func (g *Stream) calibrateLength(c int, rows []Row, keep func(Row) bool, rng *ra
 		calibrateAttr(g.s, [][]Row{rows}, "length", keep, g.lenTarget(c), rng)
 		return
 	}
-	classes := g.portClasses(rows)
 	pt := g.portLenTo[c]
 	k := len(pt.to)
 	groups := make([][]int, k+1) // the last: classes without a target
@@ -80,7 +69,7 @@ func (g *Stream) calibrateLength(c int, rows []Row, keep func(Row) bool, rng *ra
 		if !keep(r) {
 			continue
 		}
-		j := int(classes[i])
+		j := g.s.PortClass(r.Attr.Key)
 		if j >= k || pt.flows[j] == 0 {
 			j = k
 		}
