@@ -260,8 +260,9 @@ type Generate struct {
 	// block, to the smallest from 0 (no snapping) up at which the block
 	// brings no more new addresses than the real trace does for as many
 	// flows, counted across chunks, so that the trace's distinct addresses
-	// follow the real ones (needs ip_snap_top; ignored under DP, where the
-	// real counts are not released).
+	// follow the real ones (needs ip_snap_top). Under DP the counts are
+	// released with noise among the DP statistics (docs/privacy.md), or,
+	// with dp.public_schema, the key is ignored.
 	IPDistinct bool `yaml:"ip_distinct"`
 	// IPCarry adds to each block's snapping candidates the addresses the
 	// flows generated before used most, at their past rates, so that
@@ -286,9 +287,10 @@ type Generate struct {
 	// and bytes to the real records of its chunk with as many packets (in
 	// classes of 1, 2-3, 4-7, … packets), keeping the model's ranking
 	// within a class, so that durations and sizes follow the packets as
-	// in the real trace (flow traces with continuous: quantile; ignored
-	// under DP, where the real distributions are not released). On in the
-	// default preset.
+	// in the real trace (flow traces with continuous: quantile). Under DP
+	// the classes' distributions come from two accounted histograms of the
+	// private trace (docs/privacy.md), or, with dp.public_schema, the pass
+	// is off. On in the default preset.
 	SizesGivenPackets bool `yaml:"sizes_given_packets"`
 	// LengthsGivenPorts calibrates the lengths (records or packets per
 	// flow) of each chunk's generated flows within their port class: to a

@@ -88,8 +88,9 @@ type Spec struct {
 	LengthKnots [][]float64 `json:"length_knots,omitempty"`
 	// SizeKnots, for flow traces with quantile encoding, holds per chunk
 	// and per packet class the quantile knots of the records' durations
-	// and bytes (SizeClass), for generate.sizes_given_packets. Under DP it
-	// is not set.
+	// and bytes (SizeClass), for generate.sizes_given_packets. Under DP
+	// they are post-processing of DP histograms (the same for every chunk),
+	// or not set.
 	SizeKnots []map[int]SizeClass `json:"size_knots,omitempty"`
 	// PortLengthKnots, with tail port classes and a quantile-encoded
 	// length attribute, holds per chunk and per port class (PortClass) the

@@ -92,6 +92,34 @@ type dpFeature[R any] struct {
 	cat  int  // > 0: a categorical field over 0..cat−1
 	bins privacy.Bins
 	get  func(r *R, gap float64) float64
+	// given, when set, makes the feature a conditional one: a histogram of
+	// the value per class given(r) ∈ [0, len(classBins)), over that
+	// class's bins (each class takes per() bins of the histogram). It is
+	// no field of the schema; generate.sizes_given_packets uses it
+	// (Spec.SizeKnots).
+	given     func(r *R) int
+	classBins []privacy.Bins
+}
+
+// per returns the bins each class of a conditional feature takes.
+func (f dpFeature[R]) per() int {
+	n := 0
+	for _, b := range f.classBins {
+		n = max(n, b.Len())
+	}
+	return n
+}
+
+// index returns the histogram bin of value v of record r.
+func (f dpFeature[R]) index(r *R, v float64) int {
+	switch {
+	case f.cat > 0:
+		return min(max(int(v), 0), f.cat-1)
+	case f.given != nil:
+		c := min(max(f.given(r), 0), len(f.classBins)-1)
+		return c*f.per() + f.classBins[c].Index(v)
+	}
+	return f.bins.Index(v)
 }
 
 // dpDomain holds the data-independent bounds of the statistics.
@@ -136,7 +164,61 @@ func dpFlowFeatures(d dpDomain) []dpFeature[trace.Flow] {
 		{name: "byt", log: true, bins: mustBins(privacy.IntLogBins(0, int64(d.maxByts), dpCountBins)), get: func(r *trace.Flow, _ float64) float64 { return float64(r.Bytes) }},
 		{name: "tcp_flags", cat: 256, get: func(r *trace.Flow, _ float64) float64 { return float64(r.TCPFlags) }},
 		{name: "tos", cat: 256, get: func(r *trace.Flow, _ float64) float64 { return float64(r.TOS) }},
+		{name: dpDurGivenPkt, log: true, given: pktClass, classBins: durClassBins(d),
+			get: func(r *trace.Flow, _ float64) float64 { return float64(r.Dur) }},
+		{name: dpBytGivenPkt, log: true, given: pktClass, classBins: bytClassBins(d),
+			get: func(r *trace.Flow, _ float64) float64 { return float64(r.Bytes) }},
 	}
+}
+
+// The conditional features of generate.sizes_given_packets: a flow
+// record's duration and bytes given its packet class
+// (encoding.PacketClass), each class over dpSizeBins bins. A class's bytes
+// are binned over 0 … its most packets × 65,535 (capped at dp.max_bytes),
+// what an IPv4 packet can carry, so that the bins of small classes are not
+// spent on sizes they cannot have.
+const (
+	dpDurGivenPkt = "td_given_pkt"
+	dpBytGivenPkt = "byt_given_pkt"
+	dpSizeBins    = 24
+	// dpSizeWeight is each conditional histogram's weight among the
+	// statistics (a one-way histogram's is 1).
+	dpSizeWeight = 4
+	// dpSizeClassMass is the least noisy weight, in thresholds, of a
+	// class that keeps its knots (dpSizeKnots).
+	dpSizeClassMass = 1.5
+)
+
+func pktClass(r *trace.Flow) int { return encoding.PacketClass(r.Packets) }
+
+// pktClasses is the number of packet classes of the domain.
+func pktClasses(d dpDomain) int { return encoding.PacketClass(d.maxPackets) + 1 }
+
+func durClassBins(d dpDomain) []privacy.Bins {
+	// Integer microseconds, with a duration of 0 (one-packet records) a
+	// bin of its own.
+	b := mustBins(privacy.IntLogBins(1, d.maxDur, dpSizeBins-1))
+	b.Edges = append([]float64{0}, b.Edges...)
+	out := make([]privacy.Bins, pktClasses(d))
+	for c := range out {
+		out[c] = b
+	}
+	return out
+}
+
+func bytClassBins(d dpDomain) []privacy.Bins {
+	out := make([]privacy.Bins, pktClasses(d))
+	for c := range out {
+		// The most packets of class c is 2^c − 1 (0 for class 0, whose
+		// records may still carry bytes: one packet's worth).
+		most := max(uint64(1), uint64(1)<<c-1)
+		hi := d.maxByts
+		if most <= hi/65535 {
+			hi = min(hi, most*65535)
+		}
+		out[c] = mustBins(privacy.IntLogBins(0, int64(hi), dpSizeBins))
+	}
+	return out
 }
 
 func dpPacketFeatures(d dpDomain) []dpFeature[trace.Packet] {
@@ -161,6 +243,11 @@ func dpPacketFeatures(d dpDomain) []dpFeature[trace.Packet] {
 type dpHist struct {
 	rel    DPRelease
 	counts *privacy.Counts
+	// exact, in place of counts, holds values whose L2 sensitivity per
+	// flow is sens: they are released divided by sens (sensitivity 1) and
+	// multiplied back.
+	exact  []float64
+	sens   float64
 	sparse bool // thresholded: an empty bin survives with probability 1/bins
 	noisy  []float64
 }
@@ -241,6 +328,12 @@ func newDPAccum[R any, P flows.Record[R]](in dpSpecInput, feats []dpFeature[R], 
 	}
 	for _, f := range feats {
 		switch {
+		case f.given != nil:
+			if in.cfg.Generate.SizesGivenPackets && quantile {
+				if err := add(f.name, len(f.classBins)*f.per(), dpSizeWeight, true); err != nil {
+					return nil, err
+				}
+			}
 		case f.cat > 0 && cats:
 			if err := add(f.name, f.cat, 0.5, true); err != nil {
 				return nil, err
@@ -287,12 +380,7 @@ func (a *dpAccum[R, P]) add(c int, start, end int64, f *flows.ChunkFlow[R]) erro
 			g = float64(P(&f.Records[r]).Time() - P(&f.Records[r-1]).Time())
 		}
 		for j, fd := range a.feats {
-			v := fd.get(&f.Records[r], g)
-			if fd.cat > 0 {
-				a.idx[j] = append(a.idx[j], min(max(int(v), 0), fd.cat-1))
-			} else {
-				a.idx[j] = append(a.idx[j], fd.bins.Index(v))
-			}
+			a.idx[j] = append(a.idx[j], fd.index(&f.Records[r], fd.get(&f.Records[r], g)))
 		}
 	}
 	return nil
@@ -338,6 +426,14 @@ func (a *dpAccum[R, P]) endUnit() error {
 	return nil
 }
 
+// addExact adds a release of values computed outside the accumulator
+// whose L2 sensitivity per flow is at most sens (not thresholded).
+func (a *dpAccum[R, P]) addExact(name string, exact []float64, sens, weight float64) {
+	h := &dpHist{rel: DPRelease{Name: name, Bins: len(exact), Weight: weight}, exact: exact, sens: sens}
+	a.hists[name] = h
+	a.order = append(a.order, h)
+}
+
 // release ends the last 5-tuple, calibrates the histograms' noise to spend
 // dp.stats_share of ε at the run's δ among them, and releases them through
 // in.rel; the exact counts go no further.
@@ -359,9 +455,23 @@ func (a *dpAccum[R, P]) release(in dpSpecInput) (*dpStats, error) {
 	for i, h := range a.order {
 		h.rel.Noise = sigmas[i]
 		gh := privacy.GaussianHistogram{Name: h.rel.Name, Sensitivity: 1, Noise: sigmas[i]}
-		noisy, err := in.rel.release(h.rel.Name, h.counts.Values(), gh)
+		vals := h.exact
+		if h.counts != nil {
+			vals = h.counts.Values()
+		} else {
+			vals = slices.Clone(vals)
+			for i := range vals {
+				vals[i] /= h.sens
+			}
+		}
+		noisy, err := in.rel.release(h.rel.Name, vals, gh)
 		if err != nil {
 			return nil, err
+		}
+		if h.counts == nil {
+			for i := range noisy {
+				noisy[i] *= h.sens
+			}
 		}
 		privacy.ClipNegative(noisy)
 		if h.sparse {
@@ -371,7 +481,7 @@ func (a *dpAccum[R, P]) release(in dpSpecInput) (*dpStats, error) {
 			privacy.Threshold(noisy, h.rel.Threshold)
 		}
 		h.noisy = noisy
-		h.counts = nil
+		h.counts, h.exact = nil, nil
 		st.releases = append(st.releases, h.rel)
 	}
 	a.hists, a.order = nil, nil
@@ -602,7 +712,7 @@ func dpSpec[R any](kind trace.Kind, st *dpStats, feats []dpFeature[R], in dpSpec
 	}
 	featSpec := func(fd dpFeature[R]) (encoding.FieldSpec, bool) {
 		w := st.weights(fd.name)
-		if w == nil {
+		if w == nil || fd.given != nil {
 			return encoding.FieldSpec{}, false
 		}
 		if fd.cat > 0 {
@@ -653,6 +763,7 @@ func dpSpec[R any](kind trace.Kind, st *dpStats, feats []dpFeature[R], in dpSpec
 		// The public run's tail classes are gone with its vocabulary: the
 		// tokens are no DP candidates.
 		spec.TailPorts = nil
+		spec.SizeKnots = dpSizeKnots(st, feats, chunks, knots)
 		return spec, sports, dports, protos
 	}
 
@@ -673,6 +784,7 @@ func dpSpec[R any](kind trace.Kind, st *dpStats, feats []dpFeature[R], in dpSpec
 		}
 	}
 	spec.StartKnots = startKnots
+	spec.SizeKnots = dpSizeKnots(st, feats, chunks, knots)
 	for _, fd := range feats {
 		if g, ok := featSpec(fd); ok {
 			spec.Feat = append(spec.Feat, g)
@@ -684,6 +796,54 @@ func dpSpec[R any](kind trace.Kind, st *dpStats, feats []dpFeature[R], in dpSpec
 		spec.Feat = append(spec.Feat, encoding.FieldSpec{Name: "label", Type: encoding.TypeConst, Value: 0})
 	}
 	return spec, sports, dports, protos
+}
+
+// dpSizeKnots returns the knots of generate.sizes_given_packets from the
+// conditional histograms of the durations and bytes given the packet class
+// (the same for every chunk: the histograms pool the chunks), or nil
+// without them. A class keeps a field's knots only when its noisy weight
+// after thresholding is at least dpSizeClassMass thresholds: one bin
+// that noise alone lifted above the threshold must not become a class
+// that every generated record of it is calibrated to.
+func dpSizeKnots[R any](st *dpStats, feats []dpFeature[R], chunks, knots int) []map[int]encoding.SizeClass {
+	if knots <= 0 {
+		return nil
+	}
+	classes := map[int]encoding.SizeClass{}
+	for _, fd := range feats {
+		h := st.hists[fd.name]
+		if fd.given == nil || h == nil {
+			continue
+		}
+		per := fd.per()
+		for c, b := range fd.classBins {
+			w := h.noisy[c*per : c*per+b.Len()]
+			var mass float64
+			for _, x := range w {
+				mass += x
+			}
+			if mass <= 0 || mass < dpSizeClassMass*h.rel.Threshold {
+				continue
+			}
+			k := knotsFrom(b, w, knots, fd.log)
+			sc := classes[c]
+			switch fd.name {
+			case dpDurGivenPkt:
+				sc.Dur = k
+			case dpBytGivenPkt:
+				sc.Bytes = k
+			}
+			classes[c] = sc
+		}
+	}
+	if len(classes) == 0 {
+		return nil
+	}
+	out := make([]map[int]encoding.SizeClass, chunks)
+	for c := range out {
+		out[c] = classes
+	}
+	return out
 }
 
 // dpEmbedding trains the port/protocol embedding on sentences drawn from
@@ -754,7 +914,7 @@ func dpEmbedding(cfg *config.Config, sports, dports, protos vocab, n int) (*ip2v
 // dpSpecOf releases the DP statistics gathered by acc and builds the
 // schema of a trace split into chunks and, unless emb is given (a public
 // run's), the embedding.
-func dpSpecOf[R any, P flows.Record[R]](acc *dpAccum[R, P], kind trace.Kind, in dpSpecInput, chunks, maxLen int, emb *ip2vec.Model, sentences int) (encoding.Spec, *ip2vec.Model, []DPRelease, error) {
+func dpSpecOf[R any, P flows.Record[R]](acc *dpAccum[R, P], kind trace.Kind, in dpSpecInput, chunks, maxLen int, emb *ip2vec.Model, sentences int) (encoding.Spec, *ip2vec.Model, *dpStats, error) {
 	var knownProto func(uint8) bool
 	if emb != nil {
 		in.known = func(p uint16) bool { _, ok := emb.Vector(ip2vec.Port(p)); return ok }
@@ -771,7 +931,7 @@ func dpSpecOf[R any, P flows.Record[R]](acc *dpAccum[R, P], kind trace.Kind, in 
 			return spec, nil, nil, err
 		}
 	}
-	return spec, emb, st.releases, nil
+	return spec, emb, st, nil
 }
 
 // dpSpecInputOf is what a DP run's statistics start from: its
@@ -803,11 +963,16 @@ func dpBuild[R any, P flows.Record[R]](r *Run, acc *dpAccum[R, P], info *SplitIn
 		emb = pub.emb
 	}
 	sentences := min(max(info.publicFlows(), 1000), 100_000)
-	spec, emb, rels, err := dpSpecOf(acc, kind, in, len(info.Chunks), maxLen, emb, sentences)
+	addrs := r.Cfg.Generate.IPDistinct && distinctAddrsOf(acc, info)
+	spec, emb, st, err := dpSpecOf(acc, kind, in, len(info.Chunks), maxLen, emb, sentences)
 	if err != nil {
 		return spec, nil, err
 	}
+	rels := st.releases
 	info.DPStats, info.DPDelta = rels, in.delta
+	if addrs {
+		info.NoisyAddrsUpTo = noisyAddrs(st.weights(dpAddrsName), info.NoisyFlows)
+	}
 	if pub == nil {
 		info.Embedding = "trained on sentences drawn from the DP port/protocol vocabulary"
 		if err := emb.Save(preFile(r.Dir, EmbeddingFile)); err != nil {
@@ -817,6 +982,59 @@ func dpBuild[R any, P flows.Record[R]](r *Run, acc *dpAccum[R, P], info *SplitIn
 			"ports", len(emb.Ports()), "protocols", len(emb.Protos()))
 	}
 	return spec, emb, nil
+}
+
+// dpAddrsName names the release of the distinct address counts.
+const dpAddrsName = "distinct addresses"
+
+// dpAddrsWeight is its weight among the statistics.
+const dpAddrsWeight = 2
+
+// distinctAddrsOf adds to acc the release of the trace's distinct source
+// and destination addresses up to each chunk (ChunkInfo.SrcAddrsUpTo,
+// DstAddrsUpTo), for generate.ip_distinct, and clears the exact counts
+// from info; it reports false when the split did not count them. One flow
+// moves each of the 2·chunks counts by at most 1 (its addresses may be
+// held by no other flow, or first seen in a later chunk without it), so
+// their L2 sensitivity is √(2·chunks).
+func distinctAddrsOf[R any, P flows.Record[R]](acc *dpAccum[R, P], info *SplitInfo) bool {
+	n := len(info.Chunks)
+	exact := make([]float64, 2*n)
+	have := false
+	for c := range info.Chunks {
+		ci := &info.Chunks[c]
+		exact[c], exact[n+c] = float64(ci.SrcAddrsUpTo), float64(ci.DstAddrsUpTo)
+		have = have || ci.SrcAddrsUpTo > 0
+		ci.SrcAddrs, ci.DstAddrs, ci.SrcAddrsUpTo, ci.DstAddrsUpTo = 0, 0, 0, 0
+	}
+	if !have {
+		return false
+	}
+	acc.addExact(dpAddrsName, exact, math.Sqrt(float64(2*n)), dpAddrsWeight)
+	return true
+}
+
+// noisyAddrs post-processes the released distinct counts: per chunk, the
+// sources and destinations up to it, rounded, never falling from one
+// chunk to the next, at least 1 and at most the noisy flows up to it.
+func noisyAddrs(w []float64, flows []int) [][2]int {
+	n := len(flows)
+	if len(w) != 2*n {
+		return nil
+	}
+	out := make([][2]int, n)
+	upTo := 0
+	for c := range n {
+		upTo += flows[c]
+		for f := range 2 {
+			v := int(math.Round(w[f*n+c]))
+			if c > 0 {
+				v = max(v, out[c-1][f])
+			}
+			out[c][f] = min(max(v, 1), max(upTo, 1))
+		}
+	}
+	return out
 }
 
 // dpReleasers returns where the noise of the flow counts and of the

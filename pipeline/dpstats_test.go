@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/netshare-go/netshare/config"
+	"github.com/netshare-go/netshare/encoding"
 	"github.com/netshare-go/netshare/internal/testutil"
 	"github.com/netshare-go/netshare/privacy"
 	"github.com/netshare-go/netshare/trace"
@@ -103,12 +104,13 @@ func released(t *testing.T, dir string) string {
 	}
 	b, _ := json.Marshal(struct {
 		Noisy  []int
+		Addrs  [][2]int
 		Stats  []DPRelease
 		Delta  float64
 		Edges  [][2]int64
 		MaxLen int
 		Embed  string
-	}{s.NoisyFlows, s.DPStats, s.DPDelta, edges, s.MaxLen, s.Embedding})
+	}{s.NoisyFlows, s.NoisyAddrsUpTo, s.DPStats, s.DPDelta, edges, s.MaxLen, s.Embedding})
 	return string(b)
 }
 
@@ -197,7 +199,7 @@ func TestDPPreprocessingReadsOnlyThroughMechanisms(t *testing.T) {
 	if moved < 5 {
 		t.Errorf("only %d of %d releases saw the removed flow", moved, len(recA.order))
 	}
-	for _, want := range []string{"srcport", "dstport", "proto", "td", "pkt", "byt", "gap", "flow count of chunk 0"} {
+	for _, want := range []string{"srcport", "dstport", "proto", "td", "pkt", "byt", "gap", dpDurGivenPkt, dpBytGivenPkt, dpAddrsName, "flow count of chunk 0"} {
 		if _, ok := recA.exact[want]; !ok {
 			t.Errorf("no release %q among %v", want, recA.order)
 		}
@@ -332,8 +334,103 @@ func TestRunDPWithoutPublicData(t *testing.T) {
 	if split.Embedding == "" || len(split.DPStats) == 0 || len(split.Chunks) != 1 {
 		t.Errorf("split: embedding %q, %d statistics, %d chunks (want one under DP)", split.Embedding, len(split.DPStats), len(split.Chunks))
 	}
+	// generate.ip_distinct runs on noisy address counts; the exact ones
+	// are not kept.
+	if len(split.NoisyAddrsUpTo) != 1 || split.NoisyAddrsUpTo[0][0] < 1 || split.Chunks[0].SrcAddrsUpTo != 0 || split.Chunks[0].DstAddrs != 0 {
+		t.Errorf("split: noisy addresses %v, exact %+v", split.NoisyAddrsUpTo, split.Chunks[0])
+	}
 	if _, err := os.Stat(filepath.Join(dir, PreDir, ProtocolFile)); err == nil {
 		t.Error("protocol.json written under DP")
 	}
 	checkReport(t, dir, "flows")
+	// generate.sizes_given_packets runs on the DP knots.
+	s, err := LoadSchema(dir)
+	if err != nil || len(s.SizeKnots) == 0 || len(s.SizeKnots[0]) == 0 {
+		t.Fatalf("DP schema without knots of sizes given packets (%v)", err)
+	}
+	man, err := LoadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gen GenStats
+	if err := man.Stage("generate").DecodeInfo(&gen); err != nil || gen.SizedRecords == 0 {
+		t.Errorf("no record calibrated to the DP sizes given packets: %+v (%v)", gen, err)
+	}
+}
+
+// The knots of sizes given packets come from the conditional histograms
+// alone: a class keeps a field's knots when its noisy weight is at least
+// dpSizeClassMass thresholds, and the knots follow the class's weight.
+func TestDPSizeKnots(t *testing.T) {
+	d := dpDomain{maxGap: 3600e6, maxDur: 86400e6, maxPackets: 1 << 20, maxByts: 1 << 40}
+	var dur, byt dpFeature[trace.Flow]
+	for _, f := range dpFlowFeatures(d) {
+		switch f.name {
+		case dpDurGivenPkt:
+			dur = f
+		case dpBytGivenPkt:
+			byt = f
+		}
+	}
+	if dur.given == nil || byt.given == nil || len(byt.classBins) != 22 {
+		t.Fatalf("conditional features missing or of %d classes", len(byt.classBins))
+	}
+	// A class's bytes bins end at what its packets can carry.
+	for c, b := range byt.classBins {
+		most := max(1, 1<<c-1)
+		if top := b.Edges[len(b.Edges)-1]; top != float64(most*65535+1) {
+			t.Errorf("class %d: bytes bins end at %v, want %d", c, top, most*65535+1)
+		}
+	}
+	// One record's bin is its class's block of the histogram.
+	f := trace.Flow{Packets: 5, Bytes: 700, Dur: 2000}
+	if i, per := byt.index(&f, 700), byt.per(); i/per != 3 || i%per != byt.classBins[3].Index(700) {
+		t.Errorf("bytes of a 5-packet record in bin %d (%d a class): want class 3", i, per)
+	}
+	const thr = 10.0
+	hist := func(f dpFeature[trace.Flow], fill map[int]map[float64]float64) *dpHist {
+		w := make([]float64, len(f.classBins)*f.per())
+		for c, vals := range fill {
+			for v, x := range vals {
+				w[c*f.per()+f.classBins[c].Index(v)] += x
+			}
+		}
+		return &dpHist{rel: DPRelease{Name: f.name, Threshold: thr}, noisy: w}
+	}
+	st := &dpStats{hists: map[string]*dpHist{
+		// Class 2: 300 records of 100 bytes, 100 of 1,000; class 3 has one
+		// bin just above the threshold: noise, not a class.
+		dpBytGivenPkt: hist(byt, map[int]map[float64]float64{2: {100: 300, 1000: 100}, 3: {2000: thr + 1}}),
+		dpDurGivenPkt: hist(dur, map[int]map[float64]float64{2: {0: 400}}),
+	}}
+	k := dpSizeKnots(st, []dpFeature[trace.Flow]{dur, byt}, 2, 8)
+	if len(k) != 2 || len(k[0]) != 1 {
+		t.Fatalf("knots %v: want one class in each of 2 chunks", k)
+	}
+	c2, ok := k[1][2]
+	if !ok || len(c2.Bytes) != 9 || len(c2.Dur) != 9 {
+		t.Fatalf("class 2: %+v", c2)
+	}
+	if lo, hi := encoding.At(c2.Bytes, 0.5), encoding.At(c2.Bytes, 0.9); !(lo >= 70 && lo <= 140 && hi >= 800 && hi <= 1300) {
+		t.Errorf("class 2 bytes at quantiles 0.5, 0.9: %v, %v; want about 100 and 1,000", lo, hi)
+	}
+	if v := encoding.At(c2.Dur, 0.9); v != 0 {
+		t.Errorf("class 2 duration at 0.9: %v, want 0", v)
+	}
+	if k := dpSizeKnots(st, []dpFeature[trace.Flow]{dur, byt}, 1, 0); k != nil {
+		t.Errorf("knots without quantile encoding: %v", k)
+	}
+}
+
+// The noisy distinct-address counts become targets that never fall from
+// one chunk to the next and stay within 1 and the flows up to the chunk.
+func TestNoisyAddrs(t *testing.T) {
+	got := noisyAddrs([]float64{10.4, 8, 30, -3, 2.6, 500}, []int{20, 5, 10})
+	want := [][2]int{{10, 1}, {10, 3}, {30, 35}}
+	if !slices.Equal(got, want) {
+		t.Errorf("noisyAddrs = %v, want %v", got, want)
+	}
+	if noisyAddrs([]float64{1, 2, 3}, []int{4, 5}) != nil {
+		t.Error("counts of the wrong length accepted")
+	}
 }

@@ -213,16 +213,19 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 
 // sizeKnots returns the per-chunk knots of generate.sizes_given_packets,
 // or nil when the key is off, for packet traces, and (with a note in the
-// log) under DP, whose real distributions are not released, or for a run
-// pre-processed before they were kept. A packet class that a chunk lacks
+// log) under DP with the public run's schema, whose private distributions
+// are not released, or for a run pre-processed before they were kept.
+// Under DP with DP statistics the knots are post-processing of two
+// accounted histograms (pipeline/dpstats.go); a public run's are dropped
+// when it is loaded. A packet class that a chunk lacks
 // and another holds takes the nearest such chunk's knots: a model may
 // generate a few flows of a class its real chunk did not have.
 func (r *Run) sizeKnots(s *encoding.Schema) []map[int]encoding.SizeClass {
 	switch {
 	case !r.Cfg.Generate.SizesGivenPackets || s.Kind() != trace.KindFlows:
 		return nil
-	case r.Cfg.DP.Enabled:
-		r.log.Info("generate.sizes_given_packets is off under DP (the real distributions are not released)")
+	case r.Cfg.DP.Enabled && len(s.SizeKnots) == 0:
+		r.log.Info("generate.sizes_given_packets is off under DP without DP statistics (dp.public_schema): the real distributions are not released")
 		return nil
 	case len(s.SizeKnots) == 0:
 		r.log.Warn("generate.sizes_given_packets: the run was pre-processed before the sizes per packet class were kept; pre-process again to use it")
@@ -252,13 +255,12 @@ func (r *Run) sizeKnots(s *encoding.Schema) []map[int]encoding.SizeClass {
 
 // ipDistinct returns the distinct-address targets of generate.ip_distinct:
 // per chunk, the real sources and destinations that no earlier chunk held
-// and the flows that start in it, or nil (with a note in the log) under
-// DP, whose real counts are private, or for a run pre-processed before
-// they were counted.
+// and the flows that start in it (under DP, their noisy counts:
+// dpDistinct), or nil (with a note in the log) for a run pre-processed
+// before they were counted.
 func (r *Run) ipDistinct(split *SplitInfo) []postgen.Distinct {
 	if r.Cfg.DP.Enabled {
-		r.log.Info("generate.ip_distinct is off under DP (the real address counts are not released)")
-		return nil
+		return r.dpDistinct(split)
 	}
 	out := make([]postgen.Distinct, len(split.Chunks))
 	var before [2]int
@@ -273,6 +275,26 @@ func (r *Run) ipDistinct(split *SplitInfo) []postgen.Distinct {
 		}
 		out[c] = postgen.Distinct{NewSrc: ci.SrcAddrsUpTo - before[0], NewDst: ci.DstAddrsUpTo - before[1], Flows: starts}
 		before = [2]int{ci.SrcAddrsUpTo, ci.DstAddrsUpTo}
+	}
+	return out
+}
+
+// dpDistinct returns the distinct-address targets of a DP run from its
+// noisy counts (NoisyAddrsUpTo), with each chunk's noisy flow count as
+// the flows that bring them (the flows starting in a chunk are not
+// released: with several chunks a chunk's flows that began before it
+// count too, so its new addresses are spread a little thin), or nil with
+// a note in the log when none were released (dp.public_schema).
+func (r *Run) dpDistinct(split *SplitInfo) []postgen.Distinct {
+	if len(split.NoisyAddrsUpTo) != len(split.Chunks) || len(split.NoisyFlows) != len(split.Chunks) {
+		r.log.Info("generate.ip_distinct is off under DP without DP statistics (dp.public_schema): the real address counts are not released")
+		return nil
+	}
+	out := make([]postgen.Distinct, len(split.Chunks))
+	var before [2]int
+	for c, up := range split.NoisyAddrsUpTo {
+		out[c] = postgen.Distinct{NewSrc: up[0] - before[0], NewDst: up[1] - before[1], Flows: split.NoisyFlows[c]}
+		before = up
 	}
 	return out
 }

@@ -53,8 +53,13 @@ type SplitInfo struct {
 	Embedding string           `json:"embedding"`
 	// NoisyFlows, under DP, is each chunk's flow count released with
 	// Gaussian noise: the number of flows generated for it.
-	NoisyFlows []int              `json:"noisy_flows,omitempty"`
-	EmbedStats map[string]float64 `json:"embedding_stats,omitempty"`
+	NoisyFlows []int `json:"noisy_flows,omitempty"`
+	// NoisyAddrsUpTo, under DP with generate.ip_distinct, is per chunk the
+	// distinct source and destination addresses up to it (as
+	// ChunkInfo.SrcAddrsUpTo and DstAddrsUpTo), released with Gaussian
+	// noise among the DP statistics.
+	NoisyAddrsUpTo [][2]int           `json:"noisy_addresses_up_to,omitempty"`
+	EmbedStats     map[string]float64 `json:"embedding_stats,omitempty"`
 	// DPStats, under DP, lists the DP statistics the schema was built from
 	// (see dpstats.go), and DPDelta the δ they were calibrated at.
 	DPStats []DPRelease `json:"dp_stats,omitempty"`

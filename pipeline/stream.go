@@ -417,8 +417,10 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 		}
 	}
 	startsHere, whole := make([]int, opt.Chunks), make([]int, opt.Chunks)
-	var addrs [][2]distinctCounter // per chunk: sources, destinations (not under DP)
-	if !dp {
+	// Per chunk: sources, destinations; under DP only for the noisy
+	// counts of generate.ip_distinct (distinctAddrsOf).
+	var addrs [][2]distinctCounter
+	if !dp || (acc != nil && r.Cfg.Generate.IPDistinct) {
 		addrs = make([][2]distinctCounter, opt.Chunks)
 	}
 	var edges []int64
