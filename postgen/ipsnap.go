@@ -34,7 +34,9 @@ import (
 // smallest, from 0 (no snapping) up, at which the rows that keep accepts
 // hold at most t.want[f] addresses that t.seen[f] does not (found by
 // bisection), so that the number of distinct addresses follows the real
-// trace's. It returns how many addresses changed.
+// trace's; when even the bitwise decoding holds fewer, rows of shared
+// addresses move to new ones instead (spread). It returns how many
+// addresses changed.
 func snapIPs(s *encoding.Schema, gen [][]Row, topK int, w float64, t *distinctTarget, keep func(Row) bool, past [2]*AddrCounts) int {
 	if w == 0 {
 		w = 1
@@ -52,6 +54,10 @@ func snapIPs(s *encoding.Schema, gen [][]Row, topK int, w float64, t *distinctTa
 		wf := w
 		if t != nil {
 			wf = sn.weightFor(t.want[fi], keep, t.seen[fi])
+			if have := sn.distinct(0, keep, t.seen[fi]); wf == 0 && have < t.want[fi] {
+				changed += sn.spread(t.want[fi]-have, keep, t.seen[fi])
+				continue
+			}
 		}
 		changed += sn.apply(wf)
 	}
@@ -256,6 +262,110 @@ func (sn *snapper) apply(w float64) int {
 	}
 	return changed
 }
+
+// spread gives up to n kept rows whose address another kept row of the
+// block also holds, or that seen holds, a new address: their own with
+// the one bit flipped that costs the least log-probability among those
+// giving an address neither the block nor seen holds; the rows whose flip
+// costs least go first. The target asked for more addresses than the
+// model's bitwise decoding holds: the bits the model was least sure of
+// decide which rows leave a shared address. It returns how many rows
+// moved.
+func (sn *snapper) spread(n int, keep func(Row) bool, seen map[uint32]struct{}) int {
+	type move struct {
+		row  *Row
+		from uint32
+		bits [32]float64 // per bit: the log-probability lost by flipping it
+	}
+	used := map[uint32]int{} // the kept rows' addresses, with their rows
+	held := map[uint32]bool{}
+	var moves []move
+	for _, rows := range sn.gen {
+		for i := range rows {
+			r := &rows[i]
+			ip := ipOf(r.Attr, sn.field)
+			held[ip] = true
+			if keep != nil && !keep(*r) {
+				continue
+			}
+			used[ip]++
+			m := move{row: r, from: ip}
+			for b := 0; b < 32; b++ {
+				p0, p1 := float64(r.Vec[sn.off+2*b]), float64(r.Vec[sn.off+2*b+1])
+				if sum := p0 + p1; sum > 0 {
+					p0, p1 = p0/sum, p1/sum
+				} else {
+					p0, p1 = 0.5, 0.5
+				}
+				lp0, lp1 := math.Log(math.Max(p0, 1e-6)), math.Log(math.Max(p1, 1e-6))
+				if ip>>(31-b)&1 == 1 {
+					m.bits[b] = lp1 - lp0
+				} else {
+					m.bits[b] = lp0 - lp1
+				}
+			}
+			moves = append(moves, m)
+		}
+	}
+	// Each row's cheapest flips (spreadFlips of them) that land on an
+	// address nobody holds.
+	type cand struct {
+		m    int
+		to   uint32
+		cost float64
+	}
+	var cands []cand
+	for k := range moves {
+		m := &moves[k]
+		order := make([]int, 32)
+		for b := range order {
+			order[b] = b
+		}
+		slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(m.bits[x], m.bits[y]) })
+		got := 0
+		for _, b := range order {
+			to := m.from ^ 1<<(31-b)
+			if _, old := seen[to]; !held[to] && !old {
+				cands = append(cands, cand{k, to, m.bits[b]})
+				if got++; got == spreadFlips {
+					break
+				}
+			}
+		}
+	}
+	slices.SortStableFunc(cands, func(x, y cand) int { return cmp.Compare(x.cost, y.cost) })
+	moved := 0
+	done := make([]bool, len(moves))
+	for _, c := range cands {
+		if moved == n {
+			break
+		}
+		m := moves[c.m]
+		_, old := seen[m.from]
+		if done[c.m] || held[c.to] || (used[m.from] < 2 && !old) {
+			continue // moved already, taken by an earlier move, or the address's last row
+		}
+		done[c.m] = true
+		used[m.from]--
+		held[c.to] = true
+		r := m.row
+		r.Vec = slices.Clone(r.Vec)
+		for b := 0; b < 32; b++ {
+			bit := c.to >> (31 - b) & 1
+			r.Vec[sn.off+2*b], r.Vec[sn.off+2*b+1] = float32(1-bit), float32(bit)
+		}
+		if sn.field == "srcip" {
+			r.Attr.Key.Src = c.to
+		} else {
+			r.Attr.Key.Dst = c.to
+		}
+		moved++
+	}
+	return moved
+}
+
+// spreadFlips is how many flips spread considers per row.
+const spreadFlips = 4
 
 func ipOf(a encoding.FlowAttr, field string) uint32 {
 	if field == "srcip" {

@@ -2,6 +2,8 @@ package postgen
 
 import (
 	"testing"
+
+	"github.com/netshare-go/netshare/encoding"
 )
 
 // softRow makes a row whose srcip bits are ip, with the listed bits given
@@ -113,7 +115,7 @@ func TestSnapIPsDistinctTarget(t *testing.T) {
 	}
 	for _, want := range []int{11, 6, 5, 2, 1} {
 		gen := build()
-		n := snapIPs(s, gen, 16, 1, &distinctTarget{want: [2]int{want, 11}}, nil, [2]*AddrCounts{})
+		n := snapIPs(s, gen, 16, 1, &distinctTarget{want: [2]int{want, 0}}, nil, [2]*AddrCounts{})
 		seen := map[uint32]bool{}
 		for _, r := range gen[0] {
 			seen[r.Attr.Key.Src] = true
@@ -205,7 +207,7 @@ func TestSnapIPsDistinctTargetSeen(t *testing.T) {
 		}
 		gen := [][]Row{rows}
 		seen := map[uint32]struct{}{pop: {}}
-		n := snapIPs(s, gen, 16, 1, &distinctTarget{want: [2]int{want, 10}, seen: [2]map[uint32]struct{}{seen, nil}}, all, [2]*AddrCounts{past, nil})
+		n := snapIPs(s, gen, 16, 1, &distinctTarget{want: [2]int{want, 0}, seen: [2]map[uint32]struct{}{seen, nil}}, all, [2]*AddrCounts{past, nil})
 		if n != 10-want {
 			t.Errorf("target %d new: %d moved, want %d", want, n, 10-want)
 		}
@@ -237,4 +239,69 @@ func TestAddrCountsPrune(t *testing.T) {
 	if len(a.n) != addrKeep || a.n[7] != 4 || a.total != float64(len(rows)) {
 		t.Errorf("after a prune: %d addresses kept (want %d), address 7 counted %v, total %v", len(a.n), addrKeep, a.n[7], a.total)
 	}
+}
+
+// When the target asks for more addresses than the bitwise decoding
+// holds, rows of a shared address move to new ones: one bit flipped, the
+// rows and bits the model was least sure of first; no address loses its
+// last row and no new address is shared.
+func TestSnapIPsSpread(t *testing.T) {
+	s := tagSchema(t, 1)
+	const a, b = 0x93205167, 0x0a000001
+	build := func() []Row {
+		var rows []Row
+		for i := range 12 {
+			// The first three rows of a are unsure of bit 31 − i (p 0.6).
+			if i < 3 {
+				rows = append(rows, softRow(t, s, a, []int{31 - i}, 0.6))
+			} else {
+				rows = append(rows, softRow(t, s, a, nil, 1))
+			}
+		}
+		return append(rows, softRow(t, s, b, []int{31}, 0.55)) // b's only row
+	}
+	gen := [][]Row{build()}
+	seen := map[uint32]struct{}{}
+	n := snapIPs(s, gen, 16, 1, &distinctTarget{want: [2]int{6, 0}, seen: [2]map[uint32]struct{}{seen, nil}}, nil, [2]*AddrCounts{})
+	if n != 4 {
+		t.Fatalf("%d moved, want 4 (2 addresses, 6 wanted)", n)
+	}
+	count := map[uint32]int{}
+	for _, r := range gen[0] {
+		count[r.Attr.Key.Src]++
+	}
+	if len(count) != 6 || count[b] != 1 || count[a] != 8 {
+		t.Errorf("addresses after spreading: %v", count)
+	}
+	for i := range 3 {
+		if got, want := gen[0][i].Attr.Key.Src, uint32(a^1<<i); got != want {
+			t.Errorf("row %d (unsure of bit %d) moved to %x, want %x", i, 31-i, got, want)
+		}
+	}
+	for i, r := range gen[0] {
+		ip := r.Attr.Key.Src
+		if ip != a && ip != b && count[ip] != 1 {
+			t.Errorf("row %d: new address %x shared", i, ip)
+		}
+		if got := ipOfVec(s, r); got != ip {
+			t.Errorf("row %d: vector decodes to %x, key %x", i, got, ip)
+		}
+	}
+	// Without a deficit nothing spreads.
+	gen = [][]Row{build()}
+	if n := snapIPs(s, gen, 16, 1, &distinctTarget{want: [2]int{2, 0}, seen: [2]map[uint32]struct{}{{}, nil}}, nil, [2]*AddrCounts{}); n != 0 {
+		t.Errorf("target met: %d moved", n)
+	}
+}
+
+// ipOfVec decodes a row's source address from its bit vector.
+func ipOfVec(s *encoding.Schema, r Row) uint32 {
+	off, _ := s.AttrSlice("srcip")
+	var ip uint32
+	for b := range 32 {
+		if r.Vec[off+2*b+1] > r.Vec[off+2*b] {
+			ip |= 1 << (31 - b)
+		}
+	}
+	return ip
 }
