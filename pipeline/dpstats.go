@@ -460,8 +460,8 @@ func (a *dpAccum[R, P]) release(in dpSpecInput) (*dpStats, error) {
 			vals = h.counts.Values()
 		} else {
 			vals = slices.Clone(vals)
-			for i := range vals {
-				vals[i] /= h.sens
+			for j := range vals {
+				vals[j] /= h.sens
 			}
 		}
 		noisy, err := in.rel.release(h.rel.Name, vals, gh)
@@ -469,8 +469,8 @@ func (a *dpAccum[R, P]) release(in dpSpecInput) (*dpStats, error) {
 			return nil, err
 		}
 		if h.counts == nil {
-			for i := range noisy {
-				noisy[i] *= h.sens
+			for j := range noisy {
+				noisy[j] *= h.sens
 			}
 		}
 		privacy.ClipNegative(noisy)
@@ -963,7 +963,10 @@ func dpBuild[R any, P flows.Record[R]](r *Run, acc *dpAccum[R, P], info *SplitIn
 		emb = pub.emb
 	}
 	sentences := min(max(info.publicFlows(), 1000), 100_000)
-	addrs := r.Cfg.Generate.IPDistinct && distinctAddrsOf(acc, info)
+	addrs := r.Cfg.Generate.IPDistinct
+	if addrs {
+		distinctAddrsOf(acc, info)
+	}
 	spec, emb, st, err := dpSpecOf(acc, kind, in, len(info.Chunks), maxLen, emb, sentences)
 	if err != nil {
 		return spec, nil, err
@@ -992,26 +995,20 @@ const dpAddrsWeight = 2
 
 // distinctAddrsOf adds to acc the release of the trace's distinct source
 // and destination addresses up to each chunk (ChunkInfo.SrcAddrsUpTo,
-// DstAddrsUpTo), for generate.ip_distinct, and clears the exact counts
-// from info; it reports false when the split did not count them. One flow
-// moves each of the 2·chunks counts by at most 1 (its addresses may be
-// held by no other flow, or first seen in a later chunk without it), so
-// their L2 sensitivity is √(2·chunks).
-func distinctAddrsOf[R any, P flows.Record[R]](acc *dpAccum[R, P], info *SplitInfo) bool {
+// DstAddrsUpTo, which the split counts under DP with generate.ip_distinct),
+// and clears the exact counts from info. One flow moves each of the
+// 2·chunks counts by at most 1 (its addresses may be held by no other
+// flow, or first seen in a later chunk without it), so their L2
+// sensitivity is √(2·chunks).
+func distinctAddrsOf[R any, P flows.Record[R]](acc *dpAccum[R, P], info *SplitInfo) {
 	n := len(info.Chunks)
 	exact := make([]float64, 2*n)
-	have := false
 	for c := range info.Chunks {
 		ci := &info.Chunks[c]
 		exact[c], exact[n+c] = float64(ci.SrcAddrsUpTo), float64(ci.DstAddrsUpTo)
-		have = have || ci.SrcAddrsUpTo > 0
 		ci.SrcAddrs, ci.DstAddrs, ci.SrcAddrsUpTo, ci.DstAddrsUpTo = 0, 0, 0, 0
 	}
-	if !have {
-		return false
-	}
 	acc.addExact(dpAddrsName, exact, math.Sqrt(float64(2*n)), dpAddrsWeight)
-	return true
 }
 
 // noisyAddrs post-processes the released distinct counts: per chunk, the
