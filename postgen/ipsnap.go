@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/netshare-go/netshare/encoding"
+	"github.com/netshare-go/netshare/eval/protocol"
 )
 
 // snapIPs decodes the generated source and destination addresses jointly
@@ -181,8 +182,19 @@ func choice(ls []line, w float64) uint32 {
 	return best
 }
 
-// distinct counts the distinct addresses of the rows keep accepts at
-// weight w that seen does not hold.
+// valid reports whether ip passes the protocol check of the snapper's
+// field (src_addr, dst_addr): protocol repair replaces an address that
+// does not with one the trace holds, so it would not stay a distinct
+// address.
+func (sn *snapper) valid(ip uint32) bool {
+	if sn.field == "srcip" {
+		return protocol.SrcAddrValid(ip)
+	}
+	return protocol.DstAddrValid(ip)
+}
+
+// distinct counts the distinct valid addresses of the rows keep accepts
+// at weight w that seen does not hold.
 func (sn *snapper) distinct(w float64, keep func(Row) bool, seen map[uint32]struct{}) int {
 	fresh := map[uint32]struct{}{}
 	k := 0
@@ -190,7 +202,7 @@ func (sn *snapper) distinct(w float64, keep func(Row) bool, seen map[uint32]stru
 		for i := range rows {
 			if keep == nil || keep(rows[i]) {
 				ip := choice(sn.lines[k], w)
-				if _, old := seen[ip]; !old {
+				if _, old := seen[ip]; !old && sn.valid(ip) {
 					fresh[ip] = struct{}{}
 				}
 			}
@@ -266,7 +278,7 @@ func (sn *snapper) apply(w float64) int {
 // spread gives up to n kept rows whose address another kept row of the
 // block also holds, or that seen holds, a new address: their own with
 // the one bit flipped that costs the least log-probability among those
-// giving an address neither the block nor seen holds; the rows whose flip
+// giving a valid address (sn.valid) neither the block nor seen holds; the rows whose flip
 // costs least go first. The target asked for more addresses than the
 // model's bitwise decoding holds: the bits the model was least sure of
 // decide which rows leave a shared address. It returns how many rows
@@ -325,7 +337,7 @@ func (sn *snapper) spread(n int, keep func(Row) bool, seen map[uint32]struct{}) 
 		got := 0
 		for _, b := range order {
 			to := m.from ^ 1<<(31-b)
-			if _, old := seen[to]; !held[to] && !old {
+			if _, old := seen[to]; !held[to] && !old && sn.valid(to) {
 				cands = append(cands, cand{k, to, m.bits[b]})
 				if got++; got == spreadFlips {
 					break

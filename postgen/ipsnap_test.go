@@ -305,3 +305,39 @@ func ipOfVec(s *encoding.Schema, r Row) uint32 {
 	}
 	return ip
 }
+
+// Spreading and the distinct count leave out addresses that protocol
+// repair would replace: a flip into 0/8 is passed over for the next
+// cheapest, and a source in 224/4 is no new address.
+func TestSnapIPsSpreadValid(t *testing.T) {
+	s := tagSchema(t, 1)
+	const a = 0x01000001 // 1.0.0.1: flipping bit 7 gives 0.0.0.1
+	var rows []Row
+	for range 4 {
+		// Least sure of bit 7 (p 0.55), then of bit 30 (p 0.6).
+		r := softRow(t, s, a, []int{7}, 0.55)
+		off, _ := s.AttrSlice("srcip")
+		r.Vec[off+2*30], r.Vec[off+2*30+1] = 0.6, 0.4 // bit 30 is 0 in a
+		rows = append(rows, r)
+	}
+	gen := [][]Row{rows}
+	if n := snapIPs(s, gen, 16, 1, &distinctTarget{want: [2]int{2, 0}, seen: [2]map[uint32]struct{}{{}, nil}}, nil, [2]*AddrCounts{}); n != 1 {
+		t.Fatalf("%d moved, want 1", n)
+	}
+	moved := 0
+	for _, r := range gen[0] {
+		if ip := r.Attr.Key.Src; ip != a {
+			moved++
+			if ip != a^1<<1 {
+				t.Errorf("moved to %x, want %x (bit 30 flipped, not bit 7 into 0/8)", ip, uint32(a^1<<1))
+			}
+		}
+	}
+	if moved != 1 {
+		t.Errorf("%d rows moved", moved)
+	}
+	sn := &snapper{gen: [][]Row{make([]Row, 2)}, field: "srcip", lines: [][]line{{{ip: 0xe0000001}}, {{ip: 0x0a000001}}}}
+	if got := sn.distinct(0, nil, nil); got != 1 {
+		t.Errorf("distinct valid sources of {224.0.0.1, 10.0.0.1}: %d, want 1", got)
+	}
+}

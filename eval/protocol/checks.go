@@ -155,12 +155,14 @@ func icmpValid(dstPort uint16) bool {
 	return ok && uint8(dstPort) <= m
 }
 
-func srcAddrValid(a uint32) bool {
+// SrcAddrValid reports whether a passes the src_addr check.
+func SrcAddrValid(a uint32) bool {
 	top := a >> 24
 	return top != 0 && top != 127 && top < 224
 }
 
-func dstAddrValid(a uint32) bool {
+// DstAddrValid reports whether a passes the dst_addr check.
+func DstAddrValid(a uint32) bool {
 	top := a >> 24
 	return top != 0 && top != 127
 }
@@ -228,10 +230,10 @@ func commonFailures(k trace.Key, fragment bool) uint32 {
 			m |= bPorts
 		}
 	}
-	if !srcAddrValid(k.Src) {
+	if !SrcAddrValid(k.Src) {
 		m |= bSrcAddr
 	}
-	if !dstAddrValid(k.Dst) {
+	if !DstAddrValid(k.Dst) {
 		m |= bDstAddr
 	}
 	return m

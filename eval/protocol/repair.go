@@ -170,10 +170,10 @@ type pools struct {
 }
 
 func (p *pools) add(k trace.Key) {
-	if srcAddrValid(k.Src) {
+	if SrcAddrValid(k.Src) {
 		p.src = append(p.src, k.Src)
 	}
-	if dstAddrValid(k.Dst) {
+	if DstAddrValid(k.Dst) {
 		p.dst = append(p.dst, k.Dst)
 	}
 	switch {
