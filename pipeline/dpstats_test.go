@@ -434,3 +434,49 @@ func TestNoisyAddrs(t *testing.T) {
 		t.Error("counts of the wrong length accepted")
 	}
 }
+
+// spuriousReleaser releases every histogram without noise except the
+// protocol one, which gets one empty bin lifted to z noise deviations.
+type spuriousReleaser struct {
+	bin int
+	z   float64
+}
+
+func (r spuriousReleaser) release(name string, exact []float64, h privacy.GaussianHistogram) ([]float64, error) {
+	v := slices.Clone(exact)
+	if name == "proto" {
+		v[r.bin] += r.z * h.Std()
+	}
+	return v, nil
+}
+
+// A protocol the trace does not hold survives thresholding with
+// probability dpProtoFalsePositive over the whole domain, not 1/256 a bin:
+// a bin that noise lifts to 3 deviations (past the 2.66 of a 1/256 rate)
+// is dropped, one lifted to 4 is kept.
+func TestDPProtoThreshold(t *testing.T) {
+	for _, c := range []struct {
+		z    float64
+		keep bool
+	}{{3, false}, {4, true}} {
+		cfg := dpConfig(t, 4, 0, 0)
+		dir := t.TempDir()
+		preprocessWith(t, dir, testutil.Testdata("netshare", "ugr16-small.csv"), cfg, spuriousReleaser{bin: 219, z: c.z})
+		s, err := LoadSchema(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var protos []int
+		for _, f := range s.Attr {
+			if f.Name == "proto" {
+				protos = f.Candidates
+			}
+		}
+		if !slices.Contains(protos, 6) {
+			t.Fatalf("z %v: protocols %v without TCP", c.z, protos)
+		}
+		if got := slices.Contains(protos, 219); got != c.keep {
+			t.Errorf("z %v: protocols %v: 219 kept %v, want %v", c.z, protos, got, c.keep)
+		}
+	}
+}
