@@ -936,7 +936,14 @@ func dpEmbedding(cfg *config.Config, sports, dports, protos vocab, n int) (*ip2v
 func dpSpecOf[R any, P flows.Record[R]](acc *dpAccum[R, P], kind trace.Kind, in dpSpecInput, chunks, maxLen int, emb *ip2vec.Model, sentences int) (encoding.Spec, *ip2vec.Model, *dpStats, error) {
 	var knownProto func(uint8) bool
 	if emb != nil {
-		in.known = func(p uint16) bool { _, ok := emb.Vector(ip2vec.Port(p)); return ok }
+		// Posterior decoding draws among candidates by their vectors,
+		// and a port the public embedding does not know takes the vector
+		// of the nearest port it does, the vector its flows were encoded
+		// with for training: such a port of the DP vocabulary stays a
+		// candidate. Nearest decoding can return known values only.
+		if in.cfg.Word2Vec.Decode != "posterior" {
+			in.known = func(p uint16) bool { _, ok := emb.Vector(ip2vec.Port(p)); return ok }
+		}
 		knownProto = func(p uint8) bool { _, ok := emb.Vector(ip2vec.Proto(p)); return ok }
 	}
 	feats := acc.feats

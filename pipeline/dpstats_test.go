@@ -17,6 +17,7 @@ import (
 
 	"github.com/netshare-go/netshare/config"
 	"github.com/netshare-go/netshare/encoding"
+	"github.com/netshare-go/netshare/encoding/ip2vec"
 	"github.com/netshare-go/netshare/internal/testutil"
 	"github.com/netshare-go/netshare/privacy"
 	"github.com/netshare-go/netshare/trace"
@@ -478,5 +479,61 @@ func TestDPProtoThreshold(t *testing.T) {
 		if got := slices.Contains(protos, 219); got != c.keep {
 			t.Errorf("z %v: protocols %v: 219 kept %v, want %v", c.z, protos, got, c.keep)
 		}
+	}
+}
+
+// With a public run and posterior decoding, a port of the DP vocabulary
+// that the public embedding does not know stays a candidate: its vector
+// is the nearest known port's, the one its flows are encoded with.
+func TestDPVocabKeepsPortsUnknownToThePublicEmbedding(t *testing.T) {
+	in := testutil.Testdata("netshare", "ugr16-small.csv")
+	b, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The public trace: the same with port 8000 (126 flow records to it)
+	// moved to 8001.
+	lines := strings.Split(string(b), "\n")
+	for i := 1; i < len(lines); i++ {
+		f := strings.Split(lines[i], ",")
+		for j := 2; j <= 3 && len(f) > 3; j++ {
+			if f[j] == "8000" {
+				f[j] = "8001"
+			}
+		}
+		lines[i] = strings.Join(f, ",")
+	}
+	pubIn := filepath.Join(t.TempDir(), "public.csv")
+	if err := os.WriteFile(pubIn, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pub := t.TempDir()
+	runAll(t, Options{Dir: pub, Input: pubIn, Config: tinyConfig(t, 5)})
+	cfg := dpConfig(t, 4, 0, 0)
+	cfg.DP.Pretrained, cfg.DP.Init = pub, "public"
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	preprocessWith(t, dir, in, cfg, spuriousReleaser{}) // no noise
+	s, err := LoadSchema(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb, err := ip2vec.Load(preFile(dir, EmbeddingFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := emb.Vector(ip2vec.Port(8000)); ok {
+		t.Fatal("the public embedding knows port 8000")
+	}
+	var cand []int
+	for _, f := range s.Attr {
+		if f.Name == "dstport" {
+			cand = f.Candidates
+		}
+	}
+	if !slices.Contains(cand, 8000) || !slices.Contains(cand, 443) {
+		t.Errorf("destination ports %v without 8000 or 443", cand)
 	}
 }
