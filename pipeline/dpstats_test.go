@@ -452,9 +452,9 @@ func (r spuriousReleaser) release(name string, exact []float64, h privacy.Gaussi
 }
 
 // A protocol the trace does not hold survives thresholding with
-// probability dpProtoFalsePositive over the whole domain, not 1/256 a bin:
-// a bin that noise lifts to 3 deviations (past the 2.66 of a 1/256 rate)
-// is dropped, one lifted to 4 is kept.
+// probability dpFalsePositive over the whole domain, not 1/256 a bin: a
+// bin that noise lifts to 3 deviations (past the 2.66 of a 1/256 rate)
+// is dropped, one lifted to 4 (past 3.55) is kept.
 func TestDPProtoThreshold(t *testing.T) {
 	for _, c := range []struct {
 		z    float64
@@ -535,5 +535,40 @@ func TestDPVocabKeepsPortsUnknownToThePublicEmbedding(t *testing.T) {
 	}
 	if !slices.Contains(cand, 8000) || !slices.Contains(cand, 443) {
 		t.Errorf("destination ports %v without 8000 or 443", cand)
+	}
+}
+
+// A surviving bin below 2τ with no mass within max(2, n/8) bins of it in
+// its block is dropped; one with a neighbour, or at 2τ or more, stays;
+// blocks do not see each other's bins.
+func TestDropIsolated(t *testing.T) {
+	const tau, n = 10.0, 64 // 8 bins each side
+	w := make([]float64, 2*n)
+	for i := range 11 {
+		w[i] = 100
+	}
+	w[18] = 12                // eight bins from bin 10: kept
+	w[28] = 15                // ten from bin 18: dropped
+	w[45] = 25                // lone but at 2.5τ: kept
+	w[63] = 11                // lone in block 0 (bin 64 is block 1's): dropped
+	w[n] = 11                 // block 1's first bin, lone: dropped
+	w[n+30], w[n+37] = 11, 11 // each other's neighbours: kept
+	want := slices.Clone(w)
+	want[28], want[63], want[n] = 0, 0, 0
+	if got := dropIsolated(w, n, tau); got != 3 {
+		t.Errorf("dropped %d bins, want 3", got)
+	}
+	if !slices.Equal(w, want) {
+		for i := range w {
+			if w[i] != want[i] {
+				t.Errorf("bin %d: %v, want %v", i, w[i], want[i])
+			}
+		}
+	}
+	// A block of 24 bins looks 3 bins each side.
+	v := make([]float64, 24)
+	v[5], v[7], v[12] = 11, 11, 11
+	if dropIsolated(v, 24, tau); v[5] != 11 || v[7] != 11 || v[12] != 0 {
+		t.Errorf("24 bins: %v %v %v, want 11 11 0", v[5], v[7], v[12])
 	}
 }
