@@ -572,3 +572,39 @@ func TestDropIsolated(t *testing.T) {
 		t.Errorf("24 bins: %v %v %v, want 11 11 0", v[5], v[7], v[12])
 	}
 }
+
+// Every thresholded statistic keeps a spurious bin with probability
+// dpFalsePositive over its domain, but the sizes given packets, at 1/bins
+// a bin; split.json records each threshold.
+func TestDPThresholds(t *testing.T) {
+	cfg := dpConfig(t, 4, 0, 0)
+	dir := t.TempDir()
+	preprocessWith(t, dir, testutil.Testdata("netshare", "ugr16-small.csv"), cfg, spuriousReleaser{})
+	split, err := LoadSplit(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, rel := range split.DPStats {
+		if rel.Threshold == 0 {
+			continue
+		}
+		seen[rel.Name] = true
+		p := dpFalsePositive / float64(rel.Bins)
+		if rel.Name == "td_given_pkt" || rel.Name == "byt_given_pkt" {
+			p = 1 / float64(rel.Bins)
+		}
+		want, err := privacy.ThresholdFor(rel.Noise, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(rel.Threshold-want) > 1e-9*want {
+			t.Errorf("%s: threshold %v, want %v (σ %v, %d bins)", rel.Name, rel.Threshold, want, rel.Noise, rel.Bins)
+		}
+	}
+	for _, n := range []string{"proto", "dstport", "pkt", "td_given_pkt"} {
+		if !seen[n] {
+			t.Errorf("no thresholded release %q in %v", n, split.DPStats)
+		}
+	}
+}
