@@ -307,10 +307,9 @@ type dpHist struct {
 	exact  []float64
 	sens   float64
 	sparse bool // thresholded: an empty bin survives with probability dpFalsePositive/bins
-	// block, for the histograms of a continuous field (its bins in
-	// order), is how many bins one field's histogram has (per packet
-	// class for sizes given packets): a surviving bin is isolated within
-	// its block (dropIsolated).
+	// block, for the histogram of a continuous field (its bins in
+	// order), is its number of bins: its lone bins are cleared
+	// (dropIsolated).
 	block int
 	// lenient thresholds at 1/bins rather than dpFalsePositive/bins.
 	lenient bool
