@@ -246,7 +246,8 @@ func dpPacketFeatures(d dpDomain) []dpFeature[trace.Packet] {
 const dpProtoWeight = 4
 
 // dpFalsePositive is the probability that a thresholded histogram keeps
-// any bin the trace does not hold. At 1/bins a bin, one spurious bin is
+// any bin the trace does not hold (the spurious bins expected over its
+// domain, dpHist.spurious). At 1/bins a bin, one spurious bin is
 // expected in every histogram, and it carries about a threshold's worth
 // of flows at a value the trace never had: on the CTU day-1 trace at
 // ε = 4, about 1% of the records on a protocol it never carried (80 or
@@ -255,6 +256,14 @@ const dpProtoWeight = 4
 // noise deviation (from 2.15 to 3.16 for 64 bins, from 2.66 to 3.55 for
 // the protocols, from 4.41 to 5.02 for the ports).
 const dpFalsePositive = 0.05
+
+// dpSizeSpurious is the spurious bins expected over each histogram of
+// sizes given packets: one, the rate of 1/bins. Their values are bounded
+// per class (the bytes by the class's packets), a class needs
+// dpSizeClassMass thresholds of mass, and they are sparse at small ε: at
+// ε = 1 dpFalsePositive and cleared lone bins took the (packets, bytes)
+// and (duration, packets) TVDs up by 0.02-0.03.
+const dpSizeSpurious = 1
 
 // dropIsolated zeroes, within each block of n consecutive bins of w (one
 // continuous field's histogram, its bins in order), every bin below twice
@@ -304,16 +313,17 @@ type dpHist struct {
 	// exact, in place of counts, holds values whose L2 sensitivity per
 	// flow is sens: they are released divided by sens (sensitivity 1) and
 	// multiplied back.
-	exact  []float64
-	sens   float64
-	sparse bool // thresholded: an empty bin survives with probability dpFalsePositive/bins
+	exact []float64
+	sens  float64
+	// spurious, when positive, thresholds the histogram so that it keeps
+	// this many bins the trace does not hold in expectation: an empty bin
+	// survives with probability spurious/bins. 0: not thresholded.
+	spurious float64
 	// block, for the histogram of a continuous field (its bins in
 	// order), is its number of bins: its lone bins are cleared
 	// (dropIsolated).
 	block int
-	// lenient thresholds at 1/bins rather than dpFalsePositive/bins.
-	lenient bool
-	noisy   []float64
+	noisy []float64
 }
 
 // dpStats is what the DP statistics of a trace released: the noisy,
@@ -368,12 +378,12 @@ func newDPAccum[R any, P flows.Record[R]](in dpSpecInput, feats []dpFeature[R], 
 	a := &dpAccum[R, P]{feats: feats, hists: map[string]*dpHist{}, idx: make([][]int, len(feats)),
 		startBins: mustBins(privacy.LinearBins(0, 1, dpStartBins)),
 		lenBins:   mustBins(privacy.IntLogBins(1, int64(max(1, maxLen)), dpLenBins))}
-	add := func(name string, bins int, weight float64, sparse bool) error {
+	add := func(name string, bins int, weight, spurious float64) error {
 		c, err := privacy.NewCounts(bins, 1)
 		if err != nil {
 			return err
 		}
-		h := &dpHist{rel: DPRelease{Name: name, Bins: bins, Weight: weight}, counts: c, sparse: sparse}
+		h := &dpHist{rel: DPRelease{Name: name, Bins: bins, Weight: weight}, counts: c, spurious: spurious}
 		a.hists[name] = h
 		a.order = append(a.order, h)
 		return nil
@@ -382,12 +392,12 @@ func newDPAccum[R any, P flows.Record[R]](in dpSpecInput, feats []dpFeature[R], 
 	cats := in.base == nil
 	quantile := in.cfg.Continuous == "quantile"
 	if quantile {
-		if err := add("flow_start", chunks*dpStartBins, 1, false); err != nil {
+		if err := add("flow_start", chunks*dpStartBins, 1, 0); err != nil {
 			return nil, err
 		}
 	}
 	if in.cfg.LengthAttribute && quantile {
-		if err := add("length", a.lenBins.Len(), 1, true); err != nil {
+		if err := add("length", a.lenBins.Len(), 1, dpFalsePositive); err != nil {
 			return nil, err
 		}
 		ordered("length", a.lenBins.Len())
@@ -396,33 +406,26 @@ func newDPAccum[R any, P flows.Record[R]](in dpSpecInput, feats []dpFeature[R], 
 		switch {
 		case f.given != nil:
 			if in.cfg.Generate.SizesGivenPackets && quantile {
-				if err := add(f.name, len(f.classBins)*f.per(), dpSizeWeight, true); err != nil {
+				if err := add(f.name, len(f.classBins)*f.per(), dpSizeWeight, dpSizeSpurious); err != nil {
 					return nil, err
 				}
-				// Bounded per class (the bytes by the class's packets),
-				// guarded against spurious classes (dpSizeClassMass), and
-				// sparse at small ε: thresholded at 1/bins, no lone bins
-				// cleared (at ε = 1 the stricter rules took the
-				// (packets, bytes) and (duration, packets) TVDs up by
-				// 0.02-0.03).
-				a.hists[f.name].lenient = true
 			}
 		case f.cat > 0 && cats:
-			if err := add(f.name, f.cat, 0.5, true); err != nil {
+			if err := add(f.name, f.cat, 0.5, dpFalsePositive); err != nil {
 				return nil, err
 			}
 		case f.cat == 0:
-			if err := add(f.name, f.bins.Len(), 1, true); err != nil {
+			if err := add(f.name, f.bins.Len(), 1, dpFalsePositive); err != nil {
 				return nil, err
 			}
 			ordered(f.name, f.bins.Len())
 		}
 	}
-	if err := add("proto", 256, dpProtoWeight, true); err != nil {
+	if err := add("proto", 256, dpProtoWeight, dpFalsePositive); err != nil {
 		return nil, err
 	}
 	for _, n := range []string{"srcport", "dstport"} {
-		if err := add(n, dpPortClasses*dpPortSpace, 8, true); err != nil {
+		if err := add(n, dpPortClasses*dpPortSpace, 8, dpFalsePositive); err != nil {
 			return nil, err
 		}
 	}
@@ -548,12 +551,8 @@ func (a *dpAccum[R, P]) release(in dpSpecInput) (*dpStats, error) {
 			}
 		}
 		privacy.ClipNegative(noisy)
-		if h.sparse {
-			fp := dpFalsePositive / float64(h.rel.Bins)
-			if h.lenient {
-				fp = 1 / float64(h.rel.Bins)
-			}
-			if h.rel.Threshold, err = privacy.ThresholdFor(gh.Std(), fp); err != nil {
+		if h.spurious > 0 {
+			if h.rel.Threshold, err = privacy.ThresholdFor(gh.Std(), h.spurious/float64(h.rel.Bins)); err != nil {
 				return nil, err
 			}
 			privacy.Threshold(noisy, h.rel.Threshold)
