@@ -278,8 +278,8 @@ func (sn *snapper) apply(w float64) int {
 // spread gives up to n kept rows whose address another kept row of the
 // block also holds, or that seen holds, a new address: their own with
 // the one bit flipped that costs the least log-probability among those
-// giving a valid address (sn.valid) neither the block nor seen holds; the rows whose flip
-// costs least go first. The target asked for more addresses than the
+// giving a valid address (sn.valid) neither the block nor seen holds;
+// the rows whose flip costs least go first. The target asked for more addresses than the
 // model's bitwise decoding holds: the bits the model was least sure of
 // decide which rows leave a shared address. It returns how many rows
 // moved.
