@@ -91,13 +91,28 @@ type SketchWidth struct {
 	Synthetic float64 `json:"synthetic"`
 }
 
-// sketchTrials is how many independently seeded sketches each error is
-// averaged over.
-const sketchTrials = 3
+// sketchTrials returns how many independently seeded sketches each error
+// is averaged over for a trace of keys distinct keys: as many as keep the
+// work near sketchWork key insertions per width, between minTrials and
+// maxTrials. A sketch's error on one trace varies with its hash seeds far
+// more than traces of the same count profile differ: with 3 sketches, the
+// real trace with its addresses relabelled (the same counts on other keys)
+// came out 25-50% off the original at half the widths, so a comparison at
+// ±30% measured hash luck. Averaged over enough seeds the error is a
+// function of the count profile alone.
+func sketchTrials(keys int) int {
+	return min(maxTrials, max(minTrials, sketchWork/max(keys, 1)))
+}
+
+const (
+	minTrials  = 3
+	maxTrials  = 1024
+	sketchWork = 1 << 22
+)
 
 // heavyHitterError returns, for each width fraction, the mean relative
 // error (est − true)/true of a depth-row sketch over the true top
-// ⌈top·distinct⌉ keys, averaged over sketchTrials seeds; and the number of
+// ⌈top·distinct⌉ keys, averaged over sketchTrials(keys) seeds; and the number of
 // distinct keys and of top keys.
 func heavyHitterError(counts map[uint64]uint64, depth int, fracs []float64, top float64, seed int64) (errs []float64, keys, k int) {
 	type kv struct{ k, v uint64 }
@@ -124,10 +139,11 @@ func heavyHitterError(counts map[uint64]uint64, depth int, fracs []float64, top 
 		return nil, 0, 0
 	}
 	k = max(1, int(math.Ceil(top*float64(keys))))
+	trials := sketchTrials(keys)
 	for _, f := range fracs {
 		w := max(1, int(math.Round(f*float64(keys))))
 		var tot float64
-		for t := 0; t < sketchTrials; t++ {
+		for t := 0; t < trials; t++ {
 			cms := NewCountMin(depth, w, uint64(seed)*31+uint64(t)+1)
 			for _, e := range all {
 				cms.Add(e.k, e.v)
@@ -138,7 +154,7 @@ func heavyHitterError(counts map[uint64]uint64, depth int, fracs []float64, top 
 			}
 			tot += s / float64(k)
 		}
-		errs = append(errs, tot/sketchTrials)
+		errs = append(errs, tot/float64(trials))
 	}
 	return errs, keys, k
 }
