@@ -269,6 +269,14 @@ type Generate struct {
 	// popular addresses persist across blocks, chunks and periods as real
 	// heavy hitters do (needs ip_snap_top; uses generated flows only).
 	IPCarry bool `yaml:"ip_carry"`
+	// IPProfile moves generated flows between the addresses the trace
+	// holds, block by block, so that the records (flow traces) or flows
+	// (captures) per address, ranked, follow the real trace's
+	// rank-frequency profile: how traffic concentrates on the heaviest
+	// hosts, which the distinct counts alone leave to the model. The
+	// profile is counts per rank, taken at pre-processing; not under DP,
+	// where it is not released (the key is then ignored).
+	IPProfile bool `yaml:"ip_profile"`
 	// MatchPorts decodes the ports and protocol of all generated flows at
 	// once, so that each takes a value near what the model generated while
 	// the values keep their real proportions (needs word2vec.decode:

@@ -153,6 +153,12 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	if r.Cfg.Generate.IPDistinct { // validated to come with ip_snap_top
 		opt.IPDistinct = r.ipDistinct(split)
 	}
+	if r.Cfg.Generate.IPProfile {
+		opt.IPProfile = r.ipProfile(split)
+		if !r.Cfg.DP.Enabled {
+			opt.IPPacketProfile = split.AddrPacketProfiles
+		}
+	}
 	g := postgen.NewStream(s, len(split.Chunks), opt, tmp, &st.Stats)
 	defer g.Close()
 	if opt.Calibrate && len(split.Chunks) > 1 {
@@ -198,7 +204,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		return nil, err
 	}
 	r.log.Info("generated", "path", path, "flows", st.Flows, "records", st.Records, "continued_flows", st.Continuations,
-		"fixed_inconsistent_tags", st.FixedTags, "snapped_ips", st.SnappedIPs, "tail_ports_drawn", st.TailPorts, "separated_keys", st.SeparatedKeys, "records_outside_chunk", st.OutOfRange,
+		"fixed_inconsistent_tags", st.FixedTags, "snapped_ips", st.SnappedIPs, "profiled_ips", st.ProfiledIPs, "tail_ports_drawn", st.TailPorts, "separated_keys", st.SeparatedKeys, "records_outside_chunk", st.OutOfRange,
 		"periods", st.Periods, "records_past_duration", st.CutAtEnd, "chained_flows", st.ChainedFlows, "segments", st.Segments, "records_sized_given_packets", st.SizedRecords,
 		"protocol_repairs", st.RepairStats.Total(), "protocol_separated_keys", st.RepairStats.Separated,
 		"protocol_unrepaired_keys", st.RepairStats.Unrepaired, "protocol_merged_keys", st.RepairStats.Merged)
@@ -277,6 +283,22 @@ func (r *Run) ipDistinct(split *SplitInfo) []postgen.Distinct {
 		before = [2]int{ci.SrcAddrsUpTo, ci.DstAddrsUpTo}
 	}
 	return out
+}
+
+// ipProfile returns the address profiles of generate.ip_profile, or none
+// (with a note in the log) under DP, where they are not released, or for
+// a run pre-processed before they were kept.
+func (r *Run) ipProfile(split *SplitInfo) [2]*postgen.AddrProfile {
+	switch {
+	case r.Cfg.DP.Enabled:
+		r.log.Info("generate.ip_profile is off under DP: the real rank-frequency profile of addresses is not released")
+	case split.AddrProfiles[0] == nil && split.AddrProfiles[1] == nil:
+		r.log.Warn("generate.ip_profile: the run was pre-processed before address profiles were kept; pre-process again to use it")
+	}
+	if r.Cfg.DP.Enabled {
+		return [2]*postgen.AddrProfile{}
+	}
+	return split.AddrProfiles
 }
 
 // dpDistinct returns the distinct-address targets of a DP run from its
@@ -751,6 +773,7 @@ func batchRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b
 	if gc.sizes != nil && t.Kind == trace.KindFlows {
 		st.SizedRecords += postgen.CalibrateSizes(gc.sizes[c], t.Flows, postgen.BlockRNG(gc.seed, 0x73697a65, c, b))
 	}
+	st.ProfiledIPs += gc.g.FlowPackets(t)
 	if gc.r.Cfg.Generate.RepairProtocol {
 		st.RepairStats.Add(gc.g.Repair(c, b, t, gc.fail, gc.seed^0x726570))
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/netshare-go/netshare/eval/protocol"
 	"github.com/netshare-go/netshare/flows"
 	"github.com/netshare-go/netshare/internal/atomicfile"
+	"github.com/netshare-go/netshare/postgen"
 	"github.com/netshare-go/netshare/trace"
 )
 
@@ -58,8 +59,16 @@ type SplitInfo struct {
 	// distinct source and destination addresses up to it (as
 	// ChunkInfo.SrcAddrsUpTo and DstAddrsUpTo), released with Gaussian
 	// noise among the DP statistics.
-	NoisyAddrsUpTo [][2]int           `json:"noisy_addresses_up_to,omitempty"`
-	EmbedStats     map[string]float64 `json:"embedding_stats,omitempty"`
+	NoisyAddrsUpTo [][2]int `json:"noisy_addresses_up_to,omitempty"`
+	// AddrProfiles (source, destination) are the trace's rank-frequency
+	// profiles of addresses for generate.ip_profile: the records (flow
+	// traces) or flows (captures) per address, heaviest first, as counts
+	// only. Not taken under DP.
+	AddrProfiles [2]*postgen.AddrProfile `json:"address_profiles,omitempty"`
+	// AddrPacketProfiles are the profiles of packets per address (source,
+	// destination).
+	AddrPacketProfiles [2]*postgen.AddrProfile `json:"address_packet_profiles,omitempty"`
+	EmbedStats         map[string]float64      `json:"embedding_stats,omitempty"`
 	// DPStats, under DP, lists the DP statistics the schema was built from
 	// (see dpstats.go), and DPDelta the δ they were calibrated at.
 	DPStats []DPRelease `json:"dp_stats,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/netshare-go/netshare/eval/protocol"
 	"github.com/netshare-go/netshare/flows"
 	"github.com/netshare-go/netshare/internal/atomicfile"
+	"github.com/netshare-go/netshare/postgen"
 	"github.com/netshare-go/netshare/trace"
 )
 
@@ -423,8 +425,41 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	if !dp || (acc != nil && r.Cfg.Generate.IPDistinct) {
 		addrs = make([][2]distinctCounter, opt.Chunks)
 	}
+	// The weight per address of generate.ip_profile (not under DP): records
+	// in a flow trace, chunk flows starting in their chunk in a capture (a
+	// generated capture's flow is a 5-tuple of its own); and the packets
+	// per address.
+	var profile, packetProfile *[2]addrWeights
+	packets := src.Kind() == trace.KindPackets
+	if !dp {
+		profile, packetProfile = &[2]addrWeights{}, &[2]addrWeights{}
+	}
 	var edges []int64
 	splitter, err := flows.NewStreamSplitter[R, P](lo, hi, opt, func(c int, f *flows.ChunkFlow[R], first int64) error {
+		if profile != nil {
+			w := len(f.Records) + f.Truncated
+			if packets {
+				w = 0
+				if f.StartsHere {
+					w = 1
+				}
+			}
+			profile[0].add(f.Key.Src, w)
+			profile[1].add(f.Key.Dst, w)
+		}
+		if packetProfile != nil {
+			n := len(f.Records) + f.Truncated
+			if !packets {
+				n = 0
+				for i := range f.Records {
+					if r, ok := any(&f.Records[i]).(*trace.Flow); ok {
+						n += int(min(r.Packets, math.MaxInt32))
+					}
+				}
+			}
+			packetProfile[0].add(f.Key.Src, n)
+			packetProfile[1].add(f.Key.Dst, n)
+		}
 		if !f.Follows { // a chained flow's later segments count at its first
 			whole[c]++
 			if f.StartsHere {
@@ -535,6 +570,18 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 		}
 	}
 	addrs = nil
+	if profile != nil {
+		for f := range profile {
+			info.AddrProfiles[f] = postgen.NewAddrProfile(profile[f].weights())
+		}
+		profile = nil
+	}
+	if packetProfile != nil {
+		for f := range packetProfile {
+			info.AddrPacketProfiles[f] = postgen.NewAddrProfile(packetProfile[f].weights())
+		}
+		packetProfile = nil
+	}
 
 	// 5. The embedding, the schema, and the chunks one at a time.
 	emb := encoding.Embedding(nil)
@@ -771,6 +818,48 @@ func (d *distinctCounter) squash() {
 func (d *distinctCounter) count() int {
 	d.squash()
 	return len(d.v)
+}
+
+// addrWeights sums a weight per address in about 8 bytes per distinct
+// address: (address, weight) pairs packed in one word, sorted and merged
+// whenever the unmerged ones outnumber the merged.
+type addrWeights struct {
+	v       []uint64
+	compact int
+}
+
+func (a *addrWeights) add(ip uint32, w int) {
+	if w <= 0 {
+		return
+	}
+	a.v = append(a.v, uint64(ip)<<32|uint64(min(w, math.MaxUint32)))
+	if len(a.v) >= 2*a.compact+4096 {
+		a.squash()
+	}
+}
+
+func (a *addrWeights) squash() {
+	slices.Sort(a.v)
+	out := a.v[:0]
+	for _, x := range a.v {
+		if n := len(out); n > 0 && out[n-1]>>32 == x>>32 {
+			out[n-1] = out[n-1]&^math.MaxUint32 | min(out[n-1]&math.MaxUint32+x&math.MaxUint32, math.MaxUint32)
+			continue
+		}
+		out = append(out, x)
+	}
+	a.v = out
+	a.compact = len(out)
+}
+
+// weights returns the summed weight of each address, in address order.
+func (a *addrWeights) weights() []float64 {
+	a.squash()
+	out := make([]float64, len(a.v))
+	for i, x := range a.v {
+		out[i] = float64(x & math.MaxUint32)
+	}
+	return out
 }
 
 // unionSorted returns the sorted union of two sorted sets.

@@ -260,16 +260,7 @@ func (sn *snapper) apply(w float64) int {
 				continue
 			}
 			changed++
-			r.Vec = slices.Clone(r.Vec)
-			for b := 0; b < 32; b++ {
-				bit := best >> (31 - b) & 1
-				r.Vec[sn.off+2*b], r.Vec[sn.off+2*b+1] = float32(1-bit), float32(bit)
-			}
-			if sn.field == "srcip" {
-				r.Attr.Key.Src = best
-			} else {
-				r.Attr.Key.Dst = best
-			}
+			setAddr(r, sn.off, sn.field, best)
 		}
 	}
 	return changed
@@ -360,17 +351,7 @@ func (sn *snapper) spread(n int, keep func(Row) bool, seen map[uint32]struct{}) 
 		done[c.m] = true
 		used[m.from]--
 		held[c.to] = true
-		r := m.row
-		r.Vec = slices.Clone(r.Vec)
-		for b := 0; b < 32; b++ {
-			bit := c.to >> (31 - b) & 1
-			r.Vec[sn.off+2*b], r.Vec[sn.off+2*b+1] = float32(1-bit), float32(bit)
-		}
-		if sn.field == "srcip" {
-			r.Attr.Key.Src = c.to
-		} else {
-			r.Attr.Key.Dst = c.to
-		}
+		setAddr(m.row, sn.off, sn.field, c.to)
 		moved++
 	}
 	return moved

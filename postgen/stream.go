@@ -85,6 +85,11 @@ type Stream struct {
 	// flows (see distinctTarget).
 	seen [2]map[uint32]struct{}
 	goal [2]float64
+	// With IPProfile: the weight per address of the rows written so far
+	// in the period, per field (followProfiles).
+	prof [2]*profileCounts
+	// With IPPacketProfile, in a capture: the packets per address.
+	profPk [2]*profileCounts
 	// What the protocol repair left failing in the blocks so far, and,
 	// for packet flows continued in later chunks, their TTL and last IP
 	// id (Repair).
@@ -125,6 +130,7 @@ func (g *Stream) Restart(seed uint64) error {
 	g.remap, g.carried = map[trace.Key]trace.Key{}, nil
 	g.states = nil
 	g.seen, g.goal = [2]map[uint32]struct{}{}, [2]float64{}
+	g.prof, g.profPk = [2]*profileCounts{}, [2]*profileCounts{}
 	g.tailDraws = nil
 	return nil
 }
@@ -149,9 +155,9 @@ func mix(x uint64) uint64 {
 // calibrated (with lengths given ports, within the port classes), ports
 // and protocols matched (with lengths given ports, the lengths calibrated
 // again within the classes matching gave, and the ports matched again),
-// addresses snapped, and tail classes' tokens drawn as exact ports without
-// replacement, over the
-// rows that will be kept; packet flows separated from each other and from
+// addresses snapped and moved to follow the real profile, and tail
+// classes' tokens drawn as exact ports without replacement, over the rows
+// that will be kept; packet flows separated from each other and from
 // the flows held; then the merge's part: a row that starts in its chunk
 // has its own presence tag forced on and is carried, as a continuation, to
 // every later chunk its tags name; a row that does not start in its chunk
@@ -194,6 +200,9 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 			}
 		}
 		g.st.SnappedIPs += snapIPs(s, block, g.o.IPSnapTop, g.o.IPSnapWeight, g.distinctTarget(c, n), kept, g.past)
+	}
+	g.st.ProfiledIPs += g.followProfiles(rows, kept)
+	if g.o.IPSnapTop > 0 {
 		if g.o.IPCarry || g.o.IPDistinct != nil {
 			for f, field := range []string{"srcip", "dstip"} {
 				if g.past[f] == nil {
@@ -263,6 +272,7 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 			g.st.PortLengths += len(own)
 		}
 	}
+	g.countProfile(own, false)
 	return own, nil
 }
 
@@ -408,6 +418,7 @@ func (g *Stream) Continuations(c, first, size int, yield func(b int, rows []Row)
 		if g.o.Calibrate {
 			calibrateAttr(s, [][]Row{rows}, "length", func(Row) bool { return true }, g.lenTarget(c), BlockRNG(g.o.Seed, 0x1ea, c, b))
 		}
+		g.countProfile(rows, true)
 		err := yield(b, rows)
 		rows = nil
 		b++

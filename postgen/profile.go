@@ -1,0 +1,613 @@
+package postgen
+
+import (
+	"cmp"
+	"iter"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/netshare-go/netshare/trace"
+)
+
+// AddrProfile is the rank-frequency profile of one address field of a
+// trace: the weight of its addresses (records per address in a flow
+// trace, 5-tuples per address in a capture, as eval's heavy-hitter task
+// counts them), heaviest first, kept at a bounded number of ranks. It
+// holds counts, never addresses.
+type AddrProfile struct {
+	// Total is the weight of all addresses.
+	Total float64 `json:"total"`
+	// Ranks are 1-based ranks, increasing; the last is the number of
+	// distinct addresses. Weights[i] is the weight of the address at
+	// Ranks[i].
+	Ranks   []int     `json:"ranks"`
+	Weights []float64 `json:"weights"`
+}
+
+// profileExact is how many of the heaviest ranks a profile keeps exactly;
+// beyond them it keeps ranks growing by profileStep, and interpolates.
+const (
+	profileExact = 256
+	profileStep  = 1.05
+)
+
+// NewAddrProfile returns the profile of addresses of the given weights in
+// any order (nil without any).
+func NewAddrProfile(weights []float64) *AddrProfile {
+	w := slices.Clone(weights)
+	slices.SortFunc(w, func(a, b float64) int { return cmp.Compare(b, a) })
+	for len(w) > 0 && !(w[len(w)-1] > 0) {
+		w = w[:len(w)-1]
+	}
+	if len(w) == 0 {
+		return nil
+	}
+	p := &AddrProfile{}
+	for _, x := range w {
+		p.Total += x
+	}
+	for r := 1; ; {
+		p.Ranks, p.Weights = append(p.Ranks, r), append(p.Weights, w[r-1])
+		if r == len(w) {
+			break
+		}
+		next := r + 1
+		if r >= profileExact {
+			next = max(next, int(math.Ceil(float64(r)*profileStep)))
+		}
+		r = min(next, len(w))
+	}
+	return p
+}
+
+// Distinct is the number of addresses of positive weight.
+func (p *AddrProfile) Distinct() int { return p.Ranks[len(p.Ranks)-1] }
+
+// At returns the weight of the address at 1-based rank r: exact at the
+// kept ranks, interpolated between them (geometrically: weights fall
+// roughly as a power of the rank), and the lightest weight past the last.
+func (p *AddrProfile) At(r int) float64 {
+	i := sort.SearchInts(p.Ranks, r)
+	switch {
+	case i == len(p.Ranks):
+		return p.Weights[len(p.Weights)-1]
+	case p.Ranks[i] == r || i == 0:
+		return p.Weights[i]
+	}
+	r0, r1 := float64(p.Ranks[i-1]), float64(p.Ranks[i])
+	w0, w1 := p.Weights[i-1], p.Weights[i]
+	f := (float64(r) - r0) / (r1 - r0)
+	return math.Exp(math.Log(w0) + f*(math.Log(w1)-math.Log(w0)))
+}
+
+// valid reports whether the profile can be followed.
+func (p *AddrProfile) valid() bool {
+	if p == nil || len(p.Ranks) == 0 || len(p.Ranks) != len(p.Weights) || !(p.Total > 0) {
+		return false
+	}
+	for i, r := range p.Ranks {
+		if r < 1 || (i > 0 && r <= p.Ranks[i-1]) || !(p.Weights[i] > 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// profileKeep bounds the addresses whose running weight a stream keeps per
+// field, after a prune (it prunes at four times as many): the profile is
+// followed for about that many of the heaviest addresses, and the tail's
+// addresses, each a few records, are left as generated.
+const profileKeep = 4096
+
+// profileCounts is a field's running weight per address over the rows
+// written so far in the period.
+type profileCounts struct {
+	n     map[uint32]float64
+	total float64
+}
+
+func (pc *profileCounts) add(ip uint32, w float64) {
+	pc.n[ip] += w
+	pc.total += w
+}
+
+func (pc *profileCounts) prune() {
+	if len(pc.n) <= 4*profileKeep {
+		return
+	}
+	keep := mostUsed(pc.n, 0, profileKeep)
+	clear(pc.n)
+	for _, c := range keep {
+		pc.n[c.ip] = c.n
+	}
+}
+
+// profileWeight is a row's weight in the address profile: the records it
+// decodes to in a flow trace (its length, at least 1), one 5-tuple in a
+// capture.
+func profileWeight(kind trace.Kind, r Row) float64 {
+	if kind == trace.KindPackets {
+		return 1
+	}
+	return float64(max(1, r.Attr.Len))
+}
+
+// countProfile adds rows to the running weights of the profiled fields
+// (and, in a capture, to their packets). Continuations (cont) add records
+// to a flow trace's addresses; a capture's are their flow's 5-tuple again,
+// counted where the flow started, and add only packets.
+func (g *Stream) countProfile(rows []Row, cont bool) {
+	capture := g.s.Kind() == trace.KindPackets
+	for fi, field := range []string{"srcip", "dstip"} {
+		if !g.o.IPProfile[fi].valid() {
+			continue
+		}
+		if g.prof[fi] == nil {
+			g.prof[fi] = &profileCounts{n: map[uint32]float64{}}
+		}
+		if !cont || !capture {
+			for _, r := range rows {
+				g.prof[fi].add(ipOf(r.Attr, field), profileWeight(g.s.Kind(), r))
+			}
+			g.prof[fi].prune()
+		}
+		if !capture || !g.o.IPPacketProfile[fi].valid() {
+			continue
+		}
+		if g.profPk[fi] == nil {
+			g.profPk[fi] = &profileCounts{n: map[uint32]float64{}}
+		}
+		for _, r := range rows {
+			g.profPk[fi].add(ipOf(r.Attr, field), packetWeight(r))
+		}
+		g.profPk[fi].prune()
+	}
+}
+
+// followProfiles moves kept rows of a block between addresses the trace
+// already holds, per profiled field, so that the weight per address,
+// ranked, follows the real profile scaled to the weight written so far:
+// the rank-frequency shape, which decides how traffic concentrates on the
+// heaviest hosts (and so a sketch's heavy-hitter error), where snapping
+// and the distinct targets fix only how many addresses there are. The
+// target of rank r is the real share of rank r times the weight written
+// (see followProfile for a trace with fewer or more addresses than the
+// real one). An address above its target gives rows
+// to addresses below theirs, largest shortfall first, each taking the
+// heaviest row that does not overfill it, chosen among the rows of the
+// addresses over target that the model was least sure of, by the bits'
+// log-probability of the new address. No address is emptied and none is
+// added, so the distinct counts stay. It returns how many rows moved.
+func (g *Stream) followProfiles(rows []Row, kept func(Row) bool) int {
+	moved := 0
+	for fi, field := range []string{"srcip", "dstip"} {
+		p := g.o.IPProfile[fi]
+		off, dim := g.s.AttrSlice(field)
+		if !p.valid() || off < 0 || dim != 64 {
+			continue
+		}
+		moved += followProfile(g.s.Kind(), p, rows, kept, field, off, g.prof[fi], len(g.seen[fi]))
+		if pk := g.o.IPPacketProfile[fi]; g.s.Kind() == trace.KindPackets && pk.valid() {
+			moved += 2 * swapPackets(pk, rows, kept, field, off, g.profPk[fi], len(g.seen[fi]))
+		}
+	}
+	return moved
+}
+
+// swapPackets exchanges the addresses of pairs of a capture's kept rows
+// so that the packets per address follow the real packet profile, keeping
+// the flows per address (see swapByPackets). It returns how many pairs
+// swapped.
+func swapPackets(p *AddrProfile, rows []Row, kept func(Row) bool, field string, off int, past *profileCounts, seen int) int {
+	var items []swapItem
+	var at []*Row
+	for i := range rows {
+		if r := &rows[i]; kept(*r) {
+			items = append(items, swapItem{ip: ipOf(r.Attr, field), w: 1, pk: packetWeight(*r)})
+			at = append(at, r)
+		}
+	}
+	return swapByPackets(p, items, nil, past, seen, func(i int, ip uint32) { setAddr(at[i], off, field, ip) })
+}
+
+// swapItem is what swapByPackets may give another address: a flow of w
+// records (1 in a capture) and pk packets, now on address ip.
+type swapItem struct {
+	ip    uint32
+	w, pk float64
+}
+
+// swapByPackets exchanges the addresses of pairs of items of equal weight,
+// a heavier one (in packets) of an address above its packet target for a
+// lighter one of an address below its own, so that the packets per
+// address, ranked, follow the real packet profile the way followProfile
+// makes the flows or records per address follow theirs; a swap moves one
+// item each way, so the flows or records per address stay. Between two
+// addresses the pair chosen brings the two nearest their targets
+// together; the addresses furthest from their targets go first
+// (profileSwapAddrs of each side). The block's fixed items count towards the packets per
+// address but keep theirs. set gives item i address ip. It returns how
+// many pairs swapped.
+func swapByPackets(p *AddrProfile, items, fixed []swapItem, past *profileCounts, seen int, set func(i int, ip uint32)) int {
+	swaps := 0
+	for range profileSwapRounds {
+		n := swapRound(p, items, fixed, past, seen, set)
+		if n == 0 {
+			break
+		}
+		swaps += n
+	}
+	return swaps
+}
+
+// profileSwapRounds bounds the rounds of swapByPackets: a round's swaps
+// may leave an address below its target (and change ranks), which the
+// next round's gaps see.
+const profileSwapRounds = 4
+
+// swapRound is one round of swapByPackets, from the gaps as the items
+// now stand.
+func swapRound(p *AddrProfile, items, fixed []swapItem, past *profileCounts, seen int, set func(i int, ip uint32)) int {
+	_, over, shorts := profileGaps(p, func(yield func(uint32, float64) bool) {
+		for _, it := range slices.Concat(items, fixed) {
+			if !yield(it.ip, it.pk) {
+				return
+			}
+		}
+	}, past, seen)
+	if len(over) == 0 || len(shorts) == 0 {
+		return 0
+	}
+	// Each address's items, lightest first.
+	byAddr := map[uint32][]int{}
+	for i, it := range items {
+		byAddr[it.ip] = append(byAddr[it.ip], i)
+	}
+	byPk := func(a, b int) int { return cmp.Compare(items[a].pk, items[b].pk) }
+	for _, is := range byAddr {
+		slices.SortStableFunc(is, byPk)
+	}
+	donors := make([]short, 0, len(over))
+	for ip, x := range over {
+		if len(byAddr[ip]) > 0 {
+			donors = append(donors, short{ip, x})
+		}
+	}
+	slices.SortFunc(donors, func(a, b short) int { return cmp.Or(cmp.Compare(b.def, a.def), cmp.Compare(a.ip, b.ip)) })
+	shorts = slices.DeleteFunc(shorts, func(s short) bool { return len(byAddr[s.ip]) == 0 })
+	donors, shorts = donors[:min(len(donors), profileSwapAddrs)], shorts[:min(len(shorts), profileSwapAddrs)]
+	swaps := 0
+	for _, d := range donors {
+		excess := d.def
+		for k := range shorts {
+			b := &shorts[k]
+			for excess >= 0.5 && b.def >= 0.5 {
+				// A swap moving δ packets from d to b cuts the two
+				// addresses' summed distance to their targets by
+				// excess + def − |excess − δ| − |def − δ|: 2δ up to the
+				// smaller gap, the most between the two gaps (d may end
+				// below its target, to be filled by others), less past
+				// the larger. The pair cutting the most wins, then the
+				// one moving more.
+				cut := func(delta float64) float64 { return excess + b.def - math.Abs(excess-delta) - math.Abs(b.def-delta) }
+				ra, rb := byAddr[d.ip], byAddr[b.ip]
+				best, bestCut, bi, bj := 0.0, 0.0, -1, -1
+				for i, x := range ra {
+					lo := items[x].pk - (excess + b.def)
+					j := sort.Search(len(rb), func(y int) bool { return items[rb[y]].pk >= lo })
+					for end := min(len(rb), j+profileSwapScan); j < end && items[rb[j]].pk < items[x].pk; j++ {
+						if items[rb[j]].w != items[x].w {
+							continue
+						}
+						delta := items[x].pk - items[rb[j]].pk
+						if c := cut(delta); c > bestCut || (c == bestCut && delta > best) {
+							best, bestCut, bi, bj = delta, c, i, j
+						}
+					}
+				}
+				if bi < 0 || bestCut < 1 {
+					break
+				}
+				x, y := ra[bi], rb[bj]
+				set(x, b.ip)
+				set(y, d.ip)
+				items[x].ip, items[y].ip = b.ip, d.ip
+				ra[bi], rb[bj] = y, x
+				slices.SortStableFunc(ra, byPk)
+				slices.SortStableFunc(rb, byPk)
+				excess -= best
+				b.def -= best
+				swaps++
+			}
+			if excess < 0.5 {
+				break
+			}
+		}
+	}
+	return swaps
+}
+
+// profileSwapAddrs bounds the addresses of each side swapByPackets pairs,
+// and profileSwapScan the items of a receiver it looks at for each item of
+// a donor.
+const (
+	profileSwapAddrs = 256
+	profileSwapScan  = 64
+)
+
+// FlowPackets follows the real packet profile in a flow trace's block of
+// decoded records (t, with IPPacketProfile; records keep the 5-tuples of
+// their rows): records of a 5-tuple swap addresses with those of another
+// 5-tuple of as many records (swapByPackets), so the records per address
+// that followProfiles set stay. Flows carried to later chunks keep their
+// addresses (their continuations were written with them), and so do
+// continuation blocks and chained segments. Every block's packets then
+// count in the running packets per address. It returns how many records
+// changed address.
+func (g *Stream) FlowPackets(t *trace.Trace) int {
+	if t.Kind != trace.KindFlows {
+		return 0
+	}
+	changed := 0
+	for fi := range 2 {
+		p := g.o.IPPacketProfile[fi]
+		if !g.o.IPProfile[fi].valid() || !p.valid() {
+			continue
+		}
+		if g.profPk[fi] == nil {
+			g.profPk[fi] = &profileCounts{n: map[uint32]float64{}}
+		}
+		if g.carried != nil && !g.s.Chains() {
+			changed += swapFlowPackets(p, t.Flows, g.carried, fi == 1, g.profPk[fi], len(g.seen[fi]))
+		}
+		for i := range t.Flows {
+			f := &t.Flows[i]
+			ip := f.Src
+			if fi == 1 {
+				ip = f.Dst
+			}
+			g.profPk[fi].add(ip, float64(f.Packets))
+		}
+		g.profPk[fi].prune()
+	}
+	return changed
+}
+
+// swapFlowPackets groups records by 5-tuple and swaps the groups' source
+// (dst false) or destination addresses by packets; the records of held
+// keys keep theirs.
+func swapFlowPackets(p *AddrProfile, recs []trace.Flow, held map[trace.Key]struct{}, dst bool, past *profileCounts, seen int) int {
+	group := map[trace.Key]int{}
+	var items, fixed []swapItem
+	var members [][]int
+	for i := range recs {
+		k := recs[i].Key()
+		if _, ok := held[k]; ok {
+			ip := k.Src
+			if dst {
+				ip = k.Dst
+			}
+			fixed = append(fixed, swapItem{ip: ip, w: 1, pk: float64(recs[i].Packets)})
+			continue
+		}
+		j, ok := group[k]
+		if !ok {
+			j = len(items)
+			group[k] = j
+			ip := k.Src
+			if dst {
+				ip = k.Dst
+			}
+			items = append(items, swapItem{ip: ip})
+			members = append(members, nil)
+		}
+		items[j].w++
+		items[j].pk += float64(recs[i].Packets)
+		members[j] = append(members[j], i)
+	}
+	changed := 0
+	swapByPackets(p, items, fixed, past, seen, func(j int, ip uint32) {
+		for _, i := range members[j] {
+			if dst {
+				recs[i].Dst = ip
+			} else {
+				recs[i].Src = ip
+			}
+			changed++
+		}
+	})
+	return changed
+}
+
+// rowWeights yields the address in field and the weight w of each row
+// keep accepts.
+func rowWeights(rows []Row, keep func(Row) bool, field string, w func(Row) float64) iter.Seq2[uint32, float64] {
+	return func(yield func(uint32, float64) bool) {
+		for _, r := range rows {
+			if keep(r) && !yield(ipOf(r.Attr, field), w(r)) {
+				return
+			}
+		}
+	}
+}
+
+// packetWeight is a capture's row's packets.
+func packetWeight(r Row) float64 { return float64(max(1, r.Attr.Len)) }
+
+// profileCand is a row that may move to another address.
+type profileCand struct {
+	row  *Row
+	from uint32
+	w    float64
+	own  float64 // log-probability of its own address
+}
+
+// short is an address below its target, by def.
+type short struct {
+	ip  uint32
+	def float64
+}
+
+// profileGaps returns, for the weights of the block (each address with
+// a weight, an address possibly many times) added to the running weights
+// past, each address's weight (have), those above their rank's target by
+// at least ½ with their excess (over), and those below by at least ½ with
+// their shortfall, the largest first. The targets are those of the ranks
+// the trace holds so far (seen counts the addresses the running weights
+// may have dropped): each rank's share of the profile's weight times the
+// weight written, so that the heavy hitters' shares are the real ones;
+// with fewer addresses than the profile, the weight of its ranks past them
+// is spread evenly over all, and with more, every share is scaled down
+// alike.
+func profileGaps(p *AddrProfile, block iter.Seq2[uint32, float64], past *profileCounts, seen int) (have, over map[uint32]float64, shorts []short) {
+	have = map[uint32]float64{}
+	total := 0.0
+	if past != nil {
+		for ip, n := range past.n {
+			have[ip] = n
+		}
+		total = past.total
+	}
+	for ip, x := range block {
+		have[ip] += x
+		total += x
+	}
+	if len(have) < 2 {
+		return have, nil, nil
+	}
+	ranked := make([]ipCount, 0, len(have))
+	for ip, x := range have {
+		ranked = append(ranked, ipCount{ip, x})
+	}
+	slices.SortFunc(ranked, func(a, b ipCount) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.ip, b.ip)) })
+	n := max(len(ranked), seen)
+	held := 0.0
+	for r := 1; r <= n; r++ {
+		held += p.At(r)
+	}
+	scale, even := total/held, 0.0
+	if held < p.Total {
+		scale, even = total/p.Total, (p.Total-held)/p.Total*total/float64(n)
+	}
+	over = map[uint32]float64{}
+	for i, a := range ranked {
+		switch d := a.n - (p.At(i+1)*scale + even); {
+		case d >= 0.5:
+			over[a.ip] = d
+		case d <= -0.5:
+			shorts = append(shorts, short{a.ip, -d})
+		}
+	}
+	slices.SortFunc(shorts, func(a, b short) int { return cmp.Or(cmp.Compare(b.def, a.def), cmp.Compare(a.ip, b.ip)) })
+	return have, over, shorts
+}
+
+func followProfile(kind trace.Kind, p *AddrProfile, rows []Row, kept func(Row) bool, field string, off int, past *profileCounts, seen int) int {
+	have, over, shorts := profileGaps(p, rowWeights(rows, kept, field, func(r Row) float64 { return profileWeight(kind, r) }), past, seen)
+	if len(over) == 0 || len(shorts) == 0 {
+		return 0
+	}
+	// The candidates by weight, least sure of their own address first.
+	byW := map[float64][]profileCand{}
+	for i := range rows {
+		r := &rows[i]
+		if !kept(*r) {
+			continue
+		}
+		ip := ipOf(r.Attr, field)
+		if _, ok := over[ip]; !ok {
+			continue
+		}
+		w := profileWeight(kind, *r)
+		byW[w] = append(byW[w], profileCand{row: r, from: ip, w: w, own: bitLogProb(r.Vec, off, ip)})
+	}
+	weights := make([]float64, 0, len(byW))
+	for w, cs := range byW {
+		weights = append(weights, w)
+		slices.SortStableFunc(cs, func(a, b profileCand) int { return cmp.Compare(a.own, b.own) })
+	}
+	slices.Sort(weights)
+	// take removes and returns the best candidate of weight w for address
+	// to among the first profileLook that may still leave their address.
+	take := func(w float64, to uint32) *profileCand {
+		cs := byW[w]
+		best, bestScore, looked := -1, math.Inf(-1), 0
+		for i := 0; i < len(cs) && looked < profileLook; i++ {
+			c := &cs[i]
+			if over[c.from] < c.w/2 || have[c.from]-c.w <= 0 {
+				continue
+			}
+			looked++
+			if sc := bitLogProb(c.row.Vec, off, to); sc > bestScore {
+				best, bestScore = i, sc
+			}
+		}
+		if best < 0 {
+			return nil
+		}
+		c := cs[best]
+		byW[w] = slices.Delete(cs, best, best+1)
+		return &c
+	}
+	moved := 0
+	for _, s := range shorts {
+		def := s.def
+		for def >= 0.5 {
+			// The heaviest weight that does not overfill the address.
+			i := sort.SearchFloat64s(weights, def+0.5+1e-9) - 1
+			var c *profileCand
+			for ; i >= 0 && c == nil; i-- {
+				c = take(weights[i], s.ip)
+			}
+			if c == nil {
+				break
+			}
+			setAddr(c.row, off, field, s.ip)
+			over[c.from] -= c.w
+			have[c.from] -= c.w
+			have[s.ip] += c.w
+			def -= c.w
+			moved++
+		}
+	}
+	return moved
+}
+
+// profileLook is how many candidates of a weight followProfile scores for
+// each move.
+const profileLook = 32
+
+// bitLogProb is the log-probability of address ip under a row's bit
+// probabilities (the 64 values at off: per bit, the weights of 0 and 1).
+func bitLogProb(vec []float32, off int, ip uint32) float64 {
+	sc := 0.0
+	for b := 0; b < 32; b++ {
+		p0, p1 := float64(vec[off+2*b]), float64(vec[off+2*b+1])
+		sum := p0 + p1
+		if !(sum > 0) {
+			p0, p1, sum = 1, 1, 2
+		}
+		if ip>>(31-b)&1 == 1 {
+			sc += math.Log(math.Max(p1/sum, 1e-6))
+		} else {
+			sc += math.Log(math.Max(p0/sum, 1e-6))
+		}
+	}
+	return sc
+}
+
+// setAddr gives a row the address ip in field (encoded at off, 64 values):
+// its bits one-hot in a copy of the vector, and its key.
+func setAddr(r *Row, off int, field string, ip uint32) {
+	r.Vec = slices.Clone(r.Vec)
+	for b := 0; b < 32; b++ {
+		bit := ip >> (31 - b) & 1
+		r.Vec[off+2*b], r.Vec[off+2*b+1] = float32(1-bit), float32(bit)
+	}
+	if field == "srcip" {
+		r.Attr.Key.Src = ip
+	} else {
+		r.Attr.Key.Dst = ip
+	}
+}
