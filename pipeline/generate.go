@@ -154,10 +154,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		opt.IPDistinct = r.ipDistinct(split)
 	}
 	if r.Cfg.Generate.IPProfile {
-		opt.IPProfile = r.ipProfile(split)
-		if !r.Cfg.DP.Enabled {
-			opt.IPPacketProfile = split.AddrPacketProfiles
-		}
+		opt.IPProfile, opt.IPPacketProfile = r.ipProfile(split)
 	}
 	g := postgen.NewStream(s, len(split.Chunks), opt, tmp, &st.Stats)
 	defer g.Close()
@@ -285,20 +282,20 @@ func (r *Run) ipDistinct(split *SplitInfo) []postgen.Distinct {
 	return out
 }
 
-// ipProfile returns the address profiles of generate.ip_profile, or none
-// (with a note in the log) under DP, where they are not released, or for
-// a run pre-processed before they were kept.
-func (r *Run) ipProfile(split *SplitInfo) [2]*postgen.AddrProfile {
+// ipProfile returns the per-chunk address profiles of
+// generate.ip_profile (of records or flows, and of packets), or none (with
+// a note in the log) under DP, where they are not released, or for a run
+// pre-processed before they were kept.
+func (r *Run) ipProfile(split *SplitInfo) (rec, pk [][2]*postgen.AddrProfile) {
 	switch {
 	case r.Cfg.DP.Enabled:
 		r.log.Info("generate.ip_profile is off under DP: the real rank-frequency profile of addresses is not released")
-	case split.AddrProfiles[0] == nil && split.AddrProfiles[1] == nil:
-		r.log.Warn("generate.ip_profile: the run was pre-processed before address profiles were kept; pre-process again to use it")
+		return nil, nil
+	case len(split.AddrProfiles) != len(split.Chunks):
+		r.log.Warn("generate.ip_profile: the run was pre-processed before address profiles were kept per chunk; pre-process again to use it")
+		return nil, nil
 	}
-	if r.Cfg.DP.Enabled {
-		return [2]*postgen.AddrProfile{}
-	}
-	return split.AddrProfiles
+	return split.AddrProfiles, split.AddrPacketProfiles
 }
 
 // dpDistinct returns the distinct-address targets of a DP run from its

@@ -43,11 +43,27 @@ func TestGenerateIPProfile(t *testing.T) {
 		slices.SortFunc(out, func(a, b float64) int { return cmp.Compare(b, a) })
 		return out
 	}
+	// Per chunk, the profiles are those of the chunks up to it: the last
+	// one is the trace's (every record once per field, the real ranked
+	// weights), and none weighs less than the one before.
+	if len(split.AddrProfiles) != len(split.Chunks) {
+		t.Fatalf("%d chunks' profiles, %d chunks", len(split.AddrProfiles), len(split.Chunks))
+	}
 	for fi, dst := range []bool{false, true} {
-		p := split.AddrProfiles[fi]
 		want := ranked(real.Flows, dst)
-		if p == nil || p.Distinct() != len(want) || p.Total != float64(len(real.Flows)) || p.At(1) != want[0] {
-			t.Fatalf("field %d: profile %+v, want %d addresses, %d records, the heaviest %g", fi, p, len(want), len(real.Flows), want[0])
+		last := split.AddrProfiles[len(split.Chunks)-1][fi]
+		if last == nil || last.Distinct() != len(want) || last.Total != float64(len(real.Flows)) {
+			t.Fatalf("field %d: the last chunk's profile %+v, want %d addresses and %d records", fi, last, len(want), len(real.Flows))
+		}
+		for r := 1; r <= len(want); r++ {
+			if d := last.At(r) - want[r-1]; d > 0.05*want[r-1]+0.5 || d < -0.05*want[r-1]-0.5 {
+				t.Fatalf("field %d rank %d: %g records, want %g", fi, r, last.At(r), want[r-1])
+			}
+		}
+		for c := 1; c < len(split.Chunks); c++ {
+			if a, b := split.AddrProfiles[c-1][fi], split.AddrProfiles[c][fi]; a != nil && (b == nil || b.Total < a.Total || b.Distinct() < a.Distinct()) {
+				t.Errorf("field %d: chunk %d's profile %+v lighter than chunk %d's %+v", fi, c, b, c-1, a)
+			}
 		}
 	}
 	// The distance between two ranked profiles, as shares of their totals:

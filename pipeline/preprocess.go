@@ -60,15 +60,14 @@ type SplitInfo struct {
 	// ChunkInfo.SrcAddrsUpTo and DstAddrsUpTo), released with Gaussian
 	// noise among the DP statistics.
 	NoisyAddrsUpTo [][2]int `json:"noisy_addresses_up_to,omitempty"`
-	// AddrProfiles (source, destination) are the trace's rank-frequency
-	// profiles of addresses for generate.ip_profile: the records (flow
-	// traces) or flows (captures) per address, heaviest first, as counts
-	// only. Not taken under DP.
-	AddrProfiles [2]*postgen.AddrProfile `json:"address_profiles,omitempty"`
-	// AddrPacketProfiles are the profiles of packets per address (source,
-	// destination).
-	AddrPacketProfiles [2]*postgen.AddrProfile `json:"address_packet_profiles,omitempty"`
-	EmbedStats         map[string]float64      `json:"embedding_stats,omitempty"`
+	// AddrProfiles are, per chunk, the rank-frequency profiles of the
+	// addresses (source, destination) of the chunks up to it together, for
+	// generate.ip_profile: the records (flow traces) or flows (captures)
+	// per address, heaviest first, as counts only; AddrPacketProfiles the
+	// same of packets per address. Not taken under DP.
+	AddrProfiles       [][2]*postgen.AddrProfile `json:"address_profiles,omitempty"`
+	AddrPacketProfiles [][2]*postgen.AddrProfile `json:"address_packet_profiles,omitempty"`
+	EmbedStats         map[string]float64        `json:"embedding_stats,omitempty"`
 	// DPStats, under DP, lists the DP statistics the schema was built from
 	// (see dpstats.go), and DPDelta the δ they were calibrated at.
 	DPStats []DPRelease `json:"dp_stats,omitempty"`

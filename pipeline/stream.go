@@ -425,14 +425,14 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	if !dp || (acc != nil && r.Cfg.Generate.IPDistinct) {
 		addrs = make([][2]distinctCounter, opt.Chunks)
 	}
-	// The weight per address of generate.ip_profile (not under DP): records
-	// in a flow trace, chunk flows starting in their chunk in a capture (a
-	// generated capture's flow is a 5-tuple of its own); and the packets
-	// per address.
-	var profile, packetProfile *[2]addrWeights
+	// Per chunk, the weight per address of generate.ip_profile (not under
+	// DP): records in a flow trace, chunk flows starting in their chunk in a
+	// capture (a generated capture's flow is a 5-tuple of its own); and the
+	// packets per address.
+	var profile, packetProfile [][2]addrWeights // per chunk
 	packets := src.Kind() == trace.KindPackets
 	if !dp {
-		profile, packetProfile = &[2]addrWeights{}, &[2]addrWeights{}
+		profile, packetProfile = make([][2]addrWeights, opt.Chunks), make([][2]addrWeights, opt.Chunks)
 	}
 	var edges []int64
 	splitter, err := flows.NewStreamSplitter[R, P](lo, hi, opt, func(c int, f *flows.ChunkFlow[R], first int64) error {
@@ -444,8 +444,8 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 					w = 1
 				}
 			}
-			profile[0].add(f.Key.Src, w)
-			profile[1].add(f.Key.Dst, w)
+			profile[c][0].add(f.Key.Src, w)
+			profile[c][1].add(f.Key.Dst, w)
 		}
 		if packetProfile != nil {
 			n := len(f.Records) + f.Truncated
@@ -457,8 +457,8 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 					}
 				}
 			}
-			packetProfile[0].add(f.Key.Src, n)
-			packetProfile[1].add(f.Key.Dst, n)
+			packetProfile[c][0].add(f.Key.Src, n)
+			packetProfile[c][1].add(f.Key.Dst, n)
 		}
 		if !f.Follows { // a chained flow's later segments count at its first
 			whole[c]++
@@ -571,16 +571,20 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	}
 	addrs = nil
 	if profile != nil {
-		for f := range profile {
-			info.AddrProfiles[f] = postgen.NewAddrProfile(profile[f].weights())
+		// The profiles of the chunks up to each, as the distinct counts.
+		info.AddrProfiles = make([][2]*postgen.AddrProfile, opt.Chunks)
+		info.AddrPacketProfiles = make([][2]*postgen.AddrProfile, opt.Chunks)
+		var upTo, pkUpTo [2]addrWeights
+		for c := range profile {
+			for f := range 2 {
+				upTo[f].merge(&profile[c][f])
+				pkUpTo[f].merge(&packetProfile[c][f])
+				info.AddrProfiles[c][f] = postgen.NewAddrProfile(upTo[f].weights())
+				info.AddrPacketProfiles[c][f] = postgen.NewAddrProfile(pkUpTo[f].weights())
+				profile[c][f], packetProfile[c][f] = addrWeights{}, addrWeights{} // done with
+			}
 		}
-		profile = nil
-	}
-	if packetProfile != nil {
-		for f := range packetProfile {
-			info.AddrPacketProfiles[f] = postgen.NewAddrProfile(packetProfile[f].weights())
-		}
-		packetProfile = nil
+		profile, packetProfile = nil, nil
 	}
 
 	// 5. The embedding, the schema, and the chunks one at a time.
@@ -850,6 +854,12 @@ func (a *addrWeights) squash() {
 	}
 	a.v = out
 	a.compact = len(out)
+}
+
+// merge adds b's weights to a's.
+func (a *addrWeights) merge(b *addrWeights) {
+	a.v = append(a.v, b.v...)
+	a.squash()
 }
 
 // weights returns the summed weight of each address, in address order.

@@ -66,17 +66,18 @@ type Options struct {
 	// candidates of each block's snapping, at their past rates (see
 	// snapIPs), so that popular addresses persist across blocks and chunks.
 	IPCarry bool
-	// IPProfile, per address field (srcip, dstip), when set, is the real
-	// trace's rank-frequency profile: each block's rows then move between
-	// the addresses the trace holds so that the weight per address
-	// follows it (see followProfiles).
-	IPProfile [2]*AddrProfile
-	// IPPacketProfile, per address field, is the real trace's profile of
-	// packets per address: with IPProfile, flows then also swap addresses
-	// so that the packets per address follow it, keeping the flows or
-	// records per address (swapPackets for a capture's rows, FlowPackets
-	// for a flow trace's decoded records).
-	IPPacketProfile [2]*AddrProfile
+	// IPProfile, per chunk and address field (srcip, dstip), when set, is
+	// the rank-frequency profile of the addresses of the real chunks up to
+	// it: each block's rows then move between the addresses the trace
+	// holds so that the weight per address written so far follows it (see
+	// followProfiles).
+	IPProfile [][2]*AddrProfile
+	// IPPacketProfile, per chunk and address field, is the same profile of
+	// packets per address: with IPProfile, flows then also swap
+	// addresses so that the packets per address follow it, keeping the
+	// flows or records per address (swapPackets for a capture's rows,
+	// FlowPackets for a flow trace's decoded records).
+	IPPacketProfile [][2]*AddrProfile
 }
 
 // Distinct is what a chunk adds to the real trace's distinct addresses:

@@ -133,14 +133,30 @@ func profileWeight(kind trace.Kind, r Row) float64 {
 	return float64(max(1, r.Attr.Len))
 }
 
-// countProfile adds rows to the running weights of the profiled fields
-// (and, in a capture, to their packets). Continuations (cont) add records
-// to a flow trace's addresses; a capture's are their flow's 5-tuple again,
-// counted where the flow started, and add only packets.
+// profiles returns the current chunk's profiles (of the real chunks up
+// to it) of records or flows, and of packets, per address field (nil
+// where there are none).
+func (g *Stream) profiles() (rec, pk [2]*AddrProfile) {
+	if c := g.chunk; c >= 0 {
+		if c < len(g.o.IPProfile) {
+			rec = g.o.IPProfile[c]
+		}
+		if c < len(g.o.IPPacketProfile) {
+			pk = g.o.IPPacketProfile[c]
+		}
+	}
+	return rec, pk
+}
+
+// countProfile adds rows to the running weights of the profiled fields (and, in a capture, to their packets). Continuations
+// (cont) add records to a flow trace's addresses; a capture's are their
+// flow's 5-tuple again, counted where the flow started, and add only
+// packets.
 func (g *Stream) countProfile(rows []Row, cont bool) {
 	capture := g.s.Kind() == trace.KindPackets
+	recP, pkP := g.profiles()
 	for fi, field := range []string{"srcip", "dstip"} {
-		if !g.o.IPProfile[fi].valid() {
+		if !recP[fi].valid() {
 			continue
 		}
 		if g.prof[fi] == nil {
@@ -152,7 +168,7 @@ func (g *Stream) countProfile(rows []Row, cont bool) {
 			}
 			g.prof[fi].prune()
 		}
-		if !capture || !g.o.IPPacketProfile[fi].valid() {
+		if !capture || !pkP[fi].valid() {
 			continue
 		}
 		if g.profPk[fi] == nil {
@@ -166,30 +182,38 @@ func (g *Stream) countProfile(rows []Row, cont bool) {
 }
 
 // followProfiles moves kept rows of a block between addresses the trace
-// already holds, per profiled field, so that the weight per address,
-// ranked, follows the real profile scaled to the weight written so far:
-// the rank-frequency shape, which decides how traffic concentrates on the
-// heaviest hosts (and so a sketch's heavy-hitter error), where snapping
-// and the distinct targets fix only how many addresses there are. The
-// target of rank r is the real share of rank r times the weight written
-// (see followProfile for a trace with fewer or more addresses than the
-// real one). An address above its target gives rows
-// to addresses below theirs, largest shortfall first, each taking the
-// heaviest row that does not overfill it, chosen among the rows of the
-// addresses over target that the model was least sure of, by the bits'
-// log-probability of the new address. No address is emptied and none is
-// added, so the distinct counts stay. It returns how many rows moved.
+// already holds, per profiled field, so that the weight per address
+// written so far, ranked, follows the profile of the real chunks up to
+// the current one, scaled to the weight written: the rank-frequency
+// shape, which decides how traffic concentrates on the heaviest hosts
+// (and so a sketch's heavy-hitter error), where snapping and the distinct
+// targets fix only how many addresses there are. The profiles are those
+// of the chunks up to each because the heaviest hosts change over a
+// trace: against the whole trace's profile from the start, an early
+// chunk's busiest address would be made the trace's heaviest while the
+// real one dominates a later chunk. The target of rank r is the real
+// share of rank r times the weight written (see profileGaps for fewer or
+// more addresses than the real trace). An address above its target gives
+// rows to addresses below theirs, largest shortfall first, each taking
+// the heaviest row that does not overfill it, chosen among the rows of
+// the addresses over target that the model was least sure of, by the
+// bits' log-probability of the new address. A moved row changes its key,
+// the address it is written with, not its vector: its features are
+// generated for the flow the model made. No address is emptied and none
+// is added, so the distinct counts stay. It returns how many rows moved
+// (counting each row of a packet swap).
 func (g *Stream) followProfiles(rows []Row, kept func(Row) bool) int {
 	moved := 0
+	recP, pkP := g.profiles()
 	for fi, field := range []string{"srcip", "dstip"} {
-		p := g.o.IPProfile[fi]
+		p := recP[fi]
 		off, dim := g.s.AttrSlice(field)
 		if !p.valid() || off < 0 || dim != 64 {
 			continue
 		}
-		moved += followProfile(g.s.Kind(), p, rows, kept, field, off, g.prof[fi], len(g.seen[fi]))
-		if pk := g.o.IPPacketProfile[fi]; g.s.Kind() == trace.KindPackets && pk.valid() {
-			moved += 2 * swapPackets(pk, rows, kept, field, off, g.profPk[fi], len(g.seen[fi]))
+		moved += followProfile(g.s.Kind(), p, rows, kept, field, off, g.prof[fi])
+		if pk := pkP[fi]; g.s.Kind() == trace.KindPackets && pk.valid() {
+			moved += 2 * swapPackets(pk, rows, kept, field, g.profPk[fi])
 		}
 	}
 	return moved
@@ -199,7 +223,7 @@ func (g *Stream) followProfiles(rows []Row, kept func(Row) bool) int {
 // so that the packets per address follow the real packet profile, keeping
 // the flows per address (see swapByPackets). It returns how many pairs
 // swapped.
-func swapPackets(p *AddrProfile, rows []Row, kept func(Row) bool, field string, off int, past *profileCounts, seen int) int {
+func swapPackets(p *AddrProfile, rows []Row, kept func(Row) bool, field string, past *profileCounts) int {
 	var items []swapItem
 	var at []*Row
 	for i := range rows {
@@ -208,7 +232,7 @@ func swapPackets(p *AddrProfile, rows []Row, kept func(Row) bool, field string, 
 			at = append(at, r)
 		}
 	}
-	return swapByPackets(p, items, nil, past, seen, func(i int, ip uint32) { setAddr(at[i], off, field, ip) })
+	return swapByPackets(p, items, nil, past, func(i int, ip uint32) { setKey(at[i], field, ip) })
 }
 
 // swapItem is what swapByPackets may give another address: a flow of w
@@ -229,10 +253,10 @@ type swapItem struct {
 // (profileSwapAddrs of each side). The block's fixed items count towards the packets per
 // address but keep theirs. set gives item i address ip. It returns how
 // many pairs swapped.
-func swapByPackets(p *AddrProfile, items, fixed []swapItem, past *profileCounts, seen int, set func(i int, ip uint32)) int {
+func swapByPackets(p *AddrProfile, items, fixed []swapItem, past *profileCounts, set func(i int, ip uint32)) int {
 	swaps := 0
 	for range profileSwapRounds {
-		n := swapRound(p, items, fixed, past, seen, set)
+		n := swapRound(p, items, fixed, past, set)
 		if n == 0 {
 			break
 		}
@@ -248,14 +272,14 @@ const profileSwapRounds = 4
 
 // swapRound is one round of swapByPackets, from the gaps as the items
 // now stand.
-func swapRound(p *AddrProfile, items, fixed []swapItem, past *profileCounts, seen int, set func(i int, ip uint32)) int {
+func swapRound(p *AddrProfile, items, fixed []swapItem, past *profileCounts, set func(i int, ip uint32)) int {
 	_, over, shorts := profileGaps(p, func(yield func(uint32, float64) bool) {
 		for _, it := range slices.Concat(items, fixed) {
 			if !yield(it.ip, it.pk) {
 				return
 			}
 		}
-	}, past, seen)
+	}, past)
 	if len(over) == 0 || len(shorts) == 0 {
 		return 0
 	}
@@ -350,16 +374,17 @@ func (g *Stream) FlowPackets(t *trace.Trace) int {
 		return 0
 	}
 	changed := 0
+	recP, pkP := g.profiles()
 	for fi := range 2 {
-		p := g.o.IPPacketProfile[fi]
-		if !g.o.IPProfile[fi].valid() || !p.valid() {
+		p := pkP[fi]
+		if !recP[fi].valid() || !p.valid() {
 			continue
 		}
 		if g.profPk[fi] == nil {
 			g.profPk[fi] = &profileCounts{n: map[uint32]float64{}}
 		}
 		if g.carried != nil && !g.s.Chains() {
-			changed += swapFlowPackets(p, t.Flows, g.carried, fi == 1, g.profPk[fi], len(g.seen[fi]))
+			changed += swapFlowPackets(p, t.Flows, g.carried, fi == 1, g.profPk[fi])
 		}
 		for i := range t.Flows {
 			f := &t.Flows[i]
@@ -377,7 +402,7 @@ func (g *Stream) FlowPackets(t *trace.Trace) int {
 // swapFlowPackets groups records by 5-tuple and swaps the groups' source
 // (dst false) or destination addresses by packets; the records of held
 // keys keep theirs.
-func swapFlowPackets(p *AddrProfile, recs []trace.Flow, held map[trace.Key]struct{}, dst bool, past *profileCounts, seen int) int {
+func swapFlowPackets(p *AddrProfile, recs []trace.Flow, held map[trace.Key]struct{}, dst bool, past *profileCounts) int {
 	group := map[trace.Key]int{}
 	var items, fixed []swapItem
 	var members [][]int
@@ -407,7 +432,7 @@ func swapFlowPackets(p *AddrProfile, recs []trace.Flow, held map[trace.Key]struc
 		members[j] = append(members[j], i)
 	}
 	changed := 0
-	swapByPackets(p, items, fixed, past, seen, func(j int, ip uint32) {
+	swapByPackets(p, items, fixed, past, func(j int, ip uint32) {
 		for _, i := range members[j] {
 			if dst {
 				recs[i].Dst = ip
@@ -454,13 +479,14 @@ type short struct {
 // past, each address's weight (have), those above their rank's target by
 // at least ½ with their excess (over), and those below by at least ½ with
 // their shortfall, the largest first. The targets are those of the ranks
-// the trace holds so far (seen counts the addresses the running weights
-// may have dropped): each rank's share of the profile's weight times the
-// weight written, so that the heavy hitters' shares are the real ones;
+// the trace holds so far (past keeps the profileKeep heaviest after a
+// prune, so with more than that the light tail is not counted): each
+// rank's share of the profile's weight times the weight written, so that
+// the heavy hitters' shares are the real ones;
 // with fewer addresses than the profile, the weight of its ranks past them
 // is spread evenly over all, and with more, every share is scaled down
 // alike.
-func profileGaps(p *AddrProfile, block iter.Seq2[uint32, float64], past *profileCounts, seen int) (have, over map[uint32]float64, shorts []short) {
+func profileGaps(p *AddrProfile, block iter.Seq2[uint32, float64], past *profileCounts) (have, over map[uint32]float64, shorts []short) {
 	have = map[uint32]float64{}
 	total := 0.0
 	if past != nil {
@@ -481,7 +507,7 @@ func profileGaps(p *AddrProfile, block iter.Seq2[uint32, float64], past *profile
 		ranked = append(ranked, ipCount{ip, x})
 	}
 	slices.SortFunc(ranked, func(a, b ipCount) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.ip, b.ip)) })
-	n := max(len(ranked), seen)
+	n := len(ranked)
 	held := 0.0
 	for r := 1; r <= n; r++ {
 		held += p.At(r)
@@ -503,8 +529,8 @@ func profileGaps(p *AddrProfile, block iter.Seq2[uint32, float64], past *profile
 	return have, over, shorts
 }
 
-func followProfile(kind trace.Kind, p *AddrProfile, rows []Row, kept func(Row) bool, field string, off int, past *profileCounts, seen int) int {
-	have, over, shorts := profileGaps(p, rowWeights(rows, kept, field, func(r Row) float64 { return profileWeight(kind, r) }), past, seen)
+func followProfile(kind trace.Kind, p *AddrProfile, rows []Row, kept func(Row) bool, field string, off int, past *profileCounts) int {
+	have, over, shorts := profileGaps(p, rowWeights(rows, kept, field, func(r Row) float64 { return profileWeight(kind, r) }), past)
 	if len(over) == 0 || len(shorts) == 0 {
 		return 0
 	}
@@ -563,7 +589,7 @@ func followProfile(kind trace.Kind, p *AddrProfile, rows []Row, kept func(Row) b
 			if c == nil {
 				break
 			}
-			setAddr(c.row, off, field, s.ip)
+			setKey(c.row, field, s.ip)
 			over[c.from] -= c.w
 			have[c.from] -= c.w
 			have[s.ip] += c.w
@@ -595,6 +621,17 @@ func bitLogProb(vec []float32, off int, ip uint32) float64 {
 		}
 	}
 	return sc
+}
+
+// setKey gives a row the address ip in field, in its key only: the
+// address it is written with. Its vector keeps the address the model
+// generated, so its features are generated for the flow the model made.
+func setKey(r *Row, field string, ip uint32) {
+	if field == "srcip" {
+		r.Attr.Key.Src = ip
+	} else {
+		r.Attr.Key.Dst = ip
+	}
 }
 
 // setAddr gives a row the address ip in field (encoded at off, 64 values):

@@ -86,10 +86,9 @@ type Stream struct {
 	seen [2]map[uint32]struct{}
 	goal [2]float64
 	// With IPProfile: the weight per address of the rows written so far
-	// in the period, per field (followProfiles).
-	prof [2]*profileCounts
-	// With IPPacketProfile, in a capture: the packets per address.
-	profPk [2]*profileCounts
+	// in the period, per field (followProfiles), and with IPPacketProfile
+	// their packets.
+	prof, profPk [2]*profileCounts
 	// What the protocol repair left failing in the blocks so far, and,
 	// for packet flows continued in later chunks, their TTL and last IP
 	// id (Repair).
@@ -201,6 +200,21 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 		}
 		g.st.SnappedIPs += snapIPs(s, block, g.o.IPSnapTop, g.o.IPSnapWeight, g.distinctTarget(c, n), kept, g.past)
 	}
+	if g.o.Calibrate {
+		// Over the chunk's lengths, whatever the port classes: the
+		// class-wise calibrations before decided which flows are the long
+		// ones, and this one keeps the chunk's records exactly where the
+		// model's class shares are not the real ones. (Before the address
+		// profile, which weighs rows by their lengths.)
+		calibrateAttr(s, block, "length", kept, g.lenTarget(c), BlockRNG(g.o.Seed, 0x1ea, c, b))
+		if g.portLengths(c) {
+			for _, r := range rows {
+				if kept(r) {
+					g.st.PortLengths++
+				}
+			}
+		}
+	}
 	g.st.ProfiledIPs += g.followProfiles(rows, kept)
 	if g.o.IPSnapTop > 0 {
 		if g.o.IPCarry || g.o.IPDistinct != nil {
@@ -260,16 +274,6 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 					}
 				}
 			}
-		}
-	}
-	if g.o.Calibrate {
-		// Over the chunk's lengths, whatever the port classes: the
-		// class-wise calibrations before decided which flows are the long
-		// ones, and this one keeps the chunk's records exactly where the
-		// model's class shares are not the real ones.
-		calibrateAttr(s, [][]Row{own}, "length", func(Row) bool { return true }, g.lenTarget(c), BlockRNG(g.o.Seed, 0x1ea, c, b))
-		if g.portLengths(c) {
-			g.st.PortLengths += len(own)
 		}
 	}
 	g.countProfile(own, false)
