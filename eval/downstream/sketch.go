@@ -19,11 +19,29 @@ type CountMin struct {
 // hashes derive from seed.
 func NewCountMin(depth, width int, seed uint64) *CountMin {
 	c := &CountMin{depth: depth, width: max(width, 1), cells: make([]uint64, depth*max(width, 1))}
+	c.seed(seed)
+	return c
+}
+
+// seed derives the row hashes' seeds from seed.
+func (c *CountMin) seed(seed uint64) {
+	c.seeds = c.seeds[:0]
 	s := seed
-	for i := 0; i < depth; i++ {
+	for i := 0; i < c.depth; i++ {
 		s = hash.Mix(s + 0x9e3779b97f4a7c15)
 		c.seeds = append(c.seeds, s)
 	}
+}
+
+// reset returns c emptied and reseeded as NewCountMin(depth, width, seed)
+// would make it, reusing its cells (a new sketch when c is nil or of
+// another shape).
+func (c *CountMin) reset(depth, width int, seed uint64) *CountMin {
+	if c == nil || c.depth != depth || c.width != max(width, 1) {
+		return NewCountMin(depth, width, seed)
+	}
+	clear(c.cells)
+	c.seed(seed)
 	return c
 }
 
@@ -107,7 +125,7 @@ func sketchTrials(keys int) int {
 const (
 	minTrials  = 3
 	maxTrials  = 1024
-	sketchWork = 1 << 22
+	sketchWork = 1 << 20
 )
 
 // heavyHitterError returns, for each width fraction, the mean relative
@@ -143,8 +161,9 @@ func heavyHitterError(counts map[uint64]uint64, depth int, fracs []float64, top 
 	for _, f := range fracs {
 		w := max(1, int(math.Round(f*float64(keys))))
 		var tot float64
+		var cms *CountMin
 		for t := 0; t < trials; t++ {
-			cms := NewCountMin(depth, w, uint64(seed)*31+uint64(t)+1)
+			cms = cms.reset(depth, w, uint64(seed)*31+uint64(t)+1)
 			for _, e := range all {
 				cms.Add(e.k, e.v)
 			}
