@@ -154,17 +154,17 @@ func mix(x uint64) uint64 {
 // calibrated (with lengths given ports, within the port classes), ports
 // and protocols matched (with lengths given ports, the lengths calibrated
 // again within the classes matching gave, and the ports matched again),
-// addresses snapped and moved to follow the real profile, and tail
-// classes' tokens drawn as exact ports without replacement, over the rows
-// that will be kept; packet flows separated from each other and from
-// the flows held; then the merge's part: a row that starts in its chunk
-// has its own presence tag forced on and is carried, as a continuation, to
-// every later chunk its tags name; a row that does not start in its chunk
-// is dropped, since continuations come from the chunk where the flow
-// starts, but it lends its start position and length to them. Last, the
-// length is calibrated again over the rows kept, to the chunk's lengths
-// whatever the port classes. Chunks come in order and
-// a chunk's blocks before its continuations.
+// addresses snapped, the length calibrated again to the chunk's lengths
+// whatever the port classes, addresses moved to follow the real profile
+// (weighing rows by those lengths), and tail classes' tokens drawn as
+// exact ports without replacement, over the rows that will be kept;
+// packet flows separated from each other and from the flows held; then
+// the merge's part: a row that starts in its chunk has its own presence
+// tag forced on and is carried, as a continuation, to every later chunk
+// its tags name; a row that does not start in its chunk is dropped, since
+// continuations come from the chunk where the flow starts, but it lends
+// its start position and length to them. Chunks come in order and a
+// chunk's blocks before its continuations.
 func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 	if c != g.chunk {
 		if c < g.chunk {
