@@ -62,10 +62,14 @@ func RepairProtocol(t *trace.Trace, fail map[string]float64, seed uint64, held m
 }
 
 // sideOf returns t's kind, as the protocol checks name it, and its
-// protocol check results.
-func sideOf(t *trace.Trace) (string, protocol.Side) {
+// protocol check results, a packet flow in prior judged from where its
+// earlier packets left it (protocol.PacketsAfter): a block's continued
+// flows can fail TTL stability or IP id steps across the cut, and counted
+// alone they would make the block's failure share look lower than the
+// trace's.
+func sideOf(t *trace.Trace, prior map[trace.Key]protocol.FlowState) (string, protocol.Side) {
 	if t.Kind == trace.KindPackets {
-		return "packets", protocol.Packets(t.Packets)
+		return "packets", protocol.PacketsAfter(t.Packets, prior)
 	}
 	return "flows", protocol.Flows(t.Flows)
 }
@@ -124,7 +128,7 @@ func repairProtocol(t *trace.Trace, fail map[string]float64, seed, leaveSeed uin
 		if tally == nil {
 			tally = &repairTally{}
 		}
-		kind, got := sideOf(t)
+		kind, got := sideOf(t, prior)
 		tally.add(kind, fail, got)
 		opt.Leave = tally.leave(fail)
 	}

@@ -246,3 +246,26 @@ func TestFlowsSideAndTarget(t *testing.T) {
 func indexOf(defs []checkDef, name string) int {
 	return slices.IndexFunc(defs, func(d checkDef) bool { return d.Name == name })
 }
+
+// A flow that began before the packets checked is judged from where its
+// earlier packets left it: its TTL against its first packet's, its IP id
+// step from its last; alone, the same packets pass.
+func TestPacketsAfter(t *testing.T) {
+	a := goodTCP()
+	a.TTL, a.ID = 100, 5000
+	a2 := a
+	a2.TS, a2.ID = a.TS+5, a.ID+1
+	pkts := []trace.Packet{a, a2}
+	if s := Packets(pkts); s.AllFlows != 1 {
+		t.Fatalf("alone: %+v", s)
+	}
+	ttl, id := indexOf(packetChecks, CheckTTLStable), indexOf(packetChecks, CheckIPID)
+	s := PacketsAfter(pkts, map[trace.Key]FlowState{a.Key(): {TTL: 64, ID: 100}})
+	if s.Flows != 1 || s.AllFlows != 0 || s.FailedFlows[ttl] != 1 || s.FailedFlows[id] != 1 || s.FailedPackets[ttl] != 2 || s.FailedPackets[id] != 1 {
+		t.Errorf("after a TTL of 64 and an IP id of 100: %+v", s)
+	}
+	// A flow prior does not hold starts afresh.
+	if s := PacketsAfter(pkts, map[trace.Key]FlowState{{Src: 1}: {TTL: 64}}); s.AllFlows != 1 {
+		t.Errorf("another flow's state applied: %+v", s)
+	}
+}

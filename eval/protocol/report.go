@@ -29,7 +29,15 @@ type Side struct {
 
 // Packets checks a packet trace (in its order: a flow's packets are taken
 // in the order they appear).
-func Packets(pkts []trace.Packet) Side {
+func Packets(pkts []trace.Packet) Side { return PacketsAfter(pkts, nil) }
+
+// PacketsAfter checks pkts as Packets does, where some flows began before
+// them: a flow prior holds goes on from the state its earlier packets left
+// (the TTL of its first packet, the IP id of its last; see
+// UpdateFlowStates), so that TTL stability and IP id steps are judged
+// across the cut, as over the whole flow. (Time order and TCP order start
+// afresh: prior does not keep them.)
+func PacketsAfter(pkts []trace.Packet, prior map[trace.Key]FlowState) Side {
 	defs := packetChecks
 	s := Side{Packets: int64(len(pkts)), FailedPackets: make([]int64, len(defs)), FailedFlows: make([]int64, len(defs))}
 	index := make(map[trace.Key]int32)
@@ -44,7 +52,12 @@ func Packets(pkts []trace.Packet) Side {
 			states = append(states, flowState{})
 		}
 		st := &states[j]
-		m := packetFailures(p) | st.next(p, !ok)
+		first := !ok
+		if pr, cont := prior[k]; first && cont && p.FragOff == 0 {
+			st.firstTTL, st.lastID, st.lastTS = pr.TTL, pr.ID, p.TS
+			first = false
+		}
+		m := packetFailures(p) | st.next(p, first)
 		st.failed |= m
 		st.packets++
 		if m == 0 {
