@@ -43,16 +43,19 @@ type RepairOptions struct {
 }
 
 // FlowState is what a packet flow's earlier packets leave to the repair
-// of its later ones: the TTL of its first packet and the IP id of its
-// last.
+// of its later ones: the TTL of its first packet, the IP id of its last,
+// and, for TCP, whether a packet without SYN (NonSyn) or a RST has been
+// seen.
 type FlowState struct {
-	TTL uint8
-	ID  uint16
+	TTL         uint8
+	ID          uint16
+	NonSyn, Rst bool
 }
 
 // UpdateFlowStates records in states, for the flows of pkts (in time
 // order) that keep accepts, the TTL of each flow's first packet (unless
-// states holds the flow already) and the IP id of its last.
+// states holds the flow already), the IP id of its last, and whether a TCP
+// packet without SYN or a RST has been seen.
 func UpdateFlowStates(pkts []trace.Packet, states map[trace.Key]FlowState, keep func(trace.Key) bool) {
 	for i := range pkts {
 		p := &pkts[i]
@@ -68,6 +71,10 @@ func UpdateFlowStates(pkts []trace.Packet, states map[trace.Key]FlowState, keep 
 			st.TTL = p.TTL
 		}
 		st.ID = p.ID
+		if p.Proto == trace.ProtoTCP {
+			st.NonSyn = st.NonSyn || p.TCPFlags&trace.TCPSyn == 0
+			st.Rst = st.Rst || p.TCPFlags&trace.TCPRst != 0
+		}
 		states[k] = st
 	}
 }
@@ -395,6 +402,18 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 					if flagClass(out[i].TCPFlags) == class {
 						flags = append(flags, out[i].TCPFlags)
 					}
+				}
+			}
+			// After the flow's earlier packets (opt.Prior): no SYN once a
+			// packet without one was seen (a SYN-ACK keeps its ACK, a bare
+			// SYN becomes an ACK), nothing but RST once a RST was.
+			prior := opt.Prior[f.key]
+			for j := range flags {
+				switch {
+				case prior.Rst:
+					flags[j] = trace.TCPRst | flags[j]&trace.TCPAck
+				case prior.NonSyn && flags[j]&trace.TCPSyn != 0:
+					flags[j] = flags[j]&^trace.TCPSyn | trace.TCPAck
 				}
 			}
 			for j, i := range tcpIdx {

@@ -320,3 +320,41 @@ func TestRepairCarriesFlowStateAcrossParts(t *testing.T) {
 		t.Errorf("the whole flow fails %v", w.FailedFlows)
 	}
 }
+
+// TCP order across parts: after a first part with a packet without SYN, a
+// SYN in the second part loses its SYN; after a RST, only RSTs follow. The
+// state records both, PacketsAfter judges the second part as the whole
+// flow does, and the repaired flow passes as a whole.
+func TestRepairTCPOrderAcrossParts(t *testing.T) {
+	k := trace.Key{Src: 0x0a000001, Dst: 0x0a000002, SrcPort: 4000, DstPort: 80, Proto: trace.ProtoTCP}
+	mk := func(ts int64, id uint16, flags uint8) trace.Packet {
+		return trace.Packet{TS: ts, Src: k.Src, Dst: k.Dst, SrcPort: k.SrcPort, DstPort: k.DstPort, Proto: k.Proto, Len: 60, TTL: 64, ID: id, TCPFlags: flags}
+	}
+	order := indexOf(packetChecks, CheckTCPOrder)
+	for _, c := range []struct {
+		name   string
+		first  uint8
+		second []uint8
+	}{
+		{"after an ACK", trace.TCPAck, []uint8{trace.TCPSyn, trace.TCPSyn | trace.TCPAck, trace.TCPAck}},
+		{"after a RST", trace.TCPRst | trace.TCPAck, []uint8{trace.TCPAck, trace.TCPAck | trace.TCPFin}},
+	} {
+		first := []trace.Packet{mk(1, 100, trace.TCPSyn), mk(2, 101, c.first)}
+		var second []trace.Packet
+		for i, f := range c.second {
+			second = append(second, mk(int64(3+i), uint16(102+i), f))
+		}
+		states := map[trace.Key]FlowState{}
+		UpdateFlowStates(first, states, func(trace.Key) bool { return true })
+		if s := Packets(second); s.FailedFlows[order] != 0 {
+			t.Fatalf("%s: the second part alone fails tcp_order: the test shows nothing", c.name)
+		}
+		if s := PacketsAfter(second, states); s.FailedFlows[order] != 1 {
+			t.Errorf("%s: judged after the first part, tcp_order fails %d flows, want 1", c.name, s.FailedFlows[order])
+		}
+		out, _ := RepairPackets(second, RepairOptions{Seed: 1, Prior: states})
+		if w := Packets(append(slices.Clone(first), out...)); w.AllFlows != w.Flows {
+			t.Errorf("%s: the whole flow fails %v (second part %+v)", c.name, w.FailedFlows, out)
+		}
+	}
+}

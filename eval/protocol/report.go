@@ -34,9 +34,9 @@ func Packets(pkts []trace.Packet) Side { return PacketsAfter(pkts, nil) }
 // PacketsAfter checks pkts as Packets does, where some flows began before
 // them: a flow prior holds goes on from the state its earlier packets left
 // (the TTL of its first packet, the IP id of its last; see
-// UpdateFlowStates), so that TTL stability and IP id steps are judged
-// across the cut, as over the whole flow. (Time order and TCP order start
-// afresh: prior does not keep them.)
+// UpdateFlowStates), so that TTL stability, IP id steps and TCP order are
+// judged across the cut, as over the whole flow. (Time order starts
+// afresh: prior does not keep the last time.)
 func PacketsAfter(pkts []trace.Packet, prior map[trace.Key]FlowState) Side {
 	defs := packetChecks
 	s := Side{Packets: int64(len(pkts)), FailedPackets: make([]int64, len(defs)), FailedFlows: make([]int64, len(defs))}
@@ -55,6 +55,7 @@ func PacketsAfter(pkts []trace.Packet, prior map[trace.Key]FlowState) Side {
 		first := !ok
 		if pr, cont := prior[k]; first && cont && p.FragOff == 0 {
 			st.firstTTL, st.lastID, st.lastTS = pr.TTL, pr.ID, p.TS
+			st.nonSyn, st.rst = pr.NonSyn, pr.Rst
 			first = false
 		}
 		m := packetFailures(p) | st.next(p, first)
