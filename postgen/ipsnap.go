@@ -114,32 +114,12 @@ func newSnapper(gen [][]Row, field string, off, topK int, past *AddrCounts) *sna
 		return nil
 	}
 	sn := &snapper{gen: gen, field: field, off: off}
-	var lp0, lp1 [32]float64
-	logProb := func(ip uint32) float64 {
-		sc := 0.0
-		for b := 0; b < 32; b++ {
-			if ip>>(31-b)&1 == 1 {
-				sc += lp1[b]
-			} else {
-				sc += lp0[b]
-			}
-		}
-		return sc
-	}
 	for _, rows := range gen {
 		for i := range rows {
 			r := &rows[i]
-			for b := 0; b < 32; b++ {
-				p0, p1 := float64(r.Vec[off+2*b]), float64(r.Vec[off+2*b+1])
-				sum := p0 + p1
-				if !(sum > 0) {
-					p0, p1, sum = 1, 1, 2
-				}
-				lp0[b] = math.Log(math.Max(p0/sum, 1e-6))
-				lp1[b] = math.Log(math.Max(p1/sum, 1e-6))
-			}
+			lp := bitLogs(r.Vec, off)
 			own := ipOf(r.Attr, field)
-			ls := []line{{own, math.Log(counts[own] + 0.5), logProb(own)}}
+			ls := []line{{own, math.Log(counts[own] + 0.5), lp.of(own)}}
 			// A candidate can win at some weight w ≥ 0 only if no other
 			// line is both steeper and higher: keep the Pareto front in
 			// (a, l) among those that beat the own line somewhere (a
@@ -149,7 +129,7 @@ func newSnapper(gen [][]Row, field string, off, topK int, past *AddrCounts) *sna
 				if c.ip == own {
 					continue
 				}
-				l := line{c.ip, math.Log(c.n + 0.5), logProb(c.ip)}
+				l := line{c.ip, math.Log(c.n + 0.5), lp.of(c.ip)}
 				if l.a > ls[0].a || l.l > ls[0].l {
 					cand = append(cand, l)
 				}
@@ -270,10 +250,10 @@ func (sn *snapper) apply(w float64) int {
 // block also holds, or that seen holds, a new address: their own with
 // the one bit flipped that costs the least log-probability among those
 // giving a valid address (sn.valid) neither the block nor seen holds;
-// the rows whose flip costs least go first. The target asked for more addresses than the
-// model's bitwise decoding holds: the bits the model was least sure of
-// decide which rows leave a shared address. It returns how many rows
-// moved.
+// the rows whose flip costs least go first. The target asked for more
+// addresses than the model's bitwise decoding holds: the bits the model
+// was least sure of decide which rows leave a shared address. It returns
+// how many rows moved.
 func (sn *snapper) spread(n int, keep func(Row) bool, seen map[uint32]struct{}) int {
 	type move struct {
 		row  *Row
@@ -293,19 +273,10 @@ func (sn *snapper) spread(n int, keep func(Row) bool, seen map[uint32]struct{}) 
 			}
 			used[ip]++
 			m := move{row: r, from: ip}
+			lp := bitLogs(r.Vec, sn.off)
 			for b := 0; b < 32; b++ {
-				p0, p1 := float64(r.Vec[sn.off+2*b]), float64(r.Vec[sn.off+2*b+1])
-				if sum := p0 + p1; sum > 0 {
-					p0, p1 = p0/sum, p1/sum
-				} else {
-					p0, p1 = 0.5, 0.5
-				}
-				lp0, lp1 := math.Log(math.Max(p0, 1e-6)), math.Log(math.Max(p1, 1e-6))
-				if ip>>(31-b)&1 == 1 {
-					m.bits[b] = lp1 - lp0
-				} else {
-					m.bits[b] = lp0 - lp1
-				}
+				bit := ip >> (31 - b) & 1
+				m.bits[b] = lp[bit][b] - lp[1-bit][b]
 			}
 			moves = append(moves, m)
 		}

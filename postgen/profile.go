@@ -108,6 +108,9 @@ type profileCounts struct {
 }
 
 func (pc *profileCounts) add(ip uint32, w float64) {
+	if pc.n == nil {
+		pc.n = map[uint32]float64{}
+	}
 	pc.n[ip] += w
 	pc.total += w
 }
@@ -148,19 +151,16 @@ func (g *Stream) profiles() (rec, pk [2]*AddrProfile) {
 	return rec, pk
 }
 
-// countProfile adds rows to the running weights of the profiled fields (and, in a capture, to their packets). Continuations
-// (cont) add records to a flow trace's addresses; a capture's are their
-// flow's 5-tuple again, counted where the flow started, and add only
-// packets.
+// countProfile adds rows to the running weights of the profiled fields
+// (and, in a capture, to their packets). Continuations (cont) add records
+// to a flow trace's addresses; a capture's are their flow's 5-tuple again,
+// counted where the flow started, and add only packets.
 func (g *Stream) countProfile(rows []Row, cont bool) {
 	capture := g.s.Kind() == trace.KindPackets
 	recP, pkP := g.profiles()
 	for fi, field := range []string{"srcip", "dstip"} {
 		if !recP[fi].valid() {
 			continue
-		}
-		if g.prof[fi] == nil {
-			g.prof[fi] = &profileCounts{n: map[uint32]float64{}}
 		}
 		if !cont || !capture {
 			for _, r := range rows {
@@ -170,9 +170,6 @@ func (g *Stream) countProfile(rows []Row, cont bool) {
 		}
 		if !capture || !pkP[fi].valid() {
 			continue
-		}
-		if g.profPk[fi] == nil {
-			g.profPk[fi] = &profileCounts{n: map[uint32]float64{}}
 		}
 		for _, r := range rows {
 			g.profPk[fi].add(ipOf(r.Attr, field), packetWeight(r))
@@ -211,9 +208,9 @@ func (g *Stream) followProfiles(rows []Row, kept func(Row) bool) int {
 		if !p.valid() || off < 0 || dim != 64 {
 			continue
 		}
-		moved += followProfile(g.s.Kind(), p, rows, kept, field, off, g.prof[fi])
+		moved += followProfile(g.s.Kind(), p, rows, kept, field, off, &g.prof[fi])
 		if pk := pkP[fi]; g.s.Kind() == trace.KindPackets && pk.valid() {
-			moved += 2 * swapPackets(pk, rows, kept, field, g.profPk[fi])
+			moved += 2 * swapPackets(pk, rows, kept, field, &g.profPk[fi])
 		}
 	}
 	return moved
@@ -380,11 +377,8 @@ func (g *Stream) FlowPackets(t *trace.Trace) int {
 		if !recP[fi].valid() || !p.valid() {
 			continue
 		}
-		if g.profPk[fi] == nil {
-			g.profPk[fi] = &profileCounts{n: map[uint32]float64{}}
-		}
 		if g.carried != nil && !g.s.Chains() {
-			changed += swapFlowPackets(p, t.Flows, g.carried, fi == 1, g.profPk[fi])
+			changed += swapFlowPackets(p, t.Flows, g.carried, fi == 1, &g.profPk[fi])
 		}
 		for i := range t.Flows {
 			f := &t.Flows[i]
@@ -465,7 +459,8 @@ type profileCand struct {
 	row  *Row
 	from uint32
 	w    float64
-	own  float64 // log-probability of its own address
+	logs addrLogs // its vector's bit log-probabilities
+	own  float64  // log-probability of its own address
 }
 
 // short is an address below its target, by def.
@@ -546,7 +541,9 @@ func followProfile(kind trace.Kind, p *AddrProfile, rows []Row, kept func(Row) b
 			continue
 		}
 		w := profileWeight(kind, *r)
-		byW[w] = append(byW[w], profileCand{row: r, from: ip, w: w, own: bitLogProb(r.Vec, off, ip)})
+		c := profileCand{row: r, from: ip, w: w, logs: bitLogs(r.Vec, off)}
+		c.own = c.logs.of(ip)
+		byW[w] = append(byW[w], c)
 	}
 	weights := make([]float64, 0, len(byW))
 	for w, cs := range byW {
@@ -565,7 +562,7 @@ func followProfile(kind trace.Kind, p *AddrProfile, rows []Row, kept func(Row) b
 				continue
 			}
 			looked++
-			if sc := bitLogProb(c.row.Vec, off, to); sc > bestScore {
+			if sc := c.logs.of(to); sc > bestScore {
 				best, bestScore = i, sc
 			}
 		}
@@ -604,21 +601,31 @@ func followProfile(kind trace.Kind, p *AddrProfile, rows []Row, kept func(Row) b
 // each move.
 const profileLook = 32
 
-// bitLogProb is the log-probability of address ip under a row's bit
-// probabilities (the 64 values at off: per bit, the weights of 0 and 1).
-func bitLogProb(vec []float32, off int, ip uint32) float64 {
-	sc := 0.0
+// addrLogs holds, per bit of an encoded address, the log-probabilities of
+// 0 ([0]) and of 1 ([1]) a row's vector gives it.
+type addrLogs [2][32]float64
+
+// bitLogs returns the bit log-probabilities of the address encoded at off
+// in vec (64 values: per bit, the weights of 0 and 1, normalised; equal
+// when both are zero), each at least log 10⁻⁶.
+func bitLogs(vec []float32, off int) (l addrLogs) {
 	for b := 0; b < 32; b++ {
 		p0, p1 := float64(vec[off+2*b]), float64(vec[off+2*b+1])
 		sum := p0 + p1
 		if !(sum > 0) {
 			p0, p1, sum = 1, 1, 2
 		}
-		if ip>>(31-b)&1 == 1 {
-			sc += math.Log(math.Max(p1/sum, 1e-6))
-		} else {
-			sc += math.Log(math.Max(p0/sum, 1e-6))
-		}
+		l[0][b] = math.Log(math.Max(p0/sum, 1e-6))
+		l[1][b] = math.Log(math.Max(p1/sum, 1e-6))
+	}
+	return l
+}
+
+// of is the log-probability of address ip.
+func (l *addrLogs) of(ip uint32) float64 {
+	sc := 0.0
+	for b := 0; b < 32; b++ {
+		sc += l[ip>>(31-b)&1][b]
 	}
 	return sc
 }
@@ -642,9 +649,5 @@ func setAddr(r *Row, off int, field string, ip uint32) {
 		bit := ip >> (31 - b) & 1
 		r.Vec[off+2*b], r.Vec[off+2*b+1] = float32(1-bit), float32(bit)
 	}
-	if field == "srcip" {
-		r.Attr.Key.Src = ip
-	} else {
-		r.Attr.Key.Dst = ip
-	}
+	setKey(r, field, ip)
 }

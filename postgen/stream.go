@@ -88,7 +88,7 @@ type Stream struct {
 	// With IPProfile: the weight per address of the rows written so far
 	// in the period, per field (followProfiles), and with IPPacketProfile
 	// their packets.
-	prof, profPk [2]*profileCounts
+	prof, profPk [2]profileCounts
 	// What the protocol repair left failing in the blocks so far, and,
 	// for packet flows continued in later chunks, their TTL and last IP
 	// id (Repair).
@@ -129,7 +129,7 @@ func (g *Stream) Restart(seed uint64) error {
 	g.remap, g.carried = map[trace.Key]trace.Key{}, nil
 	g.states = nil
 	g.seen, g.goal = [2]map[uint32]struct{}{}, [2]float64{}
-	g.prof, g.profPk = [2]*profileCounts{}, [2]*profileCounts{}
+	g.prof, g.profPk = [2]profileCounts{}, [2]profileCounts{}
 	g.tailDraws = nil
 	return nil
 }
@@ -191,14 +191,14 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 			matchKeys(s, block, kept, BlockRNG(g.o.Seed, 0x6d62+uint64(it), c, b))
 		}
 	}
-	if g.o.IPSnapTop > 0 {
-		n := 0
-		for _, r := range rows {
-			if kept(r) {
-				n++
-			}
+	nKept := 0
+	for _, r := range rows {
+		if kept(r) {
+			nKept++
 		}
-		g.st.SnappedIPs += snapIPs(s, block, g.o.IPSnapTop, g.o.IPSnapWeight, g.distinctTarget(c, n), kept, g.past)
+	}
+	if g.o.IPSnapTop > 0 {
+		g.st.SnappedIPs += snapIPs(s, block, g.o.IPSnapTop, g.o.IPSnapWeight, g.distinctTarget(c, nKept), kept, g.past)
 	}
 	if g.o.Calibrate {
 		// Over the chunk's lengths, whatever the port classes: the
@@ -208,11 +208,7 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 		// profile, which weighs rows by their lengths.)
 		calibrateAttr(s, block, "length", kept, g.lenTarget(c), BlockRNG(g.o.Seed, 0x1ea, c, b))
 		if g.portLengths(c) {
-			for _, r := range rows {
-				if kept(r) {
-					g.st.PortLengths++
-				}
-			}
+			g.st.PortLengths += nKept
 		}
 	}
 	g.st.ProfiledIPs += g.followProfiles(rows, kept)
