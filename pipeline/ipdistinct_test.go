@@ -3,6 +3,7 @@ package pipeline
 import (
 	"testing"
 
+	"github.com/netshare-go/netshare/config"
 	"github.com/netshare-go/netshare/trace"
 )
 
@@ -13,18 +14,9 @@ import (
 // sources and destinations than the real trace, where the same models
 // without it give more.
 func TestGenerateIPDistinct(t *testing.T) {
-	dir := t.TempDir()
 	cfg := tinyConfig(t, 10)
 	cfg.Generate.IPDistinct = false
-	r := runAll(t, Options{Dir: dir, Config: cfg})
-	split, err := LoadSplit(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	real, err := trace.ReadAll(r.InputPath, trace.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, split, real := runSample(t, cfg)
 	distinct := func(fs []trace.Flow) (int, int) {
 		src, dst := map[uint32]bool{}, map[uint32]bool{}
 		for _, f := range fs {
@@ -88,4 +80,21 @@ func TestDistinctCounter(t *testing.T) {
 	if cap(d.v) > 4*len(set)+8192 {
 		t.Errorf("holds room for %d values for %d distinct", cap(d.v), len(set))
 	}
+}
+
+// runSample runs the embedded sample with cfg in a new directory and
+// returns the directory, the split's statistics and the real trace.
+func runSample(t *testing.T, cfg *config.Config) (string, *SplitInfo, *trace.Trace) {
+	t.Helper()
+	dir := t.TempDir()
+	r := runAll(t, Options{Dir: dir, Config: cfg})
+	split, err := LoadSplit(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, err := trace.ReadAll(r.InputPath, trace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, split, real
 }

@@ -15,18 +15,9 @@ import (
 // trace's, in both fields (the destinations' within 0.1 of the real
 // shares).
 func TestGenerateIPProfile(t *testing.T) {
-	dir := t.TempDir()
 	cfg := tinyConfig(t, 10)
 	cfg.Generate.IPProfile = false
-	r := runAll(t, Options{Dir: dir, Config: cfg})
-	split, err := LoadSplit(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	real, err := trace.ReadAll(r.InputPath, trace.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, split, real := runSample(t, cfg)
 	ranked := func(fs []trace.Flow, dst bool) []float64 {
 		n := map[uint32]float64{}
 		for _, f := range fs {

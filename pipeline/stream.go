@@ -446,8 +446,6 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 			}
 			profile[c][0].add(f.Key.Src, w)
 			profile[c][1].add(f.Key.Dst, w)
-		}
-		if packetProfile != nil {
 			n := len(f.Records) + f.Truncated
 			if !packets {
 				n = 0
