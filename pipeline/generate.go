@@ -150,6 +150,9 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	defer os.RemoveAll(tmp)
 	opt := postgen.Options{Seed: r.Cfg.Seed, Calibrate: r.Cfg.Generate.Calibrate, MatchPorts: r.Cfg.Generate.MatchPorts, IPSnapTop: r.Cfg.Generate.IPSnapTop, IPSnapWeight: r.Cfg.Generate.IPSnapWeight}
 	opt.IPCarry = r.Cfg.Generate.IPCarry
+	// A real trace with flows from a host to itself keeps them, down to
+	// its share (the repair's target); otherwise none are generated.
+	_, opt.SelfLoops = fail[protocol.CheckAddrDistinct]
 	if r.Cfg.Generate.IPDistinct { // validated to come with ip_snap_top
 		opt.IPDistinct = r.ipDistinct(split)
 	}

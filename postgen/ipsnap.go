@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/netshare-go/netshare/encoding"
-	"github.com/netshare-go/netshare/eval/protocol"
 )
 
 // snapIPs decodes the generated source and destination addresses jointly
@@ -166,12 +165,7 @@ func choice(ls []line, w float64) uint32 {
 // field (src_addr, dst_addr): protocol repair replaces an address that
 // does not with one the trace holds, so it would not stay a distinct
 // address.
-func (sn *snapper) valid(ip uint32) bool {
-	if sn.field == "srcip" {
-		return protocol.SrcAddrValid(ip)
-	}
-	return protocol.DstAddrValid(ip)
-}
+func (sn *snapper) valid(ip uint32) bool { return addrValid(sn.field, ip) }
 
 // distinct counts the distinct valid addresses of the rows keep accepts
 // at weight w that seen does not hold.

@@ -78,6 +78,13 @@ type Options struct {
 	// flows or records per address (swapPackets for a capture's rows,
 	// FlowPackets for a flow trace's decoded records).
 	IPPacketProfile [][2]*AddrProfile
+	// SelfLoops keeps the rows whose source and destination address are
+	// the same as generated: set for a real trace that holds such flows
+	// (the addr_distinct check), which the protocol repair then brings
+	// down to its share. Otherwise each takes another address on one side
+	// (separateHosts), and the address profile moves no row onto its own
+	// other address.
+	SelfLoops bool
 }
 
 // Distinct is what a chunk adds to the real trace's distinct addresses:
@@ -95,10 +102,13 @@ type Stats struct {
 	SnappedIPs    int `json:"snapped_ips"`
 	// ProfiledIPs counts the addresses moved to follow the real
 	// rank-frequency profile (IPProfile).
-	ProfiledIPs   int `json:"profiled_ips,omitempty"`
-	TailPorts     int `json:"tail_ports_drawn"`
-	SeparatedKeys int `json:"separated_keys"`
-	DroppedEmpty  int `json:"dropped_in_empty_chunks"`
+	ProfiledIPs int `json:"profiled_ips,omitempty"`
+	// SeparatedHosts counts the rows given another address on one side
+	// because their source and destination were the same (separateHosts).
+	SeparatedHosts int `json:"separated_hosts,omitempty"`
+	TailPorts      int `json:"tail_ports_drawn"`
+	SeparatedKeys  int `json:"separated_keys"`
+	DroppedEmpty   int `json:"dropped_in_empty_chunks"`
 	// PortLengths counts the flows whose lengths were ranked within their
 	// port class (SetPortLengthTargets).
 	PortLengths int `json:"flows_lengths_given_ports,omitempty"`

@@ -208,24 +208,53 @@ func (g *Stream) followProfiles(rows []Row, kept func(Row) bool) int {
 		if !p.valid() || off < 0 || dim != 64 {
 			continue
 		}
-		moved += followProfile(g.s.Kind(), p, rows, kept, field, off, &g.prof[fi])
+		moved += followProfile(g.s.Kind(), p, rows, kept, field, off, &g.prof[fi], !g.o.SelfLoops)
 		if pk := pkP[fi]; g.s.Kind() == trace.KindPackets && pk.valid() {
-			moved += 2 * swapPackets(pk, rows, kept, field, &g.profPk[fi])
+			moved += 2 * swapPackets(pk, rows, kept, field, &g.profPk[fi], !g.o.SelfLoops)
 		}
 	}
 	return moved
+}
+
+// hostGaps returns, for separateHosts, each address's distance to its
+// target in the record (or flow) profile of both address fields, the
+// block's kept rows counted with the running weights; nil unless both
+// fields have a profile.
+func (g *Stream) hostGaps(rows []Row, kept func(Row) bool) *hostGaps {
+	recP, _ := g.profiles()
+	kind := g.s.Kind()
+	h := &hostGaps{weight: func(r Row) float64 { return profileWeight(kind, r) }}
+	for fi, field := range []string{"srcip", "dstip"} {
+		p := recP[fi]
+		if off, dim := g.s.AttrSlice(field); !p.valid() || off < 0 || dim != 64 {
+			return nil
+		}
+		_, over, shorts := profileGaps(p, rowWeights(rows, kept, field, h.weight), &g.prof[fi])
+		h.gap[fi] = over
+		if over == nil {
+			h.gap[fi] = map[uint32]float64{}
+		}
+		for _, sh := range shorts {
+			h.gap[fi][sh.ip] = -sh.def
+		}
+	}
+	return h
 }
 
 // swapPackets exchanges the addresses of pairs of a capture's kept rows
 // so that the packets per address follow the real packet profile, keeping
 // the flows per address (see swapByPackets). It returns how many pairs
 // swapped.
-func swapPackets(p *AddrProfile, rows []Row, kept func(Row) bool, field string, past *profileCounts) int {
+func swapPackets(p *AddrProfile, rows []Row, kept func(Row) bool, field string, past *profileCounts, noLoops bool) int {
 	var items []swapItem
 	var at []*Row
 	for i := range rows {
 		if r := &rows[i]; kept(*r) {
-			items = append(items, swapItem{ip: ipOf(r.Attr, field), w: 1, pk: packetWeight(*r)})
+			it := swapItem{ip: ipOf(r.Attr, field), w: 1, pk: packetWeight(*r), other: noOther}
+			if noLoops {
+				it.other = uint64(ipOf(r.Attr, otherField(field)))
+			}
+			items = append(items, it)
 			at = append(at, r)
 		}
 	}
@@ -233,10 +262,24 @@ func swapPackets(p *AddrProfile, rows []Row, kept func(Row) bool, field string, 
 }
 
 // swapItem is what swapByPackets may give another address: a flow of w
-// records (1 in a capture) and pk packets, now on address ip.
+// records (1 in a capture) and pk packets, now on address ip, that may not
+// take address other (its address on the other side, so that no flow is
+// swapped onto its own host; noOther for none).
 type swapItem struct {
 	ip    uint32
 	w, pk float64
+	other uint64
+}
+
+// noOther is a swapItem's other when any address may be given to it.
+const noOther = math.MaxUint64
+
+// otherField is the address field other than field.
+func otherField(field string) string {
+	if field == "srcip" {
+		return "dstip"
+	}
+	return "srcip"
 }
 
 // swapByPackets exchanges the addresses of pairs of items of equal weight,
@@ -318,7 +361,7 @@ func swapRound(p *AddrProfile, items, fixed []swapItem, past *profileCounts, set
 					lo := items[x].pk - (excess + b.def)
 					j := sort.Search(len(rb), func(y int) bool { return items[rb[y]].pk >= lo })
 					for end := min(len(rb), j+profileSwapScan); j < end && items[rb[j]].pk < items[x].pk; j++ {
-						if items[rb[j]].w != items[x].w {
+						if items[rb[j]].w != items[x].w || items[x].other == uint64(b.ip) || items[rb[j]].other == uint64(d.ip) {
 							continue
 						}
 						delta := items[x].pk - items[rb[j]].pk
@@ -378,7 +421,7 @@ func (g *Stream) FlowPackets(t *trace.Trace) int {
 			continue
 		}
 		if g.carried != nil && !g.s.Chains() {
-			changed += swapFlowPackets(p, t.Flows, g.carried, fi == 1, &g.profPk[fi])
+			changed += swapFlowPackets(p, t.Flows, g.carried, fi == 1, &g.profPk[fi], !g.o.SelfLoops)
 		}
 		for i := range t.Flows {
 			f := &t.Flows[i]
@@ -395,8 +438,8 @@ func (g *Stream) FlowPackets(t *trace.Trace) int {
 
 // swapFlowPackets groups records by 5-tuple and swaps the groups' source
 // (dst false) or destination addresses by packets; the records of held
-// keys keep theirs.
-func swapFlowPackets(p *AddrProfile, recs []trace.Flow, held map[trace.Key]struct{}, dst bool, past *profileCounts) int {
+// keys keep theirs. With noLoops no group takes its own other address.
+func swapFlowPackets(p *AddrProfile, recs []trace.Flow, held map[trace.Key]struct{}, dst bool, past *profileCounts, noLoops bool) int {
 	group := map[trace.Key]int{}
 	var items, fixed []swapItem
 	var members [][]int
@@ -414,11 +457,15 @@ func swapFlowPackets(p *AddrProfile, recs []trace.Flow, held map[trace.Key]struc
 		if !ok {
 			j = len(items)
 			group[k] = j
-			ip := k.Src
+			ip, other := k.Src, k.Dst
 			if dst {
-				ip = k.Dst
+				ip, other = k.Dst, k.Src
 			}
-			items = append(items, swapItem{ip: ip})
+			it := swapItem{ip: ip, other: noOther}
+			if noLoops {
+				it.other = uint64(other)
+			}
+			items = append(items, it)
 			members = append(members, nil)
 		}
 		items[j].w++
@@ -524,7 +571,8 @@ func profileGaps(p *AddrProfile, block iter.Seq2[uint32, float64], past *profile
 	return have, over, shorts
 }
 
-func followProfile(kind trace.Kind, p *AddrProfile, rows []Row, kept func(Row) bool, field string, off int, past *profileCounts) int {
+func followProfile(kind trace.Kind, p *AddrProfile, rows []Row, kept func(Row) bool, field string, off int, past *profileCounts, noLoops bool) int {
+	other := otherField(field)
 	have, over, shorts := profileGaps(p, rowWeights(rows, kept, field, func(r Row) float64 { return profileWeight(kind, r) }), past)
 	if len(over) == 0 || len(shorts) == 0 {
 		return 0
@@ -558,7 +606,7 @@ func followProfile(kind trace.Kind, p *AddrProfile, rows []Row, kept func(Row) b
 		best, bestScore, looked := -1, math.Inf(-1), 0
 		for i := 0; i < len(cs) && looked < profileLook; i++ {
 			c := &cs[i]
-			if over[c.from] < c.w/2 || have[c.from]-c.w <= 0 {
+			if over[c.from] < c.w/2 || have[c.from]-c.w <= 0 || (noLoops && ipOf(c.row.Attr, other) == to) {
 				continue
 			}
 			looked++

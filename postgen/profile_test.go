@@ -78,7 +78,7 @@ func TestFollowProfile(t *testing.T) {
 	for i, r := range rows {
 		generated[i] = ipOfVec(s, r)
 	}
-	moved := followProfile(trace.KindFlows, prof, rows, kept, "srcip", off, nil)
+	moved := followProfile(trace.KindFlows, prof, rows, kept, "srcip", off, nil, true)
 	got := map[uint32]float64{}
 	for i, r := range rows {
 		got[r.Attr.Key.Src] += profileWeight(trace.KindFlows, r)
@@ -111,7 +111,7 @@ func TestFollowProfile(t *testing.T) {
 		t.Errorf("%d of the rows unsure of their address stayed, while sure ones moved", left)
 	}
 	// Again: nothing left to move.
-	if n := followProfile(trace.KindFlows, prof, rows, kept, "srcip", off, nil); n != 0 {
+	if n := followProfile(trace.KindFlows, prof, rows, kept, "srcip", off, nil, true); n != 0 {
 		t.Errorf("a second pass moved %d rows", n)
 	}
 }
@@ -132,7 +132,7 @@ func TestFollowProfileCountsThePast(t *testing.T) {
 	}
 	past := &profileCounts{n: map[uint32]float64{a: 30, b: 30}, total: 60}
 	prof := NewAddrProfile([]float64{60, 20})
-	moved := followProfile(trace.KindFlows, prof, rows, func(Row) bool { return true }, "srcip", off, past)
+	moved := followProfile(trace.KindFlows, prof, rows, func(Row) bool { return true }, "srcip", off, past, true)
 	n := map[uint32]int{}
 	for _, r := range rows {
 		n[r.Attr.Key.Src]++
@@ -165,7 +165,7 @@ func TestSwapPackets(t *testing.T) {
 	// other with 10.
 	pk := NewAddrProfile([]float64{40, 10})
 	kept := func(Row) bool { return true }
-	n := swapPackets(pk, rows, kept, "srcip", nil)
+	n := swapPackets(pk, rows, kept, "srcip", nil, true)
 	flows, packets := map[uint32]int{}, map[uint32]int{}
 	for _, r := range rows {
 		flows[r.Attr.Key.Src]++
@@ -204,7 +204,7 @@ func TestSwapFlowPackets(t *testing.T) {
 	// The real trace: the heavier destination with 60% of the packets.
 	// Of 164, that is 98.4: b's 161 less sport 3's 60 for sport 1's 2.
 	pk := NewAddrProfile([]float64{60, 40})
-	changed := swapFlowPackets(pk, recs, held, true, nil)
+	changed := swapFlowPackets(pk, recs, held, true, nil, true)
 	records, packets := map[uint32]int{}, map[uint32]uint64{}
 	for _, r := range recs {
 		records[r.Dst]++

@@ -154,7 +154,8 @@ func mix(x uint64) uint64 {
 // calibrated (with lengths given ports, within the port classes), ports
 // and protocols matched (with lengths given ports, the lengths calibrated
 // again within the classes matching gave, and the ports matched again),
-// addresses snapped, the length calibrated again to the chunk's lengths
+// addresses snapped, flows from a host to itself given another address
+// (separateHosts), the length calibrated again to the chunk's lengths
 // whatever the port classes, addresses moved to follow the real profile
 // (weighing rows by those lengths), and tail classes' tokens drawn as
 // exact ports without replacement, over the rows that will be kept;
@@ -199,6 +200,9 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 	}
 	if g.o.IPSnapTop > 0 {
 		g.st.SnappedIPs += snapIPs(s, block, g.o.IPSnapTop, g.o.IPSnapWeight, g.distinctTarget(c, nKept), kept, g.past)
+	}
+	if !g.o.SelfLoops {
+		g.st.SeparatedHosts += separateHosts(s, rows, kept, g.hostGaps(rows, kept))
 	}
 	if g.o.Calibrate {
 		// Over the chunk's lengths, whatever the port classes: the

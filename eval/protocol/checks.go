@@ -43,6 +43,7 @@ const (
 	CheckFlowPackets  = "flow_packets"
 	CheckFlowBytes    = "flow_bytes"
 	CheckFlowDuration = "flow_duration"
+	CheckAddrDistinct = "addr_distinct"
 )
 
 // Limits used by the checks.
@@ -77,6 +78,7 @@ const (
 	bFlowPackets
 	bFlowBytes
 	bFlowDuration
+	bAddrDistinct
 )
 
 type checkDef struct {
@@ -91,6 +93,9 @@ var (
 	defSrcAddr  = checkDef{Check{CheckSrcAddr, "source not in 0/8, 127/8, multicast 224/4 or reserved 240/4 (broadcast)"}, bSrcAddr}
 	defDstAddr  = checkDef{Check{CheckDstAddr, "destination not in 0/8 or 127/8"}, bDstAddr}
 	defTCPFlags = checkDef{Check{CheckTCPFlags, "legal TCP flag combination; no TCP flags on other protocols"}, bTCPFlags}
+	// Last in both lists: pre-processing records a real trace's failures
+	// by position, and runs recorded before it keep their order.
+	defAddrDistinct = checkDef{Check{CheckAddrDistinct, "source and destination addresses differ (a packet to itself is a LAND attack)"}, bAddrDistinct}
 
 	packetChecks = []checkDef{
 		defProto, defPorts, defICMP, defSrcAddr, defDstAddr,
@@ -103,12 +108,14 @@ var (
 		{Check{CheckTTLStable, "TTL within 2 of the first TTL of its flow"}, bTTLStable},
 		{Check{CheckIPID, "IP id unchanged or a forward step below 2048 (mod 65536) from the previous packet of its flow"}, bIPID},
 		{Check{CheckTCPOrder, "TCP: no SYN after a packet without SYN, nothing but RST after a RST"}, bTCPOrder},
+		defAddrDistinct,
 	}
 	flowChecks = []checkDef{
 		defProto, defPorts, defICMP, defSrcAddr, defDstAddr, defTCPFlags,
 		{Check{CheckFlowPackets, "at least one packet"}, bFlowPackets},
 		{Check{CheckFlowBytes, "bytes between packets × minimal header length and packets × 65535"}, bFlowBytes},
 		{Check{CheckFlowDuration, "duration not negative, and zero for a single packet"}, bFlowDuration},
+		defAddrDistinct,
 	}
 )
 
@@ -235,6 +242,9 @@ func commonFailures(k trace.Key, fragment bool) uint32 {
 	}
 	if !DstAddrValid(k.Dst) {
 		m |= bDstAddr
+	}
+	if k.Src == k.Dst {
+		m |= bAddrDistinct
 	}
 	return m
 }

@@ -49,6 +49,7 @@ func TestPacketChecksEach(t *testing.T) {
 		{CheckSrcAddr, mod(func(p *trace.Packet) { p.Src = 127<<24 | 1 })},
 		{CheckDstAddr, mod(func(p *trace.Packet) { p.Dst = 0 })},
 		{CheckDstAddr, mod(func(p *trace.Packet) { p.Dst = 127<<24 | 1 })},
+		{CheckAddrDistinct, mod(func(p *trace.Packet) { p.Dst = p.Src })},
 		{CheckIPLength, mod(func(p *trace.Packet) { p.Len = 39 })},
 		{CheckIPLength, mod(func(p *trace.Packet) { p.Len = 0 })},
 		{CheckIPLength, mod(func(p *trace.Packet) { p.Proto, p.DstPort, p.TCPFlags, p.Len = trace.ProtoUDP, 53, 0, 27 })},
@@ -155,6 +156,7 @@ func TestFlowRecordChecksEach(t *testing.T) {
 		{CheckICMP, mod(func(r *trace.Flow) { r.Proto, r.SrcPort, r.DstPort, r.TCPFlags = trace.ProtoICMP, 0, 8<<8|1, 0 })},
 		{CheckSrcAddr, mod(func(r *trace.Flow) { r.Src = 239<<24 | 1 })},
 		{CheckDstAddr, mod(func(r *trace.Flow) { r.Dst = 1 })},
+		{CheckAddrDistinct, mod(func(r *trace.Flow) { r.Src = r.Dst })},
 		{CheckTCPFlags, mod(func(r *trace.Flow) { r.TCPFlags = trace.TCPFin | trace.TCPSyn })}, // FIN never without ACK
 		{CheckTCPFlags, mod(func(r *trace.Flow) { r.Proto, r.DstPort = trace.ProtoUDP, 53 })},
 		{CheckFlowPackets, mod(func(r *trace.Flow) { r.Packets, r.Bytes, r.Dur = 0, 0, 0 })},

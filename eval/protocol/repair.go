@@ -205,9 +205,10 @@ func draw[T any](r *rand.Rand, pool []T, old T) (T, bool) {
 
 // repairKey returns k with its ports, ICMP type and addresses made valid
 // (as far as the pools allow), counting each change in rep; rec is the
-// record's number in a flow trace, −1 for a packet flow (see fix).
-func (p *pools) repairKey(k trace.Key, r *rand.Rand, opt RepairOptions, rep Repairs, weight int64, rec int) trace.Key {
-	m := commonFailures(k, false)
+// record's number in a flow trace, −1 for a packet flow (see fix); frag
+// marks the key of later fragments (see commonFailures).
+func (p *pools) repairKey(k trace.Key, r *rand.Rand, opt RepairOptions, rep Repairs, weight int64, rec int, frag bool) trace.Key {
+	m := commonFailures(k, frag)
 	orig := k
 	if m&bPorts != 0 && opt.fix(CheckPorts, orig, rec) {
 		switch {
@@ -245,8 +246,34 @@ func (p *pools) repairKey(k trace.Key, r *rand.Rand, opt RepairOptions, rep Repa
 			rep[CheckDstAddr] += weight
 		}
 	}
+	if k.Src == k.Dst && opt.fix(CheckAddrDistinct, orig, rec) {
+		var ok bool
+		if k.Dst, ok = drawOther(r, p.dst, k.Dst); ok {
+			rep[CheckAddrDistinct] += weight
+		} else if k.Src, ok = drawOther(r, p.src, k.Src); ok {
+			rep[CheckAddrDistinct] += weight
+		}
+	}
 	return k
 }
+
+// drawOther draws from pool a value other than old, giving up (old,
+// false) after otherTries draws: a pool of old alone, or nearly, has no
+// other value to give.
+func drawOther[T comparable](r *rand.Rand, pool []T, old T) (T, bool) {
+	if len(pool) == 0 {
+		return old, false
+	}
+	for range otherTries {
+		if v := pool[r.IntN(len(pool))]; v != old {
+			return v, true
+		}
+	}
+	return old, false
+}
+
+// otherTries bounds drawOther's draws.
+const otherTries = 32
 
 // repairTCPFlags makes f a legal flag combination: empty becomes ACK, SYN
 // loses FIN and RST, and ACK is added to anything but a SYN or a RST.
@@ -276,6 +303,9 @@ func repairTCPFlags(f uint8) uint8 {
 //     trace's own valid values in that field (one entry per packet, so the
 //     valid part of each marginal is kept), and portless protocols lose
 //     their ports; the flow's packets move to the new 5-tuple together;
+//   - addr_distinct: per flow, a destination equal to the source is
+//     redrawn from the trace's valid destinations other than it (or, when
+//     it has no other, the source from its sources);
 //   - ttl, ttl_stable: a flow's packets whose TTL is 0 or lies more than 2
 //     from the flow's most common nonzero TTL take that TTL (64 if all are
 //     0);
@@ -343,8 +373,8 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 		}
 	}
 	for _, f := range packetFlows(out) {
-		// Later TCP, UDP and ICMP fragments keep their key: they carry no
-		// transport header, so zero ports are right for them.
+		// Later TCP, UDP and ICMP fragments keep their ports: they carry
+		// no transport header, so zero ports are right for them.
 		keep := func(p *trace.Packet) bool {
 			return p.FragOff != 0 && (hasPorts(p.Proto) || p.Proto == trace.ProtoICMP)
 		}
@@ -354,16 +384,22 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 				n++
 			}
 		}
+		var nk trace.Key
 		if n == 0 {
-			continue
+			// Later fragments alone: their zero ports are right, and
+			// their addresses are checked as any packet's.
+			nk = pl.repairKey(f.key, r, opt, rep, int64(len(f.idx)), -1, true)
+		} else {
+			nk = pl.repairKey(f.key, r, opt, rep, n, -1, false)
 		}
-		nk := pl.repairKey(f.key, r, opt, rep, n, -1)
 		if nk == f.key {
 			continue
 		}
 		for _, i := range f.idx {
-			if p := &out[i]; !keep(p) {
-				p.Src, p.Dst, p.SrcPort, p.DstPort = nk.Src, nk.Dst, nk.SrcPort, nk.DstPort
+			p := &out[i]
+			p.Src, p.Dst = nk.Src, nk.Dst // later fragments too: same hosts
+			if !keep(p) || n == 0 {
+				p.SrcPort, p.DstPort = nk.SrcPort, nk.DstPort
 			}
 		}
 	}
@@ -490,7 +526,7 @@ func repairTTL(out []trace.Packet, k trace.Key, idx []int32, opt RepairOptions, 
 // RepairFlows returns a copy of flows in which violations of the protocol
 // checks are repaired, and how many records each repair changed:
 //
-//   - ports, icmp_type, src_addr, dst_addr: as for packets (values drawn
+//   - ports, icmp_type, src_addr, dst_addr, addr_distinct: as for packets (values drawn
 //     from the trace's own valid values of the field, one entry per record);
 //   - tcp_flags: a TCP record with FIN, PSH or URG but no ACK gains ACK;
 //     other protocols lose their flags;
@@ -512,7 +548,7 @@ func RepairFlows(flows []trace.Flow, opt RepairOptions) ([]trace.Flow, Repairs) 
 	for i := range out {
 		f := &out[i]
 		k := f.Key()
-		if nk := pl.repairKey(k, r, opt, rep, 1, i); nk != k {
+		if nk := pl.repairKey(k, r, opt, rep, 1, i, false); nk != k {
 			f.Src, f.Dst, f.SrcPort, f.DstPort = nk.Src, nk.Dst, nk.SrcPort, nk.DstPort
 		}
 		m := flowFailures(f)

@@ -20,8 +20,11 @@ func garbagePackets(n int, seed uint64) []trace.Packet {
 	for range n / 10 {
 		k := trace.Key{Src: r.Uint32(), Dst: r.Uint32(), SrcPort: uint16(r.IntN(3) * r.IntN(65536)), DstPort: uint16(r.IntN(3) * r.IntN(65536)),
 			Proto: protos[r.IntN(len(protos))]}
-		if r.IntN(3) == 0 {
+		switch r.IntN(6) {
+		case 0, 1:
 			k.Src, k.Dst = 10<<24|r.Uint32()&0xffffff, 11<<24|r.Uint32()&0xffffff
+		case 2:
+			k.Dst = k.Src // a LAND packet
 		}
 		keys = append(keys, k)
 	}
@@ -187,6 +190,9 @@ func TestRepairFlows(t *testing.T) {
 		in[i] = trace.Flow{Start: r.Int64N(1e12), Dur: r.Int64N(2e6) - 1e5, Src: r.Uint32(), Dst: r.Uint32(),
 			SrcPort: uint16(r.IntN(3) * r.IntN(65536)), DstPort: uint16(r.IntN(3) * r.IntN(65536)), Proto: protos[r.IntN(len(protos))],
 			Packets: uint64(r.IntN(4)), Bytes: uint64(r.IntN(200_000)), TCPFlags: uint8(r.Uint32()), Label: "x"}
+		if r.IntN(8) == 0 {
+			in[i].Dst = in[i].Src
+		}
 	}
 	before := Flows(in)
 	out, rep := RepairFlows(in, RepairOptions{Seed: 1})
