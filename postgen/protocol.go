@@ -1,6 +1,7 @@
 package postgen
 
 import (
+	"math"
 	"math/rand/v2"
 
 	"github.com/netshare-go/netshare/eval/protocol"
@@ -37,9 +38,9 @@ func (s *RepairStats) Total() int64 {
 // trace in place (see [protocol.RepairPackets] and [protocol.RepairFlows])
 // and keeps it sorted by time. A check named in fail (the share of the
 // real trace's flows failing it: checks the real trace itself often
-// fails) is repaired only down to that share: each violating flow is left
-// as it is with the probability that brings the trace's failures of the
-// check, as generated, down to it ([protocol.LeaveRate]).
+// fails) is repaired only down to that share: as many violating flows as
+// bring the trace's failures of the check, as generated, down to it are
+// left as they are, those whose coins are lowest ([protocol.Leaver]).
 //
 // In a packet trace the repair may give a flow a new 5-tuple (a redrawn
 // port or address), which another generated flow may already hold: the two
@@ -61,58 +62,49 @@ func RepairProtocol(t *trace.Trace, fail map[string]float64, seed uint64, held m
 	return repairProtocol(t, fail, seed, 0, held, nil, nil, nil)
 }
 
-// sideOf returns t's kind, as the protocol checks name it, and its
-// protocol check results, a packet flow in prior judged from where its
-// earlier packets left it (protocol.PacketsAfter): a block's continued
-// flows can fail TTL stability or IP id steps across the cut, and counted
-// alone they would make the block's failure share look lower than the
-// trace's.
-func sideOf(t *trace.Trace, prior map[trace.Key]protocol.FlowState) (string, protocol.Side) {
-	if t.Kind == trace.KindPackets {
-		return "packets", protocol.PacketsAfter(t.Packets, prior)
-	}
-	return "flows", protocol.Flows(t.Flows)
-}
-
 // repairTally counts, over the blocks of one trace repaired so far, the
-// flows and, as generated (before the repair), those failing each check
-// the repair brings down to a target share. Blocks differ (a chunk's
-// flows may fail a check far more often than another's), and the repair
-// cannot raise a block's failures: brought to the target one by one, the
-// blocks above it would be cut to it and those below it stay below, and
-// the trace would end below the target. So every block leaves a violating
-// flow with the same probability, the target over the share of the
-// blocks so far together, an estimate of the whole trace's share that
-// settles as blocks come.
+// flows (records of a flow trace) and, per check the repair brings down
+// to a target share, those failing it as generated and those left failing.
+// Blocks differ (a chunk's flows may fail a check far more often than
+// another's), and the repair cannot raise a block's failures: brought to
+// the target one by one, the blocks above it would be cut to it and those
+// below it stay below, and the trace would end below the target. So each
+// block leaves the larger of two counts of its violating flows: its
+// failures at the rate the blocks so far call for together (the target
+// over their share, protocol.LeaveRate), and as many as take the trace so
+// far to the target (making up for blocks that fell short). The count is
+// met exactly (protocol.Leaver), not drawn flow by flow. Flows going on
+// from earlier blocks are judged across the cut (their earlier packets'
+// state, protocol.PacketsAfter): counted alone they would look valid
+// where the whole flow is not.
 type repairTally struct {
-	flows  int64
-	failed map[string]int64
+	flows        int64
+	failed, left map[string]int64
 }
 
-// add counts a block's flows and failures, before its repair.
-func (t *repairTally) add(kind string, fail map[string]float64, s protocol.Side) {
-	if t.failed == nil {
-		t.failed = map[string]int64{}
+// choose counts t's flows and failures and returns the Leave
+// probabilities of its repair (the coins seeded by seed).
+func (tl *repairTally) choose(t *trace.Trace, fail map[string]float64, seed uint64, prior map[trace.Key]protocol.FlowState) map[string]float64 {
+	if tl.failed == nil {
+		tl.failed, tl.left = map[string]int64{}, map[string]int64{}
 	}
-	t.flows += s.Flows
-	f := s.Failed(kind)
-	for c := range fail {
-		t.failed[c] += f[c]
+	var l *protocol.Leaver
+	if t.Kind == trace.KindPackets {
+		l = protocol.PacketLeaver(t.Packets, prior, seed)
+	} else {
+		l = protocol.FlowLeaver(t.Flows, seed)
 	}
-}
-
-// leave returns, per check, the probability of leaving a violating flow
-// that takes the tally's share of failures to fail's (protocol.LeaveRate).
-func (t *repairTally) leave(fail map[string]float64) map[string]float64 {
-	out := make(map[string]float64, len(fail))
+	tl.flows += l.Flows()
+	want := make(map[string]int64, len(fail))
 	for c, target := range fail {
-		share := 0.0
-		if t.flows > 0 {
-			share = float64(t.failed[c]) / float64(t.flows)
-		}
-		out[c] = protocol.LeaveRate(target, share)
+		f := l.Failing(c)
+		tl.failed[c] += f
+		byRate := int64(math.Round(protocol.LeaveRate(target, float64(tl.failed[c])/float64(max(tl.flows, 1))) * float64(f)))
+		catchUp := int64(math.Round(target*float64(tl.flows))) - tl.left[c]
+		want[c] = max(byRate, catchUp)
+		tl.left[c] += max(0, min(want[c], f))
 	}
-	return out
+	return l.Leave(want)
 }
 
 // repairProtocol is RepairProtocol, calling moved, when not nil, with the
@@ -128,9 +120,11 @@ func repairProtocol(t *trace.Trace, fail map[string]float64, seed, leaveSeed uin
 		if tally == nil {
 			tally = &repairTally{}
 		}
-		kind, got := sideOf(t, prior)
-		tally.add(kind, fail, got)
-		opt.Leave = tally.leave(fail)
+		ls := seed
+		if leaveSeed != 0 {
+			ls = leaveSeed
+		}
+		opt.Leave = tally.choose(t, fail, ls, prior)
 	}
 	if t.Kind != trace.KindPackets {
 		before := t.Flows

@@ -101,10 +101,45 @@ func TestRepairProtocolFlowsDownToRealShare(t *testing.T) {
 			failing++
 		}
 	}
-	if share := float64(failing) / 4000; share < 0.085 || share > 0.115 {
-		t.Errorf("%.3f of flows still fail flow_packets, want about 0.10", share)
+	if failing != 400 {
+		t.Errorf("%d of 4000 flows still fail flow_packets, want 400 (the real 10%%, exactly)", failing)
 	}
 	if !slices.IsSortedFunc(in.Flows, func(a, b trace.Flow) int { return int(a.Start - b.Start) }) {
 		t.Error("flows not sorted")
+	}
+}
+
+// Repaired block by block, the trace ends at the real share exactly: a
+// block with fewer violations than the share calls for leaves them all,
+// and the blocks after it make up for it, beyond the rate of the blocks so
+// far.
+func TestRepairTallyMakesUpAcrossBlocks(t *testing.T) {
+	block := func(off, n int, fail bool) *trace.Trace {
+		tr := &trace.Trace{Kind: trace.KindFlows}
+		for i := range n {
+			f := trace.Flow{Start: int64(off + i), Src: 0x0a000001, Dst: 0x0a000002, SrcPort: uint16(5000 + off + i), DstPort: 53, Proto: trace.ProtoUDP, Packets: 1, Bytes: 60}
+			if fail {
+				f.Packets = 0
+			}
+			tr.Flows = append(tr.Flows, f)
+		}
+		return tr
+	}
+	fail := map[string]float64{protocol.CheckFlowPackets: 0.5}
+	var tally repairTally
+	failing := 0
+	for b, bad := range []bool{true, false, true} {
+		tr := block(b*100, 100, bad)
+		repairProtocol(tr, fail, uint64(b+1), 7, nil, nil, &tally, nil)
+		for _, f := range tr.Flows {
+			if f.Packets == 0 {
+				failing++
+			}
+		}
+	}
+	// At the third block's rate alone (0.5 over the 2/3 failing so far)
+	// it would leave 75, 125 in all.
+	if failing != 150 {
+		t.Errorf("%d of 300 flows fail flow_packets, want 150", failing)
 	}
 }

@@ -121,6 +121,79 @@ func mix64(x uint64) uint64 {
 	return x ^ x>>31
 }
 
+// Leaver chooses which violating flows a repair leaves as they are, by
+// count rather than by rate: drawn flow by flow at a fixed rate, the flows
+// left vary with the coins (a capture of 600 flows half of which fail a
+// check leaves 300 ± 12), where the real share is to be met within a
+// point. It holds, per check, the coins of the flows that fail it.
+type Leaver struct {
+	flows int64
+	coins map[string][]float64 // sorted
+}
+
+// PacketLeaver returns the Leaver of pkts' flows, their failures judged
+// as PacketsAfter judges them (prior), their coins seeded by seed (the
+// RepairOptions.LeaveSeed, or else Seed, of the repair to come).
+func PacketLeaver(pkts []trace.Packet, prior map[trace.Key]FlowState, seed uint64) *Leaver {
+	s, keys, masks := packetsAfter(pkts, prior)
+	return newLeaver(packetChecks, s.Flows, masks, func(i int) float64 { return coin(seed^mix64(0), keys[i]) })
+}
+
+// FlowLeaver is PacketLeaver for a flow trace, whose choice is per record
+// (see RepairOptions.Leave).
+func FlowLeaver(flows []trace.Flow, seed uint64) *Leaver {
+	masks := make([]uint32, len(flows))
+	for i := range flows {
+		masks[i] = flowFailures(&flows[i])
+	}
+	return newLeaver(flowChecks, int64(len(flows)), masks, func(i int) float64 { return coin(seed^mix64(uint64(i+1)), flows[i].Key()) })
+}
+
+func newLeaver(defs []checkDef, flows int64, masks []uint32, coinOf func(int) float64) *Leaver {
+	l := &Leaver{flows: flows, coins: map[string][]float64{}}
+	for i, m := range masks {
+		if m == 0 {
+			continue
+		}
+		c := coinOf(i)
+		for _, d := range defs {
+			if m&d.bit != 0 {
+				l.coins[d.Name] = append(l.coins[d.Name], c)
+			}
+		}
+	}
+	for _, cs := range l.coins {
+		slices.Sort(cs)
+	}
+	return l
+}
+
+// Flows is the number of flows (records of a flow trace).
+func (l *Leaver) Flows() int64 { return l.flows }
+
+// Failing is the number of flows failing check name.
+func (l *Leaver) Failing(name string) int64 { return int64(len(l.coins[name])) }
+
+// Leave returns the Leave probabilities (RepairOptions.Leave) that leave
+// exactly want[c] of the flows failing check c as they are, those whose
+// coins are lowest: all of them when want[c] is at least their number,
+// none when it is 0 or less.
+func (l *Leaver) Leave(want map[string]int64) map[string]float64 {
+	out := make(map[string]float64, len(want))
+	for name, n := range want {
+		cs := l.coins[name]
+		switch {
+		case n <= 0:
+			out[name] = 0
+		case n >= int64(len(cs)):
+			out[name] = 1
+		default:
+			out[name] = cs[n] // fix leaves a flow whose coin is below it
+		}
+	}
+	return out
+}
+
 // LeaveRate is the probability of leaving a flow that violates a check
 // unrepaired that brings a trace failing it for share of its flows down
 // to target: target over share, and 1 (leave every violation) when the

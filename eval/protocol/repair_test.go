@@ -364,3 +364,32 @@ func TestRepairTCPOrderAcrossParts(t *testing.T) {
 		}
 	}
 }
+
+// A Leaver leaves exactly the number of violating flows asked for, the
+// same ones whatever the rest of the trace (the coins are per 5-tuple).
+func TestLeaverLeavesExactly(t *testing.T) {
+	var in []trace.Packet
+	r := rand.New(rand.NewPCG(3, 4))
+	for f := range 200 {
+		for i := range 5 {
+			p := goodTCP()
+			p.SrcPort += uint16(f)
+			p.TS += int64(i*1000 + f)
+			p.ID = uint16(r.Uint32()) // random ids: fails ip_id
+			p.TCPFlags = trace.TCPAck
+			in = append(in, p)
+		}
+	}
+	const seed = 11
+	l := PacketLeaver(in, nil, seed)
+	if l.Flows() != 200 || l.Failing(CheckIPID) < 195 {
+		t.Fatalf("%d flows, %d failing ip_id; want 200, nearly all", l.Flows(), l.Failing(CheckIPID))
+	}
+	for _, want := range []int64{0, 1, 73, 150, l.Failing(CheckIPID), 500} {
+		out, _ := RepairPackets(in, RepairOptions{Seed: 5, LeaveSeed: seed, Leave: l.Leave(map[string]int64{CheckIPID: want})})
+		got := Packets(out).FailedFlows[indexOf(packetChecks, CheckIPID)]
+		if exp := min(max(want, 0), l.Failing(CheckIPID)); got != exp {
+			t.Errorf("asked to leave %d: %d flows fail ip_id, want %d", want, got, exp)
+		}
+	}
+}

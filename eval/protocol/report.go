@@ -38,10 +38,18 @@ func Packets(pkts []trace.Packet) Side { return PacketsAfter(pkts, nil) }
 // judged across the cut, as over the whole flow. (Time order starts
 // afresh: prior does not keep the last time.)
 func PacketsAfter(pkts []trace.Packet, prior map[trace.Key]FlowState) Side {
+	s, _, _ := packetsAfter(pkts, prior)
+	return s
+}
+
+// packetsAfter is PacketsAfter, also returning each flow's 5-tuple and the
+// checks it fails (a mask of their bits), in the order the flows appear.
+func packetsAfter(pkts []trace.Packet, prior map[trace.Key]FlowState) (Side, []trace.Key, []uint32) {
 	defs := packetChecks
 	s := Side{Packets: int64(len(pkts)), FailedPackets: make([]int64, len(defs)), FailedFlows: make([]int64, len(defs))}
 	index := make(map[trace.Key]int32)
 	var states []flowState
+	var keys []trace.Key
 	for i := range pkts {
 		p := &pkts[i]
 		k := p.Key()
@@ -50,6 +58,7 @@ func PacketsAfter(pkts []trace.Packet, prior map[trace.Key]FlowState) Side {
 			j = int32(len(states))
 			index[k] = j
 			states = append(states, flowState{})
+			keys = append(keys, k)
 		}
 		st := &states[j]
 		first := !ok
@@ -68,14 +77,17 @@ func PacketsAfter(pkts []trace.Packet, prior map[trace.Key]FlowState) Side {
 		count(s.FailedPackets, defs, m)
 	}
 	s.Flows = int64(len(states))
+	masks := make([]uint32, len(states))
 	for i := range states {
-		if m := states[i].failed; m == 0 {
+		m := states[i].failed
+		masks[i] = m
+		if m == 0 {
 			s.AllFlows++
 		} else {
 			count(s.FailedFlows, defs, m)
 		}
 	}
-	return s
+	return s, keys, masks
 }
 
 // Flows checks a flow trace, record by record.
