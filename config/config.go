@@ -277,6 +277,14 @@ type Generate struct {
 	// profile is counts per rank, taken at pre-processing; not under DP,
 	// where it is not released (the key is then ignored).
 	IPProfile bool `yaml:"ip_profile"`
+	// PortPairs exchanges ports between generated flows of one protocol
+	// so that the share of flows in each port-pair class (well-known,
+	// registered or dynamic on each side, or the same port on both) follows
+	// the real trace's: the ports' marginals stay, and flows from a service
+	// port to the same service port, which decoding the two ports one at a
+	// time makes, go. The shares are counts taken at pre-processing; not
+	// under DP, where they are not released (the key is then ignored).
+	PortPairs bool `yaml:"port_pairs"`
 	// MatchPorts decodes the ports and protocol of all generated flows at
 	// once, so that each takes a value near what the model generated while
 	// the values keep their real proportions (needs word2vec.decode:

@@ -159,6 +159,9 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	if r.Cfg.Generate.IPProfile {
 		opt.IPProfile, opt.IPPacketProfile = r.ipProfile(split)
 	}
+	if r.Cfg.Generate.PortPairs {
+		opt.PortPairs = r.portPairs(split)
+	}
 	g := postgen.NewStream(s, len(split.Chunks), opt, tmp, &st.Stats)
 	defer g.Close()
 	if opt.Calibrate && len(split.Chunks) > 1 {
@@ -204,7 +207,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		return nil, err
 	}
 	r.log.Info("generated", "path", path, "flows", st.Flows, "records", st.Records, "continued_flows", st.Continuations,
-		"fixed_inconsistent_tags", st.FixedTags, "snapped_ips", st.SnappedIPs, "profiled_ips", st.ProfiledIPs, "tail_ports_drawn", st.TailPorts, "separated_keys", st.SeparatedKeys, "records_outside_chunk", st.OutOfRange,
+		"fixed_inconsistent_tags", st.FixedTags, "snapped_ips", st.SnappedIPs, "profiled_ips", st.ProfiledIPs, "separated_hosts", st.SeparatedHosts, "tail_ports_drawn", st.TailPorts, "port_pair_swaps", st.PortPairSwaps, "separated_keys", st.SeparatedKeys, "records_outside_chunk", st.OutOfRange,
 		"periods", st.Periods, "records_past_duration", st.CutAtEnd, "chained_flows", st.ChainedFlows, "segments", st.Segments, "records_sized_given_packets", st.SizedRecords,
 		"protocol_repairs", st.RepairStats.Total(), "protocol_separated_keys", st.RepairStats.Separated,
 		"protocol_unrepaired_keys", st.RepairStats.Unrepaired, "protocol_merged_keys", st.RepairStats.Merged)
@@ -299,6 +302,21 @@ func (r *Run) ipProfile(split *SplitInfo) (rec, pk [][2]*postgen.AddrProfile) {
 		return nil, nil
 	}
 	return split.AddrProfiles, split.AddrPacketProfiles
+}
+
+// portPairs returns the real port pairing of generate.port_pairs, or none
+// (with a note in the log) under DP, where it is not released, or for a
+// run pre-processed before it was kept.
+func (r *Run) portPairs(split *SplitInfo) *postgen.PortPairs {
+	switch {
+	case r.Cfg.DP.Enabled:
+		r.log.Info("generate.port_pairs is off under DP: the real port pairing is not released")
+		return nil
+	case split.PortPairs == nil:
+		r.log.Warn("generate.port_pairs: the run was pre-processed before port pairs were kept; pre-process again to use it")
+		return nil
+	}
+	return split.PortPairs
 }
 
 // dpDistinct returns the distinct-address targets of a DP run from its

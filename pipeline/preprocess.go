@@ -67,7 +67,11 @@ type SplitInfo struct {
 	// same of packets per address. Not taken under DP.
 	AddrProfiles       [][2]*postgen.AddrProfile `json:"address_profiles,omitempty"`
 	AddrPacketProfiles [][2]*postgen.AddrProfile `json:"address_packet_profiles,omitempty"`
-	EmbedStats         map[string]float64        `json:"embedding_stats,omitempty"`
+	// PortPairs is the trace's port pairing per protocol, for
+	// generate.port_pairs: the records (flow traces) or flows (captures)
+	// per port-pair class. Not taken under DP.
+	PortPairs  *postgen.PortPairs `json:"port_pairs,omitempty"`
+	EmbedStats map[string]float64 `json:"embedding_stats,omitempty"`
 	// DPStats, under DP, lists the DP statistics the schema was built from
 	// (see dpstats.go), and DPDelta the δ they were calibrated at.
 	DPStats []DPRelease `json:"dp_stats,omitempty"`

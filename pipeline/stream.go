@@ -430,9 +430,12 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	// capture (a generated capture's flow is a 5-tuple of its own); and the
 	// packets per address.
 	var profile, packetProfile [][2]addrWeights // per chunk
+	var pairs *postgen.PortPairs                // generate.port_pairs, weighed as the profile
 	packets := src.Kind() == trace.KindPackets
 	if !dp {
 		profile, packetProfile = make([][2]addrWeights, opt.Chunks), make([][2]addrWeights, opt.Chunks)
+		pairs = &postgen.PortPairs{}
+		info.PortPairs = pairs
 	}
 	var edges []int64
 	splitter, err := flows.NewStreamSplitter[R, P](lo, hi, opt, func(c int, f *flows.ChunkFlow[R], first int64) error {
@@ -446,6 +449,7 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 			}
 			profile[c][0].add(f.Key.Src, w)
 			profile[c][1].add(f.Key.Dst, w)
+			pairs.Add(f.Key, float64(w))
 			n := len(f.Records) + f.Truncated
 			if !packets {
 				n = 0

@@ -85,6 +85,10 @@ type Options struct {
 	// (separateHosts), and the address profile moves no row onto its own
 	// other address.
 	SelfLoops bool
+	// PortPairs, when set, is the real trace's port pairing per protocol:
+	// ports are then exchanged between rows so that the block's pairs
+	// follow it (followPortPairs).
+	PortPairs *PortPairs
 }
 
 // Distinct is what a chunk adds to the real trace's distinct addresses:
@@ -106,9 +110,12 @@ type Stats struct {
 	// SeparatedHosts counts the rows given another address on one side
 	// because their source and destination were the same (separateHosts).
 	SeparatedHosts int `json:"separated_hosts,omitempty"`
-	TailPorts      int `json:"tail_ports_drawn"`
-	SeparatedKeys  int `json:"separated_keys"`
-	DroppedEmpty   int `json:"dropped_in_empty_chunks"`
+	// PortPairSwaps counts the port exchanges that made the port pairs
+	// follow the real ones (followPortPairs).
+	PortPairSwaps int `json:"port_pair_swaps,omitempty"`
+	TailPorts     int `json:"tail_ports_drawn"`
+	SeparatedKeys int `json:"separated_keys"`
+	DroppedEmpty  int `json:"dropped_in_empty_chunks"`
 	// PortLengths counts the flows whose lengths were ranked within their
 	// port class (SetPortLengthTargets).
 	PortLengths int `json:"flows_lengths_given_ports,omitempty"`

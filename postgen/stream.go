@@ -157,8 +157,9 @@ func mix(x uint64) uint64 {
 // addresses snapped, flows from a host to itself given another address
 // (separateHosts), the length calibrated again to the chunk's lengths
 // whatever the port classes, addresses moved to follow the real profile
-// (weighing rows by those lengths), and tail classes' tokens drawn as
-// exact ports without replacement, over the rows that will be kept;
+// (weighing rows by those lengths), tail classes' tokens drawn as exact
+// ports without replacement, and ports exchanged so that their pairs
+// follow the real ones (followPortPairs), over the rows that will be kept;
 // packet flows separated from each other and from the flows held; then
 // the merge's part: a row that starts in its chunk has its own presence
 // tag forced on and is carried, as a continuation, to every later chunk
@@ -231,6 +232,10 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 	}
 	if t := s.TailPorts; t != nil {
 		g.drawTail(t, rows, kept, BlockRNG(g.o.Seed, 0x7461, c, b))
+	}
+	if g.o.PortPairs != nil {
+		kind := s.Kind()
+		g.st.PortPairSwaps += followPortPairs(s, rows, kept, g.o.PortPairs, func(r Row) float64 { return profileWeight(kind, r) }, BlockRNG(g.o.Seed, 0x7070, c, b))
 	}
 	if s.Kind() == trace.KindPackets {
 		g.st.SeparatedKeys += separateKeys(s, block, kept, g.held, BlockRNG(g.o.Seed, 0x5e9, c, b))
