@@ -102,9 +102,9 @@ func (pp *PortPairs) shares(proto uint8) []float64 {
 // distance to the targets most. Exchanging a field's values between rows
 // of one protocol and one length keeps every (port, protocol) count, of
 // flows, records and packets alike, so the marginals and the dstport-proto
-// pairs stay; each row's encoded port moves with it,
-// so features are generated for the port it now holds. It returns how
-// many exchanges it made.
+// pairs stay; each row's encoded port moves with it, so features are
+// generated for the port it now holds. It returns how many exchanges it
+// made.
 func followPortPairs(s *encoding.Schema, rows []Row, keep func(Row) bool, pp *PortPairs, weight func(Row) float64, rng *rand.Rand) int {
 	if pp == nil {
 		return 0
