@@ -260,7 +260,12 @@ func swapPackets(p *AddrProfile, rows []Row, kept func(Row) bool, field string, 
 			at = append(at, r)
 		}
 	}
-	return swapByPackets(p, items, nil, past, func(i int, ip uint32) { setKey(at[i], field, ip) })
+	return swapByPackets(p, items, nil, past, func(i int, ip uint32, other uint64) {
+		setKey(at[i], field, ip)
+		if other != noOther {
+			setKey(at[i], otherField(field), uint32(other))
+		}
+	})
 }
 
 // swapItem is what swapByPackets may give another address: a flow of w
@@ -292,10 +297,17 @@ func otherField(field string) string {
 // item each way, so the flows or records per address stay. Between two
 // addresses the pair chosen brings the two nearest their targets
 // together; the addresses furthest from their targets go first
-// (profileSwapAddrs of each side). The block's fixed items count towards the packets per
-// address but keep theirs. set gives item i address ip. It returns how
-// many pairs swapped.
-func swapByPackets(p *AddrProfile, items, fixed []swapItem, past *profileCounts, set func(i int, ip uint32)) int {
+// (profileSwapAddrs of each side). The block's fixed items count towards
+// the packets per address but keep theirs. Where a swap would give an item
+// its own other address (swapItem.other), the two items exchange their
+// address pairs instead, each taking the other's address on the other side
+// too (its records per address stay, its packets move): in a trace
+// captured at one host, every flow has that host at one end, so a heavy
+// flow from the host can change its source only to a host whose flows
+// all go to it. set gives item i address ip, and, unless other is
+// noOther, the address other on the other side. It returns how many pairs
+// swapped.
+func swapByPackets(p *AddrProfile, items, fixed []swapItem, past *profileCounts, set func(i int, ip uint32, other uint64)) int {
 	swaps := 0
 	for range profileSwapRounds {
 		n := swapRound(p, items, fixed, past, set)
@@ -314,7 +326,7 @@ const profileSwapRounds = 4
 
 // swapRound is one round of swapByPackets, from the gaps as the items
 // now stand.
-func swapRound(p *AddrProfile, items, fixed []swapItem, past *profileCounts, set func(i int, ip uint32)) int {
+func swapRound(p *AddrProfile, items, fixed []swapItem, past *profileCounts, set func(i int, ip uint32, other uint64)) int {
 	_, over, shorts := profileGaps(p, func(yield func(uint32, float64) bool) {
 		for _, it := range slices.Concat(items, fixed) {
 			if !yield(it.ip, it.pk) {
@@ -358,17 +370,22 @@ func swapRound(p *AddrProfile, items, fixed []swapItem, past *profileCounts, set
 				// one moving more.
 				cut := func(delta float64) float64 { return excess + b.def - math.Abs(excess-delta) - math.Abs(b.def-delta) }
 				ra, rb := byAddr[d.ip], byAddr[b.ip]
-				best, bestCut, bi, bj := 0.0, 0.0, -1, -1
+				best, bestCut, bi, bj, bestPair := 0.0, 0.0, -1, -1, false
 				for i, x := range ra {
 					lo := items[x].pk - (excess + b.def)
 					j := sort.Search(len(rb), func(y int) bool { return items[rb[y]].pk >= lo })
 					for end := min(len(rb), j+profileSwapScan); j < end && items[rb[j]].pk < items[x].pk; j++ {
-						if items[rb[j]].w != items[x].w || items[x].other == uint64(b.ip) || items[rb[j]].other == uint64(d.ip) {
+						ix, iy := items[x], items[rb[j]]
+						if iy.w != ix.w {
 							continue
 						}
-						delta := items[x].pk - items[rb[j]].pk
+						pair := ix.other == uint64(b.ip) || iy.other == uint64(d.ip)
+						if pair && (iy.other == uint64(b.ip) || ix.other == uint64(d.ip)) {
+							continue // the exchanged pairs would hold a loop too
+						}
+						delta := ix.pk - iy.pk
 						if c := cut(delta); c > bestCut || (c == bestCut && delta > best) {
-							best, bestCut, bi, bj = delta, c, i, j
+							best, bestCut, bi, bj, bestPair = delta, c, i, j, pair
 						}
 					}
 				}
@@ -376,8 +393,15 @@ func swapRound(p *AddrProfile, items, fixed []swapItem, past *profileCounts, set
 					break
 				}
 				x, y := ra[bi], rb[bj]
-				set(x, b.ip)
-				set(y, d.ip)
+				if bestPair {
+					ox, oy := items[x].other, items[y].other
+					set(x, b.ip, oy)
+					set(y, d.ip, ox)
+					items[x].other, items[y].other = oy, ox
+				} else {
+					set(x, b.ip, noOther)
+					set(y, d.ip, noOther)
+				}
 				items[x].ip, items[y].ip = b.ip, d.ip
 				ra[bi], rb[bj] = y, x
 				slices.SortStableFunc(ra, byPk)
@@ -417,13 +441,19 @@ func (g *Stream) FlowPackets(t *trace.Trace) int {
 	}
 	changed := 0
 	recP, pkP := g.profiles()
-	for fi := range 2 {
-		p := pkP[fi]
-		if !recP[fi].valid() || !p.valid() {
-			continue
+	on := func(fi int) bool { return recP[fi].valid() && pkP[fi].valid() }
+	if g.carried != nil && !g.s.Chains() {
+		for fi := range 2 {
+			if on(fi) {
+				changed += swapFlowPackets(pkP[fi], t.Flows, g.carried, fi == 1, &g.profPk[fi], !g.o.SelfLoops)
+			}
 		}
-		if g.carried != nil && !g.s.Chains() {
-			changed += swapFlowPackets(p, t.Flows, g.carried, fi == 1, &g.profPk[fi], !g.o.SelfLoops)
+	}
+	// The block's packets count once both fields are done (each field's
+	// swaps see the other's running packets without this block).
+	for fi := range 2 {
+		if !on(fi) {
+			continue
 		}
 		for i := range t.Flows {
 			f := &t.Flows[i]
@@ -448,11 +478,11 @@ func swapFlowPackets(p *AddrProfile, recs []trace.Flow, held map[trace.Key]struc
 	for i := range recs {
 		k := recs[i].Key()
 		if _, ok := held[k]; ok {
-			ip := k.Src
+			ip, o := k.Src, k.Dst
 			if dst {
-				ip = k.Dst
+				ip, o = k.Dst, k.Src
 			}
-			fixed = append(fixed, swapItem{ip: ip, w: 1, pk: float64(recs[i].Packets)})
+			fixed = append(fixed, swapItem{ip: ip, w: 1, pk: float64(recs[i].Packets), other: uint64(o)})
 			continue
 		}
 		j, ok := group[k]
@@ -475,12 +505,15 @@ func swapFlowPackets(p *AddrProfile, recs []trace.Flow, held map[trace.Key]struc
 		members[j] = append(members[j], i)
 	}
 	changed := 0
-	swapByPackets(p, items, fixed, past, func(j int, ip uint32) {
+	swapByPackets(p, items, fixed, past, func(j int, ip uint32, other uint64) {
 		for _, i := range members[j] {
+			field, otherSide := &recs[i].Src, &recs[i].Dst
 			if dst {
-				recs[i].Dst = ip
-			} else {
-				recs[i].Src = ip
+				field, otherSide = otherSide, field
+			}
+			*field = ip
+			if other != noOther {
+				*otherSide = uint32(other)
 			}
 			changed++
 		}

@@ -102,21 +102,47 @@ func TestFollowProfileMakesNoLoops(t *testing.T) {
 	if n := followProfile(trace.KindFlows, prof, rows, kept, "srcip", off, nil, false); n == 0 {
 		t.Error("with loops allowed, nothing moved: the test shows nothing")
 	}
-	// Packet swaps likewise.
-	for i := range rows {
-		rows[i] = hostRow(t, s, a, b, nil, 1)
-		rows[i].Attr.Len = 1 + 9*(i%2)
+	// Packet swaps: a swap that would send a flow to its own host
+	// exchanges the two flows' address pairs instead.
+	mk := func() []Row {
+		var rows []Row
+		for i := range 11 {
+			r := hostRow(t, s, a, b, nil, 1)
+			r.Attr.Len = 1 + 9*(i%2)
+			rows = append(rows, r)
+		}
+		rows[0].Attr.Key.Src, rows[0].Attr.Key.Dst = b, a
+		return rows
 	}
-	rows[0].Attr.Key.Src, rows[0].Attr.Key.Dst = b, a
 	// a: 10 flows, 55 packets; b: 1 flow, 1 packet. The profile asks for 46
-	// and 10: b's flow for one of a's 10-packet flows, each landing on its
-	// own destination.
+	// and 10: b's flow for one of a's 10-packet flows.
 	pk := NewAddrProfile([]float64{46, 10})
-	if n := swapPackets(pk, rows, kept, "srcip", nil, true); n != 0 {
-		t.Errorf("swapped %d pairs onto their own destination", n)
+	loops := func(rows []Row) (n int) {
+		for _, r := range rows {
+			if r.Attr.Key.Src == r.Attr.Key.Dst {
+				n++
+			}
+		}
+		return n
 	}
-	if n := swapPackets(pk, rows, kept, "srcip", nil, false); n != 1 {
-		t.Errorf("with loops allowed, %d swaps, want 1: the test shows nothing", n)
+	rows = mk()
+	if n := swapPackets(pk, rows, kept, "srcip", nil, true); n != 1 {
+		t.Fatalf("%d swaps, want 1", n)
+	}
+	flows, packets := map[uint32]int{}, map[uint32]int{}
+	for _, r := range rows {
+		flows[r.Attr.Key.Src]++
+		packets[r.Attr.Key.Src] += r.Attr.Len
+	}
+	if loops(rows) != 0 || flows[a] != 10 || flows[b] != 1 || packets[a] != 46 || packets[b] != 10 {
+		t.Errorf("after the swap: %d loops, flows %v, packets %v; want none, 10 and 1, 46 and 10", loops(rows), flows, packets)
+	}
+	if k := rows[0].Attr.Key; k.Src != a || k.Dst != b {
+		t.Errorf("b's flow became %x → %x, want a's pair a → b", k.Src, k.Dst)
+	}
+	rows = mk()
+	if n := swapPackets(pk, rows, kept, "srcip", nil, false); n != 1 || loops(rows) != 2 {
+		t.Errorf("with loops allowed, %d swaps and %d loops, want 1 and 2: the test shows nothing", n, loops(rows))
 	}
 }
 
