@@ -13,11 +13,11 @@ import (
 
 // tagSchema builds a flow schema with n chunks (and so tags) from a few
 // records.
-func tagSchema(t *testing.T, n int) *encoding.Schema {
+func tagSchema(t testing.TB, n int) *encoding.Schema {
 	return schemaWith(t, n, encoding.BuildOptions{})
 }
 
-func schemaWith(t *testing.T, n int, opt encoding.BuildOptions) *encoding.Schema {
+func schemaWith(t testing.TB, n int, opt encoding.BuildOptions) *encoding.Schema {
 	t.Helper()
 	var recs []trace.Flow
 	for i := range 40 {
@@ -33,7 +33,7 @@ func schemaWith(t *testing.T, n int, opt encoding.BuildOptions) *encoding.Schema
 
 // schemaOf builds the flow schema of split sp of recs, with an embedding
 // trained on recs.
-func schemaOf(t *testing.T, recs []trace.Flow, sp *flows.Split[trace.Flow], opt encoding.BuildOptions) *encoding.Schema {
+func schemaOf(t testing.TB, recs []trace.Flow, sp *flows.Split[trace.Flow], opt encoding.BuildOptions) *encoding.Schema {
 	t.Helper()
 	spec, err := encoding.BuildFlowSpec(sp, opt)
 	if err != nil {
@@ -44,7 +44,7 @@ func schemaOf(t *testing.T, recs []trace.Flow, sp *flows.Split[trace.Flow], opt 
 
 // schemaFromSpec builds the schema of spec with an embedding trained on
 // recs (tail ports as their tokens).
-func schemaFromSpec(t *testing.T, recs []trace.Flow, spec encoding.Spec) *encoding.Schema {
+func schemaFromSpec(t testing.TB, recs []trace.Flow, spec encoding.Spec) *encoding.Schema {
 	t.Helper()
 	var sents []ip2vec.Sentence
 	for _, r := range recs {

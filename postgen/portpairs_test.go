@@ -99,3 +99,41 @@ func TestFollowPortPairs(t *testing.T) {
 		t.Error("exchanges without real pairs")
 	}
 }
+
+// BenchmarkFollowPortPairs times a block of 65,536 flows (the largest
+// generation block) whose ports were paired at random, against real pairs
+// of client ports to service ports and replies.
+func BenchmarkFollowPortPairs(b *testing.B) {
+	s := tagSchema(b, 1)
+	r := rand.New(rand.NewPCG(1, 2))
+	svc := []uint16{53, 80, 123, 443}
+	port := func() uint16 {
+		if r.IntN(2) == 0 {
+			return svc[r.IntN(len(svc))]
+		}
+		return uint16(32768 + r.IntN(28000))
+	}
+	base := make([]Row, 1<<16)
+	for i := range base {
+		row := Row{Vec: make([]float32, s.AttrDim())}
+		row.Attr.Key = trace.Key{Src: 1, Dst: 2, SrcPort: port(), DstPort: port(), Proto: trace.ProtoTCP}
+		row.Attr.Len = 1 + r.IntN(5)
+		row.Attr.StartsHere = true
+		base[i] = row
+	}
+	var pp PortPairs
+	for range 1000 {
+		pp.Add(trace.Key{SrcPort: 50000, DstPort: 443, Proto: trace.ProtoTCP}, 1)
+		pp.Add(trace.Key{SrcPort: 443, DstPort: 50000, Proto: trace.ProtoTCP}, 1)
+	}
+	kept := func(r Row) bool { return r.Attr.StartsHere }
+	weight := func(r Row) float64 { return float64(r.Attr.Len) }
+	rows := make([]Row, len(base))
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		copy(rows, base)
+		b.StartTimer()
+		followPortPairs(s, rows, kept, &pp, weight, rand.New(rand.NewPCG(3, 4)))
+	}
+}
