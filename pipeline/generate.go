@@ -312,8 +312,8 @@ func (r *Run) portPairs(split *SplitInfo) *postgen.PortPairs {
 	case r.Cfg.DP.Enabled:
 		r.log.Info("generate.port_pairs is off under DP: the real port pairing is not released")
 		return nil
-	case split.PortPairs == nil:
-		r.log.Warn("generate.port_pairs: the run was pre-processed before port pairs were kept; pre-process again to use it")
+	case split.PortPairs.Missing():
+		r.log.Warn("generate.port_pairs: the run was pre-processed before port pairs were kept by port; pre-process again to use it")
 		return nil
 	}
 	return split.PortPairs

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"maps"
 	"math"
 	"testing"
 
@@ -40,15 +41,17 @@ func TestGeneratePortPairs(t *testing.T) {
 		d, total := 0.0, 0.0
 		for p, c := range want.Cells {
 			var n, m float64
-			for i := range c {
-				n += c[i]
-				if g := got.Cells[p]; g != nil {
-					m += g[i]
-				}
+			for _, x := range c {
+				n += x
 			}
-			for i := range c {
-				var g float64
-				if got.Cells[p] != nil && m > 0 {
+			for _, x := range got.Cells[p] {
+				m += x
+			}
+			cells := maps.Clone(c)
+			maps.Copy(cells, got.Cells[p])
+			for i := range cells {
+				g := 0.0
+				if m > 0 {
 					g = got.Cells[p][i] / m
 				}
 				d += n * math.Abs(c[i]/n-g) / 2

@@ -434,7 +434,7 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	packets := src.Kind() == trace.KindPackets
 	if !dp {
 		profile, packetProfile = make([][2]addrWeights, opt.Chunks), make([][2]addrWeights, opt.Chunks)
-		pairs = &postgen.PortPairs{}
+		pairs = postgen.NewPortPairs()
 		info.PortPairs = pairs
 	}
 	var edges []int64

@@ -1,6 +1,7 @@
 package postgen
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -9,50 +10,63 @@ import (
 	"github.com/netshare-go/netshare/trace"
 )
 
-// Port classes: well-known (below 1024), registered (1024-49151) and
-// dynamic (49152 and up).
+// Port keys: a port below 1024 is its own key; one from 1024 up is its
+// range's, registered (1024-49151) or dynamic (49152 and up), so that the
+// fresh ports drawn for one-off ports (encoding.TailRanges) pair as the
+// real ones of their range do.
 const (
-	portWellKnown = iota
-	portRegistered
-	portDynamic
-	portClasses
+	keyRegistered = 1024
+	keyDynamic    = 1025
+	// sameBit marks the same registered or dynamic port on both sides.
+	sameBit = 1 << 22
 )
 
-func portClass(p uint16) int {
+func portKey(p uint16) uint32 {
 	switch {
 	case p < 1024:
-		return portWellKnown
+		return uint32(p)
 	case p < 49152:
-		return portRegistered
+		return keyRegistered
 	}
-	return portDynamic
+	return keyDynamic
 }
 
-// PortPairCells is the number of port-pair cells: each (source class,
-// destination class) pair of different ports, and the same port on both
-// sides, by class.
-const PortPairCells = portClasses*portClasses + portClasses
-
-// PortPairCell is the cell of a (source port, destination port) pair.
-func PortPairCell(sp, dp uint16) int {
-	if sp == dp {
-		return portClasses*portClasses + portClass(sp)
+// PortPairCell is the cell of a (source port, destination port) pair: the
+// two ports' keys, and whether a port from 1024 up is the same on both
+// sides.
+func PortPairCell(sp, dp uint16) uint32 {
+	c := portKey(sp)<<11 | portKey(dp)
+	if sp == dp && sp >= 1024 {
+		c |= sameBit
 	}
-	return portClasses*portClass(sp) + portClass(dp)
+	return c
 }
+
+func cellSrc(c uint32) uint32 { return c >> 11 & 0x7ff }
+func cellDst(c uint32) uint32 { return c & 0x7ff }
 
 // PortPairs is how a trace's flows pair their ports, per protocol with
 // ports (TCP, UDP): the weight (records in a flow trace, flows in a
 // capture) in each PortPairCell. A client's flow runs from an ephemeral
-// port to a service port and the reply back, so few real flows have two
-// well-known ports and fewer the same port on both sides (NTP, IKE and
-// NetBIOS do), while ports decoded one field at a time pair them at
+// port to a service port and the reply back, NTP from 123 to 123, so most
+// cells are empty, while ports decoded one field at a time pair them at
 // random: the synthetic `ctu-normal-42-day2` had 6% of its records on
-// the same port on both sides against the real 0.1%, and a C&C capture
-// flows from 443 to 443, which it never holds.
+// the same port on both sides against the real 0.1%, a C&C capture flows
+// from 443 to 443, which it never holds, and an IoT-23 log DNS replies
+// from port 123. Well-known ports are kept apart, one cell per pair of
+// them, so that a trace's services pair as its real ones do; ports from
+// 1024 up by their range.
 type PortPairs struct {
-	Cells map[uint8][]float64 `json:"cells"`
+	Cells map[uint8]map[uint32]float64 `json:"by_port"`
 }
+
+// NewPortPairs returns pairs that count nothing yet.
+func NewPortPairs() *PortPairs { return &PortPairs{Cells: map[uint8]map[uint32]float64{}} }
+
+// Missing reports whether pp was not recorded: nil, or read from a run
+// pre-processed before the pairs were kept by port (an empty trace's
+// pairs are recorded, empty).
+func (pp *PortPairs) Missing() bool { return pp == nil || pp.Cells == nil }
 
 // Add counts weight w of a flow with key k.
 func (pp *PortPairs) Add(k trace.Key, w float64) {
@@ -60,36 +74,32 @@ func (pp *PortPairs) Add(k trace.Key, w float64) {
 		return
 	}
 	if pp.Cells == nil {
-		pp.Cells = map[uint8][]float64{}
+		pp.Cells = map[uint8]map[uint32]float64{}
 	}
 	c := pp.Cells[k.Proto]
 	if c == nil {
-		c = make([]float64, PortPairCells)
+		c = map[uint32]float64{}
 		pp.Cells[k.Proto] = c
 	}
 	c[PortPairCell(k.SrcPort, k.DstPort)] += w
 }
 
 // shares returns proto's cells as shares of its weight, nil when it has
-// none (or the cells are malformed).
-func (pp *PortPairs) shares(proto uint8) []float64 {
+// none.
+func (pp *PortPairs) shares(proto uint8) map[uint32]float64 {
 	if pp == nil {
 		return nil
 	}
-	c := pp.Cells[proto]
-	if len(c) != PortPairCells {
-		return nil
-	}
 	total := 0.0
-	for _, x := range c {
+	for _, x := range pp.Cells[proto] {
 		total += x
 	}
 	if total <= 0 {
 		return nil
 	}
-	out := make([]float64, len(c))
-	for i, x := range c {
-		out[i] = x / total
+	out := make(map[uint32]float64, len(pp.Cells[proto]))
+	for c, x := range pp.Cells[proto] {
+		out[c] = x / total
 	}
 	return out
 }
@@ -99,12 +109,12 @@ func (pp *PortPairs) shares(proto uint8) []float64 {
 // port-pair cell follows the real shares pp holds: a row of a cell above
 // its target takes the port of a row whose own pair, after the exchange,
 // lands nearer the targets too, the exchange that cuts the summed
-// distance to the targets most. Exchanging a field's values between rows
-// of one protocol and one length keeps every (port, protocol) count, of
-// flows, records and packets alike, so the marginals and the dstport-proto
-// pairs stay; each row's encoded port moves with it, so features are
-// generated for the port it now holds. It returns how many exchanges it
-// made.
+// distance to the targets most among rows of the cells below theirs that
+// it could reach. Exchanging a field's values between rows of one
+// protocol and one length keeps every (port, protocol) count, of flows,
+// records and packets alike, so the marginals and the dstport-proto pairs
+// stay; each row's encoded port moves with it, so features are generated
+// for the port it now holds. It returns how many exchanges it made.
 func followPortPairs(s *encoding.Schema, rows []Row, keep func(Row) bool, pp *PortPairs, weight func(Row) float64, rng *rand.Rand) int {
 	if pp == nil {
 		return 0
@@ -129,47 +139,86 @@ func followPortPairs(s *encoding.Schema, rows []Row, keep func(Row) bool, pp *Po
 	return n
 }
 
+// slotIndex lists rows (positions in idx) per port key and length, and
+// where each row sits in its list.
+type slotIndex struct {
+	lists map[[2]uint32][]int
+	pos   []int
+}
+
+func newSlotIndex(n int) *slotIndex {
+	return &slotIndex{lists: map[[2]uint32][]int{}, pos: make([]int, n)}
+}
+
+func (x *slotIndex) add(j int, key uint32, n int) {
+	sl := [2]uint32{key, uint32(n)}
+	x.pos[j] = len(x.lists[sl])
+	x.lists[sl] = append(x.lists[sl], j)
+}
+
+func (x *slotIndex) remove(j int, key uint32, n int) {
+	sl := [2]uint32{key, uint32(n)}
+	l := x.lists[sl]
+	last := l[len(l)-1]
+	l[x.pos[j]], x.pos[last] = last, x.pos[j]
+	x.lists[sl] = l[:len(l)-1]
+}
+
 // followPairsOf is followPortPairs for the rows idx of one protocol.
-func followPairsOf(s *encoding.Schema, rows []Row, idx []int, share []float64, weight func(Row) float64, rng *rand.Rand) int {
+func followPairsOf(s *encoding.Schema, rows []Row, idx []int, share map[uint32]float64, weight func(Row) float64, rng *rand.Rand) int {
+	key := func(j int) trace.Key { return rows[idx[j]].Attr.Key }
+	length := func(j int) int { return rows[idx[j]].Attr.Len }
 	w := make([]float64, len(idx))
-	cell := make([]int, len(idx))
-	// Positions in idx per cell and length: ports move only between flows
-	// of one length, so that each port keeps its records and packets, not
-	// only its flows.
-	type slot struct{ cell, len int }
-	members := map[slot][]int{}
-	where := make([]int, len(idx))        // position of each in its slot's list
-	dev := make([]float64, PortPairCells) // weight above the target
+	cell := make([]uint32, len(idx))
+	dev := map[uint32]float64{} // weight above the target, per cell
+	// Rows per source and per destination key and length: ports move only
+	// between flows of one length, so that each port keeps its records and
+	// packets, not only its flows.
+	bySrc, byDst, byCell := newSlotIndex(len(idx)), newSlotIndex(len(idx)), newSlotIndex(len(idx))
 	total := 0.0
-	for j, i := range idx {
-		r := rows[i]
-		w[j] = weight(r)
+	for j := range idx {
+		k := key(j)
+		w[j] = weight(rows[idx[j]])
 		total += w[j]
-		cell[j] = PortPairCell(r.Attr.Key.SrcPort, r.Attr.Key.DstPort)
-		sl := slot{cell[j], r.Attr.Len}
-		where[j] = len(members[sl])
-		members[sl] = append(members[sl], j)
+		cell[j] = PortPairCell(k.SrcPort, k.DstPort)
 		dev[cell[j]] += w[j]
+		bySrc.add(j, portKey(k.SrcPort), length(j))
+		byDst.add(j, portKey(k.DstPort), length(j))
+		byCell.add(j, cell[j], length(j))
 	}
-	for c := range dev {
-		dev[c] -= share[c] * total
-	}
-	move := func(j, to int) {
-		n := rows[idx[j]].Attr.Len
-		from := cell[j]
-		l := members[slot{from, n}]
-		last := l[len(l)-1]
-		l[where[j]], where[last] = last, where[j]
-		members[slot{from, n}] = l[:len(l)-1]
-		where[j] = len(members[slot{to, n}])
-		members[slot{to, n}] = append(members[slot{to, n}], j)
-		cell[j] = to
-		dev[from] -= w[j]
-		dev[to] += w[j]
+	for c, sh := range share {
+		dev[c] -= sh * total
 	}
 	swaps := 0
 	for range portPairRounds {
-		moved := 0
+		// The cells below their targets, per source key and per
+		// destination key, the furthest below first.
+		var below []uint32
+		for c, d := range dev {
+			if d <= -0.5 {
+				below = append(below, c)
+			}
+		}
+		slices.SortFunc(below, func(a, b uint32) int { return cmp.Or(cmp.Compare(dev[a], dev[b]), cmp.Compare(a, b)) })
+		belowSrc, belowDst := map[uint32][]uint32{}, map[uint32][]uint32{}
+		for _, c := range below {
+			belowSrc[cellSrc(c)] = append(belowSrc[cellSrc(c)], c)
+			belowDst[cellDst(c)] = append(belowDst[cellDst(c)], c)
+		}
+		// And those above, the furthest above first: their rows are the
+		// partners that gain from an exchange too.
+		var above []uint32
+		for c, d := range dev {
+			if d >= 0.5 {
+				above = append(above, c)
+			}
+		}
+		slices.SortFunc(above, func(a, b uint32) int { return cmp.Or(cmp.Compare(dev[b], dev[a]), cmp.Compare(a, b)) })
+		aboveSrc, aboveDst := map[uint32][]uint32{}, map[uint32][]uint32{}
+		for _, c := range above {
+			aboveSrc[cellSrc(c)] = append(aboveSrc[cellSrc(c)], c)
+			aboveDst[cellDst(c)] = append(aboveDst[cellDst(c)], c)
+		}
 		// The rows of cells above their targets, in a random order.
 		var over []int
 		for j := range idx {
@@ -178,52 +227,91 @@ func followPairsOf(s *encoding.Schema, rows []Row, idx []int, share []float64, w
 			}
 		}
 		rng.Shuffle(len(over), func(a, b int) { over[a], over[b] = over[b], over[a] })
+		moved := 0
 		for _, x := range over {
 			if dev[cell[x]] < w[x]/2 {
 				continue // its cell reached the target meanwhile
 			}
-			kx := rows[idx[x]].Attr.Key
+			kx, n := key(x), uint32(length(x))
 			best, bestGain, bestDst := -1, 0.5, false
-			// Partners of its length from every cell: a few rows each,
-			// at random.
-			for c := range PortPairCells {
-				l := members[slot{c, rows[idx[x]].Attr.Len}]
+			try := func(l []int, dst bool) {
 				for range min(len(l), portPairLook) {
 					y := l[rng.IntN(len(l))]
 					if y == x {
 						continue
 					}
-					ky := rows[idx[y]].Attr.Key
-					for _, dst := range []bool{true, false} {
-						var x2, y2 int
-						if dst {
-							if kx.DstPort == ky.DstPort {
-								continue
-							}
-							x2, y2 = PortPairCell(kx.SrcPort, ky.DstPort), PortPairCell(ky.SrcPort, kx.DstPort)
-						} else {
-							if kx.SrcPort == ky.SrcPort {
-								continue
-							}
-							x2, y2 = PortPairCell(ky.SrcPort, kx.DstPort), PortPairCell(kx.SrcPort, ky.DstPort)
+					ky := key(y)
+					var x2, y2 uint32
+					if dst {
+						if kx.DstPort == ky.DstPort {
+							continue
 						}
-						if g := pairGain(dev, cell[x], x2, w[x], cell[y], y2, w[y]); g > bestGain {
-							best, bestGain, bestDst = y, g, dst
+						x2, y2 = PortPairCell(kx.SrcPort, ky.DstPort), PortPairCell(ky.SrcPort, kx.DstPort)
+					} else {
+						if kx.SrcPort == ky.SrcPort {
+							continue
 						}
+						x2, y2 = PortPairCell(ky.SrcPort, kx.DstPort), PortPairCell(kx.SrcPort, ky.DstPort)
+					}
+					if g := pairGain(dev, cell[x], x2, w[x], cell[y], y2, w[y]); g > bestGain {
+						best, bestGain, bestDst = y, g, dst
 					}
 				}
+			}
+			// A destination port that takes x to a cell below its target
+			// (same source key), or a source port (same destination key),
+			// the cells furthest below first: a few rows of each cell above
+			// its target holding that port's key, then a few of any cell.
+			for i, c := range belowSrc[portKey(kx.SrcPort)] {
+				if i == portPairCells {
+					break
+				}
+				for j, o := range aboveDst[cellDst(c)] {
+					if j == portPairCells {
+						break
+					}
+					try(byCell.lists[[2]uint32{o, n}], true)
+				}
+				try(byDst.lists[[2]uint32{cellDst(c), n}], true)
+			}
+			for i, c := range belowDst[portKey(kx.DstPort)] {
+				if i == portPairCells {
+					break
+				}
+				for j, o := range aboveSrc[cellSrc(c)] {
+					if j == portPairCells {
+						break
+					}
+					try(byCell.lists[[2]uint32{o, n}], false)
+				}
+				try(bySrc.lists[[2]uint32{cellSrc(c), n}], false)
 			}
 			if best < 0 {
 				continue
 			}
-			field := "srcport"
+			y := best
+			ky := key(y)
 			if bestDst {
-				field = "dstport"
+				byDst.remove(x, portKey(kx.DstPort), int(n))
+				byDst.remove(y, portKey(ky.DstPort), int(n))
+				exchangePort(s, &rows[idx[x]], &rows[idx[y]], "dstport")
+				byDst.add(x, portKey(key(x).DstPort), int(n))
+				byDst.add(y, portKey(key(y).DstPort), int(n))
+			} else {
+				bySrc.remove(x, portKey(kx.SrcPort), int(n))
+				bySrc.remove(y, portKey(ky.SrcPort), int(n))
+				exchangePort(s, &rows[idx[x]], &rows[idx[y]], "srcport")
+				bySrc.add(x, portKey(key(x).SrcPort), int(n))
+				bySrc.add(y, portKey(key(y).SrcPort), int(n))
 			}
-			exchangePort(s, &rows[idx[x]], &rows[idx[best]], field)
-			rx, ry := rows[idx[x]].Attr.Key, rows[idx[best]].Attr.Key
-			move(x, PortPairCell(rx.SrcPort, rx.DstPort))
-			move(best, PortPairCell(ry.SrcPort, ry.DstPort))
+			for _, j := range []int{x, y} {
+				k := key(j)
+				byCell.remove(j, cell[j], int(n))
+				dev[cell[j]] -= w[j]
+				cell[j] = PortPairCell(k.SrcPort, k.DstPort)
+				dev[cell[j]] += w[j]
+				byCell.add(j, cell[j], int(n))
+			}
 			moved++
 		}
 		swaps += moved
@@ -237,12 +325,12 @@ func followPairsOf(s *encoding.Schema, rows []Row, idx []int, share []float64, w
 // pairGain is how much moving weight wa from cell a to a2 and wb from b to
 // b2 cuts the summed distance of the cells' weights to their targets (dev:
 // the weight above each target).
-func pairGain(dev []float64, a, a2 int, wa float64, b, b2 int, wb float64) float64 {
-	var cs [4]int
+func pairGain(dev map[uint32]float64, a, a2 uint32, wa float64, b, b2 uint32, wb float64) float64 {
+	var cs [4]uint32
 	var ds [4]float64
 	n := 0
 	for _, m := range [4]struct {
-		c int
+		c uint32
 		d float64
 	}{{a, -wa}, {a2, wa}, {b, -wb}, {b2, wb}} {
 		i := 0
@@ -263,10 +351,12 @@ func pairGain(dev []float64, a, a2 int, wa float64, b, b2 int, wb float64) float
 }
 
 // portPairRounds bounds followPortPairs' passes over the rows of cells
-// above their targets, and portPairLook the partners it draws from each
-// cell for a row.
+// above their targets; for a row, portPairCells bounds the cells below
+// their targets it looks into on each side, and portPairLook the rows it
+// draws from each.
 const (
 	portPairRounds = 3
+	portPairCells  = 16
 	portPairLook   = 4
 )
 

@@ -1,6 +1,7 @@
 package postgen
 
 import (
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -11,19 +12,70 @@ import (
 func TestPortPairCell(t *testing.T) {
 	cases := []struct {
 		sp, dp uint16
-		want   int
+		want   uint32
 	}{
-		{50000, 443, 3*portDynamic + portWellKnown},
-		{443, 50000, 3*portWellKnown + portDynamic},
-		{8080, 1024, 3*portRegistered + portRegistered},
-		{123, 123, 9 + portWellKnown},
-		{49152, 49152, 9 + portDynamic},
-		{1023, 80, 0},
+		{50000, 443, keyDynamic<<11 | 443},
+		{443, 50000, 443<<11 | keyDynamic},
+		{8080, 1024, keyRegistered<<11 | keyRegistered},
+		{8080, 8080, keyRegistered<<11 | keyRegistered | sameBit},
+		{123, 123, 123<<11 | 123},
+		{53, 123, 53<<11 | 123},
+		{49152, 49152, keyDynamic<<11 | keyDynamic | sameBit},
+		{1023, 0, 1023 << 11},
 	}
 	for _, c := range cases {
-		if got := PortPairCell(c.sp, c.dp); got != c.want {
-			t.Errorf("PortPairCell(%d, %d) = %d, want %d", c.sp, c.dp, got, c.want)
+		got := PortPairCell(c.sp, c.dp)
+		if got != c.want {
+			t.Errorf("PortPairCell(%d, %d) = %#x, want %#x", c.sp, c.dp, got, c.want)
 		}
+		if cellSrc(got) != portKey(c.sp) || cellDst(got) != portKey(c.dp) {
+			t.Errorf("cell %#x: keys %d, %d, want %d, %d", got, cellSrc(got), cellDst(got), portKey(c.sp), portKey(c.dp))
+		}
+	}
+}
+
+// Well-known ports pair as the real ones do, one by one: a DNS reply
+// comes from 53, not from the NTP port, even where both are well-known.
+func TestFollowPortPairsByService(t *testing.T) {
+	s := tagSchema(t, 1)
+	var rows []Row
+	add := func(n int, sp, dp uint16) {
+		for range n {
+			r := softRow(t, s, 0x0a000001, nil, 1)
+			r.Attr.Key = trace.Key{Src: 1, Dst: 2, SrcPort: sp, DstPort: dp, Proto: trace.ProtoUDP}
+			r.Attr.Len = 1
+			r.Attr.StartsHere = true
+			rows = append(rows, r)
+		}
+	}
+	add(20, 123, 123)  // NTP
+	add(5, 123, 40000) // replies from the NTP port: none in the real trace
+	add(5, 53, 123)    // and queries to NTP from the DNS port
+	add(10, 53, 41000) // DNS replies
+	add(10, 42000, 53) // DNS queries
+	// The real trace: 25 NTP flows, 15 DNS replies and 10 queries.
+	var pp PortPairs
+	for range 25 {
+		pp.Add(trace.Key{SrcPort: 123, DstPort: 123, Proto: trace.ProtoUDP}, 1)
+	}
+	for i := range 15 {
+		pp.Add(trace.Key{SrcPort: 53, DstPort: 40000, Proto: trace.ProtoUDP}, 1)
+		if i < 10 {
+			pp.Add(trace.Key{SrcPort: 40000, DstPort: 53, Proto: trace.ProtoUDP}, 1)
+		}
+	}
+	kept := func(r Row) bool { return r.Attr.StartsHere }
+	followPortPairs(s, rows, kept, &pp, func(Row) float64 { return 1 }, rand.New(rand.NewPCG(5, 6)))
+	got := map[uint32]int{}
+	for _, r := range rows {
+		got[PortPairCell(r.Attr.Key.SrcPort, r.Attr.Key.DstPort)]++
+	}
+	// The five replies from the NTP port and the five queries to it from
+	// the DNS port exchange destinations: five more NTP flows, five more
+	// DNS replies.
+	want := map[uint32]int{123<<11 | 123: 25, 53<<11 | keyRegistered: 15, keyRegistered<<11 | 53: 10}
+	if !maps.Equal(got, want) {
+		t.Errorf("cells %v, want %v", got, want)
 	}
 }
 
