@@ -25,7 +25,8 @@ type hostGaps struct {
 // source of some and the destination of the others.
 //
 // With the address profile (gaps not nil), the side moved is the one
-// where the host stands further above its target, and the new address is
+// where the host stands further above its target (the other when that
+// one has no other valid address), and the new address is
 // among those below theirs, by log(shortfall + ½) plus the log-probability
 // the row's bits give it, so that the profile pass after it (followProfile)
 // finds the loops' weight where the real trace has it. Without, of both
@@ -89,16 +90,14 @@ func separateHosts(s *encoding.Schema, rows []Row, keep func(Row) bool, gaps *ho
 		}
 		own := r.Attr.Key.Src
 		sides := []int{0, 1}
-		if gaps != nil {
-			// The side where the host is further above its target.
-			if gaps.gap[0][own] >= gaps.gap[1][own] {
-				sides = []int{0}
-			} else {
-				sides = []int{1}
-			}
+		if gaps != nil && gaps.gap[0][own] < gaps.gap[1][own] {
+			sides = []int{1, 0} // the side where the host is further above its target first
 		}
 		bestF, bestIP, bestLoss := -1, uint32(0), math.Inf(1)
 		for _, f := range sides {
+			if gaps != nil && bestF >= 0 {
+				break // the preferred side had an address to give
+			}
 			lp := bitLogs(r.Vec, offs[f])
 			score := func(ip uint32) float64 {
 				if byGap[f] {
@@ -117,7 +116,7 @@ func separateHosts(s *encoding.Schema, rows []Row, keep func(Row) bool, gaps *ho
 			}
 		}
 		if bestF < 0 {
-			continue // a block of one address: nothing else to give
+			continue // one address on both sides: nothing else to give
 		}
 		setAddr(r, offs[bestF], fields[bestF], bestIP)
 		counts[bestF][own]--

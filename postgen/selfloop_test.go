@@ -184,3 +184,26 @@ func TestSeparateHostsFollowsTheProfile(t *testing.T) {
 		t.Errorf("source gap of a %g after 4 moves, want −1", gaps.gap[0][a])
 	}
 }
+
+// When the side where the host stands above its target has no other
+// address to give, the loop leaves the host on the other side.
+func TestSeparateHostsOtherSide(t *testing.T) {
+	s := tagSchema(t, 1)
+	const a, b = 0x0a000001, 0x0a000002
+	rows := []Row{hostRow(t, s, a, a, nil, 1), hostRow(t, s, a, a, nil, 1)}
+	gaps := &hostGaps{
+		gap: [2]map[uint32]float64{
+			{a: 2},         // only a as a source, above its target
+			{a: -1, b: -3}, // b below its destination target
+		},
+		weight: func(Row) float64 { return 1 },
+	}
+	if n := separateHosts(s, rows, func(Row) bool { return true }, gaps); n != 2 {
+		t.Fatalf("moved %d of the 2 loops", n)
+	}
+	for _, r := range rows {
+		if k := r.Attr.Key; k.Src != a || k.Dst != b {
+			t.Errorf("loop became %x → %x, want a → b", k.Src, k.Dst)
+		}
+	}
+}
