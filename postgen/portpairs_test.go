@@ -154,11 +154,23 @@ func TestFollowPortPairs(t *testing.T) {
 
 // BenchmarkFollowPortPairs times a block of 65,536 flows (the largest
 // generation block) whose ports were paired at random, against real pairs
-// of client ports to service ports and replies.
+// of client ports to service ports and replies: four services, and a port
+// scan's thousand.
 func BenchmarkFollowPortPairs(b *testing.B) {
+	b.Run("services=4", func(b *testing.B) { benchPortPairs(b, []uint16{53, 80, 123, 443}) })
+	b.Run("services=1000", func(b *testing.B) {
+		var svc []uint16
+		for p := range uint16(1000) {
+			svc = append(svc, p+1)
+		}
+		benchPortPairs(b, svc)
+	})
+}
+
+// benchPortPairs is BenchmarkFollowPortPairs with the given service ports.
+func benchPortPairs(b *testing.B, svc []uint16) {
 	s := tagSchema(b, 1)
 	r := rand.New(rand.NewPCG(1, 2))
-	svc := []uint16{53, 80, 123, 443}
 	port := func() uint16 {
 		if r.IntN(2) == 0 {
 			return svc[r.IntN(len(svc))]
@@ -174,9 +186,9 @@ func BenchmarkFollowPortPairs(b *testing.B) {
 		base[i] = row
 	}
 	var pp PortPairs
-	for range 1000 {
-		pp.Add(trace.Key{SrcPort: 50000, DstPort: 443, Proto: trace.ProtoTCP}, 1)
-		pp.Add(trace.Key{SrcPort: 443, DstPort: 50000, Proto: trace.ProtoTCP}, 1)
+	for _, p := range svc {
+		pp.Add(trace.Key{SrcPort: 50000, DstPort: p, Proto: trace.ProtoTCP}, 1)
+		pp.Add(trace.Key{SrcPort: p, DstPort: 50000, Proto: trace.ProtoTCP}, 1)
 	}
 	kept := func(r Row) bool { return r.Attr.StartsHere }
 	weight := func(r Row) float64 { return float64(r.Attr.Len) }
