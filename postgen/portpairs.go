@@ -191,34 +191,11 @@ func followPairsOf(s *encoding.Schema, rows []Row, idx []int, share map[uint32]f
 	}
 	swaps := 0
 	for range portPairRounds {
-		// The cells below their targets, per source key and per
-		// destination key, the furthest below first.
-		var below []uint32
-		for c, d := range dev {
-			if d <= -0.5 {
-				below = append(below, c)
-			}
-		}
-		slices.SortFunc(below, func(a, b uint32) int { return cmp.Or(cmp.Compare(dev[a], dev[b]), cmp.Compare(a, b)) })
-		belowSrc, belowDst := map[uint32][]uint32{}, map[uint32][]uint32{}
-		for _, c := range below {
-			belowSrc[cellSrc(c)] = append(belowSrc[cellSrc(c)], c)
-			belowDst[cellDst(c)] = append(belowDst[cellDst(c)], c)
-		}
-		// And those above, the furthest above first: their rows are the
-		// partners that gain from an exchange too.
-		var above []uint32
-		for c, d := range dev {
-			if d >= 0.5 {
-				above = append(above, c)
-			}
-		}
-		slices.SortFunc(above, func(a, b uint32) int { return cmp.Or(cmp.Compare(dev[b], dev[a]), cmp.Compare(a, b)) })
-		aboveSrc, aboveDst := map[uint32][]uint32{}, map[uint32][]uint32{}
-		for _, c := range above {
-			aboveSrc[cellSrc(c)] = append(aboveSrc[cellSrc(c)], c)
-			aboveDst[cellDst(c)] = append(aboveDst[cellDst(c)], c)
-		}
+		// The cells below their targets, and those above (their rows are
+		// the partners that gain from an exchange too), per source key and
+		// per destination key, the furthest from their targets first.
+		belowSrc, belowDst := cellsBeyond(dev, -1)
+		aboveSrc, aboveDst := cellsBeyond(dev, 1)
 		// The rows of cells above their targets, in a random order.
 		var over []int
 		for j := range idx {
@@ -290,20 +267,15 @@ func followPairsOf(s *encoding.Schema, rows []Row, idx []int, share map[uint32]f
 				continue
 			}
 			y := best
-			ky := key(y)
+			field, index, port := "srcport", bySrc, func(k trace.Key) uint16 { return k.SrcPort }
 			if bestDst {
-				byDst.remove(x, portKey(kx.DstPort), int(n))
-				byDst.remove(y, portKey(ky.DstPort), int(n))
-				exchangePort(s, &rows[idx[x]], &rows[idx[y]], "dstport")
-				byDst.add(x, portKey(key(x).DstPort), int(n))
-				byDst.add(y, portKey(key(y).DstPort), int(n))
-			} else {
-				bySrc.remove(x, portKey(kx.SrcPort), int(n))
-				bySrc.remove(y, portKey(ky.SrcPort), int(n))
-				exchangePort(s, &rows[idx[x]], &rows[idx[y]], "srcport")
-				bySrc.add(x, portKey(key(x).SrcPort), int(n))
-				bySrc.add(y, portKey(key(y).SrcPort), int(n))
+				field, index, port = "dstport", byDst, func(k trace.Key) uint16 { return k.DstPort }
 			}
+			index.remove(x, portKey(port(key(x))), int(n))
+			index.remove(y, portKey(port(key(y))), int(n))
+			exchangePort(s, &rows[idx[x]], &rows[idx[y]], field)
+			index.add(x, portKey(port(key(x))), int(n))
+			index.add(y, portKey(port(key(y))), int(n))
 			for _, j := range []int{x, y} {
 				k := key(j)
 				byCell.remove(j, cell[j], int(n))
@@ -320,6 +292,25 @@ func followPairsOf(s *encoding.Schema, rows []Row, idx []int, share map[uint32]f
 		}
 	}
 	return swaps
+}
+
+// cellsBeyond returns the cells whose weight lies at least ½ beyond their
+// target on the side of sign (1: above, −1: below), per source key and per
+// destination key, the furthest beyond first (ties: the lower cell).
+func cellsBeyond(dev map[uint32]float64, sign float64) (bySrc, byDst map[uint32][]uint32) {
+	var cells []uint32
+	for c, d := range dev {
+		if sign*d >= 0.5 {
+			cells = append(cells, c)
+		}
+	}
+	slices.SortFunc(cells, func(a, b uint32) int { return cmp.Or(cmp.Compare(sign*dev[b], sign*dev[a]), cmp.Compare(a, b)) })
+	bySrc, byDst = map[uint32][]uint32{}, map[uint32][]uint32{}
+	for _, c := range cells {
+		bySrc[cellSrc(c)] = append(bySrc[cellSrc(c)], c)
+		byDst[cellDst(c)] = append(byDst[cellDst(c)], c)
+	}
+	return bySrc, byDst
 }
 
 // pairGain is how much moving weight wa from cell a to a2 and wb from b to
@@ -368,6 +359,13 @@ func exchangePort(s *encoding.Schema, r, o *Row, field string) {
 	} else {
 		r.Attr.Key.DstPort, o.Attr.Key.DstPort = o.Attr.Key.DstPort, r.Attr.Key.DstPort
 	}
+	exchangeEncoded(s, r, o, field)
+}
+
+// exchangeEncoded exchanges the encoding of field between rows r and o,
+// each row owning its vector after, so that features are generated for the
+// value each now holds.
+func exchangeEncoded(s *encoding.Schema, r, o *Row, field string) {
 	if off, dim := s.AttrSlice(field); off >= 0 {
 		r.Vec = slices.Clone(r.Vec)
 		o.Vec = slices.Clone(o.Vec)

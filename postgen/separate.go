@@ -73,16 +73,7 @@ rows:
 				count[ki]++
 				count[ko]++
 				r.Attr.Key, o.Attr.Key = ki, ko
-				if off, dim := s.AttrSlice(field); off >= 0 {
-					// Each row owns its vector: exchange the port's encoding
-					// too, so features are generated for the port the row
-					// now holds.
-					r.Vec = append([]float32(nil), r.Vec...)
-					o.Vec = append([]float32(nil), o.Vec...)
-					for k := off; k < off+dim; k++ {
-						r.Vec[k], o.Vec[k] = o.Vec[k], r.Vec[k]
-					}
-				}
+				exchangeEncoded(s, r, o, field)
 				moved++
 				continue rows
 			}
