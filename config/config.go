@@ -285,6 +285,22 @@ type Generate struct {
 	// time makes, go. The shares are counts taken at pre-processing; not
 	// under DP, where they are not released (the key is then ignored).
 	PortPairs bool `yaml:"port_pairs"`
+	// PortsGivenSizes exchanges whole port pairs between a block's
+	// decoded flows of one protocol and one length so that the flows'
+	// (port-pair class, packet class) joint follows the real trace's: the
+	// ports are attributes and the packets features, and nothing else
+	// keeps a flow's size with its service. Every port pair keeps its
+	// flows, records and packets. Flow traces; the counts are taken at
+	// pre-processing, not under DP (the key is then ignored).
+	PortsGivenSizes bool `yaml:"ports_given_sizes"`
+	// LabelsGivenFlows draws each decoded flow record's label from the
+	// real trace's labels in nested cells of its protocol, destination
+	// and source port keys, packet class and bytes per packet, each level
+	// smoothed towards the coarser one, so that labels follow the ports
+	// as well as the sizes. Flow traces with at least two labels; the
+	// counts are taken at pre-processing, not under DP (the key is then
+	// ignored).
+	LabelsGivenFlows bool `yaml:"labels_given_flows"`
 	// MatchPorts decodes the ports and protocol of all generated flows at
 	// once, so that each takes a value near what the model generated while
 	// the values keep their real proportions (needs word2vec.decode:

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/netshare-go/netshare/config"
@@ -47,6 +48,11 @@ type GenStats struct {
 	// SizedRecords counts the flow records whose duration or bytes
 	// generate.sizes_given_packets changed.
 	SizedRecords int `json:"records_sized_given_packets,omitempty"`
+	// PortSizeSwaps counts the flows that took another port pair under
+	// generate.ports_given_sizes; Relabelled the records whose label
+	// generate.labels_given_flows changed.
+	PortSizeSwaps int `json:"port_size_swaps,omitempty"`
+	Relabelled    int `json:"relabelled_records,omitempty"`
 }
 
 // flowCount is how many flows chunk c's model generates: as many as the
@@ -182,6 +188,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	gc := &genChunks{r: r, s: s, split: split, models: models, g: g, fail: fail, st: st, block: block, tmp: tmp, end: math.MaxInt64,
 		span: split.Chunks[len(split.Chunks)-1].End - split.Chunks[0].Start}
 	gc.sizes = r.sizeKnots(s)
+	gc.portSizes, gc.labels = r.flowShapes(s, split)
 	st.Periods = 1
 	if d, err := r.Cfg.Generate.DurationMicros(); err != nil {
 		return nil, err
@@ -208,7 +215,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	}
 	r.log.Info("generated", "path", path, "flows", st.Flows, "records", st.Records, "continued_flows", st.Continuations,
 		"fixed_inconsistent_tags", st.FixedTags, "snapped_ips", st.SnappedIPs, "profiled_ips", st.ProfiledIPs, "separated_hosts", st.SeparatedHosts, "tail_ports_drawn", st.TailPorts, "port_pair_swaps", st.PortPairSwaps, "separated_keys", st.SeparatedKeys, "records_outside_chunk", st.OutOfRange,
-		"periods", st.Periods, "records_past_duration", st.CutAtEnd, "chained_flows", st.ChainedFlows, "segments", st.Segments, "records_sized_given_packets", st.SizedRecords,
+		"periods", st.Periods, "records_past_duration", st.CutAtEnd, "chained_flows", st.ChainedFlows, "segments", st.Segments, "records_sized_given_packets", st.SizedRecords, "port_size_swaps", st.PortSizeSwaps, "relabelled_records", st.Relabelled,
 		"protocol_repairs", st.RepairStats.Total(), "protocol_separated_keys", st.RepairStats.Separated,
 		"protocol_unrepaired_keys", st.RepairStats.Unrepaired, "protocol_merged_keys", st.RepairStats.Merged)
 	if len(st.Repairs) > 0 {
@@ -339,6 +346,39 @@ func (r *Run) dpDistinct(split *SplitInfo) []postgen.Distinct {
 	return out
 }
 
+// flowShapes returns the real counts of generate.ports_given_sizes and
+// generate.labels_given_flows, nil for each that is off, does not apply
+// (packet traces; labels with fewer than two of them) or was not recorded
+// (under DP, where they are not taken, or pre-processed before they were).
+func (r *Run) flowShapes(s *encoding.Schema, split *SplitInfo) (*postgen.PortSizes, *postgen.LabelCells) {
+	g := r.Cfg.Generate
+	if s.Kind() != trace.KindFlows || (!g.PortsGivenSizes && !g.LabelsGivenFlows) {
+		return nil, nil
+	}
+	if r.Cfg.DP.Enabled {
+		r.log.Info("generate.ports_given_sizes and generate.labels_given_flows are off under DP: the real counts are not released")
+		return nil, nil
+	}
+	var ps *postgen.PortSizes
+	var lc *postgen.LabelCells
+	if g.PortsGivenSizes {
+		if ps = split.PortSizes; ps.Missing() {
+			r.log.Warn("generate.ports_given_sizes: the run was pre-processed before the port and packet classes were counted; pre-process again to use it")
+			ps = nil
+		}
+	}
+	if g.LabelsGivenFlows {
+		switch lc = split.Labels; {
+		case lc.Missing():
+			r.log.Warn("generate.labels_given_flows: the run was pre-processed before the labels were counted; pre-process again to use it")
+			lc = nil
+		case !lc.Usable():
+			lc = nil
+		}
+	}
+	return ps, lc
+}
+
 // genChunks is what generation carries from block to block.
 type genChunks struct {
 	r      *Run
@@ -350,9 +390,13 @@ type genChunks struct {
 	// sizes, with generate.sizes_given_packets, holds per chunk the real
 	// durations and bytes per packet class (encoding.Spec.SizeKnots).
 	sizes []map[int]encoding.SizeClass
-	st    *GenStats
-	block int
-	tmp   string
+	// portSizes and labels are generate.ports_given_sizes' and
+	// generate.labels_given_flows' real counts (nil when off).
+	portSizes *postgen.PortSizes
+	labels    *postgen.LabelCells
+	st        *GenStats
+	block     int
+	tmp       string
 	// The input's time span; the period being generated: its records'
 	// time shift and its seed; the end of the trace (generate.duration;
 	// MaxInt64 without).
@@ -790,6 +834,22 @@ func batchRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b
 	t := ops.wrap(kept)
 	if gc.sizes != nil && t.Kind == trace.KindFlows {
 		st.SizedRecords += postgen.CalibrateSizes(gc.sizes[c], t.Flows, postgen.BlockRNG(gc.seed, 0x73697a65, c, b))
+	}
+	if t.Kind == trace.KindFlows && (gc.portSizes != nil || gc.labels != nil) {
+		// Continuations, and flows carried on to later chunks, keep their
+		// keys: their other chunks' records are decoded elsewhere.
+		fixed := map[trace.Key]bool{}
+		for _, row := range rows {
+			if !row.Attr.StartsHere || slices.Contains(row.Attr.Present[min(c+1, len(row.Attr.Present)):], true) {
+				fixed[row.Attr.Key] = true
+			}
+		}
+		if gc.portSizes != nil {
+			st.PortSizeSwaps += postgen.FollowPortSizes(gc.portSizes, t.Flows, func(k trace.Key) bool { return fixed[k] }, postgen.BlockRNG(gc.seed, 0x7073, c, b))
+		}
+		if gc.labels != nil {
+			st.Relabelled += postgen.DrawLabels(gc.labels, t.Flows, gc.seed)
+		}
 	}
 	st.ProfiledIPs += gc.g.FlowPackets(t)
 	if gc.r.Cfg.Generate.RepairProtocol {

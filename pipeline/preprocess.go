@@ -70,8 +70,14 @@ type SplitInfo struct {
 	// PortPairs is the trace's port pairing per protocol, for
 	// generate.port_pairs: the records (flow traces) or flows (captures)
 	// per port-pair class. Not taken under DP.
-	PortPairs  *postgen.PortPairs `json:"port_pairs,omitempty"`
-	EmbedStats map[string]float64 `json:"embedding_stats,omitempty"`
+	PortPairs *postgen.PortPairs `json:"port_pairs,omitempty"`
+	// PortSizes, for generate.ports_given_sizes, is the records per
+	// port-pair class and packet class; Labels, for
+	// generate.labels_given_flows, the records per label in nested cells
+	// of a record's shape. Flow traces; not taken under DP.
+	PortSizes  *postgen.PortSizes  `json:"port_sizes,omitempty"`
+	Labels     *postgen.LabelCells `json:"labels,omitempty"`
+	EmbedStats map[string]float64  `json:"embedding_stats,omitempty"`
 	// DPStats, under DP, lists the DP statistics the schema was built from
 	// (see dpstats.go), and DPDelta the δ they were calibrated at.
 	DPStats []DPRelease `json:"dp_stats,omitempty"`

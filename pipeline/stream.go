@@ -431,11 +431,17 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	// packets per address.
 	var profile, packetProfile [][2]addrWeights // per chunk
 	var pairs *postgen.PortPairs                // generate.port_pairs, weighed as the profile
+	var portSizes *postgen.PortSizes            // generate.ports_given_sizes
+	var labels *postgen.LabelCells              // generate.labels_given_flows
 	packets := src.Kind() == trace.KindPackets
 	if !dp {
 		profile, packetProfile = make([][2]addrWeights, opt.Chunks), make([][2]addrWeights, opt.Chunks)
 		pairs = postgen.NewPortPairs()
 		info.PortPairs = pairs
+		if !packets {
+			portSizes, labels = postgen.NewPortSizes(), postgen.NewLabelCells()
+			info.PortSizes, info.Labels = portSizes, labels
+		}
 	}
 	var edges []int64
 	splitter, err := flows.NewStreamSplitter[R, P](lo, hi, opt, func(c int, f *flows.ChunkFlow[R], first int64) error {
@@ -456,6 +462,8 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 				for i := range f.Records {
 					if r, ok := any(&f.Records[i]).(*trace.Flow); ok {
 						n += int(min(r.Packets, math.MaxInt32))
+						portSizes.Add(r)
+						labels.Add(r)
 					}
 				}
 			}

@@ -5,7 +5,10 @@
 // values for ports generated as a tail class's token,
 // separation of packet flows that share a 5-tuple, and the merge that
 // stitches flows across chunks; over the generated features, calibration of
-// the quantile-encoded fields. Each pass draws from its own random stream,
+// the quantile-encoded fields; over decoded flow records, durations and
+// bytes given the packets (CalibrateSizes), port pairs exchanged so that
+// they follow the packets (FollowPortSizes) and labels drawn given the
+// record's ports and sizes (DrawLabels). Each pass draws from its own random stream,
 // derived from the run's seed, so a pass switched on or off leaves the
 // others' draws unchanged.
 //

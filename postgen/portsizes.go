@@ -1,0 +1,335 @@
+package postgen
+
+import (
+	"math"
+	"math/bits"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/netshare-go/netshare/trace"
+)
+
+// Ports given sizes. The ports are attributes, decoded before the model
+// generates a flow's records, and matched, paired and drawn afterwards
+// one field at a time; the packet counts are features. Nothing in that
+// chain keeps a flow's size with its service: regenerated from the
+// seventh sweep's models, the joint TVD of (destination port, packets)
+// on `ctu-normal-40-day1` was 0.53, the independent-marginal sampler's
+// 0.53. And the records' labels, which the model generates beside their
+// packet counts, lost their ports with them.
+//
+// PortSizes is the real trace's records per (port-pair cell, packet
+// class) and protocol; FollowPortSizes exchanges whole port pairs between
+// a block's decoded flows of one protocol and one length so that the
+// block's joint of the two follows the real one. The exchange keeps every
+// port pair's flows, records and packets, so the ports' marginals, their
+// pairs (port_pairs) and the lengths given ports stay.
+
+// PacketClass is the class of a record with n packets: 0 for none, then
+// 1, 2-3, 4-7, … (the bit length of n), at most 20.
+func PacketClass(n uint64) uint8 { return uint8(min(bits.Len64(n), 20)) }
+
+// PortSizes counts records per protocol, port-pair cell (PortPairCell)
+// and packet class: Cells[proto][cell<<5 | class].
+type PortSizes struct {
+	Cells map[uint8]map[uint32]float64 `json:"by_cell_and_packets"`
+}
+
+// NewPortSizes returns counts that hold nothing yet.
+func NewPortSizes() *PortSizes { return &PortSizes{Cells: map[uint8]map[uint32]float64{}} }
+
+// Missing reports whether ps was not recorded (nil, or read from a run
+// pre-processed before it was kept).
+func (ps *PortSizes) Missing() bool { return ps == nil || ps.Cells == nil }
+
+// Add counts one record.
+func (ps *PortSizes) Add(f *trace.Flow) {
+	if f.Proto != trace.ProtoTCP && f.Proto != trace.ProtoUDP {
+		return
+	}
+	c := ps.Cells[f.Proto]
+	if c == nil {
+		c = map[uint32]float64{}
+		ps.Cells[f.Proto] = c
+	}
+	c[sizeCell(f)]++
+}
+
+func sizeCell(f *trace.Flow) uint32 {
+	return PortPairCell(f.SrcPort, f.DstPort)<<5 | uint32(PacketClass(f.Packets))
+}
+
+// sizeMix is the weight of the independent joint mixed into the real one
+// before fitting, so that a block whose cells and classes the real trace
+// never combined still has a plan.
+const sizeMix = 0.05
+
+// sizeFlow is one decoded flow of a block: its records' indices, its
+// port-pair cell and its packet class (of its records' mean).
+type sizeFlow struct {
+	recs  []int
+	cell  uint32
+	class uint8
+}
+
+// FollowPortSizes exchanges port pairs between the flows in recs (one
+// block's records) so that, per protocol, their (port-pair cell, packet
+// class) joint follows ps. A flow is the records of one 5-tuple; flows
+// whose key fixed says must stay (continued across chunks) keep their
+// ports, and a flow only exchanges with flows of its protocol and number
+// of records. It returns how many flows took another port pair.
+//
+// Per group of exchangeable flows: the plan is the real joint (mixed with
+// a little of the independent one) fitted by iterative proportional
+// fitting to the group's own cell counts and class counts, so it keeps
+// every port pair. Flows stay with their pair up to the plan's count of
+// their (cell, class), rounded at random; the others put their pairs in
+// their cell's pool and each draws a cell from what the plan has left for
+// its class, taking a pair of that cell while the pool has one, and the
+// flows whose cell ran out take the pairs left, at random. A pair that
+// would give a flow the key of another flow of the block is passed over
+// for another of the cell when one is free.
+func FollowPortSizes(ps *PortSizes, recs []trace.Flow, fixed func(trace.Key) bool, rng *rand.Rand) int {
+	if ps.Missing() || len(recs) == 0 {
+		return 0
+	}
+	byKey := map[trace.Key][]int{}
+	var order []trace.Key
+	for i := range recs {
+		k := recs[i].Key()
+		if _, ok := byKey[k]; !ok {
+			order = append(order, k)
+		}
+		byKey[k] = append(byKey[k], i)
+	}
+	type group struct {
+		proto uint8
+		n     int
+	}
+	groups := map[group][]sizeFlow{}
+	var gorder []group
+	for _, k := range order {
+		if k.Proto != trace.ProtoTCP && k.Proto != trace.ProtoUDP {
+			continue
+		}
+		if fixed != nil && fixed(k) {
+			continue
+		}
+		idx := byKey[k]
+		var pk uint64
+		for _, i := range idx {
+			pk += recs[i].Packets
+		}
+		g := group{k.Proto, len(idx)}
+		if _, ok := groups[g]; !ok {
+			gorder = append(gorder, g)
+		}
+		groups[g] = append(groups[g], sizeFlow{recs: idx, cell: PortPairCell(k.SrcPort, k.DstPort), class: PacketClass(pk / uint64(len(idx)))})
+	}
+	keys := make(map[trace.Key]int, len(byKey))
+	for k, idx := range byKey {
+		keys[k] = len(idx)
+	}
+	moved := 0
+	for _, g := range gorder {
+		if fl := groups[g]; len(fl) > 1 {
+			moved += exchangeBySize(ps.Cells[g.proto], recs, fl, keys, rng)
+		}
+	}
+	return moved
+}
+
+// exchangeBySize is FollowPortSizes for one group of flows.
+func exchangeBySize(real map[uint32]float64, recs []trace.Flow, fl []sizeFlow, keys map[trace.Key]int, rng *rand.Rand) int {
+	if len(real) == 0 {
+		return 0
+	}
+	// The group's cells and classes, in a fixed order.
+	cellN, classN := map[uint32]float64{}, map[uint8]float64{}
+	for _, f := range fl {
+		cellN[f.cell]++
+		classN[f.class]++
+	}
+	cells := sortedKeys32(cellN)
+	classes := make([]uint8, 0, len(classN))
+	for c := range classN {
+		classes = append(classes, c)
+	}
+	slices.Sort(classes)
+	ci := make(map[uint32]int, len(cells))
+	for i, c := range cells {
+		ci[c] = i
+	}
+	ki := make(map[uint8]int, len(classes))
+	for i, c := range classes {
+		ki[c] = i
+	}
+	// The plan: real joint restricted to the group's cells and classes,
+	// plus a little of the independent one, fitted to the group's margins.
+	var total float64
+	for _, w := range real {
+		total += w
+	}
+	n := float64(len(fl))
+	nc, nk := len(cells), len(classes)
+	plan := make([]float64, nc*nk)
+	for i, c := range cells {
+		for j, k := range classes {
+			plan[i*nk+j] = real[c<<5|uint32(k)]/total + sizeMix*cellN[c]/n*classN[k]/n
+		}
+	}
+	rowSum, colSum := make([]float64, nc), make([]float64, nk)
+	for range 100 {
+		clear(rowSum)
+		for i := range nc {
+			for j := range nk {
+				rowSum[i] += plan[i*nk+j]
+			}
+		}
+		for i, c := range cells {
+			if rowSum[i] > 0 {
+				f := cellN[c] / rowSum[i]
+				for j := range nk {
+					plan[i*nk+j] *= f
+				}
+			}
+		}
+		clear(colSum)
+		for i := range nc {
+			for j := range nk {
+				colSum[j] += plan[i*nk+j]
+			}
+		}
+		worst := 0.0
+		for j, k := range classes {
+			if colSum[j] > 0 {
+				f := classN[k] / colSum[j]
+				worst = max(worst, math.Abs(f-1))
+				for i := range nc {
+					plan[i*nk+j] *= f
+				}
+			}
+		}
+		if worst < 1e-6 {
+			break
+		}
+	}
+	// Flows whose (cell, class) holds no more than the plan stay, as many
+	// as the plan rounds to, the others' pairs go to the pool of their
+	// cell, and the plan less those staying is what the pool fills.
+	perm := rng.Perm(len(fl))
+	stay := make([]bool, len(fl))
+	kept := make([]float64, nc*nk)
+	quota := make([]int, nc*nk)
+	for x, m := range plan {
+		quota[x] = int(m)
+		if rng.Float64() < m-math.Floor(m) {
+			quota[x]++
+		}
+	}
+	pool := make([][][2]uint16, nc)
+	for _, i := range perm {
+		f := fl[i]
+		x := ci[f.cell]*nk + ki[f.class]
+		if quota[x] > 0 {
+			quota[x]--
+			kept[x]++
+			stay[i] = true
+			continue
+		}
+		r := &recs[f.recs[0]]
+		pool[ci[f.cell]] = append(pool[ci[f.cell]], [2]uint16{r.SrcPort, r.DstPort})
+	}
+	for _, p := range pool {
+		rng.Shuffle(len(p), func(a, b int) { p[a], p[b] = p[b], p[a] })
+	}
+	// Each class's cumulative column of what is left of the plan, to draw
+	// the moving flows' cells from.
+	cum := make([][]float64, nk)
+	for j := range nk {
+		cum[j] = make([]float64, nc)
+		s := 0.0
+		for i := range nc {
+			s += max(0, plan[i*nk+j]-kept[i*nk+j])
+			cum[j][i] = s
+		}
+	}
+	got := make([]int, len(fl)) // the cell whose pair each moving flow takes
+	taken := make([]int, nc)
+	var left []int // moving flows whose cell ran out
+	for _, i := range perm {
+		if stay[i] {
+			continue
+		}
+		col := cum[ki[fl[i].class]]
+		c := nc
+		if col[nc-1] > 0 {
+			c, _ = slices.BinarySearch(col, rng.Float64()*col[nc-1])
+			c = min(c, nc-1)
+		}
+		if c == nc || taken[c] == len(pool[c]) {
+			left = append(left, i)
+			continue
+		}
+		got[i] = c
+		taken[c]++
+	}
+	// They take the pairs left, at random.
+	var rest []int
+	for c := range nc {
+		for range len(pool[c]) - taken[c] {
+			rest = append(rest, c)
+		}
+	}
+	rng.Shuffle(len(rest), func(a, b int) { rest[a], rest[b] = rest[b], rest[a] })
+	for j, i := range left {
+		got[i] = rest[j]
+	}
+	// Hand out the pairs, passing over one that would give the flow the
+	// key of another flow of the block when another of the cell is free.
+	moved := 0
+	for _, i := range perm {
+		if stay[i] {
+			continue
+		}
+		f := fl[i]
+		p := pool[got[i]]
+		r := &recs[f.recs[0]]
+		old := r.Key()
+		pick := len(p) - 1
+		for t := len(p) - 1; t >= max(0, len(p)-8); t-- {
+			k := old
+			k.SrcPort, k.DstPort = p[t][0], p[t][1]
+			if k == old || keys[k] == 0 {
+				pick = t
+				break
+			}
+		}
+		sp, dp := p[pick][0], p[pick][1]
+		p[pick] = p[len(p)-1]
+		pool[got[i]] = p[:len(p)-1]
+		if sp == old.SrcPort && dp == old.DstPort {
+			continue
+		}
+		nk := old
+		nk.SrcPort, nk.DstPort = sp, dp
+		if keys[old] -= len(f.recs); keys[old] <= 0 {
+			delete(keys, old)
+		}
+		keys[nk] += len(f.recs)
+		for _, j := range f.recs {
+			recs[j].SrcPort, recs[j].DstPort = sp, dp
+		}
+		moved++
+	}
+	return moved
+}
+
+func sortedKeys32(m map[uint32]float64) []uint32 {
+	out := make([]uint32, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

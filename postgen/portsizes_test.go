@@ -1,0 +1,143 @@
+package postgen
+
+import (
+	"encoding/json"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/netshare-go/netshare/trace"
+)
+
+// sizedFlow is one record of its own 5-tuple: an ephemeral source port
+// of its own, the destination port and the packets given.
+func sizedFlow(i int, dp uint16, pkts uint64) trace.Flow {
+	return trace.Flow{Src: 0x0a000001 + uint32(i), Dst: 0x0a0000ff, SrcPort: 50000 + uint16(i), DstPort: dp, Proto: trace.ProtoTCP, Packets: pkts, Bytes: 60 * pkts}
+}
+
+// In the real trace telnet flows are single packets and HTTPS flows carry
+// 16; the synthetic block has them the other way round. Exchanging port
+// pairs puts the single packets on telnet again, and every port pair
+// keeps its flows and every flow its packets.
+func TestFollowPortSizes(t *testing.T) {
+	ps := NewPortSizes()
+	for i := range 200 {
+		f := sizedFlow(i, 23, 1)
+		if i%2 == 1 {
+			f = sizedFlow(i, 443, 16)
+		}
+		ps.Add(&f)
+	}
+	var recs []trace.Flow
+	for i := range 200 {
+		if i%2 == 0 {
+			recs = append(recs, sizedFlow(i, 23, 16))
+		} else {
+			recs = append(recs, sizedFlow(i, 443, 1))
+		}
+	}
+	// A flow of two records is alone in its group: it keeps its ports.
+	two := sizedFlow(1000, 443, 1)
+	recs = append(recs, two, two)
+	before := portPairCounts(recs)
+	packets := func(rs []trace.Flow) []uint64 {
+		out := make([]uint64, len(rs))
+		for i := range rs {
+			out[i] = rs[i].Packets
+		}
+		return out
+	}
+	pk := packets(recs)
+	moved := FollowPortSizes(ps, recs, nil, rand.New(rand.NewPCG(1, 2)))
+	if moved < 150 {
+		t.Errorf("%d flows moved, want most of the 200", moved)
+	}
+	if got := portPairCounts(recs); !maps.Equal(got, before) {
+		t.Errorf("port pairs %v, want %v", got, before)
+	}
+	if got := packets(recs); !slices.Equal(got, pk) {
+		t.Error("the records' packets changed")
+	}
+	right := 0
+	for _, r := range recs[:200] {
+		if (r.Packets == 1) == (r.DstPort == 23) {
+			right++
+		}
+	}
+	if right < 190 {
+		t.Errorf("%d of 200 flows on the port their size goes with, want at least 190", right)
+	}
+	if recs[200].Key() != two.Key() || recs[201].Key() != two.Key() {
+		t.Errorf("the two-record flow took %v and %v, want its own key", recs[200].Key(), recs[201].Key())
+	}
+}
+
+// A flow that fixed names keeps its ports; the others exchange among
+// themselves.
+func TestFollowPortSizesFixed(t *testing.T) {
+	ps := NewPortSizes()
+	for i := range 100 {
+		f := sizedFlow(i, 23, 1)
+		if i%2 == 1 {
+			f = sizedFlow(i, 443, 16)
+		}
+		ps.Add(&f)
+	}
+	var recs []trace.Flow
+	for i := range 100 {
+		if i%2 == 0 {
+			recs = append(recs, sizedFlow(i, 23, 16))
+		} else {
+			recs = append(recs, sizedFlow(i, 443, 1))
+		}
+	}
+	keep := recs[0].Key()
+	FollowPortSizes(ps, recs, func(k trace.Key) bool { return k == keep }, rand.New(rand.NewPCG(3, 4)))
+	if recs[0].Key() != keep {
+		t.Errorf("the fixed flow took %v", recs[0].Key())
+	}
+}
+
+// Nothing recorded, nothing done; the counts survive split.json.
+func TestPortSizesMissingAndJSON(t *testing.T) {
+	recs := []trace.Flow{sizedFlow(0, 23, 16), sizedFlow(1, 443, 1)}
+	var none *PortSizes
+	if n := FollowPortSizes(none, recs, nil, rand.New(rand.NewPCG(1, 1))); n != 0 || recs[0].DstPort != 23 {
+		t.Errorf("without counts: %d moved, port %d", n, recs[0].DstPort)
+	}
+	ps := NewPortSizes()
+	ps.Add(&recs[0])
+	udp := trace.Flow{Proto: trace.ProtoICMP, Packets: 1}
+	ps.Add(&udp) // no ports: not counted
+	b, err := json.Marshal(ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back PortSizes
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Missing() || !maps.Equal(back.Cells[trace.ProtoTCP], ps.Cells[trace.ProtoTCP]) || len(back.Cells) != 1 {
+		t.Errorf("round trip: %v, want %v", back.Cells, ps.Cells)
+	}
+	if c := back.Cells[trace.ProtoTCP][PortPairCell(50000, 23)<<5|uint32(PacketClass(16))]; c != 1 {
+		t.Errorf("the 16-packet telnet flow's cell holds %v, want 1", c)
+	}
+}
+
+func TestPacketClass(t *testing.T) {
+	for n, want := range map[uint64]uint8{0: 0, 1: 1, 2: 2, 3: 2, 4: 3, 7: 3, 8: 4, 1 << 40: 20} {
+		if got := PacketClass(n); got != want {
+			t.Errorf("PacketClass(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+func portPairCounts(recs []trace.Flow) map[[2]uint16]int {
+	out := map[[2]uint16]int{}
+	for _, r := range recs {
+		out[[2]uint16{r.SrcPort, r.DstPort}]++
+	}
+	return out
+}
