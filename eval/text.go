@@ -173,6 +173,9 @@ func downstreamText(d *downstream.Report) string {
 				fmt.Fprintf(tw, "%s\t%.3f\t%.3f\n", m.Name, m.Real, m.Synthetic)
 			}
 			fmt.Fprintf(tw, "Spearman rank correlation: %s\n", fmtRho(c.Spearman, c.SpearmanNote))
+			if c.MeanGap != nil {
+				fmt.Fprintf(tw, "mean |real − synthetic| accuracy: %.3f\n", *c.MeanGap)
+			}
 		}
 		for _, n := range c.Notes {
 			fmt.Fprintf(tw, "  note: %s\n", n)
@@ -202,6 +205,9 @@ func downstreamText(d *downstream.Report) string {
 				fmt.Fprintf(tw, "%s\t%.3f\t%.3f\n", m.Name, m.Real, m.Synthetic)
 			}
 			fmt.Fprintf(tw, "Spearman rank correlation: %s\n", fmtRho(a.Spearman, a.SpearmanNote))
+			if a.MeanGap != nil {
+				fmt.Fprintf(tw, "mean |real − synthetic| AUC: %.3f\n", *a.MeanGap)
+			}
 		}
 		for _, n := range a.Notes {
 			fmt.Fprintf(tw, "  note: %s\n", n)

@@ -88,7 +88,7 @@ details{margin:.8em 0}summary{cursor:pointer;color:#1f5fa8}pre{background:#f6f8f
 {{range .Models}}<tr><td class="l">{{.Name}}</td><td>{{f3 .Real}}</td><td>{{f3 .Synthetic}}</td></tr>{{end}}
 {{with .Majority}}<tr><td class="l note">{{.Name}} (reference)</td><td>{{f3 .Real}}</td><td>{{f3 .Synthetic}}</td></tr>{{end}}
 </tbody></table>
-<p>Spearman rank correlation of the classifiers' order: <b>{{rho .Spearman}}</b>{{if .SpearmanNote}} <span class="note">({{.SpearmanNote}})</span>{{end}}</p>{{end}}
+<p>Spearman rank correlation of the classifiers' order: <b>{{rho .Spearman}}</b>{{if .SpearmanNote}} <span class="note">({{.SpearmanNote}})</span>{{end}}{{with .MeanGap}}; mean |real − synthetic| accuracy: <b>{{f3 .}}</b>{{end}}</p>{{end}}
 {{range .Notes}}<p class="note">Note: {{.}}</p>{{end}}{{end}}
 {{with .Telemetry}}<h3>Heavy hitters with a Count-Min Sketch</h3>
 {{if .Skipped}}<p class="skip">Skipped: {{.Skipped}}</p>{{else}}
@@ -102,7 +102,7 @@ details{margin:.8em 0}summary{cursor:pointer;color:#1f5fa8}pre{background:#f6f8f
 <table id="anomaly"><thead><tr><th class="l">detector</th><th>fitted on real</th><th>fitted on synthetic</th></tr></thead><tbody>
 {{range .Detectors}}<tr><td class="l">{{.Name}}</td><td>{{f3 .Real}}</td><td>{{f3 .Synthetic}}</td></tr>{{end}}
 </tbody></table>
-<p>Spearman rank correlation of the detectors' order: <b>{{rho .Spearman}}</b>{{if .SpearmanNote}} <span class="note">({{.SpearmanNote}})</span>{{end}}</p>{{end}}
+<p>Spearman rank correlation of the detectors' order: <b>{{rho .Spearman}}</b>{{if .SpearmanNote}} <span class="note">({{.SpearmanNote}})</span>{{end}}{{with .MeanGap}}; mean |real − synthetic| AUC: <b>{{f3 .}}</b>{{end}}</p>{{end}}
 {{range .Notes}}<p class="note">Note: {{.}}</p>{{end}}{{end}}
 {{end}}
 

@@ -23,7 +23,9 @@ type Anomaly struct {
 	Detectors     []Score  `json:"detectors,omitempty"`
 	Spearman      *float64 `json:"spearman,omitempty"`
 	SpearmanNote  string   `json:"spearman_note,omitempty"`
-	Notes         []string `json:"notes,omitempty"`
+	// MeanGap is the mean over the detectors of |real − synthetic| AUC.
+	MeanGap *float64 `json:"mean_auc_gap,omitempty"`
+	Notes   []string `json:"notes,omitempty"`
 }
 
 // Detectors returns the detector family used by the anomaly task.
@@ -137,6 +139,7 @@ func anomaly(real, syn []trace.Flow, opt Options) *Anomaly {
 		ra, sa = append(ra, aucR[i]), append(sa, aucS[i])
 	}
 	out.Spearman, out.SpearmanNote = spearmanPtr(ml.Spearman(ra, sa))
+	out.MeanGap = meanGap(out.Detectors)
 	return out
 }
 

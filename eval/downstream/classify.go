@@ -2,6 +2,7 @@ package downstream
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -26,7 +27,11 @@ type Classification struct {
 	Models       []Score  `json:"models,omitempty"`
 	Spearman     *float64 `json:"spearman,omitempty"`
 	SpearmanNote string   `json:"spearman_note,omitempty"`
-	Notes        []string `json:"notes,omitempty"`
+	// MeanGap is the mean over the classifiers of |real − synthetic|
+	// accuracy: how much a user loses by training on the synthetic trace,
+	// which the rank correlation does not say.
+	MeanGap *float64 `json:"mean_accuracy_gap,omitempty"`
+	Notes   []string `json:"notes,omitempty"`
 }
 
 // Classifiers returns the classifier family used by the traffic-type task.
@@ -161,7 +166,44 @@ func trafficType(real, syn []trace.Flow, opt Options) *Classification {
 		ra, sa = append(ra, accR[i]), append(sa, accS[i])
 	}
 	out.Spearman, out.SpearmanNote = spearmanPtr(ml.Spearman(ra, sa))
+	out.MeanGap = meanGap(out.Models)
+	if note := tiedNote(ra, len(yt)); note != "" {
+		out.Notes = append(out.Notes, note)
+	}
 	return out
+}
+
+// meanGap is the mean of |Real − Synthetic| over scores, nil without any.
+func meanGap(scores []Score) *float64 {
+	if len(scores) == 0 {
+		return nil
+	}
+	var s float64
+	for _, m := range scores {
+		s += math.Abs(m.Real - m.Synthetic)
+	}
+	g := s / float64(len(scores))
+	return &g
+}
+
+// tiedNote says when the accuracies of the models trained on real records
+// lie within two standard errors of an accuracy measured on n test
+// records: their order, and so the rank correlation, is then test-set
+// noise.
+func tiedNote(acc []float64, n int) string {
+	if len(acc) < 2 || n == 0 {
+		return ""
+	}
+	lo, hi, mean := slices.Min(acc), slices.Max(acc), 0.0
+	for _, a := range acc {
+		mean += a
+	}
+	mean /= float64(len(acc))
+	se := math.Sqrt(mean * (1 - mean) / float64(n))
+	if hi-lo >= 2*se {
+		return ""
+	}
+	return fmt.Sprintf("the classifiers trained on real records score within %.3f of each other, inside two standard errors (%.3f) of an accuracy on %d test records: their order, and the rank correlation, is test-set noise", hi-lo, 2*se, n)
 }
 
 // bothSides runs fn for each of n methods on each side (0 = real,

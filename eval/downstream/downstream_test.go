@@ -2,6 +2,7 @@ package downstream
 
 import (
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -264,5 +265,30 @@ func TestSketchWithoutCounts(t *testing.T) {
 	}
 	if _, err := json.Marshal(tm); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestMeanGap(t *testing.T) {
+	if g := meanGap(nil); g != nil {
+		t.Errorf("no scores: %v, want nil", *g)
+	}
+	g := meanGap([]Score{{Real: 0.9, Synthetic: 0.8}, {Real: 0.7, Synthetic: 0.9}})
+	if g == nil || math.Abs(*g-0.15) > 1e-12 {
+		t.Errorf("mean gap %v, want 0.15", g)
+	}
+}
+
+// Real scores closer than two standard errors of one accuracy on the test
+// set are a tie; further apart they are an order.
+func TestTiedNote(t *testing.T) {
+	// Accuracy 0.99 on 3,000 records: two standard errors are 0.0036.
+	if n := tiedNote([]float64{0.989, 0.991, 0.992}, 3000); n == "" {
+		t.Error("scores 0.003 apart: no note")
+	}
+	if n := tiedNote([]float64{0.98, 0.99, 0.992}, 3000); n != "" {
+		t.Errorf("scores 0.012 apart: %q", n)
+	}
+	if n := tiedNote([]float64{0.9}, 3000); n != "" {
+		t.Errorf("one score: %q", n)
 	}
 }
