@@ -140,7 +140,7 @@ func DrawLabels(lc *LabelCells, recs []trace.Flow, seed uint64) int {
 				p[j] = (c[j] + labelPrior*p[j]) / (n + labelPrior)
 			}
 		}
-		u := keyUniform(seed, f.Key())
+		u := f.Key().Uniform(seed ^ 0x6c6162656c73)
 		j := 0
 		for ; j < m-1; j++ {
 			if u -= p[j]; u < 0 {
@@ -165,20 +165,4 @@ func normalise(p []float64) {
 			p[i] /= s
 		}
 	}
-}
-
-// keyUniform is a uniform number in [0, 1) from seed and a 5-tuple.
-func keyUniform(seed uint64, k trace.Key) float64 {
-	x := seed ^ 0x6c6162656c73
-	for _, v := range []uint64{uint64(k.Src), uint64(k.Dst), uint64(k.SrcPort)<<16 | uint64(k.DstPort), uint64(k.Proto)} {
-		x = splitmix(x ^ v)
-	}
-	return float64(x>>11) / (1 << 53)
-}
-
-func splitmix(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
-	x = (x ^ x>>27) * 0x94d049bb133111eb
-	return x ^ x>>31
 }

@@ -1,6 +1,7 @@
 package postgen
 
 import (
+	"maps"
 	"math"
 	"math/bits"
 	"math/rand/v2"
@@ -150,7 +151,7 @@ func exchangeBySize(real map[uint32]float64, recs []trace.Flow, fl []sizeFlow, k
 		cellN[f.cell]++
 		classN[f.class]++
 	}
-	cells := sortedKeys32(cellN)
+	cells := slices.Sorted(maps.Keys(cellN))
 	classes := make([]uint8, 0, len(classN))
 	for c := range classN {
 		classes = append(classes, c)
@@ -323,13 +324,4 @@ func exchangeBySize(real map[uint32]float64, recs []trace.Flow, fl []sizeFlow, k
 		moved++
 	}
 	return moved
-}
-
-func sortedKeys32(m map[uint32]float64) []uint32 {
-	out := make([]uint32, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -44,6 +44,23 @@ func (k Key) String() string {
 	return fmt.Sprintf("%s:%d>%s:%d/%s", IPString(k.Src), k.SrcPort, IPString(k.Dst), k.DstPort, ProtoName(k.Proto))
 }
 
+// Uniform is a number in [0, 1), uniform over seeds and keys, fixed by
+// the seed and the key: a draw that every record of one flow shares.
+func (k Key) Uniform(seed uint64) float64 {
+	h := seed ^ 0x9e3779b97f4a7c15
+	h = splitMix(h ^ uint64(k.Src)<<32 ^ uint64(k.Dst))
+	h = splitMix(h ^ uint64(k.SrcPort)<<24 ^ uint64(k.DstPort)<<8 ^ uint64(k.Proto))
+	return float64(h>>11) / (1 << 53)
+}
+
+// splitMix is SplitMix64's finaliser.
+func splitMix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
 // Packet is one IPv4 packet header. TS is in microseconds since the Unix
 // epoch. For ICMP, SrcPort is 0 and DstPort is type*256+code (the NetFlow
 // convention); for protocols without ports both are 0.

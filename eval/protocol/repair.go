@@ -106,12 +106,7 @@ func (o RepairOptions) fix(name string, k trace.Key, rec int) bool {
 }
 
 // coin is a uniform draw in [0, 1) fixed by the seed and the 5-tuple.
-func coin(seed uint64, k trace.Key) float64 {
-	h := seed ^ 0x9e3779b97f4a7c15
-	h = mix64(h ^ uint64(k.Src)<<32 ^ uint64(k.Dst))
-	h = mix64(h ^ uint64(k.SrcPort)<<24 ^ uint64(k.DstPort)<<8 ^ uint64(k.Proto))
-	return float64(h>>11) / (1 << 53)
-}
+func coin(seed uint64, k trace.Key) float64 { return k.Uniform(seed) }
 
 // mix64 is SplitMix64's finaliser.
 func mix64(x uint64) uint64 {
