@@ -2,6 +2,7 @@ package postgen
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -140,4 +141,63 @@ func portPairCounts(recs []trace.Flow) map[[2]uint16]int {
 		out[[2]uint16{r.SrcPort, r.DstPort}]++
 	}
 	return out
+}
+
+// BenchmarkFlowShapes times the two passes over a block of 65,536
+// records (flows of one to five records), with four service ports or a
+// port scan's thousand.
+func BenchmarkFlowShapes(b *testing.B) {
+	for _, n := range []int{4, 1000} {
+		svc := []uint16{53, 80, 123, 443}
+		if n == 1000 {
+			svc = nil
+			for p := range uint16(1000) {
+				svc = append(svc, p+1)
+			}
+		}
+		r := rand.New(rand.NewPCG(1, 2))
+		port := func() uint16 {
+			if r.IntN(2) == 0 {
+				return svc[r.IntN(len(svc))]
+			}
+			return uint16(32768 + r.IntN(28000))
+		}
+		labels := []string{"Benign", "Malicious", "Background"}
+		flow := func(i int) []trace.Flow {
+			f := trace.Flow{Src: uint32(i), Dst: 7, SrcPort: port(), DstPort: port(), Proto: trace.ProtoTCP, Packets: uint64(1 + r.IntN(1000)), Label: labels[r.IntN(3)]}
+			f.Bytes = f.Packets * uint64(40+r.IntN(1460))
+			out := make([]trace.Flow, 1+r.IntN(5))
+			for j := range out {
+				out[j] = f
+			}
+			return out
+		}
+		ps, lc := NewPortSizes(), NewLabelCells()
+		var base []trace.Flow
+		for i := 0; len(base) < 1<<16; i++ {
+			for _, f := range flow(i) {
+				ps.Add(&f)
+				lc.Add(&f)
+			}
+			base = append(base, flow(i)...)
+		}
+		base = base[:1<<16]
+		recs := make([]trace.Flow, len(base))
+		b.Run(fmt.Sprintf("ports_given_sizes/services=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				copy(recs, base)
+				b.StartTimer()
+				FollowPortSizes(ps, recs, nil, rand.New(rand.NewPCG(3, 4)))
+			}
+		})
+		b.Run(fmt.Sprintf("labels_given_flows/services=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				copy(recs, base)
+				b.StartTimer()
+				DrawLabels(lc, recs, 5)
+			}
+		})
+	}
 }
