@@ -3,6 +3,8 @@ package postgen
 import (
 	"math/rand/v2"
 	"slices"
+
+	"github.com/netshare-go/netshare/trace"
 )
 
 // SetPortLengthTargets sets, per chunk and per port class
@@ -39,6 +41,10 @@ type portTargets struct {
 	flows []float64
 }
 
+// portClass is the port class of a generated flow's key, whether its tail
+// ports are still their class's token or already drawn as exact ports.
+func (g *Stream) portClass(k trace.Key) int { return g.s.PortClass(g.s.TailPorts.CanonKey(k)) }
+
 // portLengths reports whether chunk c's lengths are calibrated per port
 // class.
 func (g *Stream) portLengths(c int) bool {
@@ -69,7 +75,7 @@ func (g *Stream) calibrateLength(c int, rows []Row, keep func(Row) bool, rng *ra
 		if !keep(r) {
 			continue
 		}
-		j := g.s.PortClass(r.Attr.Key)
+		j := g.portClass(r.Attr.Key)
 		if j >= k || pt.flows[j] == 0 {
 			j = k
 		}

@@ -13,7 +13,10 @@ import (
 // portLengthSchema builds a one-chunk flow schema of flows to port 80 of
 // four records each and flows to one-off ports of one record each, with
 // tail classes and the lengths per port class.
-func portLengthSchema(t *testing.T) *encoding.Schema {
+func portLengthSchema(t *testing.T) *encoding.Schema { return portLengthSchemaN(t, 1) }
+
+// portLengthSchemaN is portLengthSchema cut into n chunks.
+func portLengthSchemaN(t *testing.T, n int) *encoding.Schema {
 	t.Helper()
 	var recs []trace.Flow
 	for i := range 40 {
@@ -21,11 +24,12 @@ func portLengthSchema(t *testing.T) *encoding.Schema {
 			recs = append(recs, trace.Flow{Start: int64(i*10+j) * 1000, Src: uint32(i), Dst: 9, SrcPort: uint16(1000 + i%5), DstPort: 80, Proto: 6, Packets: 3, Bytes: 300})
 		}
 	}
-	for i := range 30 {
-		recs = append(recs, trace.Flow{Start: int64(i*10+5) * 1000, Src: 9, Dst: uint32(100 + i), SrcPort: 80, DstPort: uint16(40000 + i), Proto: 6, Packets: 1, Bytes: 40})
+	// 30 per chunk, spread over the same time.
+	for i := range 30 * n {
+		recs = append(recs, trace.Flow{Start: int64(i*10/n+5) * 1000, Src: 9, Dst: uint32(100 + i), SrcPort: 80, DstPort: uint16(40000 + i), Proto: 6, Packets: 1, Bytes: 40})
 	}
 	flows.SortByTime(recs)
-	sp, err := flows.SplitByTime(recs, flows.Options{Chunks: 1})
+	sp, err := flows.SplitByTime(recs, flows.Options{Chunks: n})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,15 +38,19 @@ func portLengthSchema(t *testing.T) *encoding.Schema {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl := encoding.NewPortLengths(schemaFromSpec(t, recs, spec))
-	for _, f := range sp.Chunks[0].Flows {
-		pl.Add(f.Key, len(f.Records))
+	s0 := schemaFromSpec(t, recs, spec)
+	spec.PortLengthKnots, spec.PortLengthFlows = make([][][]float64, n), make([][]int, n)
+	for c := range n {
+		pl := encoding.NewPortLengths(s0)
+		for _, f := range sp.Chunks[c].Flows {
+			pl.Add(f.Key, len(f.Records))
+		}
+		k, m := pl.Knots(16)
+		if k == nil {
+			t.Fatalf("chunk %d: no lengths per port class", c)
+		}
+		spec.PortLengthKnots[c], spec.PortLengthFlows[c] = k, m
 	}
-	k, n := pl.Knots(16)
-	if k == nil {
-		t.Fatal("no lengths per port class")
-	}
-	spec.PortLengthKnots, spec.PortLengthFlows = [][][]float64{k}, [][]int{n}
 	return schemaFromSpec(t, recs, spec)
 }
 
@@ -163,5 +171,64 @@ func TestFitTargets(t *testing.T) {
 		if len(to[1].q) != 0 {
 			t.Errorf("shares %v: a target for a class without real flows", c.share)
 		}
+	}
+}
+
+// A flow carried into a later chunk takes the length of that chunk's
+// flows of its port class: a continuation to a one-off port is one record
+// long, as the real flows to one-off ports are, not as long as the
+// later-segment lender it borrows its start from.
+func TestContinuationLengthsGivenPorts(t *testing.T) {
+	s := portLengthSchemaN(t, 2)
+	tok := s.TailPorts.Classes[0].Token
+	off := s.QuantileAttr("length")
+	rng := rand.New(rand.NewPCG(5, 6))
+	mk := func(i int, here bool, present []bool, dp uint16) Row {
+		r := row(t, s, uint32(i), here, present, rng.Float32())
+		r.Vec[off] = rng.Float32()
+		r.Attr.Key = trace.Key{Src: uint32(i), Dst: 9, SrcPort: 1000, DstPort: dp, Proto: 6}
+		r.Attr.Len = s.DecodeLength(r.Vec)
+		return r
+	}
+	T, F := true, false
+	var first, second []Row
+	for i := range 20 {
+		dp := uint16(80)
+		if i%2 == 0 {
+			dp = tok
+		}
+		first = append(first, mk(i, T, []bool{T, T}, dp)) // carried into chunk 1
+	}
+	for i := range 40 {
+		second = append(second, mk(100+i, i%2 == 0, []bool{F, T}, 80)) // lenders: port 80
+	}
+	g := NewStream(s, 2, Options{Calibrate: true, Seed: 3}, "", &Stats{})
+	defer g.Close()
+	g.SetPortLengthTargets([][][]float64{s.ChunkPortLengthPositions(0), s.ChunkPortLengthPositions(1)}, [][]int{s.ChunkPortLengthFlows(0), s.ChunkPortLengthFlows(1)})
+	var cont []Row
+	for c, rows := range [][]Row{first, second} {
+		if _, err := g.Own(c, 0, rows); err != nil {
+			t.Fatal(err)
+		}
+		err := g.Continuations(c, 1, 64, func(_ int, rows []Row) error {
+			cont = append(cont, rows...)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rare := 0
+	for _, r := range cont {
+		if s.PortClass(s.TailPorts.CanonKey(r.Attr.Key)) != encoding.PortsDstRare {
+			continue
+		}
+		rare++
+		if r.Attr.Len != 1 {
+			t.Errorf("continuation to one-off port %d: length %d, want 1", r.Attr.Key.DstPort, r.Attr.Len)
+		}
+	}
+	if rare == 0 {
+		t.Fatalf("no continuation to a one-off port among %d", len(cont))
 	}
 }

@@ -102,6 +102,7 @@ type lender struct {
 	start float32
 	len   []float32
 	n     int
+	class int // the lender's port class (encoding.PortClass)
 }
 
 // NewStream starts the passes over a generation of chunks chunks, counting
@@ -251,7 +252,7 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 			own = append(own, row)
 		case !a.StartsHere:
 			// Reservoir sampling keeps a uniform sample of the lenders.
-			l := lender{start: row.Vec[startOff], n: a.Len}
+			l := lender{start: row.Vec[startOff], n: a.Len, class: g.portClass(a.Key)}
 			if lenOff >= 0 {
 				l.len = slices.Clone(row.Vec[lenOff : lenOff+lenDim])
 			}
@@ -414,6 +415,13 @@ func (g *Stream) Continuations(c, first, size int, yield func(b int, rows []Row)
 	startOff, _ := s.AttrSlice("flow_start")
 	lenOff, lenDim := s.AttrSlice("length")
 	pick := BlockRNG(g.o.Seed, 0xc0de, c, 0)
+	var byClass map[int][]lender
+	if g.portLengths(c) {
+		byClass = map[int][]lender{}
+		for _, l := range g.lenders {
+			byClass[l.class] = append(byClass[l.class], l)
+		}
+	}
 	r, err := cr.reader()
 	if err != nil {
 		return err
@@ -425,7 +433,10 @@ func (g *Stream) Continuations(c, first, size int, yield func(b int, rows []Row)
 			return nil
 		}
 		if g.o.Calibrate {
-			calibrateAttr(s, [][]Row{rows}, "length", func(Row) bool { return true }, g.lenTarget(c), BlockRNG(g.o.Seed, 0x1ea, c, b))
+			// Within their port classes where the chunk's lengths are
+			// calibrated so: a continuation to a one-off port is as
+			// short as the real flows to one.
+			g.calibrateLength(c, rows, func(Row) bool { return true }, BlockRNG(g.o.Seed, 0x1ea, c, b))
 		}
 		g.countProfile(rows, true)
 		err := yield(b, rows)
@@ -446,7 +457,16 @@ func (g *Stream) Continuations(c, first, size int, yield func(b int, rows []Row)
 			continue
 		}
 		want--
-		l := g.lenders[pick.IntN(len(g.lenders))]
+		// A lender of the row's port class when the chunk has one: a
+		// continuation to a one-off port takes the length of a flow to
+		// one, not that of a long flow's later segment.
+		from := g.lenders
+		if byClass != nil {
+			if own := byClass[g.portClass(row.Attr.Key)]; len(own) > 0 {
+				from = own
+			}
+		}
+		l := from[pick.IntN(len(from))]
 		v := row.Vec
 		setTag(s, v, "starts_here", false)
 		v[startOff] = l.start
