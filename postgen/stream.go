@@ -154,7 +154,8 @@ func mix(x uint64) uint64 {
 // that start in it (all of them with one chunk). In order: the length
 // calibrated (with lengths given ports, within the port classes), ports
 // and protocols matched (with lengths given ports, the lengths calibrated
-// again within the classes matching gave, and the ports matched again),
+// again within the classes matching gave, the ports matched again,
+// and the lengths calibrated within their classes once more),
 // addresses snapped, flows from a host to itself given another address
 // (separateHosts), the length calibrated again to the chunk's lengths
 // whatever the port classes, addresses moved to follow the real profile
@@ -193,6 +194,10 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 			g.calibrateLength(c, rows, kept, BlockRNG(g.o.Seed, 0x1eb+uint64(it), c, b))
 			matchKeys(s, block, kept, BlockRNG(g.o.Seed, 0x6d62+uint64(it), c, b))
 		}
+		// The last matching moved some rows to another class again:
+		// without this, a row of a long class that it moved to a one-off
+		// port stayed long (Malware-20's DNS flows of 20 records).
+		g.calibrateLength(c, rows, kept, BlockRNG(g.o.Seed, 0x1eb+uint64(portRematches), c, b))
 	}
 	nKept := 0
 	for _, r := range rows {
