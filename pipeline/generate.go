@@ -835,7 +835,7 @@ func batchRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b
 	if gc.sizes != nil && t.Kind == trace.KindFlows {
 		st.SizedRecords += postgen.CalibrateSizes(gc.sizes[c], t.Flows, postgen.BlockRNG(gc.seed, 0x73697a65, c, b))
 	}
-	if t.Kind == trace.KindFlows && (gc.portSizes != nil || gc.labels != nil) {
+	if gc.portSizes != nil && t.Kind == trace.KindFlows {
 		// Continuations, and flows carried on to later chunks, keep their
 		// keys: their other chunks' records are decoded elsewhere.
 		fixed := map[trace.Key]bool{}
@@ -844,12 +844,10 @@ func batchRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b
 				fixed[row.Attr.Key] = true
 			}
 		}
-		if gc.portSizes != nil {
-			st.PortSizeSwaps += postgen.FollowPortSizes(gc.portSizes, t.Flows, func(k trace.Key) bool { return fixed[k] }, postgen.BlockRNG(gc.seed, 0x7073, c, b))
-		}
-		if gc.labels != nil {
-			st.Relabelled += postgen.DrawLabels(gc.labels, t.Flows, gc.seed)
-		}
+		st.PortSizeSwaps += postgen.FollowPortSizes(gc.portSizes, t.Flows, func(k trace.Key) bool { return fixed[k] }, postgen.BlockRNG(gc.seed, 0x7073, c, b))
+	}
+	if gc.labels != nil && t.Kind == trace.KindFlows {
+		st.Relabelled += postgen.DrawLabels(gc.labels, t.Flows, gc.seed)
 	}
 	st.ProfiledIPs += gc.g.FlowPackets(t)
 	if gc.r.Cfg.Generate.RepairProtocol {
