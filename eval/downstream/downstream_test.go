@@ -132,9 +132,15 @@ func TestFlowsOnLabelledTraces(t *testing.T) {
 			t.Errorf("%s: accuracy real %.3f synthetic %.3f on an easy task", m.Name, m.Real, m.Synthetic)
 		}
 	}
+	if tt.MeanGap == nil || math.Abs(*tt.MeanGap-*meanGap(tt.Models)) > 1e-12 || *tt.MeanGap > 0.15 {
+		t.Errorf("traffic type: mean accuracy gap %v, want the models' mean |real − synthetic|, small on an easy task", tt.MeanGap)
+	}
 	an := rep.Anomaly
 	if an.Skipped != "" || len(an.Detectors) != 4 {
 		t.Fatalf("anomaly: %+v", an)
+	}
+	if an.MeanGap == nil || math.Abs(*an.MeanGap-*meanGap(an.Detectors)) > 1e-12 {
+		t.Errorf("anomaly: mean AUC gap %v, want the detectors' mean |real − synthetic|", an.MeanGap)
 	}
 	good := 0
 	for _, d := range an.Detectors {
