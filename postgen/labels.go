@@ -29,8 +29,16 @@ import (
 type LabelCells struct {
 	Names []string             `json:"names"`
 	Cells map[uint64][]float64 `json:"cells"`
-	names map[string]int
+	// TooMany is set once the trace shows more than maxLabels distinct
+	// labels: a column of identifiers or free text rather than classes,
+	// which nothing is drawn from (and the counts are dropped).
+	TooMany bool `json:"too_many_labels,omitempty"`
+	names   map[string]int
 }
+
+// maxLabels bounds the distinct labels counted: every cell holds a count
+// per label.
+const maxLabels = 64
 
 // labelLevels is the number of nested cell levels under the trace.
 const labelLevels = 5
@@ -49,7 +57,7 @@ func NewLabelCells() *LabelCells {
 func (lc *LabelCells) Missing() bool { return lc == nil || lc.Cells == nil }
 
 // Usable reports whether lc holds at least two labels.
-func (lc *LabelCells) Usable() bool { return !lc.Missing() && len(lc.Names) > 1 }
+func (lc *LabelCells) Usable() bool { return !lc.Missing() && !lc.TooMany && len(lc.Names) > 1 }
 
 // bytesClass is the class of a record's bytes per packet: twice the log2
 // of one plus the mean, at most 40.
@@ -78,6 +86,9 @@ func labelCells(f *trace.Flow) [labelLevels]uint64 {
 
 // Add counts one real record.
 func (lc *LabelCells) Add(f *trace.Flow) {
+	if lc.TooMany {
+		return
+	}
 	if lc.names == nil {
 		lc.names = make(map[string]int, len(lc.Names))
 		for i, l := range lc.Names {
@@ -86,6 +97,11 @@ func (lc *LabelCells) Add(f *trace.Flow) {
 	}
 	li, ok := lc.names[f.Label]
 	if !ok {
+		if len(lc.Names) == maxLabels {
+			lc.TooMany, lc.Names, lc.names = true, nil, nil
+			clear(lc.Cells)
+			return
+		}
 		li = len(lc.Names)
 		lc.names[f.Label] = li
 		lc.Names = append(lc.Names, f.Label)

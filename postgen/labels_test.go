@@ -2,6 +2,7 @@ package postgen
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"testing"
 
@@ -134,5 +135,24 @@ func TestLabelCellsJSON(t *testing.T) {
 	back.Add(&h)
 	if c := back.Cells[labelCells(&h)[labelLevels-1]]; c[1] != 2 || c[0] != 0 {
 		t.Errorf("after the round trip, the HTTPS cell holds %v, want [0 2]", c)
+	}
+}
+
+// A label column of more distinct values than maxLabels is not a class:
+// the counts are dropped and nothing is drawn.
+func TestLabelCellsTooMany(t *testing.T) {
+	lc := NewLabelCells()
+	for i := range maxLabels + 1 {
+		f := labelled(i, 23, 1, fmt.Sprintf("id-%d", i))
+		lc.Add(&f)
+	}
+	if !lc.TooMany || lc.Usable() || len(lc.Cells) != 0 {
+		t.Fatalf("after %d labels: too many %v, usable %v, %d cells", maxLabels+1, lc.TooMany, lc.Usable(), len(lc.Cells))
+	}
+	f := labelled(0, 23, 1, "id-0")
+	lc.Add(&f)
+	recs := []trace.Flow{labelled(1, 23, 1, "x")}
+	if DrawLabels(lc, recs, 1) != 0 || recs[0].Label != "x" {
+		t.Error("labels drawn from a column of identifiers")
 	}
 }
