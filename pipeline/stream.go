@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"github.com/netshare-go/netshare/internal/splitmix"
 	"io"
 	"math"
 	"os"
@@ -122,7 +123,7 @@ var packetOps = kindOps[trace.Packet]{
 	byKey:      true,
 	holdKey: func(p *trace.Packet, _ int64) uint64 {
 		k := p.Key()
-		return uint64(k.Src)<<32 | uint64(k.Dst) ^ mix64(uint64(k.SrcPort)<<24|uint64(k.DstPort)<<8|uint64(k.Proto))
+		return uint64(k.Src)<<32 | uint64(k.Dst) ^ splitmix.Finalise(uint64(k.SrcPort)<<24|uint64(k.DstPort)<<8|uint64(k.Proto))
 	},
 	writer: func(w io.Writer, _ trace.Format) (func(*trace.Packet) error, error) {
 		pw, err := trace.NewPcapWriter(w, trace.PcapOptions{})
@@ -133,20 +134,10 @@ var packetOps = kindOps[trace.Packet]{
 	},
 }
 
-// mix64 is splitmix64's finaliser: a bijection of 64-bit values that
-// scatters nearby inputs.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	return x ^ x>>31
-}
-
 // heldOut reports whether the audit keeps a record aside: a random 20%,
 // decided by a hash of the seed and the record's hold key.
 func heldOut(seed, key uint64) bool {
-	return float64(mix64(key^mix64(seed^0x5eed))>>11)/(1<<53) < 0.2
+	return float64(splitmix.Finalise(key^splitmix.Finalise(seed^0x5eed))>>11)/(1<<53) < 0.2
 }
 
 // preprocess reads the input, keeps the audit's share aside, splits the

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/netshare-go/netshare/internal/splitmix"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -138,15 +139,7 @@ func (g *Stream) Restart(seed uint64) error {
 // BlockRNG is the random stream of one pass (stream) over block b of chunk
 // c.
 func BlockRNG(seed, stream uint64, c, b int) *rand.Rand {
-	return rand.New(rand.NewPCG(seed^mix(uint64(c)<<32|uint64(uint32(b))), stream))
-}
-
-// mix is SplitMix64's finaliser: nearby inputs give unrelated outputs.
-func mix(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
-	x = (x ^ x>>27) * 0x94d049bb133111eb
-	return x ^ x>>31
+	return rand.New(rand.NewPCG(seed^splitmix.Mix(uint64(c)<<32|uint64(uint32(b))), stream))
 }
 
 // Own runs the attribute passes over block b of the rows chunk c's model
@@ -579,7 +572,7 @@ func (g *Stream) Repair(c, b int, t *trace.Trace, fail map[string]float64, seed 
 		g.states = map[trace.Key]protocol.FlowState{}
 	}
 	to := map[trace.Key]struct{}{} // the new 5-tuples of carried flows this block moved
-	st := repairProtocol(t, fail, seed^mix(uint64(c)<<32|uint64(uint32(b))), mix(seed), g.held, func(old, new trace.Key) {
+	st := repairProtocol(t, fail, seed^splitmix.Mix(uint64(c)<<32|uint64(uint32(b))), splitmix.Mix(seed), g.held, func(old, new trace.Key) {
 		if _, ok := g.carried[old]; ok {
 			g.remap[old] = new
 			to[new] = struct{}{}

@@ -2,6 +2,7 @@ package trace
 
 import (
 	"fmt"
+	"github.com/netshare-go/netshare/internal/splitmix"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -48,17 +49,9 @@ func (k Key) String() string {
 // the seed and the key: a draw that every record of one flow shares.
 func (k Key) Uniform(seed uint64) float64 {
 	h := seed ^ 0x9e3779b97f4a7c15
-	h = splitMix(h ^ uint64(k.Src)<<32 ^ uint64(k.Dst))
-	h = splitMix(h ^ uint64(k.SrcPort)<<24 ^ uint64(k.DstPort)<<8 ^ uint64(k.Proto))
+	h = splitmix.Mix(h ^ uint64(k.Src)<<32 ^ uint64(k.Dst))
+	h = splitmix.Mix(h ^ uint64(k.SrcPort)<<24 ^ uint64(k.DstPort)<<8 ^ uint64(k.Proto))
 	return float64(h>>11) / (1 << 53)
-}
-
-// splitMix is SplitMix64's finaliser.
-func splitMix(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
-	x = (x ^ x>>27) * 0x94d049bb133111eb
-	return x ^ x>>31
 }
 
 // Packet is one IPv4 packet header. TS is in microseconds since the Unix

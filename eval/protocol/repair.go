@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"github.com/netshare-go/netshare/internal/splitmix"
 	"math/rand/v2"
 	"slices"
 
@@ -102,18 +103,7 @@ func (o RepairOptions) fix(name string, k trace.Key, rec int) bool {
 	if o.LeaveSeed != 0 {
 		seed = o.LeaveSeed
 	}
-	return coin(seed^mix64(uint64(rec+1)), k) >= p
-}
-
-// coin is a uniform draw in [0, 1) fixed by the seed and the 5-tuple.
-func coin(seed uint64, k trace.Key) float64 { return k.Uniform(seed) }
-
-// mix64 is SplitMix64's finaliser.
-func mix64(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
-	x = (x ^ x>>27) * 0x94d049bb133111eb
-	return x ^ x>>31
+	return k.Uniform(seed^splitmix.Mix(uint64(rec+1))) >= p
 }
 
 // Leaver chooses which violating flows a repair leaves as they are, by
@@ -131,7 +121,7 @@ type Leaver struct {
 // RepairOptions.LeaveSeed, or else Seed, of the repair to come).
 func PacketLeaver(pkts []trace.Packet, prior map[trace.Key]FlowState, seed uint64) *Leaver {
 	s, keys, masks := packetsAfter(pkts, prior)
-	return newLeaver(packetChecks, s.Flows, masks, func(i int) float64 { return coin(seed^mix64(0), keys[i]) })
+	return newLeaver(packetChecks, s.Flows, masks, func(i int) float64 { return keys[i].Uniform(seed ^ splitmix.Mix(0)) })
 }
 
 // FlowLeaver is PacketLeaver for a flow trace, whose choice is per record
@@ -141,7 +131,7 @@ func FlowLeaver(flows []trace.Flow, seed uint64) *Leaver {
 	for i := range flows {
 		masks[i] = flowFailures(&flows[i])
 	}
-	return newLeaver(flowChecks, int64(len(flows)), masks, func(i int) float64 { return coin(seed^mix64(uint64(i+1)), flows[i].Key()) })
+	return newLeaver(flowChecks, int64(len(flows)), masks, func(i int) float64 { return flows[i].Key().Uniform(seed ^ splitmix.Mix(uint64(i+1))) })
 }
 
 func newLeaver(defs []checkDef, flows int64, masks []uint32, coinOf func(int) float64) *Leaver {

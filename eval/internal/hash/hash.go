@@ -1,17 +1,13 @@
 package hash
 
-import "github.com/netshare-go/netshare/trace"
+import (
+	"github.com/netshare-go/netshare/internal/splitmix"
+	"github.com/netshare-go/netshare/trace"
+)
 
 // Mix is the SplitMix64 finaliser: a bijection of uint64 that spreads every
 // input bit over the whole output.
-func Mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
+func Mix(x uint64) uint64 { return splitmix.Finalise(x) }
 
 // Key returns a 64-bit hash of a 5-tuple. Two distinct 5-tuples collide
 // with probability about 2^-64.
