@@ -143,17 +143,16 @@ func (pt portTargets) fitTargets(share []float64) []Target {
 	for _, f := range pt.flows {
 		total += f
 	}
-	q := make([][]float64, k)
+	q := make([]float64, k*fitBins) // row j: class j's lengths
 	col := make([]float64, fitBins) // the chunk's real lengths
 	for j, t := range pt.to {
-		q[j] = make([]float64, fitBins)
 		if len(t.q) == 0 {
 			continue
 		}
 		w := pt.flows[j] / total / float64(len(t.q))
 		for _, p := range t.q {
 			b := min(fitBins-1, max(0, int(p*fitBins)))
-			q[j][b] += w
+			q[j*fitBins+b] += w
 			col[b] += w
 		}
 	}
@@ -162,46 +161,18 @@ func (pt portTargets) fitTargets(share []float64) []Target {
 	for j := range k {
 		for b := range fitBins {
 			if share[j] == 0 {
-				q[j][b] = 0
+				q[j*fitBins+b] = 0
 			} else {
-				q[j][b] += fitFloor * col[b]
+				q[j*fitBins+b] += fitFloor * col[b]
 			}
 		}
 	}
-	scaleRows := func() {
-		for j := range k {
-			var sum float64
-			for _, v := range q[j] {
-				sum += v
-			}
-			if sum > 0 {
-				f := share[j] / sum
-				for b := range q[j] {
-					q[j][b] *= f
-				}
-			}
-		}
-	}
-	for range fitRounds {
-		scaleRows()
-		for b := range fitBins {
-			var sum float64
-			for j := range k {
-				sum += q[j][b]
-			}
-			if sum > 0 {
-				f := col[b] / sum
-				for j := range k {
-					q[j][b] *= f
-				}
-			}
-		}
-	}
-	scaleRows()
+	fitMargins(q, share, col, fitRounds, 0)
+	scaleRows(q, share, fitBins)
 	out := make([]Target, k)
 	for j := range k {
 		if share[j] > 0 {
-			out[j] = quantilesOf(q[j], max(len(pt.to[j].q), fitBins))
+			out[j] = quantilesOf(q[j*fitBins:(j+1)*fitBins], max(len(pt.to[j].q), fitBins))
 		}
 	}
 	return out

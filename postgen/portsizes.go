@@ -152,11 +152,7 @@ func exchangeBySize(real map[uint32]float64, recs []trace.Flow, fl []sizeFlow, k
 		classN[f.class]++
 	}
 	cells := slices.Sorted(maps.Keys(cellN))
-	classes := make([]uint8, 0, len(classN))
-	for c := range classN {
-		classes = append(classes, c)
-	}
-	slices.Sort(classes)
+	classes := slices.Sorted(maps.Keys(classN))
 	ci := make(map[uint32]int, len(cells))
 	for i, c := range cells {
 		ci[c] = i
@@ -179,42 +175,14 @@ func exchangeBySize(real map[uint32]float64, recs []trace.Flow, fl []sizeFlow, k
 			plan[i*nk+j] = real[c<<5|uint32(k)]/total + sizeMix*cellN[c]/n*classN[k]/n
 		}
 	}
-	rowSum, colSum := make([]float64, nc), make([]float64, nk)
-	for range 100 {
-		clear(rowSum)
-		for i := range nc {
-			for j := range nk {
-				rowSum[i] += plan[i*nk+j]
-			}
-		}
-		for i, c := range cells {
-			if rowSum[i] > 0 {
-				f := cellN[c] / rowSum[i]
-				for j := range nk {
-					plan[i*nk+j] *= f
-				}
-			}
-		}
-		clear(colSum)
-		for i := range nc {
-			for j := range nk {
-				colSum[j] += plan[i*nk+j]
-			}
-		}
-		worst := 0.0
-		for j, k := range classes {
-			if colSum[j] > 0 {
-				f := classN[k] / colSum[j]
-				worst = max(worst, math.Abs(f-1))
-				for i := range nc {
-					plan[i*nk+j] *= f
-				}
-			}
-		}
-		if worst < 1e-6 {
-			break
-		}
+	rows, cols := make([]float64, nc), make([]float64, nk)
+	for i, c := range cells {
+		rows[i] = cellN[c]
 	}
+	for j, k := range classes {
+		cols[j] = classN[k]
+	}
+	fitMargins(plan, rows, cols, 100, 1e-6)
 	// Flows whose (cell, class) holds no more than the plan stay, as many
 	// as the plan rounds to, the others' pairs go to the pool of their
 	// cell, and the plan less those staying is what the pool fills.
@@ -312,12 +280,12 @@ func exchangeBySize(real map[uint32]float64, recs []trace.Flow, fl []sizeFlow, k
 		if sp == old.SrcPort && dp == old.DstPort {
 			continue
 		}
-		nk := old
-		nk.SrcPort, nk.DstPort = sp, dp
+		k := old
+		k.SrcPort, k.DstPort = sp, dp
 		if keys[old] -= len(f.recs); keys[old] <= 0 {
 			delete(keys, old)
 		}
-		keys[nk] += len(f.recs)
+		keys[k] += len(f.recs)
 		for _, j := range f.recs {
 			recs[j].SrcPort, recs[j].DstPort = sp, dp
 		}
