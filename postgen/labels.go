@@ -2,7 +2,6 @@ package postgen
 
 import (
 	"math"
-	"math/bits"
 
 	"github.com/netshare-go/netshare/trace"
 )
@@ -67,13 +66,12 @@ func bytesClass(f *trace.Flow) uint64 {
 
 // labelCells returns the keys of f's cells, coarsest first.
 func labelCells(f *trace.Flow) [labelLevels]uint64 {
-	pc := uint64(min(bits.Len64(f.Packets), 20))
 	var out [labelLevels]uint64
 	parts := [labelLevels]uint64{
 		uint64(f.Proto) << 48,
 		uint64(portKey(f.DstPort)) << 36,
 		uint64(portKey(f.SrcPort)) << 24,
-		pc << 16,
+		uint64(PacketClass(f.Packets)) << 16,
 		bytesClass(f) << 8,
 	}
 	var k uint64
