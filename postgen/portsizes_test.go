@@ -17,27 +17,28 @@ func sizedFlow(i int, dp uint16, pkts uint64) trace.Flow {
 	return trace.Flow{Src: 0x0a000001 + uint32(i), Dst: 0x0a0000ff, SrcPort: 50000 + uint16(i), DstPort: dp, Proto: trace.ProtoTCP, Packets: pkts, Bytes: 60 * pkts}
 }
 
-// In the real trace telnet flows are single packets and HTTPS flows carry
-// 16; the synthetic block has them the other way round. Exchanging port
-// pairs puts the single packets on telnet again, and every port pair
-// keeps its flows and every flow its packets.
-func TestFollowPortSizes(t *testing.T) {
+// swappedSizes returns the counts of a real trace of n flows whose telnet
+// flows are single packets and whose HTTPS flows carry 16, and a
+// synthetic block of n flows that has them the other way round.
+func swappedSizes(n int) (*PortSizes, []trace.Flow) {
 	ps := NewPortSizes()
-	for i := range 200 {
-		f := sizedFlow(i, 23, 1)
-		if i%2 == 1 {
-			f = sizedFlow(i, 443, 16)
-		}
-		ps.Add(&f)
-	}
 	var recs []trace.Flow
-	for i := range 200 {
-		if i%2 == 0 {
-			recs = append(recs, sizedFlow(i, 23, 16))
-		} else {
-			recs = append(recs, sizedFlow(i, 443, 1))
+	for i := range n {
+		real, syn := sizedFlow(i, 23, 1), sizedFlow(i, 23, 16)
+		if i%2 == 1 {
+			real, syn = sizedFlow(i, 443, 16), sizedFlow(i, 443, 1)
 		}
+		ps.Add(&real)
+		recs = append(recs, syn)
 	}
+	return ps, recs
+}
+
+// Exchanging port pairs puts the single packets on telnet again (see
+// swappedSizes), and every port pair keeps its flows and every flow its
+// packets.
+func TestFollowPortSizes(t *testing.T) {
+	ps, recs := swappedSizes(200)
 	// A flow of two records is alone in its group: it keeps its ports.
 	two := sizedFlow(1000, 443, 1)
 	recs = append(recs, two, two)
@@ -77,22 +78,7 @@ func TestFollowPortSizes(t *testing.T) {
 // A flow that fixed names keeps its ports; the others exchange among
 // themselves.
 func TestFollowPortSizesFixed(t *testing.T) {
-	ps := NewPortSizes()
-	for i := range 100 {
-		f := sizedFlow(i, 23, 1)
-		if i%2 == 1 {
-			f = sizedFlow(i, 443, 16)
-		}
-		ps.Add(&f)
-	}
-	var recs []trace.Flow
-	for i := range 100 {
-		if i%2 == 0 {
-			recs = append(recs, sizedFlow(i, 23, 16))
-		} else {
-			recs = append(recs, sizedFlow(i, 443, 1))
-		}
-	}
+	ps, recs := swappedSizes(100)
 	keep := recs[0].Key()
 	FollowPortSizes(ps, recs, func(k trace.Key) bool { return k == keep }, rand.New(rand.NewPCG(3, 4)))
 	if recs[0].Key() != keep {
