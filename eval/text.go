@@ -199,7 +199,7 @@ func downstreamText(d *downstream.Report) string {
 		if a.Skipped != "" {
 			fmt.Fprintf(tw, "anomaly detection: skipped: %s\n", a.Skipped)
 		} else {
-			fmt.Fprintf(tw, "anomaly detection (AUC on %s, %d anomalous)\n", Plural(a.Test, "real test record"), a.TestAnomalous)
+			fmt.Fprintf(tw, "anomaly detection (AUC on %s, %d anomalous; detectors fitted on %s or %s)\n", Plural(a.Test, "real test record"), a.TestAnomalous, Plural(a.FitReal, "normal real record"), Plural(a.FitSynthetic, "normal synthetic record"))
 			fmt.Fprintln(tw, "detector\tfitted on real\tfitted on synthetic")
 			for _, m := range a.Detectors {
 				fmt.Fprintf(tw, "%s\t%.3f\t%.3f\n", m.Name, m.Real, m.Synthetic)

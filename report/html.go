@@ -98,7 +98,7 @@ details{margin:.8em 0}summary{cursor:pointer;color:#1f5fa8}pre{background:#f6f8f
 </tbody></table>{{end}}{{end}}
 {{with .Anomaly}}<h3>Anomaly detection</h3>
 {{if .Skipped}}<p class="skip">Skipped: {{.Skipped}}</p>{{else}}
-<p class="note">AUC on {{plural .Test "held-out labelled real record"}} ({{.TestAnomalous}} anomalous), detectors fitted on {{plural .FitReal "real record"}} or {{plural .FitSynthetic "synthetic record"}}.</p>
+<p class="note">AUC on {{plural .Test "held-out labelled real record"}} ({{.TestAnomalous}} anomalous), detectors fitted on {{plural .FitReal "normal real record"}} or {{plural .FitSynthetic "normal synthetic record"}}.</p>
 <table id="anomaly"><thead><tr><th class="l">detector</th><th>fitted on real</th><th>fitted on synthetic</th></tr></thead><tbody>
 {{range .Detectors}}<tr><td class="l">{{.Name}}</td><td>{{f3 .Real}}</td><td>{{f3 .Synthetic}}</td></tr>{{end}}
 </tbody></table>

@@ -298,3 +298,78 @@ func TestTiedNote(t *testing.T) {
 		t.Errorf("one score: %q", n)
 	}
 }
+
+// scans returns flows of which most are anomalous one-packet probes of
+// zero duration to a few ports, the rest normal web flows of many sizes:
+// the shape of a capture taken while a host was infected.
+func scans(r *rand.Rand, n int) []trace.Flow {
+	fs := make([]trace.Flow, n)
+	for i := range fs {
+		f := trace.Flow{Start: int64(i) * 1000, Src: uint32(r.IntN(50)), Dst: uint32(r.IntN(500)), SrcPort: uint16(49152 + r.IntN(16000)), Proto: 6}
+		if r.IntN(10) < 6 {
+			f.DstPort, f.Packets, f.Bytes, f.Label = []uint16{23, 445, 2323}[r.IntN(3)], 1, 60, "Malicious"
+		} else {
+			f.DstPort, f.Packets, f.Dur, f.Label = []uint16{80, 443}[r.IntN(2)], uint64(3+r.IntN(200)), int64(1e4+r.IntN(3e7)), "Benign"
+			f.Bytes = f.Packets * uint64(60+r.IntN(1400))
+		}
+		fs[i] = f
+	}
+	return fs
+}
+
+// Where anomalous records are the majority, detectors fitted on every
+// record learn them as the normal region and score AUCs below 0.5; fitted
+// on the normal records, as the task fits them, they find the probes.
+func TestAnomalyFitsOnNormalRecords(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	real, syn := scans(r, 3000), scans(r, 3000)
+	an := Flows(real, syn, Options{Seed: 1}).Anomaly
+	if an.Skipped != "" || len(an.Detectors) != 4 {
+		t.Fatalf("anomaly: %+v", an)
+	}
+	if an.FitReal >= len(real)/2*6/10 || an.FitSynthetic >= len(syn)*6/10 {
+		t.Errorf("fitted on %d real and %d synthetic records: more than the normal ones", an.FitReal, an.FitSynthetic)
+	}
+	for _, d := range an.Detectors {
+		if d.Real < 0.8 || d.Synthetic < 0.8 {
+			t.Errorf("%s: AUC real %.3f synthetic %.3f on probes among web flows", d.Name, d.Real, d.Synthetic)
+		}
+	}
+
+	// A synthetic trace without normal labels cannot fit the detectors.
+	for i := range syn {
+		syn[i].Label = "Malicious"
+	}
+	an = Flows(real, syn, Options{Seed: 1}).Anomaly
+	if !strings.Contains(an.Skipped, "synthetic trace has 0 normal records") {
+		t.Errorf("synthetic trace without normal records: %q", an.Skipped)
+	}
+}
+
+// The detectors' order is noise when their AUCs lie within test-set
+// noise of each other or rest on a handful of anomalous records, and is
+// not when they spread over many records.
+func TestAUCTiedNote(t *testing.T) {
+	for _, c := range []struct {
+		auc        []float64
+		npos, nneg int
+		tied       bool
+	}{
+		{[]float64{0.80, 0.81, 0.805}, 200, 2000, true},
+		{[]float64{0.60, 0.95, 0.75}, 200, 2000, false},
+		{[]float64{0.999, 1, 0.998}, 5, 3000, true},
+		{[]float64{0.60, 0.95, 0.75}, 2000, 12, true},
+	} {
+		note := aucTiedNote(c.auc, c.npos, c.nneg)
+		if (note != "") != c.tied {
+			t.Errorf("AUCs %v on %d+%d: note %q, want tied %v", c.auc, c.npos, c.nneg, note, c.tied)
+		}
+	}
+	// The standard error shrinks with the test set and vanishes at AUC 1.
+	if a, b := aucSE(0.8, 50, 50), aucSE(0.8, 500, 500); !(b < a && a < 0.1 && b > 0) {
+		t.Errorf("SE at AUC 0.8: %.4f on 50+50, %.4f on 500+500", a, b)
+	}
+	if se := aucSE(1, 50, 50); se != 0 {
+		t.Errorf("SE at AUC 1: %v", se)
+	}
+}
