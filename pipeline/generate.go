@@ -370,7 +370,7 @@ func (r *Run) flowShapes(s *encoding.Schema, split *SplitInfo) (*postgen.PortSiz
 	if g.LabelsGivenFlows {
 		switch lc = split.Labels; {
 		case lc.Missing():
-			r.log.Warn("generate.labels_given_flows: the run was pre-processed before the labels were counted; pre-process again to use it")
+			r.log.Warn("generate.labels_given_flows: the run was pre-processed before the labels were counted, or counted by another layout of cells; pre-process again to use it")
 			lc = nil
 		case !lc.Usable():
 			lc = nil

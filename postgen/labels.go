@@ -2,6 +2,7 @@ package postgen
 
 import (
 	"math"
+	"math/bits"
 
 	"github.com/netshare-go/netshare/trace"
 )
@@ -18,16 +19,23 @@ import (
 //
 // LabelCells is the real trace's records per label in nested cells of a
 // record's shape: its protocol, then its destination port's key
-// (portKey), its source port's, its packet class, and its bytes per
-// packet class. DrawLabels gives each decoded record a label drawn from
+// (portKey), its source port's, its packet class, its duration class and
+// its bytes per packet class. The duration tells a scan probe from a
+// service's flow of the same size: on `ctu-normal-40-day1` almost every
+// real record of zero duration is malicious, whatever its port, while the
+// model gives some flows to port 443 the zero duration and packets of a
+// probe. DrawLabels gives each decoded record a label drawn from
 // the counts of its cells, each level smoothed towards the coarser one
 // (a Dirichlet prior of labelPrior records), so that a cell of few real
 // records says little and one of many decides.
 
 // LabelCells counts the real records per label in each cell of each level.
 type LabelCells struct {
-	Names []string             `json:"names"`
-	Cells map[uint64][]float64 `json:"cells"`
+	// Version is the layout of the cells (labelCellsVersion); counts of
+	// another are not used.
+	Version int                  `json:"version,omitempty"`
+	Names   []string             `json:"names"`
+	Cells   map[uint64][]float64 `json:"cells"`
 	// TooMany is set once the trace shows more than maxLabels distinct
 	// labels: a column of identifiers or free text rather than classes,
 	// which nothing is drawn from (and the counts are dropped).
@@ -40,7 +48,11 @@ type LabelCells struct {
 const maxLabels = 64
 
 // labelLevels is the number of nested cell levels under the trace.
-const labelLevels = 5
+const labelLevels = 6
+
+// labelCellsVersion is the layout of the cells: 2 added the duration
+// class.
+const labelCellsVersion = 2
 
 // labelPrior is the weight, in records, of a cell's parent in its label
 // distribution.
@@ -48,12 +60,15 @@ const labelPrior = 5
 
 // NewLabelCells returns counts that hold nothing yet.
 func NewLabelCells() *LabelCells {
-	return &LabelCells{Cells: map[uint64][]float64{}, names: map[string]int{}}
+	return &LabelCells{Version: labelCellsVersion, Cells: map[uint64][]float64{}, names: map[string]int{}}
 }
 
 // Missing reports whether lc was not recorded (nil, or read from a run
-// pre-processed before it was kept).
-func (lc *LabelCells) Missing() bool { return lc == nil || lc.Cells == nil }
+// pre-processed before it was kept, or before its cells' layout was this
+// one).
+func (lc *LabelCells) Missing() bool {
+	return lc == nil || lc.Cells == nil || lc.Version != labelCellsVersion
+}
 
 // Usable reports whether lc holds at least two labels.
 func (lc *LabelCells) Usable() bool { return !lc.Missing() && !lc.TooMany && len(lc.Names) > 1 }
@@ -64,6 +79,16 @@ func bytesClass(f *trace.Flow) uint64 {
 	return uint64(min(40, int(2*math.Log2(1+float64(f.Bytes)/float64(max(f.Packets, 1))))))
 }
 
+// durationClass is the class of a record's duration: 0 for none, then
+// 1 below a millisecond and one more per factor of 4 of milliseconds, at
+// most 12 (about 70 minutes and longer).
+func durationClass(f *trace.Flow) uint64 {
+	if f.Dur <= 0 {
+		return 0
+	}
+	return uint64(1 + min((bits.Len64(uint64(f.Dur)/1000)+1)/2, 11))
+}
+
 // labelCells returns the keys of f's cells, coarsest first.
 func labelCells(f *trace.Flow) [labelLevels]uint64 {
 	var out [labelLevels]uint64
@@ -72,7 +97,8 @@ func labelCells(f *trace.Flow) [labelLevels]uint64 {
 		uint64(portKey(f.DstPort)) << 36,
 		uint64(portKey(f.SrcPort)) << 24,
 		uint64(PacketClass(f.Packets)) << 16,
-		bytesClass(f) << 8,
+		durationClass(f) << 8,
+		bytesClass(f),
 	}
 	var k uint64
 	for l := range labelLevels {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/netshare-go/netshare/trace"
@@ -82,10 +83,10 @@ func TestDrawLabelsSmoothing(t *testing.T) {
 	one := labelled(100, 80, 1, "Malicious")
 	lc.Add(&one)
 	// The trace's shares, then the protocol's (all 101 records), then
-	// four levels that hold only the one malicious record.
+	// the levels below that hold only the one malicious record.
 	p := 1.0 / 101
 	p = (1 + labelPrior*p) / (101 + labelPrior)
-	for range 4 {
+	for range labelLevels - 1 {
 		p = (1 + labelPrior*p) / (1 + labelPrior)
 	}
 	var recs []trace.Flow
@@ -135,6 +136,62 @@ func TestLabelCellsJSON(t *testing.T) {
 	back.Add(&h)
 	if c := back.Cells[labelCells(&h)[labelLevels-1]]; c[1] != 2 || c[0] != 0 {
 		t.Errorf("after the round trip, the HTTPS cell holds %v, want [0 2]", c)
+	}
+}
+
+// Records of one port and one size tell a probe from a service's flow by
+// their duration: the real zero-duration HTTPS records are malicious, the
+// others benign, and the synthetic ones take their labels so.
+func TestDrawLabelsByDuration(t *testing.T) {
+	lc := NewLabelCells()
+	for i := range 400 {
+		f := labelled(i, 443, 2, "Benign")
+		if i%4 == 0 {
+			f.Label = "Malicious"
+		} else {
+			f.Dur = int64(1e5 + 1e4*i) // 0.1 s and up
+		}
+		lc.Add(&f)
+	}
+	var recs []trace.Flow
+	for i := range 2000 {
+		f := labelled(i, 443, 2, "")
+		if i%2 == 1 {
+			f.Dur = int64(1e5 + 1e4*(i%400)) // durations the real records have
+		}
+		recs = append(recs, f)
+	}
+	DrawLabels(lc, recs, 5)
+	var wrong [2]int
+	for i, r := range recs {
+		if want := map[bool]string{true: "Malicious", false: "Benign"}[r.Dur == 0]; r.Label != want {
+			wrong[i%2]++
+		}
+	}
+	if wrong[0] > 100 || wrong[1] > 100 {
+		t.Errorf("%d of 1000 zero-duration records not malicious, %d of 1000 longer ones not benign", wrong[0], wrong[1])
+	}
+}
+
+// Counts whose cells have another layout (an older version's, without
+// the duration class) are not used.
+func TestLabelCellsVersion(t *testing.T) {
+	lc := NewLabelCells()
+	for i, l := range []string{"a", "b"} {
+		f := labelled(i, 23, 1, l)
+		lc.Add(&f)
+	}
+	if !lc.Usable() {
+		t.Fatal("two labels: not usable")
+	}
+	b, _ := json.Marshal(lc)
+	old := strings.Replace(string(b), fmt.Sprintf(`"version":%d,`, labelCellsVersion), "", 1)
+	var back LabelCells
+	if err := json.Unmarshal([]byte(old), &back); err != nil {
+		t.Fatal(err)
+	}
+	if !back.Missing() || back.Usable() {
+		t.Errorf("counts without a version (%s): missing %v", old[:40], back.Missing())
 	}
 }
 
