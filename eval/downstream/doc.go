@@ -3,8 +3,8 @@
 // outcomes side by side: traffic-type prediction (classifiers trained on
 // synthetic records, tested on real ones, against the same classifiers
 // trained on real records), heavy-hitter estimation with a Count-Min
-// Sketch, and unsupervised anomaly detection scored on labelled real
-// records. For the classifier and detector families it also reports the
+// Sketch, and anomaly detection (detectors fitted on the normal records
+// of each trace, scored on labelled real records). For the classifier and detector families it also reports the
 // Spearman correlation between the real and the synthetic ranking, which
 // is what a user choosing a method from synthetic data relies on.
 //
