@@ -384,3 +384,17 @@ func (l *tailLeft) find(u float64) int {
 	}
 	return pos
 }
+
+// TailRangeOf reports whether port of protocol proto is a tail port, a
+// real one or its class's token, and the index in TailRanges of its
+// class's range.
+func (t *TailPorts) TailRangeOf(proto uint8, port uint16) (int, bool) {
+	if t == nil || portless(proto) {
+		return 0, false
+	}
+	c := t.tokenClass(proto, t.Canon(proto, port))
+	if c == nil {
+		return 0, false
+	}
+	return rangeOf(c.Lo), true
+}

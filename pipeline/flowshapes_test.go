@@ -48,6 +48,16 @@ func TestGenerateFlowShapes(t *testing.T) {
 	if !split.Labels.Usable() || split.PortSizes.Missing() {
 		t.Fatalf("split.json: labels %v, port sizes missing %v", split.Labels, split.PortSizes.Missing())
 	}
+	// The three counts key the ports by the schema's tail classes.
+	if !split.PortPairs.TailKeys || !split.PortSizes.TailKeys || !split.Labels.TailKeys {
+		t.Errorf("split.json: tail keys: port pairs %v, port sizes %v, labels %v", split.PortPairs.TailKeys, split.PortSizes.TailKeys, split.Labels.TailKeys)
+	}
+	var pairs float64
+	for _, c := range split.PortPairs.Cells {
+		for _, x := range c {
+			pairs += x
+		}
+	}
 	counted := 0.0
 	for _, c := range split.PortSizes.Cells {
 		for _, x := range c {
@@ -60,8 +70,8 @@ func TestGenerateFlowShapes(t *testing.T) {
 			want++
 		}
 	}
-	if int(counted) != want {
-		t.Errorf("port sizes count %v records, want the %d TCP and UDP ones", counted, want)
+	if int(counted) != want || int(pairs) != want {
+		t.Errorf("port sizes count %v records and port pairs %v, want the %d TCP and UDP ones", counted, pairs, want)
 	}
 	portKey := func(p uint16) int {
 		if p < 1024 {

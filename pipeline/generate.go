@@ -167,6 +167,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	}
 	if r.Cfg.Generate.PortPairs {
 		opt.PortPairs = r.portPairs(split)
+		opt.PortPairs.Bind(s.TailPorts)
 	}
 	g := postgen.NewStream(s, len(split.Chunks), opt, tmp, &st.Stats)
 	defer g.Close()
@@ -189,6 +190,8 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		span: split.Chunks[len(split.Chunks)-1].End - split.Chunks[0].Start}
 	gc.sizes = r.sizeKnots(s)
 	gc.portSizes, gc.labels = r.flowShapes(s, split)
+	gc.portSizes.Bind(s.TailPorts)
+	gc.labels.Bind(s.TailPorts)
 	st.Periods = 1
 	if d, err := r.Cfg.Generate.DurationMicros(); err != nil {
 		return nil, err

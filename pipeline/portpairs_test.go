@@ -12,12 +12,21 @@ import (
 // TestGeneratePortPairs runs the embedded sample with generate.port_pairs
 // off (pre-processing keeps the real pairing either way) and re-generates
 // with it on: the records per port-pair cell, per protocol, then come
-// closer to the real trace's.
+// closer to the real trace's. The cells key ports by the schema's tail
+// classes (postgen.PortKeys).
 func TestGeneratePortPairs(t *testing.T) {
 	cfg := tinyConfig(t, 10)
 	cfg.Generate.PortPairs = false
 	dir, split, real := runSample(t, cfg)
-	var want postgen.PortPairs
+	s, err := LoadSchema(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.TailPorts == nil || !split.PortPairs.TailKeys {
+		t.Fatalf("the sample has tail classes %v, split.json's tail keys %v: want both", s.TailPorts != nil, split.PortPairs.TailKeys)
+	}
+	want := postgen.PortPairs{PortKeys: postgen.PortKeys{TailKeys: true}}
+	want.Bind(s.TailPorts)
 	for _, f := range real.Flows {
 		want.Add(f.Key(), 1)
 	}
@@ -34,7 +43,8 @@ func TestGeneratePortPairs(t *testing.T) {
 	// Half the L1 distance between the synthetic and the real shares, per
 	// protocol, weighed by the real records.
 	dist := func(fs []trace.Flow) float64 {
-		var got postgen.PortPairs
+		got := postgen.PortPairs{PortKeys: postgen.PortKeys{TailKeys: true}}
+		got.Bind(s.TailPorts)
 		for _, f := range fs {
 			got.Add(f.Key(), 1)
 		}

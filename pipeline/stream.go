@@ -446,15 +446,12 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 			}
 			profile[c][0].add(f.Key.Src, w)
 			profile[c][1].add(f.Key.Dst, w)
-			pairs.Add(f.Key, float64(w))
 			n := len(f.Records) + f.Truncated
 			if !packets {
 				n = 0
 				for i := range f.Records {
 					if r, ok := any(&f.Records[i]).(*trace.Flow); ok {
 						n += int(min(r.Packets, math.MaxInt32))
-						portSizes.Add(r)
-						labels.Add(r)
 					}
 				}
 			}
@@ -618,6 +615,37 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	if err != nil {
 		return err
 	}
+	// The port pairs, port sizes and labels key ports by the schema's tail
+	// classes (postgen.PortKeys): they are counted as the chunks are
+	// encoded, weighed as the address profile.
+	var count func(f *flows.ChunkFlow[R])
+	if pairs != nil {
+		pairs.TailKeys = true
+		pairs.Bind(schema.TailPorts)
+		if portSizes != nil {
+			portSizes.TailKeys, labels.TailKeys = true, true
+			portSizes.Bind(schema.TailPorts)
+			labels.Bind(schema.TailPorts)
+		}
+		count = func(f *flows.ChunkFlow[R]) {
+			w := len(f.Records) + f.Truncated
+			if packets {
+				w = 0
+				if f.StartsHere {
+					w = 1
+				}
+			}
+			pairs.Add(f.Key, float64(w))
+			if portSizes != nil {
+				for i := range f.Records {
+					if r, ok := any(&f.Records[i]).(*trace.Flow); ok {
+						portSizes.Add(r)
+						labels.Add(r)
+					}
+				}
+			}
+		}
+	}
 	changed := map[string]int{}
 	// Lengths per port class need the tail classes and the ports' priors,
 	// known only once the schema is: they are gathered as the chunks are
@@ -634,7 +662,7 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 		if portLens {
 			pl = encoding.NewPortLengths(schema)
 		}
-		est, err := encodeSpilled(spill, ops, schema, chunkDataPath(r.Dir, c), encoding.ChunkRange{Index: c, Start: edges[c], End: edges[c+1]}, pl)
+		est, err := encodeSpilled(spill, ops, schema, chunkDataPath(r.Dir, c), encoding.ChunkRange{Index: c, Start: edges[c], End: edges[c+1]}, pl, count)
 		if err != nil {
 			return err
 		}
@@ -675,14 +703,22 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 // encodeSpilled encodes chunk ch.Index of the spill flow by flow, in the
 // chunk's order, into the training-set file at path (none when the chunk
 // has no flows): memory is one flow and the spill's index of the chunk, not
-// the chunk's flows or its training set.
-func encodeSpilled[R any, P flows.Record[R]](spill *flows.ChunkSpill[R, P], ops kindOps[R], schema *encoding.Schema, path string, ch encoding.ChunkRange, pl *encoding.PortLengths) (encoding.EncodeStats, error) {
+// the chunk's flows or its training set. count, when set, sees each flow
+// first.
+func encodeSpilled[R any, P flows.Record[R]](spill *flows.ChunkSpill[R, P], ops kindOps[R], schema *encoding.Schema, path string, ch encoding.ChunkRange, pl *encoding.PortLengths, count func(*flows.ChunkFlow[R])) (encoding.EncodeStats, error) {
 	w, err := ops.encoder(schema, path, ch)
 	if err != nil {
 		return encoding.EncodeStats{}, err
 	}
 	add := w.Add
+	if count != nil {
+		add = func(f *flows.ChunkFlow[R]) error {
+			count(f)
+			return w.Add(f)
+		}
+	}
 	if pl != nil {
+		next := add
 		// Each flow's length as Spec.LengthKnots counts it: a chained
 		// flow once, with its whole length, at its first segment.
 		add = func(f *flows.ChunkFlow[R]) error {
@@ -692,7 +728,7 @@ func encodeSpilled[R any, P flows.Record[R]](spill *flows.ChunkSpill[R, P], ops 
 			case f.FlowLen == 0 && len(f.Records) > 0:
 				pl.Add(f.Key, len(f.Records))
 			}
-			return w.Add(f)
+			return next(f)
 		}
 	}
 	if err := spill.Each(ch.Index, add); err != nil {

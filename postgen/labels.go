@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/bits"
 
+	"github.com/netshare-go/netshare/encoding"
 	"github.com/netshare-go/netshare/trace"
 )
 
@@ -19,8 +20,9 @@ import (
 //
 // LabelCells is the real trace's records per label in nested cells of a
 // record's shape: its protocol, then its destination port's key
-// (portKey), its source port's, its packet class, its duration class and
-// its bytes per packet class. The duration tells a scan probe from a
+// (portKey, tail-class ports apart with PortKeys.TailKeys), its source
+// port's, its packet class, its duration class and its bytes per packet
+// class. The duration tells a scan probe from a
 // service's flow of the same size: on `ctu-normal-40-day1` almost every
 // real record of zero duration is malicious, whatever its port, while the
 // model gives some flows to port 443 the zero duration and packets of a
@@ -40,7 +42,9 @@ type LabelCells struct {
 	// labels: a column of identifiers or free text rather than classes,
 	// which nothing is drawn from (and the counts are dropped).
 	TooMany bool `json:"too_many_labels,omitempty"`
-	names   map[string]int
+	PortKeys
+	keys  keyer
+	names map[string]int
 }
 
 // maxLabels bounds the distinct labels counted: every cell holds a count
@@ -70,6 +74,14 @@ func (lc *LabelCells) Missing() bool {
 	return lc == nil || lc.Cells == nil || lc.Version != labelCellsVersion
 }
 
+// Bind sets the tail classes the ports are keyed by (PortKeys), the
+// schema's: before counting and before use.
+func (lc *LabelCells) Bind(t *encoding.TailPorts) {
+	if lc != nil {
+		lc.keys = lc.PortKeys.with(t)
+	}
+}
+
 // Usable reports whether lc holds at least two labels.
 func (lc *LabelCells) Usable() bool { return !lc.Missing() && !lc.TooMany && len(lc.Names) > 1 }
 
@@ -90,12 +102,12 @@ func durationClass(f *trace.Flow) uint64 {
 }
 
 // labelCells returns the keys of f's cells, coarsest first.
-func labelCells(f *trace.Flow) [labelLevels]uint64 {
+func (lc *LabelCells) labelCells(f *trace.Flow) [labelLevels]uint64 {
 	var out [labelLevels]uint64
 	parts := [labelLevels]uint64{
 		uint64(f.Proto) << 48,
-		uint64(portKey(f.DstPort)) << 36,
-		uint64(portKey(f.SrcPort)) << 24,
+		uint64(lc.keys.key(f.Proto, f.DstPort)) << 36,
+		uint64(lc.keys.key(f.Proto, f.SrcPort)) << 24,
 		uint64(PacketClass(f.Packets)) << 16,
 		durationClass(f) << 8,
 		bytesClass(f),
@@ -133,7 +145,7 @@ func (lc *LabelCells) Add(f *trace.Flow) {
 			lc.Cells[k] = append(c, 0)
 		}
 	}
-	for _, k := range labelCells(f) {
+	for _, k := range lc.labelCells(f) {
 		c := lc.Cells[k]
 		if c == nil {
 			c = make([]float64, len(lc.Names))
@@ -167,7 +179,7 @@ func DrawLabels(lc *LabelCells, recs []trace.Flow, seed uint64) int {
 	for i := range recs {
 		f := &recs[i]
 		copy(p, prior)
-		for _, k := range labelCells(f) {
+		for _, k := range lc.labelCells(f) {
 			c := lc.Cells[k]
 			if c == nil {
 				continue

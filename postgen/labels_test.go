@@ -134,7 +134,7 @@ func TestLabelCellsJSON(t *testing.T) {
 	}
 	h := labelled(3, 443, 16, "other")
 	back.Add(&h)
-	if c := back.Cells[labelCells(&h)[labelLevels-1]]; c[1] != 2 || c[0] != 0 {
+	if c := back.Cells[back.labelCells(&h)[labelLevels-1]]; c[1] != 2 || c[0] != 0 {
 		t.Errorf("after the round trip, the HTTPS cell holds %v, want [0 2]", c)
 	}
 }

@@ -13,7 +13,8 @@ import (
 // Port keys: a port below 1024 is its own key; one from 1024 up is its
 // range's, registered (1024-49151) or dynamic (49152 and up), so that the
 // fresh ports drawn for one-off ports (encoding.TailRanges) pair as the
-// real ones of their range do.
+// real ones of their range do; counts with PortKeys.TailKeys key the tail
+// classes' ports apart (keyTail).
 const (
 	keyRegistered = 1024
 	keyDynamic    = 1025
@@ -58,6 +59,16 @@ func cellDst(c uint32) uint32 { return c & 0x7ff }
 // 1024 up by their range.
 type PortPairs struct {
 	Cells map[uint8]map[uint32]float64 `json:"by_port"`
+	PortKeys
+	keys keyer
+}
+
+// Bind sets the tail classes the ports are keyed by (PortKeys), the
+// schema's: before counting and before use.
+func (pp *PortPairs) Bind(t *encoding.TailPorts) {
+	if pp != nil {
+		pp.keys = pp.PortKeys.with(t)
+	}
 }
 
 // NewPortPairs returns pairs that count nothing yet.
@@ -81,7 +92,7 @@ func (pp *PortPairs) Add(k trace.Key, w float64) {
 		c = map[uint32]float64{}
 		pp.Cells[k.Proto] = c
 	}
-	c[PortPairCell(k.SrcPort, k.DstPort)] += w
+	c[pp.keys.cell(k.Proto, k.SrcPort, k.DstPort)] += w
 }
 
 // shares returns proto's cells as shares of its weight, nil when it has
@@ -133,7 +144,7 @@ func followPortPairs(s *encoding.Schema, rows []Row, keep func(Row) bool, pp *Po
 	n := 0
 	for _, p := range protos {
 		if share := pp.shares(p); share != nil {
-			n += followPairsOf(s, rows, byProto[p], share, weight, rng)
+			n += followPairsOf(s, rows, byProto[p], share, pp.keys, weight, rng)
 		}
 	}
 	return n
@@ -165,8 +176,11 @@ func (x *slotIndex) remove(j int, key uint32, n int) {
 }
 
 // followPairsOf is followPortPairs for the rows idx of one protocol.
-func followPairsOf(s *encoding.Schema, rows []Row, idx []int, share map[uint32]float64, weight func(Row) float64, rng *rand.Rand) int {
+func followPairsOf(s *encoding.Schema, rows []Row, idx []int, share map[uint32]float64, keys keyer, weight func(Row) float64, rng *rand.Rand) int {
 	key := func(j int) trace.Key { return rows[idx[j]].Attr.Key }
+	proto := key(0).Proto
+	cellOf := func(sp, dp uint16) uint32 { return keys.cell(proto, sp, dp) }
+	keyOf := func(p uint16) uint32 { return keys.key(proto, p) }
 	length := func(j int) int { return rows[idx[j]].Attr.Len }
 	w := make([]float64, len(idx))
 	cell := make([]uint32, len(idx))
@@ -180,10 +194,10 @@ func followPairsOf(s *encoding.Schema, rows []Row, idx []int, share map[uint32]f
 		k := key(j)
 		w[j] = weight(rows[idx[j]])
 		total += w[j]
-		cell[j] = PortPairCell(k.SrcPort, k.DstPort)
+		cell[j] = cellOf(k.SrcPort, k.DstPort)
 		dev[cell[j]] += w[j]
-		bySrc.add(j, portKey(k.SrcPort), length(j))
-		byDst.add(j, portKey(k.DstPort), length(j))
+		bySrc.add(j, keyOf(k.SrcPort), length(j))
+		byDst.add(j, keyOf(k.DstPort), length(j))
 		byCell.add(j, cell[j], length(j))
 	}
 	for c, sh := range share {
@@ -223,12 +237,12 @@ func followPairsOf(s *encoding.Schema, rows []Row, idx []int, share map[uint32]f
 						if kx.DstPort == ky.DstPort {
 							continue
 						}
-						x2, y2 = PortPairCell(kx.SrcPort, ky.DstPort), PortPairCell(ky.SrcPort, kx.DstPort)
+						x2, y2 = cellOf(kx.SrcPort, ky.DstPort), cellOf(ky.SrcPort, kx.DstPort)
 					} else {
 						if kx.SrcPort == ky.SrcPort {
 							continue
 						}
-						x2, y2 = PortPairCell(ky.SrcPort, kx.DstPort), PortPairCell(kx.SrcPort, ky.DstPort)
+						x2, y2 = cellOf(ky.SrcPort, kx.DstPort), cellOf(kx.SrcPort, ky.DstPort)
 					}
 					if g := pairGain(dev, cell[x], x2, w[x], cell[y], y2, w[y]); g > bestGain {
 						best, bestGain, bestDst = y, g, dst
@@ -239,7 +253,7 @@ func followPairsOf(s *encoding.Schema, rows []Row, idx []int, share map[uint32]f
 			// (same source key), or a source port (same destination key),
 			// the cells furthest below first: a few rows of each cell above
 			// its target holding that port's key, then a few of any cell.
-			for i, c := range belowSrc[portKey(kx.SrcPort)] {
+			for i, c := range belowSrc[keyOf(kx.SrcPort)] {
 				if i == portPairCells {
 					break
 				}
@@ -251,7 +265,7 @@ func followPairsOf(s *encoding.Schema, rows []Row, idx []int, share map[uint32]f
 				}
 				try(byDst.lists[[2]uint32{cellDst(c), n}], true)
 			}
-			for i, c := range belowDst[portKey(kx.DstPort)] {
+			for i, c := range belowDst[keyOf(kx.DstPort)] {
 				if i == portPairCells {
 					break
 				}
@@ -271,16 +285,16 @@ func followPairsOf(s *encoding.Schema, rows []Row, idx []int, share map[uint32]f
 			if bestDst {
 				field, index, port = "dstport", byDst, func(k trace.Key) uint16 { return k.DstPort }
 			}
-			index.remove(x, portKey(port(key(x))), int(n))
-			index.remove(y, portKey(port(key(y))), int(n))
+			index.remove(x, keyOf(port(key(x))), int(n))
+			index.remove(y, keyOf(port(key(y))), int(n))
 			exchangePort(s, &rows[idx[x]], &rows[idx[y]], field)
-			index.add(x, portKey(port(key(x))), int(n))
-			index.add(y, portKey(port(key(y))), int(n))
+			index.add(x, keyOf(port(key(x))), int(n))
+			index.add(y, keyOf(port(key(y))), int(n))
 			for _, j := range []int{x, y} {
 				k := key(j)
 				byCell.remove(j, cell[j], int(n))
 				dev[cell[j]] -= w[j]
-				cell[j] = PortPairCell(k.SrcPort, k.DstPort)
+				cell[j] = cellOf(k.SrcPort, k.DstPort)
 				dev[cell[j]] += w[j]
 				byCell.add(j, cell[j], int(n))
 			}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/netshare-go/netshare/encoding"
 	"github.com/netshare-go/netshare/trace"
 )
 
@@ -34,6 +35,16 @@ func PacketClass(n uint64) uint8 { return uint8(min(bits.Len64(n), 20)) }
 // and packet class: Cells[proto][cell<<5 | class].
 type PortSizes struct {
 	Cells map[uint8]map[uint32]float64 `json:"by_cell_and_packets"`
+	PortKeys
+	keys keyer
+}
+
+// Bind sets the tail classes the ports are keyed by (PortKeys), the
+// schema's: before counting and before use.
+func (ps *PortSizes) Bind(t *encoding.TailPorts) {
+	if ps != nil {
+		ps.keys = ps.PortKeys.with(t)
+	}
 }
 
 // NewPortSizes returns counts that hold nothing yet.
@@ -53,11 +64,7 @@ func (ps *PortSizes) Add(f *trace.Flow) {
 		c = map[uint32]float64{}
 		ps.Cells[f.Proto] = c
 	}
-	c[sizeCell(f)]++
-}
-
-func sizeCell(f *trace.Flow) uint32 {
-	return PortPairCell(f.SrcPort, f.DstPort)<<5 | uint32(PacketClass(f.Packets))
+	c[ps.keys.cell(f.Proto, f.SrcPort, f.DstPort)<<5|uint32(PacketClass(f.Packets))]++
 }
 
 // sizeMix is the weight of the independent joint mixed into the real one
@@ -125,7 +132,7 @@ func FollowPortSizes(ps *PortSizes, recs []trace.Flow, fixed func(trace.Key) boo
 		if _, ok := groups[g]; !ok {
 			gorder = append(gorder, g)
 		}
-		groups[g] = append(groups[g], sizeFlow{recs: idx, cell: PortPairCell(k.SrcPort, k.DstPort), class: PacketClass(pk / uint64(len(idx)))})
+		groups[g] = append(groups[g], sizeFlow{recs: idx, cell: ps.keys.cell(k.Proto, k.SrcPort, k.DstPort), class: PacketClass(pk / uint64(len(idx)))})
 	}
 	keys := make(map[trace.Key]int, len(byKey))
 	for k, idx := range byKey {

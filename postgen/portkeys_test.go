@@ -1,0 +1,146 @@
+package postgen
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/netshare-go/netshare/encoding"
+	"github.com/netshare-go/netshare/trace"
+)
+
+// scannerTail returns tail classes of TCP holding the one-off ports
+// 40001-40003 (registered range, token 40000) and 50001-50002 (dynamic
+// range, token 50000).
+func scannerTail(t *testing.T) *encoding.TailPorts {
+	t.Helper()
+	tp, err := encoding.IndexTailPorts(&encoding.TailPorts{MinFlows: 3, Classes: []encoding.TailClass{
+		{Proto: trace.ProtoTCP, Lo: 32768, Hi: 49151, Token: 40000, Dst: encoding.TailValues{Values: []uint16{40001, 40002, 40003}, Flows: []float64{1, 1, 1}}},
+		{Proto: trace.ProtoTCP, Lo: 49152, Hi: 65535, Token: 50000, Src: encoding.TailValues{Values: []uint16{50001, 50002}, Flows: []float64{1, 2}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tp
+}
+
+// With tail keys a port of a tail class, its real value or its token, is
+// keyed by its class's range, apart from the vocabulary's ports of the
+// same range; without them (counts from before), by the range alone.
+func TestPortKeysTail(t *testing.T) {
+	tp := scannerTail(t)
+	with, without := PortKeys{TailKeys: true}.with(tp), PortKeys{}.with(tp)
+	const tcp = trace.ProtoTCP
+	for _, c := range []struct {
+		port      uint16
+		with, old uint32
+	}{
+		{443, 443, 443},
+		{40002, keyTail + 2, keyRegistered}, // a real tail value
+		{40000, keyTail + 2, keyRegistered}, // the class's token
+		{40500, keyRegistered, keyRegistered},
+		{50002, keyTail + 3, keyDynamic},
+		{52496, keyDynamic, keyDynamic},
+	} {
+		if got := with.key(tcp, c.port); got != c.with {
+			t.Errorf("tail keys, port %d: key %d, want %d", c.port, got, c.with)
+		}
+		if got := without.key(tcp, c.port); got != c.old {
+			t.Errorf("without tail keys, port %d: key %d, want %d", c.port, got, c.old)
+		}
+	}
+	// UDP has no tail class: its ports key by range.
+	if got := with.key(trace.ProtoUDP, 40002); got != keyRegistered {
+		t.Errorf("UDP port 40002: key %d, want the range's", got)
+	}
+	// A scanner's fixed source port sending to one-off destinations, and
+	// to a vocabulary port of the same range, fall in two cells.
+	if a, b := with.cell(tcp, 52496, 40001), with.cell(tcp, 52496, 40500); a == b {
+		t.Errorf("cells to a tail port and to a vocabulary port of its range are one: %#x", a)
+	}
+	if a, b := without.cell(tcp, 52496, 40001), without.cell(tcp, 52496, 40500); a != b {
+		t.Errorf("without tail keys the cells differ: %#x, %#x", a, b)
+	}
+}
+
+// The flag survives split.json and keys the counts as they were counted.
+func TestPortKeysJSON(t *testing.T) {
+	tp := scannerTail(t)
+	pp := NewPortPairs()
+	pp.TailKeys = true
+	pp.Bind(tp)
+	pp.Add(trace.Key{SrcPort: 52496, DstPort: 40001, Proto: trace.ProtoTCP}, 1)
+	b, err := json.Marshal(pp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back PortPairs
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !back.TailKeys {
+		t.Fatalf("round trip lost the flag: %s", b)
+	}
+	back.Bind(tp)
+	want := back.keys.cell(trace.ProtoTCP, 52496, 40003)
+	if back.Cells[trace.ProtoTCP][want] != 1 {
+		t.Errorf("cells %v, want the count in %#x", back.Cells, want)
+	}
+	// Counts without the flag ignore the tail classes they are bound to.
+	old := NewPortPairs()
+	old.Bind(tp)
+	old.Add(trace.Key{SrcPort: 52496, DstPort: 40001, Proto: trace.ProtoTCP}, 1)
+	if old.Cells[trace.ProtoTCP][PortPairCell(52496, 40001)] != 1 {
+		t.Errorf("without tail keys: cells %v", old.Cells)
+	}
+}
+
+// The model sends a scanner's fixed source port to a service and a
+// client's one-off port to one-off destinations; the real trace has the
+// scanner on one-off destinations and the clients on the service. Keyed
+// by range alone the two pairings fall in the same cells and nothing
+// moves; with tail keys the destinations are exchanged.
+func TestFollowPortPairsTailKeys(t *testing.T) {
+	tp := scannerTail(t)
+	s := tagSchema(t, 1)
+	rowsOf := func() []Row {
+		var rows []Row
+		for i := range 20 {
+			r := softRow(t, s, 0x0a000001, nil, 1)
+			r.Attr.Key = trace.Key{Src: 1, Dst: 2 + uint32(i), SrcPort: 52496, DstPort: 443, Proto: trace.ProtoTCP}
+			if i >= 10 {
+				r.Attr.Key.SrcPort, r.Attr.Key.DstPort = 50000, 40000 // tokens
+			}
+			r.Attr.Len, r.Attr.StartsHere = 1, true
+			rows = append(rows, r)
+		}
+		return rows
+	}
+	count := func(tail bool) *PortPairs {
+		pp := NewPortPairs()
+		pp.TailKeys = tail
+		pp.Bind(tp)
+		for i := range 10 {
+			pp.Add(trace.Key{SrcPort: 52496, DstPort: 40001 + uint16(i%3), Proto: trace.ProtoTCP}, 1)
+			pp.Add(trace.Key{SrcPort: 50001 + uint16(i%2), DstPort: 443, Proto: trace.ProtoTCP}, 1)
+		}
+		return pp
+	}
+	kept := func(r Row) bool { return r.Attr.StartsHere }
+	for _, tail := range []bool{false, true} {
+		rows := rowsOf()
+		n := followPortPairs(s, rows, kept, count(tail), func(Row) float64 { return 1 }, rand.New(rand.NewPCG(3, 4)))
+		scannerToTail := 0
+		for _, r := range rows {
+			if r.Attr.Key.SrcPort == 52496 && r.Attr.Key.DstPort == 40000 {
+				scannerToTail++
+			}
+		}
+		switch {
+		case !tail && (n != 0 || scannerToTail != 0):
+			t.Errorf("range keys: %d exchanges, %d scanner flows to one-off ports; the cells cannot tell them apart", n, scannerToTail)
+		case tail && scannerToTail != 10:
+			t.Errorf("tail keys: %d of 10 scanner flows to one-off ports after %d exchanges", scannerToTail, n)
+		}
+	}
+}
