@@ -127,7 +127,13 @@ func posteriorWeights(top []int32, cos []float32, p *Posterior, w []float64) flo
 // With weights (one per row, e.g. the flows' lengths), the fitted marginal
 // counts each row weights[i] times, and the target is p.RecordPrior when
 // set: the values keep their real share of records.
-func decodeMatched(vecs []float32, n, d, m int, search topKFunc, p *Posterior, weights []float64, rng *rand.Rand, iters int, out []int) {
+//
+// as, when not nil, holds per candidate the weight a row counts with once
+// it takes that candidate, in place of its own where as[j] > 0: a row
+// decoded to a tail class's token becomes a flow of a one-off port, whose
+// length is then set to that class's (mostly one record), not the one it
+// was generated with. The fit then compares shares rather than counts.
+func decodeMatched(vecs []float32, n, d, m int, search topKFunc, p *Posterior, weights, as []float64, rng *rand.Rand, iters int, out []int) {
 	if n == 0 {
 		return
 	}
@@ -181,6 +187,7 @@ func decodeMatched(vecs []float32, n, d, m int, search topKFunc, p *Posterior, w
 	col := make([]float64, m)
 	for it := 0; it < iters; it++ {
 		clear(col)
+		colSum := 0.0
 		for r := 0; r < n; r++ {
 			var z float64
 			for k := 0; k < topK; k++ {
@@ -194,8 +201,20 @@ func decodeMatched(vecs []float32, n, d, m int, search topKFunc, p *Posterior, w
 			rw := rowW(r)
 			for k := 0; k < topK; k++ {
 				if j := idx[r*topK+k]; j >= 0 {
-					col[j] += rw * ker[r*topK+k] * w[j] / z
+					x := rw
+					if as != nil && as[j] > 0 {
+						x = as[j]
+					}
+					x *= ker[r*topK+k] * w[j] / z
+					col[j] += x
+					colSum += x
 				}
+			}
+		}
+		if as != nil && colSum > 0 {
+			// Shares: the rows' total changes with the candidates they take.
+			for j := range col {
+				col[j] *= mass / colSum
 			}
 		}
 		maxErr := 0.0
@@ -257,9 +276,19 @@ func decodeMatched(vecs []float32, n, d, m int, search topKFunc, p *Posterior, w
 // weights, when not nil, gives each row's weight (its flow's length): the
 // values then keep their real share of records rather than of flows.
 func (c *Embedded) DecodeMatched(src []float32, stride, offset int, out []float64, weights []float64, rng *rand.Rand) {
+	c.DecodeMatchedAs(src, stride, offset, out, weights, nil, rng)
+}
+
+// DecodeMatchedAs is DecodeMatched where a row that takes candidate j
+// counts as[j] records instead of its weight when as[j] > 0 (see
+// decodeMatched); as has one entry per candidate, or is nil.
+func (c *Embedded) DecodeMatchedAs(src []float32, stride, offset int, out []float64, weights, as []float64, rng *rand.Rand) {
 	vecs, d := c.vectors(src, stride, offset, len(out))
 	idx := make([]int, len(out))
-	decodeMatched(vecs, len(out), d, len(c.Candidates), c.search(), c.Post, weights, rng, 200, idx)
+	if as != nil && (weights == nil || len(as) != len(c.Candidates)) {
+		as = nil
+	}
+	decodeMatched(vecs, len(out), d, len(c.Candidates), c.search(), c.Post, weights, as, rng, 200, idx)
 	for i, j := range idx {
 		out[i] = float64(c.Candidates[j])
 	}

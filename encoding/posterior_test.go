@@ -244,6 +244,50 @@ func TestMatchedDecodingFollowsPrior(t *testing.T) {
 	}
 }
 
+// A row that takes a candidate with a weight of its own (as) counts that
+// weight: rows generated 5 records long that become one-record flows of a
+// one-off port's token must be five times as many to give the token its
+// share of records. The records, counted as they will be, keep their
+// shares.
+func TestMatchedDecodingTokenWeights(t *testing.T) {
+	vec := map[uint16][]float32{80: unit(1, 0, 0, 0), 40000: unit(0, 1, 0, 0)}
+	emb := &stubEmbedding{ports: vec, protos: map[uint8][]float32{6: unit(0, 0, 0, 1)}}
+	c := &Embedded{Field: "dstport", E: emb, Candidates: []int{80, 40000},
+		Post: &Posterior{Prior: []float64{10, 10}, RecordPrior: []float64{10, 10}, Kappa: 2, TopK: 2}}
+	r := rand.New(rand.NewPCG(3, 5))
+	n := 20000
+	vecs := make([]float32, 0, n*4)
+	weights := make([]float64, n)
+	for i := range n {
+		vecs = append(vecs, float32(r.Float64()), float32(r.Float64()), 0, 0)
+		weights[i] = 5
+	}
+	for _, as := range [][]float64{nil, {0, 1}} {
+		out := make([]float64, n)
+		c.DecodeMatchedAs(vecs, 4, 0, out, weights, as, rand.New(rand.NewPCG(5, 7)))
+		var rows, recs80, recsTok float64
+		for i, v := range out {
+			if v == 40000 {
+				rows++
+				recsTok += 1
+				if as == nil {
+					recsTok += weights[i] - 1
+				}
+			} else {
+				recs80 += weights[i]
+			}
+		}
+		share := recsTok / (recsTok + recs80)
+		wantRows := 0.5
+		if as != nil {
+			wantRows = 5.0 / 6
+		}
+		if got := rows / float64(n); math.Abs(got-wantRows) > 0.02 || math.Abs(share-0.5) > 0.02 {
+			t.Errorf("as %v: %.3f of the rows and %.3f of the records on the token, want %.3f and 0.5", as, got, share, wantRows)
+		}
+	}
+}
+
 // Weighted matching counts each row as many times as its weight: the
 // values keep their share of records, not of rows.
 func TestMatchedDecodingWeighted(t *testing.T) {
@@ -351,7 +395,7 @@ func TestTopKSearchMatchesDense(t *testing.T) {
 			}
 		}
 		c.DecodeMatched(vecs, 4, 0, got, nil, rand.New(rand.NewPCG(6, 6)))
-		decodeMatched(vecs, n, 4, m, dense, c.Post, nil, rand.New(rand.NewPCG(6, 6)), 200, idx)
+		decodeMatched(vecs, n, 4, m, dense, c.Post, nil, nil, rand.New(rand.NewPCG(6, 6)), 200, idx)
 		for i, j := range idx {
 			if got[i] != float64(cand[j]) {
 				t.Fatalf("k %d: matched decoding of row %d: %v, dense search %v", k, i, got[i], cand[j])

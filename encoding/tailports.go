@@ -398,3 +398,17 @@ func (t *TailPorts) TailRangeOf(proto uint8, port uint16) (int, bool) {
 	}
 	return rangeOf(c.Lo), true
 }
+
+// IsToken reports whether port is a tail class's token for protocol proto
+// (for any protocol when proto is negative).
+func (t *TailPorts) IsToken(proto int, port uint16) bool {
+	if t == nil {
+		return false
+	}
+	for _, i := range t.byToken[port] {
+		if proto < 0 || int(t.Classes[i].Proto) == proto {
+			return true
+		}
+	}
+	return false
+}

@@ -3,6 +3,7 @@ package postgen
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/netshare-go/netshare/encoding"
@@ -142,5 +143,24 @@ func TestFollowPortPairsTailKeys(t *testing.T) {
 		case tail && scannerToTail != 10:
 			t.Errorf("tail keys: %d of 10 scanner flows to one-off ports after %d exchanges", scannerToTail, n)
 		}
+	}
+}
+
+// Matching counts a row that takes a token as a flow of its tail class's
+// length: the tokens of the row's protocol carry it, the others nothing.
+func TestTokenWeights(t *testing.T) {
+	tp := scannerTail(t)
+	cands := []int{443, 40000, 50000, 40500}
+	if got := tokenWeights(tp, cands, int(trace.ProtoTCP), 1.2); !slices.Equal(got, []float64{0, 1.2, 1.2, 0}) {
+		t.Errorf("TCP: %v", got)
+	}
+	if got := tokenWeights(tp, cands, int(trace.ProtoUDP), 1.2); got != nil {
+		t.Errorf("UDP, which has no tail class: %v", got)
+	}
+	if got := tokenWeights(tp, cands, -1, 1); !slices.Equal(got, []float64{0, 1, 1, 0}) {
+		t.Errorf("any protocol: %v", got)
+	}
+	if got := tokenWeights(tp, cands, int(trace.ProtoTCP), 0); got != nil {
+		t.Errorf("no length: %v", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/netshare-go/netshare/encoding"
 	"github.com/netshare-go/netshare/trace"
 )
 
@@ -204,4 +205,33 @@ func quantilesOf(h []float64, m int) Target {
 		q = append(q, (float64(b)+f)/float64(len(h)))
 	}
 	return Target{q: q}
+}
+
+// rareLength returns, for chunk c with lengths given ports, the mean real
+// length of the flows of a rare source port (field "srcport") and of a
+// rare destination port ("dstport"), from the chunk's knots of those
+// classes (encoding.Spec.PortLengthKnots; 1 for a class without them),
+// for matching (matchKeys); nil without lengths given ports.
+func (g *Stream) rareLength(c int) func(field string) float64 {
+	if !g.portLengths(c) || c >= len(g.s.PortLengthKnots) || g.s.PortLengthKnots[c] == nil {
+		return nil
+	}
+	mean := func(k int) float64 {
+		kn := g.s.PortLengthKnots[c]
+		if k >= len(kn) || len(kn[k]) == 0 {
+			return 1
+		}
+		var s float64
+		for _, x := range kn[k] {
+			s += x
+		}
+		return max(1, s/float64(len(kn[k])))
+	}
+	src, dst := mean(encoding.PortsSrcRare), mean(encoding.PortsDstRare)
+	return func(field string) float64 {
+		if field == "dstport" {
+			return dst
+		}
+		return src
+	}
 }
