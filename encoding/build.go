@@ -60,7 +60,11 @@ type keyCounts struct {
 	sportRec, dportRec, protoRec map[int]float64 // records
 	// Per protocol: [proto][port] → flows, records.
 	sportBy, dportBy, sportRecBy, dportRecBy map[uint8]map[int]float64
-	lengths                                  *quantileSketch
+	// Per chunk, records: [chunk][proto][port]. (Not the protocol's:
+	// matched per chunk, it moved the rows of each protocol between
+	// chunks apart from the ports the model generated for them.)
+	sportRecChunk, dportRecChunk []map[uint8]map[int]float64
+	lengths                      *quantileSketch
 }
 
 // canon returns the counts with every port replaced by what stands for it
@@ -86,6 +90,14 @@ func (kc keyCounts) canon(t *TailPorts) keyCounts {
 	out.dportBy = remap(kc.dportBy, out.dport)
 	out.sportRecBy = remap(kc.sportRecBy, out.sportRec)
 	out.dportRecBy = remap(kc.dportRecBy, out.dportRec)
+	chunks := func(in []map[uint8]map[int]float64) []map[uint8]map[int]float64 {
+		o := make([]map[uint8]map[int]float64, len(in))
+		for c, by := range in {
+			o[c] = remap(by, map[int]float64{})
+		}
+		return o
+	}
+	out.sportRecChunk, out.dportRecChunk = chunks(kc.sportRecChunk), chunks(kc.dportRecChunk)
 	return out
 }
 
@@ -104,9 +116,15 @@ func newKeyCounts() keyCounts {
 		lengths: newSketch()}
 }
 
-// add counts one chunk flow of key k with n records.
-func (kc *keyCounts) add(k trace.Key, records int) {
+// add counts one flow of key k with n records in chunk c.
+func (kc *keyCounts) add(c int, k trace.Key, records int) {
 	n := float64(records)
+	for len(kc.sportRecChunk) <= c {
+		kc.sportRecChunk = append(kc.sportRecChunk, map[uint8]map[int]float64{})
+		kc.dportRecChunk = append(kc.dportRecChunk, map[uint8]map[int]float64{})
+	}
+	addTo(kc.sportRecChunk[c], k.Proto, int(k.SrcPort), n)
+	addTo(kc.dportRecChunk[c], k.Proto, int(k.DstPort), n)
 	kc.sport[int(k.SrcPort)]++
 	kc.dport[int(k.DstPort)]++
 	kc.proto[int(k.Proto)]++
@@ -118,6 +136,27 @@ func (kc *keyCounts) add(k trace.Key, records int) {
 	addTo(kc.sportRecBy, k.Proto, int(k.SrcPort), n)
 	addTo(kc.dportRecBy, k.Proto, int(k.DstPort), n)
 	kc.lengths.add(n)
+}
+
+// chunkPrior returns per chunk the weights of cand in counts[chunk]
+// (summed over protocols for proto < 0), nil without chunks.
+func chunkPrior(cand []int, counts []map[uint8]map[int]float64, proto int) [][]float64 {
+	if len(counts) == 0 {
+		return nil
+	}
+	out := make([][]float64, len(counts))
+	for c, by := range counts {
+		out[c] = make([]float64, len(cand))
+		for p, m := range by {
+			if proto >= 0 && int(p) != proto {
+				continue
+			}
+			for i, v := range cand {
+				out[c][i] += m[v]
+			}
+		}
+	}
+	return out
 }
 
 // embeddedSpec is a port or protocol field, with posterior decoding over
@@ -141,9 +180,17 @@ func embeddedSpec(name, typ string, cand []int, counts, recCounts map[int]float6
 	return f
 }
 
-// byProto adds per-protocol priors to a port field with posterior decoding.
-func byProto(f FieldSpec, flows, recs map[uint8]map[int]float64) FieldSpec {
-	if len(f.Prior) == 0 || len(flows) < 2 {
+// byProto adds per-protocol priors to a port field with posterior
+// decoding, and the records per chunk (over all protocols, and per
+// protocol).
+func byProto(f FieldSpec, flows, recs map[uint8]map[int]float64, chunkRecs []map[uint8]map[int]float64) FieldSpec {
+	if len(f.Prior) == 0 {
+		return f
+	}
+	if len(chunkRecs) > 1 {
+		f.ChunkRecordPrior = chunkPrior(f.Candidates, chunkRecs, -1)
+	}
+	if len(flows) < 2 {
 		return f
 	}
 	f.ByProto = map[string]ProtoPrior{}
@@ -152,6 +199,9 @@ func byProto(f FieldSpec, flows, recs map[uint8]map[int]float64) FieldSpec {
 		for i, v := range f.Candidates {
 			pp.Prior[i] = counts[v]
 			pp.RecordPrior[i] = recs[p][v]
+		}
+		if len(chunkRecs) > 1 {
+			pp.ChunkRecordPrior = chunkPrior(f.Candidates, chunkRecs, int(p))
 		}
 		f.ByProto[strconv.Itoa(int(p))] = pp
 	}
@@ -163,8 +213,8 @@ func attrSpecs(chunks int, opt BuildOptions, kc keyCounts) []FieldSpec {
 	a := []FieldSpec{
 		{Name: "srcip", Type: TypeBits, Width: 32},
 		{Name: "dstip", Type: TypeBits, Width: 32},
-		byProto(embeddedSpec("srcport", TypePort, opt.PortCandidates, kc.sport, kc.sportRec, opt), kc.sportBy, kc.sportRecBy),
-		byProto(embeddedSpec("dstport", TypePort, opt.PortCandidates, kc.dport, kc.dportRec, opt), kc.dportBy, kc.dportRecBy),
+		byProto(embeddedSpec("srcport", TypePort, opt.PortCandidates, kc.sport, kc.sportRec, opt), kc.sportBy, kc.sportRecBy, kc.sportRecChunk),
+		byProto(embeddedSpec("dstport", TypePort, opt.PortCandidates, kc.dport, kc.dportRec, opt), kc.dportBy, kc.dportRecBy, kc.dportRecChunk),
 		embeddedSpec("proto", TypeProto, opt.ProtoCandidates, kc.proto, kc.protoRec, opt),
 		{Name: "flow_start", Type: TypeContinuous, Lo: 0, Hi: 1},
 	}
@@ -327,11 +377,11 @@ func (b *SpecBuilder[R, P]) Add(c int, start, end int64, f *flows.ChunkFlow[R]) 
 	// before.
 	switch {
 	case f.FlowLen > 0 && !f.Follows:
-		b.kc.add(f.Key, f.FlowLen)
+		b.kc.add(c, f.Key, f.FlowLen)
 		b.starts[c].add(chunkRel(P(&f.Records[0]).Time(), start, end))
 		b.lens[c].add(float64(f.FlowLen))
 	case f.FlowLen == 0:
-		b.kc.add(f.Key, len(f.Records))
+		b.kc.add(c, f.Key, len(f.Records))
 		b.starts[c].add(chunkRel(P(&f.Records[0]).Time(), start, end))
 		b.lens[c].add(float64(len(f.Records)))
 	}

@@ -14,12 +14,18 @@ func (c *Embedded) ForProto(p uint8) *Embedded {
 		return sub
 	}
 	sub := &Embedded{Field: c.Field, IsProto: c.IsProto, E: c.E, Post: &Posterior{Kappa: c.Post.Kappa, TopK: c.Post.TopK}}
+	if pp.ChunkRecordPrior != nil {
+		sub.Post.ChunkRecordPrior = make([][]float64, len(pp.ChunkRecordPrior))
+	}
 	for i, v := range c.Candidates {
 		if pp.Prior[i] > 0 || (pp.RecordPrior != nil && pp.RecordPrior[i] > 0) {
 			sub.Candidates = append(sub.Candidates, v)
 			sub.Post.Prior = append(sub.Post.Prior, pp.Prior[i])
 			if pp.RecordPrior != nil {
 				sub.Post.RecordPrior = append(sub.Post.RecordPrior, pp.RecordPrior[i])
+			}
+			for ch, row := range pp.ChunkRecordPrior {
+				sub.Post.ChunkRecordPrior[ch] = append(sub.Post.ChunkRecordPrior[ch], row[i])
 			}
 		}
 	}

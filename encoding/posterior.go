@@ -30,6 +30,9 @@ type Posterior struct {
 	// RecordPrior, when set, is the target of matched decoding with row
 	// weights (flow lengths): each candidate's share of records.
 	RecordPrior []float64
+	// ChunkRecordPrior, when set, is RecordPrior per time chunk: the
+	// target of matched decoding of a chunk's flows (MatchOptions.Chunk).
+	ChunkRecordPrior [][]float64
 	// Kappa is the concentration κ of the likelihood.
 	Kappa float64
 	// TopK bounds the values considered per generated vector.
@@ -133,7 +136,10 @@ func posteriorWeights(top []int32, cos []float32, p *Posterior, w []float64) flo
 // decoded to a tail class's token becomes a flow of a one-off port, whose
 // length is then set to that class's (mostly one record), not the one it
 // was generated with. The fit then compares shares rather than counts.
-func decodeMatched(vecs []float32, n, d, m int, search topKFunc, p *Posterior, weights, as []float64, rng *rand.Rand, iters int, out []int) {
+//
+// With chunk ≥ 0 and weights, the target is the chunk's record prior
+// (p.ChunkRecordPrior) where it holds any record.
+func decodeMatched(vecs []float32, n, d, m int, search topKFunc, p *Posterior, weights, as []float64, chunk int, rng *rand.Rand, iters int, out []int) {
 	if n == 0 {
 		return
 	}
@@ -162,6 +168,9 @@ func decodeMatched(vecs []float32, n, d, m int, search topKFunc, p *Posterior, w
 	if weights != nil {
 		if p.RecordPrior != nil {
 			prior = p.RecordPrior
+		}
+		if chunk >= 0 && chunk < len(p.ChunkRecordPrior) {
+			prior = chunkTarget(p.ChunkRecordPrior[chunk], prior)
 		}
 		mass = 0
 		for _, x := range weights {
@@ -276,20 +285,59 @@ func decodeMatched(vecs []float32, n, d, m int, search topKFunc, p *Posterior, w
 // weights, when not nil, gives each row's weight (its flow's length): the
 // values then keep their real share of records rather than of flows.
 func (c *Embedded) DecodeMatched(src []float32, stride, offset int, out []float64, weights []float64, rng *rand.Rand) {
-	c.DecodeMatchedAs(src, stride, offset, out, weights, nil, rng)
+	c.DecodeMatchedWith(src, stride, offset, out, MatchOptions{Weights: weights, Chunk: -1}, rng)
 }
 
-// DecodeMatchedAs is DecodeMatched where a row that takes candidate j
-// counts as[j] records instead of its weight when as[j] > 0 (see
-// decodeMatched); as has one entry per candidate, or is nil.
-func (c *Embedded) DecodeMatchedAs(src []float32, stride, offset int, out []float64, weights, as []float64, rng *rand.Rand) {
+// MatchOptions are the options of DecodeMatchedWith.
+type MatchOptions struct {
+	// Weights gives each row's weight (its flow's length), or is nil.
+	Weights []float64
+	// As, when not nil, holds per candidate the weight a row counts with
+	// once it takes that candidate, where positive (see decodeMatched).
+	As []float64
+	// Chunk, when not negative, is the time chunk of the rows: with
+	// Weights, the target is that chunk's record prior where the codec
+	// has one.
+	Chunk int
+}
+
+// DecodeMatchedWith is DecodeMatched with options.
+func (c *Embedded) DecodeMatchedWith(src []float32, stride, offset int, out []float64, o MatchOptions, rng *rand.Rand) {
 	vecs, d := c.vectors(src, stride, offset, len(out))
 	idx := make([]int, len(out))
-	if as != nil && (weights == nil || len(as) != len(c.Candidates)) {
+	as := o.As
+	if as != nil && (o.Weights == nil || len(as) != len(c.Candidates)) {
 		as = nil
 	}
-	decodeMatched(vecs, len(out), d, len(c.Candidates), c.search(), c.Post, weights, as, rng, 200, idx)
+	decodeMatched(vecs, len(out), d, len(c.Candidates), c.search(), c.Post, o.Weights, as, o.Chunk, rng, 200, idx)
 	for i, j := range idx {
 		out[i] = float64(c.Candidates[j])
 	}
+}
+
+// chunkSmooth is the weight, in records, of the trace's shares in a
+// chunk's target (chunkTarget).
+const chunkSmooth = 200
+
+// chunkTarget returns a chunk's record counts with chunkSmooth records'
+// worth of the trace's shares (trace) added: a chunk of many records keeps
+// its own mix, one of few leans on the trace's, whose values its model
+// may still generate vectors for. It returns trace when the chunk holds
+// no record.
+func chunkTarget(chunk, trace []float64) []float64 {
+	var n, t float64
+	for _, x := range chunk {
+		n += x
+	}
+	for _, x := range trace {
+		t += x
+	}
+	if !(n > 0) || !(t > 0) || len(chunk) != len(trace) {
+		return trace
+	}
+	out := make([]float64, len(chunk))
+	for j := range chunk {
+		out[j] = chunk[j] + chunkSmooth*trace[j]/t
+	}
+	return out
 }

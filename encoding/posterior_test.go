@@ -244,6 +244,44 @@ func TestMatchedDecodingFollowsPrior(t *testing.T) {
 	}
 }
 
+// Weighted matching of a chunk's rows follows that chunk's records, with
+// chunkSmooth records of the trace's shares mixed in: a chunk of 1,000
+// records, 900 on port 80, gives port 80 (900 + 100) / 1,200 of them,
+// where the trace's prior gives it half. A chunk without records, or no
+// chunk, follows the trace.
+func TestMatchedDecodingByChunk(t *testing.T) {
+	vec := map[uint16][]float32{80: unit(1, 0, 0, 0), 443: unit(0, 1, 0, 0)}
+	emb := &stubEmbedding{ports: vec, protos: map[uint8][]float32{6: unit(0, 0, 0, 1)}}
+	c := &Embedded{Field: "dstport", E: emb, Candidates: []int{80, 443},
+		Post: &Posterior{Prior: []float64{10, 10}, RecordPrior: []float64{1000, 1000},
+			ChunkRecordPrior: [][]float64{{900, 100}, {0, 0}}, Kappa: 2, TopK: 2}}
+	r := rand.New(rand.NewPCG(3, 6))
+	n := 20000
+	vecs := make([]float32, 0, n*4)
+	weights := make([]float64, n)
+	for i := range n {
+		vecs = append(vecs, float32(r.Float64()), float32(r.Float64()), 0, 0)
+		weights[i] = float64(1 + i%2)
+	}
+	for _, tc := range []struct {
+		chunk int
+		want  float64
+	}{{0, 1000.0 / 1200}, {1, 0.5}, {-1, 0.5}, {5, 0.5}} {
+		out := make([]float64, n)
+		c.DecodeMatchedWith(vecs, 4, 0, out, MatchOptions{Weights: weights, Chunk: tc.chunk}, rand.New(rand.NewPCG(5, 8)))
+		var w80, total float64
+		for i, v := range out {
+			total += weights[i]
+			if v == 80 {
+				w80 += weights[i]
+			}
+		}
+		if got := w80 / total; math.Abs(got-tc.want) > 0.02 {
+			t.Errorf("chunk %d: port 80's share of records %.3f, want %.3f", tc.chunk, got, tc.want)
+		}
+	}
+}
+
 // A row that takes a candidate with a weight of its own (as) counts that
 // weight: rows generated 5 records long that become one-record flows of a
 // one-off port's token must be five times as many to give the token its
@@ -264,7 +302,7 @@ func TestMatchedDecodingTokenWeights(t *testing.T) {
 	}
 	for _, as := range [][]float64{nil, {0, 1}} {
 		out := make([]float64, n)
-		c.DecodeMatchedAs(vecs, 4, 0, out, weights, as, rand.New(rand.NewPCG(5, 7)))
+		c.DecodeMatchedWith(vecs, 4, 0, out, MatchOptions{Weights: weights, As: as, Chunk: -1}, rand.New(rand.NewPCG(5, 7)))
 		var rows, recs80, recsTok float64
 		for i, v := range out {
 			if v == 40000 {
@@ -324,12 +362,15 @@ func TestForProtoRestrictsCandidates(t *testing.T) {
 	c := &Embedded{Field: "dstport", E: emb, Candidates: []int{53, 80, 443, 5353},
 		Post: &Posterior{Prior: []float64{5, 3, 4, 1}, Kappa: 5, TopK: 4},
 		ByProto: map[uint8]*Posterior{
-			17: {Prior: []float64{5, 0, 0, 1}, RecordPrior: []float64{6, 0, 0, 2}},
+			17: {Prior: []float64{5, 0, 0, 1}, RecordPrior: []float64{6, 0, 0, 2}, ChunkRecordPrior: [][]float64{{4, 0, 0, 0}, {2, 0, 0, 2}}},
 			6:  {Prior: []float64{0, 3, 4, 0}},
 		}}
 	udp := c.ForProto(17)
 	if udp == nil || !slices.Equal(udp.Candidates, []int{53, 5353}) || !slices.Equal(udp.Post.Prior, []float64{5, 1}) || !slices.Equal(udp.Post.RecordPrior, []float64{6, 2}) {
 		t.Fatalf("UDP codec %+v", udp)
+	}
+	if cp := udp.Post.ChunkRecordPrior; len(cp) != 2 || !slices.Equal(cp[0], []float64{4, 0}) || !slices.Equal(cp[1], []float64{2, 2}) {
+		t.Errorf("UDP codec's chunk priors %v, want [[4 0] [2 2]]", cp)
 	}
 	if c.ForProto(17) != udp {
 		t.Error("restricted codec not reused")
@@ -395,7 +436,7 @@ func TestTopKSearchMatchesDense(t *testing.T) {
 			}
 		}
 		c.DecodeMatched(vecs, 4, 0, got, nil, rand.New(rand.NewPCG(6, 6)))
-		decodeMatched(vecs, n, 4, m, dense, c.Post, nil, nil, rand.New(rand.NewPCG(6, 6)), 200, idx)
+		decodeMatched(vecs, n, 4, m, dense, c.Post, nil, nil, -1, rand.New(rand.NewPCG(6, 6)), 200, idx)
 		for i, j := range idx {
 			if got[i] != float64(cand[j]) {
 				t.Fatalf("k %d: matched decoding of row %d: %v, dense search %v", k, i, got[i], cand[j])

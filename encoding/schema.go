@@ -44,6 +44,10 @@ type FieldSpec struct {
 	// RecordPrior counts each candidate's records rather than flows: the
 	// target of matched decoding weighted by flow length.
 	RecordPrior []float64 `json:"record_prior,omitempty"`
+	// ChunkRecordPrior holds RecordPrior per time chunk (chunk ×
+	// candidate), for matched decoding of each chunk's flows to its own
+	// mix of values.
+	ChunkRecordPrior [][]float64 `json:"chunk_record_prior,omitempty"`
 	// ByProto holds a port field's priors per protocol (keyed by the
 	// protocol number), for decoding ports given the generated protocol.
 	ByProto map[string]ProtoPrior `json:"by_proto,omitempty"`
@@ -54,8 +58,9 @@ type FieldSpec struct {
 // ProtoPrior is a port field's prior among the flows (and records) of one
 // protocol, aligned with the field's candidates.
 type ProtoPrior struct {
-	Prior       []float64 `json:"prior"`
-	RecordPrior []float64 `json:"record_prior,omitempty"`
+	Prior            []float64   `json:"prior"`
+	RecordPrior      []float64   `json:"record_prior,omitempty"`
+	ChunkRecordPrior [][]float64 `json:"chunk_record_prior,omitempty"`
 }
 
 // Spec is the persisted description of a dataset's encoding: enough, with
@@ -270,16 +275,19 @@ func buildCodecs(fields []FieldSpec, emb Embedding) ([]Codec, []int, int, error)
 				if len(f.RecordPrior) != 0 && len(f.RecordPrior) != len(f.Prior) {
 					return nil, nil, 0, fmt.Errorf("field %s: record prior has %d weights for %d candidates", f.Name, len(f.RecordPrior), len(f.Prior))
 				}
-				e.Post = &Posterior{Prior: f.Prior, RecordPrior: f.RecordPrior, Kappa: f.Kappa, TopK: f.TopK}
+				if err := checkChunkPrior(f.ChunkRecordPrior, len(f.Candidates)); err != nil {
+					return nil, nil, 0, fmt.Errorf("field %s: %w", f.Name, err)
+				}
+				e.Post = &Posterior{Prior: f.Prior, RecordPrior: f.RecordPrior, ChunkRecordPrior: f.ChunkRecordPrior, Kappa: f.Kappa, TopK: f.TopK}
 				for key, pp := range f.ByProto {
 					p, err := strconv.ParseUint(key, 10, 8)
-					if err != nil || len(pp.Prior) != len(f.Candidates) || (pp.RecordPrior != nil && len(pp.RecordPrior) != len(f.Candidates)) {
+					if err != nil || len(pp.Prior) != len(f.Candidates) || (pp.RecordPrior != nil && len(pp.RecordPrior) != len(f.Candidates)) || checkChunkPrior(pp.ChunkRecordPrior, len(f.Candidates)) != nil {
 						return nil, nil, 0, fmt.Errorf("field %s: invalid per-protocol prior %q", f.Name, key)
 					}
 					if e.ByProto == nil {
 						e.ByProto = map[uint8]*Posterior{}
 					}
-					e.ByProto[uint8(p)] = &Posterior{Prior: pp.Prior, RecordPrior: pp.RecordPrior}
+					e.ByProto[uint8(p)] = &Posterior{Prior: pp.Prior, RecordPrior: pp.RecordPrior, ChunkRecordPrior: pp.ChunkRecordPrior}
 				}
 			}
 			c = e
@@ -446,4 +454,33 @@ func isPresentName(name string) (int, bool) {
 	}
 	i, err := strconv.Atoi(rest)
 	return i, err == nil
+}
+
+// checkChunkPrior checks per-chunk priors: m non-negative finite weights
+// per chunk.
+func checkChunkPrior(cp [][]float64, m int) error {
+	for c, row := range cp {
+		if len(row) != m {
+			return fmt.Errorf("chunk %d's record prior has %d weights for %d candidates", c, len(row), m)
+		}
+		for _, w := range row {
+			if !(w >= 0) || math.IsInf(w, 0) {
+				return fmt.Errorf("chunk %d's record prior: invalid weight %v", c, w)
+			}
+		}
+	}
+	return nil
+}
+
+// DropChunkPriors removes the port fields' records per chunk
+// (FieldSpec.ChunkRecordPrior): matched decoding then follows the trace's.
+func (s *Spec) DropChunkPriors() {
+	for i := range s.Attr {
+		f := &s.Attr[i]
+		f.ChunkRecordPrior = nil
+		for k, pp := range f.ByProto {
+			pp.ChunkRecordPrior = nil
+			f.ByProto[k] = pp
+		}
+	}
 }

@@ -42,6 +42,8 @@ func loadPublicRun(dir string) (*publicRun, error) {
 	spec.LengthKnots = nil
 	spec.SizeKnots = nil
 	spec.PortLengthKnots, spec.PortLengthFlows = nil, nil
+	// Nor are the records per port of its chunks the private chunks'.
+	spec.DropChunkPriors()
 	emb, err := ip2vec.Load(preFile(abs, EmbeddingFile))
 	if err != nil {
 		return nil, fmt.Errorf("dp.pretrained: %w", err)

@@ -26,7 +26,7 @@ import (
 // then cut it to one record, and the one-off ports lost their records:
 // on the IoT-23 Malware-20 log 2.7% of the records came from one-off
 // source ports against the real 11.4% (11.8% counted so).
-func matchKeys(s *encoding.Schema, gen [][]Row, keep func(Row) bool, rareLen func(field string) float64, rng *rand.Rand) {
+func matchKeys(s *encoding.Schema, gen [][]Row, keep func(Row) bool, chunk int, rareLen func(field string) float64, rng *rand.Rand) {
 	var rows []*Row
 	var weights []float64
 	for c := range gen {
@@ -73,14 +73,14 @@ func matchKeys(s *encoding.Schema, gen [][]Row, keep func(Row) bool, rareLen fun
 			if weights != nil && rareLen != nil && s.TailPorts != nil && field != "proto" {
 				as = tokenWeights(s.TailPorts, codec.Candidates, g, rareLen(field))
 			}
-			matchField(s, field, codec, rows, groups[g], weights, as, rng)
+			matchField(s, field, codec, rows, groups[g], weights, as, chunk, rng)
 		}
 	}
 }
 
 // matchField decodes field for the rows listed in idx with codec's matched
 // decoding, and writes the values into the rows' keys and vectors.
-func matchField(s *encoding.Schema, field string, codec *encoding.Embedded, rows []*Row, idx []int, weights, as []float64, rng *rand.Rand) {
+func matchField(s *encoding.Schema, field string, codec *encoding.Embedded, rows []*Row, idx []int, weights, as []float64, chunk int, rng *rand.Rand) {
 	d := s.AttrDim()
 	off, dim := s.AttrSlice(field)
 	src := make([]float32, len(idx)*d)
@@ -92,7 +92,7 @@ func matchField(s *encoding.Schema, field string, codec *encoding.Embedded, rows
 		}
 	}
 	vals := make([]float64, len(idx))
-	codec.DecodeMatchedAs(src, d, off, vals, w, as, rng)
+	codec.DecodeMatchedWith(src, d, off, vals, encoding.MatchOptions{Weights: w, As: as, Chunk: chunk}, rng)
 	for j, i := range idx {
 		r := rows[i]
 		v := vals[j]

@@ -177,7 +177,7 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 		g.calibrateLength(c, rows, kept, BlockRNG(g.o.Seed, 0x1e9, c, b))
 	}
 	if g.o.MatchPorts {
-		matchKeys(s, block, kept, g.rareLength(c), BlockRNG(g.o.Seed, 0x6d61, c, b))
+		matchKeys(s, block, kept, c, g.rareLength(c), BlockRNG(g.o.Seed, 0x6d61, c, b))
 	}
 	// With lengths given ports, matching moved some rows to another port
 	// class: they take lengths of their new class, and the ports are
@@ -185,7 +185,7 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 	if g.o.Calibrate && g.o.MatchPorts && g.portLengths(c) {
 		for it := range portRematches {
 			g.calibrateLength(c, rows, kept, BlockRNG(g.o.Seed, 0x1eb+uint64(it), c, b))
-			matchKeys(s, block, kept, g.rareLength(c), BlockRNG(g.o.Seed, 0x6d62+uint64(it), c, b))
+			matchKeys(s, block, kept, c, g.rareLength(c), BlockRNG(g.o.Seed, 0x6d62+uint64(it), c, b))
 		}
 		// The last matching moved some rows to another class again:
 		// without this, a row of a long class that it moved to a one-off
