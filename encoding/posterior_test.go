@@ -244,25 +244,33 @@ func TestMatchedDecodingFollowsPrior(t *testing.T) {
 	}
 }
 
+// twoPorts returns a codec of the ports a and b, on two orthogonal
+// vectors, with posterior post, and n rows spread at random between the
+// two with weight(i) each.
+func twoPorts(a, b uint16, post *Posterior, n int, seed uint64, weight func(i int) float64) (*Embedded, []float32, []float64) {
+	vec := map[uint16][]float32{a: unit(1, 0, 0, 0), b: unit(0, 1, 0, 0)}
+	emb := &stubEmbedding{ports: vec, protos: map[uint8][]float32{6: unit(0, 0, 0, 1)}}
+	c := &Embedded{Field: "dstport", E: emb, Candidates: []int{int(a), int(b)}, Post: post}
+	r := rand.New(rand.NewPCG(3, seed))
+	vecs := make([]float32, 0, n*4)
+	weights := make([]float64, n)
+	for i := range n {
+		vecs = append(vecs, float32(r.Float64()), float32(r.Float64()), 0, 0)
+		weights[i] = weight(i)
+	}
+	return c, vecs, weights
+}
+
 // Weighted matching of a chunk's rows follows that chunk's records, with
 // chunkSmooth records of the trace's shares mixed in: a chunk of 1,000
 // records, 900 on port 80, gives port 80 (900 + 100) / 1,200 of them,
 // where the trace's prior gives it half. A chunk without records, or no
 // chunk, follows the trace.
 func TestMatchedDecodingByChunk(t *testing.T) {
-	vec := map[uint16][]float32{80: unit(1, 0, 0, 0), 443: unit(0, 1, 0, 0)}
-	emb := &stubEmbedding{ports: vec, protos: map[uint8][]float32{6: unit(0, 0, 0, 1)}}
-	c := &Embedded{Field: "dstport", E: emb, Candidates: []int{80, 443},
-		Post: &Posterior{Prior: []float64{10, 10}, RecordPrior: []float64{1000, 1000},
-			ChunkRecordPrior: [][]float64{{900, 100}, {0, 0}}, Kappa: 2, TopK: 2}}
-	r := rand.New(rand.NewPCG(3, 6))
 	n := 20000
-	vecs := make([]float32, 0, n*4)
-	weights := make([]float64, n)
-	for i := range n {
-		vecs = append(vecs, float32(r.Float64()), float32(r.Float64()), 0, 0)
-		weights[i] = float64(1 + i%2)
-	}
+	c, vecs, weights := twoPorts(80, 443, &Posterior{Prior: []float64{10, 10}, RecordPrior: []float64{1000, 1000},
+		ChunkRecordPrior: [][]float64{{900, 100}, {0, 0}}, Kappa: 2, TopK: 2},
+		n, 6, func(i int) float64 { return float64(1 + i%2) })
 	for _, tc := range []struct {
 		chunk int
 		want  float64
@@ -288,18 +296,9 @@ func TestMatchedDecodingByChunk(t *testing.T) {
 // share of records. The records, counted as they will be, keep their
 // shares.
 func TestMatchedDecodingTokenWeights(t *testing.T) {
-	vec := map[uint16][]float32{80: unit(1, 0, 0, 0), 40000: unit(0, 1, 0, 0)}
-	emb := &stubEmbedding{ports: vec, protos: map[uint8][]float32{6: unit(0, 0, 0, 1)}}
-	c := &Embedded{Field: "dstport", E: emb, Candidates: []int{80, 40000},
-		Post: &Posterior{Prior: []float64{10, 10}, RecordPrior: []float64{10, 10}, Kappa: 2, TopK: 2}}
-	r := rand.New(rand.NewPCG(3, 5))
 	n := 20000
-	vecs := make([]float32, 0, n*4)
-	weights := make([]float64, n)
-	for i := range n {
-		vecs = append(vecs, float32(r.Float64()), float32(r.Float64()), 0, 0)
-		weights[i] = 5
-	}
+	c, vecs, weights := twoPorts(80, 40000, &Posterior{Prior: []float64{10, 10}, RecordPrior: []float64{10, 10}, Kappa: 2, TopK: 2},
+		n, 5, func(int) float64 { return 5 })
 	for _, as := range [][]float64{nil, {0, 1}} {
 		out := make([]float64, n)
 		c.DecodeMatchedWith(vecs, 4, 0, out, MatchOptions{Weights: weights, As: as, Chunk: -1}, rand.New(rand.NewPCG(5, 7)))
@@ -329,18 +328,9 @@ func TestMatchedDecodingTokenWeights(t *testing.T) {
 // Weighted matching counts each row as many times as its weight: the
 // values keep their share of records, not of rows.
 func TestMatchedDecodingWeighted(t *testing.T) {
-	vec := map[uint16][]float32{80: unit(1, 0, 0, 0), 443: unit(0, 1, 0, 0)}
-	emb := &stubEmbedding{ports: vec, protos: map[uint8][]float32{6: unit(0, 0, 0, 1)}}
-	c := &Embedded{Field: "dstport", E: emb, Candidates: []int{80, 443},
-		Post: &Posterior{Prior: []float64{10, 10}, RecordPrior: []float64{30, 10}, Kappa: 2, TopK: 2}}
-	r := rand.New(rand.NewPCG(3, 4))
 	n := 20000
-	vecs := make([]float32, 0, n*4)
-	weights := make([]float64, n)
-	for i := range n {
-		vecs = append(vecs, float32(r.Float64()), float32(r.Float64()), 0, 0)
-		weights[i] = float64(1 + i%3)
-	}
+	c, vecs, weights := twoPorts(80, 443, &Posterior{Prior: []float64{10, 10}, RecordPrior: []float64{30, 10}, Kappa: 2, TopK: 2},
+		n, 4, func(i int) float64 { return float64(1 + i%3) })
 	out := make([]float64, n)
 	c.DecodeMatched(vecs, 4, 0, out, weights, rand.New(rand.NewPCG(5, 6)))
 	var w80, total float64
