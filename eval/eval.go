@@ -102,43 +102,47 @@ type kindOps[R any] struct {
 	copies     func(idx *audit.CopyIndex, rs []R) (int, float64)
 	audit      func(idx *audit.CopyIndex, train, holdout, syn []R, o audit.Options) *audit.Report
 	downstream func(real, syn []R, o downstream.Options) *downstream.Report
-	dist       func(rp, sp *profile, real, syn []R) *Distributions
-	protocol   func(real, syn []R) *protocol.Report
-	addresses  func(real, syn []R) *Addresses
-	sample     func(rs []R, k int, seed uint64, side string) []R
-	unit       string // what sample draws
+	// telemetryRef sets the heavy-hitter errors of a bootstrap resample.
+	telemetryRef func(tm *downstream.Telemetry, ref []R, o downstream.Options)
+	dist         func(rp, sp *profile, real, syn []R) *Distributions
+	protocol     func(real, syn []R) *protocol.Report
+	addresses    func(real, syn []R) *Addresses
+	sample       func(rs []R, k int, seed uint64, side string) []R
+	unit         string // what sample draws
 }
 
 var flowOps = kindOps[trace.Flow]{
-	profile:    flowProfile,
-	bootstrap:  reference.BootstrapFlows,
-	marginal:   reference.MarginalFlows,
-	dpMarginal: dpMarginalFlows,
-	index:      audit.NewFlowCopyIndex,
-	copies:     (*audit.CopyIndex).FlowCopies,
-	audit:      audit.RunWithIndex,
-	downstream: downstream.Flows,
-	dist:       distributions,
-	protocol:   protocol.CompareFlows,
-	addresses:  FlowAddresses,
-	sample:     sampleFlows,
-	unit:       "flow records",
+	profile:      flowProfile,
+	bootstrap:    reference.BootstrapFlows,
+	marginal:     reference.MarginalFlows,
+	dpMarginal:   dpMarginalFlows,
+	index:        audit.NewFlowCopyIndex,
+	copies:       (*audit.CopyIndex).FlowCopies,
+	audit:        audit.RunWithIndex,
+	downstream:   downstream.Flows,
+	telemetryRef: downstream.FlowTelemetryReference,
+	dist:         distributions,
+	protocol:     protocol.CompareFlows,
+	addresses:    FlowAddresses,
+	sample:       sampleFlows,
+	unit:         "flow records",
 }
 
 var packetOps = kindOps[trace.Packet]{
-	profile:    packetProfile,
-	bootstrap:  reference.BootstrapPackets,
-	marginal:   reference.MarginalPackets,
-	dpMarginal: dpMarginalPackets,
-	index:      audit.NewPacketCopyIndex,
-	copies:     (*audit.CopyIndex).PacketCopies,
-	audit:      audit.RunPacketsWithIndex,
-	downstream: downstream.Packets,
-	dist:       func(rp, sp *profile, _, _ []trace.Packet) *Distributions { return distributions(rp, sp, nil, nil) },
-	protocol:   protocol.ComparePackets,
-	addresses:  PacketAddresses,
-	sample:     samplePackets,
-	unit:       "flows",
+	profile:      packetProfile,
+	bootstrap:    reference.BootstrapPackets,
+	marginal:     reference.MarginalPackets,
+	dpMarginal:   dpMarginalPackets,
+	index:        audit.NewPacketCopyIndex,
+	copies:       (*audit.CopyIndex).PacketCopies,
+	audit:        audit.RunPacketsWithIndex,
+	downstream:   downstream.Packets,
+	telemetryRef: downstream.PacketTelemetryReference,
+	dist:         func(rp, sp *profile, _, _ []trace.Packet) *Distributions { return distributions(rp, sp, nil, nil) },
+	protocol:     protocol.ComparePackets,
+	addresses:    PacketAddresses,
+	sample:       samplePackets,
+	unit:         "flows",
 }
 
 func dpMarginalFlows(real []trace.Flow, n int, seed int64, o reference.DPOptions) ([]trace.Flow, error) {
@@ -208,6 +212,17 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 	parallel(jobs...)
 	if dpErr != nil {
 		return nil, fmt.Errorf("DP marginal baseline: %w", dpErr)
+	}
+	if dr != nil && boot != nil {
+		// The heavy-hitter errors of a perfect copy beside the synthetic
+		// trace's, on as many records as the real side saw.
+		b := boot
+		if smp.rec != nil && len(b) > smp.rec.Limit {
+			b = ops.sample(b, smp.rec.Limit, smp.rec.Seed, "bootstrap")
+		}
+		do := opt.Downstream
+		do.Seed = opt.Seed
+		ops.telemetryRef(dr.Telemetry, b, do)
 	}
 
 	// Stage 2: comparisons and the audit.

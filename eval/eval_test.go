@@ -342,3 +342,30 @@ func TestJointExtra(t *testing.T) {
 		}
 	}
 }
+
+// The heavy-hitter table carries the bootstrap resample's errors beside
+// the synthetic trace's when the references are drawn, and not otherwise.
+func TestTelemetryBootstrapColumn(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 7))
+	var real []trace.Flow
+	for i := range 3000 {
+		real = append(real, trace.Flow{Start: int64(i) * 1000, Src: 1, Dst: uint32(1 + int(r.ExpFloat64()*30)), SrcPort: 40000, DstPort: 80, Proto: 6, Packets: uint64(1 + r.IntN(9)), Bytes: 500})
+	}
+	for _, nb := range []bool{false, true} {
+		res, err := Flows(real, real, Options{NoBaselines: nb, NoAudit: true, NoDistributions: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, task := range res.Downstream.Telemetry.Tasks {
+			for _, w := range task.Widths {
+				if w.Bootstrap != nil {
+					n++
+				}
+			}
+		}
+		if nb && n != 0 || !nb && n != 12 {
+			t.Errorf("references off %v: %d widths with a bootstrap error, want %d", nb, n, map[bool]int{false: 12, true: 0}[nb])
+		}
+	}
+}

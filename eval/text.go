@@ -184,13 +184,17 @@ func downstreamText(d *downstream.Report) string {
 	}
 	if tm := d.Telemetry; tm != nil && tm.Skipped == "" {
 		fmt.Fprintf(tw, "Count-Min Sketch heavy hitters (depth %d, top %.0f%% of keys): mean relative error\n", tm.Depth, tm.TopFraction*100)
-		fmt.Fprintln(tw, "task\twidth/keys\treal\tsynthetic")
+		fmt.Fprintln(tw, "task\twidth/keys\treal\tsynthetic\tbootstrap")
 		for _, t := range tm.Tasks {
 			if t.Skipped != "" {
 				fmt.Fprintf(tw, "%s\tskipped: %s\n", t.Name, t.Skipped)
 			}
 			for _, w := range t.Widths {
-				fmt.Fprintf(tw, "%s\t%.2f\t%.4g\t%.4g\n", t.Name, w.Fraction, w.Real, w.Synthetic)
+				b := "—"
+				if w.Bootstrap != nil {
+					b = fmt.Sprintf("%.4g", *w.Bootstrap)
+				}
+				fmt.Fprintf(tw, "%s\t%.2f\t%.4g\t%.4g\t%s\n", t.Name, w.Fraction, w.Real, w.Synthetic, b)
 			}
 		}
 		fmt.Fprintln(tw)

@@ -92,9 +92,9 @@ details{margin:.8em 0}summary{cursor:pointer;color:#1f5fa8}pre{background:#f6f8f
 {{range .Notes}}<p class="note">Note: {{.}}</p>{{end}}{{end}}
 {{with .Telemetry}}<h3>Heavy hitters with a Count-Min Sketch</h3>
 {{if .Skipped}}<p class="skip">Skipped: {{.Skipped}}</p>{{else}}
-<p class="note">Mean relative error of the sketch's count estimates for the true top {{pct .TopFraction}} of keys; depth {{.Depth}}, width as a fraction of the number of distinct keys.</p>
-<table id="telemetry"><thead><tr><th class="l">task</th><th>width / keys</th><th>real</th><th>synthetic</th></tr></thead><tbody>
-{{range .Tasks}}{{$t := .}}{{if .Skipped}}<tr><td class="l">{{.Name}}</td><td colspan="3" class="l skip">skipped: {{.Skipped}}</td></tr>{{end}}{{range .Widths}}<tr><td class="l">{{$t.Name}}</td><td>{{.Fraction}}</td><td>{{f .Real}}</td><td>{{f .Synthetic}}</td></tr>{{end}}{{end}}
+<p class="note">Mean relative error of the sketch's count estimates for the true top {{pct .TopFraction}} of keys; depth {{.Depth}}, width as a fraction of the number of distinct keys. Bootstrap: the error on a resample of the real trace, what a perfect copy scores.</p>
+<table id="telemetry"><thead><tr><th class="l">task</th><th>width / keys</th><th>real</th><th>synthetic</th><th>bootstrap</th></tr></thead><tbody>
+{{range .Tasks}}{{$t := .}}{{if .Skipped}}<tr><td class="l">{{.Name}}</td><td colspan="4" class="l skip">skipped: {{.Skipped}}</td></tr>{{end}}{{range .Widths}}<tr><td class="l">{{$t.Name}}</td><td>{{.Fraction}}</td><td>{{f .Real}}</td><td>{{f .Synthetic}}</td><td>{{with .Bootstrap}}{{f .}}{{else}}—{{end}}</td></tr>{{end}}{{end}}
 </tbody></table>{{end}}{{end}}
 {{with .Anomaly}}<h3>Anomaly detection</h3>
 {{if .Skipped}}<p class="skip">Skipped: {{.Skipped}}</p>{{else}}

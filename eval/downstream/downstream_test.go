@@ -373,3 +373,47 @@ func TestAUCTiedNote(t *testing.T) {
 		t.Errorf("SE at AUC 1: %v", se)
 	}
 }
+
+// The reference column: a reference with the real trace's counts scores
+// the real trace's errors exactly, one with every count doubled the same
+// (the error is relative), and one concentrated on a single destination
+// scores otherwise.
+func TestTelemetryReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 9))
+	real := labelled(r, 2000)
+	for i := range real {
+		real[i].Dst = uint32(1 + r.IntN(150))
+	}
+	rep := Flows(real, labelled(r, 2000), Options{Seed: 1})
+	tm := rep.Telemetry
+	FlowTelemetryReference(tm, real, Options{Seed: 1})
+	for _, task := range tm.Tasks {
+		for _, w := range task.Widths {
+			if w.Bootstrap == nil || *w.Bootstrap != w.Real {
+				t.Fatalf("%s width %g: reference %v on the real trace itself, want %v", task.Name, w.Fraction, w.Bootstrap, w.Real)
+			}
+		}
+	}
+	doubled := append(append([]trace.Flow(nil), real...), real...)
+	FlowTelemetryReference(tm, doubled, Options{Seed: 1})
+	one := append([]trace.Flow(nil), real...)
+	for i := range one[:len(one)*9/10] {
+		one[i].Dst = 7
+	}
+	pk := tm.Tasks[0]
+	for _, w := range pk.Widths {
+		if math.Abs(*w.Bootstrap-w.Real) > 1e-9*w.Real {
+			t.Errorf("width %g: doubled counts score %v, want %v", w.Fraction, *w.Bootstrap, w.Real)
+		}
+	}
+	FlowTelemetryReference(tm, one, Options{Seed: 1})
+	same := 0
+	for _, w := range tm.Tasks[0].Widths {
+		if *w.Bootstrap == w.Real {
+			same++
+		}
+	}
+	if same == len(tm.Tasks[0].Widths) {
+		t.Error("a reference on one heavy destination scored the real trace's errors")
+	}
+}

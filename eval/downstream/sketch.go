@@ -107,6 +107,10 @@ type SketchWidth struct {
 	Fraction  float64 `json:"fraction"`
 	Real      float64 `json:"real"`
 	Synthetic float64 `json:"synthetic"`
+	// Bootstrap is the error on a bootstrap resample of the real trace
+	// (FlowTelemetryReference), the spread a perfect copy shows; nil when
+	// not computed.
+	Bootstrap *float64 `json:"bootstrap,omitempty"`
 }
 
 // sketchTrials returns how many independently seeded sketches each error
@@ -197,23 +201,63 @@ func sketchTask(name string, real, syn map[uint64]uint64, opt Options) SketchTas
 	return t
 }
 
+// flowKeyCounts returns the packets and the records per destination
+// address of fs (addresses without packets left out of the first).
+func flowKeyCounts(fs []trace.Flow) (pk, fl map[uint64]uint64) {
+	pk, fl = map[uint64]uint64{}, map[uint64]uint64{}
+	for i := range fs {
+		pk[uint64(fs[i].Dst)] += fs[i].Packets
+		fl[uint64(fs[i].Dst)]++
+	}
+	return dropZero(pk), fl
+}
+
 func flowTelemetry(real, syn []trace.Flow, opt Options) *Telemetry {
 	tm := &Telemetry{Depth: opt.SketchDepth, TopFraction: opt.TopFraction}
-	agg := func(fs []trace.Flow) (pk, fl map[uint64]uint64) {
-		pk, fl = map[uint64]uint64{}, map[uint64]uint64{}
-		for i := range fs {
-			pk[uint64(fs[i].Dst)] += fs[i].Packets
-			fl[uint64(fs[i].Dst)]++
-		}
-		return
-	}
-	rp, rf := agg(real)
-	sp, sf := agg(syn)
+	rp, rf := flowKeyCounts(real)
+	sp, sf := flowKeyCounts(syn)
 	tm.Tasks = []SketchTask{
-		sketchTask("dstip_packets", dropZero(rp), dropZero(sp), opt),
+		sketchTask("dstip_packets", rp, sp, opt),
 		sketchTask("dstip_flows", rf, sf, opt),
 	}
 	return tm
+}
+
+// FlowTelemetryReference sets each width's Bootstrap in tm (flow telemetry
+// from Flows with the same options) to the error on ref, a bootstrap
+// resample of the real trace: a synthetic trace's error can be told from
+// the real one's no better than a perfect copy's can.
+func FlowTelemetryReference(tm *Telemetry, ref []trace.Flow, opt Options) {
+	pk, fl := flowKeyCounts(ref)
+	telemetryReference(tm, map[string]map[uint64]uint64{"dstip_packets": pk, "dstip_flows": fl}, opt)
+}
+
+// PacketTelemetryReference is FlowTelemetryReference for packet traces.
+func PacketTelemetryReference(tm *Telemetry, ref []trace.Packet, opt Options) {
+	pk, fl := packetKeyCounts(ref)
+	telemetryReference(tm, map[string]map[uint64]uint64{"dstip_packets": pk, "dstip_flows": fl}, opt)
+}
+
+func telemetryReference(tm *Telemetry, counts map[string]map[uint64]uint64, opt Options) {
+	if tm == nil || tm.Skipped != "" {
+		return
+	}
+	opt = opt.withDefaults()
+	for i := range tm.Tasks {
+		t := &tm.Tasks[i]
+		c, ok := counts[t.Name]
+		if !ok || t.Skipped != "" || len(t.Widths) != len(opt.SketchWidths) {
+			continue
+		}
+		errs, keys, _ := heavyHitterError(c, opt.SketchDepth, opt.SketchWidths, opt.TopFraction, opt.Seed)
+		if keys == 0 {
+			continue
+		}
+		for j := range t.Widths {
+			e := errs[j]
+			t.Widths[j].Bootstrap = &e
+		}
+	}
 }
 
 func dropZero(m map[uint64]uint64) map[uint64]uint64 {
@@ -225,23 +269,26 @@ func dropZero(m map[uint64]uint64) map[uint64]uint64 {
 	return m
 }
 
+// packetKeyCounts returns the packets and the flows (distinct 5-tuples)
+// per destination address of ps.
+func packetKeyCounts(ps []trace.Packet) (pk, fl map[uint64]uint64) {
+	pk, fl = map[uint64]uint64{}, map[uint64]uint64{}
+	seen := map[trace.Key]struct{}{}
+	for i := range ps {
+		pk[uint64(ps[i].Dst)]++
+		k := ps[i].Key()
+		if _, ok := seen[k]; !ok {
+			seen[k] = struct{}{}
+			fl[uint64(ps[i].Dst)]++
+		}
+	}
+	return pk, fl
+}
+
 func packetTelemetry(real, syn []trace.Packet, opt Options) *Telemetry {
 	tm := &Telemetry{Depth: opt.SketchDepth, TopFraction: opt.TopFraction}
-	agg := func(ps []trace.Packet) (pk, fl map[uint64]uint64) {
-		pk, fl = map[uint64]uint64{}, map[uint64]uint64{}
-		seen := map[trace.Key]struct{}{}
-		for i := range ps {
-			pk[uint64(ps[i].Dst)]++
-			k := ps[i].Key()
-			if _, ok := seen[k]; !ok {
-				seen[k] = struct{}{}
-				fl[uint64(ps[i].Dst)]++
-			}
-		}
-		return
-	}
-	rp, rf := agg(real)
-	sp, sf := agg(syn)
+	rp, rf := packetKeyCounts(real)
+	sp, sf := packetKeyCounts(syn)
 	tm.Tasks = []SketchTask{
 		sketchTask("dstip_packets", rp, sp, opt),
 		sketchTask("dstip_flows", rf, sf, opt),
