@@ -4,14 +4,13 @@ import "github.com/netshare-go/netshare/encoding"
 
 // Port keys with tail classes. A port from 1024 up is keyed by its range
 // (portKey) in the port-pair, port-size and label cells, whether it is a
-// service port that many flows use or a one-off port of one flow: the
-// cells could not tell a scanner's fixed source port sending to one-off
-// destinations from a client's ephemeral port sending to a service's. On
-// `ctu-normal-40-day1` the synthetic trace sent 75 flows from the
-// scanner's port to port 443 and 55 from port 8883 to telnet, pairs the
-// real trace never holds, where the real scanner's flows go to one-off
-// ports; its records on one-off ports were 38% of the trace against the
-// real 49%, and so on every flow trace of the sweep.
+// port of the vocabulary that many flows use or a one-off port of one
+// flow: the cells could not tell a scanner's fixed source port sending to
+// one-off destinations from a client's one-off port sending to a service.
+// On `ctu-normal-40-day1` the synthetic trace sent 199 records from the
+// scanner's port to port 443, a pair the real trace never holds (the real
+// scanner's flows all go to one-off ports), and labelled them benign with
+// port 443's other records.
 //
 // PortKeys.TailKeys keys a port that the schema's tail classes hold
 // (encoding.TailPorts: ports of fewer flows than word2vec.tail_port_flows,
