@@ -40,6 +40,9 @@ type TailPorts struct {
 	Classes  []TailClass `json:"classes"`
 
 	byToken map[uint16][]int // class indices per token
+	// ranges holds, per proto<<16 | port of every class's values and
+	// token, the index of its class's range (TailRangeOf).
+	ranges map[uint32]uint8
 }
 
 // TailClass is one protocol's tail ports in one range.
@@ -185,6 +188,7 @@ func IndexTailPorts(t *TailPorts) (*TailPorts, error) {
 // index checks the classes and builds the lookup tables.
 func (t *TailPorts) index() error {
 	t.byToken = map[uint16][]int{}
+	t.ranges = map[uint32]uint8{}
 	for i := range t.Classes {
 		c := &t.Classes[i]
 		if c.Lo > c.Hi || c.Token < c.Lo || c.Token > c.Hi {
@@ -213,6 +217,13 @@ func (t *TailPorts) index() error {
 			}
 		}
 		t.byToken[c.Token] = append(t.byToken[c.Token], i)
+		r := uint8(rangeOf(c.Lo))
+		for _, tv := range []*TailValues{&c.Src, &c.Dst} {
+			for _, v := range tv.Values {
+				t.ranges[uint32(c.Proto)<<16|uint32(v)] = r
+			}
+		}
+		t.ranges[uint32(c.Proto)<<16|uint32(c.Token)] = r
 	}
 	return nil
 }
@@ -385,18 +396,22 @@ func (l *tailLeft) find(u float64) int {
 	return pos
 }
 
-// TailRangeOf reports whether port of protocol proto is a tail port, a
+// TailRangeOf reports, for indexed classes (IndexTailPorts, as a Schema
+// holds them), whether port of protocol proto is a tail port, a
 // real one or its class's token, and the index in TailRanges of its
 // class's range.
 func (t *TailPorts) TailRangeOf(proto uint8, port uint16) (int, bool) {
 	if t == nil || portless(proto) {
 		return 0, false
 	}
-	c := t.tokenClass(proto, t.Canon(proto, port))
-	if c == nil {
-		return 0, false
+	if r, ok := t.ranges[uint32(proto)<<16|uint32(port)]; ok {
+		return int(r), true
 	}
-	return rangeOf(c.Lo), true
+	// A token decoded with another protocol stands for its own class.
+	if c := t.tokenClass(proto, port); c != nil {
+		return rangeOf(c.Lo), true
+	}
+	return 0, false
 }
 
 // IsToken reports whether port is a tail class's token for protocol proto
