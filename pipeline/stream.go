@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"github.com/netshare-go/netshare/internal/splitmix"
 	"io"
 	"math"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/netshare-go/netshare/eval/protocol"
 	"github.com/netshare-go/netshare/flows"
 	"github.com/netshare-go/netshare/internal/atomicfile"
+	"github.com/netshare-go/netshare/internal/splitmix"
 	"github.com/netshare-go/netshare/postgen"
 	"github.com/netshare-go/netshare/trace"
 )

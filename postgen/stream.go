@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/netshare-go/netshare/internal/splitmix"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/netshare-go/netshare/encoding"
 	"github.com/netshare-go/netshare/eval/protocol"
+	"github.com/netshare-go/netshare/internal/splitmix"
 	"github.com/netshare-go/netshare/trace"
 )
 

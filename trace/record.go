@@ -2,10 +2,11 @@ package trace
 
 import (
 	"fmt"
-	"github.com/netshare-go/netshare/internal/splitmix"
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/netshare-go/netshare/internal/splitmix"
 )
 
 // IP protocol numbers used throughout netshare.

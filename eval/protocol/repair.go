@@ -1,10 +1,10 @@
 package protocol
 
 import (
-	"github.com/netshare-go/netshare/internal/splitmix"
 	"math/rand/v2"
 	"slices"
 
+	"github.com/netshare-go/netshare/internal/splitmix"
 	"github.com/netshare-go/netshare/trace"
 )
 
