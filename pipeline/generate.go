@@ -166,8 +166,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		opt.IPProfile, opt.IPPacketProfile = r.ipProfile(split)
 	}
 	if r.Cfg.Generate.PortPairs {
-		opt.PortPairs = r.portPairs(split)
-		opt.PortPairs.Bind(s.TailPorts)
+		opt.PortPairs = r.portPairs(s, split)
 	}
 	g := postgen.NewStream(s, len(split.Chunks), opt, tmp, &st.Stats)
 	defer g.Close()
@@ -190,8 +189,6 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		span: split.Chunks[len(split.Chunks)-1].End - split.Chunks[0].Start}
 	gc.sizes = r.sizeKnots(s)
 	gc.portSizes, gc.labels = r.flowShapes(s, split)
-	gc.portSizes.Bind(s.TailPorts)
-	gc.labels.Bind(s.TailPorts)
 	st.Periods = 1
 	if d, err := r.Cfg.Generate.DurationMicros(); err != nil {
 		return nil, err
@@ -316,8 +313,8 @@ func (r *Run) ipProfile(split *SplitInfo) (rec, pk [][2]*postgen.AddrProfile) {
 
 // portPairs returns the real port pairing of generate.port_pairs, or none
 // (with a note in the log) under DP, where it is not released, or for a
-// run pre-processed before it was kept.
-func (r *Run) portPairs(split *SplitInfo) *postgen.PortPairs {
+// run pre-processed before it was kept; bound to the schema's tail classes.
+func (r *Run) portPairs(s *encoding.Schema, split *SplitInfo) *postgen.PortPairs {
 	switch {
 	case r.Cfg.DP.Enabled:
 		r.log.Info("generate.port_pairs is off under DP: the real port pairing is not released")
@@ -326,6 +323,7 @@ func (r *Run) portPairs(split *SplitInfo) *postgen.PortPairs {
 		r.log.Warn("generate.port_pairs: the run was pre-processed before port pairs were kept by port; pre-process again to use it")
 		return nil
 	}
+	split.PortPairs.Bind(s.TailPorts)
 	return split.PortPairs
 }
 
@@ -352,7 +350,8 @@ func (r *Run) dpDistinct(split *SplitInfo) []postgen.Distinct {
 // flowShapes returns the real counts of generate.ports_given_sizes and
 // generate.labels_given_flows, nil for each that is off, does not apply
 // (packet traces; labels with fewer than two of them) or was not recorded
-// (under DP, where they are not taken, or pre-processed before they were).
+// (under DP, where they are not taken, or pre-processed before they were);
+// bound to the schema's tail classes.
 func (r *Run) flowShapes(s *encoding.Schema, split *SplitInfo) (*postgen.PortSizes, *postgen.LabelCells) {
 	g := r.Cfg.Generate
 	if s.Kind() != trace.KindFlows || (!g.PortsGivenSizes && !g.LabelsGivenFlows) {
@@ -378,6 +377,12 @@ func (r *Run) flowShapes(s *encoding.Schema, split *SplitInfo) (*postgen.PortSiz
 		case !lc.Usable():
 			lc = nil
 		}
+	}
+	if ps != nil {
+		ps.Bind(s.TailPorts)
+	}
+	if lc != nil {
+		lc.Bind(s.TailPorts)
 	}
 	return ps, lc
 }

@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/bits"
 
-	"github.com/netshare-go/netshare/encoding"
 	"github.com/netshare-go/netshare/trace"
 )
 
@@ -43,7 +42,6 @@ type LabelCells struct {
 	// which nothing is drawn from (and the counts are dropped).
 	TooMany bool `json:"too_many_labels,omitempty"`
 	PortKeys
-	keys  keyer
 	names map[string]int
 }
 
@@ -72,14 +70,6 @@ func NewLabelCells() *LabelCells {
 // one).
 func (lc *LabelCells) Missing() bool {
 	return lc == nil || lc.Cells == nil || lc.Version != labelCellsVersion
-}
-
-// Bind sets the tail classes the ports are keyed by (PortKeys), the
-// schema's: before counting and before use.
-func (lc *LabelCells) Bind(t *encoding.TailPorts) {
-	if lc != nil {
-		lc.keys = lc.PortKeys.with(t)
-	}
 }
 
 // Usable reports whether lc holds at least two labels.

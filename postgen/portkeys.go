@@ -20,6 +20,24 @@ import "github.com/netshare-go/netshare/encoding"
 // are bound to the schema's tail classes before use (Bind).
 type PortKeys struct {
 	TailKeys bool `json:"tail_keys,omitempty"`
+	keys     keyer
+}
+
+// Bind sets the tail classes the ports are keyed by, the schema's: before
+// counting and before use.
+func (pk *PortKeys) Bind(t *encoding.TailPorts) { pk.keys = pk.with(t) }
+
+// addCell adds w to cell of protocol proto in cells, made as needed.
+func addCell(cells *map[uint8]map[uint32]float64, proto uint8, cell uint32, w float64) {
+	if *cells == nil {
+		*cells = map[uint8]map[uint32]float64{}
+	}
+	c := (*cells)[proto]
+	if c == nil {
+		c = map[uint32]float64{}
+		(*cells)[proto] = c
+	}
+	c[cell] += w
 }
 
 // Keys of the tail classes' ranges: keyTail + the index in

@@ -60,15 +60,6 @@ func cellDst(c uint32) uint32 { return c & 0x7ff }
 type PortPairs struct {
 	Cells map[uint8]map[uint32]float64 `json:"by_port"`
 	PortKeys
-	keys keyer
-}
-
-// Bind sets the tail classes the ports are keyed by (PortKeys), the
-// schema's: before counting and before use.
-func (pp *PortPairs) Bind(t *encoding.TailPorts) {
-	if pp != nil {
-		pp.keys = pp.PortKeys.with(t)
-	}
 }
 
 // NewPortPairs returns pairs that count nothing yet.
@@ -84,15 +75,7 @@ func (pp *PortPairs) Add(k trace.Key, w float64) {
 	if k.Proto != trace.ProtoTCP && k.Proto != trace.ProtoUDP {
 		return
 	}
-	if pp.Cells == nil {
-		pp.Cells = map[uint8]map[uint32]float64{}
-	}
-	c := pp.Cells[k.Proto]
-	if c == nil {
-		c = map[uint32]float64{}
-		pp.Cells[k.Proto] = c
-	}
-	c[pp.keys.cell(k.Proto, k.SrcPort, k.DstPort)] += w
+	addCell(&pp.Cells, k.Proto, pp.keys.cell(k.Proto, k.SrcPort, k.DstPort), w)
 }
 
 // shares returns proto's cells as shares of its weight, nil when it has

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"slices"
 
-	"github.com/netshare-go/netshare/encoding"
 	"github.com/netshare-go/netshare/trace"
 )
 
@@ -36,15 +35,6 @@ func PacketClass(n uint64) uint8 { return uint8(min(bits.Len64(n), 20)) }
 type PortSizes struct {
 	Cells map[uint8]map[uint32]float64 `json:"by_cell_and_packets"`
 	PortKeys
-	keys keyer
-}
-
-// Bind sets the tail classes the ports are keyed by (PortKeys), the
-// schema's: before counting and before use.
-func (ps *PortSizes) Bind(t *encoding.TailPorts) {
-	if ps != nil {
-		ps.keys = ps.PortKeys.with(t)
-	}
 }
 
 // NewPortSizes returns counts that hold nothing yet.
@@ -59,12 +49,7 @@ func (ps *PortSizes) Add(f *trace.Flow) {
 	if f.Proto != trace.ProtoTCP && f.Proto != trace.ProtoUDP {
 		return
 	}
-	c := ps.Cells[f.Proto]
-	if c == nil {
-		c = map[uint32]float64{}
-		ps.Cells[f.Proto] = c
-	}
-	c[ps.keys.cell(f.Proto, f.SrcPort, f.DstPort)<<5|uint32(PacketClass(f.Packets))]++
+	addCell(&ps.Cells, f.Proto, ps.keys.cell(f.Proto, f.SrcPort, f.DstPort)<<5|uint32(PacketClass(f.Packets)), 1)
 }
 
 // sizeMix is the weight of the independent joint mixed into the real one
