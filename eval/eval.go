@@ -204,25 +204,14 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 		jobs = append(jobs, func() { idx = ops.index(real) })
 	}
 	var dr *downstream.Report
+	do := opt.Downstream
+	do.Seed = opt.Seed
 	if !opt.NoDownstream {
-		do := opt.Downstream
-		do.Seed = opt.Seed
 		jobs = append(jobs, func() { dr = ops.downstream(smp.draw("real", real), smp.draw("synthetic", syn), do) })
 	}
 	parallel(jobs...)
 	if dpErr != nil {
 		return nil, fmt.Errorf("DP marginal baseline: %w", dpErr)
-	}
-	if dr != nil && boot != nil {
-		// The heavy-hitter errors of a perfect copy beside the synthetic
-		// trace's, on as many records as the real side saw.
-		b := boot
-		if smp.rec != nil && len(b) > smp.rec.Limit {
-			b = ops.sample(b, smp.rec.Limit, smp.rec.Seed, "bootstrap")
-		}
-		do := opt.Downstream
-		do.Seed = opt.Seed
-		ops.telemetryRef(dr.Telemetry, b, do)
 	}
 
 	// Stage 2: comparisons and the audit.
@@ -233,6 +222,17 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 		ao := opt.Audit
 		ao.Seed = opt.Seed
 		stage = append(stage, func() { ar = ops.audit(idx, real, smp.draw("holdout", holdout), smp.draw("synthetic", syn), ao) })
+	}
+	if dr != nil && boot != nil {
+		// The heavy-hitter errors of a perfect copy beside the synthetic
+		// trace's, on as many records as the real side saw.
+		stage = append(stage, func() {
+			b := boot
+			if smp.rec != nil && len(b) > smp.rec.Limit {
+				b = ops.sample(b, smp.rec.Limit, smp.rec.Seed, "bootstrap")
+			}
+			ops.telemetryRef(dr.Telemetry, b, do)
+		})
 	}
 	parallel(stage...)
 	if ar != nil && boot != nil {
