@@ -167,16 +167,16 @@ const minRankRecords = 30
 // normalRecords returns the indices in idx (all of fs when idx is nil)
 // of the records whose label names normal traffic.
 func normalRecords(fs []trace.Flow, idx []int) []int {
-	var out []int
+	n := len(idx)
 	if idx == nil {
-		for i := range fs {
-			if LabelClass(fs[i].Label) == -1 {
-				out = append(out, i)
-			}
-		}
-		return out
+		n = len(fs)
 	}
-	for _, i := range idx {
+	var out []int
+	for j := range n {
+		i := j
+		if idx != nil {
+			i = idx[j]
+		}
 		if LabelClass(fs[i].Label) == -1 {
 			out = append(out, i)
 		}
@@ -202,17 +202,11 @@ func aucTiedNote(auc []float64, npos, nneg int) string {
 		}
 		return fmt.Sprintf("the test set holds only %d %s records (fewer than %d): the detectors' order, and the rank correlation, rest on so few that they are mostly noise", n, class, minRankRecords)
 	}
-	lo, hi := slices.Min(auc), slices.Max(auc)
-	var a float64
-	for _, x := range auc {
-		a += x
-	}
-	a /= float64(len(auc))
-	se := aucSE(a, npos, nneg)
-	if hi-lo >= 2*se {
+	spread, twoSE, tied := withinNoise(auc, func(m float64) float64 { return aucSE(m, npos, nneg) })
+	if !tied {
 		return ""
 	}
-	return fmt.Sprintf("the detectors fitted on real records score AUCs within %.3f of each other, inside two standard errors (%.3f) of an AUC on %d anomalous and %d normal test records: their order, and the rank correlation, is test-set noise", hi-lo, 2*se, npos, nneg)
+	return fmt.Sprintf("the detectors fitted on real records score AUCs within %.3f of each other, inside two standard errors (%.3f) of an AUC on %d anomalous and %d normal test records: their order, and the rank correlation, is test-set noise", spread, twoSE, npos, nneg)
 }
 
 // aucSE is Hanley and McNeil's (1982) standard error of an AUC a measured

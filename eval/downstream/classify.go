@@ -194,16 +194,24 @@ func tiedNote(acc []float64, n int) string {
 	if len(acc) < 2 || n == 0 {
 		return ""
 	}
-	lo, hi, mean := slices.Min(acc), slices.Max(acc), 0.0
-	for _, a := range acc {
-		mean += a
-	}
-	mean /= float64(len(acc))
-	se := math.Sqrt(mean * (1 - mean) / float64(n))
-	if hi-lo >= 2*se {
+	spread, twoSE, tied := withinNoise(acc, func(m float64) float64 { return math.Sqrt(m * (1 - m) / float64(n)) })
+	if !tied {
 		return ""
 	}
-	return fmt.Sprintf("the classifiers trained on real records score within %.3f of each other, inside two standard errors (%.3f) of an accuracy on %d test records: their order, and the rank correlation, is test-set noise", hi-lo, 2*se, n)
+	return fmt.Sprintf("the classifiers trained on real records score within %.3f of each other, inside two standard errors (%.3f) of an accuracy on %d test records: their order, and the rank correlation, is test-set noise", spread, twoSE, n)
+}
+
+// withinNoise returns the spread (max − min) of scores, twice the
+// standard error se gives at their mean, and whether the spread lies
+// inside it.
+func withinNoise(scores []float64, se func(mean float64) float64) (spread, twoSE float64, tied bool) {
+	var m float64
+	for _, x := range scores {
+		m += x
+	}
+	m /= float64(len(scores))
+	spread, twoSE = slices.Max(scores)-slices.Min(scores), 2*se(m)
+	return spread, twoSE, spread < twoSE
 }
 
 // bothSides runs fn for each of n methods on each side (0 = real,
