@@ -116,6 +116,38 @@ func TestFollowProfile(t *testing.T) {
 	}
 }
 
+// An address that fails its field's protocol check (here a multicast
+// source) takes no rank: protocol repair would move its rows after the
+// profile, so the profile gives them all to valid addresses below their
+// targets, emptying it, and the valid addresses take the profile's ranks.
+func TestFollowProfileSkipsInvalidAddresses(t *testing.T) {
+	s := tagSchema(t, 1)
+	off, _ := s.AttrSlice("srcip")
+	const a, b, c, mcast = 0x0a000001, 0x0a000002, 0x0a000003, 0xe20a5982 // 226.10.89.130
+	var rows []Row
+	for ip, n := range map[uint32]int{a: 10, b: 10, c: 10, mcast: 30} {
+		for range n {
+			r := softRow(t, s, ip, nil, 1)
+			r.Attr.Len, r.Attr.StartsHere = 1, true
+			rows = append(rows, r)
+		}
+	}
+	prof := NewAddrProfile([]float64{30, 20, 10})
+	followProfile(trace.KindFlows, prof, rows, func(Row) bool { return true }, "srcip", off, nil, true)
+	got := map[uint32]float64{}
+	for _, r := range rows {
+		got[r.Attr.Key.Src]++
+	}
+	var ranked []float64
+	for _, w := range got {
+		ranked = append(ranked, w)
+	}
+	slices.SortFunc(ranked, func(x, y float64) int { return int(y - x) })
+	if got[mcast] != 0 || !slices.Equal(ranked, []float64{30, 20, 10}) {
+		t.Errorf("sources after: %v (ranked %v); want the multicast source emptied and 30 20 10 on the valid ones", got, ranked)
+	}
+}
+
 // The running weights of earlier blocks count: a block whose own rows
 // look spread but whose address was already heavy gives rows away.
 func TestFollowProfileCountsThePast(t *testing.T) {
