@@ -275,54 +275,62 @@ func (sn *snapper) spread(n int, keep func(Row) bool, seen map[uint32]struct{}) 
 			moves = append(moves, m)
 		}
 	}
-	// Each row's cheapest flips (spreadFlips of them) that land on an
-	// address nobody holds.
+	// Each row's cheapest flips (flips of them) that land on an address
+	// nobody holds; rows of one address mostly share their cheapest flips,
+	// so when those run out before n rows moved, a second pass offers every
+	// flip of the rows left.
 	type cand struct {
 		m    int
 		to   uint32
 		cost float64
 	}
-	var cands []cand
-	for k := range moves {
-		m := &moves[k]
-		order := make([]int, 32)
-		for b := range order {
-			order[b] = b
-		}
-		slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(m.bits[x], m.bits[y]) })
-		got := 0
-		for _, b := range order {
-			to := m.from ^ 1<<(31-b)
-			if _, old := seen[to]; !held[to] && !old && sn.valid(to) {
-				cands = append(cands, cand{k, to, m.bits[b]})
-				if got++; got == spreadFlips {
-					break
+	moved := 0
+	done := make([]bool, len(moves))
+	for _, flips := range []int{spreadFlips, 32} {
+		var cands []cand
+		for k := range moves {
+			if done[k] {
+				continue
+			}
+			m := &moves[k]
+			order := make([]int, 32)
+			for b := range order {
+				order[b] = b
+			}
+			slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(m.bits[x], m.bits[y]) })
+			got := 0
+			for _, b := range order {
+				to := m.from ^ 1<<(31-b)
+				if _, old := seen[to]; !held[to] && !old && sn.valid(to) {
+					cands = append(cands, cand{k, to, m.bits[b]})
+					if got++; got == flips {
+						break
+					}
 				}
 			}
 		}
-	}
-	slices.SortStableFunc(cands, func(x, y cand) int { return cmp.Compare(x.cost, y.cost) })
-	moved := 0
-	done := make([]bool, len(moves))
-	for _, c := range cands {
-		if moved == n {
-			break
+		slices.SortStableFunc(cands, func(x, y cand) int { return cmp.Compare(x.cost, y.cost) })
+		for _, c := range cands {
+			if moved == n {
+				return moved
+			}
+			m := moves[c.m]
+			_, old := seen[m.from]
+			if done[c.m] || held[c.to] || (used[m.from] < 2 && !old) {
+				continue // moved already, taken by an earlier move, or the address's last row
+			}
+			done[c.m] = true
+			used[m.from]--
+			held[c.to] = true
+			setAddr(m.row, sn.off, sn.field, c.to)
+			moved++
 		}
-		m := moves[c.m]
-		_, old := seen[m.from]
-		if done[c.m] || held[c.to] || (used[m.from] < 2 && !old) {
-			continue // moved already, taken by an earlier move, or the address's last row
-		}
-		done[c.m] = true
-		used[m.from]--
-		held[c.to] = true
-		setAddr(m.row, sn.off, sn.field, c.to)
-		moved++
 	}
 	return moved
 }
 
-// spreadFlips is how many flips spread considers per row.
+// spreadFlips is how many flips spread considers per row in its first
+// pass.
 const spreadFlips = 4
 
 func ipOf(a encoding.FlowAttr, field string) uint32 {

@@ -294,6 +294,35 @@ func TestSnapIPsSpread(t *testing.T) {
 	}
 }
 
+// Rows of one address share their cheapest flips, which give as many new
+// addresses as flips: when the target asks for more, spread goes on to
+// the rows' other flips (here the model generated every row at one
+// address, as a DP model does at small ε).
+func TestSnapIPsSpreadPastTheCheapestFlips(t *testing.T) {
+	s := tagSchema(t, 1)
+	const a = 0x0a000001
+	var rows []Row
+	for range 20 {
+		rows = append(rows, softRow(t, s, a, []int{28, 29, 30, 31}, 0.6))
+	}
+	gen := [][]Row{rows}
+	if n := snapIPs(s, gen, 16, 1, &distinctTarget{want: [2]int{12, 0}, seen: [2]map[uint32]struct{}{{}, nil}}, nil, [2]*AddrCounts{}); n != 11 {
+		t.Fatalf("%d moved, want 11 (one address, 12 wanted)", n)
+	}
+	count := map[uint32]int{}
+	for _, r := range gen[0] {
+		count[r.Attr.Key.Src]++
+	}
+	if len(count) != 12 || count[a] != 9 {
+		t.Errorf("addresses after spreading: %v", count)
+	}
+	for i := range 4 { // the cheapest flips went first
+		if count[a^1<<i] != 1 {
+			t.Errorf("bit %d, the model's least sure, not flipped: %v", 31-i, count)
+		}
+	}
+}
+
 // ipOfVec decodes a row's source address from its bit vector.
 func ipOfVec(s *encoding.Schema, r Row) uint32 {
 	off, _ := s.AttrSlice("srcip")
