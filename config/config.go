@@ -274,8 +274,10 @@ type Generate struct {
 	// (captures) per address, ranked, follow the real trace's
 	// rank-frequency profile: how traffic concentrates on the heaviest
 	// hosts, which the distinct counts alone leave to the model. The
-	// profile is counts per rank, taken at pre-processing; not under DP,
-	// where it is not released (the key is then ignored).
+	// profile is counts per rank, taken at pre-processing. Under DP (with
+	// ip_distinct, and without dp.public_schema) it is the trace's
+	// 5-tuples per address, released as a DP statistic; else the key is
+	// ignored under DP.
 	IPProfile bool `yaml:"ip_profile"`
 	// PortPairs exchanges ports between generated flows of one protocol
 	// so that the share of flows in each port-pair class (well-known,

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -11,6 +12,7 @@ import (
 	"github.com/netshare-go/netshare/encoding"
 	"github.com/netshare-go/netshare/encoding/ip2vec"
 	"github.com/netshare-go/netshare/flows"
+	"github.com/netshare-go/netshare/postgen"
 	"github.com/netshare-go/netshare/privacy"
 	"github.com/netshare-go/netshare/trace"
 )
@@ -363,6 +365,9 @@ type dpAccum[R any, P flows.Record[R]] struct {
 	hists              map[string]*dpHist
 	order              []*dpHist
 	startBins, lenBins privacy.Bins
+	// profile, when set, counts the 5-tuples per source and destination
+	// address for the DP address profiles (profileAddrsOf).
+	profile *[2]addrWeights
 	// The unit being gathered.
 	have         bool
 	key          trace.Key
@@ -494,6 +499,10 @@ func (a *dpAccum[R, P]) endUnit() error {
 	}
 	if err := a.hists["dstport"].counts.AddUnit(cl + int(a.key.DstPort)); err != nil {
 		return err
+	}
+	if a.profile != nil {
+		a.profile[0].add(a.key.Src, 1)
+		a.profile[1].add(a.key.Dst, 1)
 	}
 	a.starts, a.lens = a.starts[:0], a.lens[:0]
 	for j := range a.idx {
@@ -1054,6 +1063,12 @@ func dpBuild[R any, P flows.Record[R]](r *Run, acc *dpAccum[R, P], info *SplitIn
 	if addrs {
 		distinctAddrsOf(acc, info)
 	}
+	profile := acc.profile != nil && addrs
+	if profile {
+		if err := profileAddrsOf(acc, info.publicFlows()); err != nil {
+			return encoding.Spec{}, nil, err
+		}
+	}
 	spec, emb, st, err := dpSpecOf(acc, kind, in, len(info.Chunks), maxLen, emb, sentences)
 	if err != nil {
 		return spec, nil, err
@@ -1062,6 +1077,9 @@ func dpBuild[R any, P flows.Record[R]](r *Run, acc *dpAccum[R, P], info *SplitIn
 	info.DPStats, info.DPDelta = rels, in.delta
 	if addrs {
 		info.NoisyAddrsUpTo = noisyAddrs(st.weights(dpAddrsName), info.NoisyFlows)
+	}
+	if profile {
+		info.AddrProfiles = noisyProfiles(st.weights(dpProfileName), info.NoisyAddrsUpTo, info.publicFlows())
 	}
 	if pub == nil {
 		info.Embedding = "trained on sentences drawn from the DP port/protocol vocabulary"
@@ -1096,6 +1114,80 @@ func distinctAddrsOf[R any, P flows.Record[R]](acc *dpAccum[R, P], info *SplitIn
 		ci.SrcAddrs, ci.DstAddrs, ci.SrcAddrsUpTo, ci.DstAddrsUpTo = 0, 0, 0, 0
 	}
 	acc.addExact(dpAddrsName, exact, math.Sqrt(float64(2*n)), dpAddrsWeight)
+}
+
+// The address profiles under DP. Without DP, generate.ip_profile follows
+// the real rank-frequency profile of each address field, records per
+// address, per chunk (docs/model.md). Under DP the profile released is the
+// trace's 5-tuples (privacy units) per address, each field's counts sorted
+// in decreasing order: one unit adds 1 to one source's and one
+// destination's count, and sorting is non-expansive, so the two sorted
+// vectors have L2 sensitivity √2 however many chunks there are. They are
+// released over dpProfileRanks(flows) ranks, past the distinct addresses
+// with zeros, and post-processed with the noisy distinct counts and flow
+// counts (privacy.SortedCounts): ranks averaged where the noise makes them
+// rise, as many ranks as the noisy distinct addresses of the trace, each
+// at least one 5-tuple, summing to the noisy flows. Every chunk follows the
+// trace's profile (without DP each follows the chunks up to it, which
+// would cost a release per chunk). Counting 5-tuples rather than records
+// bounds each unit's part without a clipping bound: on ctu-normal-40-day1
+// at ε = 1 the exact profile of 5-tuples gave source and destination
+// address JSDs of 0.008 and 0.005, the exact profile of records 0.006 and
+// 0.002.
+
+// dpProfileName names the release of the address profiles.
+const dpProfileName = "address profiles"
+
+// dpProfileWeight is its weight among the statistics.
+const dpProfileWeight = 4
+
+// dpProfileMaxRanks bounds the ranks released per address field (8 MiB of
+// counts each); a trace with more distinct addresses has the ranks past it
+// at one 5-tuple.
+const dpProfileMaxRanks = 1 << 20
+
+// dpProfileRanks is how many ranks are released for a trace of the given
+// (noisy) number of flows, an upper bound of its distinct addresses.
+func dpProfileRanks(flows int) int { return min(max(flows, 1), dpProfileMaxRanks) }
+
+// profileAddrsOf adds to acc the release of the sorted 5-tuple counts per
+// source and destination address that acc counted, over
+// dpProfileRanks(flows) ranks each.
+func profileAddrsOf[R any, P flows.Record[R]](acc *dpAccum[R, P], flows int) error {
+	if err := acc.endUnit(); err != nil { // the last 5-tuple
+		return err
+	}
+	n := dpProfileRanks(flows)
+	exact := make([]float64, 2*n)
+	for f := range 2 {
+		w := acc.profile[f].weights()
+		slices.SortFunc(w, func(a, b float64) int { return cmp.Compare(b, a) })
+		copy(exact[f*n:(f+1)*n], w)
+	}
+	acc.profile = nil
+	acc.addExact(dpProfileName, exact, math.Sqrt2, dpProfileWeight)
+	return nil
+}
+
+// noisyProfiles post-processes the released sorted counts w into each
+// chunk's address profiles: the trace's, one per field, of as many
+// addresses as the noisy distinct counts of the last chunk (addrs), summing
+// to the noisy flows. Nil without a release or distinct counts.
+func noisyProfiles(w []float64, addrs [][2]int, flows int) [][2]*postgen.AddrProfile {
+	if len(addrs) == 0 || len(w) == 0 || len(w)%2 != 0 {
+		return nil
+	}
+	n := len(w) / 2
+	var trace [2]*postgen.AddrProfile
+	for f := range 2 {
+		counts := privacy.SortedCounts(w[f*n:(f+1)*n], addrs[len(addrs)-1][f], float64(flows), 1)
+		trace[f] = postgen.NewAddrProfile(counts)
+	}
+	out := make([][2]*postgen.AddrProfile, len(addrs))
+	for c := range out {
+		out[c] = trace
+	}
+	return out
 }
 
 // noisyAddrs post-processes the released distinct counts: per chunk, the

@@ -19,6 +19,7 @@ import (
 	"github.com/netshare-go/netshare/encoding"
 	"github.com/netshare-go/netshare/encoding/ip2vec"
 	"github.com/netshare-go/netshare/internal/testutil"
+	"github.com/netshare-go/netshare/postgen"
 	"github.com/netshare-go/netshare/privacy"
 	"github.com/netshare-go/netshare/trace"
 )
@@ -106,12 +107,13 @@ func released(t *testing.T, dir string) string {
 	b, _ := json.Marshal(struct {
 		Noisy  []int
 		Addrs  [][2]int
+		Prof   [][2]*postgen.AddrProfile
 		Stats  []DPRelease
 		Delta  float64
 		Edges  [][2]int64
 		MaxLen int
 		Embed  string
-	}{s.NoisyFlows, s.NoisyAddrsUpTo, s.DPStats, s.DPDelta, edges, s.MaxLen, s.Embedding})
+	}{s.NoisyFlows, s.NoisyAddrsUpTo, s.AddrProfiles, s.DPStats, s.DPDelta, edges, s.MaxLen, s.Embedding})
 	return string(b)
 }
 
@@ -200,7 +202,7 @@ func TestDPPreprocessingReadsOnlyThroughMechanisms(t *testing.T) {
 	if moved < 5 {
 		t.Errorf("only %d of %d releases saw the removed flow", moved, len(recA.order))
 	}
-	for _, want := range []string{"srcport", "dstport", "proto", "td", "pkt", "byt", "gap", dpDurGivenPkt, dpBytGivenPkt, dpAddrsName, "flow count of chunk 0"} {
+	for _, want := range []string{"srcport", "dstport", "proto", "td", "pkt", "byt", "gap", dpDurGivenPkt, dpBytGivenPkt, dpAddrsName, dpProfileName, "flow count of chunk 0"} {
 		if _, ok := recA.exact[want]; !ok {
 			t.Errorf("no release %q among %v", want, recA.order)
 		}
@@ -339,6 +341,17 @@ func TestRunDPWithoutPublicData(t *testing.T) {
 	// are not kept.
 	if len(split.NoisyAddrsUpTo) != 1 || split.NoisyAddrsUpTo[0][0] < 1 || split.Chunks[0].SrcAddrsUpTo != 0 || split.Chunks[0].DstAddrs != 0 {
 		t.Errorf("split: noisy addresses %v, exact %+v", split.NoisyAddrsUpTo, split.Chunks[0])
+	}
+	// generate.ip_profile follows the released profile of 5-tuples per
+	// address: as many ranks as the noisy distinct addresses, summing to
+	// the noisy flows.
+	if len(split.AddrProfiles) != 1 {
+		t.Fatalf("split: %d address profiles under DP, want one chunk's", len(split.AddrProfiles))
+	}
+	for f, p := range split.AddrProfiles[0] {
+		if p == nil || p.Distinct() != split.NoisyAddrsUpTo[0][f] || math.Abs(p.Total-float64(split.NoisyFlows[0])) > 1e-6*p.Total {
+			t.Errorf("address profile %d: %+v, want %d addresses summing to %d", f, p, split.NoisyAddrsUpTo[0][f], split.NoisyFlows[0])
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, PreDir, ProtocolFile)); err == nil {
 		t.Error("protocol.json written under DP")

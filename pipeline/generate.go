@@ -297,13 +297,17 @@ func (r *Run) ipDistinct(split *SplitInfo) []postgen.Distinct {
 
 // ipProfile returns the per-chunk address profiles of
 // generate.ip_profile (of records or flows, and of packets), or none (with
-// a note in the log) under DP, where they are not released, or for a run
-// pre-processed before they were kept.
+// a note in the log) for a run pre-processed before they were kept. Under
+// DP they are the released profiles of 5-tuples per address (with
+// generate.ip_distinct; none with dp.public_schema), and packets per
+// address are not followed.
 func (r *Run) ipProfile(split *SplitInfo) (rec, pk [][2]*postgen.AddrProfile) {
 	switch {
-	case r.Cfg.DP.Enabled:
-		r.log.Info("generate.ip_profile is off under DP: the real rank-frequency profile of addresses is not released")
+	case r.Cfg.DP.Enabled && len(split.AddrProfiles) != len(split.Chunks):
+		r.log.Info("generate.ip_profile is off under DP without a released address profile (it needs generate.ip_distinct, and none is released with dp.public_schema)")
 		return nil, nil
+	case r.Cfg.DP.Enabled:
+		return split.AddrProfiles, nil
 	case len(split.AddrProfiles) != len(split.Chunks):
 		r.log.Warn("generate.ip_profile: the run was pre-processed before address profiles were kept per chunk; pre-process again to use it")
 		return nil, nil

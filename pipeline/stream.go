@@ -408,6 +408,9 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 		if acc, err = newDPAccum[R, P](dpSpecInputOf(r.Cfg, pub), ops.dpFeatures(dom), opt.Chunks, opt.MaxFlowLen); err != nil {
 			return err
 		}
+		if r.Cfg.Generate.IPProfile && r.Cfg.Generate.IPDistinct {
+			acc.profile = new([2]addrWeights)
+		}
 	}
 	startsHere, whole := make([]int, opt.Chunks), make([]int, opt.Chunks)
 	// Per chunk: sources, destinations; under DP only for the noisy

@@ -196,8 +196,9 @@ func (g *Stream) countProfile(rows []Row, cont bool) {
 // the addresses over target that the model was least sure of, by the
 // bits' log-probability of the new address. A moved row changes its key,
 // the address it is written with, not its vector: its features are
-// generated for the flow the model made. No address is emptied and none
-// is added, so the distinct counts stay, and unless the trace keeps flows
+// generated for the flow the model made. None is added and no valid
+// address is emptied (one that fails its protocol check gives all its rows
+// away: profileGaps), so the distinct counts stay, and unless the trace keeps flows
 // from a host to itself (Options.SelfLoops) no row takes the address of
 // its other side (noLoops, in followProfile and the swaps). It returns how
 // many rows moved (counting each row of a packet swap).
