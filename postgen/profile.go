@@ -197,11 +197,12 @@ func (g *Stream) countProfile(rows []Row, cont bool) {
 // bits' log-probability of the new address. A moved row changes its key,
 // the address it is written with, not its vector: its features are
 // generated for the flow the model made. None is added and no valid
-// address is emptied (one that fails its protocol check gives all its rows
-// away: profileGaps), so the distinct counts stay, and unless the trace keeps flows
-// from a host to itself (Options.SelfLoops) no row takes the address of
-// its other side (noLoops, in followProfile and the swaps). It returns how
-// many rows moved (counting each row of a packet swap).
+// address is emptied (one that fails its protocol check gives all its
+// rows away: profileGaps), so the distinct counts stay, and unless the
+// trace keeps flows from a host to itself (Options.SelfLoops) no row takes
+// the address of its other side (noLoops, in followProfile and the
+// swaps). It returns how many rows moved (counting each row of a packet
+// swap).
 func (g *Stream) followProfiles(rows []Row, kept func(Row) bool) int {
 	moved := 0
 	recP, pkP := g.profiles()
