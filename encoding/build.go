@@ -221,7 +221,8 @@ func attrSpecs(chunks int, opt BuildOptions, kc keyCounts) []FieldSpec {
 	if opt.LengthAttr {
 		l := FieldSpec{Name: "length", Type: TypeContinuous, Lo: 1, Hi: float64(max(1, opt.MaxLen, opt.ChainLen)), Log: true, Round: true}
 		if opt.QuantileKnots > 0 && kc.lengths.n > 0 {
-			l = FieldSpec{Name: "length", Type: TypeQuantile, Knots: kc.lengths.knots(opt.QuantileKnots, true), Log: true, Round: true}
+			k, p := kc.lengths.gapKnots(opt.QuantileKnots)
+			l = FieldSpec{Name: "length", Type: TypeQuantile, Knots: k, Probs: p, Log: true, Round: true}
 		}
 		a = append(a, l)
 		if opt.ChainLen > 0 {
@@ -266,7 +267,11 @@ func (c *column) continuous(log, round bool, opt BuildOptions) FieldSpec {
 	if r, ok := opt.Fixed[c.name]; ok {
 		lo, hi = r[0], r[1]
 	} else if opt.QuantileKnots > 0 && c.n > 0 {
-		return FieldSpec{Name: c.name, Type: TypeQuantile, Knots: c.sk.knots(opt.QuantileKnots, log), Log: log, Round: round}
+		if !log {
+			return FieldSpec{Name: c.name, Type: TypeQuantile, Knots: c.sk.knots(opt.QuantileKnots, false), Round: round}
+		}
+		k, p := c.sk.gapKnots(opt.QuantileKnots)
+		return FieldSpec{Name: c.name, Type: TypeQuantile, Knots: k, Probs: p, Log: true, Round: round}
 	}
 	if c.n == 0 {
 		lo, hi = 0, 0

@@ -20,8 +20,11 @@ import (
 type Quantile struct {
 	Field string
 	// Knots are the K+1 quantiles at 0, 1/K, ..., 1, non-decreasing, in
-	// log1p space when Log is set.
+	// log1p space when Log is set; or, with Probs, at those probabilities.
 	Knots []float64
+	// Probs, when set, are the knots' probabilities, strictly increasing
+	// from 0 to 1 (see GapKnots); nil means evenly spaced.
+	Probs []float64
 	Log   bool
 	Round bool
 
@@ -99,13 +102,21 @@ func (q *Quantile) position(v float64) (float64, bool) {
 	var pos float64
 	switch {
 	case lo <= hi && lo < hi:
-		pos = float64(lo) + q.rng.Float64()*float64(hi-lo)
+		pos = q.prob(lo) + q.rng.Float64()*(q.prob(hi)-q.prob(lo))
 	case lo <= hi:
-		pos = float64(lo)
+		pos = q.prob(lo)
 	default: // knots[hi] < t < knots[lo], lo = hi+1
-		pos = float64(hi) + (t-q.Knots[hi])/(q.Knots[lo]-q.Knots[hi])
+		pos = q.prob(hi) + (t-q.Knots[hi])/(q.Knots[lo]-q.Knots[hi])*(q.prob(lo)-q.prob(hi))
 	}
-	return pos / float64(k), changed
+	return pos, changed
+}
+
+// prob returns knot i's probability.
+func (q *Quantile) prob(i int) float64 {
+	if q.Probs != nil {
+		return q.Probs[i]
+	}
+	return float64(i) / float64(len(q.Knots)-1)
 }
 
 func (q *Quantile) Decode(src []float32, stride, offset int, out []float64) {
@@ -117,12 +128,26 @@ func (q *Quantile) Decode(src []float32, stride, offset int, out []float64) {
 // value maps a position in [0, 1] back to a value.
 func (q *Quantile) value(u float64) float64 {
 	k := len(q.Knots) - 1
-	x := math.Max(0, math.Min(1, u)) * float64(k)
-	i := min(int(x), k-1)
-	f := x - float64(i)
+	u = math.Max(0, math.Min(1, u))
+	var i int
+	var f float64
+	if q.Probs != nil {
+		// The interval [Probs[i], Probs[i+1]) holding u.
+		i = min(max(sort.SearchFloat64s(q.Probs, u)-1, 0), k-1)
+		f = (u - q.Probs[i]) / (q.Probs[i+1] - q.Probs[i])
+	} else {
+		x := u * float64(k)
+		i = min(int(x), k-1)
+		f = x - float64(i)
+	}
 	a, b := q.Knots[i], q.Knots[i+1]
 	t := a
 	switch {
+	case q.Probs != nil && q.Probs[i+1]-q.Probs[i] <= gapStep:
+		// A gap's jump: the nearer side, as float32 positions round.
+		if f >= 0.5 {
+			t = b
+		}
 	case a == b || f <= 0:
 	case f >= 1:
 		t = b

@@ -27,15 +27,18 @@ const (
 
 // FieldSpec is the persisted description of one field's codec.
 type FieldSpec struct {
-	Name       string    `json:"name"`
-	Type       string    `json:"type"`
-	Width      int       `json:"width,omitempty"`
-	Lo         float64   `json:"lo,omitempty"`
-	Hi         float64   `json:"hi,omitempty"`
-	Log        bool      `json:"log,omitempty"`
-	Round      bool      `json:"round,omitempty"`
-	Choices    []float64 `json:"choices,omitempty"`
-	Knots      []float64 `json:"knots,omitempty"`
+	Name    string    `json:"name"`
+	Type    string    `json:"type"`
+	Width   int       `json:"width,omitempty"`
+	Lo      float64   `json:"lo,omitempty"`
+	Hi      float64   `json:"hi,omitempty"`
+	Log     bool      `json:"log,omitempty"`
+	Round   bool      `json:"round,omitempty"`
+	Choices []float64 `json:"choices,omitempty"`
+	Knots   []float64 `json:"knots,omitempty"`
+	// Probs, beside Knots, are their probabilities when not evenly
+	// spaced (Quantile.Probs).
+	Probs      []float64 `json:"probs,omitempty"`
 	Value      float64   `json:"value,omitempty"`
 	Candidates []int     `json:"candidates,omitempty"`
 	// Prior, Kappa and TopK select posterior decoding of a port or
@@ -248,7 +251,10 @@ func buildCodecs(fields []FieldSpec, emb Embedding) ([]Codec, []int, int, error)
 					return nil, nil, 0, fmt.Errorf("field %s: invalid quantile knot %v", f.Name, k)
 				}
 			}
-			q := &Quantile{Field: f.Name, Knots: f.Knots, Log: f.Log, Round: f.Round}
+			if err := checkProbs(f.Probs, len(f.Knots)); err != nil {
+				return nil, nil, 0, fmt.Errorf("field %s: %w", f.Name, err)
+			}
+			q := &Quantile{Field: f.Name, Knots: f.Knots, Probs: f.Probs, Log: f.Log, Round: f.Round}
 			q.seed(uint64(len(codecs)) + 1)
 			c = q
 		case TypePort, TypeProto:
@@ -483,4 +489,24 @@ func (s *Spec) DropChunkPriors() {
 			f.ByProto[k] = pp
 		}
 	}
+}
+
+// checkProbs checks quantile knots' probabilities: none, or one per knot,
+// strictly increasing from 0 to 1.
+func checkProbs(p []float64, knots int) error {
+	if p == nil {
+		return nil
+	}
+	if len(p) != knots {
+		return fmt.Errorf("%d knot probabilities for %d knots", len(p), knots)
+	}
+	if p[0] != 0 || p[len(p)-1] != 1 {
+		return fmt.Errorf("knot probabilities must run from 0 to 1, not %v to %v", p[0], p[len(p)-1])
+	}
+	for i := 1; i < len(p); i++ {
+		if !(p[i] > p[i-1]) {
+			return fmt.Errorf("knot probabilities must increase strictly (%v after %v)", p[i], p[i-1])
+		}
+	}
+	return nil
 }
