@@ -20,6 +20,20 @@ type SizeClass struct {
 // none), so that 1, 2-3, 4-7, … packets make a class each.
 func PacketClass(p uint64) int { return bits.Len64(p) }
 
+// SizeKey is the key in Spec.SizeKnots of the records of one protocol
+// and packet class: the class above 255, the protocol above that. A
+// packet class alone (below 256) holds the records of every protocol.
+// Bytes per packet depend on the protocol (an ICMP echo or a UDP query is
+// not a TCP segment), so generation calibrates a record to its
+// protocol's class where the chunk holds enough of them
+// (SizeProtoMin), and to the class of every protocol elsewhere.
+func SizeKey(proto uint8, p uint64) int { return (int(proto)+1)<<8 | PacketClass(p) }
+
+// SizeProtoMin is the fewest records of a protocol and packet class a
+// chunk must hold for their own knots (SizeKey): with fewer, the
+// synthetic records of the class would share a handful of real values.
+const SizeProtoMin = 16
+
 // At returns the value at quantile q ∈ [0, 1] of knots (log1p space, as
 // SizeClass holds them), interpolated between the knots and rounded, as
 // the quantile codec decodes a position.
@@ -37,19 +51,25 @@ func At(knots []float64, q float64) float64 {
 type sizeSketches map[int]*[2]*quantileSketch
 
 func (s sizeSketches) add(f *trace.Flow) {
-	c := PacketClass(f.Packets)
-	sk := s[c]
-	if sk == nil {
-		sk = &[2]*quantileSketch{newSketch(), newSketch()}
-		s[c] = sk
+	for _, c := range []int{PacketClass(f.Packets), SizeKey(f.Proto, f.Packets)} {
+		sk := s[c]
+		if sk == nil {
+			sk = &[2]*quantileSketch{newSketch(), newSketch()}
+			s[c] = sk
+		}
+		sk[0].add(float64(max(0, f.Dur)))
+		sk[1].add(float64(f.Bytes))
 	}
-	sk[0].add(float64(max(0, f.Dur)))
-	sk[1].add(float64(f.Bytes))
 }
 
+// knots returns the knots of every packet class, and of every protocol's
+// class that holds at least SizeProtoMin records.
 func (s sizeSketches) knots(k int) map[int]SizeClass {
 	out := make(map[int]SizeClass, len(s))
 	for c, sk := range s {
+		if c > 255 && sk[0].n < SizeProtoMin {
+			continue
+		}
 		out[c] = SizeClass{Dur: sk[0].knots(k, true), Bytes: sk[1].knots(k, true)}
 	}
 	return out

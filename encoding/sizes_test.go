@@ -58,3 +58,45 @@ func TestSizeKnots(t *testing.T) {
 		t.Error("size knots without quantile knots")
 	}
 }
+
+// A protocol's own packet class is kept beside the class of every
+// protocol once the chunk holds SizeProtoMin records of it, and not
+// before.
+func TestSizeKnotsPerProtocol(t *testing.T) {
+	s := sizeSketches{}
+	for range 40 {
+		s.add(&trace.Flow{Proto: trace.ProtoTCP, Packets: 1, Bytes: 44})
+	}
+	for range SizeProtoMin {
+		s.add(&trace.Flow{Proto: trace.ProtoICMP, Packets: 1, Bytes: 28})
+	}
+	for range SizeProtoMin - 1 {
+		s.add(&trace.Flow{Proto: trace.ProtoUDP, Packets: 1, Bytes: 76})
+	}
+	k := s.knots(8)
+	all, ok := k[PacketClass(1)]
+	if !ok {
+		t.Fatal("no class of every protocol")
+	}
+	if lo, hi := At(all.Bytes, 0), At(all.Bytes, 1); lo != 28 || hi != 76 {
+		t.Errorf("class of every protocol spans %v to %v bytes, want 28 to 76", lo, hi)
+	}
+	for _, c := range []struct {
+		proto uint8
+		bytes float64
+		kept  bool
+	}{{trace.ProtoTCP, 44, true}, {trace.ProtoICMP, 28, true}, {trace.ProtoUDP, 76, false}} {
+		key := SizeKey(c.proto, 1)
+		if key <= 255 || key&255 != PacketClass(1) {
+			t.Fatalf("SizeKey(%d, 1) = %d: not above the classes of every protocol", c.proto, key)
+		}
+		pc, ok := k[key]
+		if ok != c.kept {
+			t.Errorf("protocol %d: class kept %v, want %v", c.proto, ok, c.kept)
+			continue
+		}
+		if ok && (At(pc.Bytes, 0) != c.bytes || At(pc.Bytes, 1) != c.bytes) {
+			t.Errorf("protocol %d: bytes %v to %v, want %v", c.proto, At(pc.Bytes, 0), At(pc.Bytes, 1), c.bytes)
+		}
+	}
+}

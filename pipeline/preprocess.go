@@ -105,7 +105,7 @@ func writeJSON(path string, v any) error {
 // Stage versions: bumped when a stage's output format or meaning changes,
 // so that runs made by an older netshare redo the stage.
 const (
-	preprocessVersion = "preprocess/v6"
+	preprocessVersion = "preprocess/v7"
 	generateVersion   = "generate/v4"
 	evaluateVersion   = "evaluate/v3"
 )

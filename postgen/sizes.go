@@ -22,6 +22,17 @@ import (
 // on its own matched each marginal but not the pairs. A class the real
 // chunk does not hold is left as generated. It returns how many records
 // it changed.
+//
+// Where classes also holds a protocol's own class (encoding.SizeKey), the
+// ranking goes by protocol first: each record of that protocol takes a
+// provisional value from its protocol's knots at its rank among the
+// class's records of the protocol, the others from the class's knots at
+// their rank among themselves, and the records are ranked by those values
+// (ties in the model's order). A one-packet ICMP echo then takes the
+// class's small byte counts and a TCP segment its larger ones, while the
+// class's values stay exactly the real ones: calibrating each protocol to
+// its own knots instead would give the class the model's mix of
+// protocols, not the real one, and lose the (packets, bytes) joint.
 func CalibrateSizes(classes map[int]encoding.SizeClass, fs []trace.Flow, rng *rand.Rand) int {
 	if len(classes) == 0 || len(fs) == 0 {
 		return 0
@@ -37,24 +48,25 @@ func CalibrateSizes(classes map[int]encoding.SizeClass, fs []trace.Flow, rng *ra
 	// Classes in order, so that the draws do not depend on map order.
 	for _, c := range slices.Sorted(maps.Keys(by)) {
 		idx := by[c]
-		k := classes[c]
 		for _, field := range []struct {
-			knots []float64
+			knots func(encoding.SizeClass) []float64
 			get   func(*trace.Flow) int64
 			set   func(*trace.Flow, int64)
 		}{
-			{k.Dur, func(f *trace.Flow) int64 { return f.Dur }, func(f *trace.Flow, v int64) { f.Dur = v }},
-			{k.Bytes, func(f *trace.Flow) int64 { return int64(min(f.Bytes, 1<<62)) }, func(f *trace.Flow, v int64) { f.Bytes = uint64(max(0, v)) }},
+			{func(k encoding.SizeClass) []float64 { return k.Dur }, func(f *trace.Flow) int64 { return f.Dur }, func(f *trace.Flow, v int64) { f.Dur = v }},
+			{func(k encoding.SizeClass) []float64 { return k.Bytes }, func(f *trace.Flow) int64 { return int64(min(f.Bytes, 1<<62)) }, func(f *trace.Flow, v int64) { f.Bytes = uint64(max(0, v)) }},
 		} {
-			if len(field.knots) == 0 {
+			knots := field.knots(classes[c])
+			if len(knots) == 0 {
 				continue
 			}
 			order := slices.Clone(idx)
 			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 			slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(field.get(&fs[a]), field.get(&fs[b])) })
+			rankByProtocol(classes, c, fs, order, field.knots)
 			n := float64(len(order))
 			for r, i := range order {
-				v := int64(encoding.At(field.knots, (float64(r)+0.5)/n))
+				v := int64(encoding.At(knots, (float64(r)+0.5)/n))
 				if v != field.get(&fs[i]) {
 					field.set(&fs[i], v)
 					changed[i] = true
@@ -69,4 +81,44 @@ func CalibrateSizes(classes map[int]encoding.SizeClass, fs []trace.Flow, rng *ra
 		}
 	}
 	return n
+}
+
+// rankByProtocol reorders order (the records of packet class c, ranked
+// by the model's values) by the provisional values of CalibrateSizes:
+// each record of a protocol that classes holds a class of takes the value
+// of its protocol's knots at its rank among the protocol's records, the
+// others the value of the class's knots at their rank among themselves.
+// Ties keep the model's order; with no protocol's class, order stays.
+func rankByProtocol(classes map[int]encoding.SizeClass, c int, fs []trace.Flow, order []int, knots func(encoding.SizeClass) []float64) {
+	groups := map[int][]int{} // positions in order, per protocol key (c for the rest)
+	for p, i := range order {
+		k := encoding.SizeKey(fs[i].Proto, fs[i].Packets)
+		if kc, ok := classes[k]; !ok || len(knots(kc)) == 0 {
+			k = c
+		}
+		groups[k] = append(groups[k], p)
+	}
+	if len(groups) == 1 {
+		if _, rest := groups[c]; rest {
+			return
+		}
+	}
+	prov := make([]float64, len(order))
+	for k, ps := range groups {
+		kn := knots(classes[k])
+		n := float64(len(ps))
+		for r, p := range ps {
+			prov[p] = encoding.At(kn, (float64(r)+0.5)/n)
+		}
+	}
+	pos := make([]int, len(order))
+	for p := range pos {
+		pos[p] = p
+	}
+	slices.SortStableFunc(pos, func(a, b int) int { return cmp.Compare(prov[a], prov[b]) })
+	re := make([]int, len(order))
+	for r, p := range pos {
+		re[r] = order[p]
+	}
+	copy(order, re)
 }

@@ -95,3 +95,47 @@ func TestCalibrateSizesTies(t *testing.T) {
 		t.Errorf("mean duration %.0f, want the class's spread", mean)
 	}
 }
+
+// With a protocol's own class, the records of a packet class are ranked
+// by protocol first: the ICMP records take the class's small byte counts
+// even where the model gave them large ones, and the class's values stay
+// the real ones. Without it, the model's order alone decides.
+func TestCalibrateSizesByProtocol(t *testing.T) {
+	all := encoding.SizeClass{Dur: logKnots(0, 0), Bytes: logKnots(28, 28, 28, 28, 44, 44, 44, 44)}
+	icmp := encoding.SizeClass{Dur: logKnots(0, 0), Bytes: logKnots(28, 28)}
+	tcp := encoding.SizeClass{Dur: logKnots(0, 0), Bytes: logKnots(44, 44)}
+	block := func() []trace.Flow {
+		return []trace.Flow{
+			{Proto: trace.ProtoICMP, Packets: 1, Bytes: 900},
+			{Proto: trace.ProtoTCP, Packets: 1, Bytes: 10},
+			{Proto: trace.ProtoICMP, Packets: 1, Bytes: 800},
+			{Proto: trace.ProtoTCP, Packets: 1, Bytes: 20},
+		}
+	}
+	with := block()
+	CalibrateSizes(map[int]encoding.SizeClass{
+		1:                                    all,
+		encoding.SizeKey(trace.ProtoICMP, 1): icmp,
+		encoding.SizeKey(trace.ProtoTCP, 1):  tcp,
+	}, with, rand.New(rand.NewPCG(1, 2)))
+	for _, f := range with {
+		want := uint64(44)
+		if f.Proto == trace.ProtoICMP {
+			want = 28
+		}
+		if f.Bytes != want {
+			t.Errorf("protocol %d given %d bytes, want %d", f.Proto, f.Bytes, want)
+		}
+	}
+	without := block()
+	CalibrateSizes(map[int]encoding.SizeClass{1: all}, without, rand.New(rand.NewPCG(1, 2)))
+	for _, f := range without {
+		want := uint64(28)
+		if f.Proto == trace.ProtoICMP {
+			want = 44 // the model made them the larger ones
+		}
+		if f.Bytes != want {
+			t.Errorf("without protocol classes, protocol %d given %d bytes, want %d", f.Proto, f.Bytes, want)
+		}
+	}
+}
