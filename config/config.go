@@ -320,8 +320,10 @@ type Generate struct {
 	// SizesGivenPackets calibrates each generated flow record's duration
 	// and bytes to the real records of its chunk with as many packets (in
 	// classes of 1, 2-3, 4-7, … packets), keeping the model's ranking
-	// within a class, so that durations and sizes follow the packets as
-	// in the real trace (flow traces with continuous: quantile). Under DP
+	// within a class, each protocol's records ranked by their protocol's
+	// own values first, so that durations and sizes follow the packets
+	// and the protocol as in the real trace (flow traces with continuous:
+	// quantile). Under DP
 	// the classes' distributions come from two accounted histograms of the
 	// private trace (docs/privacy.md), or, with dp.public_schema, the pass
 	// is off. On in the default preset.
