@@ -302,25 +302,34 @@ func TestFlowIAT(t *testing.T) {
 
 // The extra joint histograms see what the mean's pairs do not: traces
 // with the same (port, protocol), (packets, bytes) and (duration, packets)
-// histograms, but durations paired with other bytes, or ports with other
-// packet counts, differ in td_byt or in dstport_pkt alone.
+// histograms, but durations paired with other bytes, ports with other
+// packet counts, or protocols with other sizes, differ in td_byt,
+// dstport_pkt or proto_bpp alone.
 func TestJointExtra(t *testing.T) {
 	mk := func(port uint16, pkts, bytes uint64, dur int64) trace.Flow {
 		return trace.Flow{Start: 1, Dur: dur, Src: 1, Dst: 2, SrcPort: 5000, DstPort: port, Proto: trace.ProtoTCP, Packets: pkts, Bytes: bytes}
 	}
+	icmp := func(bytes uint64) trace.Flow {
+		return trace.Flow{Start: 1, Src: 1, Dst: 2, Proto: trace.ProtoICMP, SrcPort: 0, DstPort: 0x0800, Packets: 1, Bytes: bytes}
+	}
+	tcp := func(bytes uint64) trace.Flow { return mk(0x0800, 1, bytes, 0) }
 	for _, c := range []struct {
-		name       string
-		a, b       [4]trace.Flow
-		tdByt, dpP float64
+		name            string
+		a, b            [4]trace.Flow
+		tdByt, dpP, bpp float64
 	}{
 		{"durations with other bytes",
 			[4]trace.Flow{mk(80, 1, 100, 0), mk(443, 1, 10_000, 1_000_000), mk(80, 20, 50_000, 0), mk(443, 20, 500_000, 1_000_000)},
 			[4]trace.Flow{mk(443, 1, 10_000, 0), mk(80, 1, 100, 1_000_000), mk(443, 20, 500_000, 0), mk(80, 20, 50_000, 1_000_000)},
-			1, 0},
+			1, 0, 0},
 		{"ports with other packet counts",
 			[4]trace.Flow{mk(80, 1, 100, 0), mk(80, 1, 100, 0), mk(443, 20, 50_000, 0), mk(443, 20, 50_000, 0)},
 			[4]trace.Flow{mk(443, 1, 100, 0), mk(443, 1, 100, 0), mk(80, 20, 50_000, 0), mk(80, 20, 50_000, 0)},
-			0, 1},
+			0, 1, 0},
+		{"protocols with other sizes",
+			[4]trace.Flow{icmp(28), icmp(28), tcp(44), tcp(44)},
+			[4]trace.Flow{icmp(44), icmp(44), tcp(28), tcp(28)},
+			0, 0, 1},
 	} {
 		var a, b []trace.Flow
 		for range 50 {
@@ -339,6 +348,9 @@ func TestJointExtra(t *testing.T) {
 		}
 		if v := res.JointExtra["dstport_pkt"]; v != c.dpP {
 			t.Errorf("%s: dstport_pkt %v, want %v", c.name, v, c.dpP)
+		}
+		if v := res.JointExtra["proto_bpp"]; v != c.bpp {
+			t.Errorf("%s: proto_bpp %v, want %v", c.name, v, c.bpp)
 		}
 	}
 }

@@ -149,6 +149,25 @@ func log2BinU(x uint64) uint64 {
 	return uint64(bits.Len64(x+1) - 1)
 }
 
+// bppBin is the joint-histogram bin of a record's mean bytes per packet:
+// 4-byte bins below 256 bytes (where headers differ by protocol: 28 for
+// an ICMP echo or a bare UDP datagram, 40 for a bare TCP segment), 32-byte
+// bins up to 1,536, and one bin above; 105 bins in all (0 for a record
+// of no packets).
+func bppBin(bytes, packets uint64) uint64 {
+	if packets == 0 {
+		return 0
+	}
+	switch b := bytes / packets; {
+	case b < 256:
+		return b / 4
+	case b < 1536:
+		return 64 + (b-256)/32
+	default:
+		return 104
+	}
+}
+
 // durBin is the joint-histogram bin of a duration of us microseconds taken
 // in milliseconds: floor(log2(1 + us/1000)) = floor(log2(floor((1000+us)/1000))),
 // since 2^k ≤ y ⇔ 2^k ≤ floor(y) for y ≥ 1.

@@ -102,7 +102,7 @@ var (
 	flowEMDFields    = []string{"ts", "td", "pkt", "byt"}
 	packetEMDFields  = []string{"ts", "pkt_len", "flow_size"}
 	flowJointNames   = []string{"dstport_proto", "pkt_byt", "td_pkt"}
-	flowExtraJoint   = []string{"td_byt", "dstport_pkt"}
+	flowExtraJoint   = []string{"td_byt", "dstport_pkt", "proto_bpp"}
 	packetJointNames = []string{"pkt_len_proto", "flow_size_dstport"}
 )
 
@@ -185,6 +185,9 @@ func flowProfile(fs []trace.Flow) *profile {
 	p.joint["dstport_pkt"] = &jointHist{n: n, sorted: so.sorted(n, func(i int) uint64 {
 		return uint64(fs[i].DstPort)<<8 | uint64(pktBin[i])
 	})}
+	p.joint["proto_bpp"] = denseHist(n, func(i int) uint64 {
+		return uint64(fs[i].Proto)<<7 | bppBin(fs[i].Bytes, fs[i].Packets)
+	})
 	return p.finish()
 }
 

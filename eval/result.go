@@ -42,7 +42,9 @@ type Fidelity struct {
 	// no generation pass calibrates (generate.sizes_given_packets makes
 	// durations and bytes follow the real ones given the packets, so
 	// pkt_byt and td_pkt measure that pass as much as the model): td_byt
-	// (duration in ms, bytes) and dstport_pkt (destination port, packets).
+	// (duration in ms, bytes) and dstport_pkt (destination port, packets);
+	// and proto_bpp (protocol, bytes per packet), which the sizes pass
+	// ranks by but does not fit.
 	// Reported beside the means, not in them, so that earlier means stay
 	// comparable.
 	JointExtra map[string]float64 `json:"joint_extra,omitempty"`

@@ -107,7 +107,7 @@ func writeJSON(path string, v any) error {
 const (
 	preprocessVersion = "preprocess/v7"
 	generateVersion   = "generate/v4"
-	evaluateVersion   = "evaluate/v3"
+	evaluateVersion   = "evaluate/v4"
 )
 
 // preprocessKey hashes what pre-processing depends on.
