@@ -287,13 +287,15 @@ type Generate struct {
 	// time makes, go. The shares are counts taken at pre-processing; not
 	// under DP, where they are not released (the key is then ignored).
 	PortPairs bool `yaml:"port_pairs"`
-	// PortsGivenSizes exchanges whole port pairs between a block's
-	// decoded flows of one protocol and one length so that the flows'
-	// (port-pair class, packet class) joint follows the real trace's: the
-	// ports are attributes and the packets features, and nothing else
-	// keeps a flow's size with its service. Every port pair keeps its
-	// flows, records and packets. Flow traces; the counts are taken at
-	// pre-processing, not under DP (the key is then ignored).
+	// PortsGivenSizes exchanges whole services (protocol and port pair)
+	// between a block's decoded TCP and UDP flows of one length so that
+	// the flows' (protocol, port-pair class, packet class) joint follows
+	// the real trace's: the protocol and ports are attributes and the
+	// packets features, and nothing else keeps a flow's size with its
+	// service. Every service keeps its flows, records and packets; a flow
+	// whose protocol changes takes the TCP flags of the flow the service
+	// came from. Flow traces; the counts are taken at pre-processing, not
+	// under DP (the key is then ignored).
 	PortsGivenSizes bool `yaml:"ports_given_sizes"`
 	// LabelsGivenFlows draws each decoded flow record's label from the
 	// real trace's labels in nested cells of its protocol, destination

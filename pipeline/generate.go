@@ -844,9 +844,6 @@ func batchRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b
 		kept = append(kept, recs[i])
 	}
 	t := ops.wrap(kept)
-	if gc.sizes != nil && t.Kind == trace.KindFlows {
-		st.SizedRecords += postgen.CalibrateSizes(gc.sizes[c], t.Flows, postgen.BlockRNG(gc.seed, 0x73697a65, c, b))
-	}
 	if gc.portSizes != nil && t.Kind == trace.KindFlows {
 		// Continuations, and flows carried on to later chunks, keep their
 		// keys: their other chunks' records are decoded elsewhere.
@@ -857,6 +854,11 @@ func batchRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b
 			}
 		}
 		st.PortSizeSwaps += postgen.FollowPortSizes(gc.portSizes, t.Flows, func(k trace.Key) bool { return fixed[k] }, postgen.BlockRNG(gc.seed, 0x7073, c, b))
+	}
+	// After the services moved (which may change a flow's protocol, not its
+	// packets): durations and bytes are calibrated by protocol.
+	if gc.sizes != nil && t.Kind == trace.KindFlows {
+		st.SizedRecords += postgen.CalibrateSizes(gc.sizes[c], t.Flows, postgen.BlockRNG(gc.seed, 0x73697a65, c, b))
 	}
 	if gc.labels != nil && t.Kind == trace.KindFlows {
 		st.Relabelled += postgen.DrawLabels(gc.labels, t.Flows, gc.seed)

@@ -106,7 +106,7 @@ func writeJSON(path string, v any) error {
 // so that runs made by an older netshare redo the stage.
 const (
 	preprocessVersion = "preprocess/v7"
-	generateVersion   = "generate/v4"
+	generateVersion   = "generate/v5"
 	evaluateVersion   = "evaluate/v4"
 )
 

@@ -20,11 +20,12 @@ import (
 // packet counts, lost their ports with them.
 //
 // PortSizes is the real trace's records per (port-pair cell, packet
-// class) and protocol; FollowPortSizes exchanges whole port pairs between
-// a block's decoded flows of one protocol and one length so that the
-// block's joint of the two follows the real one. The exchange keeps every
-// port pair's flows, records and packets, so the ports' marginals, their
-// pairs (port_pairs) and the lengths given ports stay.
+// class) and protocol; FollowPortSizes exchanges whole services (protocol
+// and port pair) between a block's decoded TCP and UDP flows of one length
+// so that the block's joint of the two follows the real one. The exchange
+// keeps every service's flows, records and packets, so the protocols' and
+// ports' marginals, their pairs (port_pairs) and the lengths given ports
+// stay.
 
 // PacketClass is the class of a record with n packets: 0 for none, then
 // 1, 2-3, 4-7, … (the bit length of n), at most 20.
@@ -58,19 +59,39 @@ func (ps *PortSizes) Add(f *trace.Flow) {
 const sizeMix = 0.05
 
 // sizeFlow is one decoded flow of a block: its records' indices, its
-// port-pair cell and its packet class (of its records' mean).
+// service cell (sizeCell) and its packet class (of its records' mean).
 type sizeFlow struct {
 	recs  []int
-	cell  uint32
+	cell  uint64
 	class uint8
 }
 
-// FollowPortSizes exchanges port pairs between the flows in recs (one
-// block's records) so that, per protocol, their (port-pair cell, packet
-// class) joint follows ps. A flow is the records of one 5-tuple; flows
-// whose key fixed says must stay (continued across chunks) keep their
-// ports, and a flow only exchanges with flows of its protocol and number
-// of records. It returns how many flows took another port pair.
+// sizeCell is the cell of a protocol's port-pair cell across protocols.
+func sizeCell(proto uint8, cell uint32) uint64 { return uint64(proto)<<32 | uint64(cell) }
+
+// service is what FollowPortSizes exchanges: a protocol and port pair,
+// with the TCP flags of the flow that held it, which go with it when it
+// changes a flow's protocol.
+type service struct {
+	proto  uint8
+	sp, dp uint16
+	flags  uint8
+}
+
+// FollowPortSizes exchanges services (protocol and port pair) between the
+// TCP and UDP flows in recs (one block's records) so that their (protocol,
+// port-pair cell, packet class) joint follows ps. A flow is the records of
+// one 5-tuple; flows whose key fixed says must stay (continued across
+// chunks) keep their service, and a flow only exchanges with flows of its
+// number of records. A flow whose protocol changes takes the TCP flags of
+// the flow its service came from (none for UDP). It returns how many
+// flows took another service.
+//
+// Exchanging across the two protocols lets a block whose model put TCP
+// on one-packet flows and UDP on long ones, where the real trace has the
+// reverse, follow the real (protocol, packets) joint as well as the
+// ports'; within one protocol only, nothing moved a protocol off the
+// packet counts the model gave it.
 //
 // Per group of exchangeable flows: the plan is the real joint (mixed with
 // a little of the independent one) fitted by iterative proportional
@@ -95,10 +116,7 @@ func FollowPortSizes(ps *PortSizes, recs []trace.Flow, fixed func(trace.Key) boo
 		}
 		byKey[k] = append(byKey[k], i)
 	}
-	type group struct {
-		proto uint8
-		n     int
-	}
+	type group struct{ n int }
 	groups := map[group][]sizeFlow{}
 	var gorder []group
 	for _, k := range order {
@@ -113,11 +131,11 @@ func FollowPortSizes(ps *PortSizes, recs []trace.Flow, fixed func(trace.Key) boo
 		for _, i := range idx {
 			pk += recs[i].Packets
 		}
-		g := group{k.Proto, len(idx)}
+		g := group{len(idx)}
 		if _, ok := groups[g]; !ok {
 			gorder = append(gorder, g)
 		}
-		groups[g] = append(groups[g], sizeFlow{recs: idx, cell: ps.keys.cell(k.Proto, k.SrcPort, k.DstPort), class: PacketClass(pk / uint64(len(idx)))})
+		groups[g] = append(groups[g], sizeFlow{recs: idx, cell: sizeCell(k.Proto, ps.keys.cell(k.Proto, k.SrcPort, k.DstPort)), class: PacketClass(pk / uint64(len(idx)))})
 	}
 	keys := make(map[trace.Key]int, len(byKey))
 	for k, idx := range byKey {
@@ -126,26 +144,33 @@ func FollowPortSizes(ps *PortSizes, recs []trace.Flow, fixed func(trace.Key) boo
 	moved := 0
 	for _, g := range gorder {
 		if fl := groups[g]; len(fl) > 1 {
-			moved += exchangeBySize(ps.Cells[g.proto], recs, fl, keys, rng)
+			moved += exchangeBySize(ps.Cells, recs, fl, keys, rng)
 		}
 	}
 	return moved
 }
 
 // exchangeBySize is FollowPortSizes for one group of flows.
-func exchangeBySize(real map[uint32]float64, recs []trace.Flow, fl []sizeFlow, keys map[trace.Key]int, rng *rand.Rand) int {
-	if len(real) == 0 {
+func exchangeBySize(cellsByProto map[uint8]map[uint32]float64, recs []trace.Flow, fl []sizeFlow, keys map[trace.Key]int, rng *rand.Rand) int {
+	var total float64
+	for _, proto := range []uint8{trace.ProtoTCP, trace.ProtoUDP} {
+		for _, w := range cellsByProto[proto] {
+			total += w
+		}
+	}
+	if total == 0 {
 		return 0
 	}
+	real := func(c uint64, k uint8) float64 { return cellsByProto[uint8(c>>32)][uint32(c)<<5|uint32(k)] }
 	// The group's cells and classes, in a fixed order.
-	cellN, classN := map[uint32]float64{}, map[uint8]float64{}
+	cellN, classN := map[uint64]float64{}, map[uint8]float64{}
 	for _, f := range fl {
 		cellN[f.cell]++
 		classN[f.class]++
 	}
 	cells := slices.Sorted(maps.Keys(cellN))
 	classes := slices.Sorted(maps.Keys(classN))
-	ci := make(map[uint32]int, len(cells))
+	ci := make(map[uint64]int, len(cells))
 	for i, c := range cells {
 		ci[c] = i
 	}
@@ -155,16 +180,12 @@ func exchangeBySize(real map[uint32]float64, recs []trace.Flow, fl []sizeFlow, k
 	}
 	// The plan: real joint restricted to the group's cells and classes,
 	// plus a little of the independent one, fitted to the group's margins.
-	var total float64
-	for _, w := range real {
-		total += w
-	}
 	n := float64(len(fl))
 	nc, nk := len(cells), len(classes)
 	plan := make([]float64, nc*nk)
 	for i, c := range cells {
 		for j, k := range classes {
-			plan[i*nk+j] = real[c<<5|uint32(k)]/total + sizeMix*cellN[c]/n*classN[k]/n
+			plan[i*nk+j] = real(c, k)/total + sizeMix*cellN[c]/n*classN[k]/n
 		}
 	}
 	rows, cols := make([]float64, nc), make([]float64, nk)
@@ -188,7 +209,7 @@ func exchangeBySize(real map[uint32]float64, recs []trace.Flow, fl []sizeFlow, k
 			quota[x]++
 		}
 	}
-	pool := make([][][2]uint16, nc)
+	pool := make([][]service, nc)
 	for _, i := range perm {
 		f := fl[i]
 		x := ci[f.cell]*nk + ki[f.class]
@@ -199,7 +220,7 @@ func exchangeBySize(real map[uint32]float64, recs []trace.Flow, fl []sizeFlow, k
 			continue
 		}
 		r := &recs[f.recs[0]]
-		pool[ci[f.cell]] = append(pool[ci[f.cell]], [2]uint16{r.SrcPort, r.DstPort})
+		pool[ci[f.cell]] = append(pool[ci[f.cell]], service{r.Proto, r.SrcPort, r.DstPort, r.TCPFlags})
 	}
 	for _, p := range pool {
 		rng.Shuffle(len(p), func(a, b int) { p[a], p[b] = p[b], p[a] })
@@ -260,26 +281,29 @@ func exchangeBySize(real map[uint32]float64, recs []trace.Flow, fl []sizeFlow, k
 		pick := len(p) - 1
 		for t := len(p) - 1; t >= max(0, len(p)-8); t-- {
 			k := old
-			k.SrcPort, k.DstPort = p[t][0], p[t][1]
+			k.Proto, k.SrcPort, k.DstPort = p[t].proto, p[t].sp, p[t].dp
 			if k == old || keys[k] == 0 {
 				pick = t
 				break
 			}
 		}
-		sp, dp := p[pick][0], p[pick][1]
+		sv := p[pick]
 		p[pick] = p[len(p)-1]
 		pool[got[i]] = p[:len(p)-1]
-		if sp == old.SrcPort && dp == old.DstPort {
+		k := old
+		k.Proto, k.SrcPort, k.DstPort = sv.proto, sv.sp, sv.dp
+		if k == old {
 			continue
 		}
-		k := old
-		k.SrcPort, k.DstPort = sp, dp
 		if keys[old] -= len(f.recs); keys[old] <= 0 {
 			delete(keys, old)
 		}
 		keys[k] += len(f.recs)
 		for _, j := range f.recs {
-			recs[j].SrcPort, recs[j].DstPort = sp, dp
+			if recs[j].Proto != sv.proto {
+				recs[j].Proto, recs[j].TCPFlags = sv.proto, sv.flags
+			}
+			recs[j].SrcPort, recs[j].DstPort = sv.sp, sv.dp
 		}
 		moved++
 	}
