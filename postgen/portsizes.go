@@ -66,7 +66,8 @@ type sizeFlow struct {
 	class uint8
 }
 
-// sizeCell is the cell of a protocol's port-pair cell across protocols.
+// sizeCell keys a port-pair cell of one protocol among those of both
+// protocols: the protocol above the cell.
 func sizeCell(proto uint8, cell uint32) uint64 { return uint64(proto)<<32 | uint64(cell) }
 
 // service is what FollowPortSizes exchanges: a protocol and port pair,
