@@ -287,9 +287,10 @@ type Generate struct {
 	// time makes, go. The shares are counts taken at pre-processing; not
 	// under DP, where they are not released (the key is then ignored).
 	PortPairs bool `yaml:"port_pairs"`
-	// PortsGivenSizes exchanges whole services (protocol and port pair)
-	// between a block's decoded TCP and UDP flows of one length so that
-	// the flows' (protocol, port-pair class, packet class) joint follows
+	// PortsGivenSizes exchanges whole services (protocol and port pair;
+	// an ICMP flow's ports are its type and code) between a block's
+	// decoded TCP, UDP and ICMP flows of one length so that the flows'
+	// (protocol, port-pair class, packet class) joint follows
 	// the real trace's: the protocol and ports are attributes and the
 	// packets features, and nothing else keeps a flow's size with its
 	// service. Every service keeps its flows, records and packets; a flow

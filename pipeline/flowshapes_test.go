@@ -64,14 +64,17 @@ func TestGenerateFlowShapes(t *testing.T) {
 			counted += x
 		}
 	}
-	want := 0
+	withPorts, withSizes := 0, 0
 	for _, f := range real.Flows {
 		if f.Proto == trace.ProtoTCP || f.Proto == trace.ProtoUDP {
-			want++
+			withPorts++
+		}
+		if f.Proto == trace.ProtoTCP || f.Proto == trace.ProtoUDP || f.Proto == trace.ProtoICMP {
+			withSizes++
 		}
 	}
-	if int(counted) != want || int(pairs) != want {
-		t.Errorf("port sizes count %v records and port pairs %v, want the %d TCP and UDP ones", counted, pairs, want)
+	if int(counted) != withSizes || int(pairs) != withPorts {
+		t.Errorf("port sizes count %v records and port pairs %v, want the %d TCP, UDP and ICMP ones and the %d TCP and UDP ones", counted, pairs, withSizes, withPorts)
 	}
 	portKey := func(p uint16) int {
 		if p < 1024 {

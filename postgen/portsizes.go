@@ -21,11 +21,11 @@ import (
 //
 // PortSizes is the real trace's records per (port-pair cell, packet
 // class) and protocol; FollowPortSizes exchanges whole services (protocol
-// and port pair) between a block's decoded TCP and UDP flows of one length
-// so that the block's joint of the two follows the real one. The exchange
-// keeps every service's flows, records and packets, so the protocols' and
-// ports' marginals, their pairs (port_pairs) and the lengths given ports
-// stay.
+// and port pair; an ICMP flow's ports are its type and code) between a
+// block's decoded TCP, UDP and ICMP flows of one length so that the
+// block's joint of the two follows the real one. The exchange keeps every
+// service's flows, records and packets, so the protocols' and ports'
+// marginals, their pairs (port_pairs) and the lengths given ports stay.
 
 // PacketClass is the class of a record with n packets: 0 for none, then
 // 1, 2-3, 4-7, … (the bit length of n), at most 20.
@@ -47,7 +47,7 @@ func (ps *PortSizes) Missing() bool { return ps == nil || ps.Cells == nil }
 
 // Add counts one record.
 func (ps *PortSizes) Add(f *trace.Flow) {
-	if f.Proto != trace.ProtoTCP && f.Proto != trace.ProtoUDP {
+	if !sizeProto(f.Proto) {
 		return
 	}
 	addCell(&ps.Cells, f.Proto, ps.keys.cell(f.Proto, f.SrcPort, f.DstPort)<<5|uint32(PacketClass(f.Packets)), 1)
@@ -66,6 +66,13 @@ type sizeFlow struct {
 	class uint8
 }
 
+// sizeProto reports whether ports given sizes counts and exchanges the
+// services of protocol p: TCP, UDP and ICMP (whose "ports" are its type
+// and code).
+func sizeProto(p uint8) bool {
+	return p == trace.ProtoTCP || p == trace.ProtoUDP || p == trace.ProtoICMP
+}
+
 // sizeCell keys a port-pair cell of one protocol among those of both
 // protocols: the protocol above the cell.
 func sizeCell(proto uint8, cell uint32) uint64 { return uint64(proto)<<32 | uint64(cell) }
@@ -80,15 +87,15 @@ type service struct {
 }
 
 // FollowPortSizes exchanges services (protocol and port pair) between the
-// TCP and UDP flows in recs (one block's records) so that their (protocol,
-// port-pair cell, packet class) joint follows ps. A flow is the records of
-// one 5-tuple; flows whose key fixed says must stay (continued across
-// chunks) keep their service, and a flow only exchanges with flows of its
-// number of records. A flow whose protocol changes takes the TCP flags of
-// the flow its service came from (none for UDP). It returns how many
-// flows took another service.
+// TCP, UDP and ICMP flows in recs (one block's records) so that their
+// (protocol, port-pair cell, packet class) joint follows ps. A flow is the
+// records of one 5-tuple; flows whose key fixed says must stay (continued
+// across chunks) keep their service, and a flow only exchanges with flows
+// of its number of records. A flow whose protocol changes takes the TCP
+// flags of the flow its service came from (none for UDP and ICMP). It
+// returns how many flows took another service.
 //
-// Exchanging across the two protocols lets a block whose model put TCP
+// Exchanging across protocols lets a block whose model put TCP
 // on one-packet flows and UDP on long ones, where the real trace has the
 // reverse, follow the real (protocol, packets) joint as well as the
 // ports'; within one protocol only, nothing moved a protocol off the
@@ -121,7 +128,7 @@ func FollowPortSizes(ps *PortSizes, recs []trace.Flow, fixed func(trace.Key) boo
 	groups := map[group][]sizeFlow{}
 	var gorder []group
 	for _, k := range order {
-		if k.Proto != trace.ProtoTCP && k.Proto != trace.ProtoUDP {
+		if !sizeProto(k.Proto) {
 			continue
 		}
 		if fixed != nil && fixed(k) {
@@ -154,7 +161,7 @@ func FollowPortSizes(ps *PortSizes, recs []trace.Flow, fixed func(trace.Key) boo
 // exchangeBySize is FollowPortSizes for one group of flows.
 func exchangeBySize(cellsByProto map[uint8]map[uint32]float64, recs []trace.Flow, fl []sizeFlow, keys map[trace.Key]int, rng *rand.Rand) int {
 	var total float64
-	for _, proto := range []uint8{trace.ProtoTCP, trace.ProtoUDP} {
+	for _, proto := range []uint8{trace.ProtoTCP, trace.ProtoUDP, trace.ProtoICMP} {
 		for _, w := range cellsByProto[proto] {
 			total += w
 		}

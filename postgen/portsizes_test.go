@@ -95,8 +95,8 @@ func TestPortSizesMissingAndJSON(t *testing.T) {
 	}
 	ps := NewPortSizes()
 	ps.Add(&recs[0])
-	udp := trace.Flow{Proto: trace.ProtoICMP, Packets: 1}
-	ps.Add(&udp) // no ports: not counted
+	gre := trace.Flow{Proto: 47, Packets: 1}
+	ps.Add(&gre) // no ports, no type: not counted
 	b, err := json.Marshal(ps)
 	if err != nil {
 		t.Fatal(err)
@@ -189,58 +189,67 @@ func BenchmarkFlowShapes(b *testing.B) {
 }
 
 // Services move across protocols: where the real trace has its DNS
-// queries (UDP) as single packets and its HTTPS flows (TCP) long, and the
-// model the other way round, the exchange gives the single packets UDP
-// again, with no TCP flags, and the long flows TCP with the flags of the
-// flows the services came from. Each protocol keeps its flows.
+// queries (UDP), or its pings (ICMP echo, type 8 in the destination
+// port), as single packets and its HTTPS flows (TCP) long, and the model
+// the other way round, the exchange gives the single packets their
+// protocol again, with no TCP flags, and the long flows TCP with the flags
+// of the flows the services came from. Each protocol keeps its flows.
 func TestFollowPortSizesAcrossProtocols(t *testing.T) {
 	const syn, ack = 0x02, 0x10
-	ps := NewPortSizes()
-	var recs []trace.Flow
-	for i := range 200 {
-		dns := func(pkts uint64) trace.Flow {
-			f := sizedFlow(i, 53, pkts)
-			f.Proto, f.TCPFlags = trace.ProtoUDP, 0
-			return f
+	for _, small := range []struct {
+		proto  uint8
+		sp, dp uint16
+	}{{trace.ProtoUDP, 40000, 53}, {trace.ProtoICMP, 0, 8 << 8}} {
+		ps := NewPortSizes()
+		var recs []trace.Flow
+		for i := range 200 {
+			one := func(pkts uint64) trace.Flow {
+				f := sizedFlow(i, small.dp, pkts)
+				f.Proto, f.TCPFlags = small.proto, 0
+				if small.proto == trace.ProtoICMP {
+					f.SrcPort = small.sp
+				}
+				return f
+			}
+			https := func(pkts uint64) trace.Flow {
+				f := sizedFlow(i, 443, pkts)
+				f.TCPFlags = syn | ack
+				return f
+			}
+			real, gen := one(1), one(16)
+			if i%2 == 1 {
+				real, gen = https(16), https(1)
+			}
+			ps.Add(&real)
+			recs = append(recs, gen)
 		}
-		https := func(pkts uint64) trace.Flow {
-			f := sizedFlow(i, 443, pkts)
-			f.TCPFlags = syn | ack
-			return f
+		protos := func() map[uint8]int {
+			m := map[uint8]int{}
+			for _, r := range recs {
+				m[r.Proto]++
+			}
+			return m
 		}
-		real, gen := dns(1), dns(16)
-		if i%2 == 1 {
-			real, gen = https(16), https(1)
+		before := protos()
+		FollowPortSizes(ps, recs, nil, rand.New(rand.NewPCG(5, 6)))
+		if got := protos(); !maps.Equal(got, before) {
+			t.Errorf("protocol %d: flows per protocol %v, want %v", small.proto, got, before)
 		}
-		ps.Add(&real)
-		recs = append(recs, gen)
-	}
-	protos := func() map[uint8]int {
-		m := map[uint8]int{}
+		right := 0
 		for _, r := range recs {
-			m[r.Proto]++
+			isSmall := r.Proto == small.proto
+			if isSmall != (r.DstPort == small.dp) {
+				t.Fatalf("record %+v: protocol and port pair apart", r)
+			}
+			if isSmall && r.TCPFlags != 0 || !isSmall && r.TCPFlags != syn|ack {
+				t.Fatalf("record %+v: TCP flags %#x", r, r.TCPFlags)
+			}
+			if (r.Packets == 1) == isSmall {
+				right++
+			}
 		}
-		return m
-	}
-	before := protos()
-	FollowPortSizes(ps, recs, nil, rand.New(rand.NewPCG(5, 6)))
-	if got := protos(); !maps.Equal(got, before) {
-		t.Errorf("flows per protocol %v, want %v", got, before)
-	}
-	right := 0
-	for _, r := range recs {
-		udp := r.Proto == trace.ProtoUDP
-		if udp != (r.DstPort == 53) {
-			t.Fatalf("record %+v: protocol and port pair apart", r)
+		if right < 190 {
+			t.Errorf("protocol %d: %d of 200 flows of the protocol their size goes with, want at least 190", small.proto, right)
 		}
-		if udp && r.TCPFlags != 0 || !udp && r.TCPFlags != syn|ack {
-			t.Fatalf("record %+v: TCP flags %#x", r, r.TCPFlags)
-		}
-		if (r.Packets == 1) == udp {
-			right++
-		}
-	}
-	if right < 190 {
-		t.Errorf("%d of 200 flows of the protocol their size goes with, want at least 190", right)
 	}
 }
