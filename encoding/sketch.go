@@ -122,7 +122,11 @@ func (s *quantileSketch) knots(k int, log bool) []float64 {
 	if s.n == 0 {
 		return []float64{0, 0}
 	}
-	at := s.order(log)
+	return s.knotsFrom(s.order(s.values(), log), k)
+}
+
+// knotsFrom is knots given the order statistics at (from order).
+func (s *quantileSketch) knotsFrom(at func(uint64) float64, k int) []float64 {
 	n := s.n
 	if n == 1 {
 		v := at(0)
@@ -131,31 +135,27 @@ func (s *quantileSketch) knots(k int, log bool) []float64 {
 	k = max(1, min(k, int(min(n-1, math.MaxInt32))))
 	knots := make([]float64, k+1)
 	for j := 0; j <= k; j++ {
-		knots[j] = s.quantileAt(at, float64(j)/float64(k)*float64(n-1))
+		x := float64(j) / float64(k) * float64(n-1)
+		i := uint64(x)
+		if i >= n-1 {
+			knots[j] = at(n - 1)
+			continue
+		}
+		f := x - float64(i)
+		a, b := at(i), at(i+1)
+		if a == b {
+			knots[j] = a
+		} else {
+			knots[j] = a + f*(b-a)
+		}
 	}
 	return knots
 }
 
-// quantileAt returns the value at fractional order statistic x (from 0),
-// interpolated between its two neighbours.
-func (s *quantileSketch) quantileAt(at func(uint64) float64, x float64) float64 {
-	i := uint64(x)
-	if i >= s.n-1 {
-		return at(s.n - 1)
-	}
-	f := x - float64(i)
-	a, b := at(i), at(i+1)
-	if a == b || f == 0 {
-		return a
-	}
-	return a + f*(b-a)
-}
-
 // order returns the function giving order statistic i (from 0) of the
-// values added, in log1p space when log is set; the sketch must not be
-// empty.
-func (s *quantileSketch) order(log bool) func(i uint64) float64 {
-	vals := s.values()
+// values added, vals (from values), in log1p space when log is set; the
+// sketch must not be empty.
+func (s *quantileSketch) order(vals []counted, log bool) func(i uint64) float64 {
 	cum := make([]uint64, len(vals))
 	var t uint64
 	for i, vc := range vals {
@@ -205,12 +205,13 @@ const gapStep = 0x1p-23
 // packets. With knots at a gap's sides, a position decodes on the side of
 // the gap its probability lies on, as in the data.
 func (s *quantileSketch) gapKnots(k int) (knots, probs []float64) {
-	knots = s.knots(k, true)
 	n := s.n
 	if n < 3 {
-		return knots, nil
+		return s.knots(k, true), nil
 	}
-	at := s.order(true)
+	vals := s.values()
+	at := s.order(vals, true)
+	knots = s.knotsFrom(at, k)
 	k = len(knots) - 1
 	type point struct{ p, v float64 }
 	pts := make([]point, k+1)
@@ -225,7 +226,6 @@ func (s *quantileSketch) gapKnots(k int) (knots, probs []float64) {
 	}
 	var gaps []gap
 	var cum uint64
-	vals := s.values()
 	for i := 0; i+1 < len(vals); i++ {
 		cum += vals[i].c
 		if d := at(cum) - at(cum-1); d >= gapMin {

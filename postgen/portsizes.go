@@ -73,8 +73,8 @@ func sizeProto(p uint8) bool {
 	return p == trace.ProtoTCP || p == trace.ProtoUDP || p == trace.ProtoICMP
 }
 
-// sizeCell keys a port-pair cell of one protocol among those of both
-// protocols: the protocol above the cell.
+// sizeCell keys a port-pair cell of one protocol among those of every
+// protocol: the protocol above the cell.
 func sizeCell(proto uint8, cell uint32) uint64 { return uint64(proto)<<32 | uint64(cell) }
 
 // service is what FollowPortSizes exchanges: a protocol and port pair,
@@ -149,26 +149,24 @@ func FollowPortSizes(ps *PortSizes, recs []trace.Flow, fixed func(trace.Key) boo
 	for k, idx := range byKey {
 		keys[k] = len(idx)
 	}
+	var total float64 // the real records counted, of every protocol
+	for _, cells := range ps.Cells {
+		for _, w := range cells {
+			total += w
+		}
+	}
 	moved := 0
 	for _, g := range gorder {
-		if fl := groups[g]; len(fl) > 1 {
-			moved += exchangeBySize(ps.Cells, recs, fl, keys, rng)
+		if fl := groups[g]; len(fl) > 1 && total > 0 {
+			moved += exchangeBySize(ps.Cells, total, recs, fl, keys, rng)
 		}
 	}
 	return moved
 }
 
 // exchangeBySize is FollowPortSizes for one group of flows.
-func exchangeBySize(cellsByProto map[uint8]map[uint32]float64, recs []trace.Flow, fl []sizeFlow, keys map[trace.Key]int, rng *rand.Rand) int {
-	var total float64
-	for _, proto := range []uint8{trace.ProtoTCP, trace.ProtoUDP, trace.ProtoICMP} {
-		for _, w := range cellsByProto[proto] {
-			total += w
-		}
-	}
-	if total == 0 {
-		return 0
-	}
+// cellsByProto are the real counts (PortSizes.Cells), total their sum.
+func exchangeBySize(cellsByProto map[uint8]map[uint32]float64, total float64, recs []trace.Flow, fl []sizeFlow, keys map[trace.Key]int, rng *rand.Rand) int {
 	real := func(c uint64, k uint8) float64 { return cellsByProto[uint8(c>>32)][uint32(c)<<5|uint32(k)] }
 	// The group's cells and classes, in a fixed order.
 	cellN, classN := map[uint64]float64{}, map[uint8]float64{}

@@ -103,22 +103,20 @@ func rankByProtocol(classes map[int]encoding.SizeClass, c int, fs []trace.Flow, 
 			return
 		}
 	}
-	prov := make([]float64, len(order))
+	type ranked struct {
+		i    int     // the record
+		prov float64 // its provisional value
+	}
+	rs := make([]ranked, len(order))
 	for k, ps := range groups {
 		kn := knots(classes[k])
 		n := float64(len(ps))
 		for r, p := range ps {
-			prov[p] = encoding.At(kn, (float64(r)+0.5)/n)
+			rs[p] = ranked{order[p], encoding.At(kn, (float64(r)+0.5)/n)}
 		}
 	}
-	pos := make([]int, len(order))
-	for p := range pos {
-		pos[p] = p
+	slices.SortStableFunc(rs, func(a, b ranked) int { return cmp.Compare(a.prov, b.prov) })
+	for r := range rs {
+		order[r] = rs[r].i
 	}
-	slices.SortStableFunc(pos, func(a, b int) int { return cmp.Compare(prov[a], prov[b]) })
-	re := make([]int, len(order))
-	for r, p := range pos {
-		re[r] = order[p]
-	}
-	copy(order, re)
 }
