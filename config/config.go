@@ -290,10 +290,9 @@ type Generate struct {
 	// PortsGivenSizes exchanges whole services (protocol and port pair;
 	// an ICMP flow's ports are its type and code) between a block's
 	// decoded TCP, UDP and ICMP flows of one length so that the flows'
-	// (protocol, port-pair class, packet class) joint follows
-	// the real trace's: the protocol and ports are attributes and the
-	// packets features, and nothing else keeps a flow's size with its
-	// service. Every service keeps its flows, records and packets; a flow
+	// (protocol, port-pair class, packet class) joint follows the real
+	// trace's: the protocol and ports are attributes and the packets
+	// features, and nothing else keeps a flow's size with its service. Every service keeps its flows, records and packets; a flow
 	// whose protocol changes takes the TCP flags of the flow the service
 	// came from. Flow traces; the counts are taken at pre-processing, not
 	// under DP (the key is then ignored).
@@ -326,10 +325,9 @@ type Generate struct {
 	// within a class, each protocol's records ranked by their protocol's
 	// own values first, so that durations and sizes follow the packets
 	// and the protocol as in the real trace (flow traces with continuous:
-	// quantile). Under DP
-	// the classes' distributions come from two accounted histograms of the
-	// private trace (docs/privacy.md), or, with dp.public_schema, the pass
-	// is off. On in the default preset.
+	// quantile). Under DP the classes' distributions come from two
+	// accounted histograms of the private trace (docs/privacy.md), or,
+	// with dp.public_schema, the pass is off. On in the default preset.
 	SizesGivenPackets bool `yaml:"sizes_given_packets"`
 	// LengthsGivenPorts calibrates the lengths (records or packets per
 	// flow) of each chunk's generated flows within their port class: to a
