@@ -200,3 +200,26 @@ func (q *Quantile) positions(values []float64) []float64 {
 	slices.Sort(out)
 	return out
 }
+
+// PortFlows returns, per port, the flows that use it as source or as
+// destination port, over all protocols, from the port fields' priors (nil
+// when the fields have none: no posterior decoding). A flow with the same
+// port on both sides counts twice. Tail ports are counted as their
+// class's token, which stands for them.
+func (s *Schema) PortFlows() map[uint16]float64 {
+	var out map[uint16]float64
+	for _, f := range s.Attr {
+		if (f.Name != "srcport" && f.Name != "dstport") || len(f.Prior) == 0 {
+			continue
+		}
+		if out == nil {
+			out = map[uint16]float64{}
+		}
+		for j, w := range f.Prior {
+			if j < len(f.Candidates) && f.Candidates[j] >= 0 && f.Candidates[j] <= 0xffff {
+				out[uint16(f.Candidates[j])] += w
+			}
+		}
+	}
+	return out
+}

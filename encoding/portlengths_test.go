@@ -186,3 +186,19 @@ func TestPortLengthKnotsSchema(t *testing.T) {
 		}
 	}
 }
+
+// PortFlows sums the flows per port over both port fields: port 1025 is
+// the source of 25 flows, 443 their destination, 53 the destination of
+// ten queries and the source of ten replies, and 5003 one of each.
+func TestPortFlows(t *testing.T) {
+	s, _, tok := portSchema(t)
+	got := s.PortFlows()
+	for port, want := range map[uint16]float64{1025: 25, 443: 25, 53: 20, 5003: 2, 80: 30, tok: 30} {
+		if got[port] != want {
+			t.Errorf("port %d: %v flows, want %v", port, got[port], want)
+		}
+	}
+	if _, ok := got[40007]; ok {
+		t.Error("a tail port counted by itself; its class's token stands for it")
+	}
+}

@@ -327,7 +327,7 @@ func (r *Run) portPairs(s *encoding.Schema, split *SplitInfo) *postgen.PortPairs
 		r.log.Warn("generate.port_pairs: the run was pre-processed before port pairs were kept by port; pre-process again to use it")
 		return nil
 	}
-	split.PortPairs.Bind(s.TailPorts)
+	split.PortPairs.Bind(s)
 	return split.PortPairs
 }
 
@@ -383,10 +383,10 @@ func (r *Run) flowShapes(s *encoding.Schema, split *SplitInfo) (*postgen.PortSiz
 		}
 	}
 	if ps != nil {
-		ps.Bind(s.TailPorts)
+		ps.Bind(s)
 	}
 	if lc != nil {
-		lc.Bind(s.TailPorts)
+		lc.Bind(s)
 	}
 	return ps, lc
 }

@@ -25,8 +25,8 @@ func TestGeneratePortPairs(t *testing.T) {
 	if s.TailPorts == nil || !split.PortPairs.TailKeys {
 		t.Fatalf("the sample has tail classes %v, split.json's tail keys %v: want both", s.TailPorts != nil, split.PortPairs.TailKeys)
 	}
-	want := postgen.PortPairs{PortKeys: postgen.PortKeys{TailKeys: true}}
-	want.Bind(s.TailPorts)
+	want := postgen.PortPairs{PortKeys: postgen.PortKeys{TailKeys: true, HeavyFlows: postgen.HeavyPortFlows}}
+	want.Bind(s)
 	for _, f := range real.Flows {
 		want.Add(f.Key(), 1)
 	}
@@ -43,8 +43,8 @@ func TestGeneratePortPairs(t *testing.T) {
 	// Half the L1 distance between the synthetic and the real shares, per
 	// protocol, weighed by the real records.
 	dist := func(fs []trace.Flow) float64 {
-		got := postgen.PortPairs{PortKeys: postgen.PortKeys{TailKeys: true}}
-		got.Bind(s.TailPorts)
+		got := postgen.PortPairs{PortKeys: postgen.PortKeys{TailKeys: true, HeavyFlows: postgen.HeavyPortFlows}}
+		got.Bind(s)
 		for _, f := range fs {
 			got.Add(f.Key(), 1)
 		}

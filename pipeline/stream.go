@@ -619,16 +619,20 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 		return err
 	}
 	// The port pairs, port sizes and labels key ports by the schema's tail
-	// classes (postgen.PortKeys): they are counted as the chunks are
-	// encoded, weighed as the address profile.
+	// classes, the pairs and sizes also by its heavy ports
+	// (postgen.PortKeys): they are counted as the chunks are encoded,
+	// weighed as the address profile.
 	var count func(f *flows.ChunkFlow[R])
 	if pairs != nil {
-		pairs.TailKeys = true
-		pairs.Bind(schema.TailPorts)
+		pairs.TailKeys, pairs.HeavyFlows = true, postgen.HeavyPortFlows
+		pairs.Bind(schema)
 		if portSizes != nil {
+			// The labels keep the heavy ports keyed by their range
+			// (postgen.LabelCells says why).
 			portSizes.TailKeys, labels.TailKeys = true, true
-			portSizes.Bind(schema.TailPorts)
-			labels.Bind(schema.TailPorts)
+			portSizes.HeavyFlows = postgen.HeavyPortFlows
+			portSizes.Bind(schema)
+			labels.Bind(schema)
 		}
 		count = func(f *flows.ChunkFlow[R]) {
 			w := len(f.Records) + f.Truncated

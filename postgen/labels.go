@@ -19,7 +19,12 @@ import (
 //
 // LabelCells is the real trace's records per label in nested cells of a
 // record's shape: its protocol, then its destination port's key
-// (portKey, tail-class ports apart with PortKeys.TailKeys), its source
+// (portKey, tail-class ports apart with PortKeys.TailKeys; heavy ports
+// by their range, as pre-processing leaves PortKeys.HeavyFlows unset
+// here: keyed by itself, a synthetic probe on a heavy service port took
+// the label of that port's few real probes, benign on `ctu-normal-40-
+// day1`'s MQTT port, where the range's many probes are malicious, and
+// the model makes far more such probes than the real trace holds), its source
 // port's, its packet class, its duration class and its bytes per packet
 // class. The duration tells a scan probe from a
 // service's flow of the same size: on `ctu-normal-40-day1` almost every
