@@ -405,7 +405,7 @@ func (b *SpecBuilder[R, P]) Add(c int, start, end int64, f *flows.ChunkFlow[R]) 
 			b.labels[b.label(r)] = struct{}{}
 		}
 		if b.sizes != nil {
-			b.sizes[c].add(any(r).(*trace.Flow))
+			b.sizes[c].add(any(r).(*trace.Flow), len(f.Records) > 1)
 		}
 	}
 }

@@ -65,13 +65,13 @@ func TestSizeKnots(t *testing.T) {
 func TestSizeKnotsPerProtocol(t *testing.T) {
 	s := sizeSketches{}
 	for range 40 {
-		s.add(&trace.Flow{Proto: trace.ProtoTCP, Packets: 1, Bytes: 44})
+		s.add(&trace.Flow{Proto: trace.ProtoTCP, Packets: 1, Bytes: 44}, false)
 	}
 	for range SizeProtoMin {
-		s.add(&trace.Flow{Proto: trace.ProtoICMP, Packets: 1, Bytes: 28})
+		s.add(&trace.Flow{Proto: trace.ProtoICMP, Packets: 1, Bytes: 28}, false)
 	}
 	for range SizeProtoMin - 1 {
-		s.add(&trace.Flow{Proto: trace.ProtoUDP, Packets: 1, Bytes: 76})
+		s.add(&trace.Flow{Proto: trace.ProtoUDP, Packets: 1, Bytes: 76}, false)
 	}
 	k := s.knots(8)
 	all, ok := k[PacketClass(1)]
@@ -98,5 +98,39 @@ func TestSizeKnotsPerProtocol(t *testing.T) {
 		if ok && (At(pc.Bytes, 0) != c.bytes || At(pc.Bytes, 1) != c.bytes) {
 			t.Errorf("protocol %d: bytes %v to %v, want %v", c.proto, At(pc.Bytes, 0), At(pc.Bytes, 1), c.bytes)
 		}
+	}
+}
+
+// A protocol's class is also kept by its flows' length, each side once it
+// holds SizeProtoMin records: records of flows of one record apart from
+// those of flows of several.
+func TestSizeKnotsByFlowLength(t *testing.T) {
+	s := sizeSketches{}
+	for range SizeProtoMin {
+		s.add(&trace.Flow{Proto: trace.ProtoTCP, Packets: 2, Dur: 0}, false)
+		s.add(&trace.Flow{Proto: trace.ProtoTCP, Packets: 2, Dur: 3000}, true)
+	}
+	s.add(&trace.Flow{Proto: trace.ProtoUDP, Packets: 2, Dur: 10}, true)
+	k := s.knots(8)
+	one, ok1 := k[SizeLenKey(trace.ProtoTCP, 2, false)]
+	many, ok2 := k[SizeLenKey(trace.ProtoTCP, 2, true)]
+	if !ok1 || !ok2 {
+		t.Fatalf("classes by length kept: %v, %v", ok1, ok2)
+	}
+	if At(one.Dur, 0) != 0 || At(one.Dur, 1) != 0 || At(many.Dur, 0) != 3000 || At(many.Dur, 1) != 3000 {
+		t.Errorf("one-record flows' durations %v to %v, several-record flows' %v to %v", At(one.Dur, 0), At(one.Dur, 1), At(many.Dur, 0), At(many.Dur, 1))
+	}
+	if pc := k[SizeKey(trace.ProtoTCP, 2)]; At(pc.Dur, 0) != 0 || At(pc.Dur, 1) != 3000 {
+		t.Errorf("the protocol's class holds %v to %v, want both lengths", At(pc.Dur, 0), At(pc.Dur, 1))
+	}
+	if _, ok := k[SizeLenKey(trace.ProtoUDP, 2, true)]; ok {
+		t.Error("a class of one record kept")
+	}
+	keys := map[int]bool{PacketClass(2): true, SizeKey(trace.ProtoTCP, 2): true}
+	for _, key := range []int{SizeLenKey(trace.ProtoTCP, 2, false), SizeLenKey(trace.ProtoTCP, 2, true), SizeLenKey(trace.ProtoUDP, 2, false)} {
+		if keys[key] {
+			t.Errorf("key %#x used twice", key)
+		}
+		keys[key] = true
 	}
 }

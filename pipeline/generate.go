@@ -46,7 +46,8 @@ type GenStats struct {
 	// (generateRows gives up after 16 rounds).
 	ShortFlows int `json:"flows_short,omitempty"`
 	// SizedRecords counts the flow records whose duration or bytes
-	// generate.sizes_given_packets changed.
+	// generate.sizes_given_packets changed (a record twice when both its
+	// passes, before and after ports given sizes, changed it).
 	SizedRecords int `json:"records_sized_given_packets,omitempty"`
 	// PortSizeSwaps counts the flows that took another port pair under
 	// generate.ports_given_sizes; Relabelled the records whose label
@@ -844,6 +845,15 @@ func batchRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b
 		kept = append(kept, recs[i])
 	}
 	t := ops.wrap(kept)
+	// Durations and bytes are calibrated given the packets before the
+	// services move (which go by the records' durations too), and again
+	// after them, by the protocol each flow then has.
+	calibrate := func(key uint64) {
+		if gc.sizes != nil && t.Kind == trace.KindFlows {
+			st.SizedRecords += postgen.CalibrateSizes(gc.sizes[c], t.Flows, postgen.BlockRNG(gc.seed, key, c, b))
+		}
+	}
+	calibrate(0x73697a65)
 	if gc.portSizes != nil && t.Kind == trace.KindFlows {
 		// Continuations, and flows carried on to later chunks, keep their
 		// keys: their other chunks' records are decoded elsewhere.
@@ -855,10 +865,8 @@ func batchRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b
 		}
 		st.PortSizeSwaps += postgen.FollowPortSizes(gc.portSizes, t.Flows, func(k trace.Key) bool { return fixed[k] }, postgen.BlockRNG(gc.seed, 0x7073, c, b))
 	}
-	// After the services moved (which may change a flow's protocol, not its
-	// packets): durations and bytes are calibrated by protocol.
-	if gc.sizes != nil && t.Kind == trace.KindFlows {
-		st.SizedRecords += postgen.CalibrateSizes(gc.sizes[c], t.Flows, postgen.BlockRNG(gc.seed, 0x73697a65, c, b))
+	if gc.portSizes != nil {
+		calibrate(0x73697a66)
 	}
 	if gc.labels != nil && t.Kind == trace.KindFlows {
 		st.Relabelled += postgen.DrawLabels(gc.labels, t.Flows, gc.seed)

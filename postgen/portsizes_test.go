@@ -108,8 +108,8 @@ func TestPortSizesMissingAndJSON(t *testing.T) {
 	if back.Missing() || !maps.Equal(back.Cells[trace.ProtoTCP], ps.Cells[trace.ProtoTCP]) || len(back.Cells) != 1 {
 		t.Errorf("round trip: %v, want %v", back.Cells, ps.Cells)
 	}
-	if c := back.Cells[trace.ProtoTCP][PortPairCell(50000, 23)<<5|uint32(PacketClass(16))]; c != 1 {
-		t.Errorf("the 16-packet telnet flow's cell holds %v, want 1", c)
+	if c := back.Cells[trace.ProtoTCP][PortPairCell(50000, 23)<<6|uint32(sizeClass(16, true))]; c != 1 {
+		t.Errorf("the cell of the 16-packet telnet flow of no duration holds %v, want 1", c)
 	}
 }
 
@@ -251,5 +251,57 @@ func TestFollowPortSizesAcrossProtocols(t *testing.T) {
 		if right < 190 {
 			t.Errorf("protocol %d: %d of 200 flows of the protocol their size goes with, want at least 190", small.proto, right)
 		}
+	}
+}
+
+// Flows of one packet class exchange their services by duration too: the
+// real telnet flows are two-packet probes of no duration and the MQTT
+// flows two packets that last, the synthetic block has them the other way
+// round; without the duration in the classes nothing tells them apart.
+func TestFollowPortSizesByDuration(t *testing.T) {
+	const n = 200
+	ps := NewPortSizes()
+	var recs []trace.Flow
+	for i := range n {
+		real, syn := sizedFlow(i, 23, 2), sizedFlow(i, 23, 2)
+		syn.Dur = 5000
+		if i%2 == 1 {
+			real, syn = sizedFlow(i, 8883, 2), sizedFlow(i, 8883, 2)
+			real.Dur = 5000
+		}
+		ps.Add(&real)
+		recs = append(recs, syn)
+	}
+	before := portPairCounts(recs)
+	FollowPortSizes(ps, recs, nil, rand.New(rand.NewPCG(5, 6)))
+	if got := portPairCounts(recs); !maps.Equal(got, before) {
+		t.Errorf("port pairs %v, want %v", got, before)
+	}
+	right := 0
+	for _, r := range recs {
+		if (r.Dur == 0) == (r.DstPort == 23) {
+			right++
+		}
+	}
+	if right < 190 {
+		t.Errorf("%d of %d flows on the port their duration goes with, want at least 190", right, n)
+	}
+	// The classes: a record of no duration apart from one that lasts.
+	if sizeClass(2, true) == sizeClass(2, false) || sizeClass(2, true)&^zeroDur != PacketClass(2) {
+		t.Errorf("size classes %d and %d", sizeClass(2, true), sizeClass(2, false))
+	}
+}
+
+// Counts of another layout (before the durations) are not used.
+func TestPortSizesVersion(t *testing.T) {
+	ps := NewPortSizes()
+	f := sizedFlow(0, 23, 2)
+	ps.Add(&f)
+	if ps.Missing() {
+		t.Fatal("fresh counts missing")
+	}
+	ps.Version = 0
+	if !ps.Missing() {
+		t.Error("counts of the earlier layout taken")
 	}
 }

@@ -28,7 +28,10 @@ import (
 // provisional value from its protocol's knots at its rank among the
 // class's records of the protocol, the others from the class's knots at
 // their rank among themselves, and the records are ranked by those values
-// (ties in the model's order). A one-packet ICMP echo then takes the
+// (ties in the model's order). Where it holds the protocol's class for
+// records of flows of one record, or of several (encoding.SizeLenKey),
+// a record takes its provisional value from those knots instead, its
+// flow's length being its records in fs. A one-packet ICMP echo then takes the
 // class's small byte counts and a TCP segment its larger ones, while the
 // class's values stay exactly the real ones: calibrating each protocol to
 // its own knots instead would give the class the model's mix of
@@ -36,6 +39,16 @@ import (
 func CalibrateSizes(classes map[int]encoding.SizeClass, fs []trace.Flow, rng *rand.Rand) int {
 	if len(classes) == 0 || len(fs) == 0 {
 		return 0
+	}
+	// Whether each record's flow holds more than one record of the block
+	// (encoding.SizeLenKey).
+	recsOf := map[trace.Key]int{}
+	for i := range fs {
+		recsOf[fs[i].Key()]++
+	}
+	multi := make([]bool, len(fs))
+	for i := range fs {
+		multi[i] = recsOf[fs[i].Key()] > 1
 	}
 	by := map[int][]int{}
 	for i := range fs {
@@ -63,7 +76,7 @@ func CalibrateSizes(classes map[int]encoding.SizeClass, fs []trace.Flow, rng *ra
 			order := slices.Clone(idx)
 			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 			slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(field.get(&fs[a]), field.get(&fs[b])) })
-			rankByProtocol(classes, c, fs, order, field.knots)
+			rankByProtocol(classes, c, fs, multi, order, field.knots)
 			n := float64(len(order))
 			for r, i := range order {
 				v := int64(encoding.At(knots, (float64(r)+0.5)/n))
@@ -85,15 +98,20 @@ func CalibrateSizes(classes map[int]encoding.SizeClass, fs []trace.Flow, rng *ra
 
 // rankByProtocol reorders order (the records of packet class c, ranked
 // by the model's values) by the provisional values of CalibrateSizes:
-// each record of a protocol that classes holds a class of takes the value
-// of its protocol's knots at its rank among the protocol's records, the
-// others the value of the class's knots at their rank among themselves.
+// each record of a protocol that classes holds a class of (by its flow's
+// length, multi, where classes holds that) takes the value of that
+// class's knots at its rank among the class's records, the others the
+// value of the packet class's knots at their rank among themselves.
 // Ties keep the model's order; with no protocol's class, order stays.
-func rankByProtocol(classes map[int]encoding.SizeClass, c int, fs []trace.Flow, order []int, knots func(encoding.SizeClass) []float64) {
-	groups := map[int][]int{} // positions in order, per protocol key (c for the rest)
+func rankByProtocol(classes map[int]encoding.SizeClass, c int, fs []trace.Flow, multi []bool, order []int, knots func(encoding.SizeClass) []float64) {
+	has := func(k int) bool { kc, ok := classes[k]; return ok && len(knots(kc)) > 0 }
+	groups := map[int][]int{} // positions in order, per protocol (and length) key, c for the rest
 	for p, i := range order {
-		k := encoding.SizeKey(fs[i].Proto, fs[i].Packets)
-		if kc, ok := classes[k]; !ok || len(knots(kc)) == 0 {
+		k := encoding.SizeLenKey(fs[i].Proto, fs[i].Packets, multi[i])
+		if !has(k) {
+			k = encoding.SizeKey(fs[i].Proto, fs[i].Packets)
+		}
+		if !has(k) {
 			k = c
 		}
 		groups[k] = append(groups[k], p)

@@ -139,3 +139,46 @@ func TestCalibrateSizesByProtocol(t *testing.T) {
 		}
 	}
 }
+
+// The records of flows of several records take their durations from
+// those flows' knots where the class holds them: the model made a
+// long-lived flow's records the class's shortest, which calibrating the
+// class together gives the probes' zero durations.
+func TestCalibrateSizesByFlowLength(t *testing.T) {
+	all := encoding.SizeClass{Dur: logKnots(0, 0, 0, 0, 3000, 3000, 3000, 3000), Bytes: logKnots(120, 120)}
+	single := encoding.SizeClass{Dur: logKnots(0, 0), Bytes: logKnots(120, 120)}
+	multi := encoding.SizeClass{Dur: logKnots(3000, 3000), Bytes: logKnots(120, 120)}
+	block := func() []trace.Flow {
+		probe := func(i uint32, dur int64) trace.Flow {
+			return trace.Flow{Src: i, Dst: 9, SrcPort: 50000, DstPort: 23, Proto: trace.ProtoTCP, Packets: 2, Bytes: 120, Dur: dur}
+		}
+		long := trace.Flow{Src: 7, Dst: 9, SrcPort: 55768, DstPort: 8883, Proto: trace.ProtoTCP, Packets: 2, Bytes: 120}
+		return []trace.Flow{probe(1, 900), long, probe(2, 800), long}
+	}
+	with := block()
+	CalibrateSizes(map[int]encoding.SizeClass{
+		encoding.PacketClass(2):                       all,
+		encoding.SizeLenKey(trace.ProtoTCP, 2, false): single,
+		encoding.SizeLenKey(trace.ProtoTCP, 2, true):  multi,
+	}, with, rand.New(rand.NewPCG(1, 2)))
+	for _, f := range with {
+		want := int64(0)
+		if f.DstPort == 8883 {
+			want = 3000
+		}
+		if f.Dur != want {
+			t.Errorf("flow to %d given %d µs, want %d", f.DstPort, f.Dur, want)
+		}
+	}
+	without := block()
+	CalibrateSizes(map[int]encoding.SizeClass{encoding.PacketClass(2): all}, without, rand.New(rand.NewPCG(1, 2)))
+	for _, f := range without {
+		want := int64(3000)
+		if f.DstPort == 8883 {
+			want = 0 // the model made them the shortest
+		}
+		if f.Dur != want {
+			t.Errorf("without the classes by length, flow to %d given %d µs, want %d", f.DstPort, f.Dur, want)
+		}
+	}
+}
