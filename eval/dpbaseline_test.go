@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -76,5 +77,45 @@ func TestDPMarginalBaselinePackets(t *testing.T) {
 	}
 	if res.Baselines == nil || res.Baselines.DPMarginal == nil || res.Baselines.DPMarginal.Kind != "packets" {
 		t.Fatalf("baselines %+v: want the DP marginal sampler of packets", res.Baselines)
+	}
+}
+
+// The split-half reference is drawn beside the others: two halves of the
+// real trace sharing no flow, which on ports one flow alone uses score
+// far above the bootstrap resample (a copy); it is in the JSON and the
+// text, and absent when the real trace is one 5-tuple.
+func TestSplitHalfBaseline(t *testing.T) {
+	real := ugrSmall(t)
+	syn := reference.MarginalFlows(real, len(real), 9)
+	opt := Options{Seed: 2, NoDownstream: true, NoAudit: true, NoDistributions: true}
+	res, err := Flows(real, syn, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := res.Baselines
+	if b == nil || b.SplitHalf == nil {
+		t.Fatalf("baselines %+v: want the split halves among them", b)
+	}
+	if !(b.SplitHalf.JSD["srcport"] > b.Bootstrap.JSD["srcport"]) {
+		t.Errorf("srcport JSD: split half %v, bootstrap %v", b.SplitHalf.JSD["srcport"], b.Bootstrap.JSD["srcport"])
+	}
+	js, _ := json.Marshal(res)
+	if !strings.Contains(string(js), `"split_half"`) {
+		t.Error("metrics JSON has no baselines.split_half")
+	}
+	var text bytes.Buffer
+	if err := res.WriteText(&text); err != nil || !strings.Contains(text.String(), "split half") {
+		t.Errorf("text report lacks the split-half column (%v)", err)
+	}
+	one := slices.Clone(real)
+	for i := range one {
+		one[i].Src, one[i].Dst, one[i].SrcPort, one[i].DstPort, one[i].Proto = 1, 2, 3, 4, trace.ProtoTCP
+	}
+	res, err = Flows(one, one, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Baselines.SplitHalf != nil {
+		t.Error("split halves drawn from a trace of one 5-tuple")
 	}
 }

@@ -97,6 +97,7 @@ type kindOps[R any] struct {
 	profile    func([]R) *profile
 	bootstrap  func(real []R, n int, seed int64) []R
 	marginal   func(real []R, n int, seed int64) []R
+	splitHalf  func(real []R, seed int64) (a, b []R)
 	dpMarginal func(real []R, n int, seed int64, o reference.DPOptions) ([]R, error)
 	index      func(train []R) *audit.CopyIndex
 	copies     func(idx *audit.CopyIndex, rs []R) (int, float64)
@@ -115,6 +116,7 @@ var flowOps = kindOps[trace.Flow]{
 	profile:      flowProfile,
 	bootstrap:    reference.BootstrapFlows,
 	marginal:     reference.MarginalFlows,
+	splitHalf:    reference.SplitHalfFlows,
 	dpMarginal:   dpMarginalFlows,
 	index:        audit.NewFlowCopyIndex,
 	copies:       (*audit.CopyIndex).FlowCopies,
@@ -132,6 +134,7 @@ var packetOps = kindOps[trace.Packet]{
 	profile:      packetProfile,
 	bootstrap:    reference.BootstrapPackets,
 	marginal:     reference.MarginalPackets,
+	splitHalf:    reference.SplitHalfPackets,
 	dpMarginal:   dpMarginalPackets,
 	index:        audit.NewPacketCopyIndex,
 	copies:       (*audit.CopyIndex).PacketCopies,
@@ -175,6 +178,7 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 	// Stage 1: everything that depends on one trace only, and the
 	// downstream tasks.
 	var rp, sp, bp, mp, dp *profile
+	var halves [2]*profile // the split-half reference's, when both are not empty
 	var dpErr error
 	var boot, marg []R
 	var idx *audit.CopyIndex
@@ -190,6 +194,11 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 		jobs = append(jobs,
 			func() { boot = ops.bootstrap(real, len(syn), opt.Seed); bp = ops.profile(boot) },
 			func() { marg = ops.marginal(real, len(syn), opt.Seed); mp = ops.profile(marg) },
+			func() {
+				if a, b := ops.splitHalf(real, opt.Seed); len(a) > 0 && len(b) > 0 {
+					halves = [2]*profile{ops.profile(a), ops.profile(b)}
+				}
+			},
 		)
 		if opt.DPMarginal != nil && ops.dpMarginal != nil {
 			jobs = append(jobs, func() {
@@ -217,7 +226,7 @@ func evaluate[R any](ops kindOps[R], real, syn, holdout []R, opt Options) (*Resu
 	// Stage 2: comparisons and the audit.
 	res := &Result{Privacy: opt.Privacy, Downstream: dr, Protocol: proto, Addresses: addrs}
 	var ar *audit.Report
-	stage := []func(){func() { res.Baselines = compareAll(&res.Fidelity, rp, sp, bp, mp, dp) }}
+	stage := []func(){func() { res.Baselines = compareAll(&res.Fidelity, rp, sp, bp, mp, dp, halves) }}
 	if idx != nil {
 		ao := opt.Audit
 		ao.Seed = opt.Seed
@@ -317,8 +326,9 @@ func (s *sampler[R]) record() *Subsample {
 
 // compareAll fills f with syn's metrics and returns the baselines' (nil
 // when they were not computed; the DP marginal sampler's only when dp is
-// not nil), computing them in parallel.
-func compareAll(f *Fidelity, rp, sp, bp, mp, dp *profile) *Baselines {
+// not nil, the split halves' only when both are), computing them in
+// parallel.
+func compareAll(f *Fidelity, rp, sp, bp, mp, dp *profile, halves [2]*profile) *Baselines {
 	if bp == nil {
 		*f = *compare(rp, sp)
 		return nil
@@ -331,6 +341,11 @@ func compareAll(f *Fidelity, rp, sp, bp, mp, dp *profile) *Baselines {
 		func() {
 			if dp != nil {
 				b.DPMarginal = compare(rp, dp)
+			}
+		},
+		func() {
+			if halves[0] != nil {
+				b.SplitHalf = compare(halves[0], halves[1])
 			}
 		},
 	)

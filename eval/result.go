@@ -81,6 +81,11 @@ type Baselines struct {
 	Bootstrap  *Fidelity `json:"bootstrap"`
 	Marginal   *Fidelity `json:"marginal"`
 	DPMarginal *Fidelity `json:"dp_marginal,omitempty"`
+	// SplitHalf compares two halves of the real trace, split by 5-tuple
+	// (reference.SplitHalfFlows): what a sample of the same traffic that
+	// shares no flow with it scores, at half the size. Absent when a half
+	// is empty.
+	SplitHalf *Fidelity `json:"split_half,omitempty"`
 }
 
 // PrivacyInfo describes the differential-privacy guarantee of the training

@@ -30,6 +30,10 @@ func (r *Result) WriteText(w io.Writer) error {
 			cols = append(cols, r.Baselines.DPMarginal)
 			head += "\tDP marginal sampler"
 		}
+		if r.Baselines.SplitHalf != nil {
+			cols = append(cols, r.Baselines.SplitHalf)
+			head += "\tsplit half (no copy)"
+		}
 	}
 	fmt.Fprintln(tw, head)
 	row := func(name string, get func(f *Fidelity) float64) {

@@ -107,7 +107,7 @@ func writeJSON(path string, v any) error {
 const (
 	preprocessVersion = "preprocess/v10"
 	generateVersion   = "generate/v5"
-	evaluateVersion   = "evaluate/v4"
+	evaluateVersion   = "evaluate/v5"
 )
 
 // preprocessKey hashes what pre-processing depends on.

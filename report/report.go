@@ -108,6 +108,10 @@ type MetricRow struct {
 	// floor is 0); Worse marks a field clearly above its floor.
 	Ratio float64
 	Worse bool
+	// SplitHalf is the split-half reference's value (two halves of the
+	// real trace sharing no flow; eval.Baselines.SplitHalf), when drawn.
+	SplitHalf    float64
+	HasSplitHalf bool
 }
 
 // A field is clearly worse than its floor when its value is at least
@@ -171,6 +175,9 @@ func Rows(res *eval.Result) []MetricRow {
 				gap = math.Inf(1)
 			}
 			r.Worse = r.Synthetic >= worseRatio*r.Bootstrap && gap >= worseGap && r.Synthetic > 0
+			if b.SplitHalf != nil {
+				r.SplitHalf, r.HasSplitHalf = get(b.SplitHalf), true
+			}
 		}
 		rows = append(rows, r)
 	}

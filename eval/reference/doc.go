@@ -16,5 +16,11 @@
 // independently from those histograms alone. A generator trained with
 // differential privacy at the same ε and δ should beat it.
 //
+// The split half ([SplitHalfFlows]) is not a generator: it cuts the real
+// trace in two halves that share no flow, compared with each other, which
+// is what a sample of the same traffic scores without copying any of it
+// (at half the size). It bounds what a private generator can reach where
+// most values belong to one flow alone.
+//
 // All are seeded and deterministic.
 package reference
