@@ -338,8 +338,10 @@ type SpecBuilder[R any, P flows.Record[R]] struct {
 	// Spec.LengthKnots.
 	lens []*quantileSketch
 	// sizes, for flow traces, sketches each chunk's durations and bytes
-	// per packet class (Spec.SizeKnots).
-	sizes []sizeSketches
+	// per packet class (Spec.SizeKnots); lenPackets its records' packets
+	// in 5-tuples of one record, of several, and all (PacketsOne, …).
+	sizes      []sizeSketches
+	lenPackets [][3]*quantileSketch
 }
 
 func newSpecBuilder[R any, P flows.Record[R]](kind trace.Kind, chunks int, fields []recordField[R]) *SpecBuilder[R, P] {
@@ -361,6 +363,7 @@ func NewFlowSpecBuilder(chunks int) *SpecBuilder[trace.Flow, *trace.Flow] {
 	b.label = func(r *trace.Flow) string { return r.Label }
 	for range chunks {
 		b.sizes = append(b.sizes, sizeSketches{})
+		b.lenPackets = append(b.lenPackets, [3]*quantileSketch{newSketch(), newSketch(), newSketch()})
 	}
 	return b
 }
@@ -405,7 +408,11 @@ func (b *SpecBuilder[R, P]) Add(c int, start, end int64, f *flows.ChunkFlow[R]) 
 			b.labels[b.label(r)] = struct{}{}
 		}
 		if b.sizes != nil {
-			b.sizes[c].add(any(r).(*trace.Flow), len(f.Records) > 1)
+			fr := any(r).(*trace.Flow)
+			multi := len(f.Records) > 1
+			b.sizes[c].add(fr, multi)
+			b.lenPackets[c][b2i(multi)].add(float64(fr.Packets))
+			b.lenPackets[c][2].add(float64(fr.Packets))
 		}
 	}
 }
@@ -459,6 +466,11 @@ func (b *SpecBuilder[R, P]) Spec(opt BuildOptions) (Spec, error) {
 		spec.SizeKnots = make([]map[int]SizeClass, b.chunks)
 		for c, s := range b.sizes {
 			spec.SizeKnots[c] = s.knots(opt.QuantileKnots)
+			for i, sk := range b.lenPackets[c] {
+				if sk.n >= SizeProtoMin {
+					spec.SizeKnots[c][PacketsOne+i] = SizeClass{Packets: sk.knots(opt.QuantileKnots, true)}
+				}
+			}
 		}
 	}
 	spec.Feat = featSpecs(b.fields, b.cols, opt)
@@ -503,4 +515,11 @@ func BuildPacketSpec(sp *flows.Split[trace.Packet], opt BuildOptions) (Spec, err
 	b := NewPacketSpecBuilder(len(sp.Chunks))
 	b.AddSplit(sp)
 	return b.Spec(opt)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

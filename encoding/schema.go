@@ -96,7 +96,9 @@ type Spec struct {
 	LengthKnots [][]float64 `json:"length_knots,omitempty"`
 	// SizeKnots, for flow traces with quantile encoding, holds per chunk
 	// and per packet class the quantile knots of the records' durations
-	// and bytes (SizeClass), for generate.sizes_given_packets. Under DP
+	// and bytes (SizeClass), for generate.sizes_given_packets, and under
+	// PacketsOne, PacketsMany and PacketsAll the packets of its records by
+	// their 5-tuple's number of records in the chunk. Under DP
 	// they are post-processing of DP histograms (the same for every chunk),
 	// or not set.
 	SizeKnots []map[int]SizeClass `json:"size_knots,omitempty"`

@@ -134,3 +134,34 @@ func TestSizeKnotsByFlowLength(t *testing.T) {
 		keys[key] = true
 	}
 }
+
+// The builder keeps the packets of each chunk's records in 5-tuples of one
+// record, of several, and of all, each group of at least SizeProtoMin.
+func TestPacketsKnotsByFlowLength(t *testing.T) {
+	var recs []trace.Flow
+	for i := range 40 { // one-record probes of two packets
+		recs = append(recs, trace.Flow{Start: int64(i) * 1000, Src: uint32(i + 10), Dst: 2, SrcPort: 50000, DstPort: 23, Proto: trace.ProtoTCP, Packets: 2, Bytes: 120})
+	}
+	for i := range 20 { // a long-lived flow of 20 records of five packets
+		recs = append(recs, trace.Flow{Start: int64(i)*1000 + 500, Src: 1, Dst: 2, SrcPort: 55768, DstPort: 8883, Proto: trace.ProtoTCP, Packets: 5, Bytes: 400})
+	}
+	flows.SortByTime(recs)
+	sp, err := flows.SplitByTime(recs, flows.Options{Chunks: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := BuildFlowSpec(sp, BuildOptions{MaxLen: sp.Stats.MaxFlowLen, QuantileKnots: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := spec.SizeKnots[0]
+	for _, c := range []struct {
+		key    int
+		lo, hi float64
+	}{{PacketsOne, 2, 2}, {PacketsMany, 5, 5}, {PacketsAll, 2, 5}} {
+		p := k[c.key].Packets
+		if len(p) == 0 || At(p, 0) != c.lo || At(p, 1) != c.hi {
+			t.Errorf("key %#x: packets %v to %v, want %v to %v", c.key, At(p, 0), At(p, 1), c.lo, c.hi)
+		}
+	}
+}

@@ -49,6 +49,9 @@ type GenStats struct {
 	// generate.sizes_given_packets changed (a record twice when both its
 	// passes, before and after ports given sizes, changed it).
 	SizedRecords int `json:"records_sized_given_packets,omitempty"`
+	// PacketsByLength counts the flow records whose packets
+	// generate.sizes_given_packets changed given their flow's length.
+	PacketsByLength int `json:"records_packets_given_length,omitempty"`
 	// PortSizeSwaps counts the flows that took another port pair under
 	// generate.ports_given_sizes; Relabelled the records whose label
 	// generate.labels_given_flows changed.
@@ -216,7 +219,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	}
 	r.log.Info("generated", "path", path, "flows", st.Flows, "records", st.Records, "continued_flows", st.Continuations,
 		"fixed_inconsistent_tags", st.FixedTags, "snapped_ips", st.SnappedIPs, "profiled_ips", st.ProfiledIPs, "separated_hosts", st.SeparatedHosts, "tail_ports_drawn", st.TailPorts, "port_pair_swaps", st.PortPairSwaps, "separated_keys", st.SeparatedKeys, "records_outside_chunk", st.OutOfRange,
-		"periods", st.Periods, "records_past_duration", st.CutAtEnd, "chained_flows", st.ChainedFlows, "segments", st.Segments, "records_sized_given_packets", st.SizedRecords, "port_size_swaps", st.PortSizeSwaps, "relabelled_records", st.Relabelled,
+		"periods", st.Periods, "records_past_duration", st.CutAtEnd, "chained_flows", st.ChainedFlows, "segments", st.Segments, "records_sized_given_packets", st.SizedRecords, "records_packets_given_length", st.PacketsByLength, "port_size_swaps", st.PortSizeSwaps, "relabelled_records", st.Relabelled,
 		"protocol_repairs", st.RepairStats.Total(), "protocol_separated_keys", st.RepairStats.Separated,
 		"protocol_unrepaired_keys", st.RepairStats.Unrepaired, "protocol_merged_keys", st.RepairStats.Merged)
 	if len(st.Repairs) > 0 {
@@ -852,6 +855,9 @@ func batchRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b
 		if gc.sizes != nil && t.Kind == trace.KindFlows {
 			st.SizedRecords += postgen.CalibrateSizes(gc.sizes[c], t.Flows, postgen.BlockRNG(gc.seed, key, c, b))
 		}
+	}
+	if gc.sizes != nil && t.Kind == trace.KindFlows {
+		st.PacketsByLength += postgen.CalibratePackets(gc.sizes[c], t.Flows, postgen.BlockRNG(gc.seed, 0x706b7473, c, b))
 	}
 	calibrate(0x73697a65)
 	if gc.portSizes != nil && t.Kind == trace.KindFlows {

@@ -105,7 +105,7 @@ func writeJSON(path string, v any) error {
 // Stage versions: bumped when a stage's output format or meaning changes,
 // so that runs made by an older netshare redo the stage.
 const (
-	preprocessVersion = "preprocess/v10"
+	preprocessVersion = "preprocess/v11"
 	generateVersion   = "generate/v5"
 	evaluateVersion   = "evaluate/v5"
 )

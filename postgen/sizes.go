@@ -138,3 +138,72 @@ func rankByProtocol(classes map[int]encoding.SizeClass, c int, fs []trace.Flow, 
 		order[r] = rs[r].i
 	}
 }
+
+// CalibratePackets reorders, in place, the packets of a block's flow
+// records by their flow's length, keeping the block's packet counts: the
+// records of 5-tuples of one record in fs, and those of 5-tuples of
+// several, each take a provisional value from their group's real knots
+// at their rank within the group by the packets the model generated (ties
+// in random order); all the records are then ranked by those values
+// (ties in the model's order) and the record of rank r among n takes the
+// chunk's real value at quantile (r + ½)/n over all its records, at least
+// one packet (classes[encoding.PacketsOne], PacketsMany and PacketsAll,
+// from encoding.Spec.SizeKnots). The packets stay those the earlier
+// calibration gave the chunk, and the model still decides which records
+// of a group are the large ones; the groups decide which records take
+// the large values, where the packets calibrated over all records gave
+// the model's long-lived flows the scans' small records. Giving each
+// group its own values outright moved the packets' marginal wherever the
+// model's share of long-lived flows is not the real one (20 traces:
+// normalised EMD 0.0059 → 0.0067). Nothing is done unless classes holds
+// the three. It returns how many records it changed.
+func CalibratePackets(classes map[int]encoding.SizeClass, fs []trace.Flow, rng *rand.Rand) int {
+	one, many, all := classes[encoding.PacketsOne].Packets, classes[encoding.PacketsMany].Packets, classes[encoding.PacketsAll].Packets
+	if len(one) == 0 || len(many) == 0 || len(all) == 0 || len(fs) == 0 {
+		return 0
+	}
+	recsOf := map[trace.Key]int{}
+	for i := range fs {
+		recsOf[fs[i].Key()]++
+	}
+	order := make([]int, len(fs))
+	for i := range order {
+		order[i] = i
+	}
+	rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(fs[a].Packets, fs[b].Packets) })
+	type ranked struct {
+		i    int     // the record
+		prov float64 // its provisional value
+	}
+	var groups [2][]int // positions in order
+	for p, i := range order {
+		m := 0
+		if recsOf[fs[i].Key()] > 1 {
+			m = 1
+		}
+		groups[m] = append(groups[m], p)
+	}
+	rs := make([]ranked, len(order))
+	for m, ps := range groups {
+		kn := one
+		if m == 1 {
+			kn = many
+		}
+		n := float64(len(ps))
+		for r, p := range ps {
+			rs[p] = ranked{order[p], encoding.At(kn, (float64(r)+0.5)/n)}
+		}
+	}
+	slices.SortStableFunc(rs, func(a, b ranked) int { return cmp.Compare(a.prov, b.prov) })
+	changed := 0
+	n := float64(len(rs))
+	for r, x := range rs {
+		v := uint64(max(1, encoding.At(all, (float64(r)+0.5)/n)))
+		if v != fs[x.i].Packets {
+			fs[x.i].Packets = v
+			changed++
+		}
+	}
+	return changed
+}

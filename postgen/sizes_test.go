@@ -182,3 +182,49 @@ func TestCalibrateSizesByFlowLength(t *testing.T) {
 		}
 	}
 }
+
+// The long-lived flow's records take the large packet counts and the
+// probes the small ones, though the model made them the other way round;
+// the block's packet counts are the chunk's real ones either way. Without
+// the three groups' knots nothing changes.
+func TestCalibratePackets(t *testing.T) {
+	classes := map[int]encoding.SizeClass{
+		encoding.PacketsOne:  {Packets: logKnots(2, 2, 2, 2)},
+		encoding.PacketsMany: {Packets: logKnots(5, 5, 5, 5)},
+		// 21 knots, so that the ten records' quantiles fall on knots 1, 3, …, 19.
+		encoding.PacketsAll: {Packets: logKnots(2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 5, 5, 5, 5, 5, 5, 5, 5, 5)},
+	}
+	block := func() []trace.Flow {
+		var fs []trace.Flow
+		for i := range 6 { // probes, which the model made large
+			fs = append(fs, trace.Flow{Src: uint32(i), Dst: 9, SrcPort: 50000, DstPort: 23, Proto: trace.ProtoTCP, Packets: 9})
+		}
+		for range 4 { // one long-lived flow of four records, made small
+			fs = append(fs, trace.Flow{Src: 7, Dst: 9, SrcPort: 55768, DstPort: 8883, Proto: trace.ProtoTCP, Packets: 1})
+		}
+		return fs
+	}
+	fs := block()
+	if n := CalibratePackets(classes, fs, rand.New(rand.NewPCG(1, 2))); n != 10 {
+		t.Errorf("%d records changed, want 10", n)
+	}
+	var sum uint64
+	for _, f := range fs {
+		want := uint64(2)
+		if f.DstPort == 8883 {
+			want = 5
+		}
+		if f.Packets != want {
+			t.Errorf("record to %d given %d packets, want %d", f.DstPort, f.Packets, want)
+		}
+		sum += f.Packets
+	}
+	if sum != 6*2+4*5 {
+		t.Errorf("%d packets in all, want the chunk's %d", sum, 6*2+4*5)
+	}
+	partial := block()
+	delete(classes, encoding.PacketsAll)
+	if n := CalibratePackets(classes, partial, rand.New(rand.NewPCG(1, 2))); n != 0 || partial[0].Packets != 9 {
+		t.Errorf("without the knots of all records: %d changed", n)
+	}
+}
