@@ -848,18 +848,18 @@ func batchRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b
 		kept = append(kept, recs[i])
 	}
 	t := ops.wrap(kept)
-	// Durations and bytes are calibrated given the packets before the
-	// services move (which go by the records' durations too), and again
-	// after them, by the protocol each flow then has.
+	// The packets given the flows' lengths, then the durations and bytes
+	// given the packets, before the services move (which go by the
+	// records' durations too); the durations and bytes again after them,
+	// by the protocol each flow then has.
+	sized := gc.sizes != nil && t.Kind == trace.KindFlows
 	calibrate := func(key uint64) {
-		if gc.sizes != nil && t.Kind == trace.KindFlows {
-			st.SizedRecords += postgen.CalibrateSizes(gc.sizes[c], t.Flows, postgen.BlockRNG(gc.seed, key, c, b))
-		}
+		st.SizedRecords += postgen.CalibrateSizes(gc.sizes[c], t.Flows, postgen.BlockRNG(gc.seed, key, c, b))
 	}
-	if gc.sizes != nil && t.Kind == trace.KindFlows {
+	if sized {
 		st.PacketsByLength += postgen.CalibratePackets(gc.sizes[c], t.Flows, postgen.BlockRNG(gc.seed, 0x706b7473, c, b))
+		calibrate(0x73697a65)
 	}
-	calibrate(0x73697a65)
 	if gc.portSizes != nil && t.Kind == trace.KindFlows {
 		// Continuations, and flows carried on to later chunks, keep their
 		// keys: their other chunks' records are decoded elsewhere.
@@ -871,7 +871,7 @@ func batchRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b
 		}
 		st.PortSizeSwaps += postgen.FollowPortSizes(gc.portSizes, t.Flows, func(k trace.Key) bool { return fixed[k] }, postgen.BlockRNG(gc.seed, 0x7073, c, b))
 	}
-	if gc.portSizes != nil {
+	if sized && gc.portSizes != nil {
 		calibrate(0x73697a66)
 	}
 	if gc.labels != nil && t.Kind == trace.KindFlows {

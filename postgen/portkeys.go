@@ -66,9 +66,8 @@ const keyTail = 1026
 // scanner's port 52496 sends 817 real records, all malicious probes to
 // one-off destinations, while its synthetic records went to ports 443
 // and 8883 as the clients' do, which the cells (dynamic range → 443) hold
-// by the thousand: neither the port pairs nor the labels could tell them
-// from a client's, and detectors fitted on the synthetic normal records
-// took the scanner's probes for normal traffic. A port at least
+// by the thousand: neither the port pairs nor ports given sizes could
+// tell them from a client's. A port at least
 // PortKeys.HeavyFlows flows use is keyed by itself (keyHeavy + its rank
 // among the heavy ports, by port number), the heaviest maxHeavyPorts of
 // them; the tail classes' keys come first, so a class's token, which
