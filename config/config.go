@@ -290,8 +290,9 @@ type Generate struct {
 	// PortsGivenSizes exchanges whole services (protocol and port pair;
 	// an ICMP flow's ports are its type and code) between a block's
 	// decoded TCP, UDP and ICMP flows of one length so that the flows'
-	// (protocol, port-pair class, packet class) joint follows the real
-	// trace's: the protocol and ports are attributes and the packets
+	// (protocol, port-pair class, packet class and whether the records
+	// last at all) joint follows the real trace's (heavy ports keyed by
+	// themselves): the protocol and ports are attributes and the packets
 	// features, and nothing else keeps a flow's size with its service. Every service keeps its flows, records and packets; a flow
 	// whose protocol changes takes the TCP flags of the flow the service
 	// came from. Flow traces; the counts are taken at pre-processing, not
@@ -322,10 +323,12 @@ type Generate struct {
 	// SizesGivenPackets calibrates each generated flow record's duration
 	// and bytes to the real records of its chunk with as many packets (in
 	// classes of 1, 2-3, 4-7, … packets), keeping the model's ranking
-	// within a class, each protocol's records ranked by their protocol's
-	// own values first, so that durations and sizes follow the packets
-	// and the protocol as in the real trace (flow traces with continuous:
-	// quantile). Under DP the classes' distributions come from two
+	// within a class, each protocol's records (and those of flows of one
+	// record, or several) ranked by their own values first, so that
+	// durations and sizes follow the packets and the protocol as in the
+	// real trace (flow traces with continuous: quantile). Before that,
+	// the records' packets are ordered by their flow's length the same
+	// way, keeping the chunk's real packet counts. Under DP the classes' distributions come from two
 	// accounted histograms of the private trace (docs/privacy.md), or,
 	// with dp.public_schema, the pass is off. On in the default preset.
 	SizesGivenPackets bool `yaml:"sizes_given_packets"`
