@@ -64,13 +64,9 @@ func TestPortKeysTail(t *testing.T) {
 	}
 }
 
-// The flag survives split.json and keys the counts as they were counted.
-func TestPortKeysJSON(t *testing.T) {
-	tp := scannerTail(t)
-	pp := NewPortPairs()
-	pp.TailKeys = true
-	pp.bind(tp, nil)
-	pp.Add(trace.Key{SrcPort: 52496, DstPort: 40001, Proto: trace.ProtoTCP}, 1)
+// pairsRoundTrip returns pp as split.json gives it back, and its JSON.
+func pairsRoundTrip(t *testing.T, pp *PortPairs) (*PortPairs, []byte) {
+	t.Helper()
 	b, err := json.Marshal(pp)
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +75,17 @@ func TestPortKeysJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
+	return &back, b
+}
+
+// The flag survives split.json and keys the counts as they were counted.
+func TestPortKeysJSON(t *testing.T) {
+	tp := scannerTail(t)
+	pp := NewPortPairs()
+	pp.TailKeys = true
+	pp.bind(tp, nil)
+	pp.Add(trace.Key{SrcPort: 52496, DstPort: 40001, Proto: trace.ProtoTCP}, 1)
+	back, b := pairsRoundTrip(t, pp)
 	if !back.TailKeys {
 		t.Fatalf("round trip lost the flag: %s", b)
 	}
@@ -103,21 +110,7 @@ func TestPortKeysJSON(t *testing.T) {
 // moves; with tail keys the destinations are exchanged.
 func TestFollowPortPairsTailKeys(t *testing.T) {
 	tp := scannerTail(t)
-	s := tagSchema(t, 1)
-	rowsOf := func() []Row {
-		var rows []Row
-		for i := range 20 {
-			r := softRow(t, s, 0x0a000001, nil, 1)
-			r.Attr.Key = trace.Key{Src: 1, Dst: 2 + uint32(i), SrcPort: 52496, DstPort: 443, Proto: trace.ProtoTCP}
-			if i >= 10 {
-				r.Attr.Key.SrcPort, r.Attr.Key.DstPort = 50000, 40000 // tokens
-			}
-			r.Attr.Len, r.Attr.StartsHere = 1, true
-			rows = append(rows, r)
-		}
-		return rows
-	}
-	count := func(tail bool) *PortPairs {
+	for _, tail := range []bool{false, true} {
 		pp := NewPortPairs()
 		pp.TailKeys = tail
 		pp.bind(tp, nil)
@@ -125,18 +118,8 @@ func TestFollowPortPairsTailKeys(t *testing.T) {
 			pp.Add(trace.Key{SrcPort: 52496, DstPort: 40001 + uint16(i%3), Proto: trace.ProtoTCP}, 1)
 			pp.Add(trace.Key{SrcPort: 50001 + uint16(i%2), DstPort: 443, Proto: trace.ProtoTCP}, 1)
 		}
-		return pp
-	}
-	kept := func(r Row) bool { return r.Attr.StartsHere }
-	for _, tail := range []bool{false, true} {
-		rows := rowsOf()
-		n := followPortPairs(s, rows, kept, count(tail), func(Row) float64 { return 1 }, rand.New(rand.NewPCG(3, 4)))
-		scannerToTail := 0
-		for _, r := range rows {
-			if r.Attr.Key.SrcPort == 52496 && r.Attr.Key.DstPort == 40000 {
-				scannerToTail++
-			}
-		}
+		// The clients' ports are tail tokens.
+		n, scannerToTail := followScanner(t, pp, func(int) (uint16, uint16) { return 50000, 40000 }, 40000)
 		switch {
 		case !tail && (n != 0 || scannerToTail != 0):
 			t.Errorf("range keys: %d exchanges, %d scanner flows to one-off ports; the cells cannot tell them apart", n, scannerToTail)
@@ -144,6 +127,34 @@ func TestFollowPortPairsTailKeys(t *testing.T) {
 			t.Errorf("tail keys: %d of 10 scanner flows to one-off ports after %d exchanges", scannerToTail, n)
 		}
 	}
+}
+
+// followScanner runs the port pairs pp on 20 rows of one length: ten
+// from the scanner's port 52496 to 443, ten from and to the ports other
+// gives the i-th. It returns the exchanges made and the rows from the
+// scanner's port to dst after them.
+func followScanner(t *testing.T, pp *PortPairs, other func(i int) (sp, dp uint16), dst uint16) (int, int) {
+	t.Helper()
+	s := tagSchema(t, 1)
+	var rows []Row
+	for i := range 20 {
+		r := softRow(t, s, 0x0a000001, nil, 1)
+		r.Attr.Key = trace.Key{Src: 1, Dst: 2 + uint32(i), SrcPort: 52496, DstPort: 443, Proto: trace.ProtoTCP}
+		if i >= 10 {
+			r.Attr.Key.SrcPort, r.Attr.Key.DstPort = other(i)
+		}
+		r.Attr.Len, r.Attr.StartsHere = 1, true
+		rows = append(rows, r)
+	}
+	kept := func(r Row) bool { return r.Attr.StartsHere }
+	n := followPortPairs(s, rows, kept, pp, func(Row) float64 { return 1 }, rand.New(rand.NewPCG(3, 4)))
+	to := 0
+	for _, r := range rows {
+		if r.Attr.Key.SrcPort == 52496 && r.Attr.Key.DstPort == dst {
+			to++
+		}
+	}
+	return n, to
 }
 
 // Matching counts a row that takes a token as a flow of its tail class's
@@ -238,14 +249,7 @@ func TestHeavyKeysJSON(t *testing.T) {
 	pp.TailKeys, pp.HeavyFlows = true, 30
 	pp.bind(tp, flows)
 	pp.Add(trace.Key{SrcPort: 52496, DstPort: 443, Proto: trace.ProtoTCP}, 1)
-	b, err := json.Marshal(pp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back PortPairs
-	if err := json.Unmarshal(b, &back); err != nil {
-		t.Fatal(err)
-	}
+	back, b := pairsRoundTrip(t, pp)
 	back.bind(tp, flows)
 	if back.HeavyFlows != 30 || back.Cells[trace.ProtoTCP][back.keys.cell(trace.ProtoTCP, 52496, 443)] != 1 {
 		t.Errorf("round trip %s: threshold %v, cells %v", b, back.HeavyFlows, back.Cells)
@@ -262,22 +266,8 @@ func TestHeavyKeysJSON(t *testing.T) {
 // the destinations are exchanged.
 func TestFollowPortPairsHeavyKeys(t *testing.T) {
 	tp := scannerTail(t)
-	s := tagSchema(t, 1)
 	flows := map[uint16]float64{52496: 40}
-	rowsOf := func() []Row {
-		var rows []Row
-		for i := range 20 {
-			r := softRow(t, s, 0x0a000001, nil, 1)
-			r.Attr.Key = trace.Key{Src: 1, Dst: 2 + uint32(i), SrcPort: 52496, DstPort: 443, Proto: trace.ProtoTCP}
-			if i >= 10 {
-				r.Attr.Key.SrcPort, r.Attr.Key.DstPort = 60000+uint16(i%3), 40500+uint16(i%4)
-			}
-			r.Attr.Len, r.Attr.StartsHere = 1, true
-			rows = append(rows, r)
-		}
-		return rows
-	}
-	count := func(heavy float64) *PortPairs {
+	for _, heavy := range []float64{0, HeavyPortFlows} {
 		pp := NewPortPairs()
 		pp.TailKeys, pp.HeavyFlows = true, heavy
 		pp.bind(tp, flows)
@@ -285,18 +275,7 @@ func TestFollowPortPairsHeavyKeys(t *testing.T) {
 			pp.Add(trace.Key{SrcPort: 52496, DstPort: 40500 + uint16(i%4), Proto: trace.ProtoTCP}, 1)
 			pp.Add(trace.Key{SrcPort: 60000 + uint16(i%3), DstPort: 443, Proto: trace.ProtoTCP}, 1)
 		}
-		return pp
-	}
-	kept := func(r Row) bool { return r.Attr.StartsHere }
-	for _, heavy := range []float64{0, HeavyPortFlows} {
-		rows := rowsOf()
-		n := followPortPairs(s, rows, kept, count(heavy), func(Row) float64 { return 1 }, rand.New(rand.NewPCG(3, 4)))
-		scannerToService := 0
-		for _, r := range rows {
-			if r.Attr.Key.SrcPort == 52496 && r.Attr.Key.DstPort == 443 {
-				scannerToService++
-			}
-		}
+		n, scannerToService := followScanner(t, pp, func(i int) (uint16, uint16) { return 60000 + uint16(i%3), 40500 + uint16(i%4) }, 443)
 		switch {
 		case heavy == 0 && (n != 0 || scannerToService != 10):
 			t.Errorf("range keys: %d exchanges, %d scanner flows to the service; the cells cannot tell them apart", n, scannerToService)

@@ -40,16 +40,7 @@ func CalibrateSizes(classes map[int]encoding.SizeClass, fs []trace.Flow, rng *ra
 	if len(classes) == 0 || len(fs) == 0 {
 		return 0
 	}
-	// Whether each record's flow holds more than one record of the block
-	// (encoding.SizeLenKey).
-	recsOf := map[trace.Key]int{}
-	for i := range fs {
-		recsOf[fs[i].Key()]++
-	}
-	multi := make([]bool, len(fs))
-	for i := range fs {
-		multi[i] = recsOf[fs[i].Key()] > 1
-	}
+	multi := inLongFlows(fs)
 	by := map[int][]int{}
 	for i := range fs {
 		c := encoding.PacketClass(fs[i].Packets)
@@ -105,7 +96,8 @@ func CalibrateSizes(classes map[int]encoding.SizeClass, fs []trace.Flow, rng *ra
 // Ties keep the model's order; with no protocol's class, order stays.
 func rankByProtocol(classes map[int]encoding.SizeClass, c int, fs []trace.Flow, multi []bool, order []int, knots func(encoding.SizeClass) []float64) {
 	has := func(k int) bool { kc, ok := classes[k]; return ok && len(knots(kc)) > 0 }
-	groups := map[int][]int{} // positions in order, per protocol (and length) key, c for the rest
+	keys := make([]int, len(order)) // per position in order: the protocol (and length) key, c for the rest
+	rest := true
 	for p, i := range order {
 		k := encoding.SizeLenKey(fs[i].Proto, fs[i].Packets, multi[i])
 		if !has(k) {
@@ -114,12 +106,23 @@ func rankByProtocol(classes map[int]encoding.SizeClass, c int, fs []trace.Flow, 
 		if !has(k) {
 			k = c
 		}
-		groups[k] = append(groups[k], p)
+		keys[p] = k
+		rest = rest && k == c
 	}
-	if len(groups) == 1 {
-		if _, rest := groups[c]; rest {
-			return
-		}
+	if rest {
+		return
+	}
+	rankByGroups(order, keys, func(k int) []float64 { return knots(classes[k]) })
+}
+
+// rankByGroups reorders order (records ranked by the model's values) by
+// provisional values: the record at position p takes the value of its
+// group's knots (knotsOf(keys[p])) at its rank among the records of its
+// group. Ties keep the model's order.
+func rankByGroups(order, keys []int, knotsOf func(int) []float64) {
+	groups := map[int][]int{} // positions in order, per group
+	for p, k := range keys {
+		groups[k] = append(groups[k], p)
 	}
 	type ranked struct {
 		i    int     // the record
@@ -127,7 +130,7 @@ func rankByProtocol(classes map[int]encoding.SizeClass, c int, fs []trace.Flow, 
 	}
 	rs := make([]ranked, len(order))
 	for k, ps := range groups {
-		kn := knots(classes[k])
+		kn := knotsOf(k)
 		n := float64(len(ps))
 		for r, p := range ps {
 			rs[p] = ranked{order[p], encoding.At(kn, (float64(r)+0.5)/n)}
@@ -137,6 +140,20 @@ func rankByProtocol(classes map[int]encoding.SizeClass, c int, fs []trace.Flow, 
 	for r := range rs {
 		order[r] = rs[r].i
 	}
+}
+
+// inLongFlows reports, for each record of fs, whether its 5-tuple holds
+// more than one record of fs (encoding.SizeLenKey, PacketsMany).
+func inLongFlows(fs []trace.Flow) []bool {
+	recsOf := map[trace.Key]int{}
+	for i := range fs {
+		recsOf[fs[i].Key()]++
+	}
+	multi := make([]bool, len(fs))
+	for i := range fs {
+		multi[i] = recsOf[fs[i].Key()] > 1
+	}
+	return multi
 }
 
 // CalibratePackets reorders, in place, the packets of a block's flow
@@ -162,46 +179,31 @@ func CalibratePackets(classes map[int]encoding.SizeClass, fs []trace.Flow, rng *
 	if len(one) == 0 || len(many) == 0 || len(all) == 0 || len(fs) == 0 {
 		return 0
 	}
-	recsOf := map[trace.Key]int{}
-	for i := range fs {
-		recsOf[fs[i].Key()]++
-	}
+	multi := inLongFlows(fs)
 	order := make([]int, len(fs))
 	for i := range order {
 		order[i] = i
 	}
 	rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(fs[a].Packets, fs[b].Packets) })
-	type ranked struct {
-		i    int     // the record
-		prov float64 // its provisional value
-	}
-	var groups [2][]int // positions in order
+	keys := make([]int, len(order))
 	for p, i := range order {
-		m := 0
-		if recsOf[fs[i].Key()] > 1 {
-			m = 1
-		}
-		groups[m] = append(groups[m], p)
-	}
-	rs := make([]ranked, len(order))
-	for m, ps := range groups {
-		kn := one
-		if m == 1 {
-			kn = many
-		}
-		n := float64(len(ps))
-		for r, p := range ps {
-			rs[p] = ranked{order[p], encoding.At(kn, (float64(r)+0.5)/n)}
+		if multi[i] {
+			keys[p] = 1
 		}
 	}
-	slices.SortStableFunc(rs, func(a, b ranked) int { return cmp.Compare(a.prov, b.prov) })
+	rankByGroups(order, keys, func(k int) []float64 {
+		if k == 1 {
+			return many
+		}
+		return one
+	})
 	changed := 0
-	n := float64(len(rs))
-	for r, x := range rs {
+	n := float64(len(order))
+	for r, i := range order {
 		v := uint64(max(1, encoding.At(all, (float64(r)+0.5)/n)))
-		if v != fs[x.i].Packets {
-			fs[x.i].Packets = v
+		if v != fs[i].Packets {
+			fs[i].Packets = v
 			changed++
 		}
 	}
