@@ -83,7 +83,8 @@ func TestWriteIsSelfContained(t *testing.T) {
 		t.Errorf("report references an external resource: %q", m)
 	}
 	for _, want := range []string{`id="metrics"`, "mean joint TVD", "bootstrap (floor)", "Spearman", "Count-Min", "popularity", "Differential privacy", "3.5000", "real.csv", `id="targets-table"`, "Memorisation audit", "membership-inference AUC", "✔ pass",
-		`id="address-table"`, "distinct destination IPs", "share of bytes of the top 10 source IPs", `id="fig-address_concentration"`} {
+		`id="address-table"`, "distinct destination IPs", "share of bytes of the top 10 source IPs", `id="fig-address_concentration"`,
+		"split half (no copy)", fmtF(res.Baselines.SplitHalf.MeanJointTVD())} {
 		if !strings.Contains(s, want) {
 			t.Errorf("report lacks %q", want)
 		}

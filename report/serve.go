@@ -282,6 +282,7 @@ type compareRow struct {
 // value and, when the run computed them, the two references'.
 type compareCell struct {
 	Value, Floor, Marginal string
+	SplitHalf              string // "" when the run drew none
 	Refs, Set, Worse       bool
 }
 
@@ -313,6 +314,9 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 			c := compareCell{Value: fmtF(m.Synthetic), Set: true, Worse: m.Worse}
 			if m.HasBaselines {
 				c.Refs, c.Floor, c.Marginal = true, fmtF(m.Bootstrap), fmtF(m.Marginal)
+				if m.HasSplitHalf {
+					c.SplitHalf = fmtF(m.SplitHalf)
+				}
 			}
 			p.Rows[i].Cells[ri] = c
 		}
@@ -343,7 +347,7 @@ td.worse{color:#b00020;background:#fdf3f3}th.v-pass{color:#0a7a28}th.v-fail,th.v
 <tr class="size"><th class="l"></th><th class="l">records: real / synthetic</th><th></th>{{range .Runs}}<th>{{.Result.Kind}} {{.Result.RealRecords}} / {{.Result.SyntheticRecords}}</th>{{end}}</tr>
 <tr class="verdict"><th class="l"></th><th class="l">verdict</th><th></th>{{range .Runs}}<th class="v-{{.Verdict.Status}}" title="{{.Verdict.Summary}}">{{.Verdict.Status}}</th>{{end}}</tr></thead>
 <tbody>
-{{range .Rows}}<tr{{if .Primary}} class="primary"{{end}}><td class="l">{{.Group}}</td><td class="l">{{.Name}}</td><td class="l">{{.Unit}}</td>{{range .Cells}}<td{{if .Worse}} class="worse"{{end}}>{{if .Set}}{{.Value}}{{if .Refs}}<span class="refs">floor {{.Floor}} · marginal {{.Marginal}}</span>{{end}}{{else}}–{{end}}</td>{{end}}</tr>
+{{range .Rows}}<tr{{if .Primary}} class="primary"{{end}}><td class="l">{{.Group}}</td><td class="l">{{.Name}}</td><td class="l">{{.Unit}}</td>{{range .Cells}}<td{{if .Worse}} class="worse"{{end}}>{{if .Set}}{{.Value}}{{if .Refs}}<span class="refs">floor {{.Floor}} · marginal {{.Marginal}}{{if .SplitHalf}} · split half {{.SplitHalf}}{{end}}</span>{{end}}{{else}}–{{end}}</td>{{end}}</tr>
 {{end}}</tbody></table>
 </body></html>
 `))

@@ -273,8 +273,9 @@ func TestServerIndexShowsReferencesUnitsDates(t *testing.T) {
 	res := sampleResult(t)
 	floor := fmtF(res.Baselines.Bootstrap.MeanJointTVD())
 	marg := fmtF(res.Baselines.Marginal.MeanJointTVD())
-	if !strings.Contains(body, "floor "+floor+" · marginal "+marg) {
-		t.Errorf("index lacks the references of mean joint TVD (floor %s, marginal %s)", floor, marg)
+	half := fmtF(res.Baselines.SplitHalf.MeanJointTVD())
+	if !strings.Contains(body, "floor "+floor+" · marginal "+marg+" · split half "+half) {
+		t.Errorf("index lacks the references of mean joint TVD (floor %s, marginal %s, split half %s)", floor, marg, half)
 	}
 	if v := res.Verdict; v == nil || !strings.Contains(body, `<th class="v-`+v.Status+`" title="`+template.HTMLEscapeString(v.Summary)+`">`+v.Status+`</th>`) {
 		t.Errorf("index lacks the verdict %+v", v)
