@@ -56,8 +56,7 @@ func NewPortSizes() *PortSizes {
 // both be two packets, and only the duration tells them apart. On
 // `ctu-normal-40-day1` half the synthetic records to the MQTT port 8883
 // were two packets of no duration, as the scans' are (229 of 456),
-// against 4% of the real ones (15 of 347); they took the service's benign label, and detectors fitted
-// on the synthetic normal records took the scans for normal traffic.
+// against 4% of the real ones (15 of 347).
 const zeroDur = 1 << 5
 
 // sizeClass returns the size class of a flow of records with mean

@@ -165,10 +165,9 @@ func inLongFlows(fs []trace.Flow) []bool {
 // (ties in the model's order) and the record of rank r among n takes the
 // chunk's real value at quantile (r + ½)/n over all its records, at least
 // one packet (classes[encoding.PacketsOne], PacketsMany and PacketsAll,
-// from encoding.Spec.SizeKnots). The packets stay those the earlier
-// calibration gave the chunk, and the model still decides which records
-// of a group are the large ones; the groups decide which records take
-// the large values, where the packets calibrated over all records gave
+// from encoding.Spec.SizeKnots). The block keeps the chunk's real packet
+// counts, and the model still decides which records of a group are the
+// large ones; the groups decide which records take the large values, where the packets calibrated over all records gave
 // the model's long-lived flows the scans' small records. Giving each
 // group its own values outright moved the packets' marginal wherever the
 // model's share of long-lived flows is not the real one (20 traces:
