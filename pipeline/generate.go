@@ -77,6 +77,25 @@ func (ci ChunkInfo) flows() int {
 	return ci.Flows
 }
 
+// startTargets returns, per chunk, the flows generated for it and the
+// share of the real chunk's flows that start in it, for
+// postgen.Stream.SetStartTargets; nil with one chunk, and under DP (the
+// real shares are not released; its preset has one chunk).
+func (r *Run) startTargets(split *SplitInfo) ([]int, []float64) {
+	if len(split.Chunks) < 2 || r.Cfg.DP.Enabled {
+		return nil, nil
+	}
+	flows := make([]int, len(split.Chunks))
+	share := make([]float64, len(split.Chunks))
+	for c, ci := range split.Chunks {
+		flows[c] = r.flowCount(split, c)
+		if n := ci.flows(); n > 0 {
+			share[c] = min(1, float64(ci.StartsHere)/float64(n))
+		}
+	}
+	return flows, share
+}
+
 // maxBlockFlows bounds the flows generated and post-processed at once;
 // blockFlows lowers it for models with long feature sequences.
 var maxBlockFlows = 1 << 16
@@ -174,6 +193,9 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	}
 	g := postgen.NewStream(s, len(split.Chunks), opt, tmp, &st.Stats)
 	defer g.Close()
+	if flows, share := r.startTargets(split); flows != nil {
+		g.SetStartTargets(flows, share)
+	}
 	if opt.Calibrate && len(split.Chunks) > 1 {
 		if err := r.calibrationTargets(ctx, s, split, models, g, opt, block); err != nil {
 			return nil, err

@@ -106,7 +106,7 @@ func writeJSON(path string, v any) error {
 // so that runs made by an older netshare redo the stage.
 const (
 	preprocessVersion = "preprocess/v11"
-	generateVersion   = "generate/v5"
+	generateVersion   = "generate/v6"
 	evaluateVersion   = "evaluate/v5"
 )
 

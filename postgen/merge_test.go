@@ -1,6 +1,7 @@
 package postgen
 
 import (
+	"math/rand/v2"
 	"os"
 	"slices"
 	"testing"
@@ -181,8 +182,17 @@ func mergeChunks(t *testing.T, s *encoding.Schema, gen [][]Row, seed uint64, st 
 // under dir (in memory when dir is empty).
 func mergeIn(t *testing.T, s *encoding.Schema, gen [][]Row, seed uint64, st *Stats, dir string) [][]Row {
 	t.Helper()
+	return mergeWith(t, s, gen, seed, st, dir, nil)
+}
+
+// mergeWith is mergeIn with setup called on the Stream before the chunks.
+func mergeWith(t *testing.T, s *encoding.Schema, gen [][]Row, seed uint64, st *Stats, dir string, setup func(*Stream)) [][]Row {
+	t.Helper()
 	g := NewStream(s, len(gen), Options{Seed: seed}, dir, st)
 	defer g.Close()
+	if setup != nil {
+		setup(g)
+	}
 	out := make([][]Row, len(gen))
 	for c, rows := range gen {
 		if rows == nil {
@@ -239,5 +249,83 @@ func TestMergeCarriesThroughFiles(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// With start targets, rows of a later chunk that the model marked as new
+// flows become lenders, those it weighed least first, until the chunk has
+// as many lenders as carried copies (up to the real share of its flows
+// that continue), so that no carried flow is dropped for want of one.
+func TestMergeMakesLendersOfSurplusStarts(t *testing.T) {
+	s := tagSchema(t, 2)
+	T, F := true, false
+	off, _ := s.AttrSlice("starts_here")
+	weighed := func(r Row, p float32) Row {
+		r.Vec[off], r.Vec[off+1] = 1-p, p
+		return r
+	}
+	gen := [][]Row{
+		{row(t, s, 1, T, []bool{T, T}, 0.1), row(t, s, 2, T, []bool{T, T}, 0.1), row(t, s, 3, T, []bool{T, T}, 0.1)},
+		{
+			weighed(row(t, s, 4, T, []bool{F, T}, 0.5), 0.9),
+			weighed(row(t, s, 5, T, []bool{F, T}, 0.5), 0.55),
+			weighed(row(t, s, 6, T, []bool{F, T}, 0.5), 0.6),
+			row(t, s, 7, F, []bool{T, T}, 0.7),
+		},
+	}
+	for _, tc := range []struct {
+		share         float64 // of chunk 1's real flows that start in it
+		made, dropped int
+		own           []uint32
+	}{
+		{0.25, 2, 0, []uint32{4}},    // three lenders wanted: the two least sure starts lend
+		{0.5, 1, 1, []uint32{4, 6}},  // two lenders: one carried copy dropped
+		{1, 0, 2, []uint32{4, 5, 6}}, // every real flow starts there: nothing made
+	} {
+		st := &Stats{}
+		in := [][]Row{slices.Clone(gen[0]), slices.Clone(gen[1])}
+		out := mergeWith(t, s, in, 3, st, "", func(g *Stream) { g.SetStartTargets([]int{3, 4}, []float64{1, tc.share}) })
+		var own []uint32
+		for _, r := range out[1] {
+			if r.Attr.StartsHere {
+				own = append(own, r.Attr.Key.Src)
+			}
+		}
+		if st.MadeLenders != tc.made || st.DroppedCopies != tc.dropped || !slices.Equal(own, tc.own) {
+			t.Errorf("share %g: made %d lenders, dropped %d copies, own flows %v; want %d, %d, %v", tc.share, st.MadeLenders, st.DroppedCopies, own, tc.made, tc.dropped, tc.own)
+		}
+		if st.Continuations+st.DroppedCopies != 3 {
+			t.Errorf("share %g: %d continuations and %d dropped of 3 carried", tc.share, st.Continuations, st.DroppedCopies)
+		}
+	}
+	// A row made a lender has its tag written into a vector of its own.
+	if a, _ := s.DecodeAttributes(gen[1][1].Vec, 1); !a[0].StartsHere {
+		t.Error("making a lender changed the generated vector in place")
+	}
+}
+
+// A continuation takes its lender from the pool nearest its 5-tuple with
+// one left, each lender once until all have lent.
+func TestLendPoolsPreferTheSameService(t *testing.T) {
+	key := func(proto uint8, sp, dp uint16) trace.Key { return trace.Key{Proto: proto, SrcPort: sp, DstPort: dp} }
+	lenders := []lender{{key: key(6, 50000, 22)}, {key: key(6, 50001, 80)}, {key: key(17, 50002, 53)}, {key: key(6, 50003, 443)}}
+	p := newLendPools(lenders, false, rand.New(rand.NewPCG(1, 2)))
+	if i := p.draw(key(6, 41000, 22), 0); i != 0 {
+		t.Errorf("an SSH continuation took lender %d, want the SSH one (0)", i)
+	}
+	if i := p.draw(key(17, 41001, 53), 0); i != 2 {
+		t.Errorf("a DNS continuation took lender %d, want the DNS one (2)", i)
+	}
+	seen := map[int]bool{0: true, 2: true}
+	for range 2 { // the SSH lender has lent: another TCP one
+		i := p.draw(key(6, 41000, 22), 0)
+		if seen[i] || lenders[i].key.Proto != 6 {
+			t.Errorf("second SSH continuation took lender %d (seen %v)", i, seen)
+		}
+		seen[i] = true
+	}
+	// Every lender has lent: a new round starts with the SSH one again.
+	if i := p.draw(key(6, 41000, 22), 0); i != 0 {
+		t.Errorf("new round: an SSH continuation took lender %d, want 0", i)
 	}
 }

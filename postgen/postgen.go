@@ -106,7 +106,11 @@ type Stats struct {
 	Continuations int `json:"continued_flows"`
 	FixedTags     int `json:"fixed_inconsistent_tags"`
 	DroppedCopies int `json:"dropped_continuations"`
-	SnappedIPs    int `json:"snapped_ips"`
+	// MadeLenders counts the rows of later chunks that the model marked as
+	// starting there and that became lenders of continuations
+	// (SetStartTargets).
+	MadeLenders int `json:"rows_made_lenders,omitempty"`
+	SnappedIPs  int `json:"snapped_ips"`
 	// ProfiledIPs counts the addresses moved to follow the real
 	// rank-frequency profile (IPProfile).
 	ProfiledIPs int `json:"profiled_ips,omitempty"`

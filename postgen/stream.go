@@ -3,6 +3,7 @@ package postgen
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -65,8 +66,14 @@ type Stream struct {
 	lenders []lender
 	nLend   int
 	lendRNG *rand.Rand
-	held    map[trace.Key]struct{}
-	remap   map[trace.Key]trace.Key
+	// With start targets (SetStartTargets): per chunk, the flows generated
+	// for it and the real share of them that start in it; the current
+	// chunk's rows and lenders over its blocks so far.
+	startFlows          []int
+	startShare          []float64
+	rowsSeen, lendsSeen int
+	held                map[trace.Key]struct{}
+	remap               map[trace.Key]trace.Key
 	// The 5-tuples of the last block's rows carried to later chunks.
 	carried map[trace.Key]struct{}
 	// Per chunk, the calibration targets of the length and of each
@@ -98,12 +105,14 @@ type Stream struct {
 }
 
 // lender is what a continuation takes from a row that does not start in
-// its chunk: its encoded start and length, and the decoded length.
+// its chunk: its encoded start and length, and the decoded length; its
+// port class and 5-tuple choose it (lendPools).
 type lender struct {
 	start float32
 	len   []float32
 	n     int
 	class int // the lender's port class (encoding.PortClass)
+	key   trace.Key
 }
 
 // NewStream starts the passes over a generation of chunks chunks, counting
@@ -168,9 +177,11 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 			return nil, fmt.Errorf("postgen: chunk %d after chunk %d", c, g.chunk)
 		}
 		g.chunk, g.lenders, g.nLend = c, nil, 0
+		g.rowsSeen, g.lendsSeen = 0, 0
 		g.lendRNG = BlockRNG(g.o.Seed, 0x1e4d, c, 0)
 	}
 	s, n := g.s, g.n
+	g.st.MadeLenders += g.lendSurplus(c, rows, BlockRNG(g.o.Seed, 0x57a7, c, b))
 	kept := func(row Row) bool { return n == 1 || row.Attr.StartsHere }
 	block := [][]Row{rows}
 	if g.o.Calibrate {
@@ -250,7 +261,7 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 			own = append(own, row)
 		case !a.StartsHere:
 			// Reservoir sampling keeps a uniform sample of the lenders.
-			l := lender{start: row.Vec[startOff], n: a.Len, class: g.portClass(a.Key)}
+			l := lender{start: row.Vec[startOff], n: a.Len, class: g.portClass(a.Key), key: a.Key}
 			if lenOff >= 0 {
 				l.len = slices.Clone(row.Vec[lenOff : lenOff+lenDim])
 			}
@@ -282,6 +293,110 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 	}
 	g.countProfile(own, false)
 	return own, nil
+}
+
+// lendPools draws the lenders of a chunk's continuations, each once (until
+// every lender has lent, then again), from the pool closest to the
+// continuation's 5-tuple that has one left: the model's rows that go on in
+// the chunk carry the length and span it generated for flows of their own
+// identity, so a continuing SSH flow takes those of a row of the same
+// service. The pools, most specific first: the protocol and destination
+// port, the protocol and source port, then (with lengths given ports) the
+// port class within the protocol and the class alone, so that a
+// continuation to a one-off port takes the length of a flow to one, not
+// that of a long flow's later segment; then the protocol, then any. draw
+// is called only with lenders left (newLendPools of none is never drawn
+// from).
+// (Drawn from the class alone with replacement, as before, a capture's
+// long continuing flows lent their lengths to flows of other protocols and
+// services at random.)
+type lendPools struct {
+	used  []bool
+	left  int
+	pools map[lendKey][]int // what is left of each pool, drawn from the end
+	full  map[lendKey][]int // each pool's lender indices, shuffled
+	class bool
+}
+
+// lendKey names a pool: its tier and the values it holds fixed.
+type lendKey struct {
+	tier  uint8
+	proto uint8
+	port  uint16
+	class int
+}
+
+const (
+	tierDstPort = iota
+	tierSrcPort
+	tierProtoClass
+	tierClass
+	tierProto
+	tierAny
+)
+
+func (p *lendPools) keys(k trace.Key, class int) []lendKey {
+	keys := []lendKey{{tier: tierDstPort, proto: k.Proto, port: k.DstPort}, {tier: tierSrcPort, proto: k.Proto, port: k.SrcPort}}
+	if p.class {
+		keys = append(keys, lendKey{tier: tierProtoClass, proto: k.Proto, class: class}, lendKey{tier: tierClass, class: class})
+	}
+	return append(keys, lendKey{tier: tierProto, proto: k.Proto}, lendKey{tier: tierAny})
+}
+
+func newLendPools(lenders []lender, byClass bool, r *rand.Rand) *lendPools {
+	p := &lendPools{used: make([]bool, len(lenders)), full: map[lendKey][]int{}, class: byClass}
+	var order []lendKey // the pools in order of first use, for a reproducible shuffle
+	for i, l := range lenders {
+		for _, k := range p.keys(l.key, l.class) {
+			if _, ok := p.full[k]; !ok {
+				order = append(order, k)
+			}
+			p.full[k] = append(p.full[k], i)
+		}
+	}
+	shuffle := func(ix []int) { r.Shuffle(len(ix), func(a, b int) { ix[a], ix[b] = ix[b], ix[a] }) }
+	for _, k := range order {
+		shuffle(p.full[k])
+	}
+	p.reset()
+	return p
+}
+
+// reset makes every lender available again, in every pool.
+func (p *lendPools) reset() {
+	clear(p.used)
+	p.left = len(p.used)
+	p.pools = make(map[lendKey][]int, len(p.full))
+	for k, ix := range p.full {
+		p.pools[k] = ix
+	}
+}
+
+// draw returns the index of an unused lender from the first pool of the
+// 5-tuple k (of port class class) that has one, marking it used.
+func (p *lendPools) draw(k trace.Key, class int) int {
+	if p.left == 0 { // every lender has lent: a new round
+		p.reset()
+	}
+	take := func(ix []int) ([]int, int) {
+		for len(ix) > 0 {
+			i := ix[len(ix)-1]
+			ix = ix[:len(ix)-1]
+			if !p.used[i] {
+				return ix, i
+			}
+		}
+		return ix, -1
+	}
+	for _, key := range p.keys(k, class) { // the last pool holds every lender
+		ix, i := take(p.pools[key])
+		p.pools[key] = ix
+		if i >= 0 {
+			p.used[i], p.left = true, p.left-1
+			return i
+		}
+	}
+	panic("postgen: a lender left unused in no pool")
 }
 
 // portRematches is how many times, with lengths given ports, the ports
@@ -413,13 +528,7 @@ func (g *Stream) Continuations(c, first, size int, yield func(b int, rows []Row)
 	startOff, _ := s.AttrSlice("flow_start")
 	lenOff, lenDim := s.AttrSlice("length")
 	pick := BlockRNG(g.o.Seed, 0xc0de, c, 0)
-	var byClass map[int][]lender
-	if g.portLengths(c) {
-		byClass = map[int][]lender{}
-		for _, l := range g.lenders {
-			byClass[l.class] = append(byClass[l.class], l)
-		}
-	}
+	pools := newLendPools(g.lenders, g.portLengths(c), pick)
 	r, err := cr.reader()
 	if err != nil {
 		return err
@@ -455,16 +564,7 @@ func (g *Stream) Continuations(c, first, size int, yield func(b int, rows []Row)
 			continue
 		}
 		want--
-		// A lender of the row's port class when the chunk has one: a
-		// continuation to a one-off port takes the length of a flow to
-		// one, not that of a long flow's later segment.
-		from := g.lenders
-		if byClass != nil {
-			if own := byClass[g.portClass(row.Attr.Key)]; len(own) > 0 {
-				from = own
-			}
-		}
-		l := from[pick.IntN(len(from))]
+		l := g.lenders[pools.draw(row.Attr.Key, g.portClass(row.Attr.Key))]
 		v := row.Vec
 		setTag(s, v, "starts_here", false)
 		v[startOff] = l.start
@@ -535,6 +635,68 @@ func (g *Stream) SetTargets(lens [][]float32, feats [][][]float32) {
 			g.featTo[c] = append(g.featTo[c], t)
 		}
 	}
+}
+
+// SetStartTargets sets, per chunk, the flows generated for it and the
+// share of the real chunk's flows that start in it (not counting the
+// chunk's own continuations of flows that started before). See
+// lendSurplus.
+func (g *Stream) SetStartTargets(flows []int, share []float64) {
+	g.startFlows, g.startShare = flows, share
+}
+
+// lendSurplus makes rows of a block of chunk c that start in it lenders
+// (rows that do not, whose start and length continuations of earlier
+// chunks' flows take) when the chunk has fewer lenders than it should: the
+// model marks some rows of a later chunk as new flows where the real chunk
+// continues flows (on a capture whose every flow spans four chunks, a
+// third of the later chunks' rows), and a flow carried into the chunk with
+// no lender left is dropped there, so the trace's flows come out cut into
+// new 5-tuples. The chunk should have as many lenders as the carried
+// copies, up to the real share of its flows that continue; over its
+// blocks, in proportion to the rows so far. The rows made lenders are
+// those the model gave the least weight to starting here (ties in random
+// order). It returns how many; 0 without start targets or in chunk 0.
+func (g *Stream) lendSurplus(c int, rows []Row, r *rand.Rand) int {
+	if c == 0 || c >= len(g.startFlows) || g.startFlows[c] <= 0 {
+		return 0
+	}
+	total := g.startFlows[c]
+	carried := 0
+	if cr := g.carry[c]; cr != nil {
+		carried = cr.count
+	}
+	want := min(carried, int(math.Round(float64(total)*(1-g.startShare[c]))))
+	g.rowsSeen += len(rows)
+	target := int(math.Round(float64(want) * float64(min(g.rowsSeen, total)) / float64(total)))
+	var starting []int
+	for i, row := range rows {
+		if row.Attr.StartsHere {
+			starting = append(starting, i)
+		} else {
+			g.lendsSeen++
+		}
+	}
+	need := min(target-g.lendsSeen, len(starting))
+	if need <= 0 {
+		return 0
+	}
+	off, dim := g.s.AttrSlice("starts_here")
+	weight := func(i int) float32 {
+		if off < 0 || dim != 2 {
+			return 0
+		}
+		return rows[i].Vec[off+1]
+	}
+	r.Shuffle(len(starting), func(i, j int) { starting[i], starting[j] = starting[j], starting[i] })
+	slices.SortStableFunc(starting, func(a, b int) int { return cmp.Compare(weight(a), weight(b)) })
+	for _, i := range starting[:need] {
+		rows[i].Vec = slices.Clone(rows[i].Vec)
+		setTag(g.s, rows[i].Vec, "starts_here", false)
+		rows[i].Attr.StartsHere = false
+	}
+	g.lendsSeen += need
+	return need
 }
 
 // SetLengthTargets replaces the length targets by given distributions of
