@@ -238,6 +238,19 @@ func attrSpecs(chunks int, opt BuildOptions, kc keyCounts) []FieldSpec {
 	return a
 }
 
+// spanShare is a chained flow's span as a share of the time from its
+// first record (at first) to its chunk's end (end, exclusive), in [0, 1].
+func spanShare(span, first, end int64) float64 {
+	if end-1 <= first {
+		return 0
+	}
+	return min(1, max(0, float64(span)/float64(end-1-first)))
+}
+
+// chainSpanKnots is the fewest knots of Spec.ChainSpanKnots (more with
+// quantile encoding's).
+const chainSpanKnots = 64
+
 // column gathers what the spec needs of one feature's values over a
 // trace: their range, up to 4097 distinct values, and a quantile sketch.
 type column struct {
@@ -337,6 +350,8 @@ type SpecBuilder[R any, P flows.Record[R]] struct {
 	// lens sketches each chunk's flow lengths (a chained flow once), for
 	// Spec.LengthKnots.
 	lens []*quantileSketch
+	// spans sketches each chunk's chained flows' spans (Spec.ChainSpanKnots).
+	spans []*quantileSketch
 	// sizes, for flow traces, sketches each chunk's durations and bytes
 	// per packet class (Spec.SizeKnots); lenPackets its records' packets
 	// in 5-tuples of one record, of several, and all (PacketsOne, …).
@@ -352,6 +367,7 @@ func newSpecBuilder[R any, P flows.Record[R]](kind trace.Kind, chunks int, field
 	for range chunks {
 		b.starts = append(b.starts, newSketch())
 		b.lens = append(b.lens, newSketch())
+		b.spans = append(b.spans, newSketch())
 	}
 	return b
 }
@@ -386,6 +402,9 @@ func (b *SpecBuilder[R, P]) Add(c int, start, end int64, f *flows.ChunkFlow[R]) 
 	switch {
 	case f.FlowLen > 0 && !f.Follows:
 		b.kc.add(c, f.Key, f.FlowLen)
+		if f.FlowLen > len(f.Records) { // more than one segment
+			b.spans[c].add(spanShare(f.Span, P(&f.Records[0]).Time(), end))
+		}
 		b.starts[c].add(chunkRel(P(&f.Records[0]).Time(), start, end))
 		b.lens[c].add(float64(f.FlowLen))
 	case f.FlowLen == 0:
@@ -451,6 +470,14 @@ func (b *SpecBuilder[R, P]) Spec(opt BuildOptions) (Spec, error) {
 				sk.add(1)
 			}
 			spec.StartKnots[c] = sk.knots(opt.QuantileKnots, false)
+		}
+	}
+	if opt.ChainLen > 0 {
+		spec.ChainSpanKnots = make([][]float64, b.chunks)
+		for c, sk := range b.spans {
+			if sk.n > 0 {
+				spec.ChainSpanKnots[c] = sk.knots(max(opt.QuantileKnots, chainSpanKnots), false)
+			}
 		}
 	}
 	if opt.LengthAttr && opt.QuantileKnots > 0 && (opt.ChainLen > 0 || b.chunks > 1) {

@@ -107,6 +107,56 @@ func TestChainedFlowsRoundTrip(t *testing.T) {
 	}
 }
 
+func TestSpanFlowScalesToTheSpan(t *testing.T) {
+	ts := [][]int64{{10, 20}, {40, 50}}
+	spanFlow(ts, 80)
+	if !slices.Equal(ts[0], []int64{10, 30}) || !slices.Equal(ts[1], []int64{70, 90}) {
+		t.Errorf("stretched to %v, want [[10 30] [70 90]]", ts)
+	}
+	ts = [][]int64{{10, 20}, {40, 50}}
+	spanFlow(ts, 20)
+	if !slices.Equal(ts[0], []int64{10, 15}) || !slices.Equal(ts[1], []int64{25, 30}) {
+		t.Errorf("shrunk to %v, want [[10 15] [25 30]]", ts)
+	}
+	same := [][]int64{{7, 7}, {7}}
+	spanFlow(same, 10)
+	if !slices.Equal(same[0], []int64{7, 12}) || same[1][0] != 17 {
+		t.Errorf("equal times spread to %v, want [[7 12] [17]]", same)
+	}
+	unknown := [][]int64{{10, 20}, {40}}
+	spanFlow(unknown, 0)
+	if !slices.Equal(unknown[0], []int64{10, 20}) || unknown[1][0] != 40 {
+		t.Errorf("a span of 0 changed the times: %v", unknown)
+	}
+}
+
+// The chained flows take the chunk's real span shares (of the time left
+// from their first record to the chunk's end) in the order of their
+// generated ones; a flow of one segment keeps its times.
+func TestCalibrateSpansKeepsTheModelsOrder(t *testing.T) {
+	q := &Quantile{Field: "span", Knots: []float64{0.1, 0.5, 1}}
+	const end = 10001 // 10,000 µs from 0 to the chunk's last instant
+	flows := [][][]int64{
+		{{0, 5}, {10}},     // share 0.001
+		{{100, 130}},       // one segment: left alone
+		{{0, 500}, {1000}}, // 0.1
+		{{50, 90}, {150}},  // 100 of 9,950
+	}
+	calibrateSpans(flows, q, end)
+	for i, want := range map[int]int64{0: 1000, 2: 10000, 3: 4975} {
+		if got, _ := flowSpan(flows[i]); got != want {
+			t.Errorf("flow %d spans %d, want %d", i, got, want)
+		}
+	}
+	if !slices.Equal(flows[1][0], []int64{100, 130}) {
+		t.Errorf("a flow of one segment moved: %v", flows[1])
+	}
+	if flows[3][0][0] != 50 {
+		t.Errorf("a flow's first record moved: %v", flows[3])
+	}
+	calibrateSpans(flows, nil, end) // no knots: nothing to do
+}
+
 func TestFitFlowScalesIntoTheChunk(t *testing.T) {
 	ts := [][]int64{{10, 20}, {40, 50}}
 	fitFlow(ts, 30)

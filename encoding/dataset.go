@@ -1,6 +1,7 @@
 package encoding
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -359,6 +360,97 @@ func fitFlow(ts [][]int64, end int64) {
 	}
 }
 
+// spanFlow scales the times of a chained flow's segments, in place, about
+// the flow's first, so that its last is span µs after it. Times all equal
+// are spread evenly over the span. A span of 0 leaves them as they are.
+func spanFlow(ts [][]int64, span float64) {
+	if span <= 0 || len(ts) == 0 || len(ts[0]) == 0 {
+		return
+	}
+	first, last, n := ts[0][0], ts[0][0], 0
+	for _, seg := range ts {
+		if len(seg) > 0 {
+			last = seg[len(seg)-1]
+		}
+		n += len(seg)
+	}
+	if n < 2 {
+		return
+	}
+	f, i := 0.0, 0
+	if last > first {
+		f = span / float64(last-first)
+	}
+	for _, seg := range ts {
+		for k, t := range seg {
+			if f > 0 {
+				seg[k] = first + int64(math.Round(float64(t-first)*f))
+			} else {
+				seg[k] = first + int64(math.Round(span*float64(i)/float64(n-1)))
+			}
+			i++
+		}
+	}
+}
+
+// flowSpan is the time from a flow's first record to its last, and its
+// first record's time.
+func flowSpan(ts [][]int64) (span, first int64) {
+	var last int64
+	for k, seg := range ts {
+		if len(seg) == 0 {
+			continue
+		}
+		if k == 0 {
+			first = seg[0]
+		}
+		last = seg[len(seg)-1]
+	}
+	return last - first, first
+}
+
+// calibrateSpans scales the chained flows among flows (the times of each
+// flow's segments) of a chunk ending at end (exclusive) to the chunk's
+// real spans, q (ChainSpanKnots), each a share of the time from the flow's
+// first record to the chunk's end: ranked by their generated shares (ties
+// in order), the flow of rank r of n takes the real share at position
+// r/(n − 1) (the median when alone), so that n flows ranked as the real
+// ones take the real shares. The segments' gaps are generated one segment
+// at a time and nothing in them ties their sum to the flow's: on a
+// capture whose long flows each span the whole trace, the chained flows
+// crowded into its first quarter.
+func calibrateSpans(flows [][][]int64, q *Quantile, end int64) {
+	var chained []int
+	for i, ts := range flows {
+		if len(ts) > 1 {
+			chained = append(chained, i)
+		}
+	}
+	if q == nil || len(chained) == 0 {
+		return
+	}
+	share := make([]float64, len(flows))
+	room := make([]int64, len(flows))
+	for _, i := range chained {
+		span, first := flowSpan(flows[i])
+		room[i] = max(0, end-1-first)
+		share[i] = spanShare(span, first, end)
+		if room[i] == 0 {
+			share[i] = float64(span) // past the end: fitFlow's, and ranked last
+		}
+	}
+	slices.SortStableFunc(chained, func(a, b int) int { return cmp.Compare(share[a], share[b]) })
+	for r, i := range chained {
+		u := 0.5
+		if len(chained) > 1 {
+			u = float64(r) / float64(len(chained)-1)
+		}
+		if room[i] > 0 {
+			spanFlow(flows[i], q.value(u)*float64(room[i]))
+		}
+	}
+}
+
 // times reconstructs each step's timestamp: the flow starts at its
 // position in the chunk, or, for a segment that follows another, at
 // prev (the previous segment's last timestamp) plus its first gap; each
@@ -412,21 +504,23 @@ func (s *Schema) DecodePackets(attrs []FlowAttr, feat []float32, lengths []int, 
 // would run past its chunk's end has its gaps scaled down so that it ends
 // inside the chunk (fitFlow): dropping the records past the end, as
 // before 2026-12, lost up to a sixth of a multi-chunk trace's records.
+// Before that, the chained flows' spans are calibrated to the chunk's real
+// ones (calibrateSpans), when the schema has them.
 func decodeRecords[R any, P flows.Record[R]](s *Schema, rc *recordCodec[R], attrs []FlowAttr, feat []float32, lengths []int, ch ChunkRange) ([]R, error) {
 	c, err := s.decodeFeatures(feat, lengths, len(attrs))
 	if err != nil {
 		return nil, err
 	}
-	var out []R
-	var r R // one record, decoded in place
-	var ts [][]int64
+	// Each flow's times (row i and the segments following it: one flow),
+	// its first row.
+	var times [][][]int64
+	var heads []int
 	for i := 0; i < len(attrs); {
-		// Row i and the segments following it: one flow.
 		j := i + 1
 		for j < len(attrs) && attrs[j].Follows {
 			j++
 		}
-		ts = ts[:0]
+		ts := make([][]int64, 0, j-i)
 		var last int64
 		for k := i; k < j; k++ {
 			t := s.times(attrs[k], c.gaps(k), ch, last)
@@ -435,15 +529,24 @@ func decodeRecords[R any, P flows.Record[R]](s *Schema, rc *recordCodec[R], attr
 			}
 			ts = append(ts, t)
 		}
+		times, heads = append(times, ts), append(heads, i)
+		i = j
+	}
+	if ch.Index >= 0 && ch.Index < len(s.spanQ) {
+		calibrateSpans(times, s.spanQ[ch.Index], ch.End)
+	}
+	var out []R
+	var r R // one record, decoded in place
+	for f, ts := range times {
 		fitFlow(ts, ch.End-1)
-		for k := i; k < j; k++ {
-			for step, t := range ts[k-i] {
-				r = rc.newRecord(attrs[k].Key, t)
-				rc.decode(&r, c, k, step)
+		for k := range ts {
+			row := heads[f] + k
+			for step, t := range ts[k] {
+				r = rc.newRecord(attrs[row].Key, t)
+				rc.decode(&r, c, row, step)
 				out = append(out, r)
 			}
 		}
-		i = j
 	}
 	sort.SliceStable(out, func(a, b int) bool { return P(&out[a]).Time() < P(&out[b]).Time() })
 	return out, nil

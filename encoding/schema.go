@@ -94,6 +94,14 @@ type Spec struct {
 	// calibrates each chunk's lengths to its own (ChunkLengthPositions).
 	// Under DP it is not set.
 	LengthKnots [][]float64 `json:"length_knots,omitempty"`
+	// ChainSpanKnots, with chained flows, holds per chunk the quantile
+	// knots of the spans of its flows of more than one segment: the time
+	// from a flow's first record in the chunk to its last
+	// (flows.ChunkFlow.Span), as a share of the time from that first
+	// record to the chunk's end. Decoding calibrates the generated chained
+	// flows' spans to them, keeping the model's order (empty for a chunk
+	// without such flows).
+	ChainSpanKnots [][]float64 `json:"chain_span_knots,omitempty"`
 	// SizeKnots, for flow traces with quantile encoding, holds per chunk
 	// and per packet class the quantile knots of the records' durations
 	// and bytes (SizeClass), for generate.sizes_given_packets, and under
@@ -124,6 +132,7 @@ type Schema struct {
 	kind             trace.Kind
 	labelIndex       map[string]int
 	startQ           []*Quantile
+	spanQ            []*Quantile // per chunk, from ChainSpanKnots (nil where empty)
 	// accessors of the attributes (aligned with attr) and of the records'
 	// features (the one for the schema's kind), built by bindFields
 	attrAcc   []attrField
@@ -201,6 +210,21 @@ func NewSchema(spec Spec, emb Embedding) (*Schema, error) {
 			q := &Quantile{Field: "flow_start", Knots: k}
 			q.seed(0x5747 + uint64(c))
 			s.startQ = append(s.startQ, q)
+		}
+	}
+	if n := len(spec.ChainSpanKnots); n > 0 {
+		if n != spec.Chunks {
+			return nil, fmt.Errorf("schema: chain span knots for %d chunks, want %d", n, spec.Chunks)
+		}
+		s.spanQ = make([]*Quantile, n)
+		for c, k := range spec.ChainSpanKnots {
+			if len(k) == 0 {
+				continue
+			}
+			if len(k) < 2 || !slices.IsSorted(k) || k[0] < 0 || k[len(k)-1] > 1 {
+				return nil, fmt.Errorf("schema: chunk %d chain span knots must be ≥ 2 non-decreasing values in [0, 1]", c)
+			}
+			s.spanQ[c] = &Quantile{Field: "span", Knots: k}
 		}
 	}
 	if spec.TailPorts != nil {

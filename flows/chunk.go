@@ -47,11 +47,14 @@ type ChunkFlow[R any] struct {
 	Truncated int
 	// With Options.Chain: FlowLen is the records of the whole flow in this
 	// chunk (over all its segments), Follows is true for every segment but
-	// the first, and Lead is, for those, the time from the previous
-	// segment's last record to this one's first.
+	// the first, Lead is, for those, the time from the previous
+	// segment's last record to this one's first, and Span, on every
+	// segment, the time from the flow's first record in this chunk to its
+	// last kept one (0 for a flow of one record).
 	FlowLen int
 	Follows bool
 	Lead    int64
+	Span    int64
 }
 
 // Chunk is one time interval [Start, End) of the trace (the last chunk's
@@ -250,24 +253,35 @@ func SplitByTime[R any, P Record[R]](recs []R, opt Options) (*Split[R], error) {
 		}
 	}
 	if opt.Chain {
-		st.ChainedFlows, st.LongestChain = chainLengths(chunks)
+		st.ChainedFlows, st.LongestChain = chainLengths[R, P](chunks)
 	}
 	return &Split[R]{Chunks: chunks, Stats: st}, nil
 }
 
 // chainLengths gives every segment of a chained flow the flow's length in
-// its chunk (the running count its last segment holds) and returns the
-// number of flows of more than one segment and the longest flow's length.
-func chainLengths[R any](chunks []Chunk[R]) (chained, longest int) {
+// its chunk (the running count its last segment holds) and its span, and
+// returns the number of flows of more than one segment and the longest
+// flow's length.
+func chainLengths[R any, P Record[R]](chunks []Chunk[R]) (chained, longest int) {
 	for c := range chunks {
 		fl := chunks[c].Flows
 		total := map[trace.Key]int{}
+		first, last := map[trace.Key]int64{}, map[trace.Key]int64{}
 		for i := range fl {
 			// Segments come in order: the last one holds the total.
-			total[fl[i].Key] = fl[i].FlowLen
+			k := fl[i].Key
+			total[k] = fl[i].FlowLen
+			if recs := fl[i].Records; len(recs) > 0 {
+				if !fl[i].Follows {
+					first[k] = P(&recs[0]).Time()
+				}
+				last[k] = P(&recs[len(recs)-1]).Time()
+			}
 		}
 		for i := range fl {
-			fl[i].FlowLen = total[fl[i].Key]
+			k := fl[i].Key
+			fl[i].FlowLen = total[k]
+			fl[i].Span = last[k] - first[k]
 			if !fl[i].Follows && fl[i].FlowLen > len(fl[i].Records) {
 				chained++
 			}

@@ -246,9 +246,10 @@ func TestSplitChainsLongFlows(t *testing.T) {
 		lens    []int
 		flowLen int
 		trunc   int
+		span    int64 // first record to last kept one
 	}{
-		{0, []int{4, 4, 2, 1}, 10, 0},
-		{9, []int{4, 4, 1, 1}, 9, 1},
+		{0, []int{4, 4, 2, 1}, 10, 0, 81},
+		{9, []int{4, 4, 1, 1}, 9, 1, 64},
 	} {
 		sp, err := SplitByTime(recs, Options{Chunks: 1, MaxFlowLen: 4, Chain: true, MaxChainLen: tc.cap})
 		if err != nil {
@@ -260,15 +261,15 @@ func TestSplitChainsLongFlows(t *testing.T) {
 			t.Fatalf("cap %d: segment lengths %v, want %v", tc.cap, lens, tc.lens)
 		}
 		for i, f := range fl[:3] {
-			if f.FlowLen != tc.flowLen || f.Follows != (i > 0) {
-				t.Errorf("cap %d: segment %d has flow length %d, follows %v", tc.cap, i, f.FlowLen, f.Follows)
+			if f.FlowLen != tc.flowLen || f.Follows != (i > 0) || f.Span != tc.span {
+				t.Errorf("cap %d: segment %d has flow length %d, follows %v, span %d", tc.cap, i, f.FlowLen, f.Follows, f.Span)
 			}
 		}
 		// The lead is the gap from the previous segment's last record.
 		if fl[0].Lead != 0 || fl[1].Lead != 16-9 || fl[2].Lead != 64-49 {
 			t.Errorf("cap %d: leads %d, %d, %d", tc.cap, fl[0].Lead, fl[1].Lead, fl[2].Lead)
 		}
-		if fl[3].FlowLen != 1 || fl[3].Follows || fl[2].Truncated != tc.trunc {
+		if fl[3].FlowLen != 1 || fl[3].Follows || fl[3].Span != 0 || fl[2].Truncated != tc.trunc {
 			t.Errorf("cap %d: short flow %+v, truncated %d", tc.cap, fl[3], fl[2].Truncated)
 		}
 		st := sp.Stats

@@ -176,6 +176,7 @@ func (s *StreamSplitter[R, P]) chain(c, i int, f *ChunkFlow[R]) (int, error) {
 		total = s.opt.MaxChainLen
 	}
 	f.FlowLen = total
+	f.Span = P(&s.recs[i+total-1]).Time() - P(&s.recs[i]).Time()
 	s.st.LongestChain = max(s.st.LongestChain, total)
 	if total > s.opt.MaxFlowLen {
 		s.st.ChainedFlows++
@@ -280,9 +281,9 @@ func (s *ChunkSpill[R, P]) Write(c int, f *ChunkFlow[R], first int64) error {
 
 // spillHdr is the fixed part of a spilled flow's header: its first
 // record's sequence number, its record count, its truncated records, its
-// flags (starts here, follows), its chained flow length and lead time;
-// the presence bits follow.
-const spillHdr = 29
+// flags (starts here, follows), its chained flow length, lead time and
+// span; the presence bits follow.
+const spillHdr = 37
 
 func putSpillHdr[R any](hdr []byte, f *ChunkFlow[R], first int64) {
 	clear(hdr)
@@ -297,6 +298,7 @@ func putSpillHdr[R any](hdr []byte, f *ChunkFlow[R], first int64) {
 	}
 	binary.LittleEndian.PutUint32(hdr[17:], uint32(f.FlowLen))
 	binary.LittleEndian.PutUint64(hdr[21:], uint64(f.Lead))
+	binary.LittleEndian.PutUint64(hdr[29:], uint64(f.Span))
 	for i, p := range f.Present {
 		if p {
 			hdr[spillHdr+i/8] |= 1 << (i % 8)
@@ -311,6 +313,7 @@ func getSpillHdr[R any](hdr []byte, f *ChunkFlow[R], present []bool) {
 	f.Truncated = int(binary.LittleEndian.Uint32(hdr[12:]))
 	f.FlowLen = int(binary.LittleEndian.Uint32(hdr[17:]))
 	f.Lead = int64(binary.LittleEndian.Uint64(hdr[21:]))
+	f.Span = int64(binary.LittleEndian.Uint64(hdr[29:]))
 	for i := range present {
 		present[i] = hdr[spillHdr+i/8]&(1<<(i%8)) != 0
 	}
