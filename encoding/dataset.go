@@ -420,23 +420,20 @@ func flowSpan(ts [][]int64) (span, first int64) {
 // capture whose long flows each span the whole trace, the chained flows
 // crowded into its first quarter.
 func calibrateSpans(flows [][][]int64, q *Quantile, end int64) {
-	var chained []int
-	for i, ts := range flows {
-		if len(ts) > 1 {
-			chained = append(chained, i)
-		}
-	}
-	if q == nil || len(chained) == 0 {
+	if q == nil {
 		return
 	}
+	var chained []int
 	share := make([]float64, len(flows))
 	room := make([]int64, len(flows))
-	for _, i := range chained {
-		span, first := flowSpan(flows[i])
-		room[i] = max(0, end-1-first)
-		share[i] = spanShare(span, first, end)
-		if room[i] == 0 {
-			share[i] = float64(span) // past the end: fitFlow's, and ranked last
+	for i, ts := range flows {
+		if len(ts) < 2 {
+			continue
+		}
+		span, first := flowSpan(ts)
+		if room[i] = end - 1 - first; room[i] > 0 { // a flow starting at the chunk's last instant has no room
+			share[i] = spanShare(span, first, end)
+			chained = append(chained, i)
 		}
 	}
 	slices.SortStableFunc(chained, func(a, b int) int { return cmp.Compare(share[a], share[b]) })
@@ -445,9 +442,7 @@ func calibrateSpans(flows [][][]int64, q *Quantile, end int64) {
 		if len(chained) > 1 {
 			u = float64(r) / float64(len(chained)-1)
 		}
-		if room[i] > 0 {
-			spanFlow(flows[i], q.value(u)*float64(room[i]))
-		}
+		spanFlow(flows[i], q.value(u)*float64(room[i]))
 	}
 }
 
@@ -511,16 +506,37 @@ func decodeRecords[R any, P flows.Record[R]](s *Schema, rc *recordCodec[R], attr
 	if err != nil {
 		return nil, err
 	}
-	// Each flow's times (row i and the segments following it: one flow),
-	// its first row.
+	var q *Quantile
+	if ch.Index >= 0 && ch.Index < len(s.spanQ) {
+		q = s.spanQ[ch.Index]
+	}
+	var out []R
+	var r R // one record, decoded in place
+	emit := func(ts [][]int64, head int) {
+		fitFlow(ts, ch.End-1)
+		for k := range ts {
+			for step, t := range ts[k] {
+				r = rc.newRecord(attrs[head+k].Key, t)
+				rc.decode(&r, c, head+k, step)
+				out = append(out, r)
+			}
+		}
+	}
+	// Each flow (row i and the segments following it) is emitted once its
+	// times are known, or, with span knots, once every flow's are.
 	var times [][][]int64
 	var heads []int
+	var ts [][]int64
 	for i := 0; i < len(attrs); {
 		j := i + 1
 		for j < len(attrs) && attrs[j].Follows {
 			j++
 		}
-		ts := make([][]int64, 0, j-i)
+		if q != nil {
+			ts = make([][]int64, 0, j-i)
+		} else {
+			ts = ts[:0]
+		}
 		var last int64
 		for k := i; k < j; k++ {
 			t := s.times(attrs[k], c.gaps(k), ch, last)
@@ -529,24 +545,16 @@ func decodeRecords[R any, P flows.Record[R]](s *Schema, rc *recordCodec[R], attr
 			}
 			ts = append(ts, t)
 		}
-		times, heads = append(times, ts), append(heads, i)
+		if q != nil {
+			times, heads = append(times, ts), append(heads, i)
+		} else {
+			emit(ts, i)
+		}
 		i = j
 	}
-	if ch.Index >= 0 && ch.Index < len(s.spanQ) {
-		calibrateSpans(times, s.spanQ[ch.Index], ch.End)
-	}
-	var out []R
-	var r R // one record, decoded in place
+	calibrateSpans(times, q, ch.End)
 	for f, ts := range times {
-		fitFlow(ts, ch.End-1)
-		for k := range ts {
-			row := heads[f] + k
-			for step, t := range ts[k] {
-				r = rc.newRecord(attrs[row].Key, t)
-				rc.decode(&r, c, row, step)
-				out = append(out, r)
-			}
-		}
+		emit(ts, heads[f])
 	}
 	sort.SliceStable(out, func(a, b int) bool { return P(&out[a]).Time() < P(&out[b]).Time() })
 	return out, nil

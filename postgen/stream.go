@@ -298,8 +298,8 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 // lendPools draws the lenders of a chunk's continuations, each once (until
 // every lender has lent, then again), from the pool closest to the
 // continuation's 5-tuple that has one left: the model's rows that go on in
-// the chunk carry the length and span it generated for flows of their own
-// identity, so a continuing SSH flow takes those of a row of the same
+// the chunk carry the start and length it generated for flows of their
+// own identity, so a continuing SSH flow takes those of a row of the same
 // service. The pools, most specific first: the protocol and destination
 // port, the protocol and source port, then (with lengths given ports) the
 // port class within the protocol and the class alone, so that a
@@ -649,8 +649,8 @@ func (g *Stream) SetStartTargets(flows []int, share []float64) {
 // (rows that do not, whose start and length continuations of earlier
 // chunks' flows take) when the chunk has fewer lenders than it should: the
 // model marks some rows of a later chunk as new flows where the real chunk
-// continues flows (on a capture whose every flow spans four chunks, a
-// third of the later chunks' rows), and a flow carried into the chunk with
+// continues flows (on a capture whose every flow spans four chunks, 1,042
+// of the later chunks' 2,124 rows), and a flow carried into the chunk with
 // no lender left is dropped there, so the trace's flows come out cut into
 // new 5-tuples. The chunk should have as many lenders as the carried
 // copies, up to the real share of its flows that continue; over its
