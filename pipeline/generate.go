@@ -79,10 +79,11 @@ func (ci ChunkInfo) flows() int {
 
 // startTargets returns, per chunk, the flows generated for it and the
 // share of the real chunk's flows that start in it, for
-// postgen.Stream.SetStartTargets; nil with one chunk, and under DP (the
-// real shares are not released; its preset has one chunk).
-func (r *Run) startTargets(split *SplitInfo) ([]int, []float64) {
-	if len(split.Chunks) < 2 || r.Cfg.DP.Enabled {
+// postgen.Stream.SetStartTargets; nil with one chunk, without chained
+// long flows, and under DP (the real shares are not released, and its
+// flows are not chained).
+func (r *Run) startTargets(s *encoding.Schema, split *SplitInfo) ([]int, []float64) {
+	if len(split.Chunks) < 2 || !s.Chains() || r.Cfg.DP.Enabled {
 		return nil, nil
 	}
 	flows := make([]int, len(split.Chunks))
@@ -191,9 +192,14 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	if r.Cfg.Generate.PortPairs {
 		opt.PortPairs = r.portPairs(s, split)
 	}
+	// Chained long flows go on across chunks by design: each continuation
+	// takes the nearest lender, and a chunk lends to as many as its real
+	// flows that continue. (On the other traces neither did better than
+	// before: docs/BENCHMARKS.md, "Long flows".)
+	opt.NearestLenders = s.Chains()
 	g := postgen.NewStream(s, len(split.Chunks), opt, tmp, &st.Stats)
 	defer g.Close()
-	if flows, share := r.startTargets(split); flows != nil {
+	if flows, share := r.startTargets(s, split); flows != nil {
 		g.SetStartTargets(flows, share)
 	}
 	if opt.Calibrate && len(split.Chunks) > 1 {

@@ -329,3 +329,40 @@ func TestLendPoolsPreferTheSameService(t *testing.T) {
 		t.Errorf("new round: an SSH continuation took lender %d, want 0", i)
 	}
 }
+
+// With NearestLenders a continuation takes its start from the lender of
+// its own service.
+func TestMergeNearestLenders(t *testing.T) {
+	s := tagSchema(t, 2)
+	T := true
+	onPort := func(r Row, port uint16) Row {
+		r.Attr.Key.DstPort = port
+		return r
+	}
+	gen := [][]Row{
+		{onPort(row(t, s, 1, T, []bool{T, T}, 0.1), 22), onPort(row(t, s, 2, T, []bool{T, T}, 0.1), 80)},
+		{onPort(row(t, s, 8, false, []bool{T, T}, 0.3), 80), onPort(row(t, s, 9, false, []bool{T, T}, 0.8), 22)},
+	}
+	for seed := range uint64(4) {
+		g := NewStream(s, 2, Options{Seed: seed, NearestLenders: true}, "", &Stats{})
+		starts := map[uint16]float64{}
+		for c, rows := range gen {
+			if _, err := g.Own(c, 0, slices.Clone(rows)); err != nil {
+				t.Fatal(err)
+			}
+			err := g.Continuations(c, 1, 8, func(_ int, rows []Row) error {
+				for _, r := range rows {
+					starts[r.Attr.Key.DstPort] = r.Attr.Start
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		g.Close()
+		if starts[22] != float64(float32(0.8)) || starts[80] != float64(float32(0.3)) {
+			t.Errorf("seed %d: continuations start at %v, want port 22 at 0.8 and 80 at 0.3", seed, starts)
+		}
+	}
+}

@@ -295,7 +295,8 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 	return own, nil
 }
 
-// lendPools draws the lenders of a chunk's continuations, each once (until
+// lendPools draws the lenders of a chunk's continuations (with
+// Options.NearestLenders), each once (until
 // every lender has lent, then again), from the pool closest to the
 // continuation's 5-tuple that has one left: the model's rows that go on in
 // the chunk carry the start and length it generated for flows of their
@@ -307,9 +308,9 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 // that of a long flow's later segment; then the protocol, then any. draw
 // is called only with lenders left (newLendPools of none is never drawn
 // from).
-// (Drawn from the class alone with replacement, as before, a capture's
-// long continuing flows lent their lengths to flows of other protocols and
-// services at random.)
+// (Drawn from the class alone with replacement, as without the option, a
+// capture's long continuing flows lend their lengths to flows of other
+// protocols and services at random.)
 type lendPools struct {
 	used  []bool
 	left  int
@@ -528,7 +529,17 @@ func (g *Stream) Continuations(c, first, size int, yield func(b int, rows []Row)
 	startOff, _ := s.AttrSlice("flow_start")
 	lenOff, lenDim := s.AttrSlice("length")
 	pick := BlockRNG(g.o.Seed, 0xc0de, c, 0)
-	pools := newLendPools(g.lenders, g.portLengths(c), pick)
+	var pools *lendPools
+	var byClass map[int][]lender
+	switch {
+	case g.o.NearestLenders:
+		pools = newLendPools(g.lenders, g.portLengths(c), pick)
+	case g.portLengths(c):
+		byClass = map[int][]lender{}
+		for _, l := range g.lenders {
+			byClass[l.class] = append(byClass[l.class], l)
+		}
+	}
 	r, err := cr.reader()
 	if err != nil {
 		return err
@@ -564,7 +575,19 @@ func (g *Stream) Continuations(c, first, size int, yield func(b int, rows []Row)
 			continue
 		}
 		want--
-		l := g.lenders[pools.draw(row.Attr.Key, g.portClass(row.Attr.Key))]
+		var l lender
+		if pools != nil {
+			l = g.lenders[pools.draw(row.Attr.Key, g.portClass(row.Attr.Key))]
+		} else {
+			// A lender of the row's port class when the chunk has one: a
+			// continuation to a one-off port takes the length of a flow
+			// to one, not that of a long flow's later segment.
+			from := g.lenders
+			if own := byClass[g.portClass(row.Attr.Key)]; len(own) > 0 {
+				from = own
+			}
+			l = from[pick.IntN(len(from))]
+		}
 		v := row.Vec
 		setTag(s, v, "starts_here", false)
 		v[startOff] = l.start
@@ -638,9 +661,9 @@ func (g *Stream) SetTargets(lens [][]float32, feats [][][]float32) {
 }
 
 // SetStartTargets sets, per chunk, the flows generated for it and the
-// share of the real chunk's flows that start in it (not counting the
-// chunk's own continuations of flows that started before). See
-// lendSurplus.
+// share of the real chunk's flows that start in it (the others go on from
+// an earlier chunk). See lendSurplus. Generation sets it for chained long
+// flows only.
 func (g *Stream) SetStartTargets(flows []int, share []float64) {
 	g.startFlows, g.startShare = flows, share
 }
@@ -649,8 +672,8 @@ func (g *Stream) SetStartTargets(flows []int, share []float64) {
 // (rows that do not, whose start and length continuations of earlier
 // chunks' flows take) when the chunk has fewer lenders than it should: the
 // model marks some rows of a later chunk as new flows where the real chunk
-// continues flows (on a capture whose every flow spans four chunks, 1,042
-// of the later chunks' 2,124 rows), and a flow carried into the chunk with
+// continues flows (on a capture whose every flow spans four chunks, 511
+// of the later chunks' 1,020 rows, chained), and a flow carried into the chunk with
 // no lender left is dropped there, so the trace's flows come out cut into
 // new 5-tuples. The chunk should have as many lenders as the carried
 // copies, up to the real share of its flows that continue; over its
