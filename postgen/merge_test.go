@@ -310,22 +310,22 @@ func TestLendPoolsPreferTheSameService(t *testing.T) {
 	key := func(proto uint8, sp, dp uint16) trace.Key { return trace.Key{Proto: proto, SrcPort: sp, DstPort: dp} }
 	lenders := []lender{{key: key(6, 50000, 22)}, {key: key(6, 50001, 80)}, {key: key(17, 50002, 53)}, {key: key(6, 50003, 443)}}
 	p := newLendPools(lenders, false, rand.New(rand.NewPCG(1, 2)))
-	if i := p.draw(key(6, 41000, 22), 0); i != 0 {
+	if i := p.draw(key(6, 41000, 22), 0, 1); i != 0 {
 		t.Errorf("an SSH continuation took lender %d, want the SSH one (0)", i)
 	}
-	if i := p.draw(key(17, 41001, 53), 0); i != 2 {
+	if i := p.draw(key(17, 41001, 53), 0, 1); i != 2 {
 		t.Errorf("a DNS continuation took lender %d, want the DNS one (2)", i)
 	}
 	seen := map[int]bool{0: true, 2: true}
 	for range 2 { // the SSH lender has lent: another TCP one
-		i := p.draw(key(6, 41000, 22), 0)
+		i := p.draw(key(6, 41000, 22), 0, 1)
 		if seen[i] || lenders[i].key.Proto != 6 {
 			t.Errorf("second SSH continuation took lender %d (seen %v)", i, seen)
 		}
 		seen[i] = true
 	}
 	// Every lender has lent: a new round starts with the SSH one again.
-	if i := p.draw(key(6, 41000, 22), 0); i != 0 {
+	if i := p.draw(key(6, 41000, 22), 0, 1); i != 0 {
 		t.Errorf("new round: an SSH continuation took lender %d, want 0", i)
 	}
 }
@@ -363,6 +363,20 @@ func TestMergeNearestLenders(t *testing.T) {
 		g.Close()
 		if starts[22] != float64(float32(0.8)) || starts[80] != float64(float32(0.3)) {
 			t.Errorf("seed %d: continuations start at %v, want port 22 at 0.8 and 80 at 0.3", seed, starts)
+		}
+	}
+}
+
+// Within a pool, a continuation takes the lender whose length is nearest
+// its own in the chunk it comes from.
+func TestLendPoolsNearestLength(t *testing.T) {
+	ssh := trace.Key{Proto: 6, SrcPort: 50000, DstPort: 22}
+	lenders := []lender{{key: ssh, n: 1}, {key: ssh, n: 50}, {key: ssh, n: 2000}, {key: ssh, n: 3}}
+	for seed := range uint64(5) {
+		p := newLendPools(lenders, false, rand.New(rand.NewPCG(seed, 9)))
+		got := []int{p.draw(ssh, 0, 1800), p.draw(ssh, 0, 2), p.draw(ssh, 0, 2), p.draw(ssh, 0, 2)}
+		if want := []int{2, 3, 0, 1}; !slices.Equal(got, want) {
+			t.Errorf("seed %d: lenders %v, want %v (nearest length first, then the next nearest left)", seed, got, want)
 		}
 	}
 }

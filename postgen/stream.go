@@ -305,13 +305,16 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 // port, the protocol and source port, then (with lengths given ports) the
 // port class within the protocol and the class alone, so that a
 // continuation to a one-off port takes the length of a flow to one, not
-// that of a long flow's later segment; then the protocol, then any. draw
-// is called only with lenders left (newLendPools of none is never drawn
-// from).
+// that of a long flow's later segment; then the protocol, then any.
+// Within the pool it takes, of the last lendWindow unused lenders (in a
+// random order), the one whose length is nearest the continuation's own in
+// the chunk it comes from: a long flow goes on long. draw is called only
+// with lenders left (newLendPools of none is never drawn from).
 // (Drawn from the class alone with replacement, as without the option, a
 // capture's long continuing flows lend their lengths to flows of other
 // protocols and services at random.)
 type lendPools struct {
+	lens  []int // each lender's length
 	used  []bool
 	left  int
 	pools map[lendKey][]int // what is left of each pool, drawn from the end
@@ -346,6 +349,9 @@ func (p *lendPools) keys(k trace.Key, class int) []lendKey {
 
 func newLendPools(lenders []lender, byClass bool, r *rand.Rand) *lendPools {
 	p := &lendPools{used: make([]bool, len(lenders)), full: map[lendKey][]int{}, class: byClass}
+	for _, l := range lenders {
+		p.lens = append(p.lens, l.n)
+	}
 	var order []lendKey // the pools in order of first use, for a reproducible shuffle
 	for i, l := range lenders {
 		for _, k := range p.keys(l.key, l.class) {
@@ -374,20 +380,35 @@ func (p *lendPools) reset() {
 }
 
 // draw returns the index of an unused lender from the first pool of the
-// 5-tuple k (of port class class) that has one, marking it used.
-func (p *lendPools) draw(k trace.Key, class int) int {
+// 5-tuple k (of port class class) that has one, marking it used: of the
+// last lendWindow unused lenders of the pool, the one whose length is
+// nearest n (the continuation's length in the chunk it comes from).
+func (p *lendPools) draw(k trace.Key, class, n int) int {
 	if p.left == 0 { // every lender has lent: a new round
 		p.reset()
 	}
+	want := math.Log1p(float64(n))
+	dist := func(i int) float64 { return math.Abs(math.Log1p(float64(p.lens[i])) - want) }
 	take := func(ix []int) ([]int, int) {
-		for len(ix) > 0 {
-			i := ix[len(ix)-1]
+		for len(ix) > 0 && p.used[ix[len(ix)-1]] {
 			ix = ix[:len(ix)-1]
-			if !p.used[i] {
-				return ix, i
+		}
+		if len(ix) == 0 {
+			return ix, -1
+		}
+		best, seen := len(ix)-1, 0
+		for j := len(ix) - 1; j >= 0 && seen < lendWindow; j-- {
+			if p.used[ix[j]] {
+				continue
+			}
+			seen++
+			if dist(ix[j]) < dist(ix[best]) {
+				best = j
 			}
 		}
-		return ix, -1
+		last := len(ix) - 1
+		ix[best], ix[last] = ix[last], ix[best]
+		return ix[:last], ix[last]
 	}
 	for _, key := range p.keys(k, class) { // the last pool holds every lender
 		ix, i := take(p.pools[key])
@@ -399,6 +420,9 @@ func (p *lendPools) draw(k trace.Key, class int) int {
 	}
 	panic("postgen: a lender left unused in no pool")
 }
+
+// lendWindow is how many unused lenders of a pool draw compares.
+const lendWindow = 64
 
 // portRematches is how many times, with lengths given ports, the ports
 // are matched again once the lengths have been calibrated within the port
@@ -577,7 +601,7 @@ func (g *Stream) Continuations(c, first, size int, yield func(b int, rows []Row)
 		want--
 		var l lender
 		if pools != nil {
-			l = g.lenders[pools.draw(row.Attr.Key, g.portClass(row.Attr.Key))]
+			l = g.lenders[pools.draw(row.Attr.Key, g.portClass(row.Attr.Key), row.Attr.Len)]
 		} else {
 			// A lender of the row's port class when the chunk has one: a
 			// continuation to a one-off port takes the length of a flow
