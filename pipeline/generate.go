@@ -194,8 +194,8 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	}
 	// Chained long flows go on across chunks by design: each continuation
 	// takes the nearest lender, and a chunk lends to as many as its real
-	// flows that continue. (On the other traces neither did better than
-	// before: docs/BENCHMARKS.md, "Long flows".)
+	// flows that continue. (On the sweep's traces, not chained, the two
+	// made the joint TVD worse: docs/BENCHMARKS.md, "Long flows".)
 	opt.NearestLenders = s.Chains()
 	g := postgen.NewStream(s, len(split.Chunks), opt, tmp, &st.Stats)
 	defer g.Close()

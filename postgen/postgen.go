@@ -46,10 +46,11 @@ type Generated struct {
 type Options struct {
 	Seed uint64
 	// NearestLenders makes each continuation borrow from the lender nearest
-	// its 5-tuple, each lender once a round (lendPools), instead of from
-	// any lender of its port class, with replacement. Set for chained long
-	// flows, where flows go on across chunks by design; measured on the
-	// other traces it is no better than the draw it replaces.
+	// its 5-tuple and then its length, each lender once a round
+	// (lendPools), instead of from any lender of its port class, with
+	// replacement. Set for chained long flows, where flows go on across
+	// chunks by design; measured on the other traces it was no better
+	// than the draw it replaces.
 	NearestLenders bool
 	// Calibrate makes the length, the flow starts and the quantile-encoded
 	// features follow their real marginals.
