@@ -343,12 +343,8 @@ func fitFlow(ts [][]int64, end int64) {
 	if len(ts) == 0 || len(ts[0]) == 0 {
 		return
 	}
-	first, last := ts[0][0], ts[0][0]
-	for _, seg := range ts {
-		if len(seg) > 0 {
-			last = seg[len(seg)-1]
-		}
-	}
+	span, first := flowSpan(ts)
+	last := first + span
 	if last <= end || first >= end {
 		return
 	}
@@ -367,19 +363,17 @@ func spanFlow(ts [][]int64, span float64) {
 	if span <= 0 || len(ts) == 0 || len(ts[0]) == 0 {
 		return
 	}
-	first, last, n := ts[0][0], ts[0][0], 0
+	n := 0
 	for _, seg := range ts {
-		if len(seg) > 0 {
-			last = seg[len(seg)-1]
-		}
 		n += len(seg)
 	}
 	if n < 2 {
 		return
 	}
+	was, first := flowSpan(ts)
 	f, i := 0.0, 0
-	if last > first {
-		f = span / float64(last-first)
+	if was > 0 {
+		f = span / float64(was)
 	}
 	for _, seg := range ts {
 		for k, t := range seg {
@@ -394,7 +388,8 @@ func spanFlow(ts [][]int64, span float64) {
 }
 
 // flowSpan is the time from a flow's first record to its last, and its
-// first record's time.
+// first record's time (that of the first segment's first record: callers
+// check that it has one).
 func flowSpan(ts [][]int64) (span, first int64) {
 	var last int64
 	for k, seg := range ts {

@@ -349,11 +349,9 @@ func (p *lendPools) keys(k trace.Key, class int) []lendKey {
 
 func newLendPools(lenders []lender, byClass bool, r *rand.Rand) *lendPools {
 	p := &lendPools{used: make([]bool, len(lenders)), full: map[lendKey][]int{}, class: byClass}
-	for _, l := range lenders {
-		p.lens = append(p.lens, l.n)
-	}
 	var order []lendKey // the pools in order of first use, for a reproducible shuffle
 	for i, l := range lenders {
+		p.lens = append(p.lens, l.n)
 		for _, k := range p.keys(l.key, l.class) {
 			if _, ok := p.full[k]; !ok {
 				order = append(order, k)
@@ -729,8 +727,9 @@ func (g *Stream) lendSurplus(c int, rows []Row, r *rand.Rand) int {
 		return 0
 	}
 	off, dim := g.s.AttrSlice("starts_here")
+	weighed := off >= 0 && dim == 2
 	weight := func(i int) float32 {
-		if off < 0 || dim != 2 {
+		if !weighed {
 			return 0
 		}
 		return rows[i].Vec[off+1]
