@@ -200,134 +200,37 @@ func FollowPortSizes(ps *PortSizes, recs []trace.Flow, fixed func(trace.Key) boo
 // cellsByProto are the real counts (PortSizes.Cells), total their sum.
 func exchangeBySize(cellsByProto map[uint8]map[uint32]float64, total float64, recs []trace.Flow, fl []sizeFlow, keys map[trace.Key]int, rng *rand.Rand) int {
 	real := func(c uint64, k uint8) float64 { return cellsByProto[uint8(c>>32)][uint32(c)<<6|uint32(k)] }
-	// The group's cells and classes, in a fixed order.
-	cellN, classN := map[uint64]float64{}, map[uint8]float64{}
-	for _, f := range fl {
-		cellN[f.cell]++
-		classN[f.class]++
-	}
-	cells := slices.Sorted(maps.Keys(cellN))
-	classes := slices.Sorted(maps.Keys(classN))
-	ci := make(map[uint64]int, len(cells))
-	for i, c := range cells {
-		ci[c] = i
-	}
-	ki := make(map[uint8]int, len(classes))
-	for i, c := range classes {
-		ki[c] = i
-	}
-	// The plan: real joint restricted to the group's cells and classes,
-	// plus a little of the independent one, fitted to the group's margins.
-	n := float64(len(fl))
-	nc, nk := len(cells), len(classes)
-	plan := make([]float64, nc*nk)
-	for i, c := range cells {
-		for j, k := range classes {
-			plan[i*nk+j] = real(c, k)/total + sizeMix*cellN[c]/n*classN[k]/n
-		}
-	}
-	rows, cols := make([]float64, nc), make([]float64, nk)
-	for i, c := range cells {
-		rows[i] = cellN[c]
-	}
-	for j, k := range classes {
-		cols[j] = classN[k]
-	}
-	fitMargins(plan, rows, cols, 100, 1e-6)
-	// Flows whose (cell, class) holds no more than the plan stay, as many
-	// as the plan rounds to, the others' pairs go to the pool of their
-	// cell, and the plan less those staying is what the pool fills.
-	perm := rng.Perm(len(fl))
-	stay := make([]bool, len(fl))
-	kept := make([]float64, nc*nk)
-	quota := make([]int, nc*nk)
-	for x, m := range plan {
-		quota[x] = int(m)
-		if rng.Float64() < m-math.Floor(m) {
-			quota[x]++
-		}
-	}
-	pool := make([][]service, nc)
-	for _, i := range perm {
-		f := fl[i]
-		x := ci[f.cell]*nk + ki[f.class]
-		if quota[x] > 0 {
-			quota[x]--
-			kept[x]++
-			stay[i] = true
-			continue
-		}
+	cell, class := make([]uint64, len(fl)), make([]uint8, len(fl))
+	svc := make([]service, len(fl)) // each flow's service before any moves
+	for i, f := range fl {
+		cell[i], class[i] = f.cell, f.class
 		r := &recs[f.recs[0]]
-		pool[ci[f.cell]] = append(pool[ci[f.cell]], service{r.Proto, r.SrcPort, r.DstPort, r.TCPFlags})
+		svc[i] = service{r.Proto, r.SrcPort, r.DstPort, r.TCPFlags}
 	}
-	for _, p := range pool {
-		rng.Shuffle(len(p), func(a, b int) { p[a], p[b] = p[b], p[a] })
-	}
-	// Each class's cumulative column of what is left of the plan, to draw
-	// the moving flows' cells from.
-	cum := make([][]float64, nk)
-	for j := range nk {
-		cum[j] = make([]float64, nc)
-		s := 0.0
-		for i := range nc {
-			s += max(0, plan[i*nk+j]-kept[i*nk+j])
-			cum[j][i] = s
-		}
-	}
-	got := make([]int, len(fl)) // the cell whose pair each moving flow takes
-	taken := make([]int, nc)
-	var left []int // moving flows whose cell ran out
-	for _, i := range perm {
-		if stay[i] {
-			continue
-		}
-		col := cum[ki[fl[i].class]]
-		c := nc
-		if col[nc-1] > 0 {
-			c, _ = slices.BinarySearch(col, rng.Float64()*col[nc-1])
-			c = min(c, nc-1)
-		}
-		if c == nc || taken[c] == len(pool[c]) {
-			left = append(left, i)
-			continue
-		}
-		got[i] = c
-		taken[c]++
-	}
-	// They take the pairs left, at random.
-	var rest []int
-	for c := range nc {
-		for range len(pool[c]) - taken[c] {
-			rest = append(rest, c)
-		}
-	}
-	rng.Shuffle(len(rest), func(a, b int) { rest[a], rest[b] = rest[b], rest[a] })
-	for j, i := range left {
-		got[i] = rest[j]
-	}
+	x := planExchange(real, total, cell, class, rng)
 	// Hand out the pairs, passing over one that would give the flow the
 	// key of another flow of the block when another of the cell is free.
 	moved := 0
-	for _, i := range perm {
-		if stay[i] {
+	for _, i := range x.perm {
+		if x.stay[i] {
 			continue
 		}
 		f := fl[i]
-		p := pool[got[i]]
+		p := x.pool[x.got[i]]
 		r := &recs[f.recs[0]]
 		old := r.Key()
 		pick := len(p) - 1
 		for t := len(p) - 1; t >= max(0, len(p)-8); t-- {
 			k := old
-			k.Proto, k.SrcPort, k.DstPort = p[t].proto, p[t].sp, p[t].dp
+			k.Proto, k.SrcPort, k.DstPort = svc[p[t]].proto, svc[p[t]].sp, svc[p[t]].dp
 			if k == old || keys[k] == 0 {
 				pick = t
 				break
 			}
 		}
-		sv := p[pick]
+		sv := svc[p[pick]]
 		p[pick] = p[len(p)-1]
-		pool[got[i]] = p[:len(p)-1]
+		x.pool[x.got[i]] = p[:len(p)-1]
 		k := old
 		k.Proto, k.SrcPort, k.DstPort = sv.proto, sv.sp, sv.dp
 		if k == old {
@@ -346,4 +249,132 @@ func exchangeBySize(cellsByProto map[uint8]map[uint32]float64, total float64, re
 		moved++
 	}
 	return moved
+}
+
+// exchangePlan is what planExchange decides for a group of items (flows):
+// the order to hand services out in (perm), the items that keep their
+// own (stay), and for each other item the cell whose pool it takes a
+// service from (got); pool lists per cell the items whose services are
+// handed out, each to be taken once.
+type exchangePlan struct {
+	perm []int
+	stay []bool
+	got  []int
+	pool [][]int
+}
+
+// planExchange plans an exchange of services among items with the given
+// cells and classes so that their (cell, class) joint follows real (the
+// real counts, of sum total).
+//
+// The plan is the real joint (mixed with a little of the independent one)
+// fitted by iterative proportional fitting to the group's own cell counts
+// and class counts, so it keeps every cell's items. Items stay with their
+// service up to the plan's count of their (cell, class), rounded at
+// random; the others put their services in their cell's pool and each
+// draws a cell from what the plan has left for its class, taking a
+// service of that cell while the pool has one, and the items whose cell
+// ran out take the services left, at random.
+func planExchange(real func(c uint64, k uint8) float64, total float64, cellOf []uint64, classOf []uint8, rng *rand.Rand) exchangePlan {
+	// The group's cells and classes, in a fixed order.
+	cellN, classN := map[uint64]float64{}, map[uint8]float64{}
+	for i := range cellOf {
+		cellN[cellOf[i]]++
+		classN[classOf[i]]++
+	}
+	cells := slices.Sorted(maps.Keys(cellN))
+	classes := slices.Sorted(maps.Keys(classN))
+	ci := make(map[uint64]int, len(cells))
+	for i, c := range cells {
+		ci[c] = i
+	}
+	ki := make(map[uint8]int, len(classes))
+	for i, c := range classes {
+		ki[c] = i
+	}
+	// The plan: real joint restricted to the group's cells and classes,
+	// plus a little of the independent one, fitted to the group's margins.
+	n := float64(len(cellOf))
+	nc, nk := len(cells), len(classes)
+	plan := make([]float64, nc*nk)
+	for i, c := range cells {
+		for j, k := range classes {
+			plan[i*nk+j] = real(c, k)/total + sizeMix*cellN[c]/n*classN[k]/n
+		}
+	}
+	rows, cols := make([]float64, nc), make([]float64, nk)
+	for i, c := range cells {
+		rows[i] = cellN[c]
+	}
+	for j, k := range classes {
+		cols[j] = classN[k]
+	}
+	fitMargins(plan, rows, cols, 100, 1e-6)
+	// Items whose (cell, class) holds no more than the plan stay, as many
+	// as the plan rounds to, the others' services go to the pool of their
+	// cell, and the plan less those staying is what the pool fills.
+	x := exchangePlan{perm: rng.Perm(len(cellOf)), stay: make([]bool, len(cellOf)), got: make([]int, len(cellOf)), pool: make([][]int, nc)}
+	kept := make([]float64, nc*nk)
+	quota := make([]int, nc*nk)
+	for i, m := range plan {
+		quota[i] = int(m)
+		if rng.Float64() < m-math.Floor(m) {
+			quota[i]++
+		}
+	}
+	for _, i := range x.perm {
+		y := ci[cellOf[i]]*nk + ki[classOf[i]]
+		if quota[y] > 0 {
+			quota[y]--
+			kept[y]++
+			x.stay[i] = true
+			continue
+		}
+		x.pool[ci[cellOf[i]]] = append(x.pool[ci[cellOf[i]]], i)
+	}
+	for _, p := range x.pool {
+		rng.Shuffle(len(p), func(a, b int) { p[a], p[b] = p[b], p[a] })
+	}
+	// Each class's cumulative column of what is left of the plan, to draw
+	// the moving items' cells from.
+	cum := make([][]float64, nk)
+	for j := range nk {
+		cum[j] = make([]float64, nc)
+		s := 0.0
+		for i := range nc {
+			s += max(0, plan[i*nk+j]-kept[i*nk+j])
+			cum[j][i] = s
+		}
+	}
+	taken := make([]int, nc)
+	var left []int // moving items whose cell ran out
+	for _, i := range x.perm {
+		if x.stay[i] {
+			continue
+		}
+		col := cum[ki[classOf[i]]]
+		c := nc
+		if col[nc-1] > 0 {
+			c, _ = slices.BinarySearch(col, rng.Float64()*col[nc-1])
+			c = min(c, nc-1)
+		}
+		if c == nc || taken[c] == len(x.pool[c]) {
+			left = append(left, i)
+			continue
+		}
+		x.got[i] = c
+		taken[c]++
+	}
+	// They take the services left, at random.
+	var rest []int
+	for c := range nc {
+		for range len(x.pool[c]) - taken[c] {
+			rest = append(rest, c)
+		}
+	}
+	rng.Shuffle(len(rest), func(a, b int) { rest[a], rest[b] = rest[b], rest[a] })
+	for j, i := range left {
+		x.got[i] = rest[j]
+	}
+	return x
 }
