@@ -295,8 +295,11 @@ type Generate struct {
 	// themselves): the protocol and ports are attributes and the packets
 	// features, and nothing else keeps a flow's size with its service. Every service keeps its flows, records and packets; a flow
 	// whose protocol changes takes the TCP flags of the flow the service
-	// came from. Flow traces; the counts are taken at pre-processing, not
-	// under DP (the key is then ignored).
+	// came from. In a capture with long_flows: chain it exchanges port
+	// pairs between flows of one protocol so that the (port-pair class,
+	// flow length class) joint follows each chunk's, and the long flows
+	// hold the services of the real long flows. The counts are taken at
+	// pre-processing, not under DP (the key is then ignored).
 	PortsGivenSizes bool `yaml:"ports_given_sizes"`
 	// LabelsGivenFlows draws each decoded flow record's label from the
 	// real trace's labels in nested cells of its protocol, destination

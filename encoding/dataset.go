@@ -104,9 +104,9 @@ func encodeFlow[R any, P flows.Record[R]](s *Schema, rc *recordCodec[R], ch Chun
 	if ch.Index >= 0 && ch.Index < len(s.startQ) {
 		start, _ = s.startQ[ch.Index].position(start)
 	}
-	a := FlowAttr{Key: f.Key, Start: start, Len: len(recs), StartsHere: f.StartsHere, Present: f.Present}
+	a := FlowAttr{Key: f.Key, Start: start, Len: s.FlowLen(len(recs), f.FlowLen), StartsHere: f.StartsHere, Present: f.Present}
 	if s.ChainLen > 0 && f.FlowLen > 0 {
-		a.Len, a.Follows = min(f.FlowLen, s.ChainLen), f.Follows
+		a.Follows = f.Follows
 	}
 	s.encodeAttr(attr, &a, st)
 	st.Flows++

@@ -390,6 +390,16 @@ func (s *Schema) ChunkLengthPositions(c int) []float64 {
 // Chains reports whether long flows are chained segments (Spec.ChainLen).
 func (s *Schema) Chains() bool { return s.ChainLen > 0 }
 
+// FlowLen is the length attribute of a chunk flow of records records
+// (the ones encoded: at most MaxLen) whose whole flow in the chunk holds
+// flowLen (flows.ChunkFlow.FlowLen, 0 when not chained).
+func (s *Schema) FlowLen(records, flowLen int) int {
+	if s.ChainLen > 0 && flowLen > 0 {
+		return min(flowLen, s.ChainLen)
+	}
+	return min(records, s.MaxLen)
+}
+
 // QuantileAttr returns the offset of attribute name in an attribute vector
 // when it is quantile-encoded, or -1.
 func (s *Schema) QuantileAttr(name string) int {

@@ -192,6 +192,12 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	if r.Cfg.Generate.PortPairs {
 		opt.PortPairs = r.portPairs(s, split)
 	}
+	// Port pairs given the flows' lengths, in chained captures only: in
+	// the others, whose flows are cut at max_flow_len, measured no better
+	// (docs/BENCHMARKS.md, "Long flows").
+	if r.Cfg.Generate.PortsGivenSizes && s.Kind() == trace.KindPackets && s.Chains() {
+		opt.ServiceLengths = r.serviceLengths(s, split)
+	}
 	// Chained long flows go on across chunks by design: each continuation
 	// takes the nearest lender, and a chunk lends to as many as its real
 	// flows that continue. (On the sweep's traces, not chained, the two
@@ -361,6 +367,23 @@ func (r *Run) portPairs(s *encoding.Schema, split *SplitInfo) *postgen.PortPairs
 	}
 	split.PortPairs.Bind(s)
 	return split.PortPairs
+}
+
+// serviceLengths returns a capture's real port pairs per length class
+// for generate.ports_given_sizes, or none (with a note in the log) under
+// DP, where they are not released, or for a run pre-processed before they
+// were kept; bound to the schema's tail classes.
+func (r *Run) serviceLengths(s *encoding.Schema, split *SplitInfo) *postgen.ServiceLengths {
+	switch {
+	case r.Cfg.DP.Enabled:
+		r.log.Info("generate.ports_given_sizes is off under DP: the real port pairs per flow length are not released")
+		return nil
+	case split.ServiceLengths.Missing():
+		r.log.Warn("generate.ports_given_sizes: the run was pre-processed before the port pairs per flow length were counted; pre-process again to use it")
+		return nil
+	}
+	split.ServiceLengths.Bind(s)
+	return split.ServiceLengths
 }
 
 // dpDistinct returns the distinct-address targets of a DP run from its

@@ -75,9 +75,13 @@ type SplitInfo struct {
 	// port-pair class and packet class; Labels, for
 	// generate.labels_given_flows, the records per label in nested cells
 	// of a record's shape. Flow traces; not taken under DP.
-	PortSizes  *postgen.PortSizes  `json:"port_sizes,omitempty"`
-	Labels     *postgen.LabelCells `json:"labels,omitempty"`
-	EmbedStats map[string]float64  `json:"embedding_stats,omitempty"`
+	PortSizes *postgen.PortSizes  `json:"port_sizes,omitempty"`
+	Labels    *postgen.LabelCells `json:"labels,omitempty"`
+	// ServiceLengths, for generate.ports_given_sizes in a capture, is the
+	// flows per chunk, port-pair class and length class. Not taken under
+	// DP.
+	ServiceLengths *postgen.ServiceLengths `json:"service_lengths,omitempty"`
+	EmbedStats     map[string]float64      `json:"embedding_stats,omitempty"`
 	// DPStats, under DP, lists the DP statistics the schema was built from
 	// (see dpstats.go), and DPDelta the δ they were calibrated at.
 	DPStats []DPRelease `json:"dp_stats,omitempty"`

@@ -426,6 +426,7 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	var profile, packetProfile [][2]addrWeights // per chunk
 	var pairs *postgen.PortPairs                // generate.port_pairs, weighed as the profile
 	var portSizes *postgen.PortSizes            // generate.ports_given_sizes
+	var svcLens *postgen.ServiceLengths         // generate.ports_given_sizes, chained captures
 	var labels *postgen.LabelCells              // generate.labels_given_flows
 	packets := src.Kind() == trace.KindPackets
 	if !dp {
@@ -435,6 +436,9 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 		if !packets {
 			portSizes, labels = postgen.NewPortSizes(), postgen.NewLabelCells()
 			info.PortSizes, info.Labels = portSizes, labels
+		} else if opt.Chain {
+			svcLens = postgen.NewServiceLengths(opt.Chunks)
+			info.ServiceLengths = svcLens
 		}
 	}
 	var edges []int64
@@ -623,6 +627,7 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	// (postgen.PortKeys): they are counted as the chunks are encoded,
 	// weighed as the address profile.
 	var count func(f *flows.ChunkFlow[R])
+	countChunk := 0 // the chunk count is called for
 	if pairs != nil {
 		pairs.TailKeys, pairs.HeavyFlows = true, postgen.HeavyPortFlows
 		pairs.Bind(schema)
@@ -634,6 +639,10 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 			portSizes.Bind(schema)
 			labels.Bind(schema)
 		}
+		if svcLens != nil {
+			svcLens.TailKeys, svcLens.HeavyFlows = true, postgen.HeavyPortFlows
+			svcLens.Bind(schema)
+		}
 		count = func(f *flows.ChunkFlow[R]) {
 			w := len(f.Records) + f.Truncated
 			if packets {
@@ -643,6 +652,9 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 				}
 			}
 			pairs.Add(f.Key, float64(w))
+			if svcLens != nil && f.StartsHere && !f.Follows {
+				svcLens.Add(countChunk, f.Key, schema.FlowLen(len(f.Records), f.FlowLen))
+			}
 			if portSizes != nil {
 				for i := range f.Records {
 					if r, ok := any(&f.Records[i]).(*trace.Flow); ok {
@@ -669,6 +681,7 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 		if portLens {
 			pl = encoding.NewPortLengths(schema)
 		}
+		countChunk = c
 		est, err := encodeSpilled(spill, ops, schema, chunkDataPath(r.Dir, c), encoding.ChunkRange{Index: c, Start: edges[c], End: edges[c+1]}, pl, count)
 		if err != nil {
 			return err

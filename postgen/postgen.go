@@ -99,6 +99,11 @@ type Options struct {
 	// ports are then exchanged between rows so that the block's pairs
 	// follow it (followPortPairs).
 	PortPairs *PortPairs
+	// ServiceLengths, when set (captures), is the real flows per chunk,
+	// port-pair cell and length class: port pairs are then exchanged
+	// between rows of one protocol so that the block's joint of the two
+	// follows it (followServiceLengths).
+	ServiceLengths *ServiceLengths
 }
 
 // Distinct is what a chunk adds to the real trace's distinct addresses:
@@ -127,9 +132,13 @@ type Stats struct {
 	// PortPairSwaps counts the port exchanges that made the port pairs
 	// follow the real ones (followPortPairs).
 	PortPairSwaps int `json:"port_pair_swaps,omitempty"`
-	TailPorts     int `json:"tail_ports_drawn"`
-	SeparatedKeys int `json:"separated_keys"`
-	DroppedEmpty  int `json:"dropped_in_empty_chunks"`
+	// ServiceLengthSwaps counts the rows that took another port pair so
+	// that the pairs follow the real ones given the flows' lengths
+	// (followServiceLengths).
+	ServiceLengthSwaps int `json:"service_length_swaps,omitempty"`
+	TailPorts          int `json:"tail_ports_drawn"`
+	SeparatedKeys      int `json:"separated_keys"`
+	DroppedEmpty       int `json:"dropped_in_empty_chunks"`
 	// PortLengths counts the flows whose lengths were ranked within their
 	// port class (SetPortLengthTargets).
 	PortLengths int `json:"flows_lengths_given_ports,omitempty"`

@@ -163,7 +163,8 @@ func BlockRNG(seed, stream uint64, c, b int) *rand.Rand {
 // whatever the port classes, addresses moved to follow the real profile
 // (weighing rows by those lengths), tail classes' tokens drawn as exact
 // ports without replacement, and ports exchanged so that their pairs
-// follow the real ones (followPortPairs), over the rows that will be kept;
+// follow the real ones (followPortPairs) and, in captures, given the
+// flows' lengths (followServiceLengths), over the rows that will be kept;
 // packet flows separated from each other and from the flows held; then
 // the merge's part: a row that starts in its chunk has its own presence
 // tag forced on and is carried, as a continuation, to every later chunk
@@ -246,6 +247,9 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 	if g.o.PortPairs != nil {
 		kind := s.Kind()
 		g.st.PortPairSwaps += followPortPairs(s, rows, kept, g.o.PortPairs, func(r Row) float64 { return profileWeight(kind, r) }, BlockRNG(g.o.Seed, 0x7070, c, b))
+	}
+	if sl := g.o.ServiceLengths; sl != nil && c < len(sl.Chunks) && sl.Chunks[c] != nil {
+		g.st.ServiceLengthSwaps += followServiceLengths(s, rows, kept, sl.Chunks[c], sl.keys, BlockRNG(g.o.Seed, 0x736c, c, b))
 	}
 	if s.Kind() == trace.KindPackets {
 		g.st.SeparatedKeys += separateKeys(s, block, kept, g.held, BlockRNG(g.o.Seed, 0x5e9, c, b))
