@@ -335,6 +335,17 @@ type Generate struct {
 	// accounted histograms of the private trace (docs/privacy.md), or,
 	// with dp.public_schema, the pass is off. On in the default preset.
 	SizesGivenPackets bool `yaml:"sizes_given_packets"`
+	// PacketSizesGivenProtocol gives a capture's generated packets their
+	// protocol's real lengths: pre-processing keeps each chunk's quantile
+	// knots of the packets' IP total lengths, of all packets and per
+	// protocol (of at least 16 packets); generation ranks each block's
+	// packets of such a protocol by the model's lengths, gives each its
+	// protocol's real length at that rank as a provisional value, and
+	// hands the chunk's real lengths out in the order of those values, so
+	// the lengths' marginal stays the chunk's. Packet traces with
+	// continuous: quantile; not under DP, where the knots are not released
+	// (the key is then ignored). On in the default preset.
+	PacketSizesGivenProtocol bool `yaml:"packet_sizes_given_protocol"`
 	// LengthsGivenPorts calibrates the lengths (records or packets per
 	// flow) of each chunk's generated flows within their port class: to a
 	// rare destination port, from a rare source port, or neither (a port

@@ -2,6 +2,7 @@ package encoding
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -357,6 +358,9 @@ type SpecBuilder[R any, P flows.Record[R]] struct {
 	// in 5-tuples of one record, of several, and all (PacketsOne, …).
 	sizes      []sizeSketches
 	lenPackets [][3]*quantileSketch
+	// pktSizes, for packet traces, sketches each chunk's packet lengths
+	// per protocol (Spec.PacketSizeKnots).
+	pktSizes []map[uint8]*quantileSketch
 }
 
 func newSpecBuilder[R any, P flows.Record[R]](kind trace.Kind, chunks int, fields []recordField[R]) *SpecBuilder[R, P] {
@@ -387,7 +391,11 @@ func NewFlowSpecBuilder(chunks int) *SpecBuilder[trace.Flow, *trace.Flow] {
 // NewPacketSpecBuilder returns a builder for a packet trace of the given
 // number of chunks.
 func NewPacketSpecBuilder(chunks int) *SpecBuilder[trace.Packet, *trace.Packet] {
-	return newSpecBuilder[trace.Packet, *trace.Packet](trace.KindPackets, chunks, packetFields)
+	b := newSpecBuilder[trace.Packet, *trace.Packet](trace.KindPackets, chunks, packetFields)
+	for range chunks {
+		b.pktSizes = append(b.pktSizes, map[uint8]*quantileSketch{})
+	}
+	return b
 }
 
 // Add adds a flow of chunk c, which spans [start, end).
@@ -425,6 +433,15 @@ func (b *SpecBuilder[R, P]) Add(c int, start, end int64, f *flows.ChunkFlow[R]) 
 		}
 		if b.label != nil {
 			b.labels[b.label(r)] = struct{}{}
+		}
+		if b.pktSizes != nil {
+			pk := any(r).(*trace.Packet)
+			sk := b.pktSizes[c][pk.Proto]
+			if sk == nil {
+				sk = newSketch()
+				b.pktSizes[c][pk.Proto] = sk
+			}
+			sk.add(float64(pk.Len))
 		}
 		if b.sizes != nil {
 			fr := any(r).(*trace.Flow)
@@ -498,6 +515,24 @@ func (b *SpecBuilder[R, P]) Spec(opt BuildOptions) (Spec, error) {
 					spec.SizeKnots[c][PacketsOne+i] = SizeClass{Packets: sk.knots(opt.QuantileKnots, true)}
 				}
 			}
+		}
+	}
+	if b.pktSizes != nil && opt.QuantileKnots > 0 {
+		spec.PacketSizeKnots = make([]PacketSizes, b.chunks)
+		for c, by := range b.pktSizes {
+			all := newSketch()
+			ps := PacketSizes{ByProto: map[uint8][]float64{}}
+			for _, p := range slices.Sorted(maps.Keys(by)) { // merged in a fixed order
+				sk := by[p]
+				all.merge(sk)
+				if sk.n >= SizeProtoMin {
+					ps.ByProto[p] = sk.knots(opt.QuantileKnots, true)
+				}
+			}
+			if all.n > 0 {
+				ps.All = all.knots(opt.QuantileKnots, true)
+			}
+			spec.PacketSizeKnots[c] = ps
 		}
 	}
 	spec.Feat = featSpecs(b.fields, b.cols, opt)

@@ -120,6 +120,11 @@ type Spec struct {
 	// PortLengthFlows holds, beside PortLengthKnots, the flows of each
 	// class that has knots (0 for the others).
 	PortLengthFlows [][]int `json:"port_length_flows,omitempty"`
+	// PacketSizeKnots, for packet traces with quantile encoding, holds per
+	// chunk the quantile knots of its packets' IP total lengths, of all
+	// and per protocol of at least SizeProtoMin packets there, for
+	// generate.packet_sizes_given_protocol. Not under DP.
+	PacketSizeKnots []PacketSizes `json:"packet_size_knots,omitempty"`
 }
 
 // Schema encodes flows of one dataset kind into model tensors and decodes
@@ -179,6 +184,9 @@ func NewSchema(spec Spec, emb Embedding) (*Schema, error) {
 	}
 	if n := len(spec.SizeKnots); n > 0 && (n != spec.Chunks || spec.Kind != trace.KindFlows) {
 		return nil, fmt.Errorf("schema: %d size-knot sets for %d chunks of %s", n, spec.Chunks, spec.Kind)
+	}
+	if n := len(spec.PacketSizeKnots); n > 0 && (n != spec.Chunks || spec.Kind != trace.KindPackets) {
+		return nil, fmt.Errorf("schema: %d packet-size-knot sets for %d chunks of %s", n, spec.Chunks, spec.Kind)
 	}
 	if n := len(spec.LengthKnots); n > 0 && n != spec.Chunks {
 		return nil, fmt.Errorf("schema: %d length-knot sets for %d chunks", n, spec.Chunks)

@@ -87,6 +87,14 @@ func At(knots []float64, q float64) float64 {
 	return (&Quantile{Knots: knots, Log: true, Round: true}).value(q)
 }
 
+// PacketSizes holds the quantile knots of one chunk's packet lengths (IP
+// total length, log1p space, as SizeClass holds its values): of all its
+// packets, and of each protocol's of at least SizeProtoMin packets.
+type PacketSizes struct {
+	All     []float64           `json:"all"`
+	ByProto map[uint8][]float64 `json:"by_proto,omitempty"`
+}
+
 // sizeSketches gathers one chunk's durations and bytes per packet class.
 type sizeSketches map[int]*[2]*quantileSketch
 

@@ -165,3 +165,77 @@ func TestPacketsKnotsByFlowLength(t *testing.T) {
 		}
 	}
 }
+
+// Pre-processing keeps, per chunk, the packet lengths of all its packets
+// and of each protocol of at least SizeProtoMin packets, for packet
+// traces with quantile knots only.
+func TestPacketSizeKnots(t *testing.T) {
+	var pkts []trace.Packet
+	t0 := int64(1_000_000)
+	for i := range 40 {
+		// Chunk 0: TCP segments of 1,500 bytes and UDP datagrams of 60,
+		// and 3 ICMP echoes (too few for knots of their own); chunk 1: TCP
+		// segments of 40 bytes.
+		pkts = append(pkts,
+			trace.Packet{TS: t0 + int64(i), Src: uint32(i), Dst: 1, SrcPort: 1000, DstPort: 80, Proto: trace.ProtoTCP, Len: 1500},
+			trace.Packet{TS: t0 + int64(i), Src: uint32(100 + i), Dst: 1, SrcPort: 1000, DstPort: 53, Proto: trace.ProtoUDP, Len: 60},
+			trace.Packet{TS: t0 + 10_000 + int64(i), Src: uint32(200 + i), Dst: 1, SrcPort: 1000, DstPort: 80, Proto: trace.ProtoTCP, Len: 40})
+		if i < 3 {
+			pkts = append(pkts, trace.Packet{TS: t0 + int64(i), Src: uint32(300 + i), Dst: 1, Proto: trace.ProtoICMP, Len: 84})
+		}
+	}
+	flows.SortByTime(pkts)
+	sp, err := flows.SplitByTime(pkts, flows.Options{Chunks: 2, MaxFlowLen: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := BuildPacketSpec(sp, BuildOptions{MaxLen: 4, QuantileKnots: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spec.PacketSizeKnots) != 2 {
+		t.Fatalf("%d packet-size-knot sets, want one per chunk", len(spec.PacketSizeKnots))
+	}
+	c0, c1 := spec.PacketSizeKnots[0], spec.PacketSizeKnots[1]
+	for _, q := range []float64{0, 0.5, 1} {
+		if v := At(c0.ByProto[trace.ProtoTCP], q); v != 1500 {
+			t.Errorf("chunk 0, TCP, quantile %v: %v bytes, want 1500", q, v)
+		}
+		if v := At(c0.ByProto[trace.ProtoUDP], q); v != 60 {
+			t.Errorf("chunk 0, UDP, quantile %v: %v bytes, want 60", q, v)
+		}
+		if v := At(c1.ByProto[trace.ProtoTCP], q); v != 40 {
+			t.Errorf("chunk 1, TCP, quantile %v: %v bytes, want 40", q, v)
+		}
+	}
+	if _, ok := c0.ByProto[trace.ProtoICMP]; ok {
+		t.Error("chunk 0 has ICMP knots of 3 packets")
+	}
+	if _, ok := c1.ByProto[trace.ProtoUDP]; ok {
+		t.Error("chunk 1 has UDP knots, but no UDP packet")
+	}
+	// All packets of chunk 0: 40 of 60 bytes, 3 of 84, 40 of 1,500.
+	if lo, hi := At(c0.All, 0.2), At(c0.All, 0.9); lo != 60 || hi != 1500 {
+		t.Errorf("chunk 0, all packets: %v and %v bytes at quantiles 0.2 and 0.9, want 60 and 1500", lo, hi)
+	}
+	none, err := BuildPacketSpec(sp, BuildOptions{MaxLen: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if none.PacketSizeKnots != nil {
+		t.Error("packet-size knots without quantile knots")
+	}
+	if fs, err := BuildFlowSpec(mustFlowSplit(t), BuildOptions{MaxLen: 4, QuantileKnots: 16}); err != nil || fs.PacketSizeKnots != nil {
+		t.Errorf("a flow trace's spec has packet-size knots (%v)", err)
+	}
+}
+
+func mustFlowSplit(t *testing.T) *flows.Split[trace.Flow] {
+	t.Helper()
+	recs := []trace.Flow{{Start: 1, Src: 1, Dst: 2, SrcPort: 1000, DstPort: 80, Proto: 6, Packets: 1, Bytes: 40}}
+	sp, err := flows.SplitByTime(recs, flows.Options{Chunks: 1, MaxFlowLen: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
+}

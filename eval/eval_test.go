@@ -381,3 +381,35 @@ func TestTelemetryBootstrapColumn(t *testing.T) {
 		}
 	}
 }
+
+// In a capture, dstport_pkt_len sees ports paired with other packet
+// lengths, which the mean's pairs do not: each flow's packets take the
+// other port's lengths, the protocols and flow sizes staying.
+func TestJointExtraPackets(t *testing.T) {
+	mk := func(port, length uint16, ts int64) trace.Packet {
+		return trace.Packet{TS: ts, Src: 1, Dst: 2, SrcPort: 5000, DstPort: port, Proto: trace.ProtoTCP, Len: length, TTL: 64}
+	}
+	var a, b []trace.Packet
+	for i := range 50 {
+		ts := int64(i) * 1000
+		a = append(a, mk(22, 1400, ts), mk(80, 60, ts+1))
+		b = append(b, mk(22, 60, ts), mk(80, 1400, ts+1))
+	}
+	res, err := Packets(a, b, Options{NoBaselines: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := res.MeanJointTVD(); v != 0 {
+		t.Errorf("mean joint TVD %v, want 0", v)
+	}
+	if v := res.JointExtra["dstport_pkt_len"]; v != 1 {
+		t.Errorf("dstport_pkt_len %v, want 1", v)
+	}
+	same, err := Packets(a, a, Options{NoBaselines: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := same.JointExtra["dstport_pkt_len"]; !ok || v != 0 {
+		t.Errorf("the trace against itself: dstport_pkt_len %v (%v), want 0", v, ok)
+	}
+}

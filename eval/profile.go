@@ -104,6 +104,7 @@ var (
 	flowJointNames   = []string{"dstport_proto", "pkt_byt", "td_pkt"}
 	flowExtraJoint   = []string{"td_byt", "dstport_pkt", "proto_bpp"}
 	packetJointNames = []string{"pkt_len_proto", "flow_size_dstport"}
+	packetExtraJoint = []string{"dstport_pkt_len"}
 )
 
 // scale converts a numeric field from its integer unit to the unit its EMD
@@ -262,6 +263,9 @@ func packetProfile(ps []trace.Packet) *profile {
 	p.joint["flow_size_dstport"] = &jointHist{n: len(keys), sorted: so.sorted(len(keys), func(i int) uint64 {
 		return log2BinU(sizes[i])<<16 | uint64(keys[i].DstPort)
 	})}
+	p.joint["dstport_pkt_len"] = &jointHist{n: n, sorted: so.sorted(n, func(i int) uint64 {
+		return log2BinU(uint64(ps[i].Len))<<16 | uint64(ps[i].DstPort)
+	})}
 	return p.finish()
 }
 
@@ -314,11 +318,9 @@ func compare(real, syn *profile) *Fidelity {
 		jt = append(jt, v)
 	}
 	f.Joint[MeanJointKey] = mean(jt...)
-	if real.kind == trace.KindFlows {
-		f.JointExtra = map[string]float64{}
-		for _, name := range flowExtraJoint {
-			f.JointExtra[name] = tvdHist(real.joint[name], syn.joint[name])
-		}
+	f.JointExtra = map[string]float64{}
+	for _, name := range extraJointNames(real.kind) {
+		f.JointExtra[name] = tvdHist(real.joint[name], syn.joint[name])
 	}
 	return f
 }
@@ -328,6 +330,13 @@ func emdFields(k trace.Kind) []string {
 		return packetEMDFields
 	}
 	return flowEMDFields
+}
+
+func extraJointNames(k trace.Kind) []string {
+	if k == trace.KindPackets {
+		return packetExtraJoint
+	}
+	return flowExtraJoint
 }
 
 func jointNames(k trace.Kind) []string {

@@ -38,13 +38,17 @@ type Fidelity struct {
 	// flow_size do not see. Reported beside the means, not in them; nil
 	// when either trace has no flow of two packets.
 	FlowIAT *float64 `json:"flow_iat_emd_normalized,omitempty"`
-	// JointExtra holds, for flow traces, the TVD of 2-way histograms that
-	// no generation pass calibrates (generate.sizes_given_packets makes
+	// JointExtra holds the TVD of 2-way histograms that no generation
+	// pass calibrates. For flow traces (generate.sizes_given_packets makes
 	// durations and bytes follow the real ones given the packets, so
 	// pkt_byt and td_pkt measure that pass as much as the model): td_byt
 	// (duration in ms, bytes) and dstport_pkt (destination port, packets);
 	// and proto_bpp (protocol, bytes per packet), which the sizes pass
-	// ranks by but does not fit.
+	// ranks by but does not fit. For packet traces
+	// (generate.packet_sizes_given_protocol gives each protocol its real
+	// packet lengths, so pkt_len_proto measures that pass as much as the
+	// model): dstport_pkt_len (destination port, packet length), per
+	// packet.
 	// Reported beside the means, not in them, so that earlier means stay
 	// comparable.
 	JointExtra map[string]float64 `json:"joint_extra,omitempty"`
@@ -72,6 +76,15 @@ func JointNames(kind string) []string {
 		return append([]string(nil), packetJointNames...)
 	}
 	return append([]string(nil), flowJointNames...)
+}
+
+// ExtraJointNames lists the joint histograms of a kind reported beside
+// the mean, not in it (Fidelity.JointExtra).
+func ExtraJointNames(kind string) []string {
+	if kind == "packets" {
+		return append([]string(nil), packetExtraJoint...)
+	}
+	return append([]string(nil), flowExtraJoint...)
 }
 
 // Baselines holds the metrics of the reference generators against the

@@ -65,7 +65,7 @@ func (r *Result) WriteText(w io.Writer) error {
 		row("joint TVD "+k, func(f *Fidelity) float64 { return f.Joint[k] })
 	}
 	if r.JointExtra != nil {
-		for _, k := range flowExtraJoint {
+		for _, k := range ExtraJointNames(r.Kind) {
 			row("joint TVD "+k+" (not in the mean)", func(f *Fidelity) float64 {
 				if v, ok := f.JointExtra[k]; ok {
 					return v

@@ -40,7 +40,7 @@ func loadPublicRun(dir string) (*publicRun, error) {
 	// trace's: a DP run calibrates lengths to its models' pilot samples,
 	// neither given ports nor sizes given packets.
 	spec.LengthKnots = nil
-	spec.SizeKnots = nil
+	spec.SizeKnots, spec.PacketSizeKnots = nil, nil
 	spec.PortLengthKnots, spec.PortLengthFlows = nil, nil
 	// Nor are the records per port of its chunks the private chunks'.
 	spec.DropChunkPriors()

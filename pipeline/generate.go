@@ -52,6 +52,9 @@ type GenStats struct {
 	// PacketsByLength counts the flow records whose packets
 	// generate.sizes_given_packets changed given their flow's length.
 	PacketsByLength int `json:"records_packets_given_length,omitempty"`
+	// PacketSizes counts the packets whose length
+	// generate.packet_sizes_given_protocol changed.
+	PacketSizes int `json:"packets_sized_given_protocol,omitempty"`
 	// PortSizeSwaps counts the flows that took another port pair under
 	// generate.ports_given_sizes; Relabelled the records whose label
 	// generate.labels_given_flows changed.
@@ -227,6 +230,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		span: split.Chunks[len(split.Chunks)-1].End - split.Chunks[0].Start}
 	gc.sizes = r.sizeKnots(s)
 	gc.portSizes, gc.labels = r.flowShapes(s, split)
+	gc.pktSizes = r.packetSizeKnots(s)
 	st.Periods = 1
 	if d, err := r.Cfg.Generate.DurationMicros(); err != nil {
 		return nil, err
@@ -253,7 +257,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	}
 	r.log.Info("generated", "path", path, "flows", st.Flows, "records", st.Records, "continued_flows", st.Continuations,
 		"dropped_continuations", st.DroppedCopies, "rows_made_lenders", st.MadeLenders, "fixed_inconsistent_tags", st.FixedTags, "snapped_ips", st.SnappedIPs, "profiled_ips", st.ProfiledIPs, "separated_hosts", st.SeparatedHosts, "tail_ports_drawn", st.TailPorts, "port_pair_swaps", st.PortPairSwaps, "separated_keys", st.SeparatedKeys, "records_outside_chunk", st.OutOfRange,
-		"periods", st.Periods, "records_past_duration", st.CutAtEnd, "chained_flows", st.ChainedFlows, "segments", st.Segments, "records_sized_given_packets", st.SizedRecords, "records_packets_given_length", st.PacketsByLength, "port_size_swaps", st.PortSizeSwaps, "relabelled_records", st.Relabelled,
+		"periods", st.Periods, "records_past_duration", st.CutAtEnd, "chained_flows", st.ChainedFlows, "segments", st.Segments, "records_sized_given_packets", st.SizedRecords, "records_packets_given_length", st.PacketsByLength, "packets_sized_given_protocol", st.PacketSizes, "port_size_swaps", st.PortSizeSwaps, "relabelled_records", st.Relabelled,
 		"protocol_repairs", st.RepairStats.Total(), "protocol_separated_keys", st.RepairStats.Separated,
 		"protocol_unrepaired_keys", st.RepairStats.Unrepaired, "protocol_merged_keys", st.RepairStats.Merged)
 	if len(st.Repairs) > 0 {
@@ -305,6 +309,24 @@ func (r *Run) sizeKnots(s *encoding.Schema) []map[int]encoding.SizeClass {
 		}
 	}
 	return out
+}
+
+// packetSizeKnots returns the real packet lengths per chunk and protocol
+// of generate.packet_sizes_given_protocol, or none, with a note in the
+// log, where they are not kept: under DP (not released), or for a run
+// pre-processed before they were.
+func (r *Run) packetSizeKnots(s *encoding.Schema) []encoding.PacketSizes {
+	switch {
+	case !r.Cfg.Generate.PacketSizesGivenProtocol || s.Kind() != trace.KindPackets:
+		return nil
+	case r.Cfg.DP.Enabled:
+		r.log.Info("generate.packet_sizes_given_protocol is off under DP: the real packet lengths per protocol are not released")
+		return nil
+	case len(s.PacketSizeKnots) == 0:
+		r.log.Warn("generate.packet_sizes_given_protocol: the run was pre-processed before the packet lengths per protocol were kept; pre-process again to use it")
+		return nil
+	}
+	return s.PacketSizeKnots
 }
 
 // ipDistinct returns the distinct-address targets of generate.ip_distinct:
@@ -457,6 +479,9 @@ type genChunks struct {
 	// sizes, with generate.sizes_given_packets, holds per chunk the real
 	// durations and bytes per packet class (encoding.Spec.SizeKnots).
 	sizes []map[int]encoding.SizeClass
+	// pktSizes, with generate.packet_sizes_given_protocol, holds per chunk
+	// the real packet lengths per protocol (encoding.Spec.PacketSizeKnots).
+	pktSizes []encoding.PacketSizes
 	// portSizes and labels are generate.ports_given_sizes' and
 	// generate.labels_given_flows' real counts (nil when off).
 	portSizes *postgen.PortSizes
@@ -910,6 +935,9 @@ func batchRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b
 	if sized {
 		st.PacketsByLength += postgen.CalibratePackets(gc.sizes[c], t.Flows, postgen.BlockRNG(gc.seed, 0x706b7473, c, b))
 		calibrate(0x73697a65)
+	}
+	if gc.pktSizes != nil && t.Kind == trace.KindPackets {
+		st.PacketSizes += postgen.CalibratePacketSizes(gc.pktSizes[c], t.Packets, postgen.BlockRNG(gc.seed, 0x706c656e, c, b))
 	}
 	if gc.portSizes != nil && t.Kind == trace.KindFlows {
 		// Continuations, and flows carried on to later chunks, keep their

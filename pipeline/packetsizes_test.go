@@ -1,0 +1,73 @@
+package pipeline
+
+import (
+	"math"
+	"testing"
+
+	"github.com/netshare-go/netshare/config"
+	"github.com/netshare-go/netshare/internal/testutil"
+	"github.com/netshare-go/netshare/trace"
+)
+
+// TestPacketSizesGivenProtocol runs the capture with
+// generate.packet_sizes_given_protocol off (pre-processing keeps the
+// knots either way), then generates again with it on: the joint of
+// (packet length class, protocol) comes closer to the real one.
+func TestPacketSizesGivenProtocol(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Parse([]byte(testutil.TinyConfig(2, 30, 10, "workers: 2")), "quick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Generate.PacketSizesGivenProtocol = false
+	in := testutil.Testdata("netshare", "caida-small.pcapng")
+	r := runAll(t, Options{Dir: dir, Input: in, Config: cfg})
+	s, err := LoadSchema(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.PacketSizeKnots) != 2 || len(s.PacketSizeKnots[0].All) == 0 || len(s.PacketSizeKnots[0].ByProto[trace.ProtoTCP]) == 0 {
+		t.Fatalf("schema's packet-size knots %+v: want each chunk's, TCP's among them", s.PacketSizeKnots)
+	}
+	joint := func(path string) map[[2]int]float64 {
+		tr, err := trace.ReadAll(path, trace.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[[2]int]float64{}
+		for _, p := range tr.Packets {
+			out[[2]int{int(math.Log2(1 + float64(p.Len))), int(p.Proto)}] += 1 / float64(len(tr.Packets))
+		}
+		return out
+	}
+	want := joint(in)
+	tvd := func(got map[[2]int]float64) float64 {
+		d := 0.0
+		for k, w := range want {
+			d += math.Abs(w - got[k])
+		}
+		for k, w := range got {
+			if _, ok := want[k]; !ok {
+				d += w
+			}
+		}
+		return d / 2
+	}
+	off := tvd(joint(r.Synthetic()))
+	c := *cfg
+	c.Generate.PacketSizesGivenProtocol = true
+	regenerate(t, Options{Dir: dir, Config: &c, Force: true, Logger: quietLogger()})
+	on := tvd(joint(r.Synthetic()))
+	man, err := LoadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gs GenStats
+	if err := man.Stage("generate").DecodeInfo(&gs); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("(packet length class, protocol) TVD %.3f without packet_sizes_given_protocol, %.3f with (%d packets changed)", off, on, gs.PacketSizes)
+	if gs.PacketSizes == 0 || on >= off {
+		t.Errorf("with packet_sizes_given_protocol: TVD %.3f, %d packets changed; without: %.3f", on, gs.PacketSizes, off)
+	}
+}

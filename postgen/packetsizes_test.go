@@ -1,0 +1,87 @@
+package postgen
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/netshare-go/netshare/encoding"
+	"github.com/netshare-go/netshare/trace"
+)
+
+// log1pKnots returns knots (log1p space, as encoding.PacketSizes holds
+// them) through the sorted values vs, one knot a value.
+func log1pKnots(vs ...float64) []float64 {
+	out := make([]float64, len(vs))
+	for i, v := range vs {
+		out[i] = math.Log1p(v)
+	}
+	return out
+}
+
+// The model gave the UDP packets the large lengths and the TCP segments
+// the small ones, where the real chunk's TCP segments are the large
+// packets: the TCP packets take the large real lengths, the UDP ones the
+// small, each in the model's order, and the block holds the chunk's
+// lengths.
+func TestCalibratePacketSizes(t *testing.T) {
+	var ps []trace.Packet
+	for i := range 10 {
+		ps = append(ps, trace.Packet{Proto: trace.ProtoTCP, Len: uint16(40 + i)}) // small, rising
+		ps = append(ps, trace.Packet{Proto: trace.ProtoUDP, Len: uint16(1000 + 10*i)})
+	}
+	ps = append(ps, trace.Packet{Proto: trace.ProtoICMP, Len: 84}) // no knots of its own
+	knots := encoding.PacketSizes{
+		All: log1pKnots(60, 60, 1500), // half of the 21 small, half large
+		ByProto: map[uint8][]float64{
+			trace.ProtoTCP: log1pKnots(1400, 1500),
+			trace.ProtoUDP: log1pKnots(60, 80),
+		},
+	}
+	if n := CalibratePacketSizes(knots, ps, rand.New(rand.NewPCG(1, 2))); n != len(ps) {
+		t.Errorf("%d packets changed length, want all %d", n, len(ps))
+	}
+	var tcp, udp []uint16
+	for _, p := range ps {
+		switch p.Proto {
+		case trace.ProtoTCP:
+			tcp = append(tcp, p.Len)
+		case trace.ProtoUDP:
+			udp = append(udp, p.Len)
+		}
+	}
+	if !slices.IsSorted(tcp) {
+		t.Errorf("TCP lengths %v: want the model's order kept", tcp)
+	}
+	if slices.Min(tcp) <= slices.Max(udp) {
+		t.Errorf("TCP lengths %v, UDP %v: want every TCP segment larger", tcp, udp)
+	}
+	// The block's lengths are the chunk's quantiles (r + ½)/n of All.
+	var got, want []uint16
+	for r := range ps {
+		got = append(got, ps[r].Len)
+		want = append(want, uint16(encoding.At(knots.All, (float64(r)+0.5)/float64(len(ps)))))
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("lengths %v, want the chunk's %v", got, want)
+	}
+	// The ICMP packet, of a protocol without knots, ranks by its own 84
+	// bytes among the UDP packets' provisional 60-80 and the TCP ones'
+	// 1,400-1,500: above every UDP packet, below every TCP one.
+	icmp := ps[len(ps)-1].Len
+	if icmp < slices.Max(udp) || icmp > slices.Min(tcp) {
+		t.Errorf("ICMP length %d, UDP up to %d, TCP from %d", icmp, slices.Max(udp), slices.Min(tcp))
+	}
+}
+
+// Without knots nothing changes.
+func TestCalibratePacketSizesWithoutKnots(t *testing.T) {
+	ps := []trace.Packet{{Proto: trace.ProtoTCP, Len: 40}, {Proto: trace.ProtoUDP, Len: 1000}}
+	for _, k := range []encoding.PacketSizes{{}, {All: log1pKnots(60, 1500)}, {ByProto: map[uint8][]float64{trace.ProtoTCP: log1pKnots(1500, 1500)}}} {
+		if n := CalibratePacketSizes(k, ps, rand.New(rand.NewPCG(1, 2))); n != 0 || ps[0].Len != 40 || ps[1].Len != 1000 {
+			t.Errorf("knots %+v: %d changed, lengths %d, %d", k, n, ps[0].Len, ps[1].Len)
+		}
+	}
+}
