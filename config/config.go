@@ -342,7 +342,9 @@ type Generate struct {
 	// packets of such a protocol by the model's lengths, gives each its
 	// protocol's real length at that rank as a provisional value, and
 	// hands the chunk's real lengths out in the order of those values, so
-	// the lengths' marginal stays the chunk's. Packet traces with
+	// the lengths' marginal stays the chunk's. Within a protocol the
+	// packets are first ordered by their service's real lengths (per
+	// destination port class, kept in split.json). Packet traces with
 	// continuous: quantile; not under DP, where the knots are not released
 	// (the key is then ignored). On in the default preset.
 	PacketSizesGivenProtocol bool `yaml:"packet_sizes_given_protocol"`

@@ -283,3 +283,21 @@ func (s *quantileSketch) gapKnots(k int) (knots, probs []float64) {
 	}
 	return knots, probs
 }
+
+// Sketch gathers values for quantile knots in memory bounded by the
+// sketch's bins (see quantileSketch), for statistics kept outside the
+// schema.
+type Sketch struct{ s *quantileSketch }
+
+// NewSketch returns an empty sketch.
+func NewSketch() *Sketch { return &Sketch{newSketch()} }
+
+// Add adds value v.
+func (s *Sketch) Add(v float64) { s.s.add(v) }
+
+// N returns how many values were added.
+func (s *Sketch) N() uint64 { return s.s.n }
+
+// Knots returns at most k+1 quantile knots of the values (in log1p space
+// when log is set), as the schema's are made.
+func (s *Sketch) Knots(k int, log bool) []float64 { return s.s.knots(k, log) }

@@ -231,6 +231,10 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	gc.sizes = r.sizeKnots(s)
 	gc.portSizes, gc.labels = r.flowShapes(s, split)
 	gc.pktSizes = r.packetSizeKnots(s)
+	if gc.pktSizes != nil && !split.PortPacketSizes.Missing() {
+		split.PortPacketSizes.Bind(s)
+		gc.pktSvc = split.PortPacketSizes
+	}
 	st.Periods = 1
 	if d, err := r.Cfg.Generate.DurationMicros(); err != nil {
 		return nil, err
@@ -482,6 +486,10 @@ type genChunks struct {
 	// pktSizes, with generate.packet_sizes_given_protocol, holds per chunk
 	// the real packet lengths per protocol (encoding.Spec.PacketSizeKnots).
 	pktSizes []encoding.PacketSizes
+	// pktSvc holds, with it, the real packet lengths per chunk, protocol
+	// and destination port class (nil for a run pre-processed before
+	// they were kept: the protocols' lengths alone are taken then).
+	pktSvc *postgen.PortPacketSizes
 	// portSizes and labels are generate.ports_given_sizes' and
 	// generate.labels_given_flows' real counts (nil when off).
 	portSizes *postgen.PortSizes
@@ -937,7 +945,7 @@ func batchRecords[R any](ctx context.Context, gc *genChunks, ops genOps[R], c, b
 		calibrate(0x73697a65)
 	}
 	if gc.pktSizes != nil && t.Kind == trace.KindPackets {
-		st.PacketSizes += postgen.CalibratePacketSizes(gc.pktSizes[c], t.Packets, postgen.BlockRNG(gc.seed, 0x706c656e, c, b))
+		st.PacketSizes += postgen.CalibratePacketSizes(gc.pktSizes[c], gc.pktSvc, c, t.Packets, postgen.BlockRNG(gc.seed, 0x706c656e, c, b))
 	}
 	if gc.portSizes != nil && t.Kind == trace.KindFlows {
 		// Continuations, and flows carried on to later chunks, keep their

@@ -11,8 +11,9 @@ import (
 
 // TestPacketSizesGivenProtocol runs the capture with
 // generate.packet_sizes_given_protocol off (pre-processing keeps the
-// knots either way), then generates again with it on: the joint of
-// (packet length class, protocol) comes closer to the real one.
+// knots, per protocol and per destination port class, either way), then
+// generates again with it on: the joint of (packet length class,
+// protocol) comes closer to the real one.
 func TestPacketSizesGivenProtocol(t *testing.T) {
 	dir := t.TempDir()
 	cfg, err := config.Parse([]byte(testutil.TinyConfig(2, 30, 10, "workers: 2")), "quick")
@@ -28,6 +29,13 @@ func TestPacketSizesGivenProtocol(t *testing.T) {
 	}
 	if len(s.PacketSizeKnots) != 2 || len(s.PacketSizeKnots[0].All) == 0 || len(s.PacketSizeKnots[0].ByProto[trace.ProtoTCP]) == 0 {
 		t.Fatalf("schema's packet-size knots %+v: want each chunk's, TCP's among them", s.PacketSizeKnots)
+	}
+	split, err := LoadSplit(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := split.PortPacketSizes; ps.Missing() || len(ps.Chunks) != 2 || len(ps.Chunks[0][trace.ProtoTCP]) == 0 {
+		t.Fatalf("split.json's packet lengths per port class %+v: want each chunk's, TCP's among them", ps)
 	}
 	joint := func(path string) map[[2]int]float64 {
 		tr, err := trace.ReadAll(path, trace.Options{})

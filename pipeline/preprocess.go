@@ -81,7 +81,11 @@ type SplitInfo struct {
 	// flows per chunk, port-pair class and length class. Not taken under
 	// DP.
 	ServiceLengths *postgen.ServiceLengths `json:"service_lengths,omitempty"`
-	EmbedStats     map[string]float64      `json:"embedding_stats,omitempty"`
+	// PortPacketSizes, for generate.packet_sizes_given_protocol in a
+	// capture, is the packet lengths per chunk, protocol and destination
+	// port class. Not taken under DP.
+	PortPacketSizes *postgen.PortPacketSizes `json:"port_packet_sizes,omitempty"`
+	EmbedStats      map[string]float64       `json:"embedding_stats,omitempty"`
 	// DPStats, under DP, lists the DP statistics the schema was built from
 	// (see dpstats.go), and DPDelta the δ they were calibrated at.
 	DPStats []DPRelease `json:"dp_stats,omitempty"`

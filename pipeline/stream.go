@@ -427,6 +427,7 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	var pairs *postgen.PortPairs                // generate.port_pairs, weighed as the profile
 	var portSizes *postgen.PortSizes            // generate.ports_given_sizes
 	var svcLens *postgen.ServiceLengths         // generate.ports_given_sizes, chained captures
+	var pktSizes *postgen.PortPacketSizes       // generate.packet_sizes_given_protocol, captures
 	var labels *postgen.LabelCells              // generate.labels_given_flows
 	packets := src.Kind() == trace.KindPackets
 	if !dp {
@@ -436,9 +437,13 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 		if !packets {
 			portSizes, labels = postgen.NewPortSizes(), postgen.NewLabelCells()
 			info.PortSizes, info.Labels = portSizes, labels
-		} else if opt.Chain {
-			svcLens = postgen.NewServiceLengths(opt.Chunks)
-			info.ServiceLengths = svcLens
+		} else {
+			pktSizes = postgen.NewPortPacketSizes(opt.Chunks)
+			info.PortPacketSizes = pktSizes
+			if opt.Chain {
+				svcLens = postgen.NewServiceLengths(opt.Chunks)
+				info.ServiceLengths = svcLens
+			}
 		}
 	}
 	var edges []int64
@@ -643,6 +648,10 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 			svcLens.TailKeys, svcLens.HeavyFlows = true, postgen.HeavyPortFlows
 			svcLens.Bind(schema)
 		}
+		if pktSizes != nil {
+			pktSizes.TailKeys, pktSizes.HeavyFlows = true, postgen.HeavyPortFlows
+			pktSizes.Bind(schema)
+		}
 		count = func(f *flows.ChunkFlow[R]) {
 			w := len(f.Records) + f.Truncated
 			if packets {
@@ -654,6 +663,13 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 			pairs.Add(f.Key, float64(w))
 			if svcLens != nil && f.StartsHere && !f.Follows {
 				svcLens.Add(countChunk, f.Key, schema.FlowLen(len(f.Records), f.FlowLen))
+			}
+			if pktSizes != nil {
+				for i := range f.Records {
+					if p, ok := any(&f.Records[i]).(*trace.Packet); ok {
+						pktSizes.Add(p)
+					}
+				}
 			}
 			if portSizes != nil {
 				for i := range f.Records {
@@ -685,6 +701,9 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 		est, err := encodeSpilled(spill, ops, schema, chunkDataPath(r.Dir, c), encoding.ChunkRange{Index: c, Start: edges[c], End: edges[c+1]}, pl, count)
 		if err != nil {
 			return err
+		}
+		if pktSizes != nil {
+			pktSizes.Knots(c, knots)
 		}
 		if pl != nil {
 			k, n := pl.Knots(knots)

@@ -39,7 +39,7 @@ func TestCalibratePacketSizes(t *testing.T) {
 			trace.ProtoUDP: log1pKnots(60, 80),
 		},
 	}
-	if n := CalibratePacketSizes(knots, ps, rand.New(rand.NewPCG(1, 2))); n != len(ps) {
+	if n := CalibratePacketSizes(knots, nil, 0, ps, rand.New(rand.NewPCG(1, 2))); n != len(ps) {
 		t.Errorf("%d packets changed length, want all %d", n, len(ps))
 	}
 	var tcp, udp []uint16
@@ -80,8 +80,70 @@ func TestCalibratePacketSizes(t *testing.T) {
 func TestCalibratePacketSizesWithoutKnots(t *testing.T) {
 	ps := []trace.Packet{{Proto: trace.ProtoTCP, Len: 40}, {Proto: trace.ProtoUDP, Len: 1000}}
 	for _, k := range []encoding.PacketSizes{{}, {All: log1pKnots(60, 1500)}, {ByProto: map[uint8][]float64{trace.ProtoTCP: log1pKnots(1500, 1500)}}} {
-		if n := CalibratePacketSizes(k, ps, rand.New(rand.NewPCG(1, 2))); n != 0 || ps[0].Len != 40 || ps[1].Len != 1000 {
+		if n := CalibratePacketSizes(k, nil, 0, ps, rand.New(rand.NewPCG(1, 2))); n != 0 || ps[0].Len != 40 || ps[1].Len != 1000 {
 			t.Errorf("knots %+v: %d changed, lengths %d, %d", k, n, ps[0].Len, ps[1].Len)
 		}
+	}
+}
+
+// Within a protocol, the services' packets are ordered as the real ones:
+// the model gave the SSH session's packets the small lengths and the
+// telnet scan's SYNs the large ones; the SSH packets take the protocol's
+// large lengths, the SYNs its small ones, and the protocol keeps its
+// lengths. A chunk the counts do not hold is ordered by protocol alone.
+func TestCalibratePacketSizesByService(t *testing.T) {
+	mk := func() []trace.Packet {
+		var ps []trace.Packet
+		for i := range 20 {
+			ps = append(ps, trace.Packet{Proto: trace.ProtoTCP, DstPort: 22, Len: uint16(40 + i)})
+			ps = append(ps, trace.Packet{Proto: trace.ProtoTCP, DstPort: 23, Len: uint16(1000 + i)})
+		}
+		return ps
+	}
+	knots := encoding.PacketSizes{
+		All:     log1pKnots(40, 1500),
+		ByProto: map[uint8][]float64{trace.ProtoTCP: log1pKnots(40, 1500)},
+	}
+	svc := NewPortPacketSizes(2)
+	var real []trace.Packet
+	for range 20 {
+		real = append(real, trace.Packet{Proto: trace.ProtoTCP, DstPort: 22, Len: 1400}, trace.Packet{Proto: trace.ProtoTCP, DstPort: 23, Len: 44})
+	}
+	real = append(real, trace.Packet{Proto: trace.ProtoUDP, DstPort: 53, Len: 60}) // too few for knots
+	for i := range real {
+		svc.Add(&real[i])
+	}
+	svc.Knots(0, 16)
+	if len(svc.Chunks[0][trace.ProtoTCP]) != 2 || svc.Chunks[0][trace.ProtoUDP] != nil {
+		t.Fatalf("chunk 0's knots %v: want TCP to ports 22 and 23 alone", svc.Chunks[0])
+	}
+	mean := func(ps []trace.Packet, port uint16) float64 {
+		s, n := 0.0, 0.0
+		for _, p := range ps {
+			if p.DstPort == port {
+				s, n = s+float64(p.Len), n+1
+			}
+		}
+		return s / n
+	}
+	ps := mk()
+	CalibratePacketSizes(knots, svc, 0, ps, rand.New(rand.NewPCG(1, 2)))
+	if ssh, telnet := mean(ps, 22), mean(ps, 23); ssh <= telnet {
+		t.Errorf("mean lengths: SSH %.0f, telnet %.0f; want the SSH packets the larger", ssh, telnet)
+	}
+	var got, want []uint16
+	for r, p := range ps {
+		got = append(got, p.Len)
+		want = append(want, uint16(encoding.At(knots.All, (float64(r)+0.5)/float64(len(ps)))))
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("lengths %v, want the chunk's %v", got, want)
+	}
+	// Chunk 1 holds no counts: the model's order within the protocol.
+	ps = mk()
+	CalibratePacketSizes(knots, svc, 1, ps, rand.New(rand.NewPCG(1, 2)))
+	if ssh, telnet := mean(ps, 22), mean(ps, 23); ssh >= telnet {
+		t.Errorf("chunk without counts: SSH %.0f, telnet %.0f; want the model's order", ssh, telnet)
 	}
 }
