@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"math"
 	"testing"
 
 	"github.com/netshare-go/netshare/config"
@@ -48,14 +47,7 @@ func TestChainedLongFlows(t *testing.T) {
 	if !s.Chains() || s.MaxLen != 8 {
 		t.Fatalf("schema chains %v, segment length %d", s.Chains(), s.MaxLen)
 	}
-	man, err := LoadManifest(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gs GenStats
-	if err := man.Stage("generate").DecodeInfo(&gs); err != nil {
-		t.Fatal(err)
-	}
+	gs := genStats(t, dir)
 	if gs.ChainedFlows == 0 || gs.Segments <= gs.Flows {
 		t.Fatalf("generation %+v: want flows of several segments", gs)
 	}
@@ -141,18 +133,7 @@ func TestChainedServiceLengths(t *testing.T) {
 		return out, pairs
 	}
 	want, _ := joint(real)
-	tvd := func(got map[uint32]float64) float64 {
-		d := 0.0
-		for k, w := range want {
-			d += math.Abs(w - got[k])
-		}
-		for k, w := range got {
-			if _, ok := want[k]; !ok {
-				d += w
-			}
-		}
-		return d / 2
-	}
+	tvd := func(got map[uint32]float64) float64 { return shareTVD(want, got) }
 	read := func() *trace.Trace {
 		tr, err := trace.ReadAll(r.Synthetic(), trace.Options{})
 		if err != nil {
@@ -165,14 +146,7 @@ func TestChainedServiceLengths(t *testing.T) {
 	c.Generate.PortsGivenSizes = true
 	regenerate(t, Options{Dir: dir, Config: &c, Force: true, Logger: quietLogger()})
 	on, onPairs := joint(read())
-	man, err := LoadManifest(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gs GenStats
-	if err := man.Stage("generate").DecodeInfo(&gs); err != nil {
-		t.Fatal(err)
-	}
+	gs := genStats(t, dir)
 	t.Logf("(protocol, port-pair cell, length class) TVD %.3f without ports_given_sizes, %.3f with (%d rows moved)", tvd(off), tvd(on), gs.ServiceLengthSwaps)
 	if gs.ServiceLengthSwaps == 0 || tvd(on) >= tvd(off) {
 		t.Errorf("with ports_given_sizes: TVD %.3f, %d rows moved; without: %.3f", tvd(on), gs.ServiceLengthSwaps, tvd(off))

@@ -117,15 +117,33 @@ func jointTVD(a, b []trace.Flow, key func(*trace.Flow) [3]int) float64 {
 		}
 		return m
 	}
-	ca, cb := count(a), count(b)
+	return shareTVD(count(a), count(b))
+}
+
+// shareTVD is the total variation distance between two sets of shares.
+func shareTVD[K comparable](a, b map[K]float64) float64 {
 	d := 0.0
-	for k, x := range ca {
-		d += math.Abs(x - cb[k])
+	for k, x := range a {
+		d += math.Abs(x - b[k])
 	}
-	for k, x := range cb {
-		if _, ok := ca[k]; !ok {
+	for k, x := range b {
+		if _, ok := a[k]; !ok {
 			d += x
 		}
 	}
 	return d / 2
+}
+
+// genStats reads what the generate stage of the run in dir counted.
+func genStats(t *testing.T, dir string) GenStats {
+	t.Helper()
+	man, err := LoadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gs GenStats
+	if err := man.Stage("generate").DecodeInfo(&gs); err != nil {
+		t.Fatal(err)
+	}
+	return gs
 }

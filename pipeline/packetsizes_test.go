@@ -49,31 +49,13 @@ func TestPacketSizesGivenProtocol(t *testing.T) {
 		return out
 	}
 	want := joint(in)
-	tvd := func(got map[[2]int]float64) float64 {
-		d := 0.0
-		for k, w := range want {
-			d += math.Abs(w - got[k])
-		}
-		for k, w := range got {
-			if _, ok := want[k]; !ok {
-				d += w
-			}
-		}
-		return d / 2
-	}
+	tvd := func(got map[[2]int]float64) float64 { return shareTVD(want, got) }
 	off := tvd(joint(r.Synthetic()))
 	c := *cfg
 	c.Generate.PacketSizesGivenProtocol = true
 	regenerate(t, Options{Dir: dir, Config: &c, Force: true, Logger: quietLogger()})
 	on := tvd(joint(r.Synthetic()))
-	man, err := LoadManifest(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gs GenStats
-	if err := man.Stage("generate").DecodeInfo(&gs); err != nil {
-		t.Fatal(err)
-	}
+	gs := genStats(t, dir)
 	t.Logf("(packet length class, protocol) TVD %.3f without packet_sizes_given_protocol, %.3f with (%d packets changed)", off, on, gs.PacketSizes)
 	if gs.PacketSizes == 0 || on >= off {
 		t.Errorf("with packet_sizes_given_protocol: TVD %.3f, %d packets changed; without: %.3f", on, gs.PacketSizes, off)

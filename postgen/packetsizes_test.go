@@ -1,7 +1,6 @@
 package postgen
 
 import (
-	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -9,16 +8,6 @@ import (
 	"github.com/netshare-go/netshare/encoding"
 	"github.com/netshare-go/netshare/trace"
 )
-
-// log1pKnots returns knots (log1p space, as encoding.PacketSizes holds
-// them) through the sorted values vs, one knot a value.
-func log1pKnots(vs ...float64) []float64 {
-	out := make([]float64, len(vs))
-	for i, v := range vs {
-		out[i] = math.Log1p(v)
-	}
-	return out
-}
 
 // The model gave the UDP packets the large lengths and the TCP segments
 // the small ones, where the real chunk's TCP segments are the large
@@ -33,10 +22,10 @@ func TestCalibratePacketSizes(t *testing.T) {
 	}
 	ps = append(ps, trace.Packet{Proto: trace.ProtoICMP, Len: 84}) // no knots of its own
 	knots := encoding.PacketSizes{
-		All: log1pKnots(60, 60, 1500), // half of the 21 small, half large
+		All: logKnots(60, 60, 1500), // half of the 21 small, half large
 		ByProto: map[uint8][]float64{
-			trace.ProtoTCP: log1pKnots(1400, 1500),
-			trace.ProtoUDP: log1pKnots(60, 80),
+			trace.ProtoTCP: logKnots(1400, 1500),
+			trace.ProtoUDP: logKnots(60, 80),
 		},
 	}
 	if n := CalibratePacketSizes(knots, nil, 0, ps, rand.New(rand.NewPCG(1, 2))); n != len(ps) {
@@ -79,7 +68,7 @@ func TestCalibratePacketSizes(t *testing.T) {
 // Without knots nothing changes.
 func TestCalibratePacketSizesWithoutKnots(t *testing.T) {
 	ps := []trace.Packet{{Proto: trace.ProtoTCP, Len: 40}, {Proto: trace.ProtoUDP, Len: 1000}}
-	for _, k := range []encoding.PacketSizes{{}, {All: log1pKnots(60, 1500)}, {ByProto: map[uint8][]float64{trace.ProtoTCP: log1pKnots(1500, 1500)}}} {
+	for _, k := range []encoding.PacketSizes{{}, {All: logKnots(60, 1500)}, {ByProto: map[uint8][]float64{trace.ProtoTCP: logKnots(1500, 1500)}}} {
 		if n := CalibratePacketSizes(k, nil, 0, ps, rand.New(rand.NewPCG(1, 2))); n != 0 || ps[0].Len != 40 || ps[1].Len != 1000 {
 			t.Errorf("knots %+v: %d changed, lengths %d, %d", k, n, ps[0].Len, ps[1].Len)
 		}
@@ -101,8 +90,8 @@ func TestCalibratePacketSizesByService(t *testing.T) {
 		return ps
 	}
 	knots := encoding.PacketSizes{
-		All:     log1pKnots(40, 1500),
-		ByProto: map[uint8][]float64{trace.ProtoTCP: log1pKnots(40, 1500)},
+		All:     logKnots(40, 1500),
+		ByProto: map[uint8][]float64{trace.ProtoTCP: logKnots(40, 1500)},
 	}
 	svc := NewPortPacketSizes(2)
 	var real []trace.Packet
