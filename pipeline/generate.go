@@ -330,7 +330,34 @@ func (r *Run) packetSizeKnots(s *encoding.Schema) []encoding.PacketSizes {
 		r.log.Warn("generate.packet_sizes_given_protocol: the run was pre-processed before the packet lengths per protocol were kept; pre-process again to use it")
 		return nil
 	}
-	return s.PacketSizeKnots
+	return nearestPacketSizes(s.PacketSizeKnots)
+}
+
+// nearestPacketSizes returns each chunk's packet lengths with, for a
+// protocol the chunk lacks and another holds, the nearest such chunk's
+// (the earlier one at equal distance): a model may give a chunk packets of
+// a protocol its real chunk did not have.
+func nearestPacketSizes(knots []encoding.PacketSizes) []encoding.PacketSizes {
+	out := make([]encoding.PacketSizes, len(knots))
+	for c, own := range knots {
+		out[c] = encoding.PacketSizes{All: own.All, ByProto: maps.Clone(own.ByProto)}
+		if out[c].ByProto == nil {
+			out[c].ByProto = map[uint8][]float64{}
+		}
+		for d := 1; d < len(knots); d++ {
+			for _, o := range []int{c - d, c + d} {
+				if o < 0 || o >= len(knots) {
+					continue
+				}
+				for p, k := range knots[o].ByProto {
+					if _, ok := out[c].ByProto[p]; !ok {
+						out[c].ByProto[p] = k
+					}
+				}
+			}
+		}
+	}
+	return out
 }
 
 // ipDistinct returns the distinct-address targets of generate.ip_distinct:

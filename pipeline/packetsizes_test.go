@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/netshare-go/netshare/config"
+	"github.com/netshare-go/netshare/encoding"
 	"github.com/netshare-go/netshare/internal/testutil"
 	"github.com/netshare-go/netshare/trace"
 )
@@ -59,5 +60,39 @@ func TestPacketSizesGivenProtocol(t *testing.T) {
 	t.Logf("(packet length class, protocol) TVD %.3f without packet_sizes_given_protocol, %.3f with (%d packets changed)", off, on, gs.PacketSizes)
 	if gs.PacketSizes == 0 || on >= off {
 		t.Errorf("with packet_sizes_given_protocol: TVD %.3f, %d packets changed; without: %.3f", on, gs.PacketSizes, off)
+	}
+}
+
+// A protocol a chunk lacks takes the nearest chunk's packet lengths, the
+// earlier one at equal distance; a chunk's own stay, and so do its
+// lengths of all packets.
+func TestNearestPacketSizes(t *testing.T) {
+	k := func(v float64) []float64 { return []float64{v, v} }
+	in := []encoding.PacketSizes{
+		{All: k(1), ByProto: map[uint8][]float64{trace.ProtoUDP: k(60)}},
+		{All: k(2)},
+		{All: k(3), ByProto: map[uint8][]float64{trace.ProtoTCP: k(1500), trace.ProtoUDP: k(80)}},
+	}
+	out := nearestPacketSizes(in)
+	want := []map[uint8]float64{
+		{trace.ProtoUDP: 60, trace.ProtoTCP: 1500},
+		{trace.ProtoUDP: 60, trace.ProtoTCP: 1500},
+		{trace.ProtoUDP: 80, trace.ProtoTCP: 1500},
+	}
+	for c, w := range want {
+		if out[c].All[0] != float64(c+1) {
+			t.Errorf("chunk %d: lengths of all packets %v, want its own", c, out[c].All)
+		}
+		if len(out[c].ByProto) != len(w) {
+			t.Errorf("chunk %d: protocols %v, want %v", c, out[c].ByProto, w)
+		}
+		for p, v := range w {
+			if got := out[c].ByProto[p]; len(got) == 0 || got[0] != v {
+				t.Errorf("chunk %d, protocol %d: %v, want %v", c, p, got, v)
+			}
+		}
+	}
+	if len(in[1].ByProto) != 0 || len(in[0].ByProto) != 1 {
+		t.Error("the schema's knots were changed")
 	}
 }
