@@ -13,8 +13,8 @@ import (
 // feature, calibrated over all of a chunk's packets together, and the
 // protocol is a flow attribute: nothing kept a UDP packet's length apart
 // from a TCP segment's. On the long-flow capture (tools/longflows) in four
-// chunks, 17% of the synthetic packets were UDP of 32 to 63 bytes against
-// the real 7%, and 6% TCP of 256 to 511 bytes against 0.4%: the joint TVD
+// chunks, 17% of the synthetic packets were UDP of 31 to 62 bytes against
+// the real 7%, and 6% TCP of 255 to 510 bytes against 0.4%: the joint TVD
 // of (packet length, protocol) was 0.25.
 
 // Packet lengths by service. Within a protocol, which packets are the
