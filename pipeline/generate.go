@@ -196,8 +196,9 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 		opt.PortPairs = r.portPairs(s, split)
 	}
 	// Port pairs given the flows' lengths, in chained captures only: in
-	// the others, whose flows are cut at max_flow_len, measured no better
-	// (docs/BENCHMARKS.md, "Long flows").
+	// the others, whose flows are cut at max_flow_len, it made the ICMP
+	// TTL capture worse on every seed tried (docs/BENCHMARKS.md, "Long
+	// flows").
 	if r.Cfg.Generate.PortsGivenSizes && s.Kind() == trace.KindPackets && s.Chains() {
 		opt.ServiceLengths = r.serviceLengths(s, split)
 	}
