@@ -196,8 +196,19 @@ func Rows(res *eval.Result) []MetricRow {
 	for _, k := range eval.JointNames(res.Kind) {
 		add("joint TVD", k, func(f *eval.Fidelity) float64 { return f.Joint[k] }, false)
 	}
+	// The pairs no generation pass calibrates, where the result has them
+	// (older metrics.json files of captures do not).
+	for _, k := range eval.ExtraJointNames(res.Kind) {
+		if _, ok := res.Fidelity.JointExtra[k]; ok {
+			add(ExtraJointGroup, k, func(f *eval.Fidelity) float64 { return f.JointExtra[k] }, false)
+		}
+	}
 	return rows
 }
+
+// ExtraJointGroup is the group of the metric rows of the joint
+// histograms reported beside the mean, not in it (eval.Fidelity.JointExtra).
+const ExtraJointGroup = "joint TVD, not in the mean"
 
 // unitOf returns the unit of a metric row's values.
 func unitOf(group, name string) string {

@@ -342,3 +342,40 @@ func TestSelectionSection(t *testing.T) {
 		}
 	}
 }
+
+// The joint histograms no generation pass calibrates are shown beside
+// the mean's, marked as not in it: td_byt and its companions for flow
+// records, dstport_pkt_len for a capture; a result without them (an
+// older metrics.json) shows none.
+func TestExtraJointRows(t *testing.T) {
+	var b bytes.Buffer
+	if err := Render(&b, Input{Result: sampleResult(t)}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "td_byt (not in the mean)") {
+		t.Error("the flow report lacks td_byt (not in the mean)")
+	}
+	pk := []trace.Packet{{TS: 0, Src: 1, Dst: 2, SrcPort: 3, DstPort: 80, Proto: 6, Len: 60}, {TS: 5, Src: 1, Dst: 2, SrcPort: 3, DstPort: 80, Proto: 6, Len: 1500}}
+	res, err := eval.Packets(pk, pk[:1], eval.Options{NoBaselines: true, NoDistributions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range Rows(res) {
+		if r.Group == ExtraJointGroup {
+			n++
+			if r.Name != "dstport_pkt_len" || r.Synthetic != res.JointExtra["dstport_pkt_len"] {
+				t.Errorf("extra row %+v, want dstport_pkt_len at %v", r, res.JointExtra["dstport_pkt_len"])
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d extra joint rows for a capture, want 1", n)
+	}
+	res.JointExtra = nil // as read from a metrics.json written before the pair
+	for _, r := range Rows(res) {
+		if r.Group == ExtraJointGroup {
+			t.Errorf("row %+v from a result without extra pairs", r)
+		}
+	}
+}
