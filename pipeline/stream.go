@@ -631,8 +631,7 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	// classes, the pairs and sizes also by its heavy ports
 	// (postgen.PortKeys): they are counted as the chunks are encoded,
 	// weighed as the address profile.
-	var count func(f *flows.ChunkFlow[R])
-	countChunk := 0 // the chunk count is called for
+	var count func(c int, f *flows.ChunkFlow[R])
 	if pairs != nil {
 		pairs.TailKeys, pairs.HeavyFlows = true, postgen.HeavyPortFlows
 		pairs.Bind(schema)
@@ -652,7 +651,7 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 			pktSizes.TailKeys, pktSizes.HeavyFlows = true, postgen.HeavyPortFlows
 			pktSizes.Bind(schema)
 		}
-		count = func(f *flows.ChunkFlow[R]) {
+		count = func(c int, f *flows.ChunkFlow[R]) {
 			w := len(f.Records) + f.Truncated
 			if packets {
 				w = 0
@@ -662,7 +661,7 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 			}
 			pairs.Add(f.Key, float64(w))
 			if svcLens != nil && f.StartsHere && !f.Follows {
-				svcLens.Add(countChunk, f.Key, schema.FlowLen(len(f.Records), f.FlowLen))
+				svcLens.Add(c, f.Key, schema.FlowLen(len(f.Records), f.FlowLen))
 			}
 			if pktSizes != nil {
 				for i := range f.Records {
@@ -697,7 +696,6 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 		if portLens {
 			pl = encoding.NewPortLengths(schema)
 		}
-		countChunk = c
 		est, err := encodeSpilled(spill, ops, schema, chunkDataPath(r.Dir, c), encoding.ChunkRange{Index: c, Start: edges[c], End: edges[c+1]}, pl, count)
 		if err != nil {
 			return err
@@ -744,7 +742,7 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 // has no flows): memory is one flow and the spill's index of the chunk, not
 // the chunk's flows or its training set. count, when set, sees each flow
 // first.
-func encodeSpilled[R any, P flows.Record[R]](spill *flows.ChunkSpill[R, P], ops kindOps[R], schema *encoding.Schema, path string, ch encoding.ChunkRange, pl *encoding.PortLengths, count func(*flows.ChunkFlow[R])) (encoding.EncodeStats, error) {
+func encodeSpilled[R any, P flows.Record[R]](spill *flows.ChunkSpill[R, P], ops kindOps[R], schema *encoding.Schema, path string, ch encoding.ChunkRange, pl *encoding.PortLengths, count func(c int, f *flows.ChunkFlow[R])) (encoding.EncodeStats, error) {
 	w, err := ops.encoder(schema, path, ch)
 	if err != nil {
 		return encoding.EncodeStats{}, err
@@ -752,7 +750,7 @@ func encodeSpilled[R any, P flows.Record[R]](spill *flows.ChunkSpill[R, P], ops 
 	add := w.Add
 	if count != nil {
 		add = func(f *flows.ChunkFlow[R]) error {
-			count(f)
+			count(ch.Index, f)
 			return w.Add(f)
 		}
 	}
