@@ -294,26 +294,7 @@ func (r *Run) sizeKnots(s *encoding.Schema) []map[int]encoding.SizeClass {
 		r.log.Warn("generate.sizes_given_packets: the run was pre-processed before the sizes per packet class were kept; pre-process again to use it")
 		return nil
 	}
-	out := make([]map[int]encoding.SizeClass, len(s.SizeKnots))
-	for c, own := range s.SizeKnots {
-		out[c] = maps.Clone(own)
-		if out[c] == nil {
-			out[c] = map[int]encoding.SizeClass{}
-		}
-		for d := 1; d < len(s.SizeKnots); d++ {
-			for _, o := range []int{c - d, c + d} {
-				if o < 0 || o >= len(s.SizeKnots) {
-					continue
-				}
-				for k, v := range s.SizeKnots[o] {
-					if _, ok := out[c][k]; !ok {
-						out[c][k] = v
-					}
-				}
-			}
-		}
-	}
-	return out
+	return fillNearest(s.SizeKnots)
 }
 
 // packetSizeKnots returns the real packet lengths per chunk and protocol
@@ -339,20 +320,36 @@ func (r *Run) packetSizeKnots(s *encoding.Schema) []encoding.PacketSizes {
 // (the earlier one at equal distance): a model may give a chunk packets of
 // a protocol its real chunk did not have.
 func nearestPacketSizes(knots []encoding.PacketSizes) []encoding.PacketSizes {
+	by := make([]map[uint8][]float64, len(knots))
+	for c, k := range knots {
+		by[c] = k.ByProto
+	}
+	by = fillNearest(by)
 	out := make([]encoding.PacketSizes, len(knots))
-	for c, own := range knots {
-		out[c] = encoding.PacketSizes{All: own.All, ByProto: maps.Clone(own.ByProto)}
-		if out[c].ByProto == nil {
-			out[c].ByProto = map[uint8][]float64{}
+	for c, k := range knots {
+		out[c] = encoding.PacketSizes{All: k.All, ByProto: by[c]}
+	}
+	return out
+}
+
+// fillNearest returns copies of the per-chunk maps in which each key a
+// chunk lacks and another chunk holds takes the nearest such chunk's value
+// (the earlier one at equal distance); every copy is non-nil.
+func fillNearest[K comparable, V any](own []map[K]V) []map[K]V {
+	out := make([]map[K]V, len(own))
+	for c := range own {
+		out[c] = maps.Clone(own[c])
+		if out[c] == nil {
+			out[c] = map[K]V{}
 		}
-		for d := 1; d < len(knots); d++ {
+		for d := 1; d < len(own); d++ {
 			for _, o := range []int{c - d, c + d} {
-				if o < 0 || o >= len(knots) {
+				if o < 0 || o >= len(own) {
 					continue
 				}
-				for p, k := range knots[o].ByProto {
-					if _, ok := out[c].ByProto[p]; !ok {
-						out[c].ByProto[p] = k
+				for k, v := range own[o] {
+					if _, ok := out[c][k]; !ok {
+						out[c][k] = v
 					}
 				}
 			}
