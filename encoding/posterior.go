@@ -315,15 +315,23 @@ func (c *Embedded) DecodeMatchedWith(src []float32, stride, offset int, out []fl
 	}
 }
 
-// chunkSmooth is the weight, in records, of the trace's shares in a
-// chunk's target (chunkTarget).
-const chunkSmooth = 200
+// chunkSmooth is the most weight, in records, of the trace's shares in a
+// chunk's target, and chunkSmoothShare the most as a share of the chunk's
+// own records (chunkTarget).
+const (
+	chunkSmooth      = 200
+	chunkSmoothShare = 0.1
+)
 
 // chunkTarget returns a chunk's record counts with chunkSmooth records'
-// worth of the trace's shares (trace) added: a chunk of many records keeps
-// its own mix, one of few leans on the trace's, whose values its model
-// may still generate vectors for. It returns trace when the chunk holds
-// no record.
+// worth of the trace's shares (trace) added, or chunkSmoothShare of the
+// chunk's records' worth when that is less: a chunk keeps its own mix,
+// with some of the trace's values that its model may still generate
+// vectors for. (With 200 records' worth whatever the chunk's size, a
+// chunk of a capture of 150 packets took the trace's mix more than its
+// own: test7's first chunk, which holds no SSH, gave 70 packets to port
+// 22, the trace's heaviest service, in 22 flows: docs/BENCHMARKS.md.)
+// It returns trace when the chunk holds no record.
 func chunkTarget(chunk, trace []float64) []float64 {
 	var n, t float64
 	for _, x := range chunk {
@@ -335,9 +343,10 @@ func chunkTarget(chunk, trace []float64) []float64 {
 	if !(n > 0) || !(t > 0) || len(chunk) != len(trace) {
 		return trace
 	}
+	w := min(chunkSmooth, chunkSmoothShare*n)
 	out := make([]float64, len(chunk))
 	for j := range chunk {
-		out[j] = chunk[j] + chunkSmooth*trace[j]/t
+		out[j] = chunk[j] + w*trace[j]/t
 	}
 	return out
 }

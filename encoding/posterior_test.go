@@ -262,19 +262,20 @@ func twoPorts(a, b uint16, post *Posterior, n int, seed uint64, weight func(i in
 }
 
 // Weighted matching of a chunk's rows follows that chunk's records, with
-// chunkSmooth records of the trace's shares mixed in: a chunk of 1,000
-// records, 900 on port 80, gives port 80 (900 + 100) / 1,200 of them,
-// where the trace's prior gives it half. A chunk without records, or no
-// chunk, follows the trace.
+// a tenth of its records' worth of the trace's shares mixed in, at most
+// chunkSmooth records': a chunk of 1,000 records, 900 on port 80, gives
+// port 80 (900 + 50) / 1,100 of them, where the trace's prior gives it
+// half; one of 10,000, 9,000 on port 80, gives it (9,000 + 100) / 10,200.
+// A chunk without records, or no chunk, follows the trace.
 func TestMatchedDecodingByChunk(t *testing.T) {
 	n := 20000
 	c, vecs, weights := twoPorts(80, 443, &Posterior{Prior: []float64{10, 10}, RecordPrior: []float64{1000, 1000},
-		ChunkRecordPrior: [][]float64{{900, 100}, {0, 0}}, Kappa: 2, TopK: 2},
+		ChunkRecordPrior: [][]float64{{900, 100}, {0, 0}, {9000, 1000}}, Kappa: 2, TopK: 2},
 		n, 6, func(i int) float64 { return float64(1 + i%2) })
 	for _, tc := range []struct {
 		chunk int
 		want  float64
-	}{{0, 1000.0 / 1200}, {1, 0.5}, {-1, 0.5}, {5, 0.5}} {
+	}{{0, 950.0 / 1100}, {2, 9100.0 / 10200}, {1, 0.5}, {-1, 0.5}, {5, 0.5}} {
 		out := make([]float64, n)
 		c.DecodeMatchedWith(vecs, 4, 0, out, MatchOptions{Weights: weights, Chunk: tc.chunk}, rand.New(rand.NewPCG(5, 8)))
 		var w80, total float64
