@@ -360,6 +360,16 @@ type Generate struct {
 	// flow counts; ignored under DP, where the real distributions are not
 	// released). On in the default preset.
 	LengthsGivenPorts bool `yaml:"lengths_given_ports"`
+	// RejoinSegments keeps a capture's long flows one 5-tuple each under
+	// long_flows: split: pre-processing counts, per chunk and (protocol,
+	// destination port), the packets of the segments that start in the
+	// chunk and of each flow of several among them; generation gives rows
+	// of such a cell the 5-tuple of a full row of it, so that the cell's
+	// flows of several segments come out as flows of their real share of
+	// its packets. Flows going on from an earlier chunk are not rejoined.
+	// Not under DP, where the counts are not released (the key is then
+	// ignored). On in the default preset.
+	RejoinSegments bool `yaml:"rejoin_segments"`
 }
 
 // DP configures differentially private training of the discriminators.

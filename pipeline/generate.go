@@ -202,6 +202,7 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	if r.Cfg.Generate.PortsGivenSizes && s.Kind() == trace.KindPackets && s.Chains() {
 		opt.ServiceLengths = r.serviceLengths(s, split)
 	}
+	opt.Segments = r.splitSegments(s, split)
 	// Chained long flows go on across chunks by design: each continuation
 	// takes the nearest lender, and a chunk lends to as many as its real
 	// flows that continue. (On the sweep's traces, not chained, the two
@@ -435,6 +436,26 @@ func (r *Run) serviceLengths(s *encoding.Schema, split *SplitInfo) *postgen.Serv
 	}
 	split.ServiceLengths.Bind(s)
 	return split.ServiceLengths
+}
+
+// splitSegments returns a capture's real split segments for
+// generate.rejoin_segments, or none: when the key is off, for flow
+// traces and chained or truncated long flows, and (with a note in the
+// log) under DP, where they are not released, or for a run pre-processed
+// before they were counted.
+func (r *Run) splitSegments(s *encoding.Schema, split *SplitInfo) *postgen.SplitSegments {
+	switch {
+	case !r.Cfg.Generate.RejoinSegments || s.Kind() != trace.KindPackets || r.Cfg.LongFlows != "split":
+		return nil
+	case r.Cfg.DP.Enabled:
+		r.log.Info("generate.rejoin_segments is off under DP: the real segments per flow are not released")
+		return nil
+	case split.SplitSegments.Missing():
+		r.log.Warn("generate.rejoin_segments: the run was pre-processed before the segments per flow were counted; pre-process again to use it")
+		return nil
+	}
+	split.SplitSegments.Bind(s)
+	return split.SplitSegments
 }
 
 // dpDistinct returns the distinct-address targets of a DP run from its

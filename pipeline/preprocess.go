@@ -85,7 +85,12 @@ type SplitInfo struct {
 	// capture, is the packet lengths per chunk, protocol and destination
 	// port class. Not taken under DP.
 	PortPacketSizes *postgen.PortPacketSizes `json:"port_packet_sizes,omitempty"`
-	EmbedStats      map[string]float64       `json:"embedding_stats,omitempty"`
+	// SplitSegments, for generate.rejoin_segments in a capture whose long
+	// flows are split, is the packets of the segments that start in each
+	// chunk, per (protocol, destination port) cell holding a flow of
+	// several, and those of each such flow. Not under DP.
+	SplitSegments *postgen.SplitSegments `json:"split_segments,omitempty"`
+	EmbedStats    map[string]float64     `json:"embedding_stats,omitempty"`
 	// DPStats, under DP, lists the DP statistics the schema was built from
 	// (see dpstats.go), and DPDelta the δ they were calibrated at.
 	DPStats []DPRelease `json:"dp_stats,omitempty"`

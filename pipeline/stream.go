@@ -428,6 +428,7 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	var portSizes *postgen.PortSizes            // generate.ports_given_sizes
 	var svcLens *postgen.ServiceLengths         // generate.ports_given_sizes, chained captures
 	var pktSizes *postgen.PortPacketSizes       // generate.packet_sizes_given_protocol, captures
+	var segments *postgen.SplitSegments         // generate.rejoin_segments, captures with split long flows
 	var labels *postgen.LabelCells              // generate.labels_given_flows
 	packets := src.Kind() == trace.KindPackets
 	if !dp {
@@ -443,6 +444,10 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 			if opt.Chain {
 				svcLens = postgen.NewServiceLengths(opt.Chunks)
 				info.ServiceLengths = svcLens
+			}
+			if opt.SplitLong && opt.MaxFlowLen > 0 {
+				segments = postgen.NewSplitSegments(opt.Chunks)
+				info.SplitSegments = segments
 			}
 		}
 	}
@@ -469,6 +474,9 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 			}
 			packetProfile[c][0].add(f.Key.Src, n)
 			packetProfile[c][1].add(f.Key.Dst, n)
+		}
+		if segments != nil {
+			segments.Add(c, f.Key, f.StartsHere, len(f.Records))
 		}
 		if !f.Follows { // a chained flow's later segments count at its first
 			whole[c]++
@@ -551,6 +559,9 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	st, nFlows, nRecs, err := splitter.Close()
 	if err != nil {
 		return err
+	}
+	if segments != nil {
+		segments.Finish()
 	}
 	if err := spill.Finish(); err != nil {
 		return err
@@ -651,6 +662,10 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 			pktSizes.TailKeys, pktSizes.HeavyFlows = true, postgen.HeavyPortFlows
 			pktSizes.Bind(schema)
 		}
+		if segments != nil {
+			segments.TailKeys, segments.HeavyFlows = true, postgen.HeavyPortFlows
+			segments.Bind(schema)
+		}
 		count = func(c int, f *flows.ChunkFlow[R]) {
 			w := len(f.Records) + f.Truncated
 			if packets {
@@ -662,6 +677,9 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 			pairs.Add(f.Key, float64(w))
 			if svcLens != nil && f.StartsHere && !f.Follows {
 				svcLens.Add(c, f.Key, schema.FlowLen(len(f.Records), f.FlowLen))
+			}
+			if segments != nil {
+				segments.Count(c, f.Key, f.StartsHere, len(f.Records))
 			}
 			if pktSizes != nil {
 				for i := range f.Records {

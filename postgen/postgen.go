@@ -104,6 +104,11 @@ type Options struct {
 	// between rows of one protocol so that the block's joint of the two
 	// follows it (followServiceLengths).
 	ServiceLengths *ServiceLengths
+	// Segments, when set (captures whose long flows are split), is the
+	// real split segments per chunk and (protocol, destination port):
+	// rows that stand for a long flow's later segments then take its
+	// 5-tuple (rejoinSegments).
+	Segments *SplitSegments
 }
 
 // Distinct is what a chunk adds to the real trace's distinct addresses:
@@ -138,7 +143,10 @@ type Stats struct {
 	ServiceLengthSwaps int `json:"service_length_swaps,omitempty"`
 	TailPorts          int `json:"tail_ports_drawn"`
 	SeparatedKeys      int `json:"separated_keys"`
-	DroppedEmpty       int `json:"dropped_in_empty_chunks"`
+	// RejoinedSegments counts the rows that took the 5-tuple of the flow
+	// whose later segment they stand for (Options.Segments).
+	RejoinedSegments int `json:"rejoined_segments,omitempty"`
+	DroppedEmpty     int `json:"dropped_in_empty_chunks"`
 	// PortLengths counts the flows whose lengths were ranked within their
 	// port class (SetPortLengthTargets).
 	PortLengths int `json:"flows_lengths_given_ports,omitempty"`

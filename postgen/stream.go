@@ -254,6 +254,12 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 	if s.Kind() == trace.KindPackets {
 		g.st.SeparatedKeys += separateKeys(s, block, kept, g.held, BlockRNG(g.o.Seed, 0x5e9, c, b))
 	}
+	// After the separation, which would undo it: the rows that stand for
+	// a long flow's later segments take its 5-tuple.
+	if g.o.Segments.Cells(c) != nil {
+		_, moved := rejoinSegments(g.o.Segments, c, rows, kept, s.MaxLen, BlockRNG(g.o.Seed, 0x736567, c, b))
+		g.st.RejoinedSegments += moved
+	}
 	var own []Row
 	g.carried = map[trace.Key]struct{}{}
 	startOff, _ := s.AttrSlice("flow_start")
