@@ -370,6 +370,15 @@ type Generate struct {
 	// Not under DP, where the counts are not released (the key is then
 	// ignored). On in the default preset.
 	RejoinSegments bool `yaml:"rejoin_segments"`
+	// ContinuationLengths calibrates the lengths of a capture's flows
+	// carried into a chunk from an earlier one to the real lengths of the
+	// flows that go on into that chunk (their first segment there, kept
+	// per chunk at pre-processing as quantile knots), not to those of all
+	// the chunk's flows: a flow cut by the chunk's start holds there what
+	// is left of it. Packet traces with more than one chunk and the
+	// length attribute quantile-encoded; not under DP, where the knots are
+	// not released (the key is then ignored). On in the default preset.
+	ContinuationLengths bool `yaml:"continuation_lengths"`
 }
 
 // DP configures differentially private training of the discriminators.

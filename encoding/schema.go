@@ -384,15 +384,25 @@ func (s *Spec) LengthCap() int { return max(s.MaxLen, s.ChainLen) }
 // them: the distribution a chunk's generated lengths are calibrated to.
 // It is nil without per-chunk knots.
 func (s *Schema) ChunkLengthPositions(c int) []float64 {
+	if c < 0 || c >= len(s.LengthKnots) {
+		return nil
+	}
+	return s.LengthPositions(s.LengthKnots[c])
+}
+
+// LengthPositions returns the encoded positions, sorted, of the flow
+// lengths values (as ChunkLengthPositions does for a chunk's knots), or
+// nil when the length attribute is not quantile-encoded.
+func (s *Schema) LengthPositions(values []float64) []float64 {
 	i := s.attrIndex("length")
-	if i < 0 || c < 0 || c >= len(s.LengthKnots) {
+	if i < 0 || len(values) == 0 {
 		return nil
 	}
 	q, ok := s.attr[i].(*Quantile)
 	if !ok {
 		return nil
 	}
-	return q.positions(s.LengthKnots[c])
+	return q.positions(values)
 }
 
 // Chains reports whether long flows are chained segments (Spec.ChainLen).

@@ -228,6 +228,10 @@ func (r *Run) generate(ctx context.Context) (*GenStats, error) {
 	} else if opt.Calibrate {
 		g.SetPortLengthTargets(r.portLengthTargets(s, len(split.Chunks)))
 	}
+	if going, own := r.goingLengthTargets(s, split); going != nil {
+		g.SetGoingLengthTargets(going)
+		g.SetLengthTargets(own)
+	}
 	gc := &genChunks{r: r, s: s, split: split, models: models, g: g, fail: fail, st: st, block: block, tmp: tmp, end: math.MaxInt64,
 		span: split.Chunks[len(split.Chunks)-1].End - split.Chunks[0].Start}
 	gc.sizes = r.sizeKnots(s)
@@ -456,6 +460,38 @@ func (r *Run) splitSegments(s *encoding.Schema, split *SplitInfo) *postgen.Split
 	}
 	split.SplitSegments.Bind(s)
 	return split.SplitSegments
+}
+
+// goingLengthTargets returns, per chunk, the encoded positions of the
+// real lengths of the flows going on into it, for
+// generate.continuation_lengths, and those of its other flows, which its
+// own rows are then calibrated to (the continuations take the going
+// flows' share of the chunk's records); or nil: when the key or the
+// calibration is off, for flow traces, one chunk or a length attribute
+// not quantile-encoded, and (with a note in the log) under DP, where they
+// are not released, or for a run pre-processed before they were kept.
+func (r *Run) goingLengthTargets(s *encoding.Schema, split *SplitInfo) (going, own [][]float64) {
+	switch {
+	case !r.Cfg.Generate.ContinuationLengths || !r.Cfg.Generate.Calibrate || s.Kind() != trace.KindPackets ||
+		len(split.Chunks) < 2 || s.QuantileAttr("length") < 0:
+		return nil, nil
+	case r.Cfg.DP.Enabled:
+		r.log.Info("generate.continuation_lengths is off under DP: the real lengths of the flows going on are not released")
+		return nil, nil
+	case split.GoingLengths == nil:
+		r.log.Debug("generate.continuation_lengths: no lengths of flows going on into a later chunk were kept (none goes on, or the run was pre-processed before they were)")
+		return nil, nil
+	}
+	going, own = make([][]float64, len(split.Chunks)), make([][]float64, len(split.Chunks))
+	for c := range going {
+		if c < len(split.GoingLengths) {
+			going[c] = s.LengthPositions(split.GoingLengths[c])
+		}
+		if c < len(split.OwnLengths) {
+			own[c] = s.LengthPositions(split.OwnLengths[c])
+		}
+	}
+	return going, own
 }
 
 // dpDistinct returns the distinct-address targets of a DP run from its

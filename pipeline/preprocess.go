@@ -90,7 +90,17 @@ type SplitInfo struct {
 	// chunk, per (protocol, destination port) cell holding a flow of
 	// several, and those of each such flow. Not under DP.
 	SplitSegments *postgen.SplitSegments `json:"split_segments,omitempty"`
-	EmbedStats    map[string]float64     `json:"embedding_stats,omitempty"`
+	// GoingLengths, for generate.continuation_lengths in a capture of
+	// more than one chunk, is per chunk the quantile knots of the lengths
+	// (the length attribute's values) of the flows that go on into it
+	// from an earlier chunk, each at its first segment there; nil for a
+	// chunk without any. Not under DP.
+	GoingLengths [][]float64 `json:"going_length_knots,omitempty"`
+	// OwnLengths, with GoingLengths, is per chunk the same knots of the
+	// lengths of its other flows (and split segments), which the rows
+	// that start in the chunk stand for.
+	OwnLengths [][]float64        `json:"own_length_knots,omitempty"`
+	EmbedStats map[string]float64 `json:"embedding_stats,omitempty"`
 	// DPStats, under DP, lists the DP statistics the schema was built from
 	// (see dpstats.go), and DPDelta the δ they were calibrated at.
 	DPStats []DPRelease `json:"dp_stats,omitempty"`

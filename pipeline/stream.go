@@ -429,6 +429,7 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	var svcLens *postgen.ServiceLengths         // generate.ports_given_sizes, chained captures
 	var pktSizes *postgen.PortPacketSizes       // generate.packet_sizes_given_protocol, captures
 	var segments *postgen.SplitSegments         // generate.rejoin_segments, captures with split long flows
+	var going *goingLengths                     // generate.continuation_lengths, captures
 	var labels *postgen.LabelCells              // generate.labels_given_flows
 	packets := src.Kind() == trace.KindPackets
 	if !dp {
@@ -448,6 +449,9 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 			if opt.SplitLong && opt.MaxFlowLen > 0 {
 				segments = postgen.NewSplitSegments(opt.Chunks)
 				info.SplitSegments = segments
+			}
+			if opt.Chunks > 1 {
+				going = newGoingLengths(opt.Chunks)
 			}
 		}
 	}
@@ -477,6 +481,13 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 		}
 		if segments != nil {
 			segments.Add(c, f.Key, f.StartsHere, len(f.Records))
+		}
+		if going != nil {
+			n := len(f.Records)
+			if f.FlowLen > 0 {
+				n = f.FlowLen
+			}
+			going.add(c, f.Key, f.StartsHere, f.Follows, n)
 		}
 		if !f.Follows { // a chained flow's later segments count at its first
 			whole[c]++
@@ -562,6 +573,9 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 	}
 	if segments != nil {
 		segments.Finish()
+	}
+	if going != nil {
+		info.GoingLengths, info.OwnLengths = going.knots(r.buildOptions(st.MaxFlowLen, st.LongestChain).QuantileKnots)
 	}
 	if err := spill.Finish(); err != nil {
 		return err
@@ -983,4 +997,60 @@ func unionSorted(a, b []uint32) []uint32 {
 	}
 	out = append(out, a[i:]...)
 	return append(out, b[j:]...)
+}
+
+// goingLengths sketches, per chunk, the lengths of the flows that go on
+// into it from an earlier chunk (SplitInfo.GoingLengths): each at its
+// first segment in the chunk, as the length attribute holds it (a
+// chained flow's whole length there, a split or truncated flow's
+// records); and those of the chunk's other flows and segments
+// (SplitInfo.OwnLengths). A flow's segments of one chunk come together,
+// as the splitter hands them out.
+type goingLengths struct {
+	sk, own []*encoding.Sketch
+	last    trace.Key
+	c       int
+}
+
+func newGoingLengths(chunks int) *goingLengths {
+	g := &goingLengths{sk: make([]*encoding.Sketch, chunks), own: make([]*encoding.Sketch, chunks), c: -1}
+	for c := range g.sk {
+		g.sk[c], g.own[c] = encoding.NewSketch(), encoding.NewSketch()
+	}
+	return g
+}
+
+// add counts a chunk flow of chunk c: its 5-tuple, whether it starts in
+// the chunk, whether it follows a chained flow's segment, and its length
+// attribute's value.
+func (g *goingLengths) add(c int, k trace.Key, startsHere, follows bool, n int) {
+	first := c != g.c || k != g.last
+	g.c, g.last = c, k
+	switch {
+	case follows: // a chained flow counts once, at its first segment
+	case first && !startsHere:
+		g.sk[c].Add(float64(n))
+	default:
+		g.own[c].Add(float64(n))
+	}
+}
+
+// knots returns each chunk's quantile knots (k of them) of the flows
+// going on into it and of the others, nil for a chunk without any, or nil
+// for none going on at all.
+func (g *goingLengths) knots(k int) (going, own [][]float64) {
+	going, own = make([][]float64, len(g.sk)), make([][]float64, len(g.sk))
+	any := false
+	for c, sk := range g.sk {
+		if sk.N() > 0 {
+			going[c], any = sk.Knots(k, false), true
+		}
+		if g.own[c].N() > 0 {
+			own[c] = g.own[c].Knots(k, false)
+		}
+	}
+	if !any {
+		return nil, nil
+	}
+	return going, own
 }

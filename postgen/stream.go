@@ -80,6 +80,9 @@ type Stream struct {
 	// quantile feature (SetTargets).
 	lenTo  []Target
 	featTo [][]Target
+	// Per chunk, the length target of the continuations carried into it
+	// (SetGoingLengthTargets).
+	goTo []Target
 	// Per chunk, the length targets of each port class, when lengths are
 	// calibrated given ports (SetPortLengthTargets).
 	portLenTo []portTargets
@@ -582,11 +585,17 @@ func (g *Stream) Continuations(c, first, size int, yield func(b int, rows []Row)
 		if len(rows) == 0 {
 			return nil
 		}
-		if g.o.Calibrate {
+		all := func(Row) bool { return true }
+		switch {
+		case !g.o.Calibrate:
+		case c < len(g.goTo) && len(g.goTo[c].q) > 0:
+			// To the real chunk's flows going on from earlier ones.
+			calibrateAttr(g.s, [][]Row{rows}, "length", all, g.goTo[c], BlockRNG(g.o.Seed, 0x1ea, c, b))
+		default:
 			// Within their port classes where the chunk's lengths are
 			// calibrated so: a continuation to a one-off port is as
 			// short as the real flows to one.
-			g.calibrateLength(c, rows, func(Row) bool { return true }, BlockRNG(g.o.Seed, 0x1ea, c, b))
+			g.calibrateLength(c, rows, all, BlockRNG(g.o.Seed, 0x1ea, c, b))
 		}
 		g.countProfile(rows, true)
 		err := yield(b, rows)
@@ -767,6 +776,21 @@ func (g *Stream) SetLengthTargets(pos [][]float64) {
 	for c, p := range pos {
 		if len(p) > 0 {
 			g.lenTo[c] = Target{q: slices.Sorted(slices.Values(p))}
+		}
+	}
+}
+
+// SetGoingLengthTargets sets, per chunk, the encoded positions of the
+// lengths of the real flows that go on into it from an earlier chunk
+// (their first segment there), which its continuations' lengths are then
+// calibrated to, instead of to the chunk's flows (nil or empty leaves a
+// chunk's as they are): a flow cut by a chunk's start holds, in the
+// chunk, what is left of it, not what a flow starting there holds.
+func (g *Stream) SetGoingLengthTargets(pos [][]float64) {
+	g.goTo = make([]Target, len(pos))
+	for c, p := range pos {
+		if len(p) > 0 {
+			g.goTo[c] = Target{q: slices.Sorted(slices.Values(p))}
 		}
 	}
 }
