@@ -30,8 +30,8 @@ import (
 // (its rows that do not start in their chunk lend their start and length
 // to the flows carried in), and the model's share of rows starting in a
 // chunk is not the real one, so rows taken from the starting flows for
-// the flows going on came out of the wrong ones (on the ICMP TTL capture,
-// 780 rows were rejoined into 15 flows of up to 842 packets).
+// the flows going on came out of the wrong ones (tried: on the ICMP TTL
+// capture 780 rows were rejoined into 15 flows of up to 842 packets).
 
 // SplitSegments is a capture's split segments per chunk: Chunks[c] maps
 // a cell (its protocol and destination port key, PortKeys: heavy ports by
@@ -60,7 +60,6 @@ type SegmentCell struct {
 type segmentRun struct {
 	c, n, packets int
 	key           trace.Key
-	start         bool
 }
 
 // NewSplitSegments returns counts of chunks chunks that hold nothing yet.
@@ -78,9 +77,9 @@ func (ss *SplitSegments) cell(k trace.Key) uint64 {
 }
 
 // Add counts one segment of packets packets of chunk c with 5-tuple k,
-// starting in the chunk or not. A 5-tuple's segments of one chunk must
-// come together, as flows.StreamSplitter hands them out; call Finish
-// after the last.
+// starting in the chunk or not (then it is not counted). A 5-tuple's
+// segments of one chunk must come together, as flows.StreamSplitter hands
+// them out; call Finish after the last.
 func (ss *SplitSegments) Add(c int, k trace.Key, startsHere bool, packets int) {
 	if !startsHere {
 		return
