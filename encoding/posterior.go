@@ -139,7 +139,7 @@ func posteriorWeights(top []int32, cos []float32, p *Posterior, w []float64) flo
 //
 // With chunk ≥ 0 and weights, the target is the chunk's record prior
 // (p.ChunkRecordPrior) where it holds any record.
-func decodeMatched(vecs []float32, n, d, m int, search topKFunc, p *Posterior, weights, as []float64, chunk int, rng *rand.Rand, iters int, out []int) {
+func decodeMatched(vecs []float32, n, d, m int, search topKFunc, p *Posterior, weights, as []float64, chunk int, chunkShare float64, rng *rand.Rand, iters int, out []int) {
 	if n == 0 {
 		return
 	}
@@ -170,7 +170,7 @@ func decodeMatched(vecs []float32, n, d, m int, search topKFunc, p *Posterior, w
 			prior = p.RecordPrior
 		}
 		if chunk >= 0 && chunk < len(p.ChunkRecordPrior) {
-			prior = chunkTarget(p.ChunkRecordPrior[chunk], prior)
+			prior = chunkTarget(p.ChunkRecordPrior[chunk], prior, chunkShare)
 		}
 		mass = 0
 		for _, x := range weights {
@@ -297,8 +297,11 @@ type MatchOptions struct {
 	As []float64
 	// Chunk, when not negative, is the time chunk of the rows: with
 	// Weights, the target is that chunk's record prior where the codec
-	// has one.
+	// has one, with some of the trace's shares mixed in (chunkTarget).
 	Chunk int
+	// ChunkShare, when positive, caps the trace's shares in the chunk's
+	// target at this share of the chunk's records (CaptureChunkShare).
+	ChunkShare float64
 }
 
 // DecodeMatchedWith is DecodeMatched with options.
@@ -309,30 +312,35 @@ func (c *Embedded) DecodeMatchedWith(src []float32, stride, offset int, out []fl
 	if as != nil && (o.Weights == nil || len(as) != len(c.Candidates)) {
 		as = nil
 	}
-	decodeMatched(vecs, len(out), d, len(c.Candidates), c.search(), c.Post, o.Weights, as, o.Chunk, rng, 200, idx)
+	decodeMatched(vecs, len(out), d, len(c.Candidates), c.search(), c.Post, o.Weights, as, o.Chunk, o.ChunkShare, rng, 200, idx)
 	for i, j := range idx {
 		out[i] = float64(c.Candidates[j])
 	}
 }
 
 // chunkSmooth is the most weight, in records, of the trace's shares in a
-// chunk's target, and chunkSmoothShare the most as a share of the chunk's
-// own records (chunkTarget).
-const (
-	chunkSmooth      = 200
-	chunkSmoothShare = 0.1
-)
+// chunk's target (chunkTarget).
+const chunkSmooth = 200
+
+// CaptureChunkShare is the most weight of the trace's shares in a
+// capture's chunk's target, as a share of the chunk's own records
+// (MatchOptions.ChunkShare). A capture's records are packets, and its
+// shares per port are made by a few long flows that live in some chunks
+// only: with 200 records' worth whatever the chunk's size, test7's first
+// chunk (198 packets, none of them SSH) gave 70 packets to port 22, the
+// trace's heaviest service, in 22 flows (docs/BENCHMARKS.md). A flow
+// trace's records are flows, and the same cap made the nmap log's chunk
+// of 318 records lean too little on the trace (its mean JSD 0.0021 →
+// 0.0075): flow traces keep 200 records' worth.
+const CaptureChunkShare = 0.1
 
 // chunkTarget returns a chunk's record counts with chunkSmooth records'
-// worth of the trace's shares (trace) added, or chunkSmoothShare of the
-// chunk's records' worth when that is less: a chunk keeps its own mix,
-// with some of the trace's values that its model may still generate
-// vectors for. (With 200 records' worth whatever the chunk's size, a
-// chunk of a capture of 150 packets took the trace's mix more than its
-// own: test7's first chunk, which holds no SSH, gave 70 packets to port
-// 22, the trace's heaviest service, in 22 flows: docs/BENCHMARKS.md.)
-// It returns trace when the chunk holds no record.
-func chunkTarget(chunk, trace []float64) []float64 {
+// worth of the trace's shares (trace) added, or, with share positive,
+// share of the chunk's records' worth when that is less: a chunk of many
+// records keeps its own mix, one of few leans on the trace's, whose values
+// its model may still generate vectors for. It returns trace when the
+// chunk holds no record.
+func chunkTarget(chunk, trace []float64, share float64) []float64 {
 	var n, t float64
 	for _, x := range chunk {
 		n += x
@@ -343,7 +351,10 @@ func chunkTarget(chunk, trace []float64) []float64 {
 	if !(n > 0) || !(t > 0) || len(chunk) != len(trace) {
 		return trace
 	}
-	w := min(chunkSmooth, chunkSmoothShare*n)
+	w := float64(chunkSmooth)
+	if share > 0 {
+		w = min(w, share*n)
+	}
 	out := make([]float64, len(chunk))
 	for j := range chunk {
 		out[j] = chunk[j] + w*trace[j]/t

@@ -262,11 +262,13 @@ func twoPorts(a, b uint16, post *Posterior, n int, seed uint64, weight func(i in
 }
 
 // Weighted matching of a chunk's rows follows that chunk's records, with
-// a tenth of its records' worth of the trace's shares mixed in, at most
-// chunkSmooth records': a chunk of 1,000 records, 900 on port 80, gives
-// port 80 (900 + 50) / 1,100 of them, where the trace's prior gives it
-// half; one of 10,000, 9,000 on port 80, gives it (9,000 + 100) / 10,200.
-// A chunk without records, or no chunk, follows the trace.
+// chunkSmooth records of the trace's shares mixed in: a chunk of 1,000
+// records, 900 on port 80, gives port 80 (900 + 100) / 1,200 of them,
+// where the trace's prior gives it half. With a capture's ChunkShare,
+// the trace's shares weigh at most a tenth of the chunk's records: (900
+// + 50) / 1,100, and a chunk of 10,000 records, 9,000 on port 80, still
+// (9,000 + 100) / 10,200. A chunk without records, or no chunk, follows
+// the trace.
 func TestMatchedDecodingByChunk(t *testing.T) {
 	n := 20000
 	c, vecs, weights := twoPorts(80, 443, &Posterior{Prior: []float64{10, 10}, RecordPrior: []float64{1000, 1000},
@@ -274,10 +276,11 @@ func TestMatchedDecodingByChunk(t *testing.T) {
 		n, 6, func(i int) float64 { return float64(1 + i%2) })
 	for _, tc := range []struct {
 		chunk int
+		share float64
 		want  float64
-	}{{0, 950.0 / 1100}, {2, 9100.0 / 10200}, {1, 0.5}, {-1, 0.5}, {5, 0.5}} {
+	}{{0, 0, 1000.0 / 1200}, {0, CaptureChunkShare, 950.0 / 1100}, {2, CaptureChunkShare, 9100.0 / 10200}, {1, 0, 0.5}, {1, CaptureChunkShare, 0.5}, {-1, 0, 0.5}, {5, 0, 0.5}} {
 		out := make([]float64, n)
-		c.DecodeMatchedWith(vecs, 4, 0, out, MatchOptions{Weights: weights, Chunk: tc.chunk}, rand.New(rand.NewPCG(5, 8)))
+		c.DecodeMatchedWith(vecs, 4, 0, out, MatchOptions{Weights: weights, Chunk: tc.chunk, ChunkShare: tc.share}, rand.New(rand.NewPCG(5, 8)))
 		var w80, total float64
 		for i, v := range out {
 			total += weights[i]
@@ -286,7 +289,7 @@ func TestMatchedDecodingByChunk(t *testing.T) {
 			}
 		}
 		if got := w80 / total; math.Abs(got-tc.want) > 0.02 {
-			t.Errorf("chunk %d: port 80's share of records %.3f, want %.3f", tc.chunk, got, tc.want)
+			t.Errorf("chunk %d, share %g: port 80's share of records %.3f, want %.3f", tc.chunk, tc.share, got, tc.want)
 		}
 	}
 }
@@ -427,7 +430,7 @@ func TestTopKSearchMatchesDense(t *testing.T) {
 			}
 		}
 		c.DecodeMatched(vecs, 4, 0, got, nil, rand.New(rand.NewPCG(6, 6)))
-		decodeMatched(vecs, n, 4, m, dense, c.Post, nil, nil, -1, rand.New(rand.NewPCG(6, 6)), 200, idx)
+		decodeMatched(vecs, n, 4, m, dense, c.Post, nil, nil, -1, 0, rand.New(rand.NewPCG(6, 6)), 200, idx)
 		for i, j := range idx {
 			if got[i] != float64(cand[j]) {
 				t.Fatalf("k %d: matched decoding of row %d: %v, dense search %v", k, i, got[i], cand[j])

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/netshare-go/netshare/encoding"
+	"github.com/netshare-go/netshare/trace"
 )
 
 // matchKeys decodes the protocol, then the ports, of every generated row
@@ -92,7 +93,11 @@ func matchField(s *encoding.Schema, field string, codec *encoding.Embedded, rows
 		}
 	}
 	vals := make([]float64, len(idx))
-	codec.DecodeMatchedWith(src, d, off, vals, encoding.MatchOptions{Weights: w, As: as, Chunk: chunk}, rng)
+	o := encoding.MatchOptions{Weights: w, As: as, Chunk: chunk}
+	if s.Kind() == trace.KindPackets {
+		o.ChunkShare = encoding.CaptureChunkShare
+	}
+	codec.DecodeMatchedWith(src, d, off, vals, o, rng)
 	for j, i := range idx {
 		r := rows[i]
 		v := vals[j]
