@@ -260,8 +260,7 @@ func (g *Stream) Own(c, b int, rows []Row) ([]Row, error) {
 	// After the separation, which would undo it: the rows that stand for
 	// a long flow's later segments take its 5-tuple.
 	if g.o.Segments.Cells(c) != nil {
-		_, moved := rejoinSegments(g.o.Segments, c, rows, kept, s.MaxLen, BlockRNG(g.o.Seed, 0x736567, c, b))
-		g.st.RejoinedSegments += moved
+		g.st.RejoinedSegments += rejoinSegments(g.o.Segments, c, rows, kept, s.MaxLen, BlockRNG(g.o.Seed, 0x736567, c, b))
 	}
 	var own []Row
 	g.carried = map[trace.Key]struct{}{}
