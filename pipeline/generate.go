@@ -308,13 +308,8 @@ func (r *Run) sizeKnots(s *encoding.Schema) []map[int]encoding.SizeClass {
 // pre-processed before they were.
 func (r *Run) packetSizeKnots(s *encoding.Schema) []encoding.PacketSizes {
 	switch {
-	case !r.Cfg.Generate.PacketSizesGivenProtocol || s.Kind() != trace.KindPackets:
-		return nil
-	case r.Cfg.DP.Enabled:
-		r.log.Info("generate.packet_sizes_given_protocol is off under DP: the real packet lengths per protocol are not released")
-		return nil
-	case len(s.PacketSizeKnots) == 0:
-		r.log.Warn("generate.packet_sizes_given_protocol: the run was pre-processed before the packet lengths per protocol were kept; pre-process again to use it")
+	case !r.Cfg.Generate.PacketSizesGivenProtocol || s.Kind() != trace.KindPackets,
+		!r.realCounts("generate.packet_sizes_given_protocol", "packet lengths per protocol", len(s.PacketSizeKnots) == 0):
 		return nil
 	}
 	return nearestPacketSizes(s.PacketSizeKnots)
@@ -413,12 +408,7 @@ func (r *Run) ipProfile(split *SplitInfo) (rec, pk [][2]*postgen.AddrProfile) {
 // (with a note in the log) under DP, where it is not released, or for a
 // run pre-processed before it was kept; bound to the schema's tail classes.
 func (r *Run) portPairs(s *encoding.Schema, split *SplitInfo) *postgen.PortPairs {
-	switch {
-	case r.Cfg.DP.Enabled:
-		r.log.Info("generate.port_pairs is off under DP: the real port pairing is not released")
-		return nil
-	case split.PortPairs.Missing():
-		r.log.Warn("generate.port_pairs: the run was pre-processed before port pairs were kept by port; pre-process again to use it")
+	if !r.realCounts("generate.port_pairs", "port pairs by port", split.PortPairs.Missing()) {
 		return nil
 	}
 	split.PortPairs.Bind(s)
@@ -430,12 +420,7 @@ func (r *Run) portPairs(s *encoding.Schema, split *SplitInfo) *postgen.PortPairs
 // DP, where they are not released, or for a run pre-processed before they
 // were kept; bound to the schema's tail classes.
 func (r *Run) serviceLengths(s *encoding.Schema, split *SplitInfo) *postgen.ServiceLengths {
-	switch {
-	case r.Cfg.DP.Enabled:
-		r.log.Info("generate.ports_given_sizes is off under DP: the real port pairs per flow length are not released")
-		return nil
-	case split.ServiceLengths.Missing():
-		r.log.Warn("generate.ports_given_sizes: the run was pre-processed before the port pairs per flow length were counted; pre-process again to use it")
+	if !r.realCounts("generate.ports_given_sizes", "port pairs per flow length", split.ServiceLengths.Missing()) {
 		return nil
 	}
 	split.ServiceLengths.Bind(s)
@@ -449,13 +434,8 @@ func (r *Run) serviceLengths(s *encoding.Schema, split *SplitInfo) *postgen.Serv
 // before they were counted.
 func (r *Run) splitSegments(s *encoding.Schema, split *SplitInfo) *postgen.SplitSegments {
 	switch {
-	case !r.Cfg.Generate.RejoinSegments || s.Kind() != trace.KindPackets || r.Cfg.LongFlows != "split":
-		return nil
-	case r.Cfg.DP.Enabled:
-		r.log.Info("generate.rejoin_segments is off under DP: the real segments per flow are not released")
-		return nil
-	case split.SplitSegments.Missing():
-		r.log.Warn("generate.rejoin_segments: the run was pre-processed before the segments per flow were counted; pre-process again to use it")
+	case !r.Cfg.Generate.RejoinSegments || s.Kind() != trace.KindPackets || r.Cfg.LongFlows != "split",
+		!r.realCounts("generate.rejoin_segments", "segments per flow", split.SplitSegments.Missing()):
 		return nil
 	}
 	split.SplitSegments.Bind(s)
@@ -473,10 +453,8 @@ func (r *Run) splitSegments(s *encoding.Schema, split *SplitInfo) *postgen.Split
 func (r *Run) goingLengthTargets(s *encoding.Schema, split *SplitInfo) (going, own [][]float64) {
 	switch {
 	case !r.Cfg.Generate.ContinuationLengths || !r.Cfg.Generate.Calibrate || s.Kind() != trace.KindPackets ||
-		len(split.Chunks) < 2 || s.QuantileAttr("length") < 0:
-		return nil, nil
-	case r.Cfg.DP.Enabled:
-		r.log.Info("generate.continuation_lengths is off under DP: the real lengths of the flows going on are not released")
+		len(split.Chunks) < 2 || s.QuantileAttr("length") < 0,
+		!r.realCounts("generate.continuation_lengths", "lengths of the flows going on", false):
 		return nil, nil
 	case split.GoingLengths == nil:
 		r.log.Debug("generate.continuation_lengths: no lengths of flows going on into a later chunk were kept (none goes on, or the run was pre-processed before they were)")
@@ -492,6 +470,23 @@ func (r *Run) goingLengthTargets(s *encoding.Schema, split *SplitInfo) (going, o
 		}
 	}
 	return going, own
+}
+
+// realCounts reports whether the generation pass of configuration key key
+// can have what pre-processing counted of the real trace for it (what, as
+// the log names it): not under DP, where the counts are not released (a
+// note in the log), nor from a run pre-processed before they were kept,
+// missing (a warning: pre-process again).
+func (r *Run) realCounts(key, what string, missing bool) bool {
+	switch {
+	case r.Cfg.DP.Enabled:
+		r.log.Info(key + " is off under DP: the real " + what + " are not released")
+		return false
+	case missing:
+		r.log.Warn(key + ": the run was pre-processed before the " + what + " were kept; pre-process again to use it")
+		return false
+	}
+	return true
 }
 
 // dpDistinct returns the distinct-address targets of a DP run from its

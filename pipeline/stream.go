@@ -813,7 +813,10 @@ func (r *Run) logSplit(info *SplitInfo, opt flows.Options) {
 		r.log.Info("flows longer than the maximum flow length were cut into chained segments", "max_flow_len", opt.MaxFlowLen,
 			"chained_flows", st.ChainedFlows, "extra_segments", st.SplitFlows, "longest_flow", st.LongestChain)
 	} else if st.SplitFlows > 0 {
-		r.log.Info("flows longer than the maximum flow length were split into segments", "max_flow_len", opt.MaxFlowLen, "extra_segments", st.SplitFlows)
+		// Every segment is learnt as a flow, and (but for generate.rejoin_segments
+		// in a capture) generated as one: say how to keep them whole.
+		r.log.Info("flows longer than the maximum flow length were split into segments, learnt and generated as flows of their own (long_flows: chain keeps a long flow one flow)",
+			"max_flow_len", opt.MaxFlowLen, "extra_segments", st.SplitFlows)
 	}
 	if st := info.Stats; st.TruncatedRecords > 0 {
 		r.log.Warn("flows longer than the maximum flow length were truncated", "max_flow_len", opt.MaxFlowLen, "flows", st.TruncatedFlows, "records_dropped", st.TruncatedRecords)
