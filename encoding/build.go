@@ -475,7 +475,7 @@ func (b *SpecBuilder[R, P]) Spec(opt BuildOptions) (Spec, error) {
 	spec := Spec{Kind: b.kind, Chunks: b.chunks, MaxLen: opt.MaxLen, ChainLen: opt.ChainLen}
 	kc := b.kc
 	if opt.TailPortFlows >= 2 && opt.PosteriorKappa > 0 && len(opt.PortCandidates) == 0 {
-		spec.TailPorts = buildTailPorts(opt.TailPortFlows, kc.sportBy, kc.dportBy)
+		spec.TailPorts = buildTailPorts(opt.TailPortFlows, kc.sportBy, kc.dportBy, kc.sportRecBy, kc.dportRecBy)
 		kc = kc.canon(spec.TailPorts)
 	}
 	spec.Attr = attrSpecs(b.chunks, opt, kc)

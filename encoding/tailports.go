@@ -2,6 +2,7 @@ package encoding
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"slices"
@@ -63,6 +64,11 @@ type TailClass struct {
 type TailValues struct {
 	Values []uint16  `json:"values,omitempty"`
 	Flows  []float64 `json:"flows,omitempty"`
+	// Records holds each value's records over its flows (absent in a
+	// schema made before they were kept): a drawn port goes, among a few
+	// drawn alike, to the value whose flows' mean length is nearest the
+	// drawing flow's (TailDraws.DrawNear).
+	Records []float64 `json:"records,omitempty"`
 
 	cum []float64 // running sums of Flows
 }
@@ -93,7 +99,10 @@ func rangeOf(port uint16) int {
 // buildTailPorts derives the tail classes from the flows of each
 // (protocol, port) pair as source (src) and destination (dst) port. It
 // returns nil when no class forms.
-func buildTailPorts(minFlows int, src, dst map[uint8]map[int]float64) *TailPorts {
+//
+// srcRec and dstRec, when not nil, hold the records of the ports' flows
+// (TailValues.Records).
+func buildTailPorts(minFlows int, src, dst, srcRec, dstRec map[uint8]map[int]float64) *TailPorts {
 	if minFlows < 2 {
 		return nil
 	}
@@ -145,9 +154,15 @@ func buildTailPorts(minFlows int, src, dst map[uint8]map[int]float64) *TailPorts
 			for _, v := range vs {
 				if n := src[p][v]; n > 0 {
 					c.Src.Values, c.Src.Flows = append(c.Src.Values, uint16(v)), append(c.Src.Flows, n)
+					if srcRec != nil {
+						c.Src.Records = append(c.Src.Records, srcRec[p][v])
+					}
 				}
 				if n := dst[p][v]; n > 0 {
 					c.Dst.Values, c.Dst.Flows = append(c.Dst.Values, uint16(v)), append(c.Dst.Flows, n)
+					if dstRec != nil {
+						c.Dst.Records = append(c.Dst.Records, dstRec[p][v])
+					}
 				}
 			}
 			t.Classes = append(t.Classes, c)
@@ -197,6 +212,9 @@ func (t *TailPorts) index() error {
 		for _, tv := range []*TailValues{&c.Src, &c.Dst} {
 			if len(tv.Values) != len(tv.Flows) || !slices.IsSorted(tv.Values) {
 				return fmt.Errorf("tail class %d: values must be ascending, one weight each", i)
+			}
+			if len(tv.Records) > 0 && len(tv.Records) != len(tv.Values) {
+				return fmt.Errorf("tail class %d: %d records for %d values", i, len(tv.Records), len(tv.Values))
 			}
 			tv.cum = make([]float64, len(tv.Flows))
 			sum := 0.0
@@ -326,20 +344,35 @@ func (t *TailPorts) NewDraws() *TailDraws {
 // the class, drawn with rng among those with flows left to lend, and
 // returns how many it replaced.
 func (d *TailDraws) Draw(k *trace.Key, rng *rand.Rand) int {
+	return d.DrawNear(k, 0, rng)
+}
+
+// DrawNear is Draw for a flow of length records (0: any): of tailNear
+// ports drawn alike (in proportion to their flows left, without taking
+// them), it lends the one whose real flows' mean length is nearest, in
+// log space, where the class keeps its values' records. A one-off port
+// then goes on with about its real flow's records (a capture's port of a
+// 40-packet flow lent to a flow of one packet moved its share of the
+// packets, and the flow's (size, port) pair, with it), and its draws
+// still follow the flows left.
+func (d *TailDraws) DrawNear(k *trace.Key, length int, rng *rand.Rand) int {
 	if d == nil {
 		return 0
 	}
 	n := 0
 	if c := d.t.tokenClass(k.Proto, k.SrcPort); c != nil {
-		k.SrcPort = d.pick(c.field(&c.Src, &c.Dst), rng)
+		k.SrcPort = d.pick(c.field(&c.Src, &c.Dst), length, rng)
 		n++
 	}
 	if c := d.t.tokenClass(k.Proto, k.DstPort); c != nil {
-		k.DstPort = d.pick(c.field(&c.Dst, &c.Src), rng)
+		k.DstPort = d.pick(c.field(&c.Dst, &c.Src), length, rng)
 		n++
 	}
 	return n
 }
+
+// tailNear is how many ports DrawNear compares.
+const tailNear = 8
 
 // field returns own, or other when own has no values.
 func (c *TailClass) field(own, other *TailValues) *TailValues {
@@ -349,13 +382,22 @@ func (c *TailClass) field(own, other *TailValues) *TailValues {
 	return own
 }
 
-func (d *TailDraws) pick(tv *TailValues, rng *rand.Rand) uint16 {
+func (d *TailDraws) pick(tv *TailValues, length int, rng *rand.Rand) uint16 {
 	l := d.left[tv]
 	if l == nil || l.total < 0.5 {
 		l = newTailLeft(tv.Flows)
 		d.left[tv] = l
 	}
 	i := l.find(rng.Float64() * l.total)
+	if length > 0 && len(tv.Records) == len(tv.Values) {
+		want := math.Log1p(float64(length))
+		dist := func(j int) float64 { return math.Abs(math.Log1p(tv.Records[j]/tv.Flows[j]) - want) }
+		for range tailNear - 1 {
+			if j := l.find(rng.Float64() * l.total); dist(j) < dist(i) {
+				i = j
+			}
+		}
+	}
 	take := min(1, l.w[i])
 	l.w[i] -= take
 	l.total -= take

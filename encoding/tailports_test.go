@@ -30,7 +30,7 @@ func TestBuildTailPorts(t *testing.T) {
 	portCounts(dst, 17, 49152, 49152, 50000, 60000)
 	// ICMP's "ports" are types and codes: never in the tail.
 	portCounts(dst, 1, 2048)
-	tp := buildTailPorts(2, src, dst)
+	tp := buildTailPorts(2, src, dst, nil, nil)
 	if tp == nil {
 		t.Fatal("no tail classes")
 	}
@@ -89,7 +89,7 @@ func TestBuildTailPorts(t *testing.T) {
 		t.Errorf("canonical corpus %v", got)
 	}
 	// No class below two flows, and none at all with minFlows < 2.
-	if buildTailPorts(1, src, dst) != nil {
+	if buildTailPorts(1, src, dst, nil, nil) != nil {
 		t.Error("classes with min_flows 1")
 	}
 }
@@ -146,12 +146,13 @@ func TestTailPortsDraw(t *testing.T) {
 
 func TestTailPortsIndexRejectsBadClasses(t *testing.T) {
 	for name, c := range map[string]TailClass{
-		"token outside range": {Proto: 6, Lo: 1024, Hi: 2047, Token: 80},
-		"unsorted values":     {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024, Src: TailValues{Values: []uint16{1500, 1400}, Flows: []float64{1, 1}}},
-		"missing weights":     {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024, Dst: TailValues{Values: []uint16{1500}}},
-		"value outside range": {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024, Dst: TailValues{Values: []uint16{3000}, Flows: []float64{1}}},
-		"zero weight":         {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024, Dst: TailValues{Values: []uint16{1500}, Flows: []float64{0}}},
-		"no values":           {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024},
+		"token outside range":   {Proto: 6, Lo: 1024, Hi: 2047, Token: 80},
+		"unsorted values":       {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024, Src: TailValues{Values: []uint16{1500, 1400}, Flows: []float64{1, 1}}},
+		"records not per value": {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024, Src: TailValues{Values: []uint16{1400, 1500}, Flows: []float64{1, 1}, Records: []float64{3}}},
+		"missing weights":       {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024, Dst: TailValues{Values: []uint16{1500}}},
+		"value outside range":   {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024, Dst: TailValues{Values: []uint16{3000}, Flows: []float64{1}}},
+		"zero weight":           {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024, Dst: TailValues{Values: []uint16{1500}, Flows: []float64{0}}},
+		"no values":             {Proto: 6, Lo: 1024, Hi: 2047, Token: 1024},
 	} {
 		tp := &TailPorts{MinFlows: 2, Classes: []TailClass{c}}
 		if err := tp.index(); err == nil {
@@ -190,6 +191,16 @@ func TestTailPortsSchema(t *testing.T) {
 	tp := spec.TailPorts
 	if tp == nil || len(tp.Classes) != 1 || tp.Classes[0].Proto != 6 || tp.Classes[0].Lo != 32768 {
 		t.Fatalf("tail classes %+v", tp)
+	}
+	if src := tp.Classes[0].Src; len(src.Records) != len(src.Values) {
+		t.Fatalf("tail class records %v for values %v", src.Records, src.Values)
+	} else {
+		for j := range src.Values {
+			// Each one-off port's flow holds one record.
+			if src.Records[j] != src.Flows[j] {
+				t.Errorf("tail port %d: %v records for %v flows, want one each", src.Values[j], src.Records[j], src.Flows[j])
+			}
+		}
 	}
 	tok := int(tp.Classes[0].Token)
 	var sport FieldSpec
@@ -297,5 +308,77 @@ func TestTailDrawsWithoutReplacement(t *testing.T) {
 	var none *TailPorts
 	if d := none.NewDraws(); d.Draw(&trace.Key{SrcPort: 32768}, rng) != 0 {
 		t.Error("a drawer without classes replaced a port")
+	}
+}
+
+// TestTailDrawsNearLength checks that DrawNear lends a port whose real
+// flows' mean length is near the drawing flow's, still without
+// replacement: of a class of 50 one-record ports and 50 of 40-record
+// flows, 50 flows of 40 records drawing first get mostly the long flows'
+// ports and 50 of one record the rest; the 100 draws still lend every
+// port once. Without records in the class, or with no length, DrawNear
+// draws as Draw does.
+func TestTailDrawsNearLength(t *testing.T) {
+	var vals []uint16
+	var flows, recs []float64
+	for i := range 100 {
+		vals = append(vals, uint16(50000+i))
+		flows = append(flows, 1)
+		recs = append(recs, float64(1+39*(i%2))) // odd values: 40 records
+	}
+	class := func(withRecs bool) *TailPorts {
+		tv := TailValues{Values: vals, Flows: flows}
+		if withRecs {
+			tv.Records = recs
+		}
+		tp, err := IndexTailPorts(&TailPorts{MinFlows: 2, Classes: []TailClass{{Proto: 6, Lo: 49152, Hi: 65535, Token: 49152, Src: tv}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tp
+	}
+	long := func(p uint16) bool { return (p-50000)%2 == 1 }
+	d := class(true).NewDraws()
+	rng := rand.New(rand.NewPCG(7, 8))
+	lent := map[uint16]int{}
+	longToLong, shortToShort := 0, 0
+	for i := range 100 {
+		n := 40
+		if i >= 50 {
+			n = 1
+		}
+		k := trace.Key{Proto: 6, SrcPort: 49152, DstPort: 443}
+		if d.DrawNear(&k, n, rng) != 1 {
+			t.Fatalf("draw %d replaced no port", i)
+		}
+		lent[k.SrcPort]++
+		switch {
+		case n == 40 && long(k.SrcPort):
+			longToLong++
+		case n == 1 && !long(k.SrcPort):
+			shortToShort++
+		}
+	}
+	if len(lent) != 100 {
+		t.Fatalf("100 draws lent %d distinct ports, want each once", len(lent))
+	}
+	if longToLong < 40 || shortToShort < 40 {
+		t.Errorf("flows of 40 records took %d long flows' ports of 50, flows of one %d short ones'", longToLong, shortToShort)
+	}
+	// Without records, and with no length, the draws are Draw's.
+	for _, c := range []struct {
+		recs bool
+		n    int
+	}{{false, 40}, {true, 0}} {
+		a, b := class(c.recs).NewDraws(), class(c.recs).NewDraws()
+		ra, rb := rand.New(rand.NewPCG(3, 3)), rand.New(rand.NewPCG(3, 3))
+		for i := range 60 {
+			ka, kb := trace.Key{Proto: 6, SrcPort: 49152}, trace.Key{Proto: 6, SrcPort: 49152}
+			a.Draw(&ka, ra)
+			b.DrawNear(&kb, c.n, rb)
+			if ka != kb {
+				t.Fatalf("records %v, length %d: draw %d gave %v, Draw %v", c.recs, c.n, i, kb, ka)
+			}
+		}
 	}
 }
