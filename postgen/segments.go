@@ -259,7 +259,12 @@ func addrsOf(k trace.Key) [2]uint32 { return [2]uint32{k.Src, k.Dst} }
 func portsOf(k trace.Key) [2]uint16 { return [2]uint16{k.SrcPort, k.DstPort} }
 
 // class is 0 for a full row, 1 for the others.
-func (p *rowPools) class(i int) int { return 1 - boolInt(p.rows[i].Attr.Len >= p.full) }
+func (p *rowPools) class(i int) int {
+	if p.rows[i].Attr.Len >= p.full {
+		return 0
+	}
+	return 1
+}
 
 // first returns the first free row of l, dropping the used ones before
 // it, or -1.
@@ -307,10 +312,3 @@ func (p *rowPools) next(lead trace.Key) int {
 
 // take marks row i used.
 func (p *rowPools) take(i int) { p.used[i] = true }
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}

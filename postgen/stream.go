@@ -507,18 +507,18 @@ func (g *Stream) drawTail(t *encoding.TailPorts, rows []Row, kept func(Row) bool
 	// every flow of a one-off port there is one record, so the lengths
 	// tell the ports apart little, and on five flow traces the draws
 	// by length moved the metrics by no more than another seed's draws.
-	length := func(Row) int { return 0 }
-	if g.held != nil { // a packet trace
-		length = func(r Row) int { return r.Attr.Len }
-	}
+	byLength := g.held != nil // a packet trace
 	for i := range rows {
 		if !kept(rows[i]) {
 			continue
 		}
-		k0 := rows[i].Attr.Key
+		k0, length := rows[i].Attr.Key, 0
+		if byLength {
+			length = rows[i].Attr.Len
+		}
 		for try := 0; ; try++ {
 			k := k0
-			n := g.tailDraw(t, &k, length(rows[i]), rng)
+			n := g.tailDraw(t, &k, length, rng)
 			if used == nil || n == 0 || try == maxTailRedraws || !taken(k) {
 				rows[i].Attr.Key = k
 				g.st.TailPorts += n
