@@ -18,8 +18,11 @@ import (
 var TailRanges = [][2]uint16{{0, 1023}, {1024, 32767}, {32768, 49151}, {49152, 65535}}
 
 // TailPorts replaces rare ports by class tokens. A (protocol, port) pair
-// that fewer than MinFlows chunk flows use, as source and destination port
-// together, is in the tail: IP2Vec sees it in too few sentences to learn a
+// that fewer than MinFlows flows use, as source and destination port
+// together, is in the tail (a flow counts in every chunk it reaches, but
+// in a packet trace without chained flows once, in the chunk it starts
+// in: tailCounts):
+// IP2Vec sees it in too few sentences to learn a
 // vector for it, so a generator cannot aim at it, and decoding to the
 // nearest candidate would pull it towards some other port. Such ports are
 // replaced, in the embedding's corpus and in the training data, by the
@@ -96,21 +99,37 @@ func rangeOf(port uint16) int {
 	return len(TailRanges) - 1
 }
 
+// tailCounts holds what buildTailPorts reads of one port field, per
+// protocol and port.
+type tailCounts struct {
+	// flows counts each port's chunk flows (a flow once in every chunk it
+	// reaches): the draws a tail value makes (TailValues.Flows).
+	flows map[uint8]map[int]float64
+	// records, when not nil, holds the records of those flows
+	// (TailValues.Records).
+	records map[uint8]map[int]float64
+	// starts, when not nil, counts each port's flows in the chunk they
+	// start in only, and decides which ports are in the tail instead of
+	// flows. A capture's one-off port whose flow is cut by a chunk edge
+	// (a login attempt, a long transfer) is one flow all the same; counted
+	// in every chunk it reaches it would stay a word, decoded to some other
+	// word. Its draws still count every chunk flow, so that it keeps the
+	// pieces' packets.
+	starts map[uint8]map[int]float64
+}
+
 // buildTailPorts derives the tail classes from the flows of each
 // (protocol, port) pair as source (src) and destination (dst) port. It
 // returns nil when no class forms.
-//
-// srcRec and dstRec, when not nil, hold the records of the ports' flows
-// (TailValues.Records).
-func buildTailPorts(minFlows int, src, dst, srcRec, dstRec map[uint8]map[int]float64) *TailPorts {
+func buildTailPorts(minFlows int, src, dst tailCounts) *TailPorts {
 	if minFlows < 2 {
 		return nil
 	}
 	protos := map[uint8]struct{}{}
-	for p := range src {
+	for p := range src.flows {
 		protos[p] = struct{}{}
 	}
-	for p := range dst {
+	for p := range dst.flows {
 		protos[p] = struct{}{}
 	}
 	ps := make([]uint8, 0, len(protos))
@@ -121,17 +140,23 @@ func buildTailPorts(minFlows int, src, dst, srcRec, dstRec map[uint8]map[int]flo
 	words := map[uint16]struct{}{} // ports that stay ports
 	t := &TailPorts{MinFlows: minFlows}
 	for _, p := range ps {
-		both := map[int]float64{}
-		for v, n := range src[p] {
-			both[v] += n
-		}
-		for v, n := range dst[p] {
-			both[v] += n
+		both, count := map[int]float64{}, map[int]float64{}
+		for _, f := range []tailCounts{src, dst} {
+			for v, n := range f.flows[p] {
+				both[v] += n
+			}
+			by := f.flows
+			if f.starts != nil {
+				by = f.starts
+			}
+			for v, n := range by[p] {
+				count[v] += n
+			}
 		}
 		tail := make([][]int, len(TailRanges))
 		flows := make([]float64, len(TailRanges))
 		for v, n := range both {
-			if portless(p) || n >= float64(minFlows) {
+			if portless(p) || count[v] >= float64(minFlows) {
 				words[uint16(v)] = struct{}{}
 				continue
 			}
@@ -152,18 +177,8 @@ func buildTailPorts(minFlows int, src, dst, srcRec, dstRec map[uint8]map[int]flo
 			slices.Sort(vs)
 			c := TailClass{Proto: p, Lo: TailRanges[r][0], Hi: TailRanges[r][1]}
 			for _, v := range vs {
-				if n := src[p][v]; n > 0 {
-					c.Src.Values, c.Src.Flows = append(c.Src.Values, uint16(v)), append(c.Src.Flows, n)
-					if srcRec != nil {
-						c.Src.Records = append(c.Src.Records, srcRec[p][v])
-					}
-				}
-				if n := dst[p][v]; n > 0 {
-					c.Dst.Values, c.Dst.Flows = append(c.Dst.Values, uint16(v)), append(c.Dst.Flows, n)
-					if dstRec != nil {
-						c.Dst.Records = append(c.Dst.Records, dstRec[p][v])
-					}
-				}
+				c.Src.add(src, p, v)
+				c.Dst.add(dst, p, v)
 			}
 			t.Classes = append(t.Classes, c)
 		}
@@ -187,6 +202,19 @@ func buildTailPorts(minFlows int, src, dst, srcRec, dstRec map[uint8]map[int]flo
 		return nil
 	}
 	return t
+}
+
+// add appends port v of protocol p with its flows and records in f, if
+// it has any flow there.
+func (tv *TailValues) add(f tailCounts, p uint8, v int) {
+	n := f.flows[p][v]
+	if n <= 0 {
+		return
+	}
+	tv.Values, tv.Flows = append(tv.Values, uint16(v)), append(tv.Flows, n)
+	if f.records != nil {
+		tv.Records = append(tv.Records, f.records[p][v])
+	}
 }
 
 // IndexTailPorts returns a checked copy of t, ready for Canon and NewDraws
@@ -383,28 +411,44 @@ func (c *TailClass) field(own, other *TailValues) *TailValues {
 }
 
 func (d *TailDraws) pick(tv *TailValues, length int, rng *rand.Rand) uint16 {
-	l := d.left[tv]
-	if l == nil || l.total < 0.5 {
-		l = newTailLeft(tv.Flows)
-		d.left[tv] = l
-	}
+	l := d.leftOf(tv)
 	i := l.find(rng.Float64() * l.total)
 	if length > 0 && len(tv.Records) == len(tv.Values) {
 		want := math.Log1p(float64(length))
-		dist := func(j int) float64 { return math.Abs(math.Log1p(tv.Records[j]/tv.Flows[j]) - want) }
+		dist := func(j int) float64 { return math.Abs(tv.meanLen(j) - want) }
 		for range tailNear - 1 {
 			if j := l.find(rng.Float64() * l.total); dist(j) < dist(i) {
 				i = j
 			}
 		}
 	}
+	l.take(i)
+	return tv.Values[i]
+}
+
+// meanLen returns log1p of the mean records of value i's flows (Records
+// must be kept).
+func (tv *TailValues) meanLen(i int) float64 { return math.Log1p(tv.Records[i] / tv.Flows[i]) }
+
+// leftOf returns what tv has left to lend, starting again from all its
+// flows once it has lent them all.
+func (d *TailDraws) leftOf(tv *TailValues) *tailLeft {
+	l := d.left[tv]
+	if l == nil || l.total < 0.5 {
+		l = newTailLeft(tv.Flows)
+		d.left[tv] = l
+	}
+	return l
+}
+
+// take lends one flow of value i (what it has left, if less).
+func (l *tailLeft) take(i int) {
 	take := min(1, l.w[i])
 	l.w[i] -= take
 	l.total -= take
 	for j := i + 1; j < len(l.tree); j += j & -j {
 		l.tree[j] -= take
 	}
-	return tv.Values[i]
 }
 
 func newTailLeft(flows []float64) *tailLeft {

@@ -30,7 +30,7 @@ func TestBuildTailPorts(t *testing.T) {
 	portCounts(dst, 17, 49152, 49152, 50000, 60000)
 	// ICMP's "ports" are types and codes: never in the tail.
 	portCounts(dst, 1, 2048)
-	tp := buildTailPorts(2, src, dst, nil, nil)
+	tp := buildTailPorts(2, tailCounts{flows: src}, tailCounts{flows: dst})
 	if tp == nil {
 		t.Fatal("no tail classes")
 	}
@@ -89,7 +89,7 @@ func TestBuildTailPorts(t *testing.T) {
 		t.Errorf("canonical corpus %v", got)
 	}
 	// No class below two flows, and none at all with minFlows < 2.
-	if buildTailPorts(1, src, dst, nil, nil) != nil {
+	if buildTailPorts(1, tailCounts{flows: src}, tailCounts{flows: dst}) != nil {
 		t.Error("classes with min_flows 1")
 	}
 }
@@ -380,5 +380,111 @@ func TestTailDrawsNearLength(t *testing.T) {
 				t.Fatalf("records %v, length %d: draw %d gave %v, Draw %v", c.recs, c.n, i, kb, ka)
 			}
 		}
+	}
+}
+
+// TestTailPortsCountedWhereFlowsStart checks that in a packet trace cut
+// with split segments a port is in the tail by its flows counted in the
+// chunk they start in, and draws as many times as it has chunk flows,
+// while a flow trace and a chained packet trace count every chunk flow for
+// both.
+func TestTailPortsCountedWhereFlowsStart(t *testing.T) {
+	const chunks = 4
+	type piece struct {
+		sport  uint16
+		chunk  int
+		starts bool
+		pkts   int
+		// A segment of a chained flow: the flow's records in the chunk,
+		// and whether a segment goes before it there.
+		flowLen int
+		follows bool
+	}
+	pieces := []piece{
+		// 50000: one flow cut by three chunk edges (one start, four chunk
+		// flows, 20 packets).
+		{50000, 0, true, 5, 0, false}, {50000, 1, false, 5, 0, false}, {50000, 2, false, 5, 0, false}, {50000, 3, false, 5, 0, false},
+		// 50001: one flow of two packets in chunk 1.
+		{50001, 1, true, 2, 0, false},
+		// 50002: a long flow cut into three segments in the chunk it
+		// starts in: three flows where it starts, a word.
+		{50002, 0, true, 20, 0, false}, {50002, 0, true, 20, 0, false}, {50002, 0, true, 4, 0, false},
+	}
+	// Chained flows (the chained packet trace only): 50003 of three
+	// segments in one chunk, one chunk flow of 45 records; 50004 in chunks
+	// 2 and 3, two chunk flows of 30 records.
+	chained := []piece{
+		{50003, 0, true, 20, 45, false}, {50003, 0, true, 20, 45, true}, {50003, 0, true, 5, 45, true},
+		{50004, 2, true, 20, 20, false}, {50004, 3, false, 10, 10, false},
+	}
+	const (
+		split = iota
+		chain
+		flowTrace
+	)
+	build := func(mode int) *TailPorts {
+		pb, fb := NewPacketSpecBuilder(chunks), NewFlowSpecBuilder(chunks)
+		all := pieces
+		if mode == chain {
+			all = append(slices.Clone(pieces), chained...)
+		}
+		for i, p := range all {
+			start, end := int64(p.chunk)*1000, int64(p.chunk+1)*1000
+			k := trace.Key{Src: 1, Dst: 2, SrcPort: p.sport, DstPort: 80, Proto: 6}
+			if mode == flowTrace {
+				cf := &flows.ChunkFlow[trace.Flow]{Flow: flows.Flow[trace.Flow]{Key: k}, StartsHere: p.starts}
+				for j := range p.pkts {
+					cf.Records = append(cf.Records, trace.Flow{Start: start + int64(10*i+j), Src: 1, Dst: 2, SrcPort: p.sport, DstPort: 80, Proto: 6, Packets: 1, Bytes: 60})
+				}
+				fb.Add(p.chunk, start, end, cf)
+				continue
+			}
+			cf := &flows.ChunkFlow[trace.Packet]{Flow: flows.Flow[trace.Packet]{Key: k}, StartsHere: p.starts, FlowLen: p.flowLen, Follows: p.follows}
+			for j := range p.pkts {
+				cf.Records = append(cf.Records, trace.Packet{TS: start + int64(10*i+j), Src: 1, Dst: 2, SrcPort: p.sport, DstPort: 80, Proto: 6, Len: 60, TTL: 64})
+			}
+			pb.Add(p.chunk, start, end, cf)
+		}
+		opt := BuildOptions{MaxLen: 20, QuantileKnots: 16, PosteriorKappa: 20, PosteriorTopK: 8, TailPortFlows: 3, LengthAttr: true}
+		var spec Spec
+		var err error
+		switch mode {
+		case flowTrace:
+			spec, err = fb.Spec(opt)
+		case chain:
+			opt.ChainLen = 100
+			fallthrough
+		default:
+			spec, err = pb.Spec(opt)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return spec.TailPorts
+	}
+	for _, c := range []struct {
+		name           string
+		mode           int
+		values         []uint16
+		flows, records []float64
+	}{
+		// Split: 50000 is in the tail with its four pieces; 50002's three
+		// segments where it starts keep it a word.
+		{"split", split, []uint16{50000, 50001}, []float64{4, 1}, []float64{20, 2}},
+		// Chained: every chunk flow counts, so 50000 is a word; 50003 is
+		// one chunk flow.
+		{"chain", chain, []uint16{50001, 50003, 50004}, []float64{1, 1, 2}, []float64{2, 45, 30}},
+	} {
+		tp := build(c.mode)
+		if tp == nil || len(tp.Classes) != 1 {
+			t.Fatalf("%s: tail classes %+v, want one", c.name, tp)
+		}
+		src := tp.Classes[0].Src
+		if !slices.Equal(src.Values, c.values) || !slices.Equal(src.Flows, c.flows) || !slices.Equal(src.Records, c.records) {
+			t.Errorf("%s: tail source ports %+v, want %v with flows %v and records %v", c.name, src, c.values, c.flows, c.records)
+		}
+	}
+	if tp := build(flowTrace); tp != nil {
+		t.Errorf("flow trace: tail classes %+v, want none (50000 has four chunk flows)", tp.Classes)
 	}
 }
