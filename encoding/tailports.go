@@ -21,10 +21,9 @@ var TailRanges = [][2]uint16{{0, 1023}, {1024, 32767}, {32768, 49151}, {49152, 6
 // that fewer than MinFlows flows use, as source and destination port
 // together, is in the tail (a flow counts in every chunk it reaches, but
 // in a packet trace without chained flows once, in the chunk it starts
-// in: tailCounts):
-// IP2Vec sees it in too few sentences to learn a
-// vector for it, so a generator cannot aim at it, and decoding to the
-// nearest candidate would pull it towards some other port. Such ports are
+// in: tailCounts): IP2Vec sees it in too few sentences to learn a vector
+// for it, so a generator cannot aim at it, and decoding to the nearest
+// candidate would pull it towards some other port. Such ports are
 // replaced, in the embedding's corpus and in the training data, by the
 // token of their class: one per protocol and port range (TailRanges). A
 // token is a port number that no flow of the trace uses otherwise, so it
@@ -411,44 +410,28 @@ func (c *TailClass) field(own, other *TailValues) *TailValues {
 }
 
 func (d *TailDraws) pick(tv *TailValues, length int, rng *rand.Rand) uint16 {
-	l := d.leftOf(tv)
+	l := d.left[tv]
+	if l == nil || l.total < 0.5 {
+		l = newTailLeft(tv.Flows)
+		d.left[tv] = l
+	}
 	i := l.find(rng.Float64() * l.total)
 	if length > 0 && len(tv.Records) == len(tv.Values) {
 		want := math.Log1p(float64(length))
-		dist := func(j int) float64 { return math.Abs(tv.meanLen(j) - want) }
+		dist := func(j int) float64 { return math.Abs(math.Log1p(tv.Records[j]/tv.Flows[j]) - want) }
 		for range tailNear - 1 {
 			if j := l.find(rng.Float64() * l.total); dist(j) < dist(i) {
 				i = j
 			}
 		}
 	}
-	l.take(i)
-	return tv.Values[i]
-}
-
-// meanLen returns log1p of the mean records of value i's flows (Records
-// must be kept).
-func (tv *TailValues) meanLen(i int) float64 { return math.Log1p(tv.Records[i] / tv.Flows[i]) }
-
-// leftOf returns what tv has left to lend, starting again from all its
-// flows once it has lent them all.
-func (d *TailDraws) leftOf(tv *TailValues) *tailLeft {
-	l := d.left[tv]
-	if l == nil || l.total < 0.5 {
-		l = newTailLeft(tv.Flows)
-		d.left[tv] = l
-	}
-	return l
-}
-
-// take lends one flow of value i (what it has left, if less).
-func (l *tailLeft) take(i int) {
 	take := min(1, l.w[i])
 	l.w[i] -= take
 	l.total -= take
 	for j := i + 1; j < len(l.tree); j += j & -j {
 		l.tree[j] -= take
 	}
+	return tv.Values[i]
 }
 
 func newTailLeft(flows []float64) *tailLeft {
