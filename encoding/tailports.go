@@ -108,8 +108,8 @@ type tailCounts struct {
 	// (TailValues.Records).
 	records map[uint8]map[int]float64
 	// starts, when not nil, counts each port's flows in the chunk they
-	// start in only, and decides which ports are in the tail instead of
-	// flows. A capture's one-off port whose flow is cut by a chunk edge
+	// start in only (a split flow's segments there each), and decides
+	// which ports are in the tail instead of flows. A capture's one-off port whose flow is cut by a chunk edge
 	// (a login attempt, a long transfer) is one flow all the same; counted
 	// in every chunk it reaches it would stay a word, decoded to some other
 	// word. Its draws still count every chunk flow, so that it keeps the
