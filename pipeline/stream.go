@@ -644,7 +644,11 @@ func streamPreprocess[R any, P flows.Record[R]](ctx context.Context, r *Run, src
 		}
 		emb = m
 		if t := spec.TailPorts; t != nil {
-			r.log.Info("tail ports", "classes", len(t.Classes), "min_flows", t.MinFlows)
+			src, dst := 0, 0
+			for _, c := range t.Classes {
+				src, dst = src+len(c.Src.Values), dst+len(c.Dst.Values)
+			}
+			r.log.Info("tail ports", "classes", len(t.Classes), "min_flows", t.MinFlows, "source_ports", src, "destination_ports", dst)
 		}
 	}
 	sents = nil
