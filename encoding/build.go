@@ -63,7 +63,8 @@ type keyCounts struct {
 	// Per protocol: [proto][port] → flows, records.
 	sportBy, dportBy, sportRecBy, dportRecBy map[uint8]map[int]float64
 	// Per protocol, the flows counted in the chunk they start in only (a
-	// split flow's segments there each): [proto][port] → flows.
+	// split flow's segments there each), packet traces only:
+	// [proto][port] → flows.
 	sportStartBy, dportStartBy map[uint8]map[int]float64
 	// Per chunk, records: [chunk][proto][port]. (Not the protocol's:
 	// matched per chunk, it moved the rows of each protocol between
@@ -415,8 +416,9 @@ func (b *SpecBuilder[R, P]) Add(c int, start, end int64, f *flows.ChunkFlow[R]) 
 	if len(f.Records) == 0 {
 		return
 	}
-	// Where a flow starts, each of its pieces counts (keyCounts.start).
-	if f.StartsHere {
+	// Where a flow starts, each of its pieces counts (keyCounts.start;
+	// only a packet trace's tail reads it).
+	if f.StartsHere && b.kind == trace.KindPackets {
 		b.kc.start(f.Key)
 	}
 	// A chained flow (flows.Options.Chain) counts once, with its whole
