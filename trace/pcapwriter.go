@@ -35,14 +35,16 @@ type PcapOptions struct {
 // the whole packet with a zero payload, so they verify against the full
 // packet a capture of the headers stands for.
 //
-// TCP headers carry Packet.TCPFlags with sequence and acknowledgement
-// numbers 0 and a 65535-byte window; ICMP headers take type and code from
-// DstPort (type*256+code) with a zero rest-of-header.
+// TCP headers carry Packet.TCPFlags, a 65535-byte window, and sequence and
+// acknowledgement numbers that the writer keeps per connection over the
+// packets written, as the two ends would (see tcpSeq); ICMP headers take
+// type and code from DstPort (type*256+code) with a zero rest-of-header.
 type PcapWriter struct {
 	pw  *pcapgo.Writer
 	opt PcapOptions
 	buf []byte
 	n   int64
+	tcp tcpSeq
 }
 
 // pcapSnapLen is the snapshot length written in the file header.
@@ -65,7 +67,11 @@ func (w *PcapWriter) Write(p *Packet) error {
 	if p.TS < 0 || p.TS/1_000_000 > 0xffffffff {
 		return fmt.Errorf("packet %s: timestamp %d µs does not fit a pcap file", p.Key(), p.TS)
 	}
-	b := AppendPacketHeaders(w.buf[:0], p)
+	var seq, ack uint32
+	if l4n := l4HeaderLen(p); p.Proto == ProtoTCP && l4n > 0 {
+		seq, ack = w.tcp.next(p, max(int(p.Len), 20+l4n)-20-l4n)
+	}
+	b := appendHeaders(w.buf[:0], p, seq, ack)
 	total := int(binary.BigEndian.Uint16(b[2:]))
 	if w.opt.ZeroPayload {
 		for len(b) < total {
@@ -88,16 +94,53 @@ func l4HeaderLen(p *Packet) int {
 	}
 	switch p.Proto {
 	case ProtoTCP:
-		return 20
+		return 20 + tcpOptionLen(p)
 	case ProtoUDP, ProtoICMP:
 		return 8
 	}
 	return 0
 }
 
+// tcpOptionLen is the length of the options the writer gives TCP segment
+// p: none, except in a SYN, whose bytes past the two 20-byte headers are
+// options (up to 40 bytes, in whole 4-byte words), as a real SYN's are
+// (MSS, window scale, SACK permitted, timestamps), not data. Counted as
+// data, they made each SYN carry 4 to 20 bytes that its SYN-ACK then
+// acknowledged, which protocol analysers take for TCP Fast Open.
+func tcpOptionLen(p *Packet) int {
+	if p.TCPFlags&0x02 == 0 {
+		return 0
+	}
+	return min(40, max(0, int(p.Len)-40)&^3)
+}
+
+// synOption are the options of a Linux SYN, in its order: maximum segment
+// size 1460, SACK permitted, timestamps (zero), a no-operation and window
+// scale 7.
+var synOption = [][]byte{{2, 4, 1460 >> 8, 1460 & 0xff}, {4, 2}, {8, 10, 0, 0, 0, 0, 0, 0, 0, 0}, {1}, {3, 3, 7}}
+
+// synOptions fills opt (a SYN's options, whole words) with those of
+// synOption that fit, in order, and ends the list with end-of-options
+// and zeros where it is longer.
+func synOptions(opt []byte) {
+	n := 0
+	for _, o := range synOption {
+		if n+len(o) <= len(opt) {
+			n += copy(opt[n:], o)
+		}
+	}
+	clear(opt[n:]) // 0 is end-of-options, then padding
+}
+
 // AppendPacketHeaders appends p's IPv4 header and transport header (see
-// [PcapWriter]) with correct checksums.
-func AppendPacketHeaders(b []byte, p *Packet) []byte {
+// [PcapWriter]) with correct checksums. A TCP header gets sequence and
+// acknowledgement numbers 0: numbering them takes the connection's earlier
+// packets, which the PcapWriter keeps.
+func AppendPacketHeaders(b []byte, p *Packet) []byte { return appendHeaders(b, p, 0, 0) }
+
+// appendHeaders is AppendPacketHeaders with a TCP header's sequence and
+// acknowledgement numbers.
+func appendHeaders(b []byte, p *Packet, seq, ack uint32) []byte {
 	l4n := l4HeaderLen(p)
 	hdr := 20 + l4n
 	total := int(p.Len)
@@ -126,7 +169,10 @@ func AppendPacketHeaders(b []byte, p *Packet) []byte {
 	case ProtoTCP:
 		binary.BigEndian.PutUint16(l4[0:], p.SrcPort)
 		binary.BigEndian.PutUint16(l4[2:], p.DstPort)
-		l4[12] = 5 << 4
+		binary.BigEndian.PutUint32(l4[4:], seq)
+		binary.BigEndian.PutUint32(l4[8:], ack)
+		l4[12] = byte(l4n/4) << 4
+		synOptions(l4[20:])
 		l4[13] = p.TCPFlags
 		binary.BigEndian.PutUint16(l4[14:], 65535)
 		binary.BigEndian.PutUint16(l4[16:], ^fold(sum16(l4, pseudoSum(p, l4len))))
