@@ -67,11 +67,11 @@ func (w *PcapWriter) Write(p *Packet) error {
 	if p.TS < 0 || p.TS/1_000_000 > 0xffffffff {
 		return fmt.Errorf("packet %s: timestamp %d µs does not fit a pcap file", p.Key(), p.TS)
 	}
-	var seq, ack uint32
-	if l4n := l4HeaderLen(p); p.Proto == ProtoTCP && l4n > 0 {
-		seq, ack = w.tcp.next(p, max(int(p.Len), 20+l4n)-20-l4n)
+	var h tcpHeader
+	if p.Proto == ProtoTCP && p.FragOff == 0 {
+		h = w.tcp.next(p)
 	}
-	b := appendHeaders(w.buf[:0], p, seq, ack)
+	b := appendHeaders(w.buf[:0], p, h)
 	total := int(binary.BigEndian.Uint16(b[2:]))
 	if w.opt.ZeroPayload {
 		for len(b) < total {
@@ -87,14 +87,15 @@ func (w *PcapWriter) Write(p *Packet) error {
 	return nil
 }
 
-// l4HeaderLen is the transport header length the writer emits for p.
-func l4HeaderLen(p *Packet) int {
+// l4HeaderLen is the transport header length the writer emits for p,
+// a TCP segment's with options of h.opt bytes.
+func l4HeaderLen(p *Packet, h tcpHeader) int {
 	if p.FragOff != 0 {
 		return 0
 	}
 	switch p.Proto {
 	case ProtoTCP:
-		return 20 + tcpOptionLen(p)
+		return 20 + h.opt
 	case ProtoUDP, ProtoICMP:
 		return 8
 	}
@@ -115,33 +116,57 @@ func tcpOptionLen(p *Packet) int {
 }
 
 // synOption are the options of a Linux SYN, in its order: maximum segment
-// size 1460, SACK permitted, timestamps (zero), a no-operation and window
-// scale 7.
+// size 1460, SACK permitted, timestamps (values filled in), a
+// no-operation and window scale 7.
 var synOption = [][]byte{{2, 4, 1460 >> 8, 1460 & 0xff}, {4, 2}, {8, 10, 0, 0, 0, 0, 0, 0, 0, 0}, {1}, {3, 3, 7}}
 
+// synTimestampLen is the shortest SYN options that hold the timestamps
+// (synOptions): a SYN with fewer bytes of options offers none, as a
+// Windows SYN (12 bytes) does not, and a Linux (20) or macOS (24) one does.
+const synTimestampLen = 16
+
 // synOptions fills opt (a SYN's options, whole words) with those of
-// synOption that fit, in order, and ends the list with end-of-options
-// and zeros where it is longer.
-func synOptions(opt []byte) {
+// synOption that fit, in order, the timestamps with tsVal and tsEcr, and
+// ends the list with end-of-options and zeros where it is longer.
+func synOptions(opt []byte, tsVal, tsEcr uint32) {
 	n := 0
 	for _, o := range synOption {
 		if n+len(o) <= len(opt) {
-			n += copy(opt[n:], o)
+			if o[0] == 8 {
+				timestamps(opt[n:], tsVal, tsEcr)
+			} else {
+				copy(opt[n:], o)
+			}
+			n += len(o)
 		}
 	}
 	clear(opt[n:]) // 0 is end-of-options, then padding
 }
 
+// timestamps writes the timestamps option (10 bytes) at the start of b.
+func timestamps(b []byte, tsVal, tsEcr uint32) {
+	b[0], b[1] = 8, 10
+	binary.BigEndian.PutUint32(b[2:], tsVal)
+	binary.BigEndian.PutUint32(b[6:], tsEcr)
+}
+
 // AppendPacketHeaders appends p's IPv4 header and transport header (see
 // [PcapWriter]) with correct checksums. A TCP header gets sequence and
 // acknowledgement numbers 0: numbering them takes the connection's earlier
-// packets, which the PcapWriter keeps.
-func AppendPacketHeaders(b []byte, p *Packet) []byte { return appendHeaders(b, p, 0, 0) }
+// packets, which the PcapWriter keeps; a SYN gets options, with zero
+// timestamps, and other segments none.
+func AppendPacketHeaders(b []byte, p *Packet) []byte {
+	var h tcpHeader
+	if p.Proto == ProtoTCP {
+		h.opt = tcpOptionLen(p)
+	}
+	return appendHeaders(b, p, h)
+}
 
-// appendHeaders is AppendPacketHeaders with a TCP header's sequence and
-// acknowledgement numbers.
-func appendHeaders(b []byte, p *Packet, seq, ack uint32) []byte {
-	l4n := l4HeaderLen(p)
+// appendHeaders is AppendPacketHeaders with a TCP segment's header fields
+// h (unused for other protocols).
+func appendHeaders(b []byte, p *Packet, h tcpHeader) []byte {
+	l4n := l4HeaderLen(p, h)
 	hdr := 20 + l4n
 	total := int(p.Len)
 	if total < hdr {
@@ -169,10 +194,15 @@ func appendHeaders(b []byte, p *Packet, seq, ack uint32) []byte {
 	case ProtoTCP:
 		binary.BigEndian.PutUint16(l4[0:], p.SrcPort)
 		binary.BigEndian.PutUint16(l4[2:], p.DstPort)
-		binary.BigEndian.PutUint32(l4[4:], seq)
-		binary.BigEndian.PutUint32(l4[8:], ack)
+		binary.BigEndian.PutUint32(l4[4:], h.seq)
+		binary.BigEndian.PutUint32(l4[8:], h.ack)
 		l4[12] = byte(l4n/4) << 4
-		synOptions(l4[20:])
+		if opt := l4[20:]; p.TCPFlags&0x02 != 0 {
+			synOptions(opt, h.tsVal, h.tsEcr)
+		} else if len(opt) == tcpTimestampLen {
+			opt[0], opt[1] = 1, 1 // no-operations, so the values align
+			timestamps(opt[2:], h.tsVal, h.tsEcr)
+		}
 		l4[13] = p.TCPFlags
 		binary.BigEndian.PutUint16(l4[14:], 65535)
 		binary.BigEndian.PutUint16(l4[16:], ^fold(sum16(l4, pseudoSum(p, l4len))))

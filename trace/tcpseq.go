@@ -7,12 +7,21 @@ import "github.com/netshare-go/netshare/internal/splitmix"
 // them), so the pcap writer numbers each connection's segments itself, as
 // the two ends of a real connection would: each direction starts at its
 // own initial sequence number and advances by every segment's payload
-// (the IP total length less the headers: 20 bytes each, and a SYN's
-// options, see tcpOptionLen), one more for a SYN and one for a FIN; a segment with the ACK flag acknowledges everything
+// (the IP total length less the headers: 20 bytes each, and the options,
+// a SYN's (tcpOptionLen) or the timestamps below), one more for a SYN and
+// one for a FIN; a segment with the ACK flag acknowledges everything
 // the other direction has sent so far in the file. With all numbers 0, as
 // before, every data segment after a connection's first looked to a
 // protocol analyser like a segment sent out of order or again (tshark
 // marked a third of the TCP packets of a synthetic CAIDA capture so).
+//
+// Timestamps (RFC 7323): a SYN with room for them in its options
+// (synTimestampLen) offers them, and once an end has offered them and the
+// other end's SYN, where in the file, did too, every other segment of the
+// end with at least 12 bytes past the headers carries them (two
+// no-operations and the option): a 52-byte segment of a Linux connection
+// is an acknowledgement, not 12 bytes of data. The values are a
+// millisecond clock per end, each echoing the other's last.
 //
 // A SYN sent again before any other segment keeps the first one's
 // sequence number, and a FIN sent again with no data its own, as
@@ -40,7 +49,26 @@ type tcpEnd struct {
 	// sequence number of its last FIN.
 	synOnly, fin, started bool
 	finSeq                uint32
+	// ts: the end's SYN offered timestamps (1), offered none (−1), or
+	// the end has sent no SYN (0). tsVal is its last timestamp value.
+	ts    int8
+	tsVal uint32
 }
+
+// tcpHeader is what the writer puts in a TCP segment's header beyond
+// the record's fields.
+type tcpHeader struct {
+	seq, ack uint32
+	// opt is the options' length: a SYN's (tcpOptionLen), or
+	// tcpTimestampLen when the segment carries timestamps (tsVal,
+	// tsEcr).
+	opt          int
+	tsVal, tsEcr uint32
+}
+
+// tcpTimestampLen is the length of the options of a segment with
+// timestamps, after the SYNs: two no-operations and the timestamps.
+const tcpTimestampLen = 12
 
 // start gives the end of direction d of connection key its initial
 // sequence number, at time ts (µs), if it has none yet.
@@ -75,9 +103,8 @@ func canonical(k Key) (Key, int) {
 	return Key{Src: k.Dst, Dst: k.Src, SrcPort: k.DstPort, DstPort: k.SrcPort, Proto: k.Proto}, 1
 }
 
-// next returns the sequence and acknowledgement numbers of TCP segment p,
-// which carries payload bytes of data, and counts it.
-func (s *tcpSeq) next(p *Packet, payload int) (seq, ack uint32) {
+// next returns the header fields of TCP segment p and counts it.
+func (s *tcpSeq) next(p *Packet) (h tcpHeader) {
 	if s.conns == nil {
 		s.conns = map[Key]*tcpConn{}
 	}
@@ -98,16 +125,39 @@ func (s *tcpSeq) next(p *Packet, payload int) (seq, ack uint32) {
 	c.last = p.TS
 	e, o := &c.end[d], &c.end[1-d]
 	e.start(key, d, p.TS)
-	n := uint32(max(0, payload))
-	syn, fin := p.TCPFlags&0x02 != 0, p.TCPFlags&0x01 != 0
+	syn, fin, rst := p.TCPFlags&0x02 != 0, p.TCPFlags&0x01 != 0, p.TCPFlags&0x04 != 0
+	data := max(int(p.Len), 40) - 40
+	switch {
+	case syn:
+		h.opt = tcpOptionLen(p)
+		if e.ts == 0 {
+			e.ts = -1
+			if h.opt >= synTimestampLen {
+				e.ts = 1
+			}
+		}
+	case !rst && e.ts > 0 && o.ts >= 0 && data >= tcpTimestampLen:
+		// Timestamps on every segment once the end's SYN offered them
+		// and the other end's, where written, did too (RFC 7323).
+		h.opt = tcpTimestampLen
+	}
+	if h.opt >= tcpTimestampLen && e.ts > 0 {
+		// A millisecond clock from the end's initial sequence number.
+		e.tsVal = e.isn + uint32(p.TS/1000)
+		h.tsVal, h.tsEcr = e.tsVal, o.tsVal
+		if syn && p.TCPFlags&0x10 == 0 {
+			h.tsEcr = 0
+		}
+	}
+	n := uint32(data - h.opt)
 	switch {
 	case syn && e.synOnly:
-		seq = e.isn // the SYN again (with data, what the first lacked)
+		h.seq = e.isn // the SYN again (with data, what the first lacked)
 		e.sent = max(e.sent, 1+n)
 	case fin && e.fin && n == 0 && e.finSeq+1 == e.isn+e.sent:
-		seq = e.finSeq // the FIN again
+		h.seq = e.finSeq // the FIN again
 	default:
-		seq = e.isn + e.sent
+		h.seq = e.isn + e.sent
 		e.synOnly = syn && e.sent == 0 && !fin
 		e.sent += n
 		if syn {
@@ -122,7 +172,7 @@ func (s *tcpSeq) next(p *Packet, payload int) (seq, ack uint32) {
 		// Before the other end's first segment, what it will start at:
 		// its initial sequence number, fixed now.
 		o.start(key, 1-d, p.TS)
-		ack = o.isn + o.sent
+		h.ack = o.isn + o.sent
 	}
-	return seq, ack
+	return h
 }

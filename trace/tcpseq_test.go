@@ -10,7 +10,8 @@ import (
 // conversation is a TCP connection as its two ends would send it: the
 // client's SYN twice (the second a retransmission), the handshake, 100
 // bytes from the client, 500 from the server, the close, and the client's
-// FIN sent again. The SYNs have 20 bytes of options, not data.
+// FIN sent again. The SYNs have 20 bytes of options, not data, which offer
+// timestamps, so the other segments carry 12 bytes of them.
 func conversation() []Packet {
 	c := Packet{Src: 0x0a000001, Dst: 0x0a000002, SrcPort: 40000, DstPort: 80, Proto: ProtoTCP, TTL: 64}
 	s := Packet{Src: c.Dst, Dst: c.Src, SrcPort: c.DstPort, DstPort: c.SrcPort, Proto: ProtoTCP, TTL: 64}
@@ -20,9 +21,9 @@ func conversation() []Packet {
 	}
 	const syn, ack, fin, psh = 0x02, 0x10, 0x01, 0x08
 	return []Packet{
-		at(c, 0, syn, 20), at(c, 1000, syn, 20), at(s, 1100, syn|ack, 20), at(c, 1200, ack, 0),
-		at(c, 1300, psh|ack, 100), at(s, 1400, ack, 0), at(s, 1500, psh|ack, 500), at(c, 1600, ack, 0),
-		at(c, 1700, fin|ack, 0), at(s, 1800, fin|ack, 0), at(c, 1900, fin|ack, 0), at(c, 2000, ack, 0),
+		at(c, 0, syn, 20), at(c, 1000, syn, 20), at(s, 1100, syn|ack, 20), at(c, 1200, ack, 12),
+		at(c, 1300, psh|ack, 112), at(s, 1400, ack, 12), at(s, 1500, psh|ack, 512), at(c, 1600, ack, 12),
+		at(c, 1700, fin|ack, 12), at(s, 1800, fin|ack, 12), at(c, 1900, fin|ack, 12), at(c, 2000, ack, 12),
 	}
 }
 
@@ -33,9 +34,18 @@ func TestTCPSequenceNumbers(t *testing.T) {
 	var s tcpSeq
 	type num struct{ seq, ack uint32 }
 	got := make([]num, len(pkts))
+	hs := make([]tcpHeader, len(pkts))
 	for i := range pkts {
-		p := &pkts[i]
-		got[i].seq, got[i].ack = s.next(p, int(p.Len)-40-tcpOptionLen(p))
+		hs[i] = s.next(&pkts[i])
+		got[i] = num{hs[i].seq, hs[i].ack}
+		if want := map[bool]int{true: 20, false: tcpTimestampLen}[pkts[i].TCPFlags&0x02 != 0]; hs[i].opt != want {
+			t.Errorf("segment %d: %d bytes of options, want %d", i, hs[i].opt, want)
+		}
+	}
+	// Timestamps: each end's clock, the other's last value echoed (none
+	// in the first SYN).
+	if hs[0].tsEcr != 0 || hs[2].tsEcr != hs[1].tsVal || hs[3].tsEcr != hs[2].tsVal || hs[11].tsVal != hs[0].tsVal+2 {
+		t.Errorf("timestamps (value, echo): %v", hs)
 	}
 	ci, si := got[0].seq, got[2].seq // the two initial sequence numbers
 	if ci == si {
@@ -62,13 +72,13 @@ func TestTCPSequenceNumbers(t *testing.T) {
 	// The same connection in a new writer gets the same numbers; used
 	// again later, it starts elsewhere.
 	var again tcpSeq
-	if seq, _ := again.next(&pkts[0], 0); seq != ci {
+	if seq := again.next(&pkts[0]).seq; seq != ci {
 		t.Errorf("the same SYN in a new writer: seq %d, want %d", seq, ci)
 	}
 	later := pkts[0]
 	later.TS += 3_600_000_000
 	var other tcpSeq
-	if seq, _ := other.next(&later, 0); seq == ci {
+	if seq := other.next(&later).seq; seq == ci {
 		t.Errorf("the connection an hour later starts at the same sequence number %d", seq)
 	}
 }
@@ -78,8 +88,8 @@ func TestTCPSequenceNumbers(t *testing.T) {
 func TestTCPSequenceAckBeforePeer(t *testing.T) {
 	pkts := conversation()[3:8] // from the client's ACK, no handshake
 	var s tcpSeq
-	_, ack := s.next(&pkts[0], 0)
-	seq, _ := s.next(&pkts[2], 0) // the server's ACK
+	ack := s.next(&pkts[0]).ack
+	seq := s.next(&pkts[2]).seq // the server's ACK
 	if seq != ack {
 		t.Errorf("the server starts at %d, the client acknowledged %d", seq, ack)
 	}
@@ -93,14 +103,14 @@ func TestTCPSequenceForgetsIdle(t *testing.T) {
 	p := Packet{Src: 1, Dst: 2, SrcPort: 1000, DstPort: 80, Proto: ProtoTCP, TCPFlags: 0x10, Len: 40}
 	for i := range tcpSweepEvery - 1 {
 		p.SrcPort = uint16(1000 + i%1000)
-		s.next(&p, 0)
+		s.next(&p)
 	}
 	if len(s.conns) != 1000 {
 		t.Fatalf("%d connections held, want 1000", len(s.conns))
 	}
 	q := p
 	q.TS, q.SrcPort = tcpIdle+1, 9
-	s.next(&q, 0) // the sweep's turn
+	s.next(&q) // the sweep's turn
 	if len(s.conns) != 1 {
 		t.Errorf("%d connections held after an hour idle, want 1", len(s.conns))
 	}
@@ -112,14 +122,15 @@ func TestSYNOptions(t *testing.T) {
 		4:  {2, 4, 5, 180},
 		8:  {2, 4, 5, 180, 4, 2, 1, 0},
 		12: {2, 4, 5, 180, 4, 2, 1, 3, 3, 7, 0, 0},
-		20: {2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 3, 7},
-		24: {2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 3, 7, 0, 0, 0, 0},
+		16: {2, 4, 5, 180, 4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0},
+		20: {2, 4, 5, 180, 4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0, 1, 3, 3, 7},
+		24: {2, 4, 5, 180, 4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0, 1, 3, 3, 7, 0, 0, 0, 0},
 	} {
 		got := make([]byte, n)
 		for i := range got {
 			got[i] = 0xee
 		}
-		synOptions(got)
+		synOptions(got, 0x01020304, 0)
 		if string(got) != string(want) {
 			t.Errorf("%d bytes of options: %v, want %v", n, got, want)
 		}
@@ -166,6 +177,41 @@ func TestTCPSequenceTshark(t *testing.T) {
 			if strings.Contains(f[4], bad) {
 				t.Errorf("segment %d: tshark says %q", i, f[4])
 			}
+		}
+	}
+}
+
+// TestTCPTimestampsNegotiated: segments carry timestamps only where both
+// SYNs offered them (a Windows SYN, 12 bytes of options, offers none), or
+// the one end's SYN did and the other's is not in the file; then a
+// 52-byte segment is an acknowledgement, otherwise 12 bytes of data.
+func TestTCPTimestampsNegotiated(t *testing.T) {
+	c := Packet{Src: 1, Dst: 2, SrcPort: 50000, DstPort: 443, Proto: ProtoTCP}
+	r := Packet{Src: 2, Dst: 1, SrcPort: 443, DstPort: 50000, Proto: ProtoTCP}
+	seg := func(p Packet, flags uint8, l uint16) *Packet { p.TCPFlags, p.Len = flags, l; return &p }
+	for _, tc := range []struct {
+		name         string
+		synC, synR   uint16 // SYN lengths; 0: not in the file
+		wantC, wantR int    // options of a 52-byte ACK from each end
+	}{
+		{"both offer", 60, 60, 12, 12},
+		{"client only", 60, 52, 0, 0},
+		{"server only", 52, 60, 0, 0},
+		{"no SYN-ACK in the file", 60, 0, 12, 0},
+		{"no handshake in the file", 0, 0, 0, 0},
+	} {
+		var s tcpSeq
+		if tc.synC > 0 {
+			s.next(seg(c, 0x02, tc.synC))
+		}
+		if tc.synR > 0 {
+			s.next(seg(r, 0x12, tc.synR))
+		}
+		if got := s.next(seg(c, 0x10, 52)).opt; got != tc.wantC {
+			t.Errorf("%s: the client's ACK has %d bytes of options, want %d", tc.name, got, tc.wantC)
+		}
+		if got := s.next(seg(r, 0x10, 52)).opt; got != tc.wantR {
+			t.Errorf("%s: the server's ACK has %d bytes of options, want %d", tc.name, got, tc.wantR)
 		}
 	}
 }
