@@ -44,6 +44,7 @@ const (
 	CheckFlowBytes    = "flow_bytes"
 	CheckFlowDuration = "flow_duration"
 	CheckAddrDistinct = "addr_distinct"
+	CheckSYNLength    = "syn_length"
 )
 
 // Limits used by the checks.
@@ -57,6 +58,11 @@ const (
 	// IDStep is the largest forward step (modulo 2^16) of the IP id from
 	// one packet of a flow to the next.
 	IDStep = 2048
+	// SYNMaxLen is the largest IP total length of a SYN the syn_length
+	// check accepts: the IPv4 and TCP headers with 40 bytes of options,
+	// the most TCP allows. A longer SYN carries data, which only TCP Fast
+	// Open sends.
+	SYNMaxLen = 80
 )
 
 // Bits of a failure mask; the order is that of packetChecks and flowChecks.
@@ -79,6 +85,7 @@ const (
 	bFlowBytes
 	bFlowDuration
 	bAddrDistinct
+	bSYNLength
 )
 
 type checkDef struct {
@@ -93,8 +100,9 @@ var (
 	defSrcAddr  = checkDef{Check{CheckSrcAddr, "source not in 0/8, 127/8, multicast 224/4 or reserved 240/4 (broadcast)"}, bSrcAddr}
 	defDstAddr  = checkDef{Check{CheckDstAddr, "destination not in 0/8 or 127/8"}, bDstAddr}
 	defTCPFlags = checkDef{Check{CheckTCPFlags, "legal TCP flag combination; no TCP flags on other protocols"}, bTCPFlags}
-	// Last in both lists: pre-processing records a real trace's failures
-	// by position, and runs recorded before it keep their order.
+	// Last in both lists but for syn_length after it: pre-processing
+	// records a real trace's failures by position, and runs recorded
+	// before a check existed keep their order.
 	defAddrDistinct = checkDef{Check{CheckAddrDistinct, "source and destination addresses differ (a packet to itself is a LAND attack)"}, bAddrDistinct}
 
 	packetChecks = []checkDef{
@@ -109,6 +117,7 @@ var (
 		{Check{CheckIPID, "IP id unchanged or a forward step below 2048 (mod 65536) from the previous packet of its flow"}, bIPID},
 		{Check{CheckTCPOrder, "TCP: no SYN after a packet without SYN, nothing but RST after a RST"}, bTCPOrder},
 		defAddrDistinct,
+		{Check{CheckSYNLength, "a TCP SYN that is not a fragment has an IP total length of at most 80 (headers and options: no data)"}, bSYNLength},
 	}
 	flowChecks = []checkDef{
 		defProto, defPorts, defICMP, defSrcAddr, defDstAddr, defTCPFlags,
@@ -249,6 +258,12 @@ func commonFailures(k trace.Key, fragment bool) uint32 {
 	return m
 }
 
+// synTooLong reports whether TCP packet p is a SYN, not a fragment, longer
+// than SYNMaxLen.
+func synTooLong(p *trace.Packet) bool {
+	return p.TCPFlags&trace.TCPSyn != 0 && p.FragOff == 0 && p.Flags&1 == 0 && int(p.Len) > SYNMaxLen
+}
+
 // packetFailures returns the checks p fails on its own (without the
 // context of its flow).
 func packetFailures(p *trace.Packet) uint32 {
@@ -278,6 +293,9 @@ func packetFailures(p *trace.Packet) uint32 {
 	if p.Proto == trace.ProtoTCP && !frag {
 		if !tcpFlagsValid(p.TCPFlags) {
 			m |= bTCPFlags
+		}
+		if synTooLong(p) {
+			m |= bSYNLength
 		}
 	} else if p.TCPFlags != 0 {
 		m |= bTCPFlags

@@ -64,6 +64,8 @@ func TestPacketChecksEach(t *testing.T) {
 		{CheckTCPFlags, mod(func(p *trace.Packet) { p.TCPFlags = trace.TCPSyn | trace.TCPRst | trace.TCPAck })},
 		{CheckTCPFlags, mod(func(p *trace.Packet) { p.TCPFlags = trace.TCPFin | trace.TCPPsh | trace.TCPUrg })}, // Xmas
 		{CheckTCPFlags, mod(func(p *trace.Packet) { p.Proto, p.DstPort = trace.ProtoUDP, 53 })},                 // flags on UDP
+		{CheckSYNLength, mod(func(p *trace.Packet) { p.TCPFlags, p.Len = trace.TCPSyn, 81 })},
+		{CheckSYNLength, mod(func(p *trace.Packet) { p.TCPFlags, p.Len = trace.TCPSyn|trace.TCPAck, 1500 })},
 	}
 	for i, c := range cases {
 		got := failedNames(packetChecks, packetFailures(&c.p))
@@ -83,6 +85,9 @@ func TestPacketChecksEach(t *testing.T) {
 		mod(func(p *trace.Packet) { p.TCPFlags = trace.TCPRst }),
 		mod(func(p *trace.Packet) { p.TCPFlags = trace.TCPFin | trace.TCPAck }),
 		mod(func(p *trace.Packet) { p.Flags, p.Len = 1, 1500 }), // first fragment
+		mod(func(p *trace.Packet) { p.TCPFlags, p.Len = trace.TCPSyn, 80 }),
+		mod(func(p *trace.Packet) { p.TCPFlags, p.Len = trace.TCPSyn|trace.TCPAck, 60 }),
+		mod(func(p *trace.Packet) { p.TCPFlags, p.Flags, p.Len = trace.TCPSyn, 1, 1500 }), // a SYN's first fragment
 		mod(func(p *trace.Packet) {
 			p.Flags, p.FragOff, p.SrcPort, p.DstPort, p.TCPFlags, p.Len = 0, 185, 0, 0, 0, 21
 		}), // last fragment

@@ -373,7 +373,14 @@ func repairTCPFlags(f uint8) uint8 {
 //     first and RST-bearing ones last, otherwise in their order (the
 //     multiset of flag values is unchanged);
 //   - ip_id: an id that does not step forward by less than 2048 from the
-//     previous packet's becomes the previous id plus 1.
+//     previous packet's becomes the previous id plus 1;
+//   - syn_length: after tcp_order (whose moved SYNs take the lengths of
+//     the packets they move to), a SYN longer than 80 bytes trades
+//     lengths with the shortest TCP packet of its flow without SYN that
+//     is at most 80 bytes long (the flow keeps its lengths), or else with
+//     such a packet drawn from the whole trace (the trace keeps its
+//     lengths, and their pairs with the protocol), or else takes a length
+//     drawn from the trace's valid SYNs (60 when there are none).
 //
 // Protocol numbers are not changed (proto_valid is reported, not
 // repaired), and a draw needs a valid value of the field somewhere in the
@@ -461,6 +468,13 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 			}
 		}
 	}
+	short := newShortPackets(out)
+	var synLens []uint16 // the valid SYNs' lengths
+	for i := range out {
+		if p := &out[i]; p.Proto == trace.ProtoTCP && p.TCPFlags&trace.TCPSyn != 0 && p.FragOff == 0 && p.Flags&1 == 0 && !synTooLong(p) && int(p.Len) >= minHeader(trace.ProtoTCP) {
+			synLens = append(synLens, p.Len)
+		}
+	}
 	// Flows after the key repair, in trace order.
 	var ts []int64
 	var flags []uint8
@@ -517,6 +531,9 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 				}
 			}
 		}
+		if f.key.Proto == trace.ProtoTCP && opt.fix(CheckSYNLength, f.key, -1) {
+			repairSYNLength(out, f.idx, short, synLens, r, rep)
+		}
 		if opt.fix(CheckIPID, f.key, -1) {
 			if prior, ok := opt.Prior[f.key]; ok && len(f.idx) > 0 {
 				if p := &out[f.idx[0]]; p.ID-prior.ID >= IDStep {
@@ -534,6 +551,77 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 		}
 	}
 	return out, rep
+}
+
+// shortPackets are the packets a SYN too long may trade lengths with: TCP
+// packets without SYN, not fragments, of at most SYNMaxLen bytes.
+type shortPackets struct {
+	idx []int32 // not yet traded, in no order
+	at  map[int32]int
+}
+
+func newShortPackets(out []trace.Packet) *shortPackets {
+	s := &shortPackets{at: map[int32]int{}}
+	for i := range out {
+		if shortPacket(&out[i]) {
+			s.at[int32(i)] = len(s.idx)
+			s.idx = append(s.idx, int32(i))
+		}
+	}
+	return s
+}
+
+func shortPacket(q *trace.Packet) bool {
+	return q.Proto == trace.ProtoTCP && q.TCPFlags&trace.TCPSyn == 0 && q.FragOff == 0 && q.Flags&1 == 0 && int(q.Len) <= SYNMaxLen
+}
+
+// take removes packet i from the set.
+func (s *shortPackets) take(i int32) {
+	j, ok := s.at[i]
+	if !ok {
+		return
+	}
+	last := s.idx[len(s.idx)-1]
+	s.idx[j], s.at[last] = last, j
+	s.idx = s.idx[:len(s.idx)-1]
+	delete(s.at, i)
+}
+
+// repairSYNLength gives each SYN of one TCP flow (packets idx of out)
+// longer than SYNMaxLen the length of a short packet (short), and that
+// packet the SYN's length: the shortest of the flow's own, or else one
+// drawn from the trace's, so that the trace's lengths, and their pairs
+// with the protocol, stay as they were. With no short packet left, the
+// SYN takes a length drawn from pool (60 when pool is empty).
+func repairSYNLength(out []trace.Packet, idx []int32, short *shortPackets, pool []uint16, r *rand.Rand, rep Repairs) {
+	for _, i := range idx {
+		p := &out[i]
+		if !synTooLong(p) {
+			continue
+		}
+		best := int32(-1)
+		for _, j := range idx {
+			if q := &out[j]; shortPacket(q) && (best < 0 || q.Len < out[best].Len) {
+				best = j
+			}
+		}
+		for best < 0 && len(short.idx) > 0 {
+			// The repair of the flows before may have made a packet of
+			// the set a SYN (tcp_order): no longer one to trade with.
+			if j := short.idx[r.IntN(len(short.idx))]; shortPacket(&out[j]) {
+				best = j
+			} else {
+				short.take(j)
+			}
+		}
+		if best >= 0 {
+			short.take(best)
+			p.Len, out[best].Len = out[best].Len, p.Len
+		} else {
+			p.Len, _ = draw(r, pool, 60)
+		}
+		rep[CheckSYNLength]++
+	}
 }
 
 // flagClass orders TCP flag values for the handshake: SYN-bearing first

@@ -393,3 +393,34 @@ func TestLeaverLeavesExactly(t *testing.T) {
 		}
 	}
 }
+
+// TestRepairSYNLength: a SYN longer than 80 bytes trades lengths with the
+// shortest short packet of its flow, so that the flow keeps its lengths,
+// or else with a short packet of another flow, so that the trace keeps
+// them; with none left it takes a valid SYN's length.
+func TestRepairSYNLength(t *testing.T) {
+	pkt := func(port uint16, ts int64, flags uint8, l uint16) trace.Packet {
+		p := goodTCP()
+		p.SrcPort, p.TS, p.TCPFlags, p.Len, p.ID = port, ts, flags, l, uint16(ts)
+		return p
+	}
+	in := []trace.Packet{
+		pkt(1000, 1, trace.TCPSyn, 1500), pkt(1000, 2, trace.TCPAck, 1000), pkt(1000, 3, trace.TCPAck, 64), pkt(1000, 4, trace.TCPAck, 52),
+		pkt(2000, 5, trace.TCPSyn, 60), pkt(2000, 6, trace.TCPAck, 1500),
+		pkt(3000, 7, trace.TCPSyn, 1400), pkt(3000, 8, trace.TCPAck, 900),
+		pkt(4000, 9, trace.TCPSyn, 1300), pkt(4000, 10, trace.TCPAck, 700),
+	}
+	out, rep := RepairPackets(in, RepairOptions{Seed: 1})
+	want := []uint16{52, 1000, 1400, 1500, 60, 1500, 64, 900, 60, 700}
+	for i := range out {
+		if out[i].Len != want[i] {
+			t.Errorf("packet %d (flags %#x): length %d, want %d", i, out[i].TCPFlags, out[i].Len, want[i])
+		}
+	}
+	if rep[CheckSYNLength] != 3 || len(rep) != 1 {
+		t.Errorf("repairs %v, want 3 of syn_length alone", rep)
+	}
+	if s := Packets(out); s.FailedFlows[indexOf(packetChecks, CheckSYNLength)] != 0 || s.AllFlows != s.Flows {
+		t.Errorf("after the repair: %+v", s)
+	}
+}
