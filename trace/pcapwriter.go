@@ -109,7 +109,7 @@ func l4HeaderLen(p *Packet, h tcpHeader) int {
 // data, they made each SYN carry 4 to 20 bytes that its SYN-ACK then
 // acknowledged, which protocol analysers take for TCP Fast Open.
 func tcpOptionLen(p *Packet) int {
-	if p.TCPFlags&0x02 == 0 {
+	if p.TCPFlags&TCPSyn == 0 {
 		return 0
 	}
 	return min(40, max(0, int(p.Len)-40)&^3)
@@ -197,7 +197,7 @@ func appendHeaders(b []byte, p *Packet, h tcpHeader) []byte {
 		binary.BigEndian.PutUint32(l4[4:], h.seq)
 		binary.BigEndian.PutUint32(l4[8:], h.ack)
 		l4[12] = byte(l4n/4) << 4
-		if opt := l4[20:]; p.TCPFlags&0x02 != 0 {
+		if opt := l4[20:]; p.TCPFlags&TCPSyn != 0 {
 			synOptions(opt, h.tsVal, h.tsEcr)
 		} else if len(opt) == tcpTimestampLen {
 			opt[0], opt[1] = 1, 1 // no-operations, so the values align

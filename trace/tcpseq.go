@@ -125,7 +125,7 @@ func (s *tcpSeq) next(p *Packet) (h tcpHeader) {
 	c.last = p.TS
 	e, o := &c.end[d], &c.end[1-d]
 	e.start(key, d, p.TS)
-	syn, fin, rst := p.TCPFlags&0x02 != 0, p.TCPFlags&0x01 != 0, p.TCPFlags&0x04 != 0
+	syn, fin, rst := p.TCPFlags&TCPSyn != 0, p.TCPFlags&TCPFin != 0, p.TCPFlags&TCPRst != 0
 	data := max(int(p.Len), 40) - 40
 	switch {
 	case syn:
@@ -145,7 +145,7 @@ func (s *tcpSeq) next(p *Packet) (h tcpHeader) {
 		// A millisecond clock from the end's initial sequence number.
 		e.tsVal = e.isn + uint32(p.TS/1000)
 		h.tsVal, h.tsEcr = e.tsVal, o.tsVal
-		if syn && p.TCPFlags&0x10 == 0 {
+		if syn && p.TCPFlags&TCPAck == 0 {
 			h.tsEcr = 0
 		}
 	}
@@ -168,7 +168,7 @@ func (s *tcpSeq) next(p *Packet) (h tcpHeader) {
 			e.sent++
 		}
 	}
-	if p.TCPFlags&0x10 != 0 {
+	if p.TCPFlags&TCPAck != 0 {
 		// Before the other end's first segment, what it will start at:
 		// its initial sequence number, fixed now.
 		o.start(key, 1-d, p.TS)

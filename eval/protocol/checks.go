@@ -258,11 +258,15 @@ func commonFailures(k trace.Key, fragment bool) uint32 {
 	return m
 }
 
-// synTooLong reports whether TCP packet p is a SYN, not a fragment, longer
-// than SYNMaxLen.
-func synTooLong(p *trace.Packet) bool {
-	return p.TCPFlags&trace.TCPSyn != 0 && p.FragOff == 0 && p.Flags&1 == 0 && int(p.Len) > SYNMaxLen
+// plainSYN reports whether p is a TCP SYN (or SYN-ACK) that is not a
+// fragment.
+func plainSYN(p *trace.Packet) bool {
+	return p.Proto == trace.ProtoTCP && p.TCPFlags&trace.TCPSyn != 0 && p.FragOff == 0 && p.Flags&1 == 0
 }
+
+// synTooLong reports whether p is a SYN, not a fragment, longer than
+// SYNMaxLen.
+func synTooLong(p *trace.Packet) bool { return plainSYN(p) && int(p.Len) > SYNMaxLen }
 
 // packetFailures returns the checks p fails on its own (without the
 // context of its flow).

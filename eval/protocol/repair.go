@@ -471,7 +471,7 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 	short := newShortPackets(out)
 	var synLens []uint16 // the valid SYNs' lengths
 	for i := range out {
-		if p := &out[i]; p.Proto == trace.ProtoTCP && p.TCPFlags&trace.TCPSyn != 0 && p.FragOff == 0 && p.Flags&1 == 0 && !synTooLong(p) && int(p.Len) >= minHeader(trace.ProtoTCP) {
+		if p := &out[i]; plainSYN(p) && int(p.Len) <= SYNMaxLen && int(p.Len) >= minHeader(trace.ProtoTCP) {
 			synLens = append(synLens, p.Len)
 		}
 	}
