@@ -376,11 +376,11 @@ func repairTCPFlags(f uint8) uint8 {
 //     previous packet's becomes the previous id plus 1;
 //   - syn_length: after tcp_order (whose moved SYNs take the lengths of
 //     the packets they move to), a SYN longer than 80 bytes trades
-//     lengths with the shortest TCP packet of its flow without SYN that
-//     is at most 80 bytes long (the flow keeps its lengths), or else with
-//     such a packet drawn from the whole trace (the trace keeps its
-//     lengths, and their pairs with the protocol), or else takes a length
-//     drawn from the trace's valid SYNs (60 when there are none).
+//     lengths with a TCP packet without SYN of at most 80 bytes, the one
+//     nearest a length drawn from the trace's valid SYNs (60 when there
+//     are none): of its own flow (the flow keeps its lengths), or else of
+//     the whole trace (the trace keeps its lengths, and their pairs with
+//     the protocol); with none left, it takes the drawn length.
 //
 // Protocol numbers are not changed (proto_valid is reported, not
 // repaired), and a draw needs a valid value of the field somewhere in the
@@ -554,18 +554,19 @@ func RepairPackets(pkts []trace.Packet, opt RepairOptions) ([]trace.Packet, Repa
 }
 
 // shortPackets are the packets a SYN too long may trade lengths with: TCP
-// packets without SYN, not fragments, of at most SYNMaxLen bytes.
+// packets without SYN, not fragments, of at most SYNMaxLen bytes, by
+// length.
 type shortPackets struct {
-	idx []int32 // not yet traded, in no order
-	at  map[int32]int
+	byLen [SYNMaxLen + 1][]int32 // not yet traded, in no order
+	at    map[int32]int          // position in its length's list
 }
 
 func newShortPackets(out []trace.Packet) *shortPackets {
 	s := &shortPackets{at: map[int32]int{}}
 	for i := range out {
-		if shortPacket(&out[i]) {
-			s.at[int32(i)] = len(s.idx)
-			s.idx = append(s.idx, int32(i))
+		if q := &out[i]; shortPacket(q) {
+			s.at[int32(i)] = len(s.byLen[q.Len])
+			s.byLen[q.Len] = append(s.byLen[q.Len], int32(i))
 		}
 	}
 	return s
@@ -575,50 +576,72 @@ func shortPacket(q *trace.Packet) bool {
 	return q.Proto == trace.ProtoTCP && q.TCPFlags&trace.TCPSyn == 0 && q.FragOff == 0 && q.Flags&1 == 0 && int(q.Len) <= SYNMaxLen
 }
 
-// take removes packet i from the set.
-func (s *shortPackets) take(i int32) {
+// take removes packet i, of length l when added, from the set.
+func (s *shortPackets) take(i int32, l uint16) {
 	j, ok := s.at[i]
 	if !ok {
 		return
 	}
-	last := s.idx[len(s.idx)-1]
-	s.idx[j], s.at[last] = last, j
-	s.idx = s.idx[:len(s.idx)-1]
+	list := s.byLen[l]
+	last := list[len(list)-1]
+	list[j], s.at[last] = last, j
+	s.byLen[l] = list[:len(list)-1]
 	delete(s.at, i)
+}
+
+// nearest returns a packet of the set whose length is nearest want (a
+// random one of that length), skipping, and removing, those that are no
+// longer short packets; −1 when none is left.
+func (s *shortPackets) nearest(out []trace.Packet, want int, r *rand.Rand) int32 {
+	for d := 0; d <= SYNMaxLen; d++ {
+		for _, l := range [2]int{want - d, want + d} {
+			if l < 0 || l > SYNMaxLen || (d == 0 && l != want-d) {
+				continue
+			}
+			for len(s.byLen[l]) > 0 {
+				i := s.byLen[l][r.IntN(len(s.byLen[l]))]
+				if shortPacket(&out[i]) && int(out[i].Len) == l {
+					return i
+				}
+				// The repair of the flows before made it a SYN
+				// (tcp_order): no longer one to trade with.
+				s.take(i, uint16(l))
+			}
+		}
+	}
+	return -1
 }
 
 // repairSYNLength gives each SYN of one TCP flow (packets idx of out)
 // longer than SYNMaxLen the length of a short packet (short), and that
-// packet the SYN's length: the shortest of the flow's own, or else one
-// drawn from the trace's, so that the trace's lengths, and their pairs
-// with the protocol, stay as they were. With no short packet left, the
-// SYN takes a length drawn from pool (60 when pool is empty).
+// packet the SYN's length: the one of the flow's own whose length is
+// nearest a length drawn from the trace's valid SYNs (pool; 60 when it is
+// empty), or else the one of the trace's so nearest, so that the trace's
+// lengths, and their pairs with the protocol, stay, and the SYNs take
+// lengths of SYNs (a SYN of 40 bytes offers no options, and one of 60 the
+// usual ones). With no short packet left, the SYN takes the drawn length.
 func repairSYNLength(out []trace.Packet, idx []int32, short *shortPackets, pool []uint16, r *rand.Rand, rep Repairs) {
 	for _, i := range idx {
 		p := &out[i]
 		if !synTooLong(p) {
 			continue
 		}
+		want, _ := draw(r, pool, 60)
 		best := int32(-1)
+		dist := func(j int32) int { return max(int(out[j].Len)-int(want), int(want)-int(out[j].Len)) }
 		for _, j := range idx {
-			if q := &out[j]; shortPacket(q) && (best < 0 || q.Len < out[best].Len) {
+			if shortPacket(&out[j]) && (best < 0 || dist(j) < dist(best)) {
 				best = j
 			}
 		}
-		for best < 0 && len(short.idx) > 0 {
-			// The repair of the flows before may have made a packet of
-			// the set a SYN (tcp_order): no longer one to trade with.
-			if j := short.idx[r.IntN(len(short.idx))]; shortPacket(&out[j]) {
-				best = j
-			} else {
-				short.take(j)
-			}
+		if best < 0 {
+			best = short.nearest(out, int(want), r)
 		}
 		if best >= 0 {
-			short.take(best)
+			short.take(best, out[best].Len)
 			p.Len, out[best].Len = out[best].Len, p.Len
 		} else {
-			p.Len, _ = draw(r, pool, 60)
+			p.Len = want
 		}
 		rep[CheckSYNLength]++
 	}

@@ -395,9 +395,9 @@ func TestLeaverLeavesExactly(t *testing.T) {
 }
 
 // TestRepairSYNLength: a SYN longer than 80 bytes trades lengths with the
-// shortest short packet of its flow, so that the flow keeps its lengths,
-// or else with a short packet of another flow, so that the trace keeps
-// them; with none left it takes a valid SYN's length.
+// short packet of its flow nearest a valid SYN's length, so that the flow
+// keeps its lengths, or else with such a packet of another flow, so that
+// the trace keeps them; with none left it takes a valid SYN's length.
 func TestRepairSYNLength(t *testing.T) {
 	pkt := func(port uint16, ts int64, flags uint8, l uint16) trace.Packet {
 		p := goodTCP()
@@ -411,7 +411,10 @@ func TestRepairSYNLength(t *testing.T) {
 		pkt(4000, 9, trace.TCPSyn, 1300), pkt(4000, 10, trace.TCPAck, 700),
 	}
 	out, rep := RepairPackets(in, RepairOptions{Seed: 1})
-	want := []uint16{52, 1000, 1400, 1500, 60, 1500, 64, 900, 60, 700}
+	// The SYNs' lengths are drawn from the valid SYNs' (60 here): the
+	// first trades with its flow's 64-byte packet, the nearest to 60,
+	// the second with the other flow's 52, the third takes 60.
+	want := []uint16{64, 1000, 1500, 1400, 60, 1500, 52, 900, 60, 700}
 	for i := range out {
 		if out[i].Len != want[i] {
 			t.Errorf("packet %d (flags %#x): length %d, want %d", i, out[i].TCPFlags, out[i].Len, want[i])
