@@ -123,6 +123,11 @@ details{margin:.8em 0}summary{cursor:pointer;color:#1f5fa8}pre{background:#f6f8f
 {{end}}{{with .All}}<tr class="primary"><td class="l">all</td><td class="l">every check</td><td>{{share .Real.Flows}}</td><td>{{share .Synthetic.Flows}}</td>{{if $pk}}<td>{{with .Real.Packets}}{{share .}}{{end}}</td><td>{{with .Synthetic.Packets}}{{share .}}{{end}}</td>{{end}}</tr>{{end}}
 </tbody></table>
 <p id="protocol-target">{{if .Pass}}<span class="pass">✔ pass</span>{{else}}<span class="fail">✘ fail</span>{{end}} synthetic {{if $pk}}flows{{else}}records{{end}} passing every check: at least the real share minus 1 point.</p>
+{{with .Handshakes}}<p class="note">TCP handshakes across the two directions of a connection (reported, not judged): connections opened by a SYN, those answered by a SYN-ACK before the opener's next segment, those answered after it, and SYN-ACKs that answer no SYN.</p>
+<table id="handshake-table"><thead><tr><th class="l">trace</th><th>opened</th><th>answered</th><th>answered late</th><th>replies to no SYN</th></tr></thead><tbody>
+<tr><td class="l">real</td><td>{{.Real.Opened}}</td><td>{{.Real.Answered}}</td><td>{{.Real.Late}}</td><td>{{.Real.Unopened}}</td></tr>
+<tr><td class="l">synthetic</td><td>{{.Synthetic.Opened}}</td><td>{{.Synthetic.Answered}}</td><td>{{.Synthetic.Late}}</td><td>{{.Synthetic.Unopened}}</td></tr>
+</tbody></table>{{end}}
 {{end}}
 
 {{with .R.PrivacyAudit}}

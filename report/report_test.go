@@ -262,6 +262,14 @@ func TestProtocolTable(t *testing.T) {
 				t.Errorf("packets: shares or mark wrong:\n%s", table)
 			}
 		}
+		// The handshake table, for packet traces only: the synthetic
+		// trace's second packet (no flags) opens nothing.
+		if got := strings.Contains(s, `id="handshake-table"`); got != (kind == "packets") {
+			t.Errorf("%s: handshake table shown: %v", kind, got)
+		}
+		if kind == "packets" && !strings.Contains(s, `<tr><td class="l">synthetic</td><td>0</td><td>0</td><td>0</td><td>0</td></tr>`) {
+			t.Errorf("packets: handshake counts wrong")
+		}
 	}
 }
 

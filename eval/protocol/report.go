@@ -149,11 +149,22 @@ type Report struct {
 	// Pass says whether the synthetic trace's share of flows passing every
 	// check is at least the real trace's minus TargetGap.
 	Pass bool `json:"pass"`
+	// Handshakes, for packet traces, counts both traces' TCP handshakes
+	// across the two directions (reported, not judged).
+	Handshakes *HandshakeRow `json:"tcp_handshakes,omitempty"`
+}
+
+// HandshakeRow is both traces' handshake counts.
+type HandshakeRow struct {
+	Real      Handshakes `json:"real"`
+	Synthetic Handshakes `json:"synthetic"`
 }
 
 // ComparePackets checks both packet traces.
 func ComparePackets(real, syn []trace.Packet) *Report {
-	return Compare("packets", Packets(real), Packets(syn))
+	r := Compare("packets", Packets(real), Packets(syn))
+	r.Handshakes = &HandshakeRow{Real: CountHandshakes(real), Synthetic: CountHandshakes(syn)}
+	return r
 }
 
 // CompareFlows checks both flow traces.
@@ -219,6 +230,15 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	mark := map[bool]string{true: "PASS", false: "FAIL"}[r.Pass]
 	fmt.Fprintf(tw, "%s: synthetic flows passing every check ≥ real share − %g points\n", mark, 100*TargetGap)
+	if h := r.Handshakes; h != nil {
+		fmt.Fprintln(tw, "TCP handshakes\topened\tanswered\tlate\treplies to no SYN")
+		for _, x := range []struct {
+			name string
+			h    Handshakes
+		}{{"real", h.Real}, {"synthetic", h.Synthetic}} {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", x.name, x.h.Opened, x.h.Answered, x.h.Late, x.h.Unopened)
+		}
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
