@@ -594,8 +594,8 @@ func (s *shortPackets) take(i int32, l uint16) {
 // longer short packets; −1 when none is left.
 func (s *shortPackets) nearest(out []trace.Packet, want int, r *rand.Rand) int32 {
 	for d := 0; d <= SYNMaxLen; d++ {
-		for _, l := range [2]int{want - d, want + d} {
-			if l < 0 || l > SYNMaxLen || (d == 0 && l != want-d) {
+		for _, l := range []int{want - d, want + d}[:min(2, d+1)] { // want itself once
+			if l < 0 || l > SYNMaxLen {
 				continue
 			}
 			for len(s.byLen[l]) > 0 {

@@ -427,3 +427,30 @@ func TestRepairSYNLength(t *testing.T) {
 		t.Errorf("after the repair: %+v", s)
 	}
 }
+
+// TestRepairSYNLengthAfterFlagOrder: a short packet that the flag order
+// repair of an earlier flow made a SYN is no longer one to trade with.
+func TestRepairSYNLengthAfterFlagOrder(t *testing.T) {
+	pkt := func(port uint16, ts int64, flags uint8, l uint16) trace.Packet {
+		p := goodTCP()
+		p.SrcPort, p.TS, p.TCPFlags, p.Len, p.ID = port, ts, flags, l, uint16(ts)
+		return p
+	}
+	in := []trace.Packet{
+		pkt(1000, 1, trace.TCPAck, 52), pkt(1000, 2, trace.TCPSyn, 1500), // the SYN moves to the 52-byte packet
+		pkt(2000, 3, trace.TCPSyn, 1400), pkt(2000, 4, trace.TCPAck, 900),
+	}
+	out, rep := RepairPackets(in, RepairOptions{Seed: 1})
+	want := []struct {
+		flags uint8
+		l     uint16
+	}{{trace.TCPSyn, 52}, {trace.TCPAck, 1500}, {trace.TCPSyn, 60}, {trace.TCPAck, 900}}
+	for i, w := range want {
+		if out[i].TCPFlags != w.flags || out[i].Len != w.l {
+			t.Errorf("packet %d: flags %#x length %d, want %#x %d", i, out[i].TCPFlags, out[i].Len, w.flags, w.l)
+		}
+	}
+	if rep[CheckSYNLength] != 1 {
+		t.Errorf("repairs %v, want one of syn_length", rep)
+	}
+}
