@@ -30,12 +30,17 @@ import "github.com/netshare-go/netshare/internal/splitmix"
 // first packet's time in 4 µs ticks (RFC 793's clock; RFC 6528 adds the
 // hash), so it is deterministic and not the same from one use of a
 // 5-tuple to the next. A connection idle for tcpIdle of trace time is
-// forgotten (the writer's memory holds the connections of the last hour,
-// whatever the file's length); a later segment starts it again.
+// forgotten, or for tcpClosedIdle once closed (the writer's memory holds
+// the connections of the last hour, whatever the file's length); a later
+// segment starts it again.
 
 // tcpIdle is how long, in µs of trace time, a connection without
-// segments is remembered.
-const tcpIdle = 3600 * 1_000_000
+// segments is remembered, and tcpClosedIdle one closed (a RST, or a FIN
+// from each end).
+const (
+	tcpIdle       = 3600 * 1_000_000
+	tcpClosedIdle = 60 * 1_000_000
+)
 
 // tcpSweepEvery is how many TCP segments pass between sweeps for idle
 // connections.
@@ -83,8 +88,9 @@ func (e *tcpEnd) start(key Key, d int, ts int64) {
 }
 
 type tcpConn struct {
-	end  [2]tcpEnd
-	last int64
+	end    [2]tcpEnd
+	last   int64
+	closed bool // a RST, or a FIN from each end
 }
 
 // tcpSeq numbers TCP segments, in the order written.
@@ -111,7 +117,7 @@ func (s *tcpSeq) next(p *Packet) (h tcpHeader) {
 	s.latest = max(s.latest, p.TS)
 	if s.n++; s.n%tcpSweepEvery == 0 {
 		for k, c := range s.conns {
-			if s.latest-c.last > tcpIdle {
+			if idle := s.latest - c.last; idle > tcpIdle || (c.closed && idle > tcpClosedIdle) {
 				delete(s.conns, k)
 			}
 		}
@@ -174,5 +180,6 @@ func (s *tcpSeq) next(p *Packet) (h tcpHeader) {
 		o.start(key, 1-d, p.TS)
 		h.ack = o.isn + o.sent
 	}
+	c.closed = c.closed || rst || (e.fin && o.fin)
 	return h
 }

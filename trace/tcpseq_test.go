@@ -114,6 +114,28 @@ func TestTCPSequenceForgetsIdle(t *testing.T) {
 	if len(s.conns) != 1 {
 		t.Errorf("%d connections held after an hour idle, want 1", len(s.conns))
 	}
+
+	// A closed connection goes after a minute: one reset, one finished by
+	// both ends, one open, all a minute and a half before the sweep.
+	var c tcpSeq
+	seg := func(port uint16, ts int64, flags uint8, reply bool) {
+		p := Packet{Src: 1, Dst: 2, SrcPort: port, DstPort: 80, Proto: ProtoTCP, TCPFlags: flags, Len: 40, TS: ts}
+		if reply {
+			p.Src, p.Dst, p.SrcPort, p.DstPort = p.Dst, p.Src, p.DstPort, p.SrcPort
+		}
+		c.next(&p)
+	}
+	seg(1, 0, TCPRst, false)
+	seg(2, 0, TCPFin|TCPAck, false)
+	seg(2, 0, TCPFin|TCPAck, true)
+	seg(3, 0, TCPFin|TCPAck, false) // one end only: still open
+	for i := c.n; i < tcpSweepEvery-1; i++ {
+		seg(4, 0, TCPAck, false)
+	}
+	seg(4, 90_000_000, TCPAck, false) // the sweep's turn
+	if _, ok := c.conns[Key{Src: 1, Dst: 2, SrcPort: 3, DstPort: 80, Proto: ProtoTCP}]; len(c.conns) != 2 || !ok {
+		t.Errorf("after a minute and a half: %d connections held, want the half-closed one and the busy one", len(c.conns))
+	}
 }
 
 func TestSYNOptions(t *testing.T) {
