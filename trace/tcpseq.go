@@ -10,10 +10,11 @@ import "github.com/netshare-go/netshare/internal/splitmix"
 // (the IP total length less the headers: 20 bytes each, and the options,
 // a SYN's (tcpOptionLen) or the timestamps below), one more for a SYN and
 // one for a FIN; a segment with the ACK flag acknowledges everything
-// the other direction has sent so far in the file. With all numbers 0, as
-// before, every data segment after a connection's first looked to a
-// protocol analyser like a segment sent out of order or again (tshark
-// marked a third of the TCP packets of a synthetic CAIDA capture so).
+// the other direction has sent so far in the file. With all numbers 0 (as
+// written until 2026-12), every data segment after a connection's first
+// looked to a protocol analyser like a segment sent out of order or again
+// (tshark marked a third of the TCP packets of a synthetic CAIDA capture
+// so).
 //
 // Timestamps (RFC 7323): a SYN with room for them in its options
 // (synTimestampLen) offers them, and once an end has offered them and the
@@ -25,11 +26,10 @@ import "github.com/netshare-go/netshare/internal/splitmix"
 //
 // A SYN sent again before any other segment keeps the first one's
 // sequence number, and a FIN sent again with no data its own, as
-// retransmissions do. The initial
-// sequence number mixes the connection's 5-tuple and direction with its
-// first packet's time in 4 µs ticks (RFC 793's clock; RFC 6528 adds the
-// hash), so it is deterministic and not the same from one use of a
-// 5-tuple to the next. A connection idle for tcpIdle of trace time is
+// retransmissions do. The initial sequence number mixes the connection's
+// 5-tuple and direction with its first packet's time in 4 µs ticks (RFC
+// 793's clock; RFC 6528 adds the hash), so it is deterministic and not the
+// same from one use of a 5-tuple to the next. A connection idle for tcpIdle of trace time is
 // forgotten, or for tcpClosedIdle once closed (the writer's memory holds
 // the connections of the last hour, whatever the file's length); a later
 // segment starts it again.
