@@ -394,21 +394,24 @@ func TestLeaverLeavesExactly(t *testing.T) {
 	}
 }
 
+// segment is a good TCP packet of source port port at time ts (its IP id
+// too) with the given flags and length.
+func segment(port uint16, ts int64, flags uint8, l uint16) trace.Packet {
+	p := goodTCP()
+	p.SrcPort, p.TS, p.TCPFlags, p.Len, p.ID = port, ts, flags, l, uint16(ts)
+	return p
+}
+
 // TestRepairSYNLength: a SYN longer than 80 bytes trades lengths with the
 // short packet of its flow nearest a valid SYN's length, so that the flow
 // keeps its lengths, or else with such a packet of another flow, so that
 // the trace keeps them; with none left it takes a valid SYN's length.
 func TestRepairSYNLength(t *testing.T) {
-	pkt := func(port uint16, ts int64, flags uint8, l uint16) trace.Packet {
-		p := goodTCP()
-		p.SrcPort, p.TS, p.TCPFlags, p.Len, p.ID = port, ts, flags, l, uint16(ts)
-		return p
-	}
 	in := []trace.Packet{
-		pkt(1000, 1, trace.TCPSyn, 1500), pkt(1000, 2, trace.TCPAck, 1000), pkt(1000, 3, trace.TCPAck, 64), pkt(1000, 4, trace.TCPAck, 52),
-		pkt(2000, 5, trace.TCPSyn, 60), pkt(2000, 6, trace.TCPAck, 1500),
-		pkt(3000, 7, trace.TCPSyn, 1400), pkt(3000, 8, trace.TCPAck, 900),
-		pkt(4000, 9, trace.TCPSyn, 1300), pkt(4000, 10, trace.TCPAck, 700),
+		segment(1000, 1, trace.TCPSyn, 1500), segment(1000, 2, trace.TCPAck, 1000), segment(1000, 3, trace.TCPAck, 64), segment(1000, 4, trace.TCPAck, 52),
+		segment(2000, 5, trace.TCPSyn, 60), segment(2000, 6, trace.TCPAck, 1500),
+		segment(3000, 7, trace.TCPSyn, 1400), segment(3000, 8, trace.TCPAck, 900),
+		segment(4000, 9, trace.TCPSyn, 1300), segment(4000, 10, trace.TCPAck, 700),
 	}
 	out, rep := RepairPackets(in, RepairOptions{Seed: 1})
 	// The SYNs' lengths are drawn from the valid SYNs' (60 here): the
@@ -431,14 +434,9 @@ func TestRepairSYNLength(t *testing.T) {
 // TestRepairSYNLengthAfterFlagOrder: a short packet that the flag order
 // repair of an earlier flow made a SYN is no longer one to trade with.
 func TestRepairSYNLengthAfterFlagOrder(t *testing.T) {
-	pkt := func(port uint16, ts int64, flags uint8, l uint16) trace.Packet {
-		p := goodTCP()
-		p.SrcPort, p.TS, p.TCPFlags, p.Len, p.ID = port, ts, flags, l, uint16(ts)
-		return p
-	}
 	in := []trace.Packet{
-		pkt(1000, 1, trace.TCPAck, 52), pkt(1000, 2, trace.TCPSyn, 1500), // the SYN moves to the 52-byte packet
-		pkt(2000, 3, trace.TCPSyn, 1400), pkt(2000, 4, trace.TCPAck, 900),
+		segment(1000, 1, trace.TCPAck, 52), segment(1000, 2, trace.TCPSyn, 1500), // the SYN moves to the 52-byte packet
+		segment(2000, 3, trace.TCPSyn, 1400), segment(2000, 4, trace.TCPAck, 900),
 	}
 	out, rep := RepairPackets(in, RepairOptions{Seed: 1})
 	want := []struct {
