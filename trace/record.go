@@ -46,6 +46,17 @@ func (k Key) String() string {
 	return fmt.Sprintf("%s:%d>%s:%d/%s", IPString(k.Src), k.SrcPort, IPString(k.Dst), k.DstPort, ProtoName(k.Proto))
 }
 
+// Connection returns the key of k's connection, the two directions of a
+// 5-tuple together (the one with the lower address, then port, as
+// source), and k's direction in it: 0 when k is that key, 1 when it is
+// the reverse.
+func (k Key) Connection() (Key, int) {
+	if k.Src < k.Dst || (k.Src == k.Dst && k.SrcPort <= k.DstPort) {
+		return k, 0
+	}
+	return Key{Src: k.Dst, Dst: k.Src, SrcPort: k.DstPort, DstPort: k.SrcPort, Proto: k.Proto}, 1
+}
+
 // Uniform is a number in [0, 1), uniform over seeds and keys, fixed by
 // the seed and the key: a draw that every record of one flow shares.
 func (k Key) Uniform(seed uint64) float64 {

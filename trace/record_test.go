@@ -24,3 +24,18 @@ func TestKeyUniform(t *testing.T) {
 		}
 	}
 }
+
+func TestKeyConnection(t *testing.T) {
+	k := Key{Src: 9, Dst: 1, SrcPort: 5000, DstPort: 22, Proto: ProtoTCP}
+	r := Key{Src: 1, Dst: 9, SrcPort: 22, DstPort: 5000, Proto: ProtoTCP}
+	ck, kd := k.Connection()
+	cr, rd := r.Connection()
+	if ck != r || cr != r || kd != 1 || rd != 0 {
+		t.Errorf("connection of %v: %v %d; of %v: %v %d; want %v, directions 1 and 0", k, ck, kd, r, cr, rd, r)
+	}
+	// One address: the lower port is the source.
+	a := Key{Src: 5, Dst: 5, SrcPort: 80, DstPort: 70, Proto: ProtoUDP}
+	if c, d := a.Connection(); d != 1 || c.SrcPort != 70 || c.DstPort != 80 {
+		t.Errorf("connection of %v: %v %d", a, c, d)
+	}
+}

@@ -100,15 +100,6 @@ type tcpSeq struct {
 	latest int64
 }
 
-// canonical returns the connection's key (the lower address and port
-// first) and the direction of k within it.
-func canonical(k Key) (Key, int) {
-	if k.Src < k.Dst || (k.Src == k.Dst && k.SrcPort <= k.DstPort) {
-		return k, 0
-	}
-	return Key{Src: k.Dst, Dst: k.Src, SrcPort: k.DstPort, DstPort: k.SrcPort, Proto: k.Proto}, 1
-}
-
 // next returns the header fields of TCP segment p and counts it.
 func (s *tcpSeq) next(p *Packet) (h tcpHeader) {
 	if s.conns == nil {
@@ -122,7 +113,7 @@ func (s *tcpSeq) next(p *Packet) (h tcpHeader) {
 			}
 		}
 	}
-	key, d := canonical(p.Key())
+	key, d := p.Key().Connection()
 	c := s.conns[key]
 	if c == nil {
 		c = &tcpConn{}

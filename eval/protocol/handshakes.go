@@ -37,10 +37,8 @@ func CountHandshakes(pkts []trace.Packet) Handshakes {
 		if p.Proto != trace.ProtoTCP || p.FragOff != 0 {
 			continue
 		}
-		k, d := p.Key(), int8(0)
-		if rk := (trace.Key{Src: k.Dst, Dst: k.Src, SrcPort: k.DstPort, DstPort: k.SrcPort, Proto: k.Proto}); rk.Src < k.Src || (rk.Src == k.Src && rk.SrcPort < k.SrcPort) {
-			k, d = rk, 1
-		}
+		k, dir := p.Key().Connection()
+		d := int8(dir)
 		syn, ack := p.TCPFlags&trace.TCPSyn != 0, p.TCPFlags&trace.TCPAck != 0
 		c := conns[k]
 		if c == nil {
